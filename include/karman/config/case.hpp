@@ -1,0 +1,84 @@
+#pragma once
+// The typed, validated form of a case file. Readers here are shared by every method: the
+// reference runner reads `pde`, `grid`, `time` and `solver`; later methods (PINN, FNO, ...) read
+// the same sections so that the learned and the classical solver see the same problem.
+// Every key, its default and its meaning is listed in cases/README.md.
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "karman/config/node.hpp"
+#include "karman/core/expression.hpp"
+#include "karman/mesh/grid.hpp"
+
+namespace karman::config {
+
+enum class PdeType { poisson, darcy, heat, burgers };
+const char* to_string(PdeType type);
+
+// A Gaussian random field with covariance sigma^2 (-Δ + tau^2 I)^-alpha on the grid's box,
+// zero mean; optionally thresholded into a two-valued field (the Darcy benchmark's a = 12 / 3).
+struct RandomFieldSpec {
+  double alpha = 2.0;
+  double tau = 3.0;
+  double sigma = -1.0;  // set by the reader; default tau^(alpha - dim/2) (FNO GRF.m convention)
+  unsigned long seed = 0;
+  bool periodic = false;  // periodic (Fourier) basis; otherwise Neumann (cosine) basis
+  bool thresholded = false;
+  double threshold = 0.0, above = 12.0, below = 3.0;  // value >= threshold ? above : below
+};
+
+// A scalar field given as an expression, a dataset in an HDF5 file, or a random field.
+struct FieldSpec {
+  enum class Source { expression, file, random } source = Source::expression;
+  std::optional<Expression> expression;
+  std::string file, dataset;  // Source::file
+  RandomFieldSpec random;     // Source::random
+  Place place;                // where the case file defines it
+};
+
+struct PdeSpec {
+  PdeType type = PdeType::poisson;
+  std::optional<Expression> source;    // f(x, y, z, t)
+  std::optional<Expression> exact;     // exact / manufactured solution, if known
+  std::optional<Expression> boundary;  // Dirichlet data (defaults: exact, else 0)
+  std::optional<FieldSpec> coefficient;  // Darcy a(x)
+  std::optional<FieldSpec> initial;      // heat, Burgers: u(x, 0)
+  double kappa = 1.0;                    // heat diffusivity
+  double nu = 0.0;                       // Burgers viscosity
+  bool time_dependent() const { return type == PdeType::heat || type == PdeType::burgers; }
+};
+
+struct TimeSpec {
+  double t_end = 1.0;
+  double dt = 1e-2;
+  std::string scheme = "cn";  // cn | bdf2 | beuler
+  long snapshots = 10;        // stored states besides the initial one (evenly spaced)
+};
+
+struct SolverSpec {
+  std::string ksp, pc;
+  double rtol = 1e-10, atol = 1e-50;
+  long max_it = 10000;
+  std::vector<std::pair<std::string, std::string>> options;  // extra PETSc options, no dash
+  Place ksp_place, pc_place;
+};
+
+// The sections shared by all methods.
+struct ProblemSpec {
+  PdeSpec pde;
+  mesh::GridShape grid;
+  std::optional<TimeSpec> time;
+  SolverSpec solver;
+};
+
+ProblemSpec read_problem(const Node& root);
+PdeSpec read_pde(const Node& pde, int dim);
+mesh::GridShape read_grid(const Node& grid, PdeType type);
+TimeSpec read_time(const Node& time);
+SolverSpec read_solver(const Node& solver, const PdeSpec& pde);
+FieldSpec read_field(const Node& parent, std::string_view key, int dim);
+
+}  // namespace karman::config

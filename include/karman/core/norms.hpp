@@ -1,0 +1,21 @@
+#pragma once
+// Error norms between two distributed fields (each rank passes its owned part): the figures of
+// report.json `metrics` and of `karman compare`.
+
+#include <mpi.h>
+
+#include <vector>
+
+namespace karman {
+
+struct ErrorNorms {
+  double rel_l2 = 0.0;   // ||a - b||_2 / ||b||_2 (absolute L2 when ||b|| = 0)
+  double l2 = 0.0;       // ||a - b||_2 over all points (discrete, unweighted)
+  double max_abs = 0.0;  // max |a - b|
+  double reference_l2 = 0.0;
+};
+
+ErrorNorms error_norms(MPI_Comm comm, const std::vector<double>& approx,
+                       const std::vector<double>& reference);
+
+}  // namespace karman

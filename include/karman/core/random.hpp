@@ -1,0 +1,30 @@
+#pragma once
+// Counter-based random numbers: the k-th number of stream `seed` is a pure function of
+// (seed, k), so any rank can draw any entry and results never depend on the decomposition.
+
+#include <cmath>
+#include <cstdint>
+
+namespace karman {
+
+// SplitMix64 finaliser: a bijective 64-bit mix with good avalanche.
+inline std::uint64_t mix64(std::uint64_t z) {
+  z += 0x9e3779b97f4a7c15ULL;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+// Uniform in (0, 1), never 0 (safe for log).
+inline double uniform01(std::uint64_t seed, std::uint64_t counter) {
+  std::uint64_t bits = mix64(mix64(seed) ^ mix64(counter * 2 + 1));
+  return (static_cast<double>(bits >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+}
+
+// Standard normal by Box–Muller from two independent uniforms of the same counter.
+inline double standard_normal(std::uint64_t seed, std::uint64_t counter) {
+  double u1 = uniform01(seed, 2 * counter), u2 = uniform01(seed, 2 * counter + 1);
+  return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
+}
+
+}  // namespace karman

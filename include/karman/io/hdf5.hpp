@@ -1,0 +1,68 @@
+#pragma once
+// HDF5 files of grid fields, written and read collectively with parallel HDF5 (MPI-IO).
+//
+// Layout of a fields file (datasets are [nz, ny, nx] / [ny, nx] / [nx], C order, x fastest,
+// float64):
+//   /                      attributes: case, kind, pde, dim, shape, lower, upper, spacing,
+//                          periodic, config (resolved YAML), karman_version, ...
+//   /fields/<name>         final or steady fields: reference, exact, error, coefficient, ...
+//   /snapshots/<NNNNNN>/<name>   time series, group attribute `time`
+// Every dataset carries attributes `shape` (its dims, [nz, ny, nx]) and `spacing` and `lower`
+// (x first: dx, dy, dz) so it can be read on its own.
+
+#include <string>
+#include <vector>
+
+#include "karman/mesh/grid.hpp"
+
+namespace karman::io {
+
+// Writes one fields file. Collective: every rank calls every method in the same order, with the
+// same names and attribute values. `grid` must outlive the writer. HDF5 failures throw
+// ExternalError("HDF5", ...).
+class FieldWriter {
+ public:
+  FieldWriter(const std::string& path, const mesh::StructuredGrid& grid);
+  ~FieldWriter();
+  FieldWriter(const FieldWriter&) = delete;
+  FieldWriter& operator=(const FieldWriter&) = delete;
+
+  // Attributes of the root group; writing a name again replaces it. Strings are variable-length
+  // UTF-8 (h5py reads them as str), longs H5T_NATIVE_LONG, vectors 1D arrays.
+  void attribute(const std::string& name, const std::string& value);
+  void attribute(const std::string& name, double value);
+  void attribute(const std::string& name, long value);
+  void attribute(const std::string& name, const std::vector<double>& value);
+  void attribute(const std::string& name, const std::vector<long>& value);
+
+  // `owned` is this rank's owned box in the grid's storage order. A name is written once.
+  void write_field(const std::string& name, const std::vector<double>& owned);
+  // Dataset /snapshots/<index as %06ld>/<name>; the first field of an index sets its `time`.
+  void write_snapshot(long index, double time, const std::string& name,
+                      const std::vector<double>& owned);
+  void close();  // also done by the destructor
+
+ private:
+  struct Impl;
+  Impl* m_impl;
+};
+
+// A dataset read whole (natural order) with its shape, on every rank.
+struct FileField {
+  std::vector<long> shape;  // HDF5 dimension order: [nz, ny, nx]
+  std::vector<double> values;
+};
+
+// Collective read of a whole dataset. Missing file or dataset, or a non-numeric dataset:
+// ConfigError naming both.
+FileField read_field(MPI_Comm comm, const std::string& path, const std::string& dataset);
+
+// Collective read of this rank's owned box of a dataset whose shape must match the grid.
+std::vector<double> read_grid_field(const std::string& path, const std::string& dataset,
+                                    const mesh::StructuredGrid& grid);
+
+// Names of the datasets directly under a group ("/fields"), sorted. Missing group: ConfigError.
+std::vector<std::string> list_datasets(MPI_Comm comm, const std::string& path,
+                                       const std::string& group);
+
+}  // namespace karman::io

@@ -1,0 +1,26 @@
+#pragma once
+// Steady reference solver: -∇·(a ∇u) = f on a structured grid with Dirichlet data (a ≡ 1 is
+// Poisson), second-order conservative finite differences on a PETSc DMDA, solved with KSP.
+
+#include <vector>
+
+#include "karman/config/case.hpp"
+#include "karman/mesh/grid.hpp"
+#include "karman/solvers/stats.hpp"
+
+namespace karman::solvers {
+
+struct SteadyResult {
+  std::vector<double> u;  // owned box
+  SolveStats stats;
+};
+
+// `coefficient` is the owned box of a (empty: a ≡ 1). Collective.
+SteadyResult solve_elliptic(const mesh::StructuredGrid& grid, const config::PdeSpec& pde,
+                            const config::SolverSpec& solver,
+                            const std::vector<double>& coefficient = {});
+
+// Check that the KSP and PC names exist in this PETSc build (ConfigError at their keys).
+void check_solver_names(const config::SolverSpec& solver);
+
+}  // namespace karman::solvers

@@ -1,0 +1,210 @@
+#include "commands.hpp"
+
+#include <Kokkos_Core.hpp>
+#include <fftw3.h>
+#include <fmt/format.h>
+#include <hdf5.h>
+#include <petscsys.h>
+
+#include <algorithm>
+#include <cctype>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "karman/core/log.hpp"
+#include "karman/core/norms.hpp"
+#include "karman/core/timer.hpp"
+#include "karman/io/hdf5.hpp"
+#include "method.hpp"
+
+namespace fs = std::filesystem;
+
+namespace karman::app {
+namespace {
+
+struct LoadedCase {
+  config::CaseFile file;
+  std::string name, kind, precision, output;
+  std::unique_ptr<Method> method;
+};
+
+bool valid_name(const std::string& name) {
+  if (name.empty()) return false;
+  for (char c : name)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.'))
+      return false;
+  return name != "." && name != "..";
+}
+
+// Parse and validate the whole case: common keys, the method's keys, then reject unknown keys.
+LoadedCase load_case(const std::string& path, const std::vector<std::string>& overrides) {
+  LoadedCase c{config::CaseFile::load(path, overrides), {}, {}, {}, {}, nullptr};
+  config::Node root = c.file.root();
+  c.name = root.str("name", fs::path(path).stem().string());
+  if (!valid_name(c.name))
+    root.fail("name", "expected letters, digits, '_', '-' or '.', got '" + c.name + "'");
+  c.kind = root.choice("kind", method_kinds(), "reference");
+  c.precision = root.choice("precision", {"float64", "float32"}, "float64");
+  c.output = root.str("output", (fs::path("runs") / c.name).string());
+  c.method = make_method(c.kind);
+  c.method->read(root, c.precision);
+  c.file.reject_unknown_keys();
+  return c;
+}
+
+std::string now_iso8601() {
+  std::time_t t = std::time(nullptr);
+  char buffer[32];
+  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buffer;
+}
+
+void write_json(const std::string& path, const nlohmann::json& j) {
+  std::ofstream out(path);
+  out << j.dump(2) << '\n';
+  if (!out) throw ExternalError("filesystem", errno, "cannot write '" + path + "'");
+}
+
+}  // namespace
+
+int run_case(MPI_Comm comm, const RunOptions& options) {
+  Timer wall;
+  int rank, size;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+  LoadedCase c = load_case(options.case_file, options.overrides);
+  const std::string output = options.output.empty() ? c.output : options.output;
+  RunDirectory dir(comm, output);
+  log_to_file(dir.staged("log.txt"));  // rank 0 only
+  log().info("karman {}: case '{}' ({}), {} rank(s), output {}", KARMAN_VERSION, c.name,
+             c.method->summary(), size, output);
+  if (options.resume) log().info("--resume: kind {} keeps no checkpoint; running from the start", c.kind);
+
+  nlohmann::json report = {{"case", c.name},         {"kind", c.kind},
+                           {"ranks", size},          {"precision", c.precision},
+                           {"status", "running"},    {"case_file", options.case_file},
+                           {"started", now_iso8601()}, {"karman_version", KARMAN_VERSION}};
+  RunContext context{comm, rank, size, c.name, options.case_file, c.file.resolved_yaml(),
+                     c.precision, &dir, &report};
+  const std::string status = c.method->run(context);
+  report["status"] = status;
+  report["metrics"]["wall_s"] = wall.seconds();
+  const std::string report_path = dir.staged("report.json");
+  if (rank == 0) write_json(report_path, report);
+  log().info("wrote {}/{{report.json, fields.h5, fields.xdmf, log.txt}} in {:.2f} s", output,
+             wall.seconds());
+  close_log_file();
+  dir.commit();
+  if (status != "ok") {
+    if (rank == 0)
+      std::cerr << "karman: error: the run's status is '" << status << "' (see " << output
+                << "/report.json)\n";
+    return 1;
+  }
+  return 0;
+}
+
+int validate_case(MPI_Comm comm, const std::string& case_file, const std::vector<std::string>& overrides) {
+  int rank;
+  MPI_Comm_rank(comm, &rank);
+  LoadedCase c = load_case(case_file, overrides);
+  if (rank == 0) std::cout << case_file << ": valid (" << c.method->summary() << ")\n";
+  return 0;
+}
+
+int print_info(MPI_Comm comm) {
+  int rank, size, length;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+  char mpi_version[MPI_MAX_LIBRARY_VERSION_STRING];
+  MPI_Get_library_version(mpi_version, &length);
+  char petsc_version[256];
+  PetscGetVersion(petsc_version, sizeof petsc_version);
+  unsigned h5_major, h5_minor, h5_release;
+  H5get_libversion(&h5_major, &h5_minor, &h5_release);
+  hbool_t h5_parallel = 0;
+#ifdef H5_HAVE_PARALLEL
+  h5_parallel = 1;
+#endif
+  if (rank != 0) return 0;
+  std::string mpi_line(mpi_version);
+  mpi_line = mpi_line.substr(0, mpi_line.find_first_of(",\n"));
+  fmt::print("karman {}\n", KARMAN_VERSION);
+  fmt::print("  MPI      {} ({} rank(s))\n", mpi_line, size);
+  fmt::print("  PETSc    {}\n", petsc_version);
+  fmt::print("  Kokkos   {}.{}.{}, default execution space {}\n", KOKKOS_VERSION / 10000,
+             KOKKOS_VERSION / 100 % 100, KOKKOS_VERSION % 100,
+             Kokkos::DefaultExecutionSpace::name());
+  fmt::print("  HDF5     {}.{}.{} ({})\n", h5_major, h5_minor, h5_release,
+             h5_parallel ? "parallel" : "serial");
+  fmt::print("  FFTW     {}\n", fftw_version);
+  fmt::print("  methods ");
+  for (const auto& m : registered_methods()) fmt::print(" {}", m.kind);
+  fmt::print("\n");
+  return 0;
+}
+
+int compare_files(MPI_Comm comm, const std::string& a, const std::string& b, const std::string& field) {
+  int rank;
+  MPI_Comm_rank(comm, &rank);
+  std::vector<std::string> names;
+  if (!field.empty()) {
+    names.push_back(field);
+  } else {
+    auto in_a = io::list_datasets(comm, a, "/fields"), in_b = io::list_datasets(comm, b, "/fields");
+    for (const auto& n : in_a)
+      if (std::find(in_b.begin(), in_b.end(), n) != in_b.end()) names.push_back(n);
+    if (names.empty()) throw ConfigError(Place{b, 0, 0}, "no field of '" + a + "' is also in this file");
+  }
+  if (rank == 0) fmt::print("{:<16} {:>16} {:>12} {:>12} {:>12}\n", "field", "shape", "rel_l2", "max_abs", "l2(b)");
+  for (const auto& name : names) {
+    const std::string dataset = name.front() == '/' ? name : "/fields/" + name;
+    io::FileField fa = io::read_field(comm, a, dataset), fb = io::read_field(comm, b, dataset);
+    auto shape_text = [](const std::vector<long>& s) {
+      std::string out;
+      for (std::size_t i = 0; i < s.size(); ++i) out += (i ? "x" : "") + std::to_string(s[i]);
+      return out;
+    };
+    if (fa.shape != fb.shape)
+      throw ConfigError(Place{b, 0, 0}, "field '" + name + "' has shape " + shape_text(fb.shape) +
+                                            " here but " + shape_text(fa.shape) + " in '" + a + "'");
+    ErrorNorms e = error_norms(MPI_COMM_SELF, fa.values, fb.values);
+    if (rank == 0)
+      fmt::print("{:<16} {:>16} {:>12.4e} {:>12.4e} {:>12.4e}\n", name, shape_text(fa.shape), e.rel_l2,
+                 e.max_abs, e.reference_l2);
+  }
+  return 0;
+}
+
+int post_run(MPI_Comm comm, const std::string& run_dir) {
+  int rank;
+  MPI_Comm_rank(comm, &rank);
+  const fs::path report_path = fs::path(run_dir) / "report.json";
+  std::ifstream in(report_path);
+  if (!in) throw ConfigError(Place{report_path.string(), 0, 0}, "no report.json: is this a finished run folder?");
+  nlohmann::json report;
+  try {
+    in >> report;
+  } catch (const nlohmann::json::exception& e) {
+    throw ConfigError(Place{report_path.string(), 0, 0}, std::string("not valid JSON: ") + e.what());
+  }
+  if (rank != 0) return 0;
+  fmt::print("run      {}\ncase     {} (kind {}, {} rank(s), {}), status {}\n", run_dir,
+             report.value("case", "?"), report.value("kind", "?"), report.value("ranks", 0),
+             report.value("precision", "?"), report.value("status", "?"));
+  auto print_section = [](const char* title, const nlohmann::json& section) {
+    if (!section.is_object()) return;
+    fmt::print("{}\n", title);
+    for (const auto& [key, value] : section.items())
+      if (value.is_number_float()) fmt::print("  {:<22} {:.6g}\n", key, value.get<double>());
+      else if (!value.is_object()) fmt::print("  {:<22} {}\n", key, value.dump());
+  };
+  print_section("metrics", report.value("metrics", nlohmann::json()));
+  print_section("baseline", report.value("baseline", nlohmann::json()));
+  fmt::print("plots: python3 tools/post/plot_run.py {}\n", run_dir);
+  return 0;
+}
+
+}  // namespace karman::app

@@ -1,0 +1,25 @@
+#pragma once
+// The `karman` subcommands. Each returns the process exit status; bad input throws ConfigError.
+
+#include <mpi.h>
+
+#include <string>
+#include <vector>
+
+namespace karman::app {
+
+struct RunOptions {
+  std::string case_file;
+  std::vector<std::string> overrides;
+  std::string output;  // empty: the case's `output`, else runs/<name>
+  bool resume = false;
+  bool quiet = false;
+};
+
+int run_case(MPI_Comm comm, const RunOptions& options);
+int validate_case(MPI_Comm comm, const std::string& case_file, const std::vector<std::string>& overrides);
+int print_info(MPI_Comm comm);
+int compare_files(MPI_Comm comm, const std::string& a, const std::string& b, const std::string& field);
+int post_run(MPI_Comm comm, const std::string& run_dir);
+
+}  // namespace karman::app

@@ -1,0 +1,117 @@
+// karman: the command-line front end. Karman's own options are long options (--set, --output);
+// single-dash options (-ksp_type cg, -log_view) are PETSc's and go to PetscInitialize.
+//
+//   karman run CASE.yaml [--set a.b=value]... [--output DIR] [--resume] [--quiet] [-petsc_option ...]
+//   karman validate CASE.yaml [--set a.b=value]...
+//   karman info
+//   karman compare A.h5 B.h5 [--field NAME]
+//   karman post RUN_DIR
+
+#include <CLI/CLI.hpp>
+#include <Kokkos_Core.hpp>
+#include <petscsys.h>
+
+#include <cctype>
+#include <iostream>
+
+#include "commands.hpp"
+#include "karman/core/error.hpp"
+#include "karman/core/log.hpp"
+#include "petsc/check.hpp"
+
+namespace {
+
+bool is_petsc_option(const std::string& arg) {
+  return arg.size() > 2 && arg[0] == '-' && arg[1] != '-' &&
+         std::isalpha(static_cast<unsigned char>(arg[1])) && arg != "-h";
+}
+
+bool looks_like_value(const std::string& arg) {
+  if (arg.empty() || arg[0] != '-') return true;
+  return arg.size() > 1 && (std::isdigit(static_cast<unsigned char>(arg[1])) || arg[1] == '.');
+}
+
+// Split argv into Karman's arguments and PETSc's (each PETSc option with its value, if any).
+void split_arguments(int argc, char** argv, std::vector<std::string>& ours,
+                     std::vector<char*>& petsc) {
+  petsc.push_back(argv[0]);
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (is_petsc_option(arg)) {
+      petsc.push_back(argv[i]);
+      if (i + 1 < argc && looks_like_value(argv[i + 1]) && !std::string(argv[i + 1]).empty() &&
+          std::string(argv[i + 1]).find(".yaml") == std::string::npos)
+        petsc.push_back(argv[++i]);
+    } else {
+      ours.push_back(arg);
+    }
+  }
+  petsc.push_back(nullptr);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> ours;
+  std::vector<char*> petsc_args;
+  split_arguments(argc, argv, ours, petsc_args);
+  int petsc_argc = static_cast<int>(petsc_args.size()) - 1;
+  char** petsc_argv = petsc_args.data();
+  if (PetscInitialize(&petsc_argc, &petsc_argv, nullptr, nullptr)) return 1;
+  karman::petsc::install_error_handler();
+  int rank = 0, size = 1;
+  MPI_Comm_rank(PETSC_COMM_WORLD, &rank);
+  MPI_Comm_size(PETSC_COMM_WORLD, &size);
+  Kokkos::initialize();
+
+  CLI::App cli{"Karman: physics-informed and learned PDE solvers beside PETSc references", "karman"};
+  cli.require_subcommand(1);
+  cli.set_version_flag("--version", KARMAN_VERSION);
+  karman::app::RunOptions run;
+  auto* run_cmd = cli.add_subcommand("run", "run a case and write its run folder");
+  run_cmd->add_option("case", run.case_file, "case file (YAML)")->required();
+  run_cmd->add_option("--set", run.overrides, "override a case key: a.b=value (repeatable)");
+  run_cmd->add_option("--output", run.output, "run folder (default: runs/<case name>)");
+  run_cmd->add_flag("--resume", run.resume, "continue from the run folder's checkpoint");
+  run_cmd->add_flag("--quiet", run.quiet, "only warnings and errors on the terminal");
+  std::string validate_file;
+  std::vector<std::string> validate_sets;
+  auto* validate_cmd = cli.add_subcommand("validate", "check a case file against the schema");
+  validate_cmd->add_option("case", validate_file, "case file (YAML)")->required();
+  validate_cmd->add_option("--set", validate_sets, "override a case key: a.b=value (repeatable)");
+  auto* info_cmd = cli.add_subcommand("info", "versions, Kokkos backend, MPI, HDF5");
+  std::string file_a, file_b, field;
+  auto* compare_cmd = cli.add_subcommand("compare", "error norms between fields of two HDF5 files");
+  compare_cmd->add_option("a", file_a, "approximation (HDF5)")->required();
+  compare_cmd->add_option("b", file_b, "reference (HDF5)")->required();
+  compare_cmd->add_option("--field", field, "field under /fields (default: every common one)");
+  std::string run_dir;
+  auto* post_cmd = cli.add_subcommand("post", "summary of a finished run folder");
+  post_cmd->add_option("run_dir", run_dir, "run folder")->required();
+
+  int status = 0;
+  try {
+    std::vector<std::string> reversed(ours.rbegin(), ours.rend());
+    cli.parse(reversed);
+    karman::init_logging(rank, run.quiet);
+    if (*run_cmd) status = karman::app::run_case(PETSC_COMM_WORLD, run);
+    else if (*validate_cmd) status = karman::app::validate_case(PETSC_COMM_WORLD, validate_file, validate_sets);
+    else if (*info_cmd) status = karman::app::print_info(PETSC_COMM_WORLD);
+    else if (*compare_cmd) status = karman::app::compare_files(PETSC_COMM_WORLD, file_a, file_b, field);
+    else if (*post_cmd) status = karman::app::post_run(PETSC_COMM_WORLD, run_dir);
+  } catch (const CLI::ParseError& e) {
+    status = rank == 0 ? cli.exit(e) : (e.get_exit_code() != 0);
+    status = status ? 1 : 0;
+  } catch (const karman::ConfigError& e) {
+    // Bad input is seen identically by every rank: report once, exit cleanly.
+    if (rank == 0) std::cerr << "karman: error: " << e.what() << std::endl;
+    status = 1;
+  } catch (const std::exception& e) {
+    std::cerr << "karman: error [rank " << rank << "]: " << e.what() << std::endl;
+    if (size > 1) MPI_Abort(PETSC_COMM_WORLD, 1);
+    status = 1;
+  }
+  Kokkos::finalize();
+  PetscFinalize();
+  return status;
+}

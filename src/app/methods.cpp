@@ -1,0 +1,26 @@
+#include "method.hpp"
+
+namespace karman::app {
+
+// Every kind of case Karman runs. A new method adds one line here.
+const std::vector<MethodEntry>& registered_methods() {
+  static const std::vector<MethodEntry> methods = {
+      {"reference", "PETSc reference solve of a PDE (finite differences on a DMDA)",
+       make_reference_method},
+  };
+  return methods;
+}
+
+std::vector<std::string> method_kinds() {
+  std::vector<std::string> kinds;
+  for (const auto& m : registered_methods()) kinds.emplace_back(m.kind);
+  return kinds;
+}
+
+std::unique_ptr<Method> make_method(const std::string& kind) {
+  for (const auto& m : registered_methods())
+    if (kind == m.kind) return m.make();
+  return nullptr;
+}
+
+}  // namespace karman::app

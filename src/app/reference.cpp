@@ -1,0 +1,174 @@
+// kind: reference — the PETSc solve of a case's PDE on its own: the baseline every learned
+// method is compared with, and a tool in its own right (fields, convergence, timings).
+
+#include <fmt/format.h>
+
+#include <filesystem>
+
+#include "karman/config/case.hpp"
+#include "karman/core/log.hpp"
+#include "karman/core/norms.hpp"
+#include "karman/io/hdf5.hpp"
+#include "karman/io/xdmf.hpp"
+#include "karman/pde/fields.hpp"
+#include "karman/solvers/elliptic.hpp"
+#include "karman/solvers/transient.hpp"
+#include "method.hpp"
+
+namespace karman::app {
+namespace {
+
+nlohmann::json baseline_json(const solvers::SolveStats& s) {
+  nlohmann::json options = nlohmann::json::object();
+  for (const auto& [k, v] : s.options) options[k] = v;
+  nlohmann::json out = {{"solver", "petsc"},
+                        {"ksp", s.ksp},
+                        {"pc", s.pc},
+                        {"options", options},
+                        {"iterations", s.iterations},
+                        {"residual_norm", s.residual_norm},
+                        {"converged_reason", s.reason},
+                        {"setup_s", s.setup_s},
+                        {"solve_s", s.solve_s},
+                        {"wall_s", s.setup_s + s.solve_s}};
+  if (!s.ts.empty()) {
+    out["ts"] = s.ts;
+    out["steps"] = s.steps;
+    out["nonlinear_iterations"] = s.nonlinear_iterations;
+  }
+  return out;
+}
+
+std::string grid_text(const mesh::GridShape& g) {
+  std::string out = std::to_string(g.n[0]);
+  for (int d = 1; d < g.dim; ++d) out += "x" + std::to_string(g.n[d]);
+  return out;
+}
+
+void write_grid_attributes(io::FieldWriter& w, const RunContext& ctx, const config::ProblemSpec& p) {
+  const auto& g = p.grid;
+  w.attribute("case", ctx.case_name);
+  w.attribute("kind", std::string("reference"));
+  w.attribute("pde", std::string(config::to_string(p.pde.type)));
+  w.attribute("dim", static_cast<long>(g.dim));
+  w.attribute("periodic", static_cast<long>(g.periodic));
+  std::vector<long> shape;  // HDF5 order [nz, ny, nx]
+  std::vector<double> lower, upper, spacing;
+  for (int d = g.dim - 1; d >= 0; --d) shape.push_back(g.n[d]);
+  for (int d = 0; d < g.dim; ++d) {
+    lower.push_back(g.lower[d]);
+    upper.push_back(g.upper[d]);
+    spacing.push_back(g.spacing(d));
+  }
+  w.attribute("shape", shape);
+  w.attribute("lower", lower);
+  w.attribute("upper", upper);
+  w.attribute("spacing", spacing);
+  w.attribute("config", ctx.resolved_yaml);
+  w.attribute("karman_version", std::string(KARMAN_VERSION));
+}
+
+class ReferenceMethod : public Method {
+ public:
+  void read(const config::Node& root, const std::string& precision) override {
+    m_problem = config::read_problem(root);
+    if (precision != "float64")
+      root.fail("precision", "reference solves run in float64 (PETSc's scalar type)");
+    solvers::check_solver_names(m_problem.solver);
+  }
+
+  std::string summary() const override {
+    return fmt::format("kind reference, pde {}, grid {}, {} + {}", config::to_string(m_problem.pde.type),
+                       grid_text(m_problem.grid), m_problem.solver.ksp, m_problem.solver.pc);
+  }
+
+  std::string run(RunContext& ctx) override {
+    const auto& p = m_problem;
+    mesh::StructuredGrid grid(ctx.comm, p.grid);
+    log().info("grid {} ({} nodes) on {} rank(s)", grid_text(p.grid), p.grid.size(), ctx.size);
+    io::FieldWriter writer(ctx.dir->staged("fields.h5"), grid);
+    write_grid_attributes(writer, ctx, p);
+
+    std::vector<std::string> fields;
+    auto store = [&](const std::string& name, const std::vector<double>& values) {
+      writer.write_field(name, values);
+      fields.push_back(name);
+    };
+
+    solvers::SolveStats stats;
+    std::vector<double> u;
+    double t_final = 0.0;
+    std::vector<io::XdmfSnapshot> snapshots;
+    std::vector<std::string> snapshot_fields{"reference"};
+    if (p.pde.exact) snapshot_fields.push_back("error");
+    if (!p.pde.time_dependent()) {
+      std::vector<double> a;
+      if (p.pde.coefficient) {
+        a = pde::evaluate(grid, *p.pde.coefficient);
+        store("coefficient", a);
+      }
+      store("source", pde::evaluate(grid, *p.pde.source));
+      auto result = solvers::solve_elliptic(grid, p.pde, p.solver, a);
+      u = std::move(result.u);
+      stats = result.stats;
+    } else {
+      auto initial = pde::evaluate(grid, *p.pde.initial);
+      store("initial", initial);
+      auto on_snapshot = [&](long index, double t, const std::vector<double>& state) {
+        writer.write_snapshot(index, t, "reference", state);
+        if (p.pde.exact) {
+          auto exact = pde::evaluate(grid, *p.pde.exact, t);
+          for (std::size_t i = 0; i < exact.size(); ++i) exact[i] = state[i] - exact[i];
+          writer.write_snapshot(index, t, "error", exact);
+        }
+        snapshots.push_back({index, t});
+        log().info("  t = {:.6g}", t);
+      };
+      auto result = solvers::solve_transient(grid, p.pde, *p.time, p.solver, initial, on_snapshot);
+      u = std::move(result.u);
+      t_final = result.time;
+      stats = result.stats;
+    }
+    store("reference", u);
+
+    nlohmann::json metrics = nlohmann::json::object();
+    if (p.pde.exact) {
+      auto exact = pde::evaluate(grid, *p.pde.exact, t_final);
+      auto norms = error_norms(ctx.comm, u, exact);
+      std::vector<double> error(u.size());
+      for (std::size_t i = 0; i < u.size(); ++i) error[i] = u[i] - exact[i];
+      store("exact", exact);
+      store("error", error);
+      metrics["rel_l2"] = norms.rel_l2;
+      metrics["max_abs"] = norms.max_abs;
+      log().info("error vs exact: rel_l2 {:.3e}, max_abs {:.3e}", norms.rel_l2, norms.max_abs);
+    }
+    if (p.pde.time_dependent()) metrics["final_time"] = t_final;
+    writer.close();
+    const std::string xdmf_path = ctx.dir->staged("fields.xdmf");
+    if (ctx.rank == 0)
+      io::write_xdmf(xdmf_path, "fields.h5", p.grid, fields, snapshots,
+                     snapshots.empty() ? std::vector<std::string>{} : snapshot_fields);
+
+    log().info("PETSc {} + {}: {} iterations, residual {:.3e} ({}), setup {:.3f} s, solve {:.3f} s",
+               stats.ksp, stats.pc, stats.iterations, stats.residual_norm, stats.reason,
+               stats.setup_s, stats.solve_s);
+    metrics["solve_s"] = stats.setup_s + stats.solve_s;
+    (*ctx.report)["metrics"] = metrics;
+    (*ctx.report)["baseline"] = baseline_json(stats);
+    (*ctx.report)["pde"] = config::to_string(p.pde.type);
+    (*ctx.report)["grid"] = {{"n", std::vector<long>(p.grid.n.begin(), p.grid.n.begin() + p.grid.dim)},
+                             {"lower", std::vector<double>(p.grid.lower.begin(), p.grid.lower.begin() + p.grid.dim)},
+                             {"upper", std::vector<double>(p.grid.upper.begin(), p.grid.upper.begin() + p.grid.dim)}};
+    return stats.converged ? "ok" : "diverged";
+  }
+
+ private:
+  config::ProblemSpec m_problem;
+};
+
+}  // namespace
+
+std::unique_ptr<Method> make_reference_method() { return std::make_unique<ReferenceMethod>(); }
+
+}  // namespace karman::app

@@ -1,0 +1,173 @@
+#include "karman/config/case.hpp"
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+
+namespace karman::config {
+
+const char* to_string(PdeType type) {
+  switch (type) {
+    case PdeType::poisson: return "poisson";
+    case PdeType::darcy: return "darcy";
+    case PdeType::heat: return "heat";
+    case PdeType::burgers: return "burgers";
+  }
+  return "?";
+}
+
+namespace {
+
+PdeType parse_pde_type(const std::string& name) {
+  if (name == "poisson") return PdeType::poisson;
+  if (name == "darcy") return PdeType::darcy;
+  if (name == "heat") return PdeType::heat;
+  return PdeType::burgers;
+}
+
+std::optional<Expression> optional_expression(const Node& node, std::string_view key) {
+  if (!node.has(key)) return std::nullopt;
+  return node.expression(key);
+}
+
+RandomFieldSpec read_random_field(const Node& node, int dim, bool periodic) {
+  RandomFieldSpec spec;
+  spec.alpha = node.number("alpha", 2.0, Bounds::positive());
+  spec.tau = node.number("tau", 3.0, Bounds::positive());
+  // Default scale as FNO's GRF.m (sigma = tau^(alpha - d/2)): the variance depends only weakly on tau.
+  spec.sigma = node.number("sigma", std::pow(spec.tau, spec.alpha - 0.5 * dim), Bounds::positive());
+  spec.seed = static_cast<unsigned long>(node.integer("seed", 0, 0));
+  spec.periodic = periodic;
+  if (2.0 * spec.alpha <= dim)
+    node.fail("alpha", "expected alpha > dim/2 so that the field has finite variance");
+  if (node.has("threshold")) {
+    Node t = node.child("threshold");
+    spec.thresholded = true;
+    spec.threshold = t.number("value", 0.0);
+    spec.above = t.number("above", 12.0);
+    spec.below = t.number("below", 3.0);
+  }
+  return spec;
+}
+
+}  // namespace
+
+FieldSpec read_field(const Node& parent, std::string_view key, int dim) {
+  FieldSpec spec;
+  spec.place = parent.place(key);
+  if (!parent.is_map(key)) {
+    spec.source = FieldSpec::Source::expression;
+    spec.expression = parent.expression(key);
+    return spec;
+  }
+  Node node = parent.child(key);
+  const bool from_file = node.has("file"), from_random = node.has("random");
+  if (from_file == from_random)
+    parent.fail(key, "expected an expression, {file: F, dataset: D} or {random: {...}}");
+  if (from_file) {
+    spec.source = FieldSpec::Source::file;
+    spec.file = node.str("file");
+    spec.dataset = node.str("dataset", "/fields/coefficient");
+    if (!std::filesystem::is_regular_file(spec.file))
+      node.fail("file", "file '" + spec.file + "' does not exist or is not a regular file");
+    if (!std::ifstream(spec.file)) node.fail("file", "file '" + spec.file + "' cannot be read");
+  } else {
+    spec.source = FieldSpec::Source::random;
+    spec.random = read_random_field(node.child("random"), dim,
+                                    node.child("random").flag("periodic", false));
+  }
+  return spec;
+}
+
+mesh::GridShape read_grid(const Node& grid, PdeType type) {
+  mesh::GridShape shape;
+  const bool is_1d = type == PdeType::burgers;
+  shape.dim = static_cast<int>(grid.integer("dim", is_1d ? 1 : 2, 1, 3));
+  if (is_1d && shape.dim != 1) grid.fail("dim", "expected 1: burgers is a 1D equation");
+  if (!is_1d && shape.dim == 1) grid.fail("dim", "expected 2 or 3 for this PDE");
+  shape.periodic = grid.flag("periodic", is_1d);
+  if (is_1d && !shape.periodic) grid.fail("periodic", "burgers is solved on a periodic grid");
+  if (!is_1d && shape.periodic) grid.fail("periodic", "only burgers supports periodic grids");
+  const long min_nodes = shape.periodic ? 4 : 3;
+  auto n = grid.integers("n", shape.dim, min_nodes, std::numeric_limits<long>::max());
+  auto lower = grid.has("lower") ? grid.numbers("lower", shape.dim) : std::vector<double>(shape.dim, 0.0);
+  auto upper = grid.has("upper") ? grid.numbers("upper", shape.dim) : std::vector<double>(shape.dim, 1.0);
+  for (int d = 0; d < shape.dim; ++d) {
+    shape.n[d] = n[d];
+    shape.lower[d] = lower[d];
+    shape.upper[d] = upper[d];
+    if (!(upper[d] > lower[d])) grid.fail("upper", "expected upper > lower in every dimension");
+  }
+  return shape;
+}
+
+PdeSpec read_pde(const Node& pde, int dim) {
+  PdeSpec spec;
+  spec.type = parse_pde_type(pde.choice("type", {"poisson", "darcy", "heat", "burgers"}));
+  spec.exact = optional_expression(pde, "exact");
+  switch (spec.type) {
+    case PdeType::poisson:
+    case PdeType::darcy:
+    case PdeType::heat:
+      spec.source = pde.expression("source", spec.type == PdeType::darcy ? "1" : "0");
+      spec.boundary = optional_expression(pde, "boundary");
+      if (!spec.boundary) spec.boundary = spec.exact ? *spec.exact : Expression("0", Place{});
+      break;
+    case PdeType::burgers:
+      spec.nu = pde.number("nu", Bounds::positive());
+      break;
+  }
+  if (spec.type == PdeType::darcy) spec.coefficient = read_field(pde, "coefficient", dim);
+  if (spec.type == PdeType::heat) spec.kappa = pde.number("kappa", 1.0, Bounds::positive());
+  if (spec.time_dependent()) {
+    if (pde.has("initial")) spec.initial = read_field(pde, "initial", dim);
+    else if (spec.exact) spec.initial = FieldSpec{FieldSpec::Source::expression, spec.exact, "", "", {}, pde.place()};
+    else pde.fail("initial", "required for a time-dependent PDE without an exact solution");
+    if (spec.type == PdeType::burgers && spec.initial->source == FieldSpec::Source::random)
+      spec.initial->random.periodic = true;
+  }
+  return spec;
+}
+
+TimeSpec read_time(const Node& time) {
+  TimeSpec spec;
+  spec.t_end = time.number("t_end", Bounds::positive());
+  spec.dt = time.number("dt", Bounds::positive());
+  if (spec.dt > spec.t_end) time.fail("dt", "expected dt <= t_end");
+  spec.scheme = time.choice("scheme", {"cn", "bdf2", "beuler"}, "cn");
+  spec.snapshots = time.integer("snapshots", 10, 0, 100000);
+  return spec;
+}
+
+SolverSpec read_solver(const Node& solver, const PdeSpec& pde) {
+  // Defaults are the fastest robust PETSc choice per problem: AMG-preconditioned CG for the SPD
+  // steady problems; GMRES for the time steppers (their Dirichlet rows make the Jacobian
+  // unsymmetric), with AMG in 2D/3D and LU-free block Jacobi/ILU for 1D Burgers.
+  SolverSpec spec;
+  const bool steady = !pde.time_dependent();
+  spec.ksp = solver.str("ksp", steady ? "cg" : "gmres");
+  spec.pc = solver.str("pc", pde.type == PdeType::burgers ? "bjacobi" : "gamg");
+  spec.ksp_place = solver.place("ksp");
+  spec.pc_place = solver.place("pc");
+  spec.rtol = solver.number("rtol", steady ? 1e-10 : 1e-10, Bounds::positive());
+  spec.atol = solver.number("atol", 1e-50, Bounds::positive());
+  spec.max_it = solver.integer("max_it", 10000, 1);
+  spec.options = solver.opaque_map("options");
+  return spec;
+}
+
+ProblemSpec read_problem(const Node& root) {
+  ProblemSpec spec;
+  Node pde = root.child("pde");
+  // The grid's dimension is needed by the PDE reader (random-field scaling), the PDE type by
+  // the grid reader (Burgers is 1D periodic): read the type first.
+  const PdeType type = parse_pde_type(pde.choice("type", {"poisson", "darcy", "heat", "burgers"}));
+  spec.grid = read_grid(root.child("grid"), type);
+  spec.pde = read_pde(pde, spec.grid.dim);
+  if (spec.pde.time_dependent()) spec.time = read_time(root.child("time"));
+  spec.solver = read_solver(root.child_or_empty("solver"), spec.pde);
+  return spec;
+}
+
+}  // namespace karman::config

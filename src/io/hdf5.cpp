@@ -1,0 +1,439 @@
+// Parallel HDF5 fields files. Every function here is collective over the grid's (or the given)
+// communicator: all ranks make the same HDF5 calls in the same order, including on error paths,
+// so a failure (missing dataset, bad shape) is seen by every rank and none is left waiting.
+#include "karman/io/hdf5.hpp"
+
+#include <exception>
+
+#include <hdf5.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <utility>
+
+#include "karman/core/error.hpp"
+
+namespace karman::io {
+namespace {
+
+// HDF5 prints its error stack to stderr on every failed call by default, including the calls we
+// expect to fail (probing for a link). We report failures as exceptions instead. Every entry
+// point calls this first; the function-local static runs it once, before any other HDF5 call.
+void quiet_hdf5() {
+  static const bool done = [] {
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    return true;
+  }();
+  (void)done;
+}
+
+// Walk callback: keep the description of the innermost error (walked upward, it comes first).
+herr_t keep_innermost(unsigned n, const H5E_error2_t* error, void* data) {
+  if (n == 0 && error->desc) *static_cast<std::string*>(data) = error->desc;
+  return 0;
+}
+
+// The most specific message on HDF5's error stack, e.g. "unable to open file", or "".
+std::string hdf5_reason() {
+  std::string reason;
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, keep_innermost, &reason);
+  return reason;
+}
+
+// HDF5 calls return a negative hid_t / herr_t / htri_t on failure.
+template <class T>
+T check(T status, const std::string& what, const std::string& path) {
+  if (status < 0) {
+    const std::string reason = hdf5_reason();
+    throw ExternalError("HDF5", static_cast<int>(status),
+                        what + " '" + path + "'" + (reason.empty() ? "" : ": " + reason));
+  }
+  return status;
+}
+
+// An owned HDF5 identifier, closed with the function it was made for.
+class Id {
+ public:
+  Id() = default;
+  Id(hid_t id, herr_t (*closer)(hid_t)) : m_id(id), m_closer(closer) {}
+  ~Id() { close(); }
+  Id(Id&& other) noexcept
+      : m_id(std::exchange(other.m_id, H5I_INVALID_HID)), m_closer(other.m_closer) {}
+  Id& operator=(Id&& other) noexcept {
+    if (this != &other) {
+      close();
+      m_id = std::exchange(other.m_id, H5I_INVALID_HID);
+      m_closer = other.m_closer;
+    }
+    return *this;
+  }
+  Id(const Id&) = delete;
+  Id& operator=(const Id&) = delete;
+
+  hid_t get() const { return m_id; }
+  // Returns the closer's status (negative on failure); closing twice is a no-op.
+  herr_t close() {
+    herr_t status = 0;
+    if (m_id >= 0 && m_closer) status = m_closer(m_id);
+    m_id = H5I_INVALID_HID;
+    return status;
+  }
+
+ private:
+  hid_t m_id = H5I_INVALID_HID;
+  herr_t (*m_closer)(hid_t) = nullptr;
+};
+
+// A checked identifier: throws ExternalError when `id` reports failure.
+Id make_id(hid_t id, herr_t (*closer)(hid_t), const std::string& what, const std::string& path) {
+  return Id(check(id, what, path), closer);
+}
+
+// `dim` x-first sizes (or offsets) as HDF5 dims, slowest first: [nz, ny, nx] / [ny, nx] / [nx].
+std::vector<hsize_t> c_order(const std::array<long, 3>& xfirst, int dim) {
+  std::vector<hsize_t> dims(dim);
+  for (int d = 0; d < dim; ++d) dims[dim - 1 - d] = static_cast<hsize_t>(xfirst[d]);
+  return dims;
+}
+
+std::string shape_string(const std::vector<hsize_t>& dims) {
+  std::string s = "[";
+  for (std::size_t d = 0; d < dims.size(); ++d) s += (d ? ", " : "") + std::to_string(dims[d]);
+  return s + "]";
+}
+
+// File access through MPI-IO on `comm`. Metadata reads and writes are collective (one rank
+// touches the file, the others get a broadcast), which all our callers satisfy.
+Id mpio_fapl(MPI_Comm comm, const std::string& path) {
+  Id fapl =
+      make_id(H5Pcreate(H5P_FILE_ACCESS), H5Pclose, "cannot create file access list for", path);
+  check(H5Pset_fapl_mpio(fapl.get(), comm, MPI_INFO_NULL), "cannot select MPI-IO for", path);
+  check(H5Pset_all_coll_metadata_ops(fapl.get(), true), "cannot set collective metadata for", path);
+  check(H5Pset_coll_metadata_write(fapl.get(), true), "cannot set collective metadata for", path);
+  return fapl;
+}
+
+// Dataset transfer in which every rank takes part in one collective MPI-IO call.
+Id collective_dxpl(const std::string& path) {
+  Id dxpl = make_id(H5Pcreate(H5P_DATASET_XFER), H5Pclose, "cannot create transfer list for", path);
+  check(H5Pset_dxpl_mpio(dxpl.get(), H5FD_MPIO_COLLECTIVE), "cannot set collective transfer for",
+        path);
+  return dxpl;
+}
+
+// Opens an existing file read-only. A missing or non-HDF5 file is the user's input problem.
+Id open_file(MPI_Comm comm, const std::string& path) {
+  quiet_hdf5();
+  Id fapl = mpio_fapl(comm, path);
+  hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get());
+  if (file < 0) {
+    std::error_code ignored;
+    const bool exists = std::filesystem::exists(path, ignored);
+    throw ConfigError(Place{path, 0, 0},
+                      std::string("cannot open HDF5 file: ") +
+                          (exists ? "not an HDF5 file or not readable" : "no such file"));
+  }
+  return Id(file, H5Fclose);
+}
+
+// True when every link of `name` ("/a/b/c") exists, so that opening it cannot fail for lack of
+// an intermediate group (H5Lexists on "/a/b/c" itself fails when "/a" is missing).
+bool link_exists(hid_t file, const std::string& name) {
+  std::string prefix;
+  std::size_t begin = 0;
+  while (begin < name.size()) {
+    std::size_t end = std::min(name.find('/', begin), name.size());
+    if (end > begin) {
+      prefix += "/" + name.substr(begin, end - begin);
+      if (H5Lexists(file, prefix.c_str(), H5P_DEFAULT) <= 0) return false;
+    }
+    begin = end + 1;
+  }
+  return true;  // "" and "/" name the root group
+}
+
+// Opens object `name` and checks it is of `type`; ConfigError when it is absent or different.
+Id open_object(hid_t file, const std::string& path, const std::string& name, H5I_type_t type) {
+  const std::string kind = type == H5I_DATASET ? "dataset" : "group";
+  const std::string where = " '" + name + "' in '" + path + "'";
+  if (!link_exists(file, name)) throw ConfigError("no " + kind + where);
+  Id object =
+      make_id(H5Oopen(file, name.c_str(), H5P_DEFAULT), H5Oclose, "cannot open" + where, path);
+  if (H5Iget_type(object.get()) != type)
+    throw ConfigError("'" + name + "' in '" + path + "' is not a " + kind);
+  return object;
+}
+
+// Opens a numeric dataset (integers and floats convert to double on reading).
+Id open_dataset(hid_t file, const std::string& path, const std::string& name) {
+  Id dataset = open_object(file, path, name, H5I_DATASET);
+  Id type = make_id(H5Dget_type(dataset.get()), H5Tclose, "cannot get the type of", path);
+  const H5T_class_t type_class = H5Tget_class(type.get());
+  if (type_class != H5T_FLOAT && type_class != H5T_INTEGER)
+    throw ConfigError("dataset '" + name + "' in '" + path + "' is not numeric");
+  return dataset;
+}
+
+// The dataset's dims, slowest first.
+std::vector<hsize_t> dataset_dims(hid_t dataset, const std::string& path) {
+  Id space = make_id(H5Dget_space(dataset), H5Sclose, "cannot get the dataspace in", path);
+  const int rank = check(H5Sget_simple_extent_ndims(space.get()), "cannot get the rank in", path);
+  std::vector<hsize_t> dims(rank);
+  check(H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr), "cannot get dims in", path);
+  return dims;
+}
+
+// File and memory dataspaces selecting this rank's owned box of the grid (both C order). The
+// owned values are stored x fastest, which is C order of the box [cz, cy, cx].
+struct BoxSpaces {
+  Id file, memory;
+};
+
+BoxSpaces owned_box(const mesh::StructuredGrid& grid, const std::string& path) {
+  const int dim = grid.shape().dim;
+  const std::vector<hsize_t> dims = c_order(grid.shape().n, dim);
+  const std::vector<hsize_t> start = c_order(grid.start(), dim);
+  const std::vector<hsize_t> count = c_order(grid.count(), dim);
+  BoxSpaces spaces;
+  spaces.file = make_id(H5Screate_simple(dim, dims.data(), nullptr), H5Sclose,
+                        "cannot create a dataspace for", path);
+  spaces.memory = make_id(H5Screate_simple(dim, count.data(), nullptr), H5Sclose,
+                          "cannot create a dataspace for", path);
+  if (grid.local_size() == 0) {  // a rank may own nothing; it still joins the collective call
+    check(H5Sselect_none(spaces.file.get()), "cannot select in", path);
+    check(H5Sselect_none(spaces.memory.get()), "cannot select in", path);
+  } else {
+    check(H5Sselect_hyperslab(spaces.file.get(), H5S_SELECT_SET, start.data(), nullptr,
+                              count.data(), nullptr),
+          "cannot select the owned box in", path);
+  }
+  return spaces;
+}
+
+// Creates (or replaces) attribute `name` of `object` from `data` of memory and file type `type`.
+// Collective in parallel HDF5: every rank passes the same value.
+void put_attribute(hid_t object, const std::string& name, hid_t type, hid_t space, const void* data,
+                   const std::string& path) {
+  const std::string what = "cannot write attribute '" + name + "' in";
+  if (check(H5Aexists(object, name.c_str()), what, path) > 0)
+    check(H5Adelete(object, name.c_str()), what, path);
+  Id attribute = make_id(H5Acreate2(object, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT),
+                         H5Aclose, what, path);
+  check(H5Awrite(attribute.get(), type, data), what, path);
+}
+
+void put_scalar(hid_t object, const std::string& name, hid_t type, const void* data,
+                const std::string& path) {
+  Id space = make_id(H5Screate(H5S_SCALAR), H5Sclose, "cannot create a dataspace for", path);
+  put_attribute(object, name, type, space.get(), data, path);
+}
+
+// A 1D attribute [n]; an empty vector makes an empty attribute.
+template <class T>
+void put_array(hid_t object, const std::string& name, hid_t type, const std::vector<T>& values,
+               const std::string& path) {
+  const hsize_t n = values.size();
+  Id space =
+      make_id(H5Screate_simple(1, &n, nullptr), H5Sclose, "cannot create a dataspace for", path);
+  const T none{};  // HDF5 rejects a null buffer even for zero elements
+  put_attribute(object, name, type, space.get(), values.empty() ? &none : values.data(), path);
+}
+
+// A variable-length UTF-8 string, which h5py reads back as `str` (fixed-length strings come
+// back as numpy bytes).
+void put_string(hid_t object, const std::string& name, const std::string& value,
+                const std::string& path) {
+  Id type = make_id(H5Tcopy(H5T_C_S1), H5Tclose, "cannot create a string type for", path);
+  check(H5Tset_size(type.get(), H5T_VARIABLE), "cannot create a string type for", path);
+  check(H5Tset_cset(type.get(), H5T_CSET_UTF8), "cannot create a string type for", path);
+  const char* text = value.c_str();
+  put_scalar(object, name, type.get(), &text, path);
+}
+
+// Opens group `name` under `parent`, creating it on first use.
+Id open_or_create_group(hid_t parent, const std::string& name, const std::string& path) {
+  const std::string what = "cannot create group '" + name + "' in";
+  if (check(H5Lexists(parent, name.c_str(), H5P_DEFAULT), what, path) > 0)
+    return make_id(H5Gopen2(parent, name.c_str(), H5P_DEFAULT), H5Gclose, what, path);
+  return make_id(H5Gcreate2(parent, name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose,
+                 what, path);
+}
+
+// Every name in a group, collected by H5Literate.
+herr_t collect_name(hid_t, const char* name, const H5L_info_t*, void* data) {
+  static_cast<std::vector<std::string>*>(data)->emplace_back(name);
+  return 0;
+}
+
+}  // namespace
+
+struct FieldWriter::Impl {
+  std::string path;
+  const mesh::StructuredGrid& grid;
+  Id file;
+  Id dxpl;
+
+  // Dataset `name` in `group`: float64 of the grid's shape in C order, with its grid attributes.
+  void write_dataset(hid_t group, const std::string& name, const std::vector<double>& owned) {
+    KARMAN_VERIFY(static_cast<long>(owned.size()) == grid.local_size(),
+                  "FieldWriter: '" + name + "' does not have the owned box's size");
+    BoxSpaces spaces = owned_box(grid, path);
+    // Every element is written right away, so skip the fill pass over the new dataset.
+    Id dcpl = make_id(H5Pcreate(H5P_DATASET_CREATE), H5Pclose, "cannot create dataset list", path);
+    check(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER), "cannot set fill time", path);
+    const std::string what = "cannot write dataset '" + name + "' in";
+    Id dataset = make_id(H5Dcreate2(group, name.c_str(), H5T_IEEE_F64LE, spaces.file.get(),
+                                    H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
+                         H5Dclose, what, path);
+    const double none = 0.0;  // HDF5 rejects a null buffer even when nothing is selected
+    check(H5Dwrite(dataset.get(), H5T_NATIVE_DOUBLE, spaces.memory.get(), spaces.file.get(),
+                   dxpl.get(), owned.empty() ? &none : owned.data()),
+          what, path);
+    grid_attributes(dataset.get());
+  }
+
+  // `shape` in HDF5 order [nz, ny, nx] (the dataset's dims); `spacing`, `lower` x first.
+  void grid_attributes(hid_t dataset) {
+    const mesh::GridShape& shape = grid.shape();
+    const std::vector<hsize_t> dims = c_order(shape.n, shape.dim);
+    std::vector<double> spacing, lower;
+    for (int d = 0; d < shape.dim; ++d) {
+      spacing.push_back(shape.spacing(d));
+      lower.push_back(shape.lower[d]);
+    }
+    put_array(dataset, "shape", H5T_NATIVE_LONG, std::vector<long>(dims.begin(), dims.end()), path);
+    put_array(dataset, "spacing", H5T_NATIVE_DOUBLE, spacing, path);
+    put_array(dataset, "lower", H5T_NATIVE_DOUBLE, lower, path);
+  }
+
+  hid_t root() const {
+    KARMAN_VERIFY(file.get() >= 0, "FieldWriter: used after close()");
+    return file.get();
+  }
+};
+
+FieldWriter::FieldWriter(const std::string& path, const mesh::StructuredGrid& grid)
+    : m_impl(nullptr) {
+  quiet_hdf5();
+  Id fapl = mpio_fapl(grid.comm(), path);
+  Id file = make_id(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), H5Fclose,
+                    "cannot create file", path);
+  Id dxpl = collective_dxpl(path);
+  m_impl = new Impl{path, grid, std::move(file), std::move(dxpl)};
+}
+
+FieldWriter::~FieldWriter() {
+  // Closing is collective. While an exception unwinds this rank alone may be here, and waiting
+  // for the others would hang the job before the error is reported: leave the file to the OS.
+  if (std::uncaught_exceptions() > 0) return;
+  try {
+    close();
+  } catch (...) {
+    // A destructor must not throw; call close() to see the error.
+  }
+  delete m_impl;
+}
+
+void FieldWriter::attribute(const std::string& name, const std::string& value) {
+  put_string(m_impl->root(), name, value, m_impl->path);
+}
+
+void FieldWriter::attribute(const std::string& name, double value) {
+  put_scalar(m_impl->root(), name, H5T_NATIVE_DOUBLE, &value, m_impl->path);
+}
+
+void FieldWriter::attribute(const std::string& name, long value) {
+  put_scalar(m_impl->root(), name, H5T_NATIVE_LONG, &value, m_impl->path);
+}
+
+void FieldWriter::attribute(const std::string& name, const std::vector<double>& value) {
+  put_array(m_impl->root(), name, H5T_NATIVE_DOUBLE, value, m_impl->path);
+}
+
+void FieldWriter::attribute(const std::string& name, const std::vector<long>& value) {
+  put_array(m_impl->root(), name, H5T_NATIVE_LONG, value, m_impl->path);
+}
+
+void FieldWriter::write_field(const std::string& name, const std::vector<double>& owned) {
+  Id fields = open_or_create_group(m_impl->root(), "fields", m_impl->path);
+  m_impl->write_dataset(fields.get(), name, owned);
+}
+
+void FieldWriter::write_snapshot(long index, double time, const std::string& name,
+                                 const std::vector<double>& owned) {
+  KARMAN_VERIFY(index >= 0, "FieldWriter: negative snapshot index");
+  char label[32];
+  std::snprintf(label, sizeof label, "%06ld", index);
+  Id snapshots = open_or_create_group(m_impl->root(), "snapshots", m_impl->path);
+  const bool is_new = check(H5Lexists(snapshots.get(), label, H5P_DEFAULT), "cannot open snapshot",
+                            m_impl->path) == 0;
+  Id snapshot = open_or_create_group(snapshots.get(), label, m_impl->path);
+  // The first field of a snapshot sets its time; later fields of the same snapshot share it.
+  if (is_new) put_scalar(snapshot.get(), "time", H5T_NATIVE_DOUBLE, &time, m_impl->path);
+  m_impl->write_dataset(snapshot.get(), name, owned);
+}
+
+void FieldWriter::close() {
+  if (!m_impl) return;
+  m_impl->dxpl.close();
+  check(m_impl->file.close(), "cannot close file", m_impl->path);
+}
+
+FileField read_field(MPI_Comm comm, const std::string& path, const std::string& dataset) {
+  Id file = open_file(comm, path);
+  Id data = open_dataset(file.get(), path, dataset);
+  const std::vector<hsize_t> dims = dataset_dims(data.get(), path);
+  FileField field;
+  field.shape.assign(dims.begin(), dims.end());
+  hsize_t size = 1;
+  for (hsize_t n : dims) size *= n;
+  field.values.resize(size);
+  // Every rank selects everything: one collective read that MPI-IO can serve once and share.
+  Id dxpl = collective_dxpl(path);
+  double none = 0.0;
+  check(H5Dread(data.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, dxpl.get(),
+                size ? field.values.data() : &none),
+        "cannot read dataset '" + dataset + "' in", path);
+  return field;
+}
+
+std::vector<double> read_grid_field(const std::string& path, const std::string& dataset,
+                                    const mesh::StructuredGrid& grid) {
+  Id file = open_file(grid.comm(), path);
+  Id data = open_dataset(file.get(), path, dataset);
+  const std::vector<hsize_t> dims = dataset_dims(data.get(), path);
+  const std::vector<hsize_t> expected = c_order(grid.shape().n, grid.shape().dim);
+  if (dims != expected)
+    throw ConfigError("dataset '" + dataset + "' in '" + path + "' has shape " +
+                      shape_string(dims) + " but the grid is " + shape_string(expected));
+  BoxSpaces spaces = owned_box(grid, path);
+  std::vector<double> owned(grid.local_size());
+  Id dxpl = collective_dxpl(path);
+  double none = 0.0;
+  check(H5Dread(data.get(), H5T_NATIVE_DOUBLE, spaces.memory.get(), spaces.file.get(), dxpl.get(),
+                owned.empty() ? &none : owned.data()),
+        "cannot read dataset '" + dataset + "' in", path);
+  return owned;
+}
+
+std::vector<std::string> list_datasets(MPI_Comm comm, const std::string& path,
+                                       const std::string& group) {
+  Id file = open_file(comm, path);
+  Id parent = open_object(file.get(), path, group, H5I_GROUP);
+  std::vector<std::string> names;
+  check(H5Literate(parent.get(), H5_INDEX_NAME, H5_ITER_INC, nullptr, collect_name, &names),
+        "cannot list group '" + group + "' in", path);
+  // Keep the datasets; subgroups, named types and dangling soft links are not fields.
+  std::vector<std::string> datasets;
+  for (const std::string& name : names) {
+    hid_t object = H5Oopen(parent.get(), name.c_str(), H5P_DEFAULT);
+    if (object < 0) continue;
+    if (H5Iget_type(object) == H5I_DATASET) datasets.push_back(name);
+    H5Oclose(object);
+  }
+  std::sort(datasets.begin(), datasets.end());
+  return datasets;
+}
+
+}  // namespace karman::io

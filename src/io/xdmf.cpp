@@ -1,0 +1,180 @@
+// XDMF 3 sidecar text for a fields file. Everything XDMF says about a CoRectMesh is slowest
+// first, matching the HDF5 datasets: Dimensions "nz ny nx", Origin "z0 y0 x0", Spacing
+// "dz dy dx" (2D: "ny nx", "y0 x0", "dy dx").
+#include "karman/io/xdmf.hpp"
+
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "karman/core/error.hpp"
+
+namespace karman::io {
+namespace {
+
+// Shortest text that reads back as the same double.
+std::string number(double value) {
+  char buffer[32];
+  const auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
+  return std::string(buffer, result.ptr);
+}
+
+// Field and file names go into attribute values and element text.
+std::string escape(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+// The mesh part of every grid, as XDMF text.
+struct Mesh {
+  std::string topology;   // 2DCoRectMesh / 3DCoRectMesh
+  std::string geometry;   // ORIGIN_DXDY / ORIGIN_DXDYDZ
+  std::string dims;       // nodes, slowest first: "ny nx"
+  std::string origin;     // slowest first: "y0 x0"
+  std::string spacing;    // slowest first: "dy dx"
+  std::string data_dims;  // Dimensions of an attribute's DataItem (the dataset's dims)
+  int rank;               // number of values in origin and spacing
+};
+
+Mesh describe(const mesh::GridShape& shape) {
+  KARMAN_VERIFY(shape.dim >= 1 && shape.dim <= 3, "write_xdmf: dimension must be 1, 2 or 3");
+  Mesh mesh;
+  // ParaView has no 1D CoRectMesh: a 1D grid [nx] is shown as a single-row 2D grid "1 nx"
+  // whose y origin is 0. Its DataItem keeps the dataset's own Dimensions "nx"; the reader only
+  // needs the element count (nx) to match the topology's nodes (1 * nx).
+  const int rank = shape.dim == 1 ? 2 : shape.dim;
+  for (int d = rank - 1; d >= 0; --d) {
+    const bool padded = d >= shape.dim;  // the 1D grid's extra y direction
+    const char* sep = d == rank - 1 ? "" : " ";
+    mesh.dims += sep + std::to_string(padded ? 1 : shape.n[d]);
+    mesh.origin += sep + number(padded ? 0.0 : shape.lower[d]);
+    mesh.spacing += sep + number(shape.spacing(padded ? 0 : d));
+  }
+  mesh.topology = rank == 3 ? "3DCoRectMesh" : "2DCoRectMesh";
+  mesh.geometry = rank == 3 ? "ORIGIN_DXDYDZ" : "ORIGIN_DXDY";
+  mesh.data_dims = shape.dim == 1 ? std::to_string(shape.n[0]) : mesh.dims;
+  mesh.rank = rank;
+  return mesh;
+}
+
+std::string xml_item(const std::string& name, int count, const std::string& values) {
+  return "<DataItem Name=\"" + name + "\" Dimensions=\"" + std::to_string(count) +
+         "\" NumberType=\"Float\" Precision=\"8\" Format=\"XML\">" + values + "</DataItem>";
+}
+
+void topology_and_geometry(std::ostream& out, const std::string& pad, const Mesh& mesh) {
+  out << pad << "<Topology TopologyType=\"" << mesh.topology << "\" Dimensions=\"" << mesh.dims
+      << "\"/>\n";
+  out << pad << "<Geometry GeometryType=\"" << mesh.geometry << "\">\n";
+  out << pad << "  " << xml_item("Origin", mesh.rank, mesh.origin) << "\n";
+  out << pad << "  " << xml_item("Spacing", mesh.rank, mesh.spacing) << "\n";
+  out << pad << "</Geometry>\n";
+}
+
+// One node-centred scalar per field, read from `<h5_name>:<group>/<field>`.
+void attributes(std::ostream& out, const std::string& pad, const Mesh& mesh,
+                const std::string& h5_name, const std::string& group,
+                const std::vector<std::string>& fields) {
+  for (const std::string& field : fields) {
+    out << pad << "<Attribute Name=\"" << escape(field)
+        << "\" AttributeType=\"Scalar\" Center=\"Node\">\n";
+    out << pad << "  <DataItem Dimensions=\"" << mesh.data_dims
+        << "\" NumberType=\"Float\" Precision=\"8\" Format=\"HDF\">" << escape(h5_name) << ":"
+        << group << "/" << escape(field) << "</DataItem>\n";
+    out << pad << "</Attribute>\n";
+  }
+}
+
+// A Uniform grid; `time` (may be null) makes it one step of a temporal collection.
+void uniform_grid(std::ostream& out, const std::string& pad, const std::string& name,
+                  const Mesh& mesh, const double* time, const std::string& h5_name,
+                  const std::string& group, const std::vector<std::string>& fields) {
+  out << pad << "<Grid Name=\"" << name << "\" GridType=\"Uniform\">\n";
+  if (time) out << pad << "  <Time Value=\"" << number(*time) << "\"/>\n";
+  topology_and_geometry(out, pad + "  ", mesh);
+  attributes(out, pad + "  ", mesh, h5_name, group, fields);
+  out << pad << "</Grid>\n";
+}
+
+void temporal_collection(std::ostream& out, const std::string& pad, const Mesh& mesh,
+                         const std::string& h5_name, const std::vector<XdmfSnapshot>& snapshots,
+                         const std::vector<std::string>& fields) {
+  out << pad << "<Grid Name=\"snapshots\" GridType=\"Collection\" CollectionType=\"Temporal\">\n";
+  for (const XdmfSnapshot& snapshot : snapshots) {
+    KARMAN_VERIFY(snapshot.index >= 0, "write_xdmf: negative snapshot index");
+    char label[32];
+    std::snprintf(label, sizeof label, "%06ld", snapshot.index);
+    uniform_grid(out, pad + "  ", std::string("snapshot_") + label, mesh, &snapshot.time, h5_name,
+                 std::string("/snapshots/") + label, fields);
+  }
+  out << pad << "</Grid>\n";
+}
+
+[[noreturn]] void filesystem_error(int code, const std::string& what, const std::string& path) {
+  throw ExternalError("filesystem", code, what + " '" + path + "'");
+}
+
+// Readers never see a half-written file: write a temporary, then rename it over `path`.
+void write_atomically(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+  if (!out) filesystem_error(errno, "cannot create", tmp);
+  out << text;
+  out.close();
+  if (!out) {
+    const int code = errno;
+    std::remove(tmp.c_str());
+    filesystem_error(code, "cannot write", tmp);
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int code = errno;
+    std::remove(tmp.c_str());
+    filesystem_error(code, "cannot rename '" + tmp + "' to", path);
+  }
+}
+
+}  // namespace
+
+// Steady fields become a Uniform grid "fields"; snapshots a temporal collection beside it (a
+// file with both shows in ParaView as two blocks, the steady one constant in time).
+void write_xdmf(const std::string& path, const std::string& h5_name, const mesh::GridShape& shape,
+                const std::vector<std::string>& fields, const std::vector<XdmfSnapshot>& snapshots,
+                const std::vector<std::string>& snapshot_fields) {
+  const Mesh mesh = describe(shape);
+  std::ostringstream out;
+  out << "<?xml version=\"1.0\" ?>\n";
+  out << "<Xdmf Version=\"3.0\">\n";
+  out << "  <Domain>\n";
+  if (!fields.empty() || snapshots.empty())
+    uniform_grid(out, "    ", "fields", mesh, nullptr, h5_name, "/fields", fields);
+  if (!snapshots.empty())
+    temporal_collection(out, "    ", mesh, h5_name, snapshots, snapshot_fields);
+  out << "  </Domain>\n";
+  out << "</Xdmf>\n";
+  write_atomically(path, out.str());
+}
+
+}  // namespace karman::io

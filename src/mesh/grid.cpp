@@ -1,0 +1,101 @@
+#include "karman/mesh/grid.hpp"
+
+#include <petscdmda.h>
+
+#include "../petsc/check.hpp"
+#include "karman/core/error.hpp"
+
+namespace karman::mesh {
+
+double GridShape::spacing(int d) const {
+  if (d >= dim) return 1.0;
+  double length = upper[d] - lower[d];
+  return periodic ? length / n[d] : length / (n[d] - 1);
+}
+
+double GridShape::coordinate(int d, long i) const {
+  return d < dim ? lower[d] + i * spacing(d) : 0.0;
+}
+
+bool GridShape::on_boundary(long i, long j, long k) const {
+  if (periodic) return false;
+  const std::array<long, 3> idx{i, j, k};
+  for (int d = 0; d < dim; ++d)
+    if (idx[d] == 0 || idx[d] == n[d] - 1) return true;
+  return false;
+}
+
+StructuredGrid::StructuredGrid(MPI_Comm comm, const GridShape& shape)
+    : m_shape(shape), m_comm(comm) {
+  const DMBoundaryType bc = shape.periodic ? DM_BOUNDARY_PERIODIC : DM_BOUNDARY_NONE;
+  DM dm = nullptr;
+  switch (shape.dim) {
+    case 1:
+      KARMAN_PETSC(DMDACreate1d(comm, bc, shape.n[0], 1, 1, nullptr, &dm));
+      break;
+    case 2:
+      KARMAN_PETSC(DMDACreate2d(comm, bc, bc, DMDA_STENCIL_STAR, shape.n[0], shape.n[1],
+                                PETSC_DECIDE, PETSC_DECIDE, 1, 1, nullptr, nullptr, &dm));
+      break;
+    case 3:
+      KARMAN_PETSC(DMDACreate3d(comm, bc, bc, bc, DMDA_STENCIL_STAR, shape.n[0], shape.n[1],
+                                shape.n[2], PETSC_DECIDE, PETSC_DECIDE, PETSC_DECIDE, 1, 1,
+                                nullptr, nullptr, nullptr, &dm));
+      break;
+    default:
+      throw InternalError("StructuredGrid: dimension must be 1, 2 or 3");
+  }
+  KARMAN_PETSC(DMSetUp(dm));
+  PetscInt xs, ys, zs, xm, ym, zm;
+  KARMAN_PETSC(DMDAGetCorners(dm, &xs, &ys, &zs, &xm, &ym, &zm));
+  m_start = {xs, ys, zs};
+  m_count = {xm, shape.dim > 1 ? ym : 1, shape.dim > 2 ? zm : 1};
+  m_dm = dm;
+}
+
+StructuredGrid::~StructuredGrid() {
+  DM dm = static_cast<DM>(m_dm);
+  DMDestroy(&dm);
+}
+
+std::vector<double> StructuredGrid::gather_all(const std::vector<double>& owned) const {
+  KARMAN_VERIFY(static_cast<long>(owned.size()) == local_size(), "gather_all: wrong local size");
+  int size;
+  MPI_Comm_size(m_comm, &size);
+  // Every rank's box, then every rank's values; scatter the boxes into natural order.
+  std::array<long, 6> box{m_start[0], m_start[1], m_start[2], m_count[0], m_count[1], m_count[2]};
+  std::vector<long> boxes(6 * size);
+  MPI_Allgather(box.data(), 6, MPI_LONG, boxes.data(), 6, MPI_LONG, m_comm);
+  std::vector<int> counts(size), displs(size);
+  for (int r = 0, offset = 0; r < size; ++r) {
+    counts[r] = static_cast<int>(boxes[6 * r + 3] * boxes[6 * r + 4] * boxes[6 * r + 5]);
+    displs[r] = offset;
+    offset += counts[r];
+  }
+  std::vector<double> packed(m_shape.size());
+  MPI_Allgatherv(owned.data(), static_cast<int>(owned.size()), MPI_DOUBLE, packed.data(),
+                 counts.data(), displs.data(), MPI_DOUBLE, m_comm);
+  std::vector<double> global(m_shape.size());
+  for (int r = 0; r < size; ++r) {
+    const long* b = &boxes[6 * r];
+    long p = displs[r];
+    for (long k = b[2]; k < b[2] + b[5]; ++k)
+      for (long j = b[1]; j < b[1] + b[4]; ++j)
+        for (long i = b[0]; i < b[0] + b[3]; ++i)
+          global[(k * m_shape.n[1] + j) * m_shape.n[0] + i] = packed[p++];
+  }
+  return global;
+}
+
+std::vector<double> StructuredGrid::extract_owned(const std::vector<double>& global) const {
+  KARMAN_VERIFY(static_cast<long>(global.size()) == m_shape.size(), "extract_owned: wrong size");
+  std::vector<double> out;
+  out.reserve(local_size());
+  for (long k = m_start[2]; k < m_start[2] + m_count[2]; ++k)
+    for (long j = m_start[1]; j < m_start[1] + m_count[1]; ++j)
+      for (long i = m_start[0]; i < m_start[0] + m_count[0]; ++i)
+        out.push_back(global[(k * m_shape.n[1] + j) * m_shape.n[0] + i]);
+  return out;
+}
+
+}  // namespace karman::mesh

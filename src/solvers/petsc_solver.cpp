@@ -1,0 +1,160 @@
+#include "petsc_solver.hpp"
+
+#include <cmath>
+
+#include "../petsc/check.hpp"
+#include "karman/pde/equations.hpp"
+
+namespace karman::solvers::detail {
+
+void configure_ksp(KSP ksp, const config::SolverSpec& spec) {
+  PC pc;
+  KARMAN_PETSC(KSPGetPC(ksp, &pc));
+  KARMAN_PETSC(KSPSetType(ksp, spec.ksp.c_str()));
+  KARMAN_PETSC(PCSetType(pc, spec.pc.c_str()));
+  KARMAN_PETSC(KSPSetTolerances(ksp, spec.rtol, spec.atol, PETSC_DEFAULT, spec.max_it));
+  for (const auto& [name, value] : spec.options) {
+    const std::string option = "-" + name;
+    PetscBool set;
+    KARMAN_PETSC(PetscOptionsHasName(nullptr, nullptr, option.c_str(), &set));
+    if (!set)
+      KARMAN_PETSC(PetscOptionsSetValue(nullptr, option.c_str(), value.empty() ? nullptr : value.c_str()));
+  }
+  KARMAN_PETSC(KSPSetFromOptions(ksp));
+}
+
+void record_ksp(KSP ksp, SolveStats& stats) {
+  PC pc;
+  KSPType ksp_type;
+  PCType pc_type;
+  KSPConvergedReason reason;
+  PetscReal residual;
+  KARMAN_PETSC(KSPGetPC(ksp, &pc));
+  KARMAN_PETSC(KSPGetType(ksp, &ksp_type));
+  KARMAN_PETSC(PCGetType(pc, &pc_type));
+  KARMAN_PETSC(KSPGetConvergedReason(ksp, &reason));
+  KARMAN_PETSC(KSPGetResidualNorm(ksp, &residual));
+  stats.ksp = ksp_type;
+  stats.pc = pc_type;
+  stats.residual_norm = residual;
+  stats.converged = reason > 0;
+  stats.reason = KSPConvergedReasons[reason];
+}
+
+namespace {
+
+// Owned box plus one ghost layer of `a`, through a DMDA local vector (values on other ranks).
+struct GhostedCoefficient {
+  Vec local = nullptr;
+  const PetscScalar* values = nullptr;
+  PetscInt gxs = 0, gys = 0, gzs = 0, gxm = 1, gym = 1, gzm = 1;
+
+  GhostedCoefficient(DM dm, const std::vector<double>& owned) {
+    if (owned.empty()) return;
+    Vec global;
+    KARMAN_PETSC(DMGetGlobalVector(dm, &global));
+    to_petsc(owned, global);
+    KARMAN_PETSC(DMCreateLocalVector(dm, &local));
+    KARMAN_PETSC(DMGlobalToLocalBegin(dm, global, INSERT_VALUES, local));
+    KARMAN_PETSC(DMGlobalToLocalEnd(dm, global, INSERT_VALUES, local));
+    KARMAN_PETSC(DMRestoreGlobalVector(dm, &global));
+    KARMAN_PETSC(DMDAGetGhostCorners(dm, &gxs, &gys, &gzs, &gxm, &gym, &gzm));
+    gym = std::max<PetscInt>(gym, 1);
+    gzm = std::max<PetscInt>(gzm, 1);
+    KARMAN_PETSC(VecGetArrayRead(local, &values));
+  }
+  ~GhostedCoefficient() {
+    if (!local) return;
+    VecRestoreArrayRead(local, &values);
+    VecDestroy(&local);
+  }
+  double operator()(PetscInt i, PetscInt j, PetscInt k) const {
+    if (!values) return 1.0;
+    return values[((k - gzs) * gym + (j - gys)) * gxm + (i - gxs)];
+  }
+};
+
+}  // namespace
+
+Mat assemble_diffusion(const mesh::StructuredGrid& grid, const std::vector<double>& coefficient,
+                       double boundary_diagonal) {
+  DM dm = dm_of(grid);
+  const mesh::GridShape& shape = grid.shape();
+  Mat A;
+  KARMAN_PETSC(DMCreateMatrix(dm, &A));
+  KARMAN_PETSC(MatSetOption(A, MAT_NEW_NONZERO_ALLOCATION_ERR, PETSC_TRUE));
+  GhostedCoefficient a(dm, coefficient);
+  const auto& s = grid.start();
+  const auto& c = grid.count();
+  for (PetscInt k = s[2]; k < s[2] + c[2]; ++k)
+    for (PetscInt j = s[1]; j < s[1] + c[1]; ++j)
+      for (PetscInt i = s[0]; i < s[0] + c[0]; ++i) {
+        MatStencil row{};
+        row.i = i, row.j = j, row.k = k;
+        if (shape.on_boundary(i, j, k)) {
+          KARMAN_PETSC(MatSetValuesStencil(A, 1, &row, 1, &row, &boundary_diagonal, INSERT_VALUES));
+          continue;
+        }
+        // Up to 7 entries: the centre, then two neighbours per dimension.
+        MatStencil cols[7];
+        PetscScalar vals[7];
+        int n = 1;
+        cols[0] = row;
+        vals[0] = 0.0;
+        const PetscInt idx[3] = {i, j, k};
+        for (int d = 0; d < shape.dim; ++d) {
+          const double inv_h2 = 1.0 / (shape.spacing(d) * shape.spacing(d));
+          for (int side : {-1, 1}) {
+            PetscInt nb[3] = {idx[0], idx[1], idx[2]};
+            nb[d] += side;
+            // Periodic wrap-around is resolved by the DMDA's ghosted stencil indices.
+            const double face = pde::face_coefficient(a(i, j, k), a(nb[0], nb[1], nb[2])) * inv_h2;
+            cols[n] = row;
+            cols[n].i = nb[0], cols[n].j = nb[1], cols[n].k = nb[2];
+            vals[n++] = -face;
+            vals[0] += face;
+          }
+        }
+        KARMAN_PETSC(MatSetValuesStencil(A, 1, &row, n, cols, vals, INSERT_VALUES));
+      }
+  KARMAN_PETSC(MatAssemblyBegin(A, MAT_FINAL_ASSEMBLY));
+  KARMAN_PETSC(MatAssemblyEnd(A, MAT_FINAL_ASSEMBLY));
+  return A;
+}
+
+std::vector<MatStencil> boundary_rows(const mesh::StructuredGrid& grid) {
+  std::vector<MatStencil> rows;
+  const auto& s = grid.start();
+  const auto& c = grid.count();
+  for (PetscInt k = s[2]; k < s[2] + c[2]; ++k)
+    for (PetscInt j = s[1]; j < s[1] + c[1]; ++j)
+      for (PetscInt i = s[0]; i < s[0] + c[0]; ++i)
+        if (grid.shape().on_boundary(i, j, k)) {
+          MatStencil row{};
+          row.i = i, row.j = j, row.k = k;
+          rows.push_back(row);
+        }
+  return rows;
+}
+
+void to_petsc(const std::vector<double>& owned, Vec v) {
+  PetscInt n;
+  KARMAN_PETSC(VecGetLocalSize(v, &n));
+  KARMAN_VERIFY(n == static_cast<PetscInt>(owned.size()), "to_petsc: size mismatch");
+  PetscScalar* x;
+  KARMAN_PETSC(VecGetArrayWrite(v, &x));
+  std::copy(owned.begin(), owned.end(), x);
+  KARMAN_PETSC(VecRestoreArrayWrite(v, &x));
+}
+
+std::vector<double> from_petsc(Vec v) {
+  PetscInt n;
+  const PetscScalar* x;
+  KARMAN_PETSC(VecGetLocalSize(v, &n));
+  KARMAN_PETSC(VecGetArrayRead(v, &x));
+  std::vector<double> out(x, x + n);
+  KARMAN_PETSC(VecRestoreArrayRead(v, &x));
+  return out;
+}
+
+}  // namespace karman::solvers::detail

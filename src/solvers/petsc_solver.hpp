@@ -1,0 +1,39 @@
+#pragma once
+// Internal helpers shared by the PETSc reference solvers: applying a case's `solver` section to a
+// KSP, reading back what ran, and the DMDA diffusion operator.
+
+#include <petscdmda.h>
+#include <petscksp.h>
+
+#include <vector>
+
+#include "karman/config/case.hpp"
+#include "karman/mesh/grid.hpp"
+#include "karman/solvers/stats.hpp"
+
+namespace karman::solvers::detail {
+
+inline DM dm_of(const mesh::StructuredGrid& grid) { return static_cast<DM>(grid.dm()); }
+
+// Types and tolerances from the case; extra `options` enter PETSc's database unless the command
+// line already set them; then KSPSetFromOptions, so command-line options win over the case.
+void configure_ksp(KSP ksp, const config::SolverSpec& spec);
+
+// ksp/pc types, final residual and convergence reason of the last solve.
+void record_ksp(KSP ksp, SolveStats& stats);
+
+// The operator -∇·(a∇u) with a two-point flux (harmonic-mean face coefficients), 2nd order on a
+// uniform grid. Interior rows hold the full stencil (including Dirichlet-node columns); boundary
+// rows are `boundary_diagonal` × identity. `coefficient` is the owned box of a (empty: a ≡ 1).
+// The matrix is preallocated by the DMDA.
+Mat assemble_diffusion(const mesh::StructuredGrid& grid, const std::vector<double>& coefficient,
+                       double boundary_diagonal);
+
+// Rows of the Dirichlet nodes this rank owns, as DMDA stencils.
+std::vector<MatStencil> boundary_rows(const mesh::StructuredGrid& grid);
+
+// Copy between a PETSc global vector of the grid and an owned-box std::vector.
+void to_petsc(const std::vector<double>& owned, Vec v);
+std::vector<double> from_petsc(Vec v);
+
+}  // namespace karman::solvers::detail

@@ -1,0 +1,138 @@
+// Case-file schema: defaults, types, ranges, unknown keys and overrides, each error naming the
+// file, line and column.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+
+#include "karman/config/case.hpp"
+#include "karman/config/node.hpp"
+
+using namespace karman;
+using namespace karman::config;
+
+namespace {
+
+std::string write_case(const std::string& name, const std::string& text) {
+  std::ofstream(name) << text;
+  return name;
+}
+
+std::string error_of(const std::string& file, const std::vector<std::string>& sets = {}) {
+  try {
+    auto doc = CaseFile::load(file, sets);
+    read_problem(doc.root());
+    doc.reject_unknown_keys();
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+const char* kPoisson = R"yaml(pde:
+  type: poisson
+  source: "2*pi^2*sin(pi*x)*sin(pi*y)"
+  exact: "sin(pi*x)*sin(pi*y)"
+grid:
+  n: 17
+solver:
+  rtol: 1e-8
+)yaml";
+
+}  // namespace
+
+TEST(Config, ReadsDefaultsAndValues) {
+  auto doc = CaseFile::load(write_case("ok.yaml", kPoisson));
+  ProblemSpec p = read_problem(doc.root());
+  doc.reject_unknown_keys();
+  EXPECT_EQ(p.pde.type, PdeType::poisson);
+  EXPECT_EQ(p.grid.dim, 2);
+  EXPECT_EQ(p.grid.n[0], 17);
+  EXPECT_EQ(p.grid.n[1], 17);
+  EXPECT_DOUBLE_EQ(p.solver.rtol, 1e-8);
+  EXPECT_EQ(p.solver.ksp, "cg");
+  EXPECT_NEAR((*p.pde.exact)(0.5, 0.5), 1.0, 1e-15);
+  EXPECT_NEAR((*p.pde.boundary)(0.5, 0.25), std::sin(M_PI * 0.25), 1e-15);
+}
+
+TEST(Config, UnknownKeySuggestsTheClosest) {
+  std::string msg = error_of(write_case("typo.yaml", std::string(kPoisson) + "  rtoll: 3\n"));
+  EXPECT_NE(msg.find("typo.yaml:9:3"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("did you mean 'solver.rtol'"), std::string::npos) << msg;
+}
+
+TEST(Config, WrongTypeNamesLineAndColumn) {
+  std::string text = kPoisson;
+  text.replace(text.find("n: 17"), 5, "n: many");
+  std::string msg = error_of(write_case("type.yaml", text));
+  EXPECT_NE(msg.find("type.yaml:6:6: grid.n: expected integers, got 'many'"), std::string::npos) << msg;
+}
+
+TEST(Config, NegativeGridSizeIsRejected) {
+  std::string text = kPoisson;
+  text.replace(text.find("n: 17"), 5, "n: -4");
+  std::string msg = error_of(write_case("neg.yaml", text));
+  EXPECT_NE(msg.find("grid.n: expected integers at least 3, got -4"), std::string::npos) << msg;
+}
+
+TEST(Config, BadExpressionIsRejectedAtValidation) {
+  std::string text = kPoisson;
+  text.replace(text.find("sin(pi*x)"), 4, "sin(pi*w");
+  std::string msg = error_of(write_case("expr.yaml", text));
+  EXPECT_NE(msg.find("expr.yaml:3:11: pde.source: expression"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("does not parse"), std::string::npos) << msg;
+}
+
+TEST(Config, MalformedYaml) {
+  std::string msg = error_of(write_case("bad.yaml", "pde: {type: poisson\ngrid: [1, 2\n"));
+  EXPECT_EQ(msg.rfind("bad.yaml:", 0), 0u) << msg;
+  EXPECT_NE(msg.find("malformed YAML"), std::string::npos) << msg;
+}
+
+TEST(Config, EnumerationSuggests) {
+  std::string text = kPoisson;
+  text.replace(text.find("poisson"), 7, "poison");
+  std::string msg = error_of(write_case("enum.yaml", text));
+  EXPECT_NE(msg.find("did you mean 'poisson'"), std::string::npos) << msg;
+}
+
+TEST(Config, OverridesReplaceAndCreateKeys) {
+  auto doc = CaseFile::load(write_case("ov.yaml", kPoisson), {"grid.n=[9, 33]", "solver.pc=jacobi"});
+  ProblemSpec p = read_problem(doc.root());
+  doc.reject_unknown_keys();
+  EXPECT_EQ(p.grid.n[0], 9);
+  EXPECT_EQ(p.grid.n[1], 33);
+  EXPECT_EQ(p.solver.pc, "jacobi");
+  std::string msg = error_of("ov.yaml", {"grid.n=0"});
+  EXPECT_NE(msg.find("--set grid.n=0"), std::string::npos) << msg;
+  msg = error_of("ov.yaml", {"solver.typo=1"});
+  EXPECT_NE(msg.find("unknown key 'solver.typo'"), std::string::npos) << msg;
+}
+
+TEST(Config, ConstantExpressionsAsNumbers) {
+  auto doc = CaseFile::load(write_case("burgers.yaml", R"yaml(pde: {type: burgers, nu: 0.01/pi, initial: "-sin(pi*x)"}
+grid: {n: 64, lower: -1, upper: 1}
+time: {t_end: 1, dt: 0.01}
+)yaml"));
+  ProblemSpec p = read_problem(doc.root());
+  doc.reject_unknown_keys();
+  EXPECT_NEAR(p.pde.nu, 0.01 / M_PI, 1e-17);
+  EXPECT_TRUE(p.grid.periodic);
+  EXPECT_EQ(p.grid.dim, 1);
+}
+
+TEST(Config, MissingCoefficientFile) {
+  std::string msg = error_of(write_case("darcy.yaml", R"yaml(pde:
+  type: darcy
+  coefficient: {file: does/not/exist.h5}
+grid: {n: 9}
+)yaml"));
+  EXPECT_NE(msg.find("darcy.yaml:3:23: pde.coefficient.file: file 'does/not/exist.h5' does not exist"),
+            std::string::npos)
+      << msg;
+}
+
+TEST(Config, ClosestMatch) {
+  EXPECT_EQ(closest_match("solvr", {"pde", "grid", "solver"}), "solver");
+  EXPECT_EQ(closest_match("zzzzzz", {"pde", "grid", "solver"}), "");
+}
