@@ -1,6 +1,7 @@
 #include "karman/solvers/elliptic.hpp"
 
 #include "../petsc/check.hpp"
+#include "../petsc/handle.hpp"
 #include "karman/core/timer.hpp"
 #include "karman/pde/fields.hpp"
 #include "petsc_solver.hpp"
@@ -8,16 +9,15 @@
 namespace karman::solvers {
 
 void check_solver_names(const config::SolverSpec& solver) {
-  KSP ksp;
+  petsc::KSP ksp;
   PC pc;
-  KARMAN_PETSC(KSPCreate(PETSC_COMM_SELF, &ksp));
+  KARMAN_PETSC(KSPCreate(PETSC_COMM_SELF, ksp.out()));
   KARMAN_PETSC(KSPGetPC(ksp, &pc));
   auto try_set = [&](auto set, const std::string& name, const Place& place, const char* key,
                      const char* what) {
     try {
       KARMAN_PETSC(set(name.c_str()));
     } catch (const ExternalError&) {
-      KSPDestroy(&ksp);
       throw ConfigError(place, std::string("solver.") + key + ": this PETSc has no " + what +
                                    " type '" + name + "'");
     }
@@ -25,7 +25,6 @@ void check_solver_names(const config::SolverSpec& solver) {
   try_set([&](const char* n) { return KSPSetType(ksp, n); }, solver.ksp, solver.ksp_place, "ksp",
           "KSP");
   try_set([&](const char* n) { return PCSetType(pc, n); }, solver.pc, solver.pc_place, "pc", "PC");
-  KARMAN_PETSC(KSPDestroy(&ksp));
 }
 
 SteadyResult solve_elliptic(const mesh::StructuredGrid& grid, const config::PdeSpec& pde,
@@ -40,10 +39,11 @@ SteadyResult solve_elliptic(const mesh::StructuredGrid& grid, const config::PdeS
   double diagonal = 0.0;
   for (int d = 0; d < grid.shape().dim; ++d)
     diagonal += 2.0 / (grid.shape().spacing(d) * grid.shape().spacing(d));
-  Mat A = detail::assemble_diffusion(grid, coefficient, diagonal);
-  Vec u, b;
-  KARMAN_PETSC(DMCreateGlobalVector(dm, &u));
-  KARMAN_PETSC(VecDuplicate(u, &b));
+  petsc::Mat A;
+  detail::assemble_diffusion(grid, coefficient, diagonal, A);
+  petsc::Vec u, b;
+  KARMAN_PETSC(DMCreateGlobalVector(dm, u.out()));
+  KARMAN_PETSC(VecDuplicate(u, b.out()));
   detail::to_petsc(pde::evaluate(grid, *pde.source), b);
   // Dirichlet data in u's boundary entries; zero inside (the initial guess).
   const auto g = pde::evaluate(grid, *pde.boundary);
@@ -60,8 +60,8 @@ SteadyResult solve_elliptic(const mesh::StructuredGrid& grid, const config::PdeS
   KARMAN_PETSC(MatZeroRowsColumnsStencil(A, static_cast<PetscInt>(rows.size()), rows.data(),
                                          diagonal, u, b));
 
-  KSP ksp;
-  KARMAN_PETSC(KSPCreate(grid.comm(), &ksp));
+  petsc::KSP ksp;
+  KARMAN_PETSC(KSPCreate(grid.comm(), ksp.out()));
   KARMAN_PETSC(KSPSetOperators(ksp, A, A));
   KARMAN_PETSC(KSPSetInitialGuessNonzero(ksp, PETSC_TRUE));
   detail::configure_ksp(ksp, solver);
@@ -77,11 +77,6 @@ SteadyResult solve_elliptic(const mesh::StructuredGrid& grid, const config::PdeS
   detail::record_ksp(ksp, result.stats);
   result.stats.options = solver.options;
   result.u = detail::from_petsc(u);
-
-  KARMAN_PETSC(KSPDestroy(&ksp));
-  KARMAN_PETSC(VecDestroy(&u));
-  KARMAN_PETSC(VecDestroy(&b));
-  KARMAN_PETSC(MatDestroy(&A));
   return result;
 }
 

@@ -18,7 +18,8 @@ void configure_ksp(KSP ksp, const config::SolverSpec& spec) {
     PetscBool set;
     KARMAN_PETSC(PetscOptionsHasName(nullptr, nullptr, option.c_str(), &set));
     if (!set)
-      KARMAN_PETSC(PetscOptionsSetValue(nullptr, option.c_str(), value.empty() ? nullptr : value.c_str()));
+      KARMAN_PETSC(
+          PetscOptionsSetValue(nullptr, option.c_str(), value.empty() ? nullptr : value.c_str()));
   }
   KARMAN_PETSC(KSPSetFromOptions(ksp));
 }
@@ -45,7 +46,7 @@ namespace {
 
 // Owned box plus one ghost layer of `a`, through a DMDA local vector (values on other ranks).
 struct GhostedCoefficient {
-  Vec local = nullptr;
+  petsc::Vec local;
   const PetscScalar* values = nullptr;
   PetscInt gxs = 0, gys = 0, gzs = 0, gxm = 1, gym = 1, gzm = 1;
 
@@ -54,7 +55,7 @@ struct GhostedCoefficient {
     Vec global;
     KARMAN_PETSC(DMGetGlobalVector(dm, &global));
     to_petsc(owned, global);
-    KARMAN_PETSC(DMCreateLocalVector(dm, &local));
+    KARMAN_PETSC(DMCreateLocalVector(dm, local.out()));
     KARMAN_PETSC(DMGlobalToLocalBegin(dm, global, INSERT_VALUES, local));
     KARMAN_PETSC(DMGlobalToLocalEnd(dm, global, INSERT_VALUES, local));
     KARMAN_PETSC(DMRestoreGlobalVector(dm, &global));
@@ -64,9 +65,7 @@ struct GhostedCoefficient {
     KARMAN_PETSC(VecGetArrayRead(local, &values));
   }
   ~GhostedCoefficient() {
-    if (!local) return;
-    VecRestoreArrayRead(local, &values);
-    VecDestroy(&local);
+    if (local) VecRestoreArrayRead(local, &values);
   }
   double operator()(PetscInt i, PetscInt j, PetscInt k) const {
     if (!values) return 1.0;
@@ -76,12 +75,11 @@ struct GhostedCoefficient {
 
 }  // namespace
 
-Mat assemble_diffusion(const mesh::StructuredGrid& grid, const std::vector<double>& coefficient,
-                       double boundary_diagonal) {
+void assemble_diffusion(const mesh::StructuredGrid& grid, const std::vector<double>& coefficient,
+                        double boundary_diagonal, petsc::Mat& A) {
   DM dm = dm_of(grid);
   const mesh::GridShape& shape = grid.shape();
-  Mat A;
-  KARMAN_PETSC(DMCreateMatrix(dm, &A));
+  KARMAN_PETSC(DMCreateMatrix(dm, A.out()));
   KARMAN_PETSC(MatSetOption(A, MAT_NEW_NONZERO_ALLOCATION_ERR, PETSC_TRUE));
   GhostedCoefficient a(dm, coefficient);
   const auto& s = grid.start();
@@ -119,7 +117,6 @@ Mat assemble_diffusion(const mesh::StructuredGrid& grid, const std::vector<doubl
       }
   KARMAN_PETSC(MatAssemblyBegin(A, MAT_FINAL_ASSEMBLY));
   KARMAN_PETSC(MatAssemblyEnd(A, MAT_FINAL_ASSEMBLY));
-  return A;
 }
 
 std::vector<MatStencil> boundary_rows(const mesh::StructuredGrid& grid) {

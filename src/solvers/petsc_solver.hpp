@@ -7,6 +7,7 @@
 
 #include <vector>
 
+#include "../petsc/handle.hpp"
 #include "karman/config/case.hpp"
 #include "karman/mesh/grid.hpp"
 #include "karman/solvers/stats.hpp"
@@ -26,8 +27,8 @@ void record_ksp(KSP ksp, SolveStats& stats);
 // uniform grid. Interior rows hold the full stencil (including Dirichlet-node columns); boundary
 // rows are `boundary_diagonal` × identity. `coefficient` is the owned box of a (empty: a ≡ 1).
 // The matrix is preallocated by the DMDA.
-Mat assemble_diffusion(const mesh::StructuredGrid& grid, const std::vector<double>& coefficient,
-                       double boundary_diagonal);
+void assemble_diffusion(const mesh::StructuredGrid& grid, const std::vector<double>& coefficient,
+                        double boundary_diagonal, petsc::Mat& A);
 
 // Rows of the Dirichlet nodes this rank owns, as DMDA stencils.
 std::vector<MatStencil> boundary_rows(const mesh::StructuredGrid& grid);

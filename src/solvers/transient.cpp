@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "../petsc/check.hpp"
+#include "../petsc/handle.hpp"
 #include "karman/core/timer.hpp"
 #include "karman/pde/equations.hpp"
 #include "karman/pde/fields.hpp"
@@ -20,11 +21,12 @@ namespace {
 //   boundary rows  M = 0, K = 1,                      b = g(t)   (Dirichlet as u - g = 0)
 // The problem is linear: each implicit stage is one KSP solve with J = K + shift·M.
 struct HeatContext {
-  const mesh::StructuredGrid* grid;
-  const config::PdeSpec* pde;
-  Mat K = nullptr;
-  Vec mass = nullptr;       // diagonal of M
-  Vec forcing = nullptr;    // b(t), cached when f and g do not depend on t
+  const mesh::StructuredGrid* grid = nullptr;
+  const config::PdeSpec* pde = nullptr;
+  petsc::Mat K;
+  petsc::Vec mass;          // diagonal of M
+  petsc::Vec forcing;       // b(t), cached when f and g do not depend on t
+  petsc::Vec shifted_mass;  // work vector of the Jacobian: shift·diag(M)
   double forcing_time = NAN;
 };
 
@@ -38,10 +40,10 @@ void heat_forcing(HeatContext& ctx, double t) {
   for (long k = 0, p = 0; k < grid.count()[2]; ++k)
     for (long j = 0; j < grid.count()[1]; ++j)
       for (long i = 0; i < grid.count()[0]; ++i, ++p)
-        b[p] = grid.shape().on_boundary(grid.start()[0] + i, grid.start()[1] + j,
-                                        grid.start()[2] + k)
-                   ? g[p]
-                   : f[p];
+        b[p] =
+            grid.shape().on_boundary(grid.start()[0] + i, grid.start()[1] + j, grid.start()[2] + k)
+                ? g[p]
+                : f[p];
   detail::to_petsc(b, ctx.forcing);
   ctx.forcing_time = t;
 }
@@ -53,21 +55,18 @@ PetscErrorCode heat_residual(TS, PetscReal t, Vec u, Vec u_t, Vec F, void* raw) 
   } catch (const std::exception&) {
     return PETSC_ERR_LIB;
   }
-  PetscCall(VecPointwiseMult(F, ctx.mass, u_t));           // F = M u_t
-  PetscCall(MatMultAdd(ctx.K, u, F, F));                  // F += K u
-  PetscCall(VecAXPY(F, -1.0, ctx.forcing));               // F -= b(t)
+  PetscCall(VecPointwiseMult(F, ctx.mass, u_t));  // F = M u_t
+  PetscCall(MatMultAdd(ctx.K, u, F, F));          // F += K u
+  PetscCall(VecAXPY(F, -1.0, ctx.forcing));       // F -= b(t)
   return 0;
 }
 
 PetscErrorCode heat_jacobian(TS, PetscReal, Vec, Vec, PetscReal shift, Mat J, Mat P, void* raw) {
   auto& ctx = *static_cast<HeatContext*>(raw);
   PetscCall(MatCopy(ctx.K, P, SAME_NONZERO_PATTERN));
-  Vec shifted;
-  PetscCall(VecDuplicate(ctx.mass, &shifted));
-  PetscCall(VecCopy(ctx.mass, shifted));
-  PetscCall(VecScale(shifted, shift));
-  PetscCall(MatDiagonalSet(P, shifted, ADD_VALUES));
-  PetscCall(VecDestroy(&shifted));
+  PetscCall(VecCopy(ctx.mass, ctx.shifted_mass));
+  PetscCall(VecScale(ctx.shifted_mass, shift));
+  PetscCall(MatDiagonalSet(P, ctx.shifted_mass, ADD_VALUES));
   if (J != P) {
     PetscCall(MatAssemblyBegin(J, MAT_FINAL_ASSEMBLY));
     PetscCall(MatAssemblyEnd(J, MAT_FINAL_ASSEMBLY));
@@ -168,28 +167,33 @@ TransientResult solve_transient(const mesh::StructuredGrid& grid, const config::
   TransientResult result;
   Timer setup_timer;
 
-  TS ts;
-  Mat J;
-  Vec u;
-  KARMAN_PETSC(TSCreate(grid.comm(), &ts));
+  petsc::TS ts;
+  petsc::Mat J;
+  petsc::Vec u;
+  KARMAN_PETSC(TSCreate(grid.comm(), ts.out()));
   KARMAN_PETSC(TSSetDM(ts, dm));
-  KARMAN_PETSC(DMCreateMatrix(dm, &J));
-  KARMAN_PETSC(DMCreateGlobalVector(dm, &u));
+  KARMAN_PETSC(DMCreateMatrix(dm, J.out()));
+  KARMAN_PETSC(DMCreateGlobalVector(dm, u.out()));
   detail::to_petsc(initial, u);
 
-  HeatContext heat{&grid, &pde};
+  HeatContext heat;
+  heat.grid = &grid;
+  heat.pde = &pde;
   BurgersContext burgers{dm, grid.shape().spacing(0), pde.nu};
   if (pde.type == config::PdeType::heat) {
-    heat.K = detail::assemble_diffusion(
-        grid, std::vector<double>(static_cast<std::size_t>(grid.local_size()), pde.kappa), 1.0);
+    detail::assemble_diffusion(
+        grid, std::vector<double>(static_cast<std::size_t>(grid.local_size()), pde.kappa), 1.0,
+        heat.K);
     std::vector<double> mass(static_cast<std::size_t>(grid.local_size()), 1.0);
     for (long k = 0, p = 0; k < grid.count()[2]; ++k)
       for (long j = 0; j < grid.count()[1]; ++j)
         for (long i = 0; i < grid.count()[0]; ++i, ++p)
-          if (grid.shape().on_boundary(grid.start()[0] + i, grid.start()[1] + j, grid.start()[2] + k))
+          if (grid.shape().on_boundary(grid.start()[0] + i, grid.start()[1] + j,
+                                       grid.start()[2] + k))
             mass[p] = 0.0;
-    KARMAN_PETSC(VecDuplicate(u, &heat.mass));
-    KARMAN_PETSC(VecDuplicate(u, &heat.forcing));
+    KARMAN_PETSC(VecDuplicate(u, heat.mass.out()));
+    KARMAN_PETSC(VecDuplicate(u, heat.forcing.out()));
+    KARMAN_PETSC(VecDuplicate(u, heat.shifted_mass.out()));
     detail::to_petsc(mass, heat.mass);
     KARMAN_PETSC(TSSetProblemType(ts, TS_LINEAR));
     KARMAN_PETSC(TSSetIFunction(ts, nullptr, heat_residual, &heat));
@@ -265,13 +269,6 @@ TransientResult solve_transient(const mesh::StructuredGrid& grid, const config::
   result.stats.options = solver.options;
   result.time = t;
   result.u = detail::from_petsc(u);
-
-  KARMAN_PETSC(VecDestroy(&u));
-  KARMAN_PETSC(MatDestroy(&J));
-  if (heat.K) KARMAN_PETSC(MatDestroy(&heat.K));
-  if (heat.mass) KARMAN_PETSC(VecDestroy(&heat.mass));
-  if (heat.forcing) KARMAN_PETSC(VecDestroy(&heat.forcing));
-  KARMAN_PETSC(TSDestroy(&ts));
   return result;
 }
 
