@@ -5,7 +5,14 @@ include_guard(GLOBAL)
 include(CMakeFindDependencyMacro)
 find_package(PkgConfig REQUIRED)
 
-find_dependency(MPI COMPONENTS C CXX)
+# Karman links MPI::MPI_CXX; the C component is looked for only where C is enabled (a consumer
+# project may enable CXX alone, and FindMPI cannot find a component of a disabled language).
+get_property(_karman_languages GLOBAL PROPERTY ENABLED_LANGUAGES)
+set(_karman_mpi_components CXX)
+if("C" IN_LIST _karman_languages)
+  list(APPEND _karman_mpi_components C)
+endif()
+find_dependency(MPI COMPONENTS ${_karman_mpi_components})
 
 # Kokkos. Debian's Trilinos-built Kokkos 3.4 exports targets whose include path is wrong, so we
 # build our own interface target from the variables its config file sets. A standalone Kokkos
@@ -43,8 +50,13 @@ pkg_check_modules(PETSC REQUIRED IMPORTED_TARGET GLOBAL petsc)
 pkg_check_modules(HDF5 REQUIRED IMPORTED_TARGET GLOBAL hdf5-openmpi)
 pkg_check_modules(FFTW3 REQUIRED IMPORTED_TARGET GLOBAL fftw3)
 pkg_check_modules(MUPARSER REQUIRED IMPORTED_TARGET GLOBAL muparser)
+pkg_check_modules(OPENBLAS REQUIRED IMPORTED_TARGET GLOBAL openblas)
+pkg_check_modules(LIBXSMM REQUIRED IMPORTED_TARGET GLOBAL libxsmm)
 find_dependency(yaml-cpp)
 find_dependency(spdlog)
 find_dependency(fmt)
 find_dependency(nlohmann_json)
-find_dependency(CLI11)
+# Only the karman executable uses CLI11: a consumer of the installed library does not need it.
+if(NOT _karman_find_for_consumer)
+  find_dependency(CLI11)
+endif()
