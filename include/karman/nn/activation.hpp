@@ -1,0 +1,71 @@
+#pragma once
+// Pointwise activations σ and their derivatives, as inline functions usable inside any Kokkos
+// kernel. Higher derivatives (for PINN residuals) belong here too, next to the first.
+
+#include <Kokkos_Core.hpp>
+#include <cmath>
+#include <string>
+#include <vector>
+
+namespace karman::nn {
+
+enum class Activation { identity, tanh, gelu, silu, sin, relu, softplus };
+
+Activation activation_from_name(const std::string& name);  // InternalError if unknown
+const char* to_string(Activation a);
+const std::vector<std::string>& activation_names();
+
+template <class T>
+KOKKOS_INLINE_FUNCTION T activate(Activation a, T x) {
+  using std::erf, std::exp, std::log1p, std::sin, std::tanh, std::abs;
+  switch (a) {
+    case Activation::identity:
+      return x;
+    case Activation::tanh:
+      return tanh(x);
+    // Exact GELU (erf form, as PyTorch's default and the FNO reference).
+    case Activation::gelu:
+      return T(0.5) * x * (T(1) + erf(x * T(0.70710678118654752440)));
+    case Activation::silu:
+      return x / (T(1) + exp(-x));
+    case Activation::sin:
+      return sin(x);
+    case Activation::relu:
+      return x > T(0) ? x : T(0);
+    // log(1 + e^x) without overflow: max(x, 0) + log1p(e^-|x|).
+    case Activation::softplus:
+      return (x > T(0) ? x : T(0)) + log1p(exp(-abs(x)));
+  }
+  return x;
+}
+
+template <class T>
+KOKKOS_INLINE_FUNCTION T activate_derivative(Activation a, T x) {
+  using std::cos, std::erf, std::exp, std::tanh;
+  switch (a) {
+    case Activation::identity:
+      return T(1);
+    case Activation::tanh: {
+      const T t = tanh(x);
+      return T(1) - t * t;
+    }
+    case Activation::gelu: {
+      const T cdf = T(0.5) * (T(1) + erf(x * T(0.70710678118654752440)));
+      const T pdf = T(0.39894228040143267794) * exp(T(-0.5) * x * x);
+      return cdf + x * pdf;
+    }
+    case Activation::silu: {
+      const T s = T(1) / (T(1) + exp(-x));
+      return s * (T(1) + x * (T(1) - s));
+    }
+    case Activation::sin:
+      return cos(x);
+    case Activation::relu:
+      return x > T(0) ? T(1) : T(0);
+    case Activation::softplus:
+      return T(1) / (T(1) + exp(-x));
+  }
+  return T(1);
+}
+
+}  // namespace karman::nn

@@ -1,0 +1,28 @@
+#pragma once
+// Dense products of the NN core, all behind one call on row-major views:
+//   C = alpha · op(A) · op(B) + beta · C,   op(X) = X or Xᵀ.
+// Host builds send tall-skinny no-transpose products (batch × ≤128 × ≤128: MLP, GNN and
+// spectral-mixing layers) to libxsmm JIT kernels over 64-row blocks of the batch, everything else
+// to BLAS; a device build would send them to KokkosBlas/cuBLAS. gemm_reference is the plain
+// Kokkos kernel every optimised path is tested against.
+
+#include "karman/nn/tensor.hpp"
+
+namespace karman::nn {
+
+enum class Transpose { no, yes };
+
+template <class T>
+void gemm(Transpose trans_a, Transpose trans_b, T alpha, const Matrix<T>& A, const Matrix<T>& B,
+          T beta, const Matrix<T>& C);
+
+template <class T>
+void gemm_reference(Transpose trans_a, Transpose trans_b, T alpha, const Matrix<T>& A,
+                    const Matrix<T>& B, T beta, const Matrix<T>& C);
+
+// Which backend gemm() picks for these sizes (for tests and benchmarks): "libxsmm", "blas",
+// "reference".
+const char* gemm_backend(Transpose trans_a, Transpose trans_b, std::size_t m, std::size_t n,
+                         std::size_t k);
+
+}  // namespace karman::nn

@@ -1,0 +1,45 @@
+#pragma once
+// Linear layer with an optional fused activation: Z = X W + b, Y = σ(Z).
+//   X [batch, in], W [in, out], b [1, out], Z and Y [batch, out].
+// The product goes to gemm(); bias and activation are one kernel over the output.
+
+#include "karman/nn/activation.hpp"
+#include "karman/nn/init.hpp"
+#include "karman/nn/module.hpp"
+
+namespace karman::nn {
+
+template <class T>
+class Linear : public Module<T> {
+ public:
+  Linear(std::size_t in, std::size_t out, bool bias = true,
+         Activation activation = Activation::identity, Init init = Init::xavier_uniform,
+         double gain = 1.0);
+
+  std::string kind() const override { return "linear"; }
+  std::size_t in_features() const override { return m_in; }
+  std::size_t out_features() const override { return m_out; }
+  Activation activation() const { return m_activation; }
+
+  void declare(Parameters<T>& parameters, const std::string& prefix) override;
+  void initialize(std::uint64_t seed) override;
+  Matrix<T> forward(const Matrix<T>& x) override;
+  Matrix<T> backward(const Matrix<T>& dy) override;
+
+  Matrix<T> weight() const { return m_parameters->value(m_weight); }  // [in, out]
+
+ private:
+  std::size_t m_in, m_out;
+  bool m_bias;
+  Activation m_activation;
+  Init m_init;
+  double m_gain;
+  Parameters<T>* m_parameters = nullptr;
+  std::size_t m_weight = 0, m_bias_index = 0;
+  Matrix<T> m_x;         // [batch, in]  input of the last forward (caller's buffer)
+  Matrix<T> m_z, m_y;    // [batch, out] pre-activation, output (m_y aliases m_z if σ = id)
+  Matrix<T> m_dz, m_dx;  // [batch, out], [batch, in]
+  Matrix<T> m_ones;      // [batch, 1]   bias gradient as a product: db = 1ᵀ dZ
+};
+
+}  // namespace karman::nn

@@ -1,0 +1,30 @@
+#pragma once
+// A trainable network: a root module and the one flat parameter buffer it declared.
+//   Network<double> net(make_mlp<double>({2, 64, 64, 1}, Activation::tanh), /*seed=*/7);
+
+#include <memory>
+
+#include "karman/nn/module.hpp"
+
+namespace karman::nn {
+
+template <class T>
+class Network {
+ public:
+  Network(std::unique_ptr<Module<T>> root, std::uint64_t seed) : m_root(std::move(root)) {
+    m_root->declare(m_parameters, "");
+    m_parameters.allocate();
+    m_root->initialize(seed);
+  }
+  Parameters<T>& parameters() { return m_parameters; }
+  const Parameters<T>& parameters() const { return m_parameters; }
+  Module<T>& module() { return *m_root; }
+  Matrix<T> forward(const Matrix<T>& x) { return m_root->forward(x); }
+  Matrix<T> backward(const Matrix<T>& dy) { return m_root->backward(dy); }
+
+ private:
+  std::unique_ptr<Module<T>> m_root;
+  Parameters<T> m_parameters;
+};
+
+}  // namespace karman::nn

@@ -1,0 +1,156 @@
+#include "karman/nn/gemm.hpp"
+
+#include <cblas.h>
+#include <libxsmm.h>
+
+#include <cstdint>
+#include <string>
+
+#include "karman/core/error.hpp"
+
+namespace karman::nn {
+namespace {
+
+// libxsmm's JIT kernels pay off for small inner dimensions; beyond them BLAS blocks better.
+constexpr std::size_t kSmallLimit = 128;
+constexpr std::size_t kRowBlock = 64;  // batch rows per JIT kernel call
+
+constexpr bool kHostMemory = Kokkos::SpaceAccessibility<Kokkos::HostSpace, MemorySpace>::accessible;
+
+enum class Backend { libxsmm, blas, reference };
+
+// Rows and columns of op(X).
+template <class T>
+std::size_t rows_of(const Matrix<T>& x, Transpose t) {
+  return t == Transpose::no ? x.extent(0) : x.extent(1);
+}
+template <class T>
+std::size_t cols_of(const Matrix<T>& x, Transpose t) {
+  return t == Transpose::no ? x.extent(1) : x.extent(0);
+}
+
+Backend choose(Transpose ta, Transpose tb, std::size_t m, std::size_t n, std::size_t k) {
+  if (!kHostMemory) return Backend::reference;
+  const bool tall_skinny = n <= kSmallLimit && k <= kSmallLimit && m >= kRowBlock;
+  return ta == Transpose::no && tb == Transpose::no && tall_skinny ? Backend::libxsmm
+                                                                   : Backend::blas;
+}
+
+template <class T>
+void check_shapes(Transpose ta, Transpose tb, const Matrix<T>& A, const Matrix<T>& B,
+                  const Matrix<T>& C) {
+  const std::size_t m = rows_of(A, ta), k = cols_of(A, ta);
+  if (rows_of(B, tb) != k || C.extent(0) != m || C.extent(1) != cols_of(B, tb))
+    throw InternalError("gemm: shapes do not match (" + std::to_string(m) + "x" +
+                        std::to_string(k) + " times " + std::to_string(rows_of(B, tb)) + "x" +
+                        std::to_string(cols_of(B, tb)) + " into " + std::to_string(C.extent(0)) +
+                        "x" + std::to_string(C.extent(1)) + ")");
+}
+
+CBLAS_TRANSPOSE cblas_of(Transpose t) { return t == Transpose::no ? CblasNoTrans : CblasTrans; }
+
+void blas(Transpose ta, Transpose tb, float alpha, const Matrix<float>& A, const Matrix<float>& B,
+          float beta, const Matrix<float>& C) {
+  cblas_sgemm(CblasRowMajor, cblas_of(ta), cblas_of(tb), C.extent(0), C.extent(1), rows_of(B, tb),
+              alpha, A.data(), A.extent(1), B.data(), B.extent(1), beta, C.data(), C.extent(1));
+}
+
+void blas(Transpose ta, Transpose tb, double alpha, const Matrix<double>& A,
+          const Matrix<double>& B, double beta, const Matrix<double>& C) {
+  cblas_dgemm(CblasRowMajor, cblas_of(ta), cblas_of(tb), C.extent(0), C.extent(1), rows_of(B, tb),
+              alpha, A.data(), A.extent(1), B.data(), B.extent(1), beta, C.data(), C.extent(1));
+}
+
+// Row-major C[M,N] = A[M,K] B[K,N] is column-major C'(N×M) = B'(N×K) A'(K×M): one libxsmm kernel
+// of shape (m = N, n = block, k = K) per block of rows of A and C.
+template <class T, class Kernel>
+void xsmm_blocks(Kernel full, Kernel tail, std::size_t tail_rows, const Matrix<T>& A,
+                 const Matrix<T>& B, const Matrix<T>& C) {
+  const std::size_t M = C.extent(0), K = A.extent(1), N = C.extent(1);
+  const std::size_t full_blocks = M / kRowBlock;
+  for (std::size_t b = 0; b < full_blocks; ++b)
+    full(B.data(), A.data() + b * kRowBlock * K, C.data() + b * kRowBlock * N);
+  if (tail_rows)
+    tail(B.data(), A.data() + full_blocks * kRowBlock * K, C.data() + full_blocks * kRowBlock * N);
+}
+
+void xsmm(float alpha, const Matrix<float>& A, const Matrix<float>& B, float beta,
+          const Matrix<float>& C) {
+  const libxsmm_blasint M = C.extent(0), K = A.extent(1), N = C.extent(1);
+  const libxsmm_blasint rows = static_cast<libxsmm_blasint>(kRowBlock), tail = M % rows;
+  auto full = libxsmm_smmdispatch(N, rows, K, &N, &K, &N, &alpha, &beta, nullptr, nullptr);
+  auto last =
+      tail ? libxsmm_smmdispatch(N, tail, K, &N, &K, &N, &alpha, &beta, nullptr, nullptr) : full;
+  if (!full || !last) return blas(Transpose::no, Transpose::no, alpha, A, B, beta, C);
+  xsmm_blocks<float>(full, last, tail, A, B, C);
+}
+
+void xsmm(double alpha, const Matrix<double>& A, const Matrix<double>& B, double beta,
+          const Matrix<double>& C) {
+  const libxsmm_blasint M = C.extent(0), K = A.extent(1), N = C.extent(1);
+  const libxsmm_blasint rows = static_cast<libxsmm_blasint>(kRowBlock), tail = M % rows;
+  auto full = libxsmm_dmmdispatch(N, rows, K, &N, &K, &N, &alpha, &beta, nullptr, nullptr);
+  auto last =
+      tail ? libxsmm_dmmdispatch(N, tail, K, &N, &K, &N, &alpha, &beta, nullptr, nullptr) : full;
+  if (!full || !last) return blas(Transpose::no, Transpose::no, alpha, A, B, beta, C);
+  xsmm_blocks<double>(full, last, tail, A, B, C);
+}
+
+}  // namespace
+
+const char* gemm_backend(Transpose ta, Transpose tb, std::size_t m, std::size_t n, std::size_t k) {
+  switch (choose(ta, tb, m, n, k)) {
+    case Backend::libxsmm:
+      return "libxsmm";
+    case Backend::blas:
+      return "blas";
+    case Backend::reference:
+      return "reference";
+  }
+  return "?";
+}
+
+template <class T>
+void gemm_reference(Transpose ta, Transpose tb, T alpha, const Matrix<T>& A, const Matrix<T>& B,
+                    T beta, const Matrix<T>& C) {
+  check_shapes(ta, tb, A, B, C);
+  const std::int64_t K = static_cast<std::int64_t>(cols_of(A, ta));
+  const std::int64_t M = static_cast<std::int64_t>(C.extent(0)),
+                     N = static_cast<std::int64_t>(C.extent(1));
+  const bool tra = ta == Transpose::yes, trb = tb == Transpose::yes;
+  Kokkos::parallel_for(
+      "karman::nn::gemm_reference",
+      Kokkos::MDRangePolicy<ExecutionSpace, Kokkos::Rank<2>>({0, 0}, {M, N}),
+      KOKKOS_LAMBDA(const std::int64_t i, const std::int64_t j) {
+        T sum = 0;
+        for (std::int64_t p = 0; p < K; ++p)
+          sum += (tra ? A(p, i) : A(i, p)) * (trb ? B(j, p) : B(p, j));
+        C(i, j) = alpha * sum + (beta == T(0) ? T(0) : beta * C(i, j));
+      });
+}
+
+template <class T>
+void gemm(Transpose ta, Transpose tb, T alpha, const Matrix<T>& A, const Matrix<T>& B, T beta,
+          const Matrix<T>& C) {
+  check_shapes(ta, tb, A, B, C);
+  if (C.extent(0) == 0 || C.extent(1) == 0) return;
+  if constexpr (!kHostMemory) {
+    gemm_reference(ta, tb, alpha, A, B, beta, C);  // a device build routes to KokkosBlas here
+  } else {
+    if (choose(ta, tb, C.extent(0), C.extent(1), cols_of(A, ta)) == Backend::libxsmm)
+      xsmm(alpha, A, B, beta, C);
+    else
+      blas(ta, tb, alpha, A, B, beta, C);
+  }
+}
+
+template void gemm<float>(Transpose, Transpose, float, const Matrix<float>&, const Matrix<float>&,
+                          float, const Matrix<float>&);
+template void gemm<double>(Transpose, Transpose, double, const Matrix<double>&,
+                           const Matrix<double>&, double, const Matrix<double>&);
+template void gemm_reference<float>(Transpose, Transpose, float, const Matrix<float>&,
+                                    const Matrix<float>&, float, const Matrix<float>&);
+template void gemm_reference<double>(Transpose, Transpose, double, const Matrix<double>&,
+                                     const Matrix<double>&, double, const Matrix<double>&);
+
+}  // namespace karman::nn

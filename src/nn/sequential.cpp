@@ -1,0 +1,152 @@
+#include "karman/nn/sequential.hpp"
+
+#include "karman/core/error.hpp"
+#include "karman/core/random.hpp"
+#include "karman/nn/linear.hpp"
+
+namespace karman::nn {
+
+template <class T>
+Sequential<T>& Sequential<T>::add(std::unique_ptr<Module<T>> module) {
+  KARMAN_VERIFY(m_modules.empty() || m_modules.back()->out_features() == module->in_features(),
+                "Sequential: widths do not chain");
+  m_modules.push_back(std::move(module));
+  return *this;
+}
+
+template <class T>
+std::size_t Sequential<T>::in_features() const {
+  return m_modules.empty() ? 0 : m_modules.front()->in_features();
+}
+
+template <class T>
+std::size_t Sequential<T>::out_features() const {
+  return m_modules.empty() ? 0 : m_modules.back()->out_features();
+}
+
+template <class T>
+void Sequential<T>::declare(Parameters<T>& parameters, const std::string& prefix) {
+  for (std::size_t i = 0; i < m_modules.size(); ++i)
+    m_modules[i]->declare(parameters, prefix + std::to_string(i) + ".");
+}
+
+template <class T>
+void Sequential<T>::initialize(std::uint64_t seed) {
+  for (std::size_t i = 0; i < m_modules.size(); ++i) m_modules[i]->initialize(mix64(seed + i));
+}
+
+template <class T>
+Matrix<T> Sequential<T>::forward(const Matrix<T>& x) {
+  Matrix<T> h = x;
+  for (auto& m : m_modules) h = m->forward(h);
+  return h;
+}
+
+template <class T>
+Matrix<T> Sequential<T>::backward(const Matrix<T>& dy) {
+  Matrix<T> g = dy;
+  for (auto it = m_modules.rbegin(); it != m_modules.rend(); ++it) g = (*it)->backward(g);
+  return g;
+}
+
+// ------------------------------------------------------------------------------------ Residual
+
+template <class T>
+Residual<T>::Residual(std::unique_ptr<Module<T>> inner) : m_inner(std::move(inner)) {
+  KARMAN_VERIFY(m_inner->in_features() == m_inner->out_features(),
+                "Residual: f must keep the width");
+}
+
+template <class T>
+void Residual<T>::declare(Parameters<T>& parameters, const std::string& prefix) {
+  m_inner->declare(parameters, prefix + "inner.");
+}
+
+namespace {
+
+// out = a + b, elementwise over [rows, cols].
+template <class T>
+void add(const Matrix<T>& a, const Matrix<T>& b, const Matrix<T>& out, const char* label) {
+  const std::size_t cols = out.extent(1);
+  Kokkos::parallel_for(
+      label, Kokkos::RangePolicy<ExecutionSpace>(0, out.extent(0)),
+      KOKKOS_LAMBDA(const std::size_t i) {
+        for (std::size_t j = 0; j < cols; ++j) out(i, j) = a(i, j) + b(i, j);
+      });
+}
+
+}  // namespace
+
+template <class T>
+Matrix<T> Residual<T>::forward(const Matrix<T>& x) {
+  const Matrix<T> fx = m_inner->forward(x);
+  ensure_shape(m_y, "karman::nn::residual::y", x.extent(0), x.extent(1));
+  add(x, fx, m_y, "karman::nn::residual::forward");
+  return m_y;
+}
+
+template <class T>
+Matrix<T> Residual<T>::backward(const Matrix<T>& dy) {
+  const Matrix<T> dfx = m_inner->backward(dy);
+  ensure_shape(m_dx, "karman::nn::residual::dx", dy.extent(0), dy.extent(1));
+  add(dy, dfx, m_dx, "karman::nn::residual::backward");
+  return m_dx;
+}
+
+// ----------------------------------------------------------------------------------- Pointwise
+
+template <class T>
+Matrix<T> Pointwise<T>::forward(const Matrix<T>& x) {
+  m_x = x;
+  ensure_shape(m_y, "karman::nn::activation::y", x.extent(0), m_width);
+  const Matrix<T> y = m_y;
+  const Activation act = m_activation;
+  const std::size_t cols = m_width;
+  Kokkos::parallel_for(
+      "karman::nn::activation::forward", Kokkos::RangePolicy<ExecutionSpace>(0, x.extent(0)),
+      KOKKOS_LAMBDA(const std::size_t i) {
+        for (std::size_t j = 0; j < cols; ++j) y(i, j) = activate(act, x(i, j));
+      });
+  return m_y;
+}
+
+template <class T>
+Matrix<T> Pointwise<T>::backward(const Matrix<T>& dy) {
+  ensure_shape(m_dx, "karman::nn::activation::dx", dy.extent(0), m_width);
+  const Matrix<T> dx = m_dx, x = m_x;
+  const Activation act = m_activation;
+  const std::size_t cols = m_width;
+  Kokkos::parallel_for(
+      "karman::nn::activation::backward", Kokkos::RangePolicy<ExecutionSpace>(0, dy.extent(0)),
+      KOKKOS_LAMBDA(const std::size_t i) {
+        for (std::size_t j = 0; j < cols; ++j)
+          dx(i, j) = dy(i, j) * activate_derivative(act, x(i, j));
+      });
+  return m_dx;
+}
+
+template <class T>
+std::unique_ptr<Sequential<T>> make_mlp(const std::vector<std::size_t>& widths, Activation hidden,
+                                        bool bias, Init init) {
+  KARMAN_VERIFY(widths.size() >= 2, "make_mlp: need at least input and output widths");
+  auto mlp = std::make_unique<Sequential<T>>();
+  for (std::size_t i = 0; i + 1 < widths.size(); ++i) {
+    const bool last = i + 2 == widths.size();
+    mlp->add(std::make_unique<Linear<T>>(widths[i], widths[i + 1], bias,
+                                         last ? Activation::identity : hidden, init));
+  }
+  return mlp;
+}
+
+template class Sequential<float>;
+template class Sequential<double>;
+template class Residual<float>;
+template class Residual<double>;
+template class Pointwise<float>;
+template class Pointwise<double>;
+template std::unique_ptr<Sequential<float>> make_mlp<float>(const std::vector<std::size_t>&,
+                                                            Activation, bool, Init);
+template std::unique_ptr<Sequential<double>> make_mlp<double>(const std::vector<std::size_t>&,
+                                                              Activation, bool, Init);
+
+}  // namespace karman::nn
