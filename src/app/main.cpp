@@ -67,6 +67,10 @@ int main(int argc, char** argv) {
   CLI::App cli{"Karman: physics-informed and learned PDE solvers beside PETSc references", "karman"};
   cli.require_subcommand(1);
   cli.set_version_flag("--version", KARMAN_VERSION);
+  // A usage error is bad input like any other: one line on stderr (CLI11's default adds a second).
+  cli.failure_message([](const CLI::App*, const CLI::Error& e) {
+    return "karman: error: " + std::string(e.what()) + " (see karman --help)\n";
+  });
   karman::app::RunOptions run;
   auto* run_cmd = cli.add_subcommand("run", "run a case and write its run folder");
   run_cmd->add_option("case", run.case_file, "case file (YAML)")->required();

@@ -288,6 +288,32 @@ std::vector<long> Node::integers(std::string_view key, std::size_t count, long m
   return out;
 }
 
+std::vector<Node> Node::mappings(std::string_view key) const {
+  auto v = value_of(key);
+  if (!v->node.IsDefined()) fail(key, "required list of mappings is missing");
+  if (!v->node.IsSequence() || v->node.size() == 0)
+    fail(key, "expected a non-empty list of mappings, got " + describe_node(v->node));
+  std::vector<Node> out;
+  for (std::size_t i = 0; i < v->node.size(); ++i) {
+    const std::string path = key_path(key) + "[" + std::to_string(i) + "]";
+    auto item = std::make_shared<Yaml>(Yaml{v->node[i]});
+    if (!item->node.IsMap())
+      throw ConfigError(m_doc->place_of(path, item->node), path + ": expected a mapping, got " + describe_node(item->node));
+    m_doc->looked_up[path];  // a mapping the schema reads: its keys are checked
+    out.push_back(Node(m_doc, path, item));
+  }
+  return out;
+}
+
+std::vector<double> Node::number_list(std::string_view key, std::size_t min_count, Bounds bounds) const {
+  auto v = value_of(key);
+  if (!v->node.IsDefined()) fail(key, "required list of numbers is missing");
+  if (!v->node.IsSequence() || v->node.size() < min_count)
+    fail(key, "expected a list of at least " + std::to_string(min_count) + " numbers, got " +
+                  describe_node(v->node));
+  return numbers(key, v->node.size(), bounds);
+}
+
 std::vector<std::pair<std::string, std::string>> Node::opaque_map(std::string_view key) const {
   auto v = value_of(key);
   std::vector<std::pair<std::string, std::string>> out;
@@ -369,6 +395,9 @@ void check_keys(const Document& doc, const YAML::Node& map, const std::string& p
       throw ConfigError(doc.place_of(child, kv.first), message);
     }
     if (kv.second.IsMap()) check_keys(doc, kv.second, child);
+    if (kv.second.IsSequence())
+      for (std::size_t i = 0; i < kv.second.size(); ++i)
+        if (kv.second[i].IsMap()) check_keys(doc, kv.second[i], child + "[" + std::to_string(i) + "]");
   }
 }
 

@@ -1,0 +1,278 @@
+// End-to-end tests of `karman` on good input: validate and run every case under cases/ (found at
+// test time, shortened by overrides derived from its PDE), the quickstart's outputs in detail,
+// compare between a 1-rank and a 2-rank run, info and post.
+#include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "support/cli.hpp"
+
+namespace {
+
+using namespace karman::test;
+using nlohmann::json;
+
+std::string quickstart() { return (source_dir() / "cases" / "quickstart.yaml").string(); }
+
+bool contains(const std::string& text, const std::string& piece) {
+  return text.find(piece) != std::string::npos;
+}
+
+json read_report(const fs::path& run_dir) {
+  const std::string text = read_text(run_dir / "report.json");
+  try {
+    return json::parse(text);
+  } catch (const json::exception& e) {
+    ADD_FAILURE() << run_dir / "report.json"
+                  << " is not JSON: " << e.what() << "\n"
+                  << text;
+    return json::object();
+  }
+}
+
+// Output of a shell command run in `cwd` (stderr included), with the MPI singleton's variables
+// removed from its environment.
+std::string shell_output(const fs::path& cwd, const std::string& command, int* status) {
+  const fs::path out = cwd / ".captured" / "shell.out";
+  const std::string full = "cd " + shell_quote(cwd.string()) + " && " + clean_environment_prefix() +
+                           " " + command + " >" + shell_quote(out.string()) + " 2>&1";
+  const int raw = std::system(full.c_str());
+  *status = raw != -1 && WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  return read_text(out);
+}
+
+// The overrides that make `case_file` fast, from its pde.type and time section.
+std::vector<std::string> shortening_overrides(const fs::path& case_file) {
+  const YAML::Node root = YAML::LoadFile(case_file.string());
+  std::vector<std::string> sets;
+  const YAML::Node pde = root["pde"];
+  const std::string type = pde && pde["type"] ? pde["type"].as<std::string>() : "";
+  sets.push_back(type == "burgers" ? "grid.n=128" : "grid.n=17");
+  if (root["time"] || type == "heat" || type == "burgers") {
+    const double t_end = 0.05;
+    sets.push_back("time.t_end=" + std::to_string(t_end));
+    sets.push_back("time.snapshots=2");
+    const YAML::Node dt = root["time"] ? root["time"]["dt"] : YAML::Node();
+    if (!dt || dt.as<double>(1.0) > t_end / 2)
+      sets.push_back("time.dt=" + std::to_string(t_end / 10));
+  }
+  return sets;
+}
+
+class CliRuns : public ::testing::Test {
+ protected:
+  void SetUp() override { dir = test_folder(); }
+
+  // `karman run CASE --output OUT --set ...` that must succeed.
+  CliResult run_ok(const std::string& case_file, const std::string& output,
+                   const std::vector<std::string>& sets = {}, int ranks = 0) {
+    std::vector<std::string> args{"run", case_file, "--output", output};
+    for (const auto& s : sets) args.insert(args.end(), {"--set", s});
+    CliResult r = run_karman(dir, args, ranks);
+    EXPECT_EQ(r.status, 0) << r;
+    return r;
+  }
+
+  fs::path dir;
+};
+
+TEST_F(CliRuns, ValidateAcceptsEveryCase) {
+  const auto files = case_files();
+  ASSERT_GE(files.size(), 2u) << "no cases found under " << source_dir() / "cases";
+  for (const auto& file : files) {
+    SCOPED_TRACE(file.string());
+    const CliResult r = run_karman(dir, {"validate", file.string()});
+    EXPECT_EQ(r.status, 0) << r;
+    EXPECT_TRUE(contains(r.out, "valid")) << r;
+    EXPECT_TRUE(r.error_lines().empty()) << r;
+  }
+}
+
+TEST_F(CliRuns, ValidateRejectsABadFile) {
+  write_text(dir / "bad.yaml", "name: bad\npde: {type: poisson, sourse: \"1\"}\ngrid: {n: 9}\n");
+  const CliResult r = run_karman(dir, {"validate", "bad.yaml"});
+  EXPECT_EQ(r.status, 1) << r;
+  ASSERT_EQ(r.error_lines().size(), 1u) << r;
+  EXPECT_TRUE(contains(r.error_lines()[0], "bad.yaml:2:")) << r;
+  EXPECT_TRUE(contains(r.error_lines()[0], "did you mean 'pde.source'")) << r;
+  EXPECT_FALSE(contains(r.out, "valid")) << r;
+}
+
+TEST_F(CliRuns, QuickstartEndToEnd) {
+  const fs::path out = dir / "quickstart";
+  const CliResult r = run_ok(quickstart(), out.string());
+  ASSERT_EQ(r.status, 0);
+  EXPECT_TRUE(r.error_lines().empty()) << r;
+
+  // Exactly the four outputs: nothing staged or temporary is left behind.
+  std::set<std::string> names;
+  for (const auto& e : fs::directory_iterator(out)) names.insert(e.path().filename().string());
+  EXPECT_EQ(names, (std::set<std::string>{"fields.h5", "fields.xdmf", "log.txt", "report.json"}));
+  EXPECT_TRUE(contains(read_text(out / "log.txt"), "rel_l2"));
+  EXPECT_TRUE(contains(read_text(out / "fields.xdmf"), "fields.h5:/fields/reference"));
+
+  const json report = read_report(out);
+  for (const char* key : {"case", "kind", "ranks", "precision", "status", "metrics", "baseline"})
+    EXPECT_TRUE(report.contains(key)) << "report.json lacks '" << key << "'\n" << report.dump(2);
+  ASSERT_TRUE(report.value("metrics", json()).is_object()) << report.dump(2);
+  ASSERT_TRUE(report.value("baseline", json()).is_object()) << report.dump(2);
+  EXPECT_EQ(report.value("case", ""), "quickstart");
+  EXPECT_EQ(report.value("kind", ""), "reference");
+  EXPECT_EQ(report.value("ranks", 0), 1);
+  EXPECT_EQ(report.value("precision", ""), "float64");
+  EXPECT_EQ(report.value("status", ""), "ok");
+  const json& m = report["metrics"];
+  const json& b = report["baseline"];
+  ASSERT_TRUE(m.contains("rel_l2") && m["rel_l2"].is_number()) << m.dump(2);
+  EXPECT_GT(m["rel_l2"].get<double>(), 0.0);
+  EXPECT_LT(m["rel_l2"].get<double>(), 1e-3);
+  ASSERT_TRUE(m.contains("max_abs") && m["max_abs"].is_number()) << m.dump(2);
+  EXPECT_GT(m["max_abs"].get<double>(), 0.0);
+  ASSERT_TRUE(m.contains("wall_s") && m["wall_s"].is_number()) << m.dump(2);
+  EXPECT_GT(m["wall_s"].get<double>(), 0.0);
+  const YAML::Node solver = YAML::LoadFile(quickstart())["solver"];
+  for (const char* key : {"ksp", "pc"}) {
+    ASSERT_TRUE(b.contains(key) && b[key].is_string()) << b.dump(2);
+    EXPECT_FALSE(b[key].get<std::string>().empty());
+    if (solver && solver[key]) {
+      EXPECT_EQ(b[key].get<std::string>(), solver[key].as<std::string>());
+    }
+  }
+  ASSERT_TRUE(b.contains("iterations") && b["iterations"].is_number_integer()) << b.dump(2);
+  EXPECT_GT(b["iterations"].get<long>(), 0);
+  for (const char* key : {"setup_s", "solve_s"}) {
+    ASSERT_TRUE(b.contains(key) && b[key].is_number()) << b.dump(2);
+    EXPECT_GE(b[key].get<double>(), 0.0);
+  }
+
+  // The HDF5 layout: datasets under /fields, grid attributes on the root group (h5dump lists a
+  // group's attributes before its members).
+  int status = -1;
+  const std::string dump =
+      shell_output(dir, "h5dump -H " + shell_quote((out / "fields.h5").string()), &status);
+  ASSERT_EQ(status, 0) << dump;
+  const auto root = dump.find("GROUP \"/\" {"), fields = dump.find("GROUP \"fields\" {");
+  ASSERT_NE(root, std::string::npos) << dump;
+  ASSERT_NE(fields, std::string::npos) << dump;
+  ASSERT_LT(root, fields) << dump;
+  const std::string root_attributes = dump.substr(root, fields - root);
+  for (const char* a : {"case", "pde", "shape", "spacing"})
+    EXPECT_TRUE(contains(root_attributes, std::string("ATTRIBUTE \"") + a + "\""))
+        << "no root attribute " << a << "\n"
+        << dump;
+  const std::string members = dump.substr(fields);
+  for (const char* d : {"reference", "exact", "error"})
+    EXPECT_TRUE(contains(members, std::string("DATASET \"") + d + "\""))
+        << "no dataset /fields/" << d << "\n"
+        << dump;
+  EXPECT_TRUE(contains(members, "( 65, 65 )")) << dump;
+
+  // --set reaches the run: half the resolution, about 4x the error (second order).
+  const fs::path coarse = dir / "quickstart33";
+  const CliResult r33 = run_ok(quickstart(), coarse.string(), {"grid.n=33"});
+  ASSERT_EQ(r33.status, 0);
+  const json report33 = read_report(coarse);
+  EXPECT_EQ(report33.value("grid", json::object()).value("n", json()), json({33, 33}))
+      << report33.dump(2);
+  EXPECT_EQ(report.value("grid", json::object()).value("n", json()), json({65, 65}))
+      << report.dump(2);
+  const double ratio =
+      report33.value("metrics", json::object()).value("rel_l2", 0.0) / m["rel_l2"].get<double>();
+  EXPECT_GT(ratio, 3.5);
+  EXPECT_LT(ratio, 4.5);
+}
+
+TEST_F(CliRuns, EveryCaseRunsShortened) {
+  const auto files = case_files();
+  ASSERT_GE(files.size(), 2u);
+  int index = 0;
+  for (const auto& file : files) {
+    const auto sets = shortening_overrides(file);
+    SCOPED_TRACE(file.string() + " with " + ::testing::PrintToString(sets));
+    const fs::path out = dir / (std::to_string(index++) + "-" + file.stem().string());
+    const CliResult r = run_ok(file.string(), out.string(), sets);
+    if (r.status != 0) continue;
+    const json report = read_report(out);
+    EXPECT_EQ(report.value("status", ""), "ok") << report.dump(2);
+    EXPECT_TRUE(fs::is_regular_file(out / "fields.h5"));
+  }
+}
+
+TEST_F(CliRuns, CompareOneRankWithTwoRanks) {
+  const fs::path one = dir / "np1", two = dir / "np2";
+  ASSERT_EQ(run_ok(quickstart(), one.string(), {}, 0).status, 0);
+  ASSERT_EQ(run_ok(quickstart(), two.string(), {}, 2).status, 0);
+  EXPECT_EQ(read_report(two).value("ranks", 0), 2);
+
+  const CliResult r =
+      run_karman(dir, {"compare", (two / "fields.h5").string(), (one / "fields.h5").string()});
+  ASSERT_EQ(r.status, 0) << r;
+  const auto lines = nonempty_lines(r.out);
+  ASSERT_FALSE(lines.empty()) << r;
+  EXPECT_TRUE(contains(lines[0], "rel_l2")) << r;
+  bool found = false;
+  for (const auto& line : lines) {
+    std::istringstream in(line);
+    std::string name, shape, rel_l2;
+    in >> name >> shape >> rel_l2;
+    if (name != "reference") continue;
+    found = true;
+    EXPECT_EQ(shape, "65x65") << r;
+    EXPECT_LT(std::stod(rel_l2), 1e-9) << r;
+  }
+  EXPECT_TRUE(found) << "no 'reference' row\n" << r;
+
+  const CliResult missing =
+      run_karman(dir, {"compare", (one / "fields.h5").string(), "missing.h5"});
+  EXPECT_EQ(missing.status, 1) << missing;
+  ASSERT_EQ(missing.error_lines().size(), 1u) << missing;
+  EXPECT_TRUE(contains(missing.error_lines()[0], "missing.h5")) << missing;
+}
+
+TEST_F(CliRuns, Info) {
+  const CliResult r = run_karman(dir, {"info"});
+  ASSERT_EQ(r.status, 0) << r;
+  EXPECT_TRUE(r.error_lines().empty()) << r;
+  std::map<std::string, std::string> rows;  // first word -> line
+  for (const auto& line : nonempty_lines(r.out)) {
+    std::istringstream in(line);
+    std::string first;
+    in >> first;
+    rows[first] = line;
+  }
+  for (const char* library : {"PETSc", "Kokkos", "HDF5"})
+    EXPECT_TRUE(rows.count(library)) << "no " << library << " line\n" << r;
+  EXPECT_TRUE(contains(rows["HDF5"], "(parallel)")) << r;
+}
+
+TEST_F(CliRuns, Post) {
+  const fs::path out = dir / "quickstart";
+  ASSERT_EQ(run_ok(quickstart(), out.string(), {"grid.n=17"}).status, 0);
+  const json report = read_report(out);
+  const CliResult r = run_karman(dir, {"post", out.string()});
+  ASSERT_EQ(r.status, 0) << r;
+  EXPECT_TRUE(r.error_lines().empty()) << r;
+  EXPECT_TRUE(contains(r.out, "status ok")) << r;
+  bool found = false;
+  for (const auto& line : nonempty_lines(r.out)) {
+    std::istringstream in(line);
+    std::string key;
+    double value = 0;
+    if (!(in >> key >> value) || key != "rel_l2") continue;
+    found = true;
+    const double expected = report.value("metrics", json::object()).value("rel_l2", 0.0);
+    EXPECT_NEAR(value, expected, 1e-5 * expected) << r;
+  }
+  EXPECT_TRUE(found) << "no rel_l2 line\n" << r;
+
+  fs::create_directories(dir / "empty");
+  const CliResult empty = run_karman(dir, {"post", "empty"});
+  EXPECT_EQ(empty.status, 1) << empty;
+  ASSERT_EQ(empty.error_lines().size(), 1u) << empty;
+  EXPECT_TRUE(contains(empty.error_lines()[0], "report.json")) << empty;
+}
+
+}  // namespace
