@@ -1,11 +1,11 @@
 #include "commands.hpp"
 
-#include <Kokkos_Core.hpp>
 #include <fftw3.h>
 #include <fmt/format.h>
 #include <hdf5.h>
 #include <petscsys.h>
 
+#include <Kokkos_Core.hpp>
 #include <algorithm>
 #include <cctype>
 #include <ctime>
@@ -80,13 +80,18 @@ int run_case(MPI_Comm comm, const RunOptions& options) {
   log_to_file(dir.staged("log.txt"));  // rank 0 only
   log().info("karman {}: case '{}' ({}), {} rank(s), output {}", KARMAN_VERSION, c.name,
              c.method->summary(), size, output);
-  if (options.resume) log().info("--resume: kind {} keeps no checkpoint; running from the start", c.kind);
+  if (options.resume)
+    log().info("--resume: kind {} keeps no checkpoint; running from the start", c.kind);
 
-  nlohmann::json report = {{"case", c.name},         {"kind", c.kind},
-                           {"ranks", size},          {"precision", c.precision},
-                           {"status", "running"},    {"case_file", options.case_file},
-                           {"started", now_iso8601()}, {"karman_version", KARMAN_VERSION}};
-  RunContext context{comm, rank, size, c.name, options.case_file, c.file.resolved_yaml(),
+  nlohmann::json report = {{"case", c.name},
+                           {"kind", c.kind},
+                           {"ranks", size},
+                           {"precision", c.precision},
+                           {"status", "running"},
+                           {"case_file", options.case_file},
+                           {"started", now_iso8601()},
+                           {"karman_version", KARMAN_VERSION}};
+  RunContext context{comm,        rank, size,   c.name, options.case_file, c.file.resolved_yaml(),
                      c.precision, &dir, &report};
   const std::string status = c.method->run(context);
   report["status"] = status;
@@ -106,7 +111,8 @@ int run_case(MPI_Comm comm, const RunOptions& options) {
   return 0;
 }
 
-int validate_case(MPI_Comm comm, const std::string& case_file, const std::vector<std::string>& overrides) {
+int validate_case(MPI_Comm comm, const std::string& case_file,
+                  const std::vector<std::string>& overrides) {
   int rank;
   MPI_Comm_rank(comm, &rank);
   LoadedCase c = load_case(case_file, overrides);
@@ -146,7 +152,8 @@ int print_info(MPI_Comm comm) {
   return 0;
 }
 
-int compare_files(MPI_Comm comm, const std::string& a, const std::string& b, const std::string& field) {
+int compare_files(MPI_Comm comm, const std::string& a, const std::string& b,
+                  const std::string& field) {
   int rank;
   MPI_Comm_rank(comm, &rank);
   std::vector<std::string> names;
@@ -156,9 +163,11 @@ int compare_files(MPI_Comm comm, const std::string& a, const std::string& b, con
     auto in_a = io::list_datasets(comm, a, "/fields"), in_b = io::list_datasets(comm, b, "/fields");
     for (const auto& n : in_a)
       if (std::find(in_b.begin(), in_b.end(), n) != in_b.end()) names.push_back(n);
-    if (names.empty()) throw ConfigError(Place{b, 0, 0}, "no field of '" + a + "' is also in this file");
+    if (names.empty())
+      throw ConfigError(Place{b, 0, 0}, "no field of '" + a + "' is also in this file");
   }
-  if (rank == 0) fmt::print("{:<16} {:>16} {:>12} {:>12} {:>12}\n", "field", "shape", "rel_l2", "max_abs", "l2(b)");
+  // Read and check everything first, so an error leaves no half-printed table.
+  std::vector<std::string> rows;
   for (const auto& name : names) {
     const std::string dataset = name.front() == '/' ? name : "/fields/" + name;
     io::FileField fa = io::read_field(comm, a, dataset), fb = io::read_field(comm, b, dataset);
@@ -169,11 +178,16 @@ int compare_files(MPI_Comm comm, const std::string& a, const std::string& b, con
     };
     if (fa.shape != fb.shape)
       throw ConfigError(Place{b, 0, 0}, "field '" + name + "' has shape " + shape_text(fb.shape) +
-                                            " here but " + shape_text(fa.shape) + " in '" + a + "'");
+                                            " here but " + shape_text(fa.shape) + " in '" + a +
+                                            "'");
     ErrorNorms e = error_norms(MPI_COMM_SELF, fa.values, fb.values);
-    if (rank == 0)
-      fmt::print("{:<16} {:>16} {:>12.4e} {:>12.4e} {:>12.4e}\n", name, shape_text(fa.shape), e.rel_l2,
-                 e.max_abs, e.reference_l2);
+    rows.push_back(fmt::format("{:<16} {:>16} {:>12.4e} {:>12.4e} {:>12.4e}", name,
+                               shape_text(fa.shape), e.rel_l2, e.max_abs, e.reference_l2));
+  }
+  if (rank == 0) {
+    fmt::print("{:<16} {:>16} {:>12} {:>12} {:>12}\n", "field", "shape", "rel_l2", "max_abs",
+               "l2(b)");
+    for (const auto& row : rows) fmt::print("{}\n", row);
   }
   return 0;
 }
@@ -183,12 +197,15 @@ int post_run(MPI_Comm comm, const std::string& run_dir) {
   MPI_Comm_rank(comm, &rank);
   const fs::path report_path = fs::path(run_dir) / "report.json";
   std::ifstream in(report_path);
-  if (!in) throw ConfigError(Place{report_path.string(), 0, 0}, "no report.json: is this a finished run folder?");
+  if (!in)
+    throw ConfigError(Place{report_path.string(), 0, 0},
+                      "no report.json: is this a finished run folder?");
   nlohmann::json report;
   try {
     in >> report;
   } catch (const nlohmann::json::exception& e) {
-    throw ConfigError(Place{report_path.string(), 0, 0}, std::string("not valid JSON: ") + e.what());
+    throw ConfigError(Place{report_path.string(), 0, 0},
+                      std::string("not valid JSON: ") + e.what());
   }
   if (rank != 0) return 0;
   fmt::print("run      {}\ncase     {} (kind {}, {} rank(s), {}), status {}\n", run_dir,
@@ -198,12 +215,14 @@ int post_run(MPI_Comm comm, const std::string& run_dir) {
     if (!section.is_object()) return;
     fmt::print("{}\n", title);
     for (const auto& [key, value] : section.items())
-      if (value.is_number_float()) fmt::print("  {:<22} {:.6g}\n", key, value.get<double>());
-      else if (!value.is_object()) fmt::print("  {:<22} {}\n", key, value.dump());
+      if (value.is_number_float())
+        fmt::print("  {:<22} {:.6g}\n", key, value.get<double>());
+      else if (!value.is_object())
+        fmt::print("  {:<22} {}\n", key, value.dump());
   };
   print_section("metrics", report.value("metrics", nlohmann::json()));
   print_section("baseline", report.value("baseline", nlohmann::json()));
-  fmt::print("plots: python3 tools/post/plot_run.py {}\n", run_dir);
+  fmt::print("plots: tools/post/plot_run.py {}\n", run_dir);
   return 0;
 }
 

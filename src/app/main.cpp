@@ -1,16 +1,14 @@
 // karman: the command-line front end. Karman's own options are long options (--set, --output);
 // single-dash options (-ksp_type cg, -log_view) are PETSc's and go to PetscInitialize.
 //
-//   karman run CASE.yaml [--set a.b=value]... [--output DIR] [--resume] [--quiet] [-petsc_option ...]
-//   karman validate CASE.yaml [--set a.b=value]...
-//   karman info
-//   karman compare A.h5 B.h5 [--field NAME]
-//   karman post RUN_DIR
+//   karman run CASE.yaml [--set a.b=value]... [--output DIR] [--resume] [--quiet] [-petsc_option
+//   ...] karman validate CASE.yaml [--set a.b=value]... karman info karman compare A.h5 B.h5
+//   [--field NAME] karman post RUN_DIR
+
+#include <petscsys.h>
 
 #include <CLI/CLI.hpp>
 #include <Kokkos_Core.hpp>
-#include <petscsys.h>
-
 #include <cctype>
 #include <iostream>
 
@@ -64,7 +62,8 @@ int main(int argc, char** argv) {
   MPI_Comm_size(PETSC_COMM_WORLD, &size);
   Kokkos::initialize();
 
-  CLI::App cli{"Karman: physics-informed and learned PDE solvers beside PETSc references", "karman"};
+  CLI::App cli{"Karman: physics-informed and learned PDE solvers beside PETSc references",
+               "karman"};
   cli.require_subcommand(1);
   cli.set_version_flag("--version", KARMAN_VERSION);
   // A usage error is bad input like any other: one line on stderr (CLI11's default adds a second).
@@ -98,11 +97,16 @@ int main(int argc, char** argv) {
     std::vector<std::string> reversed(ours.rbegin(), ours.rend());
     cli.parse(reversed);
     karman::init_logging(rank, run.quiet);
-    if (*run_cmd) status = karman::app::run_case(PETSC_COMM_WORLD, run);
-    else if (*validate_cmd) status = karman::app::validate_case(PETSC_COMM_WORLD, validate_file, validate_sets);
-    else if (*info_cmd) status = karman::app::print_info(PETSC_COMM_WORLD);
-    else if (*compare_cmd) status = karman::app::compare_files(PETSC_COMM_WORLD, file_a, file_b, field);
-    else if (*post_cmd) status = karman::app::post_run(PETSC_COMM_WORLD, run_dir);
+    if (*run_cmd)
+      status = karman::app::run_case(PETSC_COMM_WORLD, run);
+    else if (*validate_cmd)
+      status = karman::app::validate_case(PETSC_COMM_WORLD, validate_file, validate_sets);
+    else if (*info_cmd)
+      status = karman::app::print_info(PETSC_COMM_WORLD);
+    else if (*compare_cmd)
+      status = karman::app::compare_files(PETSC_COMM_WORLD, file_a, file_b, field);
+    else if (*post_cmd)
+      status = karman::app::post_run(PETSC_COMM_WORLD, run_dir);
   } catch (const CLI::ParseError& e) {
     status = rank == 0 ? cli.exit(e) : (e.get_exit_code() != 0);
     status = status ? 1 : 0;

@@ -3,7 +3,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <limits>
 
 #include "karman/config/case.hpp"
 #include "karman/core/log.hpp"
@@ -39,13 +41,25 @@ nlohmann::json baseline_json(const solvers::SolveStats& s) {
   return out;
 }
 
+// -∇·(a∇u) is elliptic only for a > 0: a zero or negative coefficient is bad input.
+void require_positive(MPI_Comm comm, const std::vector<double>& a, const Place& place,
+                      const char* key) {
+  double local = std::numeric_limits<double>::infinity(), smallest;
+  for (double v : a) local = std::min(local, v);
+  MPI_Allreduce(&local, &smallest, 1, MPI_DOUBLE, MPI_MIN, comm);
+  if (!(smallest > 0.0))
+    throw ConfigError(place, fmt::format("{}: must be positive everywhere, its minimum is {:.6g}",
+                                         key, smallest));
+}
+
 std::string grid_text(const mesh::GridShape& g) {
   std::string out = std::to_string(g.n[0]);
   for (int d = 1; d < g.dim; ++d) out += "x" + std::to_string(g.n[d]);
   return out;
 }
 
-void write_grid_attributes(io::FieldWriter& w, const RunContext& ctx, const config::ProblemSpec& p) {
+void write_grid_attributes(io::FieldWriter& w, const RunContext& ctx,
+                           const config::ProblemSpec& p) {
   const auto& g = p.grid;
   w.attribute("case", ctx.case_name);
   w.attribute("kind", std::string("reference"));
@@ -78,8 +92,9 @@ class ReferenceMethod : public Method {
   }
 
   std::string summary() const override {
-    return fmt::format("kind reference, pde {}, grid {}, {} + {}", config::to_string(m_problem.pde.type),
-                       grid_text(m_problem.grid), m_problem.solver.ksp, m_problem.solver.pc);
+    return fmt::format("kind reference, pde {}, grid {}, {} + {}",
+                       config::to_string(m_problem.pde.type), grid_text(m_problem.grid),
+                       m_problem.solver.ksp, m_problem.solver.pc);
   }
 
   std::string run(RunContext& ctx) override {
@@ -105,6 +120,7 @@ class ReferenceMethod : public Method {
       std::vector<double> a;
       if (p.pde.coefficient) {
         a = pde::evaluate(grid, *p.pde.coefficient);
+        require_positive(ctx.comm, a, p.pde.coefficient->place, "pde.coefficient");
         store("coefficient", a);
       }
       store("source", pde::evaluate(grid, *p.pde.source));
@@ -157,9 +173,10 @@ class ReferenceMethod : public Method {
     (*ctx.report)["metrics"] = metrics;
     (*ctx.report)["baseline"] = baseline_json(stats);
     (*ctx.report)["pde"] = config::to_string(p.pde.type);
-    (*ctx.report)["grid"] = {{"n", std::vector<long>(p.grid.n.begin(), p.grid.n.begin() + p.grid.dim)},
-                             {"lower", std::vector<double>(p.grid.lower.begin(), p.grid.lower.begin() + p.grid.dim)},
-                             {"upper", std::vector<double>(p.grid.upper.begin(), p.grid.upper.begin() + p.grid.dim)}};
+    (*ctx.report)["grid"] = {
+        {"n", std::vector<long>(p.grid.n.begin(), p.grid.n.begin() + p.grid.dim)},
+        {"lower", std::vector<double>(p.grid.lower.begin(), p.grid.lower.begin() + p.grid.dim)},
+        {"upper", std::vector<double>(p.grid.upper.begin(), p.grid.upper.begin() + p.grid.dim)}};
     return stats.converged ? "ok" : "diverged";
   }
 

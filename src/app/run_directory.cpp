@@ -21,7 +21,8 @@ std::string check_writable(const std::string& path) {
   fs::create_directories(path, ec);
   if (ec) return "cannot create output folder '" + path + "': " + ec.message();
   if (!fs::is_directory(path)) return "output path '" + path + "' exists and is not a folder";
-  const std::string probe = (fs::path(path) / (".karman-write-check-" + std::to_string(getpid()))).string();
+  const std::string probe =
+      (fs::path(path) / (".karman-write-check-" + std::to_string(getpid()))).string();
   {
     std::ofstream out(probe);
     if (!out) return "output folder '" + path + "' is not writable";
@@ -59,7 +60,8 @@ void RunDirectory::commit() {
     for (const auto& name : m_staged) {
       const fs::path from = fs::path(m_path) / temporary_name(name), to = fs::path(m_path) / name;
       if (std::rename(from.c_str(), to.c_str()) != 0)
-        throw ExternalError("filesystem", errno, "cannot rename '" + from.string() + "' to '" + to.string() + "'");
+        throw ExternalError("filesystem", errno,
+                            "cannot rename '" + from.string() + "' to '" + to.string() + "'");
     }
   }
   m_committed = true;

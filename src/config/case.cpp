@@ -9,10 +9,14 @@ namespace karman::config {
 
 const char* to_string(PdeType type) {
   switch (type) {
-    case PdeType::poisson: return "poisson";
-    case PdeType::darcy: return "darcy";
-    case PdeType::heat: return "heat";
-    case PdeType::burgers: return "burgers";
+    case PdeType::poisson:
+      return "poisson";
+    case PdeType::darcy:
+      return "darcy";
+    case PdeType::heat:
+      return "heat";
+    case PdeType::burgers:
+      return "burgers";
   }
   return "?";
 }
@@ -35,7 +39,8 @@ RandomFieldSpec read_random_field(const Node& node, int dim, bool periodic) {
   RandomFieldSpec spec;
   spec.alpha = node.number("alpha", 2.0, Bounds::positive());
   spec.tau = node.number("tau", 3.0, Bounds::positive());
-  // Default scale as FNO's GRF.m (sigma = tau^(alpha - d/2)): the variance depends only weakly on tau.
+  // Default scale as FNO's GRF.m (sigma = tau^(alpha - d/2)): the variance depends only weakly on
+  // tau.
   spec.sigma = node.number("sigma", std::pow(spec.tau, spec.alpha - 0.5 * dim), Bounds::positive());
   spec.seed = static_cast<unsigned long>(node.integer("seed", 0, 0));
   spec.periodic = periodic;
@@ -74,8 +79,8 @@ FieldSpec read_field(const Node& parent, std::string_view key, int dim) {
     if (!std::ifstream(spec.file)) node.fail("file", "file '" + spec.file + "' cannot be read");
   } else {
     spec.source = FieldSpec::Source::random;
-    spec.random = read_random_field(node.child("random"), dim,
-                                    node.child("random").flag("periodic", false));
+    spec.random =
+        read_random_field(node.child("random"), dim, node.child("random").flag("periodic", false));
   }
   return spec;
 }
@@ -91,8 +96,10 @@ mesh::GridShape read_grid(const Node& grid, PdeType type) {
   if (!is_1d && shape.periodic) grid.fail("periodic", "only burgers supports periodic grids");
   const long min_nodes = shape.periodic ? 4 : 3;
   auto n = grid.integers("n", shape.dim, min_nodes, std::numeric_limits<long>::max());
-  auto lower = grid.has("lower") ? grid.numbers("lower", shape.dim) : std::vector<double>(shape.dim, 0.0);
-  auto upper = grid.has("upper") ? grid.numbers("upper", shape.dim) : std::vector<double>(shape.dim, 1.0);
+  auto lower =
+      grid.has("lower") ? grid.numbers("lower", shape.dim) : std::vector<double>(shape.dim, 0.0);
+  auto upper =
+      grid.has("upper") ? grid.numbers("upper", shape.dim) : std::vector<double>(shape.dim, 1.0);
   for (int d = 0; d < shape.dim; ++d) {
     shape.n[d] = n[d];
     shape.lower[d] = lower[d];
@@ -121,9 +128,12 @@ PdeSpec read_pde(const Node& pde, int dim) {
   if (spec.type == PdeType::darcy) spec.coefficient = read_field(pde, "coefficient", dim);
   if (spec.type == PdeType::heat) spec.kappa = pde.number("kappa", 1.0, Bounds::positive());
   if (spec.time_dependent()) {
-    if (pde.has("initial")) spec.initial = read_field(pde, "initial", dim);
-    else if (spec.exact) spec.initial = FieldSpec{FieldSpec::Source::expression, spec.exact, "", "", {}, pde.place()};
-    else pde.fail("initial", "required for a time-dependent PDE without an exact solution");
+    if (pde.has("initial"))
+      spec.initial = read_field(pde, "initial", dim);
+    else if (spec.exact)
+      spec.initial = FieldSpec{FieldSpec::Source::expression, spec.exact, "", "", {}, pde.place()};
+    else
+      pde.fail("initial", "required for a time-dependent PDE without an exact solution");
     if (spec.type == PdeType::burgers && spec.initial->source == FieldSpec::Source::random)
       spec.initial->random.periodic = true;
   }

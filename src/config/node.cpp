@@ -21,9 +21,9 @@ class Document {
  public:
   std::string file;
   YAML::Node root;
-  std::map<std::string, std::string> overrides;          // key path -> "--set a.b=v"
+  std::map<std::string, std::string> overrides;            // key path -> "--set a.b=v"
   std::map<std::string, std::set<std::string>> looked_up;  // map path -> keys the schema asked for
-  std::set<std::string> opaque;                          // paths read without a schema
+  std::set<std::string> opaque;                            // paths read without a schema
 
   Place place_of(const std::string& path, const YAML::Node& node) const {
     // An override, or anything beneath one, is reported as coming from the command line.
@@ -43,11 +43,16 @@ std::string join(const std::string& path, std::string_view key) {
 
 std::string describe_node(const YAML::Node& node) {
   switch (node.Type()) {
-    case YAML::NodeType::Map: return "a mapping";
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Null: return "nothing";
-    case YAML::NodeType::Scalar: return "'" + node.Scalar() + "'";
-    default: return "nothing";
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Null:
+      return "nothing";
+    case YAML::NodeType::Scalar:
+      return "'" + node.Scalar() + "'";
+    default:
+      return "nothing";
   }
 }
 
@@ -88,10 +93,14 @@ std::string Bounds::describe() const {
   std::ostringstream s;
   s.precision(12);
   bool has_min = std::isfinite(min), has_max = std::isfinite(max);
-  if (has_min && has_max) s << "between " << min << " and " << max;
-  else if (has_min && open_min && min == 0.0) s << "positive";
-  else if (has_min) s << (open_min ? "greater than " : "at least ") << min;
-  else if (has_max) s << "at most " << max;
+  if (has_min && has_max)
+    s << "between " << min << " and " << max;
+  else if (has_min && open_min && min == 0.0)
+    s << "positive";
+  else if (has_min)
+    s << (open_min ? "greater than " : "at least ") << min;
+  else if (has_max)
+    s << "at most " << max;
   return s.str();
 }
 
@@ -159,10 +168,12 @@ std::string Node::choice(std::string_view key, const std::vector<std::string>& o
                          const std::string& fallback) const {
   if (!has(key) && !fallback.empty()) return fallback;
   auto v = value_of(key);
-  if (!v->node.IsDefined()) fail(key, "required key is missing (expected one of " + list_options(options) + ")");
+  if (!v->node.IsDefined())
+    fail(key, "required key is missing (expected one of " + list_options(options) + ")");
   std::string value = v->node.IsScalar() ? v->node.Scalar() : std::string();
   if (std::find(options.begin(), options.end(), value) != options.end()) return value;
-  std::string message = "expected one of " + list_options(options) + ", got " + describe_node(v->node);
+  std::string message =
+      "expected one of " + list_options(options) + ", got " + describe_node(v->node);
   std::string guess = closest_match(value, options);
   if (!guess.empty()) message += " (did you mean '" + guess + "'?)";
   fail(key, message);
@@ -241,7 +252,9 @@ Expression Node::expression(std::string_view key, const std::string& fallback) c
 
 std::vector<double> Node::numbers(std::string_view key, std::size_t count, Bounds bounds) const {
   auto v = value_of(key);
-  if (!v->node.IsDefined()) fail(key, "required key is missing (expected a number or a list of " + std::to_string(count) + ")");
+  if (!v->node.IsDefined())
+    fail(key,
+         "required key is missing (expected a number or a list of " + std::to_string(count) + ")");
   if (v->node.IsScalar()) return std::vector<double>(count, number(key, bounds));
   if (!v->node.IsSequence() || v->node.size() != count)
     fail(key, "expected a number or a list of " + std::to_string(count) + " numbers, got " +
@@ -262,15 +275,20 @@ std::vector<double> Node::numbers(std::string_view key, std::size_t count, Bound
   return out;
 }
 
-std::vector<long> Node::integers(std::string_view key, std::size_t count, long min, long max) const {
+std::vector<long> Node::integers(std::string_view key, std::size_t count, long min,
+                                 long max) const {
   auto v = value_of(key);
   auto describe_range = [&] {
-    return max == std::numeric_limits<long>::max() ? "at least " + std::to_string(min)
-                                                   : "between " + std::to_string(min) + " and " + std::to_string(max);
+    return max == std::numeric_limits<long>::max()
+               ? "at least " + std::to_string(min)
+               : "between " + std::to_string(min) + " and " + std::to_string(max);
   };
-  if (!v->node.IsDefined()) fail(key, "required key is missing (expected an integer or a list of " + std::to_string(count) + ")");
+  if (!v->node.IsDefined())
+    fail(key, "required key is missing (expected an integer or a list of " + std::to_string(count) +
+                  ")");
   std::vector<YAML::Node> items;
-  if (v->node.IsScalar()) items.assign(count, v->node);
+  if (v->node.IsScalar())
+    items.assign(count, v->node);
   else if (v->node.IsSequence() && v->node.size() == count)
     for (std::size_t i = 0; i < count; ++i) items.push_back(v->node[i]);
   else
@@ -282,7 +300,8 @@ std::vector<long> Node::integers(std::string_view key, std::size_t count, long m
     long x;
     if (!item.IsScalar() || !YAML::convert<long>::decode(item, x))
       fail(key, "expected integers, got " + describe_node(item));
-    if (x < min || x > max) fail(key, "expected integers " + describe_range() + ", got " + std::to_string(x));
+    if (x < min || x > max)
+      fail(key, "expected integers " + describe_range() + ", got " + std::to_string(x));
     out.push_back(x);
   }
   return out;
@@ -298,14 +317,16 @@ std::vector<Node> Node::mappings(std::string_view key) const {
     const std::string path = key_path(key) + "[" + std::to_string(i) + "]";
     auto item = std::make_shared<Yaml>(Yaml{v->node[i]});
     if (!item->node.IsMap())
-      throw ConfigError(m_doc->place_of(path, item->node), path + ": expected a mapping, got " + describe_node(item->node));
+      throw ConfigError(m_doc->place_of(path, item->node),
+                        path + ": expected a mapping, got " + describe_node(item->node));
     m_doc->looked_up[path];  // a mapping the schema reads: its keys are checked
     out.push_back(Node(m_doc, path, item));
   }
   return out;
 }
 
-std::vector<double> Node::number_list(std::string_view key, std::size_t min_count, Bounds bounds) const {
+std::vector<double> Node::number_list(std::string_view key, std::size_t min_count,
+                                      Bounds bounds) const {
   auto v = value_of(key);
   if (!v->node.IsDefined()) fail(key, "required list of numbers is missing");
   if (!v->node.IsSequence() || v->node.size() < min_count)
@@ -318,7 +339,8 @@ std::vector<std::pair<std::string, std::string>> Node::opaque_map(std::string_vi
   auto v = value_of(key);
   std::vector<std::pair<std::string, std::string>> out;
   if (!v->node.IsDefined()) return out;
-  if (!v->node.IsMap()) fail(key, "expected a mapping of option: value, got " + describe_node(v->node));
+  if (!v->node.IsMap())
+    fail(key, "expected a mapping of option: value, got " + describe_node(v->node));
   m_doc->opaque.insert(key_path(key));
   for (const auto& kv : v->node) {
     if (!kv.second.IsScalar() && !kv.second.IsNull())
@@ -397,7 +419,8 @@ void check_keys(const Document& doc, const YAML::Node& map, const std::string& p
     if (kv.second.IsMap()) check_keys(doc, kv.second, child);
     if (kv.second.IsSequence())
       for (std::size_t i = 0; i < kv.second.size(); ++i)
-        if (kv.second[i].IsMap()) check_keys(doc, kv.second[i], child + "[" + std::to_string(i) + "]");
+        if (kv.second[i].IsMap())
+          check_keys(doc, kv.second[i], child + "[" + std::to_string(i) + "]");
   }
 }
 

@@ -15,7 +15,12 @@ std::vector<double> evaluate(const mesh::StructuredGrid& grid, const config::Fie
     case config::FieldSpec::Source::expression:
       return evaluate(grid, *field.expression, t);
     case config::FieldSpec::Source::file:
-      return io::read_grid_field(field.file, field.dataset, grid);
+      try {
+        return io::read_grid_field(field.file, field.dataset, grid);
+      } catch (const ConfigError& e) {
+        // Name the case-file key as well as the HDF5 file.
+        throw ConfigError(field.place, std::string("field from file: ") + e.what());
+      }
     case config::FieldSpec::Source::random:
       return random_field(grid, field.random);
   }

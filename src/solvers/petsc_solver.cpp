@@ -21,7 +21,17 @@ void configure_ksp(KSP ksp, const config::SolverSpec& spec) {
       KARMAN_PETSC(
           PetscOptionsSetValue(nullptr, option.c_str(), value.empty() ? nullptr : value.c_str()));
   }
-  KARMAN_PETSC(KSPSetFromOptions(ksp));
+  from_options([&] { KARMAN_PETSC(KSPSetFromOptions(ksp)); });
+}
+
+void from_options(const std::function<void()>& set_from_options) {
+  // Every rank reads the same options, so a bad name or value fails everywhere alike: user input.
+  try {
+    set_from_options();
+  } catch (const ExternalError& e) {
+    throw ConfigError("PETSc options (solver.options or the command line): " +
+                      std::string(e.what()));
+  }
 }
 
 void record_ksp(KSP ksp, SolveStats& stats) {

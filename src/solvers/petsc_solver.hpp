@@ -5,6 +5,7 @@
 #include <petscdmda.h>
 #include <petscksp.h>
 
+#include <functional>
 #include <vector>
 
 #include "../petsc/handle.hpp"
@@ -19,6 +20,9 @@ inline DM dm_of(const mesh::StructuredGrid& grid) { return static_cast<DM>(grid.
 // Types and tolerances from the case; extra `options` enter PETSc's database unless the command
 // line already set them; then KSPSetFromOptions, so command-line options win over the case.
 void configure_ksp(KSP ksp, const config::SolverSpec& spec);
+
+// Run a *SetFromOptions call; PETSc's complaint about an option becomes a ConfigError.
+void from_options(const std::function<void()>& set_from_options);
 
 // ksp/pc types, final residual and convergence reason of the last solve.
 void record_ksp(KSP ksp, SolveStats& stats);

@@ -214,7 +214,7 @@ TransientResult solve_transient(const mesh::StructuredGrid& grid, const config::
   if (pde.type == config::PdeType::heat) KARMAN_PETSC(SNESSetType(snes, SNESKSPONLY));
   KARMAN_PETSC(SNESGetKSP(snes, &ksp));
   detail::configure_ksp(ksp, solver);
-  KARMAN_PETSC(TSSetFromOptions(ts));
+  detail::from_options([&] { KARMAN_PETSC(TSSetFromOptions(ts)); });
   KARMAN_PETSC(TSSetUp(ts));
   result.stats.setup_s = setup_timer.seconds();
 

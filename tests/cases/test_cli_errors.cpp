@@ -195,6 +195,21 @@ TEST_F(CliErrors, UnknownPetscTypes) {
                   {"--set solver.pc=nosuchpc: ", "solver.pc", "'nosuchpc'"});
 }
 
+TEST_F(CliErrors, BadPetscOptionValue) {
+  ASSERT_NO_FATAL_FAILURE(good_run("base.yaml"));
+  expect_rejected(
+      {"run", "base.yaml", "--set", "solver.options.ksp_type=nosuch", "--output", "out"},
+      {"PETSc options", "nosuch"});
+  expect_rejected({"run", "base.yaml", "--output", "out", "-ksp_type", "nosuch"},
+                  {"PETSc options", "nosuch"});
+}
+
+TEST_F(CliErrors, NonPositiveDarcyCoefficient) {
+  ASSERT_NO_FATAL_FAILURE(good_run("base.yaml"));
+  expect_rejected({"run", "darcy.yaml", "--set", "pde.coefficient=x-0.5", "--output", "out"},
+                  {"pde.coefficient: must be positive everywhere", "-0.5"});
+}
+
 TEST_F(CliErrors, MissingCaseFile) {
   ASSERT_NO_FATAL_FAILURE(good_run("base.yaml"));
   expect_rejected({"run", "nothere.yaml", "--output", "out"},

@@ -41,9 +41,9 @@ struct FieldSpec {
 
 struct PdeSpec {
   PdeType type = PdeType::poisson;
-  std::optional<Expression> source;    // f(x, y, z, t)
-  std::optional<Expression> exact;     // exact / manufactured solution, if known
-  std::optional<Expression> boundary;  // Dirichlet data (defaults: exact, else 0)
+  std::optional<Expression> source;      // f(x, y, z, t)
+  std::optional<Expression> exact;       // exact / manufactured solution, if known
+  std::optional<Expression> boundary;    // Dirichlet data (defaults: exact, else 0)
   std::optional<FieldSpec> coefficient;  // Darcy a(x)
   std::optional<FieldSpec> initial;      // heat, Burgers: u(x, 0)
   double kappa = 1.0;                    // heat diffusivity

@@ -69,7 +69,8 @@ class Node {
   // A required list of mappings (e.g. training stages); item i has the path "key[i]".
   std::vector<Node> mappings(std::string_view key) const;
   // A list of numbers of any length (at least `min_count`).
-  std::vector<double> number_list(std::string_view key, std::size_t min_count, Bounds bounds = {}) const;
+  std::vector<double> number_list(std::string_view key, std::size_t min_count,
+                                  Bounds bounds = {}) const;
   // A mapping of scalar values read as text, passed on without a schema (PETSc options).
   std::vector<std::pair<std::string, std::string>> opaque_map(std::string_view key) const;
 
