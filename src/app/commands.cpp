@@ -80,8 +80,6 @@ int run_case(MPI_Comm comm, const RunOptions& options) {
   log_to_file(dir.staged("log.txt"));  // rank 0 only
   log().info("karman {}: case '{}' ({}), {} rank(s), output {}", KARMAN_VERSION, c.name,
              c.method->summary(), size, output);
-  if (options.resume)
-    log().info("--resume: kind {} keeps no checkpoint; running from the start", c.kind);
 
   nlohmann::json report = {{"case", c.name},
                            {"kind", c.kind},
@@ -93,8 +91,10 @@ int run_case(MPI_Comm comm, const RunOptions& options) {
                            {"karman_version", KARMAN_VERSION}};
   RunContext context{comm,        rank, size,   c.name, options.case_file, c.file.resolved_yaml(),
                      c.precision, &dir, &report};
+  context.resume = options.resume;
   const std::string status = c.method->run(context);
   report["status"] = status;
+  if (!context.message.empty()) report["message"] = context.message;
   report["metrics"]["wall_s"] = wall.seconds();
   const std::string report_path = dir.staged("report.json");
   if (rank == 0) write_json(report_path, report);
@@ -104,8 +104,10 @@ int run_case(MPI_Comm comm, const RunOptions& options) {
   dir.commit();
   if (status != "ok") {
     if (rank == 0)
-      std::cerr << "karman: error: the run's status is '" << status << "' (see " << output
-                << "/report.json)\n";
+      std::cerr << "karman: error: "
+                << (context.message.empty() ? "the run's status is '" + status + "'"
+                                            : context.message)
+                << " (see " << output << "/report.json)\n";
     return 1;
   }
   return 0;

@@ -17,9 +17,11 @@ struct RunOptions {
 };
 
 int run_case(MPI_Comm comm, const RunOptions& options);
-int validate_case(MPI_Comm comm, const std::string& case_file, const std::vector<std::string>& overrides);
+int validate_case(MPI_Comm comm, const std::string& case_file,
+                  const std::vector<std::string>& overrides);
 int print_info(MPI_Comm comm);
-int compare_files(MPI_Comm comm, const std::string& a, const std::string& b, const std::string& field);
+int compare_files(MPI_Comm comm, const std::string& a, const std::string& b,
+                  const std::string& field);
 int post_run(MPI_Comm comm, const std::string& run_dir);
 
 }  // namespace karman::app

@@ -20,6 +20,8 @@ struct RunContext {
   std::string case_name, case_file, resolved_yaml, precision;
   RunDirectory* dir = nullptr;
   nlohmann::json* report = nullptr;  // the method fills "metrics", "baseline" and extras
+  bool resume = false;               // --resume: continue from the run folder's checkpoint
+  std::string message = {};          // when the status is not "ok": why, in one line
 };
 
 class Method {
@@ -45,5 +47,6 @@ std::unique_ptr<Method> make_method(const std::string& kind);
 
 // Methods defined in this folder.
 std::unique_ptr<Method> make_reference_method();
+std::unique_ptr<Method> make_fit_method();
 
 }  // namespace karman::app

@@ -7,6 +7,8 @@ const std::vector<MethodEntry>& registered_methods() {
   static const std::vector<MethodEntry> methods = {
       {"reference", "PETSc reference solve of a PDE (finite differences on a DMDA)",
        make_reference_method},
+      {"fit", "MLP regression of an expression from samples (NN-core check: Adam, then L-BFGS)",
+       make_fit_method},
   };
   return methods;
 }

@@ -99,6 +99,8 @@ class ReferenceMethod : public Method {
 
   std::string run(RunContext& ctx) override {
     const auto& p = m_problem;
+    if (ctx.resume)
+      log().info("--resume: a reference solve keeps no checkpoint; solving from the start");
     mesh::StructuredGrid grid(ctx.comm, p.grid);
     log().info("grid {} ({} nodes) on {} rank(s)", grid_text(p.grid), p.grid.size(), ctx.size);
     io::FieldWriter writer(ctx.dir->staged("fields.h5"), grid);

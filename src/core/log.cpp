@@ -22,7 +22,8 @@ void init_logging(int rank, bool quiet) {
   console->set_level(quiet || rank != 0 ? spdlog::level::warn : spdlog::level::info);
   console->set_pattern(rank == 0 ? "%v" : "[rank " + std::to_string(rank) + "] %v");
   auto logger = std::make_shared<spdlog::logger>("karman", console);
-  logger->set_level(spdlog::level::info);
+  // The file sink takes debug lines too (progress already drawn on the terminal).
+  logger->set_level(spdlog::level::debug);
   logger->flush_on(spdlog::level::info);
   logger_ptr() = logger;
 }
@@ -32,6 +33,7 @@ void log_to_file(const std::string& path) {
   close_log_file();
   auto file = std::make_shared<spdlog::sinks::basic_file_sink_mt>(path, /*truncate=*/true);
   file->set_pattern("[%Y-%m-%d %H:%M:%S.%e] %v");
+  file->set_level(spdlog::level::debug);
   log().sinks().push_back(file);
 }
 

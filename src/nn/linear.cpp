@@ -41,17 +41,23 @@ Matrix<T> Linear<T>::forward(const Matrix<T>& x) {
   const Matrix<T> z = m_z, y = m_y;
   const Matrix<T> b = m_bias ? m_parameters->value(m_bias_index) : Matrix<T>();
   const bool has_bias = m_bias;
-  const Activation act = m_activation;
   const std::size_t out = m_out;
-  Kokkos::parallel_for(
-      "karman::nn::linear::bias_activation", Kokkos::RangePolicy<ExecutionSpace>(0, batch),
-      KOKKOS_LAMBDA(const std::size_t i) {
-        for (std::size_t j = 0; j < out; ++j) {
-          const T zij = z(i, j) + (has_bias ? b(0, j) : T(0));
-          z(i, j) = zij;
-          y(i, j) = activate(act, zij);
-        }
-      });
+  with_activation(m_activation, [&](auto act) {
+    Kokkos::parallel_for(
+        "karman::nn::linear::bias_activation", Kokkos::RangePolicy<ExecutionSpace>(0, batch),
+        KOKKOS_LAMBDA(const std::size_t i) {
+          // Row pointers (local to the kernel) let the compiler vectorise the row.
+          T* KOKKOS_RESTRICT zi = &z(i, 0);
+          T* KOKKOS_RESTRICT yi = &y(i, 0);
+          const T* KOKKOS_RESTRICT bias = has_bias ? &b(0, 0) : nullptr;
+#pragma omp simd
+          for (std::size_t j = 0; j < out; ++j) {
+            const T zij = zi[j] + (has_bias ? bias[j] : T(0));
+            zi[j] = zij;
+            yi[j] = activate(act.value, zij);
+          }
+        });
+  });
   return m_y;
 }
 
@@ -64,15 +70,21 @@ Matrix<T> Linear<T>::backward(const Matrix<T>& dy) {
   if (m_activation != Activation::identity) {
     ensure_shape(m_dz, "karman::nn::linear::dz", batch, m_out);
     dz = m_dz;
-    const Matrix<T> z = m_z;
-    const Activation act = m_activation;
+    const Matrix<T> z = m_z, y = m_y;
     const std::size_t out = m_out;
-    Kokkos::parallel_for(
-        "karman::nn::linear::activation_backward", Kokkos::RangePolicy<ExecutionSpace>(0, batch),
-        KOKKOS_LAMBDA(const std::size_t i) {
-          for (std::size_t j = 0; j < out; ++j)
-            dz(i, j) = dy(i, j) * activate_derivative(act, z(i, j));
-        });
+    with_activation(m_activation, [&](auto act) {
+      Kokkos::parallel_for(
+          "karman::nn::linear::activation_backward", Kokkos::RangePolicy<ExecutionSpace>(0, batch),
+          KOKKOS_LAMBDA(const std::size_t i) {
+            const T* KOKKOS_RESTRICT zi = &z(i, 0);
+            const T* KOKKOS_RESTRICT yi = &y(i, 0);
+            const T* KOKKOS_RESTRICT dyi = &dy(i, 0);
+            T* KOKKOS_RESTRICT dzi = &dz(i, 0);
+#pragma omp simd
+            for (std::size_t j = 0; j < out; ++j)
+              dzi[j] = dyi[j] * activate_derivative(act.value, zi[j], yi[j]);
+          });
+    });
   }
   // dW += Xᵀ dZ,  db += 1ᵀ dZ,  dX = dZ Wᵀ
   gemm(Transpose::yes, Transpose::no, T(1), m_x, dz, T(1), m_parameters->gradient(m_weight));

@@ -44,10 +44,21 @@ std::string shell_output(const fs::path& cwd, const std::string& command, int* s
   return read_text(out);
 }
 
-// The overrides that make `case_file` fast, from its pde.type and time section.
+// The overrides that make `case_file` fast, from its kind, pde.type and time section.
 std::vector<std::string> shortening_overrides(const fs::path& case_file) {
   const YAML::Node root = YAML::LoadFile(case_file.string());
   std::vector<std::string> sets;
+  if (root["training"]) {
+    // Learned methods: few samples, a few steps of each stage's optimizer.
+    sets.push_back("samples.train=256");
+    sets.push_back("samples.test=256");
+    sets.push_back("evaluation.n=17");
+    std::string stages = "training.stages=[";
+    for (const auto& stage : root["training"]["stages"])
+      stages += "{optimizer: " + stage["optimizer"].as<std::string>() + ", steps: 5},";
+    sets.push_back(stages + "]");
+    return sets;
+  }
   const YAML::Node pde = root["pde"];
   const std::string type = pde && pde["type"] ? pde["type"].as<std::string>() : "";
   sets.push_back(type == "burgers" ? "grid.n=128" : "grid.n=17");

@@ -5,6 +5,7 @@
 #include <Kokkos_Core.hpp>
 #include <cmath>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace karman::nn {
@@ -66,6 +67,35 @@ KOKKOS_INLINE_FUNCTION T activate_derivative(Activation a, T x) {
       return T(1) / (T(1) + exp(-x));
   }
   return T(1);
+}
+
+// σ'(x) given also y = σ(x), which makes tanh's derivative a multiply: 1 - y².
+template <class T>
+KOKKOS_INLINE_FUNCTION T activate_derivative(Activation a, T x, T y) {
+  return a == Activation::tanh ? T(1) - y * y : activate_derivative(a, x);
+}
+
+// Call f(std::integral_constant<Activation, a>{}): kernels instantiated per activation, so the
+// switch folds away and the inner loop vectorises (math calls resolve to SIMD variants).
+template <class F>
+void with_activation(Activation a, F&& f) {
+  using A = Activation;
+  switch (a) {
+    case A::identity:
+      return f(std::integral_constant<A, A::identity>{});
+    case A::tanh:
+      return f(std::integral_constant<A, A::tanh>{});
+    case A::gelu:
+      return f(std::integral_constant<A, A::gelu>{});
+    case A::silu:
+      return f(std::integral_constant<A, A::silu>{});
+    case A::sin:
+      return f(std::integral_constant<A, A::sin>{});
+    case A::relu:
+      return f(std::integral_constant<A, A::relu>{});
+    case A::softplus:
+      return f(std::integral_constant<A, A::softplus>{});
+  }
 }
 
 }  // namespace karman::nn

@@ -1,0 +1,31 @@
+#pragma once
+// Case-file sections shared by every learned method: `model` (an MLP) and `training` (stages of
+// optimizers, schedules, checkpoints). Each key is documented in cases/README.md.
+
+#include <cstdint>
+#include <vector>
+
+#include "karman/config/node.hpp"
+#include "karman/nn/activation.hpp"
+#include "karman/nn/init.hpp"
+#include "karman/nn/trainer.hpp"
+
+namespace karman::nn {
+
+struct MlpSpec {
+  std::vector<std::size_t> hidden{64, 64, 64};
+  Activation activation = Activation::tanh;
+  Init init = Init::xavier_uniform;
+  std::uint64_t seed = 0;
+};
+
+struct TrainingSpec {
+  TrainerOptions trainer;
+  long batch_size = 0;  // samples per step over all ranks; 0: the whole training set
+  std::uint64_t shuffle_seed = 0;
+};
+
+MlpSpec read_mlp(const config::Node& model);
+TrainingSpec read_training(const config::Node& training);
+
+}  // namespace karman::nn

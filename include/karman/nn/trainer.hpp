@@ -1,0 +1,92 @@
+#pragma once
+// The training loop shared by every learned method. A run is a list of stages (e.g. Adam, then
+// L-BFGS); each step the trainer zeroes the gradients, asks the method for this rank's loss terms
+// and gradients, sums both over the ranks with one MPI_Allreduce (data parallelism), stops on a
+// non-finite loss, clips, steps the optimizer, records the history, reports progress and writes
+// checkpoints. A run resumed from a checkpoint continues the first-order stages bitwise.
+
+#include <mpi.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "karman/nn/checkpoint.hpp"
+#include "karman/nn/lbfgs.hpp"
+#include "karman/nn/loss.hpp"
+#include "karman/nn/optimizer.hpp"
+
+namespace karman::nn {
+
+struct StageOptions {
+  std::string optimizer = "adam";  // sgd | adam | adamw | lbfgs
+  long steps = 1000;               // steps, or iterations for lbfgs
+  OptimizerOptions first_order;    // sgd, adam, adamw
+  Schedule schedule;               // sgd, adam, adamw (schedule.total = steps)
+  double clip = 0.0;               // max global gradient norm; 0: no clipping
+  LbfgsOptions lbfgs;              // lbfgs (max_iterations = steps)
+};
+
+struct TrainerOptions {
+  std::vector<StageOptions> stages;
+  long log_every = 100;
+  long checkpoint_every = 0;  // 0: at the end of each stage only
+  double target_loss = 0.0;   // stop early once the loss is at or below it
+  bool quiet = false;
+  std::string checkpoint_path;  // empty: no checkpoints
+  long stop_after = -1;         // stop (checkpoint written) after this many steps, as if killed
+};
+
+// This rank's loss terms at step `step` (normalised by the global batch, so that the sum over
+// ranks is the loss); the gradients of their weighted sum are ADDED to the parameters' gradients.
+using LossFunction = std::function<std::vector<LossTerm>(long step)>;
+
+struct TrainingRecord {
+  long step = 0;  // 1-based global step (or L-BFGS iteration) that produced this loss
+  int stage = 0;
+  double lr = 0.0, loss = 0.0, gradient_norm = 0.0, wall_s = 0.0;
+  std::vector<double> terms;
+};
+
+struct TrainingResult {
+  long steps = 0;  // global steps done, including those before a resume
+  double final_loss = 0.0;
+  std::vector<LossTerm> final_terms;
+  std::string stop_reason;  // completed | target_loss | non_finite | stopped
+  std::string message;      // for non_finite: what happened and the last good checkpoint
+  double wall_s = 0.0;
+  std::vector<TrainingRecord> history;
+};
+
+template <class T>
+class Trainer {
+ public:
+  Trainer(MPI_Comm comm, Parameters<T>& parameters, LossFunction loss, TrainerOptions options);
+
+  // Method state to carry in checkpoints (normalisers, data-sampler state, config).
+  std::function<void(Checkpoint&)> save_extra;
+
+  TrainingResult run(const Checkpoint* resume = nullptr);
+
+ private:
+  struct Evaluation {
+    std::vector<LossTerm> terms;
+    double loss = 0.0;
+  };
+  Evaluation evaluate(long step);  // zero, compute, allreduce
+  void checkpoint(long step, int stage, long stage_step, Optimizer<T>* optimizer,
+                  const TrainingResult& result);
+  bool run_first_order(int stage, long first_step, Optimizer<T>& optimizer, TrainingResult& result,
+                       long& step);
+  bool run_lbfgs(int stage, TrainingResult& result, long& step);
+  std::string last_good() const;  // "; last good checkpoint: PATH (step N)" or ""
+
+  MPI_Comm m_comm;
+  Parameters<T>& m_parameters;
+  LossFunction m_loss;
+  TrainerOptions m_options;
+  std::vector<double> m_reduce;  // host buffer [size + terms] for the one allreduce per step
+  long m_last_checkpoint_step = -1;
+};
+
+}  // namespace karman::nn

@@ -1,0 +1,72 @@
+#include "karman/nn/case_sections.hpp"
+
+namespace karman::nn {
+
+MlpSpec read_mlp(const config::Node& model) {
+  MlpSpec spec;
+  if (model.has("hidden")) {
+    spec.hidden.clear();
+    for (double w : model.number_list("hidden", 1, config::Bounds::between(1, 1 << 16))) {
+      if (w != static_cast<double>(static_cast<std::size_t>(w)))
+        model.fail("hidden", "expected whole numbers of neurons");
+      spec.hidden.push_back(static_cast<std::size_t>(w));
+    }
+  }
+  spec.activation = activation_from_name(model.choice("activation", activation_names(), "tanh"));
+  spec.init = init_from_name(
+      model.choice("init", {"xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal"},
+                   "xavier_uniform"));
+  spec.seed = static_cast<std::uint64_t>(model.integer("seed", 0, 0));
+  return spec;
+}
+
+namespace {
+
+StageOptions read_stage(const config::Node& node) {
+  StageOptions s;
+  s.optimizer = node.choice("optimizer", {"adam", "adamw", "sgd", "lbfgs"});
+  s.steps = node.required_integer("steps", 0);
+  if (s.optimizer == "lbfgs") {
+    s.lbfgs.history = node.integer("history", 20, 1, 1000);
+    s.lbfgs.tolerance_gradient =
+        node.number("tolerance_gradient", 1e-12, config::Bounds::at_least(0));
+    s.lbfgs.tolerance_change = node.number("tolerance_change", 1e-15, config::Bounds::at_least(0));
+    s.lbfgs.max_line_search = node.integer("max_line_search", 25, 1, 1000);
+    return s;
+  }
+  s.first_order.type = s.optimizer;
+  s.schedule.base = node.number("lr", 1e-3, config::Bounds::positive());
+  s.schedule.type =
+      node.choice("schedule", {"constant", "step", "exponential", "cosine"}, "constant");
+  s.schedule.gamma = node.number("gamma", 0.5, config::Bounds::positive());
+  s.schedule.every = node.integer("every", 100, 1);
+  s.schedule.min = node.number("min_lr", 0.0, config::Bounds::at_least(0));
+  s.schedule.warmup = node.integer("warmup", 0, 0);
+  s.first_order.weight_decay = node.number("weight_decay", 0.0, config::Bounds::at_least(0));
+  s.clip = node.number("clip", 0.0, config::Bounds::at_least(0));
+  if (s.optimizer == "sgd") {
+    s.first_order.momentum = node.number("momentum", 0.0, config::Bounds::between(0, 1));
+    s.first_order.nesterov = node.flag("nesterov", false);
+  } else {
+    s.first_order.beta1 = node.number("beta1", 0.9, config::Bounds::between(0, 1));
+    s.first_order.beta2 = node.number("beta2", 0.999, config::Bounds::between(0, 1));
+    s.first_order.epsilon = node.number("epsilon", 1e-8, config::Bounds::positive());
+  }
+  return s;
+}
+
+}  // namespace
+
+TrainingSpec read_training(const config::Node& training) {
+  TrainingSpec spec;
+  for (const auto& stage : training.mappings("stages"))
+    spec.trainer.stages.push_back(read_stage(stage));
+  spec.batch_size = training.integer("batch_size", 0, 0);
+  spec.shuffle_seed = static_cast<std::uint64_t>(training.integer("shuffle_seed", 0, 0));
+  spec.trainer.log_every = training.integer("log_every", 100, 1);
+  spec.trainer.checkpoint_every = training.integer("checkpoint_every", 0, 0);
+  spec.trainer.target_loss = training.number("target_loss", 0.0, config::Bounds::at_least(0));
+  return spec;
+}
+
+}  // namespace karman::nn

@@ -1,0 +1,238 @@
+#include "karman/nn/trainer.hpp"
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+#include "karman/core/error.hpp"
+#include "karman/core/log.hpp"
+#include "karman/core/progress.hpp"
+#include "karman/core/timer.hpp"
+
+namespace karman::nn {
+
+template <class T>
+Trainer<T>::Trainer(MPI_Comm comm, Parameters<T>& parameters, LossFunction loss,
+                    TrainerOptions options)
+    : m_comm(comm),
+      m_parameters(parameters),
+      m_loss(std::move(loss)),
+      m_options(std::move(options)) {}
+
+namespace {
+
+std::string figures(double loss, const std::vector<LossTerm>& terms, double lr) {
+  std::string out = fmt::format("loss {:.4e}", loss);
+  if (terms.size() > 1) {
+    out += " [";
+    for (std::size_t i = 0; i < terms.size(); ++i)
+      out += fmt::format("{}{} {:.3e}", i ? ", " : "", terms[i].name, terms[i].value);
+    out += "]";
+  }
+  if (lr > 0) out += fmt::format("  lr {:.2e}", lr);
+  return out;
+}
+
+}  // namespace
+
+template <class T>
+typename Trainer<T>::Evaluation Trainer<T>::evaluate(long step) {
+  m_parameters.zero_gradients();
+  Evaluation e;
+  e.terms = m_loss(step);
+  int size;
+  MPI_Comm_size(m_comm, &size);
+  if (size > 1) {
+    // One allreduce per step: gradients and loss terms packed into one host buffer.
+    const std::size_t n = m_parameters.size(), k = e.terms.size();
+    m_reduce.resize(n + k);
+    auto gradients =
+        Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_parameters.gradients());
+    for (std::size_t i = 0; i < n; ++i) m_reduce[i] = static_cast<double>(gradients(i));
+    for (std::size_t i = 0; i < k; ++i) m_reduce[n + i] = e.terms[i].value;
+    MPI_Allreduce(MPI_IN_PLACE, m_reduce.data(), static_cast<int>(n + k), MPI_DOUBLE, MPI_SUM,
+                  m_comm);
+    for (std::size_t i = 0; i < n; ++i) gradients(i) = static_cast<T>(m_reduce[i]);
+    for (std::size_t i = 0; i < k; ++i) e.terms[i].value = m_reduce[n + i];
+    Kokkos::deep_copy(m_parameters.gradients(), gradients);
+  }
+  e.loss = total_loss(e.terms);
+  return e;
+}
+
+template <class T>
+void Trainer<T>::checkpoint(long step, int stage, long stage_step, Optimizer<T>* optimizer,
+                            const TrainingResult& result) {
+  if (m_options.checkpoint_path.empty()) return;
+  Checkpoint c;
+  store_parameters(c, m_parameters);
+  if (optimizer) store_optimizer(c, *optimizer);
+  c.scalars["step"] = static_cast<double>(step);
+  c.scalars["stage"] = stage;
+  c.scalars["stage_step"] = static_cast<double>(stage_step);
+  c.scalars["wall_s"] = result.wall_s;
+  c.scalars["precision_bits"] = 8 * sizeof(T);
+  // The loss history so far, so a resumed run reports the whole curve.
+  std::vector<double> steps, losses, lrs, norms;
+  for (const auto& r : result.history) {
+    steps.push_back(static_cast<double>(r.step));
+    losses.push_back(r.loss);
+    lrs.push_back(r.lr);
+    norms.push_back(r.gradient_norm);
+  }
+  c.arrays["history/step"] = steps;
+  c.arrays["history/loss"] = losses;
+  c.arrays["history/lr"] = lrs;
+  c.arrays["history/gradient_norm"] = norms;
+  if (save_extra) save_extra(c);
+  save_checkpoint(m_comm, m_options.checkpoint_path, c);
+  m_last_checkpoint_step = step;
+}
+
+template <class T>
+std::string Trainer<T>::last_good() const {
+  if (m_options.checkpoint_path.empty() || m_last_checkpoint_step < 0) return "";
+  return fmt::format("; last good checkpoint: {} (step {})", m_options.checkpoint_path,
+                     m_last_checkpoint_step);
+}
+
+template <class T>
+bool Trainer<T>::run_first_order(int stage, long first_step, Optimizer<T>& optimizer,
+                                 TrainingResult& result, long& step) {
+  const StageOptions& s = m_options.stages[stage];
+  Schedule schedule = s.schedule;
+  schedule.total = s.steps;
+  Progress progress(fmt::format("{} stage {}", s.optimizer, stage + 1), s.steps,
+                    m_options.log_every, m_options.quiet);
+  Timer wall;
+  const double wall_start = result.wall_s;
+  for (long k = first_step; k < s.steps; ++k) {
+    const double lr = schedule.at(k);
+    Evaluation e = evaluate(step);
+    if (!std::isfinite(e.loss)) {
+      result.stop_reason = "non_finite";
+      result.message = fmt::format("training stopped at step {}: the loss became {} ({}){}",
+                                   step + 1, e.loss, figures(e.loss, e.terms, lr), last_good());
+      return false;
+    }
+    const double norm =
+        s.clip > 0 ? clip_gradient_norm(m_parameters, s.clip) : gradient_norm(m_parameters);
+    optimizer.step(m_parameters, lr);
+    ++step;
+    result.wall_s = wall_start + wall.seconds();
+    TrainingRecord record{step, stage, lr, e.loss, norm, result.wall_s, {}};
+    for (const auto& t : e.terms) record.terms.push_back(t.value);
+    result.history.push_back(record);
+    result.final_loss = e.loss;
+    result.final_terms = e.terms;
+    progress.update(k + 1, figures(e.loss, e.terms, lr));
+    if (m_options.target_loss > 0 && e.loss <= m_options.target_loss) {
+      result.stop_reason = "target_loss";
+      checkpoint(step, stage, k + 1, &optimizer, result);
+      return false;
+    }
+    const bool last = k + 1 == s.steps;
+    if (m_options.checkpoint_every > 0 && step % m_options.checkpoint_every == 0 && !last)
+      checkpoint(step, stage, k + 1, &optimizer, result);
+    if (m_options.stop_after >= 0 && step >= m_options.stop_after) {
+      checkpoint(step, stage, k + 1, &optimizer, result);
+      result.stop_reason = "stopped";
+      return false;
+    }
+  }
+  progress.finish(figures(result.final_loss, result.final_terms, 0.0));
+  checkpoint(step, stage + 1, 0, nullptr, result);
+  return true;
+}
+
+template <class T>
+bool Trainer<T>::run_lbfgs(int stage, TrainingResult& result, long& step) {
+  const StageOptions& s = m_options.stages[stage];
+  LbfgsOptions options = s.lbfgs;
+  options.max_iterations = s.steps;
+  Progress progress(fmt::format("lbfgs stage {}", stage + 1), s.steps, m_options.log_every,
+                    m_options.quiet);
+  Timer wall;
+  const double wall_start = result.wall_s;
+  std::vector<LossTerm> last_terms;
+  double last_norm = 0.0;
+  auto evaluate_total = [&] {
+    Evaluation e = evaluate(step);
+    last_terms = e.terms;
+    last_norm = gradient_norm(m_parameters);
+    return e.loss;
+  };
+  auto on_iteration = [&](long k, double loss) {
+    ++step;
+    result.wall_s = wall_start + wall.seconds();
+    TrainingRecord record{step, stage, 0.0, loss, last_norm, result.wall_s, {}};
+    for (const auto& t : last_terms) record.terms.push_back(t.value);
+    result.history.push_back(record);
+    progress.update(k, figures(loss, last_terms, 0.0));
+  };
+  LbfgsResult r = lbfgs_minimize(m_parameters, evaluate_total, options, on_iteration);
+  // The terms of the returned (best) point: one more evaluation, not counted as a step.
+  Evaluation final = evaluate(step);
+  result.final_loss = final.loss;
+  result.final_terms = final.terms;
+  log().info("lbfgs stage {}: {} iterations, {} evaluations, stopped by {}", stage + 1,
+             r.iterations, r.evaluations, r.stop_reason);
+  progress.finish(figures(final.loss, final.terms, 0.0));
+  if (r.stop_reason == "non_finite" || !std::isfinite(final.loss)) {
+    result.stop_reason = "non_finite";
+    result.message =
+        fmt::format("L-BFGS stopped at step {}: the loss became non-finite{}", step, last_good());
+    return false;
+  }
+  checkpoint(step, stage + 1, 0, nullptr, result);
+  return true;
+}
+
+template <class T>
+TrainingResult Trainer<T>::run(const Checkpoint* resume) {
+  TrainingResult result;
+  long step = 0;
+  int first_stage = 0;
+  long first_step = 0;
+  if (resume) {
+    step = static_cast<long>(resume->scalar("step"));
+    first_stage = static_cast<int>(resume->scalar("stage"));
+    first_step = static_cast<long>(resume->scalar("stage_step"));
+    result.wall_s = resume->scalar("wall_s");
+    const auto& steps = resume->arrays.at("history/step");
+    for (std::size_t i = 0; i < steps.size(); ++i)
+      result.history.push_back({static_cast<long>(steps[i]),
+                                0,
+                                resume->arrays.at("history/lr")[i],
+                                resume->arrays.at("history/loss")[i],
+                                resume->arrays.at("history/gradient_norm")[i],
+                                0.0,
+                                {}});
+    if (!result.history.empty()) result.final_loss = result.history.back().loss;
+    log().info("resuming at step {} (stage {}, step {} of it)", step, first_stage + 1, first_step);
+  } else {
+    // A checkpoint before the first step, so a run that diverges early still has a good one.
+    checkpoint(0, 0, 0, nullptr, result);
+  }
+  for (int stage = first_stage; stage < static_cast<int>(m_options.stages.size()); ++stage) {
+    const StageOptions& s = m_options.stages[stage];
+    bool go_on;
+    if (s.optimizer == "lbfgs") {
+      go_on = run_lbfgs(stage, result, step);
+    } else {
+      auto optimizer = make_optimizer<T>(s.first_order, m_parameters);
+      const bool mid_stage = resume && stage == first_stage && first_step > 0;
+      if (mid_stage) restore_optimizer(*resume, *optimizer, m_options.checkpoint_path);
+      go_on = run_first_order(stage, mid_stage ? first_step : 0, *optimizer, result, step);
+    }
+    if (!go_on) break;
+  }
+  if (result.stop_reason.empty()) result.stop_reason = "completed";
+  result.steps = step;
+  return result;
+}
+
+template class Trainer<float>;
+template class Trainer<double>;
+
+}  // namespace karman::nn
