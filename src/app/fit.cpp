@@ -55,6 +55,11 @@ FitSpec read_fit(const config::Node& root) {
   return spec;
 }
 
+// The network sees coordinates mapped to [-1, 1] (centred inputs suit tanh-like activations).
+double spec_unit(const mesh::GridShape& box, int d, double p) {
+  return 2.0 * (p - box.lower[d]) / (box.upper[d] - box.lower[d]) - 1.0;
+}
+
 // Rows [first, first + count) of this rank when `total` rows are split as evenly as possible.
 std::pair<long, long> my_rows(MPI_Comm comm, long total) {
   int rank, size;
@@ -79,7 +84,7 @@ void make_samples(const FitSpec& spec, std::uint64_t stream, long first, long co
     for (int d = 0; d < dim; ++d) {
       const double u = uniform01(stream, static_cast<std::uint64_t>((first + i) * dim + d));
       p[d] = spec.box.lower[d] + u * (spec.box.upper[d] - spec.box.lower[d]);
-      hx(i, d) = static_cast<T>(p[d]);
+      hx(i, d) = static_cast<T>(spec_unit(spec.box, d, p[d]));
     }
     hy(i, 0) = static_cast<T>((*spec.target)(p[0], p[1], p[2]));
   }
@@ -192,7 +197,8 @@ class FitRun {
     long row = 0;
     grid.sample([&](double x, double y, double z) {
       const double p[3] = {x, y, z};
-      for (int d = 0; d < m_spec.box.dim; ++d) host(row, d) = static_cast<T>(p[d]);
+      for (int d = 0; d < m_spec.box.dim; ++d)
+        host(row, d) = static_cast<T>(spec_unit(m_spec.box, d, p[d]));
       exact.push_back((*m_spec.target)(x, y, z));
       ++row;
       return 0.0;
@@ -267,7 +273,7 @@ void FitRun<T>::gather_batch(long step) {
     for (int d = 0; d < dim; ++d) {
       const double u = uniform01(m_spec.sample_seed, static_cast<std::uint64_t>(sample * dim + d));
       p[d] = m_spec.box.lower[d] + u * (m_spec.box.upper[d] - m_spec.box.lower[d]);
-      hx(i, d) = static_cast<T>(p[d]);
+      hx(i, d) = static_cast<T>(spec_unit(m_spec.box, d, p[d]));
     }
     hy(i, 0) = static_cast<T>((*m_spec.target)(p[0], p[1], p[2]));
   }
