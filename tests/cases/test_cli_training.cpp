@@ -1,0 +1,153 @@
+// Training through `karman run` (kind fit): the fit2d case reaches its accuracy, a run killed with
+// SIGKILL and resumed with --resume ends with exactly the weights of an uninterrupted run, two
+// ranks give the same final loss as one, and an absurd learning rate ends in one clear line, exit
+// status 1 and a readable last good checkpoint.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "karman/core/error.hpp"
+#include "karman/nn/checkpoint.hpp"
+#include "support/cli.hpp"
+
+using namespace karman;
+using namespace karman::test;
+
+namespace {
+
+nlohmann::json report_of(const fs::path& run) {
+  return nlohmann::json::parse(read_text(run / "report.json"));
+}
+
+const std::string kFit = (source_dir() / "cases" / "nn" / "fit2d.yaml").string();
+
+// A shortened fit2d: fewer samples, Adam then L-BFGS, a checkpoint every 50 steps.
+std::vector<std::string> short_fit(const std::string& output, long adam_steps, long lbfgs_steps) {
+  return {"run",
+          kFit,
+          "--output",
+          output,
+          "--quiet",
+          "--set",
+          "samples.train=512",
+          "--set",
+          "samples.test=512",
+          "--set",
+          "evaluation.n=17",
+          "--set",
+          "training.checkpoint_every=50",
+          "--set",
+          "training.stages=[{optimizer: adam, steps: " + std::to_string(adam_steps) +
+              ", lr: 1.0e-2, schedule: cosine}, {optimizer: lbfgs, steps: " +
+              std::to_string(lbfgs_steps) + ", tolerance_change: 0, tolerance_gradient: 0}]"};
+}
+
+std::map<std::string, std::vector<double>> parameters_of(const fs::path& checkpoint) {
+  std::map<std::string, std::vector<double>> out;
+  for (const auto& [name, values] : nn::load_checkpoint(MPI_COMM_SELF, checkpoint.string()).arrays)
+    if (name.rfind("parameters/", 0) == 0) out[name] = values;
+  return out;
+}
+
+bool process_alive(long pid) { return fs::exists("/proc/" + std::to_string(pid)); }
+
+}  // namespace
+
+TEST(CliTraining, Fit2dReachesItsAccuracy) {
+  const fs::path dir = test_folder();
+  const CliResult r = run_karman(dir, {"run", kFit, "--output", "fit", "--quiet"});
+  ASSERT_EQ(r.status, 0) << r;
+  const auto report = report_of(dir / "fit");
+  EXPECT_EQ(report["status"], "ok");
+  EXPECT_EQ(report["kind"], "fit");
+  const auto& m = report["metrics"];
+  EXPECT_LT(m["rel_l2"].get<double>(), 1e-3) << m.dump();
+  EXPECT_GT(m["final_loss"].get<double>(), 0.0);
+  EXPECT_EQ(m["steps"].get<long>(), 5000);
+  EXPECT_GT(m["train_wall_s"].get<double>(), 0.0);
+  EXPECT_TRUE(fs::is_regular_file(dir / "fit" / "checkpoint.h5"));
+  EXPECT_TRUE(fs::is_regular_file(dir / "fit" / "history.csv"));
+  EXPECT_TRUE(fs::is_regular_file(dir / "fit" / "fields.h5"));
+  std::printf("    fit2d: rel_l2 %.3e, final_loss %.3e, %.1f s of training\n",
+              m["rel_l2"].get<double>(), m["final_loss"].get<double>(),
+              m["train_wall_s"].get<double>());
+}
+
+TEST(CliTraining, KilledRunResumesToTheSameWeights) {
+  const fs::path dir = test_folder();
+  const CliResult full = run_karman(dir, short_fit("full", 600, 30));
+  ASSERT_EQ(full.status, 0) << full;
+
+  // Start the same run in the background and kill it (SIGKILL) once it has checkpointed past
+  // step 100, i.e. somewhere inside the Adam stage.
+  std::string command = "cd " + shell_quote(dir.string()) + " && " + clean_environment_prefix() +
+                        " " + shell_quote(KARMAN_BINARY);
+  for (const auto& a : short_fit("killed", 600, 30)) command += " " + shell_quote(a);
+  command += " >/dev/null 2>&1 </dev/null & echo $! > " + shell_quote((dir / "pid").string());
+  ASSERT_EQ(std::system(command.c_str()), 0);
+  const long pid = std::stol(read_text(dir / "pid"));
+  const fs::path checkpoint = dir / "killed" / "checkpoint.h5";
+  double step = 0;
+  for (int i = 0; i < 600 && step < 100 && process_alive(pid); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    try {
+      if (fs::exists(checkpoint))
+        step = nn::load_checkpoint(MPI_COMM_SELF, checkpoint.string()).scalar("step");
+    } catch (const ConfigError&) {
+    }
+  }
+  ASSERT_TRUE(process_alive(pid)) << "the run ended before it could be killed";
+  kill(static_cast<pid_t>(pid), SIGKILL);
+  while (process_alive(pid)) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  const double killed_at = nn::load_checkpoint(MPI_COMM_SELF, checkpoint.string()).scalar("step");
+  EXPECT_GE(killed_at, 100);
+  EXPECT_LT(killed_at, 600);
+  EXPECT_FALSE(fs::exists(dir / "killed" / "report.json"));
+
+  auto args = short_fit("killed", 600, 30);
+  args.push_back("--resume");
+  const CliResult resumed = run_karman(dir, args);
+  ASSERT_EQ(resumed.status, 0) << resumed;
+  EXPECT_NE(read_text(dir / "killed" / "log.txt").find("resuming at step"), std::string::npos);
+  const auto a = parameters_of(dir / "full" / "checkpoint.h5");
+  const auto b = parameters_of(checkpoint);
+  ASSERT_EQ(a.size(), b.size());
+  for (const auto& [name, values] : a) EXPECT_TRUE(values == b.at(name)) << name << " differs";
+  EXPECT_EQ(report_of(dir / "full")["metrics"]["final_loss"],
+            report_of(dir / "killed")["metrics"]["final_loss"]);
+  std::printf("    killed at step %.0f, resumed: weights identical\n", killed_at);
+}
+
+TEST(CliTraining, TwoRanksGiveTheSameFinalLoss) {
+  const fs::path dir = test_folder();
+  const CliResult one = run_karman(dir, short_fit("one", 200, 20));
+  ASSERT_EQ(one.status, 0) << one;
+  const CliResult two = run_karman(dir, short_fit("two", 200, 20), /*ranks=*/2);
+  ASSERT_EQ(two.status, 0) << two;
+  const double a = report_of(dir / "one")["metrics"]["final_loss"];
+  const double b = report_of(dir / "two")["metrics"]["final_loss"];
+  EXPECT_EQ(report_of(dir / "two")["ranks"], 2);
+  EXPECT_NEAR(b, a, 1e-10 * a);
+  std::printf("    final_loss 1 rank %.17g, 2 ranks %.17g\n", a, b);
+}
+
+TEST(CliTraining, AbsurdLearningRateStopsWithOneLine) {
+  const fs::path dir = test_folder();
+  const CliResult r =
+      run_karman(dir, {"run", kFit, "--output", "nan", "--quiet", "--set", "samples.train=256",
+                       "--set", "training.checkpoint_every=1", "--set",
+                       "training.stages=[{optimizer: sgd, steps: 500, lr: 1.0e+3}]"});
+  EXPECT_EQ(r.status, 1) << r;
+  const auto lines = r.error_lines();
+  ASSERT_EQ(lines.size(), 1u) << r;
+  EXPECT_NE(lines[0].find("karman: error: training stopped at step"), std::string::npos) << r;
+  EXPECT_NE(lines[0].find("last good checkpoint"), std::string::npos) << r;
+  EXPECT_EQ(report_of(dir / "nan")["status"], "diverged");
+  const auto parameters = parameters_of(dir / "nan" / "checkpoint.h5");
+  EXPECT_FALSE(parameters.empty());
+  for (const auto& [name, values] : parameters)
+    for (double v : values) ASSERT_TRUE(std::isfinite(v)) << name;
+}
