@@ -66,7 +66,7 @@ TEST(CliTraining, Fit2dReachesItsAccuracy) {
   const auto& m = report["metrics"];
   EXPECT_LT(m["rel_l2"].get<double>(), 1e-3) << m.dump();
   EXPECT_GT(m["final_loss"].get<double>(), 0.0);
-  EXPECT_EQ(m["steps"].get<long>(), 5000);
+  EXPECT_EQ(m["steps"].get<long>(), 6000);
   EXPECT_GT(m["train_wall_s"].get<double>(), 0.0);
   EXPECT_TRUE(fs::is_regular_file(dir / "fit" / "checkpoint.h5"));
   EXPECT_TRUE(fs::is_regular_file(dir / "fit" / "history.csv"));
