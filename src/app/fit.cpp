@@ -135,6 +135,7 @@ class FitRun {
     options.checkpoint_path = checkpoint;
     nn::Trainer<T> trainer(
         m_ctx.comm, m_net->parameters(), [this](long step) { return loss(step); }, options);
+    trainer.validate = [this] { return test_error(m_ctx.comm, *m_net, m_x_test, m_y_test).first; };
     trainer.save_extra = [this](nn::Checkpoint& c) {
       c.strings["config"] = m_ctx.resolved_yaml;
       c.strings["precision"] = m_ctx.precision;
@@ -228,10 +229,12 @@ class FitRun {
     const std::string path = m_ctx.dir->staged("history.csv");
     if (m_ctx.rank != 0) return;
     std::ofstream out(path);
-    out << "step,stage,lr,loss,gradient_norm,wall_s\n";
+    out << "step,stage,lr,loss,gradient_norm,wall_s,test_rel_l2\n";
     for (const auto& r : result.history)
-      out << fmt::format("{},{},{:.6e},{:.10e},{:.6e},{:.4f}\n", r.step, r.stage + 1, r.lr, r.loss,
-                         r.gradient_norm, r.wall_s);
+      out << fmt::format(
+          "{},{},{:.6e},{:.10e},{:.6e},{:.4f},{}\n", r.step, r.stage + 1, r.lr, r.loss,
+          r.gradient_norm, r.wall_s,
+          std::isnan(r.validation) ? std::string() : fmt::format("{:.6e}", r.validation));
   }
 
   const FitSpec& m_spec;

@@ -65,6 +65,7 @@ TrainingSpec read_training(const config::Node& training) {
   spec.shuffle_seed = static_cast<std::uint64_t>(training.integer("shuffle_seed", 0, 0));
   spec.trainer.log_every = training.integer("log_every", 100, 1);
   spec.trainer.checkpoint_every = training.integer("checkpoint_every", 0, 0);
+  spec.trainer.validate_every = training.integer("validate_every", 0, 0);
   spec.trainer.target_loss = training.number("target_loss", 0.0, config::Bounds::at_least(0));
   return spec;
 }

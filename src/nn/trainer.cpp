@@ -125,6 +125,11 @@ bool Trainer<T>::run_first_order(int stage, long first_step, Optimizer<T>& optim
     result.history.push_back(record);
     result.final_loss = e.loss;
     result.final_terms = e.terms;
+    if (validate && m_options.validate_every > 0 &&
+        (step % m_options.validate_every == 0 || k + 1 == s.steps)) {
+      result.history.back().validation = validate();
+      log().info("step {}: validation {:.4e}", step, result.history.back().validation);
+    }
     progress.update(k + 1, figures(e.loss, e.terms, lr));
     if (m_options.target_loss > 0 && e.loss <= m_options.target_loss) {
       result.stop_reason = "target_loss";
@@ -168,6 +173,10 @@ bool Trainer<T>::run_lbfgs(int stage, TrainingResult& result, long& step) {
     TrainingRecord record{step, stage, 0.0, loss, last_norm, result.wall_s, {}};
     for (const auto& t : last_terms) record.terms.push_back(t.value);
     result.history.push_back(record);
+    if (validate && m_options.validate_every > 0 && step % m_options.validate_every == 0) {
+      result.history.back().validation = validate();
+      log().info("step {}: validation {:.4e}", step, result.history.back().validation);
+    }
     progress.update(k, figures(loss, last_terms, 0.0));
   };
   LbfgsResult r = lbfgs_minimize(m_parameters, evaluate_total, options, on_iteration);

@@ -7,6 +7,7 @@
 
 #include <mpi.h>
 
+#include <cmath>
 #include <functional>
 #include <string>
 #include <vector>
@@ -31,6 +32,7 @@ struct TrainerOptions {
   std::vector<StageOptions> stages;
   long log_every = 100;
   long checkpoint_every = 0;  // 0: at the end of each stage only
+  long validate_every = 0;    // steps between calls of Trainer::validate; 0: never
   double target_loss = 0.0;   // stop early once the loss is at or below it
   bool quiet = false;
   std::string checkpoint_path;  // empty: no checkpoints
@@ -46,6 +48,7 @@ struct TrainingRecord {
   int stage = 0;
   double lr = 0.0, loss = 0.0, gradient_norm = 0.0, wall_s = 0.0;
   std::vector<double> terms;
+  double validation = NAN;  // Trainer::validate at this step, when it ran
 };
 
 struct TrainingResult {
@@ -65,6 +68,9 @@ class Trainer {
 
   // Method state to carry in checkpoints (normalisers, data-sampler state, config).
   std::function<void(Checkpoint&)> save_extra;
+  // Error on held-out data (the same on every rank), every validate_every steps and at the end
+  // of each first-order stage; logged and kept in the history.
+  std::function<double()> validate;
 
   TrainingResult run(const Checkpoint* resume = nullptr);
 
