@@ -74,26 +74,24 @@ void xsmm_blocks(Kernel full, Kernel tail, std::size_t tail_rows, const Matrix<T
     tail(B.data(), A.data() + full_blocks * kRowBlock * K, C.data() + full_blocks * kRowBlock * N);
 }
 
-void xsmm(float alpha, const Matrix<float>& A, const Matrix<float>& B, float beta,
-          const Matrix<float>& C) {
-  const libxsmm_blasint M = C.extent(0), K = A.extent(1), N = C.extent(1);
-  const libxsmm_blasint rows = static_cast<libxsmm_blasint>(kRowBlock), tail = M % rows;
-  auto full = libxsmm_smmdispatch(N, rows, K, &N, &K, &N, &alpha, &beta, nullptr, nullptr);
-  auto last =
-      tail ? libxsmm_smmdispatch(N, tail, K, &N, &K, &N, &alpha, &beta, nullptr, nullptr) : full;
-  if (!full || !last) return blas(Transpose::no, Transpose::no, alpha, A, B, beta, C);
-  xsmm_blocks<float>(full, last, tail, A, B, C);
+// libxsmm's JIT dispatch per precision: a kernel C'(m×n) = B'(m×k) A'(k×n) with the given lds.
+libxsmm_smmfunction dispatch(float alpha, float beta, libxsmm_blasint m, libxsmm_blasint n,
+                             libxsmm_blasint k) {
+  return libxsmm_smmdispatch(m, n, k, &m, &k, &m, &alpha, &beta, nullptr, nullptr);
+}
+libxsmm_dmmfunction dispatch(double alpha, double beta, libxsmm_blasint m, libxsmm_blasint n,
+                             libxsmm_blasint k) {
+  return libxsmm_dmmdispatch(m, n, k, &m, &k, &m, &alpha, &beta, nullptr, nullptr);
 }
 
-void xsmm(double alpha, const Matrix<double>& A, const Matrix<double>& B, double beta,
-          const Matrix<double>& C) {
+template <class T>
+void xsmm(T alpha, const Matrix<T>& A, const Matrix<T>& B, T beta, const Matrix<T>& C) {
   const libxsmm_blasint M = C.extent(0), K = A.extent(1), N = C.extent(1);
   const libxsmm_blasint rows = static_cast<libxsmm_blasint>(kRowBlock), tail = M % rows;
-  auto full = libxsmm_dmmdispatch(N, rows, K, &N, &K, &N, &alpha, &beta, nullptr, nullptr);
-  auto last =
-      tail ? libxsmm_dmmdispatch(N, tail, K, &N, &K, &N, &alpha, &beta, nullptr, nullptr) : full;
+  auto full = dispatch(alpha, beta, N, rows, K);
+  auto last = tail ? dispatch(alpha, beta, N, tail, K) : full;
   if (!full || !last) return blas(Transpose::no, Transpose::no, alpha, A, B, beta, C);
-  xsmm_blocks<double>(full, last, tail, A, B, C);
+  xsmm_blocks<T>(full, last, tail, A, B, C);
 }
 
 }  // namespace
