@@ -46,15 +46,21 @@ Matrix<T> Linear<T>::forward(const Matrix<T>& x) {
     Kokkos::parallel_for(
         "karman::nn::linear::bias_activation", Kokkos::RangePolicy<ExecutionSpace>(0, batch),
         KOKKOS_LAMBDA(const std::size_t i) {
-          // Row pointers (local to the kernel) let the compiler vectorise the row.
+          // Row pointers (local to the kernel) let the compiler vectorise the row. The bias test
+          // stays outside the loops: a conditional load inside keeps a long body from vectorising.
           T* KOKKOS_RESTRICT zi = &z(i, 0);
           T* KOKKOS_RESTRICT yi = &y(i, 0);
-          const T* KOKKOS_RESTRICT bias = has_bias ? &b(0, 0) : nullptr;
+          if (has_bias) {
+            const T* KOKKOS_RESTRICT bias = &b(0, 0);
 #pragma omp simd
-          for (std::size_t j = 0; j < out; ++j) {
-            const T zij = zi[j] + (has_bias ? bias[j] : T(0));
-            zi[j] = zij;
-            yi[j] = activate(act.value, zij);
+            for (std::size_t j = 0; j < out; ++j) {
+              const T zij = zi[j] + bias[j];
+              zi[j] = zij;
+              yi[j] = activate(act.value, zij);
+            }
+          } else {
+#pragma omp simd
+            for (std::size_t j = 0; j < out; ++j) yi[j] = activate(act.value, zi[j]);
           }
         });
   });

@@ -100,13 +100,17 @@ Matrix<T> Pointwise<T>::forward(const Matrix<T>& x) {
   m_x = x;
   ensure_shape(m_y, "karman::nn::activation::y", x.extent(0), m_width);
   const Matrix<T> y = m_y;
-  const Activation act = m_activation;
   const std::size_t cols = m_width;
-  Kokkos::parallel_for(
-      "karman::nn::activation::forward", Kokkos::RangePolicy<ExecutionSpace>(0, x.extent(0)),
-      KOKKOS_LAMBDA(const std::size_t i) {
-        for (std::size_t j = 0; j < cols; ++j) y(i, j) = activate(act, x(i, j));
-      });
+  with_activation(m_activation, [&](auto act) {
+    Kokkos::parallel_for(
+        "karman::nn::activation::forward", Kokkos::RangePolicy<ExecutionSpace>(0, x.extent(0)),
+        KOKKOS_LAMBDA(const std::size_t i) {
+          const T* KOKKOS_RESTRICT xi = &x(i, 0);
+          T* KOKKOS_RESTRICT yi = &y(i, 0);
+#pragma omp simd
+          for (std::size_t j = 0; j < cols; ++j) yi[j] = activate(act.value, xi[j]);
+        });
+  });
   return m_y;
 }
 
@@ -114,14 +118,19 @@ template <class T>
 Matrix<T> Pointwise<T>::backward(const Matrix<T>& dy) {
   ensure_shape(m_dx, "karman::nn::activation::dx", dy.extent(0), m_width);
   const Matrix<T> dx = m_dx, x = m_x;
-  const Activation act = m_activation;
   const std::size_t cols = m_width;
-  Kokkos::parallel_for(
-      "karman::nn::activation::backward", Kokkos::RangePolicy<ExecutionSpace>(0, dy.extent(0)),
-      KOKKOS_LAMBDA(const std::size_t i) {
-        for (std::size_t j = 0; j < cols; ++j)
-          dx(i, j) = dy(i, j) * activate_derivative(act, x(i, j));
-      });
+  with_activation(m_activation, [&](auto act) {
+    Kokkos::parallel_for(
+        "karman::nn::activation::backward", Kokkos::RangePolicy<ExecutionSpace>(0, dy.extent(0)),
+        KOKKOS_LAMBDA(const std::size_t i) {
+          const T* KOKKOS_RESTRICT xi = &x(i, 0);
+          const T* KOKKOS_RESTRICT dyi = &dy(i, 0);
+          T* KOKKOS_RESTRICT dxi = &dx(i, 0);
+#pragma omp simd
+          for (std::size_t j = 0; j < cols; ++j)
+            dxi[j] = dyi[j] * activate_derivative(act.value, xi[j]);
+        });
+  });
   return m_dx;
 }
 
