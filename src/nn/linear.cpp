@@ -107,6 +107,92 @@ Matrix<T> Linear<T>::backward(const Matrix<T>& dy) {
   return m_dx;
 }
 
+// ---------------------------------------------------------------------- derivative propagation
+// Per point and neuron, with z the pre-activation channels (z, z_k, z_kk) and σ's jet (s1..s3):
+//   y = σ(z),  y_k = s1 z_k,  y_kk = s2 z_k² + s1 z_kk.
+// Backward, from the output-channel gradients (g, g_k, g_kk):
+//   z̄    = g s1 + Σ_k [g_k s2 z_k + g_kk (s3 z_k² + s2 z_kk)]
+//   z̄_k  = g_k s1 + 2 g_kk s2 z_k
+//   z̄_kk = g_kk s1
+// The linear map is the same for every channel (the bias only enters the values), so each
+// direction is one GEMM over all C·N rows.
+
+template <class T>
+Matrix<T> Linear<T>::forward_taylor(const Matrix<T>& x, std::size_t dims) {
+  const std::size_t channels = 1 + 2 * dims;
+  KARMAN_VERIFY(x.extent(1) == m_in && x.extent(0) % channels == 0,
+                "Linear::forward_taylor: input is not [C·N, in]");
+  const std::size_t n = x.extent(0) / channels, out = m_out;
+  m_dims = dims;
+  m_tx = x;
+  ensure_shape(m_tz, "karman::nn::linear::taylor_z", x.extent(0), m_out);
+  ensure_shape(m_ty, "karman::nn::linear::taylor_y", x.extent(0), m_out);
+  gemm(Transpose::no, Transpose::no, T(1), x, m_parameters->value(m_weight), T(0), m_tz);
+  const Matrix<T> z = m_tz, y = m_ty;
+  const Matrix<T> b = m_bias ? m_parameters->value(m_bias_index) : Matrix<T>();
+  const bool has_bias = m_bias;
+  with_activation(m_activation, [&](auto act) {
+    Kokkos::parallel_for(
+        "karman::nn::linear::taylor_forward", Kokkos::RangePolicy<ExecutionSpace>(0, n),
+        KOKKOS_LAMBDA(const std::size_t i) {
+          for (std::size_t j = 0; j < out; ++j) {
+            if (has_bias) z(i, j) += b(0, j);
+            const ActivationJet<T> s = activate_jet(act.value, z(i, j));
+            y(i, j) = s.s0;
+            for (std::size_t k = 0; k < dims; ++k) {
+              const std::size_t first = (1 + k) * n + i, second = (1 + dims + k) * n + i;
+              const T zk = z(first, j);
+              y(first, j) = s.s1 * zk;
+              y(second, j) = s.s2 * zk * zk + s.s1 * z(second, j);
+            }
+          }
+        });
+  });
+  return m_ty;
+}
+
+template <class T>
+Matrix<T> Linear<T>::backward_taylor(const Matrix<T>& dy) {
+  const std::size_t dims = m_dims, channels = 1 + 2 * dims, rows = m_tx.extent(0),
+                    n = rows / channels, out = m_out;
+  KARMAN_VERIFY(dy.extent(0) == rows && dy.extent(1) == m_out,
+                "Linear::backward_taylor: dy has the wrong shape");
+  ensure_shape(m_tdz, "karman::nn::linear::taylor_dz", rows, m_out);
+  const Matrix<T> z = m_tz, dz = m_tdz;
+  with_activation(m_activation, [&](auto act) {
+    Kokkos::parallel_for(
+        "karman::nn::linear::taylor_backward", Kokkos::RangePolicy<ExecutionSpace>(0, n),
+        KOKKOS_LAMBDA(const std::size_t i) {
+          for (std::size_t j = 0; j < out; ++j) {
+            const ActivationJet<T> s = activate_jet(act.value, z(i, j));
+            T value = dy(i, j) * s.s1;
+            for (std::size_t k = 0; k < dims; ++k) {
+              const std::size_t first = (1 + k) * n + i, second = (1 + dims + k) * n + i;
+              const T zk = z(first, j), zkk = z(second, j), gk = dy(first, j), gkk = dy(second, j);
+              value += gk * s.s2 * zk + gkk * (s.s3 * zk * zk + s.s2 * zkk);
+              dz(first, j) = gk * s.s1 + T(2) * gkk * s.s2 * zk;
+              dz(second, j) = gkk * s.s1;
+            }
+            dz(i, j) = value;
+          }
+        });
+  });
+  // dW += X_allᵀ dZ_all,  db += 1ᵀ dZ_values,  dX_all = dZ_all Wᵀ
+  gemm(Transpose::yes, Transpose::no, T(1), m_tx, m_tdz, T(1), m_parameters->gradient(m_weight));
+  if (m_bias) {
+    if (m_tones.extent(0) != n) {
+      ensure_shape(m_tones, "karman::nn::linear::taylor_ones", n, 1);
+      Kokkos::deep_copy(m_tones, T(1));
+    }
+    const Matrix<T> values = Kokkos::subview(m_tdz, std::make_pair(std::size_t(0), n), Kokkos::ALL);
+    gemm(Transpose::yes, Transpose::no, T(1), m_tones, values, T(1),
+         m_parameters->gradient(m_bias_index));
+  }
+  ensure_shape(m_tdx, "karman::nn::linear::taylor_dx", rows, m_in);
+  gemm(Transpose::no, Transpose::yes, T(1), m_tdz, m_parameters->value(m_weight), T(0), m_tdx);
+  return m_tdx;
+}
+
 template class Linear<float>;
 template class Linear<double>;
 

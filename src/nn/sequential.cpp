@@ -49,6 +49,41 @@ Matrix<T> Sequential<T>::backward(const Matrix<T>& dy) {
   return g;
 }
 
+template <class T>
+Matrix<T> Sequential<T>::forward_taylor(const Matrix<T>& x, std::size_t dims) {
+  Matrix<T> h = x;
+  for (auto& m : m_modules) h = m->forward_taylor(h, dims);
+  return h;
+}
+
+template <class T>
+Matrix<T> Sequential<T>::backward_taylor(const Matrix<T>& dy) {
+  Matrix<T> g = dy;
+  for (auto it = m_modules.rbegin(); it != m_modules.rend(); ++it) g = (*it)->backward_taylor(g);
+  return g;
+}
+
+template <class T>
+void taylor_input(const Matrix<T>& x, Matrix<T>& stacked) {
+  const std::size_t n = x.extent(0), dims = x.extent(1);
+  ensure_shape(stacked, "karman::nn::taylor_input", (1 + 2 * dims) * n, dims);
+  const Matrix<T> out = stacked;
+  Kokkos::parallel_for(
+      "karman::nn::taylor_input", Kokkos::RangePolicy<ExecutionSpace>(0, n),
+      KOKKOS_LAMBDA(const std::size_t i) {
+        for (std::size_t c = 0; c < dims; ++c) {
+          out(i, c) = x(i, c);
+          for (std::size_t k = 0; k < dims; ++k) {
+            out((1 + k) * n + i, c) = c == k ? T(1) : T(0);  // ∂x_c/∂x_k
+            out((1 + dims + k) * n + i, c) = T(0);           // ∂²x_c/∂x_k²
+          }
+        }
+      });
+}
+
+template void taylor_input<float>(const Matrix<float>&, Matrix<float>&);
+template void taylor_input<double>(const Matrix<double>&, Matrix<double>&);
+
 // ------------------------------------------------------------------------------------ Residual
 
 template <class T>

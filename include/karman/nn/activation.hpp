@@ -74,6 +74,53 @@ KOKKOS_INLINE_FUNCTION T activate_derivative(Activation a, T x) {
   return T(1);
 }
 
+// σ and its first three derivatives at x in one evaluation (PINN derivative propagation).
+template <class T>
+struct ActivationJet {
+  T s0, s1, s2, s3;
+};
+
+template <class T>
+KOKKOS_INLINE_FUNCTION ActivationJet<T> activate_jet(Activation a, T x) {
+  using fastmath::erf, fastmath::exp, fastmath::tanh, std::cos, std::sin;
+  switch (a) {
+    case Activation::identity:
+      return {x, T(1), T(0), T(0)};
+    case Activation::tanh: {
+      // s1 = 1 - t², s2 = -2 t s1, s3 = -2 s1² + 4 t² s1.
+      const T t = tanh(x), s1 = T(1) - t * t;
+      return {t, s1, T(-2) * t * s1, T(-2) * s1 * s1 + T(4) * t * t * s1};
+    }
+    case Activation::gelu: {
+      // x Φ(x): s1 = Φ + x φ, s2 = φ (2 - x²), s3 = x φ (x² - 4).
+      const T cdf = T(0.5) * (T(1) + erf(x * T(0.70710678118654752440)));
+      const T pdf = T(0.39894228040143267794) * exp(T(-0.5) * x * x);
+      return {x * cdf, cdf + x * pdf, pdf * (T(2) - x * x), x * pdf * (x * x - T(4))};
+    }
+    case Activation::silu: {
+      // x g(x) with the logistic g, p = g (1 - g): s1 = g (1 + x (1 - g)), s2 = p q with
+      // q = 2 + x (1 - 2g), s3 = p ((1 - 2g)(q + 1) - 2 x p).
+      const T g = T(1) / (T(1) + exp(-x)), p = g * (T(1) - g), q = T(2) + x * (T(1) - T(2) * g);
+      return {x * g, g * (T(1) + x * (T(1) - g)), p * q,
+              p * ((T(1) - T(2) * g) * (q + T(1)) - T(2) * x * p)};
+    }
+    case Activation::sin:
+      return {sin(x), cos(x), -sin(x), -cos(x)};
+    case Activation::relu:
+      return {x > T(0) ? x : T(0), x > T(0) ? T(1) : T(0), T(0), T(0)};
+    case Activation::softplus: {
+      // s1 = g(x), s2 = g (1 - g), s3 = s2 (1 - 2g).
+      const T g = T(1) / (T(1) + exp(-x)), p = g * (T(1) - g);
+      return {activate(a, x), g, p, p * (T(1) - T(2) * g)};
+    }
+  }
+  return {x, T(1), T(0), T(0)};
+}
+
+// Whether σ'' carries information, so that second derivatives of a network with this hidden
+// activation mean something. ReLU's vanish almost everywhere.
+inline bool has_second_derivative(Activation a) { return a != Activation::relu; }
+
 // σ'(x) given also y = σ(x), which makes tanh's derivative a multiply: 1 - y².
 template <class T>
 KOKKOS_INLINE_FUNCTION T activate_derivative(Activation a, T x, T y) {

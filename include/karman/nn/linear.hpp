@@ -25,6 +25,8 @@ class Linear : public Module<T> {
   void initialize(std::uint64_t seed) override;
   Matrix<T> forward(const Matrix<T>& x) override;
   Matrix<T> backward(const Matrix<T>& dy) override;
+  Matrix<T> forward_taylor(const Matrix<T>& x, std::size_t dims) override;
+  Matrix<T> backward_taylor(const Matrix<T>& dy) override;
 
   Matrix<T> weight() const { return m_parameters->value(m_weight); }  // [in, out]
 
@@ -40,6 +42,12 @@ class Linear : public Module<T> {
   Matrix<T> m_z, m_y;    // [batch, out] pre-activation, output (m_y aliases m_z if σ = id)
   Matrix<T> m_dz, m_dx;  // [batch, out], [batch, in]
   Matrix<T> m_ones;      // [batch, 1]   bias gradient as a product: db = 1ᵀ dZ
+  // Derivative propagation (forward_taylor): C = 1 + 2·dims channel blocks of N rows each.
+  std::size_t m_dims = 0;
+  Matrix<T> m_tx;          // [C·N, in]  input of the last forward_taylor
+  Matrix<T> m_tz, m_ty;    // [C·N, out] pre-activation and output channels
+  Matrix<T> m_tdz, m_tdx;  // [C·N, out], [C·N, in]
+  Matrix<T> m_tones;       // [N, 1]
 };
 
 }  // namespace karman::nn

@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 
+#include "karman/core/error.hpp"
 #include "karman/nn/parameters.hpp"
 #include "karman/nn/tensor.hpp"
 
@@ -33,6 +34,35 @@ class Module {
 
   virtual Matrix<T> forward(const Matrix<T>& x) = 0;
   virtual Matrix<T> backward(const Matrix<T>& dy) = 0;
+
+  // Derivative propagation for PINN residuals (collapsed forward-mode Taylor): the activations
+  // carry, per point, the value, the first derivatives and the pure second derivatives with
+  // respect to `dims` input coordinates, stacked as channel blocks of rows:
+  //   x [C·N, in], C = 1 + 2·dims: rows [0, N) values, [(1+k)N, (2+k)N) ∂/∂x_k,
+  //   [(1+dims+k)N, (2+dims+k)N) ∂²/∂x_k²,
+  // so a layer's product is one GEMM over all C·N rows. backward_taylor takes the loss gradient
+  // with respect to every output channel and ADDS the parameter gradients, as backward does.
+  virtual Matrix<T> forward_taylor(const Matrix<T>& x, std::size_t dims) {
+    (void)x, (void)dims;
+    throw_no_taylor();
+  }
+  virtual Matrix<T> backward_taylor(const Matrix<T>& dy) {
+    (void)dy;
+    throw_no_taylor();
+  }
+
+ private:
+  [[noreturn]] void throw_no_taylor() const;
 };
+
+template <class T>
+void Module<T>::throw_no_taylor() const {
+  throw InternalError("module '" + kind() + "' does not propagate input derivatives");
+}
+
+// The channel-stacked input of forward_taylor for points x [N, dims]: values x, first
+// derivatives the unit vectors, second derivatives zero. Shape [(1 + 2·dims)·N, dims].
+template <class T>
+void taylor_input(const Matrix<T>& x, Matrix<T>& stacked);
 
 }  // namespace karman::nn

@@ -21,6 +21,11 @@ class Network {
   Module<T>& module() { return *m_root; }
   Matrix<T> forward(const Matrix<T>& x) { return m_root->forward(x); }
   Matrix<T> backward(const Matrix<T>& dy) { return m_root->backward(dy); }
+  // Derivative propagation (see Module::forward_taylor).
+  Matrix<T> forward_taylor(const Matrix<T>& x, std::size_t dims) {
+    return m_root->forward_taylor(x, dims);
+  }
+  Matrix<T> backward_taylor(const Matrix<T>& dy) { return m_root->backward_taylor(dy); }
 
  private:
   std::unique_ptr<Module<T>> m_root;

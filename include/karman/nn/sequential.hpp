@@ -25,6 +25,8 @@ class Sequential : public Module<T> {
   void initialize(std::uint64_t seed) override;
   Matrix<T> forward(const Matrix<T>& x) override;
   Matrix<T> backward(const Matrix<T>& dy) override;
+  Matrix<T> forward_taylor(const Matrix<T>& x, std::size_t dims) override;
+  Matrix<T> backward_taylor(const Matrix<T>& dy) override;
 
  private:
   std::vector<std::unique_ptr<Module<T>>> m_modules;
