@@ -17,6 +17,7 @@
 #include "karman/nn/network.hpp"
 #include "karman/nn/sequential.hpp"
 #include "method.hpp"
+#include "outputs.hpp"
 
 namespace karman::app {
 namespace {
@@ -129,31 +130,18 @@ class FitRun {
   }
 
   std::string run() {
-    const std::string checkpoint =
-        (std::filesystem::path(m_ctx.dir->path()) / "checkpoint.h5").string();
-    nn::TrainerOptions options = m_spec.training.trainer;
-    options.checkpoint_path = checkpoint;
-    nn::Trainer<T> trainer(
-        m_ctx.comm, m_net->parameters(), [this](long step) { return loss(step); }, options);
-    trainer.validate = [this] { return test_error(m_ctx.comm, *m_net, m_x_test, m_y_test).first; };
-    trainer.save_extra = [this](nn::Checkpoint& c) {
-      c.strings["config"] = m_ctx.resolved_yaml;
-      c.strings["precision"] = m_ctx.precision;
-    };
-    std::optional<nn::Checkpoint> resume;
-    if (m_ctx.resume) {
-      resume = nn::load_checkpoint(m_ctx.comm, checkpoint);
-      nn::restore_parameters(*resume, m_net->parameters(), checkpoint);
-    }
     log().info("MLP {} parameters, {} training samples ({} per step), {} test samples",
                m_net->parameters().size(), m_spec.train, m_batch, m_spec.test);
-    nn::TrainingResult result = trainer.run(resume ? &*resume : nullptr);
+    nn::TrainingResult result = train<T>(
+        m_ctx, m_net->parameters(), [this](long step) { return loss(step); },
+        m_spec.training.trainer,
+        [this] { return test_error(m_ctx.comm, *m_net, m_x_test, m_y_test).first; });
 
     auto [rel_l2, max_abs] = test_error(m_ctx.comm, *m_net, m_x_test, m_y_test);
     log().info("test set: rel_l2 {:.3e}, max_abs {:.3e} after {} steps ({})", rel_l2, max_abs,
                result.steps, result.stop_reason);
     write_fields();
-    write_history(result);
+    write_history(m_ctx, result, "test_rel_l2");
     nlohmann::json metrics = {{"final_loss", result.final_loss},
                               {"rel_l2", rel_l2},
                               {"max_abs", max_abs},
@@ -223,18 +211,6 @@ class FitRun {
     const std::string xdmf = m_ctx.dir->staged("fields.xdmf");
     if (m_ctx.rank == 0)
       io::write_xdmf(xdmf, "fields.h5", m_spec.box, {"prediction", "exact", "error"});
-  }
-
-  void write_history(const nn::TrainingResult& result) {
-    const std::string path = m_ctx.dir->staged("history.csv");
-    if (m_ctx.rank != 0) return;
-    std::ofstream out(path);
-    out << "step,stage,lr,loss,gradient_norm,wall_s,test_rel_l2\n";
-    for (const auto& r : result.history)
-      out << fmt::format(
-          "{},{},{:.6e},{:.10e},{:.6e},{:.4f},{}\n", r.step, r.stage + 1, r.lr, r.loss,
-          r.gradient_norm, r.wall_s,
-          std::isnan(r.validation) ? std::string() : fmt::format("{:.6e}", r.validation));
   }
 
   const FitSpec& m_spec;

@@ -48,5 +48,6 @@ std::unique_ptr<Method> make_method(const std::string& kind);
 // Methods defined in this folder.
 std::unique_ptr<Method> make_reference_method();
 std::unique_ptr<Method> make_fit_method();
+std::unique_ptr<Method> make_pinn_method();
 
 }  // namespace karman::app

@@ -9,6 +9,8 @@ const std::vector<MethodEntry>& registered_methods() {
        make_reference_method},
       {"fit", "MLP regression of an expression from samples (NN-core check: Adam, then L-BFGS)",
        make_fit_method},
+      {"pinn", "physics-informed network for a PDE, compared with the PETSc reference",
+       make_pinn_method},
   };
   return methods;
 }

@@ -16,30 +16,10 @@
 #include "karman/solvers/elliptic.hpp"
 #include "karman/solvers/transient.hpp"
 #include "method.hpp"
+#include "outputs.hpp"
 
 namespace karman::app {
 namespace {
-
-nlohmann::json baseline_json(const solvers::SolveStats& s) {
-  nlohmann::json options = nlohmann::json::object();
-  for (const auto& [k, v] : s.options) options[k] = v;
-  nlohmann::json out = {{"solver", "petsc"},
-                        {"ksp", s.ksp},
-                        {"pc", s.pc},
-                        {"options", options},
-                        {"iterations", s.iterations},
-                        {"residual_norm", s.residual_norm},
-                        {"converged_reason", s.reason},
-                        {"setup_s", s.setup_s},
-                        {"solve_s", s.solve_s},
-                        {"wall_s", s.setup_s + s.solve_s}};
-  if (!s.ts.empty()) {
-    out["ts"] = s.ts;
-    out["steps"] = s.steps;
-    out["nonlinear_iterations"] = s.nonlinear_iterations;
-  }
-  return out;
-}
 
 // -∇·(a∇u) is elliptic only for a > 0: a zero or negative coefficient is bad input.
 void require_positive(MPI_Comm comm, const std::vector<double>& a, const Place& place,

@@ -64,8 +64,13 @@ Matrix<T> Sequential<T>::backward_taylor(const Matrix<T>& dy) {
 }
 
 template <class T>
-void taylor_input(const Matrix<T>& x, Matrix<T>& stacked) {
+void taylor_input(const Matrix<T>& x, Matrix<T>& stacked, const std::vector<double>& scales) {
   const std::size_t n = x.extent(0), dims = x.extent(1);
+  KARMAN_VERIFY(scales.empty() || scales.size() == dims, "taylor_input: one scale per dimension");
+  Vector<T> scale("karman::nn::taylor_input::scale", dims);
+  auto host_scale = Kokkos::create_mirror_view(scale);
+  for (std::size_t k = 0; k < dims; ++k) host_scale(k) = scales.empty() ? T(1) : static_cast<T>(scales[k]);
+  Kokkos::deep_copy(scale, host_scale);
   ensure_shape(stacked, "karman::nn::taylor_input", (1 + 2 * dims) * n, dims);
   const Matrix<T> out = stacked;
   Kokkos::parallel_for(
@@ -74,15 +79,16 @@ void taylor_input(const Matrix<T>& x, Matrix<T>& stacked) {
         for (std::size_t c = 0; c < dims; ++c) {
           out(i, c) = x(i, c);
           for (std::size_t k = 0; k < dims; ++k) {
-            out((1 + k) * n + i, c) = c == k ? T(1) : T(0);  // ∂x_c/∂x_k
+            out((1 + k) * n + i, c) = c == k ? scale(k) : T(0);  // ∂x_c/∂ξ_k
             out((1 + dims + k) * n + i, c) = T(0);           // ∂²x_c/∂x_k²
           }
         }
       });
 }
 
-template void taylor_input<float>(const Matrix<float>&, Matrix<float>&);
-template void taylor_input<double>(const Matrix<double>&, Matrix<double>&);
+template void taylor_input<float>(const Matrix<float>&, Matrix<float>&, const std::vector<double>&);
+template void taylor_input<double>(const Matrix<double>&, Matrix<double>&,
+                                   const std::vector<double>&);
 
 // ------------------------------------------------------------------------------------ Residual
 

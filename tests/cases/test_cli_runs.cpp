@@ -50,9 +50,15 @@ std::vector<std::string> shortening_overrides(const fs::path& case_file) {
   std::vector<std::string> sets;
   if (root["training"]) {
     // Learned methods: few samples, a few steps of each stage's optimizer.
-    sets.push_back("samples.train=256");
-    sets.push_back("samples.test=256");
-    sets.push_back("evaluation.n=17");
+    if (root["kind"].as<std::string>() == "pinn") {
+      sets.push_back("samples.interior=256");
+      sets.push_back("samples.boundary=64");
+      sets.push_back("grid.n=17");
+    } else {
+      sets.push_back("samples.train=256");
+      sets.push_back("samples.test=256");
+      sets.push_back("evaluation.n=17");
+    }
     std::string stages = "training.stages=[";
     for (const auto& stage : root["training"]["stages"])
       stages += "{optimizer: " + stage["optimizer"].as<std::string>() + ", steps: 5},";

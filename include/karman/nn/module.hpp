@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "karman/core/error.hpp"
 #include "karman/nn/parameters.hpp"
@@ -61,8 +62,10 @@ void Module<T>::throw_no_taylor() const {
 }
 
 // The channel-stacked input of forward_taylor for points x [N, dims]: values x, first
-// derivatives the unit vectors, second derivatives zero. Shape [(1 + 2·dims)·N, dims].
+// derivatives scale_k·e_k, second derivatives zero. Shape [(1 + 2·dims)·N, dims]. With x an
+// affine image of physical coordinates (x_k = scale_k·ξ_k + shift_k), the network's derivative
+// channels are then derivatives with respect to the physical ξ. Empty scales: all 1.
 template <class T>
-void taylor_input(const Matrix<T>& x, Matrix<T>& stacked);
+void taylor_input(const Matrix<T>& x, Matrix<T>& stacked, const std::vector<double>& scales = {});
 
 }  // namespace karman::nn

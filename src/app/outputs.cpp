@@ -1,0 +1,70 @@
+#include "outputs.hpp"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+namespace karman::app {
+
+nlohmann::json baseline_json(const solvers::SolveStats& s) {
+  nlohmann::json options = nlohmann::json::object();
+  for (const auto& [k, v] : s.options) options[k] = v;
+  nlohmann::json out = {{"solver", "petsc"},
+                        {"ksp", s.ksp},
+                        {"pc", s.pc},
+                        {"options", options},
+                        {"iterations", s.iterations},
+                        {"residual_norm", s.residual_norm},
+                        {"converged_reason", s.reason},
+                        {"setup_s", s.setup_s},
+                        {"solve_s", s.solve_s},
+                        {"wall_s", s.setup_s + s.solve_s}};
+  if (!s.ts.empty()) {
+    out["ts"] = s.ts;
+    out["steps"] = s.steps;
+    out["nonlinear_iterations"] = s.nonlinear_iterations;
+  }
+  return out;
+}
+
+void write_history(RunContext& ctx, const nn::TrainingResult& result,
+                   const std::string& validation_name) {
+  const std::string path = ctx.dir->staged("history.csv");
+  if (ctx.rank != 0) return;
+  std::ofstream out(path);
+  out << "step,stage,lr,loss,gradient_norm,wall_s," << validation_name << "\n";
+  for (const auto& r : result.history)
+    out << fmt::format(
+        "{},{},{:.6e},{:.10e},{:.6e},{:.4f},{}\n", r.step, r.stage + 1, r.lr, r.loss,
+        r.gradient_norm, r.wall_s,
+        std::isnan(r.validation) ? std::string() : fmt::format("{:.6e}", r.validation));
+}
+
+template <class T>
+nn::TrainingResult train(RunContext& ctx, nn::Parameters<T>& parameters, nn::LossFunction loss,
+                         nn::TrainerOptions options, std::function<double()> validate) {
+  const std::string checkpoint =
+      (std::filesystem::path(ctx.dir->path()) / "checkpoint.h5").string();
+  options.checkpoint_path = checkpoint;
+  nn::Trainer<T> trainer(ctx.comm, parameters, std::move(loss), options);
+  trainer.validate = std::move(validate);
+  trainer.save_extra = [&ctx](nn::Checkpoint& c) {
+    c.strings["config"] = ctx.resolved_yaml;
+    c.strings["precision"] = ctx.precision;
+  };
+  std::optional<nn::Checkpoint> resume;
+  if (ctx.resume) {
+    resume = nn::load_checkpoint(ctx.comm, checkpoint);
+    nn::restore_parameters(*resume, parameters, checkpoint);
+  }
+  return trainer.run(resume ? &*resume : nullptr);
+}
+
+template nn::TrainingResult train<float>(RunContext&, nn::Parameters<float>&, nn::LossFunction,
+                                         nn::TrainerOptions, std::function<double()>);
+template nn::TrainingResult train<double>(RunContext&, nn::Parameters<double>&, nn::LossFunction,
+                                          nn::TrainerOptions, std::function<double()>);
+
+}  // namespace karman::app

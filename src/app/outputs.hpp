@@ -1,0 +1,26 @@
+#pragma once
+// Pieces of a run's outputs shared by the methods: the PETSc baseline block of report.json, the
+// training history CSV, and training with the run folder's checkpoint (and --resume).
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "karman/nn/trainer.hpp"
+#include "karman/solvers/stats.hpp"
+#include "method.hpp"
+
+namespace karman::app {
+
+nlohmann::json baseline_json(const solvers::SolveStats& stats);
+
+// history.csv (rank 0): step, stage, lr, loss, gradient_norm, wall_s, validation.
+void write_history(RunContext& ctx, const nn::TrainingResult& result,
+                   const std::string& validation_name);
+
+// Train with checkpoints in the run folder; with --resume, start from its checkpoint.
+template <class T>
+nn::TrainingResult train(RunContext& ctx, nn::Parameters<T>& parameters, nn::LossFunction loss,
+                         nn::TrainerOptions options, std::function<double()> validate = {});
+
+}  // namespace karman::app
