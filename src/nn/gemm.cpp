@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "karman/core/error.hpp"
 
@@ -32,8 +33,22 @@ std::size_t cols_of(const Matrix<T>& x, Transpose t) {
 Backend choose(Transpose ta, Transpose tb, std::size_t m, std::size_t n, std::size_t k) {
   if (!kHostMemory) return Backend::reference;
   const bool tall_skinny = n <= kSmallLimit && k <= kSmallLimit && m >= kRowBlock;
-  return ta == Transpose::no && tb == Transpose::no && tall_skinny ? Backend::libxsmm
-                                                                   : Backend::blas;
+  // op(B) = Bᵀ is small: it is transposed into a scratch copy, so the product still streams the
+  // tall A through libxsmm (the input gradient dZ·Wᵀ of every layer).
+  (void)tb;
+  return ta == Transpose::no && tall_skinny ? Backend::libxsmm : Backend::blas;
+}
+
+// B (small) transposed into a per-thread scratch buffer that is reused across calls.
+template <class T>
+Matrix<T> transposed_copy(const Matrix<T>& B) {
+  thread_local std::vector<T> scratch;
+  const std::size_t rows = B.extent(0), cols = B.extent(1);
+  if (scratch.size() < rows * cols) scratch.resize(rows * cols);
+  Matrix<T> Bt(scratch.data(), cols, rows);
+  for (std::size_t i = 0; i < rows; ++i)
+    for (std::size_t j = 0; j < cols; ++j) Bt(j, i) = B(i, j);
+  return Bt;
 }
 
 template <class T>
@@ -136,7 +151,7 @@ void gemm(Transpose ta, Transpose tb, T alpha, const Matrix<T>& A, const Matrix<
     gemm_reference(ta, tb, alpha, A, B, beta, C);  // a device build routes to KokkosBlas here
   } else {
     if (choose(ta, tb, C.extent(0), C.extent(1), cols_of(A, ta)) == Backend::libxsmm)
-      xsmm(alpha, A, B, beta, C);
+      xsmm(alpha, A, tb == Transpose::yes ? transposed_copy(B) : B, beta, C);
     else
       blas(ta, tb, alpha, A, B, beta, C);
   }

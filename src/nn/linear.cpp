@@ -127,23 +127,41 @@ Matrix<T> Linear<T>::forward_taylor(const Matrix<T>& x, std::size_t dims) {
   m_tx = x;
   ensure_shape(m_tz, "karman::nn::linear::taylor_z", x.extent(0), m_out);
   ensure_shape(m_ty, "karman::nn::linear::taylor_y", x.extent(0), m_out);
+  ensure_shape(m_tjet, "karman::nn::linear::taylor_jet", 3 * n, m_out);
   gemm(Transpose::no, Transpose::no, T(1), x, m_parameters->value(m_weight), T(0), m_tz);
-  const Matrix<T> z = m_tz, y = m_ty;
-  const Matrix<T> b = m_bias ? m_parameters->value(m_bias_index) : Matrix<T>();
+  const Matrix<T> z = m_tz, y = m_ty, jet = m_tjet;
+  const Matrix<T> b = m_bias ? m_parameters->value(m_bias_index) : m_tz;
   const bool has_bias = m_bias;
   with_activation(m_activation, [&](auto act) {
     Kokkos::parallel_for(
         "karman::nn::linear::taylor_forward", Kokkos::RangePolicy<ExecutionSpace>(0, n),
         KOKKOS_LAMBDA(const std::size_t i) {
+          // Row pointers of point i in every channel block; the loops over neurons vectorise.
+          T* KOKKOS_RESTRICT zi = &z(i, 0);
+          T* KOKKOS_RESTRICT yi = &y(i, 0);
+          T* KOKKOS_RESTRICT s1 = &jet(i, 0);
+          T* KOKKOS_RESTRICT s2 = &jet(n + i, 0);
+          T* KOKKOS_RESTRICT s3 = &jet(2 * n + i, 0);
+          const T* KOKKOS_RESTRICT bias = &b(0, 0);
+#pragma omp simd
           for (std::size_t j = 0; j < out; ++j) {
-            if (has_bias) z(i, j) += b(0, j);
-            const ActivationJet<T> s = activate_jet(act.value, z(i, j));
-            y(i, j) = s.s0;
-            for (std::size_t k = 0; k < dims; ++k) {
-              const std::size_t first = (1 + k) * n + i, second = (1 + dims + k) * n + i;
-              const T zk = z(first, j);
-              y(first, j) = s.s1 * zk;
-              y(second, j) = s.s2 * zk * zk + s.s1 * z(second, j);
+            const T zij = has_bias ? zi[j] + bias[j] : zi[j];
+            const ActivationJet<T> s = activate_jet(act.value, zij);
+            zi[j] = zij;
+            yi[j] = s.s0;
+            s1[j] = s.s1;
+            s2[j] = s.s2;
+            s3[j] = s.s3;
+          }
+          for (std::size_t k = 0; k < dims; ++k) {
+            const T* KOKKOS_RESTRICT zk = &z((1 + k) * n + i, 0);
+            const T* KOKKOS_RESTRICT zkk = &z((1 + dims + k) * n + i, 0);
+            T* KOKKOS_RESTRICT yk = &y((1 + k) * n + i, 0);
+            T* KOKKOS_RESTRICT ykk = &y((1 + dims + k) * n + i, 0);
+#pragma omp simd
+            for (std::size_t j = 0; j < out; ++j) {
+              yk[j] = s1[j] * zk[j];
+              ykk[j] = s2[j] * zk[j] * zk[j] + s1[j] * zkk[j];
             }
           }
         });
@@ -158,25 +176,33 @@ Matrix<T> Linear<T>::backward_taylor(const Matrix<T>& dy) {
   KARMAN_VERIFY(dy.extent(0) == rows && dy.extent(1) == m_out,
                 "Linear::backward_taylor: dy has the wrong shape");
   ensure_shape(m_tdz, "karman::nn::linear::taylor_dz", rows, m_out);
-  const Matrix<T> z = m_tz, dz = m_tdz;
-  with_activation(m_activation, [&](auto act) {
-    Kokkos::parallel_for(
-        "karman::nn::linear::taylor_backward", Kokkos::RangePolicy<ExecutionSpace>(0, n),
-        KOKKOS_LAMBDA(const std::size_t i) {
+  const Matrix<T> z = m_tz, dz = m_tdz, jet = m_tjet;
+  Kokkos::parallel_for(
+      "karman::nn::linear::taylor_backward", Kokkos::RangePolicy<ExecutionSpace>(0, n),
+      KOKKOS_LAMBDA(const std::size_t i) {
+        const T* KOKKOS_RESTRICT s1 = &jet(i, 0);
+        const T* KOKKOS_RESTRICT s2 = &jet(n + i, 0);
+        const T* KOKKOS_RESTRICT s3 = &jet(2 * n + i, 0);
+        const T* KOKKOS_RESTRICT g = &dy(i, 0);
+        T* KOKKOS_RESTRICT dzi = &dz(i, 0);
+#pragma omp simd
+        for (std::size_t j = 0; j < out; ++j) dzi[j] = g[j] * s1[j];
+        for (std::size_t k = 0; k < dims; ++k) {
+          const std::size_t first = (1 + k) * n + i, second = (1 + dims + k) * n + i;
+          const T* KOKKOS_RESTRICT zk = &z(first, 0);
+          const T* KOKKOS_RESTRICT zkk = &z(second, 0);
+          const T* KOKKOS_RESTRICT gk = &dy(first, 0);
+          const T* KOKKOS_RESTRICT gkk = &dy(second, 0);
+          T* KOKKOS_RESTRICT dzk = &dz(first, 0);
+          T* KOKKOS_RESTRICT dzkk = &dz(second, 0);
+#pragma omp simd
           for (std::size_t j = 0; j < out; ++j) {
-            const ActivationJet<T> s = activate_jet(act.value, z(i, j));
-            T value = dy(i, j) * s.s1;
-            for (std::size_t k = 0; k < dims; ++k) {
-              const std::size_t first = (1 + k) * n + i, second = (1 + dims + k) * n + i;
-              const T zk = z(first, j), zkk = z(second, j), gk = dy(first, j), gkk = dy(second, j);
-              value += gk * s.s2 * zk + gkk * (s.s3 * zk * zk + s.s2 * zkk);
-              dz(first, j) = gk * s.s1 + T(2) * gkk * s.s2 * zk;
-              dz(second, j) = gkk * s.s1;
-            }
-            dz(i, j) = value;
+            dzi[j] += gk[j] * s2[j] * zk[j] + gkk[j] * (s3[j] * zk[j] * zk[j] + s2[j] * zkk[j]);
+            dzk[j] = gk[j] * s1[j] + T(2) * gkk[j] * s2[j] * zk[j];
+            dzkk[j] = gkk[j] * s1[j];
           }
-        });
-  });
+        }
+      });
   // dW += X_allᵀ dZ_all,  db += 1ᵀ dZ_values,  dX_all = dZ_all Wᵀ
   gemm(Transpose::yes, Transpose::no, T(1), m_tx, m_tdz, T(1), m_parameters->gradient(m_weight));
   if (m_bias) {

@@ -58,12 +58,13 @@ void check_gemm(const GemmCase& c, double tolerance) {
 }
 
 const GemmCase kCases[] = {
-    {4096, 64, 64, Transpose::no, Transpose::no, "libxsmm"},  // MLP hidden layer
-    {200, 33, 17, Transpose::no, Transpose::no, "libxsmm"},   // full blocks and a tail
-    {64, 1, 64, Transpose::no, Transpose::no, "libxsmm"},     // output layer
-    {30, 8, 8, Transpose::no, Transpose::no, "blas"},         // fewer rows than a block
-    {64, 64, 4096, Transpose::yes, Transpose::no, "blas"},    // weight gradient Xᵀ dZ
-    {4096, 64, 64, Transpose::no, Transpose::yes, "blas"},    // input gradient dZ Wᵀ
+    {4096, 64, 64, Transpose::no, Transpose::no, "libxsmm"},   // MLP hidden layer
+    {200, 33, 17, Transpose::no, Transpose::no, "libxsmm"},    // full blocks and a tail
+    {64, 1, 64, Transpose::no, Transpose::no, "libxsmm"},      // output layer
+    {30, 8, 8, Transpose::no, Transpose::no, "blas"},          // fewer rows than a block
+    {64, 64, 4096, Transpose::yes, Transpose::no, "blas"},     // weight gradient Xᵀ dZ
+    {4096, 64, 64, Transpose::no, Transpose::yes, "libxsmm"},  // input gradient dZ Wᵀ
+    {130, 3, 64, Transpose::no, Transpose::yes, "libxsmm"},    // first layer's dX, with a tail
     {9, 7, 5, Transpose::yes, Transpose::yes, "blas"},
     {300, 200, 150, Transpose::no, Transpose::no, "blas"},  // large: BLAS
 };

@@ -47,6 +47,7 @@ class Linear : public Module<T> {
   Matrix<T> m_tx;          // [C·N, in]  input of the last forward_taylor
   Matrix<T> m_tz, m_ty;    // [C·N, out] pre-activation and output channels
   Matrix<T> m_tdz, m_tdx;  // [C·N, out], [C·N, in]
+  Matrix<T> m_tjet;        // [3·N, out] σ', σ'', σ''' at the values' pre-activations
   Matrix<T> m_tones;       // [N, 1]
 };
 
