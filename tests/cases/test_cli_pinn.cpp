@@ -89,6 +89,19 @@ TEST(CliPinn, PoissonLearnsAndIsComparedWithPetsc) {
   EXPECT_EQ(compared, 300);
 }
 
+TEST(CliPinn, Poisson2dCaseReachesItsAccuracy) {
+  const fs::path dir = test_folder();
+  const CliResult r = run_karman(dir, {"run", kCase, "--output", "full", "--quiet"});
+  ASSERT_EQ(r.status, 0) << r;
+  const auto report = report_of(dir / "full");
+  const auto& m = report["metrics"];
+  EXPECT_LE(m["rel_l2_exact"].get<double>(), 1e-4) << m.dump();
+  EXPECT_EQ(m["steps"].get<long>(), 4000);
+  std::printf("    poisson2d PINN: rel_l2_exact %.3e (PETSc reference on 65²: %.3e), %.1f s\n",
+              m["rel_l2_exact"].get<double>(), m["reference_rel_l2_exact"].get<double>(),
+              m["train_wall_s"].get<double>());
+}
+
 TEST(CliPinn, ReluCannotGiveALaplacian) {
   const fs::path dir = test_folder();
   const CliResult r = run_karman(dir, {"validate", kCase, "--set", "model.activation=relu"});
