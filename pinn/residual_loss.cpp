@@ -29,88 +29,123 @@ nn::Matrix<T> network_input(const InputMap& map, const std::vector<double>& poin
 
 namespace {
 
-template <class E>
-std::vector<double> evaluate_at(const E& e, const std::vector<double>& points, std::size_t dims) {
+// e(x, y, z, t) at points whose first `space` coordinates are x, y, z and whose last (if the
+// point has one more) is t.
+std::vector<double> evaluate_at(const Expression& e, const std::vector<double>& points,
+                                std::size_t dims, std::size_t space) {
   std::vector<double> out(points.size() / dims);
   for (std::size_t i = 0; i < out.size(); ++i) {
     double p[3] = {0, 0, 0};
-    for (std::size_t d = 0; d < dims; ++d) p[d] = points[i * dims + d];
-    out[i] = e(p[0], p[1], p[2], 0.0);
+    for (std::size_t d = 0; d < space; ++d) p[d] = points[i * dims + d];
+    const double t = dims > space ? points[i * dims + space] : 0.0;
+    out[i] = e(p[0], p[1], p[2], t);
   }
   return out;
+}
+
+template <class T>
+nn::Matrix<T> column(const std::vector<double>& values, const char* label) {
+  nn::Matrix<T> m(std::string(label), values.size(), std::size_t(1));
+  auto h = Kokkos::create_mirror_view(m);
+  for (std::size_t i = 0; i < values.size(); ++i) h(i, 0) = static_cast<T>(values[i]);
+  Kokkos::deep_copy(m, h);
+  return m;
 }
 
 }  // namespace
 
 template <class T>
-SteadyResidualLoss<T>::SteadyResidualLoss(nn::Network<T>& net, const config::PdeSpec& pde,
-                                          const mesh::GridShape& box,
-                                          const std::vector<double>& interior, long interior_total,
-                                          const std::vector<double>& boundary, long boundary_total,
-                                          double residual_weight, double boundary_weight)
+ResidualLoss<T>::ResidualLoss(nn::Network<T>& net, const config::PdeSpec& pde,
+                              const mesh::GridShape& box, const PointSet& interior,
+                              const PointSet& boundary, const PointSet& initial,
+                              LossWeights weights)
     : m_net(net),
-      m_map(InputMap::for_box(box)),
+      m_type(pde.type),
+      m_kappa(pde.kappa),
       m_dims(static_cast<std::size_t>(box.dim)),
-      m_interior_total(static_cast<double>(interior_total)),
-      m_boundary_total(static_cast<double>(boundary_total)),
-      m_residual_weight(residual_weight),
-      m_boundary_weight(boundary_weight) {
-  KARMAN_VERIFY(pde.type == config::PdeType::poisson, "SteadyResidualLoss: Poisson only so far");
-  nn::taylor_input(network_input<T>(m_map, interior), m_interior, m_map.scale);
-  const std::size_t n = interior.size() / m_dims, m = boundary.size() / m_dims;
-  const auto f = evaluate_at(*pde.source, interior, m_dims);
-  const auto g = evaluate_at(*pde.boundary, boundary, m_dims);
-  m_source = nn::Vector<T>("karman::pinn::source", n);
-  m_dirichlet = nn::Matrix<T>("karman::pinn::dirichlet", m, 1);
-  auto hf = Kokkos::create_mirror_view(m_source);
-  auto hg = Kokkos::create_mirror_view(m_dirichlet);
-  for (std::size_t i = 0; i < n; ++i) hf(i) = static_cast<T>(f[i]);
-  for (std::size_t i = 0; i < m; ++i) hg(i, 0) = static_cast<T>(g[i]);
-  Kokkos::deep_copy(m_source, hf);
-  Kokkos::deep_copy(m_dirichlet, hg);
-  m_boundary = network_input<T>(m_map, boundary);
+      m_space_dims(pde.time_dependent() ? m_dims - 1 : m_dims),
+      m_interior_total(static_cast<double>(interior.total)),
+      m_residual_weight(weights.residual) {
+  KARMAN_VERIFY(m_type == config::PdeType::poisson || m_type == config::PdeType::heat,
+                "ResidualLoss: poisson and heat so far");
+  const InputMap map = InputMap::for_box(box);
+  nn::taylor_input(network_input<T>(map, interior.points), m_interior, map.scale);
+  const auto f = evaluate_at(*pde.source, interior.points, m_dims, m_space_dims);
+  m_source = nn::Vector<T>("karman::pinn::source", f.size());
+  auto host_source = Kokkos::create_mirror_view(m_source);
+  for (std::size_t i = 0; i < f.size(); ++i) host_source(i) = static_cast<T>(f[i]);
+  Kokkos::deep_copy(m_source, host_source);
   m_dy_interior = nn::Matrix<T>("karman::pinn::dy_interior", m_interior.extent(0), 1);
-  m_dy_boundary = nn::Matrix<T>("karman::pinn::dy_boundary", m, 1);
+
+  auto add_term = [&](const char* name, double weight, const PointSet& set, const Expression& e) {
+    DataTerm term;
+    term.name = name;
+    term.weight = weight;
+    term.total = static_cast<double>(set.total);
+    term.x = network_input<T>(map, set.points);
+    term.target =
+        column<T>(evaluate_at(e, set.points, m_dims, m_space_dims), "karman::pinn::target");
+    term.dy = nn::Matrix<T>("karman::pinn::dy_data", term.x.extent(0), 1);
+    m_data.push_back(term);
+  };
+  add_term("boundary", weights.boundary, boundary, *pde.boundary);
+  if (pde.time_dependent()) {
+    KARMAN_VERIFY(pde.initial && pde.initial->expression,
+                  "ResidualLoss: initial state must be an expression");
+    add_term("initial", weights.initial, initial, *pde.initial->expression);
+  }
 }
 
 template <class T>
-std::vector<nn::LossTerm> SteadyResidualLoss<T>::operator()() {
-  // Interior: r = poisson_residual(Σ_k u_kk, f); L_r = Σ r² / N_total.
-  // ∂L_r/∂u_kk = -2 r / N_total (scaled by the term's weight for the backward pass).
+nn::LossTerm ResidualLoss<T>::data_term(DataTerm& term) {
+  const nn::Matrix<T> u = m_net.forward(term.x);
+  const double value = nn::mse_loss(u, term.target, term.dy, term.total);
+  const nn::Matrix<T> dy = term.dy;
+  const T weight = static_cast<T>(term.weight);
+  Kokkos::parallel_for(
+      "karman::pinn::data_weight", Kokkos::RangePolicy<nn::ExecutionSpace>(0, dy.extent(0)),
+      KOKKOS_LAMBDA(const std::size_t i) { dy(i, 0) *= weight; });
+  m_net.backward(dy);
+  return {term.name, term.weight, value};
+}
+
+template <class T>
+std::vector<nn::LossTerm> ResidualLoss<T>::operator()() {
+  // Interior: L_r = Σ r² / N_total with r linear in the channels:
+  //   poisson  r = poisson_residual(Δu, f) = -Δu - f
+  //   heat     r = heat_residual(u_t, κ, Δu, f) = u_t - κΔu - f   (t: the last input)
+  // so ∂L_r/∂u_kk = -2 c r / N_total (c = 1 or κ) and ∂L_r/∂u_t = 2 r / N_total.
   const nn::Matrix<T> channels = m_net.forward_taylor(m_interior, m_dims);
-  const std::size_t n = m_source.extent(0), dims = m_dims;
+  const std::size_t n = m_source.extent(0), dims = m_dims, space = m_space_dims;
   const nn::Matrix<T> dy = m_dy_interior;
   const nn::Vector<T> f = m_source;
   const T scale = static_cast<T>(2.0 * m_residual_weight / m_interior_total);
+  const bool heat = m_type == config::PdeType::heat;
+  const T kappa = static_cast<T>(m_kappa);
   Kokkos::deep_copy(dy, T(0));
   double residual_sum = 0;
   Kokkos::parallel_reduce(
-      "karman::pinn::poisson_residual", Kokkos::RangePolicy<nn::ExecutionSpace>(0, n),
+      "karman::pinn::residual", Kokkos::RangePolicy<nn::ExecutionSpace>(0, n),
       KOKKOS_LAMBDA(const std::size_t i, double& local) {
         T laplacian = 0;
-        for (std::size_t k = 0; k < dims; ++k) laplacian += channels((1 + dims + k) * n + i, 0);
-        const T r = static_cast<T>(pde::poisson_residual(laplacian, f(i)));
-        for (std::size_t k = 0; k < dims; ++k) dy((1 + dims + k) * n + i, 0) = -scale * r;
+        for (std::size_t k = 0; k < space; ++k) laplacian += channels((1 + dims + k) * n + i, 0);
+        const T u_t = heat ? channels((1 + space) * n + i, 0) : T(0);
+        const T r = heat ? static_cast<T>(pde::heat_residual(u_t, kappa, laplacian, f(i)))
+                         : static_cast<T>(pde::poisson_residual(laplacian, f(i)));
+        const T c = heat ? kappa : T(1);
+        for (std::size_t k = 0; k < space; ++k) dy((1 + dims + k) * n + i, 0) = -c * scale * r;
+        if (heat) dy((1 + space) * n + i, 0) = scale * r;
         local += static_cast<double>(r) * static_cast<double>(r);
       },
       residual_sum);
   m_net.backward_taylor(dy);
-
-  // Boundary: L_b = Σ (u - g)² / M_total through the plain forward/backward.
-  const nn::Matrix<T> u = m_net.forward(m_boundary);
-  const double boundary = nn::mse_loss(u, m_dirichlet, m_dy_boundary, m_boundary_total);
-  const nn::Matrix<T> dyb = m_dy_boundary;
-  const T weight = static_cast<T>(m_boundary_weight);
-  Kokkos::parallel_for(
-      "karman::pinn::boundary_weight", Kokkos::RangePolicy<nn::ExecutionSpace>(0, dyb.extent(0)),
-      KOKKOS_LAMBDA(const std::size_t i) { dyb(i, 0) *= weight; });
-  m_net.backward(dyb);
-  return {{"residual", m_residual_weight, residual_sum / m_interior_total},
-          {"boundary", m_boundary_weight, boundary}};
+  std::vector<nn::LossTerm> terms{{"residual", m_residual_weight, residual_sum / m_interior_total}};
+  for (auto& term : m_data) terms.push_back(data_term(term));
+  return terms;
 }
 
-template class SteadyResidualLoss<float>;
-template class SteadyResidualLoss<double>;
+template class ResidualLoss<float>;
+template class ResidualLoss<double>;
 template nn::Matrix<float> network_input<float>(const InputMap&, const std::vector<double>&);
 template nn::Matrix<double> network_input<double>(const InputMap&, const std::vector<double>&);
 

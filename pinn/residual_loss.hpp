@@ -1,8 +1,10 @@
 #pragma once
-// PINN loss of a steady problem on a box: the mean squared PDE residual at interior collocation
-// points (derivatives by propagation through the network, Module::forward_taylor) plus the mean
-// squared Dirichlet mismatch at boundary points, each weighted. The residual is the pointwise
-// definition of karman/pde/equations.hpp, the same one the PETSc discretisation uses.
+// PINN loss on a box (steady) or a space-time box (time-dependent, time the last input): the mean
+// squared PDE residual at interior collocation points (derivatives by propagation through the
+// network, Module::forward_taylor), the mean squared Dirichlet mismatch on the spatial boundary
+// and, for time-dependent problems, the mean squared mismatch with the initial state at t = 0.
+// Residuals are the pointwise definitions of karman/pde/equations.hpp, the same ones the PETSc
+// discretisations use.
 //
 // Under data parallelism each rank holds its share of the points and normalises by the global
 // counts, so the trainer's sum over ranks is the global loss.
@@ -26,28 +28,46 @@ struct InputMap {
 template <class T>
 nn::Matrix<T> network_input(const InputMap& map, const std::vector<double>& points);
 
-template <class T>
-class SteadyResidualLoss {
- public:
-  SteadyResidualLoss(nn::Network<T>& net, const config::PdeSpec& pde, const mesh::GridShape& box,
-                     const std::vector<double>& interior, long interior_total,
-                     const std::vector<double>& boundary, long boundary_total,
-                     double residual_weight, double boundary_weight);
+// Points of one kind (row-major [count, dim]) with the global count of their kind.
+struct PointSet {
+  std::vector<double> points;
+  long total = 0;
+};
 
-  // Loss terms {residual, boundary} of this rank; their weighted gradient is added to the
-  // network's parameter gradients.
+struct LossWeights {
+  double residual = 1.0, boundary = 1.0, initial = 1.0;
+};
+
+template <class T>
+class ResidualLoss {
+ public:
+  // `box`: the (space-time) box the network is defined on; time-dependent PDEs have time as the
+  // last of box.dim coordinates. `initial` is empty for steady PDEs.
+  ResidualLoss(nn::Network<T>& net, const config::PdeSpec& pde, const mesh::GridShape& box,
+               const PointSet& interior, const PointSet& boundary, const PointSet& initial,
+               LossWeights weights);
+
+  // Loss terms {residual, boundary[, initial]} of this rank; the gradient of their weighted sum
+  // is added to the network's parameter gradients.
   std::vector<nn::LossTerm> operator()();
 
  private:
+  struct DataTerm {  // a plain-forward term: MSE against given values
+    std::string name;
+    double weight = 1.0, total = 1.0;
+    nn::Matrix<T> x, target, dy;  // [M, dim], [M, 1], [M, 1]
+  };
+  nn::LossTerm data_term(DataTerm& term);
+
   nn::Network<T>& m_net;
-  InputMap m_map;
-  std::size_t m_dims;
-  double m_interior_total, m_boundary_total, m_residual_weight, m_boundary_weight;
-  nn::Matrix<T> m_interior;   // [(1+2d)·N, d] stacked input channels
-  nn::Vector<T> m_source;     // [N] f at the interior points
-  nn::Matrix<T> m_boundary;   // [M, d]
-  nn::Matrix<T> m_dirichlet;  // [M, 1] g at the boundary points
-  nn::Matrix<T> m_dy_interior, m_dy_boundary;
+  config::PdeType m_type;
+  double m_kappa;
+  std::size_t m_dims, m_space_dims;
+  double m_interior_total, m_residual_weight;
+  nn::Matrix<T> m_interior;  // [(1+2·dims)·N, dims] stacked input channels
+  nn::Vector<T> m_source;    // [N] f at the interior points
+  nn::Matrix<T> m_dy_interior;
+  std::vector<DataTerm> m_data;
 };
 
 }  // namespace karman::pinn

@@ -14,8 +14,10 @@ namespace karman::pinn {
 // Row-major [count, dim] physical coordinates.
 std::vector<double> interior_points(const mesh::GridShape& box, long first, long count,
                                     std::uint64_t seed);
+// `faces` dimensions carry boundary faces: the first `faces` coordinates (default all). A
+// space-time box [space] × [0, T] passes faces = space dims, so no point lies on t = 0 or t = T.
 std::vector<double> boundary_points(const mesh::GridShape& box, long first, long count,
-                                    std::uint64_t seed);
+                                    std::uint64_t seed, int faces = -1);
 
 // Rows [first, first + count) of this rank when `total` rows are split as evenly as possible.
 std::pair<long, long> share(MPI_Comm comm, long total);

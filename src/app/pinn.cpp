@@ -15,6 +15,7 @@
 #include "karman/nn/sequential.hpp"
 #include "karman/pde/fields.hpp"
 #include "karman/solvers/elliptic.hpp"
+#include "karman/solvers/transient.hpp"
 #include "method.hpp"
 #include "outputs.hpp"
 #include "pinn/residual_loss.hpp"
@@ -27,7 +28,8 @@ struct PinnSpec {
   config::ProblemSpec problem;
   long interior = 2048, boundary = 512;
   std::uint64_t seed = 1;
-  double residual_weight = 1.0, boundary_weight = 1.0;
+  pinn::LossWeights weights;
+  long initial = 512;
   nn::MlpSpec model;
   nn::TrainingSpec training;
 };
@@ -35,17 +37,26 @@ struct PinnSpec {
 PinnSpec read_pinn(const config::Node& root) {
   PinnSpec spec;
   spec.problem = config::read_problem(root);
-  if (spec.problem.pde.type != config::PdeType::poisson)
+  const auto& pde = spec.problem.pde;
+  if (pde.type != config::PdeType::poisson && pde.type != config::PdeType::heat)
     root.child("pde").fail("type",
-                           "kind pinn supports poisson so far (darcy, heat and burgers "
-                           "are the reference solver's only)");
+                           "kind pinn supports poisson and heat so far (darcy and "
+                           "burgers are the reference solver's only)");
+  if (pde.time_dependent() && pde.initial->source != config::FieldSpec::Source::expression)
+    root.child("pde").fail("initial", "a PINN needs the initial state as an expression");
+  if (pde.time_dependent() && spec.problem.grid.dim > 2)
+    root.child("grid").fail("dim",
+                            "a time-dependent PINN supports 2 space dimensions at most so far");
   config::Node samples = root.child_or_empty("samples");
   spec.interior = samples.integer("interior", 2048, 1);
   spec.boundary = samples.integer("boundary", 512, 1);
+  if (pde.time_dependent()) spec.initial = samples.integer("initial", 512, 1);
   spec.seed = static_cast<std::uint64_t>(samples.integer("seed", 1, 0));
   config::Node loss = root.child_or_empty("loss");
-  spec.residual_weight = loss.number("residual", 1.0, config::Bounds::at_least(0));
-  spec.boundary_weight = loss.number("boundary", 1.0, config::Bounds::at_least(0));
+  spec.weights.residual = loss.number("residual", 1.0, config::Bounds::at_least(0));
+  spec.weights.boundary = loss.number("boundary", 1.0, config::Bounds::at_least(0));
+  if (pde.time_dependent())
+    spec.weights.initial = loss.number("initial", 1.0, config::Bounds::at_least(0));
   spec.model = nn::read_mlp(root.child_or_empty("model"));
   if (!nn::has_second_derivative(spec.model.activation))
     root.child("model").fail("activation",
@@ -58,12 +69,23 @@ PinnSpec read_pinn(const config::Node& root) {
   return spec;
 }
 
+// The box the network lives on: the grid's box, times [0, t_end] for a time-dependent PDE.
+mesh::GridShape network_box(const PinnSpec& spec) {
+  mesh::GridShape box = spec.problem.grid;
+  if (spec.problem.time) {
+    box.lower[box.dim] = 0.0;
+    box.upper[box.dim] = spec.problem.time->t_end;
+    box.n[box.dim] = 2;
+    box.dim += 1;
+  }
+  return box;
+}
+
 template <class T>
 class PinnRun {
  public:
   PinnRun(const PinnSpec& spec, RunContext& ctx) : m_spec(spec), m_ctx(ctx) {
-    const auto& grid = spec.problem.grid;
-    std::vector<std::size_t> widths{static_cast<std::size_t>(grid.dim)};
+    std::vector<std::size_t> widths{static_cast<std::size_t>(network_box(spec).dim)};
     widths.insert(widths.end(), spec.model.hidden.begin(), spec.model.hidden.end());
     widths.push_back(1);
     m_net = std::make_unique<nn::Network<T>>(
@@ -72,21 +94,44 @@ class PinnRun {
 
   std::string run() {
     const auto& p = m_spec.problem;
+    const mesh::GridShape box = network_box(m_spec);
     auto [first, count] = pinn::share(m_ctx.comm, m_spec.interior);
     auto [bfirst, bcount] = pinn::share(m_ctx.comm, m_spec.boundary);
-    pinn::SteadyResidualLoss<T> loss(
-        *m_net, p.pde, p.grid, pinn::interior_points(p.grid, first, count, m_spec.seed),
-        m_spec.interior, pinn::boundary_points(p.grid, bfirst, bcount, mix64(m_spec.seed + 1)),
-        m_spec.boundary, m_spec.residual_weight, m_spec.boundary_weight);
+    pinn::PointSet interior{pinn::interior_points(box, first, count, m_spec.seed), m_spec.interior};
+    pinn::PointSet boundary{
+        pinn::boundary_points(box, bfirst, bcount, mix64(m_spec.seed + 1), p.grid.dim),
+        m_spec.boundary};
+    pinn::PointSet initial;
+    if (p.pde.time_dependent()) {
+      // Initial points: uniform in space at t = 0 (the time coordinate is the last).
+      auto [ifirst, icount] = pinn::share(m_ctx.comm, m_spec.initial);
+      const auto space = pinn::interior_points(p.grid, ifirst, icount, mix64(m_spec.seed + 2));
+      for (long i = 0; i < icount; ++i) {
+        for (int d = 0; d < p.grid.dim; ++d) initial.points.push_back(space[i * p.grid.dim + d]);
+        initial.points.push_back(0.0);
+      }
+      initial.total = m_spec.initial;
+    }
+    pinn::ResidualLoss<T> loss(*m_net, p.pde, box, interior, boundary, initial, m_spec.weights);
     log().info("PINN: MLP {} parameters, {} interior + {} boundary points",
                m_net->parameters().size(), m_spec.interior, m_spec.boundary);
     nn::TrainingResult result = train<T>(
         m_ctx, m_net->parameters(), [&loss](long) { return loss(); }, m_spec.training.trainer);
 
-    // The PETSc reference on the case's grid, and the network on the same nodes.
+    // The PETSc reference on the case's grid (at t_end for a time-dependent PDE), and the
+    // network on the same nodes.
     mesh::StructuredGrid grid(m_ctx.comm, p.grid);
-    auto reference = solvers::solve_elliptic(grid, p.pde, p.solver);
-    const std::vector<double> prediction = predict(grid);
+    const double t_end = p.time ? p.time->t_end : 0.0;
+    solvers::SteadyResult reference;
+    if (p.pde.time_dependent()) {
+      auto transient = solvers::solve_transient(grid, p.pde, *p.time, p.solver,
+                                                pde::evaluate(grid, *p.pde.initial));
+      reference.u = std::move(transient.u);
+      reference.stats = transient.stats;
+    } else {
+      reference = solvers::solve_elliptic(grid, p.pde, p.solver);
+    }
+    const std::vector<double> prediction = predict(grid, t_end);
     const ErrorNorms vs_reference = error_norms(m_ctx.comm, prediction, reference.u);
     nlohmann::json metrics = {{"rel_l2", vs_reference.rel_l2},
                               {"max_abs", vs_reference.max_abs},
@@ -98,7 +143,7 @@ class PinnRun {
     for (const auto& term : result.final_terms) metrics["loss_" + term.name] = term.value;
     std::vector<double> exact;
     if (p.pde.exact) {
-      exact = pde::evaluate(grid, *p.pde.exact);
+      exact = pde::evaluate(grid, *p.pde.exact, t_end);
       metrics["rel_l2_exact"] = error_norms(m_ctx.comm, prediction, exact).rel_l2;
       metrics["reference_rel_l2_exact"] = error_norms(m_ctx.comm, reference.u, exact).rel_l2;
     }
@@ -118,14 +163,17 @@ class PinnRun {
   }
 
  private:
-  std::vector<double> predict(const mesh::StructuredGrid& grid) {
+  // The network at the grid's owned nodes (at time t for a time-dependent PDE).
+  std::vector<double> predict(const mesh::StructuredGrid& grid, double t) {
+    const bool with_time = m_spec.problem.pde.time_dependent();
     std::vector<double> points;
     grid.sample([&](double x, double y, double z) {
       const double p[3] = {x, y, z};
       for (int d = 0; d < grid.shape().dim; ++d) points.push_back(p[d]);
+      if (with_time) points.push_back(t);
       return 0.0;
     });
-    const auto map = pinn::InputMap::for_box(grid.shape());
+    const auto map = pinn::InputMap::for_box(network_box(m_spec));
     auto values = Kokkos::create_mirror_view_and_copy(
         Kokkos::HostSpace(), m_net->forward(pinn::network_input<T>(map, points)));
     return std::vector<double>(values.data(), values.data() + values.size());
@@ -166,9 +214,9 @@ class PinnMethod : public Method {
     solvers::check_solver_names(m_spec.problem.solver);
   }
   std::string summary() const override {
-    std::string widths = std::to_string(m_spec.problem.grid.dim);
+    std::string widths = std::to_string(network_box(m_spec).dim);
     for (auto w : m_spec.model.hidden) widths += "-" + std::to_string(w);
-    return fmt::format("kind pinn, pde {}, MLP {}-1 {}, {} + {} points, {}",
+    return fmt::format("kind pinn, pde {}, MLP {}-1 {}, {} interior + {} boundary points, {}",
                        config::to_string(m_spec.problem.pde.type), widths,
                        nn::to_string(m_spec.model.activation), m_spec.interior, m_spec.boundary,
                        m_precision);

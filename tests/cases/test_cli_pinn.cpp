@@ -102,6 +102,41 @@ TEST(CliPinn, Poisson2dCaseReachesItsAccuracy) {
               m["train_wall_s"].get<double>());
 }
 
+TEST(CliPinn, HeatInSpaceTimeLearnsAndIsComparedAtTheEndTime) {
+  const fs::path dir = test_folder();
+  const std::string heat = (source_dir() / "cases" / "pinn" / "heat2d.yaml").string();
+  const CliResult r = run_karman(
+      dir, {"run", heat, "--output", "heat", "--quiet", "--set", "samples.interior=512", "--set",
+            "samples.boundary=128", "--set", "samples.initial=128", "--set", "grid.n=17", "--set",
+            "model.hidden=[32, 32]", "--set",
+            "training.stages=[{optimizer: adam, steps: 300, lr: 5.0e-3}, {optimizer: lbfgs, "
+            "steps: 200}]"});
+  ASSERT_EQ(r.status, 0) << r;
+  const auto report = report_of(dir / "heat");
+  const auto& m = report["metrics"];
+  EXPECT_EQ(report["pde"], "heat");
+  EXPECT_GT(m["loss_initial"].get<double>(), 0.0);
+  EXPECT_EQ(report["baseline"]["ts"], "cn");
+  // At t = 0.5 the mode has decayed to e^{-π²/10} ≈ 0.37; an untrained net is O(1) off.
+  EXPECT_LT(m["rel_l2_exact"].get<double>(), 0.1) << m.dump();
+  std::printf("    heat PINN 500 steps: rel_l2_exact %.3e at t = 0.5\n",
+              m["rel_l2_exact"].get<double>());
+}
+
+TEST(CliPinn, UnsupportedSetupsFailAtValidation) {
+  const fs::path dir = test_folder();
+  const std::string heat = (source_dir() / "cases" / "pinn" / "heat2d.yaml").string();
+  const CliResult random =
+      run_karman(dir, {"validate", heat, "--set", "pde.initial={random: {alpha: 2, tau: 3}}"});
+  EXPECT_EQ(random.status, 1) << random;
+  EXPECT_NE(random.err.find("pde.initial"), std::string::npos) << random;
+  const CliResult burgers = run_karman(
+      dir, {"validate", kCase, "--set", "pde={type: burgers, nu: 0.1, initial: 'sin(x)'}", "--set",
+            "grid={dim: 1, n: 64}", "--set", "time={t_end: 1, dt: 0.1}"});
+  EXPECT_EQ(burgers.status, 1) << burgers;
+  EXPECT_NE(burgers.err.find("kind pinn supports poisson and heat"), std::string::npos) << burgers;
+}
+
 TEST(CliPinn, ReluCannotGiveALaplacian) {
   const fs::path dir = test_folder();
   const CliResult r = run_karman(dir, {"validate", kCase, "--set", "model.activation=relu"});
