@@ -4,14 +4,6 @@
 
 namespace karman::pinn {
 
-std::pair<long, long> share(MPI_Comm comm, long total) {
-  int rank, size;
-  MPI_Comm_rank(comm, &rank);
-  MPI_Comm_size(comm, &size);
-  const long first = total * rank / size, last = total * (rank + 1) / size;
-  return {first, last - first};
-}
-
 std::vector<double> interior_points(const mesh::GridShape& box, long first, long count,
                                     std::uint64_t seed) {
   const int dim = box.dim;

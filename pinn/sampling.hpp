@@ -19,7 +19,4 @@ std::vector<double> interior_points(const mesh::GridShape& box, long first, long
 std::vector<double> boundary_points(const mesh::GridShape& box, long first, long count,
                                     std::uint64_t seed, int faces = -1);
 
-// Rows [first, first + count) of this rank when `total` rows are split as evenly as possible.
-std::pair<long, long> share(MPI_Comm comm, long total);
-
 }  // namespace karman::pinn

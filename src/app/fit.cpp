@@ -10,6 +10,7 @@
 
 #include "karman/config/case.hpp"
 #include "karman/core/log.hpp"
+#include "karman/core/partition.hpp"
 #include "karman/core/random.hpp"
 #include "karman/io/hdf5.hpp"
 #include "karman/io/xdmf.hpp"
@@ -59,15 +60,6 @@ FitSpec read_fit(const config::Node& root) {
 // The network sees coordinates mapped to [-1, 1] (centred inputs suit tanh-like activations).
 double spec_unit(const mesh::GridShape& box, int d, double p) {
   return 2.0 * (p - box.lower[d]) / (box.upper[d] - box.lower[d]) - 1.0;
-}
-
-// Rows [first, first + count) of this rank when `total` rows are split as evenly as possible.
-std::pair<long, long> my_rows(MPI_Comm comm, long total) {
-  int rank, size;
-  MPI_Comm_rank(comm, &rank);
-  MPI_Comm_size(comm, &size);
-  const long first = total * rank / size, last = total * (rank + 1) / size;
-  return {first, last - first};
 }
 
 // Samples x_i uniform in the box (coordinate d of sample i is draw i·dim + d of the stream), and
@@ -120,9 +112,9 @@ class FitRun {
     widths.push_back(1);
     m_net = std::make_unique<nn::Network<T>>(
         nn::make_mlp<T>(widths, spec.model.activation, true, spec.model.init), spec.model.seed);
-    auto [first, count] = my_rows(ctx.comm, spec.train);
+    auto [first, count] = my_share(ctx.comm, spec.train);
     make_samples<T>(spec, spec.sample_seed, first, count, m_x, m_y);
-    auto [test_first, test_count] = my_rows(ctx.comm, spec.test);
+    auto [test_first, test_count] = my_share(ctx.comm, spec.test);
     make_samples<T>(spec, mix64(spec.sample_seed + 1), test_first, test_count, m_x_test, m_y_test);
     m_batch = spec.training.batch_size > 0 && spec.training.batch_size < spec.train
                   ? spec.training.batch_size
@@ -240,7 +232,7 @@ void FitRun<T>::gather_batch(long step) {
     m_epoch = epoch;
   }
   // This rank's rows of the batch, regenerated from the counter-based sampler (rank-independent).
-  auto [first, count] = my_rows(m_ctx.comm, m_batch);
+  auto [first, count] = my_share(m_ctx.comm, m_batch);
   nn::ensure_shape(m_x_batch, "karman::fit::x_batch", count, m_spec.box.dim);
   nn::ensure_shape(m_y_batch, "karman::fit::y_batch", count, 1);
   auto hx = Kokkos::create_mirror_view(m_x_batch);

@@ -7,6 +7,7 @@
 #include "karman/config/case.hpp"
 #include "karman/core/log.hpp"
 #include "karman/core/norms.hpp"
+#include "karman/core/partition.hpp"
 #include "karman/core/random.hpp"
 #include "karman/io/hdf5.hpp"
 #include "karman/io/xdmf.hpp"
@@ -95,8 +96,8 @@ class PinnRun {
   std::string run() {
     const auto& p = m_spec.problem;
     const mesh::GridShape box = network_box(m_spec);
-    auto [first, count] = pinn::share(m_ctx.comm, m_spec.interior);
-    auto [bfirst, bcount] = pinn::share(m_ctx.comm, m_spec.boundary);
+    auto [first, count] = my_share(m_ctx.comm, m_spec.interior);
+    auto [bfirst, bcount] = my_share(m_ctx.comm, m_spec.boundary);
     pinn::PointSet interior{pinn::interior_points(box, first, count, m_spec.seed), m_spec.interior};
     pinn::PointSet boundary{
         pinn::boundary_points(box, bfirst, bcount, mix64(m_spec.seed + 1), p.grid.dim),
@@ -104,7 +105,7 @@ class PinnRun {
     pinn::PointSet initial;
     if (p.pde.time_dependent()) {
       // Initial points: uniform in space at t = 0 (the time coordinate is the last).
-      auto [ifirst, icount] = pinn::share(m_ctx.comm, m_spec.initial);
+      auto [ifirst, icount] = my_share(m_ctx.comm, m_spec.initial);
       const auto space = pinn::interior_points(p.grid, ifirst, icount, mix64(m_spec.seed + 2));
       for (long i = 0; i < icount; ++i) {
         for (int d = 0; d < p.grid.dim; ++d) initial.points.push_back(space[i * p.grid.dim + d]);
