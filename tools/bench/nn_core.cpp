@@ -52,6 +52,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_util.hpp"
 #include "karman/core/random.hpp"
 #include "karman/nn/activation.hpp"
 #include "karman/nn/linear.hpp"
@@ -65,6 +66,11 @@ using namespace karman::nn;
 
 namespace {
 
+using karman::bench::machine_description;
+using karman::bench::median;
+using karman::bench::precision_name;
+using karman::bench::utc_now;
+
 constexpr int kWarmupSteps = 5;
 constexpr int kSamples = 31;
 constexpr int kBlasRuns = 5;
@@ -76,17 +82,6 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const std::size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-template <class T>
-const char* precision_name() {
-  return sizeof(T) == 4 ? "float32" : "float64";
 }
 
 // Σ in·out over the Linear layers of a width list.
@@ -249,39 +244,6 @@ nlohmann::ordered_json activation_table() {
   return table;
 }
 
-std::string cpu_model() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("model name", 0) == 0) {
-      const auto colon = line.find(':');
-      if (colon != std::string::npos) return line.substr(line.find_first_not_of(" \t", colon + 1));
-    }
-  return "unknown CPU";
-}
-
-std::string machine_description() {
-  const char* coretype = std::getenv("OPENBLAS_CORETYPE");
-  std::string s = cpu_model() + ", " + std::to_string(openblas_get_num_procs()) + " cores";
-#if defined(__AVX512F__)
-  s += ", built for AVX-512";
-#elif defined(__AVX2__)
-  s += ", built for AVX2";
-#endif
-  s += "; OpenBLAS " + std::string(openblas_get_config()) + " core " + openblas_get_corename() +
-       " (OPENBLAS_CORETYPE=" + (coretype ? coretype : "unset") + "), " +
-       std::to_string(openblas_get_num_threads()) + " threads; Kokkos " +
-       Kokkos::DefaultExecutionSpace::name() + "; gcc " + __VERSION__;
-  return s;
-}
-
-std::string utc_now() {
-  const std::time_t now = std::time(nullptr);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
-  return buf;
-}
-
 int run() {
   const std::vector<std::size_t> mlp_widths = {2, 64, 64, 64, 64, 1};
   const double mlp_flops = 3 * 2 * double(kMlpPoints) * weight_entries(mlp_widths);
@@ -335,15 +297,5 @@ int run() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  MPI_Init(&argc, &argv);
-  Kokkos::initialize(argc, argv);
-  int status = 1;
-  try {
-    status = run();  // every view is released inside run(), before Kokkos::finalize
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "bench_nn_core: %s\n", e.what());
-  }
-  Kokkos::finalize();
-  MPI_Finalize();
-  return status;
+  return karman::bench::bench_main(argc, argv, "bench_nn_core", run);
 }
