@@ -17,6 +17,7 @@
 #include "karman/core/norms.hpp"
 #include "karman/core/timer.hpp"
 #include "karman/io/hdf5.hpp"
+#include "karman/nn/gemm.hpp"
 #include "method.hpp"
 
 namespace fs = std::filesystem;
@@ -148,6 +149,7 @@ int print_info(MPI_Comm comm) {
   fmt::print("  HDF5     {}.{}.{} ({})\n", h5_major, h5_minor, h5_release,
              h5_parallel ? "parallel" : "serial");
   fmt::print("  FFTW     {}\n", fftw_version);
+  fmt::print("  BLAS     OpenBLAS, {} thread(s) per rank\n", nn::blas_threads());
   fmt::print("  methods ");
   for (const auto& m : registered_methods()) fmt::print(" {}", m.kind);
   fmt::print("\n");

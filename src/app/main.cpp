@@ -15,6 +15,7 @@
 #include "commands.hpp"
 #include "karman/core/error.hpp"
 #include "karman/core/log.hpp"
+#include "karman/nn/gemm.hpp"
 #include "petsc/check.hpp"
 
 namespace {
@@ -61,6 +62,7 @@ int main(int argc, char** argv) {
   MPI_Comm_rank(PETSC_COMM_WORLD, &rank);
   MPI_Comm_size(PETSC_COMM_WORLD, &size);
   Kokkos::initialize();
+  karman::nn::limit_blas_threads(PETSC_COMM_WORLD);
 
   CLI::App cli{"Karman: physics-informed and learned PDE solvers beside PETSc references",
                "karman"};

@@ -3,8 +3,11 @@
 #include <cblas.h>
 #include <libxsmm.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "karman/core/error.hpp"
@@ -155,6 +158,22 @@ void gemm(Transpose ta, Transpose tb, T alpha, const Matrix<T>& A, const Matrix<
     else
       blas(ta, tb, alpha, A, B, beta, C);
   }
+}
+
+int blas_threads() { return openblas_get_num_threads(); }
+
+int limit_blas_threads(MPI_Comm comm) {
+  if (std::getenv("OPENBLAS_NUM_THREADS") || std::getenv("OMP_NUM_THREADS"))
+    return openblas_get_num_threads();
+  MPI_Comm node;
+  MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
+  int ranks_on_node = 1;
+  MPI_Comm_size(node, &ranks_on_node);
+  MPI_Comm_free(&node);
+  const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  const int threads = std::max(1, cores / ranks_on_node);
+  openblas_set_num_threads(threads);
+  return threads;
 }
 
 template void gemm<float>(Transpose, Transpose, float, const Matrix<float>&, const Matrix<float>&,

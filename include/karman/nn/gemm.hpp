@@ -6,6 +6,8 @@
 // to BLAS; a device build would send them to KokkosBlas/cuBLAS. gemm_reference is the plain
 // Kokkos kernel every optimised path is tested against.
 
+#include <mpi.h>
+
 #include "karman/nn/tensor.hpp"
 
 namespace karman::nn {
@@ -24,5 +26,12 @@ void gemm_reference(Transpose trans_a, Transpose trans_b, T alpha, const Matrix<
 // "reference".
 const char* gemm_backend(Transpose trans_a, Transpose trans_b, std::size_t m, std::size_t n,
                          std::size_t k);
+
+// BLAS threads per rank: when the ranks on a node already fill its cores, oversubscribed BLAS
+// threads are slower than none, so each rank gets cores / ranks-on-node threads (at least 1).
+// Left alone when the user chose (OPENBLAS_NUM_THREADS or OMP_NUM_THREADS set). Returns the
+// number of threads in use.
+int limit_blas_threads(MPI_Comm comm);
+int blas_threads();  // OpenBLAS threads of this rank
 
 }  // namespace karman::nn
