@@ -69,7 +69,8 @@ void taylor_input(const Matrix<T>& x, Matrix<T>& stacked, const std::vector<doub
   KARMAN_VERIFY(scales.empty() || scales.size() == dims, "taylor_input: one scale per dimension");
   Vector<T> scale("karman::nn::taylor_input::scale", dims);
   auto host_scale = Kokkos::create_mirror_view(scale);
-  for (std::size_t k = 0; k < dims; ++k) host_scale(k) = scales.empty() ? T(1) : static_cast<T>(scales[k]);
+  for (std::size_t k = 0; k < dims; ++k)
+    host_scale(k) = scales.empty() ? T(1) : static_cast<T>(scales[k]);
   Kokkos::deep_copy(scale, host_scale);
   ensure_shape(stacked, "karman::nn::taylor_input", (1 + 2 * dims) * n, dims);
   const Matrix<T> out = stacked;
@@ -80,7 +81,7 @@ void taylor_input(const Matrix<T>& x, Matrix<T>& stacked, const std::vector<doub
           out(i, c) = x(i, c);
           for (std::size_t k = 0; k < dims; ++k) {
             out((1 + k) * n + i, c) = c == k ? scale(k) : T(0);  // ∂x_c/∂ξ_k
-            out((1 + dims + k) * n + i, c) = T(0);           // ∂²x_c/∂x_k²
+            out((1 + dims + k) * n + i, c) = T(0);               // ∂²x_c/∂x_k²
           }
         }
       });
