@@ -3,12 +3,11 @@
 // so a failure (missing dataset, bad shape) is seen by every rank and none is left waiting.
 #include "karman/io/hdf5.hpp"
 
-#include <exception>
-
 #include <hdf5.h>
 
 #include <algorithm>
 #include <cstdio>
+#include <exception>
 #include <filesystem>
 #include <utility>
 

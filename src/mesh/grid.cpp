@@ -39,8 +39,8 @@ StructuredGrid::StructuredGrid(MPI_Comm comm, const GridShape& shape)
       break;
     case 3:
       KARMAN_PETSC(DMDACreate3d(comm, bc, bc, bc, DMDA_STENCIL_STAR, shape.n[0], shape.n[1],
-                                shape.n[2], PETSC_DECIDE, PETSC_DECIDE, PETSC_DECIDE, 1, 1,
-                                nullptr, nullptr, nullptr, &dm));
+                                shape.n[2], PETSC_DECIDE, PETSC_DECIDE, PETSC_DECIDE, 1, 1, nullptr,
+                                nullptr, nullptr, &dm));
       break;
     default:
       throw InternalError("StructuredGrid: dimension must be 1, 2 or 3");

@@ -14,8 +14,8 @@ void install_error_handler();
 
 }  // namespace karman::petsc
 
-#define KARMAN_PETSC(call)                                                  \
-  do {                                                                      \
-    PetscErrorCode karman_petsc_code_ = (call);                             \
+#define KARMAN_PETSC(call)                                                           \
+  do {                                                                               \
+    PetscErrorCode karman_petsc_code_ = (call);                                      \
     if (karman_petsc_code_) ::karman::petsc::throw_error(karman_petsc_code_, #call); \
   } while (0)

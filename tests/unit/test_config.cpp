@@ -65,7 +65,8 @@ TEST(Config, WrongTypeNamesLineAndColumn) {
   std::string text = kPoisson;
   text.replace(text.find("n: 17"), 5, "n: many");
   std::string msg = error_of(write_case("type.yaml", text));
-  EXPECT_NE(msg.find("type.yaml:6:6: grid.n: expected integers, got 'many'"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("type.yaml:6:6: grid.n: expected integers, got 'many'"), std::string::npos)
+      << msg;
 }
 
 TEST(Config, NegativeGridSizeIsRejected) {
@@ -97,7 +98,8 @@ TEST(Config, EnumerationSuggests) {
 }
 
 TEST(Config, OverridesReplaceAndCreateKeys) {
-  auto doc = CaseFile::load(write_case("ov.yaml", kPoisson), {"grid.n=[9, 33]", "solver.pc=jacobi"});
+  auto doc =
+      CaseFile::load(write_case("ov.yaml", kPoisson), {"grid.n=[9, 33]", "solver.pc=jacobi"});
   ProblemSpec p = read_problem(doc.root());
   doc.reject_unknown_keys();
   EXPECT_EQ(p.grid.n[0], 9);
@@ -110,7 +112,8 @@ TEST(Config, OverridesReplaceAndCreateKeys) {
 }
 
 TEST(Config, ConstantExpressionsAsNumbers) {
-  auto doc = CaseFile::load(write_case("burgers.yaml", R"yaml(pde: {type: burgers, nu: 0.01/pi, initial: "-sin(pi*x)"}
+  auto doc = CaseFile::load(
+      write_case("burgers.yaml", R"yaml(pde: {type: burgers, nu: 0.01/pi, initial: "-sin(pi*x)"}
 grid: {n: 64, lower: -1, upper: 1}
 time: {t_end: 1, dt: 0.01}
 )yaml"));
@@ -127,8 +130,9 @@ TEST(Config, MissingCoefficientFile) {
   coefficient: {file: does/not/exist.h5}
 grid: {n: 9}
 )yaml"));
-  EXPECT_NE(msg.find("darcy.yaml:3:23: pde.coefficient.file: file 'does/not/exist.h5' does not exist"),
-            std::string::npos)
+  EXPECT_NE(
+      msg.find("darcy.yaml:3:23: pde.coefficient.file: file 'does/not/exist.h5' does not exist"),
+      std::string::npos)
       << msg;
 }
 

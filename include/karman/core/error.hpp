@@ -42,9 +42,9 @@ class InternalError : public std::logic_error {
 }  // namespace karman
 
 // Always-on check of an internal invariant (as MFEM_VERIFY).
-#define KARMAN_VERIFY(cond, msg)                                                       \
-  do {                                                                                 \
-    if (!(cond))                                                                       \
-      throw ::karman::InternalError(std::string(__FILE__) + ":" +                      \
-                                    std::to_string(__LINE__) + ": " + (msg));          \
+#define KARMAN_VERIFY(cond, msg)                                                             \
+  do {                                                                                       \
+    if (!(cond))                                                                             \
+      throw ::karman::InternalError(std::string(__FILE__) + ":" + std::to_string(__LINE__) + \
+                                    ": " + (msg));                                           \
   } while (0)

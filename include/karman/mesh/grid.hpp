@@ -48,8 +48,8 @@ class StructuredGrid {
     for (long k = m_start[2]; k < m_start[2] + m_count[2]; ++k)
       for (long j = m_start[1]; j < m_start[1] + m_count[1]; ++j)
         for (long i = m_start[0]; i < m_start[0] + m_count[0]; ++i)
-          out.push_back(f(m_shape.coordinate(0, i), m_shape.coordinate(1, j),
-                          m_shape.coordinate(2, k)));
+          out.push_back(
+              f(m_shape.coordinate(0, i), m_shape.coordinate(1, j), m_shape.coordinate(2, k)));
     return out;
   }
 

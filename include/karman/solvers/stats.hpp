@@ -8,14 +8,14 @@
 namespace karman::solvers {
 
 struct SolveStats {
-  std::string ksp, pc;              // types actually used (after command-line options)
-  std::string ts;                   // time stepper, transient solves only
-  long iterations = 0;              // linear iterations (summed over time steps)
-  long nonlinear_iterations = 0;    // Newton iterations (Burgers)
-  long steps = 0;                   // time steps
-  double residual_norm = 0.0;       // final linear residual (last solve)
+  std::string ksp, pc;            // types actually used (after command-line options)
+  std::string ts;                 // time stepper, transient solves only
+  long iterations = 0;            // linear iterations (summed over time steps)
+  long nonlinear_iterations = 0;  // Newton iterations (Burgers)
+  long steps = 0;                 // time steps
+  double residual_norm = 0.0;     // final linear residual (last solve)
   bool converged = true;
-  std::string reason;               // PETSc's converged/diverged reason
+  std::string reason;  // PETSc's converged/diverged reason
   double setup_s = 0.0, solve_s = 0.0;
   std::vector<std::pair<std::string, std::string>> options;  // options set from the case
 };
