@@ -74,10 +74,7 @@ using namespace karman;
 
 namespace {
 
-using karman::bench::machine_description;
-using karman::bench::median;
-using karman::bench::precision_name;
-using karman::bench::utc_now;
+using namespace karman::bench;
 
 constexpr int kWarmupSteps = 5;
 constexpr int kSamples = 31;
