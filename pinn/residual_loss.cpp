@@ -52,6 +52,29 @@ nn::Matrix<T> column(const std::vector<double>& values, const char* label) {
   return m;
 }
 
+// Channel c of output o at point i of a network output [C·N, O].
+template <class T>
+struct ChannelJet {
+  nn::Matrix<T> y;
+  std::size_t n, i;
+  KOKKOS_INLINE_FUNCTION T operator()(int c, int o) const { return y(c * n + i, o); }
+};
+
+PointPde point_pde(config::PdeType type) {
+  switch (type) {
+    case config::PdeType::poisson:
+      return PointPde::poisson;
+    case config::PdeType::heat:
+      return PointPde::heat;
+    case config::PdeType::burgers:
+      return PointPde::burgers;
+    default:
+      break;
+  }
+  throw InternalError(std::string("ResidualLoss: no PINN residual for pde '") +
+                      config::to_string(type) + "'");
+}
+
 }  // namespace
 
 template <class T>
@@ -59,88 +82,198 @@ ResidualLoss<T>::ResidualLoss(nn::Network<T>& net, const config::PdeSpec& pde,
                               const mesh::GridShape& box, const PointSet& interior,
                               const PointSet& boundary, const PointSet& initial,
                               LossWeights weights)
-    : m_net(net),
-      m_type(pde.type),
-      m_kappa(pde.kappa),
-      m_dims(static_cast<std::size_t>(box.dim)),
-      m_space_dims(pde.time_dependent() ? m_dims - 1 : m_dims),
-      m_interior_total(static_cast<double>(interior.total)),
-      m_residual_weight(weights.residual) {
-  KARMAN_VERIFY(m_type == config::PdeType::poisson || m_type == config::PdeType::heat,
-                "ResidualLoss: poisson and heat so far");
+    : m_net(net), m_channels(1 + 2 * static_cast<std::size_t>(box.dim)) {
+  m_pde.pde = point_pde(pde.type);
+  m_pde.dims = box.dim;
+  m_pde.space = pde.time_dependent() ? box.dim - 1 : box.dim;
+  m_pde.outputs = static_cast<int>(net.module().out_features());
+  m_pde.kappa = pde.kappa;
+  m_pde.nu = pde.nu;
+  const std::size_t dims = static_cast<std::size_t>(box.dim);
+  const std::size_t space = static_cast<std::size_t>(m_pde.space);
   const InputMap map = InputMap::for_box(box);
-  nn::taylor_input(network_input<T>(map, interior.points), m_interior, map.scale);
-  const auto f = evaluate_at(*pde.source, interior.points, m_dims, m_space_dims);
-  m_source = nn::Vector<T>("karman::pinn::source", f.size());
-  auto host_source = Kokkos::create_mirror_view(m_source);
-  for (std::size_t i = 0; i < f.size(); ++i) host_source(i) = static_cast<T>(f[i]);
-  Kokkos::deep_copy(m_source, host_source);
-  m_dy_interior = nn::Matrix<T>("karman::pinn::dy_interior", m_interior.extent(0), 1);
 
-  auto add_term = [&](const char* name, double weight, const PointSet& set, const Expression& e) {
-    DataTerm term;
-    term.name = name;
-    term.weight = weight;
-    term.total = static_cast<double>(set.total);
-    term.x = network_input<T>(map, set.points);
-    term.target =
-        column<T>(evaluate_at(e, set.points, m_dims, m_space_dims), "karman::pinn::target");
-    term.dy = nn::Matrix<T>("karman::pinn::dy_data", term.x.extent(0), 1);
-    m_data.push_back(term);
-  };
-  add_term("boundary", weights.boundary, boundary, *pde.boundary);
+  Term residual;
+  residual.name = "residual";
+  residual.weight = weights.residual;
+  residual.total = static_cast<double>(interior.total);
+  residual.taylor = true;
+  residual.points = interior.points.size() / dims;
+  residual.components = static_cast<std::size_t>(m_pde.components());
+  nn::taylor_input(network_input<T>(map, interior.points), residual.x, map.scale);
+  residual.data = pde.source ? column<T>(evaluate_at(*pde.source, interior.points, dims, space),
+                                         "karman::pinn::source")
+                             : nn::Matrix<T>("karman::pinn::source", residual.points, 1);
+  m_terms.push_back(std::move(residual));
+
+  m_terms.push_back(data_term("boundary", weights.boundary, boundary, {&*pde.boundary}, map));
   if (pde.time_dependent()) {
     KARMAN_VERIFY(pde.initial && pde.initial->expression,
                   "ResidualLoss: initial state must be an expression");
-    add_term("initial", weights.initial, initial, *pde.initial->expression);
+    m_terms.push_back(
+        data_term("initial", weights.initial, initial, {&*pde.initial->expression}, map));
+  }
+  for (Term& term : m_terms) {
+    const std::size_t channels = term.taylor ? m_channels : 1, n = term.points;
+    term.r = nn::Matrix<T>("karman::pinn::r", term.components, n);
+    term.dr = decltype(term.dr)("karman::pinn::dr", n, term.components,
+                                channels * static_cast<std::size_t>(m_pde.outputs));
+    term.seed = nn::Matrix<T>("karman::pinn::seed", channels * n, m_pde.outputs);
+  }
+  // A data term's linearisation is constant: ∂(u_o - g)/∂u_o = 1.
+  for (Term& term : m_terms) {
+    if (term.taylor) continue;
+    auto dr = Kokkos::create_mirror_view(term.dr);
+    for (std::size_t i = 0; i < term.points; ++i)
+      for (std::size_t q = 0; q < term.components; ++q) dr(i, q, term.outputs[q]) = T(1);
+    Kokkos::deep_copy(term.dr, dr);
   }
 }
 
 template <class T>
-nn::LossTerm ResidualLoss<T>::data_term(DataTerm& term) {
-  const nn::Matrix<T> u = m_net.forward(term.x);
-  const double value = nn::mse_loss(u, term.target, term.dy, term.total);
-  const nn::Matrix<T> dy = term.dy;
-  const T weight = static_cast<T>(term.weight);
+typename ResidualLoss<T>::Term ResidualLoss<T>::data_term(
+    const char* name, double weight, const PointSet& set,
+    const std::vector<const Expression*>& targets, const InputMap& map) {
+  const std::size_t dims = map.scale.size();
+  const std::size_t space = static_cast<std::size_t>(m_pde.space);
+  Term term;
+  term.name = name;
+  term.weight = weight;
+  term.total = static_cast<double>(set.total);
+  term.points = set.points.size() / dims;
+  term.components = targets.size();
+  term.x = network_input<T>(map, set.points);
+  term.data = nn::Matrix<T>("karman::pinn::target", term.points, term.components);
+  auto data = Kokkos::create_mirror_view(term.data);
+  for (std::size_t q = 0; q < targets.size(); ++q) {
+    const auto values = evaluate_at(*targets[q], set.points, dims, space);
+    for (std::size_t i = 0; i < term.points; ++i) data(i, q) = static_cast<T>(values[i]);
+    term.outputs.push_back(static_cast<int>(q));
+  }
+  Kokkos::deep_copy(term.data, data);
+  return term;
+}
+
+template <class T>
+double ResidualLoss<T>::evaluate(Term& term) {
+  const std::size_t n = term.points, components = term.components;
+  const nn::Matrix<T> r = term.r, data = term.data;
+  double sum = 0;
+  if (term.taylor) {
+    const nn::Matrix<T> y = m_net.forward_taylor(term.x, static_cast<std::size_t>(m_pde.dims));
+    const auto dr = term.dr;
+    const PointPdeParameters p = m_pde;
+    const std::size_t outputs = static_cast<std::size_t>(p.outputs);
+    const std::size_t channels = m_channels;
+    Kokkos::parallel_reduce(
+        "karman::pinn::pde_residual", Kokkos::RangePolicy<nn::ExecutionSpace>(0, n),
+        KOKKOS_LAMBDA(const std::size_t i, double& local) {
+          PointLinearisation<T> lin;
+          point_residual(p, ChannelJet<T>{y, n, i}, data(i, 0), lin);
+          for (std::size_t q = 0; q < components; ++q) {
+            r(q, i) = lin.r[q];
+            local += static_cast<double>(lin.r[q]) * static_cast<double>(lin.r[q]);
+            for (std::size_t c = 0; c < channels; ++c)
+              for (std::size_t o = 0; o < outputs; ++o) dr(i, q, c * outputs + o) = lin.dr[q][c][o];
+          }
+        },
+        sum);
+  } else {
+    const nn::Matrix<T> y = m_net.forward(term.x);
+    int matched[max_outputs] = {0, 0, 0};
+    for (std::size_t q = 0; q < components; ++q) matched[q] = term.outputs[q];
+    const int o0 = matched[0], o1 = matched[1], o2 = matched[2];
+    Kokkos::parallel_reduce(
+        "karman::pinn::data_residual", Kokkos::RangePolicy<nn::ExecutionSpace>(0, n),
+        KOKKOS_LAMBDA(const std::size_t i, double& local) {
+          const int output[max_outputs] = {o0, o1, o2};
+          for (std::size_t q = 0; q < components; ++q) {
+            const T rq = y(i, output[q]) - data(i, q);
+            r(q, i) = rq;
+            local += static_cast<double>(rq) * static_cast<double>(rq);
+          }
+        },
+        sum);
+  }
+  return sum;
+}
+
+template <class T>
+void ResidualLoss<T>::build_seed(Term& term, T factor, int component) {
+  const std::size_t n = term.points, components = term.components;
+  const std::size_t outputs = term.seed.extent(1), channels = term.seed.extent(0) / n;
+  const nn::Matrix<T> seed = term.seed, r = term.r;
+  const auto dr = term.dr;
   Kokkos::parallel_for(
-      "karman::pinn::data_weight", Kokkos::RangePolicy<nn::ExecutionSpace>(0, dy.extent(0)),
-      KOKKOS_LAMBDA(const std::size_t i) { dy(i, 0) *= weight; });
-  m_net.backward(dy);
-  return {term.name, term.weight, value};
+      "karman::pinn::seed", Kokkos::RangePolicy<nn::ExecutionSpace>(0, n),
+      KOKKOS_LAMBDA(const std::size_t i) {
+        T coefficient[max_components];
+        for (std::size_t q = 0; q < components; ++q)
+          coefficient[q] =
+              component < 0 ? factor * r(q, i) : (static_cast<int>(q) == component ? factor : T(0));
+        for (std::size_t c = 0; c < channels; ++c)
+          for (std::size_t o = 0; o < outputs; ++o) {
+            T sum = 0;
+            for (std::size_t q = 0; q < components; ++q)
+              sum += coefficient[q] * dr(i, q, c * outputs + o);
+            seed(c * n + i, o) = sum;
+          }
+      });
 }
 
 template <class T>
 std::vector<nn::LossTerm> ResidualLoss<T>::operator()() {
-  // Interior: L_r = Σ r² / N_total with r linear in the channels:
-  //   poisson  r = poisson_residual(Δu, f) = -Δu - f
-  //   heat     r = heat_residual(u_t, κ, Δu, f) = u_t - κΔu - f   (t: the last input)
-  // so ∂L_r/∂u_kk = -2 c r / N_total (c = 1 or κ) and ∂L_r/∂u_t = 2 r / N_total.
-  const nn::Matrix<T> channels = m_net.forward_taylor(m_interior, m_dims);
-  const std::size_t n = m_source.extent(0), dims = m_dims, space = m_space_dims;
-  const nn::Matrix<T> dy = m_dy_interior;
-  const nn::Vector<T> f = m_source;
-  const T scale = static_cast<T>(2.0 * m_residual_weight / m_interior_total);
-  const bool heat = m_type == config::PdeType::heat;
-  const T kappa = static_cast<T>(m_kappa);
-  Kokkos::deep_copy(dy, T(0));
-  double residual_sum = 0;
-  Kokkos::parallel_reduce(
-      "karman::pinn::residual", Kokkos::RangePolicy<nn::ExecutionSpace>(0, n),
-      KOKKOS_LAMBDA(const std::size_t i, double& local) {
-        T laplacian = 0;
-        for (std::size_t k = 0; k < space; ++k) laplacian += channels((1 + dims + k) * n + i, 0);
-        const T u_t = heat ? channels((1 + space) * n + i, 0) : T(0);
-        const T r = heat ? static_cast<T>(pde::heat_residual(u_t, kappa, laplacian, f(i)))
-                         : static_cast<T>(pde::poisson_residual(laplacian, f(i)));
-        const T c = heat ? kappa : T(1);
-        for (std::size_t k = 0; k < space; ++k) dy((1 + dims + k) * n + i, 0) = -c * scale * r;
-        if (heat) dy((1 + space) * n + i, 0) = scale * r;
-        local += static_cast<double>(r) * static_cast<double>(r);
-      },
-      residual_sum);
-  m_net.backward_taylor(dy);
-  std::vector<nn::LossTerm> terms{{"residual", m_residual_weight, residual_sum / m_interior_total}};
-  for (auto& term : m_data) terms.push_back(data_term(term));
+  // L_term = w/N_total Σ r², so the backward seed is (2w/N_total) r ∂r/∂(channels).
+  std::vector<nn::LossTerm> terms;
+  for (Term& term : m_terms) {
+    const double sum = evaluate(term);
+    build_seed(term, static_cast<T>(2.0 * term.weight / term.total), -1);
+    if (term.taylor)
+      m_net.backward_taylor(term.seed);
+    else
+      m_net.backward(term.seed);
+    terms.push_back({term.name, term.weight, sum / term.total});
+  }
+  return terms;
+}
+
+template <class T>
+std::size_t ResidualLoss<T>::rows() const {
+  std::size_t rows = 0;
+  for (const Term& term : m_terms) rows += term.components * term.points;
+  return rows;
+}
+
+template <class T>
+std::vector<nn::LossTerm> ResidualLoss<T>::residuals(const nn::Vector<T>& r,
+                                                     const nn::Matrix<T>& jacobian) {
+  KARMAN_VERIFY(r.extent(0) == rows(), "ResidualLoss::residuals: r must have rows() entries");
+  std::vector<nn::LossTerm> terms;
+  std::size_t offset = 0;
+  for (Term& term : m_terms) {
+    const double sum = evaluate(term);
+    terms.push_back({term.name, term.weight, sum / term.total});
+    // Scaled residuals sqrt(w/N_total)·r_q(x_i), so that Σ r² is the weighted loss.
+    const T scale = static_cast<T>(std::sqrt(term.weight / term.total));
+    const std::size_t n = term.points, block = term.components * n;
+    const nn::Matrix<T> unscaled = term.r;
+    const std::size_t first = offset;
+    Kokkos::parallel_for(
+        "karman::pinn::scaled_residuals", Kokkos::RangePolicy<nn::ExecutionSpace>(0, block),
+        KOKKOS_LAMBDA(const std::size_t j) { r(first + j) = scale * unscaled(j / n, j % n); });
+    if (jacobian.extent(0) > 0) {
+      for (std::size_t q = 0; q < term.components; ++q) {
+        build_seed(term, scale, static_cast<int>(q));
+        const auto rows_of_q = std::make_pair(offset + q * n, offset + (q + 1) * n);
+        const nn::Matrix<T> block_rows = Kokkos::subview(jacobian, rows_of_q, Kokkos::ALL);
+        if (term.taylor)
+          m_net.backward_taylor_points(term.seed, block_rows);
+        else
+          m_net.backward_points(term.seed, block_rows);
+      }
+    }
+    offset += block;
+  }
   return terms;
 }
 

@@ -3,8 +3,10 @@
 // squared PDE residual at interior collocation points (derivatives by propagation through the
 // network, Module::forward_taylor), the mean squared Dirichlet mismatch on the spatial boundary
 // and, for time-dependent problems, the mean squared mismatch with the initial state at t = 0.
-// Residuals are the pointwise definitions of karman/pde/equations.hpp, the same ones the PETSc
-// discretisations use.
+// Residuals are the pointwise kernels of pinn/point_residual.hpp (the definitions of
+// karman/pde/equations.hpp, the same ones the PETSc discretisations use). The loss is available
+// both as terms with their gradient (first-order optimisers, L-BFGS) and as scaled residuals
+// with their Jacobian (Gauss–Newton / natural gradient).
 //
 // Under data parallelism each rank holds its share of the points and normalises by the global
 // counts, so the trainer's sum over ranks is the global loss.
@@ -15,6 +17,7 @@
 #include "karman/mesh/grid.hpp"
 #include "karman/nn/loss.hpp"
 #include "karman/nn/network.hpp"
+#include "pinn/point_residual.hpp"
 
 namespace karman::pinn {
 
@@ -51,23 +54,38 @@ class ResidualLoss {
   // is added to the network's parameter gradients.
   std::vector<nn::LossTerm> operator()();
 
+  // The same loss as a sum of squares, loss = Σ_ranks Σ_j r_j², for Gauss–Newton: this rank's
+  // scaled residuals r [rows()] and, when `jacobian` is not empty, their Jacobian [rows(), P].
+  // Row blocks follow the terms (residual, boundary, initial), component-major within a term.
+  std::size_t rows() const;
+  std::vector<nn::LossTerm> residuals(const nn::Vector<T>& r, const nn::Matrix<T>& jacobian);
+
  private:
-  struct DataTerm {  // a plain-forward term: MSE against given values
+  // One loss term, weight/total · Σ_i Σ_q r_q(x_i)². Its residuals are either the PDE at
+  // collocation points (derivative channels) or an output's mismatch with given values.
+  struct Term {
     std::string name;
     double weight = 1.0, total = 1.0;
-    nn::Matrix<T> x, target, dy;  // [M, dim], [M, 1], [M, 1]
+    bool taylor = false;  // PDE residual through forward_taylor
+    std::size_t points = 0, components = 1;
+    std::vector<int> outputs;  // data terms: the output matched by each component
+    nn::Matrix<T> x;           // [points, dims], or channel-stacked [C·points, dims]
+    nn::Matrix<T> data;        // [points, components]: source f, or target values
+    nn::Matrix<T> r;           // [components, points] unscaled residuals
+    Kokkos::View<T***, Kokkos::LayoutRight, nn::MemorySpace> dr;  // [points, components, C·O]
+    nn::Matrix<T> seed;  // [C·points or points, O] backward seed
   };
-  nn::LossTerm data_term(DataTerm& term);
+  double evaluate(Term& term);  // forward, r and dr; returns Σ r²
+  // seed(c·N + i, o) = Σ_q coefficient_q(i) · dr(i, q, c·O + o); coefficient_q(i) = factor ·
+  // r(q, i) for the loss gradient, or factor · [q == component] for one Jacobian block.
+  void build_seed(Term& term, T factor, int component);
+  Term data_term(const char* name, double weight, const PointSet& set,
+                 const std::vector<const Expression*>& targets, const InputMap& map);
 
   nn::Network<T>& m_net;
-  config::PdeType m_type;
-  double m_kappa;
-  std::size_t m_dims, m_space_dims;
-  double m_interior_total, m_residual_weight;
-  nn::Matrix<T> m_interior;  // [(1+2·dims)·N, dims] stacked input channels
-  nn::Vector<T> m_source;    // [N] f at the interior points
-  nn::Matrix<T> m_dy_interior;
-  std::vector<DataTerm> m_data;
+  PointPdeParameters m_pde;
+  std::size_t m_channels;  // C = 1 + 2·dims
+  std::vector<Term> m_terms;
 };
 
 }  // namespace karman::pinn

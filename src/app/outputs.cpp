@@ -44,12 +44,14 @@ void write_history(RunContext& ctx, const nn::TrainingResult& result,
 
 template <class T>
 nn::TrainingResult train(RunContext& ctx, nn::Parameters<T>& parameters, nn::LossFunction loss,
-                         nn::TrainerOptions options, std::function<double()> validate) {
+                         nn::TrainerOptions options, std::function<double()> validate,
+                         nn::LeastSquares<T> least_squares) {
   const std::string checkpoint =
       (std::filesystem::path(ctx.dir->path()) / "checkpoint.h5").string();
   options.checkpoint_path = checkpoint;
   nn::Trainer<T> trainer(ctx.comm, parameters, std::move(loss), options);
   trainer.validate = std::move(validate);
+  trainer.least_squares = std::move(least_squares);
   trainer.save_extra = [&ctx](nn::Checkpoint& c) {
     c.strings["config"] = ctx.resolved_yaml;
     c.strings["precision"] = ctx.precision;
@@ -63,8 +65,10 @@ nn::TrainingResult train(RunContext& ctx, nn::Parameters<T>& parameters, nn::Los
 }
 
 template nn::TrainingResult train<float>(RunContext&, nn::Parameters<float>&, nn::LossFunction,
-                                         nn::TrainerOptions, std::function<double()>);
+                                         nn::TrainerOptions, std::function<double()>,
+                                         nn::LeastSquares<float>);
 template nn::TrainingResult train<double>(RunContext&, nn::Parameters<double>&, nn::LossFunction,
-                                          nn::TrainerOptions, std::function<double()>);
+                                          nn::TrainerOptions, std::function<double()>,
+                                          nn::LeastSquares<double>);
 
 }  // namespace karman::app

@@ -19,8 +19,10 @@ void write_history(RunContext& ctx, const nn::TrainingResult& result,
                    const std::string& validation_name);
 
 // Train with checkpoints in the run folder; with --resume, start from its checkpoint.
+// `least_squares`: the loss as residuals, for natural_gradient stages.
 template <class T>
 nn::TrainingResult train(RunContext& ctx, nn::Parameters<T>& parameters, nn::LossFunction loss,
-                         nn::TrainerOptions options, std::function<double()> validate = {});
+                         nn::TrainerOptions options, std::function<double()> validate = {},
+                         nn::LeastSquares<T> least_squares = {});
 
 }  // namespace karman::app

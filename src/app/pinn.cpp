@@ -64,7 +64,7 @@ PinnSpec read_pinn(const config::Node& root) {
                              std::string("the residual needs second derivatives, which '") +
                                  nn::to_string(spec.model.activation) +
                                  "' does not have; use tanh, sin, gelu, silu or softplus");
-  spec.training = nn::read_training(root.child("training"));
+  spec.training = nn::read_training(root.child("training"), /*least_squares=*/true);
   if (spec.training.batch_size != 0)
     root.child("training").fail("batch_size", "PINN training is full-batch: expected 0");
   return spec;
@@ -116,8 +116,13 @@ class PinnRun {
     pinn::ResidualLoss<T> loss(*m_net, p.pde, box, interior, boundary, initial, m_spec.weights);
     log().info("PINN: MLP {} parameters, {} interior + {} boundary points",
                m_net->parameters().size(), m_spec.interior, m_spec.boundary);
+    nn::LeastSquares<T> least_squares{
+        loss.rows(), [&loss](const nn::Vector<T>& r, const nn::Matrix<T>& jacobian) {
+          return loss.residuals(r, jacobian);
+        }};
     nn::TrainingResult result = train<T>(
-        m_ctx, m_net->parameters(), [&loss](long) { return loss(); }, m_spec.training.trainer);
+        m_ctx, m_net->parameters(), [&loss](long) { return loss(); }, m_spec.training.trainer, {},
+        least_squares);
 
     // The PETSc reference on the case's grid (at t_end for a time-dependent PDE), and the
     // network on the same nodes.

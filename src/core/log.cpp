@@ -5,6 +5,8 @@
 
 #include <memory>
 
+#include "karman/core/progress.hpp"
+
 namespace karman {
 namespace {
 
@@ -18,6 +20,7 @@ int g_rank = 0;
 
 void init_logging(int rank, bool quiet) {
   g_rank = rank;
+  set_progress_quiet(quiet);  // no progress bar either (the log file still gets its lines)
   auto console = std::make_shared<spdlog::sinks::stdout_sink_mt>();
   console->set_level(quiet || rank != 0 ? spdlog::level::warn : spdlog::level::info);
   console->set_pattern(rank == 0 ? "%v" : "[rank " + std::to_string(rank) + "] %v");

@@ -22,10 +22,25 @@ MlpSpec read_mlp(const config::Node& model) {
 
 namespace {
 
-StageOptions read_stage(const config::Node& node) {
+StageOptions read_stage(const config::Node& node, bool least_squares) {
   StageOptions s;
-  s.optimizer = node.choice("optimizer", {"adam", "adamw", "sgd", "lbfgs"});
+  s.optimizer = node.choice("optimizer", {"adam", "adamw", "sgd", "lbfgs", "natural_gradient"});
+  if (s.optimizer == "natural_gradient" && !least_squares)
+    node.fail("optimizer",
+              "natural_gradient needs a loss that is a sum of squared residuals (kind pinn); "
+              "expected adam, adamw, sgd or lbfgs");
   s.steps = node.required_integer("steps", 0);
+  if (s.optimizer == "natural_gradient") {
+    GaussNewtonOptions& g = s.gauss_newton;
+    g.linear_solver = node.choice("linear_solver", {"svd", "cg"}, "svd");
+    g.damping = node.number("damping", 0.0, config::Bounds::at_least(0));
+    g.svd_rcond = node.number("svd_rcond", 1e-12, config::Bounds::at_least(0));
+    g.cg_rtol = node.number("cg_rtol", 1e-10, config::Bounds::positive());
+    g.cg_max_iterations = node.integer("cg_max_iterations", 2000, 1);
+    g.line_search_points = node.integer("line_search_points", 31, 1, 60);
+    g.tolerance_change = node.number("tolerance_change", 0.0, config::Bounds::at_least(0));
+    return s;
+  }
   if (s.optimizer == "lbfgs") {
     s.lbfgs.history = node.integer("history", 20, 1, 1000);
     s.lbfgs.tolerance_gradient =
@@ -57,10 +72,10 @@ StageOptions read_stage(const config::Node& node) {
 
 }  // namespace
 
-TrainingSpec read_training(const config::Node& training) {
+TrainingSpec read_training(const config::Node& training, bool least_squares) {
   TrainingSpec spec;
   for (const auto& stage : training.mappings("stages"))
-    spec.trainer.stages.push_back(read_stage(stage));
+    spec.trainer.stages.push_back(read_stage(stage, least_squares));
   spec.batch_size = training.integer("batch_size", 0, 0);
   spec.shuffle_seed = static_cast<std::uint64_t>(training.integer("shuffle_seed", 0, 0));
   spec.trainer.log_every = training.integer("log_every", 100, 1);

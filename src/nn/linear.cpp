@@ -68,30 +68,40 @@ Matrix<T> Linear<T>::forward(const Matrix<T>& x) {
 }
 
 template <class T>
-Matrix<T> Linear<T>::backward(const Matrix<T>& dy) {
+Matrix<T> Linear<T>::activation_backward(const Matrix<T>& dy) {
   const std::size_t batch = m_x.extent(0);
   KARMAN_VERIFY(dy.extent(0) == batch && dy.extent(1) == m_out, "Linear: dy has the wrong shape");
-  // dZ = dY ∘ σ'(Z)
-  Matrix<T> dz = dy;
-  if (m_activation != Activation::identity) {
-    ensure_shape(m_dz, "karman::nn::linear::dz", batch, m_out);
-    dz = m_dz;
-    const Matrix<T> z = m_z, y = m_y;
-    const std::size_t out = m_out;
-    with_activation(m_activation, [&](auto act) {
-      Kokkos::parallel_for(
-          "karman::nn::linear::activation_backward", Kokkos::RangePolicy<ExecutionSpace>(0, batch),
-          KOKKOS_LAMBDA(const std::size_t i) {
-            const T* KOKKOS_RESTRICT zi = &z(i, 0);
-            const T* KOKKOS_RESTRICT yi = &y(i, 0);
-            const T* KOKKOS_RESTRICT dyi = &dy(i, 0);
-            T* KOKKOS_RESTRICT dzi = &dz(i, 0);
+  if (m_activation == Activation::identity) return dy;
+  ensure_shape(m_dz, "karman::nn::linear::dz", batch, m_out);
+  const Matrix<T> dz = m_dz, z = m_z, y = m_y;
+  const std::size_t out = m_out;
+  with_activation(m_activation, [&](auto act) {
+    Kokkos::parallel_for(
+        "karman::nn::linear::activation_backward", Kokkos::RangePolicy<ExecutionSpace>(0, batch),
+        KOKKOS_LAMBDA(const std::size_t i) {
+          const T* KOKKOS_RESTRICT zi = &z(i, 0);
+          const T* KOKKOS_RESTRICT yi = &y(i, 0);
+          const T* KOKKOS_RESTRICT dyi = &dy(i, 0);
+          T* KOKKOS_RESTRICT dzi = &dz(i, 0);
 #pragma omp simd
-            for (std::size_t j = 0; j < out; ++j)
-              dzi[j] = dyi[j] * activate_derivative(act.value, zi[j], yi[j]);
-          });
-    });
-  }
+          for (std::size_t j = 0; j < out; ++j)
+            dzi[j] = dyi[j] * activate_derivative(act.value, zi[j], yi[j]);
+        });
+  });
+  return m_dz;
+}
+
+template <class T>
+Matrix<T> Linear<T>::input_gradient(const Matrix<T>& dz, Matrix<T>& dx) {
+  ensure_shape(dx, "karman::nn::linear::dx", dz.extent(0), m_in);
+  gemm(Transpose::no, Transpose::yes, T(1), dz, m_parameters->value(m_weight), T(0), dx);
+  return dx;
+}
+
+template <class T>
+Matrix<T> Linear<T>::backward(const Matrix<T>& dy) {
+  const Matrix<T> dz = activation_backward(dy);
+  const std::size_t batch = dz.extent(0);
   // dW += Xᵀ dZ,  db += 1ᵀ dZ,  dX = dZ Wᵀ
   gemm(Transpose::yes, Transpose::no, T(1), m_x, dz, T(1), m_parameters->gradient(m_weight));
   if (m_bias) {
@@ -102,9 +112,45 @@ Matrix<T> Linear<T>::backward(const Matrix<T>& dy) {
     gemm(Transpose::yes, Transpose::no, T(1), m_ones, dz, T(1),
          m_parameters->gradient(m_bias_index));
   }
-  ensure_shape(m_dx, "karman::nn::linear::dx", batch, m_in);
-  gemm(Transpose::no, Transpose::yes, T(1), dz, m_parameters->value(m_weight), T(0), m_dx);
-  return m_dx;
+  return input_gradient(dz, m_dx);
+}
+
+template <class T>
+Matrix<T> Linear<T>::backward_points(const Matrix<T>& dy, const Matrix<T>& jacobian) {
+  const Matrix<T> dz = activation_backward(dy);
+  write_point_gradients(m_x, dz, 1, jacobian);
+  return input_gradient(dz, m_dx);
+}
+
+template <class T>
+void Linear<T>::write_point_gradients(const Matrix<T>& x, const Matrix<T>& dz, std::size_t channels,
+                                      const Matrix<T>& jacobian) const {
+  const std::size_t n = x.extent(0) / channels, in = m_in, out = m_out;
+  KARMAN_VERIFY(jacobian.extent(0) == n && jacobian.extent(1) == m_parameters->size(),
+                "Linear: the per-point Jacobian must be [points, parameters]");
+  const std::size_t weight = m_parameters->info(m_weight).offset;
+  const std::size_t bias = m_bias ? m_parameters->info(m_bias_index).offset : 0;
+  const bool has_bias = m_bias;
+  Kokkos::parallel_for(
+      "karman::nn::linear::point_gradients", Kokkos::RangePolicy<ExecutionSpace>(0, n),
+      KOKKOS_LAMBDA(const std::size_t i) {
+        // W is [in, out] row-major: entry (b, a) at weight + b·out + a.
+        for (std::size_t b = 0; b < in; ++b) {
+          T* KOKKOS_RESTRICT row = &jacobian(i, weight + b * out);
+          const T* KOKKOS_RESTRICT dz0 = &dz(i, 0);
+          const T x0 = x(i, b);
+#pragma omp simd
+          for (std::size_t a = 0; a < out; ++a) row[a] = x0 * dz0[a];
+          for (std::size_t c = 1; c < channels; ++c) {
+            const T* KOKKOS_RESTRICT dzc = &dz(c * n + i, 0);
+            const T xc = x(c * n + i, b);
+#pragma omp simd
+            for (std::size_t a = 0; a < out; ++a) row[a] += xc * dzc[a];
+          }
+        }
+        if (has_bias)
+          for (std::size_t a = 0; a < out; ++a) jacobian(i, bias + a) = dz(i, a);
+      });
 }
 
 // ---------------------------------------------------------------------- derivative propagation
@@ -170,7 +216,7 @@ Matrix<T> Linear<T>::forward_taylor(const Matrix<T>& x, std::size_t dims) {
 }
 
 template <class T>
-Matrix<T> Linear<T>::backward_taylor(const Matrix<T>& dy) {
+void Linear<T>::taylor_activation_backward(const Matrix<T>& dy) {
   const std::size_t dims = m_dims, channels = 1 + 2 * dims, rows = m_tx.extent(0),
                     n = rows / channels, out = m_out;
   KARMAN_VERIFY(dy.extent(0) == rows && dy.extent(1) == m_out,
@@ -203,6 +249,12 @@ Matrix<T> Linear<T>::backward_taylor(const Matrix<T>& dy) {
           }
         }
       });
+}
+
+template <class T>
+Matrix<T> Linear<T>::backward_taylor(const Matrix<T>& dy) {
+  taylor_activation_backward(dy);
+  const std::size_t n = m_tx.extent(0) / (1 + 2 * m_dims);
   // dW += X_allᵀ dZ_all,  db += 1ᵀ dZ_values,  dX_all = dZ_all Wᵀ
   gemm(Transpose::yes, Transpose::no, T(1), m_tx, m_tdz, T(1), m_parameters->gradient(m_weight));
   if (m_bias) {
@@ -214,9 +266,14 @@ Matrix<T> Linear<T>::backward_taylor(const Matrix<T>& dy) {
     gemm(Transpose::yes, Transpose::no, T(1), m_tones, values, T(1),
          m_parameters->gradient(m_bias_index));
   }
-  ensure_shape(m_tdx, "karman::nn::linear::taylor_dx", rows, m_in);
-  gemm(Transpose::no, Transpose::yes, T(1), m_tdz, m_parameters->value(m_weight), T(0), m_tdx);
-  return m_tdx;
+  return input_gradient(m_tdz, m_tdx);
+}
+
+template <class T>
+Matrix<T> Linear<T>::backward_taylor_points(const Matrix<T>& dy, const Matrix<T>& jacobian) {
+  taylor_activation_backward(dy);
+  write_point_gradients(m_tx, m_tdz, 1 + 2 * m_dims, jacobian);
+  return input_gradient(m_tdz, m_tdx);
 }
 
 template class Linear<float>;

@@ -64,6 +64,22 @@ Matrix<T> Sequential<T>::backward_taylor(const Matrix<T>& dy) {
 }
 
 template <class T>
+Matrix<T> Sequential<T>::backward_points(const Matrix<T>& dy, const Matrix<T>& jacobian) {
+  Matrix<T> g = dy;
+  for (auto it = m_modules.rbegin(); it != m_modules.rend(); ++it)
+    g = (*it)->backward_points(g, jacobian);
+  return g;
+}
+
+template <class T>
+Matrix<T> Sequential<T>::backward_taylor_points(const Matrix<T>& dy, const Matrix<T>& jacobian) {
+  Matrix<T> g = dy;
+  for (auto it = m_modules.rbegin(); it != m_modules.rend(); ++it)
+    g = (*it)->backward_taylor_points(g, jacobian);
+  return g;
+}
+
+template <class T>
 void taylor_input(const Matrix<T>& x, Matrix<T>& stacked, const std::vector<double>& scales) {
   const std::size_t n = x.extent(0), dims = x.extent(1);
   KARMAN_VERIFY(scales.empty() || scales.size() == dims, "taylor_input: one scale per dimension");

@@ -198,6 +198,50 @@ bool Trainer<T>::run_lbfgs(int stage, TrainingResult& result, long& step) {
 }
 
 template <class T>
+bool Trainer<T>::run_gauss_newton(int stage, TrainingResult& result, long& step) {
+  const StageOptions& s = m_options.stages[stage];
+  if (!least_squares.evaluate)
+    throw InternalError("natural_gradient stage without a least-squares loss");
+  GaussNewtonOptions options = s.gauss_newton;
+  options.max_iterations = s.steps;
+  Progress progress(fmt::format("natural_gradient stage {}", stage + 1), s.steps,
+                    m_options.log_every, m_options.quiet);
+  Timer wall;
+  const double wall_start = result.wall_s;
+  auto on_iteration = [&](long k, double loss, const std::vector<LossTerm>& terms, double eta) {
+    ++step;
+    result.wall_s = wall_start + wall.seconds();
+    TrainingRecord record{step, stage, eta, loss, 0.0, result.wall_s, {}};
+    for (const auto& t : terms) record.terms.push_back(t.value);
+    result.history.push_back(record);
+    result.final_loss = loss;
+    result.final_terms = terms;
+    if (validate && m_options.validate_every > 0 && step % m_options.validate_every == 0) {
+      result.history.back().validation = validate();
+      log().info("step {}: validation {:.4e}", step, result.history.back().validation);
+    }
+    progress.update(k, figures(loss, terms, 0.0) + fmt::format("  step {:.2e}", eta));
+  };
+  GaussNewtonResult r =
+      gauss_newton_minimize(m_comm, m_parameters, least_squares, options, on_iteration);
+  log().info("natural_gradient stage {}: {} iterations, {} evaluations, stopped by {}", stage + 1,
+             r.iterations, r.evaluations, r.stop_reason);
+  // Terms and gradient at the returned point, as after every stage.
+  Evaluation final = evaluate(step);
+  result.final_loss = final.loss;
+  result.final_terms = final.terms;
+  progress.finish(figures(final.loss, final.terms, 0.0));
+  if (r.stop_reason == "non_finite" || !std::isfinite(final.loss)) {
+    result.stop_reason = "non_finite";
+    result.message = fmt::format(
+        "natural gradient stopped at step {}: the loss became non-finite{}", step, last_good());
+    return false;
+  }
+  checkpoint(step, stage + 1, 0, nullptr, result);
+  return true;
+}
+
+template <class T>
 TrainingResult Trainer<T>::run(const Checkpoint* resume) {
   TrainingResult result;
   long step = 0;
@@ -228,6 +272,8 @@ TrainingResult Trainer<T>::run(const Checkpoint* resume) {
     bool go_on;
     if (s.optimizer == "lbfgs") {
       go_on = run_lbfgs(stage, result, step);
+    } else if (s.optimizer == "natural_gradient") {
+      go_on = run_gauss_newton(stage, result, step);
     } else {
       auto optimizer = make_optimizer<T>(s.first_order, m_parameters);
       const bool mid_stage = resume && stage == first_stage && first_step > 0;

@@ -26,6 +26,8 @@ struct TrainingSpec {
 };
 
 MlpSpec read_mlp(const config::Node& model);
-TrainingSpec read_training(const config::Node& training);
+// `least_squares`: the method's loss is a sum of squared residuals (kind pinn), so the
+// natural_gradient (Gauss–Newton) optimizer is available.
+TrainingSpec read_training(const config::Node& training, bool least_squares = false);
 
 }  // namespace karman::nn

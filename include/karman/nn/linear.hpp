@@ -27,6 +27,8 @@ class Linear : public Module<T> {
   Matrix<T> backward(const Matrix<T>& dy) override;
   Matrix<T> forward_taylor(const Matrix<T>& x, std::size_t dims) override;
   Matrix<T> backward_taylor(const Matrix<T>& dy) override;
+  Matrix<T> backward_points(const Matrix<T>& dy, const Matrix<T>& jacobian) override;
+  Matrix<T> backward_taylor_points(const Matrix<T>& dy, const Matrix<T>& jacobian) override;
 
   Matrix<T> weight() const { return m_parameters->value(m_weight); }  // [in, out]
 
@@ -49,6 +51,14 @@ class Linear : public Module<T> {
   Matrix<T> m_tdz, m_tdx;  // [C·N, out], [C·N, in]
   Matrix<T> m_tjet;        // [3·N, out] σ', σ'', σ''' at the values' pre-activations
   Matrix<T> m_tones;       // [N, 1]
+
+  Matrix<T> activation_backward(const Matrix<T>& dy);    // dZ = dY ∘ σ'(Z)       [batch, out]
+  void taylor_activation_backward(const Matrix<T>& dy);  // m_tdz from the channel gradients
+  Matrix<T> input_gradient(const Matrix<T>& dz, Matrix<T>& dx);  // dX = dZ Wᵀ  [rows, in]
+  // Row i of `jacobian`: Σ_c X(c·N + i)ᵀ dZ(c·N + i) in the weight's columns, dZ(i) (values
+  // channel) in the bias's.
+  void write_point_gradients(const Matrix<T>& x, const Matrix<T>& dz, std::size_t channels,
+                             const Matrix<T>& jacobian) const;
 };
 
 }  // namespace karman::nn

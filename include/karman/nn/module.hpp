@@ -52,13 +52,34 @@ class Module {
     throw_no_taylor();
   }
 
+  // Per-point parameter gradients, for Gauss–Newton / natural-gradient training: the same
+  // backward passes, but instead of summing the parameter gradient over the N points, point i's
+  // gradient is WRITTEN to row i of `jacobian` [N, P] (column = flat parameter index,
+  // Parameters::info(k).offset + entry). Row i is then ∂/∂θ of Σ_{c,o} dy(c·N + i, o)·y(c·N + i,
+  // o), i.e. one row of the Jacobian of the per-point residuals when dy holds their linearisation.
+  // backward_points follows forward, backward_taylor_points follows forward_taylor.
+  virtual Matrix<T> backward_points(const Matrix<T>& dy, const Matrix<T>& jacobian) {
+    (void)dy, (void)jacobian;
+    throw_no_points();
+  }
+  virtual Matrix<T> backward_taylor_points(const Matrix<T>& dy, const Matrix<T>& jacobian) {
+    (void)dy, (void)jacobian;
+    throw_no_points();
+  }
+
  private:
   [[noreturn]] void throw_no_taylor() const;
+  [[noreturn]] void throw_no_points() const;
 };
 
 template <class T>
 void Module<T>::throw_no_taylor() const {
   throw InternalError("module '" + kind() + "' does not propagate input derivatives");
+}
+
+template <class T>
+void Module<T>::throw_no_points() const {
+  throw InternalError("module '" + kind() + "' does not give per-point parameter gradients");
 }
 
 // The channel-stacked input of forward_taylor for points x [N, dims]: values x, first

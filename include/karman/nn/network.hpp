@@ -26,6 +26,13 @@ class Network {
     return m_root->forward_taylor(x, dims);
   }
   Matrix<T> backward_taylor(const Matrix<T>& dy) { return m_root->backward_taylor(dy); }
+  // Per-point parameter gradients (see Module::backward_points), jacobian [N, parameters].
+  Matrix<T> backward_points(const Matrix<T>& dy, const Matrix<T>& jacobian) {
+    return m_root->backward_points(dy, jacobian);
+  }
+  Matrix<T> backward_taylor_points(const Matrix<T>& dy, const Matrix<T>& jacobian) {
+    return m_root->backward_taylor_points(dy, jacobian);
+  }
 
  private:
   std::unique_ptr<Module<T>> m_root;

@@ -27,6 +27,8 @@ class Sequential : public Module<T> {
   Matrix<T> backward(const Matrix<T>& dy) override;
   Matrix<T> forward_taylor(const Matrix<T>& x, std::size_t dims) override;
   Matrix<T> backward_taylor(const Matrix<T>& dy) override;
+  Matrix<T> backward_points(const Matrix<T>& dy, const Matrix<T>& jacobian) override;
+  Matrix<T> backward_taylor_points(const Matrix<T>& dy, const Matrix<T>& jacobian) override;
 
  private:
   std::vector<std::unique_ptr<Module<T>>> m_modules;

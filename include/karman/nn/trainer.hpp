@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "karman/nn/checkpoint.hpp"
+#include "karman/nn/gauss_newton.hpp"
 #include "karman/nn/lbfgs.hpp"
 #include "karman/nn/loss.hpp"
 #include "karman/nn/optimizer.hpp"
@@ -20,12 +21,13 @@
 namespace karman::nn {
 
 struct StageOptions {
-  std::string optimizer = "adam";  // sgd | adam | adamw | lbfgs
-  long steps = 1000;               // steps, or iterations for lbfgs
-  OptimizerOptions first_order;    // sgd, adam, adamw
-  Schedule schedule;               // sgd, adam, adamw (schedule.total = steps)
-  double clip = 0.0;               // max global gradient norm; 0: no clipping
-  LbfgsOptions lbfgs;              // lbfgs (max_iterations = steps)
+  std::string optimizer = "adam";   // sgd | adam | adamw | lbfgs | natural_gradient
+  long steps = 1000;                // steps, or iterations for lbfgs
+  OptimizerOptions first_order;     // sgd, adam, adamw
+  Schedule schedule;                // sgd, adam, adamw (schedule.total = steps)
+  double clip = 0.0;                // max global gradient norm; 0: no clipping
+  LbfgsOptions lbfgs;               // lbfgs (max_iterations = steps)
+  GaussNewtonOptions gauss_newton;  // natural_gradient (max_iterations = steps)
 };
 
 struct TrainerOptions {
@@ -71,6 +73,8 @@ class Trainer {
   // Error on held-out data (the same on every rank), every validate_every steps and at the end
   // of each first-order stage; logged and kept in the history.
   std::function<double()> validate;
+  // The loss as scaled residuals with their Jacobian, for natural_gradient stages.
+  LeastSquares<T> least_squares;
 
   TrainingResult run(const Checkpoint* resume = nullptr);
 
@@ -85,6 +89,7 @@ class Trainer {
   bool run_first_order(int stage, long first_step, Optimizer<T>& optimizer, TrainingResult& result,
                        long& step);
   bool run_lbfgs(int stage, TrainingResult& result, long& step);
+  bool run_gauss_newton(int stage, TrainingResult& result, long& step);
   std::string last_good() const;  // "; last good checkpoint: PATH (step N)" or ""
 
   MPI_Comm m_comm;

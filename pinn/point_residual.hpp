@@ -1,0 +1,78 @@
+#pragma once
+// Pointwise PDE residuals of a PINN together with their linearisation in the network's output
+// channels. At one point the network gives, for each output o (u; or u, v, p), the value, the
+// first derivatives and the pure second derivatives with respect to every input (time, for a
+// time-dependent PDE, is the last input) — the channels of Module::forward_taylor:
+//   c = 0 value,  c = 1 + k  ∂/∂x_k,  c = 1 + dims + k  ∂²/∂x_k².
+// A residual kernel returns r_q for its components q and ∂r_q/∂(channel c, output o). The loss
+// gradient's backward seed is then Σ_q 2 r_q ∂r_q/∂(c, o), and a Gauss–Newton Jacobian row is the
+// backward pass of ∂r_q/∂(c, o) itself, so every PDE is written once, here, for both.
+// The residual values are the definitions of karman/pde/equations.hpp.
+
+#include <Kokkos_Core.hpp>
+
+#include "karman/pde/equations.hpp"
+
+namespace karman::pinn {
+
+enum class PointPde { poisson, heat, burgers };
+
+inline constexpr int max_channels = 9;    // 1 + 2·4 inputs (3 space dimensions and time)
+inline constexpr int max_outputs = 3;     // u, v, p
+inline constexpr int max_components = 3;  // momentum x, momentum y, continuity
+
+struct PointPdeParameters {
+  PointPde pde = PointPde::poisson;
+  int dims = 2;   // network inputs
+  int space = 2;  // space dimensions (dims - 1 for a time-dependent PDE)
+  int outputs = 1;
+  double kappa = 1.0, nu = 0.0;
+  int components() const { return 1; }
+};
+
+// r_q and its linearisation dr[q][c][o] (entries not set are zero).
+template <class T>
+struct PointLinearisation {
+  T r[max_components];
+  T dr[max_components][max_channels][max_outputs];
+};
+
+// jet(c, o): channel c of output o at the point; f: the source term there.
+template <class T, class Jet>
+KOKKOS_INLINE_FUNCTION void point_residual(const PointPdeParameters& p, const Jet& jet, T f,
+                                           PointLinearisation<T>& out) {
+  for (int q = 0; q < max_components; ++q) {
+    out.r[q] = T(0);
+    for (int c = 0; c < max_channels; ++c)
+      for (int o = 0; o < max_outputs; ++o) out.dr[q][c][o] = T(0);
+  }
+  const int second = 1 + p.dims;  // channel of ∂²/∂x_0²
+  T laplacian = 0;
+  for (int k = 0; k < p.space; ++k) laplacian += jet(second + k, 0);
+  switch (p.pde) {
+    case PointPde::poisson:  // -Δu - f
+      out.r[0] = static_cast<T>(pde::poisson_residual(laplacian, f));
+      for (int k = 0; k < p.space; ++k) out.dr[0][second + k][0] = T(-1);
+      break;
+    case PointPde::heat: {  // u_t - κΔu - f, t the last input
+      const int t = 1 + p.space;
+      const T kappa = static_cast<T>(p.kappa);
+      out.r[0] = static_cast<T>(pde::heat_residual(jet(t, 0), kappa, laplacian, f));
+      out.dr[0][t][0] = T(1);
+      for (int k = 0; k < p.space; ++k) out.dr[0][second + k][0] = -kappa;
+      break;
+    }
+    case PointPde::burgers: {  // u_t + u u_x - ν u_xx - f in 1D (x, t)
+      const T u = jet(0, 0), u_x = jet(1, 0), u_t = jet(2, 0), u_xx = jet(second, 0);
+      const T nu = static_cast<T>(p.nu);
+      out.r[0] = static_cast<T>(pde::burgers_residual(u_t, u, u_x, nu, u_xx)) - f;
+      out.dr[0][0][0] = u_x;
+      out.dr[0][1][0] = u;
+      out.dr[0][2][0] = T(1);
+      out.dr[0][second][0] = -nu;
+      break;
+    }
+  }
+}
+
+}  // namespace karman::pinn
