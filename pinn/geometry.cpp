@@ -38,6 +38,12 @@ std::uint64_t attempt_seed(std::uint64_t seed, int attempt) {
 
 constexpr int max_attempts = 100000;
 
+// Point `index` of the counter-based stream `seed` in (0, 1)^dim (the counters of
+// pinn::uniform_points: entry d is number index · dim + d).
+void draw_uniform(int dim, long index, std::uint64_t seed, double* u) {
+  for (int d = 0; d < dim; ++d) u[d] = uniform01(seed, static_cast<std::uint64_t>(index * dim + d));
+}
+
 // ------------------------------------------------------------------------------ primitives
 
 // Axis-aligned rectangle (2D) or box (3D).
@@ -535,8 +541,7 @@ std::vector<int> Geometry::select_parts(const std::vector<std::string>& selector
 
 std::vector<double> Geometry::interior_points(SampleMethod method, long first, long count,
                                               long total, std::uint64_t seed) const {
-  KARMAN_VERIFY(first >= 0 && count >= 0 && first + count <= std::max(total, first + count),
-                "bad interior share");
+  KARMAN_VERIFY(first >= 0 && count >= 0, "negative interior share");
   const int dim = this->dim();
   std::vector<double> out(static_cast<std::size_t>(count * dim));
   std::vector<double> x(dim);
@@ -546,12 +551,14 @@ std::vector<double> Geometry::interior_points(SampleMethod method, long first, l
   };
 
   if (method == SampleMethod::uniform) {
+    std::vector<double> u(dim);
     // Point i: the first candidate of its own attempt streams that lies inside.
     for (long i = 0; i < count; ++i) {
       int attempt = 0;
       for (;; ++attempt) {
         KARMAN_VERIFY(attempt < max_attempts, "interior rejection sampling does not terminate");
-        to_box(uniform_points(dim, first + i, 1, attempt_seed(seed, attempt)).data());
+        draw_uniform(dim, first + i, attempt_seed(seed, attempt), u.data());
+        to_box(u.data());
         if (m_shape->inside(x.data())) break;
       }
       std::copy(x.begin(), x.end(), out.begin() + i * dim);
@@ -617,7 +624,8 @@ BoundarySample Geometry::boundary_points(const std::vector<int>& parts, long fir
     // dim numbers per attempt: the piece (by measure), then its dim − 1 parameters.
     for (int attempt = 0;; ++attempt) {
       KARMAN_VERIFY(attempt < max_attempts, "boundary rejection sampling does not terminate");
-      const auto u = uniform_points(dim, first + i, 1, attempt_seed(seed, attempt));
+      double u[3];
+      draw_uniform(dim, first + i, attempt_seed(seed, attempt), u);
       double pick = u[0] * total;
       std::size_t j = 0;
       while (j + 1 < parts.size() && pick > measure[j]) pick -= measure[j++];
@@ -631,6 +639,19 @@ BoundarySample Geometry::boundary_points(const std::vector<int>& parts, long fir
     }
   }
   return out;
+}
+
+std::vector<char> active_nodes(const mesh::StructuredGrid& grid, const Geometry& geometry) {
+  const mesh::GridShape& shape = grid.shape();
+  KARMAN_VERIFY(shape.dim == geometry.dim(), "grid and geometry of different dimensions");
+  double spacing = 1e300;
+  for (int d = 0; d < shape.dim; ++d) spacing = std::min(spacing, shape.spacing(d));
+  const double tolerance = 1e-9 * spacing;
+  const auto inside = grid.sample([&](double x, double y, double z) {
+    const double p[3] = {x, y, z};
+    return geometry.shape().sdf(p) < -tolerance ? 1.0 : 0.0;
+  });
+  return std::vector<char>(inside.begin(), inside.end());
 }
 
 }  // namespace karman::pinn

@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "karman/mesh/grid.hpp"
 #include "pinn/quasi_random.hpp"
 
 namespace karman::pinn {
@@ -161,5 +162,10 @@ class Geometry {
   std::vector<int> m_part_piece;          // visible part → piece
   std::vector<std::string> m_part_names;  // visible parts
 };
+
+// The owned nodes of `grid` (storage order) strictly inside the geometry: 1 where the signed
+// distance is below −1e-9 · the smallest spacing, so nodes on the boundary count as outside.
+// The `active` mask of solvers::solve_poisson_masked (the PETSc reference on this domain).
+std::vector<char> active_nodes(const mesh::StructuredGrid& grid, const Geometry& geometry);
 
 }  // namespace karman::pinn
