@@ -451,30 +451,36 @@ Geometry::Geometry(ShapePtr shape) : m_shape(std::move(shape)) {
   m_step = 1e-8 * m_bounds.diameter();
   m_pieces = m_shape->pieces();
 
-  // Fraction inside: a fixed 4096-point Sobol' set of the bounding box (1 for a box).
-  {
-    const long probes = 4096;
-    const auto u = sobol_points(dim(), 0, probes, 0);
-    long inside = 0;
-    std::vector<double> x(dim());
-    for (long i = 0; i < probes; ++i) {
-      for (int d = 0; d < dim(); ++d)
-        x[d] = m_bounds.lower[d] + u[i * dim() + d] * (m_bounds.upper[d] - m_bounds.lower[d]);
-      inside += m_shape->inside(x.data());
-    }
-    if (inside == 0)
-      throw ConfigError("the geometry is empty (no point of its bounding box is inside)");
-    m_inside_fraction = static_cast<double>(inside) / probes;
-  }
+  m_inside_fraction = estimate_inside_fraction();
+  if (m_inside_fraction == 0)
+    throw ConfigError("the geometry is empty (no point of its bounding box is inside)");
+  list_visible_parts();
+}
 
-  // A part is listed if some of its points lie on the boundary: probe a 256-point grid of it.
+double Geometry::estimate_inside_fraction() const {
+  // A fixed 4096-point Sobol' set of the bounding box (exactly 1 for a box).
+  const long probes = 4096;
+  const auto u = sobol_points(dim(), 0, probes, 0);
+  long inside = 0;
+  std::vector<double> x(dim());
+  for (long i = 0; i < probes; ++i) {
+    for (int d = 0; d < dim(); ++d)
+      x[d] = m_bounds.lower[d] + u[i * dim() + d] * (m_bounds.upper[d] - m_bounds.lower[d]);
+    inside += m_shape->inside(x.data());
+  }
+  return static_cast<double>(inside) / probes;
+}
+
+void Geometry::list_visible_parts() {
+  // A piece is a part if some of a 256-point grid of it lies on the boundary (a piece visible
+  // only on a sliver shorter than 1/256 of it is not listed).
   for (int k = 0; k < static_cast<int>(m_pieces.size()); ++k) {
     bool visible = !m_shape->composite();
     for (int j = 0; j < 256 && !visible; ++j) {
-      const double u[2] = {(j % 16 + 0.5) / 16, (j / 16 + 0.5) / 16};
+      const double u_face[2] = {(j % 16 + 0.5) / 16, (j / 16 + 0.5) / 16};
       const double u_line[1] = {(j + 0.5) / 256};
       double x[3], n[3];
-      m_pieces[k].point(dim() == 2 ? u_line : u, x, n);
+      m_pieces[k].point(dim() == 2 ? u_line : u_face, x, n);
       visible = on_boundary(k, x, n);
     }
     if (visible) {

@@ -154,6 +154,9 @@ class Geometry {
   double probe_step() const { return m_step; }
 
  private:
+  double estimate_inside_fraction() const;
+  void list_visible_parts();
+
   ShapePtr m_shape;
   BoundingBox m_bounds;
   double m_step = 0;                      // probe distance for the on-boundary test
