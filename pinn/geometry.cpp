@@ -6,6 +6,7 @@
 #include "karman/config/node.hpp"
 #include "karman/core/error.hpp"
 #include "karman/core/random.hpp"
+#include "karman/mesh/grid.hpp"
 
 namespace karman::pinn {
 

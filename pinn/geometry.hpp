@@ -29,8 +29,11 @@
 #include <string>
 #include <vector>
 
-#include "karman/mesh/grid.hpp"
 #include "pinn/quasi_random.hpp"
+
+namespace karman::mesh {
+class StructuredGrid;
+}
 
 namespace karman::pinn {
 
