@@ -21,7 +21,7 @@ namespace karman::pinn {
 
 // The shape of a mapping with a `type` key (rectangle, box, disk, ball, annulus, shell, polygon,
 // union, intersection, difference). Its optional `name` is applied by the caller (read_geometry
-// or the CSG parent), so the shape comes back unnamed; `name_of` reads it.
+// or the CSG parent), so the shape comes back unnamed; read_shape_name reads it.
 ShapePtr read_shape(const config::Node& node);
 std::string read_shape_name(const config::Node& node);  // "" if the shape has no name
 

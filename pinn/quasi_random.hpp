@@ -7,9 +7,9 @@
 //   uniform  counter-based pseudo-random numbers (karman/core/random.hpp).
 //   sobol    the Sobol' sequence (Joe–Kuo direction numbers, Boost.Random) in Gray-code order
 //            from index 0, with a random digital shift: every coordinate's 64-bit integer is
-//            XORed with a seed-derived mask. A digital shift keeps the net property, so the
-//            first 2^m points of any seed hold exactly 2^(m-k) points in every dyadic box of
-//            volume 2^-k the (t, m, dim)-net structure guarantees.
+//            XORed with a seed-derived mask. A digital shift keeps the net property, so the first
+//            2^m points of any seed form a (t, m, dim)-net as the plain sequence does (in 2D a
+//            (0, m, 2)-net: one point in every dyadic box of area 2^-m).
 //   lhs      Latin hypercube of `total` points: coordinate d of point i is
 //            (π_d(i) + u_id) / total, with π_d a seed-derived permutation of [0, total). Each of
 //            the `total` strata of every coordinate holds exactly one point.
