@@ -335,6 +335,49 @@ std::vector<double> Node::number_list(std::string_view key, std::size_t min_coun
   return numbers(key, v->node.size(), bounds);
 }
 
+std::vector<std::vector<double>> Node::number_rows(std::string_view key, std::size_t width,
+                                                   std::size_t min_rows, Bounds bounds) const {
+  auto v = value_of(key);
+  const std::string expected = "a list of at least " + std::to_string(min_rows) + " lists of " +
+                               std::to_string(width) + " numbers";
+  if (!v->node.IsDefined()) fail(key, "required key is missing (expected " + expected + ")");
+  if (!v->node.IsSequence() || v->node.size() < min_rows)
+    fail(key, "expected " + expected + ", got " +
+                  (v->node.IsSequence() ? "a list of " + std::to_string(v->node.size())
+                                        : describe_node(v->node)));
+  std::vector<std::vector<double>> out;
+  for (std::size_t i = 0; i < v->node.size(); ++i) {
+    const YAML::Node row = v->node[i];
+    if (!row.IsSequence() || row.size() != width)
+      fail(key, "entry " + std::to_string(i) + ": expected a list of " + std::to_string(width) +
+                    " numbers, got " + describe_node(row));
+    out.emplace_back();
+    for (std::size_t j = 0; j < width; ++j) {
+      const double x = scalar_number(key, Yaml{row[j]});
+      if (!std::isfinite(x) || !bounds.contains(x))
+        fail(key, "entry " + std::to_string(i) + ": expected numbers " + bounds.describe());
+      out.back().push_back(x);
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> Node::strings(std::string_view key) const {
+  auto v = value_of(key);
+  if (!v->node.IsDefined()) fail(key, "required key is missing (expected a string or a list)");
+  if (v->node.IsScalar()) return {v->node.Scalar()};
+  if (!v->node.IsSequence() || v->node.size() == 0)
+    fail(key, "expected a string or a non-empty list of strings, got " + describe_node(v->node));
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < v->node.size(); ++i) {
+    if (!v->node[i].IsScalar())
+      fail(key,
+           "entry " + std::to_string(i) + ": expected a string, got " + describe_node(v->node[i]));
+    out.push_back(v->node[i].Scalar());
+  }
+  return out;
+}
+
 std::vector<std::pair<std::string, std::string>> Node::opaque_map(std::string_view key) const {
   auto v = value_of(key);
   std::vector<std::pair<std::string, std::string>> out;

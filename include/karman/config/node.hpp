@@ -71,6 +71,12 @@ class Node {
   // A list of numbers of any length (at least `min_count`).
   std::vector<double> number_list(std::string_view key, std::size_t min_count,
                                   Bounds bounds = {}) const;
+  // A list of lists of `width` numbers, at least `min_rows` of them (polygon vertices:
+  // [[0, 0], [1, 0], [0, 1]]).
+  std::vector<std::vector<double>> number_rows(std::string_view key, std::size_t width,
+                                               std::size_t min_rows, Bounds bounds = {}) const;
+  // A required string or list of strings (boundary part names: `outer` or [left, right]).
+  std::vector<std::string> strings(std::string_view key) const;
   // A mapping of scalar values read as text, passed on without a schema (PETSc options).
   std::vector<std::pair<std::string, std::string>> opaque_map(std::string_view key) const;
 
