@@ -97,7 +97,7 @@ ResidualLoss<T>::ResidualLoss(nn::Network<T>& net, const config::PdeSpec& pde,
   residual.name = "residual";
   residual.weight = weights.residual;
   residual.total = static_cast<double>(interior.total);
-  residual.taylor = true;
+  residual.kind = Kind::pde;
   residual.points = interior.points.size() / dims;
   residual.components = static_cast<std::size_t>(m_pde.components());
   nn::taylor_input(network_input<T>(map, interior.points), residual.x, map.scale);
@@ -106,28 +106,64 @@ ResidualLoss<T>::ResidualLoss(nn::Network<T>& net, const config::PdeSpec& pde,
                              : nn::Matrix<T>("karman::pinn::source", residual.points, 1);
   m_terms.push_back(std::move(residual));
 
-  m_terms.push_back(data_term("boundary", weights.boundary, boundary, {&*pde.boundary}, map));
+  if (pde.type == config::PdeType::burgers)  // the reference solves on a periodic interval
+    m_terms.push_back(periodic_term(weights.boundary, boundary, 0, box, map));
+  else
+    m_terms.push_back(data_term("boundary", weights.boundary, boundary, {&*pde.boundary}, map));
   if (pde.time_dependent()) {
     KARMAN_VERIFY(pde.initial && pde.initial->expression,
                   "ResidualLoss: initial state must be an expression");
     m_terms.push_back(
         data_term("initial", weights.initial, initial, {&*pde.initial->expression}, map));
   }
+  const std::size_t outputs = static_cast<std::size_t>(m_pde.outputs);
   for (Term& term : m_terms) {
-    const std::size_t channels = term.taylor ? m_channels : 1, n = term.points;
-    term.r = nn::Matrix<T>("karman::pinn::r", term.components, n);
-    term.dr = decltype(term.dr)("karman::pinn::dr", n, term.components,
-                                channels * static_cast<std::size_t>(m_pde.outputs));
-    term.seed = nn::Matrix<T>("karman::pinn::seed", channels * n, m_pde.outputs);
-  }
-  // A data term's linearisation is constant: ∂(u_o - g)/∂u_o = 1.
-  for (Term& term : m_terms) {
-    if (term.taylor) continue;
+    const std::size_t channels = term.taylor() ? m_channels : 1, n = term.points;
+    term.r = nn::Matrix<T>("karman::pinn::r", term.components, term.residual_points());
+    term.dr = decltype(term.dr)("karman::pinn::dr", n, term.components, channels * outputs);
+    term.seed = nn::Matrix<T>("karman::pinn::seed", channels * n, outputs);
+    if (term.kind == Kind::pde) continue;
+    // Data and periodic terms are linear in the channels: constant linearisations
+    //   data      ∂(u_o − g)/∂u_o = 1
+    //   periodic  ∂(c_L − c_R)/∂c_L = 1, ∂(c_L − c_R)/∂c_R = −1 for c = u, ∂u/∂x_axis.
     auto dr = Kokkos::create_mirror_view(term.dr);
-    for (std::size_t i = 0; i < term.points; ++i)
-      for (std::size_t q = 0; q < term.components; ++q) dr(i, q, term.outputs[q]) = T(1);
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t q = 0; q < term.components; ++q) {
+        if (term.kind == Kind::data) {
+          dr(i, q, static_cast<std::size_t>(term.outputs[q])) = T(1);
+        } else {
+          const std::size_t channel = q == 0 ? 0 : 1 + static_cast<std::size_t>(term.axis);
+          dr(i, q, channel * outputs) = i < n / 2 ? T(1) : T(-1);
+        }
+      }
     Kokkos::deep_copy(term.dr, dr);
   }
+}
+
+template <class T>
+typename ResidualLoss<T>::Term ResidualLoss<T>::periodic_term(double weight, const PointSet& set,
+                                                              int axis, const mesh::GridShape& box,
+                                                              const InputMap& map) {
+  const std::size_t dims = static_cast<std::size_t>(box.dim), pairs = set.points.size() / dims;
+  std::vector<double> faces(2 * pairs * dims);
+  for (std::size_t side = 0; side < 2; ++side)
+    for (std::size_t i = 0; i < pairs; ++i)
+      for (std::size_t d = 0; d < dims; ++d)
+        faces[(side * pairs + i) * dims + d] = d == static_cast<std::size_t>(axis)
+                                                   ? (side == 0 ? box.lower[d] : box.upper[d])
+                                                   : set.points[i * dims + d];
+  Term term;
+  term.name = "periodic";
+  term.kind = Kind::periodic;
+  term.weight = weight;
+  term.total = static_cast<double>(set.total);
+  term.points = 2 * pairs;
+  term.components = 2;
+  term.axis = axis;
+  nn::taylor_input(network_input<T>(map, faces), term.x, map.scale);
+  term.data = nn::Matrix<T>("karman::pinn::no_data", term.points, 1);
+  term.unfolded = nn::Matrix<T>("karman::pinn::unfolded", term.points, m_net.parameters().size());
+  return term;
 }
 
 template <class T>
@@ -159,7 +195,21 @@ double ResidualLoss<T>::evaluate(Term& term) {
   const std::size_t n = term.points, components = term.components;
   const nn::Matrix<T> r = term.r, data = term.data;
   double sum = 0;
-  if (term.taylor) {
+  if (term.kind == Kind::periodic) {
+    const nn::Matrix<T> y = m_net.forward_taylor(term.x, static_cast<std::size_t>(m_pde.dims));
+    const std::size_t pairs = n / 2, derivative = 1 + static_cast<std::size_t>(term.axis);
+    Kokkos::parallel_reduce(
+        "karman::pinn::periodic_residual", Kokkos::RangePolicy<nn::ExecutionSpace>(0, pairs),
+        KOKKOS_LAMBDA(const std::size_t i, double& local) {
+          for (std::size_t q = 0; q < 2; ++q) {
+            const std::size_t c = q == 0 ? 0 : derivative;
+            const T rq = y(c * n + i, 0) - y(c * n + pairs + i, 0);
+            r(q, i) = rq;
+            local += static_cast<double>(rq) * static_cast<double>(rq);
+          }
+        },
+        sum);
+  } else if (term.kind == Kind::pde) {
     const nn::Matrix<T> y = m_net.forward_taylor(term.x, static_cast<std::size_t>(m_pde.dims));
     const auto dr = term.dr;
     const PointPdeParameters p = m_pde;
@@ -202,6 +252,7 @@ template <class T>
 void ResidualLoss<T>::build_seed(Term& term, T factor, int component) {
   const std::size_t n = term.points, components = term.components;
   const std::size_t outputs = term.seed.extent(1), channels = term.seed.extent(0) / n;
+  const std::size_t residual_points = term.residual_points();  // periodic: point i's pair i mod
   const nn::Matrix<T> seed = term.seed, r = term.r;
   const auto dr = term.dr;
   Kokkos::parallel_for(
@@ -209,8 +260,8 @@ void ResidualLoss<T>::build_seed(Term& term, T factor, int component) {
       KOKKOS_LAMBDA(const std::size_t i) {
         T coefficient[max_components];
         for (std::size_t q = 0; q < components; ++q)
-          coefficient[q] =
-              component < 0 ? factor * r(q, i) : (static_cast<int>(q) == component ? factor : T(0));
+          coefficient[q] = component < 0 ? factor * r(q, i % residual_points)
+                                         : (static_cast<int>(q) == component ? factor : T(0));
         for (std::size_t c = 0; c < channels; ++c)
           for (std::size_t o = 0; o < outputs; ++o) {
             T sum = 0;
@@ -228,7 +279,7 @@ std::vector<nn::LossTerm> ResidualLoss<T>::operator()() {
   for (Term& term : m_terms) {
     const double sum = evaluate(term);
     build_seed(term, static_cast<T>(2.0 * term.weight / term.total), -1);
-    if (term.taylor)
+    if (term.taylor())
       m_net.backward_taylor(term.seed);
     else
       m_net.backward(term.seed);
@@ -240,7 +291,7 @@ std::vector<nn::LossTerm> ResidualLoss<T>::operator()() {
 template <class T>
 std::size_t ResidualLoss<T>::rows() const {
   std::size_t rows = 0;
-  for (const Term& term : m_terms) rows += term.components * term.points;
+  for (const Term& term : m_terms) rows += term.components * term.residual_points();
   return rows;
 }
 
@@ -255,7 +306,7 @@ std::vector<nn::LossTerm> ResidualLoss<T>::residuals(const nn::Vector<T>& r,
     terms.push_back({term.name, term.weight, sum / term.total});
     // Scaled residuals sqrt(w/N_total)·r_q(x_i), so that Σ r² is the weighted loss.
     const T scale = static_cast<T>(std::sqrt(term.weight / term.total));
-    const std::size_t n = term.points, block = term.components * n;
+    const std::size_t n = term.residual_points(), block = term.components * n;
     const nn::Matrix<T> unscaled = term.r;
     const std::size_t first = offset;
     Kokkos::parallel_for(
@@ -266,10 +317,22 @@ std::vector<nn::LossTerm> ResidualLoss<T>::residuals(const nn::Vector<T>& r,
         build_seed(term, scale, static_cast<int>(q));
         const auto rows_of_q = std::make_pair(offset + q * n, offset + (q + 1) * n);
         const nn::Matrix<T> block_rows = Kokkos::subview(jacobian, rows_of_q, Kokkos::ALL);
-        if (term.taylor)
+        if (term.kind == Kind::periodic) {
+          // Rows of both faces (seeded +1 and −1), then row i = J_lower(i) − J_upper(i).
+          m_net.backward_taylor_points(term.seed, term.unfolded);
+          const nn::Matrix<T> unfolded = term.unfolded;
+          const std::size_t params = jacobian.extent(1);
+          Kokkos::parallel_for(
+              "karman::pinn::fold_pairs",
+              Kokkos::MDRangePolicy<nn::ExecutionSpace, Kokkos::Rank<2>>({0, 0}, {n, params}),
+              KOKKOS_LAMBDA(const std::size_t i, const std::size_t k) {
+                block_rows(i, k) = unfolded(i, k) + unfolded(n + i, k);
+              });
+        } else if (term.taylor()) {
           m_net.backward_taylor_points(term.seed, block_rows);
-        else
+        } else {
           m_net.backward_points(term.seed, block_rows);
+        }
       }
     }
     offset += block;

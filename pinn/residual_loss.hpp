@@ -61,19 +61,25 @@ class ResidualLoss {
   std::vector<nn::LossTerm> residuals(const nn::Vector<T>& r, const nn::Matrix<T>& jacobian);
 
  private:
-  // One loss term, weight/total · Σ_i Σ_q r_q(x_i)². Its residuals are either the PDE at
-  // collocation points (derivative channels) or an output's mismatch with given values.
+  // One loss term, weight/total · Σ_i Σ_q r_q(x_i)². Its residuals are the PDE at collocation
+  // points (derivative channels), an output's mismatch with given values, or the mismatch of
+  // u and ∂u/∂x_axis between paired points on opposite faces of a periodic direction.
+  enum class Kind { pde, data, periodic };
   struct Term {
     std::string name;
+    Kind kind = Kind::data;
     double weight = 1.0, total = 1.0;
-    bool taylor = false;  // PDE residual through forward_taylor
-    std::size_t points = 0, components = 1;
-    std::vector<int> outputs;  // data terms: the output matched by each component
-    nn::Matrix<T> x;           // [points, dims], or channel-stacked [C·points, dims]
-    nn::Matrix<T> data;        // [points, components]: source f, or target values
-    nn::Matrix<T> r;           // [components, points] unscaled residuals
+    std::size_t points = 0, components = 1;  // periodic: points = 2·pairs (lower faces first)
+    std::vector<int> outputs;                // data terms: the output matched by each component
+    int axis = 0;                            // periodic: the periodic input
+    nn::Matrix<T> x;                         // [points, dims], or channel-stacked [C·points, dims]
+    nn::Matrix<T> data;                      // [points, components]: source f, or target values
+    nn::Matrix<T> r;                         // [components, residual points] unscaled residuals
     Kokkos::View<T***, Kokkos::LayoutRight, nn::MemorySpace> dr;  // [points, components, C·O]
-    nn::Matrix<T> seed;  // [C·points or points, O] backward seed
+    nn::Matrix<T> seed;      // [C·points or points, O] backward seed
+    nn::Matrix<T> unfolded;  // periodic: [points, P] per-point Jacobian before pairing
+    bool taylor() const { return kind != Kind::data; }
+    std::size_t residual_points() const { return kind == Kind::periodic ? points / 2 : points; }
   };
   double evaluate(Term& term);  // forward, r and dr; returns Σ r²
   // seed(c·N + i, o) = Σ_q coefficient_q(i) · dr(i, q, c·O + o); coefficient_q(i) = factor ·
@@ -81,6 +87,9 @@ class ResidualLoss {
   void build_seed(Term& term, T factor, int component);
   Term data_term(const char* name, double weight, const PointSet& set,
                  const std::vector<const Expression*>& targets, const InputMap& map);
+  // u(lower, ·) = u(upper, ·) and ∂u/∂x_axis likewise, at the points of `set` moved to both faces.
+  Term periodic_term(double weight, const PointSet& set, int axis, const mesh::GridShape& box,
+                     const InputMap& map);
 
   nn::Network<T>& m_net;
   PointPdeParameters m_pde;

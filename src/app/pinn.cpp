@@ -39,10 +39,10 @@ PinnSpec read_pinn(const config::Node& root) {
   PinnSpec spec;
   spec.problem = config::read_problem(root);
   const auto& pde = spec.problem.pde;
-  if (pde.type != config::PdeType::poisson && pde.type != config::PdeType::heat)
+  if (pde.type == config::PdeType::darcy)
     root.child("pde").fail("type",
-                           "kind pinn supports poisson and heat so far (darcy and "
-                           "burgers are the reference solver's only)");
+                           "kind pinn supports poisson, heat and burgers so far (darcy is the "
+                           "reference solver's only)");
   if (pde.time_dependent() && pde.initial->source != config::FieldSpec::Source::expression)
     root.child("pde").fail("initial", "a PINN needs the initial state as an expression");
   if (pde.time_dependent() && spec.problem.grid.dim > 2)
