@@ -26,6 +26,10 @@ nlohmann::json baseline_json(const solvers::SolveStats& s) {
     out["steps"] = s.steps;
     out["nonlinear_iterations"] = s.nonlinear_iterations;
   }
+  if (!s.snes.empty()) {
+    out["snes"] = s.snes;
+    out["nonlinear_iterations"] = s.nonlinear_iterations;
+  }
   return out;
 }
 

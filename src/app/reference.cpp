@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <functional>
 #include <limits>
 
 #include "karman/config/case.hpp"
@@ -14,6 +15,7 @@
 #include "karman/io/xdmf.hpp"
 #include "karman/pde/fields.hpp"
 #include "karman/solvers/elliptic.hpp"
+#include "karman/solvers/navier_stokes.hpp"
 #include "karman/solvers/transient.hpp"
 #include "method.hpp"
 #include "outputs.hpp"
@@ -30,6 +32,32 @@ void require_positive(MPI_Comm comm, const std::vector<double>& a, const Place& 
   if (!(smallest > 0.0))
     throw ConfigError(place, fmt::format("{}: must be positive everywhere, its minimum is {:.6g}",
                                          key, smallest));
+}
+
+// Writes a field to fields.h5 and lists it for the XDMF sidecar.
+using Store = std::function<void(const std::string& name, const std::vector<double>& values)>;
+
+// a − b, elementwise.
+std::vector<double> difference(const std::vector<double>& a, const std::vector<double>& b) {
+  std::vector<double> out(a.size());
+  for (std::size_t i = 0; i < a.size(); ++i) out[i] = a[i] - b[i];
+  return out;
+}
+
+// The field minus its mean over the grid's nodes (a pressure's free constant removed).
+std::vector<double> without_mean(MPI_Comm comm, long nodes, std::vector<double> values) {
+  double local = 0.0, sum = 0.0;
+  for (double v : values) local += v;
+  MPI_Allreduce(&local, &sum, 1, MPI_DOUBLE, MPI_SUM, comm);
+  for (double& v : values) v -= sum / static_cast<double>(nodes);
+  return values;
+}
+
+// [a..., b...]: norms of a vector field from those of its stacked components.
+std::vector<double> stacked(const std::vector<double>& a, const std::vector<double>& b) {
+  std::vector<double> out(a);
+  out.insert(out.end(), b.begin(), b.end());
+  return out;
 }
 
 std::string grid_text(const mesh::GridShape& g) {
@@ -87,17 +115,51 @@ class ReferenceMethod : public Method {
     write_grid_attributes(writer, ctx, p);
 
     std::vector<std::string> fields;
-    auto store = [&](const std::string& name, const std::vector<double>& values) {
+    const Store store = [&](const std::string& name, const std::vector<double>& values) {
       writer.write_field(name, values);
       fields.push_back(name);
     };
 
     solvers::SolveStats stats;
-    std::vector<double> u;
-    double t_final = 0.0;
+    nlohmann::json metrics = nlohmann::json::object();
     std::vector<io::XdmfSnapshot> snapshots;
     std::vector<std::string> snapshot_fields{"reference"};
     if (p.pde.exact) snapshot_fields.push_back("error");
+    if (p.pde.type == config::PdeType::navier_stokes) {
+      stats = solve_flow(ctx, grid, store, metrics);
+    } else {
+      stats = solve_scalar(ctx, grid, writer, store, metrics, snapshots);
+    }
+    writer.close();
+    const std::string xdmf_path = ctx.dir->staged("fields.xdmf");
+    if (ctx.rank == 0)
+      io::write_xdmf(xdmf_path, "fields.h5", p.grid, fields, snapshots,
+                     snapshots.empty() ? std::vector<std::string>{} : snapshot_fields);
+
+    log().info("PETSc {} + {}: {} iterations, residual {:.3e} ({}), setup {:.3f} s, solve {:.3f} s",
+               stats.ksp, stats.pc, stats.iterations, stats.residual_norm, stats.reason,
+               stats.setup_s, stats.solve_s);
+    metrics["solve_s"] = stats.setup_s + stats.solve_s;
+    (*ctx.report)["metrics"] = metrics;
+    (*ctx.report)["baseline"] = baseline_json(stats);
+    (*ctx.report)["pde"] = config::to_string(p.pde.type);
+    (*ctx.report)["grid"] = {
+        {"n", std::vector<long>(p.grid.n.begin(), p.grid.n.begin() + p.grid.dim)},
+        {"lower", std::vector<double>(p.grid.lower.begin(), p.grid.lower.begin() + p.grid.dim)},
+        {"upper", std::vector<double>(p.grid.upper.begin(), p.grid.upper.begin() + p.grid.dim)}};
+    return stats.converged ? "ok" : "diverged";
+  }
+
+ private:
+  // Poisson, Darcy (KSP), heat, Burgers (TS): the field `reference`, with exact data its error.
+  solvers::SolveStats solve_scalar(const RunContext& ctx, const mesh::StructuredGrid& grid,
+                                   io::FieldWriter& writer, const Store& store,
+                                   nlohmann::json& metrics,
+                                   std::vector<io::XdmfSnapshot>& snapshots) {
+    const auto& p = m_problem;
+    solvers::SolveStats stats;
+    std::vector<double> u;
+    double t_final = 0.0;
     if (!p.pde.time_dependent()) {
       std::vector<double> a;
       if (p.pde.coefficient) {
@@ -129,7 +191,6 @@ class ReferenceMethod : public Method {
     }
     store("reference", u);
 
-    nlohmann::json metrics = nlohmann::json::object();
     if (p.pde.exact) {
       auto exact = pde::evaluate(grid, *p.pde.exact, t_final);
       auto norms = error_norms(ctx.comm, u, exact);
@@ -142,27 +203,55 @@ class ReferenceMethod : public Method {
       log().info("error vs exact: rel_l2 {:.3e}, max_abs {:.3e}", norms.rel_l2, norms.max_abs);
     }
     if (p.pde.time_dependent()) metrics["final_time"] = t_final;
-    writer.close();
-    const std::string xdmf_path = ctx.dir->staged("fields.xdmf");
-    if (ctx.rank == 0)
-      io::write_xdmf(xdmf_path, "fields.h5", p.grid, fields, snapshots,
-                     snapshots.empty() ? std::vector<std::string>{} : snapshot_fields);
-
-    log().info("PETSc {} + {}: {} iterations, residual {:.3e} ({}), setup {:.3f} s, solve {:.3f} s",
-               stats.ksp, stats.pc, stats.iterations, stats.residual_norm, stats.reason,
-               stats.setup_s, stats.solve_s);
-    metrics["solve_s"] = stats.setup_s + stats.solve_s;
-    (*ctx.report)["metrics"] = metrics;
-    (*ctx.report)["baseline"] = baseline_json(stats);
-    (*ctx.report)["pde"] = config::to_string(p.pde.type);
-    (*ctx.report)["grid"] = {
-        {"n", std::vector<long>(p.grid.n.begin(), p.grid.n.begin() + p.grid.dim)},
-        {"lower", std::vector<double>(p.grid.lower.begin(), p.grid.lower.begin() + p.grid.dim)},
-        {"upper", std::vector<double>(p.grid.upper.begin(), p.grid.upper.begin() + p.grid.dim)}};
-    return stats.converged ? "ok" : "diverged";
+    return stats;
   }
 
- private:
+  // Steady Navier–Stokes: u, v, p (zero node mean), streamfunction, vorticity; with exact data
+  // their errors, metrics rel_l2/max_abs of the velocity and rel_l2_pressure/max_abs_pressure.
+  solvers::SolveStats solve_flow(const RunContext& ctx, const mesh::StructuredGrid& grid,
+                                 const Store& store, nlohmann::json& metrics) {
+    const auto& pde = m_problem.pde;
+    auto flow = solvers::solve_navier_stokes(grid, pde, m_problem.solver);
+    store("u", flow.u);
+    store("v", flow.v);
+    store("p", flow.p);
+    store("streamfunction", flow.streamfunction);
+    store("vorticity", flow.vorticity);
+    const auto& s = flow.stats;
+    log().info(
+        "Newton ({}): {} iterations, ||F|| {:.3e} ({}); {} linear iterations ({} + {}); "
+        "pressure: {} iterations",
+        s.snes, s.nonlinear_iterations, s.residual_norm, s.reason, s.iterations, s.ksp, s.pc,
+        flow.pressure_iterations);
+    metrics["newton_iterations"] = s.nonlinear_iterations;
+    metrics["pressure_iterations"] = flow.pressure_iterations;
+    if (!pde.exact_velocity.empty()) {
+      const auto u = pde::evaluate(grid, pde.exact_velocity[0]);
+      const auto v = pde::evaluate(grid, pde.exact_velocity[1]);
+      store("u_exact", u);
+      store("v_exact", v);
+      store("u_error", difference(flow.u, u));
+      store("v_error", difference(flow.v, v));
+      const auto norms = error_norms(ctx.comm, stacked(flow.u, flow.v), stacked(u, v));
+      metrics["rel_l2"] = norms.rel_l2;
+      metrics["max_abs"] = norms.max_abs;
+      log().info("velocity error vs exact: rel_l2 {:.3e}, max_abs {:.3e}", norms.rel_l2,
+                 norms.max_abs);
+    }
+    if (pde.exact_pressure) {
+      const auto p =
+          without_mean(ctx.comm, grid.shape().size(), pde::evaluate(grid, *pde.exact_pressure));
+      store("p_exact", p);
+      store("p_error", difference(flow.p, p));
+      const auto norms = error_norms(ctx.comm, flow.p, p);
+      metrics["rel_l2_pressure"] = norms.rel_l2;
+      metrics["max_abs_pressure"] = norms.max_abs;
+      log().info("pressure error vs exact (zero means): rel_l2 {:.3e}, max_abs {:.3e}",
+                 norms.rel_l2, norms.max_abs);
+    }
+    return flow.stats;
+  }
+
   config::ProblemSpec m_problem;
 };
 

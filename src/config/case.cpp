@@ -17,22 +17,38 @@ const char* to_string(PdeType type) {
       return "heat";
     case PdeType::burgers:
       return "burgers";
+    case PdeType::navier_stokes:
+      return "navier_stokes";
   }
   return "?";
 }
 
 namespace {
 
+const std::vector<std::string> kPdeTypes{"poisson", "darcy", "heat", "burgers", "navier_stokes"};
+
 PdeType parse_pde_type(const std::string& name) {
   if (name == "poisson") return PdeType::poisson;
   if (name == "darcy") return PdeType::darcy;
   if (name == "heat") return PdeType::heat;
+  if (name == "navier_stokes") return PdeType::navier_stokes;
   return PdeType::burgers;
 }
 
 std::optional<Expression> optional_expression(const Node& node, std::string_view key) {
   if (!node.has(key)) return std::nullopt;
   return node.expression(key);
+}
+
+// Steady incompressible Navier–Stokes: ν, the boundary velocity and optional exact fields.
+void read_navier_stokes(const Node& pde, PdeSpec& spec) {
+  spec.nu = pde.number("nu", Bounds::positive());
+  spec.velocity = pde.expressions("velocity", 2);
+  spec.velocity_place = pde.place("velocity");
+  if (pde.has("exact_velocity")) spec.exact_velocity = pde.expressions("exact_velocity", 2);
+  spec.exact_pressure = optional_expression(pde, "exact_pressure");
+  for (const auto& e : spec.velocity)
+    if (e.uses_time()) pde.fail("velocity", "expected expressions in x and y (a steady flow)");
 }
 
 RandomFieldSpec read_random_field(const Node& node, int dim, bool periodic) {
@@ -91,6 +107,8 @@ mesh::GridShape read_grid(const Node& grid, PdeType type) {
   shape.dim = static_cast<int>(grid.integer("dim", is_1d ? 1 : 2, 1, 3));
   if (is_1d && shape.dim != 1) grid.fail("dim", "expected 1: burgers is a 1D equation");
   if (!is_1d && shape.dim == 1) grid.fail("dim", "expected 2 or 3 for this PDE");
+  if (type == PdeType::navier_stokes && shape.dim != 2)
+    grid.fail("dim", "expected 2: navier_stokes is solved in 2D (streamfunction–vorticity)");
   shape.periodic = grid.flag("periodic", is_1d);
   if (is_1d && !shape.periodic) grid.fail("periodic", "burgers is solved on a periodic grid");
   if (!is_1d && shape.periodic) grid.fail("periodic", "only burgers supports periodic grids");
@@ -111,7 +129,11 @@ mesh::GridShape read_grid(const Node& grid, PdeType type) {
 
 PdeSpec read_pde(const Node& pde, int dim) {
   PdeSpec spec;
-  spec.type = parse_pde_type(pde.choice("type", {"poisson", "darcy", "heat", "burgers"}));
+  spec.type = parse_pde_type(pde.choice("type", kPdeTypes));
+  if (spec.type == PdeType::navier_stokes) {
+    read_navier_stokes(pde, spec);
+    return spec;
+  }
   spec.exact = optional_expression(pde, "exact");
   switch (spec.type) {
     case PdeType::poisson:
@@ -123,6 +145,8 @@ PdeSpec read_pde(const Node& pde, int dim) {
       break;
     case PdeType::burgers:
       spec.nu = pde.number("nu", Bounds::positive());
+      break;
+    case PdeType::navier_stokes:
       break;
   }
   if (spec.type == PdeType::darcy) spec.coefficient = read_field(pde, "coefficient", dim);
@@ -153,11 +177,15 @@ TimeSpec read_time(const Node& time) {
 SolverSpec read_solver(const Node& solver, const PdeSpec& pde) {
   // Defaults are the fastest robust PETSc choice per problem: AMG-preconditioned CG for the SPD
   // steady problems; GMRES for the time steppers (their Dirichlet rows make the Jacobian
-  // unsymmetric), with AMG in 2D/3D and LU-free block Jacobi/ILU for 1D Burgers.
+  // unsymmetric), with AMG in 2D/3D and LU-free block Jacobi/ILU for 1D Burgers; for the
+  // Navier–Stokes Newton steps (unsymmetric, indefinite) GMRES on a sparse LU (MUMPS in parallel).
   SolverSpec spec;
+  const bool navier_stokes = pde.type == PdeType::navier_stokes;
   const bool steady = !pde.time_dependent();
-  spec.ksp = solver.str("ksp", steady ? "cg" : "gmres");
-  spec.pc = solver.str("pc", pde.type == PdeType::burgers ? "bjacobi" : "gamg");
+  spec.ksp = solver.str("ksp", steady && !navier_stokes ? "cg" : "gmres");
+  spec.pc = solver.str("pc", pde.type == PdeType::burgers ? "bjacobi"
+                             : navier_stokes              ? "lu"
+                                                          : "gamg");
   spec.ksp_place = solver.place("ksp");
   spec.pc_place = solver.place("pc");
   spec.rtol = solver.number("rtol", steady ? 1e-10 : 1e-10, Bounds::positive());
@@ -172,7 +200,7 @@ ProblemSpec read_problem(const Node& root) {
   Node pde = root.child("pde");
   // The grid's dimension is needed by the PDE reader (random-field scaling), the PDE type by
   // the grid reader (Burgers is 1D periodic): read the type first.
-  const PdeType type = parse_pde_type(pde.choice("type", {"poisson", "darcy", "heat", "burgers"}));
+  const PdeType type = parse_pde_type(pde.choice("type", kPdeTypes));
   spec.grid = read_grid(root.child("grid"), type);
   spec.pde = read_pde(pde, spec.grid.dim);
   if (spec.pde.time_dependent()) spec.time = read_time(root.child("time"));

@@ -250,6 +250,29 @@ Expression Node::expression(std::string_view key, const std::string& fallback) c
   return has(key) ? expression(key) : Expression(fallback, Place{});
 }
 
+std::vector<Expression> Node::expressions(std::string_view key, std::size_t count) const {
+  auto v = value_of(key);
+  const std::string expected = "a list of " + std::to_string(count) + " expressions";
+  if (!v->node.IsDefined()) fail(key, "required key is missing (expected " + expected + ")");
+  if (!v->node.IsSequence() || v->node.size() != count)
+    fail(key, "expected " + expected + ", got " +
+                  (v->node.IsSequence() ? "a list of " + std::to_string(v->node.size())
+                                        : describe_node(v->node)));
+  std::vector<Expression> out;
+  for (std::size_t i = 0; i < count; ++i) {
+    const YAML::Node item = v->node[i];
+    if (!item.IsScalar())
+      fail(key,
+           "entry " + std::to_string(i) + ": expected an expression, got " + describe_node(item));
+    try {
+      out.emplace_back(item.Scalar(), Place{});
+    } catch (const ConfigError& e) {
+      fail(key, "entry " + std::to_string(i) + ": " + e.what());
+    }
+  }
+  return out;
+}
+
 std::vector<double> Node::numbers(std::string_view key, std::size_t count, Bounds bounds) const {
   auto v = value_of(key);
   if (!v->node.IsDefined())

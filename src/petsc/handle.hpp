@@ -35,5 +35,8 @@ using Mat = Handle<::Mat, MatDestroy>;
 using Vec = Handle<::Vec, VecDestroy>;
 using KSP = Handle<::KSP, KSPDestroy>;
 using TS = Handle<::TS, TSDestroy>;
+using SNES = Handle<::SNES, SNESDestroy>;
+using DM = Handle<::DM, DMDestroy>;
+using MatNullSpace = Handle<::MatNullSpace, MatNullSpaceDestroy>;
 
 }  // namespace karman::petsc

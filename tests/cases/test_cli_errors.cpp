@@ -40,6 +40,17 @@ const std::string kDarcy =
     "grid:\n"                       // 7
     "  n: 17\n";                    // 8
 
+// Steady Navier–Stokes, a small lid-driven cavity; line 5 is nu, line 6 the velocity.
+const std::string kCavity =
+    "name: cavity\n"                                   // 1
+    "kind: reference\n"                                // 2
+    "pde:\n"                                           // 3
+    "  type: navier_stokes\n"                          // 4
+    "  nu: 0.01\n"                                     // 5
+    "  velocity: [\"y > 1 - 1e-9 ? 1 : 0\", \"0\"]\n"  // 6
+    "grid:\n"                                          // 7
+    "  n: 9\n";                                        // 8
+
 // `text` with the one occurrence of `from` replaced by `to`.
 std::string replaced(const std::string& text, const std::string& from, const std::string& to) {
   const auto at = text.find(from);
@@ -208,6 +219,31 @@ TEST_F(CliErrors, NonPositiveDarcyCoefficient) {
   ASSERT_NO_FATAL_FAILURE(good_run("base.yaml"));
   expect_rejected({"run", "darcy.yaml", "--set", "pde.coefficient=x-0.5", "--output", "out"},
                   {"pde.coefficient: must be positive everywhere", "-0.5"});
+}
+
+TEST_F(CliErrors, NavierStokesVelocityAndViscosity) {
+  write_text(dir / "cavity.yaml", kCavity);
+  ASSERT_NO_FATAL_FAILURE(good_run("cavity.yaml"));
+  write_text(dir / "no_velocity.yaml",
+             replaced(kCavity, "  velocity: [\"y > 1 - 1e-9 ? 1 : 0\", \"0\"]\n", ""));
+  expect_rejected({"run", "no_velocity.yaml", "--output", "out"},
+                  {"pde.velocity", "required key is missing", "a list of 2 expressions"}, 0,
+                  R"(: no_velocity\.yaml:[0-9]+:[0-9]+: )");
+  expect_rejected({"run", "cavity.yaml", "--set", "pde.velocity=[1]", "--output", "out"},
+                  {"--set pde.velocity=[1]: ", "expected a list of 2 expressions", "a list of 1"});
+  write_text(dir / "negative_nu.yaml", replaced(kCavity, "  nu: 0.01", "  nu: -0.01"));
+  expect_rejected({"run", "negative_nu.yaml", "--output", "out"},
+                  {"negative_nu.yaml:5:7: ", "pde.nu", "positive", "-0.01"});
+  expect_rejected({"run", "cavity.yaml", "--set", "pde.nu=0", "--output", "out"},
+                  {"--set pde.nu=0: ", "pde.nu", "positive"});
+  expect_rejected({"run", "cavity.yaml", "--set", "grid.dim=3", "--output", "out"},
+                  {"--set grid.dim=3: ", "grid.dim", "expected 2"});
+  expect_rejected({"run", "cavity.yaml", "--set", "pde.exact=1", "--output", "out"},
+                  {"unknown key 'pde.exact'"});
+  // Found only once the run is under way (output files staged): no incompressible flow has
+  // boundary data with a net outflow.
+  expect_rejected({"run", "cavity.yaml", "--set", "pde.velocity=[x, 0]", "--output", "out"},
+                  {"pde.velocity", "net outflow of 1", "needs zero"});
 }
 
 TEST_F(CliErrors, MissingCaseFile) {

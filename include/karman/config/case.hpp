@@ -15,7 +15,7 @@
 
 namespace karman::config {
 
-enum class PdeType { poisson, darcy, heat, burgers };
+enum class PdeType { poisson, darcy, heat, burgers, navier_stokes };
 const char* to_string(PdeType type);
 
 // A Gaussian random field with covariance sigma^2 (-Δ + tau^2 I)^-alpha on the grid's box,
@@ -47,7 +47,14 @@ struct PdeSpec {
   std::optional<FieldSpec> coefficient;  // Darcy a(x)
   std::optional<FieldSpec> initial;      // heat, Burgers: u(x, 0)
   double kappa = 1.0;                    // heat diffusivity
-  double nu = 0.0;                       // Burgers viscosity
+  double nu = 0.0;                       // viscosity: Burgers ν, Navier–Stokes kinematic ν
+  // Steady incompressible Navier–Stokes (2D): Dirichlet velocity (u, v) on the whole boundary,
+  // optionally the exact velocity and pressure (the pressure's constant is free: compared after
+  // removing the mean of each).
+  std::vector<Expression> velocity;        // [u, v], empty unless navier_stokes
+  std::vector<Expression> exact_velocity;  // [u, v] or empty
+  std::optional<Expression> exact_pressure;
+  Place velocity_place;
   bool time_dependent() const { return type == PdeType::heat || type == PdeType::burgers; }
 };
 

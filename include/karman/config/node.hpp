@@ -63,6 +63,8 @@ class Node {
   // An expression in x, y, z, t (parsed now: a syntax error is reported at this key).
   Expression expression(std::string_view key) const;
   Expression expression(std::string_view key, const std::string& fallback) const;
+  // A required list of exactly `count` expressions (e.g. the components of a vector field).
+  std::vector<Expression> expressions(std::string_view key, std::size_t count) const;
   // A number or a list of `count` numbers; a single number is repeated `count` times.
   std::vector<double> numbers(std::string_view key, std::size_t count, Bounds bounds = {}) const;
   std::vector<long> integers(std::string_view key, std::size_t count, long min, long max) const;

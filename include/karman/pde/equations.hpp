@@ -7,6 +7,8 @@
 //   darcy    -∇·(a ∇u) = f
 //   heat     u_t - κ Δu = f
 //   burgers  u_t + (u²/2)_x = ν u_xx
+//   navier_stokes (steady, incompressible, 2D; velocity (u, v), kinematic pressure p)
+//            (u·∇)u + ∇p − νΔu = 0,  ∇·u = 0
 
 namespace karman::pde {
 
@@ -28,6 +30,38 @@ inline double burgers_residual(double u_t, double u, double u_x, double nu, doub
 
 // Flux of the conservative Burgers form (u²/2)_x.
 inline double burgers_flux(double u) { return 0.5 * u * u; }
+
+// ------------------------------------------------------------------- Navier–Stokes (2D, steady)
+// A velocity field's value, first derivatives and Laplacians at one point.
+struct VelocityJet {
+  double u = 0, v = 0;
+  double u_x = 0, u_y = 0, v_x = 0, v_y = 0;
+  double laplacian_u = 0, laplacian_v = 0;
+};
+
+// Momentum: (u·∇)u + ∇p − νΔu, by component.
+inline double momentum_x_residual(const VelocityJet& q, double p_x, double nu) {
+  return q.u * q.u_x + q.v * q.u_y + p_x - nu * q.laplacian_u;
+}
+inline double momentum_y_residual(const VelocityJet& q, double p_y, double nu) {
+  return q.u * q.v_x + q.v * q.v_y + p_y - nu * q.laplacian_v;
+}
+
+// Continuity: ∇·u.
+inline double continuity_residual(const VelocityJet& q) { return q.u_x + q.v_y; }
+
+// The same flow in streamfunction–vorticity form, u = ψ_y, v = −ψ_x, ω = v_x − u_y (continuity
+// holds by construction; the curl of the momentum equation removes p):
+//   −Δψ = ω,   u ω_x + v ω_y − νΔω = 0.
+// For a divergence-free field Δu = −ω_y and Δv = ω_x, which gives ∇p back from (u, ω):
+//   p_x = −momentum_x_residual(q, 0, ν) with q.laplacian_u = −ω_y, and likewise p_y.
+inline double streamfunction_residual(double laplacian_psi, double omega) {
+  return -laplacian_psi - omega;
+}
+inline double vorticity_transport_residual(double u, double v, double omega_x, double omega_y,
+                                           double nu, double laplacian_omega) {
+  return u * omega_x + v * omega_y - nu * laplacian_omega;
+}
 
 // Coefficient on the face between two nodes: the harmonic mean, which makes the two-point flux
 // exact for a layered medium and keeps a high/low contrast from leaking across a jump.

@@ -10,10 +10,11 @@ namespace karman::solvers {
 struct SolveStats {
   std::string ksp, pc;            // types actually used (after command-line options)
   std::string ts;                 // time stepper, transient solves only
-  long iterations = 0;            // linear iterations (summed over time steps)
-  long nonlinear_iterations = 0;  // Newton iterations (Burgers)
+  std::string snes;               // nonlinear solver of a steady nonlinear solve (Navier–Stokes)
+  long iterations = 0;            // linear iterations (summed over time steps / Newton steps)
+  long nonlinear_iterations = 0;  // Newton iterations (Burgers, Navier–Stokes)
   long steps = 0;                 // time steps
-  double residual_norm = 0.0;     // final linear residual (last solve)
+  double residual_norm = 0.0;     // final linear residual (last solve); SNES: final ||F||
   bool converged = true;
   std::string reason;  // PETSc's converged/diverged reason
   double setup_s = 0.0, solve_s = 0.0;
