@@ -15,7 +15,7 @@
 
 namespace karman::pinn {
 
-enum class PointPde { poisson, heat, burgers };
+enum class PointPde { poisson, heat, burgers, navier_stokes };
 
 inline constexpr int max_channels = 9;    // 1 + 2·4 inputs (3 space dimensions and time)
 inline constexpr int max_outputs = 3;     // u, v, p
@@ -27,7 +27,8 @@ struct PointPdeParameters {
   int space = 2;  // space dimensions (dims - 1 for a time-dependent PDE)
   int outputs = 1;
   double kappa = 1.0, nu = 0.0;
-  int components() const { return 1; }
+  // Residual components: momentum x, momentum y and continuity for Navier–Stokes, else one.
+  int components() const { return pde == PointPde::navier_stokes ? 3 : 1; }
 };
 
 // r_q and its linearisation dr[q][c][o] (entries not set are zero).
@@ -70,6 +71,28 @@ KOKKOS_INLINE_FUNCTION void point_residual(const PointPdeParameters& p, const Je
       out.dr[0][1][0] = u;
       out.dr[0][2][0] = T(1);
       out.dr[0][second][0] = -nu;
+      break;
+    }
+    case PointPde::navier_stokes: {  // steady 2D, outputs (u, v, p), inputs (x, y)
+      // channels: 0 value, 1 ∂x, 2 ∂y, 3 ∂xx, 4 ∂yy; outputs: 0 u, 1 v, 2 p
+      pde::VelocityJet q;
+      q.u = jet(0, 0), q.v = jet(0, 1);
+      q.u_x = jet(1, 0), q.u_y = jet(2, 0), q.v_x = jet(1, 1), q.v_y = jet(2, 1);
+      q.laplacian_u = jet(3, 0) + jet(4, 0), q.laplacian_v = jet(3, 1) + jet(4, 1);
+      const T nu = static_cast<T>(p.nu);
+      out.r[0] = static_cast<T>(pde::momentum_x_residual(q, jet(1, 2), p.nu));
+      out.r[1] = static_cast<T>(pde::momentum_y_residual(q, jet(2, 2), p.nu));
+      out.r[2] = static_cast<T>(pde::continuity_residual(q));
+      // r0 = u u_x + v u_y + p_x − νΔu
+      out.dr[0][0][0] = jet(1, 0), out.dr[0][1][0] = jet(0, 0), out.dr[0][2][0] = jet(0, 1);
+      out.dr[0][0][1] = jet(2, 0), out.dr[0][1][2] = T(1);
+      out.dr[0][3][0] = -nu, out.dr[0][4][0] = -nu;
+      // r1 = u v_x + v v_y + p_y − νΔv
+      out.dr[1][0][1] = jet(2, 1), out.dr[1][2][1] = jet(0, 1), out.dr[1][1][1] = jet(0, 0);
+      out.dr[1][0][0] = jet(1, 1), out.dr[1][2][2] = T(1);
+      out.dr[1][3][1] = -nu, out.dr[1][4][1] = -nu;
+      // r2 = u_x + v_y
+      out.dr[2][1][0] = T(1), out.dr[2][2][1] = T(1);
       break;
     }
   }

@@ -68,6 +68,8 @@ PointPde point_pde(config::PdeType type) {
       return PointPde::heat;
     case config::PdeType::burgers:
       return PointPde::burgers;
+    case config::PdeType::navier_stokes:
+      return PointPde::navier_stokes;
     default:
       break;
   }
@@ -108,6 +110,9 @@ ResidualLoss<T>::ResidualLoss(nn::Network<T>& net, const config::PdeSpec& pde,
 
   if (pde.type == config::PdeType::burgers)  // the reference solves on a periodic interval
     m_terms.push_back(periodic_term(weights.boundary, boundary, 0, box, map));
+  else if (pde.type == config::PdeType::navier_stokes)  // the velocity; p's constant is free
+    m_terms.push_back(data_term("boundary", weights.boundary, boundary,
+                                {&pde.velocity[0], &pde.velocity[1]}, map));
   else
     m_terms.push_back(data_term("boundary", weights.boundary, boundary, {&*pde.boundary}, map));
   if (pde.time_dependent()) {

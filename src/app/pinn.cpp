@@ -16,6 +16,7 @@
 #include "karman/nn/sequential.hpp"
 #include "karman/pde/fields.hpp"
 #include "karman/solvers/elliptic.hpp"
+#include "karman/solvers/navier_stokes.hpp"
 #include "karman/solvers/transient.hpp"
 #include "method.hpp"
 #include "outputs.hpp"
@@ -41,8 +42,8 @@ PinnSpec read_pinn(const config::Node& root) {
   const auto& pde = spec.problem.pde;
   if (pde.type == config::PdeType::darcy)
     root.child("pde").fail("type",
-                           "kind pinn supports poisson, heat and burgers so far (darcy is the "
-                           "reference solver's only)");
+                           "kind pinn supports poisson, heat, burgers and navier_stokes so far "
+                           "(darcy is the reference solver's only)");
   if (pde.time_dependent() && pde.initial->source != config::FieldSpec::Source::expression)
     root.child("pde").fail("initial", "a PINN needs the initial state as an expression");
   if (pde.time_dependent() && spec.problem.grid.dim > 2)
@@ -70,6 +71,11 @@ PinnSpec read_pinn(const config::Node& root) {
   return spec;
 }
 
+// Network outputs: (u, v, p) for Navier–Stokes, u otherwise.
+std::size_t outputs(const PinnSpec& spec) {
+  return spec.problem.pde.type == config::PdeType::navier_stokes ? 3 : 1;
+}
+
 // The box the network lives on: the grid's box, times [0, t_end] for a time-dependent PDE.
 mesh::GridShape network_box(const PinnSpec& spec) {
   mesh::GridShape box = spec.problem.grid;
@@ -88,7 +94,7 @@ class PinnRun {
   PinnRun(const PinnSpec& spec, RunContext& ctx) : m_spec(spec), m_ctx(ctx) {
     std::vector<std::size_t> widths{static_cast<std::size_t>(network_box(spec).dim)};
     widths.insert(widths.end(), spec.model.hidden.begin(), spec.model.hidden.end());
-    widths.push_back(1);
+    widths.push_back(outputs(spec));
     m_net = std::make_unique<nn::Network<T>>(
         nn::make_mlp<T>(widths, spec.model.activation, true, spec.model.init), spec.model.seed);
   }
@@ -124,9 +130,32 @@ class PinnRun {
         m_ctx, m_net->parameters(), [&loss](long) { return loss(); }, m_spec.training.trainer, {},
         least_squares);
 
-    // The PETSc reference on the case's grid (at t_end for a time-dependent PDE), and the
-    // network on the same nodes.
     mesh::StructuredGrid grid(m_ctx.comm, p.grid);
+    nlohmann::json metrics = {{"final_loss", result.final_loss},
+                              {"train_wall_s", result.wall_s},
+                              {"steps", result.steps},
+                              {"stop_reason", result.stop_reason},
+                              {"params", m_net->parameters().size()}};
+    for (const auto& term : result.final_terms) metrics["loss_" + term.name] = term.value;
+    if (p.pde.type == config::PdeType::navier_stokes)
+      compare_flow(grid, metrics);
+    else
+      compare_scalar(grid, metrics);
+    write_history(m_ctx, result, "validation");
+    (*m_ctx.report)["metrics"] = metrics;
+    (*m_ctx.report)["pde"] = config::to_string(p.pde.type);
+    if (result.stop_reason == "non_finite") {
+      m_ctx.message = result.message;
+      return "diverged";
+    }
+    return "ok";
+  }
+
+ private:
+  // The PETSc reference on the case's grid (at t_end for a time-dependent PDE) and the network on
+  // the same nodes: metrics, baseline and fields.
+  void compare_scalar(const mesh::StructuredGrid& grid, nlohmann::json& metrics) {
+    const auto& p = m_spec.problem;
     const double t_end = p.time ? p.time->t_end : 0.0;
     solvers::SteadyResult reference;
     if (p.pde.time_dependent()) {
@@ -137,40 +166,92 @@ class PinnRun {
     } else {
       reference = solvers::solve_elliptic(grid, p.pde, p.solver);
     }
-    const std::vector<double> prediction = predict(grid, t_end);
+    const std::vector<double> prediction = predict(grid, t_end)[0];
     const ErrorNorms vs_reference = error_norms(m_ctx.comm, prediction, reference.u);
-    nlohmann::json metrics = {{"rel_l2", vs_reference.rel_l2},
-                              {"max_abs", vs_reference.max_abs},
-                              {"final_loss", result.final_loss},
-                              {"train_wall_s", result.wall_s},
-                              {"steps", result.steps},
-                              {"stop_reason", result.stop_reason},
-                              {"params", m_net->parameters().size()}};
-    for (const auto& term : result.final_terms) metrics["loss_" + term.name] = term.value;
-    std::vector<double> exact;
+    metrics["rel_l2"] = vs_reference.rel_l2;
+    metrics["max_abs"] = vs_reference.max_abs;
+    std::vector<std::pair<std::string, std::vector<double>>> fields{
+        {"pinn", prediction},
+        {"reference", reference.u},
+        {"error", difference(prediction, reference.u)}};
     if (p.pde.exact) {
-      exact = pde::evaluate(grid, *p.pde.exact, t_end);
+      std::vector<double> exact = pde::evaluate(grid, *p.pde.exact, t_end);
       metrics["rel_l2_exact"] = error_norms(m_ctx.comm, prediction, exact).rel_l2;
       metrics["reference_rel_l2_exact"] = error_norms(m_ctx.comm, reference.u, exact).rel_l2;
+      fields.emplace_back("exact", std::move(exact));
     }
     log().info(
         "PINN vs PETSc reference: rel_l2 {:.3e}{}", vs_reference.rel_l2,
         p.pde.exact ? fmt::format(", vs exact {:.3e}", metrics["rel_l2_exact"].get<double>()) : "");
-    write_fields(grid, prediction, reference.u, exact);
-    write_history(m_ctx, result, "validation");
-    (*m_ctx.report)["metrics"] = metrics;
+    write_fields(grid, fields);
     (*m_ctx.report)["baseline"] = baseline_json(reference.stats);
-    (*m_ctx.report)["pde"] = config::to_string(p.pde.type);
-    if (result.stop_reason == "non_finite") {
-      m_ctx.message = result.message;
-      return "diverged";
-    }
-    return "ok";
   }
 
- private:
-  // The network at the grid's owned nodes (at time t for a time-dependent PDE).
-  std::vector<double> predict(const mesh::StructuredGrid& grid, double t) {
+  // Navier–Stokes: velocity errors of (u, v) stacked, pressure compared with both means removed
+  // (its constant is free), against the PETSc streamfunction–vorticity solve and the exact flow.
+  void compare_flow(const mesh::StructuredGrid& grid, nlohmann::json& metrics) {
+    const auto& p = m_spec.problem;
+    const solvers::NavierStokesResult reference =
+        solvers::solve_navier_stokes(grid, p.pde, p.solver);
+    std::vector<std::vector<double>> net = predict(grid, 0.0);
+    remove_mean(net[2]);
+    const ErrorNorms velocity =
+        error_norms(m_ctx.comm, concatenate(net[0], net[1]), concatenate(reference.u, reference.v));
+    metrics["rel_l2"] = velocity.rel_l2;
+    metrics["max_abs"] = velocity.max_abs;
+    metrics["rel_l2_pressure"] = error_norms(m_ctx.comm, net[2], reference.p).rel_l2;
+    std::vector<std::pair<std::string, std::vector<double>>> fields{
+        {"u", net[0]},
+        {"v", net[1]},
+        {"p", net[2]},
+        {"u_reference", reference.u},
+        {"v_reference", reference.v},
+        {"p_reference", reference.p},
+        {"u_error", difference(net[0], reference.u)},
+        {"v_error", difference(net[1], reference.v)}};
+    if (!p.pde.exact_velocity.empty()) {
+      const auto u = pde::evaluate(grid, p.pde.exact_velocity[0]);
+      const auto v = pde::evaluate(grid, p.pde.exact_velocity[1]);
+      metrics["rel_l2_exact"] =
+          error_norms(m_ctx.comm, concatenate(net[0], net[1]), concatenate(u, v)).rel_l2;
+      metrics["reference_rel_l2_exact"] =
+          error_norms(m_ctx.comm, concatenate(reference.u, reference.v), concatenate(u, v)).rel_l2;
+    }
+    if (p.pde.exact_pressure) {
+      std::vector<double> exact = pde::evaluate(grid, *p.pde.exact_pressure);
+      remove_mean(exact);
+      metrics["rel_l2_pressure_exact"] = error_norms(m_ctx.comm, net[2], exact).rel_l2;
+    }
+    log().info("PINN vs PETSc reference: velocity rel_l2 {:.3e}, pressure {:.3e}{}",
+               velocity.rel_l2, metrics["rel_l2_pressure"].get<double>(),
+               metrics.contains("rel_l2_exact") ? fmt::format("; vs exact velocity {:.3e}",
+                                                              metrics["rel_l2_exact"].get<double>())
+                                                : "");
+    write_fields(grid, fields);
+    (*m_ctx.report)["baseline"] = baseline_json(reference.stats);
+  }
+
+  // Subtract the global mean (over all ranks' owned nodes).
+  void remove_mean(std::vector<double>& field) const {
+    double sums[2] = {0.0, static_cast<double>(field.size())};
+    for (double x : field) sums[0] += x;
+    MPI_Allreduce(MPI_IN_PLACE, sums, 2, MPI_DOUBLE, MPI_SUM, m_ctx.comm);
+    for (double& x : field) x -= sums[0] / sums[1];
+  }
+  static std::vector<double> concatenate(std::vector<double> a, const std::vector<double>& b) {
+    a.insert(a.end(), b.begin(), b.end());
+    return a;
+  }
+  static std::vector<double> difference(const std::vector<double>& a,
+                                        const std::vector<double>& b) {
+    std::vector<double> d(a.size());
+    for (std::size_t i = 0; i < d.size(); ++i) d[i] = a[i] - b[i];
+    return d;
+  }
+
+  // The network's outputs at the grid's owned nodes (at time t for a time-dependent PDE), one
+  // vector per output.
+  std::vector<std::vector<double>> predict(const mesh::StructuredGrid& grid, double t) {
     const bool with_time = m_spec.problem.pde.time_dependent();
     std::vector<double> points;
     grid.sample([&](double x, double y, double z) {
@@ -182,25 +263,23 @@ class PinnRun {
     const auto map = pinn::InputMap::for_box(network_box(m_spec));
     auto values = Kokkos::create_mirror_view_and_copy(
         Kokkos::HostSpace(), m_net->forward(pinn::network_input<T>(map, points)));
-    return std::vector<double>(values.data(), values.data() + values.size());
+    std::vector<std::vector<double>> out(values.extent(1), std::vector<double>(values.extent(0)));
+    for (std::size_t i = 0; i < values.extent(0); ++i)
+      for (std::size_t o = 0; o < values.extent(1); ++o) out[o][i] = values(i, o);
+    return out;
   }
 
-  void write_fields(const mesh::StructuredGrid& grid, const std::vector<double>& prediction,
-                    const std::vector<double>& reference, const std::vector<double>& exact) {
+  void write_fields(const mesh::StructuredGrid& grid,
+                    const std::vector<std::pair<std::string, std::vector<double>>>& fields) {
     io::FieldWriter writer(m_ctx.dir->staged("fields.h5"), grid);
     writer.attribute("case", m_ctx.case_name);
     writer.attribute("kind", std::string("pinn"));
     writer.attribute("pde", std::string(config::to_string(m_spec.problem.pde.type)));
     writer.attribute("config", m_ctx.resolved_yaml);
-    std::vector<std::string> names{"pinn", "reference", "error"};
-    std::vector<double> error(prediction.size());
-    for (std::size_t i = 0; i < error.size(); ++i) error[i] = prediction[i] - reference[i];
-    writer.write_field("pinn", prediction);
-    writer.write_field("reference", reference);
-    writer.write_field("error", error);
-    if (!exact.empty()) {
-      writer.write_field("exact", exact);
-      names.push_back("exact");
+    std::vector<std::string> names;
+    for (const auto& [name, values] : fields) {
+      writer.write_field(name, values);
+      names.push_back(name);
     }
     writer.close();
     const std::string xdmf = m_ctx.dir->staged("fields.xdmf");
@@ -222,8 +301,8 @@ class PinnMethod : public Method {
   std::string summary() const override {
     std::string widths = std::to_string(network_box(m_spec).dim);
     for (auto w : m_spec.model.hidden) widths += "-" + std::to_string(w);
-    return fmt::format("kind pinn, pde {}, MLP {}-1 {}, {} interior + {} boundary points, {}",
-                       config::to_string(m_spec.problem.pde.type), widths,
+    return fmt::format("kind pinn, pde {}, MLP {}-{} {}, {} interior + {} boundary points, {}",
+                       config::to_string(m_spec.problem.pde.type), widths, outputs(m_spec),
                        nn::to_string(m_spec.model.activation), m_spec.interior, m_spec.boundary,
                        m_precision);
   }

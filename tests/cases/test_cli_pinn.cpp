@@ -163,7 +163,7 @@ TEST(CliPinn, UnsupportedSetupsFailAtValidation) {
   const CliResult darcy =
       run_karman(dir, {"validate", kCase, "--set", "pde={type: darcy, coefficient: '1 + x*y'}"});
   EXPECT_EQ(darcy.status, 1) << darcy;
-  EXPECT_NE(darcy.err.find("kind pinn supports poisson, heat and burgers"), std::string::npos)
+  EXPECT_NE(darcy.err.find("kind pinn supports poisson, heat, burgers and navier_stokes"), std::string::npos)
       << darcy;
   // Gauss–Newton needs residuals: a plain fit case cannot ask for it.
   const std::string fit = (source_dir() / "cases" / "nn" / "fit2d.yaml").string();
