@@ -77,14 +77,81 @@ PointPde point_pde(config::PdeType type) {
                       config::to_string(type) + "'");
 }
 
+// The scalar u = g + φN from the network's N, with
+//   u = g + φN,  u_k = g_k + φ_k N + φ N_k,  u_kk = g_kk + φ_kk N + 2 φ_k N_k + φ N_kk,
+// then the PDE residual of u and its linearisation chained back to N's channels.
+template <class T>
+struct LocalJet {
+  T v[max_channels];
+  KOKKOS_INLINE_FUNCTION T operator()(int c, int) const { return v[c]; }
+};
+
+template <class T, class Jet>
+KOKKOS_INLINE_FUNCTION void hard_residual(const PointPdeParameters& p, const Jet& net,
+                                          const Jet& phi, const Jet& g, T f,
+                                          PointLinearisation<T>& out) {
+  LocalJet<T> u;
+  const T n0 = net(0, 0), phi0 = phi(0, 0);
+  u.v[0] = g(0, 0) + phi0 * n0;
+  for (int k = 0; k < p.dims; ++k) {
+    const int first = 1 + k, second = 1 + p.dims + k;
+    u.v[first] = g(first, 0) + phi(first, 0) * n0 + phi0 * net(first, 0);
+    u.v[second] = g(second, 0) + phi(second, 0) * n0 + T(2) * phi(first, 0) * net(first, 0) +
+                  phi0 * net(second, 0);
+  }
+  point_residual(p, u, f, out);
+  for (int q = 0; q < p.components(); ++q) {
+    T by_u[max_channels];
+    for (int c = 0; c < 1 + 2 * p.dims; ++c) by_u[c] = out.dr[q][c][0];
+    out.dr[q][0][0] = by_u[0] * phi0;
+    for (int k = 0; k < p.dims; ++k) {
+      const int first = 1 + k, second = 1 + p.dims + k;
+      out.dr[q][0][0] += by_u[first] * phi(first, 0) + by_u[second] * phi(second, 0);
+      out.dr[q][first][0] = by_u[first] * phi0 + T(2) * by_u[second] * phi(first, 0);
+      out.dr[q][second][0] = by_u[second] * phi0;
+    }
+  }
+}
+
 }  // namespace
+
+HardTransform HardTransform::at(const HardDirichlet& hard, const std::vector<double>& points,
+                                int dims) {
+  KARMAN_VERIFY(dims == 2, "HardTransform: the distance function is 2D");
+  const std::size_t n = points.size() / 2, channels = 5;
+  HardTransform t;
+  t.phi.assign(channels * n, 0.0);
+  t.g.assign(channels * n, 0.0);
+  std::vector<double> value, gradient, second;
+  hard.distance->evaluate(points, value, gradient, second);
+  for (std::size_t i = 0; i < n; ++i) {
+    const double x = points[2 * i], y = points[2 * i + 1];
+    t.phi[i] = value[i];
+    const double g0 = hard.value(x, y, 0, 0);
+    t.g[i] = g0;
+    for (std::size_t k = 0; k < 2; ++k) {
+      t.phi[(1 + k) * n + i] = gradient[2 * i + k];
+      t.phi[(3 + k) * n + i] = second[2 * i + k];
+      // Fourth-order central differences of g along axis k.
+      const double h = 1e-3 * std::max(1.0, std::abs(points[2 * i + k]));
+      auto at = [&](double shift) {
+        return k == 0 ? hard.value(x + shift, y, 0, 0) : hard.value(x, y + shift, 0, 0);
+      };
+      const double p1 = at(h), m1 = at(-h), p2 = at(2 * h), m2 = at(-2 * h);
+      t.g[(1 + k) * n + i] = (-p2 + 8 * p1 - 8 * m1 + m2) / (12 * h);
+      t.g[(3 + k) * n + i] = (-p2 + 16 * p1 - 30 * g0 + 16 * m1 - m2) / (12 * h * h);
+    }
+  }
+  return t;
+}
 
 template <class T>
 ResidualLoss<T>::ResidualLoss(nn::Network<T>& net, const config::PdeSpec& pde,
                               const mesh::GridShape& box, const PointSet& interior,
                               const PointSet& boundary, const PointSet& initial,
-                              LossWeights weights)
+                              LossWeights weights, const BoundaryConditions* conditions)
     : m_net(net), m_channels(1 + 2 * static_cast<std::size_t>(box.dim)) {
+  if (conditions) m_hard = conditions->hard;
   m_pde.pde = point_pde(pde.type);
   m_pde.dims = box.dim;
   m_pde.space = pde.time_dependent() ? box.dim - 1 : box.dim;
@@ -106,6 +173,11 @@ ResidualLoss<T>::ResidualLoss(nn::Network<T>& net, const config::PdeSpec& pde,
   residual.data = pde.source ? column<T>(evaluate_at(*pde.source, interior.points, dims, space),
                                          "karman::pinn::source")
                              : nn::Matrix<T>("karman::pinn::source", residual.points, 1);
+  if (m_hard) {
+    const HardTransform h = HardTransform::at(*m_hard, interior.points, box.dim);
+    residual.phi = column<T>(h.phi, "karman::pinn::phi");
+    residual.g = column<T>(h.g, "karman::pinn::g");
+  }
   m_terms.push_back(std::move(residual));
 
   if (pde.type == config::PdeType::burgers)  // the reference solves on a periodic interval
@@ -113,6 +185,9 @@ ResidualLoss<T>::ResidualLoss(nn::Network<T>& net, const config::PdeSpec& pde,
   else if (pde.type == config::PdeType::navier_stokes)  // the velocity; p's constant is free
     m_terms.push_back(data_term("boundary", weights.boundary, boundary,
                                 {&pde.velocity[0], &pde.velocity[1]}, map));
+  else if (conditions)
+    for (const DirichletCondition& c : conditions->soft)
+      m_terms.push_back(data_term(c.name, c.weight, c.points, {&c.value}, map));
   else
     m_terms.push_back(data_term("boundary", weights.boundary, boundary, {&*pde.boundary}, map));
   if (pde.time_dependent()) {
@@ -132,10 +207,11 @@ ResidualLoss<T>::ResidualLoss(nn::Network<T>& net, const config::PdeSpec& pde,
     //   data      ∂(u_o − g)/∂u_o = 1
     //   periodic  ∂(c_L − c_R)/∂c_L = 1, ∂(c_L − c_R)/∂c_R = −1 for c = u, ∂u/∂x_axis.
     auto dr = Kokkos::create_mirror_view(term.dr);
+    const auto phi = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), term.phi);
     for (std::size_t i = 0; i < n; ++i)
       for (std::size_t q = 0; q < term.components; ++q) {
-        if (term.kind == Kind::data) {
-          dr(i, q, static_cast<std::size_t>(term.outputs[q])) = T(1);
+        if (term.kind == Kind::data) {  // hard condition: ∂(g + φN − target)/∂N = φ
+          dr(i, q, static_cast<std::size_t>(term.outputs[q])) = m_hard ? phi(i, 0) : T(1);
         } else {
           const std::size_t channel = q == 0 ? 0 : 1 + static_cast<std::size_t>(term.axis);
           dr(i, q, channel * outputs) = i < n / 2 ? T(1) : T(-1);
@@ -173,7 +249,7 @@ typename ResidualLoss<T>::Term ResidualLoss<T>::periodic_term(double weight, con
 
 template <class T>
 typename ResidualLoss<T>::Term ResidualLoss<T>::data_term(
-    const char* name, double weight, const PointSet& set,
+    const std::string& name, double weight, const PointSet& set,
     const std::vector<const Expression*>& targets, const InputMap& map) {
   const std::size_t dims = map.scale.size();
   const std::size_t space = static_cast<std::size_t>(m_pde.space);
@@ -190,6 +266,15 @@ typename ResidualLoss<T>::Term ResidualLoss<T>::data_term(
     const auto values = evaluate_at(*targets[q], set.points, dims, space);
     for (std::size_t i = 0; i < term.points; ++i) data(i, q) = static_cast<T>(values[i]);
     term.outputs.push_back(static_cast<int>(q));
+  }
+  if (m_hard) {  // u = g + φN: the network's part of the mismatch is φN − (target − g)
+    const HardTransform h = HardTransform::at(*m_hard, set.points, static_cast<int>(dims));
+    std::vector<double> phi(term.points);
+    for (std::size_t i = 0; i < term.points; ++i) {
+      phi[i] = h.phi[i];  // the value channel (rows [0, n) of the stacked layout)
+      for (std::size_t q = 0; q < targets.size(); ++q) data(i, q) -= static_cast<T>(h.g[i]);
+    }
+    term.phi = column<T>(phi, "karman::pinn::phi");
   }
   Kokkos::deep_copy(term.data, data);
   return term;
@@ -220,11 +305,17 @@ double ResidualLoss<T>::evaluate(Term& term) {
     const PointPdeParameters p = m_pde;
     const std::size_t outputs = static_cast<std::size_t>(p.outputs);
     const std::size_t channels = m_channels;
+    const bool hard = term.phi.extent(0) > 0;
+    const nn::Matrix<T> phi = term.phi, g = term.g;
     Kokkos::parallel_reduce(
         "karman::pinn::pde_residual", Kokkos::RangePolicy<nn::ExecutionSpace>(0, n),
         KOKKOS_LAMBDA(const std::size_t i, double& local) {
           PointLinearisation<T> lin;
-          point_residual(p, ChannelJet<T>{y, n, i}, data(i, 0), lin);
+          if (hard)  // u = g + φN: the residual of u's jet, chained back to N's channels
+            hard_residual(p, ChannelJet<T>{y, n, i}, ChannelJet<T>{phi, n, i},
+                          ChannelJet<T>{g, n, i}, data(i, 0), lin);
+          else
+            point_residual(p, ChannelJet<T>{y, n, i}, data(i, 0), lin);
           for (std::size_t q = 0; q < components; ++q) {
             r(q, i) = lin.r[q];
             local += static_cast<double>(lin.r[q]) * static_cast<double>(lin.r[q]);
@@ -238,12 +329,13 @@ double ResidualLoss<T>::evaluate(Term& term) {
     int matched[max_outputs] = {0, 0, 0};
     for (std::size_t q = 0; q < components; ++q) matched[q] = term.outputs[q];
     const int o0 = matched[0], o1 = matched[1], o2 = matched[2];
+    const auto dr = term.dr;  // 1, or φ under a hard condition
     Kokkos::parallel_reduce(
         "karman::pinn::data_residual", Kokkos::RangePolicy<nn::ExecutionSpace>(0, n),
         KOKKOS_LAMBDA(const std::size_t i, double& local) {
           const int output[max_outputs] = {o0, o1, o2};
           for (std::size_t q = 0; q < components; ++q) {
-            const T rq = y(i, output[q]) - data(i, q);
+            const T rq = dr(i, q, output[q]) * y(i, output[q]) - data(i, q);
             r(q, i) = rq;
             local += static_cast<double>(rq) * static_cast<double>(rq);
           }

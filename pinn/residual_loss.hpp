@@ -11,12 +11,15 @@
 // Under data parallelism each rank holds its share of the points and normalises by the global
 // counts, so the trainer's sum over ranks is the global loss.
 
+#include <memory>
+#include <optional>
 #include <vector>
 
 #include "karman/config/case.hpp"
 #include "karman/mesh/grid.hpp"
 #include "karman/nn/loss.hpp"
 #include "karman/nn/network.hpp"
+#include "pinn/distance_function.hpp"
 #include "pinn/point_residual.hpp"
 
 namespace karman::pinn {
@@ -41,14 +44,45 @@ struct LossWeights {
   double residual = 1.0, boundary = 1.0, initial = 1.0;
 };
 
+// Dirichlet conditions of a steady scalar PDE on parts of a geometry (`conditions` in a case):
+// each soft condition is its own loss term, weight/total · Σ (u − g)²; a hard one is built into
+// the network's output, u = g + φ·N with φ an approximate distance function that vanishes on its
+// parts (so u = g there exactly and no term is needed).
+struct DirichletCondition {
+  std::string name;  // loss-term name
+  PointSet points;
+  Expression value;
+  double weight = 1.0;
+};
+struct HardDirichlet {
+  std::shared_ptr<const DistanceFunction> distance;
+  Expression value;
+};
+struct BoundaryConditions {
+  std::vector<DirichletCondition> soft;
+  std::optional<HardDirichlet> hard;
+};
+
+// The hard-condition transform u = g + φ·N at points (row-major [n, dims]): φ and g with their
+// first and pure second derivatives, channel-stacked like forward_taylor's output, [C·n].
+// g's derivatives are fourth-order central differences of the expression (step 1e-3 of the
+// point's scale), φ's are exact.
+struct HardTransform {
+  std::vector<double> phi, g;
+  static HardTransform at(const HardDirichlet& hard, const std::vector<double>& points, int dims);
+};
+
 template <class T>
 class ResidualLoss {
  public:
   // `box`: the (space-time) box the network is defined on; time-dependent PDEs have time as the
   // last of box.dim coordinates. `initial` is empty for steady PDEs.
+  // `boundary`: the points of the default condition (Dirichlet pde.boundary on the whole box
+  // boundary; periodic for burgers; the velocity for navier_stokes). With `conditions` (steady
+  // scalar PDEs on a geometry), those replace it.
   ResidualLoss(nn::Network<T>& net, const config::PdeSpec& pde, const mesh::GridShape& box,
                const PointSet& interior, const PointSet& boundary, const PointSet& initial,
-               LossWeights weights);
+               LossWeights weights, const BoundaryConditions* conditions = nullptr);
 
   // Loss terms {residual, boundary[, initial]} of this rank; the gradient of their weighted sum
   // is added to the network's parameter gradients.
@@ -78,6 +112,7 @@ class ResidualLoss {
     Kokkos::View<T***, Kokkos::LayoutRight, nn::MemorySpace> dr;  // [points, components, C·O]
     nn::Matrix<T> seed;      // [C·points or points, O] backward seed
     nn::Matrix<T> unfolded;  // periodic: [points, P] per-point Jacobian before pairing
+    nn::Matrix<T> phi, g;    // hard condition: [C·points, 1] channels (pde), [points, 1] (data)
     bool taylor() const { return kind != Kind::data; }
     std::size_t residual_points() const { return kind == Kind::periodic ? points / 2 : points; }
   };
@@ -85,7 +120,7 @@ class ResidualLoss {
   // seed(c·N + i, o) = Σ_q coefficient_q(i) · dr(i, q, c·O + o); coefficient_q(i) = factor ·
   // r(q, i) for the loss gradient, or factor · [q == component] for one Jacobian block.
   void build_seed(Term& term, T factor, int component);
-  Term data_term(const char* name, double weight, const PointSet& set,
+  Term data_term(const std::string& name, double weight, const PointSet& set,
                  const std::vector<const Expression*>& targets, const InputMap& map);
   // u(lower, ·) = u(upper, ·) and ∂u/∂x_axis likewise, at the points of `set` moved to both faces.
   Term periodic_term(double weight, const PointSet& set, int axis, const mesh::GridShape& box,
@@ -95,6 +130,7 @@ class ResidualLoss {
   PointPdeParameters m_pde;
   std::size_t m_channels;  // C = 1 + 2·dims
   std::vector<Term> m_terms;
+  std::optional<HardDirichlet> m_hard;
 };
 
 }  // namespace karman::pinn

@@ -3,6 +3,10 @@
 // solution when the case gives one).
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <limits>
 
 #include "karman/config/case.hpp"
 #include "karman/core/log.hpp"
@@ -16,18 +20,35 @@
 #include "karman/nn/sequential.hpp"
 #include "karman/pde/fields.hpp"
 #include "karman/solvers/elliptic.hpp"
+#include "karman/solvers/masked_poisson.hpp"
 #include "karman/solvers/navier_stokes.hpp"
 #include "karman/solvers/transient.hpp"
 #include "method.hpp"
 #include "outputs.hpp"
+#include "pinn/geometry_config.hpp"
 #include "pinn/residual_loss.hpp"
 #include "pinn/sampling.hpp"
 
 namespace karman::app {
 namespace {
 
+// A Dirichlet condition on named parts of the geometry (`conditions` in the case).
+struct ConditionSpec {
+  std::string name;        // loss-term name: "dirichlet[i]"
+  std::vector<int> parts;  // indices into Geometry::part_names()
+  Expression value{"0", Place{}};
+  bool hard = false;
+  double weight = 1.0;
+  long points = 512;
+};
+
 struct PinnSpec {
   config::ProblemSpec problem;
+  // Steady scalar PDEs with `geometry` or `conditions`: the domain (default: the grid's box) and
+  // the conditions covering each of its boundary parts once. Null: the box path.
+  std::shared_ptr<const pinn::Geometry> geometry;
+  std::vector<ConditionSpec> conditions;
+  pinn::SampleMethod method = pinn::SampleMethod::uniform;
   long interior = 2048, boundary = 512;
   std::uint64_t seed = 1;
   pinn::LossWeights weights;
@@ -35,6 +56,76 @@ struct PinnSpec {
   nn::MlpSpec model;
   nn::TrainingSpec training;
 };
+
+// `geometry` (default: the grid's box), `samples.method` and `conditions` (default: one soft
+// Dirichlet condition pde.boundary on every part): each part must have exactly one condition.
+void read_domain(const config::Node& root, PinnSpec& spec) {
+  const auto& pde = spec.problem.pde;
+  const mesh::GridShape& grid = spec.problem.grid;
+  const std::string key = root.has("geometry") ? "geometry" : "conditions";
+  if (pde.type != config::PdeType::poisson)
+    root.fail(key, "geometry and conditions are supported for steady poisson PINNs so far");
+  if (root.has("geometry")) {
+    auto geometry = std::make_shared<pinn::Geometry>(pinn::read_geometry(root));
+    if (geometry->dim() != grid.dim)
+      root.child("geometry").fail("type", fmt::format("a {}D shape, as grid.dim", grid.dim));
+    const pinn::BoundingBox b = geometry->bounds();
+    for (int d = 0; d < grid.dim; ++d)
+      if (b.lower[d] < grid.lower[d] - 1e-12 || b.upper[d] > grid.upper[d] + 1e-12)
+        root.child("geometry")
+            .fail("type",
+                  "a shape inside the grid's box (the evaluation grid and the PETSc reference)");
+    spec.geometry = geometry;
+  } else {
+    pinn::Vec3 lower{}, upper{};
+    for (int d = 0; d < grid.dim; ++d) lower[d] = grid.lower[d], upper[d] = grid.upper[d];
+    spec.geometry = std::make_shared<pinn::Geometry>(
+        grid.dim == 2 ? pinn::make_rectangle(lower, upper) : pinn::make_box(lower, upper));
+  }
+  const config::Node samples = root.child_or_empty("samples");
+  spec.method = pinn::read_sample_method(samples);
+  const long points = samples.integer("boundary", 512, 1);
+  const double weight =
+      root.child_or_empty("loss").number("boundary", 1.0, config::Bounds::at_least(0));
+  const auto& names = spec.geometry->part_names();
+  std::vector<int> owner(names.size(), -1);
+  if (!root.has("conditions")) {
+    ConditionSpec all{"boundary", {}, *pde.boundary, false, weight, points};
+    for (std::size_t k = 0; k < names.size(); ++k) all.parts.push_back(static_cast<int>(k));
+    spec.conditions.push_back(all);
+    return;
+  }
+  const auto list = root.mappings("conditions");
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const config::Node& c = list[i];
+    c.choice("type", {"dirichlet"}, "dirichlet");
+    ConditionSpec condition;
+    condition.name = fmt::format("dirichlet[{}]", i);
+    condition.parts = c.has("on") ? pinn::read_boundary_parts(*spec.geometry, c, "on")
+                                  : spec.geometry->select_parts({});
+    condition.value = c.has("value") ? c.expression("value") : *pde.boundary;
+    condition.hard = c.choice("enforce", {"soft", "hard"}, "soft") == "hard";
+    condition.weight = c.number("weight", weight, config::Bounds::at_least(0));
+    condition.points = c.integer("points", points, 1);
+    if (condition.hard && grid.dim != 2)
+      c.fail("enforce", "soft: hard conditions (distance functions) are 2D so far");
+    if (condition.hard && std::any_of(spec.conditions.begin(), spec.conditions.end(),
+                                      [](const ConditionSpec& o) { return o.hard; }))
+      c.fail("enforce", "soft: at most one condition can be hard");
+    for (int k : condition.parts) {
+      if (owner[k] >= 0)
+        c.fail("on", fmt::format("parts without a condition yet: '{}' already has conditions[{}]",
+                                 names[k], owner[k]));
+      owner[k] = static_cast<int>(i);
+    }
+    spec.conditions.push_back(condition);
+  }
+  for (std::size_t k = 0; k < names.size(); ++k)
+    if (owner[k] < 0)
+      root.fail("conditions",
+                fmt::format("a condition on every boundary part; '{}' has none (parts: {})",
+                            names[k], fmt::join(names, ", ")));
+}
 
 PinnSpec read_pinn(const config::Node& root) {
   PinnSpec spec;
@@ -59,6 +150,7 @@ PinnSpec read_pinn(const config::Node& root) {
   spec.weights.boundary = loss.number("boundary", 1.0, config::Bounds::at_least(0));
   if (pde.time_dependent())
     spec.weights.initial = loss.number("initial", 1.0, config::Bounds::at_least(0));
+  if (root.has("geometry") || root.has("conditions")) read_domain(root, spec);
   spec.model = nn::read_mlp(root.child_or_empty("model"));
   if (!nn::has_second_derivative(spec.model.activation))
     root.child("model").fail("activation",
@@ -119,7 +211,14 @@ class PinnRun {
       }
       initial.total = m_spec.initial;
     }
-    pinn::ResidualLoss<T> loss(*m_net, p.pde, box, interior, boundary, initial, m_spec.weights);
+    std::optional<pinn::BoundaryConditions> conditions;
+    if (m_spec.geometry) {
+      interior.points = m_spec.geometry->interior_points(m_spec.method, first, count,
+                                                         m_spec.interior, m_spec.seed);
+      conditions = boundary_conditions();
+    }
+    pinn::ResidualLoss<T> loss(*m_net, p.pde, box, interior, boundary, initial, m_spec.weights,
+                               conditions ? &*conditions : nullptr);
     log().info("PINN: MLP {} parameters, {} interior + {} boundary points",
                m_net->parameters().size(), m_spec.interior, m_spec.boundary);
     nn::LeastSquares<T> least_squares{
@@ -152,6 +251,65 @@ class PinnRun {
   }
 
  private:
+  // Soft conditions: their own points on their parts; the hard one: its distance function.
+  pinn::BoundaryConditions boundary_conditions() {
+    pinn::BoundaryConditions out;
+    for (std::size_t i = 0; i < m_spec.conditions.size(); ++i) {
+      const ConditionSpec& c = m_spec.conditions[i];
+      if (c.hard) {
+        m_hard = pinn::HardDirichlet{
+            std::make_shared<pinn::DistanceFunction>(*m_spec.geometry, c.parts), c.value};
+        out.hard = m_hard;
+        continue;
+      }
+      auto [first, count] = my_share(m_ctx.comm, c.points);
+      const auto sample =
+          m_spec.geometry->boundary_points(c.parts, first, count, mix64(m_spec.seed + 11 + i));
+      out.soft.push_back({c.name, {sample.x, c.points}, c.value, c.weight});
+    }
+    return out;
+  }
+
+  // Geometry path: the domain's nodes (inside or on the boundary) carry the comparison; the
+  // PETSc reference solves on the nodes strictly inside with each outside node held at the value
+  // of the condition of its nearest boundary part.
+  std::vector<char> in_domain(const mesh::StructuredGrid& grid) const {
+    const double tolerance = 1e-9 * grid.shape().spacing(0);
+    std::vector<char> mask;
+    const auto& shape = m_spec.geometry->shape();
+    grid.sample([&](double x, double y, double z) {
+      const double point[3] = {x, y, z};
+      mask.push_back(shape.sdf(point) <= tolerance);
+      return 0.0;
+    });
+    return mask;
+  }
+  solvers::SteadyResult masked_reference(const mesh::StructuredGrid& grid) const {
+    const auto& p = m_spec.problem;
+    const pinn::Geometry& geometry = *m_spec.geometry;
+    std::vector<int> owner(geometry.part_names().size());
+    for (std::size_t i = 0; i < m_spec.conditions.size(); ++i)
+      for (int k : m_spec.conditions[i].parts) owner[k] = static_cast<int>(i);
+    const std::vector<double> dirichlet = grid.sample([&](double x, double y, double z) {
+      const double point[3] = {x, y, z};
+      std::size_t nearest = 0;
+      double best = std::numeric_limits<double>::max();
+      for (std::size_t k = 0; k < owner.size(); ++k) {
+        const double d = geometry.part(static_cast<int>(k)).distance(point);
+        if (d < best) best = d, nearest = k;
+      }
+      return m_spec.conditions[owner[nearest]].value(x, y, z, 0.0);
+    });
+    return solvers::solve_poisson_masked(grid, pinn::active_nodes(grid, geometry),
+                                         pde::evaluate(grid, *p.pde.source), dirichlet, p.solver);
+  }
+  static std::vector<double> masked(const std::vector<double>& v, const std::vector<char>& mask) {
+    std::vector<double> out;
+    for (std::size_t i = 0; i < v.size(); ++i)
+      if (mask[i]) out.push_back(v[i]);
+    return out;
+  }
+
   // The PETSc reference on the case's grid (at t_end for a time-dependent PDE) and the network on
   // the same nodes: metrics, baseline and fields.
   void compare_scalar(const mesh::StructuredGrid& grid, nlohmann::json& metrics) {
@@ -163,11 +321,21 @@ class PinnRun {
                                                 pde::evaluate(grid, *p.pde.initial));
       reference.u = std::move(transient.u);
       reference.stats = transient.stats;
+    } else if (m_spec.geometry) {
+      reference = masked_reference(grid);
     } else {
       reference = solvers::solve_elliptic(grid, p.pde, p.solver);
     }
-    const std::vector<double> prediction = predict(grid, t_end)[0];
-    const ErrorNorms vs_reference = error_norms(m_ctx.comm, prediction, reference.u);
+    std::vector<double> prediction = predict(grid, t_end)[0];
+    // On a geometry only the domain's nodes count; the others are NaN in the fields.
+    const std::vector<char> mask =
+        m_spec.geometry ? in_domain(grid) : std::vector<char>(prediction.size(), 1);
+    auto norms = [&](const std::vector<double>& a, const std::vector<double>& b) {
+      return error_norms(m_ctx.comm, masked(a, mask), masked(b, mask));
+    };
+    for (std::size_t i = 0; i < mask.size(); ++i)
+      if (!mask[i]) prediction[i] = std::numeric_limits<double>::quiet_NaN();
+    const ErrorNorms vs_reference = norms(prediction, reference.u);
     metrics["rel_l2"] = vs_reference.rel_l2;
     metrics["max_abs"] = vs_reference.max_abs;
     std::vector<std::pair<std::string, std::vector<double>>> fields{
@@ -176,8 +344,8 @@ class PinnRun {
         {"error", difference(prediction, reference.u)}};
     if (p.pde.exact) {
       std::vector<double> exact = pde::evaluate(grid, *p.pde.exact, t_end);
-      metrics["rel_l2_exact"] = error_norms(m_ctx.comm, prediction, exact).rel_l2;
-      metrics["reference_rel_l2_exact"] = error_norms(m_ctx.comm, reference.u, exact).rel_l2;
+      metrics["rel_l2_exact"] = norms(prediction, exact).rel_l2;
+      metrics["reference_rel_l2_exact"] = norms(reference.u, exact).rel_l2;
       fields.emplace_back("exact", std::move(exact));
     }
     log().info(
@@ -266,6 +434,10 @@ class PinnRun {
     std::vector<std::vector<double>> out(values.extent(1), std::vector<double>(values.extent(0)));
     for (std::size_t i = 0; i < values.extent(0); ++i)
       for (std::size_t o = 0; o < values.extent(1); ++o) out[o][i] = values(i, o);
+    if (m_hard) {  // u = g + φN (the value channel of the transform)
+      const auto h = pinn::HardTransform::at(*m_hard, points, grid.shape().dim);
+      for (std::size_t i = 0; i < out[0].size(); ++i) out[0][i] = h.g[i] + h.phi[i] * out[0][i];
+    }
     return out;
   }
 
@@ -289,6 +461,7 @@ class PinnRun {
   const PinnSpec& m_spec;
   RunContext& m_ctx;
   std::unique_ptr<nn::Network<T>> m_net;
+  std::optional<pinn::HardDirichlet> m_hard;
 };
 
 class PinnMethod : public Method {
