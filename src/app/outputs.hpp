@@ -23,4 +23,10 @@ template <class T>
 nn::TrainingResult train(RunContext& ctx, nn::Parameters<T>& parameters, nn::LossFunction loss,
                          nn::TrainerOptions options, std::function<double()> validate = {});
 
+// The same with a chunked loss (the same losses on any rank count); a case error naming
+// training.chunks when there are fewer chunks than ranks.
+template <class T>
+nn::TrainingResult train(RunContext& ctx, nn::Parameters<T>& parameters, nn::ChunkedLoss loss,
+                         nn::TrainerOptions options, std::function<double()> validate = {});
+
 }  // namespace karman::app

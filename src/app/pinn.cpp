@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include <type_traits>
+
 #include "karman/config/case.hpp"
 #include "karman/core/log.hpp"
 #include "karman/core/norms.hpp"
@@ -95,29 +97,9 @@ class PinnRun {
 
   std::string run() {
     const auto& p = m_spec.problem;
-    const mesh::GridShape box = network_box(m_spec);
-    auto [first, count] = my_share(m_ctx.comm, m_spec.interior);
-    auto [bfirst, bcount] = my_share(m_ctx.comm, m_spec.boundary);
-    pinn::PointSet interior{pinn::interior_points(box, first, count, m_spec.seed), m_spec.interior};
-    pinn::PointSet boundary{
-        pinn::boundary_points(box, bfirst, bcount, mix64(m_spec.seed + 1), p.grid.dim),
-        m_spec.boundary};
-    pinn::PointSet initial;
-    if (p.pde.time_dependent()) {
-      // Initial points: uniform in space at t = 0 (the time coordinate is the last).
-      auto [ifirst, icount] = my_share(m_ctx.comm, m_spec.initial);
-      const auto space = pinn::interior_points(p.grid, ifirst, icount, mix64(m_spec.seed + 2));
-      for (long i = 0; i < icount; ++i) {
-        for (int d = 0; d < p.grid.dim; ++d) initial.points.push_back(space[i * p.grid.dim + d]);
-        initial.points.push_back(0.0);
-      }
-      initial.total = m_spec.initial;
-    }
-    pinn::ResidualLoss<T> loss(*m_net, p.pde, box, interior, boundary, initial, m_spec.weights);
     log().info("PINN: MLP {} parameters, {} interior + {} boundary points",
                m_net->parameters().size(), m_spec.interior, m_spec.boundary);
-    nn::TrainingResult result = train<T>(
-        m_ctx, m_net->parameters(), [&loss](long) { return loss(); }, m_spec.training.trainer);
+    nn::TrainingResult result = train_network();
 
     // The PETSc reference on the case's grid (at t_end for a time-dependent PDE), and the
     // network on the same nodes.
@@ -164,6 +146,51 @@ class PinnRun {
   }
 
  private:
+  // Reproducible training (the default in float64): the points in training.chunks fixed chunks,
+  // one loss each, summed in a fixed order, so any rank count gives the same losses; otherwise
+  // this rank's share of the points and one allreduce per step.
+  nn::TrainingResult train_network() {
+    const nn::TrainingSpec& training = m_spec.training;
+    if (!training.reproducible.value_or(std::is_same_v<T, double>)) {
+      auto loss = loss_on_part(m_ctx.rank, m_ctx.size);
+      return train<T>(
+          m_ctx, m_net->parameters(), [&loss](long) { return (*loss)(); }, training.trainer);
+    }
+    const auto [first, count] = my_share(m_ctx.comm, training.chunks);
+    std::vector<std::unique_ptr<pinn::ResidualLoss<T>>> chunks;
+    for (long c = first; c < first + count; ++c) chunks.push_back(loss_on_part(c, training.chunks));
+    nn::ChunkedLoss loss{training.chunks, [&chunks, first = first](long, long chunk) {
+                           return (*chunks[chunk - first])();
+                         }};
+    return train<T>(m_ctx, m_net->parameters(), std::move(loss), training.trainer);
+  }
+
+  // The loss on part `part` of `parts` of every point set (interior, boundary and, for a
+  // time-dependent PDE, initial points), normalised by the global counts.
+  std::unique_ptr<pinn::ResidualLoss<T>> loss_on_part(long part, long parts) const {
+    const auto& p = m_spec.problem;
+    const mesh::GridShape box = network_box(m_spec);
+    auto [first, count] = share(m_spec.interior, part, parts);
+    auto [bfirst, bcount] = share(m_spec.boundary, part, parts);
+    pinn::PointSet interior{pinn::interior_points(box, first, count, m_spec.seed), m_spec.interior};
+    pinn::PointSet boundary{
+        pinn::boundary_points(box, bfirst, bcount, mix64(m_spec.seed + 1), p.grid.dim),
+        m_spec.boundary};
+    pinn::PointSet initial;
+    if (p.pde.time_dependent()) {
+      // Initial points: uniform in space at t = 0 (the time coordinate is the last).
+      auto [ifirst, icount] = share(m_spec.initial, part, parts);
+      const auto space = pinn::interior_points(p.grid, ifirst, icount, mix64(m_spec.seed + 2));
+      for (long i = 0; i < icount; ++i) {
+        for (int d = 0; d < p.grid.dim; ++d) initial.points.push_back(space[i * p.grid.dim + d]);
+        initial.points.push_back(0.0);
+      }
+      initial.total = m_spec.initial;
+    }
+    return std::make_unique<pinn::ResidualLoss<T>>(*m_net, p.pde, box, interior, boundary, initial,
+                                                   m_spec.weights);
+  }
+
   // The network at the grid's owned nodes (at time t for a time-dependent PDE).
   std::vector<double> predict(const mesh::StructuredGrid& grid, double t) {
     const bool with_time = m_spec.problem.pde.time_dependent();
