@@ -5,12 +5,29 @@
 
 #include "karman/core/error.hpp"
 #include "karman/core/partition.hpp"
+#include "karman/nn/gemm.hpp"
 
 namespace karman::nn {
 namespace {
 
 // Deep enough for any tree over a `long` count of chunks (depth ≤ log2(chunks) + 1).
 constexpr std::size_t kMaxDepth = 8 * sizeof(long) + 1;
+
+// One BLAS thread while the chunks are evaluated. A chunk's products must not depend on the rank
+// count, but the OpenBLAS threads per rank do (limit_blas_threads: cores / ranks on the node), and
+// OpenBLAS's threaded GEMM driver splits the work differently from its serial one and, for some
+// shapes, rounds differently (dW = Xᵀ·dZ of a 64-wide layer over 450 rows does, on this project's
+// machine: tests/mpi/test_chunked_loss_mpi.cpp). Chunk-sized products gain little from threads.
+class OneBlasThread {
+ public:
+  OneBlasThread() : m_previous(set_blas_threads(1)) {}
+  ~OneBlasThread() { set_blas_threads(m_previous); }
+  OneBlasThread(const OneBlasThread&) = delete;
+  OneBlasThread& operator=(const OneBlasThread&) = delete;
+
+ private:
+  int m_previous;
+};
 
 long middle(ChunkRange node) { return node.first + (node.last - node.first) / 2; }
 
@@ -118,7 +135,10 @@ std::vector<LossTerm> ChunkedSum<T>::operator()(long step) {
     return true;
   };
   const std::vector<ChunkRange>& mine = m_covers[m_rank];
-  for (std::size_t k = 0; k < mine.size(); ++k) sum(mine[k], 0, m_partial[k], one_chunk);
+  {
+    const OneBlasThread serial_products;
+    for (std::size_t k = 0; k < mine.size(); ++k) sum(mine[k], 0, m_partial[k], one_chunk);
+  }
   // One rank holds the root already.
   const std::vector<double> total = m_covers.size() == 1 ? m_partial.front() : gather_and_finish();
   auto gradients = Kokkos::create_mirror_view(m_parameters.gradients());

@@ -1,7 +1,8 @@
 // kind pinn through `karman run`: a shortened cases/pinn/poisson2d.yaml learns (the loss and the
 // error against the exact solution fall well below their start), reports the PETSc baseline of
 // the same case, writes the PINN, reference and error fields, and gives the same loss history,
-// Adam and L-BFGS, on two ranks as on one (float64 training is reproducible by default); fewer
+// Adam and L-BFGS, on two ranks as on one (float64 training is reproducible by default; Poisson
+// and heat in space-time, with equal and unequal chunks); fewer
 // chunks than ranks is one clear error; an activation without second derivatives is rejected at
 // validation.
 #include <gtest/gtest.h>
@@ -107,12 +108,33 @@ TEST(CliPinn, Poisson2dCaseReachesItsAccuracy) {
 TEST(CliPinn, HeatInSpaceTimeLearnsAndIsComparedAtTheEndTime) {
   const fs::path dir = test_folder();
   const std::string heat = (source_dir() / "cases" / "pinn" / "heat2d.yaml").string();
-  const CliResult r = run_karman(
-      dir, {"run", heat, "--output", "heat", "--quiet", "--set", "samples.interior=512", "--set",
-            "samples.boundary=128", "--set", "samples.initial=128", "--set", "grid.n=17", "--set",
-            "model.hidden=[32, 32]", "--set",
-            "training.stages=[{optimizer: adam, steps: 300, lr: 5.0e-3}, {optimizer: lbfgs, "
-            "steps: 200}]"});
+  // 7 chunks: unequal chunks of 73–74 interior points, 511–518 rows of derivative channels, where
+  // OpenBLAS's threaded and serial GEMMs round differently (1 rank has 2 BLAS threads here, 2
+  // ranks 1 each).
+  auto heat_run = [&](const std::string& output) {
+    return std::vector<std::string>{
+        "run",
+        heat,
+        "--output",
+        output,
+        "--quiet",
+        "--set",
+        "samples.interior=512",
+        "--set",
+        "samples.boundary=128",
+        "--set",
+        "samples.initial=128",
+        "--set",
+        "grid.n=17",
+        "--set",
+        "model.hidden=[32, 32]",
+        "--set",
+        "training.chunks=7",
+        "--set",
+        "training.stages=[{optimizer: adam, steps: 300, lr: 5.0e-3}, {optimizer: lbfgs, "
+        "steps: 200}]"};
+  };
+  const CliResult r = run_karman(dir, heat_run("heat"));
   ASSERT_EQ(r.status, 0) << r;
   const auto report = report_of(dir / "heat");
   const auto& m = report["metrics"];
@@ -123,6 +145,12 @@ TEST(CliPinn, HeatInSpaceTimeLearnsAndIsComparedAtTheEndTime) {
   EXPECT_LT(m["rel_l2_exact"].get<double>(), 0.1) << m.dump();
   std::printf("    heat PINN 500 steps: rel_l2_exact %.3e at t = 0.5\n",
               m["rel_l2_exact"].get<double>());
+  const CliResult two = run_karman(dir, heat_run("heat_two"), /*ranks=*/2);
+  ASSERT_EQ(two.status, 0) << two;
+  const auto one_losses = history_losses(dir / "heat" / "history.csv");
+  EXPECT_GE(one_losses.size(), 300u);
+  EXPECT_LE(max_relative_difference(one_losses, history_losses(dir / "heat_two" / "history.csv")),
+            1e-12);
 }
 
 TEST(CliPinn, UnsupportedSetupsFailAtValidation) {

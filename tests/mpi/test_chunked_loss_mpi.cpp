@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 
 #include "karman/core/partition.hpp"
@@ -30,15 +31,18 @@ constexpr long kSamples = 203;  // not a multiple of the chunk counts: chunks of
 // `comm` decides which chunks this process evaluates (all of them on MPI_COMM_SELF).
 struct ChunkedProblem {
   Network<double> net;
-  long chunks, first;
+  long chunks, samples, first;
   std::vector<Matrix<double>> x, y, dy;  // [chunks of this rank] [rows, 2], [rows, 1], [rows, 1]
 
-  ChunkedProblem(MPI_Comm comm, long chunk_count)
-      : net(make_mlp<double>({2, 16, 16, 1}, Activation::tanh), 3), chunks(chunk_count) {
+  ChunkedProblem(MPI_Comm comm, long chunk_count, std::vector<std::size_t> widths = {2, 16, 16, 1},
+                 long sample_count = kSamples)
+      : net(make_mlp<double>(widths, Activation::tanh), 3),
+        chunks(chunk_count),
+        samples(sample_count) {
     long count;
     std::tie(first, count) = my_share(comm, chunks);
     for (long c = first; c < first + count; ++c) {
-      const auto [row0, rows] = share(kSamples, c, chunks);
+      const auto [row0, rows] = share(samples, c, chunks);
       x.emplace_back("x", rows, 2);
       y.emplace_back("y", rows, 1);
       dy.emplace_back("dy", rows, 1);
@@ -62,7 +66,7 @@ struct ChunkedProblem {
   ChunkedLoss loss() {
     return {chunks, [this](long, long chunk) {
               const std::size_t k = static_cast<std::size_t>(chunk - first);
-              const double value = mse_loss(net.forward(x[k]), y[k], dy[k], double(kSamples));
+              const double value = mse_loss(net.forward(x[k]), y[k], dy[k], double(samples));
               net.backward(dy[k]);
               // A second term, so the terms are summed along with the gradient.
               return std::vector<LossTerm>{{"data", 1.0, value},
@@ -154,6 +158,34 @@ TEST(ChunkedLoss, GemmOfAChunkDoesNotDependOnWhereItSits) {
       EXPECT_TRUE(same_bits(bits(dx), bits(dx_alone))) << rows << " rows at row " << offset;
     }
   }
+}
+
+// The BLAS threads per rank depend on the rank count (cores / ranks on the node), and OpenBLAS's
+// threaded GEMM rounds differently from its serial one for some shapes (printed below): the sum
+// evaluates its chunks on one BLAS thread, and restores the count afterwards.
+TEST(ChunkedLoss, SumDoesNotDependOnTheBlasThreads) {
+  const int before = blas_threads();
+  std::vector<std::vector<double>> gradients, products;
+  for (int threads : {1, 2}) {
+    set_blas_threads(threads);
+    ChunkedProblem p(MPI_COMM_SELF, 2, {2, 64, 64, 1}, 900);  // chunks of 450 rows
+    ChunkedSum<double> sum(MPI_COMM_SELF, p.net.parameters(), p.loss());
+    sum(0);
+    gradients.push_back(host_copy(p.net.parameters().gradients()));
+    EXPECT_EQ(blas_threads(), threads);
+    // The raw product dW = Xᵀ·dZ of a 64-wide layer over 450 rows, for the record.
+    Matrix<double> x("x", 450, 64), dw("dw", 64, 64);
+    auto hx = Kokkos::create_mirror_view(x);
+    for (std::size_t i = 0; i < x.size(); ++i) hx.data()[i] = uniform01(13, i) - 0.5;
+    Kokkos::deep_copy(x, hx);
+    gemm(Transpose::yes, Transpose::no, 1.0, x, x, 0.0, dw);
+    auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), dw);
+    products.emplace_back(h.data(), h.data() + h.size());
+  }
+  set_blas_threads(before);
+  EXPECT_TRUE(same_bits(gradients[0], gradients[1]));
+  std::printf("    OpenBLAS Xᵀ·X over 450 rows, 1 vs 2 threads: %s\n",
+              same_bits(products[0], products[1]) ? "same bits" : "different bits");
 }
 
 TEST(ChunkedLoss, SumOverRanksIsBitwiseTheOneRankSum) {

@@ -13,7 +13,9 @@
 // MPI_Allgatherv's those partial sums, and every rank finishes the same tree from them. One rank
 // owns the root and so runs the very same additions: 1 and N ranks perform identical
 // floating-point operations, provided each chunk's own evaluation does not depend on where it
-// runs (it sees the same points in the same order whatever the rank count).
+// runs: it sees the same points in the same order whatever the rank count, and its products run
+// on one BLAS thread (threaded OpenBLAS GEMMs round differently for some shapes, and the threads
+// per rank depend on the rank count).
 //
 // Cost against one allreduce: a chunk is a smaller batch (less efficient GEMMs) and each rank
 // receives its peers' partial sums (each [parameters + terms] doubles) instead of one reduced
