@@ -112,7 +112,7 @@ class FitRun {
     widths.push_back(1);
     m_net = std::make_unique<nn::Network<T>>(
         nn::make_mlp<T>(widths, spec.model.activation, true, spec.model.init), spec.model.seed);
-    auto [first, count] = my_share(ctx.comm, spec.train);
+    auto [first, count] = my_rows(spec.train);
     make_samples<T>(spec, spec.sample_seed, first, count, m_x, m_y);
     auto [test_first, test_count] = my_share(ctx.comm, spec.test);
     make_samples<T>(spec, mix64(spec.sample_seed + 1), test_first, test_count, m_x_test, m_y_test);
@@ -124,10 +124,13 @@ class FitRun {
   std::string run() {
     log().info("MLP {} parameters, {} training samples ({} per step), {} test samples",
                m_net->parameters().size(), m_spec.train, m_batch, m_spec.test);
-    nn::TrainingResult result = train<T>(
-        m_ctx, m_net->parameters(), [this](long step) { return loss(step); },
-        m_spec.training.trainer,
-        [this] { return test_error(m_ctx.comm, *m_net, m_x_test, m_y_test).first; });
+    auto validate = [this] { return test_error(m_ctx.comm, *m_net, m_x_test, m_y_test).first; };
+    nn::TrainingResult result =
+        chunked() ? train<T>(m_ctx, m_net->parameters(), chunked_loss(), m_spec.training.trainer,
+                             validate)
+                  : train<T>(
+                        m_ctx, m_net->parameters(), [this](long step) { return loss(step); },
+                        m_spec.training.trainer, validate);
 
     auto [rel_l2, max_abs] = test_error(m_ctx.comm, *m_net, m_x_test, m_y_test);
     log().info("test set: rel_l2 {:.3e}, max_abs {:.3e} after {} steps ({})", rel_l2, max_abs,
@@ -150,21 +153,50 @@ class FitRun {
   }
 
  private:
-  // This rank's share of step `step`'s mini-batch: rows of a seeded permutation of the global
-  // training set, reshuffled every epoch; full-batch training uses the rank's own rows as they are.
-
-  std::vector<nn::LossTerm> loss(long step) {
+  // The loss on rows [first, first + count) of this rank's rows at `step` (count < 0: all of
+  // them). The rows are this rank's part of step `step`'s mini-batch (rows of a seeded
+  // permutation of the global training set, reshuffled every epoch); full-batch training uses the
+  // rank's own rows as they are.
+  std::vector<nn::LossTerm> loss(long step, long first = 0, long count = -1) {
     const nn::Matrix<T>* x = &m_x;
     const nn::Matrix<T>* y = &m_y;
     if (m_batch < m_spec.train) {
-      gather_batch(step);
+      if (step != m_batch_step) gather_batch(step);  // chunks of one step share the gather
+      m_batch_step = step;
       x = &m_x_batch;
       y = &m_y_batch;
     }
     nn::ensure_shape(m_dy, "karman::fit::dy", x->extent(0), 1);
-    const T value = nn::mse_loss(m_net->forward(*x), *y, m_dy, static_cast<double>(m_batch));
-    m_net->backward(m_dy);
+    if (count < 0) count = static_cast<long>(x->extent(0));
+    const auto rows = std::make_pair(first, first + count);
+    const nn::Matrix<T> xs = Kokkos::subview(*x, rows, Kokkos::ALL);
+    const nn::Matrix<T> ys = Kokkos::subview(*y, rows, Kokkos::ALL);
+    const nn::Matrix<T> dy = Kokkos::subview(m_dy, rows, Kokkos::ALL);
+    const T value = nn::mse_loss(m_net->forward(xs), ys, dy, static_cast<double>(m_batch));
+    m_net->backward(dy);
     return {{"data", 1.0, static_cast<double>(value)}};
+  }
+
+  // training.reproducible (off by default for fit): the training set, or each mini-batch, in
+  // training.chunks fixed chunks summed in a fixed order; each rank holds whole chunks.
+  bool chunked() const { return m_spec.training.reproducible.value_or(false); }
+
+  nn::ChunkedLoss chunked_loss() {
+    const long chunks = m_spec.training.chunks;
+    return {chunks, [this, chunks, mine = my_rows(m_batch).first](long step, long chunk) {
+              const auto [first, count] = share(m_batch, chunk, chunks);
+              return loss(step, first - mine, count);
+            }};
+  }
+
+  // This rank's rows [first, first + count) of `total` (the training set or a mini-batch): its
+  // whole chunks when chunked, else its even share.
+  std::pair<long, long> my_rows(long total) const {
+    if (!chunked()) return my_share(m_ctx.comm, total);
+    const long chunks = m_spec.training.chunks;
+    const auto [first, count] = my_share(m_ctx.comm, chunks);
+    const long begin = share(total, first, chunks).first;
+    return {begin, share(total, first + count, chunks).first - begin};
   }
 
   void gather_batch(long step);
@@ -213,6 +245,7 @@ class FitRun {
   nn::Matrix<T> m_x_batch, m_y_batch;                // this rank's share of a mini-batch
   std::vector<long> m_permutation;
   long m_epoch = -1;
+  long m_batch_step = -1;  // the step whose mini-batch m_x_batch holds
 };
 
 template <class T>
@@ -232,7 +265,7 @@ void FitRun<T>::gather_batch(long step) {
     m_epoch = epoch;
   }
   // This rank's rows of the batch, regenerated from the counter-based sampler (rank-independent).
-  auto [first, count] = my_share(m_ctx.comm, m_batch);
+  auto [first, count] = my_rows(m_batch);
   nn::ensure_shape(m_x_batch, "karman::fit::x_batch", count, m_spec.box.dim);
   nn::ensure_shape(m_y_batch, "karman::fit::y_batch", count, 1);
   auto hx = Kokkos::create_mirror_view(m_x_batch);

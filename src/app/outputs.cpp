@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "karman/core/error.hpp"
+
 namespace karman::app {
 
 nlohmann::json baseline_json(const solvers::SolveStats& s) {
@@ -41,15 +43,17 @@ void write_history(RunContext& ctx, const nn::TrainingResult& result,
   out << "step,stage,lr,loss,gradient_norm,wall_s," << validation_name << "\n";
   for (const auto& r : result.history)
     out << fmt::format(
-        "{},{},{:.6e},{:.10e},{:.6e},{:.4f},{}\n", r.step, r.stage + 1, r.lr, r.loss,
+        "{},{},{:.6e},{:.16e},{:.6e},{:.4f},{}\n", r.step, r.stage + 1, r.lr, r.loss,
         r.gradient_norm, r.wall_s,
         std::isnan(r.validation) ? std::string() : fmt::format("{:.6e}", r.validation));
 }
 
-template <class T>
-nn::TrainingResult train(RunContext& ctx, nn::Parameters<T>& parameters, nn::LossFunction loss,
-                         nn::TrainerOptions options, std::function<double()> validate,
-                         nn::LeastSquares<T> least_squares) {
+namespace {
+
+template <class T, class Loss>
+nn::TrainingResult train_in_run_folder(RunContext& ctx, nn::Parameters<T>& parameters, Loss loss,
+                                       nn::TrainerOptions options, std::function<double()> validate,
+                                       nn::LeastSquares<T> least_squares) {
   const std::string checkpoint =
       (std::filesystem::path(ctx.dir->path()) / "checkpoint.h5").string();
   options.checkpoint_path = checkpoint;
@@ -68,10 +72,40 @@ nn::TrainingResult train(RunContext& ctx, nn::Parameters<T>& parameters, nn::Los
   return trainer.run(resume ? &*resume : nullptr);
 }
 
+}  // namespace
+
+template <class T>
+nn::TrainingResult train(RunContext& ctx, nn::Parameters<T>& parameters, nn::LossFunction loss,
+                         nn::TrainerOptions options, std::function<double()> validate,
+                         nn::LeastSquares<T> least_squares) {
+  return train_in_run_folder<T>(ctx, parameters, std::move(loss), std::move(options),
+                                std::move(validate), std::move(least_squares));
+}
+
+template <class T>
+nn::TrainingResult train(RunContext& ctx, nn::Parameters<T>& parameters, nn::ChunkedLoss loss,
+                         nn::TrainerOptions options, std::function<double()> validate,
+                         nn::LeastSquares<T> least_squares) {
+  if (loss.chunks < ctx.size)
+    throw ConfigError(Place{ctx.case_file},
+                      fmt::format("training.chunks: {} chunks cannot be shared by {} ranks; set "
+                                  "training.chunks to at least "
+                                  "the rank count, or training.reproducible: false",
+                                  loss.chunks, ctx.size));
+  return train_in_run_folder<T>(ctx, parameters, std::move(loss), std::move(options),
+                                std::move(validate), std::move(least_squares));
+}
+
 template nn::TrainingResult train<float>(RunContext&, nn::Parameters<float>&, nn::LossFunction,
                                          nn::TrainerOptions, std::function<double()>,
                                          nn::LeastSquares<float>);
 template nn::TrainingResult train<double>(RunContext&, nn::Parameters<double>&, nn::LossFunction,
+                                          nn::TrainerOptions, std::function<double()>,
+                                          nn::LeastSquares<double>);
+template nn::TrainingResult train<float>(RunContext&, nn::Parameters<float>&, nn::ChunkedLoss,
+                                         nn::TrainerOptions, std::function<double()>,
+                                         nn::LeastSquares<float>);
+template nn::TrainingResult train<double>(RunContext&, nn::Parameters<double>&, nn::ChunkedLoss,
                                           nn::TrainerOptions, std::function<double()>,
                                           nn::LeastSquares<double>);
 

@@ -25,4 +25,11 @@ nn::TrainingResult train(RunContext& ctx, nn::Parameters<T>& parameters, nn::Los
                          nn::TrainerOptions options, std::function<double()> validate = {},
                          nn::LeastSquares<T> least_squares = {});
 
+// The same with a chunked loss (the same losses on any rank count); a case error naming
+// training.chunks when there are fewer chunks than ranks.
+template <class T>
+nn::TrainingResult train(RunContext& ctx, nn::Parameters<T>& parameters, nn::ChunkedLoss loss,
+                         nn::TrainerOptions options, std::function<double()> validate = {},
+                         nn::LeastSquares<T> least_squares = {});
+
 }  // namespace karman::app

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <type_traits>
 
 #include "karman/config/case.hpp"
 #include "karman/core/log.hpp"
@@ -193,41 +194,9 @@ class PinnRun {
 
   std::string run() {
     const auto& p = m_spec.problem;
-    const mesh::GridShape box = network_box(m_spec);
-    auto [first, count] = my_share(m_ctx.comm, m_spec.interior);
-    auto [bfirst, bcount] = my_share(m_ctx.comm, m_spec.boundary);
-    pinn::PointSet interior{pinn::interior_points(box, first, count, m_spec.seed), m_spec.interior};
-    pinn::PointSet boundary{
-        pinn::boundary_points(box, bfirst, bcount, mix64(m_spec.seed + 1), p.grid.dim),
-        m_spec.boundary};
-    pinn::PointSet initial;
-    if (p.pde.time_dependent()) {
-      // Initial points: uniform in space at t = 0 (the time coordinate is the last).
-      auto [ifirst, icount] = my_share(m_ctx.comm, m_spec.initial);
-      const auto space = pinn::interior_points(p.grid, ifirst, icount, mix64(m_spec.seed + 2));
-      for (long i = 0; i < icount; ++i) {
-        for (int d = 0; d < p.grid.dim; ++d) initial.points.push_back(space[i * p.grid.dim + d]);
-        initial.points.push_back(0.0);
-      }
-      initial.total = m_spec.initial;
-    }
-    std::optional<pinn::BoundaryConditions> conditions;
-    if (m_spec.geometry) {
-      interior.points = m_spec.geometry->interior_points(m_spec.method, first, count,
-                                                         m_spec.interior, m_spec.seed);
-      conditions = boundary_conditions();
-    }
-    pinn::ResidualLoss<T> loss(*m_net, p.pde, box, interior, boundary, initial, m_spec.weights,
-                               conditions ? &*conditions : nullptr);
     log().info("PINN: MLP {} parameters, {} interior + {} boundary points",
                m_net->parameters().size(), m_spec.interior, m_spec.boundary);
-    nn::LeastSquares<T> least_squares{
-        loss.rows(), [&loss](const nn::Vector<T>& r, const nn::Matrix<T>& jacobian) {
-          return loss.residuals(r, jacobian);
-        }};
-    nn::TrainingResult result = train<T>(
-        m_ctx, m_net->parameters(), [&loss](long) { return loss(); }, m_spec.training.trainer, {},
-        least_squares);
+    nn::TrainingResult result = train_network();
 
     mesh::StructuredGrid grid(m_ctx.comm, p.grid);
     nlohmann::json metrics = {{"final_loss", result.final_loss},
@@ -251,18 +220,104 @@ class PinnRun {
   }
 
  private:
-  // Soft conditions: their own points on their parts; the hard one: its distance function.
-  pinn::BoundaryConditions boundary_conditions() {
+  // Reproducible training (the default in float64): the points in training.chunks fixed chunks,
+  // one loss each, summed in a fixed order, so any rank count gives the same losses; otherwise
+  // this rank's share of the points and one allreduce per step. Either way the loss is also
+  // available as residuals with their Jacobian for natural_gradient stages (the chunks' rows
+  // one after the other).
+  nn::TrainingResult train_network() {
+    const nn::TrainingSpec& training = m_spec.training;
+    std::vector<std::unique_ptr<pinn::ResidualLoss<T>>> parts;
+    const bool reproducible = training.reproducible.value_or(std::is_same_v<T, double>);
+    const auto [first, count] =
+        reproducible ? my_share(m_ctx.comm, training.chunks) : std::pair<long, long>{m_ctx.rank, 1};
+    for (long c = first; c < first + count; ++c)
+      parts.push_back(loss_on_part(c, reproducible ? training.chunks : m_ctx.size));
+    const nn::LeastSquares<T> least_squares = stacked_residuals(parts);
+    if (!reproducible)
+      return train<T>(
+          m_ctx, m_net->parameters(), [&parts](long) { return (*parts[0])(); }, training.trainer,
+          {}, least_squares);
+    nn::ChunkedLoss loss{training.chunks, [&parts, first = first](long, long chunk) {
+                           return (*parts[chunk - first])();
+                         }};
+    return train<T>(m_ctx, m_net->parameters(), std::move(loss), training.trainer, {},
+                    least_squares);
+  }
+
+  // This rank's residuals: each part's rows in turn (the loss terms summed over the parts).
+  static nn::LeastSquares<T> stacked_residuals(
+      const std::vector<std::unique_ptr<pinn::ResidualLoss<T>>>& parts) {
+    std::size_t rows = 0;
+    for (const auto& part : parts) rows += part->rows();
+    return {rows, [&parts](const nn::Vector<T>& r, const nn::Matrix<T>& jacobian) {
+              std::vector<nn::LossTerm> terms;
+              std::size_t offset = 0;
+              for (const auto& part : parts) {
+                const auto range = std::make_pair(offset, offset + part->rows());
+                const nn::Vector<T> r_part = Kokkos::subview(r, range);
+                const nn::Matrix<T> j_part =
+                    jacobian.extent(0) > 0
+                        ? nn::Matrix<T>(Kokkos::subview(jacobian, range, Kokkos::ALL))
+                        : nn::Matrix<T>();
+                const auto part_terms = part->residuals(r_part, j_part);
+                if (terms.empty())
+                  terms = part_terms;
+                else
+                  for (std::size_t k = 0; k < terms.size(); ++k)
+                    terms[k].value += part_terms[k].value;
+                offset += part->rows();
+              }
+              return terms;
+            }};
+  }
+
+  // The loss on part `part` of `parts` of every point set (interior, boundary or the geometry's
+  // conditions, and for a time-dependent PDE the initial points), normalised by global counts.
+  std::unique_ptr<pinn::ResidualLoss<T>> loss_on_part(long part, long parts) {
+    const auto& p = m_spec.problem;
+    const mesh::GridShape box = network_box(m_spec);
+    auto [first, count] = share(m_spec.interior, part, parts);
+    auto [bfirst, bcount] = share(m_spec.boundary, part, parts);
+    pinn::PointSet interior{pinn::interior_points(box, first, count, m_spec.seed), m_spec.interior};
+    pinn::PointSet boundary{
+        pinn::boundary_points(box, bfirst, bcount, mix64(m_spec.seed + 1), p.grid.dim),
+        m_spec.boundary};
+    pinn::PointSet initial;
+    if (p.pde.time_dependent()) {
+      // Initial points: uniform in space at t = 0 (the time coordinate is the last).
+      auto [ifirst, icount] = share(m_spec.initial, part, parts);
+      const auto space = pinn::interior_points(p.grid, ifirst, icount, mix64(m_spec.seed + 2));
+      for (long i = 0; i < icount; ++i) {
+        for (int d = 0; d < p.grid.dim; ++d) initial.points.push_back(space[i * p.grid.dim + d]);
+        initial.points.push_back(0.0);
+      }
+      initial.total = m_spec.initial;
+    }
+    std::optional<pinn::BoundaryConditions> conditions;
+    if (m_spec.geometry) {
+      interior.points = m_spec.geometry->interior_points(m_spec.method, first, count,
+                                                         m_spec.interior, m_spec.seed);
+      conditions = boundary_conditions(part, parts);
+    }
+    return std::make_unique<pinn::ResidualLoss<T>>(*m_net, p.pde, box, interior, boundary, initial,
+                                                   m_spec.weights,
+                                                   conditions ? &*conditions : nullptr);
+  }
+
+  // Soft conditions: their share of points on their parts; the hard one: its distance function.
+  pinn::BoundaryConditions boundary_conditions(long part, long parts) {
     pinn::BoundaryConditions out;
     for (std::size_t i = 0; i < m_spec.conditions.size(); ++i) {
       const ConditionSpec& c = m_spec.conditions[i];
       if (c.hard) {
-        m_hard = pinn::HardDirichlet{
-            std::make_shared<pinn::DistanceFunction>(*m_spec.geometry, c.parts), c.value};
+        if (!m_hard)
+          m_hard = pinn::HardDirichlet{
+              std::make_shared<pinn::DistanceFunction>(*m_spec.geometry, c.parts), c.value};
         out.hard = m_hard;
         continue;
       }
-      auto [first, count] = my_share(m_ctx.comm, c.points);
+      auto [first, count] = share(c.points, part, parts);
       const auto sample =
           m_spec.geometry->boundary_points(c.parts, first, count, mix64(m_spec.seed + 11 + i));
       out.soft.push_back({c.name, {sample.x, c.points}, c.value, c.weight});

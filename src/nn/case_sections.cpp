@@ -82,6 +82,8 @@ TrainingSpec read_training(const config::Node& training, bool least_squares) {
   spec.trainer.checkpoint_every = training.integer("checkpoint_every", 0, 0);
   spec.trainer.validate_every = training.integer("validate_every", 0, 0);
   spec.trainer.target_loss = training.number("target_loss", 0.0, config::Bounds::at_least(0));
+  if (training.has("reproducible")) spec.reproducible = training.flag("reproducible", false);
+  spec.chunks = training.integer("chunks", 16, 1);
   return spec;
 }
 

@@ -162,6 +162,12 @@ void gemm(Transpose ta, Transpose tb, T alpha, const Matrix<T>& A, const Matrix<
 
 int blas_threads() { return openblas_get_num_threads(); }
 
+int set_blas_threads(int threads) {
+  const int previous = openblas_get_num_threads();
+  if (threads != previous) openblas_set_num_threads(threads);
+  return previous;
+}
+
 int limit_blas_threads(MPI_Comm comm) {
   if (std::getenv("OPENBLAS_NUM_THREADS") || std::getenv("OMP_NUM_THREADS"))
     return openblas_get_num_threads();

@@ -19,6 +19,14 @@ Trainer<T>::Trainer(MPI_Comm comm, Parameters<T>& parameters, LossFunction loss,
       m_loss(std::move(loss)),
       m_options(std::move(options)) {}
 
+template <class T>
+Trainer<T>::Trainer(MPI_Comm comm, Parameters<T>& parameters, ChunkedLoss loss,
+                    TrainerOptions options)
+    : m_comm(comm),
+      m_parameters(parameters),
+      m_chunked(std::make_unique<ChunkedSum<T>>(comm, parameters, std::move(loss))),
+      m_options(std::move(options)) {}
+
 namespace {
 
 std::string figures(double loss, const std::vector<LossTerm>& terms, double lr) {
@@ -37,8 +45,13 @@ std::string figures(double loss, const std::vector<LossTerm>& terms, double lr) 
 
 template <class T>
 typename Trainer<T>::Evaluation Trainer<T>::evaluate(long step) {
-  m_parameters.zero_gradients();
   Evaluation e;
+  if (m_chunked) {
+    e.terms = (*m_chunked)(step);  // global terms and gradient, the same bits on every rank
+    e.loss = total_loss(e.terms);
+    return e;
+  }
+  m_parameters.zero_gradients();
   e.terms = m_loss(step);
   int size;
   MPI_Comm_size(m_comm, &size);

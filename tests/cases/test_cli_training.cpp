@@ -1,6 +1,7 @@
 // Training through `karman run` (kind fit): the fit2d case reaches its accuracy, a run killed with
 // SIGKILL and resumed with --resume ends with exactly the weights of an uninterrupted run, two
-// ranks give the same final loss as one, and an absurd learning rate ends in one clear line, exit
+// ranks give the same final loss as one (and, with training.reproducible, the same loss history
+// through L-BFGS and with mini-batches), and an absurd learning rate ends in one clear line, exit
 // status 1 and a readable last good checkpoint.
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -12,6 +13,7 @@
 #include "karman/core/error.hpp"
 #include "karman/nn/checkpoint.hpp"
 #include "support/cli.hpp"
+#include "support/history.hpp"
 
 using namespace karman;
 using namespace karman::test;
@@ -132,6 +134,29 @@ TEST(CliTraining, TwoRanksGiveTheSameFinalLoss) {
   EXPECT_EQ(report_of(dir / "two")["ranks"], 2);
   EXPECT_NEAR(b, a, 1e-10 * a);
   std::printf("    final_loss 1 rank %.17g, 2 ranks %.17g\n", a, b);
+}
+
+TEST(CliTraining, ReproducibleTrainingGivesTheOneRankHistoryOnTwoRanks) {
+  const fs::path dir = test_folder();
+  auto reproducible = [](std::vector<std::string> args, const std::string& batch) {
+    args.insert(args.end(),
+                {"--set", "training.reproducible=true", "--set", "training.batch_size=" + batch});
+    return args;
+  };
+  // Full batch, Adam then 200 L-BFGS iterations; then mini-batches of 96 (chunks of 6 rows).
+  for (const std::string batch : {"0", "96"}) {
+    const std::string one = "one_" + batch, two = "two_" + batch;
+    const long lbfgs = batch == "0" ? 200 : 0;
+    const CliResult a = run_karman(dir, reproducible(short_fit(one, 200, lbfgs), batch));
+    ASSERT_EQ(a.status, 0) << a;
+    const CliResult b = run_karman(dir, reproducible(short_fit(two, 200, lbfgs), batch), 2);
+    ASSERT_EQ(b.status, 0) << b;
+    const auto losses = history_losses(dir / one / "history.csv");
+    EXPECT_GE(losses.size(), 200u + lbfgs);
+    EXPECT_LT(losses.back(), 0.3 * losses.front()) << "batch " << batch;  // it did learn
+    EXPECT_LE(max_relative_difference(losses, history_losses(dir / two / "history.csv")), 1e-12)
+        << "batch " << batch;
+  }
 }
 
 TEST(CliTraining, AbsurdLearningRateStopsWithOneLine) {

@@ -1,5 +1,5 @@
 #pragma once
-// Splitting `total` items (samples, collocation points) over the ranks of a communicator.
+// Splitting `total` items (samples, collocation points, chunks of a loss) into contiguous parts.
 
 #include <mpi.h>
 
@@ -7,14 +7,19 @@
 
 namespace karman {
 
-// [first, first + count) of this rank: contiguous, as even as possible, in rank order, so the
-// union over ranks is 0..total-1 whatever the rank count.
+// [first, first + count) of part `part` of `parts`: contiguous, as even as possible, in part
+// order, so the union over the parts is 0..total-1.
+inline std::pair<long, long> share(long total, long part, long parts) {
+  const long first = total * part / parts, last = total * (part + 1) / parts;
+  return {first, last - first};
+}
+
+// This rank's share: the union over ranks is 0..total-1 whatever the rank count.
 inline std::pair<long, long> my_share(MPI_Comm comm, long total) {
   int rank, size;
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &size);
-  const long first = total * rank / size, last = total * (rank + 1) / size;
-  return {first, last - first};
+  return share(total, rank, size);
 }
 
 }  // namespace karman

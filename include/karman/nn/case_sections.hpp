@@ -3,6 +3,7 @@
 // optimizers, schedules, checkpoints). Each key is documented in cases/README.md.
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "karman/config/node.hpp"
@@ -23,6 +24,10 @@ struct TrainingSpec {
   TrainerOptions trainer;
   long batch_size = 0;  // samples per step over all ranks; 0: the whole training set
   std::uint64_t shuffle_seed = 0;
+  // Fixed-order sums over `chunks` global chunks (the same losses on any rank count); unset: the
+  // method's default.
+  std::optional<bool> reproducible;
+  long chunks = 16;
 };
 
 MlpSpec read_mlp(const config::Node& model);

@@ -33,5 +33,7 @@ const char* gemm_backend(Transpose trans_a, Transpose trans_b, std::size_t m, st
 // number of threads in use.
 int limit_blas_threads(MPI_Comm comm);
 int blas_threads();  // OpenBLAS threads of this rank
+// Sets this rank's OpenBLAS threads; returns the previous count.
+int set_blas_threads(int threads);
 
 }  // namespace karman::nn

@@ -4,16 +4,20 @@
 // and gradients, sums both over the ranks with one MPI_Allreduce (data parallelism), stops on a
 // non-finite loss, clips, steps the optimizer, records the history, reports progress and writes
 // checkpoints. A run resumed from a checkpoint continues the first-order stages bitwise.
+// Given a ChunkedLoss instead, it sums the loss in fixed chunks along a fixed tree
+// (chunked_loss.hpp): the same bits on any number of ranks, at some cost per step.
 
 #include <mpi.h>
 
 #include <cmath>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "karman/nn/checkpoint.hpp"
 #include "karman/nn/gauss_newton.hpp"
+#include "karman/nn/chunked_loss.hpp"
 #include "karman/nn/lbfgs.hpp"
 #include "karman/nn/loss.hpp"
 #include "karman/nn/optimizer.hpp"
@@ -67,6 +71,8 @@ template <class T>
 class Trainer {
  public:
   Trainer(MPI_Comm comm, Parameters<T>& parameters, LossFunction loss, TrainerOptions options);
+  // Reproducible across rank counts: the chunks' sums in a fixed order instead of an allreduce.
+  Trainer(MPI_Comm comm, Parameters<T>& parameters, ChunkedLoss loss, TrainerOptions options);
 
   // Method state to carry in checkpoints (normalisers, data-sampler state, config).
   std::function<void(Checkpoint&)> save_extra;
@@ -83,7 +89,7 @@ class Trainer {
     std::vector<LossTerm> terms;
     double loss = 0.0;
   };
-  Evaluation evaluate(long step);  // zero, compute, allreduce
+  Evaluation evaluate(long step);  // zero, compute, allreduce (or the chunked sum)
   void checkpoint(long step, int stage, long stage_step, Optimizer<T>* optimizer,
                   const TrainingResult& result);
   bool run_first_order(int stage, long first_step, Optimizer<T>& optimizer, TrainingResult& result,
@@ -95,6 +101,7 @@ class Trainer {
   MPI_Comm m_comm;
   Parameters<T>& m_parameters;
   LossFunction m_loss;
+  std::unique_ptr<ChunkedSum<T>> m_chunked;  // set: a chunked loss, summed in a fixed order
   TrainerOptions m_options;
   std::vector<double> m_reduce;  // host buffer [size + terms] for the one allreduce per step
   long m_last_checkpoint_step = -1;
