@@ -86,11 +86,9 @@ template <class T>
 class PinnRun {
  public:
   PinnRun(const PinnSpec& spec, RunContext& ctx) : m_spec(spec), m_ctx(ctx) {
-    std::vector<std::size_t> widths{static_cast<std::size_t>(network_box(spec).dim)};
-    widths.insert(widths.end(), spec.model.hidden.begin(), spec.model.hidden.end());
-    widths.push_back(1);
     m_net = std::make_unique<nn::Network<T>>(
-        nn::make_mlp<T>(widths, spec.model.activation, true, spec.model.init), spec.model.seed);
+        nn::make_network<T>(spec.model, static_cast<std::size_t>(network_box(spec).dim), 1),
+        spec.model.seed);
   }
 
   std::string run() {
