@@ -107,11 +107,9 @@ template <class T>
 class FitRun {
  public:
   FitRun(const FitSpec& spec, RunContext& ctx) : m_spec(spec), m_ctx(ctx) {
-    std::vector<std::size_t> widths{static_cast<std::size_t>(spec.box.dim)};
-    widths.insert(widths.end(), spec.model.hidden.begin(), spec.model.hidden.end());
-    widths.push_back(1);
     m_net = std::make_unique<nn::Network<T>>(
-        nn::make_mlp<T>(widths, spec.model.activation, true, spec.model.init), spec.model.seed);
+        nn::make_network<T>(spec.model, static_cast<std::size_t>(spec.box.dim), 1),
+        spec.model.seed);
     auto [first, count] = my_rows(spec.train);
     make_samples<T>(spec, spec.sample_seed, first, count, m_x, m_y);
     auto [test_first, test_count] = my_share(ctx.comm, spec.test);

@@ -159,6 +159,16 @@ PinnSpec read_pinn(const config::Node& root) {
                                  nn::to_string(spec.model.activation) +
                                  "' does not have; use tanh, sin, gelu, silu or softplus");
   spec.training = nn::read_training(root.child("training"), /*least_squares=*/true);
+  // Per-point Jacobians (natural_gradient) come from Linear layers: mlp and siren so far.
+  const bool linear_layers_only =
+      spec.model.architecture != nn::Architecture::modified_mlp && spec.model.fourier.count == 0;
+  const auto stages = root.child("training").mappings("stages");
+  for (std::size_t i = 0; i < stages.size(); ++i)
+    if (spec.training.trainer.stages[i].optimizer == "natural_gradient" && !linear_layers_only)
+      stages[i].fail("optimizer",
+                     "natural_gradient needs per-point Jacobians, which only the mlp and siren "
+                     "architectures without fourier_features give so far; expected adam, adamw, "
+                     "sgd or lbfgs");
   if (spec.training.batch_size != 0)
     root.child("training").fail("batch_size", "PINN training is full-batch: expected 0");
   return spec;
@@ -185,11 +195,10 @@ template <class T>
 class PinnRun {
  public:
   PinnRun(const PinnSpec& spec, RunContext& ctx) : m_spec(spec), m_ctx(ctx) {
-    std::vector<std::size_t> widths{static_cast<std::size_t>(network_box(spec).dim)};
-    widths.insert(widths.end(), spec.model.hidden.begin(), spec.model.hidden.end());
-    widths.push_back(outputs(spec));
     m_net = std::make_unique<nn::Network<T>>(
-        nn::make_mlp<T>(widths, spec.model.activation, true, spec.model.init), spec.model.seed);
+        nn::make_network<T>(spec.model, static_cast<std::size_t>(network_box(spec).dim),
+                            outputs(spec)),
+        spec.model.seed);
   }
 
   std::string run() {

@@ -2,21 +2,67 @@
 
 namespace karman::nn {
 
-MlpSpec read_mlp(const config::Node& model) {
-  MlpSpec spec;
-  if (model.has("hidden")) {
-    spec.hidden.clear();
-    for (double w : model.number_list("hidden", 1, config::Bounds::between(1, 1 << 16))) {
-      if (w != static_cast<double>(static_cast<std::size_t>(w)))
-        model.fail("hidden", "expected whole numbers of neurons");
-      spec.hidden.push_back(static_cast<std::size_t>(w));
-    }
+namespace {
+
+std::vector<std::size_t> read_widths(const config::Node& model) {
+  std::vector<std::size_t> widths;
+  for (double w : model.number_list("hidden", 1, config::Bounds::between(1, 1 << 16))) {
+    if (w != static_cast<double>(static_cast<std::size_t>(w)))
+      model.fail("hidden", "expected whole numbers of neurons");
+    widths.push_back(static_cast<std::size_t>(w));
+  }
+  return widths;
+}
+
+FourierOptions read_fourier(const config::Node& fourier, std::uint64_t model_seed) {
+  FourierOptions options;
+  options.count = static_cast<std::size_t>(fourier.required_integer("count", 1, 1 << 16));
+  options.scale = fourier.number("scale", 1.0, config::Bounds::positive());
+  options.seed =
+      static_cast<std::uint64_t>(fourier.integer("seed", static_cast<long>(model_seed), 0));
+  options.include_input = fourier.flag("include_input", false);
+  return options;
+}
+
+// SIREN fixes its activation (sin) and initialisation; ω0 belongs to SIREN only.
+void read_architecture_keys(const config::Node& model, MlpSpec& spec) {
+  const bool siren = spec.architecture == Architecture::siren;
+  if (siren) {
+    if (model.has("activation") && model.str("activation") != "sin")
+      model.fail("activation", "sin or nothing: a siren's layers are sin(omega0·z)");
+    if (model.has("init"))
+      model.fail("init", "no init for a siren (its initialisation is part of the architecture)");
+    spec.activation = Activation::sin;
+    spec.omega0 = model.number("omega0", 30.0, config::Bounds::positive());
+    spec.hidden_omega0 = model.number("hidden_omega0", 30.0, config::Bounds::positive());
+    return;
+  }
+  for (const char* key : {"omega0", "hidden_omega0"})
+    if (model.has(key)) model.fail(key, "no such key unless architecture is siren");
+  if (spec.architecture == Architecture::modified_mlp) {
+    if (spec.hidden.size() < 2)
+      model.fail("hidden", "at least two hidden layers for a modified_mlp");
+    for (std::size_t w : spec.hidden)
+      if (w != spec.hidden.front())
+        model.fail("hidden", "equal hidden widths for a modified_mlp (its gates mix U and V)");
   }
   spec.activation = activation_from_name(model.choice("activation", activation_names(), "tanh"));
   spec.init = init_from_name(
       model.choice("init", {"xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal"},
                    "xavier_uniform"));
+}
+
+}  // namespace
+
+MlpSpec read_mlp(const config::Node& model) {
+  MlpSpec spec;
+  spec.architecture =
+      architecture_from_name(model.choice("architecture", architecture_names(), "mlp"));
+  if (model.has("hidden")) spec.hidden = read_widths(model);
+  read_architecture_keys(model, spec);
   spec.seed = static_cast<std::uint64_t>(model.integer("seed", 0, 0));
+  if (model.has("fourier_features"))
+    spec.fourier = read_fourier(model.child("fourier_features"), spec.seed);
   return spec;
 }
 

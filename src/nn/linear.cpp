@@ -8,7 +8,17 @@ namespace karman::nn {
 template <class T>
 Linear<T>::Linear(std::size_t in, std::size_t out, bool bias, Activation activation, Init init,
                   double gain)
-    : m_in(in), m_out(out), m_bias(bias), m_activation(activation), m_init(init), m_gain(gain) {}
+    : Linear(in, out, LinearOptions{bias, activation, init, gain}) {}
+
+template <class T>
+Linear<T>::Linear(std::size_t in, std::size_t out, const LinearOptions& options)
+    : m_in(in),
+      m_out(out),
+      m_options(options),
+      m_bias(options.bias),
+      m_activation(options.activation) {
+  KARMAN_VERIFY(options.frequency > 0.0, "Linear: the frequency must be positive");
+}
 
 template <class T>
 void Linear<T>::declare(Parameters<T>& parameters, const std::string& prefix) {
@@ -19,9 +29,23 @@ void Linear<T>::declare(Parameters<T>& parameters, const std::string& prefix) {
 
 template <class T>
 void Linear<T>::initialize(std::uint64_t seed) {
-  initialize_parameter(*m_parameters, m_weight, m_init, m_in, m_out, m_gain, seed);
+  initialize_parameter(*m_parameters, m_weight, m_options.init, m_in, m_out, m_options.gain, seed);
   if (m_bias)
-    initialize_parameter(*m_parameters, m_bias_index, Init::zeros, m_in, m_out, 0.0, seed);
+    initialize_parameter(*m_parameters, m_bias_index, m_options.bias_init, m_in, m_out,
+                         m_options.bias_gain, seed);
+}
+
+template <class T>
+Matrix<T> Linear<T>::effective_bias() {
+  const Matrix<T> b = m_parameters->value(m_bias_index);
+  if (m_options.frequency == 1.0) return b;
+  ensure_shape(m_scaled_bias, "karman::nn::linear::scaled_bias", 1, m_out);
+  const Matrix<T> scaled = m_scaled_bias;
+  const T omega = static_cast<T>(m_options.frequency);
+  Kokkos::parallel_for(
+      "karman::nn::linear::scale_bias", Kokkos::RangePolicy<ExecutionSpace>(0, m_out),
+      KOKKOS_LAMBDA(const std::size_t j) { scaled(0, j) = omega * b(0, j); });
+  return scaled;
 }
 
 template <class T>
@@ -36,10 +60,11 @@ Matrix<T> Linear<T>::forward(const Matrix<T>& x) {
   else
     ensure_shape(m_y, "karman::nn::linear::y", batch, m_out);
 
-  gemm(Transpose::no, Transpose::no, T(1), x, m_parameters->value(m_weight), T(0), m_z);
+  const T omega = static_cast<T>(m_options.frequency);
+  gemm(Transpose::no, Transpose::no, omega, x, m_parameters->value(m_weight), T(0), m_z);
   if (!m_bias && m_activation == Activation::identity) return m_y;
   const Matrix<T> z = m_z, y = m_y;
-  const Matrix<T> b = m_bias ? m_parameters->value(m_bias_index) : Matrix<T>();
+  const Matrix<T> b = m_bias ? effective_bias() : Matrix<T>();
   const bool has_bias = m_bias;
   const std::size_t out = m_out;
   with_activation(m_activation, [&](auto act) {
@@ -94,7 +119,9 @@ Matrix<T> Linear<T>::activation_backward(const Matrix<T>& dy) {
 template <class T>
 Matrix<T> Linear<T>::input_gradient(const Matrix<T>& dz, Matrix<T>& dx) {
   ensure_shape(dx, "karman::nn::linear::dx", dz.extent(0), m_in);
-  gemm(Transpose::no, Transpose::yes, T(1), dz, m_parameters->value(m_weight), T(0), dx);
+  // Z = ω0 (X W + b), so every parameter and input gradient carries ω0.
+  gemm(Transpose::no, Transpose::yes, static_cast<T>(m_options.frequency), dz,
+       m_parameters->value(m_weight), T(0), dx);
   return dx;
 }
 
@@ -102,14 +129,15 @@ template <class T>
 Matrix<T> Linear<T>::backward(const Matrix<T>& dy) {
   const Matrix<T> dz = activation_backward(dy);
   const std::size_t batch = dz.extent(0);
-  // dW += Xᵀ dZ,  db += 1ᵀ dZ,  dX = dZ Wᵀ
-  gemm(Transpose::yes, Transpose::no, T(1), m_x, dz, T(1), m_parameters->gradient(m_weight));
+  // dW += ω0 Xᵀ dZ,  db += ω0 1ᵀ dZ,  dX = ω0 dZ Wᵀ
+  const T omega = static_cast<T>(m_options.frequency);
+  gemm(Transpose::yes, Transpose::no, omega, m_x, dz, T(1), m_parameters->gradient(m_weight));
   if (m_bias) {
     if (m_ones.extent(0) != batch) {
       ensure_shape(m_ones, "karman::nn::linear::ones", batch, 1);
       Kokkos::deep_copy(m_ones, T(1));
     }
-    gemm(Transpose::yes, Transpose::no, T(1), m_ones, dz, T(1),
+    gemm(Transpose::yes, Transpose::no, omega, m_ones, dz, T(1),
          m_parameters->gradient(m_bias_index));
   }
   return input_gradient(dz, m_dx);
@@ -131,6 +159,7 @@ void Linear<T>::write_point_gradients(const Matrix<T>& x, const Matrix<T>& dz, s
   const std::size_t weight = m_parameters->info(m_weight).offset;
   const std::size_t bias = m_bias ? m_parameters->info(m_bias_index).offset : 0;
   const bool has_bias = m_bias;
+  const T omega = static_cast<T>(m_options.frequency);
   Kokkos::parallel_for(
       "karman::nn::linear::point_gradients", Kokkos::RangePolicy<ExecutionSpace>(0, n),
       KOKKOS_LAMBDA(const std::size_t i) {
@@ -140,16 +169,16 @@ void Linear<T>::write_point_gradients(const Matrix<T>& x, const Matrix<T>& dz, s
           const T* KOKKOS_RESTRICT dz0 = &dz(i, 0);
           const T x0 = x(i, b);
 #pragma omp simd
-          for (std::size_t a = 0; a < out; ++a) row[a] = x0 * dz0[a];
+          for (std::size_t a = 0; a < out; ++a) row[a] = omega * x0 * dz0[a];
           for (std::size_t c = 1; c < channels; ++c) {
             const T* KOKKOS_RESTRICT dzc = &dz(c * n + i, 0);
             const T xc = x(c * n + i, b);
 #pragma omp simd
-            for (std::size_t a = 0; a < out; ++a) row[a] += xc * dzc[a];
+            for (std::size_t a = 0; a < out; ++a) row[a] += omega * xc * dzc[a];
           }
         }
         if (has_bias)
-          for (std::size_t a = 0; a < out; ++a) jacobian(i, bias + a) = dz(i, a);
+          for (std::size_t a = 0; a < out; ++a) jacobian(i, bias + a) = omega * dz(i, a);
       });
 }
 
@@ -174,9 +203,10 @@ Matrix<T> Linear<T>::forward_taylor(const Matrix<T>& x, std::size_t dims) {
   ensure_shape(m_tz, "karman::nn::linear::taylor_z", x.extent(0), m_out);
   ensure_shape(m_ty, "karman::nn::linear::taylor_y", x.extent(0), m_out);
   ensure_shape(m_tjet, "karman::nn::linear::taylor_jet", 3 * n, m_out);
-  gemm(Transpose::no, Transpose::no, T(1), x, m_parameters->value(m_weight), T(0), m_tz);
+  gemm(Transpose::no, Transpose::no, static_cast<T>(m_options.frequency), x,
+       m_parameters->value(m_weight), T(0), m_tz);
   const Matrix<T> z = m_tz, y = m_ty, jet = m_tjet;
-  const Matrix<T> b = m_bias ? m_parameters->value(m_bias_index) : m_tz;
+  const Matrix<T> b = m_bias ? effective_bias() : m_tz;
   const bool has_bias = m_bias;
   with_activation(m_activation, [&](auto act) {
     Kokkos::parallel_for(
@@ -255,15 +285,16 @@ template <class T>
 Matrix<T> Linear<T>::backward_taylor(const Matrix<T>& dy) {
   taylor_activation_backward(dy);
   const std::size_t n = m_tx.extent(0) / (1 + 2 * m_dims);
-  // dW += X_allᵀ dZ_all,  db += 1ᵀ dZ_values,  dX_all = dZ_all Wᵀ
-  gemm(Transpose::yes, Transpose::no, T(1), m_tx, m_tdz, T(1), m_parameters->gradient(m_weight));
+  // dW += ω0 X_allᵀ dZ_all,  db += ω0 1ᵀ dZ_values,  dX_all = ω0 dZ_all Wᵀ
+  const T omega = static_cast<T>(m_options.frequency);
+  gemm(Transpose::yes, Transpose::no, omega, m_tx, m_tdz, T(1), m_parameters->gradient(m_weight));
   if (m_bias) {
     if (m_tones.extent(0) != n) {
       ensure_shape(m_tones, "karman::nn::linear::taylor_ones", n, 1);
       Kokkos::deep_copy(m_tones, T(1));
     }
     const Matrix<T> values = Kokkos::subview(m_tdz, std::make_pair(std::size_t(0), n), Kokkos::ALL);
-    gemm(Transpose::yes, Transpose::no, T(1), m_tones, values, T(1),
+    gemm(Transpose::yes, Transpose::no, omega, m_tones, values, T(1),
          m_parameters->gradient(m_bias_index));
   }
   return input_gradient(m_tdz, m_tdx);

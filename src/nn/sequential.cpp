@@ -151,6 +151,22 @@ Matrix<T> Residual<T>::backward(const Matrix<T>& dy) {
   return m_dx;
 }
 
+template <class T>
+Matrix<T> Residual<T>::forward_taylor(const Matrix<T>& x, std::size_t dims) {
+  const Matrix<T> fx = m_inner->forward_taylor(x, dims);
+  ensure_shape(m_ty, "karman::nn::residual::taylor_y", x.extent(0), x.extent(1));
+  add(x, fx, m_ty, "karman::nn::residual::taylor_forward");
+  return m_ty;
+}
+
+template <class T>
+Matrix<T> Residual<T>::backward_taylor(const Matrix<T>& dy) {
+  const Matrix<T> dfx = m_inner->backward_taylor(dy);
+  ensure_shape(m_tdx, "karman::nn::residual::taylor_dx", dy.extent(0), dy.extent(1));
+  add(dy, dfx, m_tdx, "karman::nn::residual::taylor_backward");
+  return m_tdx;
+}
+
 // ----------------------------------------------------------------------------------- Pointwise
 
 template <class T>

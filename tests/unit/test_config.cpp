@@ -7,6 +7,7 @@
 
 #include "karman/config/case.hpp"
 #include "karman/config/node.hpp"
+#include "karman/nn/case_sections.hpp"
 
 using namespace karman;
 using namespace karman::config;
@@ -139,4 +140,76 @@ grid: {n: 9}
 TEST(Config, ClosestMatch) {
   EXPECT_EQ(closest_match("solvr", {"pde", "grid", "solver"}), "solver");
   EXPECT_EQ(closest_match("zzzzzz", {"pde", "grid", "solver"}), "");
+}
+
+// ------------------------------------------------------------------------------ model section
+
+namespace {
+
+// The model section `model_yaml` (indented under "model:") read by nn::read_mlp; "" if it is
+// accepted, else the one-line error.
+std::string model_error(const std::string& name, const std::string& model_yaml) {
+  try {
+    auto doc = CaseFile::load(write_case(name, "model:\n" + model_yaml));
+    nn::read_mlp(doc.root().child_or_empty("model"));
+    doc.reject_unknown_keys();
+  } catch (const ConfigError& e) {
+    const std::string msg = e.what();
+    EXPECT_EQ(msg.find('\n'), std::string::npos) << "not one line: " << msg;
+    return msg;
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST(ConfigModel, ReadsEveryArchitectureKey) {
+  auto doc = CaseFile::load(write_case("model.yaml", R"yaml(model:
+  architecture: modified_mlp
+  hidden: [32, 32, 32]
+  activation: gelu
+  seed: 5
+  fourier_features: {count: 16, scale: 2.5, include_input: true}
+)yaml"));
+  const nn::MlpSpec spec = nn::read_mlp(doc.root().child("model"));
+  doc.reject_unknown_keys();
+  EXPECT_EQ(spec.architecture, nn::Architecture::modified_mlp);
+  EXPECT_EQ(spec.hidden, (std::vector<std::size_t>{32, 32, 32}));
+  EXPECT_EQ(spec.activation, nn::Activation::gelu);
+  EXPECT_EQ(spec.fourier.count, 16u);
+  EXPECT_EQ(spec.fourier.scale, 2.5);
+  EXPECT_EQ(spec.fourier.seed, 5u);  // the model's seed unless given
+  EXPECT_TRUE(spec.fourier.include_input);
+
+  auto siren =
+      CaseFile::load(write_case("siren.yaml", "model: {architecture: siren, omega0: 10}\n"));
+  const nn::MlpSpec s = nn::read_mlp(siren.root().child("model"));
+  siren.reject_unknown_keys();
+  EXPECT_EQ(s.activation, nn::Activation::sin);
+  EXPECT_EQ(s.omega0, 10.0);
+  EXPECT_EQ(s.hidden_omega0, 30.0);
+  EXPECT_EQ(s.fourier.count, 0u);
+}
+
+TEST(ConfigModel, BadKeysGiveOneLineErrors) {
+  const std::vector<std::pair<std::string, std::string>> cases{
+      {"  architecture: resnet\n", "model.architecture"},
+      {"  architecture: modified_mlp\n  hidden: [32, 16]\n", "equal hidden widths"},
+      {"  architecture: modified_mlp\n  hidden: [32]\n", "at least two hidden layers"},
+      {"  architecture: siren\n  activation: tanh\n", "model.activation: sin or nothing"},
+      {"  architecture: siren\n  init: xavier_normal\n", "model.init: no init for a siren"},
+      {"  architecture: siren\n  omega0: -3\n", "model.omega0"},
+      {"  omega0: 30\n", "model.omega0: no such key unless architecture is siren"},
+      {"  fourier_features: {scale: 1}\n", "model.fourier_features.count"},
+      {"  fourier_features: {count: 0}\n", "model.fourier_features.count"},
+      {"  fourier_features: {count: 8, scale: 0}\n", "model.fourier_features.scale"},
+      {"  fourier_features: 8\n", "model.fourier_features: expected a mapping"},
+      {"  fourier_features: {count: 8, scael: 2}\n", "did you mean 'model.fourier_features.scale'"},
+  };
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    const auto& [yaml, expected] = cases[i];
+    const std::string msg = model_error("model" + std::to_string(i) + ".yaml", yaml);
+    EXPECT_NE(msg.find(expected), std::string::npos) << yaml << " gave: " << msg;
+    EXPECT_EQ(msg.rfind("model" + std::to_string(i) + ".yaml:", 0), 0u) << msg;
+  }
 }

@@ -6,44 +6,17 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <functional>
 
-#include "karman/core/random.hpp"
 #include "karman/nn/network.hpp"
 #include "karman/nn/sequential.hpp"
 #include "support/kokkos_env.hpp"
+#include "support/nn_checks.hpp"
 
 using namespace karman;
 using namespace karman::nn;
+using namespace karman::testing;
 
 namespace {
-
-Matrix<double> random_points(std::size_t n, std::size_t dims, std::uint64_t seed) {
-  Matrix<double> x("x", n, dims);
-  auto h = Kokkos::create_mirror_view(x);
-  for (std::size_t i = 0; i < n; ++i)
-    for (std::size_t k = 0; k < dims; ++k) h(i, k) = 2 * uniform01(seed, i * dims + k) - 1;
-  Kokkos::deep_copy(x, h);
-  return x;
-}
-
-std::vector<double> host_copy(const Matrix<double>& m) {
-  auto h = Kokkos::create_mirror(Kokkos::HostSpace(), m);
-  Kokkos::deep_copy(h, m);
-  return std::vector<double>(h.data(), h.data() + h.size());
-}
-
-// u at every point, with coordinate k of every point shifted by delta.
-std::vector<double> shifted_values(Network<double>& net, const Matrix<double>& x, std::size_t k,
-                                   double delta) {
-  Matrix<double> moved("moved", x.extent(0), x.extent(1));
-  Kokkos::deep_copy(moved, x);
-  auto h = Kokkos::create_mirror_view(moved);
-  Kokkos::deep_copy(h, moved);
-  for (std::size_t i = 0; i < h.extent(0); ++i) h(i, k) += delta;
-  Kokkos::deep_copy(moved, h);
-  return host_copy(net.forward(moved));
-}
 
 class TaylorMlp : public ::testing::TestWithParam<std::tuple<std::string, int>> {};
 
@@ -51,94 +24,16 @@ class TaylorMlp : public ::testing::TestWithParam<std::tuple<std::string, int>> 
 
 TEST_P(TaylorMlp, InputDerivativesMatchFiniteDifferences) {
   const auto [name, dims] = GetParam();
-  const Activation act = activation_from_name(name);
-  const std::size_t n = 9, d = static_cast<std::size_t>(dims);
-  Network<double> net(make_mlp<double>({d, 12, 12, 1}, act), 5);
-  const Matrix<double> x = random_points(n, d, 3);
-  Matrix<double> stacked;
-  taylor_input(x, stacked);
-  const std::vector<double> channels = host_copy(net.forward_taylor(stacked, d));
-  const std::vector<double> u = host_copy(net.forward(x));
-  const double h1 = 1e-5, h2 = 1e-4;
-  for (std::size_t i = 0; i < n; ++i) EXPECT_NEAR(channels[i], u[i], 1e-14);
-  for (std::size_t k = 0; k < d; ++k) {
-    const auto plus1 = shifted_values(net, x, k, h1), minus1 = shifted_values(net, x, k, -h1);
-    const auto plus2 = shifted_values(net, x, k, h2), minus2 = shifted_values(net, x, k, -h2);
-    for (std::size_t i = 0; i < n; ++i) {
-      const double first = (plus1[i] - minus1[i]) / (2 * h1);
-      const double second = (plus2[i] - 2 * u[i] + minus2[i]) / (h2 * h2);
-      EXPECT_NEAR(channels[(1 + k) * n + i], first, 1e-8 * std::max(1.0, std::abs(first)))
-          << name << " du/dx" << k << " at point " << i;
-      EXPECT_NEAR(channels[(1 + d + k) * n + i], second, 2e-6 * std::max(1.0, std::abs(second)))
-          << name << " d2u/dx" << k << "2 at point " << i;
-    }
-  }
+  const std::size_t d = static_cast<std::size_t>(dims);
+  Network<double> net(make_mlp<double>({d, 12, 12, 1}, activation_from_name(name)), 5);
+  check_input_derivatives(net, d, 9, 3, name);
 }
 
 TEST_P(TaylorMlp, WeightGradientOfAResidualLossMatchesFiniteDifferences) {
   const auto [name, dims] = GetParam();
-  const Activation act = activation_from_name(name);
-  const std::size_t n = 7, d = static_cast<std::size_t>(dims), channels = 1 + 2 * d;
-  Network<double> net(make_mlp<double>({d, 8, 8, 1}, act), 9);
-  const Matrix<double> x = random_points(n, d, 4);
-  Matrix<double> stacked;
-  taylor_input(x, stacked);
-  // L = Σ_i ½ r_i², r = a·u + Σ_k b_k u_k + Σ_k c_k u_kk - f: every channel enters.
-  std::vector<double> a(n), f(n), b(n * d), c(n * d);
-  for (std::size_t i = 0; i < n; ++i) {
-    a[i] = standard_normal(11, i), f[i] = standard_normal(12, i);
-    for (std::size_t k = 0; k < d; ++k)
-      b[i * d + k] = standard_normal(13, i * d + k), c[i * d + k] = standard_normal(14, i * d + k);
-  }
-  Matrix<double> dy("dy", channels * n, 1);
-  auto residuals = [&](const std::vector<double>& y) {
-    std::vector<double> r(n);
-    for (std::size_t i = 0; i < n; ++i) {
-      r[i] = a[i] * y[i] - f[i];
-      for (std::size_t k = 0; k < d; ++k)
-        r[i] += b[i * d + k] * y[(1 + k) * n + i] + c[i * d + k] * y[(1 + d + k) * n + i];
-    }
-    return r;
-  };
-  auto loss = [&] {
-    const auto r = residuals(host_copy(net.forward_taylor(stacked, d)));
-    double sum = 0;
-    for (double ri : r) sum += 0.5 * ri * ri;
-    return sum;
-  };
-  net.parameters().zero_gradients();
-  const auto r = residuals(host_copy(net.forward_taylor(stacked, d)));
-  auto hdy = Kokkos::create_mirror_view(dy);
-  for (std::size_t i = 0; i < n; ++i) {
-    hdy(i, 0) = r[i] * a[i];
-    for (std::size_t k = 0; k < d; ++k) {
-      hdy((1 + k) * n + i, 0) = r[i] * b[i * d + k];
-      hdy((1 + d + k) * n + i, 0) = r[i] * c[i * d + k];
-    }
-  }
-  Kokkos::deep_copy(dy, hdy);
-  net.backward_taylor(dy);
-  const auto analytic =
-      host_copy(Matrix<double>(net.parameters().gradients().data(), 1, net.parameters().size()));
-
-  auto values = Kokkos::create_mirror_view(net.parameters().values());
-  Kokkos::deep_copy(values, net.parameters().values());
-  double diff = 0, norm = 0;
-  for (std::size_t p = 0; p < values.size(); ++p) {
-    const double saved = values(p), eps = 1e-6;
-    values(p) = saved + eps;
-    Kokkos::deep_copy(net.parameters().values(), values);
-    const double plus = loss();
-    values(p) = saved - eps;
-    Kokkos::deep_copy(net.parameters().values(), values);
-    const double minus = loss();
-    values(p) = saved;
-    Kokkos::deep_copy(net.parameters().values(), values);
-    const double numeric = (plus - minus) / (2 * eps);
-    diff += (numeric - analytic[p]) * (numeric - analytic[p]);
-    norm += numeric * numeric;
-  }
-  EXPECT_LT(std::sqrt(diff / norm), 1e-6) << name;
+  const std::size_t d = static_cast<std::size_t>(dims);
+  Network<double> net(make_mlp<double>({d, 8, 8, 1}, activation_from_name(name)), 9);
+  check_residual_loss_gradient(net, d, 7, 4, name);
 }
 
 // Per-point parameter gradients (the Jacobian rows Gauss–Newton needs): with dy the residuals'
@@ -158,12 +53,12 @@ TEST_P(TaylorMlp, PerPointJacobianRowsMatchFiniteDifferences) {
   for (std::size_t row = 0; row < channels * n; ++row) hdy(row, 0) = standard_normal(31, row);
   Kokkos::deep_copy(dy, hdy);
   auto taylor_residuals = [&] {
-    const auto y = host_copy(net.forward_taylor(stacked, d));
+    const auto y = to_vector(net.forward_taylor(stacked, d));
     std::vector<double> r(n, 0.0);
     for (std::size_t row = 0; row < channels * n; ++row) r[row % n] += hdy(row, 0) * y[row];
     return r;
   };
-  auto plain_residuals = [&] { return host_copy(net.forward(x)); };
+  auto plain_residuals = [&] { return to_vector(net.forward(x)); };
   Matrix<double> jacobian("jacobian", n, params), plain("plain", n, params);
   net.forward_taylor(stacked, d);
   net.backward_taylor_points(dy, jacobian);
@@ -171,7 +66,7 @@ TEST_P(TaylorMlp, PerPointJacobianRowsMatchFiniteDifferences) {
   Kokkos::deep_copy(ones, 1.0);
   net.forward(x);
   net.backward_points(ones, plain);
-  const auto analytic = host_copy(jacobian), analytic_plain = host_copy(plain);
+  const auto analytic = to_vector(jacobian), analytic_plain = to_vector(plain);
 
   auto values = Kokkos::create_mirror_view(net.parameters().values());
   Kokkos::deep_copy(values, net.parameters().values());
@@ -205,8 +100,7 @@ INSTANTIATE_TEST_SUITE_P(SmoothActivations, TaylorMlp,
                                             ::testing::Values(2, 3)));
 
 TEST(TaylorMlp, ModulesWithoutPropagationSayWhich) {
-  Network<double> net(
-      std::make_unique<Residual<double>>(make_mlp<double>({2, 2}, Activation::tanh)), 1);
+  Network<double> net(std::make_unique<Pointwise<double>>(2, Activation::tanh), 1);
   Matrix<double> stacked("s", 5, 2);
   EXPECT_THROW(net.forward_taylor(stacked, 2), InternalError);
   EXPECT_FALSE(has_second_derivative(Activation::relu));

@@ -1,5 +1,6 @@
 #pragma once
-// Case-file sections shared by every learned method: `model` (an MLP) and `training` (stages of
+// Case-file sections shared by every learned method: `model` (an MLP, modified MLP or SIREN,
+// optionally behind Fourier features; built by make_network) and `training` (stages of
 // optimizers, schedules, checkpoints). Each key is documented in cases/README.md.
 
 #include <cstdint>
@@ -8,17 +9,11 @@
 
 #include "karman/config/node.hpp"
 #include "karman/nn/activation.hpp"
+#include "karman/nn/architecture.hpp"
 #include "karman/nn/init.hpp"
 #include "karman/nn/trainer.hpp"
 
 namespace karman::nn {
-
-struct MlpSpec {
-  std::vector<std::size_t> hidden{64, 64, 64};
-  Activation activation = Activation::tanh;
-  Init init = Init::xavier_uniform;
-  std::uint64_t seed = 0;
-};
 
 struct TrainingSpec {
   TrainerOptions trainer;

@@ -46,10 +46,14 @@ class Residual : public Module<T> {
   void initialize(std::uint64_t seed) override { m_inner->initialize(seed); }
   Matrix<T> forward(const Matrix<T>& x) override;
   Matrix<T> backward(const Matrix<T>& dy) override;
+  // Every channel is a sum too: (x + f)_k = x_k + f_k, (x + f)_kk = x_kk + f_kk.
+  Matrix<T> forward_taylor(const Matrix<T>& x, std::size_t dims) override;
+  Matrix<T> backward_taylor(const Matrix<T>& dy) override;
 
  private:
   std::unique_ptr<Module<T>> m_inner;
-  Matrix<T> m_y, m_dx;  // [batch, width]
+  Matrix<T> m_y, m_dx;    // [batch, width]
+  Matrix<T> m_ty, m_tdx;  // [C·N, width]
 };
 
 // σ(x) on its own (when it cannot be fused into the Linear before it).
