@@ -68,6 +68,12 @@ PointPde point_pde(config::PdeType type) {
       return PointPde::heat;
     case config::PdeType::burgers:
       return PointPde::burgers;
+    case config::PdeType::allen_cahn:
+      return PointPde::allen_cahn;
+    case config::PdeType::helmholtz:
+      return PointPde::helmholtz;
+    case config::PdeType::wave:
+      return PointPde::wave;
     default:
       break;
   }

@@ -165,6 +165,13 @@ TEST(CliPinn, UnsupportedSetupsFailAtValidation) {
   EXPECT_EQ(darcy.status, 1) << darcy;
   EXPECT_NE(darcy.err.find("kind pinn supports poisson, heat and burgers"), std::string::npos)
       << darcy;
+  // Helmholtz has a residual kernel but no loss wiring yet: one line, not an internal error.
+  const CliResult helmholtz =
+      run_karman(dir, {"validate", kCase, "--set", "pde={type: helmholtz, wavenumber: 2}"});
+  EXPECT_EQ(helmholtz.status, 1) << helmholtz;
+  ASSERT_EQ(helmholtz.error_lines().size(), 1u) << helmholtz;
+  EXPECT_NE(helmholtz.err.find("kind pinn does not train helmholtz yet"), std::string::npos)
+      << helmholtz;
   // Gauss–Newton needs residuals: a plain fit case cannot ask for it.
   const std::string fit = (source_dir() / "cases" / "nn" / "fit2d.yaml").string();
   const CliResult natgrad = run_karman(
