@@ -15,7 +15,7 @@
 
 namespace karman::pinn {
 
-enum class PointPde { poisson, heat, burgers, navier_stokes };
+enum class PointPde { poisson, heat, burgers, allen_cahn, helmholtz, wave, navier_stokes };
 
 inline constexpr int max_channels = 9;    // 1 + 2·4 inputs (3 space dimensions and time)
 inline constexpr int max_outputs = 3;     // u, v, p
@@ -27,6 +27,9 @@ struct PointPdeParameters {
   int space = 2;  // space dimensions (dims - 1 for a time-dependent PDE)
   int outputs = 1;
   double kappa = 1.0, nu = 0.0;
+  double epsilon = 1e-4, reaction = 5.0;  // Allen–Cahn
+  double wavenumber = 0.0;                // Helmholtz k
+  double speed = 1.0;                     // wave c
   // Residual components: momentum x, momentum y and continuity for Navier–Stokes, else one.
   int components() const { return pde == PointPde::navier_stokes ? 3 : 1; }
 };
@@ -71,6 +74,30 @@ KOKKOS_INLINE_FUNCTION void point_residual(const PointPdeParameters& p, const Je
       out.dr[0][1][0] = u;
       out.dr[0][2][0] = T(1);
       out.dr[0][second][0] = -nu;
+      break;
+    }
+    case PointPde::allen_cahn: {  // u_t - ε u_xx + r(u³ - u) - f in 1D (x, t)
+      const T u = jet(0, 0), u_t = jet(2, 0), u_xx = jet(second, 0);
+      const T epsilon = static_cast<T>(p.epsilon), reaction = static_cast<T>(p.reaction);
+      out.r[0] = static_cast<T>(pde::allen_cahn_residual(u_t, u, epsilon, u_xx, reaction, f));
+      out.dr[0][0][0] = static_cast<T>(pde::allen_cahn_reaction_derivative(u, reaction));
+      out.dr[0][2][0] = T(1);
+      out.dr[0][second][0] = -epsilon;
+      break;
+    }
+    case PointPde::helmholtz: {  // -Δu - k²u - f
+      const T k = static_cast<T>(p.wavenumber);
+      out.r[0] = static_cast<T>(pde::helmholtz_residual(laplacian, jet(0, 0), k, f));
+      out.dr[0][0][0] = -k * k;
+      for (int k_dim = 0; k_dim < p.space; ++k_dim) out.dr[0][second + k_dim][0] = T(-1);
+      break;
+    }
+    case PointPde::wave: {  // u_tt - c² u_xx - f in 1D (x, t); t is the last input
+      const int tt = second + p.space;
+      const T c = static_cast<T>(p.speed), u_xx = jet(second, 0), u_tt = jet(tt, 0);
+      out.r[0] = static_cast<T>(pde::wave_residual(u_tt, c, u_xx, f));
+      out.dr[0][second][0] = -c * c;
+      out.dr[0][tt][0] = T(1);
       break;
     }
     case PointPde::navier_stokes: {  // steady 2D, outputs (u, v, p), inputs (x, y)

@@ -68,6 +68,12 @@ PointPde point_pde(config::PdeType type) {
       return PointPde::heat;
     case config::PdeType::burgers:
       return PointPde::burgers;
+    case config::PdeType::allen_cahn:
+      return PointPde::allen_cahn;
+    case config::PdeType::helmholtz:
+      return PointPde::helmholtz;
+    case config::PdeType::wave:
+      return PointPde::wave;
     case config::PdeType::navier_stokes:
       return PointPde::navier_stokes;
     default:
@@ -158,6 +164,10 @@ ResidualLoss<T>::ResidualLoss(nn::Network<T>& net, const config::PdeSpec& pde,
   m_pde.outputs = static_cast<int>(net.module().out_features());
   m_pde.kappa = pde.kappa;
   m_pde.nu = pde.nu;
+  m_pde.epsilon = pde.epsilon;
+  m_pde.reaction = pde.reaction;
+  m_pde.wavenumber = pde.wavenumber;
+  m_pde.speed = pde.speed;
   const std::size_t dims = static_cast<std::size_t>(box.dim);
   const std::size_t space = static_cast<std::size_t>(m_pde.space);
   const InputMap map = InputMap::for_box(box);
@@ -180,7 +190,8 @@ ResidualLoss<T>::ResidualLoss(nn::Network<T>& net, const config::PdeSpec& pde,
   }
   m_terms.push_back(std::move(residual));
 
-  if (pde.type == config::PdeType::burgers)  // the reference solves on a periodic interval
+  if (pde.type == config::PdeType::burgers ||
+      pde.type == config::PdeType::allen_cahn)  // the reference solves on a periodic interval
     m_terms.push_back(periodic_term(weights.boundary, boundary, 0, box, map));
   else if (pde.type == config::PdeType::navier_stokes)  // the velocity; p's constant is free
     m_terms.push_back(data_term("boundary", weights.boundary, boundary,

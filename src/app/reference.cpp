@@ -151,7 +151,8 @@ class ReferenceMethod : public Method {
   }
 
  private:
-  // Poisson, Darcy (KSP), heat, Burgers (TS): the field `reference`, with exact data its error.
+  // Poisson, Darcy, Helmholtz (KSP), heat, Burgers, Allen–Cahn, wave (TS): the field
+  // `reference`, with exact data its error.
   solvers::SolveStats solve_scalar(const RunContext& ctx, const mesh::StructuredGrid& grid,
                                    io::FieldWriter& writer, const Store& store,
                                    nlohmann::json& metrics,
@@ -174,6 +175,8 @@ class ReferenceMethod : public Method {
     } else {
       auto initial = pde::evaluate(grid, *p.pde.initial);
       store("initial", initial);
+      if (p.pde.initial_velocity)
+        store("initial_velocity", pde::evaluate(grid, *p.pde.initial_velocity));
       auto on_snapshot = [&](long index, double t, const std::vector<double>& state) {
         writer.write_snapshot(index, t, "reference", state);
         if (p.pde.exact) {

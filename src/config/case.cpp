@@ -19,20 +19,28 @@ const char* to_string(PdeType type) {
       return "burgers";
     case PdeType::navier_stokes:
       return "navier_stokes";
+    case PdeType::allen_cahn:
+      return "allen_cahn";
+    case PdeType::helmholtz:
+      return "helmholtz";
+    case PdeType::wave:
+      return "wave";
   }
   return "?";
 }
 
 namespace {
 
-const std::vector<std::string> kPdeTypes{"poisson", "darcy", "heat", "burgers", "navier_stokes"};
+const std::vector<std::string> kPdeTypes{"poisson",       "darcy",      "heat",      "burgers",
+                                         "navier_stokes", "allen_cahn", "helmholtz", "wave"};
 
 PdeType parse_pde_type(const std::string& name) {
-  if (name == "poisson") return PdeType::poisson;
-  if (name == "darcy") return PdeType::darcy;
-  if (name == "heat") return PdeType::heat;
-  if (name == "navier_stokes") return PdeType::navier_stokes;
-  return PdeType::burgers;
+  for (PdeType type :
+       {PdeType::poisson, PdeType::darcy, PdeType::heat, PdeType::burgers, PdeType::navier_stokes,
+        PdeType::allen_cahn, PdeType::helmholtz, PdeType::wave})
+    if (name == to_string(type)) return type;
+  KARMAN_VERIFY(false, "parse_pde_type: '" + name + "' passed choice() but is no PdeType");
+  return PdeType::poisson;
 }
 
 std::optional<Expression> optional_expression(const Node& node, std::string_view key) {
@@ -103,15 +111,17 @@ FieldSpec read_field(const Node& parent, std::string_view key, int dim) {
 
 mesh::GridShape read_grid(const Node& grid, PdeType type) {
   mesh::GridShape shape;
-  const bool is_1d = type == PdeType::burgers;
+  const std::string name = to_string(type);
+  const bool is_1d = PdeSpec::one_dimensional(type), periodic = PdeSpec::periodic(type);
   shape.dim = static_cast<int>(grid.integer("dim", is_1d ? 1 : 2, 1, 3));
-  if (is_1d && shape.dim != 1) grid.fail("dim", "expected 1: burgers is a 1D equation");
+  if (is_1d && shape.dim != 1) grid.fail("dim", "expected 1: " + name + " is a 1D equation");
   if (!is_1d && shape.dim == 1) grid.fail("dim", "expected 2 or 3 for this PDE");
   if (type == PdeType::navier_stokes && shape.dim != 2)
     grid.fail("dim", "expected 2: navier_stokes is solved in 2D (streamfunction–vorticity)");
-  shape.periodic = grid.flag("periodic", is_1d);
-  if (is_1d && !shape.periodic) grid.fail("periodic", "burgers is solved on a periodic grid");
-  if (!is_1d && shape.periodic) grid.fail("periodic", "only burgers supports periodic grids");
+  shape.periodic = grid.flag("periodic", periodic);
+  if (periodic && !shape.periodic) grid.fail("periodic", name + " is solved on a periodic grid");
+  if (!periodic && shape.periodic)
+    grid.fail("periodic", "only burgers and allen_cahn support periodic grids");
   const long min_nodes = shape.periodic ? 4 : 3;
   auto n = grid.integers("n", shape.dim, min_nodes, std::numeric_limits<long>::max());
   auto lower =
@@ -139,6 +149,8 @@ PdeSpec read_pde(const Node& pde, int dim) {
     case PdeType::poisson:
     case PdeType::darcy:
     case PdeType::heat:
+    case PdeType::helmholtz:
+    case PdeType::wave:
       spec.source = pde.expression("source", spec.type == PdeType::darcy ? "1" : "0");
       spec.boundary = optional_expression(pde, "boundary");
       if (!spec.boundary) spec.boundary = spec.exact ? *spec.exact : Expression("0", Place{});
@@ -146,8 +158,19 @@ PdeSpec read_pde(const Node& pde, int dim) {
     case PdeType::burgers:
       spec.nu = pde.number("nu", Bounds::positive());
       break;
+    case PdeType::allen_cahn:
+      spec.source = pde.expression("source", "0");
+      spec.epsilon = pde.number("epsilon", 1e-4, Bounds::positive());
+      spec.reaction = pde.number("reaction", 5.0, Bounds::at_least(0));
+      break;
     case PdeType::navier_stokes:
       break;
+  }
+  if (spec.type == PdeType::helmholtz)
+    spec.wavenumber = pde.number("wavenumber", Bounds::at_least(0));
+  if (spec.type == PdeType::wave) {
+    spec.speed = pde.number("speed", Bounds::positive());
+    spec.initial_velocity = pde.expression("initial_velocity", "0");
   }
   if (spec.type == PdeType::darcy) spec.coefficient = read_field(pde, "coefficient", dim);
   if (spec.type == PdeType::heat) spec.kappa = pde.number("kappa", 1.0, Bounds::positive());
@@ -158,7 +181,7 @@ PdeSpec read_pde(const Node& pde, int dim) {
       spec.initial = FieldSpec{FieldSpec::Source::expression, spec.exact, "", "", {}, pde.place()};
     else
       pde.fail("initial", "required for a time-dependent PDE without an exact solution");
-    if (spec.type == PdeType::burgers && spec.initial->source == FieldSpec::Source::random)
+    if (PdeSpec::periodic(spec.type) && spec.initial->source == FieldSpec::Source::random)
       spec.initial->random.periodic = true;
   }
   return spec;
@@ -177,18 +200,23 @@ TimeSpec read_time(const Node& time) {
 SolverSpec read_solver(const Node& solver, const PdeSpec& pde) {
   // Defaults are the fastest robust PETSc choice per problem: AMG-preconditioned CG for the SPD
   // steady problems; GMRES for the time steppers (their Dirichlet rows make the Jacobian
-  // unsymmetric), with AMG in 2D/3D and LU-free block Jacobi/ILU for 1D Burgers; for the
+  // unsymmetric), with AMG in 2D/3D and LU-free block Jacobi/ILU for the 1D equations; for the
   // Navier–Stokes Newton steps (unsymmetric, indefinite) GMRES on a sparse LU (MUMPS in parallel).
+  // Helmholtz is symmetric but indefinite once k² passes the smallest Dirichlet eigenvalue of
+  // −Δ: CG breaks down there, and GMRES with AMG or ILU/ASM needs thousands of iterations from
+  // k = 8π on (or stalls); GMRES on a sparse LU (MUMPS) solves every k in one iteration
+  // (cases/README.md has the measured iteration counts).
   SolverSpec spec;
   const bool navier_stokes = pde.type == PdeType::navier_stokes;
-  const bool steady = !pde.time_dependent();
-  spec.ksp = solver.str("ksp", steady && !navier_stokes ? "cg" : "gmres");
-  spec.pc = solver.str("pc", pde.type == PdeType::burgers ? "bjacobi"
-                             : navier_stokes              ? "lu"
-                                                          : "gamg");
+  const bool helmholtz = pde.type == PdeType::helmholtz;
+  const bool spd = !pde.time_dependent() && !navier_stokes && !helmholtz;
+  spec.ksp = solver.str("ksp", spd ? "cg" : "gmres");
+  spec.pc = solver.str("pc", PdeSpec::one_dimensional(pde.type) ? "bjacobi"
+                             : navier_stokes || helmholtz       ? "lu"
+                                                                : "gamg");
   spec.ksp_place = solver.place("ksp");
   spec.pc_place = solver.place("pc");
-  spec.rtol = solver.number("rtol", steady ? 1e-10 : 1e-10, Bounds::positive());
+  spec.rtol = solver.number("rtol", 1e-10, Bounds::positive());
   spec.atol = solver.number("atol", 1e-50, Bounds::positive());
   spec.max_it = solver.integer("max_it", 10000, 1);
   spec.options = solver.opaque_map("options");

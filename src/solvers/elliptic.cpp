@@ -41,6 +41,11 @@ SteadyResult solve_elliptic(const mesh::StructuredGrid& grid, const config::PdeS
     diagonal += 2.0 / (grid.shape().spacing(d) * grid.shape().spacing(d));
   petsc::Mat A;
   detail::assemble_diffusion(grid, coefficient, diagonal, A);
+  // Helmholtz: -Δ_h - k² I. The shift also lands on the boundary rows, whose diagonal the
+  // elimination below resets; the operator stays symmetric but is indefinite once k² exceeds
+  // the smallest eigenvalue of -Δ_h (hence GMRES, not CG, by default).
+  if (pde.type == config::PdeType::helmholtz)
+    KARMAN_PETSC(MatShift(A, -pde.wavenumber * pde.wavenumber));
   petsc::Vec u, b;
   KARMAN_PETSC(DMCreateGlobalVector(dm, u.out()));
   KARMAN_PETSC(VecDuplicate(u, b.out()));
@@ -55,7 +60,7 @@ SteadyResult solve_elliptic(const mesh::StructuredGrid& grid, const config::PdeS
           lifted[p] = g[p];
   detail::to_petsc(lifted, u);
   // Symmetric elimination: zero the Dirichlet rows and columns, move their known values to the
-  // right-hand side. The operator stays SPD, so CG applies.
+  // right-hand side. The operator stays symmetric (SPD unless shifted), so CG applies.
   const auto rows = detail::boundary_rows(grid);
   KARMAN_PETSC(MatZeroRowsColumnsStencil(A, static_cast<PetscInt>(rows.size()), rows.data(),
                                          diagonal, u, b));
@@ -65,6 +70,7 @@ SteadyResult solve_elliptic(const mesh::StructuredGrid& grid, const config::PdeS
   KARMAN_PETSC(KSPSetOperators(ksp, A, A));
   KARMAN_PETSC(KSPSetInitialGuessNonzero(ksp, PETSC_TRUE));
   detail::configure_ksp(ksp, solver);
+  detail::prefer_mumps(ksp);
   KARMAN_PETSC(KSPSetUp(ksp));
   result.stats.setup_s = setup_timer.seconds();
 

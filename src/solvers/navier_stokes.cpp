@@ -213,22 +213,6 @@ void initial_guess(DM dm, const FlowContext& ctx, Vec X) {
   KARMAN_PETSC(DMDAVecRestoreArray(dm, X, &x));
 }
 
-// A direct solve factors with MUMPS unless the options chose: PETSc's own LU runs on one rank
-// only, and MUMPS (nested-dissection ordering) is also the faster one on one rank here.
-void prefer_mumps(KSP ksp) {
-#if defined(PETSC_HAVE_MUMPS)
-  PC pc;
-  PetscBool direct, chosen;
-  KARMAN_PETSC(KSPGetPC(ksp, &pc));
-  KARMAN_PETSC(
-      PetscObjectTypeCompareAny(reinterpret_cast<PetscObject>(pc), &direct, PCLU, PCCHOLESKY, ""));
-  KARMAN_PETSC(PetscOptionsHasName(nullptr, nullptr, "-pc_factor_mat_solver_type", &chosen));
-  if (direct && !chosen) KARMAN_PETSC(PCFactorSetMatSolverType(pc, MATSOLVERMUMPS));
-#else
-  (void)ksp;
-#endif
-}
-
 // ------------------------------------------------------------------------ derived fields
 // d/ds of a nodal field along one grid line at index k of n: central inside, the second-order
 // one-sided difference at the ends. `f(m)` is the field at index m on the line.
@@ -444,7 +428,7 @@ NavierStokesResult solve_navier_stokes(const mesh::StructuredGrid& grid, const c
   KSP ksp;
   KARMAN_PETSC(SNESGetKSP(snes, &ksp));
   detail::configure_ksp(ksp, solver);
-  prefer_mumps(ksp);
+  detail::prefer_mumps(ksp);
   // Full Newton steps: from rest they converge in about five steps for the Reynolds numbers of
   // the cases (Kovasznay 20, cavity 100), where backtracking on ||F|| only slows the start down.
   // `-snes_linesearch_type bt` restores the safeguard.

@@ -34,6 +34,20 @@ void from_options(const std::function<void()>& set_from_options) {
   }
 }
 
+void prefer_mumps(KSP ksp) {
+#if defined(PETSC_HAVE_MUMPS)
+  PC pc;
+  PetscBool direct, chosen;
+  KARMAN_PETSC(KSPGetPC(ksp, &pc));
+  KARMAN_PETSC(
+      PetscObjectTypeCompareAny(reinterpret_cast<PetscObject>(pc), &direct, PCLU, PCCHOLESKY, ""));
+  KARMAN_PETSC(PetscOptionsHasName(nullptr, nullptr, "-pc_factor_mat_solver_type", &chosen));
+  if (direct && !chosen) KARMAN_PETSC(PCFactorSetMatSolverType(pc, MATSOLVERMUMPS));
+#else
+  (void)ksp;
+#endif
+}
+
 void record_ksp(KSP ksp, SolveStats& stats) {
   PC pc;
   KSPType ksp_type;

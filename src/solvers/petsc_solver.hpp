@@ -24,6 +24,10 @@ void configure_ksp(KSP ksp, const config::SolverSpec& spec);
 // Run a *SetFromOptions call; PETSc's complaint about an option becomes a ConfigError.
 void from_options(const std::function<void()>& set_from_options);
 
+// A direct solve (pc lu or cholesky) factors with MUMPS unless the options chose a solver:
+// PETSc's own LU runs on one rank only. Call after configure_ksp.
+void prefer_mumps(KSP ksp);
+
 // ksp/pc types, final residual and convergence reason of the last solve.
 void record_ksp(KSP ksp, SolveStats& stats);
 

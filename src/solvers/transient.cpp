@@ -137,12 +137,205 @@ PetscErrorCode burgers_jacobian(TS, PetscReal, Vec u, Vec, PetscReal shift, Mat 
   return 0;
 }
 
+// ------------------------------------------------------------------------------ Allen–Cahn
+// Central differences on a periodic grid, the reaction taken pointwise:
+//   F_i = u_t,i - ε (u_{i+1} - 2u_i + u_{i-1}) / h² + r (u_i³ - u_i) - f_i(t).
+// The source f (zero for the benchmark, non-zero for manufactured solutions) is re-evaluated
+// only when it depends on t.
+struct AllenCahnContext {
+  DM dm;
+  const mesh::StructuredGrid* grid = nullptr;
+  const config::PdeSpec* pde = nullptr;
+  std::vector<double> source;  // owned box of f at source_time
+  double source_time = NAN;
+
+  const std::vector<double>& source_at(double t) {
+    if (std::isnan(source_time) || (pde->source->uses_time() && source_time != t)) {
+      source = pde::evaluate(*grid, *pde->source, t);
+      source_time = t;
+    }
+    return source;
+  }
+};
+
+PetscErrorCode allen_cahn_residual(TS, PetscReal t, Vec u, Vec u_t, Vec F, void* raw) {
+  auto& ctx = *static_cast<AllenCahnContext*>(raw);
+  const std::vector<double>* source = nullptr;
+  try {
+    source = &ctx.source_at(t);
+  } catch (const std::exception&) {
+    return PETSC_ERR_LIB;
+  }
+  Vec local;
+  const PetscScalar *x, *xt;
+  PetscScalar* f;
+  PetscInt xs, xm;
+  PetscCall(DMGetLocalVector(ctx.dm, &local));
+  PetscCall(DMGlobalToLocalBegin(ctx.dm, u, INSERT_VALUES, local));
+  PetscCall(DMGlobalToLocalEnd(ctx.dm, u, INSERT_VALUES, local));
+  PetscCall(DMDAVecGetArrayRead(ctx.dm, local, &x));
+  PetscCall(DMDAVecGetArrayRead(ctx.dm, u_t, &xt));
+  PetscCall(DMDAVecGetArray(ctx.dm, F, &f));
+  PetscCall(DMDAGetCorners(ctx.dm, &xs, nullptr, nullptr, &xm, nullptr, nullptr));
+  const double h = ctx.grid->shape().spacing(0), inv_h2 = 1.0 / (h * h);
+  for (PetscInt i = xs; i < xs + xm; ++i) {
+    const double u_xx = (x[i + 1] - 2.0 * x[i] + x[i - 1]) * inv_h2;
+    f[i] = pde::allen_cahn_residual(xt[i], x[i], ctx.pde->epsilon, u_xx, ctx.pde->reaction,
+                                    (*source)[i - xs]);
+  }
+  PetscCall(DMDAVecRestoreArray(ctx.dm, F, &f));
+  PetscCall(DMDAVecRestoreArrayRead(ctx.dm, u_t, &xt));
+  PetscCall(DMDAVecRestoreArrayRead(ctx.dm, local, &x));
+  PetscCall(DMRestoreLocalVector(ctx.dm, &local));
+  return 0;
+}
+
+// dF_i/du_j + shift dF_i/du_t,j: the tridiagonal [-ε/h², shift + 2ε/h² + r(3u_i² - 1), -ε/h²].
+PetscErrorCode allen_cahn_jacobian(TS, PetscReal, Vec u, Vec, PetscReal shift, Mat J, Mat P,
+                                   void* raw) {
+  auto& ctx = *static_cast<AllenCahnContext*>(raw);
+  const PetscScalar* x;
+  PetscInt xs, xm;
+  PetscCall(DMDAVecGetArrayRead(ctx.dm, u, &x));  // the owned entries suffice
+  PetscCall(DMDAGetCorners(ctx.dm, &xs, nullptr, nullptr, &xm, nullptr, nullptr));
+  const double h = ctx.grid->shape().spacing(0), eps_h2 = ctx.pde->epsilon / (h * h);
+  for (PetscInt i = xs; i < xs + xm; ++i) {
+    MatStencil row{}, cols[3]{};
+    row.i = i;
+    cols[0].i = i - 1, cols[1].i = i, cols[2].i = i + 1;  // wrapped by the periodic DMDA
+    const double reaction = pde::allen_cahn_reaction_derivative(x[i], ctx.pde->reaction);
+    PetscScalar v[3] = {-eps_h2, shift + 2.0 * eps_h2 + reaction, -eps_h2};
+    PetscCall(MatSetValuesStencil(P, 1, &row, 3, cols, v, INSERT_VALUES));
+  }
+  PetscCall(DMDAVecRestoreArrayRead(ctx.dm, u, &x));
+  PetscCall(MatAssemblyBegin(P, MAT_FINAL_ASSEMBLY));
+  PetscCall(MatAssemblyEnd(P, MAT_FINAL_ASSEMBLY));
+  if (J != P) {
+    PetscCall(MatAssemblyBegin(J, MAT_FINAL_ASSEMBLY));
+    PetscCall(MatAssemblyEnd(J, MAT_FINAL_ASSEMBLY));
+  }
+  return 0;
+}
+
+// ------------------------------------------------------------------------------------- wave
+// u_tt = c² u_xx + f as a first-order system in (u, v = u_t), two dofs per node of a DMDA with
+// the grid's decomposition:
+//   interior  F_u = u_t - v,   F_v = v_t - c² (u_{i+1} - 2u_i + u_{i-1}) / h² - f_i(t)
+//   ends      F_u = u - g(t),  F_v = v - u_t    (Dirichlet; v follows the boundary data)
+// Linear: each implicit stage is one KSP solve. Crank–Nicolson conserves the discrete energy.
+struct WaveNode {
+  PetscScalar u, v;
+};
+
+struct WaveContext {
+  petsc::DM dm;  // dof 2, same ownership as the grid's DMDA
+  const mesh::StructuredGrid* grid = nullptr;
+  const config::PdeSpec* pde = nullptr;
+  std::vector<double> source, boundary;  // owned boxes of f and g at data_time
+  double data_time = NAN;
+
+  void data_at(double t) {
+    const bool time_dependent = pde->source->uses_time() || pde->boundary->uses_time();
+    if (!std::isnan(data_time) && (!time_dependent || data_time == t)) return;
+    source = pde::evaluate(*grid, *pde->source, t);
+    boundary = pde::evaluate(*grid, *pde->boundary, t);
+    data_time = t;
+  }
+  bool on_boundary(PetscInt i) const { return grid->shape().on_boundary(i, 0, 0); }
+};
+
+void create_wave_dm(const mesh::StructuredGrid& grid, petsc::DM& dm) {
+  const PetscInt* owned;
+  KARMAN_PETSC(DMDAGetOwnershipRanges(detail::dm_of(grid), &owned, nullptr, nullptr));
+  KARMAN_PETSC(
+      DMDACreate1d(grid.comm(), DM_BOUNDARY_NONE, grid.shape().n[0], 2, 1, owned, dm.out()));
+  KARMAN_PETSC(DMSetUp(dm));
+}
+
+PetscErrorCode wave_residual(TS, PetscReal t, Vec U, Vec U_t, Vec F, void* raw) {
+  auto& ctx = *static_cast<WaveContext*>(raw);
+  try {
+    ctx.data_at(t);
+  } catch (const std::exception&) {
+    return PETSC_ERR_LIB;
+  }
+  Vec local;
+  const WaveNode *x, *xt;
+  WaveNode* f;
+  PetscInt xs, xm;
+  PetscCall(DMGetLocalVector(ctx.dm, &local));
+  PetscCall(DMGlobalToLocalBegin(ctx.dm, U, INSERT_VALUES, local));
+  PetscCall(DMGlobalToLocalEnd(ctx.dm, U, INSERT_VALUES, local));
+  PetscCall(DMDAVecGetArrayRead(ctx.dm, local, &x));
+  PetscCall(DMDAVecGetArrayRead(ctx.dm, U_t, &xt));
+  PetscCall(DMDAVecGetArray(ctx.dm, F, &f));
+  PetscCall(DMDAGetCorners(ctx.dm, &xs, nullptr, nullptr, &xm, nullptr, nullptr));
+  const double h = ctx.grid->shape().spacing(0), inv_h2 = 1.0 / (h * h);
+  for (PetscInt i = xs; i < xs + xm; ++i) {
+    if (ctx.on_boundary(i)) {
+      f[i].u = x[i].u - ctx.boundary[i - xs];
+      f[i].v = x[i].v - xt[i].u;
+      continue;
+    }
+    const double u_xx = (x[i + 1].u - 2.0 * x[i].u + x[i - 1].u) * inv_h2;
+    f[i].u = xt[i].u - x[i].v;
+    f[i].v = pde::wave_residual(xt[i].v, ctx.pde->speed, u_xx, ctx.source[i - xs]);
+  }
+  PetscCall(DMDAVecRestoreArray(ctx.dm, F, &f));
+  PetscCall(DMDAVecRestoreArrayRead(ctx.dm, U_t, &xt));
+  PetscCall(DMDAVecRestoreArrayRead(ctx.dm, local, &x));
+  PetscCall(DMRestoreLocalVector(ctx.dm, &local));
+  return 0;
+}
+
+PetscErrorCode wave_jacobian(TS, PetscReal, Vec, Vec, PetscReal shift, Mat J, Mat P, void* raw) {
+  auto& ctx = *static_cast<WaveContext*>(raw);
+  PetscInt xs, xm;
+  PetscCall(DMDAGetCorners(ctx.dm, &xs, nullptr, nullptr, &xm, nullptr, nullptr));
+  const double h = ctx.grid->shape().spacing(0);
+  const double c2_h2 = ctx.pde->speed * ctx.pde->speed / (h * h);
+  constexpr PetscInt U = 0, V = 1;
+  auto node = [](PetscInt i, PetscInt c) {
+    MatStencil s{};
+    s.i = i, s.c = c;
+    return s;
+  };
+  for (PetscInt i = xs; i < xs + xm; ++i) {
+    const MatStencil row_u = node(i, U), row_v = node(i, V);
+    if (ctx.on_boundary(i)) {
+      const MatStencil cols_v[2] = {node(i, U), node(i, V)};
+      const PetscScalar one = 1.0, vals_v[2] = {-shift, 1.0};
+      PetscCall(MatSetValuesStencil(P, 1, &row_u, 1, &row_u, &one, INSERT_VALUES));
+      PetscCall(MatSetValuesStencil(P, 1, &row_v, 2, cols_v, vals_v, INSERT_VALUES));
+      continue;
+    }
+    const MatStencil cols_u[2] = {node(i, U), node(i, V)};
+    const PetscScalar vals_u[2] = {shift, -1.0};
+    const MatStencil cols_v[4] = {node(i - 1, U), node(i, U), node(i + 1, U), node(i, V)};
+    const PetscScalar vals_v[4] = {-c2_h2, 2.0 * c2_h2, -c2_h2, shift};
+    PetscCall(MatSetValuesStencil(P, 1, &row_u, 2, cols_u, vals_u, INSERT_VALUES));
+    PetscCall(MatSetValuesStencil(P, 1, &row_v, 4, cols_v, vals_v, INSERT_VALUES));
+  }
+  PetscCall(MatAssemblyBegin(P, MAT_FINAL_ASSEMBLY));
+  PetscCall(MatAssemblyEnd(P, MAT_FINAL_ASSEMBLY));
+  if (J != P) {
+    PetscCall(MatAssemblyBegin(J, MAT_FINAL_ASSEMBLY));
+    PetscCall(MatAssemblyEnd(J, MAT_FINAL_ASSEMBLY));
+  }
+  return 0;
+}
+
 void set_scheme(TS ts, const std::string& scheme) {
   if (scheme == "cn") {
     KARMAN_PETSC(TSSetType(ts, TSCN));
   } else if (scheme == "bdf2") {
     KARMAN_PETSC(TSSetType(ts, TSBDF));
     KARMAN_PETSC(TSBDFSetOrder(ts, 2));
+    // TSBDF adapts its step by default; the snapshot loop below needs the fixed steps it sets
+    // (with adaptation the run stops at the step limit short of the snapshot time).
+    TSAdapt adapt;
+    KARMAN_PETSC(TSGetAdapt(ts, &adapt));
+    KARMAN_PETSC(TSAdaptSetType(adapt, TSADAPTNONE));
   } else {
     KARMAN_PETSC(TSSetType(ts, TSBEULER));
   }
@@ -163,45 +356,86 @@ TransientResult solve_transient(const mesh::StructuredGrid& grid, const config::
                                 const std::vector<double>& initial,
                                 const SnapshotCallback& on_snapshot) {
   KARMAN_VERIFY(pde.time_dependent(), "solve_transient: steady PDE");
+  const bool wave = pde.type == config::PdeType::wave;
   DM dm = detail::dm_of(grid);
   TransientResult result;
   Timer setup_timer;
 
+  // The TS state lives on the grid's DMDA, except for the wave equation's (u, u_t) pairs.
+  WaveContext wave_ctx;
+  wave_ctx.grid = &grid;
+  wave_ctx.pde = &pde;
+  if (wave) create_wave_dm(grid, wave_ctx.dm);
+  DM state_dm = wave ? static_cast<DM>(wave_ctx.dm) : dm;
+
   petsc::TS ts;
   petsc::Mat J;
-  petsc::Vec u;
+  petsc::Vec u, field;  // the TS state; u alone on the grid's DMDA
   KARMAN_PETSC(TSCreate(grid.comm(), ts.out()));
-  KARMAN_PETSC(TSSetDM(ts, dm));
-  KARMAN_PETSC(DMCreateMatrix(dm, J.out()));
-  KARMAN_PETSC(DMCreateGlobalVector(dm, u.out()));
-  detail::to_petsc(initial, u);
+  KARMAN_PETSC(TSSetDM(ts, state_dm));
+  KARMAN_PETSC(DMCreateMatrix(state_dm, J.out()));
+  KARMAN_PETSC(DMCreateGlobalVector(state_dm, u.out()));
+  KARMAN_PETSC(DMCreateGlobalVector(dm, field.out()));
+  detail::to_petsc(initial, field);
+  if (wave) {
+    KARMAN_PETSC(VecStrideScatter(field, 0, u, INSERT_VALUES));
+    detail::to_petsc(pde::evaluate(grid, *pde.initial_velocity), field);
+    KARMAN_PETSC(VecStrideScatter(field, 1, u, INSERT_VALUES));
+  } else {
+    KARMAN_PETSC(VecCopy(field, u));
+  }
+  // u(·, t) out of the state, as an owned box.
+  auto state_field = [&]() {
+    if (!wave) return detail::from_petsc(u);
+    KARMAN_PETSC(VecStrideGather(u, 0, field, INSERT_VALUES));
+    return detail::from_petsc(field);
+  };
 
   HeatContext heat;
   heat.grid = &grid;
   heat.pde = &pde;
   BurgersContext burgers{dm, grid.shape().spacing(0), pde.nu};
-  if (pde.type == config::PdeType::heat) {
-    detail::assemble_diffusion(
-        grid, std::vector<double>(static_cast<std::size_t>(grid.local_size()), pde.kappa), 1.0,
-        heat.K);
-    std::vector<double> mass(static_cast<std::size_t>(grid.local_size()), 1.0);
-    for (long k = 0, p = 0; k < grid.count()[2]; ++k)
-      for (long j = 0; j < grid.count()[1]; ++j)
-        for (long i = 0; i < grid.count()[0]; ++i, ++p)
-          if (grid.shape().on_boundary(grid.start()[0] + i, grid.start()[1] + j,
-                                       grid.start()[2] + k))
-            mass[p] = 0.0;
-    KARMAN_PETSC(VecDuplicate(u, heat.mass.out()));
-    KARMAN_PETSC(VecDuplicate(u, heat.forcing.out()));
-    KARMAN_PETSC(VecDuplicate(u, heat.shifted_mass.out()));
-    detail::to_petsc(mass, heat.mass);
-    KARMAN_PETSC(TSSetProblemType(ts, TS_LINEAR));
-    KARMAN_PETSC(TSSetIFunction(ts, nullptr, heat_residual, &heat));
-    KARMAN_PETSC(TSSetIJacobian(ts, J, J, heat_jacobian, &heat));
-  } else {
-    KARMAN_PETSC(TSSetProblemType(ts, TS_NONLINEAR));
-    KARMAN_PETSC(TSSetIFunction(ts, nullptr, burgers_residual, &burgers));
-    KARMAN_PETSC(TSSetIJacobian(ts, J, J, burgers_jacobian, &burgers));
+  AllenCahnContext allen_cahn;
+  allen_cahn.dm = dm;
+  allen_cahn.grid = &grid;
+  allen_cahn.pde = &pde;
+  const bool linear = pde.type == config::PdeType::heat || wave;
+  KARMAN_PETSC(TSSetProblemType(ts, linear ? TS_LINEAR : TS_NONLINEAR));
+  switch (pde.type) {
+    case config::PdeType::heat: {
+      detail::assemble_diffusion(
+          grid, std::vector<double>(static_cast<std::size_t>(grid.local_size()), pde.kappa), 1.0,
+          heat.K);
+      std::vector<double> mass(static_cast<std::size_t>(grid.local_size()), 1.0);
+      for (long k = 0, p = 0; k < grid.count()[2]; ++k)
+        for (long j = 0; j < grid.count()[1]; ++j)
+          for (long i = 0; i < grid.count()[0]; ++i, ++p)
+            if (grid.shape().on_boundary(grid.start()[0] + i, grid.start()[1] + j,
+                                         grid.start()[2] + k))
+              mass[p] = 0.0;
+      KARMAN_PETSC(VecDuplicate(u, heat.mass.out()));
+      KARMAN_PETSC(VecDuplicate(u, heat.forcing.out()));
+      KARMAN_PETSC(VecDuplicate(u, heat.shifted_mass.out()));
+      detail::to_petsc(mass, heat.mass);
+      KARMAN_PETSC(TSSetIFunction(ts, nullptr, heat_residual, &heat));
+      KARMAN_PETSC(TSSetIJacobian(ts, J, J, heat_jacobian, &heat));
+      break;
+    }
+    case config::PdeType::burgers:
+      KARMAN_PETSC(TSSetIFunction(ts, nullptr, burgers_residual, &burgers));
+      KARMAN_PETSC(TSSetIJacobian(ts, J, J, burgers_jacobian, &burgers));
+      break;
+    case config::PdeType::allen_cahn:
+      KARMAN_PETSC(TSSetIFunction(ts, nullptr, allen_cahn_residual, &allen_cahn));
+      KARMAN_PETSC(TSSetIJacobian(ts, J, J, allen_cahn_jacobian, &allen_cahn));
+      break;
+    case config::PdeType::wave:
+      KARMAN_PETSC(TSSetIFunction(ts, nullptr, wave_residual, &wave_ctx));
+      KARMAN_PETSC(TSSetIJacobian(ts, J, J, wave_jacobian, &wave_ctx));
+      break;
+    default:
+      KARMAN_VERIFY(false, std::string("solve_transient: no time stepper for ") +
+                               config::to_string(pde.type));
   }
   set_scheme(ts, time.scheme);
   KARMAN_PETSC(TSSetTime(ts, 0.0));
@@ -211,10 +445,11 @@ TransientResult solve_transient(const mesh::StructuredGrid& grid, const config::
   SNES snes;
   KSP ksp;
   KARMAN_PETSC(TSGetSNES(ts, &snes));
-  if (pde.type == config::PdeType::heat) KARMAN_PETSC(SNESSetType(snes, SNESKSPONLY));
+  if (linear) KARMAN_PETSC(SNESSetType(snes, SNESKSPONLY));
   KARMAN_PETSC(SNESGetKSP(snes, &ksp));
   detail::configure_ksp(ksp, solver);
   detail::from_options([&] { KARMAN_PETSC(TSSetFromOptions(ts)); });
+  detail::prefer_mumps(ksp);
   KARMAN_PETSC(TSSetUp(ts));
   result.stats.setup_s = setup_timer.seconds();
 
@@ -244,17 +479,17 @@ TransientResult solve_transient(const mesh::StructuredGrid& grid, const config::
     t_previous = times[s];
     if (on_snapshot && time.snapshots > 0) {
       result.stats.solve_s += solve_timer.seconds();
-      on_snapshot(static_cast<long>(s + 1), times[s], detail::from_petsc(u));
+      on_snapshot(static_cast<long>(s + 1), times[s], state_field());
       solve_timer.reset();
     }
   }
   result.stats.solve_s += solve_timer.seconds();
 
-  PetscInt steps, linear, nonlinear;
+  PetscInt steps, linear_its, nonlinear;
   PetscReal t;
   TSType ts_type;
   KARMAN_PETSC(TSGetStepNumber(ts, &steps));
-  KARMAN_PETSC(TSGetKSPIterations(ts, &linear));
+  KARMAN_PETSC(TSGetKSPIterations(ts, &linear_its));
   KARMAN_PETSC(TSGetSNESIterations(ts, &nonlinear));
   KARMAN_PETSC(TSGetTime(ts, &t));
   KARMAN_PETSC(TSGetType(ts, &ts_type));
@@ -264,11 +499,11 @@ TransientResult solve_transient(const mesh::StructuredGrid& grid, const config::
   if (!ts_ok) result.stats.converged = false, result.stats.reason = ts_reason;
   result.stats.ts = ts_type;
   result.stats.steps = steps;
-  result.stats.iterations = linear;
+  result.stats.iterations = linear_its;
   result.stats.nonlinear_iterations = nonlinear;
   result.stats.options = solver.options;
   result.time = t;
-  result.u = detail::from_petsc(u);
+  result.u = state_field();
   return result;
 }
 

@@ -213,3 +213,67 @@ TEST(ConfigModel, BadKeysGiveOneLineErrors) {
     EXPECT_EQ(msg.rfind("model" + std::to_string(i) + ".yaml:", 0), 0u) << msg;
   }
 }
+
+TEST(Config, NewPdeTypesReadTheirKeysAndDefaults) {
+  auto ac =
+      CaseFile::load(write_case("ac.yaml", R"yaml(pde: {type: allen_cahn, initial: "x^2*cos(pi*x)"}
+grid: {n: 64, lower: -1, upper: 1}
+time: {t_end: 1, dt: 0.01}
+)yaml"));
+  ProblemSpec p = read_problem(ac.root());
+  ac.reject_unknown_keys();
+  EXPECT_EQ(p.pde.type, PdeType::allen_cahn);
+  EXPECT_DOUBLE_EQ(p.pde.epsilon, 1e-4);
+  EXPECT_DOUBLE_EQ(p.pde.reaction, 5.0);
+  EXPECT_TRUE(p.grid.periodic);
+  EXPECT_EQ(p.solver.ksp, "gmres");
+
+  auto hh = CaseFile::load(write_case("hh.yaml", R"yaml(pde: {type: helmholtz, wavenumber: 4*pi}
+grid: {n: 9, dim: 3}
+)yaml"));
+  p = read_problem(hh.root());
+  hh.reject_unknown_keys();
+  EXPECT_NEAR(p.pde.wavenumber, 4 * M_PI, 1e-14);
+  EXPECT_FALSE(p.pde.time_dependent());
+  EXPECT_EQ(p.solver.ksp, "gmres");  // indefinite: no CG
+  EXPECT_EQ(p.solver.pc, "lu");
+
+  auto wave = CaseFile::load(
+      write_case("wave.yaml", R"yaml(pde: {type: wave, speed: 2, exact: "sin(pi*x)*cos(2*pi*t)"}
+grid: {n: 33}
+time: {t_end: 1, dt: 0.01}
+)yaml"));
+  p = read_problem(wave.root());
+  wave.reject_unknown_keys();
+  EXPECT_DOUBLE_EQ(p.pde.speed, 2.0);
+  EXPECT_FALSE(p.grid.periodic);
+  EXPECT_NEAR((*p.pde.initial_velocity)(0.3), 0.0, 0.0);  // default 0, not derived from exact
+  EXPECT_NEAR((*p.pde.boundary)(1.0, 0.0, 0.0, 0.3), std::sin(M_PI) * std::cos(0.6 * M_PI), 1e-15);
+}
+
+TEST(Config, NewPdeTypesRejectBadInput) {
+  const char* wave = R"yaml(pde: {type: wave, speed: 1, initial: "sin(pi*x)"}
+grid: {n: 33}
+time: {t_end: 1, dt: 0.01}
+)yaml";
+  std::string msg = error_of(write_case("wave_bad.yaml", wave), {"pde.speed=0"});
+  EXPECT_NE(msg.find("pde.speed: expected a number positive"), std::string::npos) << msg;
+  msg = error_of("wave_bad.yaml", {"grid.periodic=true"});
+  EXPECT_NE(msg.find("grid.periodic: only burgers and allen_cahn support periodic grids"),
+            std::string::npos)
+      << msg;
+  msg = error_of("wave_bad.yaml", {"grid.dim=2"});
+  EXPECT_NE(msg.find("grid.dim: expected 1: wave is a 1D equation"), std::string::npos) << msg;
+  msg = error_of(write_case("ac_bad.yaml", R"yaml(pde: {type: allen_cahn, epsilon: -1, initial: "x"}
+grid: {n: 16}
+time: {t_end: 1, dt: 0.01}
+)yaml"));
+  EXPECT_NE(msg.find("pde.epsilon: expected a number positive"), std::string::npos) << msg;
+  msg = error_of(write_case("hh_bad.yaml", R"yaml(pde: {type: helmholtz, wavenumber: 1, kappa: 2}
+grid: {n: 9}
+)yaml"));
+  EXPECT_NE(msg.find("unknown key 'pde.kappa'"), std::string::npos) << msg;
+  msg =
+      error_of(write_case("hh_neg.yaml", "pde: {type: helmholtz, wavenumber: -1}\ngrid: {n: 9}\n"));
+  EXPECT_NE(msg.find("pde.wavenumber: expected a number"), std::string::npos) << msg;
+}

@@ -15,7 +15,7 @@
 
 namespace karman::config {
 
-enum class PdeType { poisson, darcy, heat, burgers, navier_stokes };
+enum class PdeType { poisson, darcy, heat, burgers, navier_stokes, allen_cahn, helmholtz, wave };
 const char* to_string(PdeType type);
 
 // A Gaussian random field with covariance sigma^2 (-Δ + tau^2 I)^-alpha on the grid's box,
@@ -41,13 +41,18 @@ struct FieldSpec {
 
 struct PdeSpec {
   PdeType type = PdeType::poisson;
-  std::optional<Expression> source;      // f(x, y, z, t)
-  std::optional<Expression> exact;       // exact / manufactured solution, if known
-  std::optional<Expression> boundary;    // Dirichlet data (defaults: exact, else 0)
-  std::optional<FieldSpec> coefficient;  // Darcy a(x)
-  std::optional<FieldSpec> initial;      // heat, Burgers: u(x, 0)
-  double kappa = 1.0;                    // heat diffusivity
-  double nu = 0.0;                       // viscosity: Burgers ν, Navier–Stokes kinematic ν
+  std::optional<Expression> source;            // f(x, y, z, t)
+  std::optional<Expression> exact;             // exact / manufactured solution, if known
+  std::optional<Expression> boundary;          // Dirichlet data (defaults: exact, else 0)
+  std::optional<FieldSpec> coefficient;        // Darcy a(x)
+  std::optional<FieldSpec> initial;            // heat, Burgers, Allen–Cahn, wave: u(x, 0)
+  std::optional<Expression> initial_velocity;  // wave: u_t(x, 0)
+  double kappa = 1.0;                          // heat diffusivity
+  double nu = 0.0;          // viscosity: Burgers ν, Navier–Stokes kinematic ν
+  double epsilon = 1e-4;    // Allen–Cahn diffusion ε
+  double reaction = 5.0;    // Allen–Cahn coefficient of u³ − u
+  double wavenumber = 0.0;  // Helmholtz k
+  double speed = 1.0;       // wave speed c
   // Steady incompressible Navier–Stokes (2D): Dirichlet velocity (u, v) on the whole boundary,
   // optionally the exact velocity and pressure (the pressure's constant is free: compared after
   // removing the mean of each).
@@ -55,7 +60,15 @@ struct PdeSpec {
   std::vector<Expression> exact_velocity;  // [u, v] or empty
   std::optional<Expression> exact_pressure;
   Place velocity_place;
-  bool time_dependent() const { return type == PdeType::heat || type == PdeType::burgers; }
+  bool time_dependent() const {
+    return type == PdeType::heat || type == PdeType::burgers || type == PdeType::allen_cahn ||
+           type == PdeType::wave;
+  }
+  // Solved on a 1D grid: periodic (Burgers, Allen–Cahn) or with Dirichlet ends (wave).
+  static bool one_dimensional(PdeType t) {
+    return t == PdeType::burgers || t == PdeType::allen_cahn || t == PdeType::wave;
+  }
+  static bool periodic(PdeType t) { return t == PdeType::burgers || t == PdeType::allen_cahn; }
 };
 
 struct TimeSpec {

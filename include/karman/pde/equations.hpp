@@ -7,6 +7,9 @@
 //   darcy    -∇·(a ∇u) = f
 //   heat     u_t - κ Δu = f
 //   burgers  u_t + (u²/2)_x = ν u_xx
+//   allen_cahn  u_t − ε u_xx + r (u³ − u) = f   (1D; r the reaction coefficient)
+//   helmholtz   −Δu − k² u = f
+//   wave        u_tt = c² u_xx + f               (1D)
 //   navier_stokes (steady, incompressible, 2D; velocity (u, v), kinematic pressure p)
 //            (u·∇)u + ∇p − νΔu = 0,  ∇·u = 0
 
@@ -30,6 +33,25 @@ inline double burgers_residual(double u_t, double u, double u_x, double nu, doub
 
 // Flux of the conservative Burgers form (u²/2)_x.
 inline double burgers_flux(double u) { return 0.5 * u * u; }
+
+// The Allen–Cahn reaction r (u³ − u) (a double-well potential's gradient) and its derivative.
+inline double allen_cahn_reaction(double u, double reaction) { return reaction * (u * u * u - u); }
+inline double allen_cahn_reaction_derivative(double u, double reaction) {
+  return reaction * (3.0 * u * u - 1.0);
+}
+
+inline double allen_cahn_residual(double u_t, double u, double epsilon, double u_xx,
+                                  double reaction, double f) {
+  return u_t - epsilon * u_xx + allen_cahn_reaction(u, reaction) - f;
+}
+
+inline double helmholtz_residual(double laplacian_u, double u, double wavenumber, double f) {
+  return -laplacian_u - wavenumber * wavenumber * u - f;
+}
+
+inline double wave_residual(double u_tt, double speed, double u_xx, double f) {
+  return u_tt - speed * speed * u_xx - f;
+}
 
 // ------------------------------------------------------------------- Navier–Stokes (2D, steady)
 // A velocity field's value, first derivatives and Laplacians at one point.

@@ -1,6 +1,7 @@
 #pragma once
-// Steady reference solver: -∇·(a ∇u) = f on a structured grid with Dirichlet data (a ≡ 1 is
-// Poisson), second-order conservative finite differences on a PETSc DMDA, solved with KSP.
+// Steady reference solver: -∇·(a ∇u) - k² u = f on a structured grid with Dirichlet data (a ≡ 1,
+// k = 0 is Poisson; a ≡ 1, k = pde.wavenumber is Helmholtz), second-order conservative finite
+// differences on a PETSc DMDA, solved with KSP.
 
 #include <vector>
 

@@ -1,7 +1,8 @@
 #pragma once
 // Time-dependent reference solvers with PETSc TS: the heat equation u_t = κΔu + f (Dirichlet,
-// 2D/3D) and viscous Burgers u_t + (u²/2)_x = ν u_xx (1D periodic), implicit (Crank–Nicolson,
-// BDF2 or backward Euler) on a DMDA.
+// 2D/3D), viscous Burgers u_t + (u²/2)_x = ν u_xx and Allen–Cahn u_t = ε u_xx − r(u³ − u) + f
+// (1D periodic), and the wave equation u_tt = c² u_xx + f (1D Dirichlet, as a first-order system
+// in (u, u_t)); implicit (Crank–Nicolson, BDF2 or backward Euler) on a DMDA.
 
 #include <functional>
 #include <vector>
@@ -21,7 +22,8 @@ struct TransientResult {
   SolveStats stats;
 };
 
-// `initial` is the owned box of u(·, 0). Collective.
+// `initial` is the owned box of u(·, 0) (the wave equation's u_t(·, 0) is
+// pde.initial_velocity). Snapshots and the result hold u only. Collective.
 TransientResult solve_transient(const mesh::StructuredGrid& grid, const config::PdeSpec& pde,
                                 const config::TimeSpec& time, const config::SolverSpec& solver,
                                 const std::vector<double>& initial,
