@@ -339,19 +339,13 @@ class PinnRun {
     return out;
   }
 
-  // Geometry path: the domain's nodes (inside or on the boundary) carry the comparison; the
-  // PETSc reference solves on the nodes strictly inside with each outside node held at the value
-  // of the condition of its nearest boundary part.
+  // Geometry path: the nodes strictly inside the domain carry the comparison (on its boundary
+  // both solutions take the data; CSG leaves degenerate zero-distance nodes, such as the
+  // L-shape's notch edge x = 1, 0 < y ≤ 1, that are not in the domain at all). The PETSc
+  // reference solves on the same nodes with each outside node held at the value of the
+  // condition of its nearest boundary part.
   std::vector<char> in_domain(const mesh::StructuredGrid& grid) const {
-    const double tolerance = 1e-9 * grid.shape().spacing(0);
-    std::vector<char> mask;
-    const auto& shape = m_spec.geometry->shape();
-    grid.sample([&](double x, double y, double z) {
-      const double point[3] = {x, y, z};
-      mask.push_back(shape.sdf(point) <= tolerance);
-      return 0.0;
-    });
-    return mask;
+    return pinn::active_nodes(grid, *m_spec.geometry);
   }
   solvers::SteadyResult masked_reference(const mesh::StructuredGrid& grid) const {
     const auto& p = m_spec.problem;
