@@ -51,6 +51,31 @@ std::vector<double> sum_over_ranks(MPI_Comm comm, const Matrix<T>& m) {
   return out;
 }
 
+// d solves A d = b on this rank with a KSP of type `type` and a PC of type `pc_type` (options
+// prefix karman_gauss_newton_, so -karman_gauss_newton_ksp_monitor and the like reach it);
+// `configure` sets the rest before KSPSetFromOptions.
+std::vector<double> solve_on_rank(::Mat a, KSPType type, PCType pc_type,
+                                  const std::vector<double>& b,
+                                  const std::function<void(::KSP)>& configure) {
+  const PetscInt p = static_cast<PetscInt>(b.size());
+  petsc::KSP ksp;
+  KARMAN_PETSC(KSPCreate(PETSC_COMM_SELF, ksp.out()));
+  KARMAN_PETSC(KSPSetOptionsPrefix(ksp, "karman_gauss_newton_"));
+  KARMAN_PETSC(KSPSetOperators(ksp, a, a));
+  KARMAN_PETSC(KSPSetType(ksp, type));
+  PC pc;
+  KARMAN_PETSC(KSPGetPC(ksp, &pc));
+  KARMAN_PETSC(PCSetType(pc, pc_type));
+  configure(ksp);
+  KARMAN_PETSC(KSPSetFromOptions(ksp));
+  std::vector<double> d(b.size(), 0.0);
+  petsc::Vec rhs, solution;
+  KARMAN_PETSC(VecCreateSeqWithArray(PETSC_COMM_SELF, 1, p, b.data(), rhs.out()));
+  KARMAN_PETSC(VecCreateSeqWithArray(PETSC_COMM_SELF, 1, p, d.data(), solution.out()));
+  KARMAN_PETSC(KSPSolve(ksp, rhs, solution));
+  return d;
+}
+
 // d = pinv(G + λI) b for the dense, symmetric Gramian G [P, P], by PETSc's SVD preconditioner.
 std::vector<double> solve_dense(std::vector<double> gramian, const std::vector<double>& b,
                                 const GaussNewtonOptions& options) {
@@ -64,25 +89,12 @@ std::vector<double> solve_dense(std::vector<double> gramian, const std::vector<d
   KARMAN_PETSC(MatCreateSeqDense(PETSC_COMM_SELF, p, p, gramian.data(), a.out()));
   KARMAN_PETSC(MatAssemblyBegin(a, MAT_FINAL_ASSEMBLY));
   KARMAN_PETSC(MatAssemblyEnd(a, MAT_FINAL_ASSEMBLY));
-  petsc::KSP ksp;
-  KARMAN_PETSC(KSPCreate(PETSC_COMM_SELF, ksp.out()));
-  KARMAN_PETSC(KSPSetOptionsPrefix(ksp, "karman_gauss_newton_"));
-  KARMAN_PETSC(KSPSetOperators(ksp, a, a));
-  KARMAN_PETSC(KSPSetType(ksp, KSPPREONLY));
-  PC pc;
-  KARMAN_PETSC(KSPGetPC(ksp, &pc));
-  KARMAN_PETSC(PCSetType(pc, PCSVD));
   // PCSVD's cutoff is absolute: scale the relative one by ‖G‖_F (≥ the largest singular value).
   const std::string cutoff = fmt::format("{:.17g}", options.svd_rcond * frobenius);
-  KARMAN_PETSC(
-      PetscOptionsSetValue(nullptr, "-karman_gauss_newton_pc_svd_zero_sing", cutoff.c_str()));
-  KARMAN_PETSC(KSPSetFromOptions(ksp));
-  std::vector<double> d(b.size(), 0.0);
-  petsc::Vec rhs, solution;
-  KARMAN_PETSC(VecCreateSeqWithArray(PETSC_COMM_SELF, 1, p, b.data(), rhs.out()));
-  KARMAN_PETSC(VecCreateSeqWithArray(PETSC_COMM_SELF, 1, p, d.data(), solution.out()));
-  KARMAN_PETSC(KSPSolve(ksp, rhs, solution));
-  return d;
+  return solve_on_rank(a, KSPPREONLY, PCSVD, b, [&](::KSP) {
+    KARMAN_PETSC(
+        PetscOptionsSetValue(nullptr, "-karman_gauss_newton_pc_svd_zero_sing", cutoff.c_str()));
+  });
 }
 
 // The Gramian as an operator, never formed: v ↦ Σ_ranks Jᵀ(J v) + λ v.
@@ -130,23 +142,10 @@ std::vector<double> solve_matrix_free(MPI_Comm comm, const Matrix<T>& jacobian,
   petsc::Mat shell;
   KARMAN_PETSC(MatCreateShell(PETSC_COMM_SELF, p, p, p, p, &op, shell.out()));
   KARMAN_PETSC(MatShellSetOperation(shell, MATOP_MULT, (void (*)(void))gramian_mult<T>));
-  petsc::KSP ksp;
-  KARMAN_PETSC(KSPCreate(PETSC_COMM_SELF, ksp.out()));
-  KARMAN_PETSC(KSPSetOptionsPrefix(ksp, "karman_gauss_newton_"));
-  KARMAN_PETSC(KSPSetOperators(ksp, shell, shell));
-  KARMAN_PETSC(KSPSetType(ksp, KSPCG));
-  PC pc;
-  KARMAN_PETSC(KSPGetPC(ksp, &pc));
-  KARMAN_PETSC(PCSetType(pc, PCNONE));
-  KARMAN_PETSC(KSPSetTolerances(ksp, options.cg_rtol, 0.0, PETSC_DEFAULT,
-                                static_cast<PetscInt>(options.cg_max_iterations)));
-  KARMAN_PETSC(KSPSetFromOptions(ksp));
-  std::vector<double> d(b.size(), 0.0);
-  petsc::Vec rhs, solution;
-  KARMAN_PETSC(VecCreateSeqWithArray(PETSC_COMM_SELF, 1, p, b.data(), rhs.out()));
-  KARMAN_PETSC(VecCreateSeqWithArray(PETSC_COMM_SELF, 1, p, d.data(), solution.out()));
-  KARMAN_PETSC(KSPSolve(ksp, rhs, solution));
-  return d;
+  return solve_on_rank(shell, KSPCG, PCNONE, b, [&](::KSP ksp) {
+    KARMAN_PETSC(KSPSetTolerances(ksp, options.cg_rtol, 0.0, PETSC_DEFAULT,
+                                  static_cast<PetscInt>(options.cg_max_iterations)));
+  });
 }
 
 // θ = θ0 − η d on the device.
