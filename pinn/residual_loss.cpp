@@ -207,6 +207,9 @@ ResidualLoss<T>::ResidualLoss(nn::Network<T>& net, const config::PdeSpec& pde,
     m_terms.push_back(
         data_term("initial", weights.initial, initial, {&*pde.initial->expression}, map));
   }
+  if (pde.type == config::PdeType::wave)  // second order in time: u_t(x, 0) too
+    m_terms.push_back(derivative_term("initial_velocity", weights.initial_velocity, initial,
+                                      box.dim - 1, *pde.initial_velocity, map));
   const std::size_t outputs = static_cast<std::size_t>(m_pde.outputs);
   for (Term& term : m_terms) {
     const std::size_t channels = term.taylor() ? m_channels : 1, n = term.points;
@@ -223,6 +226,8 @@ ResidualLoss<T>::ResidualLoss(nn::Network<T>& net, const config::PdeSpec& pde,
       for (std::size_t q = 0; q < term.components; ++q) {
         if (term.kind == Kind::data) {  // hard condition: ∂(g + φN − target)/∂N = φ
           dr(i, q, static_cast<std::size_t>(term.outputs[q])) = m_hard ? phi(i, 0) : T(1);
+        } else if (term.kind == Kind::derivative) {  // ∂(u_axis − target)/∂u_axis = 1
+          dr(i, q, (1 + static_cast<std::size_t>(term.axis)) * outputs) = T(1);
         } else {
           const std::size_t channel = q == 0 ? 0 : 1 + static_cast<std::size_t>(term.axis);
           dr(i, q, channel * outputs) = i < n / 2 ? T(1) : T(-1);
@@ -230,6 +235,26 @@ ResidualLoss<T>::ResidualLoss(nn::Network<T>& net, const config::PdeSpec& pde,
       }
     Kokkos::deep_copy(term.dr, dr);
   }
+}
+
+template <class T>
+typename ResidualLoss<T>::Term ResidualLoss<T>::derivative_term(const std::string& name,
+                                                                double weight, const PointSet& set,
+                                                                int axis, const Expression& target,
+                                                                const InputMap& map) {
+  const std::size_t dims = map.scale.size();
+  Term term;
+  term.name = name;
+  term.kind = Kind::derivative;
+  term.weight = weight;
+  term.total = static_cast<double>(set.total);
+  term.points = set.points.size() / dims;
+  term.axis = axis;
+  nn::taylor_input(network_input<T>(map, set.points), term.x, map.scale);
+  term.data =
+      column<T>(evaluate_at(target, set.points, dims, static_cast<std::size_t>(m_pde.space)),
+                "karman::pinn::target");
+  return term;
 }
 
 template <class T>
@@ -308,6 +333,17 @@ double ResidualLoss<T>::evaluate(Term& term) {
             r(q, i) = rq;
             local += static_cast<double>(rq) * static_cast<double>(rq);
           }
+        },
+        sum);
+  } else if (term.kind == Kind::derivative) {
+    const nn::Matrix<T> y = m_net.forward_taylor(term.x, static_cast<std::size_t>(m_pde.dims));
+    const std::size_t channel = 1 + static_cast<std::size_t>(term.axis);
+    Kokkos::parallel_reduce(
+        "karman::pinn::derivative_residual", Kokkos::RangePolicy<nn::ExecutionSpace>(0, n),
+        KOKKOS_LAMBDA(const std::size_t i, double& local) {
+          const T ri = y(channel * n + i, 0) - data(i, 0);
+          r(0, i) = ri;
+          local += static_cast<double>(ri) * static_cast<double>(ri);
         },
         sum);
   } else if (term.kind == Kind::pde) {

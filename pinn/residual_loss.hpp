@@ -42,6 +42,7 @@ struct PointSet {
 
 struct LossWeights {
   double residual = 1.0, boundary = 1.0, initial = 1.0;
+  double initial_velocity = 1.0;  // wave: u_t(x, 0)
 };
 
 // Dirichlet conditions of a steady scalar PDE on parts of a geometry (`conditions` in a case):
@@ -97,8 +98,9 @@ class ResidualLoss {
  private:
   // One loss term, weight/total · Σ_i Σ_q r_q(x_i)². Its residuals are the PDE at collocation
   // points (derivative channels), an output's mismatch with given values, or the mismatch of
-  // u and ∂u/∂x_axis between paired points on opposite faces of a periodic direction.
-  enum class Kind { pde, data, periodic };
+  // u and ∂u/∂x_axis between paired points on opposite faces of a periodic direction, or the
+  // mismatch of ∂u/∂x_axis with given values (the wave's u_t(x, 0)).
+  enum class Kind { pde, data, periodic, derivative };
   struct Term {
     std::string name;
     Kind kind = Kind::data;
@@ -125,6 +127,9 @@ class ResidualLoss {
   // u(lower, ·) = u(upper, ·) and ∂u/∂x_axis likewise, at the points of `set` moved to both faces.
   Term periodic_term(double weight, const PointSet& set, int axis, const mesh::GridShape& box,
                      const InputMap& map);
+  // ∂u/∂x_axis = target at the points of `set`.
+  Term derivative_term(const std::string& name, double weight, const PointSet& set, int axis,
+                       const Expression& target, const InputMap& map);
 
   nn::Network<T>& m_net;
   PointPdeParameters m_pde;

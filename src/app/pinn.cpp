@@ -134,13 +134,8 @@ PinnSpec read_pinn(const config::Node& root) {
   const auto& pde = spec.problem.pde;
   if (pde.type == config::PdeType::darcy)
     root.child("pde").fail("type",
-                           "kind pinn supports poisson, heat, burgers, allen_cahn, helmholtz and "
-                           "navier_stokes so far (darcy is the reference solver's only)");
-  // The wave's kernel exists (pinn/point_residual.hpp); its u_t(x, 0) condition does not yet.
-  if (pde.type == config::PdeType::wave)
-    root.child("pde").fail("type",
-                           "kind pinn does not train wave yet (its residual kernel is in place; "
-                           "kind reference solves it)");
+                           "kind pinn supports poisson, heat, burgers, allen_cahn, helmholtz, "
+                           "wave and navier_stokes so far (darcy is the reference solver's only)");
   if (pde.time_dependent() && pde.initial->source != config::FieldSpec::Source::expression)
     root.child("pde").fail("initial", "a PINN needs the initial state as an expression");
   if (pde.time_dependent() && spec.problem.grid.dim > 2)
@@ -156,6 +151,9 @@ PinnSpec read_pinn(const config::Node& root) {
   spec.weights.boundary = loss.number("boundary", 1.0, config::Bounds::at_least(0));
   if (pde.time_dependent())
     spec.weights.initial = loss.number("initial", 1.0, config::Bounds::at_least(0));
+  if (pde.type == config::PdeType::wave)
+    spec.weights.initial_velocity =
+        loss.number("initial_velocity", spec.weights.initial, config::Bounds::at_least(0));
   if (root.has("geometry") || root.has("conditions")) read_domain(root, spec);
   spec.model = nn::read_mlp(root.child_or_empty("model"));
   if (!nn::has_second_derivative(spec.model.activation))
