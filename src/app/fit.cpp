@@ -141,6 +141,7 @@ class FitRun {
                               {"train_wall_s", result.wall_s},
                               {"steps", result.steps},
                               {"stop_reason", result.stop_reason},
+                              {"stages", stages_json(result)},
                               {"params", m_net->parameters().size()}};
     (*m_ctx.report)["metrics"] = metrics;
     if (result.stop_reason == "non_finite") {

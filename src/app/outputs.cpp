@@ -35,6 +35,14 @@ nlohmann::json baseline_json(const solvers::SolveStats& s) {
   return out;
 }
 
+nlohmann::json stages_json(const nn::TrainingResult& result) {
+  nlohmann::json stages = nlohmann::json::array();
+  for (const auto& s : result.stages)
+    stages.push_back(
+        {{"optimizer", s.optimizer}, {"steps", s.steps}, {"stop_reason", s.stop_reason}});
+  return stages;
+}
+
 void write_history(RunContext& ctx, const nn::TrainingResult& result,
                    const std::string& validation_name) {
   const std::string path = ctx.dir->staged("history.csv");

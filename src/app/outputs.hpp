@@ -14,6 +14,9 @@ namespace karman::app {
 
 nlohmann::json baseline_json(const solvers::SolveStats& stats);
 
+// metrics.stages of report.json: [{optimizer, steps, stop_reason}] per stage run.
+nlohmann::json stages_json(const nn::TrainingResult& result);
+
 // history.csv (rank 0): step, stage, lr, loss, gradient_norm, wall_s, validation.
 void write_history(RunContext& ctx, const nn::TrainingResult& result,
                    const std::string& validation_name);

@@ -211,11 +211,10 @@ class PinnRun {
     nn::TrainingResult result = train_network();
 
     mesh::StructuredGrid grid(m_ctx.comm, p.grid);
-    nlohmann::json metrics = {{"final_loss", result.final_loss},
-                              {"train_wall_s", result.wall_s},
-                              {"steps", result.steps},
-                              {"stop_reason", result.stop_reason},
-                              {"params", m_net->parameters().size()}};
+    nlohmann::json metrics = {
+        {"final_loss", result.final_loss}, {"train_wall_s", result.wall_s},
+        {"steps", result.steps},           {"stop_reason", result.stop_reason},
+        {"stages", stages_json(result)},   {"params", m_net->parameters().size()}};
     for (const auto& term : result.final_terms) metrics["loss_" + term.name] = term.value;
     if (p.pde.type == config::PdeType::navier_stokes)
       compare_flow(grid, metrics);

@@ -160,6 +160,7 @@ bool Trainer<T>::run_first_order(int stage, long first_step, Optimizer<T>& optim
   }
   progress.finish(figures(result.final_loss, result.final_terms, 0.0));
   checkpoint(step, stage + 1, 0, nullptr, result);
+  m_stage_stop = "max_steps";
   return true;
 }
 
@@ -199,6 +200,7 @@ bool Trainer<T>::run_lbfgs(int stage, TrainingResult& result, long& step) {
   result.final_terms = final.terms;
   log().info("lbfgs stage {}: {} iterations, {} evaluations, stopped by {}", stage + 1,
              r.iterations, r.evaluations, r.stop_reason);
+  m_stage_stop = r.stop_reason;
   progress.finish(figures(final.loss, final.terms, 0.0));
   if (r.stop_reason == "non_finite" || !std::isfinite(final.loss)) {
     result.stop_reason = "non_finite";
@@ -239,6 +241,7 @@ bool Trainer<T>::run_gauss_newton(int stage, TrainingResult& result, long& step)
       gauss_newton_minimize(m_comm, m_parameters, least_squares, options, on_iteration);
   log().info("natural_gradient stage {}: {} iterations, {} evaluations, stopped by {}", stage + 1,
              r.iterations, r.evaluations, r.stop_reason);
+  m_stage_stop = r.stop_reason;
   // Terms and gradient at the returned point, as after every stage.
   Evaluation final = evaluate(step);
   result.final_loss = final.loss;
@@ -282,6 +285,8 @@ TrainingResult Trainer<T>::run(const Checkpoint* resume) {
   }
   for (int stage = first_stage; stage < static_cast<int>(m_options.stages.size()); ++stage) {
     const StageOptions& s = m_options.stages[stage];
+    const long first = step;
+    m_stage_stop.clear();
     bool go_on;
     if (s.optimizer == "lbfgs") {
       go_on = run_lbfgs(stage, result, step);
@@ -293,6 +298,8 @@ TrainingResult Trainer<T>::run(const Checkpoint* resume) {
       if (mid_stage) restore_optimizer(*resume, *optimizer, m_options.checkpoint_path);
       go_on = run_first_order(stage, mid_stage ? first_step : 0, *optimizer, result, step);
     }
+    result.stages.push_back(
+        {s.optimizer, step - first, m_stage_stop.empty() ? result.stop_reason : m_stage_stop});
     if (!go_on) break;
   }
   if (result.stop_reason.empty()) result.stop_reason = "completed";

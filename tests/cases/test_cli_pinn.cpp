@@ -53,6 +53,15 @@ TEST(CliPinn, PoissonLearnsAndIsComparedWithPetsc) {
   const auto& m = report["metrics"];
   EXPECT_EQ(report["kind"], "pinn");
   EXPECT_EQ(m["steps"].get<long>(), 500);
+  // Each stage says how many steps it ran and why it ended: L-BFGS with its tolerances at 0
+  // runs exactly its 200 iterations and says so.
+  ASSERT_EQ(m["stages"].size(), 2u) << m.dump();
+  EXPECT_EQ(m["stages"][0]["optimizer"], "adam");
+  EXPECT_EQ(m["stages"][0]["steps"].get<long>(), 300);
+  EXPECT_EQ(m["stages"][0]["stop_reason"], "max_steps");
+  EXPECT_EQ(m["stages"][1]["optimizer"], "lbfgs");
+  EXPECT_EQ(m["stages"][1]["steps"].get<long>(), 200);
+  EXPECT_EQ(m["stages"][1]["stop_reason"], "max_iterations");
   // An untrained network is O(1) wrong; 500 steps must bring it near the solution.
   EXPECT_LT(m["rel_l2_exact"].get<double>(), 0.15) << m.dump();
   EXPECT_LT(m["rel_l2"].get<double>(), 0.15) << m.dump();

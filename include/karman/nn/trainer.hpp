@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "karman/nn/checkpoint.hpp"
-#include "karman/nn/gauss_newton.hpp"
 #include "karman/nn/chunked_loss.hpp"
+#include "karman/nn/gauss_newton.hpp"
 #include "karman/nn/lbfgs.hpp"
 #include "karman/nn/loss.hpp"
 #include "karman/nn/optimizer.hpp"
@@ -57,6 +57,15 @@ struct TrainingRecord {
   double validation = NAN;  // Trainer::validate at this step, when it ran
 };
 
+// What one stage did: its steps (L-BFGS, natural gradient: iterations) and why it ended —
+// "max_steps" (all configured steps), an L-BFGS or Gauss–Newton stop reason ("tolerance_change",
+// "no_decrease", ...), or the run's "target_loss" / "non_finite" / "stopped".
+struct StageReport {
+  std::string optimizer;
+  long steps = 0;
+  std::string stop_reason;
+};
+
 struct TrainingResult {
   long steps = 0;  // global steps done, including those before a resume
   double final_loss = 0.0;
@@ -65,6 +74,7 @@ struct TrainingResult {
   std::string message;      // for non_finite: what happened and the last good checkpoint
   double wall_s = 0.0;
   std::vector<TrainingRecord> history;
+  std::vector<StageReport> stages;  // the stages this run (or resumed run) went through
 };
 
 template <class T>
@@ -105,6 +115,7 @@ class Trainer {
   TrainerOptions m_options;
   std::vector<double> m_reduce;  // host buffer [size + terms] for the one allreduce per step
   long m_last_checkpoint_step = -1;
+  std::string m_stage_stop;  // why the last stage ended (set by the run_* functions)
 };
 
 }  // namespace karman::nn
