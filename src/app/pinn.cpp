@@ -244,7 +244,8 @@ class PinnRun {
         reproducible ? my_share(m_ctx.comm, training.chunks) : std::pair<long, long>{m_ctx.rank, 1};
     for (long c = first; c < first + count; ++c)
       parts.push_back(loss_on_part(c, reproducible ? training.chunks : m_ctx.size));
-    const nn::LeastSquares<T> least_squares = stacked_residuals(parts);
+    const nn::LeastSquares<T> least_squares =
+        residual_blocks(parts, reproducible ? training.chunks : m_ctx.size);
     if (!reproducible)
       return train<T>(
           m_ctx, m_net->parameters(), [&parts](long) { return (*parts[0])(); }, training.trainer,
@@ -256,31 +257,17 @@ class PinnRun {
                     least_squares);
   }
 
-  // This rank's residuals: each part's rows in turn (the loss terms summed over the parts).
-  static nn::LeastSquares<T> stacked_residuals(
-      const std::vector<std::unique_ptr<pinn::ResidualLoss<T>>>& parts) {
-    std::size_t rows = 0;
-    for (const auto& part : parts) rows += part->rows();
-    return {rows, [&parts](const nn::Vector<T>& r, const nn::Matrix<T>& jacobian) {
-              std::vector<nn::LossTerm> terms;
-              std::size_t offset = 0;
-              for (const auto& part : parts) {
-                const auto range = std::make_pair(offset, offset + part->rows());
-                const nn::Vector<T> r_part = Kokkos::subview(r, range);
-                const nn::Matrix<T> j_part =
-                    jacobian.extent(0) > 0
-                        ? nn::Matrix<T>(Kokkos::subview(jacobian, range, Kokkos::ALL))
-                        : nn::Matrix<T>();
-                const auto part_terms = part->residuals(r_part, j_part);
-                if (terms.empty())
-                  terms = part_terms;
-                else
-                  for (std::size_t k = 0; k < terms.size(); ++k)
-                    terms[k].value += part_terms[k].value;
-                offset += part->rows();
-              }
-              return terms;
-            }};
+  // The residuals for natural_gradient stages: one block per part (a chunk of `chunks`).
+  static nn::LeastSquares<T> residual_blocks(
+      const std::vector<std::unique_ptr<pinn::ResidualLoss<T>>>& parts, long chunks) {
+    nn::LeastSquares<T> blocks;
+    blocks.chunks = chunks;
+    for (const auto& part : parts) blocks.rows.push_back(part->rows());
+    blocks.evaluate = [&parts](std::size_t k, const nn::Vector<T>& r,
+                               const nn::Matrix<T>& jacobian) {
+      return parts[k]->residuals(r, jacobian);
+    };
+    return blocks;
   }
 
   // The loss on part `part` of `parts` of every point set (interior, boundary or the geometry's

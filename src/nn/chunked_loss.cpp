@@ -18,17 +18,6 @@ constexpr std::size_t kMaxDepth = 8 * sizeof(long) + 1;
 // OpenBLAS's threaded GEMM driver splits the work differently from its serial one and, for some
 // shapes, rounds differently (dW = Xᵀ·dZ of a 64-wide layer over 450 rows does, on this project's
 // machine: tests/mpi/test_chunked_loss_mpi.cpp). Chunk-sized products gain little from threads.
-class OneBlasThread {
- public:
-  OneBlasThread() : m_previous(set_blas_threads(1)) {}
-  ~OneBlasThread() { set_blas_threads(m_previous); }
-  OneBlasThread(const OneBlasThread&) = delete;
-  OneBlasThread& operator=(const OneBlasThread&) = delete;
-
- private:
-  int m_previous;
-};
-
 long middle(ChunkRange node) { return node.first + (node.last - node.first) / 2; }
 
 void cover(ChunkRange node, long first, long last, std::vector<ChunkRange>& out) {
@@ -49,35 +38,85 @@ std::vector<ChunkRange> tree_cover(long chunks, long first, long last) {
   return nodes;
 }
 
-template <class T>
-ChunkedSum<T>::ChunkedSum(MPI_Comm comm, Parameters<T>& parameters, ChunkedLoss loss)
-    : m_comm(comm), m_parameters(parameters), m_loss(std::move(loss)), m_scratch(kMaxDepth) {
+OneBlasThread::OneBlasThread() : m_previous(set_blas_threads(1)) {}
+OneBlasThread::~OneBlasThread() { set_blas_threads(m_previous); }
+
+TreeSum::TreeSum(MPI_Comm comm, long chunks)
+    : m_comm(comm), m_chunks(chunks), m_scratch(kMaxDepth) {
   int size;
   MPI_Comm_rank(comm, &m_rank);
   MPI_Comm_size(comm, &size);
-  KARMAN_VERIFY(m_loss.chunks >= size, "ChunkedSum: " + std::to_string(m_loss.chunks) +
-                                           " chunks for " + std::to_string(size) + " ranks");
+  KARMAN_VERIFY(m_chunks >= size, "TreeSum: " + std::to_string(m_chunks) + " chunks for " +
+                                      std::to_string(size) + " ranks");
   for (int r = 0; r < size; ++r) {
-    const auto [first, count] = share(m_loss.chunks, r, size);
-    m_covers.push_back(tree_cover(m_loss.chunks, first, first + count));
+    const auto [first, count] = share(m_chunks, r, size);
+    if (r == m_rank) m_first = first, m_count = count;
+    m_covers.push_back(tree_cover(m_chunks, first, first + count));
   }
   m_partial.resize(m_covers[m_rank].size());
 }
 
 // `out` = the sum of node's chunks along the tree; `leaf` gives a node's value directly when it
 // can (a single chunk evaluated here, or a partial sum received from a rank).
-template <class T>
-void ChunkedSum<T>::sum(ChunkRange node, std::size_t depth, std::vector<double>& out,
-                        const Leaf& leaf) {
+void TreeSum::sum(ChunkRange node, std::size_t depth, std::vector<double>& out, const Leaf& leaf) {
   if (leaf(node, out)) return;
   KARMAN_VERIFY(node.last - node.first > 1 && depth + 1 < m_scratch.size(),
-                "ChunkedSum: no value for a single chunk");
+                "TreeSum: no value for a single chunk");
   sum({node.first, middle(node)}, depth + 1, out, leaf);
   std::vector<double>& right = m_scratch[depth];  // m_scratch is never resized: no dangling
   sum({middle(node), node.last}, depth + 1, right, leaf);
-  KARMAN_VERIFY(right.size() == out.size(), "ChunkedSum: chunks disagree on the loss terms");
+  KARMAN_VERIFY(right.size() == out.size(), "TreeSum: chunks disagree on the vector length");
   for (std::size_t i = 0; i < out.size(); ++i) out[i] += right[i];
 }
+
+// Every rank's partial sums to every rank, then the tree above them: the same additions on all.
+std::vector<double> TreeSum::gather_and_finish() {
+  const std::size_t width = m_partial.front().size();
+  m_send.clear();
+  for (const auto& partial : m_partial) m_send.insert(m_send.end(), partial.begin(), partial.end());
+  const int size = static_cast<int>(m_covers.size());
+  std::vector<int> counts(size), offsets(size);
+  long total = 0;
+  for (int r = 0; r < size; ++r) {
+    const long count = static_cast<long>(m_covers[r].size() * width);
+    KARMAN_VERIFY(total + count <= INT_MAX, "TreeSum: partial sums exceed an MPI count");
+    counts[r] = static_cast<int>(count);
+    offsets[r] = static_cast<int>(total);
+    total += count;
+  }
+  m_received.resize(static_cast<std::size_t>(total));
+  MPI_Allgatherv(m_send.data(), counts[m_rank], MPI_DOUBLE, m_received.data(), counts.data(),
+                 offsets.data(), MPI_DOUBLE, m_comm);
+  std::map<ChunkRange, const double*> received;
+  for (int r = 0; r < size; ++r)
+    for (std::size_t k = 0; k < m_covers[r].size(); ++k)
+      received[m_covers[r][k]] = m_received.data() + offsets[r] + k * width;
+  std::vector<double> root;
+  sum({0, m_chunks}, 0, root, [&](ChunkRange node, std::vector<double>& out) {
+    const auto it = received.find(node);
+    if (it == received.end()) return false;
+    out.assign(it->second, it->second + width);
+    return true;
+  });
+  return root;
+}
+
+std::vector<double> TreeSum::operator()(
+    const std::function<void(long, std::vector<double>&)>& chunk_value) {
+  const Leaf one_chunk = [&](ChunkRange node, std::vector<double>& out) {
+    if (node.last - node.first != 1) return false;
+    chunk_value(node.first, out);
+    return true;
+  };
+  const std::vector<ChunkRange>& mine = m_covers[m_rank];
+  for (std::size_t k = 0; k < mine.size(); ++k) sum(mine[k], 0, m_partial[k], one_chunk);
+  // One rank holds the root already.
+  return m_covers.size() == 1 ? m_partial.front() : gather_and_finish();
+}
+
+template <class T>
+ChunkedSum<T>::ChunkedSum(MPI_Comm comm, Parameters<T>& parameters, ChunkedLoss loss)
+    : m_parameters(parameters), m_loss(std::move(loss)), m_tree(comm, m_loss.chunks) {}
 
 // out = [gradient of chunk's loss (parameters), its term values].
 template <class T>
@@ -94,53 +133,13 @@ void ChunkedSum<T>::evaluate_chunk(long step, long chunk, std::vector<double>& o
   for (std::size_t k = 0; k < terms.size(); ++k) out[n + k] = terms[k].value;
 }
 
-// Every rank's partial sums to every rank, then the tree above them: the same additions on all.
-template <class T>
-std::vector<double> ChunkedSum<T>::gather_and_finish() {
-  const std::size_t width = m_partial.front().size();
-  m_send.clear();
-  for (const auto& partial : m_partial) m_send.insert(m_send.end(), partial.begin(), partial.end());
-  const int size = static_cast<int>(m_covers.size());
-  std::vector<int> counts(size), offsets(size);
-  long total = 0;
-  for (int r = 0; r < size; ++r) {
-    const long count = static_cast<long>(m_covers[r].size() * width);
-    KARMAN_VERIFY(total + count <= INT_MAX, "ChunkedSum: partial sums exceed an MPI count");
-    counts[r] = static_cast<int>(count);
-    offsets[r] = static_cast<int>(total);
-    total += count;
-  }
-  m_received.resize(static_cast<std::size_t>(total));
-  MPI_Allgatherv(m_send.data(), counts[m_rank], MPI_DOUBLE, m_received.data(), counts.data(),
-                 offsets.data(), MPI_DOUBLE, m_comm);
-  std::map<ChunkRange, const double*> received;
-  for (int r = 0; r < size; ++r)
-    for (std::size_t k = 0; k < m_covers[r].size(); ++k)
-      received[m_covers[r][k]] = m_received.data() + offsets[r] + k * width;
-  std::vector<double> root;
-  sum({0, m_loss.chunks}, 0, root, [&](ChunkRange node, std::vector<double>& out) {
-    const auto it = received.find(node);
-    if (it == received.end()) return false;
-    out.assign(it->second, it->second + width);
-    return true;
-  });
-  return root;
-}
-
 template <class T>
 std::vector<LossTerm> ChunkedSum<T>::operator()(long step) {
-  const Leaf one_chunk = [&](ChunkRange node, std::vector<double>& out) {
-    if (node.last - node.first != 1) return false;
-    evaluate_chunk(step, node.first, out);
-    return true;
-  };
-  const std::vector<ChunkRange>& mine = m_covers[m_rank];
+  std::vector<double> total;
   {
     const OneBlasThread serial_products;
-    for (std::size_t k = 0; k < mine.size(); ++k) sum(mine[k], 0, m_partial[k], one_chunk);
+    total = m_tree([&](long chunk, std::vector<double>& out) { evaluate_chunk(step, chunk, out); });
   }
-  // One rank holds the root already.
-  const std::vector<double> total = m_covers.size() == 1 ? m_partial.front() : gather_and_finish();
   auto gradients = Kokkos::create_mirror_view(m_parameters.gradients());
   const std::size_t n = gradients.extent(0);
   for (std::size_t i = 0; i < n; ++i) gradients(i) = static_cast<T>(total[i]);

@@ -18,38 +18,106 @@ struct Evaluation {
   std::vector<LossTerm> terms;
 };
 
-// r (and J) at the current parameters; the loss Σ r² and the terms summed over ranks in one
-// allreduce.
+// This rank's residual blocks (one per owned chunk) in one buffer, and the sums over all chunks
+// the Gauss–Newton step needs, each along TreeSum's fixed tree (the same bits on every rank and
+// for any rank count). Chunk products run on one BLAS thread (see OneBlasThread).
 template <class T>
-Evaluation evaluate(MPI_Comm comm, const LeastSquares<T>& problem, const Vector<T>& r,
-                    const Matrix<T>& jacobian) {
-  Evaluation e;
-  e.terms = problem.evaluate(r, jacobian);
-  double local = 0;
-  Kokkos::parallel_reduce(
-      "karman::nn::gauss_newton::sum_of_squares",
-      Kokkos::RangePolicy<ExecutionSpace>(0, r.extent(0)),
-      KOKKOS_LAMBDA(const std::size_t i, double& sum) {
-        sum += static_cast<double>(r(i)) * static_cast<double>(r(i));
-      },
-      local);
-  std::vector<double> packed{local};
-  for (const auto& t : e.terms) packed.push_back(t.value);
-  MPI_Allreduce(MPI_IN_PLACE, packed.data(), static_cast<int>(packed.size()), MPI_DOUBLE, MPI_SUM,
-                comm);
-  e.loss = packed[0];
-  for (std::size_t i = 0; i < e.terms.size(); ++i) e.terms[i].value = packed[1 + i];
-  return e;
-}
+class BlockedSystem {
+ public:
+  BlockedSystem(MPI_Comm comm, const LeastSquares<T>& problem, std::size_t params)
+      : m_problem(problem), m_tree(comm, problem.chunks), m_params(params) {
+    KARMAN_VERIFY(static_cast<long>(problem.rows.size()) == m_tree.count(),
+                  "gauss_newton: one residual block per owned chunk");
+    std::size_t rows = 0;
+    for (std::size_t n : problem.rows) m_offset.push_back(rows), rows += n;
+    m_offset.push_back(rows);
+    m_r = Matrix<T>("karman::nn::gauss_newton::r", rows, 1);
+    m_jacobian = Matrix<T>("karman::nn::gauss_newton::jacobian", rows, params);
+    m_product = Matrix<T>("karman::nn::gauss_newton::product", params, params);
+    m_column = Matrix<T>("karman::nn::gauss_newton::column", params, 1);
+    m_v = Matrix<T>("karman::nn::gauss_newton::v", params, 1);
+    m_jv = Matrix<T>("karman::nn::gauss_newton::jv", rows, 1);
+  }
 
-// Σ_ranks of a device matrix, as host doubles (row-major).
-template <class T>
-std::vector<double> sum_over_ranks(MPI_Comm comm, const Matrix<T>& m) {
-  auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m);
-  std::vector<double> out(host.data(), host.data() + host.size());
-  MPI_Allreduce(MPI_IN_PLACE, out.data(), static_cast<int>(out.size()), MPI_DOUBLE, MPI_SUM, comm);
-  return out;
-}
+  // r (and J) of every block at the current parameters; the global loss Σ r² and terms.
+  Evaluation evaluate(bool with_jacobian) {
+    std::vector<LossTerm> names;
+    const std::vector<double> total = m_tree([&](long chunk, std::vector<double>& out) {
+      const std::size_t k = block(chunk);
+      const Matrix<T> r = rows_of(m_r, k);
+      const std::vector<LossTerm> terms =
+          m_problem.evaluate(k, Vector<T>(r.data(), r.extent(0)),
+                             with_jacobian ? rows_of(m_jacobian, k) : Matrix<T>());
+      if (names.empty()) names = terms;
+      double squares = 0;
+      Kokkos::parallel_reduce(
+          "karman::nn::gauss_newton::sum_of_squares",
+          Kokkos::RangePolicy<ExecutionSpace>(0, r.extent(0)),
+          KOKKOS_LAMBDA(const std::size_t i, double& sum) {
+            sum += static_cast<double>(r(i, 0)) * static_cast<double>(r(i, 0));
+          },
+          squares);
+      out.assign(1, squares);
+      for (const auto& t : terms) out.push_back(t.value);
+    });
+    Evaluation e;
+    e.loss = total[0];
+    e.terms = names;
+    for (std::size_t i = 0; i < e.terms.size() && 1 + i < total.size(); ++i)
+      e.terms[i].value = total[1 + i];
+    return e;
+  }
+
+  // Σ_c J_cᵀ r_c [P].
+  std::vector<double> gradient() {
+    return m_tree([&](long chunk, std::vector<double>& out) {
+      const std::size_t k = block(chunk);
+      gemm(Transpose::yes, Transpose::no, T(1), rows_of(m_jacobian, k), rows_of(m_r, k), T(0),
+           m_column);
+      copy_out(m_column, out);
+    });
+  }
+  // Σ_c J_cᵀ J_c [P, P] (row-major).
+  std::vector<double> gramian() {
+    return m_tree([&](long chunk, std::vector<double>& out) {
+      const Matrix<T> j = rows_of(m_jacobian, block(chunk));
+      gemm(Transpose::yes, Transpose::no, T(1), j, j, T(0), m_product);
+      copy_out(m_product, out);
+    });
+  }
+  // Σ_c J_cᵀ (J_c v) [P], the Gramian applied without forming it.
+  std::vector<double> gramian_times(const double* v) {
+    auto host = Kokkos::create_mirror_view(m_v);
+    for (std::size_t i = 0; i < m_params; ++i) host(i, 0) = static_cast<T>(v[i]);
+    Kokkos::deep_copy(m_v, host);
+    return m_tree([&](long chunk, std::vector<double>& out) {
+      const std::size_t k = block(chunk);
+      const Matrix<T> jv = rows_of(m_jv, k);
+      gemm(Transpose::no, Transpose::no, T(1), rows_of(m_jacobian, k), m_v, T(0), jv);
+      gemm(Transpose::yes, Transpose::no, T(1), rows_of(m_jacobian, k), jv, T(0), m_column);
+      copy_out(m_column, out);
+    });
+  }
+  std::size_t parameters() const { return m_params; }
+
+ private:
+  std::size_t block(long chunk) const { return static_cast<std::size_t>(chunk - m_tree.first()); }
+  Matrix<T> rows_of(const Matrix<T>& m, std::size_t k) const {
+    return Kokkos::subview(m, std::make_pair(m_offset[k], m_offset[k + 1]), Kokkos::ALL);
+  }
+  static void copy_out(const Matrix<T>& m, std::vector<double>& out) {
+    auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m);
+    out.assign(host.data(), host.data() + host.size());
+  }
+
+  const LeastSquares<T>& m_problem;
+  TreeSum m_tree;
+  std::size_t m_params;
+  std::vector<std::size_t> m_offset;  // [blocks + 1] first row of each block
+  Matrix<T> m_r, m_jacobian;          // [rows, 1], [rows, P]
+  Matrix<T> m_product, m_column;      // [P, P], [P, 1] one chunk's product
+  Matrix<T> m_v, m_jv;                // [P, 1], [rows, 1]
+};
 
 // d solves A d = b on this rank with a KSP of type `type` and a PC of type `pc_type` (options
 // prefix karman_gauss_newton_, so -karman_gauss_newton_ksp_monitor and the like reach it);
@@ -97,12 +165,10 @@ std::vector<double> solve_dense(std::vector<double> gramian, const std::vector<d
   });
 }
 
-// The Gramian as an operator, never formed: v ↦ Σ_ranks Jᵀ(J v) + λ v.
+// The Gramian as an operator, never formed: v ↦ Σ_c J_cᵀ(J_c v) + λ v.
 template <class T>
 struct GramianOperator {
-  MPI_Comm comm;
-  Matrix<T> jacobian;  // [rows, P]
-  Matrix<T> v, jv, y;  // [P, 1], [rows, 1], [P, 1]
+  BlockedSystem<T>* system;
   double damping;
 };
 
@@ -114,12 +180,7 @@ PetscErrorCode gramian_mult(::Mat shell, ::Vec x, ::Vec out) {
   const PetscScalar* xs;
   PetscScalar* ys;
   PetscCall(VecGetArrayRead(x, &xs));
-  auto v = Kokkos::create_mirror_view(op->v);
-  for (std::size_t i = 0; i < v.extent(0); ++i) v(i, 0) = static_cast<T>(xs[i]);
-  Kokkos::deep_copy(op->v, v);
-  gemm(Transpose::no, Transpose::no, T(1), op->jacobian, op->v, T(0), op->jv);
-  gemm(Transpose::yes, Transpose::no, T(1), op->jacobian, op->jv, T(0), op->y);
-  std::vector<double> y = sum_over_ranks(op->comm, op->y);
+  const std::vector<double> y = op->system->gramian_times(xs);
   PetscCall(VecGetArray(out, &ys));
   for (std::size_t i = 0; i < y.size(); ++i) ys[i] = y[i] + op->damping * xs[i];
   PetscCall(VecRestoreArray(out, &ys));
@@ -129,16 +190,10 @@ PetscErrorCode gramian_mult(::Mat shell, ::Vec x, ::Vec out) {
 
 // d solves (Σ JᵀJ + λI) d = b by conjugate gradients from d = 0.
 template <class T>
-std::vector<double> solve_matrix_free(MPI_Comm comm, const Matrix<T>& jacobian,
-                                      const std::vector<double>& b,
+std::vector<double> solve_matrix_free(BlockedSystem<T>& system, const std::vector<double>& b,
                                       const GaussNewtonOptions& options) {
   const PetscInt p = static_cast<PetscInt>(b.size());
-  GramianOperator<T> op{comm,
-                        jacobian,
-                        Matrix<T>("karman::nn::gauss_newton::v", b.size(), 1),
-                        Matrix<T>("karman::nn::gauss_newton::jv", jacobian.extent(0), 1),
-                        Matrix<T>("karman::nn::gauss_newton::y", b.size(), 1),
-                        options.damping};
+  GramianOperator<T> op{&system, options.damping};
   petsc::Mat shell;
   KARMAN_PETSC(MatCreateShell(PETSC_COMM_SELF, p, p, p, p, &op, shell.out()));
   KARMAN_PETSC(MatShellSetOperation(shell, MATOP_MULT, (void (*)(void))gramian_mult<T>));
@@ -167,19 +222,15 @@ GaussNewtonResult gauss_newton_minimize(
     const std::function<void(long, double, const std::vector<LossTerm>&, double)>& on_iteration) {
   KARMAN_VERIFY(options.linear_solver == "svd" || options.linear_solver == "cg",
                 "gauss_newton: linear_solver must be svd or cg");
-  const std::size_t p = parameters.size(), rows = problem.rows;
-  Matrix<T> residual_matrix("karman::nn::gauss_newton::r", rows, 1);  // [rows, 1] for gemm
-  const Vector<T> r(residual_matrix.data(), rows);
-  Matrix<T> jacobian("karman::nn::gauss_newton::jacobian", rows, p);
-  Matrix<T> gramian("karman::nn::gauss_newton::gramian", options.linear_solver == "svd" ? p : 0,
-                    options.linear_solver == "svd" ? p : 0);
-  Matrix<T> gradient("karman::nn::gauss_newton::gradient", p, 1);
+  const std::size_t p = parameters.size();
+  const OneBlasThread serial_products;  // chunk products must not depend on the rank count
+  BlockedSystem<T> system(comm, problem, p);
   Vector<T> theta0("karman::nn::gauss_newton::theta0", p),
       direction("karman::nn::gauss_newton::d", p);
   const Vector<T> theta = parameters.values();
 
   GaussNewtonResult result;
-  Evaluation current = evaluate(comm, problem, r, jacobian);
+  Evaluation current = system.evaluate(true);
   ++result.evaluations;
   result.loss = current.loss;
   if (!std::isfinite(current.loss)) {
@@ -191,16 +242,11 @@ GaussNewtonResult gauss_newton_minimize(
       result.stop_reason = "max_iterations";
       break;
     }
-    // b = Σ Jᵀ r; G = Σ Jᵀ J (svd) — each rank's rows, then one sum over ranks each.
-    gemm(Transpose::yes, Transpose::no, T(1), jacobian, residual_matrix, T(0), gradient);
-    const std::vector<double> b = sum_over_ranks(comm, gradient);
-    std::vector<double> d;
-    if (options.linear_solver == "svd") {
-      gemm(Transpose::yes, Transpose::no, T(1), jacobian, jacobian, T(0), gramian);
-      d = solve_dense(sum_over_ranks(comm, gramian), b, options);
-    } else {
-      d = solve_matrix_free(comm, jacobian, b, options);
-    }
+    // b = Σ Jᵀ r; G = Σ Jᵀ J (svd) or its products (cg), summed over the chunks.
+    const std::vector<double> b = system.gradient();
+    const std::vector<double> d = options.linear_solver == "svd"
+                                      ? solve_dense(system.gramian(), b, options)
+                                      : solve_matrix_free(system, b, options);
     bool finite = true;
     for (double v : d) finite = finite && std::isfinite(v);
     if (!finite) {
@@ -217,7 +263,7 @@ GaussNewtonResult gauss_newton_minimize(
     for (long k = 0; k < options.line_search_points; ++k) {
       const double eta = std::ldexp(1.0, static_cast<int>(-k));
       set_step(theta, theta0, direction, eta);
-      Evaluation trial = evaluate(comm, problem, r, Matrix<T>());
+      const Evaluation trial = system.evaluate(false);
       ++result.evaluations;
       if (std::isfinite(trial.loss) && trial.loss < best_loss) {
         best_loss = trial.loss;
@@ -226,13 +272,13 @@ GaussNewtonResult gauss_newton_minimize(
     }
     if (best_eta == 0.0) {
       Kokkos::deep_copy(theta, theta0);
-      evaluate(comm, problem, r, Matrix<T>());  // leave the caller's state at θ0
+      system.evaluate(false);  // leave the caller's state at θ0
       result.stop_reason = "no_decrease";
       break;
     }
     set_step(theta, theta0, direction, best_eta);
     const double previous = current.loss;
-    current = evaluate(comm, problem, r, jacobian);  // = best_loss, now with J for the next step
+    current = system.evaluate(true);  // = best_loss, now with J for the next step
     ++result.evaluations;
     ++result.iterations;
     result.loss = current.loss;

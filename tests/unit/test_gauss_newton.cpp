@@ -26,7 +26,7 @@ struct Rosenbrock {
     Kokkos::deep_copy(parameters.values(), v);
   }
   LeastSquares<double> problem() {
-    return {2, [this](const Vector<double>& r, const Matrix<double>& jacobian) {
+    return {1, {2}, [this](std::size_t, const Vector<double>& r, const Matrix<double>& jacobian) {
               auto v =
                   Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), parameters.values());
               auto hr = Kokkos::create_mirror_view(r);
@@ -93,19 +93,19 @@ TEST(GaussNewton, LinearLeastSquaresInOneFullStep) {
   parameters.declare("theta", 1, 2);
   parameters.allocate();
   const double t[5] = {0, 1, 2, 3, 4}, y[5] = {1.1, 2.9, 5.2, 7.1, 8.8};
-  LeastSquares<double> fit{5, [&](const Vector<double>& r, const Matrix<double>& jacobian) {
-                             auto v = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(),
-                                                                          parameters.values());
-                             auto hr = Kokkos::create_mirror_view(r);
-                             auto j = Kokkos::create_mirror_view(jacobian);
-                             for (int i = 0; i < 5; ++i) {
-                               hr(i) = v(0) * t[i] + v(1) - y[i];
-                               if (jacobian.extent(0) > 0) j(i, 0) = t[i], j(i, 1) = 1;
-                             }
-                             Kokkos::deep_copy(r, hr);
-                             if (jacobian.extent(0) > 0) Kokkos::deep_copy(jacobian, j);
-                             return std::vector<LossTerm>{};
-                           }};
+  LeastSquares<double> fit{
+      1, {5}, [&](std::size_t, const Vector<double>& r, const Matrix<double>& jacobian) {
+        auto v = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), parameters.values());
+        auto hr = Kokkos::create_mirror_view(r);
+        auto j = Kokkos::create_mirror_view(jacobian);
+        for (int i = 0; i < 5; ++i) {
+          hr(i) = v(0) * t[i] + v(1) - y[i];
+          if (jacobian.extent(0) > 0) j(i, 0) = t[i], j(i, 1) = 1;
+        }
+        Kokkos::deep_copy(r, hr);
+        if (jacobian.extent(0) > 0) Kokkos::deep_copy(jacobian, j);
+        return std::vector<LossTerm>{};
+      }};
   double first_eta = 0;
   GaussNewtonOptions options;
   gauss_newton_minimize(MPI_COMM_SELF, parameters, fit, options,

@@ -54,6 +54,36 @@ struct ChunkRange {
 // order: the partial sums a rank owning those chunks can form on its own.
 std::vector<ChunkRange> tree_cover(long chunks, long first, long last);
 
+// The fixed-tree sum over `chunks` global chunks of per-chunk vectors (all of one length): each
+// rank supplies the vectors of its own chunks (my_share of the chunks), and every rank receives
+// the same bits of the total, whatever the rank count. Used for the loss gradient (ChunkedSum)
+// and for the Gauss–Newton Gramian and right-hand side.
+class TreeSum {
+ public:
+  // Throws InternalError when there are fewer chunks than ranks.
+  TreeSum(MPI_Comm comm, long chunks);
+  long chunks() const { return m_chunks; }
+  long first() const { return m_first; }  // this rank's chunks: [first, first + count)
+  long count() const { return m_count; }
+
+  // `chunk_value(c, out)` writes chunk c's vector (called for this rank's chunks, in order).
+  std::vector<double> operator()(
+      const std::function<void(long, std::vector<double>&)>& chunk_value);
+
+ private:
+  using Leaf = std::function<bool(ChunkRange, std::vector<double>&)>;
+  void sum(ChunkRange node, std::size_t depth, std::vector<double>& out, const Leaf& leaf);
+  std::vector<double> gather_and_finish();
+
+  MPI_Comm m_comm;
+  int m_rank = 0;
+  long m_chunks = 1, m_first = 0, m_count = 0;
+  std::vector<std::vector<ChunkRange>> m_covers;  // [rank] its tree nodes
+  std::vector<std::vector<double>> m_partial;     // [my cover nodes] partial sums
+  std::vector<std::vector<double>> m_scratch;     // [tree depth] right-hand operands
+  std::vector<double> m_send, m_received;         // packed partial sums, all ranks'
+};
+
 template <class T>
 class ChunkedSum {
  public:
@@ -66,20 +96,25 @@ class ChunkedSum {
   std::vector<LossTerm> operator()(long step);
 
  private:
-  using Leaf = std::function<bool(ChunkRange, std::vector<double>&)>;
-  void sum(ChunkRange node, std::size_t depth, std::vector<double>& out, const Leaf& leaf);
   void evaluate_chunk(long step, long chunk, std::vector<double>& out);
-  std::vector<double> gather_and_finish();
 
-  MPI_Comm m_comm;
-  int m_rank = 0;
   Parameters<T>& m_parameters;
   ChunkedLoss m_loss;
-  std::vector<std::vector<ChunkRange>> m_covers;  // [rank] its tree nodes
-  std::vector<LossTerm> m_terms;                  // names and weights, from the first chunk
-  std::vector<std::vector<double>> m_partial;     // [my cover nodes][parameters + terms]
-  std::vector<std::vector<double>> m_scratch;     // [tree depth] right-hand operands
-  std::vector<double> m_send, m_received;         // packed partial sums, all ranks'
+  TreeSum m_tree;
+  std::vector<LossTerm> m_terms;  // names and weights, from the first chunk
+};
+
+// One BLAS thread while chunks are evaluated (see ChunkedSum): a chunk's products must not depend
+// on the threads per rank, which depend on the rank count.
+class OneBlasThread {
+ public:
+  OneBlasThread();
+  ~OneBlasThread();
+  OneBlasThread(const OneBlasThread&) = delete;
+  OneBlasThread& operator=(const OneBlasThread&) = delete;
+
+ private:
+  int m_previous;
 };
 
 }  // namespace karman::nn

@@ -9,7 +9,8 @@
 //      singular values below rcond·‖G‖_F dropped, as a least-squares solve does), or `cg` —
 //      matrix-free CG on v ↦ Σ_ranks Jᵀ(J v) + λ v (no P×P matrix: for larger networks),
 //   3. θ ← θ − η d with η the best of 1, ½, ¼, … (line_search_points values) by the loss.
-// Every rank solves the same small system on identical reduced data, so all take the same step.
+// Every rank solves the same small system on identical reduced data (summed in a fixed order), so
+// all take the same step, and 1 and N ranks take the same steps.
 
 #include <mpi.h>
 
@@ -17,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "karman/nn/chunked_loss.hpp"
 #include "karman/nn/loss.hpp"
 #include "karman/nn/parameters.hpp"
 
@@ -42,12 +44,19 @@ struct GaussNewtonResult {
   std::string stop_reason;
 };
 
-// This rank's scaled residuals r [rows] at the current parameters and, when `jacobian` is not
-// empty, their Jacobian [rows, P]; returns the rank's loss terms (Σ over ranks = the loss terms).
+// The residuals in blocks, one per chunk: `chunks` global chunks (independent of the rank
+// count), of which this rank owns TreeSum's share; rows[k] is the row count of its k-th block,
+// and evaluate(k, r, jacobian) writes that block's scaled residuals r [rows[k]] at the current
+// parameters and, when `jacobian` is not empty, their Jacobian [rows[k], P], returning the
+// block's loss terms. Every sum over blocks (loss, Jᵀr, JᵀJ, Jᵀ(Jv)) runs along TreeSum's fixed
+// tree, so any rank count takes bitwise the same steps.
 template <class T>
 struct LeastSquares {
-  std::size_t rows = 0;
-  std::function<std::vector<LossTerm>(const Vector<T>& r, const Matrix<T>& jacobian)> evaluate;
+  long chunks = 0;  // 0: no least-squares form of the loss
+  std::vector<std::size_t> rows;
+  std::function<std::vector<LossTerm>(std::size_t block, const Vector<T>& r,
+                                      const Matrix<T>& jacobian)>
+      evaluate;
 };
 
 // `on_iteration(k, loss, terms, step)` after each accepted step (terms summed over ranks).
