@@ -155,9 +155,14 @@ template <class T>
 ResidualLoss<T>::ResidualLoss(nn::Network<T>& net, const config::PdeSpec& pde,
                               const mesh::GridShape& box, const PointSet& interior,
                               const PointSet& boundary, const PointSet& initial,
-                              LossWeights weights, const BoundaryConditions* conditions)
+                              LossWeights weights, const BoundaryConditions* conditions,
+                              const InverseProblem* inverse)
     : m_net(net), m_channels(1 + 2 * static_cast<std::size_t>(box.dim)) {
   if (conditions) m_hard = conditions->hard;
+  if (inverse) {
+    KARMAN_VERIFY(pde.type == config::PdeType::heat, "ResidualLoss: inverse problems are heat");
+    m_kappa = inverse->kappa_parameter;
+  }
   m_pde.pde = point_pde(pde.type);
   m_pde.dims = box.dim;
   m_pde.space = pde.time_dependent() ? box.dim - 1 : box.dim;
@@ -207,6 +212,9 @@ ResidualLoss<T>::ResidualLoss(nn::Network<T>& net, const config::PdeSpec& pde,
     m_terms.push_back(
         data_term("initial", weights.initial, initial, {&*pde.initial->expression}, map));
   }
+  if (inverse)
+    m_terms.push_back(values_term("observations", inverse->weight, inverse->observations,
+                                  {inverse->values}, map));
   if (pde.type == config::PdeType::wave)  // second order in time: u_t(x, 0) too
     m_terms.push_back(derivative_term("initial_velocity", weights.initial_velocity, initial,
                                       box.dim - 1, *pde.initial_velocity, map));
@@ -288,19 +296,28 @@ typename ResidualLoss<T>::Term ResidualLoss<T>::data_term(
     const std::string& name, double weight, const PointSet& set,
     const std::vector<const Expression*>& targets, const InputMap& map) {
   const std::size_t dims = map.scale.size();
-  const std::size_t space = static_cast<std::size_t>(m_pde.space);
+  std::vector<std::vector<double>> values;
+  for (const Expression* target : targets)
+    values.push_back(evaluate_at(*target, set.points, dims, static_cast<std::size_t>(m_pde.space)));
+  return values_term(name, weight, set, values, map);
+}
+
+template <class T>
+typename ResidualLoss<T>::Term ResidualLoss<T>::values_term(
+    const std::string& name, double weight, const PointSet& set,
+    const std::vector<std::vector<double>>& values, const InputMap& map) {
+  const std::size_t dims = map.scale.size();
   Term term;
   term.name = name;
   term.weight = weight;
   term.total = static_cast<double>(set.total);
   term.points = set.points.size() / dims;
-  term.components = targets.size();
+  term.components = values.size();
   term.x = network_input<T>(map, set.points);
   term.data = nn::Matrix<T>("karman::pinn::target", term.points, term.components);
   auto data = Kokkos::create_mirror_view(term.data);
-  for (std::size_t q = 0; q < targets.size(); ++q) {
-    const auto values = evaluate_at(*targets[q], set.points, dims, space);
-    for (std::size_t i = 0; i < term.points; ++i) data(i, q) = static_cast<T>(values[i]);
+  for (std::size_t q = 0; q < values.size(); ++q) {
+    for (std::size_t i = 0; i < term.points; ++i) data(i, q) = static_cast<T>(values[q][i]);
     term.outputs.push_back(static_cast<int>(q));
   }
   if (m_hard) {  // u = g + φN: the network's part of the mismatch is φN − (target − g)
@@ -308,7 +325,7 @@ typename ResidualLoss<T>::Term ResidualLoss<T>::data_term(
     std::vector<double> phi(term.points);
     for (std::size_t i = 0; i < term.points; ++i) {
       phi[i] = h.phi[i];  // the value channel (rows [0, n) of the stacked layout)
-      for (std::size_t q = 0; q < targets.size(); ++q) data(i, q) -= static_cast<T>(h.g[i]);
+      for (std::size_t q = 0; q < values.size(); ++q) data(i, q) -= static_cast<T>(h.g[i]);
     }
     term.phi = column<T>(phi, "karman::pinn::phi");
   }
@@ -347,7 +364,21 @@ double ResidualLoss<T>::evaluate(Term& term) {
         },
         sum);
   } else if (term.kind == Kind::pde) {
+    if (m_kappa) load_kappa();
     const nn::Matrix<T> y = m_net.forward_taylor(term.x, static_cast<std::size_t>(m_pde.dims));
+    if (m_kappa) {  // ∂r/∂κ = −Δu, for the gradient and the Jacobian column of κ
+      nn::ensure_shape(term.dkappa, "karman::pinn::dkappa", n, 1);
+      const nn::Matrix<T> dk = term.dkappa;
+      const std::size_t second = 1 + static_cast<std::size_t>(m_pde.dims);
+      const std::size_t space = static_cast<std::size_t>(m_pde.space);
+      Kokkos::parallel_for(
+          "karman::pinn::dkappa", Kokkos::RangePolicy<nn::ExecutionSpace>(0, n),
+          KOKKOS_LAMBDA(const std::size_t i) {
+            T laplacian = 0;
+            for (std::size_t k = 0; k < space; ++k) laplacian += y((second + k) * n + i, 0);
+            dk(i, 0) = -laplacian;
+          });
+    }
     const auto dr = term.dr;
     const PointPdeParameters p = m_pde;
     const std::size_t outputs = static_cast<std::size_t>(p.outputs);
@@ -427,6 +458,8 @@ std::vector<nn::LossTerm> ResidualLoss<T>::operator()() {
       m_net.backward_taylor(term.seed);
     else
       m_net.backward(term.seed);
+    if (m_kappa && term.kind == Kind::pde)
+      add_kappa_gradient(term, static_cast<T>(2.0 * term.weight / term.total));
     terms.push_back({term.name, term.weight, sum / term.total});
   }
   return terms;
@@ -474,6 +507,7 @@ std::vector<nn::LossTerm> ResidualLoss<T>::residuals(const nn::Vector<T>& r,
               });
         } else if (term.taylor()) {
           m_net.backward_taylor_points(term.seed, block_rows);
+          if (m_kappa && term.kind == Kind::pde) write_kappa_column(term, scale, block_rows);
         } else {
           m_net.backward_points(term.seed, block_rows);
         }
@@ -482,6 +516,37 @@ std::vector<nn::LossTerm> ResidualLoss<T>::residuals(const nn::Vector<T>& r,
     offset += block;
   }
   return terms;
+}
+
+template <class T>
+void ResidualLoss<T>::load_kappa() {
+  const auto kappa =
+      Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_net.parameters().value(*m_kappa));
+  m_pde.kappa = static_cast<double>(kappa(0, 0));
+}
+
+// ∂L/∂κ += factor · Σ_i r_i ∂r_i/∂κ (the pde term; factor = 2w/N).
+template <class T>
+void ResidualLoss<T>::add_kappa_gradient(const Term& term, T factor) {
+  const nn::Matrix<T> r = term.r, dk = term.dkappa;
+  T sum = 0;
+  Kokkos::parallel_reduce(
+      "karman::pinn::kappa_gradient", Kokkos::RangePolicy<nn::ExecutionSpace>(0, term.points),
+      KOKKOS_LAMBDA(const std::size_t i, T& local) { local += r(0, i) * dk(i, 0); }, sum);
+  const nn::Matrix<T> gradient = m_net.parameters().gradient(*m_kappa);
+  Kokkos::parallel_for(
+      "karman::pinn::kappa_gradient_add", Kokkos::RangePolicy<nn::ExecutionSpace>(0, 1),
+      KOKKOS_LAMBDA(const std::size_t) { gradient(0, 0) += factor * sum; });
+}
+
+// Column κ of the pde term's Jacobian rows: scale · ∂r_i/∂κ.
+template <class T>
+void ResidualLoss<T>::write_kappa_column(const Term& term, T scale, const nn::Matrix<T>& rows) {
+  const nn::Matrix<T> dk = term.dkappa;
+  const std::size_t column = m_net.parameters().info(*m_kappa).offset;
+  Kokkos::parallel_for(
+      "karman::pinn::kappa_column", Kokkos::RangePolicy<nn::ExecutionSpace>(0, term.points),
+      KOKKOS_LAMBDA(const std::size_t i) { rows(i, column) = scale * dk(i, 0); });
 }
 
 template class ResidualLoss<float>;

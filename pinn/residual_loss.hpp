@@ -64,6 +64,16 @@ struct BoundaryConditions {
   std::optional<HardDirichlet> hard;
 };
 
+// Heat with an unknown diffusivity κ (an inverse problem): κ is the network's parameter
+// `kappa_parameter` (a Network coefficient) learned through the residual u_t − κΔu − f, and the
+// observations of u are one more data term, "observations".
+struct InverseProblem {
+  std::size_t kappa_parameter = 0;
+  PointSet observations;       // (x, y, t) of this rank's observations
+  std::vector<double> values;  // u observed there
+  double weight = 1.0;
+};
+
 // The hard-condition transform u = g + φ·N at points (row-major [n, dims]): φ and g with their
 // first and pure second derivatives, channel-stacked like forward_taylor's output, [C·n].
 // g's derivatives are fourth-order central differences of the expression (step 1e-3 of the
@@ -83,7 +93,8 @@ class ResidualLoss {
   // scalar PDEs on a geometry), those replace it.
   ResidualLoss(nn::Network<T>& net, const config::PdeSpec& pde, const mesh::GridShape& box,
                const PointSet& interior, const PointSet& boundary, const PointSet& initial,
-               LossWeights weights, const BoundaryConditions* conditions = nullptr);
+               LossWeights weights, const BoundaryConditions* conditions = nullptr,
+               const InverseProblem* inverse = nullptr);
 
   // Loss terms {residual, boundary[, initial]} of this rank; the gradient of their weighted sum
   // is added to the network's parameter gradients.
@@ -115,6 +126,7 @@ class ResidualLoss {
     nn::Matrix<T> seed;      // [C·points or points, O] backward seed
     nn::Matrix<T> unfolded;  // periodic: [points, P] per-point Jacobian before pairing
     nn::Matrix<T> phi, g;    // hard condition: [C·points, 1] channels (pde), [points, 1] (data)
+    nn::Matrix<T> dkappa;    // inverse problem (pde term): ∂r/∂κ = −Δu [points, 1]
     bool taylor() const { return kind != Kind::data; }
     std::size_t residual_points() const { return kind == Kind::periodic ? points / 2 : points; }
   };
@@ -124,6 +136,13 @@ class ResidualLoss {
   void build_seed(Term& term, T factor, int component);
   Term data_term(const std::string& name, double weight, const PointSet& set,
                  const std::vector<const Expression*>& targets, const InputMap& map);
+  // The same with the target values given: values[q][i] for component q at point i.
+  Term values_term(const std::string& name, double weight, const PointSet& set,
+                   const std::vector<std::vector<double>>& values, const InputMap& map);
+  // Inverse problem: κ from its parameter into m_pde; its gradient and Jacobian column.
+  void load_kappa();
+  void add_kappa_gradient(const Term& term, T factor);
+  void write_kappa_column(const Term& term, T scale, const nn::Matrix<T>& rows);
   // u(lower, ·) = u(upper, ·) and ∂u/∂x_axis likewise, at the points of `set` moved to both faces.
   Term periodic_term(double weight, const PointSet& set, int axis, const mesh::GridShape& box,
                      const InputMap& map);
@@ -136,6 +155,7 @@ class ResidualLoss {
   std::size_t m_channels;  // C = 1 + 2·dims
   std::vector<Term> m_terms;
   std::optional<HardDirichlet> m_hard;
+  std::optional<std::size_t> m_kappa;  // parameter index of a learned κ
 };
 
 }  // namespace karman::pinn

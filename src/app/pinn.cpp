@@ -43,8 +43,20 @@ struct ConditionSpec {
   long points = 512;
 };
 
+// Heat with an unknown κ: learned from observations of u at one time (`inverse` in the case).
+struct InverseSpec {
+  double initial = 1.0;            // κ's starting value (pde.kappa is the reference's, the truth)
+  std::string from = "reference";  // reference: sampled from the PETSc solve; file: a dataset
+  std::string file, dataset;       // file: the grid dataset of u
+  double time = 0.0;               // when u was observed
+  long count = 256;                // observed nodes, drawn at random from the grid
+  std::uint64_t seed = 7;
+  double weight = 1.0;  // loss.observations
+};
+
 struct PinnSpec {
   config::ProblemSpec problem;
+  std::optional<InverseSpec> inverse;
   // Steady scalar PDEs with `geometry` or `conditions`: the domain (default: the grid's box) and
   // the conditions covering each of its boundary parts once. Null: the box path.
   std::shared_ptr<const pinn::Geometry> geometry;
@@ -128,6 +140,29 @@ void read_domain(const config::Node& root, PinnSpec& spec) {
                             names[k], fmt::join(names, ", ")));
 }
 
+void read_inverse(const config::Node& root, PinnSpec& spec) {
+  const config::Node node = root.child("inverse");
+  if (spec.problem.pde.type != config::PdeType::heat)
+    root.fail("inverse", "inverse problems are supported for heat (an unknown kappa) so far");
+  InverseSpec inverse;
+  inverse.initial = node.child("kappa").number("initial", config::Bounds::positive());
+  const config::Node obs = node.child("observations");
+  inverse.from = obs.choice("from", {"reference", "file"}, "reference");
+  if (inverse.from == "file") {
+    inverse.file = obs.str("file");
+    inverse.dataset = obs.str("dataset");
+  }
+  inverse.time = obs.number("time", spec.problem.time->t_end,
+                            config::Bounds::between(0, spec.problem.time->t_end));
+  if (inverse.from == "reference" && inverse.time != spec.problem.time->t_end)
+    obs.fail("time", "time.t_end: observations from the reference are its final state");
+  inverse.count = obs.integer("count", 256, 1);
+  inverse.seed = static_cast<std::uint64_t>(obs.integer("seed", 7, 0));
+  inverse.weight =
+      root.child_or_empty("loss").number("observations", 1.0, config::Bounds::at_least(0));
+  spec.inverse = inverse;
+}
+
 PinnSpec read_pinn(const config::Node& root) {
   PinnSpec spec;
   spec.problem = config::read_problem(root);
@@ -155,6 +190,7 @@ PinnSpec read_pinn(const config::Node& root) {
     spec.weights.initial_velocity =
         loss.number("initial_velocity", spec.weights.initial, config::Bounds::at_least(0));
   if (root.has("geometry") || root.has("conditions")) read_domain(root, spec);
+  if (root.has("inverse")) read_inverse(root, spec);
   spec.model = nn::read_mlp(root.child_or_empty("model"));
   if (!nn::has_second_derivative(spec.model.activation))
     root.child("model").fail("activation",
@@ -198,16 +234,19 @@ template <class T>
 class PinnRun {
  public:
   PinnRun(const PinnSpec& spec, RunContext& ctx) : m_spec(spec), m_ctx(ctx) {
+    std::vector<nn::Coefficient> coefficients;
+    if (spec.inverse) coefficients.push_back({"inverse.kappa", spec.inverse->initial});
     m_net = std::make_unique<nn::Network<T>>(
         nn::make_network<T>(spec.model, static_cast<std::size_t>(network_box(spec).dim),
                             outputs(spec)),
-        spec.model.seed);
+        spec.model.seed, coefficients);
   }
 
   std::string run() {
     const auto& p = m_spec.problem;
     log().info("PINN: MLP {} parameters, {} interior + {} boundary points",
                m_net->parameters().size(), m_spec.interior, m_spec.boundary);
+    if (m_spec.inverse) observe();
     nn::TrainingResult result = train_network();
 
     mesh::StructuredGrid grid(m_ctx.comm, p.grid);
@@ -216,6 +255,14 @@ class PinnRun {
         {"steps", result.steps},           {"stop_reason", result.stop_reason},
         {"stages", stages_json(result)},   {"params", m_net->parameters().size()}};
     for (const auto& term : result.final_terms) metrics["loss_" + term.name] = term.value;
+    if (m_spec.inverse) {
+      const auto kappa = Kokkos::create_mirror_view_and_copy(
+          Kokkos::HostSpace(), m_net->parameters().value(m_net->coefficient(0)));
+      metrics["kappa"] = static_cast<double>(kappa(0, 0));
+      metrics["kappa_reference"] = p.pde.kappa;
+      metrics["kappa_rel_error"] = std::abs(kappa(0, 0) - p.pde.kappa) / p.pde.kappa;
+      log().info("inverse problem: kappa {:.6g} (reference {:.6g})", kappa(0, 0), p.pde.kappa);
+    }
     if (p.pde.type == config::PdeType::navier_stokes)
       compare_flow(grid, metrics);
     else
@@ -292,15 +339,62 @@ class PinnRun {
       }
       initial.total = m_spec.initial;
     }
+    std::optional<pinn::InverseProblem> inverse;
+    if (m_spec.inverse) {
+      auto [ofirst, ocount] = share(m_spec.inverse->count, part, parts);
+      inverse = pinn::InverseProblem{m_net->coefficient(0), {}, {}, m_spec.inverse->weight};
+      inverse->observations.total = m_spec.inverse->count;
+      const std::size_t dims = static_cast<std::size_t>(box.dim);
+      inverse->observations.points.assign(m_observed_points.begin() + ofirst * dims,
+                                          m_observed_points.begin() + (ofirst + ocount) * dims);
+      inverse->values.assign(m_observed_values.begin() + ofirst,
+                             m_observed_values.begin() + ofirst + ocount);
+    }
     std::optional<pinn::BoundaryConditions> conditions;
     if (m_spec.geometry) {
       interior.points = m_spec.geometry->interior_points(m_spec.method, first, count,
                                                          m_spec.interior, m_spec.seed);
       conditions = boundary_conditions(part, parts);
     }
-    return std::make_unique<pinn::ResidualLoss<T>>(*m_net, p.pde, box, interior, boundary, initial,
-                                                   m_spec.weights,
-                                                   conditions ? &*conditions : nullptr);
+    return std::make_unique<pinn::ResidualLoss<T>>(
+        *m_net, p.pde, box, interior, boundary, initial, m_spec.weights,
+        conditions ? &*conditions : nullptr, inverse ? &*inverse : nullptr);
+  }
+
+  solvers::SteadyResult transient_reference(const mesh::StructuredGrid& grid) const {
+    const auto& p = m_spec.problem;
+    auto transient = solvers::solve_transient(grid, p.pde, *p.time, p.solver,
+                                              pde::evaluate(grid, *p.pde.initial));
+    solvers::SteadyResult reference;
+    reference.u = std::move(transient.u);
+    reference.stats = transient.stats;
+    return reference;
+  }
+
+  // Inverse problem: u observed at `count` grid nodes drawn at random (counter-based, the same on
+  // any rank count) from the PETSc solve at t_end, or from a grid dataset in an HDF5 file.
+  void observe() {
+    const auto& p = m_spec.problem;
+    const InverseSpec& inverse = *m_spec.inverse;
+    mesh::StructuredGrid grid(m_ctx.comm, p.grid);
+    std::vector<double> field;
+    if (inverse.from == "reference") {
+      m_reference = transient_reference(grid);
+      field = grid.gather_all(m_reference->u);
+    } else {
+      field = grid.gather_all(io::read_grid_field(inverse.file, inverse.dataset, grid));
+    }
+    const auto& shape = p.grid;
+    const long nodes = static_cast<long>(field.size());
+    for (long j = 0; j < inverse.count; ++j) {
+      const long node = std::min(nodes - 1, static_cast<long>(uniform01(inverse.seed, j) * nodes));
+      const long ix = node % shape.n[0], iy = node / shape.n[0];
+      m_observed_points.insert(m_observed_points.end(),
+                               {shape.coordinate(0, ix), shape.coordinate(1, iy), inverse.time});
+      m_observed_values.push_back(field[node]);
+    }
+    log().info("inverse problem: kappa from {} observations of u at t = {} ({})", inverse.count,
+               inverse.time, inverse.from == "file" ? inverse.file : "the PETSc reference");
   }
 
   // Soft conditions: their share of points on their parts; the hard one: its distance function.
@@ -363,11 +457,10 @@ class PinnRun {
     const auto& p = m_spec.problem;
     const double t_end = p.time ? p.time->t_end : 0.0;
     solvers::SteadyResult reference;
-    if (p.pde.time_dependent()) {
-      auto transient = solvers::solve_transient(grid, p.pde, *p.time, p.solver,
-                                                pde::evaluate(grid, *p.pde.initial));
-      reference.u = std::move(transient.u);
-      reference.stats = transient.stats;
+    if (m_reference) {
+      reference = *m_reference;  // solved before training (observations)
+    } else if (p.pde.time_dependent()) {
+      reference = transient_reference(grid);
     } else if (m_spec.geometry) {
       reference = masked_reference(grid);
     } else {
@@ -509,6 +602,8 @@ class PinnRun {
   RunContext& m_ctx;
   std::unique_ptr<nn::Network<T>> m_net;
   std::optional<pinn::HardDirichlet> m_hard;
+  std::optional<solvers::SteadyResult> m_reference;          // the PETSc solve, when needed early
+  std::vector<double> m_observed_points, m_observed_values;  // inverse: (x, y, t) and u
 };
 
 class PinnMethod : public Method {
