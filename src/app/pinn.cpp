@@ -64,6 +64,7 @@ struct PinnSpec {
   pinn::SampleMethod method = pinn::SampleMethod::uniform;
   long interior = 2048, boundary = 512;
   std::uint64_t seed = 1;
+  long resample_every = 0;  // first-order steps between fresh point sets (0: never)
   pinn::LossWeights weights;
   long initial = 512;
   nn::MlpSpec model;
@@ -181,6 +182,7 @@ PinnSpec read_pinn(const config::Node& root) {
   spec.boundary = samples.integer("boundary", 512, 1);
   if (pde.time_dependent()) spec.initial = samples.integer("initial", 512, 1);
   spec.seed = static_cast<std::uint64_t>(samples.integer("seed", 1, 0));
+  spec.resample_every = samples.integer("resample_every", 0, 0);
   config::Node loss = root.child_or_empty("loss");
   spec.weights.residual = loss.number("residual", 1.0, config::Bounds::at_least(0));
   spec.weights.boundary = loss.number("boundary", 1.0, config::Bounds::at_least(0));
@@ -289,16 +291,30 @@ class PinnRun {
     const bool reproducible = training.reproducible.value_or(std::is_same_v<T, double>);
     const auto [first, count] =
         reproducible ? my_share(m_ctx.comm, training.chunks) : std::pair<long, long>{m_ctx.rank, 1};
-    for (long c = first; c < first + count; ++c)
-      parts.push_back(loss_on_part(c, reproducible ? training.chunks : m_ctx.size));
-    const nn::LeastSquares<T> least_squares =
-        residual_blocks(parts, reproducible ? training.chunks : m_ctx.size);
+    const long part_count = reproducible ? training.chunks : m_ctx.size;
+    for (long c = first; c < first + count; ++c) parts.push_back(loss_on_part(c, part_count));
+    const nn::LeastSquares<T> least_squares = residual_blocks(parts, part_count);
+    // Resampling: while the leading first-order stages run, every resample_every steps each part
+    // draws fresh points (a pure function of the epoch, so resumed and multi-rank runs agree);
+    // later stages (L-BFGS, natural gradient) keep the last set.
+    const long every = m_spec.resample_every, until = leading_first_order_steps();
+    std::vector<long> epochs(parts.size(), 0);
+    auto part_at = [&, first = first](std::size_t k, long step) -> pinn::ResidualLoss<T>& {
+      if (every > 0 && until > 0) {
+        const long epoch = std::min(step, until - 1) / every;
+        if (epoch != epochs[k]) {
+          parts[k] = loss_on_part(first + static_cast<long>(k), part_count, epoch);
+          epochs[k] = epoch;
+        }
+      }
+      return *parts[k];
+    };
     if (!reproducible)
       return train<T>(
-          m_ctx, m_net->parameters(), [&parts](long) { return (*parts[0])(); }, training.trainer,
-          {}, least_squares);
-    nn::ChunkedLoss loss{training.chunks, [&parts, first = first](long, long chunk) {
-                           return (*parts[chunk - first])();
+          m_ctx, m_net->parameters(), [&](long step) { return part_at(0, step)(); },
+          training.trainer, {}, least_squares);
+    nn::ChunkedLoss loss{training.chunks, [&, first = first](long step, long chunk) {
+                           return part_at(static_cast<std::size_t>(chunk - first), step)();
                          }};
     return train<T>(m_ctx, m_net->parameters(), std::move(loss), training.trainer, {},
                     least_squares);
@@ -319,20 +335,34 @@ class PinnRun {
 
   // The loss on part `part` of `parts` of every point set (interior, boundary or the geometry's
   // conditions, and for a time-dependent PDE the initial points), normalised by global counts.
-  std::unique_ptr<pinn::ResidualLoss<T>> loss_on_part(long part, long parts) {
+  // Steps of the first-order stages (sgd, adam, adamw) before the first other one.
+  long leading_first_order_steps() const {
+    long steps = 0;
+    for (const auto& s : m_spec.training.trainer.stages) {
+      if (s.optimizer == "lbfgs" || s.optimizer == "natural_gradient") break;
+      steps += s.steps;
+    }
+    return steps;
+  }
+
+  // `epoch` > 0: the point streams of a resampling epoch (epoch 0: samples.seed's own).
+  std::unique_ptr<pinn::ResidualLoss<T>> loss_on_part(long part, long parts, long epoch = 0) {
+    const std::uint64_t seed =
+        epoch == 0
+            ? m_spec.seed
+            : mix64(m_spec.seed ^ (0x9e3779b97f4a7c15ull * static_cast<std::uint64_t>(epoch)));
     const auto& p = m_spec.problem;
     const mesh::GridShape box = network_box(m_spec);
     auto [first, count] = share(m_spec.interior, part, parts);
     auto [bfirst, bcount] = share(m_spec.boundary, part, parts);
-    pinn::PointSet interior{pinn::interior_points(box, first, count, m_spec.seed), m_spec.interior};
-    pinn::PointSet boundary{
-        pinn::boundary_points(box, bfirst, bcount, mix64(m_spec.seed + 1), p.grid.dim),
-        m_spec.boundary};
+    pinn::PointSet interior{pinn::interior_points(box, first, count, seed), m_spec.interior};
+    pinn::PointSet boundary{pinn::boundary_points(box, bfirst, bcount, mix64(seed + 1), p.grid.dim),
+                            m_spec.boundary};
     pinn::PointSet initial;
     if (p.pde.time_dependent()) {
       // Initial points: uniform in space at t = 0 (the time coordinate is the last).
       auto [ifirst, icount] = share(m_spec.initial, part, parts);
-      const auto space = pinn::interior_points(p.grid, ifirst, icount, mix64(m_spec.seed + 2));
+      const auto space = pinn::interior_points(p.grid, ifirst, icount, mix64(seed + 2));
       for (long i = 0; i < icount; ++i) {
         for (int d = 0; d < p.grid.dim; ++d) initial.points.push_back(space[i * p.grid.dim + d]);
         initial.points.push_back(0.0);
@@ -352,9 +382,9 @@ class PinnRun {
     }
     std::optional<pinn::BoundaryConditions> conditions;
     if (m_spec.geometry) {
-      interior.points = m_spec.geometry->interior_points(m_spec.method, first, count,
-                                                         m_spec.interior, m_spec.seed);
-      conditions = boundary_conditions(part, parts);
+      interior.points =
+          m_spec.geometry->interior_points(m_spec.method, first, count, m_spec.interior, seed);
+      conditions = boundary_conditions(part, parts, seed);
     }
     return std::make_unique<pinn::ResidualLoss<T>>(
         *m_net, p.pde, box, interior, boundary, initial, m_spec.weights,
@@ -398,7 +428,7 @@ class PinnRun {
   }
 
   // Soft conditions: their share of points on their parts; the hard one: its distance function.
-  pinn::BoundaryConditions boundary_conditions(long part, long parts) {
+  pinn::BoundaryConditions boundary_conditions(long part, long parts, std::uint64_t seed) {
     pinn::BoundaryConditions out;
     for (std::size_t i = 0; i < m_spec.conditions.size(); ++i) {
       const ConditionSpec& c = m_spec.conditions[i];
@@ -411,7 +441,7 @@ class PinnRun {
       }
       auto [first, count] = share(c.points, part, parts);
       const auto sample =
-          m_spec.geometry->boundary_points(c.parts, first, count, mix64(m_spec.seed + 11 + i));
+          m_spec.geometry->boundary_points(c.parts, first, count, mix64(seed + 11 + i));
       out.soft.push_back({c.name, {sample.x, c.points}, c.value, c.weight});
     }
     return out;
