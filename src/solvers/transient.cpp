@@ -82,28 +82,40 @@ struct BurgersContext {
   double h, nu;
 };
 
+// The scaffolding of a 1D DMDA residual F(u, u_t): u with its ghost points (neighbours across
+// ranks and the periodic wrap), u_t and F as arrays over global indices, and this rank's nodes
+// [xs, xs + xm); `body(x, xt, f, xs, xm)` fills F. Node is PetscScalar, or a struct of the dofs.
+template <class Node, class Body>
+PetscErrorCode residual_1d(DM dm, Vec u, Vec u_t, Vec F, Body&& body) {
+  Vec local;
+  const Node *x, *xt;
+  Node* f;
+  PetscInt xs, xm;
+  PetscCall(DMGetLocalVector(dm, &local));
+  PetscCall(DMGlobalToLocalBegin(dm, u, INSERT_VALUES, local));
+  PetscCall(DMGlobalToLocalEnd(dm, u, INSERT_VALUES, local));
+  PetscCall(DMDAVecGetArrayRead(dm, local, &x));
+  PetscCall(DMDAVecGetArrayRead(dm, u_t, &xt));
+  PetscCall(DMDAVecGetArray(dm, F, &f));
+  PetscCall(DMDAGetCorners(dm, &xs, nullptr, nullptr, &xm, nullptr, nullptr));
+  body(x, xt, f, xs, xm);
+  PetscCall(DMDAVecRestoreArray(dm, F, &f));
+  PetscCall(DMDAVecRestoreArrayRead(dm, u_t, &xt));
+  PetscCall(DMDAVecRestoreArrayRead(dm, local, &x));
+  PetscCall(DMRestoreLocalVector(dm, &local));
+  return 0;
+}
+
 PetscErrorCode burgers_residual(TS, PetscReal, Vec u, Vec u_t, Vec F, void* raw) {
   auto& ctx = *static_cast<BurgersContext*>(raw);
-  Vec local;
-  const PetscScalar *x, *xt;
-  PetscScalar* f;
-  PetscInt xs, xm;
-  PetscCall(DMGetLocalVector(ctx.dm, &local));
-  PetscCall(DMGlobalToLocalBegin(ctx.dm, u, INSERT_VALUES, local));
-  PetscCall(DMGlobalToLocalEnd(ctx.dm, u, INSERT_VALUES, local));
-  PetscCall(DMDAVecGetArrayRead(ctx.dm, local, &x));
-  PetscCall(DMDAVecGetArrayRead(ctx.dm, u_t, &xt));
-  PetscCall(DMDAVecGetArray(ctx.dm, F, &f));
-  PetscCall(DMDAGetCorners(ctx.dm, &xs, nullptr, nullptr, &xm, nullptr, nullptr));
   const double inv_2h = 0.5 / ctx.h, nu_h2 = ctx.nu / (ctx.h * ctx.h);
-  for (PetscInt i = xs; i < xs + xm; ++i)
-    f[i] = xt[i] + (pde::burgers_flux(x[i + 1]) - pde::burgers_flux(x[i - 1])) * inv_2h -
-           nu_h2 * (x[i + 1] - 2.0 * x[i] + x[i - 1]);
-  PetscCall(DMDAVecRestoreArray(ctx.dm, F, &f));
-  PetscCall(DMDAVecRestoreArrayRead(ctx.dm, u_t, &xt));
-  PetscCall(DMDAVecRestoreArrayRead(ctx.dm, local, &x));
-  PetscCall(DMRestoreLocalVector(ctx.dm, &local));
-  return 0;
+  return residual_1d<PetscScalar>(
+      ctx.dm, u, u_t, F,
+      [&](const PetscScalar* x, const PetscScalar* xt, PetscScalar* f, PetscInt xs, PetscInt xm) {
+        for (PetscInt i = xs; i < xs + xm; ++i)
+          f[i] = xt[i] + (pde::burgers_flux(x[i + 1]) - pde::burgers_flux(x[i - 1])) * inv_2h -
+                 nu_h2 * (x[i + 1] - 2.0 * x[i] + x[i - 1]);
+      });
 }
 
 PetscErrorCode burgers_jacobian(TS, PetscReal, Vec u, Vec, PetscReal shift, Mat J, Mat P,
@@ -166,28 +178,16 @@ PetscErrorCode allen_cahn_residual(TS, PetscReal t, Vec u, Vec u_t, Vec F, void*
   } catch (const std::exception&) {
     return PETSC_ERR_LIB;
   }
-  Vec local;
-  const PetscScalar *x, *xt;
-  PetscScalar* f;
-  PetscInt xs, xm;
-  PetscCall(DMGetLocalVector(ctx.dm, &local));
-  PetscCall(DMGlobalToLocalBegin(ctx.dm, u, INSERT_VALUES, local));
-  PetscCall(DMGlobalToLocalEnd(ctx.dm, u, INSERT_VALUES, local));
-  PetscCall(DMDAVecGetArrayRead(ctx.dm, local, &x));
-  PetscCall(DMDAVecGetArrayRead(ctx.dm, u_t, &xt));
-  PetscCall(DMDAVecGetArray(ctx.dm, F, &f));
-  PetscCall(DMDAGetCorners(ctx.dm, &xs, nullptr, nullptr, &xm, nullptr, nullptr));
   const double h = ctx.grid->shape().spacing(0), inv_h2 = 1.0 / (h * h);
-  for (PetscInt i = xs; i < xs + xm; ++i) {
-    const double u_xx = (x[i + 1] - 2.0 * x[i] + x[i - 1]) * inv_h2;
-    f[i] = pde::allen_cahn_residual(xt[i], x[i], ctx.pde->epsilon, u_xx, ctx.pde->reaction,
-                                    (*source)[i - xs]);
-  }
-  PetscCall(DMDAVecRestoreArray(ctx.dm, F, &f));
-  PetscCall(DMDAVecRestoreArrayRead(ctx.dm, u_t, &xt));
-  PetscCall(DMDAVecRestoreArrayRead(ctx.dm, local, &x));
-  PetscCall(DMRestoreLocalVector(ctx.dm, &local));
-  return 0;
+  return residual_1d<PetscScalar>(
+      ctx.dm, u, u_t, F,
+      [&](const PetscScalar* x, const PetscScalar* xt, PetscScalar* f, PetscInt xs, PetscInt xm) {
+        for (PetscInt i = xs; i < xs + xm; ++i) {
+          const double u_xx = (x[i + 1] - 2.0 * x[i] + x[i - 1]) * inv_h2;
+          f[i] = pde::allen_cahn_residual(xt[i], x[i], ctx.pde->epsilon, u_xx, ctx.pde->reaction,
+                                          (*source)[i - xs]);
+        }
+      });
 }
 
 // dF_i/du_j + shift dF_i/du_t,j: the tridiagonal [-ε/h², shift + 2ε/h² + r(3u_i² - 1), -ε/h²].
@@ -259,33 +259,21 @@ PetscErrorCode wave_residual(TS, PetscReal t, Vec U, Vec U_t, Vec F, void* raw) 
   } catch (const std::exception&) {
     return PETSC_ERR_LIB;
   }
-  Vec local;
-  const WaveNode *x, *xt;
-  WaveNode* f;
-  PetscInt xs, xm;
-  PetscCall(DMGetLocalVector(ctx.dm, &local));
-  PetscCall(DMGlobalToLocalBegin(ctx.dm, U, INSERT_VALUES, local));
-  PetscCall(DMGlobalToLocalEnd(ctx.dm, U, INSERT_VALUES, local));
-  PetscCall(DMDAVecGetArrayRead(ctx.dm, local, &x));
-  PetscCall(DMDAVecGetArrayRead(ctx.dm, U_t, &xt));
-  PetscCall(DMDAVecGetArray(ctx.dm, F, &f));
-  PetscCall(DMDAGetCorners(ctx.dm, &xs, nullptr, nullptr, &xm, nullptr, nullptr));
   const double h = ctx.grid->shape().spacing(0), inv_h2 = 1.0 / (h * h);
-  for (PetscInt i = xs; i < xs + xm; ++i) {
-    if (ctx.on_boundary(i)) {
-      f[i].u = x[i].u - ctx.boundary[i - xs];
-      f[i].v = x[i].v - xt[i].u;
-      continue;
-    }
-    const double u_xx = (x[i + 1].u - 2.0 * x[i].u + x[i - 1].u) * inv_h2;
-    f[i].u = xt[i].u - x[i].v;
-    f[i].v = pde::wave_residual(xt[i].v, ctx.pde->speed, u_xx, ctx.source[i - xs]);
-  }
-  PetscCall(DMDAVecRestoreArray(ctx.dm, F, &f));
-  PetscCall(DMDAVecRestoreArrayRead(ctx.dm, U_t, &xt));
-  PetscCall(DMDAVecRestoreArrayRead(ctx.dm, local, &x));
-  PetscCall(DMRestoreLocalVector(ctx.dm, &local));
-  return 0;
+  return residual_1d<WaveNode>(
+      ctx.dm, U, U_t, F,
+      [&](const WaveNode* x, const WaveNode* xt, WaveNode* f, PetscInt xs, PetscInt xm) {
+        for (PetscInt i = xs; i < xs + xm; ++i) {
+          if (ctx.on_boundary(i)) {
+            f[i].u = x[i].u - ctx.boundary[i - xs];
+            f[i].v = x[i].v - xt[i].u;
+            continue;
+          }
+          const double u_xx = (x[i + 1].u - 2.0 * x[i].u + x[i - 1].u) * inv_h2;
+          f[i].u = xt[i].u - x[i].v;
+          f[i].v = pde::wave_residual(xt[i].v, ctx.pde->speed, u_xx, ctx.source[i - xs]);
+        }
+      });
 }
 
 PetscErrorCode wave_jacobian(TS, PetscReal, Vec, Vec, PetscReal shift, Mat J, Mat P, void* raw) {
