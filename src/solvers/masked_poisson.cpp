@@ -76,23 +76,7 @@ SteadyResult solve_poisson_masked(const mesh::StructuredGrid& grid, const std::v
   KARMAN_PETSC(MatZeroRowsColumnsStencil(A, static_cast<PetscInt>(rows.size()), rows.data(),
                                          diagonal, u, b));
 
-  petsc::KSP ksp;
-  KARMAN_PETSC(KSPCreate(grid.comm(), ksp.out()));
-  KARMAN_PETSC(KSPSetOperators(ksp, A, A));
-  KARMAN_PETSC(KSPSetInitialGuessNonzero(ksp, PETSC_TRUE));
-  detail::configure_ksp(ksp, solver);
-  KARMAN_PETSC(KSPSetUp(ksp));
-  result.stats.setup_s = setup_timer.seconds();
-
-  Timer solve_timer;
-  KARMAN_PETSC(KSPSolve(ksp, b, u));
-  result.stats.solve_s = solve_timer.seconds();
-  PetscInt iterations;
-  KARMAN_PETSC(KSPGetIterationNumber(ksp, &iterations));
-  result.stats.iterations = iterations;
-  detail::record_ksp(ksp, result.stats);
-  result.stats.options = solver.options;
-  result.u = detail::from_petsc(u);
+  result.u = detail::solve_assembled(grid.comm(), A, b, u, solver, setup_timer, result.stats);
   // The identity rows hold g only to the solver tolerance: give back g itself there.
   for (std::size_t p = 0; p < n; ++p)
     if (fixed[p]) result.u[p] = dirichlet[p];

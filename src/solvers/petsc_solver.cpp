@@ -178,4 +178,26 @@ std::vector<double> from_petsc(Vec v) {
   return out;
 }
 
+std::vector<double> solve_assembled(MPI_Comm comm, Mat A, Vec b, Vec u,
+                                    const config::SolverSpec& solver, const Timer& setup,
+                                    SolveStats& stats) {
+  petsc::KSP ksp;
+  KARMAN_PETSC(KSPCreate(comm, ksp.out()));
+  KARMAN_PETSC(KSPSetOperators(ksp, A, A));
+  KARMAN_PETSC(KSPSetInitialGuessNonzero(ksp, PETSC_TRUE));
+  configure_ksp(ksp, solver);
+  prefer_mumps(ksp);
+  KARMAN_PETSC(KSPSetUp(ksp));
+  stats.setup_s = setup.seconds();
+  Timer solve_timer;
+  KARMAN_PETSC(KSPSolve(ksp, b, u));
+  stats.solve_s = solve_timer.seconds();
+  PetscInt iterations;
+  KARMAN_PETSC(KSPGetIterationNumber(ksp, &iterations));
+  stats.iterations = iterations;
+  record_ksp(ksp, stats);
+  stats.options = solver.options;
+  return from_petsc(u);
+}
+
 }  // namespace karman::solvers::detail

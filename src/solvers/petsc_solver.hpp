@@ -10,6 +10,7 @@
 
 #include "../petsc/handle.hpp"
 #include "karman/config/case.hpp"
+#include "karman/core/timer.hpp"
 #include "karman/mesh/grid.hpp"
 #include "karman/solvers/stats.hpp"
 
@@ -44,5 +45,12 @@ std::vector<MatStencil> boundary_rows(const mesh::StructuredGrid& grid);
 // Copy between a PETSc global vector of the grid and an owned-box std::vector.
 void to_petsc(const std::vector<double>& owned, Vec v);
 std::vector<double> from_petsc(Vec v);
+
+// Solve the assembled A u = b (u holds the initial guess) with the case's KSP/PC, MUMPS for LU on
+// several ranks; stats gets setup_s (since `setup`, which started before the assembly), solve_s,
+// iterations, the KSP's record and the options. Returns u as this rank's owned values.
+std::vector<double> solve_assembled(MPI_Comm comm, Mat A, Vec b, Vec u,
+                                    const config::SolverSpec& solver, const Timer& setup,
+                                    SolveStats& stats);
 
 }  // namespace karman::solvers::detail
