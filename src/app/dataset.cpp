@@ -21,7 +21,16 @@ class DatasetMethod : public Method {
     m_spec = fno::read_dataset_spec(root.child("data"));
     if (precision != "float64")
       root.fail("precision", "datasets are solved and stored in float64 (PETSc's scalar type)");
-    solvers::check_solver_names(solver());
+    try {
+      solvers::check_solver_names(solver());
+    } catch (const ConfigError& e) {
+      // Its message names the key `solver.*`; here the section is data.<problem>.solver.
+      std::string message = e.what();
+      const std::size_t at = message.rfind(": solver.");
+      if (at != std::string::npos)
+        message.insert(at + 2, fmt::format("data.{}.", fno::to_string(m_spec.problem)));
+      throw ConfigError(message);
+    }
   }
 
   std::string summary() const override {
