@@ -11,7 +11,6 @@
 #include <exception>
 #include <filesystem>
 #include <limits>
-#include <sstream>
 
 #include "io/hdf5_support.hpp"
 #include "karman/core/error.hpp"
@@ -733,21 +732,6 @@ GenerateSummary generate_dataset(MPI_Comm comm, const DatasetSpec& spec, const s
   summary.solved = static_cast<long>(totals[0]);
   summary.solve_s = totals[1];
   summary.mean_iterations = totals[0] > 0 ? totals[2] / totals[0] : 0.0;
-  // Rank 0's solver record names the solver for the report (rank 0 may have had no sample).
-  int has_stats = summary.stats.ksp.empty() ? 0 : 1;
-  int record_rank = 0, candidate = has_stats ? rank : 1 << 30;
-  MPI_Allreduce(&candidate, &record_rank, 1, MPI_INT, MPI_MIN, comm);
-  if (record_rank < (1 << 30)) {
-    std::string text = summary.stats.ksp + " " + summary.stats.pc + " " + summary.stats.ts;
-    int length = static_cast<int>(text.size());
-    MPI_Bcast(&length, 1, MPI_INT, record_rank, comm);
-    text.resize(length);
-    MPI_Bcast(text.data(), length, MPI_CHAR, record_rank, comm);
-    if (rank != record_rank) {
-      std::istringstream words(text);
-      words >> summary.stats.ksp >> summary.stats.pc >> summary.stats.ts;
-    }
-  }
   summary.stats.options =
       spec.problem == Problem::darcy ? spec.darcy.solver.options : spec.burgers.solver.options;
 

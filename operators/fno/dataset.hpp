@@ -130,7 +130,7 @@ struct GenerateSummary {
   double wall_s = 0.0;           // this call
   double solve_s = 0.0;          // summed over the solved samples (all ranks)
   double mean_iterations = 0.0;  // per solved sample
-  solvers::SolveStats stats;     // the solver of the last sample rank 0 solved (types, options)
+  solvers::SolveStats stats;     // this rank's last solve (types, options); empty if none
 };
 
 // Generate the dataset into `path` (collective). Samples are split over the ranks in contiguous
