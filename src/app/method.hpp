@@ -49,5 +49,6 @@ std::unique_ptr<Method> make_method(const std::string& kind);
 std::unique_ptr<Method> make_reference_method();
 std::unique_ptr<Method> make_fit_method();
 std::unique_ptr<Method> make_pinn_method();
+std::unique_ptr<Method> make_dataset_method();
 
 }  // namespace karman::app

@@ -11,6 +11,7 @@ const std::vector<MethodEntry>& registered_methods() {
        make_fit_method},
       {"pinn", "physics-informed network for a PDE, compared with the PETSc reference",
        make_pinn_method},
+      {"dataset", "operator-learning dataset (FNO) of PETSc solves, HDF5", make_dataset_method},
   };
   return methods;
 }

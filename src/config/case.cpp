@@ -192,7 +192,7 @@ TimeSpec read_time(const Node& time) {
   spec.t_end = time.number("t_end", Bounds::positive());
   spec.dt = time.number("dt", Bounds::positive());
   if (spec.dt > spec.t_end) time.fail("dt", "expected dt <= t_end");
-  spec.scheme = time.choice("scheme", {"cn", "bdf2", "beuler"}, "cn");
+  spec.scheme = time.choice("scheme", {"cn", "bdf2", "beuler", "rosw"}, "cn");
   spec.snapshots = time.integer("snapshots", 10, 0, 100000);
   return spec;
 }

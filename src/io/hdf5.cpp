@@ -11,10 +11,21 @@
 #include <filesystem>
 #include <utility>
 
+#include "hdf5_support.hpp"
 #include "karman/core/error.hpp"
 
 namespace karman::io {
 namespace {
+
+// Walk callback: keep the description of the innermost error (walked upward, it comes first).
+herr_t keep_innermost(unsigned n, const H5E_error2_t* error, void* data) {
+  if (n == 0 && error->desc) *static_cast<std::string*>(data) = error->desc;
+  return 0;
+}
+
+}  // namespace
+
+namespace h5 {
 
 // HDF5 prints its error stack to stderr on every failed call by default, including the calls we
 // expect to fail (probing for a link). We report failures as exceptions instead. Every entry
@@ -27,12 +38,6 @@ void quiet_hdf5() {
   (void)done;
 }
 
-// Walk callback: keep the description of the innermost error (walked upward, it comes first).
-herr_t keep_innermost(unsigned n, const H5E_error2_t* error, void* data) {
-  if (n == 0 && error->desc) *static_cast<std::string*>(data) = error->desc;
-  return 0;
-}
-
 // The most specific message on HDF5's error stack, e.g. "unable to open file", or "".
 std::string hdf5_reason() {
   std::string reason;
@@ -40,60 +45,9 @@ std::string hdf5_reason() {
   return reason;
 }
 
-// HDF5 calls return a negative hid_t / herr_t / htri_t on failure.
-template <class T>
-T check(T status, const std::string& what, const std::string& path) {
-  if (status < 0) {
-    const std::string reason = hdf5_reason();
-    throw ExternalError("HDF5", static_cast<int>(status),
-                        what + " '" + path + "'" + (reason.empty() ? "" : ": " + reason));
-  }
-  return status;
-}
-
-// An owned HDF5 identifier, closed with the function it was made for.
-class Id {
- public:
-  Id() = default;
-  Id(hid_t id, herr_t (*closer)(hid_t)) : m_id(id), m_closer(closer) {}
-  ~Id() { close(); }
-  Id(Id&& other) noexcept
-      : m_id(std::exchange(other.m_id, H5I_INVALID_HID)), m_closer(other.m_closer) {}
-  Id& operator=(Id&& other) noexcept {
-    if (this != &other) {
-      close();
-      m_id = std::exchange(other.m_id, H5I_INVALID_HID);
-      m_closer = other.m_closer;
-    }
-    return *this;
-  }
-  Id(const Id&) = delete;
-  Id& operator=(const Id&) = delete;
-
-  hid_t get() const { return m_id; }
-  // Returns the closer's status (negative on failure); closing twice is a no-op.
-  herr_t close() {
-    herr_t status = 0;
-    if (m_id >= 0 && m_closer) status = m_closer(m_id);
-    m_id = H5I_INVALID_HID;
-    return status;
-  }
-
- private:
-  hid_t m_id = H5I_INVALID_HID;
-  herr_t (*m_closer)(hid_t) = nullptr;
-};
-
 // A checked identifier: throws ExternalError when `id` reports failure.
 Id make_id(hid_t id, herr_t (*closer)(hid_t), const std::string& what, const std::string& path) {
   return Id(check(id, what, path), closer);
-}
-
-// `dim` x-first sizes (or offsets) as HDF5 dims, slowest first: [nz, ny, nx] / [ny, nx] / [nx].
-std::vector<hsize_t> c_order(const std::array<long, 3>& xfirst, int dim) {
-  std::vector<hsize_t> dims(dim);
-  for (int d = 0; d < dim; ++d) dims[dim - 1 - d] = static_cast<hsize_t>(xfirst[d]);
-  return dims;
 }
 
 std::string shape_string(const std::vector<hsize_t>& dims) {
@@ -183,6 +137,57 @@ std::vector<hsize_t> dataset_dims(hid_t dataset, const std::string& path) {
   return dims;
 }
 
+// Creates (or replaces) attribute `name` of `object` from `data` of memory and file type `type`.
+// Collective in parallel HDF5: every rank passes the same value.
+void put_attribute(hid_t object, const std::string& name, hid_t type, hid_t space, const void* data,
+                   const std::string& path) {
+  const std::string what = "cannot write attribute '" + name + "' in";
+  if (check(H5Aexists(object, name.c_str()), what, path) > 0)
+    check(H5Adelete(object, name.c_str()), what, path);
+  Id attribute = make_id(H5Acreate2(object, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT),
+                         H5Aclose, what, path);
+  check(H5Awrite(attribute.get(), type, data), what, path);
+}
+
+void put_scalar(hid_t object, const std::string& name, hid_t type, const void* data,
+                const std::string& path) {
+  Id space = make_id(H5Screate(H5S_SCALAR), H5Sclose, "cannot create a dataspace for", path);
+  put_attribute(object, name, type, space.get(), data, path);
+}
+
+// A variable-length UTF-8 string, which h5py reads back as `str` (fixed-length strings come
+// back as numpy bytes).
+void put_string(hid_t object, const std::string& name, const std::string& value,
+                const std::string& path) {
+  Id type = make_id(H5Tcopy(H5T_C_S1), H5Tclose, "cannot create a string type for", path);
+  check(H5Tset_size(type.get(), H5T_VARIABLE), "cannot create a string type for", path);
+  check(H5Tset_cset(type.get(), H5T_CSET_UTF8), "cannot create a string type for", path);
+  const char* text = value.c_str();
+  put_scalar(object, name, type.get(), &text, path);
+}
+
+// Opens group `name` under `parent`, creating it on first use.
+Id open_or_create_group(hid_t parent, const std::string& name, const std::string& path) {
+  const std::string what = "cannot create group '" + name + "' in";
+  if (check(H5Lexists(parent, name.c_str(), H5P_DEFAULT), what, path) > 0)
+    return make_id(H5Gopen2(parent, name.c_str(), H5P_DEFAULT), H5Gclose, what, path);
+  return make_id(H5Gcreate2(parent, name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose,
+                 what, path);
+}
+
+}  // namespace h5
+
+namespace {
+
+using namespace h5;
+
+// `dim` x-first sizes (or offsets) as HDF5 dims, slowest first: [nz, ny, nx] / [ny, nx] / [nx].
+std::vector<hsize_t> c_order(const std::array<long, 3>& xfirst, int dim) {
+  std::vector<hsize_t> dims(dim);
+  for (int d = 0; d < dim; ++d) dims[dim - 1 - d] = static_cast<hsize_t>(xfirst[d]);
+  return dims;
+}
+
 // File and memory dataspaces selecting this rank's owned box of the grid (both C order). The
 // owned values are stored x fastest, which is C order of the box [cz, cy, cx].
 struct BoxSpaces {
@@ -208,55 +213,6 @@ BoxSpaces owned_box(const mesh::StructuredGrid& grid, const std::string& path) {
           "cannot select the owned box in", path);
   }
   return spaces;
-}
-
-// Creates (or replaces) attribute `name` of `object` from `data` of memory and file type `type`.
-// Collective in parallel HDF5: every rank passes the same value.
-void put_attribute(hid_t object, const std::string& name, hid_t type, hid_t space, const void* data,
-                   const std::string& path) {
-  const std::string what = "cannot write attribute '" + name + "' in";
-  if (check(H5Aexists(object, name.c_str()), what, path) > 0)
-    check(H5Adelete(object, name.c_str()), what, path);
-  Id attribute = make_id(H5Acreate2(object, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT),
-                         H5Aclose, what, path);
-  check(H5Awrite(attribute.get(), type, data), what, path);
-}
-
-void put_scalar(hid_t object, const std::string& name, hid_t type, const void* data,
-                const std::string& path) {
-  Id space = make_id(H5Screate(H5S_SCALAR), H5Sclose, "cannot create a dataspace for", path);
-  put_attribute(object, name, type, space.get(), data, path);
-}
-
-// A 1D attribute [n]; an empty vector makes an empty attribute.
-template <class T>
-void put_array(hid_t object, const std::string& name, hid_t type, const std::vector<T>& values,
-               const std::string& path) {
-  const hsize_t n = values.size();
-  Id space =
-      make_id(H5Screate_simple(1, &n, nullptr), H5Sclose, "cannot create a dataspace for", path);
-  const T none{};  // HDF5 rejects a null buffer even for zero elements
-  put_attribute(object, name, type, space.get(), values.empty() ? &none : values.data(), path);
-}
-
-// A variable-length UTF-8 string, which h5py reads back as `str` (fixed-length strings come
-// back as numpy bytes).
-void put_string(hid_t object, const std::string& name, const std::string& value,
-                const std::string& path) {
-  Id type = make_id(H5Tcopy(H5T_C_S1), H5Tclose, "cannot create a string type for", path);
-  check(H5Tset_size(type.get(), H5T_VARIABLE), "cannot create a string type for", path);
-  check(H5Tset_cset(type.get(), H5T_CSET_UTF8), "cannot create a string type for", path);
-  const char* text = value.c_str();
-  put_scalar(object, name, type.get(), &text, path);
-}
-
-// Opens group `name` under `parent`, creating it on first use.
-Id open_or_create_group(hid_t parent, const std::string& name, const std::string& path) {
-  const std::string what = "cannot create group '" + name + "' in";
-  if (check(H5Lexists(parent, name.c_str(), H5P_DEFAULT), what, path) > 0)
-    return make_id(H5Gopen2(parent, name.c_str(), H5P_DEFAULT), H5Gclose, what, path);
-  return make_id(H5Gcreate2(parent, name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose,
-                 what, path);
 }
 
 // Every name in a group, collected by H5Literate.

@@ -29,7 +29,8 @@ void check_solver_names(const config::SolverSpec& solver) {
 
 SteadyResult solve_elliptic(const mesh::StructuredGrid& grid, const config::PdeSpec& pde,
                             const config::SolverSpec& solver,
-                            const std::vector<double>& coefficient) {
+                            const std::vector<double>& coefficient,
+                            const std::vector<double>* initial_guess) {
   DM dm = detail::dm_of(grid);
   SteadyResult result;
   Timer setup_timer;
@@ -50,9 +51,11 @@ SteadyResult solve_elliptic(const mesh::StructuredGrid& grid, const config::PdeS
   KARMAN_PETSC(DMCreateGlobalVector(dm, u.out()));
   KARMAN_PETSC(VecDuplicate(u, b.out()));
   detail::to_petsc(pde::evaluate(grid, *pde.source), b);
-  // Dirichlet data in u's boundary entries; zero inside (the initial guess).
+  // Dirichlet data in u's boundary entries; inside, the initial guess (zero unless given).
   const auto g = pde::evaluate(grid, *pde.boundary);
-  std::vector<double> lifted(g.size(), 0.0);
+  KARMAN_VERIFY(!initial_guess || initial_guess->size() == g.size(),
+                "solve_elliptic: the initial guess does not have the owned box's size");
+  std::vector<double> lifted = initial_guess ? *initial_guess : std::vector<double>(g.size(), 0.0);
   for (long k = 0, p = 0; k < grid.count()[2]; ++k)
     for (long j = 0; j < grid.count()[1]; ++j)
       for (long i = 0; i < grid.count()[0]; ++i, ++p)

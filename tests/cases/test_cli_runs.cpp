@@ -48,6 +48,12 @@ std::string shell_output(const fs::path& cwd, const std::string& command, int* s
 std::vector<std::string> shortening_overrides(const fs::path& case_file) {
   const YAML::Node root = YAML::LoadFile(case_file.string());
   std::vector<std::string> sets;
+  if (root["kind"] && root["kind"].as<std::string>() == "dataset") {
+    // Datasets: three samples on a small fine grid.
+    const bool darcy = root["data"]["problem"].as<std::string>() == "darcy";
+    return {"data.samples=3", darcy ? "data.resolution=33" : "data.resolution=128",
+            "data.stride=2"};
+  }
   if (root["training"]) {
     // Learned methods: few samples, a few steps of each stage's optimizer.
     if (root["kind"].as<std::string>() == "pinn") {
@@ -214,8 +220,41 @@ TEST_F(CliRuns, EveryCaseRunsShortened) {
     if (r.status != 0) continue;
     const json report = read_report(out);
     EXPECT_EQ(report.value("status", ""), "ok") << report.dump(2);
-    EXPECT_TRUE(fs::is_regular_file(out / "fields.h5"));
+    const bool dataset = report.value("kind", "") == "dataset";
+    EXPECT_TRUE(fs::is_regular_file(out / (dataset ? "dataset.h5" : "fields.h5")));
   }
+}
+
+// kind dataset: the dataset lands in the run folder; --resume keeps a finished one as it is.
+TEST_F(CliRuns, DatasetRunsAndResumes) {
+  const fs::path case_file = source_dir() / "cases" / "fno" / "darcy_dataset.yaml";
+  const fs::path out = dir / "darcy_dataset";
+  const auto sets = shortening_overrides(case_file);
+  ASSERT_EQ(run_ok(case_file.string(), out.string(), sets).status, 0);
+  const json first = read_report(out);
+  EXPECT_EQ(first["metrics"].value("samples", 0), 3) << first.dump(2);
+  EXPECT_EQ(first["metrics"].value("solved", 0), 3) << first.dump(2);
+  EXPECT_GT(first["metrics"].value("solve_s_per_sample", 0.0), 0.0) << first.dump(2);
+  EXPECT_GT(first["metrics"].value("iterations_mean", 0.0), 0.0) << first.dump(2);
+  EXPECT_EQ(first["baseline"].value("ksp", ""), "cg") << first.dump(2);
+  EXPECT_TRUE(fs::is_regular_file(out / "dataset.h5"));
+  EXPECT_FALSE(fs::exists(out / "dataset.h5.partial"));
+
+  std::vector<std::string> args{"run", case_file.string(), "--output", out.string(), "--resume"};
+  for (const auto& s : sets) args.insert(args.end(), {"--set", s});
+  const CliResult again = run_karman(dir, args);
+  ASSERT_EQ(again.status, 0) << again;
+  const json second = read_report(out);
+  EXPECT_EQ(second["metrics"].value("solved", -1), 0) << second.dump(2);
+  EXPECT_EQ(second["metrics"].value("kept", 0), 3) << second.dump(2);
+
+  // Other settings cannot resume it: one error line naming the file.
+  args.insert(args.end(), {"--set", "data.seed=2"});
+  const CliResult other = run_karman(dir, args);
+  EXPECT_EQ(other.status, 1) << other;
+  ASSERT_EQ(other.error_lines().size(), 1u) << other;
+  EXPECT_TRUE(contains(other.error_lines()[0], "dataset.h5")) << other;
+  EXPECT_TRUE(contains(other.error_lines()[0], "generator")) << other;
 }
 
 TEST_F(CliRuns, CompareOneRankWithTwoRanks) {

@@ -74,7 +74,7 @@ struct PdeSpec {
 struct TimeSpec {
   double t_end = 1.0;
   double dt = 1e-2;
-  std::string scheme = "cn";  // cn | bdf2 | beuler
+  std::string scheme = "cn";  // cn | bdf2 | beuler | rosw (Rosenbrock-W, L-stable, 3rd order)
   long snapshots = 10;        // stored states besides the initial one (evenly spaced)
 };
 

@@ -16,10 +16,13 @@ struct SteadyResult {
   SolveStats stats;
 };
 
-// `coefficient` is the owned box of a (empty: a ≡ 1). Collective.
+// `coefficient` is the owned box of a (empty: a ≡ 1). `initial_guess`, if given, is the owned
+// box of the Krylov method's starting point at the interior nodes (the Dirichlet nodes always take
+// the boundary data); otherwise the solve starts from zero inside. Collective.
 SteadyResult solve_elliptic(const mesh::StructuredGrid& grid, const config::PdeSpec& pde,
                             const config::SolverSpec& solver,
-                            const std::vector<double>& coefficient = {});
+                            const std::vector<double>& coefficient = {},
+                            const std::vector<double>* initial_guess = nullptr);
 
 // Check that the KSP and PC names exist in this PETSc build (ConfigError at their keys).
 void check_solver_names(const config::SolverSpec& solver);

@@ -1,0 +1,88 @@
+// kind: dataset — an operator-learning dataset (inputs ↦ PETSc solutions, HDF5) generated with
+// the samples split over the ranks; `karman run --resume` continues an interrupted generation.
+
+#include "operators/fno/dataset.hpp"
+
+#include <fmt/format.h>
+
+#include <filesystem>
+
+#include "karman/core/log.hpp"
+#include "karman/solvers/elliptic.hpp"
+#include "method.hpp"
+#include "outputs.hpp"
+
+namespace karman::app {
+namespace {
+
+class DatasetMethod : public Method {
+ public:
+  void read(const config::Node& root, const std::string& precision) override {
+    m_spec = fno::read_dataset_spec(root.child("data"));
+    if (precision != "float64")
+      root.fail("precision", "datasets are solved and stored in float64 (PETSc's scalar type)");
+    try {
+      solvers::check_solver_names(solver());
+    } catch (const ConfigError& e) {
+      // Its message names the key `solver.*`; here the section is data.<problem>.solver.
+      std::string message = e.what();
+      const std::size_t at = message.rfind(": solver.");
+      if (at != std::string::npos)
+        message.insert(at + 2, fmt::format("data.{}.", fno::to_string(m_spec.problem)));
+      throw ConfigError(message);
+    }
+  }
+
+  std::string summary() const override {
+    const long m = m_spec.training_resolution();
+    return fmt::format("kind dataset, {}, {} samples at {} (fine {}, stride {}), {} + {}",
+                       fno::to_string(m_spec.problem), m_spec.samples,
+                       m_spec.dim() == 2 ? fmt::format("{}x{}", m, m) : std::to_string(m),
+                       m_spec.resolution, m_spec.stride, solver().ksp, solver().pc);
+  }
+
+  std::string run(RunContext& ctx) override {
+    // data.file is relative to the working directory; by default the dataset is the run's.
+    const std::string path = m_spec.file.empty()
+                                 ? (std::filesystem::path(ctx.dir->path()) / "dataset.h5").string()
+                                 : m_spec.file;
+    fno::GenerateOptions options;
+    options.resume = ctx.resume;
+    options.config_yaml = ctx.resolved_yaml;
+    log().info("dataset {} on {} rank(s): {}", path, ctx.size, fno::describe(m_spec));
+    fno::GenerateSummary s = fno::generate_dataset(ctx.comm, m_spec, path, options);
+    if (s.stats.ksp.empty()) s.stats.ksp = solver().ksp, s.stats.pc = solver().pc;  // all kept
+    const double per_sample = s.solved > 0 ? s.solve_s / static_cast<double>(s.solved) : 0.0;
+    log().info(
+        "dataset {}: {} samples ({} solved, {} kept), {:.4f} s and {:.1f} iterations per "
+        "solve ({} + {})",
+        path, s.samples, s.solved, s.kept, per_sample, s.mean_iterations, s.stats.ksp, s.stats.pc);
+    (*ctx.report)["metrics"] = {{"samples", s.samples},
+                                {"solved", s.solved},
+                                {"kept", s.kept},
+                                {"generate_s", s.wall_s},
+                                {"solve_s_per_sample", per_sample},
+                                {"iterations_mean", s.mean_iterations}};
+    (*ctx.report)["baseline"] = baseline_json(s.stats);  // figures of the last solve of rank 0
+    (*ctx.report)["baseline"]["solve_s_per_sample"] = per_sample;
+    (*ctx.report)["dataset"] = {{"file", path},
+                                {"problem", fno::to_string(m_spec.problem)},
+                                {"resolution", m_spec.resolution},
+                                {"stride", m_spec.stride},
+                                {"training_resolution", m_spec.training_resolution()}};
+    return "ok";
+  }
+
+ private:
+  const config::SolverSpec& solver() const {
+    return m_spec.problem == fno::Problem::darcy ? m_spec.darcy.solver : m_spec.burgers.solver;
+  }
+
+  fno::DatasetSpec m_spec;
+};
+
+}  // namespace
+
+std::unique_ptr<Method> make_dataset_method() { return std::make_unique<DatasetMethod>(); }
+
+}  // namespace karman::app
