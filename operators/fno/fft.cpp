@@ -1,9 +1,8 @@
 // FFTW backend of RealFft (host memory). This file is the only place the Fourier layers hand raw
 // pointers to a library: FFTW reads and writes the views' host memory in place. A device build
-// (Kokkos CUDA/HIP) replaces this file by a cuFFT/hipFFT one with the same class: cufftPlanMany
-// takes the same strides and distances (howmany = B·C with the channels-last layout needs the
-// batch and channel loops folded into one, which the channels-last distances allow as
-// idist = 1, istride = C, one plan per sample or a transposed copy).
+// (Kokkos CUDA/HIP) replaces this file by a cuFFT/hipFFT one with the same class: each stage
+// below is a cufftPlanMany with istride = C and idist = 1 over the channels (the batch and the
+// other dimensions as the plan's batch where their distances allow, else one launch each).
 #include "operators/fno/fft.hpp"
 
 #include <fftw3.h>
@@ -14,6 +13,7 @@
 #include <utility>
 
 #include "karman/core/error.hpp"
+#include "karman/nn/gemm.hpp"
 
 namespace karman::fno {
 namespace {
@@ -33,65 +33,122 @@ template <>
 struct Fftw<double> {
   using plan = fftw_plan;
   using complex = fftw_complex;
-  static plan r2c(int rank, const fftw_iodim64* dims, int howmany_rank, const fftw_iodim64* howmany,
-                  double* in, complex* out, unsigned flags) {
-    return fftw_plan_guru64_dft_r2c(rank, dims, howmany_rank, howmany, in, out, flags);
+  static plan r2c(const fftw_iodim64& dim, const std::vector<fftw_iodim64>& loops, double* in,
+                  complex* out) {
+    return fftw_plan_guru64_dft_r2c(1, &dim, static_cast<int>(loops.size()), loops.data(), in, out,
+                                    FFTW_ESTIMATE | FFTW_PRESERVE_INPUT);
   }
-  static plan c2r(int rank, const fftw_iodim64* dims, int howmany_rank, const fftw_iodim64* howmany,
-                  complex* in, double* out, unsigned flags) {
-    return fftw_plan_guru64_dft_c2r(rank, dims, howmany_rank, howmany, in, out, flags);
+  static plan c2r(const fftw_iodim64& dim, const std::vector<fftw_iodim64>& loops, complex* in,
+                  double* out) {
+    return fftw_plan_guru64_dft_c2r(1, &dim, static_cast<int>(loops.size()), loops.data(), in, out,
+                                    FFTW_ESTIMATE | FFTW_DESTROY_INPUT);
   }
-  static void execute(plan p, double* in, complex* out) { fftw_execute_dft_r2c(p, in, out); }
-  static void execute(plan p, complex* in, double* out) { fftw_execute_dft_c2r(p, in, out); }
+  static plan c2c(const fftw_iodim64& dim, const std::vector<fftw_iodim64>& loops, complex* data,
+                  int sign) {
+    return fftw_plan_guru64_dft(1, &dim, static_cast<int>(loops.size()), loops.data(), data, data,
+                                sign, FFTW_ESTIMATE);
+  }
+  static void execute_r2c(plan p, double* in, complex* out) { fftw_execute_dft_r2c(p, in, out); }
+  static void execute_c2r(plan p, complex* in, double* out) { fftw_execute_dft_c2r(p, in, out); }
+  static void execute_c2c(plan p, complex* data) { fftw_execute_dft(p, data, data); }
   static void destroy(plan p) { fftw_destroy_plan(p); }
   static int alignment(double* p) { return fftw_alignment_of(p); }
+#ifdef KARMAN_FFTW_THREADS
+  static void use_threads(int threads) {
+    static const bool initialised = fftw_init_threads() != 0;
+    if (initialised) fftw_plan_with_nthreads(threads);
+  }
+#else
+  static void use_threads(int) {}
+#endif
 };
 
 template <>
 struct Fftw<float> {
   using plan = fftwf_plan;
   using complex = fftwf_complex;
-  static plan r2c(int rank, const fftw_iodim64* dims, int howmany_rank, const fftw_iodim64* howmany,
-                  float* in, complex* out, unsigned flags) {
-    return fftwf_plan_guru64_dft_r2c(rank, dims, howmany_rank, howmany, in, out, flags);
+  static plan r2c(const fftw_iodim64& dim, const std::vector<fftw_iodim64>& loops, float* in,
+                  complex* out) {
+    return fftwf_plan_guru64_dft_r2c(1, &dim, static_cast<int>(loops.size()), loops.data(), in, out,
+                                     FFTW_ESTIMATE | FFTW_PRESERVE_INPUT);
   }
-  static plan c2r(int rank, const fftw_iodim64* dims, int howmany_rank, const fftw_iodim64* howmany,
-                  complex* in, float* out, unsigned flags) {
-    return fftwf_plan_guru64_dft_c2r(rank, dims, howmany_rank, howmany, in, out, flags);
+  static plan c2r(const fftw_iodim64& dim, const std::vector<fftw_iodim64>& loops, complex* in,
+                  float* out) {
+    return fftwf_plan_guru64_dft_c2r(1, &dim, static_cast<int>(loops.size()), loops.data(), in, out,
+                                     FFTW_ESTIMATE | FFTW_DESTROY_INPUT);
   }
-  static void execute(plan p, float* in, complex* out) { fftwf_execute_dft_r2c(p, in, out); }
-  static void execute(plan p, complex* in, float* out) { fftwf_execute_dft_c2r(p, in, out); }
+  static plan c2c(const fftw_iodim64& dim, const std::vector<fftw_iodim64>& loops, complex* data,
+                  int sign) {
+    return fftwf_plan_guru64_dft(1, &dim, static_cast<int>(loops.size()), loops.data(), data, data,
+                                 sign, FFTW_ESTIMATE);
+  }
+  static void execute_r2c(plan p, float* in, complex* out) { fftwf_execute_dft_r2c(p, in, out); }
+  static void execute_c2r(plan p, complex* in, float* out) { fftwf_execute_dft_c2r(p, in, out); }
+  static void execute_c2c(plan p, complex* data) { fftwf_execute_dft(p, data, data); }
   static void destroy(plan p) { fftwf_destroy_plan(p); }
   static int alignment(float* p) { return fftwf_alignment_of(p); }
+#ifdef KARMAN_FFTW_THREADS
+  static void use_threads(int threads) {
+    static const bool initialised = fftwf_init_threads() != 0;
+    if (initialised) fftwf_plan_with_nthreads(threads);
+  }
+#else
+  static void use_threads(int) {}
+#endif
 };
 
 constexpr bool kHostMemory =
     Kokkos::SpaceAccessibility<Kokkos::HostSpace, nn::MemorySpace>::accessible;
 
-// Strides of the transform: per grid dimension d (in elements: reals for the real array,
-// complex numbers for the spectrum), the channels-last distance between neighbours along d.
-struct Geometry {
-  std::vector<fftw_iodim64> real_to_complex, complex_to_real;  // [rank]
-  std::vector<fftw_iodim64> batch_r2c, batch_c2r;              // [2]: batch, channel loops
-};
+// The channels-last strides of one transform. A stage is a 1D transform along one dimension;
+// every other dimension, the batch and the channels are FFTW "howmany" loops. Distances in
+// elements: reals in the real array, complex numbers in the spectrum.
+struct Layout {
+  std::vector<long> n;               // grid [dim]
+  std::vector<long> real, complex;   // stride of dimension d [dim]
+  long batch, channels, band;        // B, C, transformed columns k_last < band
+  long real_sample, complex_sample;  // N·C, Nc·C
 
-Geometry geometry(const std::vector<long>& shape, long batch, long channels) {
-  const int rank = static_cast<int>(shape.size());
-  Geometry g;
-  g.real_to_complex.resize(rank);
-  g.complex_to_real.resize(rank);
-  long real_stride = channels, complex_stride = channels;
-  for (int d = rank - 1; d >= 0; --d) {
-    g.real_to_complex[d] = {shape[d], real_stride, complex_stride};
-    g.complex_to_real[d] = {shape[d], complex_stride, real_stride};
-    real_stride *= shape[d];
-    complex_stride *= d == rank - 1 ? shape[d] / 2 + 1 : shape[d];
+  Layout(const std::vector<long>& shape, long b, long c, long columns)
+      : n(shape), real(shape.size()), complex(shape.size()), batch(b), channels(c), band(columns) {
+    const std::size_t dim = shape.size();
+    long rs = c, cs = c;
+    for (std::size_t d = dim; d-- > 0;) {
+      real[d] = rs, complex[d] = cs;
+      rs *= n[d];
+      cs *= d + 1 == dim ? n[d] / 2 + 1 : n[d];
+    }
+    real_sample = rs, complex_sample = cs;
   }
-  // After the loop the strides are N·C and Nc·C: the distances between samples.
-  g.batch_r2c = {{batch, real_stride, complex_stride}, {channels, 1, 1}};
-  g.batch_c2r = {{batch, complex_stride, real_stride}, {channels, 1, 1}};
-  return g;
-}
+  std::size_t last() const { return n.size() - 1; }
+
+  // r2c / c2r along the last dimension: loops over the batch, every other dimension, channels.
+  fftw_iodim64 last_dim(bool to_complex) const {
+    return to_complex ? fftw_iodim64{n[last()], real[last()], complex[last()]}
+                      : fftw_iodim64{n[last()], complex[last()], real[last()]};
+  }
+  std::vector<fftw_iodim64> last_loops(bool to_complex) const {
+    std::vector<fftw_iodim64> loops;
+    loops.push_back(to_complex ? fftw_iodim64{batch, real_sample, complex_sample}
+                               : fftw_iodim64{batch, complex_sample, real_sample});
+    for (std::size_t d = 0; d < last(); ++d)
+      loops.push_back(to_complex ? fftw_iodim64{n[d], real[d], complex[d]}
+                                 : fftw_iodim64{n[d], complex[d], real[d]});
+    loops.push_back({channels, 1, 1});
+    return loops;
+  }
+  // In-place complex transform along non-last dimension d, on the columns k_last < band only.
+  fftw_iodim64 complex_dim(std::size_t d) const { return {n[d], complex[d], complex[d]}; }
+  std::vector<fftw_iodim64> complex_loops(std::size_t d) const {
+    std::vector<fftw_iodim64> loops;
+    loops.push_back({batch, complex_sample, complex_sample});
+    for (std::size_t e = 0; e < last(); ++e)
+      if (e != d) loops.push_back({n[e], complex[e], complex[e]});
+    loops.push_back({band, complex[last()], complex[last()]});
+    loops.push_back({channels, 1, 1});
+    return loops;
+  }
+};
 
 }  // namespace
 
@@ -102,51 +159,64 @@ long half_spectrum_points(const std::vector<long>& shape) {
   return n;
 }
 
-// A plan is only valid for arrays with the SIMD alignment it was made for: plans are kept per
-// (input alignment, output alignment) pair and made on first use with the caller's arrays
-// (FFTW_ESTIMATE never reads or writes them while planning). Whole Kokkos views are all
-// 64-byte aligned, so in practice there is one plan per direction.
+// The stages of both directions: forward = r2c along the last dimension, then the complex
+// transforms along dimensions last-1, ..., 0 (in place on the spectrum); inverse = the complex
+// transforms along 0, ..., last-1, then c2r along the last dimension. A plan is only valid for
+// arrays with the SIMD alignment it was made for: plan sets are kept per (real alignment,
+// spectrum alignment) pair and made on first use with the caller's arrays (FFTW_ESTIMATE never
+// reads or writes them while planning). Whole Kokkos views are 64-byte aligned, so in practice
+// there is one set.
 template <class T>
 struct RealFft<T>::Plans {
   using F = Fftw<T>;
   using Key = std::pair<int, int>;
-  Geometry geometry;
-  std::map<Key, typename F::plan> forward, inverse;
+  struct Set {
+    typename F::plan r2c = nullptr, c2r = nullptr;
+    std::vector<typename F::plan> forward_complex, inverse_complex;  // [dim - 1] in run order
+  };
+  explicit Plans(Layout l) : layout(std::move(l)) {}
+  Layout layout;
+  std::map<Key, Set> sets;
 
   ~Plans() {
     std::lock_guard<std::mutex> lock(planner_mutex());
-    for (auto& entry : forward) F::destroy(entry.second);
-    for (auto& entry : inverse) F::destroy(entry.second);
+    for (auto& entry : sets) {
+      Set& set = entry.second;
+      F::destroy(set.r2c);
+      F::destroy(set.c2r);
+      for (auto p : set.forward_complex) F::destroy(p);
+      for (auto p : set.inverse_complex) F::destroy(p);
+    }
   }
 
-  typename F::plan forward_plan(T* in, typename F::complex* out) {
+  const Set& plans_for(T* real, typename F::complex* spectrum) {
     std::lock_guard<std::mutex> lock(planner_mutex());
-    const Key key{F::alignment(in), F::alignment(reinterpret_cast<T*>(out))};
-    auto found = forward.find(key);
-    if (found != forward.end()) return found->second;
-    auto plan =
-        F::r2c(static_cast<int>(geometry.real_to_complex.size()), geometry.real_to_complex.data(),
-               2, geometry.batch_r2c.data(), in, out, FFTW_ESTIMATE | FFTW_PRESERVE_INPUT);
-    KARMAN_VERIFY(plan != nullptr, "RealFft: FFTW could not plan the forward transform");
-    return forward.emplace(key, plan).first->second;
-  }
-
-  typename F::plan inverse_plan(typename F::complex* in, T* out) {
-    std::lock_guard<std::mutex> lock(planner_mutex());
-    const Key key{F::alignment(reinterpret_cast<T*>(in)), F::alignment(out)};
-    auto found = inverse.find(key);
-    if (found != inverse.end()) return found->second;
-    auto plan =
-        F::c2r(static_cast<int>(geometry.complex_to_real.size()), geometry.complex_to_real.data(),
-               2, geometry.batch_c2r.data(), in, out, FFTW_ESTIMATE | FFTW_DESTROY_INPUT);
-    KARMAN_VERIFY(plan != nullptr, "RealFft: FFTW could not plan the inverse transform");
-    return inverse.emplace(key, plan).first->second;
+    const Key key{F::alignment(real), F::alignment(reinterpret_cast<T*>(spectrum))};
+    auto found = sets.find(key);
+    if (found != sets.end()) return found->second;
+    // FFTW's threads (when linked) split the howmany loops: as many as BLAS uses on this rank.
+    F::use_threads(nn::blas_threads());
+    Set set;
+    const Layout& l = layout;
+    set.r2c = F::r2c(l.last_dim(true), l.last_loops(true), real, spectrum);
+    set.c2r = F::c2r(l.last_dim(false), l.last_loops(false), spectrum, real);
+    for (std::size_t d = l.last(); d-- > 0;)
+      set.forward_complex.push_back(
+          F::c2c(l.complex_dim(d), l.complex_loops(d), spectrum, FFTW_FORWARD));
+    for (std::size_t d = 0; d < l.last(); ++d)
+      set.inverse_complex.push_back(
+          F::c2c(l.complex_dim(d), l.complex_loops(d), spectrum, FFTW_BACKWARD));
+    bool complete = set.r2c != nullptr && set.c2r != nullptr;
+    for (auto p : set.forward_complex) complete = complete && p != nullptr;
+    for (auto p : set.inverse_complex) complete = complete && p != nullptr;
+    KARMAN_VERIFY(complete, "RealFft: FFTW could not plan the transforms");
+    return sets.emplace(key, std::move(set)).first->second;
   }
 };
 
 template <class T>
-RealFft<T>::RealFft(std::vector<long> shape, long batch, long channels)
-    : m_shape(std::move(shape)), m_batch(batch), m_channels(channels) {
+RealFft<T>::RealFft(std::vector<long> shape, long batch, long channels, long band)
+    : m_shape(std::move(shape)), m_batch(batch), m_channels(channels), m_band(band) {
   KARMAN_VERIFY(kHostMemory,
                 "RealFft: the FFTW backend needs host-accessible views (a device "
                 "build must use the cuFFT backend)");
@@ -158,8 +228,10 @@ RealFft<T>::RealFft(std::vector<long> shape, long batch, long channels)
     m_points *= n;
   }
   m_spectrum_points = half_spectrum_points(m_shape);
-  m_plans = std::make_unique<Plans>();
-  m_plans->geometry = geometry(m_shape, batch, channels);
+  const long columns = m_shape.back() / 2 + 1;
+  KARMAN_VERIFY(band >= 0 && band <= columns, "RealFft: band must be in [0, n_last/2 + 1]");
+  if (m_band == 0) m_band = columns;
+  m_plans = std::make_unique<Plans>(Layout(m_shape, batch, channels, m_band));
 }
 
 template <class T>
@@ -187,9 +259,12 @@ template <class T>
 void RealFft<T>::forward(const Matrix<T>& real, const Matrix<T>& spectrum) const {
   using F = Fftw<T>;
   check(real, spectrum);
+  Kokkos::fence();
   auto* out = reinterpret_cast<typename F::complex*>(spectrum.data());
-  // FFTW_PRESERVE_INPUT: the plan reads `real` only; its API takes a non-const pointer.
-  F::execute(m_plans->forward_plan(real.data(), out), real.data(), out);
+  const auto& plans = m_plans->plans_for(real.data(), out);
+  // FFTW_PRESERVE_INPUT: the r2c plan reads `real` only; its API takes a non-const pointer.
+  F::execute_r2c(plans.r2c, real.data(), out);
+  for (auto p : plans.forward_complex) F::execute_c2c(p, out);
 }
 
 template <class T>
@@ -206,10 +281,12 @@ void RealFft<T>::inverse(const Matrix<T>& spectrum, const Matrix<T>& real, bool 
         KOKKOS_LAMBDA(const std::size_t r) {
           for (std::size_t c = 0; c < cols; ++c) spectrum(r, c) *= scale;
         });
-    Kokkos::fence();
   }
+  Kokkos::fence();
   auto* in = reinterpret_cast<typename F::complex*>(spectrum.data());
-  F::execute(m_plans->inverse_plan(in, real.data()), in, real.data());
+  const auto& plans = m_plans->plans_for(real.data(), in);
+  for (auto p : plans.inverse_complex) F::execute_c2c(p, in);
+  F::execute_c2r(plans.c2r, in, real.data());
 }
 
 template class RealFft<float>;

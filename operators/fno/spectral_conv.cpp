@@ -181,8 +181,11 @@ void SpectralConv<T>::prepare(long batch) {
     auto same = [&](const Transforms& t) { return t.shape == m_shape && t.batch == batch; };
     auto found = std::find_if(m_transforms.begin(), m_transforms.end(), same);
     if (found == m_transforms.end()) {
-      m_transforms.push_back({m_shape, batch, std::make_unique<RealFft<T>>(m_shape, batch, m_in),
-                              std::make_unique<RealFft<T>>(m_shape, batch, m_out)});
+      // Only the columns k_last < modes[last] are kept: the transforms skip the others.
+      const long band = m_modes.back();
+      m_transforms.push_back({m_shape, batch,
+                              std::make_unique<RealFft<T>>(m_shape, batch, m_in, band),
+                              std::make_unique<RealFft<T>>(m_shape, batch, m_out, band)});
       found = std::prev(m_transforms.end());
     }
     m_current = &*found;
