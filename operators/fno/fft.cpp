@@ -209,6 +209,9 @@ struct RealFft<T>::Plans {
     bool complete = set.r2c != nullptr && set.c2r != nullptr;
     for (auto p : set.forward_complex) complete = complete && p != nullptr;
     for (auto p : set.inverse_complex) complete = complete && p != nullptr;
+    // Back to FFTW's default for any other FFTW user in the process (the random fields plan
+    // their own transforms and must not change with the rank count).
+    F::use_threads(1);
     KARMAN_VERIFY(complete, "RealFft: FFTW could not plan the transforms");
     return sets.emplace(key, std::move(set)).first->second;
   }

@@ -388,6 +388,39 @@ TEST(FnoModel, Gradient2dWithoutGridFeatures) {
   check_fno(spec, {4, 5}, 1, 2);
 }
 
+// float32 (fftw3f, cgemm) against float64 (fftw3, zgemm): the same seed gives the same weights up
+// to rounding, so forward and input gradient agree to single precision, in 2D with padding and
+// in 3D.
+template <class T>
+std::vector<double> forward_and_gradient(const FnoSpec& spec, const std::vector<long>& grid) {
+  auto owned = std::make_unique<FnoModel<T>>(spec, 2, 1);
+  owned->set_grid(grid);
+  nn::Network<T> net(std::move(owned), spec.seed);
+  const long rows = 3 * product(grid);
+  std::vector<double> out = host_values(net.forward(random_real<T>(rows, 2, 8)));
+  const std::vector<double> dx = host_values(net.backward(random_real<T>(rows, 1, 9)));
+  out.insert(out.end(), dx.begin(), dx.end());
+  return out;
+}
+
+TEST(FnoModel, FloatAgreesWithDouble) {
+  FnoSpec spec2d;
+  spec2d.modes = {4, 5};
+  spec2d.width = 8;
+  spec2d.padding = {3, 2};
+  FnoSpec spec3d;
+  spec3d.modes = {2, 3, 2};
+  spec3d.width = 6;
+  spec3d.layers = 2;
+  for (const auto& [spec, grid] : {std::pair{spec2d, std::vector<long>{13, 16}},
+                                   std::pair{spec3d, std::vector<long>{5, 6, 4}}}) {
+    const auto single = forward_and_gradient<float>(spec, grid);
+    const auto reference = forward_and_gradient<double>(spec, grid);
+    EXPECT_GT(max_abs(reference), 1e-3);
+    EXPECT_LT(max_difference(single, reference), 2e-5 * max_abs(reference)) << grid.size() << "D";
+  }
+}
+
 // The reference's parameter count: lift (in + dim)·w + w, per block 2^(dim-1)·Π modes·w²
 // complex weights and a 1×1 convolution w² + w, projection w·p + p, output p·out + out.
 TEST(FnoModel, ParameterCountIsTheReferences) {
