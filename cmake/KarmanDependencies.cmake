@@ -49,6 +49,8 @@ endif()
 pkg_check_modules(PETSC REQUIRED IMPORTED_TARGET GLOBAL petsc)
 pkg_check_modules(HDF5 REQUIRED IMPORTED_TARGET GLOBAL hdf5-openmpi)
 pkg_check_modules(FFTW3 REQUIRED IMPORTED_TARGET GLOBAL fftw3)
+# Single precision FFTW (libfftw3-dev ships both): the float32 spectral layers.
+pkg_check_modules(FFTW3F REQUIRED IMPORTED_TARGET GLOBAL fftw3f)
 pkg_check_modules(MUPARSER REQUIRED IMPORTED_TARGET GLOBAL muparser)
 pkg_check_modules(OPENBLAS REQUIRED IMPORTED_TARGET GLOBAL openblas)
 pkg_check_modules(LIBXSMM REQUIRED IMPORTED_TARGET GLOBAL libxsmm)
