@@ -194,8 +194,11 @@ struct RealFft<T>::Plans {
     const Key key{F::alignment(real), F::alignment(reinterpret_cast<T*>(spectrum))};
     auto found = sets.find(key);
     if (found != sets.end()) return found->second;
-    // FFTW's threads (when linked) split the howmany loops: as many as BLAS uses on this rank.
-    F::use_threads(nn::blas_threads());
+    // FFTW's threads (when linked) split the howmany loops: as many as BLAS uses on this rank,
+    // for transforms large enough to pay for the hand-off.
+    constexpr long kThreadedReals = 1L << 16;
+    const long reals = layout.batch * layout.real_sample;
+    F::use_threads(reals >= kThreadedReals ? nn::blas_threads() : 1);
     Set set;
     const Layout& l = layout;
     set.r2c = F::r2c(l.last_dim(true), l.last_loops(true), real, spectrum);

@@ -26,7 +26,7 @@ using nn::Matrix;
 
 // Per mode m of `modes`: C[m] = alpha·op_a(A[m])·op_b(B[m]) + beta·C[m], complex matrices stored
 // mode-major with interleaved re/im: X[m] is rows [m·r, (m+1)·r) of X [modes·r, 2·c].
-// ConjTranspose is the Hermitian adjoint. BLAS (cblas_cgemm / zgemm), one call per mode.
+// conj_transpose is the Hermitian adjoint. BLAS (cblas_cgemm / zgemm), one call per mode.
 enum class ComplexOp { none, conj_transpose };
 template <class T>
 void mode_gemm(ComplexOp op_a, ComplexOp op_b, std::size_t modes, T alpha, const Matrix<T>& A,

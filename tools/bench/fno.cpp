@@ -11,9 +11,10 @@
 //  1. train_step_s_<n>: one step = zero_gradients + forward + relative L2 loss (per sample
 //     ||y − t|| / ||t||, nn::relative_l2_loss) and its gradient + backward + Adam (lr 1e-3, weight
 //     decay 1e-4), what the FNO trainer does at one rank. After kWarmup steps, kSamples steps are
-//     timed one by one; the median is reported. The pieces (forward, loss, backward, Adam, and
-//     inside them the spectral convolutions' and the pointwise layers' share) are timed the same
-//     way to show where the step goes.
+//     timed one by one; the median is reported. The pieces (forward, loss, backward, Adam) are
+//     timed the same way, and so are the layers of the model on their own (one SpectralConv
+//     32→32 forward and backward, one Linear 1×1 32→32, the projection Linear 32→128 + GELU, the
+//     FFT pair of one spectral layer) on the same rows, to show where the step goes.
 //  2. infer_s_per_sample_<n>: median time of a forward of the batch of 20, divided by 20.
 // Wall clock is std::chrono::steady_clock with Kokkos::fence() before each stop.
 //
@@ -36,10 +37,13 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "bench_util.hpp"
 #include "karman/core/random.hpp"
+#include "karman/nn/linear.hpp"
 #include "karman/nn/loss.hpp"
 #include "karman/nn/network.hpp"
 #include "karman/nn/optimizer.hpp"
@@ -89,6 +93,8 @@ struct GridResult {
   double step_s = 0, infer_s = 0, first_loss = 0, last_loss = 0;
   double forward_s = 0, loss_s = 0, backward_s = 0, adam_s = 0;
   std::size_t params = 0;
+  // Layers on their own (forward, backward) and the FFT pair of one spectral layer.
+  double spectral_s[2] = {0, 0}, pointwise_s[2] = {0, 0}, projection_s[2] = {0, 0}, fft_s = 0;
 };
 
 // The time of `f` (fenced): median over kSamples runs after kWarmup.
@@ -103,6 +109,38 @@ double median_time(F&& f) {
     if (k >= kWarmup) times.push_back(seconds(t0, t1));
   }
   return median(times);
+}
+
+// Forward and backward time of `module` alone on `rows` rows (its own network, random input).
+std::pair<double, double> time_layer(std::unique_ptr<nn::Module<T>> module, std::size_t rows) {
+  nn::Module<T>& layer = *module;
+  nn::Network<T> net(std::move(module), 1);
+  const nn::Matrix<T> x = random_matrix(rows, layer.in_features(), 3);
+  const nn::Matrix<T> dy = random_matrix(rows, layer.out_features(), 4);
+  const double forward = median_time([&] { net.forward(x); });
+  const double backward = median_time([&] { net.backward(dy); });
+  return {forward, backward};
+}
+
+void time_layers(GridResult& r) {
+  const fno::FnoSpec spec = bench_spec();
+  const std::size_t rows = kBatch * r.n * r.n;
+  auto spectral = std::make_unique<fno::SpectralConv<T>>(spec.width, spec.width, spec.modes);
+  spectral->set_grid({r.n, r.n});
+  std::tie(r.spectral_s[0], r.spectral_s[1]) = time_layer(std::move(spectral), rows);
+  std::tie(r.pointwise_s[0], r.pointwise_s[1]) =
+      time_layer(std::make_unique<nn::Linear<T>>(spec.width, spec.width), rows);
+  std::tie(r.projection_s[0], r.projection_s[1]) = time_layer(
+      std::make_unique<nn::Linear<T>>(spec.width, spec.projection, true, nn::Activation::gelu),
+      rows);
+  fno::RealFft<T> fft({r.n, r.n}, kBatch, spec.width, spec.modes.back());
+  const nn::Matrix<T> x = random_matrix(rows, spec.width, 5);
+  nn::Matrix<T> spectrum("spectrum", kBatch * fft.spectrum_points(), 2 * spec.width);
+  nn::Matrix<T> y("y", rows, spec.width);
+  r.fft_s = median_time([&] {
+    fft.forward(x, spectrum);
+    fft.inverse(spectrum, y, false);
+  });
 }
 
 GridResult time_grid(long n) {
@@ -150,6 +188,7 @@ GridResult time_grid(long n) {
   r.backward_s = median_time([&] { net.backward(dy); });
   r.adam_s = median_time([&] { optimizer->step(parameters, 1e-12); });
   r.infer_s = r.forward_s / kBatch;
+  time_layers(r);
   return r;
 }
 
@@ -160,6 +199,13 @@ void print_grid(const GridResult& r) {
       "  pieces: forward %.2f, loss %.2f, backward %.2f, adam %.2f ms\n",
       r.n, r.n, kBatch, r.step_s * 1e3, r.infer_s * 1e3, r.first_loss, r.last_loss,
       kWarmup + kSamples, r.forward_s * 1e3, r.loss_s * 1e3, r.backward_s * 1e3, r.adam_s * 1e3);
+  const fno::FnoSpec spec = bench_spec();
+  std::printf(
+      "  layers alone (forward + backward, ms): %ld x SpectralConv %.2f + %.2f (its FFT pair "
+      "%.2f), %ld x Linear 1x1 %.2f + %.2f, projection Linear+GELU %.2f + %.2f\n",
+      spec.layers, r.spectral_s[0] * 1e3, r.spectral_s[1] * 1e3, r.fft_s * 1e3, spec.layers,
+      r.pointwise_s[0] * 1e3, r.pointwise_s[1] * 1e3, r.projection_s[0] * 1e3,
+      r.projection_s[1] * 1e3);
 }
 
 nlohmann::json torch_figures() {
