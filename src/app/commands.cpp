@@ -47,7 +47,7 @@ LoadedCase load_case(const std::string& path, const std::vector<std::string>& ov
   if (!valid_name(c.name))
     root.fail("name", "expected letters, digits, '_', '-' or '.', got '" + c.name + "'");
   c.kind = root.choice("kind", method_kinds(), "reference");
-  c.precision = root.choice("precision", {"float64", "float32"}, "float64");
+  c.precision = root.choice("precision", {"float64", "float32"}, default_precision(c.kind));
   c.output = root.str("output", (fs::path("runs") / c.name).string());
   c.method = make_method(c.kind);
   c.method->read(root, c.precision);

@@ -253,14 +253,8 @@ void FitRun<T>::gather_batch(long step) {
   const long per_epoch = m_spec.train / m_batch;
   const long epoch = step / per_epoch, b = step % per_epoch;
   if (epoch != m_epoch) {
-    // Fisher–Yates with the epoch's counter-based stream: the same permutation on every rank.
-    m_permutation.resize(m_spec.train);
-    for (long i = 0; i < m_spec.train; ++i) m_permutation[i] = i;
-    const std::uint64_t stream = mix64(m_spec.training.shuffle_seed ^ mix64(epoch));
-    for (long i = m_spec.train - 1; i > 0; --i) {
-      const long j = static_cast<long>(uniform01(stream, i) * (i + 1));
-      std::swap(m_permutation[i], m_permutation[std::min(j, i)]);
-    }
+    m_permutation =
+        epoch_permutation(m_spec.train, mix64(m_spec.training.shuffle_seed ^ mix64(epoch)));
     m_epoch = epoch;
   }
   // This rank's rows of the batch, regenerated from the counter-based sampler (rank-independent).

@@ -44,11 +44,13 @@ struct MethodEntry {
 const std::vector<MethodEntry>& registered_methods();
 std::vector<std::string> method_kinds();
 std::unique_ptr<Method> make_method(const std::string& kind);
+std::string default_precision(const std::string& kind);
 
 // Methods defined in this folder.
 std::unique_ptr<Method> make_reference_method();
 std::unique_ptr<Method> make_fit_method();
 std::unique_ptr<Method> make_pinn_method();
 std::unique_ptr<Method> make_dataset_method();
+std::unique_ptr<Method> make_fno_method();
 
 }  // namespace karman::app

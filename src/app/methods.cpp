@@ -12,6 +12,8 @@ const std::vector<MethodEntry>& registered_methods() {
       {"pinn", "physics-informed network for a PDE, compared with the PETSc reference",
        make_pinn_method},
       {"dataset", "operator-learning dataset (FNO) of PETSc solves, HDF5", make_dataset_method},
+      {"fno", "Fourier neural operator trained on a PETSc-made dataset, timed against PETSc",
+       make_fno_method},
   };
   return methods;
 }
@@ -20,6 +22,11 @@ std::vector<std::string> method_kinds() {
   std::vector<std::string> kinds;
   for (const auto& m : registered_methods()) kinds.emplace_back(m.kind);
   return kinds;
+}
+
+// PINNs and fits default to float64, the neural operators to float32 (DESIGN.md, NN core).
+std::string default_precision(const std::string& kind) {
+  return kind == "fno" ? "float32" : "float64";
 }
 
 std::unique_ptr<Method> make_method(const std::string& kind) {

@@ -61,16 +61,17 @@ namespace {
 template <class T, class Loss>
 nn::TrainingResult train_in_run_folder(RunContext& ctx, nn::Parameters<T>& parameters, Loss loss,
                                        nn::TrainerOptions options, std::function<double()> validate,
-                                       nn::LeastSquares<T> least_squares) {
+                                       nn::LeastSquares<T> least_squares, SaveExtra save_extra) {
   const std::string checkpoint =
       (std::filesystem::path(ctx.dir->path()) / "checkpoint.h5").string();
   options.checkpoint_path = checkpoint;
   nn::Trainer<T> trainer(ctx.comm, parameters, std::move(loss), options);
   trainer.validate = std::move(validate);
   trainer.least_squares = std::move(least_squares);
-  trainer.save_extra = [&ctx](nn::Checkpoint& c) {
+  trainer.save_extra = [&ctx, extra = std::move(save_extra)](nn::Checkpoint& c) {
     c.strings["config"] = ctx.resolved_yaml;
     c.strings["precision"] = ctx.precision;
+    if (extra) extra(c);
   };
   std::optional<nn::Checkpoint> resume;
   if (ctx.resume) {
@@ -85,15 +86,16 @@ nn::TrainingResult train_in_run_folder(RunContext& ctx, nn::Parameters<T>& param
 template <class T>
 nn::TrainingResult train(RunContext& ctx, nn::Parameters<T>& parameters, nn::LossFunction loss,
                          nn::TrainerOptions options, std::function<double()> validate,
-                         nn::LeastSquares<T> least_squares) {
+                         nn::LeastSquares<T> least_squares, SaveExtra save_extra) {
   return train_in_run_folder<T>(ctx, parameters, std::move(loss), std::move(options),
-                                std::move(validate), std::move(least_squares));
+                                std::move(validate), std::move(least_squares),
+                                std::move(save_extra));
 }
 
 template <class T>
 nn::TrainingResult train(RunContext& ctx, nn::Parameters<T>& parameters, nn::ChunkedLoss loss,
                          nn::TrainerOptions options, std::function<double()> validate,
-                         nn::LeastSquares<T> least_squares) {
+                         nn::LeastSquares<T> least_squares, SaveExtra save_extra) {
   if (loss.chunks < ctx.size)
     throw ConfigError(Place{ctx.case_file},
                       fmt::format("training.chunks: {} chunks cannot be shared by {} ranks; set "
@@ -101,20 +103,21 @@ nn::TrainingResult train(RunContext& ctx, nn::Parameters<T>& parameters, nn::Chu
                                   "the rank count, or training.reproducible: false",
                                   loss.chunks, ctx.size));
   return train_in_run_folder<T>(ctx, parameters, std::move(loss), std::move(options),
-                                std::move(validate), std::move(least_squares));
+                                std::move(validate), std::move(least_squares),
+                                std::move(save_extra));
 }
 
 template nn::TrainingResult train<float>(RunContext&, nn::Parameters<float>&, nn::LossFunction,
                                          nn::TrainerOptions, std::function<double()>,
-                                         nn::LeastSquares<float>);
+                                         nn::LeastSquares<float>, SaveExtra);
 template nn::TrainingResult train<double>(RunContext&, nn::Parameters<double>&, nn::LossFunction,
                                           nn::TrainerOptions, std::function<double()>,
-                                          nn::LeastSquares<double>);
+                                          nn::LeastSquares<double>, SaveExtra);
 template nn::TrainingResult train<float>(RunContext&, nn::Parameters<float>&, nn::ChunkedLoss,
                                          nn::TrainerOptions, std::function<double()>,
-                                         nn::LeastSquares<float>);
+                                         nn::LeastSquares<float>, SaveExtra);
 template nn::TrainingResult train<double>(RunContext&, nn::Parameters<double>&, nn::ChunkedLoss,
                                           nn::TrainerOptions, std::function<double()>,
-                                          nn::LeastSquares<double>);
+                                          nn::LeastSquares<double>, SaveExtra);
 
 }  // namespace karman::app

@@ -22,17 +22,19 @@ void write_history(RunContext& ctx, const nn::TrainingResult& result,
                    const std::string& validation_name);
 
 // Train with checkpoints in the run folder; with --resume, start from its checkpoint.
-// `least_squares`: the loss as residuals, for natural_gradient stages.
+// `least_squares`: the loss as residuals, for natural_gradient stages. `save_extra`: method state
+// stored in every checkpoint beside the case and precision (normalisers, ...).
+using SaveExtra = std::function<void(nn::Checkpoint&)>;
 template <class T>
 nn::TrainingResult train(RunContext& ctx, nn::Parameters<T>& parameters, nn::LossFunction loss,
                          nn::TrainerOptions options, std::function<double()> validate = {},
-                         nn::LeastSquares<T> least_squares = {});
+                         nn::LeastSquares<T> least_squares = {}, SaveExtra save_extra = {});
 
 // The same with a chunked loss (the same losses on any rank count); a case error naming
 // training.chunks when there are fewer chunks than ranks.
 template <class T>
 nn::TrainingResult train(RunContext& ctx, nn::Parameters<T>& parameters, nn::ChunkedLoss loss,
                          nn::TrainerOptions options, std::function<double()> validate = {},
-                         nn::LeastSquares<T> least_squares = {});
+                         nn::LeastSquares<T> least_squares = {}, SaveExtra save_extra = {});
 
 }  // namespace karman::app

@@ -68,14 +68,18 @@ MlpSpec read_mlp(const config::Node& model) {
 
 namespace {
 
-StageOptions read_stage(const config::Node& node, bool least_squares) {
+StageOptions read_stage(const config::Node& node, bool least_squares, bool in_epochs) {
   StageOptions s;
   s.optimizer = node.choice("optimizer", {"adam", "adamw", "sgd", "lbfgs", "natural_gradient"});
   if (s.optimizer == "natural_gradient" && !least_squares)
     node.fail("optimizer",
               "natural_gradient needs a loss that is a sum of squared residuals (kind pinn); "
               "expected adam, adamw, sgd or lbfgs");
-  s.steps = node.required_integer("steps", 0);
+  if (in_epochs && s.optimizer == "lbfgs")
+    node.fail("optimizer", "training in mini-batch epochs: expected adam, adamw or sgd");
+  if (in_epochs && node.has("steps"))
+    node.fail("steps", "this kind counts training in epochs: expected `epochs`");
+  s.steps = node.required_integer(in_epochs ? "epochs" : "steps", 0);
   if (s.optimizer == "natural_gradient") {
     GaussNewtonOptions& g = s.gauss_newton;
     g.linear_solver = node.choice("linear_solver", {"svd", "cg"}, "svd");
@@ -118,10 +122,11 @@ StageOptions read_stage(const config::Node& node, bool least_squares) {
 
 }  // namespace
 
-TrainingSpec read_training(const config::Node& training, bool least_squares) {
+TrainingSpec read_training(const config::Node& training, bool least_squares, bool in_epochs) {
   TrainingSpec spec;
+  spec.in_epochs = in_epochs;
   for (const auto& stage : training.mappings("stages"))
-    spec.trainer.stages.push_back(read_stage(stage, least_squares));
+    spec.trainer.stages.push_back(read_stage(stage, least_squares, in_epochs));
   spec.batch_size = training.integer("batch_size", 0, 0);
   spec.shuffle_seed = static_cast<std::uint64_t>(training.integer("shuffle_seed", 0, 0));
   spec.trainer.log_every = training.integer("log_every", 100, 1);
@@ -131,6 +136,18 @@ TrainingSpec read_training(const config::Node& training, bool least_squares) {
   if (training.has("reproducible")) spec.reproducible = training.flag("reproducible", false);
   spec.chunks = training.integer("chunks", 16, 1);
   return spec;
+}
+
+void epochs_to_steps(TrainingSpec& spec, long per_epoch) {
+  if (!spec.in_epochs) return;
+  for (StageOptions& stage : spec.trainer.stages) {
+    stage.steps *= per_epoch;
+    stage.schedule.every *= per_epoch;
+    stage.schedule.warmup *= per_epoch;
+  }
+  spec.trainer.checkpoint_every *= per_epoch;
+  spec.trainer.validate_every *= per_epoch;
+  spec.in_epochs = false;
 }
 
 }  // namespace karman::nn

@@ -9,12 +9,11 @@
 
 #include "operators/fno/dataset.hpp"
 #include "support/cli.hpp"
+#include "support/kill.hpp"
 
 namespace {
 
 using namespace karman::test;
-
-bool process_alive(long pid) { return fs::exists("/proc/" + std::to_string(pid)); }
 
 const fs::path& darcy_case() {
   static const fs::path path = source_dir() / "cases" / "fno" / "darcy_dataset.yaml";

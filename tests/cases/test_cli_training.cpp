@@ -4,16 +4,14 @@
 // through L-BFGS and with mini-batches), and an absurd learning rate ends in one clear line, exit
 // status 1 and a readable last good checkpoint.
 #include <gtest/gtest.h>
-#include <signal.h>
 
-#include <chrono>
 #include <nlohmann/json.hpp>
-#include <thread>
 
 #include "karman/core/error.hpp"
 #include "karman/nn/checkpoint.hpp"
 #include "support/cli.hpp"
 #include "support/history.hpp"
+#include "support/kill.hpp"
 
 using namespace karman;
 using namespace karman::test;
@@ -54,8 +52,6 @@ std::map<std::string, std::vector<double>> parameters_of(const fs::path& checkpo
   return out;
 }
 
-bool process_alive(long pid) { return fs::exists("/proc/" + std::to_string(pid)); }
-
 }  // namespace
 
 TEST(CliTraining, Fit2dReachesItsAccuracy) {
@@ -83,28 +79,11 @@ TEST(CliTraining, KilledRunResumesToTheSameWeights) {
   const CliResult full = run_karman(dir, short_fit("full", 600, 30));
   ASSERT_EQ(full.status, 0) << full;
 
-  // Start the same run in the background and kill it (SIGKILL) once it has checkpointed past
-  // step 100, i.e. somewhere inside the Adam stage.
-  std::string command = "cd " + shell_quote(dir.string()) + " && " + clean_environment_prefix() +
-                        " " + shell_quote(KARMAN_BINARY);
-  for (const auto& a : short_fit("killed", 600, 30)) command += " " + shell_quote(a);
-  command += " >/dev/null 2>&1 </dev/null & echo $! > " + shell_quote((dir / "pid").string());
-  ASSERT_EQ(std::system(command.c_str()), 0);
-  const long pid = std::stol(read_text(dir / "pid"));
+  // Run it again and kill it (SIGKILL) once it has checkpointed past step 100, i.e. somewhere
+  // inside the Adam stage.
   const fs::path checkpoint = dir / "killed" / "checkpoint.h5";
-  double step = 0;
-  for (int i = 0; i < 600 && step < 100 && process_alive(pid); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    try {
-      if (fs::exists(checkpoint))
-        step = nn::load_checkpoint(MPI_COMM_SELF, checkpoint.string()).scalar("step");
-    } catch (const ConfigError&) {
-    }
-  }
-  ASSERT_TRUE(process_alive(pid)) << "the run ended before it could be killed";
-  kill(static_cast<pid_t>(pid), SIGKILL);
-  while (process_alive(pid)) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  const double killed_at = nn::load_checkpoint(MPI_COMM_SELF, checkpoint.string()).scalar("step");
+  const double killed_at =
+      kill_after_checkpoint(dir, short_fit("killed", 600, 30), checkpoint, 100);
   EXPECT_GE(killed_at, 100);
   EXPECT_LT(killed_at, 600);
   EXPECT_FALSE(fs::exists(dir / "killed" / "report.json"));

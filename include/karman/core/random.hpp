@@ -2,8 +2,10 @@
 // Counter-based random numbers: the k-th number of stream `seed` is a pure function of
 // (seed, k), so any rank can draw any entry and results never depend on the decomposition.
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <vector>
 
 namespace karman {
 
@@ -25,6 +27,18 @@ inline double uniform01(std::uint64_t seed, std::uint64_t counter) {
 inline double standard_normal(std::uint64_t seed, std::uint64_t counter) {
   double u1 = uniform01(seed, 2 * counter), u2 = uniform01(seed, 2 * counter + 1);
   return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
+}
+
+// A permutation of 0..n-1 (Fisher–Yates) drawn from stream `seed`: the same on every rank. The
+// mini-batch order of epoch e is epoch_permutation(n, mix64(shuffle_seed ^ mix64(e))).
+inline std::vector<long> epoch_permutation(long n, std::uint64_t seed) {
+  std::vector<long> p(static_cast<std::size_t>(n));
+  for (long i = 0; i < n; ++i) p[i] = i;
+  for (long i = n - 1; i > 0; --i) {
+    const long j = static_cast<long>(uniform01(seed, static_cast<std::uint64_t>(i)) * (i + 1));
+    std::swap(p[i], p[std::min(j, i)]);
+  }
+  return p;
 }
 
 }  // namespace karman

@@ -23,11 +23,20 @@ struct TrainingSpec {
   // method's default.
   std::optional<bool> reproducible;
   long chunks = 16;
+  // Counted in epochs (kind fno): a stage's `epochs` instead of `steps`, and its schedule's
+  // `every` and `warmup`, `checkpoint_every` and `validate_every` are epochs until
+  // epochs_to_steps converts them once the method knows its steps per epoch.
+  bool in_epochs = false;
 };
 
 MlpSpec read_mlp(const config::Node& model);
 // `least_squares`: the method's loss is a sum of squared residuals (kind pinn), so the
 // natural_gradient (Gauss–Newton) optimizer is available.
-TrainingSpec read_training(const config::Node& training, bool least_squares = false);
+// `in_epochs`: read lengths in epochs (see TrainingSpec::in_epochs).
+TrainingSpec read_training(const config::Node& training, bool least_squares = false,
+                           bool in_epochs = false);
+
+// Turn a spec read in epochs into steps (mini-batches): every epoch-counted length × per_epoch.
+void epochs_to_steps(TrainingSpec& spec, long per_epoch);
 
 }  // namespace karman::nn

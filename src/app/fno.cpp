@@ -1,0 +1,574 @@
+// kind: fno — a Fourier neural operator (Li et al., ICLR 2021) learns the solution operator of a
+// parametric PDE from a dataset Karman generates with its own PETSc solvers (operators/fno/
+// dataset.hpp), then answers held-out instances that the same PETSc solver answers beside it:
+// accuracy (relative L2 per sample), time per instance and their ratio (`speedup`), zero-shot
+// super-resolution, and for Darcy the CG iterations saved when the prediction is the initial guess.
+//
+// Layouts. Files hold samples channels-first, [N, C, n0, (n1)] (h5py/ParaView friendly); the model
+// works channels-last, one matrix [B·P, C] for B samples of P grid points, so its pointwise layers
+// are one GEMM over every point of the batch and a sample is the contiguous row block [b·P, b·P+P).
+// Viewed as [B, P·C] the same memory is one sample per row: the per-sample relative-L2 loss and
+// the per-point normalisers work on that view.
+
+#include "operators/fno/fno.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <limits>
+
+#include "karman/config/case.hpp"
+#include "karman/core/log.hpp"
+#include "karman/core/partition.hpp"
+#include "karman/core/progress.hpp"
+#include "karman/core/random.hpp"
+#include "karman/core/timer.hpp"
+#include "karman/io/hdf5.hpp"
+#include "karman/io/xdmf.hpp"
+#include "karman/nn/case_sections.hpp"
+#include "karman/nn/loss.hpp"
+#include "karman/nn/network.hpp"
+#include "karman/nn/normalizer.hpp"
+#include "method.hpp"
+#include "operators/fno/dataset.hpp"
+#include "outputs.hpp"
+
+namespace karman::app {
+namespace {
+
+enum class Normalize { per_point, per_channel, none };
+
+struct EvaluationSpec {
+  long batch = 20;             // samples per inference call
+  long baseline_samples = 10;  // test instances solved again (and timed) by PETSc
+  double baseline_rtol = 0;    // Darcy baseline CG tolerance; 0: the dataset's
+  long fields = 3;             // test samples written to fields.h5
+  long super_resolution = 0;   // factor: also evaluate at stride data.stride / factor; 0: off
+  long super_samples = 10;
+};
+
+struct FnoCase {
+  fno::DatasetSpec data;  // data.file empty: <run folder>/dataset.h5
+  long train = 0, test = 0;
+  Normalize normalize = Normalize::per_point;
+  fno::FnoSpec model;
+  std::uint64_t model_seed = 1;
+  nn::TrainingSpec training;
+  EvaluationSpec evaluation;
+};
+
+Normalize normalize_from_name(const std::string& name) {
+  if (name == "per_point") return Normalize::per_point;
+  if (name == "per_channel") return Normalize::per_channel;
+  return Normalize::none;
+}
+
+FnoCase read_fno_case(const config::Node& root) {
+  FnoCase spec;
+  const config::Node data = root.child("data");
+  spec.data = fno::read_dataset_spec(data);
+  spec.test = data.integer("test", std::min<long>(20, spec.data.samples / 5), 1);
+  spec.train = data.integer("train", spec.data.samples - spec.test, 1);
+  if (spec.train + spec.test > spec.data.samples)
+    data.fail("train", fmt::format("train + test = {} is more than data.samples = {}",
+                                   spec.train + spec.test, spec.data.samples));
+  // The reference FNO scripts normalise Darcy's a and u per grid point, Burgers not at all.
+  spec.normalize = normalize_from_name(
+      data.choice("normalize", {"per_point", "per_channel", "none"},
+                  spec.data.problem == fno::Problem::burgers ? "none" : "per_point"));
+
+  const config::Node model = root.child_or_empty("model");
+  spec.model = fno::read_fno(model, spec.data.dim());
+  // The Fourier layers see the training grid plus its padding (and a finer grid, which is safe).
+  std::vector<long> padded(static_cast<std::size_t>(spec.data.dim()),
+                           spec.data.training_resolution());
+  for (std::size_t d = 0; d < spec.model.padding.size(); ++d) padded[d] += spec.model.padding[d];
+  if (const std::string why = fno::modes_fit_error(spec.model.modes, padded); !why.empty())
+    model.fail(model.has("modes") ? "modes" : "padding", why);
+
+  const config::Node training = root.child("training");
+  spec.training = nn::read_training(training, /*least_squares=*/false, /*in_epochs=*/true);
+  if (spec.training.batch_size == 0) spec.training.batch_size = std::min<long>(20, spec.train);
+  if (spec.training.batch_size > spec.train)
+    training.fail("batch_size", fmt::format("a batch of {} is more than the {} training samples",
+                                            spec.training.batch_size, spec.train));
+
+  const config::Node eval = root.child_or_empty("evaluation");
+  EvaluationSpec& e = spec.evaluation;
+  e.batch = eval.integer("batch", 20, 1);
+  e.baseline_samples = eval.integer("baseline_samples", std::min<long>(10, spec.test), 1);
+  e.baseline_rtol = eval.number("baseline_rtol", 0.0, config::Bounds::at_least(0));
+  e.fields = eval.integer("fields", std::min<long>(3, spec.test), 0, spec.test);
+  e.super_resolution = eval.integer("super_resolution", 0, 0);
+  e.super_samples = eval.integer("super_samples", std::min<long>(10, spec.test), 1);
+  if (e.super_resolution > 1) {
+    if (spec.data.stride % e.super_resolution != 0)
+      eval.fail("super_resolution",
+                fmt::format("data.stride = {} must be a multiple of the factor", spec.data.stride));
+    if (spec.normalize == Normalize::per_point)
+      eval.fail("super_resolution",
+                "per-point normalisers belong to the training grid; set data.normalize to "
+                "per_channel or none to evaluate on a finer grid");
+  }
+  return spec;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Data in the model's layout
+
+// [S, C, P] (file order) -> [S·P, C] (model order).
+template <class T>
+nn::Matrix<T> channels_last(const std::vector<double>& data, long samples, long channels,
+                            long points, const std::string& label) {
+  nn::Matrix<T> out(Kokkos::view_alloc(label, Kokkos::WithoutInitializing), samples * points,
+                    channels);
+  auto host = Kokkos::create_mirror_view(out);
+  for (long s = 0; s < samples; ++s)
+    for (long c = 0; c < channels; ++c)
+      for (long p = 0; p < points; ++p)
+        host(s * points + p, c) = static_cast<T>(data[(s * channels + c) * points + p]);
+  Kokkos::deep_copy(out, host);
+  return out;
+}
+
+// [S·P, C] seen as [S, P·C]: one sample per row (the same memory).
+template <class T>
+nn::Matrix<T> per_sample(const nn::Matrix<T>& m, long points) {
+  const long samples = static_cast<long>(m.extent(0)) / points;
+  return nn::Matrix<T>(m.data(), samples, points * static_cast<long>(m.extent(1)));
+}
+
+// Samples [first, first + count) of a channels-last set, a view.
+template <class T>
+nn::Matrix<T> sample_rows(const nn::Matrix<T>& m, long points, long first, long count) {
+  return Kokkos::subview(m, std::make_pair(first * points, (first + count) * points), Kokkos::ALL);
+}
+
+long product(const std::vector<long>& v) {
+  long p = 1;
+  for (long x : v) p *= x;
+  return p;
+}
+
+// Relative L2 of one sample: ||a - b|| / ||b||.
+double relative_l2(const double* a, const double* b, long n) {
+  double rr = 0, bb = 0;
+  for (long i = 0; i < n; ++i) {
+    rr += (a[i] - b[i]) * (a[i] - b[i]);
+    bb += b[i] * b[i];
+  }
+  return std::sqrt(rr / bb);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+template <class T>
+class FnoRun {
+ public:
+  FnoRun(const FnoCase& spec, RunContext& ctx) : m_spec(spec), m_ctx(ctx) {}
+
+  std::string run() {
+    prepare_dataset();
+    load_training_set();
+    build_model();
+    nn::TrainingSpec training = m_spec.training;
+    const long per_epoch = m_spec.train / m_spec.training.batch_size;
+    nn::epochs_to_steps(training, per_epoch);
+    log().info("FNO {} parameters; {} training samples on a {} grid, batch {} ({} steps per epoch)",
+               m_net->parameters().size(), m_spec.train, grid_text(m_grid),
+               m_spec.training.batch_size, per_epoch);
+    load_test_set();
+
+    auto validate = [this] { return evaluate().rel_l2_mean; };
+    auto save_extra = [this](nn::Checkpoint& c) {
+      for (auto* n : {m_input_norm.get(), m_output_norm.get()})
+        if (n) n->store(c);
+    };
+    nn::TrainingResult result =
+        reproducible() ? train<T>(m_ctx, m_net->parameters(), chunked_loss(), training.trainer,
+                                  validate, {}, save_extra)
+                       : train<T>(
+                             m_ctx, m_net->parameters(), [this](long step) { return loss(step); },
+                             training.trainer, validate, {}, save_extra);
+
+    const Evaluation test = evaluate();
+    log().info("test set ({} samples): rel_l2 mean {:.3e}, max {:.3e}; inference {:.3e} s/sample",
+               m_spec.test, test.rel_l2_mean, test.rel_l2_max, test.infer_s_per_sample);
+    nlohmann::json metrics = {{"rel_l2", test.rel_l2_mean},
+                              {"rel_l2_max", test.rel_l2_max},
+                              {"final_loss", result.final_loss},
+                              {"train_wall_s", result.wall_s},
+                              {"infer_s_per_sample", test.infer_s_per_sample},
+                              {"params", m_net->parameters().size()},
+                              {"steps", result.steps},
+                              {"epochs", result.steps / per_epoch},
+                              {"stop_reason", result.stop_reason},
+                              {"stages", stages_json(result)},
+                              {"train_samples", m_spec.train},
+                              {"test_samples", m_spec.test},
+                              {"resolution", m_grid}};
+    nlohmann::json baseline = compare_with_petsc(metrics);
+    if (m_spec.evaluation.super_resolution > 1) super_resolution(metrics);
+    (*m_ctx.report)["metrics"] = metrics;
+    (*m_ctx.report)["baseline"] = baseline;
+    (*m_ctx.report)["speedup"] =
+        baseline["solve_s_per_sample"].get<double>() / test.infer_s_per_sample;
+    log().info("PETSc {:.3e} s/sample against FNO {:.3e} s/sample: speedup {:.1f}",
+               baseline["solve_s_per_sample"].get<double>(), test.infer_s_per_sample,
+               (*m_ctx.report)["speedup"].get<double>());
+    write_fields();
+    write_history(m_ctx, result, "test_rel_l2");
+    if (result.stop_reason == "non_finite") {
+      m_ctx.message = result.message;
+      return "diverged";
+    }
+    return "ok";
+  }
+
+ private:
+  struct Evaluation {
+    double rel_l2_mean = 0, rel_l2_max = 0, infer_s_per_sample = 0;
+  };
+
+  static std::string grid_text(const std::vector<long>& grid) {
+    std::string s;
+    for (long n : grid) s += (s.empty() ? "" : "×") + std::to_string(n);
+    return s;
+  }
+
+  // The dataset file: generated (or completed, with --resume) unless a finished one made with
+  // the same settings is already there (then it is read as it is: a dataset is a cache).
+  void prepare_dataset() {
+    m_path = m_spec.data.file.empty()
+                 ? (std::filesystem::path(m_ctx.dir->path()) / "dataset.h5").string()
+                 : m_spec.data.file;
+    if (std::filesystem::exists(m_path) &&
+        fno::inspect_dataset(m_ctx.comm, m_path).generator == fno::describe(m_spec.data)) {
+      log().info("dataset {}: made with these settings, reused", m_path);
+      return;
+    }
+    fno::GenerateOptions options;
+    options.resume = m_ctx.resume;
+    options.quiet = progress_quiet();
+    options.config_yaml = m_ctx.resolved_yaml;
+    const fno::GenerateSummary s = fno::generate_dataset(m_ctx.comm, m_spec.data, m_path, options);
+    log().info("dataset {}: {} samples ({} solved, {} kept), {:.2f} s per solve", m_path, s.samples,
+               s.solved, s.kept, s.solved > 0 ? s.solve_s / s.solved : 0.0);
+  }
+
+  // Every rank holds the whole training set (mini-batches are drawn from all of it) in the model
+  // layout, inputs encoded, outputs raw (the loss is on decoded outputs, as the reference).
+  void load_training_set() {
+    fno::OperatorData d = fno::read_operator_data(m_ctx.comm, m_path, 0, m_spec.train);
+    m_grid = d.grid;
+    m_points = product(d.grid);
+    m_in = d.in_channels;
+    m_out = d.out_channels;
+    m_x = channels_last<T>(d.inputs, d.count, m_in, m_points, "karman::fno::x");
+    m_y = channels_last<T>(d.outputs, d.count, m_out, m_points, "karman::fno::y");
+    if (m_spec.normalize != Normalize::none) {
+      m_input_norm = std::make_unique<nn::GaussianNormalizer<T>>("input");
+      m_output_norm = std::make_unique<nn::GaussianNormalizer<T>>("output");
+      // Every rank has all samples: fit on this rank alone (the same statistics everywhere).
+      m_input_norm->fit(MPI_COMM_SELF, normalizer_view(m_x));
+      m_output_norm->fit(MPI_COMM_SELF, normalizer_view(m_y));
+      m_input_norm->encode(normalizer_view(m_x), normalizer_view(m_x));
+    }
+  }
+
+  // The held-out samples (the file's last `test`), this rank's share, raw.
+  void load_test_set() {
+    const auto [first, count] = my_share(m_ctx.comm, m_spec.test);
+    fno::OperatorData d = fno::read_operator_data(m_ctx.comm, m_path,
+                                                  m_spec.data.samples - m_spec.test + first, count);
+    m_test_in = d.inputs;
+    m_test_out = d.outputs;
+    m_test_count = count;
+  }
+
+  void build_model() {
+    auto model = std::make_unique<fno::FnoModel<T>>(m_spec.model, m_in, m_out);
+    m_model = model.get();
+    m_net = std::make_unique<nn::Network<T>>(std::move(model), m_spec.model.seed);
+    m_model->set_grid(m_grid);
+  }
+
+  // The matrix a normaliser sees for samples of `points` grid points: per point and channel
+  // ([S, P·C]) or per channel ([S·P, C]).
+  nn::Matrix<T> normalizer_view(const nn::Matrix<T>& m, long points) const {
+    return m_spec.normalize == Normalize::per_point ? per_sample(m, points) : m;
+  }
+  nn::Matrix<T> normalizer_view(const nn::Matrix<T>& m) const {
+    return normalizer_view(m, m_points);
+  }
+
+  bool reproducible() const { return m_spec.training.reproducible.value_or(false); }
+
+  // Copy samples `order[first .. first + count)` of the training set into the batch buffers.
+  void gather(const std::vector<long>& order, long first, long count) {
+    nn::ensure_shape(m_x_batch, "karman::fno::x_batch", count * m_points, m_in);
+    nn::ensure_shape(m_y_batch, "karman::fno::y_batch", count * m_points, m_out);
+    for (long i = 0; i < count; ++i) {
+      const long s = order[first + i];
+      Kokkos::deep_copy(sample_rows(m_x_batch, m_points, i, 1), sample_rows(m_x, m_points, s, 1));
+      Kokkos::deep_copy(sample_rows(m_y_batch, m_points, i, 1), sample_rows(m_y, m_points, s, 1));
+    }
+  }
+
+  // Samples of the mini-batch of `step`, in batch order (a fresh permutation every epoch).
+  std::vector<long> batch_order(long step) {
+    const long batch = m_spec.training.batch_size;
+    const long per_epoch = m_spec.train / batch;
+    const long epoch = step / per_epoch, b = step % per_epoch;
+    if (epoch != m_epoch) {
+      m_permutation =
+          epoch_permutation(m_spec.train, mix64(m_spec.training.shuffle_seed ^ mix64(epoch)));
+      m_epoch = epoch;
+    }
+    return {m_permutation.begin() + b * batch, m_permutation.begin() + (b + 1) * batch};
+  }
+
+  // Relative-L2 loss of batch positions [first, first + count) of step `step`, normalised by the
+  // global batch (so the sum over ranks or chunks is the batch mean); gradients added.
+  std::vector<nn::LossTerm> loss_on(long step, long first, long count) {
+    gather(batch_order(step), first, count);
+    nn::Matrix<T> out = m_net->forward(m_x_batch);  // [count·P, out], normalised units
+    nn::ensure_shape(m_prediction, "karman::fno::prediction", out.extent(0), out.extent(1));
+    nn::ensure_shape(m_dprediction, "karman::fno::dprediction", out.extent(0), out.extent(1));
+    nn::ensure_shape(m_dout, "karman::fno::dout", out.extent(0), out.extent(1));
+    decode(out, m_prediction, m_points);
+    const T value = nn::relative_l2_loss(
+        per_sample(m_prediction, m_points), per_sample(m_y_batch, m_points),
+        per_sample(m_dprediction, m_points), static_cast<double>(m_spec.training.batch_size));
+    if (m_output_norm)
+      m_output_norm->decode_backward(normalizer_view(m_dprediction), normalizer_view(m_dout));
+    m_net->backward(m_output_norm ? m_dout : m_dprediction);
+    return {{"relative_l2", 1.0, static_cast<double>(value)}};
+  }
+
+  std::vector<nn::LossTerm> loss(long step) {
+    const auto [first, count] = my_share(m_ctx.comm, m_spec.training.batch_size);
+    return loss_on(step, first, count);
+  }
+
+  // training.reproducible: the batch in training.chunks fixed chunks summed in a fixed order.
+  nn::ChunkedLoss chunked_loss() {
+    const long chunks = m_spec.training.chunks;
+    return {chunks, [this, chunks](long step, long chunk) {
+              const auto [first, count] = share(m_spec.training.batch_size, chunk, chunks);
+              return loss_on(step, first, count);
+            }};
+  }
+
+  // Network output (normalised units) -> physical units, for samples of `points` grid points.
+  void decode(const nn::Matrix<T>& out, const nn::Matrix<T>& decoded, long points) const {
+    if (m_output_norm)
+      m_output_norm->decode(normalizer_view(out, points), normalizer_view(decoded, points));
+    else
+      Kokkos::deep_copy(decoded, out);
+  }
+
+  // Prediction for samples given in file order ([count, C_in, P], raw) on `grid`:
+  // [count, C_out, P] in file order. The timed unit of inference: encode, forward, decode.
+  std::vector<double> predict(const std::vector<double>& inputs, long count,
+                              const std::vector<long>& grid) {
+    const long points = product(grid);
+    m_model->set_grid(grid);
+    std::vector<double> result(static_cast<std::size_t>(count * m_out * points));
+    const long batch = m_spec.evaluation.batch;
+    for (long first = 0; first < count; first += batch) {
+      const long n = std::min(batch, count - first);
+      std::vector<double> chunk(inputs.begin() + first * m_in * points,
+                                inputs.begin() + (first + n) * m_in * points);
+      nn::Matrix<T> x = channels_last<T>(chunk, n, m_in, points, "karman::fno::x_eval");
+      if (m_input_norm)
+        m_input_norm->encode(normalizer_view(x, points), normalizer_view(x, points));
+      nn::Matrix<T> out = m_net->forward(x);
+      nn::Matrix<T> decoded("karman::fno::decoded", out.extent(0), out.extent(1));
+      decode(out, decoded, points);
+      auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), decoded);
+      for (long s = 0; s < n; ++s)
+        for (long c = 0; c < m_out; ++c)
+          for (long p = 0; p < points; ++p)
+            result[((first + s) * m_out + c) * points + p] = host(s * points + p, c);
+    }
+    m_model->set_grid(m_grid);
+    return result;
+  }
+
+  // Test-set error (the same on every rank) and inference time per sample (slowest rank).
+  Evaluation evaluate() {
+    Timer timer;
+    const std::vector<double> prediction = predict(m_test_in, m_test_count, m_grid);
+    const double wall = timer.seconds();
+    double local[2] = {0, 0}, sums[2];
+    double local_max = 0, max_rel;
+    for (long s = 0; s < m_test_count; ++s) {
+      const long n = m_out * m_points;
+      const double r = relative_l2(&prediction[s * n], &m_test_out[s * n], n);
+      local[0] += r;
+      local_max = std::max(local_max, r);
+    }
+    local[1] = m_test_count > 0 ? wall / static_cast<double>(m_test_count) : 0.0;
+    MPI_Allreduce(&local[0], &sums[0], 1, MPI_DOUBLE, MPI_SUM, m_ctx.comm);
+    MPI_Allreduce(&local[1], &sums[1], 1, MPI_DOUBLE, MPI_MAX, m_ctx.comm);
+    MPI_Allreduce(&local_max, &max_rel, 1, MPI_DOUBLE, MPI_MAX, m_ctx.comm);
+    return {sums[0] / static_cast<double>(m_spec.test), max_rel, sums[1]};
+  }
+
+  // The first evaluation.baseline_samples test instances solved again by the PETSc reference at
+  // the test resolution (each rank its share, one solve per process, timed), its error against
+  // the dataset's (fine-grid) solution, and for Darcy the CG solve started from the FNO's
+  // prediction at the same tolerance.
+  nlohmann::json compare_with_petsc(nlohmann::json& metrics) {
+    const long k = std::min(m_spec.evaluation.baseline_samples, m_spec.test);
+    const auto [first, count] = my_share(m_ctx.comm, k);
+    fno::DatasetSpec spec = m_spec.data;
+    if (m_spec.evaluation.baseline_rtol > 0)
+      spec.darcy.solver.rtol = m_spec.evaluation.baseline_rtol;
+    const bool darcy = spec.problem == fno::Problem::darcy;
+    const long nodes = m_grid.back();
+    double local[5] = {0, 0, 0, 0, 0};  // solve_s, iterations, rel_l2, warm iterations, warm_s
+    solvers::SolveStats last;
+    const long out_size = m_out * m_points;
+    for (long i = 0; i < count; ++i) {
+      // Test sample first + i (the test set is the file's last `test` samples).
+      const fno::OperatorData d = fno::read_operator_data(
+          MPI_COMM_SELF, m_path, m_spec.data.samples - m_spec.test + first + i, 1);
+      const fno::SolveOutcome cold = fno::solve_given(spec, d.inputs, nodes);
+      local[0] += cold.wall_s;
+      local[1] += static_cast<double>(cold.iterations);
+      local[2] += relative_l2(cold.solution.data(), d.outputs.data(), out_size);
+      last = cold.stats;
+      if (darcy) {  // the hybrid solve: CG from the FNO's prediction
+        const std::vector<double> guess = predict(d.inputs, 1, m_grid);
+        const fno::SolveOutcome warm = fno::solve_given(spec, d.inputs, nodes, &guess);
+        local[3] += static_cast<double>(warm.iterations);
+        local[4] += warm.wall_s;
+      }
+    }
+    double sums[5];
+    MPI_Allreduce(local, sums, 5, MPI_DOUBLE, MPI_SUM, m_ctx.comm);
+    nlohmann::json baseline = baseline_json(last);
+    baseline["samples"] = k;
+    baseline["solve_s_per_sample"] = sums[0] / static_cast<double>(k);
+    baseline["iterations"] = sums[1] / static_cast<double>(k);
+    baseline["rel_l2"] = sums[2] / static_cast<double>(k);
+    baseline["resolution"] = m_grid;
+    if (darcy) {
+      metrics["warm_start_iterations"] = sums[3] / static_cast<double>(k);
+      metrics["warm_start_solve_s"] = sums[4] / static_cast<double>(k);
+      log().info("CG iterations from the FNO's prediction {:.1f}, from zero {:.1f}",
+                 sums[3] / static_cast<double>(k), sums[1] / static_cast<double>(k));
+    }
+    return baseline;
+  }
+
+  // Zero-shot super-resolution: test instances generated at stride data.stride / factor, the
+  // same weights on the finer grid.
+  void super_resolution(nlohmann::json& metrics) {
+    const long k = std::min(m_spec.evaluation.super_samples, m_spec.test);
+    const long stride = m_spec.data.stride / m_spec.evaluation.super_resolution;
+    const long nodes = m_spec.data.subsampled(m_spec.data.resolution, stride);
+    const std::vector<long> fine(static_cast<std::size_t>(m_spec.data.dim()), nodes);
+    const auto [first, count] = my_share(m_ctx.comm, k);
+    double local = 0, sum = 0;
+    for (long i = 0; i < count; ++i) {
+      const long sample = m_spec.data.samples - m_spec.test + first + i;
+      const fno::Instance instance = fno::solve_instance(m_spec.data, sample, nodes);
+      const std::vector<double> p = predict(instance.inputs, 1, fine);
+      local += relative_l2(p.data(), instance.outputs.data(),
+                           static_cast<long>(instance.outputs.size()));
+    }
+    MPI_Allreduce(&local, &sum, 1, MPI_DOUBLE, MPI_SUM, m_ctx.comm);
+    metrics["super_resolution"] = {
+        {"rel_l2", sum / static_cast<double>(k)}, {"samples", k}, {"resolution", fine}};
+    log().info("zero-shot super-resolution (stride {}): rel_l2 {:.3e}", stride,
+               sum / static_cast<double>(k));
+  }
+
+  // fields.h5: the first evaluation.fields test samples — input, prediction, reference, error.
+  void write_fields() {
+    const long k = m_spec.evaluation.fields;
+    if (k == 0) return;
+    const fno::OperatorData d =
+        fno::read_operator_data(m_ctx.comm, m_path, m_spec.data.samples - m_spec.test, k);
+    const std::vector<double> prediction = predict(d.inputs, k, m_grid);
+    mesh::StructuredGrid grid(m_ctx.comm, m_spec.data.grid(m_grid.back()));
+    io::FieldWriter writer(m_ctx.dir->staged("fields.h5"), grid);
+    writer.attribute("case", m_ctx.case_name);
+    writer.attribute("kind", std::string("fno"));
+    writer.attribute("config", m_ctx.resolved_yaml);
+    std::vector<std::string> names;
+    auto store = [&](const std::string& name, const double* values) {
+      writer.write_field(name, grid.extract_owned(std::vector<double>(values, values + m_points)));
+      names.push_back(name);
+    };
+    for (long s = 0; s < k; ++s) {
+      const std::string tag = fmt::format("sample{}", s);
+      for (long c = 0; c < m_in; ++c)
+        store(m_in == 1 ? tag + "_input" : fmt::format("{}_input{}", tag, c),
+              &d.inputs[(s * m_in + c) * m_points]);
+      for (long c = 0; c < m_out; ++c) {
+        const std::string suffix = m_out == 1 ? "" : std::to_string(c);
+        const double* p = &prediction[(s * m_out + c) * m_points];
+        const double* r = &d.outputs[(s * m_out + c) * m_points];
+        std::vector<double> error(static_cast<std::size_t>(m_points));
+        for (long i = 0; i < m_points; ++i) error[i] = p[i] - r[i];
+        store(tag + "_prediction" + suffix, p);
+        store(tag + "_reference" + suffix, r);
+        store(tag + "_error" + suffix, error.data());
+      }
+    }
+    writer.close();
+    if (m_ctx.rank == 0)
+      io::write_xdmf(m_ctx.dir->staged("fields.xdmf"), "fields.h5", grid.shape(), names);
+  }
+
+  const FnoCase& m_spec;
+  RunContext& m_ctx;
+  std::string m_path;
+  std::vector<long> m_grid;
+  long m_points = 0, m_in = 0, m_out = 0;
+  fno::FnoModel<T>* m_model = nullptr;  // owned by m_net
+  std::unique_ptr<nn::Network<T>> m_net;
+  std::unique_ptr<nn::GaussianNormalizer<T>> m_input_norm, m_output_norm;
+  nn::Matrix<T> m_x, m_y;              // training set [S·P, C_in] (encoded), [S·P, C_out]
+  nn::Matrix<T> m_x_batch, m_y_batch;  // the samples of one loss evaluation
+  nn::Matrix<T> m_prediction, m_dprediction, m_dout;  // [B·P, C_out]
+  std::vector<double> m_test_in, m_test_out;          // this rank's test samples, file order
+  long m_test_count = 0;
+  std::vector<long> m_permutation;
+  long m_epoch = -1;
+};
+
+class FnoMethod : public Method {
+ public:
+  void read(const config::Node& root, const std::string& precision) override {
+    m_spec = read_fno_case(root);
+    m_precision = precision;
+  }
+  std::string summary() const override {
+    return fmt::format(
+        "kind fno, {} dataset ({} samples: {} train, {} test), width {}, {} layers, "
+        "{}",
+        fno::to_string(m_spec.data.problem), m_spec.data.samples, m_spec.train, m_spec.test,
+        m_spec.model.width, m_spec.model.layers, m_precision);
+  }
+  std::string run(RunContext& ctx) override {
+    if (m_precision == "float64") return FnoRun<double>(m_spec, ctx).run();
+    return FnoRun<float>(m_spec, ctx).run();
+  }
+
+ private:
+  FnoCase m_spec;
+  std::string m_precision;
+};
+
+}  // namespace
+
+std::unique_ptr<Method> make_fno_method() { return std::make_unique<FnoMethod>(); }
+
+}  // namespace karman::app

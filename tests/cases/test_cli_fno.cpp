@@ -1,0 +1,200 @@
+// kind fno through `karman run`, on small Darcy and Burgers datasets made by the run itself: the
+// operator learns (test error falls), the report compares it with PETSc on the same instances
+// (speedup, warm-start CG iterations), float64 training with training.reproducible gives the same
+// loss history on 2 ranks as on 1, a run killed mid-training resumes to exactly the weights of an
+// uninterrupted one, and a dataset with a NaN is refused with one line naming file and dataset.
+#include <gtest/gtest.h>
+#include <hdf5.h>
+
+#include <cmath>
+#include <limits>
+#include <nlohmann/json.hpp>
+
+#include "karman/nn/checkpoint.hpp"
+#include "support/cli.hpp"
+#include "support/history.hpp"
+#include "support/kill.hpp"
+
+using namespace karman;
+using namespace karman::test;
+
+namespace {
+
+nlohmann::json report_of(const fs::path& run) {
+  return nlohmann::json::parse(read_text(run / "report.json"));
+}
+
+std::map<std::string, std::vector<double>> parameters_of(const fs::path& checkpoint) {
+  std::map<std::string, std::vector<double>> out;
+  for (const auto& [name, values] : nn::load_checkpoint(MPI_COMM_SELF, checkpoint.string()).arrays)
+    if (name.rfind("parameters/", 0) == 0) out[name] = values;
+  return out;
+}
+
+// cases/fno/darcy2d.yaml made small: 48 samples on 65² subsampled to 33², a narrow FNO.
+std::vector<std::string> small_darcy(const std::string& output, long epochs,
+                                     std::vector<std::string> extra = {}) {
+  std::vector<std::string> args = {
+      "run",
+      (source_dir() / "cases" / "fno" / "darcy2d.yaml").string(),
+      "--output",
+      output,
+      "--quiet",
+      "--set",
+      "data.samples=48",
+      "--set",
+      "data.train=40",
+      "--set",
+      "data.test=8",
+      "--set",
+      "data.resolution=65",
+      "--set",
+      "data.stride=2",
+      "--set",
+      "model={modes: 8, width: 12, layers: 2, projection: 32, padding: 4}",
+      "--set",
+      "training.batch_size=8",
+      "--set",
+      "training.validate_every=1",
+      "--set",
+      "training.stages=[{optimizer: adam, epochs: " + std::to_string(epochs) +
+          ", lr: 3.0e-3, schedule: step, every: 10, gamma: 0.5}]",
+      "--set",
+      "evaluation={baseline_samples: 4, fields: 2}"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return args;
+}
+
+TEST(CliFno, DarcyLearnsAndIsComparedWithPetscOnTheSameInstances) {
+  const fs::path dir = test_folder();
+  const CliResult r = run_karman(dir, small_darcy("darcy", 15));
+  ASSERT_EQ(r.status, 0) << r;
+  const auto report = report_of(dir / "darcy");
+  const auto m = report["metrics"];
+  const auto b = report["baseline"];
+  EXPECT_EQ(report["precision"], "float32");
+  // It learned: the test error fell well below its value after the first epoch.
+  const auto test_errors = history_validations(dir / "darcy" / "history.csv");
+  ASSERT_GE(test_errors.size(), 10u);
+  EXPECT_LT(m["rel_l2"].get<double>(), 0.7 * test_errors.front()) << m.dump();
+  EXPECT_LT(m["rel_l2"].get<double>(), 0.25) << m.dump();
+  EXPECT_GE(m["rel_l2_max"].get<double>(), m["rel_l2"].get<double>());
+  // The baseline solved the same 4 instances at 33² with CG + GAMG; its own error against the
+  // 65² solution is a discretisation error, far below the FNO's here.
+  EXPECT_EQ(b["samples"], 4);
+  EXPECT_EQ(b["ksp"], "cg");
+  EXPECT_EQ(b["pc"], "gamg");
+  EXPECT_LT(b["rel_l2"].get<double>(), 0.05) << b.dump();
+  EXPECT_NEAR(report["speedup"].get<double>(),
+              b["solve_s_per_sample"].get<double>() / m["infer_s_per_sample"].get<double>(),
+              1e-9 * report["speedup"].get<double>());
+  // The hybrid solve: CG from the FNO's prediction takes no more iterations than from zero.
+  EXPECT_LE(m["warm_start_iterations"].get<double>(), b["iterations"].get<double>()) << m.dump();
+  EXPECT_TRUE(fs::is_regular_file(dir / "darcy" / "fields.h5"));
+  EXPECT_TRUE(fs::is_regular_file(dir / "darcy" / "dataset.h5"));
+  std::printf(
+      "    darcy 33²: rel_l2 %.3e (first epoch %.3e), PETSc %.2e s/sample, FNO %.2e "
+      "s/sample, CG iterations %.1f cold, %.1f warm\n",
+      m["rel_l2"].get<double>(), test_errors.front(), b["solve_s_per_sample"].get<double>(),
+      m["infer_s_per_sample"].get<double>(), b["iterations"].get<double>(),
+      m["warm_start_iterations"].get<double>());
+}
+
+TEST(CliFno, BurgersLearnsAndEvaluatesOnAFinerGrid) {
+  const fs::path dir = test_folder();
+  const CliResult r = run_karman(
+      dir, {"run", (source_dir() / "cases" / "fno" / "burgers1d.yaml").string(), "--output",
+            "burgers", "--quiet", "--set",
+            "data={problem: burgers, samples: 60, train: 52, test: 8, resolution: 256, stride: 4}",
+            "--set", "model={modes: 12, width: 16, layers: 2, projection: 32}", "--set",
+            "training.stages=[{optimizer: adam, epochs: 30, lr: 3.0e-3}]", "--set",
+            "training.batch_size=13", "--set",
+            "evaluation={baseline_samples: 4, super_resolution: 2, super_samples: 4}"});
+  ASSERT_EQ(r.status, 0) << r;
+  const auto report = report_of(dir / "burgers");
+  const auto m = report["metrics"];
+  EXPECT_LT(m["rel_l2"].get<double>(), 0.3) << m.dump();
+  EXPECT_EQ(m["resolution"], nlohmann::json::array({64}));
+  // The same weights on the twice finer grid: the error stays of the same size.
+  EXPECT_EQ(m["super_resolution"]["resolution"], nlohmann::json::array({128}));
+  EXPECT_LT(m["super_resolution"]["rel_l2"].get<double>(), 2.0 * m["rel_l2"].get<double>() + 0.02)
+      << m.dump();
+  EXPECT_FALSE(report["baseline"]["ts"].get<std::string>().empty());
+  std::printf("    burgers 64: rel_l2 %.3e, at 128 %.3e; speedup %.2f\n", m["rel_l2"].get<double>(),
+              m["super_resolution"]["rel_l2"].get<double>(), report["speedup"].get<double>());
+}
+
+TEST(CliFno, Float64TrainingHasTheSameHistoryOnTwoRanks) {
+  const fs::path dir = test_folder();
+  const std::vector<std::string> reproducible = {"--set", "precision=float64",
+                                                 "--set", "training.reproducible=true",
+                                                 "--set", "training.chunks=4"};
+  const CliResult one = run_karman(dir, small_darcy("one", 4, reproducible));
+  ASSERT_EQ(one.status, 0) << one;
+  const CliResult two = run_karman(dir, small_darcy("two", 4, reproducible), /*ranks=*/2);
+  ASSERT_EQ(two.status, 0) << two;
+  const auto a = history_losses(dir / "one" / "history.csv");
+  ASSERT_EQ(a.size(), 20u);  // 4 epochs of 40 / 8 batches
+  EXPECT_LT(a.back(), a.front());
+  EXPECT_LE(max_relative_difference(a, history_losses(dir / "two" / "history.csv")), 1e-12);
+  // Both generated their own dataset: the same bits (the test metrics then agree as well).
+  EXPECT_NEAR(report_of(dir / "two")["metrics"]["rel_l2"].get<double>(),
+              report_of(dir / "one")["metrics"]["rel_l2"].get<double>(), 1e-12);
+}
+
+TEST(CliFno, KilledTrainingResumesToTheSameWeights) {
+  const fs::path dir = test_folder();
+  const std::vector<std::string> every_epoch = {"--set", "training.checkpoint_every=1"};
+  const CliResult full = run_karman(dir, small_darcy("full", 12, every_epoch));
+  ASSERT_EQ(full.status, 0) << full;
+  const fs::path checkpoint = dir / "killed" / "checkpoint.h5";
+  const double killed_at =
+      kill_after_checkpoint(dir, small_darcy("killed", 12, every_epoch), checkpoint, 15);
+  EXPECT_GE(killed_at, 15);
+  EXPECT_LT(killed_at, 60);
+  EXPECT_FALSE(fs::exists(dir / "killed" / "report.json"));
+  auto args = small_darcy("killed", 12, every_epoch);
+  args.push_back("--resume");
+  const CliResult resumed = run_karman(dir, args);
+  ASSERT_EQ(resumed.status, 0) << resumed;
+  const auto a = parameters_of(dir / "full" / "checkpoint.h5");
+  const auto b = parameters_of(checkpoint);
+  ASSERT_EQ(a.size(), b.size());
+  for (const auto& [name, values] : a) EXPECT_TRUE(values == b.at(name)) << name << " differs";
+  EXPECT_EQ(report_of(dir / "full")["metrics"]["rel_l2"],
+            report_of(dir / "killed")["metrics"]["rel_l2"]);
+  std::printf("    killed at step %.0f of 60, resumed: weights identical\n", killed_at);
+}
+
+// One value of /outputs set to NaN in place.
+void poison(const fs::path& file) {
+  hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  ASSERT_GE(f, 0);
+  hid_t d = H5Dopen2(f, "/outputs", H5P_DEFAULT);
+  hid_t space = H5Dget_space(d);
+  const hsize_t at[4] = {3, 0, 5, 7}, one[4] = {1, 1, 1, 1};
+  H5Sselect_hyperslab(space, H5S_SELECT_SET, at, nullptr, one, nullptr);
+  hid_t memory = H5Screate_simple(1, one, nullptr);
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  EXPECT_GE(H5Dwrite(d, H5T_NATIVE_DOUBLE, memory, space, H5P_DEFAULT, &nan), 0);
+  H5Sclose(memory), H5Sclose(space), H5Dclose(d), H5Fclose(f);
+}
+
+TEST(CliFno, ADatasetWithANanIsRefusedNamingFileAndDataset) {
+  const fs::path dir = test_folder();
+  const CliResult made = run_karman(dir, small_darcy("made", 1));
+  ASSERT_EQ(made.status, 0) << made;
+  fs::copy_file(dir / "made" / "dataset.h5", dir / "bad.h5");
+  poison(dir / "bad.h5");
+  // The same settings as the file's: a finished dataset is reused as a cache, so its values are
+  // validated when they are read.
+  const CliResult r = run_karman(dir, small_darcy("bad", 1, {"--set", "data.file=bad.h5"}));
+  EXPECT_EQ(r.status, 1) << r;
+  const auto lines = r.error_lines();
+  ASSERT_EQ(lines.size(), 1u) << r;
+  EXPECT_NE(lines[0].find("bad.h5"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[0].find("/outputs"), std::string::npos) << lines[0];
+  EXPECT_FALSE(fs::exists(dir / "bad" / "report.json"));
+}
+
+}  // namespace
