@@ -295,7 +295,12 @@ solvers::SolveStats vorticity_stats(const solvers::VorticityResult& result, doub
 solvers::VorticityResult solve_vorticity_sample(const DatasetSpec& spec, long sample, long t_end) {
   const NavierStokesData& ns = spec.navier_stokes;
   const auto w0 = pde::random_field_global(spec.grid(spec.resolution), sample_field(spec, sample));
-  return solvers::solve_vorticity(vorticity_spec(ns, spec.resolution, ns.dt, t_end), w0);
+  try {
+    return solvers::solve_vorticity(vorticity_spec(ns, spec.resolution, ns.dt, t_end), w0);
+  } catch (const ConfigError& e) {
+    // An unstable step: the key to change is the case's dt.
+    throw ConfigError(fmt::format("data.navier_stokes.dt: sample {}: {}", sample, e.what()));
+  }
 }
 
 }  // namespace

@@ -203,6 +203,16 @@ TEST(FnoNavierStokesDataset, BaselineFromTheInputsReproducesTheOutputs) {
   std::printf("    baseline vs data: %.2e at 32^2, %.2e at 16^2\n", fine_error, coarse_error);
 }
 
+// A step too large for the grid is refused by the solver's CFL check, naming the case's key.
+TEST(FnoNavierStokesDataset, AnUnstableStepNamesTheDtKey) {
+  const auto spec = spec_from(
+      "{problem: navier_stokes, samples: 1, resolution: 32, navier_stokes: {t_end: 12, dt: 1}}",
+      "unstable");
+  const std::string message = config_error([&] { fno::solve_instance(spec, 0, 32); });
+  EXPECT_TRUE(contains(message, "data.navier_stokes.dt: sample 0:")) << message;
+  EXPECT_TRUE(contains(message, "unstable")) << message;
+}
+
 TEST(FnoNavierStokesDatasetSpec, DefaultsAreTheFnoBenchmark) {
   const auto spec = spec_from("{problem: navier_stokes}", "defaults");
   EXPECT_EQ(spec.resolution, 64);
