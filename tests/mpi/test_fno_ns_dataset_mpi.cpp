@@ -148,6 +148,28 @@ TEST(FnoNavierStokesDataset, IsTheSameOnAnyRankCount) {
   EXPECT_EQ(info.generator, fno::describe(spec));
 }
 
+// An interrupted generation resumed ends with the uninterrupted file (the multi-channel 2D layout
+// through the generic resume path).
+TEST(FnoNavierStokesDataset, ResumedGenerationEqualsAnUninterruptedOne) {
+  const auto spec = small_ns(32, 1, "resume");
+  const std::string whole = file_name("ns_whole"), resumed = file_name("ns_resumed");
+  remove_dataset(whole);
+  remove_dataset(resumed);
+  fno::GenerateOptions options;
+  options.quiet = true;
+  fno::generate_dataset(world(), spec, whole, options);
+  options.stop_after = 1;
+  EXPECT_FALSE(fno::generate_dataset(world(), spec, resumed, options).complete);
+  options.stop_after = -1;
+  options.resume = true;
+  const auto second = fno::generate_dataset(world(), spec, resumed, options);
+  EXPECT_TRUE(second.complete);
+  EXPECT_EQ(second.kept, world_size());
+  const auto a = read_all(whole), b = read_all(resumed);
+  EXPECT_TRUE(a.inputs == b.inputs);
+  EXPECT_TRUE(a.outputs == b.outputs);
+}
+
 // Sample k's channels are the records of the vorticity solver run directly from
 // vorticity_initial(n, mix(seed, k)): t = 1 … 10 in, t = 11, 12 out.
 TEST(FnoNavierStokesDataset, ChannelsAreTheSolverRecordsFromTheFnoInitialField) {
