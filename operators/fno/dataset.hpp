@@ -3,7 +3,12 @@
 //   darcy    a ↦ u for −∇·(a∇u) = f on (0,1)², u = 0 on the boundary, a a thresholded Gaussian
 //            random field (12 / 3, covariance (−Δ + 9I)^−2, Neumann basis), f = 1;
 //   burgers  u0 ↦ u(·, t_end) for u_t + (u²/2)_x = ν u_xx, periodic on (0,1), ν = 0.1,
-//            u0 ~ N(0, 625 (−Δ + 25I)^−2).
+//            u0 ~ N(0, 625 (−Δ + 25I)^−2);
+//   navier_stokes  the vorticity at t = 1, …, input_steps ↦ the vorticity at t = input_steps + 1,
+//            …, t_end for ∂t w + u·∇w = ν Δw + f on the unit torus, ν = 1e-3,
+//            f = 0.1 (sin 2π(x+y) + cos 2π(x+y)), w0 ~ the FNO code's GRF
+//            (vorticity_initial_field); pseudo-spectral (FFTW), 2/3 dealiasing, Crank–Nicolson +
+//            Adams–Bashforth 2 (solvers/vorticity.hpp), one record per time unit.
 // Each sample is solved on a fine grid (`resolution` nodes per side) on MPI_COMM_SELF and
 // subsampled by `stride` to the training resolution. Sample k's random field has the seed
 // mix(seed, k), so any rank can make any sample and the files do not depend on the rank count.
@@ -33,7 +38,7 @@
 
 namespace karman::fno {
 
-enum class Problem { darcy, burgers };
+enum class Problem { darcy, burgers, navier_stokes };
 const char* to_string(Problem problem);
 
 struct DarcyData {
@@ -49,21 +54,43 @@ struct BurgersData {
   config::SolverSpec solver;        // gmres + ilu (the time stepper's linear solves)
 };
 
+// The FNO Navier–Stokes data (fourier_2d_time.py / fourier_3d.py): records at t = 1, 2, …, t_end
+// (record interval 1); the first `input_steps` are the input channels, the rest the output
+// channels.
+struct NavierStokesData {
+  double nu = 1e-3;
+  long t_end = 20;        // the reference: 50 at ν = 1e-3, 30 at 1e-4, 20 at 1e-5
+  long input_steps = 10;  // C_in; C_out = t_end − input_steps
+  double dt = 0.02;       // at the fine resolution; default 1.28 / resolution (0.64 at ν < 1e-3)
+  bool forcing = true;    // f = 0.1 (sin 2π(x+y) + cos 2π(x+y)), else f = 0
+  config::RandomFieldSpec initial;  // w0: alpha 2.5, tau 7, sigma √2·7^1.5, periodic
+
+  long out_steps() const { return t_end - input_steps; }
+};
+
 struct DatasetSpec {
   Problem problem = Problem::darcy;
   long samples = 300;
   std::uint64_t seed = 1;
-  long resolution = 253;  // fine grid: nodes per side (Darcy, with the boundary; Burgers, periodic)
+  long resolution = 253;  // fine grid: nodes per side (Darcy, with the boundary; else periodic)
   long stride = 4;        // training grid = every stride-th fine node
   std::string file;       // where the dataset lives; empty: <run folder>/dataset.h5
   DarcyData darcy;
   BurgersData burgers;
+  NavierStokesData navier_stokes;
 
-  int dim() const { return problem == Problem::darcy ? 2 : 1; }
-  long in_channels() const { return 1; }   // a, or u0
-  long out_channels() const { return 1; }  // u, or u(·, t_end)
+  int dim() const { return problem == Problem::burgers ? 1 : 2; }
+  bool periodic() const { return problem != Problem::darcy; }
+  // a, u0, or w(t = 1 … input_steps)
+  long in_channels() const {
+    return problem == Problem::navier_stokes ? navier_stokes.input_steps : 1;
+  }
+  // u, u(·, t_end), or w(t = input_steps + 1 … t_end)
+  long out_channels() const {
+    return problem == Problem::navier_stokes ? navier_stokes.out_steps() : 1;
+  }
   // Nodes per side after subsampling `nodes` by `by`; 0 when `by` does not divide the grid
-  // (Darcy keeps both ends: (nodes − 1) % by == 0; Burgers is periodic: nodes % by == 0).
+  // (Darcy keeps both ends: (nodes − 1) % by == 0; the periodic grids: nodes % by == 0).
   long subsampled(long nodes, long by) const;
   long training_resolution() const { return subsampled(resolution, stride); }
   // The solver's grid with `nodes` per side.
@@ -78,9 +105,11 @@ DatasetSpec read_dataset_spec(const config::Node& data);
 // resuming requires it to match).
 std::string describe(const DatasetSpec& spec);
 
-// The random field of sample `sample` on the grid with `nodes` per side: [C_in, points]. It is the
-// fine-grid field subsampled, so the same function at every resolution reachable from the fine
-// one by an integer stride (ConfigError otherwise).
+// The input of sample `sample` on the grid with `nodes` per side: [C_in, points]. Darcy and
+// Burgers: the random field. Navier–Stokes: the records t = 1 … input_steps of the solve from
+// w0 = the random field (at the fine resolution; the same values as solve_instance's inputs).
+// It is the fine-grid input subsampled, so the same function at every resolution reachable from
+// the fine one by an integer stride (ConfigError otherwise).
 std::vector<double> sample_input(const DatasetSpec& spec, long sample, long nodes);
 
 // Every channel of `fields` ([C, points] with `nodes` per side) at every `by`-th node.
@@ -98,14 +127,18 @@ struct SolveOutcome {
 };
 
 // Solve the problem for a given input [C_in, points] on the grid with `nodes` per side. Darcy:
-// `initial_guess` ([points], boundary entries ignored) starts CG there (a warm start); Burgers
-// ignores it.
+// `initial_guess` ([points], boundary entries ignored) starts CG there (a warm start); the others
+// ignore it. Navier–Stokes (the classical baseline of the FNO): the solver that made the data,
+// at `nodes` per side, continues from the last input record (t = input_steps) for t_end −
+// input_steps time units with dt = navier_stokes.dt · resolution / nodes (the accurate step
+// scales with the grid spacing); `iterations` and stats.steps are its time steps.
 SolveOutcome solve_given(const DatasetSpec& spec, const std::vector<double>& input, long nodes,
                          const std::vector<double>* initial_guess = nullptr);
 
 // Sample `sample` made and solved at `nodes` per side: inputs [C_in, points], outputs
 // [C_out, points] and the solve's figures. Solved with one BLAS thread, so that the values are
-// bitwise the same on any rank count (solve_given uses the rank's BLAS threads).
+// bitwise the same on any rank count (solve_given uses the rank's BLAS threads). Navier–Stokes is
+// solved at the fine resolution (one FFTW thread) and its records subsampled to `nodes`.
 struct Instance {
   std::vector<double> inputs, outputs;
   double wall_s = 0.0;
@@ -129,7 +162,7 @@ struct GenerateSummary {
   bool complete = false;         // `path` holds the finished dataset
   double wall_s = 0.0;           // this call
   double solve_s = 0.0;          // summed over the solved samples (all ranks)
-  double mean_iterations = 0.0;  // per solved sample
+  double mean_iterations = 0.0;  // per solved sample (Navier–Stokes: time steps)
   solvers::SolveStats stats;     // this rank's last solve (types, options); empty if none
 };
 

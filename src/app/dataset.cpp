@@ -1,5 +1,6 @@
-// kind: dataset — an operator-learning dataset (inputs ↦ PETSc solutions, HDF5) generated with
-// the samples split over the ranks; `karman run --resume` continues an interrupted generation.
+// kind: dataset — an operator-learning dataset (inputs ↦ reference solutions: PETSc, or the
+// pseudo-spectral vorticity solver for Navier–Stokes; HDF5) generated with the samples split over
+// the ranks; `karman run --resume` continues an interrupted generation.
 
 #include "operators/fno/dataset.hpp"
 
@@ -21,6 +22,7 @@ class DatasetMethod : public Method {
     m_spec = fno::read_dataset_spec(root.child("data"));
     if (precision != "float64")
       root.fail("precision", "datasets are solved and stored in float64 (PETSc's scalar type)");
+    if (!uses_petsc()) return;  // the vorticity solver has no KSP to check
     try {
       solvers::check_solver_names(solver());
     } catch (const ConfigError& e) {
@@ -35,10 +37,10 @@ class DatasetMethod : public Method {
 
   std::string summary() const override {
     const long m = m_spec.training_resolution();
-    return fmt::format("kind dataset, {}, {} samples at {} (fine {}, stride {}), {} + {}",
+    return fmt::format("kind dataset, {}, {} samples at {} (fine {}, stride {}), {}",
                        fno::to_string(m_spec.problem), m_spec.samples,
                        m_spec.dim() == 2 ? fmt::format("{}x{}", m, m) : std::to_string(m),
-                       m_spec.resolution, m_spec.stride, solver().ksp, solver().pc);
+                       m_spec.resolution, m_spec.stride, solver_name());
   }
 
   std::string run(RunContext& ctx) override {
@@ -51,12 +53,13 @@ class DatasetMethod : public Method {
     options.config_yaml = ctx.resolved_yaml;
     log().info("dataset {} on {} rank(s): {}", path, ctx.size, fno::describe(m_spec));
     fno::GenerateSummary s = fno::generate_dataset(ctx.comm, m_spec, path, options);
-    if (s.stats.ksp.empty()) s.stats.ksp = solver().ksp, s.stats.pc = solver().pc;  // all kept
+    if (uses_petsc() && s.stats.ksp.empty())  // all kept
+      s.stats.ksp = solver().ksp, s.stats.pc = solver().pc;
+    if (!uses_petsc() && s.stats.ts.empty()) s.stats.ts = solver_name();
     const double per_sample = s.solved > 0 ? s.solve_s / static_cast<double>(s.solved) : 0.0;
-    log().info(
-        "dataset {}: {} samples ({} solved, {} kept), {:.4f} s and {:.1f} iterations per "
-        "solve ({} + {})",
-        path, s.samples, s.solved, s.kept, per_sample, s.mean_iterations, s.stats.ksp, s.stats.pc);
+    log().info("dataset {}: {} samples ({} solved, {} kept), {:.4f} s and {:.1f} {} per solve ({})",
+               path, s.samples, s.solved, s.kept, per_sample, s.mean_iterations,
+               uses_petsc() ? "iterations" : "time steps", solver_name());
     (*ctx.report)["metrics"] = {{"samples", s.samples},
                                 {"solved", s.solved},
                                 {"kept", s.kept},
@@ -64,6 +67,7 @@ class DatasetMethod : public Method {
                                 {"solve_s_per_sample", per_sample},
                                 {"iterations_mean", s.mean_iterations}};
     (*ctx.report)["baseline"] = baseline_json(s.stats);  // figures of the last solve of rank 0
+    if (!uses_petsc()) (*ctx.report)["baseline"]["solver"] = "karman vorticity (FFTW)";
     (*ctx.report)["baseline"]["solve_s_per_sample"] = per_sample;
     (*ctx.report)["dataset"] = {{"file", path},
                                 {"problem", fno::to_string(m_spec.problem)},
@@ -74,8 +78,16 @@ class DatasetMethod : public Method {
   }
 
  private:
+  // Darcy and Burgers are PETSc solves; Navier–Stokes is Karman's pseudo-spectral solver.
+  bool uses_petsc() const { return m_spec.problem != fno::Problem::navier_stokes; }
+
   const config::SolverSpec& solver() const {
     return m_spec.problem == fno::Problem::darcy ? m_spec.darcy.solver : m_spec.burgers.solver;
+  }
+
+  std::string solver_name() const {
+    return uses_petsc() ? solver().ksp + " + " + solver().pc
+                        : std::string("pseudo-spectral CN/AB2");
   }
 
   fno::DatasetSpec m_spec;

@@ -49,8 +49,12 @@ std::vector<std::string> shortening_overrides(const fs::path& case_file) {
   const YAML::Node root = YAML::LoadFile(case_file.string());
   std::vector<std::string> sets;
   if (root["kind"] && root["kind"].as<std::string>() == "dataset") {
-    // Datasets: three samples on a small fine grid.
-    const bool darcy = root["data"]["problem"].as<std::string>() == "darcy";
+    // Datasets: three samples on a small fine grid (Navier–Stokes: also few time units).
+    const std::string problem = root["data"]["problem"].as<std::string>();
+    if (problem == "navier_stokes")
+      return {"data.samples=3", "data.resolution=32", "data.stride=2",
+              "data.navier_stokes.t_end=12"};
+    const bool darcy = problem == "darcy";
     return {"data.samples=3", darcy ? "data.resolution=33" : "data.resolution=128",
             "data.stride=2"};
   }
