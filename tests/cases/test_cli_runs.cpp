@@ -48,15 +48,29 @@ std::string shell_output(const fs::path& cwd, const std::string& command, int* s
 std::vector<std::string> shortening_overrides(const fs::path& case_file) {
   const YAML::Node root = YAML::LoadFile(case_file.string());
   std::vector<std::string> sets;
-  if (root["kind"] && root["kind"].as<std::string>() == "dataset") {
-    // Datasets: three samples on a small fine grid (Navier–Stokes: also few time units).
+  const std::string kind = root["kind"] ? root["kind"].as<std::string>() : "reference";
+  if (kind == "dataset" || kind == "fno") {
+    // Datasets: few samples on a small fine grid (Navier–Stokes: also few time units).
     const std::string problem = root["data"]["problem"].as<std::string>();
     if (problem == "navier_stokes")
-      return {"data.samples=3", "data.resolution=32", "data.stride=2",
-              "data.navier_stokes.t_end=12"};
-    const bool darcy = problem == "darcy";
-    return {"data.samples=3", darcy ? "data.resolution=33" : "data.resolution=128",
-            "data.stride=2"};
+      sets = {"data.resolution=32", "data.stride=2", "data.navier_stokes.t_end=12"};
+    else
+      sets = {problem == "darcy" ? "data.resolution=33" : "data.resolution=128", "data.stride=2"};
+    if (kind == "dataset") {
+      sets.push_back("data.samples=3");
+      return sets;
+    }
+    // Neural operators: a narrow model, one epoch of mini-batches of 2, a short evaluation.
+    sets.insert(sets.end(),
+                {"data.samples=8", "data.train=6", "data.test=2", "model.modes=4", "model.width=8",
+                 "model.layers=1", "model.projection=8", "training.batch_size=2",
+                 "training.validate_every=0", "evaluation.baseline_samples=1",
+                 "evaluation.super_samples=1", "evaluation.fields=1"});
+    std::string stages = "training.stages=[";
+    for (const auto& stage : root["training"]["stages"])
+      stages += "{optimizer: " + stage["optimizer"].as<std::string>() + ", epochs: 1},";
+    sets.push_back(stages + "]");
+    return sets;
   }
   if (root["training"]) {
     // Learned methods: few samples, a few steps of each stage's optimizer.
