@@ -14,50 +14,13 @@
 #include "karman/config/node.hpp"
 #include "karman/core/error.hpp"
 #include "operators/fno/dataset.hpp"
+#include "support/fno_dataset.hpp"
 
 using namespace karman;
+using namespace karman::test;
 namespace fs = std::filesystem;
 
 namespace {
-
-MPI_Comm world() { return MPI_COMM_WORLD; }
-
-int world_rank() {
-  int rank;
-  MPI_Comm_rank(world(), &rank);
-  return rank;
-}
-
-int world_size() {
-  int size;
-  MPI_Comm_size(world(), &size);
-  return size;
-}
-
-// Per-rank-count names: ctest may run the 1- and 2-rank executables at the same time.
-std::string file_name(const std::string& stem) {
-  return stem + "_np" + std::to_string(world_size()) + ".h5";
-}
-
-// Remove a file and its .partial (rank 0), then wait for it.
-void remove_dataset(const std::string& path) {
-  if (world_rank() == 0) {
-    fs::remove(path);
-    fs::remove(path + ".partial");
-  }
-  MPI_Barrier(world());
-}
-
-// A DatasetSpec through the case reader, from the YAML of a `data:` section.
-fno::DatasetSpec spec_from(const std::string& data_yaml, const std::string& stem) {
-  const std::string path =
-      stem + "_np" + std::to_string(world_size()) + "_" + std::to_string(world_rank()) + ".yaml";
-  std::ofstream(path) << "data: " << data_yaml << "\n";
-  auto file = config::CaseFile::load(path);
-  fno::DatasetSpec spec = fno::read_dataset_spec(file.root().child("data"));
-  file.reject_unknown_keys();
-  return spec;
-}
 
 fno::DatasetSpec small_darcy() {
   return spec_from("{problem: darcy, samples: 5, seed: 7, resolution: 33, stride: 2}", "darcy");
@@ -66,37 +29,6 @@ fno::DatasetSpec small_darcy() {
 fno::DatasetSpec small_burgers() {
   return spec_from("{problem: burgers, samples: 5, seed: 3, resolution: 256, stride: 4}",
                    "burgers");
-}
-
-// The whole dataset on every rank.
-fno::OperatorData read_all(const std::string& path) {
-  const auto info = fno::inspect_dataset(world(), path);
-  return fno::read_operator_data(world(), path, 0, info.samples);
-}
-
-// Sample k of a [N, C, points] block.
-std::vector<double> sample_of(const std::vector<double>& block, long samples, long k) {
-  const std::size_t per = block.size() / samples;
-  return {block.begin() + k * per, block.begin() + (k + 1) * per};
-}
-
-// The ConfigError message of `f`, or "" when it does not throw one.
-template <class F>
-std::string config_error(F&& f) {
-  try {
-    f();
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "";
-}
-
-bool contains(const std::string& text, const std::string& piece) {
-  return text.find(piece) != std::string::npos;
-}
-
-double norm(const std::vector<double>& v) {
-  return std::sqrt(std::inner_product(v.begin(), v.end(), v.begin(), 0.0));
 }
 
 double relative_difference(const std::vector<double>& a, const std::vector<double>& b) {

@@ -14,84 +14,20 @@
 #include "karman/core/random.hpp"
 #include "karman/solvers/vorticity.hpp"
 #include "operators/fno/dataset.hpp"
+#include "support/fno_dataset.hpp"
 
 using namespace karman;
+using namespace karman::test;
 namespace fs = std::filesystem;
 
 namespace {
-
-MPI_Comm world() { return MPI_COMM_WORLD; }
-
-int world_rank() {
-  int rank;
-  MPI_Comm_rank(world(), &rank);
-  return rank;
-}
-
-int world_size() {
-  int size;
-  MPI_Comm_size(world(), &size);
-  return size;
-}
-
-// Per-rank-count names: ctest may run the 1- and 2-rank executables at the same time.
-std::string file_name(const std::string& stem) {
-  return stem + "_np" + std::to_string(world_size()) + ".h5";
-}
-
-void remove_dataset(const std::string& path) {
-  if (world_rank() == 0) {
-    fs::remove(path);
-    fs::remove(path + ".partial");
-  }
-  MPI_Barrier(world());
-}
-
-// A DatasetSpec through the case reader, from the YAML of a `data:` section.
-fno::DatasetSpec spec_from(const std::string& data_yaml, const std::string& stem) {
-  const std::string path = "ns_" + stem + "_np" + std::to_string(world_size()) + "_" +
-                           std::to_string(world_rank()) + ".yaml";
-  std::ofstream(path) << "data: " << data_yaml << "\n";
-  auto file = config::CaseFile::load(path);
-  fno::DatasetSpec spec = fno::read_dataset_spec(file.root().child("data"));
-  file.reject_unknown_keys();
-  return spec;
-}
 
 // 32² (fine 32 or 64), records t = 1 … 12: 10 input channels, 2 output channels.
 fno::DatasetSpec small_ns(long resolution, long stride, const std::string& stem) {
   return spec_from(
       "{problem: navier_stokes, samples: 4, seed: 5, resolution: " + std::to_string(resolution) +
           ", stride: " + std::to_string(stride) + ", navier_stokes: {t_end: 12}}",
-      stem);
-}
-
-fno::OperatorData read_all(const std::string& path) {
-  const auto info = fno::inspect_dataset(world(), path);
-  return fno::read_operator_data(world(), path, 0, info.samples);
-}
-
-std::vector<double> sample_of(const std::vector<double>& block, long samples, long k) {
-  const std::size_t per = block.size() / samples;
-  return {block.begin() + k * per, block.begin() + (k + 1) * per};
-}
-
-template <class F>
-std::string config_error(F&& f) {
-  try {
-    f();
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "";
-}
-
-bool contains(const std::string& text, const std::string& piece) {
-  return text.find(piece) != std::string::npos;
-}
-
-double norm(const std::vector<double>& v) {
-  return std::sqrt(std::inner_product(v.begin(), v.end(), v.begin(), 0.0));
+      "ns_" + stem);
 }
 
 double relative_difference(const std::vector<double>& a, const std::vector<double>& b) {

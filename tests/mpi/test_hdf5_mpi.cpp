@@ -9,8 +9,10 @@
 
 #include "karman/core/error.hpp"
 #include "karman/io/hdf5.hpp"
+#include "support/mpi_world.hpp"
 
 using namespace karman;
+using namespace karman::test;
 using karman::mesh::GridShape;
 using karman::mesh::StructuredGrid;
 
@@ -23,19 +25,6 @@ void PrintTo(const GridShape& shape, std::ostream* out) {
 }  // namespace karman::mesh
 
 namespace {
-
-MPI_Comm world() { return MPI_COMM_WORLD; }
-
-int world_size() {
-  int size;
-  MPI_Comm_size(world(), &size);
-  return size;
-}
-
-// Per-rank-count file names: ctest may run the 1- and 2-rank executables at the same time.
-std::string file_name(const std::string& stem) {
-  return stem + "_np" + std::to_string(world_size()) + ".h5";
-}
 
 GridShape grid_shape(int dim, long nx, long ny, long nz) {
   GridShape shape;
