@@ -27,12 +27,14 @@ constexpr double kFdStep = 1e-6;             // parameter and input steps of num
 constexpr double kGradientTolerance = 1e-6;  // relative error of a whole gradient
 
 // Entries scale·N(0, 1) of stream `seed`.
-inline Matrix<double> random_matrix(std::size_t rows, std::size_t cols, std::uint64_t seed,
-                                    double scale = 1.0) {
-  Matrix<double> m("m", rows, cols);
+template <class T = double>
+Matrix<T> random_matrix(std::size_t rows, std::size_t cols, std::uint64_t seed,
+                        double scale = 1.0) {
+  Matrix<T> m("m", rows, cols);
   auto h = Kokkos::create_mirror_view(m);
   for (std::size_t i = 0; i < rows; ++i)
-    for (std::size_t j = 0; j < cols; ++j) h(i, j) = scale * standard_normal(seed, i * cols + j);
+    for (std::size_t j = 0; j < cols; ++j)
+      h(i, j) = static_cast<T>(scale * standard_normal(seed, i * cols + j));
   Kokkos::deep_copy(m, h);
   return m;
 }

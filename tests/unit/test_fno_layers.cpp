@@ -53,17 +53,6 @@ Complex phase(const std::vector<long>& k, const std::vector<long>& x,
 }
 
 template <class T>
-Matrix<T> random_real(std::size_t rows, std::size_t cols, std::uint64_t seed) {
-  Matrix<T> m("m", rows, cols);
-  auto h = Kokkos::create_mirror_view(m);
-  for (std::size_t i = 0; i < rows; ++i)
-    for (std::size_t j = 0; j < cols; ++j)
-      h(i, j) = static_cast<T>(standard_normal(seed, i * cols + j));
-  Kokkos::deep_copy(m, h);
-  return m;
-}
-
-template <class T>
 std::vector<double> host_values(const Matrix<T>& m) {
   auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m);
   return std::vector<double>(h.data(), h.data() + h.size());
@@ -90,7 +79,7 @@ void check_round_trip(const std::vector<long>& shape, double tolerance) {
   const long batch = 3, channels = 2, n = product(shape);
   RealFft<T> fft(shape, batch, channels);
   ASSERT_EQ(fft.points(), n);
-  const Matrix<T> x = random_real<T>(batch * n, channels, 5);
+  const Matrix<T> x = random_matrix<T>(batch * n, channels, 5);
   Matrix<T> spectrum("spectrum", batch * fft.spectrum_points(), 2 * channels);
   Matrix<T> back("back", batch * n, channels);
   fft.forward(x, spectrum);
@@ -117,7 +106,7 @@ TEST(FnoFft, ForwardIsTheUnnormalisedDft) {
     std::vector<long> half(shape);
     half.back() = shape.back() / 2 + 1;
     ASSERT_EQ(fft.spectrum_points(), product(half));
-    const Matrix<double> x = random_real<double>(batch * n, channels, 9);
+    const Matrix<double> x = random_matrix<double>(batch * n, channels, 9);
     Matrix<double> spectrum("spectrum", batch * fft.spectrum_points(), 2 * channels);
     fft.forward(x, spectrum);
     const auto hx = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), x);
@@ -145,7 +134,7 @@ TEST(FnoFft, BandLimitedTransformsAgreeOnTheBand) {
     const long batch = 2, channels = 3, n = product(shape), band = (shape.back() / 2 + 1) / 2 + 1;
     RealFft<double> full(shape, batch, channels), pruned(shape, batch, channels, band);
     const long nc = full.spectrum_points(), columns = shape.back() / 2 + 1;
-    const Matrix<double> x = random_real<double>(batch * n, channels, 12);
+    const Matrix<double> x = random_matrix<double>(batch * n, channels, 12);
     Matrix<double> a("a", batch * nc, 2 * channels), b("b", batch * nc, 2 * channels);
     full.forward(x, a);
     pruned.forward(x, b);
@@ -256,7 +245,7 @@ TEST_P(SpectralConvCase, MatchesTheDirectFourierMultiplier) {
   conv.set_grid(c.shape);
   nn::Network<double> net(std::move(owned), 3);
   randomise_parameters(net, 17);
-  const Matrix<double> x = random_real<double>(batch * n, in, 4);
+  const Matrix<double> x = random_matrix<double>(batch * n, in, 4);
   const std::vector<double> y = host_values(net.forward(x));
   const std::vector<double> direct = direct_spectral_conv(c, x, net.parameters().value(0), in, out);
   ASSERT_EQ(y.size(), direct.size());
@@ -318,10 +307,10 @@ TEST(FnoModeGemm, BlasMatchesTheReferenceLoops) {
   for (ComplexOp op_a : ops)
     for (ComplexOp op_b : ops) {
       const bool ta = op_a == ComplexOp::conj_transpose, tb = op_b == ComplexOp::conj_transpose;
-      const Matrix<double> A = random_real<double>(modes * (ta ? k : m), 2 * (ta ? m : k), 1);
-      const Matrix<double> B = random_real<double>(modes * (tb ? n : k), 2 * (tb ? k : n), 2);
-      const Matrix<double> C = random_real<double>(modes * m, 2 * n, 3);
-      const Matrix<double> C_ref = random_real<double>(modes * m, 2 * n, 3);
+      const Matrix<double> A = random_matrix<double>(modes * (ta ? k : m), 2 * (ta ? m : k), 1);
+      const Matrix<double> B = random_matrix<double>(modes * (tb ? n : k), 2 * (tb ? k : n), 2);
+      const Matrix<double> C = random_matrix<double>(modes * m, 2 * n, 3);
+      const Matrix<double> C_ref = random_matrix<double>(modes * m, 2 * n, 3);
       mode_gemm(op_a, op_b, modes, 0.7, A, B, 0.3, C);
       mode_gemm_reference(op_a, op_b, modes, 0.7, A, B, 0.3, C_ref);
       const auto expected = host_values(C_ref);
@@ -331,7 +320,7 @@ TEST(FnoModeGemm, BlasMatchesTheReferenceLoops) {
       const auto hA = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), A);
       const auto hB = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), B);
       const auto hC0 = Kokkos::create_mirror_view_and_copy(
-          Kokkos::HostSpace(), random_real<double>(modes * m, 2 * n, 3));
+          Kokkos::HostSpace(), random_matrix<double>(modes * m, 2 * n, 3));
       auto entry = [](const auto& h, std::size_t row, std::size_t col, bool conj) {
         return Complex(h(row, 2 * col), conj ? -h(row, 2 * col + 1) : h(row, 2 * col + 1));
       };
@@ -353,7 +342,7 @@ void check_fno(const FnoSpec& spec, const std::vector<long>& grid, long in, long
   auto owned = std::make_unique<FnoModel<double>>(spec, in, out);
   owned->set_grid(grid);
   nn::Network<double> net(std::move(owned), spec.seed);
-  const auto x = random_real<double>(2 * product(grid), in, 8);
+  const auto x = random_matrix<double>(2 * product(grid), in, 8);
   EXPECT_GT(max_abs(host_values(net.forward(x))), 1e-4);
   check_module(net, 2 * product(grid));
 }
@@ -397,8 +386,8 @@ std::vector<double> forward_and_gradient(const FnoSpec& spec, const std::vector<
   owned->set_grid(grid);
   nn::Network<T> net(std::move(owned), spec.seed);
   const long rows = 3 * product(grid);
-  std::vector<double> out = host_values(net.forward(random_real<T>(rows, 2, 8)));
-  const std::vector<double> dx = host_values(net.backward(random_real<T>(rows, 1, 9)));
+  std::vector<double> out = host_values(net.forward(random_matrix<T>(rows, 2, 8)));
+  const std::vector<double> dx = host_values(net.backward(random_matrix<T>(rows, 1, 9)));
   out.insert(out.end(), dx.begin(), dx.end());
   return out;
 }

@@ -9,22 +9,13 @@
 #include "karman/nn/gemm.hpp"
 #include "karman/nn/init.hpp"
 #include "support/kokkos_env.hpp"
+#include "support/nn_checks.hpp"
 
 using namespace karman;
 using namespace karman::nn;
+using karman::testing::random_matrix;
 
 namespace {
-
-template <class T>
-Matrix<T> random_matrix(std::size_t rows, std::size_t cols, std::uint64_t seed) {
-  Matrix<T> m("m", rows, cols);
-  auto h = Kokkos::create_mirror_view(m);
-  for (std::size_t i = 0; i < rows; ++i)
-    for (std::size_t j = 0; j < cols; ++j)
-      h(i, j) = static_cast<T>(standard_normal(seed, i * cols + j));
-  Kokkos::deep_copy(m, h);
-  return m;
-}
 
 template <class T>
 double max_difference(const Matrix<T>& a, const Matrix<T>& b) {
