@@ -9,6 +9,14 @@
 // are one GEMM over every point of the batch and a sample is the contiguous row block [b·P, b·P+P).
 // Viewed as [B, P·C] the same memory is one sample per row: the per-sample relative-L2 loss and
 // the per-point normalisers work on that view.
+//
+// Navier–Stokes (model.time): the model's samples are not always the file's. A TimeTreatment
+// (operators/fno/time_treatment.hpp) maps file samples to model samples and predicts file samples
+// with the network: `direct` is the identity, `space_time` a 3D FNO on [ny, nx, T], and
+// `autoregressive` a one-step 2D FNO rolled out T times. The autoregressive model trains on
+// windows of the trajectories (teacher forcing, one step per example), not through the rollout
+// as fourier_2d_time.py does: FnoModel caches one forward, so a rollout would need one model per
+// step sharing the weights. Evaluation always rolls out without teacher forcing.
 
 #include "operators/fno/fno.hpp"
 
@@ -33,6 +41,7 @@
 #include "karman/nn/normalizer.hpp"
 #include "method.hpp"
 #include "operators/fno/dataset.hpp"
+#include "operators/fno/time_treatment.hpp"
 #include "outputs.hpp"
 
 namespace karman::app {
@@ -52,17 +61,35 @@ struct EvaluationSpec {
 struct FnoCase {
   fno::DatasetSpec data;  // data.file empty: <run folder>/dataset.h5
   long train = 0, test = 0;
+  fno::TimeMode time = fno::TimeMode::direct;  // model.time (Navier–Stokes)
   Normalize normalize = Normalize::per_point;
   fno::FnoSpec model;
   std::uint64_t model_seed = 1;
   nn::TrainingSpec training;
   EvaluationSpec evaluation;
+
+  // What a training sample is to the model: a trajectory gives out_steps one-step examples to
+  // the autoregressive model, one example otherwise.
+  long training_examples() const {
+    return time == fno::TimeMode::autoregressive ? train * data.out_channels() : train;
+  }
 };
 
 Normalize normalize_from_name(const std::string& name) {
   if (name == "per_point") return Normalize::per_point;
   if (name == "per_channel") return Normalize::per_channel;
   return Normalize::none;
+}
+
+// model.time: how a Navier–Stokes model treats the time records (the other problems have none).
+fno::TimeMode read_time_mode(const config::Node& model, const fno::DatasetSpec& data) {
+  if (data.problem != fno::Problem::navier_stokes) {
+    if (model.has("time"))
+      model.fail("time", "a treatment of time records is for data.problem navier_stokes only");
+    return fno::TimeMode::direct;
+  }
+  return fno::time_mode_from_name(
+      model.choice("time", {"autoregressive", "space_time", "direct"}, "autoregressive"));
 }
 
 FnoCase read_fno_case(const config::Node& root) {
@@ -74,29 +101,44 @@ FnoCase read_fno_case(const config::Node& root) {
   if (spec.train + spec.test > spec.data.samples)
     data.fail("train", fmt::format("train + test = {} is more than data.samples = {}",
                                    spec.train + spec.test, spec.data.samples));
-  // The reference scripts normalise Darcy's a and u per grid point and Burgers not at all; but
-  // Burgers' u(·, 1) is ~60× smaller than u0 at ν = 0.1, and Adam's steps (~lr in every weight)
-  // are then ~10% of the output: unnormalised, the test error swings between 1e-2 and 1e-1 from
-  // epoch to epoch. Per channel it is also resolution-free (super-resolution).
-  spec.normalize = normalize_from_name(
-      data.choice("normalize", {"per_point", "per_channel", "none"},
-                  spec.data.problem == fno::Problem::darcy ? "per_point" : "per_channel"));
-
   const config::Node model = root.child_or_empty("model");
-  spec.model = fno::read_fno(model, spec.data.dim());
+  spec.time = read_time_mode(model, spec.data);
+  const bool autoregressive = spec.time == fno::TimeMode::autoregressive;
+  // The reference scripts normalise Darcy's a and u and the space-time Navier–Stokes data per
+  // grid point, Burgers and the autoregressive Navier–Stokes model not at all. But Burgers'
+  // u(·, 1) is ~60× smaller than u0 at ν = 0.1, and Adam's steps (~lr in every weight) are then
+  // ~10% of the output: unnormalised, its test error swings between 1e-2 and 1e-1 from epoch to
+  // epoch. Per channel it is also resolution-free (super-resolution).
+  const char* normalize = spec.data.problem == fno::Problem::burgers ? "per_channel"
+                          : autoregressive                           ? "none"
+                                                                     : "per_point";
+  spec.normalize = normalize_from_name(
+      data.choice("normalize", {"per_point", "per_channel", "none"}, normalize));
+  if (autoregressive && spec.normalize == Normalize::per_point)
+    data.fail(
+        "normalize",
+        "per_channel or none: the autoregressive model feeds its predictions back as inputs, so "
+        "it takes one mean and deviation for the vorticity (per_channel) or none");
+
+  // space_time: a 3D model, time the last dimension of its grid.
+  const bool space_time = spec.time == fno::TimeMode::space_time;
+  spec.model = fno::read_fno(model, spec.data.dim() + (space_time ? 1 : 0));
   // The Fourier layers see the training grid plus its padding (and a finer grid, which is safe).
   std::vector<long> padded(static_cast<std::size_t>(spec.data.dim()),
                            spec.data.training_resolution());
+  if (space_time) padded.push_back(spec.data.out_channels());
   for (std::size_t d = 0; d < spec.model.padding.size(); ++d) padded[d] += spec.model.padding[d];
   if (const std::string why = fno::modes_fit_error(spec.model.modes, padded); !why.empty())
     model.fail(model.has("modes") ? "modes" : "padding", why);
 
   const config::Node training = root.child("training");
   spec.training = nn::read_training(training, /*least_squares=*/false, /*in_epochs=*/true);
-  if (spec.training.batch_size == 0) spec.training.batch_size = std::min<long>(20, spec.train);
-  if (spec.training.batch_size > spec.train)
-    training.fail("batch_size", fmt::format("a batch of {} is more than the {} training samples",
-                                            spec.training.batch_size, spec.train));
+  const long examples = spec.training_examples();
+  if (spec.training.batch_size == 0) spec.training.batch_size = std::min<long>(20, examples);
+  if (spec.training.batch_size > examples)
+    training.fail("batch_size", fmt::format("a batch of {} is more than the {} training {}",
+                                            spec.training.batch_size, examples,
+                                            autoregressive ? "one-step examples" : "samples"));
 
   const config::Node eval = root.child_or_empty("evaluation");
   EvaluationSpec& e = spec.evaluation;
@@ -170,17 +212,22 @@ double relative_l2(const double* a, const double* b, long n) {
 template <class T>
 class FnoRun {
  public:
-  FnoRun(const FnoCase& spec, RunContext& ctx) : m_spec(spec), m_ctx(ctx) {}
+  FnoRun(const FnoCase& spec, RunContext& ctx)
+      : m_spec(spec),
+        m_ctx(ctx),
+        m_time(fno::make_time_treatment(spec.time, spec.data.in_channels(),
+                                        spec.data.out_channels())) {}
 
   std::string run() {
     prepare_dataset();
     load_training_set();
     build_model();
     nn::TrainingSpec training = m_spec.training;
-    const long per_epoch = m_spec.train / m_spec.training.batch_size;
+    const long per_epoch = m_examples / m_spec.training.batch_size;
     nn::epochs_to_steps(training, per_epoch);
-    log().info("FNO {} parameters; {} training samples on a {} grid, batch {} ({} steps per epoch)",
-               m_net->parameters().size(), m_spec.train, grid_text(m_grid),
+    log().info("FNO {} parameters; {} training {} on a {} grid, batch {} ({} steps per epoch)",
+               m_net->parameters().size(), m_examples,
+               autoregressive() ? "one-step examples" : "samples", grid_text(m_grid),
                m_spec.training.batch_size, per_epoch);
     load_test_set();
 
@@ -199,6 +246,9 @@ class FnoRun {
     const Evaluation test = evaluate();
     log().info("test set ({} samples): rel_l2 mean {:.3e}, max {:.3e}; inference {:.3e} s/sample",
                m_spec.test, test.rel_l2_mean, test.rel_l2_max, test.infer_s_per_sample);
+    if (navier_stokes())
+      log().info("{} model: rel_l2 at the last time {:.3e}", fno::to_string(m_spec.time),
+                 test.rel_l2_last);
     nlohmann::json metrics = {{"rel_l2", test.rel_l2_mean},
                               {"rel_l2_max", test.rel_l2_max},
                               {"final_loss", result.final_loss},
@@ -211,7 +261,11 @@ class FnoRun {
                               {"stages", stages_json(result)},
                               {"train_samples", m_spec.train},
                               {"test_samples", m_spec.test},
-                              {"resolution", m_grid}};
+                              {"resolution", m_space}};
+    if (navier_stokes()) {
+      metrics["time"] = fno::to_string(m_spec.time);
+      metrics["rel_l2_last"] = test.rel_l2_last;
+    }
     nlohmann::json baseline = compare_with_petsc(metrics);
     if (m_spec.evaluation.super_resolution > 1) super_resolution(metrics);
     (*m_ctx.report)["metrics"] = metrics;
@@ -233,7 +287,11 @@ class FnoRun {
  private:
   struct Evaluation {
     double rel_l2_mean = 0, rel_l2_max = 0, infer_s_per_sample = 0;
+    double rel_l2_last = 0;  // mean over the samples, of the last output channel (time) alone
   };
+
+  bool navier_stokes() const { return m_spec.data.problem == fno::Problem::navier_stokes; }
+  bool autoregressive() const { return m_spec.time == fno::TimeMode::autoregressive; }
 
   static std::string grid_text(const std::vector<long>& grid) {
     std::string s;
@@ -265,19 +323,45 @@ class FnoRun {
   // layout, inputs encoded, outputs raw (the loss is on decoded outputs, as the reference).
   void load_training_set() {
     fno::OperatorData d = fno::read_operator_data(m_ctx.comm, m_path, 0, m_spec.train);
-    m_grid = d.grid;
-    m_points = product(d.grid);
-    m_in = d.in_channels;
-    m_out = d.out_channels;
-    m_x = channels_last<T>(d.inputs, d.count, m_in, m_points, "karman::fno::x");
-    m_y = channels_last<T>(d.outputs, d.count, m_out, m_points, "karman::fno::y");
+    m_space = d.grid;
+    m_space_points = product(d.grid);
+    m_file_in = d.in_channels;
+    m_file_out = d.out_channels;
+    m_grid = m_time->model_grid(m_space);
+    m_points = product(m_grid);
+    m_in = m_time->model_in();
+    m_out = m_time->model_out();
+    m_examples = m_spec.training_examples();
     if (m_spec.normalize != Normalize::none) {
       m_input_norm = std::make_unique<nn::GaussianNormalizer<T>>("input");
       m_output_norm = std::make_unique<nn::GaussianNormalizer<T>>("output");
-      // Every rank has all samples: fit on this rank alone (the same statistics everywhere).
-      m_input_norm->fit(MPI_COMM_SELF, normalizer_view(m_x));
-      m_output_norm->fit(MPI_COMM_SELF, normalizer_view(m_y));
-      m_input_norm->encode(normalizer_view(m_x), normalizer_view(m_x));
+    }
+    // Every rank has all samples: normalisers fit on this rank alone (the same everywhere).
+    if (autoregressive()) {
+      load_trajectories(d);
+    } else {
+      m_x = channels_last<T>(m_time->model_inputs(d.inputs, d.count, m_space_points), d.count, m_in,
+                             m_points, "karman::fno::x");
+      m_y = channels_last<T>(m_time->model_outputs(d.outputs, d.count, m_space_points), d.count,
+                             m_out, m_points, "karman::fno::y");
+      if (m_input_norm) {
+        m_input_norm->fit(MPI_COMM_SELF, normalizer_view(m_x));
+        m_output_norm->fit(MPI_COMM_SELF, normalizer_view(m_y));
+        m_input_norm->encode(normalizer_view(m_x), normalizer_view(m_x));
+      }
+    }
+  }
+
+  // autoregressive: the whole trajectories [S·P, K + T], raw; the windows are cut (and encoded)
+  // per batch, as a materialised set would be T times the trajectories. One normaliser for the
+  // vorticity, wherever it sits in a window.
+  void load_trajectories(const fno::OperatorData& d) {
+    m_trajectories = channels_last<T>(
+        fno::trajectories(d.inputs, d.outputs, d.count, m_file_in, m_file_out, m_space_points),
+        d.count, m_file_in + m_file_out, m_space_points, "karman::fno::trajectories");
+    if (m_input_norm) {
+      m_input_norm->fit(MPI_COMM_SELF, one_field(m_trajectories));
+      m_output_norm->fit(MPI_COMM_SELF, one_field(m_trajectories));
     }
   }
 
@@ -298,10 +382,16 @@ class FnoRun {
     m_model->set_grid(m_grid);
   }
 
+  // A contiguous [R, C] seen as [R·C, 1]: every value the same channel.
+  static nn::Matrix<T> one_field(const nn::Matrix<T>& m) {
+    return nn::Matrix<T>(m.data(), m.extent(0) * m.extent(1), 1);
+  }
+
   // The matrix a normaliser sees for samples of `points` grid points: per point and channel
-  // ([S, P·C]) or per channel ([S·P, C]).
+  // ([S, P·C]) or per channel ([S·P, C]; autoregressive: every channel the vorticity, [S·P·C, 1]).
   nn::Matrix<T> normalizer_view(const nn::Matrix<T>& m, long points) const {
-    return m_spec.normalize == Normalize::per_point ? per_sample(m, points) : m;
+    if (m_spec.normalize == Normalize::per_point) return per_sample(m, points);
+    return autoregressive() ? one_field(m) : m;
   }
   nn::Matrix<T> normalizer_view(const nn::Matrix<T>& m) const {
     return normalizer_view(m, m_points);
@@ -309,25 +399,42 @@ class FnoRun {
 
   bool reproducible() const { return m_spec.training.reproducible.value_or(false); }
 
-  // Copy samples `order[first .. first + count)` of the training set into the batch buffers.
+  // Copy examples `order[first .. first + count)` of the training set into the batch buffers.
   void gather(const std::vector<long>& order, long first, long count) {
     nn::ensure_shape(m_x_batch, "karman::fno::x_batch", count * m_points, m_in);
     nn::ensure_shape(m_y_batch, "karman::fno::y_batch", count * m_points, m_out);
     for (long i = 0; i < count; ++i) {
-      const long s = order[first + i];
-      Kokkos::deep_copy(sample_rows(m_x_batch, m_points, i, 1), sample_rows(m_x, m_points, s, 1));
-      Kokkos::deep_copy(sample_rows(m_y_batch, m_points, i, 1), sample_rows(m_y, m_points, s, 1));
+      const long e = order[first + i];
+      if (autoregressive()) {
+        copy_window(e, i);
+      } else {
+        Kokkos::deep_copy(sample_rows(m_x_batch, m_points, i, 1), sample_rows(m_x, m_points, e, 1));
+        Kokkos::deep_copy(sample_rows(m_y_batch, m_points, i, 1), sample_rows(m_y, m_points, e, 1));
+      }
     }
+    if (autoregressive() && m_input_norm)
+      m_input_norm->encode(normalizer_view(m_x_batch), normalizer_view(m_x_batch));
+  }
+
+  // Example e = s·T + t of the autoregressive model into batch position i: states t … t+K−1 of
+  // trajectory s ([P, K], a column block of its rows) and state t+K ([P, 1]).
+  void copy_window(long e, long i) {
+    const long s = e / m_file_out, t = e % m_file_out;
+    const nn::Matrix<T> states = sample_rows(m_trajectories, m_points, s, 1);  // [P, K + T]
+    Kokkos::deep_copy(sample_rows(m_x_batch, m_points, i, 1),
+                      Kokkos::subview(states, Kokkos::ALL, std::make_pair(t, t + m_in)));
+    Kokkos::deep_copy(sample_rows(m_y_batch, m_points, i, 1),
+                      Kokkos::subview(states, Kokkos::ALL, std::make_pair(t + m_in, t + m_in + 1)));
   }
 
   // Samples of the mini-batch of `step`, in batch order (a fresh permutation every epoch).
   std::vector<long> batch_order(long step) {
     const long batch = m_spec.training.batch_size;
-    const long per_epoch = m_spec.train / batch;
+    const long per_epoch = m_examples / batch;
     const long epoch = step / per_epoch, b = step % per_epoch;
     if (epoch != m_epoch) {
       m_permutation =
-          epoch_permutation(m_spec.train, mix64(m_spec.training.shuffle_seed ^ mix64(epoch)));
+          epoch_permutation(m_examples, mix64(m_spec.training.shuffle_seed ^ mix64(epoch)));
       m_epoch = epoch;
     }
     return {m_permutation.begin() + b * batch, m_permutation.begin() + (b + 1) * batch};
@@ -373,8 +480,18 @@ class FnoRun {
       Kokkos::deep_copy(decoded, out);
   }
 
-  // Prediction for samples given in file order ([count, C_in, P], raw) on `grid`:
-  // [count, C_out, P] in file order. The timed unit of inference: encode, forward, decode.
+  // Prediction of the outputs of file samples ([count, C_in, P] raw -> [count, C_out, P]) on the
+  // spatial grid `space`: the model's predictions through the time treatment (the identity but
+  // for Navier–Stokes; the whole rollout when autoregressive). The timed unit of inference.
+  std::vector<double> predict_file(const std::vector<double>& inputs, long count,
+                                   const std::vector<long>& space) {
+    return m_time->predict(inputs, count, space,
+                           [this](const std::vector<double>& x, long n,
+                                  const std::vector<long>& grid) { return predict(x, n, grid); });
+  }
+
+  // The model's prediction for model samples given channels-first ([count, C_in, P], raw) on the
+  // model grid `grid`: [count, C_out, P] channels-first. Encode, forward, decode.
   std::vector<double> predict(const std::vector<double>& inputs, long count,
                               const std::vector<long>& grid) {
     const long points = product(grid);
@@ -404,21 +521,23 @@ class FnoRun {
   // Test-set error (the same on every rank) and inference time per sample (slowest rank).
   Evaluation evaluate() {
     Timer timer;
-    const std::vector<double> prediction = predict(m_test_in, m_test_count, m_grid);
+    const std::vector<double> prediction = predict_file(m_test_in, m_test_count, m_space);
     const double wall = timer.seconds();
-    double local[2] = {0, 0}, sums[2];
+    double local[3] = {0, 0, 0}, sums[3];  // rel_l2, rel_l2 of the last channel, s/sample
     double local_max = 0, max_rel;
+    const long n = m_file_out * m_space_points, last = n - m_space_points;
     for (long s = 0; s < m_test_count; ++s) {
-      const long n = m_out * m_points;
       const double r = relative_l2(&prediction[s * n], &m_test_out[s * n], n);
       local[0] += r;
+      local[1] += relative_l2(&prediction[s * n + last], &m_test_out[s * n + last], m_space_points);
       local_max = std::max(local_max, r);
     }
-    local[1] = m_test_count > 0 ? wall / static_cast<double>(m_test_count) : 0.0;
-    MPI_Allreduce(&local[0], &sums[0], 1, MPI_DOUBLE, MPI_SUM, m_ctx.comm);
-    MPI_Allreduce(&local[1], &sums[1], 1, MPI_DOUBLE, MPI_MAX, m_ctx.comm);
+    local[2] = m_test_count > 0 ? wall / static_cast<double>(m_test_count) : 0.0;
+    MPI_Allreduce(&local[0], &sums[0], 2, MPI_DOUBLE, MPI_SUM, m_ctx.comm);
+    MPI_Allreduce(&local[2], &sums[2], 1, MPI_DOUBLE, MPI_MAX, m_ctx.comm);
     MPI_Allreduce(&local_max, &max_rel, 1, MPI_DOUBLE, MPI_MAX, m_ctx.comm);
-    return {sums[0] / static_cast<double>(m_spec.test), max_rel, sums[1]};
+    const double test = static_cast<double>(m_spec.test);
+    return {sums[0] / test, max_rel, sums[2], sums[1] / test};
   }
 
   // The first evaluation.baseline_samples test instances solved again by the PETSc reference at
@@ -432,10 +551,10 @@ class FnoRun {
     if (m_spec.evaluation.baseline_rtol > 0)
       spec.darcy.solver.rtol = m_spec.evaluation.baseline_rtol;
     const bool darcy = spec.problem == fno::Problem::darcy;
-    const long nodes = m_grid.back();
+    const long nodes = m_space.back();
     double local[5] = {0, 0, 0, 0, 0};  // solve_s, iterations, rel_l2, warm iterations, warm_s
     solvers::SolveStats last;
-    const long out_size = m_out * m_points;
+    const long out_size = m_file_out * m_space_points;
     for (long i = 0; i < count; ++i) {
       // Test sample first + i (the test set is the file's last `test` samples).
       const fno::OperatorData d = fno::read_operator_data(
@@ -446,7 +565,7 @@ class FnoRun {
       local[2] += relative_l2(cold.solution.data(), d.outputs.data(), out_size);
       last = cold.stats;
       if (darcy) {  // the hybrid solve: CG from the FNO's prediction
-        const std::vector<double> guess = predict(d.inputs, 1, m_grid);
+        const std::vector<double> guess = predict_file(d.inputs, 1, m_space);
         const fno::SolveOutcome warm = fno::solve_given(spec, d.inputs, nodes, &guess);
         local[3] += static_cast<double>(warm.iterations);
         local[4] += warm.wall_s;
@@ -459,7 +578,7 @@ class FnoRun {
     baseline["solve_s_per_sample"] = sums[0] / static_cast<double>(k);
     baseline["iterations"] = sums[1] / static_cast<double>(k);
     baseline["rel_l2"] = sums[2] / static_cast<double>(k);
-    baseline["resolution"] = m_grid;
+    baseline["resolution"] = m_space;
     if (darcy) {
       metrics["warm_start_iterations"] = sums[3] / static_cast<double>(k);
       metrics["warm_start_solve_s"] = sums[4] / static_cast<double>(k);
@@ -481,7 +600,7 @@ class FnoRun {
     for (long i = 0; i < count; ++i) {
       const long sample = m_spec.data.samples - m_spec.test + first + i;
       const fno::Instance instance = fno::solve_instance(m_spec.data, sample, nodes);
-      const std::vector<double> p = predict(instance.inputs, 1, fine);
+      const std::vector<double> p = predict_file(instance.inputs, 1, fine);
       local += relative_l2(p.data(), instance.outputs.data(),
                            static_cast<long>(instance.outputs.size()));
     }
@@ -498,28 +617,29 @@ class FnoRun {
     if (k == 0) return;
     const fno::OperatorData d =
         fno::read_operator_data(m_ctx.comm, m_path, m_spec.data.samples - m_spec.test, k);
-    const std::vector<double> prediction = predict(d.inputs, k, m_grid);
-    mesh::StructuredGrid grid(m_ctx.comm, m_spec.data.grid(m_grid.back()));
+    const std::vector<double> prediction = predict_file(d.inputs, k, m_space);
+    mesh::StructuredGrid grid(m_ctx.comm, m_spec.data.grid(m_space.back()));
     io::FieldWriter writer(m_ctx.dir->staged("fields.h5"), grid);
     writer.attribute("case", m_ctx.case_name);
     writer.attribute("kind", std::string("fno"));
     writer.attribute("config", m_ctx.resolved_yaml);
     std::vector<std::string> names;
     auto store = [&](const std::string& name, const double* values) {
-      writer.write_field(name, grid.extract_owned(std::vector<double>(values, values + m_points)));
+      writer.write_field(name,
+                         grid.extract_owned(std::vector<double>(values, values + m_space_points)));
       names.push_back(name);
     };
     for (long s = 0; s < k; ++s) {
       const std::string tag = fmt::format("sample{}", s);
-      for (long c = 0; c < m_in; ++c)
-        store(m_in == 1 ? tag + "_input" : fmt::format("{}_input{}", tag, c),
-              &d.inputs[(s * m_in + c) * m_points]);
-      for (long c = 0; c < m_out; ++c) {
-        const std::string suffix = m_out == 1 ? "" : std::to_string(c);
-        const double* p = &prediction[(s * m_out + c) * m_points];
-        const double* r = &d.outputs[(s * m_out + c) * m_points];
-        std::vector<double> error(static_cast<std::size_t>(m_points));
-        for (long i = 0; i < m_points; ++i) error[i] = p[i] - r[i];
+      for (long c = 0; c < m_file_in; ++c)
+        store(m_file_in == 1 ? tag + "_input" : fmt::format("{}_input{}", tag, c),
+              &d.inputs[(s * m_file_in + c) * m_space_points]);
+      for (long c = 0; c < m_file_out; ++c) {
+        const std::string suffix = m_file_out == 1 ? "" : std::to_string(c);
+        const double* p = &prediction[(s * m_file_out + c) * m_space_points];
+        const double* r = &d.outputs[(s * m_file_out + c) * m_space_points];
+        std::vector<double> error(static_cast<std::size_t>(m_space_points));
+        for (long i = 0; i < m_space_points; ++i) error[i] = p[i] - r[i];
         store(tag + "_prediction" + suffix, p);
         store(tag + "_reference" + suffix, r);
         store(tag + "_error" + suffix, error.data());
@@ -532,13 +652,18 @@ class FnoRun {
 
   const FnoCase& m_spec;
   RunContext& m_ctx;
+  std::unique_ptr<fno::TimeTreatment> m_time;  // how the model sees the file's samples
   std::string m_path;
-  std::vector<long> m_grid;
-  long m_points = 0, m_in = 0, m_out = 0;
-  fno::FnoModel<T>* m_model = nullptr;  // owned by m_net
+  std::vector<long> m_space;  // the file's (spatial) grid of the training samples
+  long m_space_points = 0, m_file_in = 0, m_file_out = 0;
+  std::vector<long> m_grid;  // the model's grid: m_space, or [m_space…, T] (space_time)
+  long m_points = 0, m_in = 0, m_out = 0;  // on the model's grid, the model's channels
+  long m_examples = 0;                     // training examples (autoregressive: windows)
+  fno::FnoModel<T>* m_model = nullptr;     // owned by m_net
   std::unique_ptr<nn::Network<T>> m_net;
   std::unique_ptr<nn::GaussianNormalizer<T>> m_input_norm, m_output_norm;
   nn::Matrix<T> m_x, m_y;              // training set [S·P, C_in] (encoded), [S·P, C_out]
+  nn::Matrix<T> m_trajectories;        // autoregressive: [S·P, K + T] raw, instead of m_x, m_y
   nn::Matrix<T> m_x_batch, m_y_batch;  // the samples of one loss evaluation
   nn::Matrix<T> m_prediction, m_dprediction, m_dout;  // [B·P, C_out]
   std::vector<double> m_test_in, m_test_out;          // this rank's test samples, file order
@@ -555,9 +680,11 @@ class FnoMethod : public Method {
   }
   std::string summary() const override {
     return fmt::format(
-        "kind fno, {} dataset ({} samples: {} train, {} test), width {}, {} layers, "
-        "{}",
+        "kind fno, {} dataset ({} samples: {} train, {} test),{} width {}, {} layers, {}",
         fno::to_string(m_spec.data.problem), m_spec.data.samples, m_spec.train, m_spec.test,
+        m_spec.data.problem == fno::Problem::navier_stokes
+            ? " " + fno::to_string(m_spec.time) + " model,"
+            : std::string(),
         m_spec.model.width, m_spec.model.layers, m_precision);
   }
   std::string run(RunContext& ctx) override {

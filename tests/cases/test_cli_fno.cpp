@@ -3,6 +3,8 @@
 // (speedup, warm-start CG iterations), float64 training with training.reproducible gives the same
 // loss history on 2 ranks as on 1, a run killed mid-training resumes to exactly the weights of an
 // uninterrupted one, and a dataset with a NaN is refused with one line naming file and dataset.
+// Navier–Stokes: the autoregressive (rolled-out) and space-time models learn on a tiny dataset and
+// are compared with the pseudo-spectral solver continued from the same given states.
 #include <gtest/gtest.h>
 #include <hdf5.h>
 
@@ -164,6 +166,102 @@ TEST(CliFno, KilledTrainingResumesToTheSameWeights) {
   EXPECT_EQ(report_of(dir / "full")["metrics"]["rel_l2"],
             report_of(dir / "killed")["metrics"]["rel_l2"]);
   std::printf("    killed at step %.0f of 60, resumed: weights identical\n", killed_at);
+}
+
+// cases/fno/navier_stokes2d.yaml made tiny: 24 trajectories on 32², 10 given states, T = 3.
+std::vector<std::string> small_navier_stokes(const std::string& output, const std::string& time,
+                                             const std::string& model, long epochs, long batch) {
+  return {"run",
+          (source_dir() / "cases" / "fno" / "navier_stokes2d.yaml").string(),
+          "--output",
+          output,
+          "--quiet",
+          "--set",
+          "data={problem: navier_stokes, samples: 24, train: 20, test: 4, resolution: 32, "
+          "stride: 1, navier_stokes: {t_end: 13}}",
+          "--set",
+          "model={time: " + time + ", " + model + "}",
+          "--set",
+          "training.batch_size=" + std::to_string(batch),
+          "--set",
+          "training.validate_every=1",
+          "--set",
+          "training.stages=[{optimizer: adam, epochs: " + std::to_string(epochs) +
+              ", lr: 3.0e-3, schedule: step, every: 10, gamma: 0.5}]",
+          "--set",
+          "evaluation={baseline_samples: 2, fields: 1}"};
+}
+
+// The test error fell below its value after the first epoch and below `bound`; the baseline is the
+// solver on the same instances, timed, and the speedup is its time over the FNO's.
+nlohmann::json expect_learned_and_compared(const fs::path& run, const std::string& time,
+                                           double bound) {
+  const auto report = report_of(run);
+  const auto m = report["metrics"];
+  const auto b = report["baseline"];
+  EXPECT_EQ(m["time"], time);
+  EXPECT_EQ(m["resolution"], nlohmann::json::array({32, 32}));
+  const auto test_errors = history_validations(run / "history.csv");
+  EXPECT_GE(test_errors.size(), 5u);
+  if (test_errors.empty()) return m;
+  EXPECT_LT(m["rel_l2"].get<double>(), 0.8 * test_errors.front()) << m.dump();
+  EXPECT_LT(m["rel_l2"].get<double>(), bound) << m.dump();
+  EXPECT_GT(m["rel_l2_last"].get<double>(), 0.0) << m.dump();
+  EXPECT_LE(m["rel_l2"].get<double>(), m["rel_l2_max"].get<double>()) << m.dump();
+  EXPECT_EQ(b["samples"], 2);
+  EXPECT_GT(b["solve_s_per_sample"].get<double>(), 0.0);
+  EXPECT_LT(b["rel_l2"].get<double>(), 1e-4) << b.dump();  // the dataset's own solver
+  EXPECT_NEAR(report["speedup"].get<double>(),
+              b["solve_s_per_sample"].get<double>() / m["infer_s_per_sample"].get<double>(),
+              1e-9 * report["speedup"].get<double>());
+  EXPECT_TRUE(fs::is_regular_file(run / "fields.h5"));
+  std::printf(
+      "    navier_stokes 32², %s: rel_l2 %.3e (first epoch %.3e, last time %.3e), solver "
+      "%.2e s/sample, FNO %.2e s/sample\n",
+      time.c_str(), m["rel_l2"].get<double>(), test_errors.front(), m["rel_l2_last"].get<double>(),
+      b["solve_s_per_sample"].get<double>(), m["infer_s_per_sample"].get<double>());
+  return m;
+}
+
+TEST(CliFno, NavierStokesAutoregressiveLearnsAndRollsOut) {
+  const fs::path dir = test_folder();
+  const CliResult r = run_karman(
+      dir, small_navier_stokes("autoregressive", "autoregressive",
+                               "modes: 8, width: 12, layers: 2, projection: 32", 12, 20));
+  ASSERT_EQ(r.status, 0) << r;
+  // 20 trajectories give 20 · 3 one-step examples: 3 batches of 20 per epoch.
+  EXPECT_EQ(history_losses(dir / "autoregressive" / "history.csv").size(), 36u);
+  const auto m = expect_learned_and_compared(dir / "autoregressive", "autoregressive", 0.25);
+  // Rolled out on its own predictions, the error grows: the last time is worse than the mean.
+  EXPECT_GT(m["rel_l2_last"].get<double>(), m["rel_l2"].get<double>()) << m.dump();
+}
+
+TEST(CliFno, NavierStokesSpaceTimeLearns) {
+  const fs::path dir = test_folder();
+  const CliResult r =
+      run_karman(dir, small_navier_stokes("space_time", "space_time",
+                                          "modes: [8, 8, 2], width: 12, layers: 2, projection: 32, "
+                                          "padding: [0, 0, 2]",
+                                          15, 5));
+  ASSERT_EQ(r.status, 0) << r;
+  expect_learned_and_compared(dir / "space_time", "space_time", 0.15);
+}
+
+TEST(CliFno, TimeTreatmentIsForNavierStokesOnly) {
+  const fs::path dir = test_folder();
+  const CliResult r = run_karman(dir, small_darcy("darcy", 1, {"--set", "model.time=direct"}));
+  EXPECT_EQ(r.status, 1) << r;
+  const auto lines = r.error_lines();
+  ASSERT_EQ(lines.size(), 1u) << r;
+  EXPECT_NE(lines[0].find("time"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[0].find("navier_stokes"), std::string::npos) << lines[0];
+  // The autoregressive model feeds its predictions back: per-point statistics are refused.
+  auto args = small_navier_stokes("per_point", "autoregressive", "modes: 4", 1, 4);
+  args.insert(args.end(), {"--set", "data.normalize=per_point"});
+  const CliResult p = run_karman(dir, args);
+  EXPECT_EQ(p.status, 1) << p;
+  ASSERT_EQ(p.error_lines().size(), 1u) << p;
+  EXPECT_NE(p.error_lines()[0].find("normalize"), std::string::npos) << p.error_lines()[0];
 }
 
 // One value of /outputs set to NaN in place.
