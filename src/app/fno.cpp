@@ -163,18 +163,25 @@ FnoCase read_fno_case(const config::Node& root) {
 // ---------------------------------------------------------------------------------------------
 // Data in the model's layout
 
-// [S, C, P] (file order) -> [S·P, C] (model order).
+// [S, C, P] (file order, from `data`) -> `out` [S·P, C] (model order), allocated only when its
+// shape changes (inference reuses one buffer per batch shape).
 template <class T>
-nn::Matrix<T> channels_last(const std::vector<double>& data, long samples, long channels,
-                            long points, const std::string& label) {
-  nn::Matrix<T> out(Kokkos::view_alloc(label, Kokkos::WithoutInitializing), samples * points,
-                    channels);
+void to_channels_last(const double* data, long samples, long channels, long points,
+                      nn::Matrix<T>& out, const std::string& label) {
+  nn::ensure_shape(out, label, samples * points, channels);
   auto host = Kokkos::create_mirror_view(out);
   for (long s = 0; s < samples; ++s)
     for (long c = 0; c < channels; ++c)
       for (long p = 0; p < points; ++p)
         host(s * points + p, c) = static_cast<T>(data[(s * channels + c) * points + p]);
   Kokkos::deep_copy(out, host);
+}
+
+template <class T>
+nn::Matrix<T> channels_last(const std::vector<double>& data, long samples, long channels,
+                            long points, const std::string& label) {
+  nn::Matrix<T> out;
+  to_channels_last(data.data(), samples, channels, points, out, label);
   return out;
 }
 
@@ -195,6 +202,14 @@ long product(const std::vector<long>& v) {
   long p = 1;
   for (long x : v) p *= x;
   return p;
+}
+
+// The baseline's solver in one word: PETSc KSP + PC, PETSc TS, or the pseudo-spectral solver.
+std::string baseline_name(const nlohmann::json& baseline) {
+  const std::string ts = baseline.value("ts", std::string());
+  if (!ts.empty()) return ts.find("pseudo-spectral") != std::string::npos ? ts : "PETSc TS " + ts;
+  return "PETSc " + baseline.value("ksp", std::string()) + " + " +
+         baseline.value("pc", std::string());
 }
 
 // Relative L2 of one sample: ||a - b|| / ||b||.
@@ -272,9 +287,9 @@ class FnoRun {
     (*m_ctx.report)["baseline"] = baseline;
     (*m_ctx.report)["speedup"] =
         baseline["solve_s_per_sample"].get<double>() / test.infer_s_per_sample;
-    log().info("PETSc {:.3e} s/sample against FNO {:.3e} s/sample: speedup {:.1f}",
-               baseline["solve_s_per_sample"].get<double>(), test.infer_s_per_sample,
-               (*m_ctx.report)["speedup"].get<double>());
+    log().info("baseline ({}) {:.3e} s/sample against FNO {:.3e} s/sample: speedup {:.1f}",
+               baseline_name(baseline), baseline["solve_s_per_sample"].get<double>(),
+               test.infer_s_per_sample, (*m_ctx.report)["speedup"].get<double>());
     write_fields();
     write_history(m_ctx, result, "test_rel_l2");
     if (result.stop_reason == "non_finite") {
@@ -500,15 +515,14 @@ class FnoRun {
     const long batch = m_spec.evaluation.batch;
     for (long first = 0; first < count; first += batch) {
       const long n = std::min(batch, count - first);
-      std::vector<double> chunk(inputs.begin() + first * m_in * points,
-                                inputs.begin() + (first + n) * m_in * points);
-      nn::Matrix<T> x = channels_last<T>(chunk, n, m_in, points, "karman::fno::x_eval");
+      nn::Matrix<T>& x = m_x_eval;
+      to_channels_last(&inputs[first * m_in * points], n, m_in, points, x, "karman::fno::x_eval");
       if (m_input_norm)
         m_input_norm->encode(normalizer_view(x, points), normalizer_view(x, points));
       nn::Matrix<T> out = m_net->forward(x);
-      nn::Matrix<T> decoded("karman::fno::decoded", out.extent(0), out.extent(1));
-      decode(out, decoded, points);
-      auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), decoded);
+      nn::ensure_shape(m_decoded, "karman::fno::decoded", out.extent(0), out.extent(1));
+      decode(out, m_decoded, points);
+      auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_decoded);
       for (long s = 0; s < n; ++s)
         for (long c = 0; c < m_out; ++c)
           for (long p = 0; p < points; ++p)
@@ -666,6 +680,7 @@ class FnoRun {
   nn::Matrix<T> m_trajectories;        // autoregressive: [S·P, K + T] raw, instead of m_x, m_y
   nn::Matrix<T> m_x_batch, m_y_batch;  // the samples of one loss evaluation
   nn::Matrix<T> m_prediction, m_dprediction, m_dout;  // [B·P, C_out]
+  nn::Matrix<T> m_x_eval, m_decoded;                  // inference batch [B·P, C_in], [B·P, C_out]
   std::vector<double> m_test_in, m_test_out;          // this rank's test samples, file order
   long m_test_count = 0;
   std::vector<long> m_permutation;
