@@ -3,7 +3,7 @@
 // PETSc (the local diagonal block of an AIJ matrix) and the learned preconditioner.
 //   row_ptr [n + 1]: entries of row i are [row_ptr[i], row_ptr[i + 1])
 //   col     [nnz]  : column of each entry, increasing within a row
-//   values  [nnz]  : the entries (empty for a pattern only)
+//   values  [nnz]  : the entries (empty for a pattern only); nnz = col.size()
 
 #include <vector>
 
@@ -13,7 +13,6 @@ struct Csr {
   long n = 0;
   std::vector<long> row_ptr, col;
   std::vector<double> values;
-  long nonzeros() const { return row_ptr.empty() ? 0 : row_ptr.back(); }
 };
 
 }  // namespace karman::precond

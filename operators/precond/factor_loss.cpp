@@ -23,7 +23,7 @@ Index to_device(const std::vector<long>& host, const char* label) {
 }  // namespace
 
 TriangularPattern make_triangular_pattern(const Csr& lower) {
-  const long n = lower.n, entries = lower.nonzeros();
+  const long n = lower.n, entries = static_cast<long>(lower.col.size());
   KARMAN_VERIFY(static_cast<long>(lower.row_ptr.size()) == n + 1 &&
                     static_cast<long>(lower.col.size()) == entries,
                 "TriangularPattern: inconsistent CSR arrays");

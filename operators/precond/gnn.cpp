@@ -4,6 +4,7 @@
 #include <string>
 
 #include "karman/core/error.hpp"
+#include "karman/nn/fastmath.hpp"
 
 namespace karman::precond {
 
@@ -67,9 +68,10 @@ Csr lower_triangle(const Csr& a) {
 
 MatrixGraph make_matrix_graph(const Csr& a, const std::vector<double>& reference) {
   const Csr lower = lower_triangle(a);
-  const long n = a.n, edges = lower.nonzeros();
+  const long n = a.n, edges = static_cast<long>(lower.col.size());
   KARMAN_VERIFY(static_cast<long>(reference.size()) == edges,
                 "MatrixGraph: the reference factor must have one value per entry of tril(A)");
+  KARMAN_VERIFY(a.values.size() == a.col.size(), "MatrixGraph: the matrix has no values");
   const std::vector<double> d = diagonal_of(a);
 
   constexpr std::size_t fe = MatrixGraph::edge_features_count;
@@ -81,6 +83,9 @@ MatrixGraph make_matrix_graph(const Csr& a, const std::vector<double>& reference
     for (long e = lower.row_ptr[i]; e < lower.row_ptr[i + 1]; ++e) {
       const long j = lower.col[e];
       const double scaled = lower.values[e] / std::sqrt(d[i] * d[j]);
+      // L_ii = ref_ii·exp(c) is positive for every c only if ref_ii is.
+      KARMAN_VERIFY(i != j || reference[e] > 0.0,
+                    "MatrixGraph: the reference factor's diagonal must be positive");
       edge_row[e] = i;
       diagonal[e] = i == j;
       edge_features[e * fe + 0] = scaled;
@@ -210,8 +215,8 @@ nn::Vector<double> FactorGnn::forward(const MatrixGraph& graph) {
   const double bound = m_options.correction_bound;
   Kokkos::parallel_for(
       "karman::precond::gnn::factor", Range(0, n_edges), KOKKOS_LAMBDA(const std::size_t k) {
-        const double c = bound * std::tanh(raw(k, 0) / bound);
-        l_values(k) = diagonal(k) ? reference(k) * std::exp(c) : reference(k) * (1.0 + c);
+        const double c = bound * nn::fastmath::tanh(raw(k, 0) / bound);
+        l_values(k) = diagonal(k) ? reference(k) * nn::fastmath::exp(c) : reference(k) * (1.0 + c);
       });
   return m_l;
 }
@@ -233,8 +238,9 @@ void FactorGnn::backward(const nn::Vector<double>& dl) {
   Kokkos::parallel_for(
       "karman::precond::gnn::factor_backward", Range(0, n_edges),
       KOKKOS_LAMBDA(const std::size_t k) {
-        const double t = std::tanh(raw(k, 0) / bound);
-        const double dl_dc = diagonal(k) ? reference(k) * std::exp(bound * t) : reference(k);
+        const double t = nn::fastmath::tanh(raw(k, 0) / bound);
+        const double dl_dc =
+            diagonal(k) ? reference(k) * nn::fastmath::exp(bound * t) : reference(k);
         draw(k, 0) = dl(k) * dl_dc * (1.0 - t * t);
       });
 
