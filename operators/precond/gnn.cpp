@@ -213,10 +213,14 @@ nn::Vector<double> FactorGnn::forward(const MatrixGraph& graph) {
   const Matrix<double> raw = m_raw;
   const Kokkos::View<int*, nn::MemorySpace> diagonal = graph.diagonal;
   const double bound = m_options.correction_bound;
+  const bool diagonal_only = m_options.diagonal_only;
   Kokkos::parallel_for(
       "karman::precond::gnn::factor", Range(0, n_edges), KOKKOS_LAMBDA(const std::size_t k) {
         const double c = bound * nn::fastmath::tanh(raw(k, 0) / bound);
-        l_values(k) = diagonal(k) ? reference(k) * nn::fastmath::exp(c) : reference(k) * (1.0 + c);
+        if (diagonal(k))
+          l_values(k) = reference(k) * nn::fastmath::exp(c);
+        else
+          l_values(k) = diagonal_only ? reference(k) : reference(k) * (1.0 + c);
       });
   return m_l;
 }
@@ -229,18 +233,20 @@ void FactorGnn::backward(const nn::Vector<double>& dl) {
   const Index row = graph.edge_row, col = graph.edge_col;
   const Index incident_ptr = graph.incident_ptr, incident = graph.incident;
 
-  // dL → d raw [E, 1] through c = β tanh(raw/β) and L = ref·exp(c) or ref·(1 + c).
+  // dL → d raw [E, 1] through c = β tanh(raw/β) and L = ref·exp(c) or ref·(1 + c) (or ref).
   nn::ensure_shape(m_draw, "karman::precond::gnn::draw", n_edges, 1);
   const Matrix<double> draw = m_draw, raw = m_raw;
   const nn::Vector<double> reference = graph.reference;
   const Kokkos::View<int*, nn::MemorySpace> diagonal = graph.diagonal;
   const double bound = m_options.correction_bound;
+  const bool diagonal_only = m_options.diagonal_only;
   Kokkos::parallel_for(
       "karman::precond::gnn::factor_backward", Range(0, n_edges),
       KOKKOS_LAMBDA(const std::size_t k) {
         const double t = nn::fastmath::tanh(raw(k, 0) / bound);
-        const double dl_dc =
-            diagonal(k) ? reference(k) * nn::fastmath::exp(bound * t) : reference(k);
+        const double dl_dc = diagonal(k)     ? reference(k) * nn::fastmath::exp(bound * t)
+                             : diagonal_only ? 0.0
+                                             : reference(k);
         draw(k, 0) = dl(k) * dl_dc * (1.0 - t * t);
       });
 

@@ -14,7 +14,7 @@
 //     h^{l+1}_i  = MLP_v^l([h^l_i, Σ_{edges ∋ i} e^{l+1}])  (l < K-1 only)    [N, 2W] → [N, W]
 //   raw = e^K w_head + b_head                                               [E, 1]
 //   c   = β tanh(raw / β)   (a bounded correction, β = correction_bound)
-//   L_ij = ic0_ij (1 + c_ij) (i > j),   L_ii = ic0_ii exp(c_ii).
+//   L_ij = ic0_ij (1 + c_ij) (i > j; ic0_ij with diagonal_only),   L_ii = ic0_ii exp(c_ii).
 // The head starts at zero, so an untrained network returns IC(0) exactly; the diagonal is
 // ic0_ii·exp(c) ∈ ic0_ii·[e^{-β}, e^{β}] > 0 whatever the weights, so L Lᵀ is SPD.
 // Sums over edges are gathered per node (each node loops over its incident edges) and scattered
@@ -54,6 +54,8 @@ struct FactorGnnOptions {
   std::size_t width = 16;
   std::size_t layers = 3;
   double correction_bound = 2.0;  // β: |c| < β
+  // Correct only the diagonal (L_ij = ic0_ij off it): a learned modified-IC-like row scaling.
+  bool diagonal_only = false;
 };
 
 class FactorGnn {

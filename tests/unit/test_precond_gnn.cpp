@@ -261,22 +261,46 @@ TEST(PrecondFactorLoss, ExactFactorHasZeroLossAndIcZeroDoesNot) {
 }
 
 TEST(PrecondGnn, GradientOfLossMatchesFiniteDifferences) {
-  for (const Csr& a : {poisson_matrix(6), variable_matrix(6)}) {
-    const MatrixGraph graph = make_matrix_graph(a, incomplete_cholesky(a));
-    Model model;
-    model.randomize(0.3, 21);
-    Matrix<double> x, b;
-    make_pairs(a, 4, 6, x, b);
-    FactorLoss loss(lower_triangle(a));
-    const Vector<double> dl("dl", graph.edges);
-    auto evaluate = [&] { return loss.evaluate(model.gnn.forward(graph), x, b, dl); };
-    model.parameters.zero_gradients();
-    evaluate();
-    model.gnn.backward(dl);
-    const std::vector<double> analytic = host_vector(model.parameters.gradients());
-    const std::vector<double> numeric = numeric_gradient(model.parameters.values(), evaluate);
-    EXPECT_LT(relative_error(analytic, numeric), kGradientTolerance);
-  }
+  for (const bool diagonal_only : {false, true})
+    for (const Csr& a : {poisson_matrix(6), variable_matrix(6)}) {
+      const MatrixGraph graph = make_matrix_graph(a, incomplete_cholesky(a));
+      FactorGnnOptions options;
+      options.diagonal_only = diagonal_only;
+      Model model(options);
+      model.randomize(0.3, 21);
+      Matrix<double> x, b;
+      make_pairs(a, 4, 6, x, b);
+      FactorLoss loss(lower_triangle(a));
+      const Vector<double> dl("dl", graph.edges);
+      auto evaluate = [&] { return loss.evaluate(model.gnn.forward(graph), x, b, dl); };
+      model.parameters.zero_gradients();
+      evaluate();
+      model.gnn.backward(dl);
+      const std::vector<double> analytic = host_vector(model.parameters.gradients());
+      const std::vector<double> numeric = numeric_gradient(model.parameters.values(), evaluate);
+      EXPECT_LT(relative_error(analytic, numeric), kGradientTolerance)
+          << (diagonal_only ? "diagonal only" : "full correction");
+    }
+}
+
+TEST(PrecondGnn, DiagonalOnlyKeepsTheOffDiagonalOfIcZero) {
+  const Csr a = variable_matrix(6);
+  const Csr lower = lower_triangle(a);
+  const std::vector<double> ic0 = incomplete_cholesky(a);
+  const MatrixGraph graph = make_matrix_graph(a, ic0);
+  FactorGnnOptions options;
+  options.diagonal_only = true;
+  Model model(options);
+  model.randomize(0.5, 31);
+  const std::vector<double> l = host_vector(model.gnn.forward(graph));
+  double largest_change = 0.0;
+  for (long i = 0; i < lower.n; ++i)
+    for (long e = lower.row_ptr[i]; e < lower.row_ptr[i + 1]; ++e)
+      if (lower.col[e] == i)
+        largest_change = std::max(largest_change, std::abs(l[e] / ic0[e] - 1.0));
+      else
+        EXPECT_EQ(l[e], ic0[e]) << "entry " << e;
+  EXPECT_GT(largest_change, 1e-3);  // the diagonal did move
 }
 
 TEST(PrecondGnn, UntrainedNetworkReturnsIcZeroExactly) {
