@@ -1,0 +1,89 @@
+#pragma once
+// A graph neural network that predicts a sparse Cholesky-like factor L of an SPD matrix A on the
+// pattern of tril(A), used as the preconditioner M = L Lᵀ in conjugate gradients.
+//
+// Graph: nodes = rows of A, edges = entries of tril(A) (i ≥ j, the diagonal included), each edge
+// joining its two rows. Features are scale-free, read from Â = D^{-1/2} A D^{-1/2}:
+//   edge [E, 4]: â_ij, |â_ij|, [i = j], l̂_ij = ic0_ij / sqrt(a_ii) (the reference factor of Â)
+//   node [N, 3]: Σ_j â_ij, Σ_{j≠i} |â_ij|, 1 / nnz(row i)
+//
+// Network (width W, K layers), every step a GEMM over all edges or all nodes at once:
+//   e⁰ = tanh(F_e W_e + b),  h⁰ = tanh(F_v W_v + b)                        [E, W], [N, W]
+//   layer l = 0..K-1:
+//     e^{l+1}_ij = MLP_e^l([e^l_ij, h^l_i, h^l_j])                           [E, 3W] → [E, W]
+//     h^{l+1}_i  = MLP_v^l([h^l_i, Σ_{edges ∋ i} e^{l+1}])  (l < K-1 only)    [N, 2W] → [N, W]
+//   raw = e^K w_head + b_head                                               [E, 1]
+//   c   = β tanh(raw / β)   (a bounded correction, β = correction_bound)
+//   L_ij = ic0_ij (1 + c_ij) (i > j; ic0_ij with diagonal_only),   L_ii = ic0_ii exp(c_ii).
+// The head starts at zero, so an untrained network returns IC(0) exactly; the diagonal is
+// ic0_ii·exp(c) ∈ ic0_ii·[e^{-β}, e^{β}] > 0 whatever the weights, so L Lᵀ is SPD.
+// Sums over edges are gathered per node (each node loops over its incident edges) and scattered
+// back per edge (each edge reads its two nodes): no atomics.
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "karman/nn/linear.hpp"
+#include "karman/nn/parameters.hpp"
+#include "karman/nn/sequential.hpp"
+#include "operators/precond/csr.hpp"
+
+namespace karman::precond {
+
+// tril(A): the entries with col ≤ row, in A's order (values kept).
+Csr lower_triangle(const Csr& a);
+
+// The graph of one matrix with its features, on the device. Built once per matrix.
+struct MatrixGraph {
+  static constexpr std::size_t edge_features_count = 4, node_features_count = 3;
+  long nodes = 0, edges = 0;
+  Kokkos::View<long*, nn::MemorySpace> edge_row, edge_col;      // [E]
+  Kokkos::View<long*, nn::MemorySpace> incident_ptr, incident;  // [N + 1], [Σ incidences]
+  nn::Matrix<double> edge_features;                             // [E, 4]
+  nn::Matrix<double> node_features;                             // [N, 3]
+  nn::Vector<double> reference;                                 // [E] ic0 values
+  Kokkos::View<int*, nn::MemorySpace> diagonal;                 // [E] 1 on i = j
+};
+
+// `a`: the full symmetric matrix (both triangles, sorted columns, positive diagonal);
+// `reference`: the reference factor's values on lower_triangle(a), in its order (IC(0) of A).
+MatrixGraph make_matrix_graph(const Csr& a, const std::vector<double>& reference);
+
+struct FactorGnnOptions {
+  std::size_t width = 16;
+  std::size_t layers = 3;
+  double correction_bound = 2.0;  // β: |c| < β
+  // Correct only the diagonal (L_ij = ic0_ij off it): a learned modified-IC-like row scaling.
+  bool diagonal_only = false;
+};
+
+class FactorGnn {
+ public:
+  explicit FactorGnn(const FactorGnnOptions& options = {});
+
+  // As nn::Module: declare into `parameters` (before allocation), then initialize after it.
+  void declare(nn::Parameters<double>& parameters, const std::string& prefix = "gnn.");
+  void initialize(std::uint64_t seed);
+
+  // L's values on the graph's edges [E] (a buffer of this object, valid until the next forward).
+  // The graph must stay alive and unchanged until backward.
+  nn::Vector<double> forward(const MatrixGraph& graph);
+  // dL [E] → ADDS the parameter gradients.
+  void backward(const nn::Vector<double>& dl);
+
+ private:
+  FactorGnnOptions m_options;
+  std::unique_ptr<nn::Linear<double>> m_edge_encoder, m_node_encoder, m_head;
+  std::vector<std::unique_ptr<nn::Sequential<double>>> m_edge_mlps;  // [K]
+  std::vector<std::unique_ptr<nn::Sequential<double>>> m_node_mlps;  // [K - 1]
+
+  const MatrixGraph* m_graph = nullptr;
+  std::vector<nn::Matrix<double>> m_edge_inputs;  // K × [E, 3W]
+  std::vector<nn::Matrix<double>> m_node_inputs;  // (K-1) × [N, 2W]
+  nn::Matrix<double> m_raw;                       // [E, 1] head output of the last forward
+  nn::Vector<double> m_l;                         // [E]
+  nn::Matrix<double> m_draw, m_de, m_dh;          // [E, 1], [E, W], [N, W]
+};
+
+}  // namespace karman::precond
