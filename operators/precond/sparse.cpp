@@ -2,9 +2,17 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 namespace karman::precond {
 namespace {
+
+// Six significant digits, so a tiny pivot reads 2.2e-16 rather than 0.000000.
+std::string number(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.6g", value);
+  return text;
+}
 
 std::string entry_name(std::int64_t i, std::int64_t j) {
   return "(" + std::to_string(i) + ", " + std::to_string(j) + ")";
@@ -63,8 +71,7 @@ void require_symmetric(const CsrMatrix& a, double rel_tol) {
       const double a_ji = q < 0 ? 0.0 : a.values[q];
       if (std::abs(a.values[p] - a_ji) > rel_tol * scale)
         throw NotSpdError("matrix is not symmetric: a" + entry_name(i, j) + " = " +
-                          std::to_string(a.values[p]) + " but a" + entry_name(j, i) + " = " +
-                          std::to_string(a_ji));
+                          number(a.values[p]) + " but a" + entry_name(j, i) + " = " + number(a_ji));
     }
   }
 }
@@ -76,7 +83,7 @@ void require_positive_diagonal(const LowerPattern& lower, const std::vector<doub
   for (std::int64_t i = 0; i < lower.rows; ++i)
     if (!(l[lower.diagonal(i)] > 0.0))
       throw NotSpdError("factor diagonal L" + entry_name(i, i) + " = " +
-                        std::to_string(l[lower.diagonal(i)]) + " is not positive");
+                        number(l[lower.diagonal(i)]) + " is not positive");
 }
 
 std::vector<double> ic0_values(const CsrMatrix& a, const LowerPattern& lower, double pivot_tol) {
@@ -92,8 +99,8 @@ std::vector<double> ic0_values(const CsrMatrix& a, const LowerPattern& lower, do
       } else if (s > pivot_tol * std::abs(a_ij)) {
         l[p] = std::sqrt(s);
       } else {
-        throw NotSpdError("IC(0) pivot " + std::to_string(s) + " at row " + std::to_string(i) +
-                          " is not positive (a_ii = " + std::to_string(a_ij) +
+        throw NotSpdError("IC(0) pivot " + number(s) + " at row " + std::to_string(i) +
+                          " is not positive (a_ii = " + number(a_ij) +
                           "): the matrix is singular or not positive definite");
       }
     }
