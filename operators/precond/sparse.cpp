@@ -1,11 +1,15 @@
 #include "operators/precond/sparse.hpp"
 
+#include <Kokkos_Core.hpp>
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 
 namespace karman::precond {
 namespace {
+
+template <class T>  // a host array seen as a view (no ownership, no copy)
+using HostView = Kokkos::View<T*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
 
 // Six significant digits, so a tiny pivot reads 2.2e-16 rather than 0.000000.
 std::string number(double value) {
@@ -110,12 +114,35 @@ std::vector<double> ic0_values(const CsrMatrix& a, const LowerPattern& lower, do
 
 CsrMatrix pattern_product(const CsrMatrix& a, const LowerPattern& lower,
                           const std::vector<double>& l) {
+  // Rows are independent: one host-parallel kernel over A's rows, on unmanaged views of the CSR
+  // arrays (the PETSc exchange format lives in host memory).
   CsrMatrix a_tilde = a;
-  for (std::int64_t i = 0; i < a.rows; ++i)
-    for (std::int64_t p = a.row_ptr[i]; p < a.row_ptr[i + 1]; ++p) {
-      const std::int64_t j = a.col[p];
-      a_tilde.values[p] = row_dot(lower, l, i, j, std::min(i, j) + 1);  // (L Lᵀ)_ij
-    }
+  const HostView<const std::int64_t> a_row_ptr(a.row_ptr.data(), a.row_ptr.size());
+  const HostView<const std::int64_t> a_col(a.col.data(), a.col.size());
+  const HostView<const std::int64_t> l_row_ptr(lower.row_ptr.data(), lower.row_ptr.size());
+  const HostView<const std::int64_t> l_col(lower.col.data(), lower.col.size());
+  const HostView<const double> l_values(l.data(), l.size());
+  const HostView<double> tilde_values(a_tilde.values.data(), a_tilde.values.size());
+  Kokkos::parallel_for(
+      "karman::precond::pattern_product",
+      Kokkos::RangePolicy<Kokkos::DefaultHostExecutionSpace>(0, a.rows), [=](const std::int64_t i) {
+        for (std::int64_t p = a_row_ptr(i); p < a_row_ptr(i + 1); ++p) {
+          const std::int64_t j = a_col(p);  // (L Lᵀ)_ij = Σ_{k ≤ min(i, j)} L_ik L_jk
+          double sum = 0.0;
+          std::int64_t q = l_row_ptr(i), r = l_row_ptr(j);
+          while (q < l_row_ptr(i + 1) && r < l_row_ptr(j + 1)) {
+            if (l_col(q) < l_col(r)) {
+              ++q;
+            } else if (l_col(r) < l_col(q)) {
+              ++r;
+            } else {
+              sum += l_values(q++) * l_values(r++);
+            }
+          }
+          tilde_values(p) = sum;
+        }
+      });
+  Kokkos::fence();
   return a_tilde;
 }
 

@@ -55,6 +55,7 @@ std::vector<double> ic0_values(const CsrMatrix& a, const LowerPattern& lower,
                                double pivot_tol = 1e-10);
 
 // Ã = pattern(A) ∘ (L Lᵀ): A's pattern with the entries of L Lᵀ there (fill outside is dropped).
+// A Kokkos kernel on the host execution space (Kokkos must be initialised).
 CsrMatrix pattern_product(const CsrMatrix& a, const LowerPattern& lower,
                           const std::vector<double>& l);
 

@@ -14,6 +14,7 @@
 #include "operators/precond/petsc_factor.hpp"
 #include "petsc/check.hpp"
 #include "petsc/handle.hpp"
+#include "support/kokkos_env.hpp"
 
 namespace {
 
