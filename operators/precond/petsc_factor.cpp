@@ -111,16 +111,28 @@ CsrMatrix local_diagonal_block(Mat a) {
   return csr;
 }
 
-void create_seq_aij(const CsrMatrix& csr, Mat* out) {
-  const std::vector<PetscInt> row_ptr(csr.row_ptr.begin(), csr.row_ptr.end());
-  const std::vector<PetscInt> col(csr.col.begin(), csr.col.end());
-  const auto n = static_cast<PetscInt>(csr.rows);
+void create_block_diagonal_aij(MPI_Comm comm, const CsrMatrix& block, Mat* out) {
+  const auto n = static_cast<PetscInt>(block.rows);
+  PetscInt first = 0;  // global index of this rank's first row
+  MPI_Exscan(&n, &first, 1, MPIU_INT, MPI_SUM, comm);
+  int rank = 0;
+  MPI_Comm_rank(comm, &rank);
+  if (rank == 0) first = 0;  // MPI_Exscan leaves rank 0's result undefined
+  const std::vector<PetscInt> row_ptr(block.row_ptr.begin(), block.row_ptr.end());
+  std::vector<PetscInt> col(block.col.begin(), block.col.end());
   Mat a;
-  KARMAN_PETSC(MatCreate(PETSC_COMM_SELF, &a));
-  KARMAN_PETSC(MatSetSizes(a, n, n, n, n));
-  KARMAN_PETSC(MatSetType(a, MATSEQAIJ));
-  KARMAN_PETSC(MatSeqAIJSetPreallocationCSR(a, row_ptr.data(), col.data(), csr.values.data()));
+  KARMAN_PETSC(MatCreate(comm, &a));
+  KARMAN_PETSC(MatSetSizes(a, n, n, PETSC_DETERMINE, PETSC_DETERMINE));
+  KARMAN_PETSC(MatSetType(a, MATAIJ));
+  // Only the call matching the type acts: sequential with local columns, MPI with global ones.
+  KARMAN_PETSC(MatSeqAIJSetPreallocationCSR(a, row_ptr.data(), col.data(), block.values.data()));
+  for (PetscInt& c : col) c += first;
+  KARMAN_PETSC(MatMPIAIJSetPreallocationCSR(a, row_ptr.data(), col.data(), block.values.data()));
   *out = a;
+}
+
+void create_seq_aij(const CsrMatrix& csr, Mat* out) {
+  create_block_diagonal_aij(PETSC_COMM_SELF, csr, out);
 }
 
 void create_pattern_product(Mat a, const LowerPattern& lower, const std::vector<double>& l,
@@ -128,7 +140,8 @@ void create_pattern_product(Mat a, const LowerPattern& lower, const std::vector<
   const CsrMatrix csr = local_diagonal_block(a);
   KARMAN_VERIFY(csr.rows == lower.rows, "the factor's pattern must be tril of this matrix");
   require_positive_diagonal(lower, l);
-  create_seq_aij(pattern_product(csr, lower, l), a_tilde);
+  create_block_diagonal_aij(PetscObjectComm(reinterpret_cast<PetscObject>(a)),
+                            pattern_product(csr, lower, l), a_tilde);
 }
 
 }  // namespace karman::precond

@@ -32,9 +32,13 @@ void create_diffusion_2d(MPI_Comm comm, PetscInt n, const std::vector<double>& k
 CsrMatrix local_diagonal_block(Mat a);
 // A sequential AIJ matrix with the values and pattern of `csr` (copied).
 void create_seq_aij(const CsrMatrix& csr, Mat* out);
+// An AIJ matrix on comm whose diagonal block on each rank is that rank's `block` (copied, rows in
+// rank order) and whose off-diagonal blocks are empty. Collective.
+void create_block_diagonal_aij(MPI_Comm comm, const CsrMatrix& block, Mat* out);
 
-// ---- Path A: Ã = pattern(A) ∘ (L Lᵀ) as a sequential AIJ matrix, for KSPSetOperators(ksp, A, Ã)
-// with -pc_type icc (0 levels, natural ordering).
+// ---- Path A: Ã = pattern(A) ∘ (L Lᵀ) for KSPSetOperators(ksp, A, Ã) with -pc_type icc (0 levels,
+// natural ordering); on several ranks L is the factor of this rank's diagonal block, Ã is block
+// diagonal on A's communicator, and the PC is bjacobi + sub icc (which only reads those blocks).
 //
 // When it reproduces L: IC(0) of a matrix B on pattern P is the unique L on tril(P) with
 // (L Lᵀ)_ij = b_ij for all (i, j) in P (each entry's update Σ_{k<j} L_ik L_jk only sees k in both
