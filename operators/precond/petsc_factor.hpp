@@ -60,7 +60,12 @@ using FactorProvider = std::function<std::vector<double>(const CsrMatrix&, const
 // karman and -sub_pc_type karman (bjacobi, asm) work from the options database. On several ranks
 // it acts on each rank's diagonal block (block Jacobi with the learned factor).
 void register_karman_pc();
-// Replace the factor provider of a PC of type karman (before PCSetUp / KSPSolve).
+// Follow-up (not implemented): a factorised sparse approximate inverse variant, M⁻¹ = G Gᵀ with G
+// on tril(A) (FSAI; the GNN would output G), applied by two SpMVs instead of two triangular
+// solves: parallel within a rank and across ranks, at the price of a weaker M⁻¹ per entry.
+
+// Replace the factor provider of a PC of type karman (before PCSetUp / KSPSolve; after set-up it
+// refactors at once).
 void pc_karman_set_factor_provider(PC pc, FactorProvider provider);
 
 }  // namespace karman::precond
