@@ -16,6 +16,7 @@
 #include "karman/core/error.hpp"
 #include "karman/core/log.hpp"
 #include "karman/nn/gemm.hpp"
+#include "operators/precond/petsc_factor.hpp"
 #include "petsc/check.hpp"
 
 namespace {
@@ -58,6 +59,7 @@ int main(int argc, char** argv) {
   char** petsc_argv = petsc_args.data();
   if (PetscInitialize(&petsc_argc, &petsc_argv, nullptr, nullptr)) return 1;
   karman::petsc::install_error_handler();
+  karman::precond::register_karman_pc();  // -pc_type karman: the learned CG preconditioner
   int rank = 0, size = 1;
   MPI_Comm_rank(PETSC_COMM_WORLD, &rank);
   MPI_Comm_size(PETSC_COMM_WORLD, &size);

@@ -1,0 +1,147 @@
+// SPD test matrices, CSR exchange with PETSc AIJ matrices, and path A's Ã (see petsc_factor.hpp).
+#include "operators/precond/petsc_factor.hpp"
+
+#include <array>
+
+#include "karman/core/error.hpp"
+#include "petsc/check.hpp"
+
+namespace karman::precond {
+namespace {
+
+// An AIJ matrix of global size rows×rows (block rows per rank) whose owned rows are filled by
+// fill_row(row, cols, values); at most max_per_row entries a row.
+template <class FillRow>
+void assemble(MPI_Comm comm, PetscInt rows, PetscInt max_per_row, FillRow fill_row, Mat* out) {
+  Mat a;
+  KARMAN_PETSC(MatCreate(comm, &a));
+  KARMAN_PETSC(MatSetSizes(a, PETSC_DECIDE, PETSC_DECIDE, rows, rows));
+  KARMAN_PETSC(MatSetType(a, MATAIJ));
+  KARMAN_PETSC(MatSeqAIJSetPreallocation(a, max_per_row, nullptr));
+  KARMAN_PETSC(MatMPIAIJSetPreallocation(a, max_per_row, nullptr, max_per_row, nullptr));
+  PetscInt first = 0, last = 0;
+  KARMAN_PETSC(MatGetOwnershipRange(a, &first, &last));
+  std::vector<PetscInt> cols;
+  std::vector<PetscScalar> values;
+  for (PetscInt row = first; row < last; ++row) {
+    cols.clear();
+    values.clear();
+    fill_row(row, cols, values);
+    KARMAN_PETSC(MatSetValues(a, 1, &row, static_cast<PetscInt>(cols.size()), cols.data(),
+                              values.data(), INSERT_VALUES));
+  }
+  KARMAN_PETSC(MatAssemblyBegin(a, MAT_FINAL_ASSEMBLY));
+  KARMAN_PETSC(MatAssemblyEnd(a, MAT_FINAL_ASSEMBLY));
+  *out = a;
+}
+
+}  // namespace
+
+void create_diffusion_2d(MPI_Comm comm, PetscInt n, const std::vector<double>& kappa_nodes,
+                         Mat* out) {
+  const PetscInt nodes = n + 2;  // nodes per side, boundary included
+  KARMAN_VERIFY(static_cast<PetscInt>(kappa_nodes.size()) == nodes * nodes,
+                "kappa must be given on the (n+2)×(n+2) nodes");
+  auto kappa = [&](PetscInt x, PetscInt y) { return kappa_nodes[y * nodes + x]; };
+  // Unknown (x, y), 1 ≤ x, y ≤ n, is row (y−1)·n + (x−1); boundary neighbours are Dirichlet.
+  auto fill_row = [&](PetscInt row, std::vector<PetscInt>& cols, std::vector<PetscScalar>& values) {
+    const PetscInt x = row % n + 1, y = row / n + 1;
+    const std::array<std::array<PetscInt, 2>, 4> neighbours{
+        {{x, y - 1}, {x - 1, y}, {x + 1, y}, {x, y + 1}}};  // column order
+    double diagonal = 0.0;
+    for (const auto& [nx, ny] : neighbours) {
+      const double face = 0.5 * (kappa(x, y) + kappa(nx, ny));
+      diagonal += face;
+      const bool interior = nx >= 1 && nx <= n && ny >= 1 && ny <= n;
+      if (!interior) continue;
+      const PetscInt col = (ny - 1) * n + (nx - 1);
+      if (col > row && (cols.empty() || cols.back() < row)) {
+        cols.push_back(row);  // keep the diagonal in column order
+        values.push_back(0.0);
+      }
+      cols.push_back(col);
+      values.push_back(-face);
+    }
+    if (cols.empty() || cols.back() < row) {
+      cols.push_back(row);
+      values.push_back(0.0);
+    }
+    for (std::size_t k = 0; k < cols.size(); ++k)
+      if (cols[k] == row) values[k] = diagonal;
+  };
+  assemble(comm, n * n, 5, fill_row, out);
+}
+
+void create_poisson_2d(MPI_Comm comm, PetscInt n, Mat* out) {
+  create_diffusion_2d(comm, n, std::vector<double>((n + 2) * (n + 2), 1.0), out);
+}
+
+void create_poisson_3d(MPI_Comm comm, PetscInt n, Mat* out) {
+  auto fill_row = [n](PetscInt row, std::vector<PetscInt>& cols, std::vector<PetscScalar>& values) {
+    const PetscInt x = row % n, y = (row / n) % n, z = row / (n * n);
+    const std::array<PetscInt, 3> coord{x, y, z}, stride{1, n, n * n};
+    for (int axis = 2; axis >= 0; --axis)  // below the diagonal, farthest first
+      if (coord[axis] > 0) cols.push_back(row - stride[axis]), values.push_back(-1.0);
+    cols.push_back(row), values.push_back(6.0);
+    for (int axis = 0; axis < 3; ++axis)
+      if (coord[axis] < n - 1) cols.push_back(row + stride[axis]), values.push_back(-1.0);
+  };
+  assemble(comm, n * n * n, 7, fill_row, out);
+}
+
+CsrMatrix local_diagonal_block(Mat a) {
+  Mat block = nullptr;  // borrowed: the matrix itself when sequential
+  KARMAN_PETSC(MatGetDiagonalBlock(a, &block));
+  PetscInt rows = 0, cols = 0;
+  KARMAN_PETSC(MatGetLocalSize(block, &rows, &cols));
+  KARMAN_VERIFY(rows == cols, "the diagonal block of a square matrix is square");
+  CsrMatrix csr;
+  csr.rows = rows;
+  csr.row_ptr.assign(1, 0);
+  for (PetscInt row = 0; row < rows; ++row) {
+    PetscInt count = 0;
+    const PetscInt* row_cols = nullptr;
+    const PetscScalar* row_values = nullptr;
+    KARMAN_PETSC(MatGetRow(block, row, &count, &row_cols, &row_values));
+    csr.col.insert(csr.col.end(), row_cols, row_cols + count);  // AIJ rows are sorted
+    csr.values.insert(csr.values.end(), row_values, row_values + count);
+    KARMAN_PETSC(MatRestoreRow(block, row, &count, &row_cols, &row_values));
+    csr.row_ptr.push_back(csr.nnz());
+  }
+  return csr;
+}
+
+void create_block_diagonal_aij(MPI_Comm comm, const CsrMatrix& block, Mat* out) {
+  const auto n = static_cast<PetscInt>(block.rows);
+  PetscInt first = 0;  // global index of this rank's first row
+  MPI_Exscan(&n, &first, 1, MPIU_INT, MPI_SUM, comm);
+  int rank = 0;
+  MPI_Comm_rank(comm, &rank);
+  if (rank == 0) first = 0;  // MPI_Exscan leaves rank 0's result undefined
+  const std::vector<PetscInt> row_ptr(block.row_ptr.begin(), block.row_ptr.end());
+  std::vector<PetscInt> col(block.col.begin(), block.col.end());
+  Mat a;
+  KARMAN_PETSC(MatCreate(comm, &a));
+  KARMAN_PETSC(MatSetSizes(a, n, n, PETSC_DETERMINE, PETSC_DETERMINE));
+  KARMAN_PETSC(MatSetType(a, MATAIJ));
+  // Only the call matching the type acts: sequential with local columns, MPI with global ones.
+  KARMAN_PETSC(MatSeqAIJSetPreallocationCSR(a, row_ptr.data(), col.data(), block.values.data()));
+  for (PetscInt& c : col) c += first;
+  KARMAN_PETSC(MatMPIAIJSetPreallocationCSR(a, row_ptr.data(), col.data(), block.values.data()));
+  *out = a;
+}
+
+void create_seq_aij(const CsrMatrix& csr, Mat* out) {
+  create_block_diagonal_aij(PETSC_COMM_SELF, csr, out);
+}
+
+void create_pattern_product(Mat a, const LowerPattern& lower, const std::vector<double>& l,
+                            Mat* a_tilde) {
+  const CsrMatrix csr = local_diagonal_block(a);
+  KARMAN_VERIFY(csr.rows == lower.rows, "the factor's pattern must be tril of this matrix");
+  require_positive_diagonal(lower, l);
+  create_block_diagonal_aij(PetscObjectComm(reinterpret_cast<PetscObject>(a)),
+                            pattern_product(csr, lower, l), a_tilde);
+}
+
+}  // namespace karman::precond

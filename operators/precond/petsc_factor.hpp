@@ -1,0 +1,71 @@
+#pragma once
+// The PETSc side of the learned CG preconditioner (issue 6): SPD test matrices, the local
+// diagonal block of an AIJ matrix as CSR, path A (Ã = pattern(A) ∘ (L Lᵀ) handed to -pc_type icc)
+// and path B (the registered preconditioner type `karman`, which owns L and applies (L Lᵀ)⁻¹).
+//
+// This header includes petscksp.h on purpose: everything here takes or makes Mat/PC objects, and
+// hiding them behind opaque handles would only add a layer. The PETSc-free part (CSR, tril
+// pattern, IC(0), triangular solves) is operators/precond/sparse.hpp. Matrices are returned
+// PETSc-style through `Mat* out` (caller destroys; works with petsc::Mat::out()).
+
+#include <petscksp.h>
+
+#include <functional>
+#include <vector>
+
+#include "operators/precond/sparse.hpp"
+
+namespace karman::precond {
+
+// ---- SPD test matrices (Dirichlet, interior unknowns, natural row order, block rows per rank).
+// 2D 5-point Poisson on an n×n interior grid: N = n², stencil (4, −1) (h² scaled out).
+void create_poisson_2d(MPI_Comm comm, PetscInt n, Mat* out);
+// 3D 7-point Poisson on an n×n×n interior grid: N = n³, stencil (6, −1).
+void create_poisson_3d(MPI_Comm comm, PetscInt n, Mat* out);
+// −∇·(κ∇u) on an n×n interior grid, κ given on all (n+2)×(n+2) nodes (boundary included, row
+// major, κ > 0); the coefficient of a face is the average of its two nodes. N = n².
+void create_diffusion_2d(MPI_Comm comm, PetscInt n, const std::vector<double>& kappa_nodes,
+                         Mat* out);
+
+// ---- CSR exchange
+// The rank's diagonal block of an AIJ matrix (the whole matrix on one rank) as CSR.
+CsrMatrix local_diagonal_block(Mat a);
+// A sequential AIJ matrix with the values and pattern of `csr` (copied).
+void create_seq_aij(const CsrMatrix& csr, Mat* out);
+// An AIJ matrix on comm whose diagonal block on each rank is that rank's `block` (copied, rows in
+// rank order) and whose off-diagonal blocks are empty. Collective.
+void create_block_diagonal_aij(MPI_Comm comm, const CsrMatrix& block, Mat* out);
+
+// ---- Path A: Ã = pattern(A) ∘ (L Lᵀ) for KSPSetOperators(ksp, A, Ã) with -pc_type icc (0 levels,
+// natural ordering); on several ranks L is the factor of this rank's diagonal block, Ã is block
+// diagonal on A's communicator, and the PC is bjacobi + sub icc (which only reads those blocks).
+//
+// When it reproduces L: IC(0) of a matrix B on pattern P is the unique L on tril(P) with
+// (L Lᵀ)_ij = b_ij for all (i, j) in P (each entry's update Σ_{k<j} L_ik L_jk only sees k in both
+// rows, i.e. exactly (L Lᵀ)_ij − L_ij L_jj). Ã matches L Lᵀ on P by construction, so IC(0)(Ã) = L
+// for EVERY L on tril(A) with positive diagonal, up to rounding — the fill of L Lᵀ outside P is
+// dropped from Ã but IC(0) never looks at it. Path A is therefore exact in exact arithmetic; it
+// is only approximate if PETSc reorders (non-natural ordering), shifts (a pivot ≤ 0 cannot
+// happen: pivots are L_ii² > 0) or uses levels > 0 (then the fill is not L Lᵀ's).
+void create_pattern_product(Mat a, const LowerPattern& lower, const std::vector<double>& l,
+                            Mat* a_tilde);
+
+// ---- Path B: -pc_type karman
+// Where the PC's factor comes from: given the preconditioning matrix's local block and its tril
+// pattern, return L's values [nnz_L] (positive diagonal). Default: IC(0) (ic0_values); the GNN
+// plugs in here.
+using FactorProvider = std::function<std::vector<double>(const CsrMatrix&, const LowerPattern&)>;
+
+// Register the PC type "karman" (idempotent; call once after PetscInitialize). Then -pc_type
+// karman and -sub_pc_type karman (bjacobi, asm) work from the options database. On several ranks
+// it acts on each rank's diagonal block (block Jacobi with the learned factor).
+void register_karman_pc();
+// Follow-up (not implemented): a factorised sparse approximate inverse variant, M⁻¹ = G Gᵀ with G
+// on tril(A) (FSAI; the GNN would output G), applied by two SpMVs instead of two triangular
+// solves: parallel within a rank and across ranks, at the price of a weaker M⁻¹ per entry.
+
+// Replace the factor provider of a PC of type karman (before PCSetUp / KSPSolve; after set-up it
+// refactors at once).
+void pc_karman_set_factor_provider(PC pc, FactorProvider provider);
+
+}  // namespace karman::precond

@@ -1,0 +1,166 @@
+#include "operators/precond/sparse.hpp"
+
+#include <Kokkos_Core.hpp>
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+namespace karman::precond {
+namespace {
+
+template <class T>  // a host array seen as a view (no ownership, no copy)
+using HostView = Kokkos::View<T*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
+
+// Six significant digits, so a tiny pivot reads 2.2e-16 rather than 0.000000.
+std::string number(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.6g", value);
+  return text;
+}
+
+std::string entry_name(std::int64_t i, std::int64_t j) {
+  return "(" + std::to_string(i) + ", " + std::to_string(j) + ")";
+}
+
+// Σ_k L_ik L_jk over the common columns k < limit of rows i and j of L (sorted merge).
+double row_dot(const LowerPattern& lower, const std::vector<double>& l, std::int64_t i,
+               std::int64_t j, std::int64_t limit) {
+  std::int64_t p = lower.row_ptr[i], q = lower.row_ptr[j];
+  const std::int64_t p_end = lower.row_ptr[i + 1], q_end = lower.row_ptr[j + 1];
+  double sum = 0.0;
+  while (p < p_end && q < q_end && lower.col[p] < limit && lower.col[q] < limit) {
+    if (lower.col[p] < lower.col[q]) {
+      ++p;
+    } else if (lower.col[q] < lower.col[p]) {
+      ++q;
+    } else {
+      sum += l[p++] * l[q++];
+    }
+  }
+  return sum;
+}
+
+// Index of a_ij in A's pattern, or −1.
+std::int64_t find_entry(const CsrMatrix& a, std::int64_t i, std::int64_t j) {
+  const auto first = a.col.begin() + a.row_ptr[i], last = a.col.begin() + a.row_ptr[i + 1];
+  const auto it = std::lower_bound(first, last, j);
+  return (it != last && *it == j) ? static_cast<std::int64_t>(it - a.col.begin()) : -1;
+}
+
+}  // namespace
+
+LowerPattern lower_pattern(const CsrMatrix& a) {
+  LowerPattern lower;
+  lower.rows = a.rows;
+  lower.row_ptr.assign(1, 0);
+  for (std::int64_t i = 0; i < a.rows; ++i) {
+    bool has_diagonal = false;
+    for (std::int64_t p = a.row_ptr[i]; p < a.row_ptr[i + 1] && a.col[p] <= i; ++p) {
+      lower.col.push_back(a.col[p]);
+      lower.position_in_a.push_back(p);
+      has_diagonal = (a.col[p] == i);
+    }
+    if (!has_diagonal) throw NotSpdError("row " + std::to_string(i) + " has no diagonal entry");
+    lower.row_ptr.push_back(lower.nnz());
+  }
+  return lower;
+}
+
+void require_symmetric(const CsrMatrix& a, double rel_tol) {
+  double scale = 0.0;
+  for (double v : a.values) scale = std::max(scale, std::abs(v));
+  for (std::int64_t i = 0; i < a.rows; ++i) {
+    for (std::int64_t p = a.row_ptr[i]; p < a.row_ptr[i + 1]; ++p) {
+      const std::int64_t j = a.col[p], q = find_entry(a, j, i);
+      const double a_ji = q < 0 ? 0.0 : a.values[q];
+      if (std::abs(a.values[p] - a_ji) > rel_tol * scale)
+        throw NotSpdError("matrix is not symmetric: a" + entry_name(i, j) + " = " +
+                          number(a.values[p]) + " but a" + entry_name(j, i) + " = " + number(a_ji));
+    }
+  }
+}
+
+void require_positive_diagonal(const LowerPattern& lower, const std::vector<double>& l) {
+  if (static_cast<std::int64_t>(l.size()) != lower.nnz())
+    throw NotSpdError("factor has " + std::to_string(l.size()) + " values, its pattern " +
+                      std::to_string(lower.nnz()));
+  for (std::int64_t i = 0; i < lower.rows; ++i)
+    if (!(l[lower.diagonal(i)] > 0.0))
+      throw NotSpdError("factor diagonal L" + entry_name(i, i) + " = " +
+                        number(l[lower.diagonal(i)]) + " is not positive");
+}
+
+std::vector<double> ic0_values(const CsrMatrix& a, const LowerPattern& lower, double pivot_tol) {
+  require_symmetric(a);
+  std::vector<double> l(lower.nnz(), 0.0);
+  for (std::int64_t i = 0; i < lower.rows; ++i) {
+    for (std::int64_t p = lower.row_ptr[i]; p < lower.row_ptr[i + 1]; ++p) {
+      const std::int64_t j = lower.col[p];
+      const double a_ij = a.values[lower.position_in_a[p]];
+      const double s = a_ij - row_dot(lower, l, i, j, j);  // a_ij − Σ_{k<j} L_ik L_jk
+      if (j < i) {
+        l[p] = s / l[lower.diagonal(j)];
+      } else if (s > pivot_tol * std::abs(a_ij)) {
+        l[p] = std::sqrt(s);
+      } else {
+        throw NotSpdError("IC(0) pivot " + number(s) + " at row " + std::to_string(i) +
+                          " is not positive (a_ii = " + number(a_ij) +
+                          "): the matrix is singular or not positive definite");
+      }
+    }
+  }
+  return l;
+}
+
+CsrMatrix pattern_product(const CsrMatrix& a, const LowerPattern& lower,
+                          const std::vector<double>& l) {
+  // Rows are independent: one host-parallel kernel over A's rows, on unmanaged views of the CSR
+  // arrays (the PETSc exchange format lives in host memory).
+  CsrMatrix a_tilde = a;
+  const HostView<const std::int64_t> a_row_ptr(a.row_ptr.data(), a.row_ptr.size());
+  const HostView<const std::int64_t> a_col(a.col.data(), a.col.size());
+  const HostView<const std::int64_t> l_row_ptr(lower.row_ptr.data(), lower.row_ptr.size());
+  const HostView<const std::int64_t> l_col(lower.col.data(), lower.col.size());
+  const HostView<const double> l_values(l.data(), l.size());
+  const HostView<double> tilde_values(a_tilde.values.data(), a_tilde.values.size());
+  Kokkos::parallel_for(
+      "karman::precond::pattern_product",
+      Kokkos::RangePolicy<Kokkos::DefaultHostExecutionSpace>(0, a.rows), [=](const std::int64_t i) {
+        for (std::int64_t p = a_row_ptr(i); p < a_row_ptr(i + 1); ++p) {
+          const std::int64_t j = a_col(p);  // (L Lᵀ)_ij = Σ_{k ≤ min(i, j)} L_ik L_jk
+          double sum = 0.0;
+          std::int64_t q = l_row_ptr(i), r = l_row_ptr(j);
+          while (q < l_row_ptr(i + 1) && r < l_row_ptr(j + 1)) {
+            if (l_col(q) < l_col(r)) {
+              ++q;
+            } else if (l_col(r) < l_col(q)) {
+              ++r;
+            } else {
+              sum += l_values(q++) * l_values(r++);
+            }
+          }
+          tilde_values(p) = sum;
+        }
+      });
+  Kokkos::fence();
+  return a_tilde;
+}
+
+void apply_factor_inverse(const LowerPattern& lower, const std::vector<double>& l, const double* v,
+                          double* out) {
+  const std::int64_t n = lower.rows;
+  std::vector<double> y(v, v + n);
+  for (std::int64_t i = 0; i < n; ++i) {  // L y = v, rows in order
+    const std::int64_t d = lower.diagonal(i);
+    for (std::int64_t p = lower.row_ptr[i]; p < d; ++p) y[i] -= l[p] * y[lower.col[p]];
+    y[i] /= l[d];
+  }
+  for (std::int64_t i = n - 1; i >= 0; --i) {  // Lᵀ x = y: column i of Lᵀ is row i of L
+    const std::int64_t d = lower.diagonal(i);
+    y[i] /= l[d];
+    for (std::int64_t p = lower.row_ptr[i]; p < d; ++p) y[lower.col[p]] -= l[p] * y[i];
+  }
+  std::copy(y.begin(), y.end(), out);
+}
+
+}  // namespace karman::precond

@@ -1,0 +1,67 @@
+#pragma once
+// Sparse SPD matrices as plain CSR (no PETSc here, so the GNN side can read them too), the
+// lower-triangular pattern tril(A) that a learned factor L lives on, the IC(0) values of that
+// pattern (the reference factor a GNN corrects), and the application of M⁻¹ = (L Lᵀ)⁻¹.
+//
+// Conventions: n = rows, nnz = entries of A, nnz_L = entries of tril(A) (diagonal included).
+// Column indices are sorted within each row, so the diagonal is the last entry of a tril row.
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace karman::precond {
+
+// Square n×n matrix in compressed sparse rows (the local diagonal block of a PETSc AIJ matrix).
+struct CsrMatrix {
+  std::int64_t rows = 0;
+  std::vector<std::int64_t> row_ptr;  // [n+1]
+  std::vector<std::int64_t> col;      // [nnz], sorted per row
+  std::vector<double> values;         // [nnz]
+  std::int64_t nnz() const { return static_cast<std::int64_t>(col.size()); }
+};
+
+// The pattern of tril(A): where L lives. position_in_a maps each entry to its index in A's col /
+// values, so "A's value at L's entry p" is a.values[position_in_a[p]].
+struct LowerPattern {
+  std::int64_t rows = 0;
+  std::vector<std::int64_t> row_ptr;        // [n+1]
+  std::vector<std::int64_t> col;            // [nnz_L], sorted, diagonal last in each row
+  std::vector<std::int64_t> position_in_a;  // [nnz_L]
+  std::int64_t nnz() const { return static_cast<std::int64_t>(col.size()); }
+  std::int64_t diagonal(std::int64_t row) const { return row_ptr[row + 1] - 1; }
+};
+
+// A matrix (or factor) that cannot define an SPD preconditioner: not symmetric, missing or
+// non-positive diagonal, a non-positive IC(0) pivot (singular or indefinite).
+class NotSpdError : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+// tril(A) with its map into A; throws NotSpdError when a row has no diagonal entry.
+LowerPattern lower_pattern(const CsrMatrix& a);
+
+// Throws NotSpdError naming the first (i, j) with |a_ij − a_ji| > rel_tol · max|a|.
+void require_symmetric(const CsrMatrix& a, double rel_tol = 1e-12);
+
+// Throws NotSpdError unless every L_ii > 0 (l: [nnz_L]).
+void require_positive_diagonal(const LowerPattern& lower, const std::vector<double>& l);
+
+// IC(0): the L on tril(A) with (L Lᵀ)_ij = a_ij for every (i, j) in pattern(A). Returns [nnz_L].
+// Checks symmetry; throws NotSpdError on a pivot ≤ pivot_tol · a_ii (singular or indefinite A).
+std::vector<double> ic0_values(const CsrMatrix& a, const LowerPattern& lower,
+                               double pivot_tol = 1e-10);
+
+// Ã = pattern(A) ∘ (L Lᵀ): A's pattern with the entries of L Lᵀ there (fill outside is dropped).
+// A Kokkos kernel on the host execution space (Kokkos must be initialised).
+CsrMatrix pattern_product(const CsrMatrix& a, const LowerPattern& lower,
+                          const std::vector<double>& l);
+
+// out = (L Lᵀ)⁻¹ v by a forward solve with L and a backward solve with Lᵀ. v, out: [n]
+// (may alias). Triangular solves are sequential; level scheduling is a follow-up.
+void apply_factor_inverse(const LowerPattern& lower, const std::vector<double>& l, const double* v,
+                          double* out);
+
+}  // namespace karman::precond
