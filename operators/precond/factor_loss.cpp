@@ -22,8 +22,8 @@ Index to_device(const std::vector<long>& host, const char* label) {
 
 }  // namespace
 
-TriangularPattern make_triangular_pattern(const Csr& lower) {
-  const long n = lower.n, entries = static_cast<long>(lower.col.size());
+TriangularPattern make_triangular_pattern(const CsrMatrix& lower) {
+  const long n = lower.rows, entries = static_cast<long>(lower.col.size());
   KARMAN_VERIFY(static_cast<long>(lower.row_ptr.size()) == n + 1 &&
                     static_cast<long>(lower.col.size()) == entries,
                 "TriangularPattern: inconsistent CSR arrays");
@@ -125,7 +125,7 @@ double FactorLoss::evaluate(const nn::Vector<double>& l, const nn::Matrix<double
   return residual / rhs;
 }
 
-double factor_loss(const Csr& lower, const nn::Vector<double>& l, const nn::Matrix<double>& x,
+double factor_loss(const CsrMatrix& lower, const nn::Vector<double>& l, const nn::Matrix<double>& x,
                    const nn::Matrix<double>& b, const nn::Vector<double>& dl) {
   FactorLoss loss(lower);
   return loss.evaluate(l, x, b, dl);

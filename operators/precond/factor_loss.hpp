@@ -12,7 +12,7 @@
 // (the first term from the outer factor L, the second from the inner Lᵀ).
 
 #include "karman/nn/tensor.hpp"
-#include "operators/precond/csr.hpp"
+#include "operators/precond/sparse.hpp"
 
 namespace karman::precond {
 
@@ -27,7 +27,7 @@ struct TriangularPattern {
 };
 
 // From a host CSR whose entries all satisfy col ≤ row (InternalError otherwise).
-TriangularPattern make_triangular_pattern(const Csr& lower);
+TriangularPattern make_triangular_pattern(const CsrMatrix& lower);
 
 // Y = Lᵀ X and Z = L Y for X [n, k]; `l` [entries] holds L's values in the pattern's order.
 void multiply_transpose(const TriangularPattern& p, const nn::Vector<double>& l,
@@ -38,7 +38,7 @@ void multiply(const TriangularPattern& p, const nn::Vector<double>& l, const nn:
 // The loss with its gradient; buffers are kept between calls of the same shape.
 class FactorLoss {
  public:
-  explicit FactorLoss(const Csr& lower) : m_pattern(make_triangular_pattern(lower)) {}
+  explicit FactorLoss(const CsrMatrix& lower) : m_pattern(make_triangular_pattern(lower)) {}
   const TriangularPattern& pattern() const { return m_pattern; }
 
   // x, b [n, k] (column s is one pair); l [entries]. Returns f and WRITES ∂f/∂l to dl [entries].
@@ -51,7 +51,7 @@ class FactorLoss {
 };
 
 // One-shot form of FactorLoss::evaluate.
-double factor_loss(const Csr& lower, const nn::Vector<double>& l, const nn::Matrix<double>& x,
+double factor_loss(const CsrMatrix& lower, const nn::Vector<double>& l, const nn::Matrix<double>& x,
                    const nn::Matrix<double>& b, const nn::Vector<double>& dl);
 
 }  // namespace karman::precond

@@ -38,12 +38,12 @@ Matrix<double> to_device(const std::vector<double>& host, std::size_t rows, std:
 }
 
 // diag(A) [n]; InternalError on a missing or non-positive diagonal entry.
-std::vector<double> diagonal_of(const Csr& a) {
-  std::vector<double> d(a.n, 0.0);
-  for (long i = 0; i < a.n; ++i)
+std::vector<double> diagonal_of(const CsrMatrix& a) {
+  std::vector<double> d(a.rows, 0.0);
+  for (long i = 0; i < a.rows; ++i)
     for (long e = a.row_ptr[i]; e < a.row_ptr[i + 1]; ++e)
       if (a.col[e] == i) d[i] = a.values[e];
-  for (long i = 0; i < a.n; ++i)
+  for (long i = 0; i < a.rows; ++i)
     KARMAN_VERIFY(d[i] > 0.0, "MatrixGraph: row " + std::to_string(i) +
                                   " has no positive diagonal entry (A must be SPD)");
   return d;
@@ -51,11 +51,11 @@ std::vector<double> diagonal_of(const Csr& a) {
 
 }  // namespace
 
-Csr lower_triangle(const Csr& a) {
-  Csr lower;
-  lower.n = a.n;
+CsrMatrix lower_triangle(const CsrMatrix& a) {
+  CsrMatrix lower;
+  lower.rows = a.rows;
   lower.row_ptr.assign(1, 0);
-  for (long i = 0; i < a.n; ++i) {
+  for (long i = 0; i < a.rows; ++i) {
     for (long e = a.row_ptr[i]; e < a.row_ptr[i + 1]; ++e)
       if (a.col[e] <= i) {
         lower.col.push_back(a.col[e]);
@@ -66,9 +66,9 @@ Csr lower_triangle(const Csr& a) {
   return lower;
 }
 
-MatrixGraph make_matrix_graph(const Csr& a, const std::vector<double>& reference) {
-  const Csr lower = lower_triangle(a);
-  const long n = a.n, edges = static_cast<long>(lower.col.size());
+MatrixGraph make_matrix_graph(const CsrMatrix& a, const std::vector<double>& reference) {
+  const CsrMatrix lower = lower_triangle(a);
+  const long n = a.rows, edges = static_cast<long>(lower.col.size());
   KARMAN_VERIFY(static_cast<long>(reference.size()) == edges,
                 "MatrixGraph: the reference factor must have one value per entry of tril(A)");
   KARMAN_VERIFY(a.values.size() == a.col.size(), "MatrixGraph: the matrix has no values");

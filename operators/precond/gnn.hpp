@@ -27,12 +27,12 @@
 #include "karman/nn/linear.hpp"
 #include "karman/nn/parameters.hpp"
 #include "karman/nn/sequential.hpp"
-#include "operators/precond/csr.hpp"
+#include "operators/precond/sparse.hpp"
 
 namespace karman::precond {
 
 // tril(A): the entries with col ≤ row, in A's order (values kept).
-Csr lower_triangle(const Csr& a);
+CsrMatrix lower_triangle(const CsrMatrix& a);
 
 // The graph of one matrix with its features, on the device. Built once per matrix.
 struct MatrixGraph {
@@ -48,7 +48,7 @@ struct MatrixGraph {
 
 // `a`: the full symmetric matrix (both triangles, sorted columns, positive diagonal);
 // `reference`: the reference factor's values on lower_triangle(a), in its order (IC(0) of A).
-MatrixGraph make_matrix_graph(const Csr& a, const std::vector<double>& reference);
+MatrixGraph make_matrix_graph(const CsrMatrix& a, const std::vector<double>& reference);
 
 struct FactorGnnOptions {
   std::size_t width = 16;

@@ -107,7 +107,9 @@ std::vector<double> observed_orders(const char* yaml,
   for (const auto& overrides : refinements) {
     auto p = problem_from_yaml(yaml, overrides);
     const Solution s = solve(MPI_COMM_WORLD, p);
-    if (p.time) EXPECT_NEAR(s.time, p.time->t_end, 1e-12);
+    if (p.time) {
+      EXPECT_NEAR(s.time, p.time->t_end, 1e-12);
+    }
     errors.push_back(exact_error(p, s));
   }
   for (std::size_t i = 1; i < errors.size(); ++i)

@@ -11,9 +11,9 @@
 
 #include "karman/core/random.hpp"
 #include "karman/nn/optimizer.hpp"
-#include "operators/precond/csr.hpp"
 #include "operators/precond/factor_loss.hpp"
 #include "operators/precond/gnn.hpp"
+#include "operators/precond/sparse.hpp"
 #include "support/kokkos_env.hpp"
 #include "support/nn_checks.hpp"
 
@@ -27,9 +27,9 @@ namespace {
 
 // -∇·(κ∇u) on an m×m grid of interior nodes (spacing 1, Dirichlet walls), 5-point stencil with
 // face coefficients the mean of κ at the two nodes. κ ≡ 1 is the Poisson matrix (4, −1).
-Csr diffusion_matrix(long m, const std::function<double(long, long)>& kappa) {
-  Csr a;
-  a.n = m * m;
+CsrMatrix diffusion_matrix(long m, const std::function<double(long, long)>& kappa) {
+  CsrMatrix a;
+  a.rows = m * m;
   a.row_ptr.assign(1, 0);
   auto face = [&](long x0, long y0, long x1, long y1) {
     return 0.5 * (kappa(x0, y0) + kappa(x1, y1));
@@ -56,48 +56,32 @@ Csr diffusion_matrix(long m, const std::function<double(long, long)>& kappa) {
   return a;
 }
 
-Csr poisson_matrix(long m) {
+CsrMatrix poisson_matrix(long m) {
   return diffusion_matrix(m, [](long, long) { return 1.0; });
 }
 
 // κ = exp(1.5 sin(x) cos(0.7 y)): a smooth log-varying coefficient (a factor ~20 across).
-Csr variable_matrix(long m) {
+CsrMatrix variable_matrix(long m) {
   return diffusion_matrix(
       m, [](long x, long y) { return std::exp(1.5 * std::sin(0.9 * x) * std::cos(0.7 * y)); });
 }
 
-// IC(0) of A on the pattern of tril(A), in lower_triangle(A)'s order (host, for the tests).
-std::vector<double> incomplete_cholesky(const Csr& a) {
-  const Csr l = lower_triangle(a);
-  std::vector<double> v = l.values;
-  auto find = [&](long i, long j) -> long {
-    for (long e = l.row_ptr[i]; e < l.row_ptr[i + 1]; ++e)
-      if (l.col[e] == j) return e;
-    return -1;
-  };
-  for (long i = 0; i < l.n; ++i)
-    for (long e = l.row_ptr[i]; e < l.row_ptr[i + 1]; ++e) {
-      const long j = l.col[e];
-      double s = v[e];
-      for (long p = l.row_ptr[i]; p < e; ++p) {  // Σ_{k<j} L_ik L_jk on the pattern
-        const long q = find(j, l.col[p]);
-        if (q >= 0) s -= v[p] * v[q];
-      }
-      v[e] = j == i ? std::sqrt(s) : s / v[l.row_ptr[j + 1] - 1];
-    }
-  return v;
+// IC(0) of A on tril(A) (the library's; its entries are in lower_triangle(a)'s order).
+std::vector<double> incomplete_cholesky(const CsrMatrix& a) {
+  return ic0_values(a, lower_pattern(a));
 }
 
-std::vector<double> dense(const Csr& a) {
-  std::vector<double> d(a.n * a.n, 0.0);
-  for (long i = 0; i < a.n; ++i)
-    for (long e = a.row_ptr[i]; e < a.row_ptr[i + 1]; ++e) d[i * a.n + a.col[e]] = a.values[e];
+std::vector<double> dense(const CsrMatrix& a) {
+  std::vector<double> d(a.rows * a.rows, 0.0);
+  for (long i = 0; i < a.rows; ++i)
+    for (long e = a.row_ptr[i]; e < a.row_ptr[i + 1]; ++e) d[i * a.rows + a.col[e]] = a.values[e];
   return d;
 }
 
 // Pairs (x, b): b [n, k] standard normal, x = A⁻¹ b by a dense Cholesky solve.
-void make_pairs(const Csr& a, long k, std::uint64_t seed, Matrix<double>& x, Matrix<double>& b) {
-  const long n = a.n;
+void make_pairs(const CsrMatrix& a, long k, std::uint64_t seed, Matrix<double>& x,
+                Matrix<double>& b) {
+  const long n = a.rows;
   std::vector<double> c = dense(a);
   for (long j = 0; j < n; ++j) {  // in place: lower factor C
     for (long p = 0; p < j; ++p) c[j * n + j] -= c[j * n + p] * c[j * n + p];
@@ -141,9 +125,9 @@ std::vector<double> host_vector(const Vector<double>& v) {
 }
 
 // Σ_s ‖L Lᵀ x_s − b_s‖² / Σ_s ‖b_s‖² with dense host loops: an independent check of the loss.
-double dense_loss(const Csr& lower, const std::vector<double>& l, const Matrix<double>& x,
+double dense_loss(const CsrMatrix& lower, const std::vector<double>& l, const Matrix<double>& x,
                   const Matrix<double>& b) {
-  const long n = lower.n;
+  const long n = lower.rows;
   std::vector<double> ld(n * n, 0.0);
   for (long i = 0; i < n; ++i)
     for (long e = lower.row_ptr[i]; e < lower.row_ptr[i + 1]; ++e) ld[i * n + lower.col[e]] = l[e];
@@ -181,8 +165,8 @@ struct Model {
 };
 
 // Preconditioned CG on A with M = L Lᵀ (two triangular solves), from x0 = 0 to ‖r‖ ≤ 1e-8‖b‖.
-long pcg_iterations(const Csr& a, const Csr& lower, const std::vector<double>& l) {
-  const long n = a.n;
+long pcg_iterations(const CsrMatrix& a, const CsrMatrix& lower, const std::vector<double>& l) {
+  const long n = a.rows;
   auto apply_a = [&](const std::vector<double>& v) {
     std::vector<double> w(n, 0.0);
     for (long i = 0; i < n; ++i)
@@ -229,8 +213,8 @@ long pcg_iterations(const Csr& a, const Csr& lower, const std::vector<double>& l
 }  // namespace
 
 TEST(PrecondFactorLoss, GradientMatchesFiniteDifferences) {
-  const Csr a = poisson_matrix(6);
-  const Csr lower = lower_triangle(a);
+  const CsrMatrix a = poisson_matrix(6);
+  const CsrMatrix lower = lower_triangle(a);
   std::vector<double> l = incomplete_cholesky(a);
   for (std::size_t e = 0; e < l.size(); ++e) l[e] *= 1.0 + 0.2 * standard_normal(3, e);
   Matrix<double> x, b;
@@ -246,15 +230,15 @@ TEST(PrecondFactorLoss, GradientMatchesFiniteDifferences) {
 
 TEST(PrecondFactorLoss, ExactFactorHasZeroLossAndIcZeroDoesNot) {
   // On a tridiagonal matrix tril(A) holds the exact Cholesky factor, so IC(0) is exact.
-  const Csr a{5,
-              {0, 2, 5, 8, 11, 13},
-              {0, 1, 0, 1, 2, 1, 2, 3, 2, 3, 4, 3, 4},
-              {2, -1, -1, 2, -1, -1, 2, -1, -1, 2, -1, -1, 2}};
+  const CsrMatrix a{5,
+                    {0, 2, 5, 8, 11, 13},
+                    {0, 1, 0, 1, 2, 1, 2, 3, 2, 3, 4, 3, 4},
+                    {2, -1, -1, 2, -1, -1, 2, -1, -1, 2, -1, -1, 2}};
   Matrix<double> x, b;
   make_pairs(a, 2, 8, x, b);
   const Vector<double> dl("dl", 9);
   EXPECT_LT(factor_loss(lower_triangle(a), device_vector(incomplete_cholesky(a)), x, b, dl), 1e-24);
-  const Csr p = poisson_matrix(5);
+  const CsrMatrix p = poisson_matrix(5);
   make_pairs(p, 2, 8, x, b);
   const Vector<double> dl2("dl", lower_triangle(p).col.size());
   EXPECT_GT(factor_loss(lower_triangle(p), device_vector(incomplete_cholesky(p)), x, b, dl2), 1e-4);
@@ -262,7 +246,7 @@ TEST(PrecondFactorLoss, ExactFactorHasZeroLossAndIcZeroDoesNot) {
 
 TEST(PrecondGnn, GradientOfLossMatchesFiniteDifferences) {
   for (const bool diagonal_only : {false, true})
-    for (const Csr& a : {poisson_matrix(6), variable_matrix(6)}) {
+    for (const CsrMatrix& a : {poisson_matrix(6), variable_matrix(6)}) {
       const MatrixGraph graph = make_matrix_graph(a, incomplete_cholesky(a));
       FactorGnnOptions options;
       options.diagonal_only = diagonal_only;
@@ -284,8 +268,8 @@ TEST(PrecondGnn, GradientOfLossMatchesFiniteDifferences) {
 }
 
 TEST(PrecondGnn, DiagonalOnlyKeepsTheOffDiagonalOfIcZero) {
-  const Csr a = variable_matrix(6);
-  const Csr lower = lower_triangle(a);
+  const CsrMatrix a = variable_matrix(6);
+  const CsrMatrix lower = lower_triangle(a);
   const std::vector<double> ic0 = incomplete_cholesky(a);
   const MatrixGraph graph = make_matrix_graph(a, ic0);
   FactorGnnOptions options;
@@ -294,7 +278,7 @@ TEST(PrecondGnn, DiagonalOnlyKeepsTheOffDiagonalOfIcZero) {
   model.randomize(0.5, 31);
   const std::vector<double> l = host_vector(model.gnn.forward(graph));
   double largest_change = 0.0;
-  for (long i = 0; i < lower.n; ++i)
+  for (long i = 0; i < lower.rows; ++i)
     for (long e = lower.row_ptr[i]; e < lower.row_ptr[i + 1]; ++e)
       if (lower.col[e] == i)
         largest_change = std::max(largest_change, std::abs(l[e] / ic0[e] - 1.0));
@@ -304,7 +288,7 @@ TEST(PrecondGnn, DiagonalOnlyKeepsTheOffDiagonalOfIcZero) {
 }
 
 TEST(PrecondGnn, UntrainedNetworkReturnsIcZeroExactly) {
-  const Csr a = variable_matrix(6);
+  const CsrMatrix a = variable_matrix(6);
   const std::vector<double> ic0 = incomplete_cholesky(a);
   const MatrixGraph graph = make_matrix_graph(a, ic0);
   Model model;  // default initialisation: the head is zero
@@ -314,23 +298,24 @@ TEST(PrecondGnn, UntrainedNetworkReturnsIcZeroExactly) {
 }
 
 TEST(PrecondGnn, DiagonalIsPositiveForLargeRandomWeights) {
-  const Csr a = variable_matrix(6);
-  const Csr lower = lower_triangle(a);
+  const CsrMatrix a = variable_matrix(6);
+  const CsrMatrix lower = lower_triangle(a);
   const MatrixGraph graph = make_matrix_graph(a, incomplete_cholesky(a));
   Model model;
   for (std::uint64_t seed = 0; seed < 4; ++seed) {
     model.randomize(5.0, 100 + seed);
     const std::vector<double> l = host_vector(model.gnn.forward(graph));
     double smallest = HUGE_VAL;
-    for (long i = 0; i < lower.n; ++i) smallest = std::min(smallest, l[lower.row_ptr[i + 1] - 1]);
+    for (long i = 0; i < lower.rows; ++i)
+      smallest = std::min(smallest, l[lower.row_ptr[i + 1] - 1]);
     EXPECT_GT(smallest, 0.0) << "seed " << seed;
     for (double v : l) EXPECT_TRUE(std::isfinite(v));
   }
 }
 
 TEST(PrecondGnn, AdamStepsLowerTheLossOnPoisson) {
-  const Csr a = poisson_matrix(8);
-  const Csr lower = lower_triangle(a);
+  const CsrMatrix a = poisson_matrix(8);
+  const CsrMatrix lower = lower_triangle(a);
   const std::vector<double> ic0 = incomplete_cholesky(a);
   const MatrixGraph graph = make_matrix_graph(a, ic0);
   Model model;
