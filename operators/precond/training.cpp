@@ -3,6 +3,7 @@
 #include "operators/precond/training.hpp"
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -149,7 +150,10 @@ FactorProvider gnn_factor_provider(FactorGnn& gnn) {
   };
 }
 
-long cg_iterations(Mat a, const FactorProvider& provider) {
+namespace {
+
+// CG as cg_iterations documents, with the PC set by `configure_pc`. Returns -1 if not converged.
+long run_cg(Mat a, const std::function<void(PC)>& configure_pc) {
   PetscInt rows = 0, first = 0, last = 0;
   KARMAN_PETSC(MatGetSize(a, &rows, nullptr));
   petsc::KSP ksp;
@@ -157,8 +161,7 @@ long cg_iterations(Mat a, const FactorProvider& provider) {
   configure_cg(ksp, a, kCgRtol, 10 * rows);
   PC pc;
   KARMAN_PETSC(KSPGetPC(ksp, &pc));
-  KARMAN_PETSC(PCSetType(pc, "karman"));
-  pc_karman_set_factor_provider(pc, provider);
+  configure_pc(pc);
 
   petsc::Vec b, x;
   KARMAN_PETSC(MatCreateVecs(a, x.out(), b.out()));
@@ -176,6 +179,19 @@ long cg_iterations(Mat a, const FactorProvider& provider) {
   KARMAN_PETSC(KSPGetConvergedReason(ksp, &reason));
   KARMAN_PETSC(KSPGetIterationNumber(ksp, &iterations));
   return reason > 0 ? static_cast<long>(iterations) : -1;
+}
+
+}  // namespace
+
+long cg_iterations(Mat a, const FactorProvider& provider) {
+  return run_cg(a, [&provider](PC pc) {
+    KARMAN_PETSC(PCSetType(pc, "karman"));
+    pc_karman_set_factor_provider(pc, provider);
+  });
+}
+
+long cg_iterations(Mat a, const std::string& pc_type) {
+  return run_cg(a, [&pc_type](PC pc) { KARMAN_PETSC(PCSetType(pc, pc_type.c_str())); });
 }
 
 TrainingReport train_factor_gnn(FactorGnn& gnn, nn::Parameters<double>& parameters,

@@ -14,6 +14,7 @@
 #include <petscksp.h>
 
 #include <cstdint>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -47,6 +48,9 @@ FactorProvider gnn_factor_provider(FactorGnn& gnn);
 // so the same at any rank count). Returns -1 when CG does not converge within 10 N iterations.
 // Collective on a's communicator (the karman PC then acts on each rank's diagonal block).
 long cg_iterations(Mat a, const FactorProvider& provider);
+// The same CG (same b, tolerance, norm) with one of PETSc's own PCs ("icc", "gamg", "jacobi",
+// "none", ...; PETSc's defaults for it), for like-for-like baselines.
+long cg_iterations(Mat a, const std::string& pc_type);
 
 struct TrainingOptions {
   long steps = 600;
