@@ -88,7 +88,7 @@ struct TrainingMatrix {
         dl("dl", p.ic0.size()) {}
 };
 
-// Mean loss over the matrices; ADDS the gradient of the mean to the parameters' gradients.
+// Mean loss over the matrices; the parameters' gradients are SET to the gradient of the mean.
 double mean_loss_and_gradient(FactorGnn& gnn, std::vector<std::unique_ptr<TrainingMatrix>>& set,
                               nn::Parameters<double>& parameters) {
   parameters.zero_gradients();
