@@ -1,0 +1,79 @@
+#pragma once
+// Training and model selection of the learned CG preconditioner (issue 6):
+//   1. pairs (x, b) per matrix: b ~ N(0, 1) (counter-based, reproducible), x = A⁻¹ b by PETSc
+//      CG + GAMG at rtol 1e-10 (the reference solve the loss trusts);
+//   2. Adam on the mean factor loss f(L) = Σ‖L Lᵀ x − b‖² / Σ‖b‖² over the training matrices;
+//   3. every `select_every` steps, PCG on the validation matrices through `-pc_type karman` with
+//      the GNN's factor; the parameters with the fewest total iterations are kept. The loss is a
+//      proxy (it weighs all eigen-directions alike, CG cares about the spectrum's spread), so the
+//      model is chosen by what it is for: CG iterations, not by loss alone.
+//
+// Everything here is single-rank (MPI_COMM_SELF): a matrix stands for one rank's diagonal block.
+// Partition-aware training (loss of the block-diagonal M against the global A) is a follow-up.
+
+#include <petscksp.h>
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "karman/nn/parameters.hpp"
+#include "operators/precond/gnn.hpp"
+#include "operators/precond/petsc_factor.hpp"
+#include "operators/precond/sparse.hpp"
+
+namespace karman::precond {
+
+// One matrix with its reference factor and k solved right-hand sides.
+struct TrainingPairs {
+  CsrMatrix a;              // the rank's diagonal block of A (the whole matrix on one rank)
+  std::vector<double> ic0;  // [nnz_L] IC(0) of a on tril(a): the GNN's reference factor
+  nn::Matrix<double> x, b;  // [n, k]: A x_s = b_s, b_s ~ N(0, 1)
+};
+
+// Pairs for the diagonal block of `a`: b(i, s) = standard_normal(seed, i·k + s), x by KSPCG +
+// PCGAMG (rtol 1e-10, unpreconditioned norm) on MPI_COMM_SELF. Throws NotSpdError for a matrix
+// that is not symmetric or whose IC(0) breaks down, ConfigError for k < 1, ExternalError when the
+// reference solve does not converge.
+TrainingPairs make_training_pairs(Mat a, long k, std::uint64_t seed);
+
+// The factor provider of a trained GNN for `-pc_type karman`: the graph of the PC's block with
+// its IC(0) as reference, one forward pass, L's values copied to the host. The GNN must outlive
+// the provider (it is held by reference).
+FactorProvider gnn_factor_provider(FactorGnn& gnn);
+
+// PCG iterations on A x = b through `-pc_type karman` with the given factor: KSPCG,
+// unpreconditioned residual norm, rtol 1e-8, x0 = 0, b_i = standard_normal(2023, i) (global row i,
+// so the same at any rank count). Returns -1 when CG does not converge within 10 N iterations.
+// Collective on a's communicator (the karman PC then acts on each rank's diagonal block).
+long cg_iterations(Mat a, const FactorProvider& provider);
+// The same CG (same b, tolerance, norm) with one of PETSc's own PCs ("icc", "gamg", "jacobi",
+// "none", ...; PETSc's defaults for it), for like-for-like baselines.
+long cg_iterations(Mat a, const std::string& pc_type);
+
+struct TrainingOptions {
+  long steps = 600;
+  double lr = 3e-3;        // Adam, constant
+  long select_every = 50;  // validation CG every this many steps (and after the last)
+};
+
+// What happened: the validation score (total CG iterations over the validation matrices) of IC(0)
+// (step 0, the untrained net) and of the kept parameters, the step they come from, the mean
+// training loss of IC(0) (step 0) and of the kept parameters, and the wall time.
+struct TrainingReport {
+  long initial_iterations = 0, best_iterations = 0, best_step = 0;
+  double initial_loss = 0.0, selected_loss = 0.0;
+  double seconds = 0.0;
+  std::vector<std::pair<long, long>> history;  // (step, validation iterations), step 0 first
+};
+
+// Train `gnn` (declared into `parameters`, allocated and initialised) and leave the selected
+// parameters in `parameters`. The step-0 net (IC(0)) is a candidate, so the selected model never
+// does worse than IC(0) on the validation set. train and validation must be non-empty.
+TrainingReport train_factor_gnn(FactorGnn& gnn, nn::Parameters<double>& parameters,
+                                const std::vector<TrainingPairs>& train,
+                                const std::vector<TrainingPairs>& validation,
+                                const TrainingOptions& options);
+
+}  // namespace karman::precond
