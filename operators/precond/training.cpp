@@ -9,6 +9,7 @@
 
 #include "karman/core/error.hpp"
 #include "karman/core/random.hpp"
+#include "karman/core/timer.hpp"
 #include "karman/nn/optimizer.hpp"
 #include "operators/precond/factor_loss.hpp"
 #include "petsc/check.hpp"
@@ -152,8 +153,10 @@ FactorProvider gnn_factor_provider(FactorGnn& gnn) {
 
 namespace {
 
-// CG as cg_iterations documents, with the PC set by `configure_pc`. Returns -1 if not converged.
-long run_cg(Mat a, const std::function<void(PC)>& configure_pc) {
+// CG as cg_iterations documents, with the PC set by `configure_pc`; iterations -1 if not converged.
+// KSPSetUp (PCSetUp: for "karman" the GNN inference and the factor build) is timed apart from
+// KSPSolve, so a PC's setup cost and its per-solve cost can be reported separately.
+CgRun run_cg(Mat a, const std::function<void(PC)>& configure_pc) {
   PetscInt rows = 0, first = 0, last = 0;
   KARMAN_PETSC(MatGetSize(a, &rows, nullptr));
   petsc::KSP ksp;
@@ -172,27 +175,41 @@ long run_cg(Mat a, const std::function<void(PC)>& configure_pc) {
     data[i - first] = standard_normal(kCgRhsSeed, static_cast<std::uint64_t>(i));
   KARMAN_PETSC(VecRestoreArrayWrite(b, &data));
   KARMAN_PETSC(VecSet(x, 0.0));
+
+  CgRun result;
+  Timer setup;
+  KARMAN_PETSC(KSPSetUp(ksp));
+  result.setup_s = setup.seconds();
+  Timer solve;
   KARMAN_PETSC(KSPSolve(ksp, b, x));
+  result.solve_s = solve.seconds();
 
   KSPConvergedReason reason;
   PetscInt iterations = 0;
   KARMAN_PETSC(KSPGetConvergedReason(ksp, &reason));
   KARMAN_PETSC(KSPGetIterationNumber(ksp, &iterations));
-  return reason > 0 ? static_cast<long>(iterations) : -1;
+  result.iterations = reason > 0 ? static_cast<long>(iterations) : -1;
+  return result;
 }
 
 }  // namespace
 
-long cg_iterations(Mat a, const FactorProvider& provider) {
+CgRun timed_cg(Mat a, const FactorProvider& provider) {
   return run_cg(a, [&provider](PC pc) {
     KARMAN_PETSC(PCSetType(pc, "karman"));
     pc_karman_set_factor_provider(pc, provider);
   });
 }
 
-long cg_iterations(Mat a, const std::string& pc_type) {
+CgRun timed_cg(Mat a, const std::string& pc_type) {
   return run_cg(a, [&pc_type](PC pc) { KARMAN_PETSC(PCSetType(pc, pc_type.c_str())); });
 }
+
+long cg_iterations(Mat a, const FactorProvider& provider) {
+  return timed_cg(a, provider).iterations;
+}
+
+long cg_iterations(Mat a, const std::string& pc_type) { return timed_cg(a, pc_type).iterations; }
 
 TrainingReport train_factor_gnn(FactorGnn& gnn, nn::Parameters<double>& parameters,
                                 const std::vector<TrainingPairs>& train,

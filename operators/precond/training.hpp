@@ -52,6 +52,16 @@ long cg_iterations(Mat a, const FactorProvider& provider);
 // "none", ...; PETSc's defaults for it), for like-for-like baselines.
 long cg_iterations(Mat a, const std::string& pc_type);
 
+// The same CG runs, timed: setup_s is KSPSetUp (PCSetUp; for "karman" the GNN inference and the
+// factor build), solve_s is KSPSolve. Wall seconds on the calling rank.
+struct CgRun {
+  long iterations = -1;  // -1: not converged within 10 N iterations
+  double setup_s = 0.0, solve_s = 0.0;
+  double total_s() const { return setup_s + solve_s; }
+};
+CgRun timed_cg(Mat a, const FactorProvider& provider);
+CgRun timed_cg(Mat a, const std::string& pc_type);
+
 struct TrainingOptions {
   long steps = 600;
   double lr = 3e-3;        // Adam, constant
