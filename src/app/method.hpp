@@ -52,5 +52,6 @@ std::unique_ptr<Method> make_fit_method();
 std::unique_ptr<Method> make_pinn_method();
 std::unique_ptr<Method> make_dataset_method();
 std::unique_ptr<Method> make_fno_method();
+std::unique_ptr<Method> make_precond_method();
 
 }  // namespace karman::app

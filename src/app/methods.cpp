@@ -14,6 +14,8 @@ const std::vector<MethodEntry>& registered_methods() {
       {"dataset", "operator-learning dataset (FNO) of PETSc solves, HDF5", make_dataset_method},
       {"fno", "Fourier neural operator trained on a PETSc-made dataset, timed against PETSc",
        make_fno_method},
+      {"precond", "learned CG preconditioner (GNN factor) timed against PETSc's PCs",
+       make_precond_method},
   };
   return methods;
 }
