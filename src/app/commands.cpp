@@ -99,7 +99,7 @@ int run_case(MPI_Comm comm, const RunOptions& options) {
   report["metrics"]["wall_s"] = wall.seconds();
   const std::string report_path = dir.staged("report.json");
   if (rank == 0) write_json(report_path, report);
-  log().info("wrote {}/{{report.json, fields.h5, fields.xdmf, log.txt}} in {:.2f} s", output,
+  log().info("wrote {}/{{{}}} in {:.2f} s", output, fmt::join(dir.staged_names(), ", "),
              wall.seconds());
   close_log_file();
   dir.commit();

@@ -19,6 +19,8 @@ class RunDirectory {
   const std::string& path() const { return m_path; }
   // Path to write `name` to (a temporary name); the file becomes `name` at commit().
   std::string staged(const std::string& name);
+  // Names of the files staged so far ("report.json", "fields.h5", ...), in staging order.
+  const std::vector<std::string>& staged_names() const { return m_staged; }
   // Rename every staged file into place (rank 0; collective barrier first).
   void commit();
 
