@@ -61,17 +61,27 @@ PetscErrorCode heat_residual(TS, PetscReal t, Vec u, Vec u_t, Vec F, void* raw) 
   return 0;
 }
 
-PetscErrorCode heat_jacobian(TS, PetscReal, Vec, Vec, PetscReal shift, Mat J, Mat P, void* raw) {
-  auto& ctx = *static_cast<HeatContext*>(raw);
-  PetscCall(MatCopy(ctx.K, P, SAME_NONZERO_PATTERN));
-  PetscCall(VecCopy(ctx.mass, ctx.shifted_mass));
-  PetscCall(VecScale(ctx.shifted_mass, shift));
-  PetscCall(MatDiagonalSet(P, ctx.shifted_mass, ADD_VALUES));
+// Close the assembly of a TS Jacobian: the preconditioning matrix P, and the operator J when it
+// is a different matrix (a matrix-free or -snes_mf_operator J only needs the call).
+PetscErrorCode finish_jacobian(Mat J, Mat P, bool assemble_p = true) {
+  if (assemble_p) {
+    PetscCall(MatAssemblyBegin(P, MAT_FINAL_ASSEMBLY));
+    PetscCall(MatAssemblyEnd(P, MAT_FINAL_ASSEMBLY));
+  }
   if (J != P) {
     PetscCall(MatAssemblyBegin(J, MAT_FINAL_ASSEMBLY));
     PetscCall(MatAssemblyEnd(J, MAT_FINAL_ASSEMBLY));
   }
   return 0;
+}
+
+PetscErrorCode heat_jacobian(TS, PetscReal, Vec, Vec, PetscReal shift, Mat J, Mat P, void* raw) {
+  auto& ctx = *static_cast<HeatContext*>(raw);
+  PetscCall(MatCopy(ctx.K, P, SAME_NONZERO_PATTERN));
+  PetscCall(VecCopy(ctx.mass, ctx.shifted_mass));
+  PetscCall(VecScale(ctx.shifted_mass, shift));
+  PetscCall(MatDiagonalSet(P, ctx.shifted_mass, ADD_VALUES));  // P is assembled already
+  return finish_jacobian(J, P, /*assemble_p=*/false);
 }
 
 // ---------------------------------------------------------------------------------- Burgers
@@ -118,35 +128,43 @@ PetscErrorCode burgers_residual(TS, PetscReal, Vec u, Vec u_t, Vec F, void* raw)
       });
 }
 
-PetscErrorCode burgers_jacobian(TS, PetscReal, Vec u, Vec, PetscReal shift, Mat J, Mat P,
-                                void* raw) {
-  auto& ctx = *static_cast<BurgersContext*>(raw);
+// The Jacobian of a periodic 1D residual whose row i couples nodes i - 1, i, i + 1:
+// `row_values(x, i, v)` writes dF_i/du_{i-1}, dF_i/du_i + shift·dF_i/du_t,i, dF_i/du_{i+1} into
+// v[3], with x the state and its ghosts (global indices; the periodic DMDA wraps i ± 1).
+template <class RowValues>
+PetscErrorCode periodic_tridiagonal_jacobian(DM dm, Vec u, Mat J, Mat P, RowValues&& row_values) {
   Vec local;
   const PetscScalar* x;
   PetscInt xs, xm;
-  PetscCall(DMGetLocalVector(ctx.dm, &local));
-  PetscCall(DMGlobalToLocalBegin(ctx.dm, u, INSERT_VALUES, local));
-  PetscCall(DMGlobalToLocalEnd(ctx.dm, u, INSERT_VALUES, local));
-  PetscCall(DMDAVecGetArrayRead(ctx.dm, local, &x));
-  PetscCall(DMDAGetCorners(ctx.dm, &xs, nullptr, nullptr, &xm, nullptr, nullptr));
-  const double inv_2h = 0.5 / ctx.h, nu_h2 = ctx.nu / (ctx.h * ctx.h);
+  PetscCall(DMGetLocalVector(dm, &local));
+  PetscCall(DMGlobalToLocalBegin(dm, u, INSERT_VALUES, local));
+  PetscCall(DMGlobalToLocalEnd(dm, u, INSERT_VALUES, local));
+  PetscCall(DMDAVecGetArrayRead(dm, local, &x));
+  PetscCall(DMDAGetCorners(dm, &xs, nullptr, nullptr, &xm, nullptr, nullptr));
   for (PetscInt i = xs; i < xs + xm; ++i) {
     MatStencil row{}, cols[3]{};
     row.i = i;
-    cols[0].i = i - 1, cols[1].i = i, cols[2].i = i + 1;  // wrapped by the periodic DMDA
-    // d q(u)/du = u.
-    PetscScalar v[3] = {-x[i - 1] * inv_2h - nu_h2, shift + 2.0 * nu_h2, x[i + 1] * inv_2h - nu_h2};
+    cols[0].i = i - 1, cols[1].i = i, cols[2].i = i + 1;
+    PetscScalar v[3];
+    row_values(x, i, v);
     PetscCall(MatSetValuesStencil(P, 1, &row, 3, cols, v, INSERT_VALUES));
   }
-  PetscCall(DMDAVecRestoreArrayRead(ctx.dm, local, &x));
-  PetscCall(DMRestoreLocalVector(ctx.dm, &local));
-  PetscCall(MatAssemblyBegin(P, MAT_FINAL_ASSEMBLY));
-  PetscCall(MatAssemblyEnd(P, MAT_FINAL_ASSEMBLY));
-  if (J != P) {
-    PetscCall(MatAssemblyBegin(J, MAT_FINAL_ASSEMBLY));
-    PetscCall(MatAssemblyEnd(J, MAT_FINAL_ASSEMBLY));
-  }
-  return 0;
+  PetscCall(DMDAVecRestoreArrayRead(dm, local, &x));
+  PetscCall(DMRestoreLocalVector(dm, &local));
+  return finish_jacobian(J, P);
+}
+
+PetscErrorCode burgers_jacobian(TS, PetscReal, Vec u, Vec, PetscReal shift, Mat J, Mat P,
+                                void* raw) {
+  auto& ctx = *static_cast<BurgersContext*>(raw);
+  const double inv_2h = 0.5 / ctx.h, nu_h2 = ctx.nu / (ctx.h * ctx.h);
+  // d q(u)/du = u.
+  return periodic_tridiagonal_jacobian(ctx.dm, u, J, P,
+                                       [&](const PetscScalar* x, PetscInt i, PetscScalar* v) {
+                                         v[0] = -x[i - 1] * inv_2h - nu_h2;
+                                         v[1] = shift + 2.0 * nu_h2;
+                                         v[2] = x[i + 1] * inv_2h - nu_h2;
+                                       });
 }
 
 // ------------------------------------------------------------------------------ Allen–Cahn
@@ -194,27 +212,14 @@ PetscErrorCode allen_cahn_residual(TS, PetscReal t, Vec u, Vec u_t, Vec F, void*
 PetscErrorCode allen_cahn_jacobian(TS, PetscReal, Vec u, Vec, PetscReal shift, Mat J, Mat P,
                                    void* raw) {
   auto& ctx = *static_cast<AllenCahnContext*>(raw);
-  const PetscScalar* x;
-  PetscInt xs, xm;
-  PetscCall(DMDAVecGetArrayRead(ctx.dm, u, &x));  // the owned entries suffice
-  PetscCall(DMDAGetCorners(ctx.dm, &xs, nullptr, nullptr, &xm, nullptr, nullptr));
   const double h = ctx.grid->shape().spacing(0), eps_h2 = ctx.pde->epsilon / (h * h);
-  for (PetscInt i = xs; i < xs + xm; ++i) {
-    MatStencil row{}, cols[3]{};
-    row.i = i;
-    cols[0].i = i - 1, cols[1].i = i, cols[2].i = i + 1;  // wrapped by the periodic DMDA
-    const double reaction = pde::allen_cahn_reaction_derivative(x[i], ctx.pde->reaction);
-    PetscScalar v[3] = {-eps_h2, shift + 2.0 * eps_h2 + reaction, -eps_h2};
-    PetscCall(MatSetValuesStencil(P, 1, &row, 3, cols, v, INSERT_VALUES));
-  }
-  PetscCall(DMDAVecRestoreArrayRead(ctx.dm, u, &x));
-  PetscCall(MatAssemblyBegin(P, MAT_FINAL_ASSEMBLY));
-  PetscCall(MatAssemblyEnd(P, MAT_FINAL_ASSEMBLY));
-  if (J != P) {
-    PetscCall(MatAssemblyBegin(J, MAT_FINAL_ASSEMBLY));
-    PetscCall(MatAssemblyEnd(J, MAT_FINAL_ASSEMBLY));
-  }
-  return 0;
+  return periodic_tridiagonal_jacobian(
+      ctx.dm, u, J, P, [&](const PetscScalar* x, PetscInt i, PetscScalar* v) {
+        const double reaction = pde::allen_cahn_reaction_derivative(x[i], ctx.pde->reaction);
+        v[0] = -eps_h2;
+        v[1] = shift + 2.0 * eps_h2 + reaction;
+        v[2] = -eps_h2;
+      });
 }
 
 // ------------------------------------------------------------------------------------- wave
@@ -304,13 +309,7 @@ PetscErrorCode wave_jacobian(TS, PetscReal, Vec, Vec, PetscReal shift, Mat J, Ma
     PetscCall(MatSetValuesStencil(P, 1, &row_u, 2, cols_u, vals_u, INSERT_VALUES));
     PetscCall(MatSetValuesStencil(P, 1, &row_v, 4, cols_v, vals_v, INSERT_VALUES));
   }
-  PetscCall(MatAssemblyBegin(P, MAT_FINAL_ASSEMBLY));
-  PetscCall(MatAssemblyEnd(P, MAT_FINAL_ASSEMBLY));
-  if (J != P) {
-    PetscCall(MatAssemblyBegin(J, MAT_FINAL_ASSEMBLY));
-    PetscCall(MatAssemblyEnd(J, MAT_FINAL_ASSEMBLY));
-  }
-  return 0;
+  return finish_jacobian(J, P);
 }
 
 void set_scheme(TS ts, const std::string& scheme) {
