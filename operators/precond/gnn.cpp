@@ -51,6 +51,11 @@ std::vector<double> diagonal_of(const CsrMatrix& a) {
 
 }  // namespace
 
+std::vector<double> reference_values(const CsrMatrix& a, const LowerPattern& lower,
+                                     ReferenceFactor reference) {
+  return reference == ReferenceFactor::mic0 ? mic0_values(a, lower) : ic0_values(a, lower);
+}
+
 CsrMatrix lower_triangle(const CsrMatrix& a) {
   CsrMatrix lower;
   lower.rows = a.rows;

@@ -47,10 +47,19 @@ struct MatrixGraph {
 };
 
 // `a`: the full symmetric matrix (both triangles, sorted columns, positive diagonal);
-// `reference`: the reference factor's values on lower_triangle(a), in its order (IC(0) of A).
+// `reference`: the reference factor's values on lower_triangle(a), in its order (IC(0) or MIC(0)
+// of A: reference_values).
 MatrixGraph make_matrix_graph(const CsrMatrix& a, const std::vector<double>& reference);
 
+// The factor the network corrects: IC(0), or modified IC(0) (ω = 1: L Lᵀ keeps A's row sums).
+enum class ReferenceFactor { ic0, mic0 };
+
+// The reference factor's values on lower_pattern(a) [nnz_L]; NotSpdError when it breaks down.
+std::vector<double> reference_values(const CsrMatrix& a, const LowerPattern& lower,
+                                     ReferenceFactor reference);
+
 struct FactorGnnOptions {
+  ReferenceFactor reference = ReferenceFactor::ic0;
   std::size_t width = 16;
   std::size_t layers = 3;
   double correction_bound = 2.0;  // β: |c| < β
@@ -61,6 +70,7 @@ struct FactorGnnOptions {
 class FactorGnn {
  public:
   explicit FactorGnn(const FactorGnnOptions& options = {});
+  const FactorGnnOptions& options() const { return m_options; }
 
   // As nn::Module: declare into `parameters` (before allocation), then initialize after it.
   void declare(nn::Parameters<double>& parameters, const std::string& prefix = "gnn.");

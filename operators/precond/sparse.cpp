@@ -112,6 +112,61 @@ std::vector<double> ic0_values(const CsrMatrix& a, const LowerPattern& lower, do
   return l;
 }
 
+std::vector<double> mic0_values(const CsrMatrix& a, const LowerPattern& lower, double omega,
+                                double pivot_tol) {
+  require_symmetric(a);
+  const std::int64_t n = lower.rows;
+  // Column lists of L (entry ids, rows increasing): the right-looking sweep works by columns.
+  std::vector<std::int64_t> col_ptr(n + 1, 0), by_col(lower.nnz()), row_of(lower.nnz());
+  for (std::int64_t p = 0; p < lower.nnz(); ++p) ++col_ptr[lower.col[p] + 1];
+  for (std::int64_t k = 0; k < n; ++k) col_ptr[k + 1] += col_ptr[k];
+  std::vector<std::int64_t> next(col_ptr.begin(), col_ptr.end() - 1);
+  for (std::int64_t i = 0; i < n; ++i)
+    for (std::int64_t p = lower.row_ptr[i]; p < lower.row_ptr[i + 1]; ++p) {
+      by_col[next[lower.col[p]]++] = p;
+      row_of[p] = i;
+    }
+  // Index of L's entry (i, j), j ≤ i, or −1 when (i, j) is outside tril(A).
+  const auto find = [&lower](std::int64_t i, std::int64_t j) -> std::int64_t {
+    const auto first = lower.col.begin() + lower.row_ptr[i];
+    const auto last = lower.col.begin() + lower.row_ptr[i + 1];
+    const auto it = std::lower_bound(first, last, j);
+    return (it != last && *it == j) ? static_cast<std::int64_t>(it - lower.col.begin()) : -1;
+  };
+
+  // w: the Schur complement's entries on tril(A), updated column by column; l: the factor.
+  std::vector<double> w(lower.nnz()), l(lower.nnz(), 0.0);
+  for (std::int64_t p = 0; p < lower.nnz(); ++p) w[p] = a.values[lower.position_in_a[p]];
+  for (std::int64_t k = 0; k < n; ++k) {
+    const std::int64_t d = lower.diagonal(k);
+    const double a_kk = a.values[lower.position_in_a[d]];
+    if (!(w[d] > pivot_tol * std::abs(a_kk)))
+      throw NotSpdError("MIC(0) pivot " + number(w[d]) + " at row " + std::to_string(k) +
+                        " is not positive (a_ii = " + number(a_kk) +
+                        "): the matrix is singular or not positive definite");
+    l[d] = std::sqrt(w[d]);
+    const std::int64_t first = col_ptr[k] + 1, last = col_ptr[k + 1];  // below the diagonal
+    for (std::int64_t s = first; s < last; ++s) l[by_col[s]] = w[by_col[s]] / l[d];
+    // Rank-one update by column k: (j, i) −= L_ik L_jk for rows i ≤ j of the column; an update
+    // outside the pattern is dropped and, scaled by ω, moved onto both diagonals.
+    for (std::int64_t s = first; s < last; ++s) {
+      const std::int64_t p = by_col[s], i = row_of[p];
+      for (std::int64_t t = s; t < last; ++t) {
+        const std::int64_t q = by_col[t], j = row_of[q];
+        const double update = l[p] * l[q];
+        const std::int64_t target = find(j, i);
+        if (target >= 0) {
+          w[target] -= update;
+        } else {
+          w[lower.diagonal(i)] -= omega * update;
+          w[lower.diagonal(j)] -= omega * update;
+        }
+      }
+    }
+  }
+  return l;
+}
+
 CsrMatrix pattern_product(const CsrMatrix& a, const LowerPattern& lower,
                           const std::vector<double>& l) {
   // Rows are independent: one host-parallel kernel over A's rows, on unmanaged views of the CSR
@@ -149,18 +204,19 @@ CsrMatrix pattern_product(const CsrMatrix& a, const LowerPattern& lower,
 void apply_factor_inverse(const LowerPattern& lower, const std::vector<double>& l, const double* v,
                           double* out) {
   const std::int64_t n = lower.rows;
-  std::vector<double> y(v, v + n);
-  for (std::int64_t i = 0; i < n; ++i) {  // L y = v, rows in order
+  if (out != v) std::copy(v, v + n, out);  // solve in place: no allocation per apply
+  for (std::int64_t i = 0; i < n; ++i) {   // L y = v, rows in order
     const std::int64_t d = lower.diagonal(i);
-    for (std::int64_t p = lower.row_ptr[i]; p < d; ++p) y[i] -= l[p] * y[lower.col[p]];
-    y[i] /= l[d];
+    double y = out[i];
+    for (std::int64_t p = lower.row_ptr[i]; p < d; ++p) y -= l[p] * out[lower.col[p]];
+    out[i] = y / l[d];
   }
   for (std::int64_t i = n - 1; i >= 0; --i) {  // Lᵀ x = y: column i of Lᵀ is row i of L
     const std::int64_t d = lower.diagonal(i);
-    y[i] /= l[d];
-    for (std::int64_t p = lower.row_ptr[i]; p < d; ++p) y[lower.col[p]] -= l[p] * y[i];
+    const double x = out[i] / l[d];
+    out[i] = x;
+    for (std::int64_t p = lower.row_ptr[i]; p < d; ++p) out[lower.col[p]] -= l[p] * x;
   }
-  std::copy(y.begin(), y.end(), out);
 }
 
 }  // namespace karman::precond

@@ -54,6 +54,15 @@ void require_positive_diagonal(const LowerPattern& lower, const std::vector<doub
 std::vector<double> ic0_values(const CsrMatrix& a, const LowerPattern& lower,
                                double pivot_tol = 1e-10);
 
+// Modified IC(0) (Gustafsson): IC(0) on the same pattern, but each update that IC(0) drops (fill
+// outside tril(A)) is moved, times ω, onto the two diagonals it would have coupled, so for ω = 1
+// (L Lᵀ) 1 = A 1: M keeps A's row sums and so its action on smooth vectors. ω = 0 is IC(0).
+// For 2D/3D Poisson MIC(0) needs O(h^-1) CG iterations against IC(0)'s O(h^-2) condition number
+// growth. Right-looking (column by column). Checks symmetry; throws NotSpdError on a pivot ≤
+// pivot_tol · a_ii. Returns [nnz_L].
+std::vector<double> mic0_values(const CsrMatrix& a, const LowerPattern& lower, double omega = 1.0,
+                                double pivot_tol = 1e-10);
+
 // Ã = pattern(A) ∘ (L Lᵀ): A's pattern with the entries of L Lᵀ there (fill outside is dropped).
 // A Kokkos kernel on the host execution space (Kokkos must be initialised).
 CsrMatrix pattern_product(const CsrMatrix& a, const LowerPattern& lower,

@@ -11,6 +11,7 @@
 #include "karman/core/random.hpp"
 #include "karman/core/timer.hpp"
 #include "karman/nn/optimizer.hpp"
+#include "operators/precond/condition_loss.hpp"
 #include "operators/precond/factor_loss.hpp"
 #include "petsc/check.hpp"
 #include "petsc/handle.hpp"
@@ -81,12 +82,27 @@ struct TrainingMatrix {
   const TrainingPairs* pairs;
   MatrixGraph graph;
   FactorLoss loss;
-  nn::Vector<double> dl;  // [nnz_L]
-  explicit TrainingMatrix(const TrainingPairs& p)
+  std::unique_ptr<ConditionLoss> condition;  // with TrainingLoss::condition only
+  nn::Vector<double> dl;                     // [nnz_L]
+  TrainingMatrix(const TrainingPairs& p, ReferenceFactor reference, TrainingLoss kind)
       : pairs(&p),
-        graph(make_matrix_graph(p.a, p.ic0)),
+        graph(make_matrix_graph(p.a, reference_values(p.a, lower_pattern(p.a), reference))),
         loss(lower_triangle(p.a)),
-        dl("dl", p.ic0.size()) {}
+        dl("dl", p.ic0.size()) {
+    if (kind == TrainingLoss::condition)
+      condition = std::make_unique<ConditionLoss>(p.a, lower_pattern(p.a));
+  }
+
+  // The loss of the factor values l [nnz_L] (on the device); writes ∂loss/∂l to dl.
+  double evaluate(const nn::Vector<double>& l) {
+    if (!condition) return loss.evaluate(l, pairs->x, pairs->b, dl);
+    std::vector<double> gradient;
+    const double value = condition->evaluate(to_host(l), gradient);
+    Kokkos::deep_copy(
+        dl, Kokkos::View<const double*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>>(
+                gradient.data(), gradient.size()));
+    return value;
+  }
 };
 
 // Mean loss over the matrices; the parameters' gradients are SET to the gradient of the mean.
@@ -95,7 +111,7 @@ double mean_loss_and_gradient(FactorGnn& gnn, std::vector<std::unique_ptr<Traini
   parameters.zero_gradients();
   double total = 0.0;
   for (auto& m : set) {
-    total += m->loss.evaluate(gnn.forward(m->graph), m->pairs->x, m->pairs->b, m->dl);
+    total += m->evaluate(gnn.forward(m->graph));
     gnn.backward(m->dl);
   }
   const double weight = 1.0 / static_cast<double>(set.size());
@@ -146,7 +162,8 @@ TrainingPairs make_training_pairs(Mat a, long k, std::uint64_t seed) {
 FactorProvider gnn_factor_provider(FactorGnn& gnn) {
   return [&gnn](const CsrMatrix& a, const LowerPattern& lower) {
     // lower_pattern and lower_triangle list tril(A) in the same order (rows, sorted columns).
-    const MatrixGraph graph = make_matrix_graph(a, ic0_values(a, lower));
+    const MatrixGraph graph =
+        make_matrix_graph(a, reference_values(a, lower, gnn.options().reference));
     return to_host(gnn.forward(graph));
   };
 }
@@ -223,7 +240,8 @@ TrainingReport train_factor_gnn(FactorGnn& gnn, nn::Parameters<double>& paramete
 
   std::vector<std::unique_ptr<TrainingMatrix>> train_set;
   for (const TrainingPairs& pairs : train)
-    train_set.push_back(std::make_unique<TrainingMatrix>(pairs));
+    train_set.push_back(
+        std::make_unique<TrainingMatrix>(pairs, gnn.options().reference, options.loss));
   std::vector<petsc::Mat> validation_matrices(validation.size());
   for (std::size_t i = 0; i < validation.size(); ++i)
     create_seq_aij(validation[i].a, validation_matrices[i].out());

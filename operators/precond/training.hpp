@@ -25,10 +25,11 @@
 
 namespace karman::precond {
 
-// One matrix with its reference factor and k solved right-hand sides.
+// One matrix with its IC(0) factor (which also proves it SPD) and k solved right-hand sides. The
+// GNN's reference factor (FactorGnnOptions::reference) is computed from `a` when training starts.
 struct TrainingPairs {
   CsrMatrix a;              // the rank's diagonal block of A (the whole matrix on one rank)
-  std::vector<double> ic0;  // [nnz_L] IC(0) of a on tril(a): the GNN's reference factor
+  std::vector<double> ic0;  // [nnz_L] IC(0) of a on tril(a)
   nn::Matrix<double> x, b;  // [n, k]: A x_s = b_s, b_s ~ N(0, 1)
 };
 
@@ -39,8 +40,8 @@ struct TrainingPairs {
 TrainingPairs make_training_pairs(Mat a, long k, std::uint64_t seed);
 
 // The factor provider of a trained GNN for `-pc_type karman`: the graph of the PC's block with
-// its IC(0) as reference, one forward pass, L's values copied to the host. The GNN must outlive
-// the provider (it is held by reference).
+// its reference factor (IC(0) or MIC(0), as the GNN's options say), one forward pass, L's values
+// copied to the host. The GNN must outlive the provider (it is held by reference).
 FactorProvider gnn_factor_provider(FactorGnn& gnn);
 
 // PCG iterations on A x = b through `-pc_type karman` with the given factor: KSPCG,
@@ -62,15 +63,20 @@ struct CgRun {
 CgRun timed_cg(Mat a, const FactorProvider& provider);
 CgRun timed_cg(Mat a, const std::string& pc_type);
 
+// What Adam minimises: the factor loss Σ‖L Lᵀ x − b‖² / Σ‖b‖² (factor_loss.hpp; any size), or the
+// soft log condition number of M⁻¹A (condition_loss.hpp; dense eigensolves, small matrices only).
+enum class TrainingLoss { factor, condition };
+
 struct TrainingOptions {
+  TrainingLoss loss = TrainingLoss::factor;
   long steps = 600;
   double lr = 3e-3;        // Adam, constant
   long select_every = 50;  // validation CG every this many steps (and after the last)
 };
 
-// What happened: the validation score (total CG iterations over the validation matrices) of IC(0)
-// (step 0, the untrained net) and of the kept parameters, the step they come from, the mean
-// training loss of IC(0) (step 0) and of the kept parameters, and the wall time.
+// What happened: the validation score (total CG iterations over the validation matrices) of the
+// reference factor (step 0, the untrained net) and of the kept parameters, the step they come from,
+// the mean training loss of the reference (step 0) and of the kept parameters, and the wall time.
 struct TrainingReport {
   long initial_iterations = 0, best_iterations = 0, best_step = 0;
   double initial_loss = 0.0, selected_loss = 0.0;
@@ -79,8 +85,9 @@ struct TrainingReport {
 };
 
 // Train `gnn` (declared into `parameters`, allocated and initialised) and leave the selected
-// parameters in `parameters`. The step-0 net (IC(0)) is a candidate, so the selected model never
-// does worse than IC(0) on the validation set. train and validation must be non-empty.
+// parameters in `parameters`. The step-0 net (the reference factor) is a candidate, so the
+// selected model never does worse than its reference on the validation set. train and validation
+// must be non-empty.
 TrainingReport train_factor_gnn(FactorGnn& gnn, nn::Parameters<double>& parameters,
                                 const std::vector<TrainingPairs>& train,
                                 const std::vector<TrainingPairs>& validation,

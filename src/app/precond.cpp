@@ -76,10 +76,16 @@ PrecondSpec read_precond(const config::Node& root) {
   const config::Node test = root.child_or_empty("test");
   if (test.has("sizes")) spec.test_sizes = sizes(test, "sizes", 3);
   const config::Node model = root.child_or_empty("model");
+  spec.model.reference = model.choice("reference", {"ic0", "mic0"}, "mic0") == "mic0"
+                             ? precond::ReferenceFactor::mic0
+                             : precond::ReferenceFactor::ic0;
   spec.model.width = static_cast<std::size_t>(model.integer("width", 16, 1, 1024));
   spec.model.layers = static_cast<std::size_t>(model.integer("layers", 3, 1, 32));
   spec.model_seed = static_cast<std::uint64_t>(model.integer("seed", 7, 0));
   const config::Node training = root.child_or_empty("training");
+  spec.training.loss = training.choice("loss", {"factor", "condition"}, "factor") == "condition"
+                           ? precond::TrainingLoss::condition
+                           : precond::TrainingLoss::factor;
   spec.training.steps = training.integer("steps", 300, 0, 1000000);
   spec.training.lr = training.number("lr", 3e-3, config::Bounds::positive());
   spec.training.select_every = training.integer("select_every", 25, 1, 1000000);
@@ -117,6 +123,9 @@ class PrecondRun {
       const std::string name = fmt::format("{}_{}", m_spec.problem, n);
       nlohmann::json entry = {{"name", name}, {"n", n}, {"rows", rows}};
       for (const std::string& pc : kBaselinePcs) entry[pc] = timed(name, rows, pc, baseline(a, pc));
+      // The learned factor's starting point alone (MIC(0) or IC(0) through -pc_type karman): what
+      // the GNN adds over its reference is the difference of these two rows.
+      entry["reference"] = timed(name, rows, reference_name(), precond::timed_cg(a, reference()));
       const precond::CgRun learned = precond::timed_cg(a, precond::gnn_factor_provider(m_gnn));
       entry["learned"] = timed(name, rows, "learned", learned);
       converged = converged && learned.iterations > 0;
@@ -125,6 +134,7 @@ class PrecondRun {
         learned_largest = entry["learned"];
         baselines_largest = nlohmann::json::object();
         for (const std::string& pc : kBaselinePcs) baselines_largest[pc] = entry[pc];
+        baselines_largest["reference"] = entry["reference"];
       }
       matrices.push_back(entry);
     }
@@ -216,6 +226,16 @@ class PrecondRun {
         });
   }
 
+  const char* reference_name() const {
+    return m_spec.model.reference == precond::ReferenceFactor::mic0 ? "mic0" : "ic0";
+  }
+  precond::FactorProvider reference() const {
+    return [kind = m_spec.model.reference](const precond::CsrMatrix& block,
+                                           const precond::LowerPattern& lower) {
+      return precond::reference_values(block, lower, kind);
+    };
+  }
+
   // One row of the log's table; the report's entry for it.
   static nlohmann::json timed(const std::string& name, long rows, const std::string& pc,
                               const precond::CgRun& run) {
@@ -234,6 +254,7 @@ class PrecondRun {
     checkpoint.strings["problem"] = m_spec.problem;
     checkpoint.scalars["model_width"] = static_cast<double>(m_spec.model.width);
     checkpoint.scalars["model_layers"] = static_cast<double>(m_spec.model.layers);
+    checkpoint.strings["model_reference"] = reference_name();
     nn::save_checkpoint(m_ctx.comm, m_ctx.dir->staged("checkpoint.h5"), checkpoint);
   }
 
@@ -247,9 +268,11 @@ class PrecondMethod : public Method {
  public:
   void read(const config::Node& root, const std::string&) override { m_spec = read_precond(root); }
   std::string summary() const override {
-    return fmt::format("kind precond, {} GNN width {} x {} layers, {} training steps, test n {}",
-                       m_spec.problem, m_spec.model.width, m_spec.model.layers,
-                       m_spec.training.steps, fmt::join(m_spec.test_sizes, ", "));
+    return fmt::format(
+        "kind precond, {} GNN width {} x {} layers correcting {}, {} training steps, test n {}",
+        m_spec.problem, m_spec.model.width, m_spec.model.layers,
+        m_spec.model.reference == precond::ReferenceFactor::mic0 ? "MIC(0)" : "IC(0)",
+        m_spec.training.steps, fmt::join(m_spec.test_sizes, ", "));
   }
   std::string run(RunContext& ctx) override { return PrecondRun(m_spec, ctx).run(); }
 
