@@ -71,7 +71,8 @@ CsrMatrix lower_triangle(const CsrMatrix& a) {
   return lower;
 }
 
-MatrixGraph make_matrix_graph(const CsrMatrix& a, const std::vector<double>& reference) {
+MatrixGraph make_matrix_graph(const CsrMatrix& a, const std::vector<double>& reference,
+                              FactorKind kind) {
   const CsrMatrix lower = lower_triangle(a);
   const long n = a.rows, edges = static_cast<long>(lower.col.size());
   KARMAN_VERIFY(static_cast<long>(reference.size()) == edges,
@@ -96,7 +97,9 @@ MatrixGraph make_matrix_graph(const CsrMatrix& a, const std::vector<double>& ref
       edge_features[e * fe + 0] = scaled;
       edge_features[e * fe + 1] = std::abs(scaled);
       edge_features[e * fe + 2] = i == j ? 1.0 : 0.0;
-      edge_features[e * fe + 3] = reference[e] / std::sqrt(d[i]);
+      // The reference factor of Â: L D^{-1/2} for IC(0) (L ~ √a), G D^{1/2} for FSAI (G ~ 1/√a).
+      edge_features[e * fe + 3] = kind == FactorKind::fsai ? reference[e] * std::sqrt(d[j])
+                                                           : reference[e] / std::sqrt(d[i]);
       ++incident_ptr[i + 1];
       if (j != i) ++incident_ptr[j + 1];
     }

@@ -4,7 +4,8 @@
 //
 // Graph: nodes = rows of A, edges = entries of tril(A) (i ≥ j, the diagonal included), each edge
 // joining its two rows. Features are scale-free, read from Â = D^{-1/2} A D^{-1/2}:
-//   edge [E, 4]: â_ij, |â_ij|, [i = j], l̂_ij = ic0_ij / sqrt(a_ii) (the reference factor of Â)
+//   edge [E, 4]: â_ij, |â_ij|, [i = j], l̂_ij = ic0_ij / sqrt(a_ii) (the reference factor of Â;
+//                for an FSAI reference ĝ_ij = g_ij sqrt(a_jj), the classical FSAI of Â)
 //   node [N, 3]: Σ_j â_ij, Σ_{j≠i} |â_ij|, 1 / nnz(row i)
 //
 // Network (width W, K layers), every step a GEMM over all edges or all nodes at once:
@@ -15,7 +16,9 @@
 //   raw = e^K w_head + b_head                                               [E, 1]
 //   c   = β tanh(raw / β)   (a bounded correction, β = correction_bound)
 //   L_ij = ic0_ij (1 + c_ij) (i > j; ic0_ij with diagonal_only),   L_ii = ic0_ii exp(c_ii).
-// The head starts at zero, so an untrained network returns IC(0) exactly; the diagonal is
+// The reference is IC(0) (FactorKind::cholesky) or the classical FSAI G (FactorKind::fsai, M⁻¹ =
+// Gᵀ G; the same formulas with G for L, see fsai.hpp).
+// The head starts at zero, so an untrained network returns the reference exactly; the diagonal is
 // ic0_ii·exp(c) ∈ ic0_ii·[e^{-β}, e^{β}] > 0 whatever the weights, so L Lᵀ is SPD.
 // Sums over edges are gathered per node (each node loops over its incident edges) and scattered
 // back per edge (each edge reads its two nodes): no atomics.
@@ -27,6 +30,7 @@
 #include "karman/nn/linear.hpp"
 #include "karman/nn/parameters.hpp"
 #include "karman/nn/sequential.hpp"
+#include "operators/precond/fsai.hpp"
 #include "operators/precond/sparse.hpp"
 
 namespace karman::precond {
@@ -48,8 +52,9 @@ struct MatrixGraph {
 
 // `a`: the full symmetric matrix (both triangles, sorted columns, positive diagonal);
 // `reference`: the reference factor's values on lower_triangle(a), in its order (IC(0) or MIC(0)
-// of A: reference_values).
-MatrixGraph make_matrix_graph(const CsrMatrix& a, const std::vector<double>& reference);
+// of A: reference_values; or its classical FSAI when kind is fsai).
+MatrixGraph make_matrix_graph(const CsrMatrix& a, const std::vector<double>& reference,
+                              FactorKind kind = FactorKind::cholesky);
 
 // The factor the network corrects: IC(0), or modified IC(0) (ω = 1: L Lᵀ keeps A's row sums).
 enum class ReferenceFactor { ic0, mic0 };

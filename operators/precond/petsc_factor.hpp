@@ -13,6 +13,7 @@
 #include <functional>
 #include <vector>
 
+#include "operators/precond/fsai.hpp"
 #include "operators/precond/sparse.hpp"
 
 namespace karman::precond {
@@ -52,20 +53,24 @@ void create_pattern_product(Mat a, const LowerPattern& lower, const std::vector<
 
 // ---- Path B: -pc_type karman
 // Where the PC's factor comes from: given the preconditioning matrix's local block and its tril
-// pattern, return L's values [nnz_L] (positive diagonal). Default: IC(0) (ic0_values); the GNN
-// plugs in here.
+// pattern, return L's values [nnz_L] (positive diagonal; G's values in fsai mode). Default: the
+// kind's reference factor (IC(0) or the classical FSAI); the GNN plugs in here.
 using FactorProvider = std::function<std::vector<double>(const CsrMatrix&, const LowerPattern&)>;
 
 // Register the PC type "karman" (idempotent; call once after PetscInitialize). Then -pc_type
 // karman and -sub_pc_type karman (bjacobi, asm) work from the options database. On several ranks
 // it acts on each rank's diagonal block (block Jacobi with the learned factor).
 void register_karman_pc();
-// Follow-up (not implemented): a factorised sparse approximate inverse variant, M⁻¹ = G Gᵀ with G
-// on tril(A) (FSAI; the GNN would output G), applied by two SpMVs instead of two triangular
-// solves: parallel within a rank and across ranks, at the price of a weaker M⁻¹ per entry.
+// Two kinds (fsai.hpp): -pc_karman_type cholesky (default) applies (L Lᵀ)⁻¹ by two triangular
+// solves; -pc_karman_type fsai reads the provider's values as G (M⁻¹ = Gᵀ G ≈ A⁻¹, G lower
+// triangular on tril(P), G P Gᵀ ≈ I) and applies Gᵀ (G x) by two sparse mat-vecs.
 
 // Replace the factor provider of a PC of type karman (before PCSetUp / KSPSolve; after set-up it
-// refactors at once).
+// refactors at once). An empty provider restores the default: the reference factor of the PC's
+// kind, IC(0) for cholesky, the classical FSAI for fsai.
 void pc_karman_set_factor_provider(PC pc, FactorProvider provider);
+// The C++ form of -pc_karman_type (after set-up it refactors at once), and its current value.
+void pc_karman_set_type(PC pc, FactorKind kind);
+FactorKind pc_karman_get_type(PC pc);
 
 }  // namespace karman::precond

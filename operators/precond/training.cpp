@@ -13,6 +13,7 @@
 #include "karman/nn/optimizer.hpp"
 #include "operators/precond/condition_loss.hpp"
 #include "operators/precond/factor_loss.hpp"
+#include "operators/precond/fsai_loss.hpp"
 #include "petsc/check.hpp"
 #include "petsc/handle.hpp"
 
@@ -77,24 +78,38 @@ void scale(const nn::Vector<double>& v, double factor) {
       KOKKOS_LAMBDA(const std::size_t i) { v(i) *= factor; });
 }
 
-// One training matrix as the loop needs it: its graph and its loss (both built once).
+// The factor the GNN corrects: the classical FSAI for kind fsai, else IC(0) or MIC(0) as the
+// model's options say. [nnz_L] on lower_pattern(a).
+std::vector<double> reference(const CsrMatrix& a, const FactorGnnOptions& model, FactorKind kind) {
+  const LowerPattern lower = lower_pattern(a);
+  return kind == FactorKind::fsai ? fsai_values(a, lower)
+                                  : reference_values(a, lower, model.reference);
+}
+
+// One training matrix as the loop needs it: its graph and its loss (both built once). For kind
+// fsai the graph's reference is the classical FSAI and the loss is FsaiLoss.
 struct TrainingMatrix {
   const TrainingPairs* pairs;
   MatrixGraph graph;
   FactorLoss loss;
-  std::unique_ptr<ConditionLoss> condition;  // with TrainingLoss::condition only
+  std::unique_ptr<ConditionLoss> condition;  // with TrainingLoss::condition only (cholesky)
+  std::unique_ptr<FsaiLoss> fsai_loss;       // for kind fsai
   nn::Vector<double> dl;                     // [nnz_L]
-  TrainingMatrix(const TrainingPairs& p, ReferenceFactor reference, TrainingLoss kind)
+  TrainingMatrix(const TrainingPairs& p, const FactorGnnOptions& model,
+                 const TrainingOptions& options)
       : pairs(&p),
-        graph(make_matrix_graph(p.a, reference_values(p.a, lower_pattern(p.a), reference))),
+        graph(make_matrix_graph(p.a, reference(p.a, model, options.factor), options.factor)),
         loss(lower_triangle(p.a)),
         dl("dl", p.ic0.size()) {
-    if (kind == TrainingLoss::condition)
+    if (options.factor == FactorKind::fsai)
+      fsai_loss = std::make_unique<FsaiLoss>(lower_triangle(p.a));
+    else if (options.loss == TrainingLoss::condition)
       condition = std::make_unique<ConditionLoss>(p.a, lower_pattern(p.a));
   }
 
   // The loss of the factor values l [nnz_L] (on the device); writes ∂loss/∂l to dl.
   double evaluate(const nn::Vector<double>& l) {
+    if (fsai_loss) return fsai_loss->evaluate(l, pairs->x, pairs->b, dl);
     if (!condition) return loss.evaluate(l, pairs->x, pairs->b, dl);
     std::vector<double> gradient;
     const double value = condition->evaluate(to_host(l), gradient);
@@ -122,11 +137,11 @@ double mean_loss_and_gradient(FactorGnn& gnn, std::vector<std::unique_ptr<Traini
 // Σ over the validation matrices of the learned factor's CG iterations (a non-converged matrix
 // counts as 10 N: worse than any converged run).
 long validation_iterations(FactorGnn& gnn, const std::vector<petsc::Mat>& matrices,
-                           const std::vector<TrainingPairs>& validation) {
-  const FactorProvider provider = gnn_factor_provider(gnn);
+                           const std::vector<TrainingPairs>& validation, FactorKind kind) {
+  const FactorProvider provider = gnn_factor_provider(gnn, kind);
   long total = 0;
   for (std::size_t i = 0; i < matrices.size(); ++i) {
-    const long iterations = cg_iterations(matrices[i], provider);
+    const long iterations = cg_iterations(matrices[i], provider, kind);
     total += iterations >= 0 ? iterations : 10 * validation[i].a.rows;
   }
   return total;
@@ -159,11 +174,10 @@ TrainingPairs make_training_pairs(Mat a, long k, std::uint64_t seed) {
   return pairs;
 }
 
-FactorProvider gnn_factor_provider(FactorGnn& gnn) {
-  return [&gnn](const CsrMatrix& a, const LowerPattern& lower) {
+FactorProvider gnn_factor_provider(FactorGnn& gnn, FactorKind kind) {
+  return [&gnn, kind](const CsrMatrix& a, const LowerPattern& lower) {
     // lower_pattern and lower_triangle list tril(A) in the same order (rows, sorted columns).
-    const MatrixGraph graph =
-        make_matrix_graph(a, reference_values(a, lower, gnn.options().reference));
+    const MatrixGraph graph = make_matrix_graph(a, reference(a, gnn.options(), kind), kind);
     return to_host(gnn.forward(graph));
   };
 }
@@ -211,9 +225,10 @@ CgRun run_cg(Mat a, const std::function<void(PC)>& configure_pc) {
 
 }  // namespace
 
-CgRun timed_cg(Mat a, const FactorProvider& provider) {
-  return run_cg(a, [&provider](PC pc) {
+CgRun timed_cg(Mat a, const FactorProvider& provider, FactorKind kind) {
+  return run_cg(a, [&provider, kind](PC pc) {
     KARMAN_PETSC(PCSetType(pc, "karman"));
+    pc_karman_set_type(pc, kind);
     pc_karman_set_factor_provider(pc, provider);
   });
 }
@@ -222,8 +237,8 @@ CgRun timed_cg(Mat a, const std::string& pc_type) {
   return run_cg(a, [&pc_type](PC pc) { KARMAN_PETSC(PCSetType(pc, pc_type.c_str())); });
 }
 
-long cg_iterations(Mat a, const FactorProvider& provider) {
-  return timed_cg(a, provider).iterations;
+long cg_iterations(Mat a, const FactorProvider& provider, FactorKind kind) {
+  return timed_cg(a, provider, kind).iterations;
 }
 
 long cg_iterations(Mat a, const std::string& pc_type) { return timed_cg(a, pc_type).iterations; }
@@ -240,8 +255,7 @@ TrainingReport train_factor_gnn(FactorGnn& gnn, nn::Parameters<double>& paramete
 
   std::vector<std::unique_ptr<TrainingMatrix>> train_set;
   for (const TrainingPairs& pairs : train)
-    train_set.push_back(
-        std::make_unique<TrainingMatrix>(pairs, gnn.options().reference, options.loss));
+    train_set.push_back(std::make_unique<TrainingMatrix>(pairs, gnn.options(), options));
   std::vector<petsc::Mat> validation_matrices(validation.size());
   for (std::size_t i = 0; i < validation.size(); ++i)
     create_seq_aij(validation[i].a, validation_matrices[i].out());
@@ -250,7 +264,7 @@ TrainingReport train_factor_gnn(FactorGnn& gnn, nn::Parameters<double>& paramete
   nn::Vector<double> best("best parameters", parameters.size());
   Kokkos::deep_copy(best, parameters.values());
   report.initial_iterations = report.best_iterations =
-      validation_iterations(gnn, validation_matrices, validation);
+      validation_iterations(gnn, validation_matrices, validation, options.factor);
   report.history.emplace_back(0, report.initial_iterations);
 
   auto optimizer = nn::make_optimizer<double>(nn::OptimizerOptions{}, parameters);
@@ -259,7 +273,8 @@ TrainingReport train_factor_gnn(FactorGnn& gnn, nn::Parameters<double>& paramete
     if (step == 1) report.initial_loss = loss;
     optimizer->step(parameters, options.lr);
     if (step % options.select_every != 0 && step != options.steps) continue;
-    const long iterations = validation_iterations(gnn, validation_matrices, validation);
+    const long iterations =
+        validation_iterations(gnn, validation_matrices, validation, options.factor);
     report.history.emplace_back(step, iterations);
     if (iterations < report.best_iterations) {  // strictly fewer: ties keep the earlier model
       report.best_iterations = iterations;

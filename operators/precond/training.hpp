@@ -2,7 +2,9 @@
 // Training and model selection of the learned CG preconditioner (issue 6):
 //   1. pairs (x, b) per matrix: b ~ N(0, 1) (counter-based, reproducible), x = A⁻¹ b by PETSc
 //      CG + GAMG at rtol 1e-10 (the reference solve the loss trusts);
-//   2. Adam on the mean factor loss f(L) = Σ‖L Lᵀ x − b‖² / Σ‖b‖² over the training matrices;
+//   2. Adam on the mean factor loss f(L) = Σ‖L Lᵀ x − b‖² / Σ‖b‖² over the training matrices
+//      (FactorKind::fsai: the learned FSAI G, reference the classical FSAI, loss
+//      f(G) = Σ‖Gᵀ G b − x‖² / Σ‖x‖² of fsai_loss.hpp, applied by -pc_karman_type fsai);
 //   3. every `select_every` steps, PCG on the validation matrices through `-pc_type karman` with
 //      the GNN's factor; the parameters with the fewest total iterations are kept. The loss is a
 //      proxy (it weighs all eigen-directions alike, CG cares about the spectrum's spread), so the
@@ -40,15 +42,17 @@ struct TrainingPairs {
 TrainingPairs make_training_pairs(Mat a, long k, std::uint64_t seed);
 
 // The factor provider of a trained GNN for `-pc_type karman`: the graph of the PC's block with
-// its reference factor (IC(0) or MIC(0), as the GNN's options say), one forward pass, L's values
-// copied to the host. The GNN must outlive the provider (it is held by reference).
-FactorProvider gnn_factor_provider(FactorGnn& gnn);
+// its reference factor (IC(0) or MIC(0) as the GNN's options say; for kind fsai its classical
+// FSAI), one forward pass, the factor's values copied to the host. The GNN must outlive the
+// provider (it is held by reference).
+FactorProvider gnn_factor_provider(FactorGnn& gnn, FactorKind kind = FactorKind::cholesky);
 
 // PCG iterations on A x = b through `-pc_type karman` with the given factor: KSPCG,
 // unpreconditioned residual norm, rtol 1e-8, x0 = 0, b_i = standard_normal(2023, i) (global row i,
 // so the same at any rank count). Returns -1 when CG does not converge within 10 N iterations.
-// Collective on a's communicator (the karman PC then acts on each rank's diagonal block).
-long cg_iterations(Mat a, const FactorProvider& provider);
+// Collective on a's communicator (the karman PC then acts on each rank's diagonal block). `kind`
+// is the PC's -pc_karman_type; an empty provider is the kind's reference factor.
+long cg_iterations(Mat a, const FactorProvider& provider, FactorKind kind = FactorKind::cholesky);
 // The same CG (same b, tolerance, norm) with one of PETSc's own PCs ("icc", "gamg", "jacobi",
 // "none", ...; PETSc's defaults for it), for like-for-like baselines.
 long cg_iterations(Mat a, const std::string& pc_type);
@@ -60,7 +64,7 @@ struct CgRun {
   double setup_s = 0.0, solve_s = 0.0;
   double total_s() const { return setup_s + solve_s; }
 };
-CgRun timed_cg(Mat a, const FactorProvider& provider);
+CgRun timed_cg(Mat a, const FactorProvider& provider, FactorKind kind = FactorKind::cholesky);
 CgRun timed_cg(Mat a, const std::string& pc_type);
 
 // What Adam minimises: the factor loss Σ‖L Lᵀ x − b‖² / Σ‖b‖² (factor_loss.hpp; any size), or the
@@ -72,6 +76,7 @@ struct TrainingOptions {
   long steps = 600;
   double lr = 3e-3;        // Adam, constant
   long select_every = 50;  // validation CG every this many steps (and after the last)
+  FactorKind factor = FactorKind::cholesky;  // what the GNN predicts: L (IC(0)-based) or G (FSAI)
 };
 
 // What happened: the validation score (total CG iterations over the validation matrices) of the

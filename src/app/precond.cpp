@@ -2,7 +2,9 @@
 // factor L on tril(A) (M = L Lᵀ) from the matrix graph; it is trained on small matrices (pairs
 // from PETSc reference solves), selected by validation CG iterations, then applied through
 // -pc_type karman on larger held-out matrices and timed against PETSc's none, jacobi, icc, gamg
-// and hypre (BoomerAMG) in the same CG (unpreconditioned norm, rtol 1e-8, x0 = 0).
+// and hypre (BoomerAMG) in the same CG (unpreconditioned norm, rtol 1e-8, x0 = 0). With
+// model.factor fsai the GNN predicts a sparse approximate inverse factor G instead (M⁻¹ = Gᵀ G,
+// -pc_karman_type fsai), and the classical FSAI joins the baselines as `fsai`.
 
 #include <fmt/format.h>
 
@@ -79,6 +81,9 @@ PrecondSpec read_precond(const config::Node& root) {
   spec.model.reference = model.choice("reference", {"ic0", "mic0"}, "mic0") == "mic0"
                              ? precond::ReferenceFactor::mic0
                              : precond::ReferenceFactor::ic0;
+  spec.training.factor = model.choice("factor", {"cholesky", "fsai"}, "cholesky") == "fsai"
+                             ? precond::FactorKind::fsai
+                             : precond::FactorKind::cholesky;
   spec.model.width = static_cast<std::size_t>(model.integer("width", 16, 1, 1024));
   spec.model.layers = static_cast<std::size_t>(model.integer("layers", 3, 1, 32));
   spec.model_seed = static_cast<std::uint64_t>(model.integer("seed", 7, 0));
@@ -122,19 +127,23 @@ class PrecondRun {
       KARMAN_PETSC(MatGetSize(a, &rows, nullptr));
       const std::string name = fmt::format("{}_{}", m_spec.problem, n);
       nlohmann::json entry = {{"name", name}, {"n", n}, {"rows", rows}};
-      for (const std::string& pc : kBaselinePcs) entry[pc] = timed(name, rows, pc, baseline(a, pc));
-      // The learned factor's starting point alone (MIC(0) or IC(0) through -pc_type karman): what
-      // the GNN adds over its reference is the difference of these two rows.
-      entry["reference"] = timed(name, rows, reference_name(), precond::timed_cg(a, reference()));
-      const precond::CgRun learned = precond::timed_cg(a, precond::gnn_factor_provider(m_gnn));
+      for (const std::string& pc : baseline_pcs())
+        entry[pc] = timed(name, rows, pc, baseline(a, pc));
+      const precond::FactorKind kind = m_spec.training.factor;
+      // The learned factor's starting point alone (MIC(0) or IC(0), or the classical FSAI, through
+      // -pc_type karman): what the GNN adds over its reference is the difference of the two rows.
+      if (kind == precond::FactorKind::cholesky)
+        entry["reference"] = timed(name, rows, reference_name(), precond::timed_cg(a, reference()));
+      const precond::CgRun learned =
+          precond::timed_cg(a, precond::gnn_factor_provider(m_gnn, kind), kind);
       entry["learned"] = timed(name, rows, "learned", learned);
       converged = converged && learned.iterations > 0;
       if (rows > largest_rows) {
         largest_rows = rows;
         learned_largest = entry["learned"];
         baselines_largest = nlohmann::json::object();
-        for (const std::string& pc : kBaselinePcs) baselines_largest[pc] = entry[pc];
-        baselines_largest["reference"] = entry["reference"];
+        for (const std::string& pc : baseline_pcs()) baselines_largest[pc] = entry[pc];
+        if (entry.contains("reference")) baselines_largest["reference"] = entry["reference"];
       }
       matrices.push_back(entry);
     }
@@ -208,9 +217,10 @@ class PrecondRun {
     for (const auto& [step, iterations] : report.history)
       history += fmt::format(" {}:{}", step, iterations);
     log().info(
-        "trained {} steps in {:.2f} s: loss {:.4e} -> {:.4e}; validation CG iterations IC(0) {} "
+        "trained {} steps in {:.2f} s: loss {:.4e} -> {:.4e}; validation CG iterations {} {} "
         "-> {} (kept step {}); by step:{}",
         m_spec.training.steps, report.seconds, report.initial_loss, report.selected_loss,
+        m_spec.training.factor == precond::FactorKind::fsai ? "FSAI" : "IC(0)",
         report.initial_iterations, report.best_iterations, report.best_step, history);
     return report;
   }
@@ -219,6 +229,9 @@ class PrecondRun {
   // block IC(0), the karman PC with IC(0) factors (equal to -pc_type bjacobi -sub_pc_type icc,
   // tests/mpi/test_precond_bjacobi), the block form the learned factor acts in too.
   precond::CgRun baseline(Mat a, const std::string& pc) const {
+    // The classical FSAI: the karman PC in fsai mode with its default provider (block FSAI on
+    // several ranks, like the learned one).
+    if (pc == "fsai") return precond::timed_cg(a, {}, precond::FactorKind::fsai);
     if (pc != "icc" || m_ctx.size == 1) return precond::timed_cg(a, pc);
     return precond::timed_cg(
         a, [](const precond::CsrMatrix& block, const precond::LowerPattern& lower) {
@@ -234,6 +247,14 @@ class PrecondRun {
                                            const precond::LowerPattern& lower) {
       return precond::reference_values(block, lower, kind);
     };
+  }
+
+  // The baselines in report order: PETSc's PCs, then (learned FSAI runs) the classical FSAI, the
+  // like-for-like reference of the learned G as icc is of the learned L.
+  std::vector<std::string> baseline_pcs() const {
+    std::vector<std::string> pcs = kBaselinePcs;
+    if (m_spec.training.factor == precond::FactorKind::fsai) pcs.push_back("fsai");
+    return pcs;
   }
 
   // One row of the log's table; the report's entry for it.
@@ -252,6 +273,7 @@ class PrecondRun {
     nn::store_parameters(checkpoint, m_parameters);
     checkpoint.strings["kind"] = "precond";
     checkpoint.strings["problem"] = m_spec.problem;
+    checkpoint.strings["factor"] = precond::factor_kind_name(m_spec.training.factor);
     checkpoint.scalars["model_width"] = static_cast<double>(m_spec.model.width);
     checkpoint.scalars["model_layers"] = static_cast<double>(m_spec.model.layers);
     checkpoint.strings["model_reference"] = reference_name();
@@ -269,10 +291,14 @@ class PrecondMethod : public Method {
   void read(const config::Node& root, const std::string&) override { m_spec = read_precond(root); }
   std::string summary() const override {
     return fmt::format(
-        "kind precond, {} GNN width {} x {} layers correcting {}, {} training steps, test n {}",
-        m_spec.problem, m_spec.model.width, m_spec.model.layers,
-        m_spec.model.reference == precond::ReferenceFactor::mic0 ? "MIC(0)" : "IC(0)",
-        m_spec.training.steps, fmt::join(m_spec.test_sizes, ", "));
+        "kind precond, {} GNN ({} correcting {}) width {} x {} layers, {} training steps, "
+        "test n {}",
+        m_spec.problem, precond::factor_kind_name(m_spec.training.factor),
+        m_spec.training.factor == precond::FactorKind::fsai        ? "FSAI"
+        : m_spec.model.reference == precond::ReferenceFactor::mic0 ? "MIC(0)"
+                                                                   : "IC(0)",
+        m_spec.model.width, m_spec.model.layers, m_spec.training.steps,
+        fmt::join(m_spec.test_sizes, ", "));
   }
   std::string run(RunContext& ctx) override { return PrecondRun(m_spec, ctx).run(); }
 

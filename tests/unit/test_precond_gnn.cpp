@@ -1,6 +1,8 @@
 // The learned preconditioner's network and loss (operators/precond): finite-difference gradients
 // of the factor loss and of GNN + loss, SPD by construction (positive diagonal for any weights),
-// exact IC(0) at initialisation, and a few Adam steps that lower the loss on an 8×8 Poisson matrix.
+// exact IC(0) at initialisation, and a few Adam steps that lower the loss on an 8×8 Poisson matrix;
+// the classical FSAI (closed form in 1D, its defining properties against dense products), the
+// learned-FSAI loss (dense loop, FD gradient) and the GNN on an FSAI reference.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -13,6 +15,8 @@
 #include "karman/nn/optimizer.hpp"
 #include "operators/precond/condition_loss.hpp"
 #include "operators/precond/factor_loss.hpp"
+#include "operators/precond/fsai.hpp"
+#include "operators/precond/fsai_loss.hpp"
 #include "operators/precond/gnn.hpp"
 #include "operators/precond/sparse.hpp"
 #include "support/kokkos_env.hpp"
@@ -148,6 +152,33 @@ double dense_loss(const CsrMatrix& lower, const std::vector<double>& l, const Ma
   }
   return num / den;
 }
+
+// Σ_s ‖Gᵀ G b_s − x_s‖² / Σ_s ‖x_s‖² with dense host loops: an independent check of FsaiLoss.
+double dense_fsai_loss(const CsrMatrix& lower, const std::vector<double>& g,
+                       const Matrix<double>& x, const Matrix<double>& b) {
+  const long n = lower.rows;
+  std::vector<double> gd(n * n, 0.0);
+  for (long i = 0; i < n; ++i)
+    for (long e = lower.row_ptr[i]; e < lower.row_ptr[i + 1]; ++e) gd[i * n + lower.col[e]] = g[e];
+  auto hx = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), x);
+  auto hb = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), b);
+  double num = 0.0, den = 0.0;
+  for (std::size_t s = 0; s < x.extent(1); ++s) {
+    std::vector<double> u(n, 0.0);
+    for (long i = 0; i < n; ++i)
+      for (long j = 0; j < n; ++j) u[i] += gd[i * n + j] * hb(j, s);
+    for (long j = 0; j < n; ++j) {
+      double z = 0.0;
+      for (long i = 0; i < n; ++i) z += gd[i * n + j] * u[i];
+      num += (z - hx(j, s)) * (z - hx(j, s));
+      den += hx(j, s) * hx(j, s);
+    }
+  }
+  return num / den;
+}
+
+// The classical FSAI of A on tril(A), in lower_triangle(a)'s order.
+std::vector<double> classical_fsai(const CsrMatrix& a) { return fsai_values(a, lower_pattern(a)); }
 
 // A model with its parameters, every entry drawn from scale·N(0, 1) (so no layer is zero).
 struct Model {
@@ -383,4 +414,102 @@ TEST(PrecondGnn, AdamStepsLowerTheLossOnPoisson) {
   EXPECT_LT(final_train, 0.8 * initial);
   EXPECT_LT(final_held, initial_held);
   EXPECT_GT(cg_learned, 0);  // converged
+}
+
+TEST(PrecondFsai, ClosedFormOnTheTridiagonalLaplacian) {
+  // tridiag(−1, 2, −1): row 0 solves [2] ĝ = 1, G_00 = 1/√2; row i > 0 solves
+  // [[2, −1], [−1, 2]] ĝ = e_2, ĝ = (1, 2)/3, so (G_i,i−1, G_ii) = (1, 2)/√6.
+  const long n = 6;
+  CsrMatrix a;
+  a.rows = n;
+  a.row_ptr.assign(1, 0);
+  for (long i = 0; i < n; ++i) {
+    for (long j = std::max(0L, i - 1); j <= std::min(n - 1, i + 1); ++j) {
+      a.col.push_back(j);
+      a.values.push_back(j == i ? 2.0 : -1.0);
+    }
+    a.row_ptr.push_back(static_cast<long>(a.col.size()));
+  }
+  const std::vector<double> g = classical_fsai(a);
+  ASSERT_EQ(g.size(), static_cast<std::size_t>(2 * n - 1));
+  EXPECT_NEAR(g[0], 1.0 / std::sqrt(2.0), 1e-15);
+  for (long i = 1; i < n; ++i) {
+    EXPECT_NEAR(g[2 * i - 1], 1.0 / std::sqrt(6.0), 1e-15) << "row " << i;
+    EXPECT_NEAR(g[2 * i], 2.0 / std::sqrt(6.0), 1e-15) << "row " << i;
+  }
+}
+
+TEST(PrecondFsai, DefiningPropertiesHoldAgainstDenseProducts) {
+  // (G A)_ij = 0 for j < i in row i's pattern and (G A Gᵀ)_ii = 1: the two conditions that define
+  // the FSAI on a pattern, checked with dense products on Poisson and a variable coefficient.
+  for (const CsrMatrix& a : {poisson_matrix(6), variable_matrix(6)}) {
+    const long n = a.rows;
+    const CsrMatrix lower = lower_triangle(a);
+    const std::vector<double> g = classical_fsai(a), ad = dense(a);
+    std::vector<double> gd(n * n, 0.0), ga(n * n, 0.0);
+    for (long i = 0; i < n; ++i)
+      for (long e = lower.row_ptr[i]; e < lower.row_ptr[i + 1]; ++e)
+        gd[i * n + lower.col[e]] = g[e];
+    for (long i = 0; i < n; ++i)
+      for (long k = 0; k < n; ++k)
+        for (long j = 0; j < n; ++j) ga[i * n + j] += gd[i * n + k] * ad[k * n + j];
+    double scale = 0.0;  // max |(G A)_ij|: the size the zero conditions are measured against
+    for (double v : ga) scale = std::max(scale, std::abs(v));
+    for (long i = 0; i < n; ++i) {
+      EXPECT_GT(g[lower.row_ptr[i + 1] - 1], 0.0) << "G_ii, row " << i;
+      double gagt_ii = 0.0;
+      for (long j = 0; j < n; ++j) gagt_ii += ga[i * n + j] * gd[i * n + j];
+      EXPECT_NEAR(gagt_ii, 1.0, 1e-12) << "row " << i;
+      for (long e = lower.row_ptr[i]; e < lower.row_ptr[i + 1] - 1; ++e)
+        EXPECT_LT(std::abs(ga[i * n + lower.col[e]]), 1e-12 * scale)
+            << "(G A)(" << i << ", " << lower.col[e] << ")";
+    }
+  }
+}
+
+TEST(PrecondFsai, IndefiniteMatrixIsRejected) {
+  CsrMatrix a = poisson_matrix(3);
+  for (long e = a.row_ptr[4]; e < a.row_ptr[5]; ++e)
+    if (a.col[e] == 4) a.values[e] = -1.0;  // a negative diagonal in the middle row
+  EXPECT_THROW(classical_fsai(a), NotSpdError);
+}
+
+TEST(PrecondFsaiLoss, MatchesDenseLoopAndGradientMatchesFiniteDifferences) {
+  for (const CsrMatrix& a : {poisson_matrix(6), variable_matrix(5)}) {
+    const CsrMatrix lower = lower_triangle(a);
+    std::vector<double> g = classical_fsai(a);
+    for (std::size_t e = 0; e < g.size(); ++e) g[e] *= 1.0 + 0.2 * standard_normal(4, e);
+    Matrix<double> x, b;
+    make_pairs(a, 3, 5, x, b);
+    const Vector<double> gv = device_vector(g), dg("dg", g.size()), scratch("scratch", g.size());
+    FsaiLoss loss(lower);
+    const double value = loss.evaluate(gv, x, b, dg);
+    EXPECT_NEAR(value, dense_fsai_loss(lower, g, x, b), 1e-12 * value);
+    const std::vector<double> numeric =
+        numeric_gradient(gv, [&] { return loss.evaluate(gv, x, b, scratch); });
+    EXPECT_LT(relative_error(host_vector(dg), numeric), kGradientTolerance);
+  }
+}
+
+TEST(PrecondGnn, FsaiReferenceStartsExactAndGradientMatchesFiniteDifferences) {
+  const CsrMatrix a = variable_matrix(6);
+  const std::vector<double> fsai = classical_fsai(a);
+  const MatrixGraph graph = make_matrix_graph(a, fsai, FactorKind::fsai);
+  Model untrained;  // the head is zero: the classical FSAI, exactly
+  const std::vector<double> g0 = host_vector(untrained.gnn.forward(graph));
+  for (std::size_t e = 0; e < g0.size(); ++e) EXPECT_EQ(g0[e], fsai[e]) << "entry " << e;
+
+  Model model;
+  model.randomize(0.3, 23);
+  Matrix<double> x, b;
+  make_pairs(a, 4, 6, x, b);
+  FsaiLoss loss(lower_triangle(a));
+  const Vector<double> dg("dg", graph.edges);
+  auto evaluate = [&] { return loss.evaluate(model.gnn.forward(graph), x, b, dg); };
+  model.parameters.zero_gradients();
+  evaluate();
+  model.gnn.backward(dg);
+  const std::vector<double> analytic = host_vector(model.parameters.gradients());
+  const std::vector<double> numeric = numeric_gradient(model.parameters.values(), evaluate);
+  EXPECT_LT(relative_error(analytic, numeric), kGradientTolerance);
 }
