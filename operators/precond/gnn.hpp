@@ -5,7 +5,12 @@
 // Graph: nodes = rows of A, edges = entries of tril(A) (i ≥ j, the diagonal included), each edge
 // joining its two rows. Features are scale-free, read from Â = D^{-1/2} A D^{-1/2}:
 //   edge [E, 4]: â_ij, |â_ij|, [i = j], l̂_ij = ic0_ij / sqrt(a_ii) (the reference factor of Â)
-//   node [N, 3]: Σ_j â_ij, Σ_{j≠i} |â_ij|, 1 / nnz(row i)
+//   node [N, 4]: Σ_j â_ij, Σ_{j≠i} |â_ij|, 1 / nnz(row i), δ_i = dropped_i / a_ii
+// where dropped_i = Σ_{j outside the block} |a_ij| is the coupling a partition cut from row i (0
+// on one rank): in the block alone a cut row looks like a Dirichlet boundary row, δ tells them
+// apart. δ is scaled by a_ii alone, not by sqrt(a_ii a_jj) as Â is, so the PC reads it from the
+// rank's off-diagonal block without fetching the neighbours' diagonals (the two agree where the
+// diagonal varies smoothly across the cut).
 //
 // Network (width W, K layers), every step a GEMM over all edges or all nodes at once:
 //   e⁰ = tanh(F_e W_e + b),  h⁰ = tanh(F_v W_v + b)                        [E, W], [N, W]
@@ -36,19 +41,21 @@ CsrMatrix lower_triangle(const CsrMatrix& a);
 
 // The graph of one matrix with its features, on the device. Built once per matrix.
 struct MatrixGraph {
-  static constexpr std::size_t edge_features_count = 4, node_features_count = 3;
+  static constexpr std::size_t edge_features_count = 4, node_features_count = 4;
   long nodes = 0, edges = 0;
   Kokkos::View<long*, nn::MemorySpace> edge_row, edge_col;      // [E]
   Kokkos::View<long*, nn::MemorySpace> incident_ptr, incident;  // [N + 1], [Σ incidences]
   nn::Matrix<double> edge_features;                             // [E, 4]
-  nn::Matrix<double> node_features;                             // [N, 3]
+  nn::Matrix<double> node_features;                             // [N, 4]
   nn::Vector<double> reference;                                 // [E] ic0 values
   Kokkos::View<int*, nn::MemorySpace> diagonal;                 // [E] 1 on i = j
 };
 
 // `a`: the full symmetric matrix (both triangles, sorted columns, positive diagonal);
-// `reference`: the reference factor's values on lower_triangle(a), in its order (IC(0) of A).
-MatrixGraph make_matrix_graph(const CsrMatrix& a, const std::vector<double>& reference);
+// `reference`: the reference factor's values on lower_triangle(a), in its order (IC(0) of A);
+// `dropped`: [n] the coupling cut by the partition (LocalBlock::dropped), empty for none.
+MatrixGraph make_matrix_graph(const CsrMatrix& a, const std::vector<double>& reference,
+                              const std::vector<double>& dropped = {});
 
 struct FactorGnnOptions {
   std::size_t width = 16;
@@ -56,11 +63,22 @@ struct FactorGnnOptions {
   double correction_bound = 2.0;  // β: |c| < β
   // Correct only the diagonal (L_ij = ic0_ij off it): a learned modified-IC-like row scaling.
   bool diagonal_only = false;
+  // θ: the reference factor is IC(0) of A − θ·diag(dropped) (reference_factor): the coupling a
+  // partition cut from a row is lumped, a fraction θ of it, into that row's diagonal (toward a
+  // Neumann-like block, as modified IC lumps dropped fill). 0: plain IC(0) of the block.
+  double cut_lumping = 0.0;
 };
+
+// The reference factor the GNN corrects, for a block with the coupling cut from it: IC(0) of
+// A − θ·diag(dropped) on tril(A) [nnz_L] (plain IC(0) when θ = 0 or nothing was cut). Throws
+// NotSpdError when that IC(0) breaks down (θ ≤ 1 keeps a diagonally dominant A dominant).
+std::vector<double> reference_factor(const LocalBlock& a, const LowerPattern& lower,
+                                     double cut_lumping);
 
 class FactorGnn {
  public:
   explicit FactorGnn(const FactorGnnOptions& options = {});
+  const FactorGnnOptions& options() const { return m_options; }
 
   // As nn::Module: declare into `parameters` (before allocation), then initialize after it.
   void declare(nn::Parameters<double>& parameters, const std::string& prefix = "gnn.");

@@ -59,7 +59,9 @@ TEST(CliPrecond, BadKeysAreRefused) {
       {"test.sizes=[2]", "test.sizes"},
       {"problem=foo", "problem"},
       {"train.sizes=[12.5]", "train.sizes"},
-      {"model.width=0", "model.width"}};
+      {"model.width=0", "model.width"},
+      {"train.partitions=[0]", "train.partitions"},
+      {"model.cut_lumping=2", "model.cut_lumping"}};
   for (const auto& [set, key] : bad) {
     SCOPED_TRACE(set);
     const CliResult r = run_karman(

@@ -1,6 +1,8 @@
 // The learned preconditioner's network and loss (operators/precond): finite-difference gradients
 // of the factor loss and of GNN + loss, SPD by construction (positive diagonal for any weights),
-// exact IC(0) at initialisation, and a few Adam steps that lower the loss on an 8×8 Poisson matrix.
+// exact IC(0) at initialisation, and a few Adam steps that lower the loss on an 8×8 Poisson matrix;
+// the row blocks of a partition with the coupling they lose (the graph's δ feature) and the
+// reference factor with that coupling lumped into the diagonal.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -245,9 +247,12 @@ TEST(PrecondFactorLoss, ExactFactorHasZeroLossAndIcZeroDoesNot) {
 }
 
 TEST(PrecondGnn, GradientOfLossMatchesFiniteDifferences) {
+  // The last matrix is a block cut from a larger one: its graph carries the dropped coupling.
+  const LocalBlock cut = diagonal_block(LocalBlock{variable_matrix(7), {}}, 0, 30);
   for (const bool diagonal_only : {false, true})
-    for (const CsrMatrix& a : {poisson_matrix(6), variable_matrix(6)}) {
-      const MatrixGraph graph = make_matrix_graph(a, incomplete_cholesky(a));
+    for (const LocalBlock& a :
+         {LocalBlock{poisson_matrix(6), {}}, LocalBlock{variable_matrix(6), {}}, cut}) {
+      const MatrixGraph graph = make_matrix_graph(a, incomplete_cholesky(a), a.dropped);
       FactorGnnOptions options;
       options.diagonal_only = diagonal_only;
       Model model(options);
@@ -285,6 +290,52 @@ TEST(PrecondGnn, DiagonalOnlyKeepsTheOffDiagonalOfIcZero) {
       else
         EXPECT_EQ(l[e], ic0[e]) << "entry " << e;
   EXPECT_GT(largest_change, 1e-3);  // the diagonal did move
+}
+
+TEST(PrecondPartition, BlocksFollowPetscLayoutAndKeepTheDroppedCoupling) {
+  EXPECT_EQ(row_layout(10, 3), (std::vector<std::int64_t>{0, 4, 7, 10}));  // remainder first
+  EXPECT_EQ(row_layout(8, 1), (std::vector<std::int64_t>{0, 8}));
+  EXPECT_THROW(row_layout(3, 4), std::invalid_argument);
+  // Poisson 6×6 on two ranks: rows 0..17 | 18..35, three grid lines each. Every entry of A is in
+  // a block or dropped, the dropped total is the coupling between the blocks (2 × 6 entries of
+  // |−1|), and the cut rows are exactly the rows with a neighbour across the cut.
+  const LocalBlock a{poisson_matrix(6), {}};
+  ASSERT_EQ(row_layout(36, 2), (std::vector<std::int64_t>{0, 18, 36}));
+  const LocalBlock top = diagonal_block(a, 0, 18), bottom = diagonal_block(a, 18, 36);
+  EXPECT_EQ(top.rows, 18);
+  EXPECT_EQ(top.nnz() + bottom.nnz() + 12, a.nnz());
+  double total = 0.0;
+  for (double d : top.dropped) total += d;
+  for (double d : bottom.dropped) total += d;
+  EXPECT_DOUBLE_EQ(total, 12.0);
+  for (long i = 0; i < 18; ++i) EXPECT_EQ(top.dropped[i], i >= 12 ? 1.0 : 0.0) << "row " << i;
+  // Splitting a block again adds to what it dropped already.
+  const LocalBlock inner = diagonal_block(bottom, 0, 6);  // rows 18..23
+  EXPECT_EQ(inner.dropped[0], 2.0);                       // row 18: up (row 12) and down (24)
+  // The feature δ = dropped / a_ii reaches the graph.
+  const MatrixGraph graph = make_matrix_graph(top, incomplete_cholesky(top), top.dropped);
+  auto features = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), graph.node_features);
+  EXPECT_EQ(features(17, 3), 0.25);
+  EXPECT_EQ(features(0, 3), 0.0);
+}
+
+TEST(PrecondPartition, LumpedReferenceMatchesTheLumpedMatrixOnItsPattern) {
+  // IC(0) of B reproduces B on B's pattern; with θ the diagonal of B is a_ii − θ·dropped_i. So
+  // (L Lᵀ)_ii = a_ii − θ·dropped_i for the reference, and θ = 0 is plain IC(0).
+  const LocalBlock a = diagonal_block(LocalBlock{variable_matrix(6), {}}, 12, 30);
+  const LowerPattern lower = lower_pattern(a);
+  EXPECT_EQ(reference_factor(a, lower, 0.0), incomplete_cholesky(a));
+  const double theta = 0.5;
+  const std::vector<double> l = reference_factor(a, lower, theta);
+  bool some_cut = false;
+  for (long i = 0; i < a.rows; ++i) {
+    double diagonal = 0.0;  // (L Lᵀ)_ii = Σ_k L_ik²
+    for (std::int64_t p = lower.row_ptr[i]; p <= lower.diagonal(i); ++p) diagonal += l[p] * l[p];
+    const double a_ii = a.values[lower.position_in_a[lower.diagonal(i)]];
+    EXPECT_NEAR(diagonal, a_ii - theta * a.dropped[i], 1e-12 * a_ii) << "row " << i;
+    some_cut = some_cut || a.dropped[i] > 0.0;
+  }
+  EXPECT_TRUE(some_cut);
 }
 
 TEST(PrecondGnn, UntrainedNetworkReturnsIcZeroExactly) {
