@@ -116,7 +116,8 @@ LocalBlock local_block(Mat a) {
   LocalBlock block{local_diagonal_block(a), {}};
   block.dropped.assign(block.rows, 0.0);
   PetscBool is_mpi = PETSC_FALSE;
-  KARMAN_PETSC(PetscObjectTypeCompare(reinterpret_cast<PetscObject>(a), MATMPIAIJ, &is_mpi));
+  // MPIAIJ and the types derived from it (its device variants) keep an off-diagonal block.
+  KARMAN_PETSC(PetscObjectBaseTypeCompare(reinterpret_cast<PetscObject>(a), MATMPIAIJ, &is_mpi));
   if (!is_mpi) return block;                       // sequential: nothing was cut
   Mat diagonal = nullptr, off_diagonal = nullptr;  // borrowed
   KARMAN_PETSC(MatMPIAIJGetSeqAIJ(a, &diagonal, &off_diagonal, nullptr));

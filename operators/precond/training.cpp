@@ -5,6 +5,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <numeric>
 #include <string>
 
 #include "karman/core/error.hpp"
@@ -141,9 +142,7 @@ std::vector<long> validation_iterations(FactorGnn& gnn, const std::vector<petsc:
 }
 
 long sum(const std::vector<long>& values) {
-  long total = 0;
-  for (const long v : values) total += v;
-  return total;
+  return std::accumulate(values.begin(), values.end(), 0L);
 }
 
 // Restrict the rows [first, last) of m [n, k] (a copy).

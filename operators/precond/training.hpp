@@ -34,7 +34,7 @@ namespace karman::precond {
 // One matrix with its reference factor and k solved right-hand sides.
 struct TrainingPairs {
   LocalBlock a;             // the matrix, or one block of it with the coupling cut from it
-  std::vector<double> ic0;  // [nnz_L] IC(0) of a on tril(a): the GNN's reference factor
+  std::vector<double> ic0;  // [nnz_L] IC(0) of a on tril(a) (the GNN's reference, θ = 0)
   nn::Matrix<double> x, b;  // [n, k]: the global A x_s = b_s, b_s ~ N(0, 1), a's rows of them
 };
 
