@@ -72,12 +72,14 @@ CsrMatrix lower_triangle(const CsrMatrix& a) {
 }
 
 MatrixGraph make_matrix_graph(const CsrMatrix& a, const std::vector<double>& reference,
-                              FactorKind kind) {
+                              FactorKind kind, const std::vector<double>& dropped) {
   const CsrMatrix lower = lower_triangle(a);
   const long n = a.rows, edges = static_cast<long>(lower.col.size());
   KARMAN_VERIFY(static_cast<long>(reference.size()) == edges,
                 "MatrixGraph: the reference factor must have one value per entry of tril(A)");
   KARMAN_VERIFY(a.values.size() == a.col.size(), "MatrixGraph: the matrix has no values");
+  KARMAN_VERIFY(dropped.empty() || static_cast<long>(dropped.size()) == n,
+                "MatrixGraph: the dropped coupling must have one value per row");
   const std::vector<double> d = diagonal_of(a);
 
   constexpr std::size_t fe = MatrixGraph::edge_features_count;
@@ -112,6 +114,7 @@ MatrixGraph make_matrix_graph(const CsrMatrix& a, const std::vector<double>& ref
       if (j != i) node_features[i * fv + 1] += std::abs(scaled);
     }
     node_features[i * fv + 2] = 1.0 / static_cast<double>(count);
+    node_features[i * fv + 3] = dropped.empty() ? 0.0 : dropped[i] / d[i];
   }
   // Incidence lists: edge (i, j) belongs to node i and, off the diagonal, to node j.
   for (long i = 0; i < n; ++i) incident_ptr[i + 1] += incident_ptr[i];

@@ -6,7 +6,12 @@
 // joining its two rows. Features are scale-free, read from Â = D^{-1/2} A D^{-1/2}:
 //   edge [E, 4]: â_ij, |â_ij|, [i = j], l̂_ij = ic0_ij / sqrt(a_ii) (the reference factor of Â;
 //                for an FSAI reference ĝ_ij = g_ij sqrt(a_jj), the classical FSAI of Â)
-//   node [N, 3]: Σ_j â_ij, Σ_{j≠i} |â_ij|, 1 / nnz(row i)
+//   node [N, 4]: Σ_j â_ij, Σ_{j≠i} |â_ij|, 1 / nnz(row i), δ_i = dropped_i / a_ii
+// where dropped_i = Σ_{j outside the block} |a_ij| is the coupling a partition cut from row i (0
+// on one rank): in the block alone a cut row looks like a Dirichlet boundary row, δ tells them
+// apart. δ is scaled by a_ii alone, not by sqrt(a_ii a_jj) as Â is, so the PC reads it from the
+// rank's off-diagonal block without fetching the neighbours' diagonals (the two agree where the
+// diagonal varies smoothly across the cut).
 //
 // Network (width W, K layers), every step a GEMM over all edges or all nodes at once:
 //   e⁰ = tanh(F_e W_e + b),  h⁰ = tanh(F_v W_v + b)                        [E, W], [N, W]
@@ -40,21 +45,23 @@ CsrMatrix lower_triangle(const CsrMatrix& a);
 
 // The graph of one matrix with its features, on the device. Built once per matrix.
 struct MatrixGraph {
-  static constexpr std::size_t edge_features_count = 4, node_features_count = 3;
+  static constexpr std::size_t edge_features_count = 4, node_features_count = 4;
   long nodes = 0, edges = 0;
   Kokkos::View<long*, nn::MemorySpace> edge_row, edge_col;      // [E]
   Kokkos::View<long*, nn::MemorySpace> incident_ptr, incident;  // [N + 1], [Σ incidences]
   nn::Matrix<double> edge_features;                             // [E, 4]
-  nn::Matrix<double> node_features;                             // [N, 3]
+  nn::Matrix<double> node_features;                             // [N, 4]
   nn::Vector<double> reference;                                 // [E] ic0 values
   Kokkos::View<int*, nn::MemorySpace> diagonal;                 // [E] 1 on i = j
 };
 
 // `a`: the full symmetric matrix (both triangles, sorted columns, positive diagonal);
 // `reference`: the reference factor's values on lower_triangle(a), in its order (IC(0) or MIC(0)
-// of A: reference_values; or its classical FSAI when kind is fsai).
+// of A: reference_values; or its classical FSAI when kind is fsai); `dropped`: [n] the coupling
+// cut by the partition (LocalBlock::dropped), empty for none.
 MatrixGraph make_matrix_graph(const CsrMatrix& a, const std::vector<double>& reference,
-                              FactorKind kind = FactorKind::cholesky);
+                              FactorKind kind = FactorKind::cholesky,
+                              const std::vector<double>& dropped = {});
 
 // The factor the network corrects: IC(0), or modified IC(0) (ω = 1: L Lᵀ keeps A's row sums).
 enum class ReferenceFactor { ic0, mic0 };

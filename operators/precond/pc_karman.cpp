@@ -40,7 +40,7 @@ PetscErrorCode guarded(PC pc, Body body) {
 PetscErrorCode setup(PC pc) {
   return guarded(pc, [pc] {
     KarmanPc& ctx = context(pc);
-    const CsrMatrix a = local_diagonal_block(pc->pmat);
+    const LocalBlock a = local_block(pc->pmat);  // with the coupling the partition cut
     ctx.lower = lower_pattern(a);
     ctx.l = ctx.provider ? ctx.provider(a, ctx.lower) : reference_factor(ctx.kind, a, ctx.lower);
     require_positive_diagonal(ctx.lower, ctx.l);

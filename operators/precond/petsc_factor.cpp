@@ -2,6 +2,7 @@
 #include "operators/precond/petsc_factor.hpp"
 
 #include <array>
+#include <cmath>
 
 #include "karman/core/error.hpp"
 #include "petsc/check.hpp"
@@ -109,6 +110,47 @@ CsrMatrix local_diagonal_block(Mat a) {
     csr.row_ptr.push_back(csr.nnz());
   }
   return csr;
+}
+
+LocalBlock local_block(Mat a) {
+  LocalBlock block{local_diagonal_block(a), {}};
+  block.dropped.assign(block.rows, 0.0);
+  PetscBool is_mpi = PETSC_FALSE;
+  // MPIAIJ and the types derived from it (its device variants) keep an off-diagonal block.
+  KARMAN_PETSC(PetscObjectBaseTypeCompare(reinterpret_cast<PetscObject>(a), MATMPIAIJ, &is_mpi));
+  if (!is_mpi) return block;                       // sequential: nothing was cut
+  Mat diagonal = nullptr, off_diagonal = nullptr;  // borrowed
+  KARMAN_PETSC(MatMPIAIJGetSeqAIJ(a, &diagonal, &off_diagonal, nullptr));
+  for (PetscInt row = 0; row < static_cast<PetscInt>(block.rows); ++row) {
+    PetscInt count = 0;
+    const PetscScalar* values = nullptr;
+    KARMAN_PETSC(MatGetRow(off_diagonal, row, &count, nullptr, &values));
+    for (PetscInt k = 0; k < count; ++k) block.dropped[row] += std::abs(values[k]);
+    KARMAN_PETSC(MatRestoreRow(off_diagonal, row, &count, nullptr, &values));
+  }
+  return block;
+}
+
+FactorProvider partitioned_provider(FactorProvider provider, std::int64_t parts) {
+  return [provider = std::move(provider), parts](const LocalBlock& a, const LowerPattern& lower) {
+    std::vector<double> l(lower.nnz(), 0.0);  // zero between blocks
+    const std::vector<std::int64_t> bounds = row_layout(a.rows, parts);
+    for (std::int64_t q = 0; q < parts; ++q) {
+      const LocalBlock block = diagonal_block(a, bounds[q], bounds[q + 1]);
+      const LowerPattern block_lower = lower_pattern(block);
+      const std::vector<double> block_l = provider(block, block_lower);
+      KARMAN_VERIFY(static_cast<std::int64_t>(block_l.size()) == block_lower.nnz(),
+                    "partitioned_provider: the factor must have one value per entry of tril");
+      // Both patterns list a row's entries by increasing column; the block's are the entries
+      // whose column is in the block, so walk each row's entries side by side.
+      for (std::int64_t i = bounds[q]; i < bounds[q + 1]; ++i) {
+        std::int64_t p = block_lower.row_ptr[i - bounds[q]];
+        for (std::int64_t e = lower.row_ptr[i]; e < lower.row_ptr[i + 1]; ++e)
+          if (lower.col[e] >= bounds[q]) l[e] = block_l[p++];
+      }
+    }
+    return l;
+  };
 }
 
 void create_block_diagonal_aij(MPI_Comm comm, const CsrMatrix& block, Mat* out) {

@@ -10,6 +10,7 @@
 
 #include <petscksp.h>
 
+#include <cstdint>
 #include <functional>
 #include <vector>
 
@@ -31,6 +32,12 @@ void create_diffusion_2d(MPI_Comm comm, PetscInt n, const std::vector<double>& k
 // ---- CSR exchange
 // The rank's diagonal block of an AIJ matrix (the whole matrix on one rank) as CSR.
 CsrMatrix local_diagonal_block(Mat a);
+// The same block with the coupling the partition dropped: dropped_i = Σ |a_ij| over the rank's
+// off-diagonal block (MPIAIJ, read through MatMPIAIJGetSeqAIJ; no communication); all zero for a
+// sequential matrix. Under -pc_type bjacobi -sub_pc_type karman the sub-PC's matrix is the
+// sequential block itself, so the dropped coupling is invisible there (zero): partition-aware
+// factors need -pc_type karman on the MPI matrix, which is block Jacobi already.
+LocalBlock local_block(Mat a);
 // A sequential AIJ matrix with the values and pattern of `csr` (copied).
 void create_seq_aij(const CsrMatrix& csr, Mat* out);
 // An AIJ matrix on comm whose diagonal block on each rank is that rank's `block` (copied, rows in
@@ -52,10 +59,19 @@ void create_pattern_product(Mat a, const LowerPattern& lower, const std::vector<
                             Mat* a_tilde);
 
 // ---- Path B: -pc_type karman
-// Where the PC's factor comes from: given the preconditioning matrix's local block and its tril
-// pattern, return L's values [nnz_L] (positive diagonal; G's values in fsai mode). Default: the
-// kind's reference factor (IC(0) or the classical FSAI); the GNN plugs in here.
-using FactorProvider = std::function<std::vector<double>(const CsrMatrix&, const LowerPattern&)>;
+// Where the PC's factor comes from: given the preconditioning matrix's local block (with the
+// coupling the partition dropped) and its tril pattern, return L's values [nnz_L] (positive
+// diagonal; G's values in fsai mode). Default: the kind's reference factor (IC(0) or the
+// classical FSAI); the GNN plugs in here. A callable taking (const CsrMatrix&, const
+// LowerPattern&) converts too (a LocalBlock is a CsrMatrix).
+using FactorProvider = std::function<std::vector<double>(const LocalBlock&, const LowerPattern&)>;
+
+// Emulates `parts` ranks on the block the PC is given: splits it into `parts` blocks of rows as
+// PETSc's default layout does (row_layout), asks `provider` for each block's factor (with the
+// coupling cut from it in `dropped`), and returns the block-diagonal factor on tril(block), zero
+// on the entries between blocks. On one rank and a whole matrix, this is exactly what `parts`
+// ranks compute with -pc_type karman (same blocks, same dropped coupling, same factors).
+FactorProvider partitioned_provider(FactorProvider provider, std::int64_t parts);
 
 // Register the PC type "karman" (idempotent; call once after PetscInitialize). Then -pc_type
 // karman and -sub_pc_type karman (bjacobi, asm) work from the options database. On several ranks

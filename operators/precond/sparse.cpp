@@ -49,6 +49,42 @@ std::int64_t find_entry(const CsrMatrix& a, std::int64_t i, std::int64_t j) {
 
 }  // namespace
 
+std::vector<std::int64_t> row_layout(std::int64_t n, std::int64_t parts) {
+  if (parts < 1 || parts > n)
+    throw std::invalid_argument("row_layout: cannot split " + std::to_string(n) + " rows into " +
+                                std::to_string(parts) + " blocks");
+  std::vector<std::int64_t> bounds(1, 0);
+  for (std::int64_t q = 0; q < parts; ++q)
+    bounds.push_back(bounds.back() + n / parts + (q < n % parts ? 1 : 0));
+  return bounds;
+}
+
+LocalBlock diagonal_block(const LocalBlock& a, std::int64_t first, std::int64_t last) {
+  if (first < 0 || first >= last || last > a.rows)
+    throw std::invalid_argument("diagonal_block: rows [" + std::to_string(first) + ", " +
+                                std::to_string(last) + ") are not a block of " +
+                                std::to_string(a.rows) + " rows");
+  LocalBlock block;
+  block.rows = last - first;
+  block.row_ptr.assign(1, 0);
+  block.dropped.assign(block.rows, 0.0);
+  for (std::int64_t i = first; i < last; ++i) {
+    double& dropped = block.dropped[i - first];
+    dropped = a.dropped_at(i);
+    for (std::int64_t p = a.row_ptr[i]; p < a.row_ptr[i + 1]; ++p) {
+      const std::int64_t j = a.col[p];
+      if (j < first || j >= last) {
+        dropped += std::abs(a.values[p]);
+        continue;
+      }
+      block.col.push_back(j - first);
+      block.values.push_back(a.values[p]);
+    }
+    block.row_ptr.push_back(block.nnz());
+  }
+  return block;
+}
+
 LowerPattern lower_pattern(const CsrMatrix& a) {
   LowerPattern lower;
   lower.rows = a.rows;

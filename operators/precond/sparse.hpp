@@ -22,6 +22,24 @@ struct CsrMatrix {
   std::int64_t nnz() const { return static_cast<std::int64_t>(col.size()); }
 };
 
+// A rank's diagonal block of A with what the partition cut from it. In the block alone a row cut
+// by the partition looks like a Dirichlet boundary row (its diagonal dominates its row);
+// `dropped` tells them apart. A LocalBlock IS the block's CSR matrix (so a factor provider written
+// for a CsrMatrix accepts it), plus, per row,
+//   dropped_i = Σ_{j outside the block} |a_ij|    [n] (0 on one rank, and on uncut rows).
+struct LocalBlock : CsrMatrix {
+  std::vector<double> dropped;  // [n]; empty means all zero
+  double dropped_at(std::int64_t row) const { return dropped.empty() ? 0.0 : dropped[row]; }
+};
+
+// PETSc's default (PETSC_DECIDE) row layout of n rows on `parts` ranks: block q has
+// n / parts rows, plus one for q < n mod parts. Returns the block boundaries [parts + 1].
+std::vector<std::int64_t> row_layout(std::int64_t n, std::int64_t parts);
+
+// Rows [first, last) of `a` as a block: the entries with columns in [first, last), re-indexed
+// from 0; every other entry of those rows adds its |a_ij| to the block's dropped (on top of a's).
+LocalBlock diagonal_block(const LocalBlock& a, std::int64_t first, std::int64_t last);
+
 // The pattern of tril(A): where L lives. position_in_a maps each entry to its index in A's col /
 // values, so "A's value at L's entry p" is a.values[position_in_a[p]].
 struct LowerPattern {

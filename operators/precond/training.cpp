@@ -5,6 +5,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <numeric>
 #include <string>
 
 #include "karman/core/error.hpp"
@@ -86,19 +87,35 @@ std::vector<double> reference(const CsrMatrix& a, const FactorGnnOptions& model,
                                   : reference_values(a, lower, model.reference);
 }
 
-// One training matrix as the loop needs it: its graph and its loss (both built once). For kind
-// fsai the graph's reference is the classical FSAI and the loss is FsaiLoss.
+// Σ_s ‖b_s‖² over the columns of b [n, k].
+double squared_norm(const nn::Matrix<double>& b) {
+  double sum = 0.0;
+  Kokkos::parallel_reduce(
+      "precond::squared_norm", Kokkos::RangePolicy<nn::ExecutionSpace>(0, b.extent(0)),
+      KOKKOS_LAMBDA(const std::size_t i, double& partial) {
+        for (std::size_t s = 0; s < b.extent(1); ++s) partial += b(i, s) * b(i, s);
+      },
+      sum);
+  return sum;
+}
+
+// One training matrix (a whole matrix or one block of it) as the loop needs it: its graph and its
+// loss (both built once), and its weight in the mean loss. For kind fsai the graph's reference is
+// the classical FSAI and the loss is FsaiLoss.
 struct TrainingMatrix {
   const TrainingPairs* pairs;
+  double weight;  // ‖b_q‖² / ‖b‖² of the matrix it was cut from, / the number of (matrix, p)
   MatrixGraph graph;
   FactorLoss loss;
   std::unique_ptr<ConditionLoss> condition;  // with TrainingLoss::condition only (cholesky)
   std::unique_ptr<FsaiLoss> fsai_loss;       // for kind fsai
   nn::Vector<double> dl;                     // [nnz_L]
-  TrainingMatrix(const TrainingPairs& p, const FactorGnnOptions& model,
+  TrainingMatrix(const TrainingPairs& p, double w, const FactorGnnOptions& model,
                  const TrainingOptions& options)
       : pairs(&p),
-        graph(make_matrix_graph(p.a, reference(p.a, model, options.factor), options.factor)),
+        weight(w),
+        graph(make_matrix_graph(p.a, reference(p.a, model, options.factor), options.factor,
+                                p.a.dropped)),
         loss(lower_triangle(p.a)),
         dl("dl", p.ic0.size()) {
     if (options.factor == FactorKind::fsai)
@@ -120,31 +137,51 @@ struct TrainingMatrix {
   }
 };
 
-// Mean loss over the matrices; the parameters' gradients are SET to the gradient of the mean.
+// Σ_m weight_m f_m over the blocks: the mean over (matrix, p) of the relative loss of the
+// block-diagonal M against the global A, Σ_q ‖L_q L_qᵀ x_q − b_q‖² / ‖b‖² (each block's f_m is
+// relative to its own ‖b_q‖²). The parameters' gradients are SET to its gradient.
 double mean_loss_and_gradient(FactorGnn& gnn, std::vector<std::unique_ptr<TrainingMatrix>>& set,
                               nn::Parameters<double>& parameters) {
   parameters.zero_gradients();
   double total = 0.0;
   for (auto& m : set) {
-    total += m->evaluate(gnn.forward(m->graph));
+    total += m->weight * m->evaluate(gnn.forward(m->graph));
+    scale(m->dl, m->weight);
     gnn.backward(m->dl);
   }
-  const double weight = 1.0 / static_cast<double>(set.size());
-  scale(parameters.gradients(), weight);
-  return total * weight;
+  return total;
 }
 
-// Σ over the validation matrices of the learned factor's CG iterations (a non-converged matrix
-// counts as 10 N: worse than any converged run).
-long validation_iterations(FactorGnn& gnn, const std::vector<petsc::Mat>& matrices,
-                           const std::vector<TrainingPairs>& validation, FactorKind kind) {
-  const FactorProvider provider = gnn_factor_provider(gnn, kind);
-  long total = 0;
-  for (std::size_t i = 0; i < matrices.size(); ++i) {
-    const long iterations = cg_iterations(matrices[i], provider, kind);
-    total += iterations >= 0 ? iterations : 10 * validation[i].a.rows;
+// Per partition count p (in `partitions`' order): Σ over the validation matrices of the learned
+// factor's CG iterations with the factor built on p row blocks (a non-converged matrix counts as
+// 10 N: worse than any converged run).
+std::vector<long> validation_iterations(FactorGnn& gnn, const std::vector<petsc::Mat>& matrices,
+                                        const std::vector<TrainingPairs>& validation,
+                                        const TrainingOptions& options) {
+  const FactorProvider provider = gnn_factor_provider(gnn, options.factor);
+  std::vector<long> totals;
+  for (const long parts : options.partitions) {
+    const FactorProvider blocks = parts == 1 ? provider : partitioned_provider(provider, parts);
+    long total = 0;
+    for (std::size_t i = 0; i < matrices.size(); ++i) {
+      const long iterations = cg_iterations(matrices[i], blocks, options.factor);
+      total += iterations >= 0 ? iterations : 10 * validation[i].a.rows;
+    }
+    totals.push_back(total);
   }
-  return total;
+  return totals;
+}
+
+long sum(const std::vector<long>& values) {
+  return std::accumulate(values.begin(), values.end(), 0L);
+}
+
+// Restrict the rows [first, last) of m [n, k] (a copy).
+nn::Matrix<double> rows_of(const nn::Matrix<double>& m, std::int64_t first, std::int64_t last) {
+  nn::Matrix<double> out(Kokkos::view_alloc(m.label(), Kokkos::WithoutInitializing), last - first,
+                         m.extent(1));
+  Kokkos::deep_copy(out, Kokkos::subview(m, Kokkos::make_pair(first, last), Kokkos::ALL));
+  return out;
 }
 
 }  // namespace
@@ -154,7 +191,7 @@ TrainingPairs make_training_pairs(Mat a, long k, std::uint64_t seed) {
     throw ConfigError("training pairs: need at least one right-hand side (got " +
                       std::to_string(k) + ")");
   TrainingPairs pairs;
-  pairs.a = local_diagonal_block(a);
+  pairs.a = LocalBlock{local_diagonal_block(a), {}};  // the whole matrix: nothing cut
   require_symmetric(pairs.a);  // NotSpdError naming the first asymmetric entry
   pairs.ic0 = ic0_values(pairs.a, lower_pattern(pairs.a));
 
@@ -175,11 +212,29 @@ TrainingPairs make_training_pairs(Mat a, long k, std::uint64_t seed) {
 }
 
 FactorProvider gnn_factor_provider(FactorGnn& gnn, FactorKind kind) {
-  return [&gnn, kind](const CsrMatrix& a, const LowerPattern& lower) {
+  return [&gnn, kind](const LocalBlock& a, const LowerPattern& lower) {
     // lower_pattern and lower_triangle list tril(A) in the same order (rows, sorted columns).
-    const MatrixGraph graph = make_matrix_graph(a, reference(a, gnn.options(), kind), kind);
+    const MatrixGraph graph =
+        make_matrix_graph(a, reference(a, gnn.options(), kind), kind, a.dropped);
     return to_host(gnn.forward(graph));
   };
+}
+
+std::vector<TrainingPairs> partition_training_pairs(const TrainingPairs& pairs, long parts) {
+  if (parts < 1 || parts > pairs.a.rows)
+    throw ConfigError("training pairs: cannot split " + std::to_string(pairs.a.rows) +
+                      " rows into " + std::to_string(parts) + " blocks");
+  if (parts == 1) return {pairs};
+  const std::vector<std::int64_t> bounds = row_layout(pairs.a.rows, parts);
+  std::vector<TrainingPairs> blocks(parts);
+  for (long q = 0; q < parts; ++q) {
+    TrainingPairs& block = blocks[q];
+    block.a = diagonal_block(pairs.a, bounds[q], bounds[q + 1]);
+    block.ic0 = ic0_values(block.a, lower_pattern(block.a));
+    block.x = rows_of(pairs.x, bounds[q], bounds[q + 1]);
+    block.b = rows_of(pairs.b, bounds[q], bounds[q + 1]);
+  }
+  return blocks;
 }
 
 namespace {
@@ -253,9 +308,24 @@ TrainingReport train_factor_gnn(FactorGnn& gnn, nn::Parameters<double>& paramete
     throw ConfigError("train_factor_gnn: steps must be ≥ 0 and select_every ≥ 1");
   const auto start = std::chrono::steady_clock::now();
 
-  std::vector<std::unique_ptr<TrainingMatrix>> train_set;
+  if (options.partitions.empty())
+    throw ConfigError("train_factor_gnn: need at least one partition count");
+  // Every training matrix split for every partition count; the blocks own their pairs.
+  std::vector<TrainingPairs> blocks;
+  std::vector<double> weights;
+  const double cases = static_cast<double>(train.size() * options.partitions.size());
   for (const TrainingPairs& pairs : train)
-    train_set.push_back(std::make_unique<TrainingMatrix>(pairs, gnn.options(), options));
+    for (const long parts : options.partitions) {
+      const double rhs = squared_norm(pairs.b);
+      for (TrainingPairs& block : partition_training_pairs(pairs, parts)) {
+        weights.push_back(squared_norm(block.b) / rhs / cases);
+        blocks.push_back(std::move(block));
+      }
+    }
+  std::vector<std::unique_ptr<TrainingMatrix>> train_set;
+  for (std::size_t m = 0; m < blocks.size(); ++m)
+    train_set.push_back(
+        std::make_unique<TrainingMatrix>(blocks[m], weights[m], gnn.options(), options));
   std::vector<petsc::Mat> validation_matrices(validation.size());
   for (std::size_t i = 0; i < validation.size(); ++i)
     create_seq_aij(validation[i].a, validation_matrices[i].out());
@@ -263,8 +333,9 @@ TrainingReport train_factor_gnn(FactorGnn& gnn, nn::Parameters<double>& paramete
   TrainingReport report;
   nn::Vector<double> best("best parameters", parameters.size());
   Kokkos::deep_copy(best, parameters.values());
-  report.initial_iterations = report.best_iterations =
-      validation_iterations(gnn, validation_matrices, validation, options.factor);
+  report.initial_by_partition = report.best_by_partition =
+      validation_iterations(gnn, validation_matrices, validation, options);
+  report.initial_iterations = report.best_iterations = sum(report.initial_by_partition);
   report.history.emplace_back(0, report.initial_iterations);
 
   auto optimizer = nn::make_optimizer<double>(nn::OptimizerOptions{}, parameters);
@@ -273,11 +344,13 @@ TrainingReport train_factor_gnn(FactorGnn& gnn, nn::Parameters<double>& paramete
     if (step == 1) report.initial_loss = loss;
     optimizer->step(parameters, options.lr);
     if (step % options.select_every != 0 && step != options.steps) continue;
-    const long iterations =
-        validation_iterations(gnn, validation_matrices, validation, options.factor);
+    const std::vector<long> by_partition =
+        validation_iterations(gnn, validation_matrices, validation, options);
+    const long iterations = sum(by_partition);
     report.history.emplace_back(step, iterations);
     if (iterations < report.best_iterations) {  // strictly fewer: ties keep the earlier model
       report.best_iterations = iterations;
+      report.best_by_partition = by_partition;
       report.best_step = step;
       Kokkos::deep_copy(best, parameters.values());
     }

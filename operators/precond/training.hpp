@@ -10,8 +10,14 @@
 //      proxy (it weighs all eigen-directions alike, CG cares about the spectrum's spread), so the
 //      model is chosen by what it is for: CG iterations, not by loss alone.
 //
-// Everything here is single-rank (MPI_COMM_SELF): a matrix stands for one rank's diagonal block.
-// Partition-aware training (loss of the block-diagonal M against the global A) is a follow-up.
+// Everything here is single-rank (MPI_COMM_SELF), so training does not depend on the rank count
+// of the run. It is partition-aware: on p ranks the PC is M = blockdiag(L_q L_qᵀ) over PETSc's
+// row blocks q, so the loss of M against the GLOBAL A,
+//   Σ_s ‖M x_s − b_s‖² = Σ_q Σ_s ‖L_q L_qᵀ x_{s,q} − b_{s,q}‖²,   x_s = A⁻¹ b_s (global solve),
+// splits into one term per block with the block's rows of the global pairs. Each block is then a
+// training matrix of its own (partition_training_pairs), its graph carrying the coupling the cut
+// dropped (LocalBlock::dropped), and validation runs CG on the global matrix with the factor
+// built block by block (partitioned_provider), exactly as p ranks would.
 
 #include <petscksp.h>
 
@@ -30,9 +36,9 @@ namespace karman::precond {
 // One matrix with its IC(0) factor (which also proves it SPD) and k solved right-hand sides. The
 // GNN's reference factor (FactorGnnOptions::reference) is computed from `a` when training starts.
 struct TrainingPairs {
-  CsrMatrix a;              // the rank's diagonal block of A (the whole matrix on one rank)
-  std::vector<double> ic0;  // [nnz_L] IC(0) of a on tril(a)
-  nn::Matrix<double> x, b;  // [n, k]: A x_s = b_s, b_s ~ N(0, 1)
+  LocalBlock a;             // the matrix, or one block of it with the coupling cut from it
+  std::vector<double> ic0;  // [nnz_L] IC(0) of a on tril(a) (the GNN's reference, θ = 0)
+  nn::Matrix<double> x, b;  // [n, k]: the global A x_s = b_s, b_s ~ N(0, 1), a's rows of them
 };
 
 // Pairs for the diagonal block of `a`: b(i, s) = standard_normal(seed, i·k + s), x by KSPCG +
@@ -46,6 +52,12 @@ TrainingPairs make_training_pairs(Mat a, long k, std::uint64_t seed);
 // FSAI), one forward pass, the factor's values copied to the host. The GNN must outlive the
 // provider (it is held by reference).
 FactorProvider gnn_factor_provider(FactorGnn& gnn, FactorKind kind = FactorKind::cholesky);
+
+// The pairs of a whole matrix split into `parts` blocks of rows as PETSc lays them out on `parts`
+// ranks (row_layout): block q has A's diagonal block with its dropped coupling, that block's IC(0)
+// and the block's rows of the GLOBAL pairs (x_q, b_q). parts = 1 returns the pairs unchanged.
+// Throws ConfigError unless 1 ≤ parts ≤ rows, NotSpdError when a block's IC(0) breaks down.
+std::vector<TrainingPairs> partition_training_pairs(const TrainingPairs& pairs, long parts);
 
 // PCG iterations on A x = b through `-pc_type karman` with the given factor: KSPCG,
 // unpreconditioned residual norm, rtol 1e-8, x0 = 0, b_i = standard_normal(2023, i) (global row i,
@@ -77,6 +89,11 @@ struct TrainingOptions {
   double lr = 3e-3;        // Adam, constant
   long select_every = 50;  // validation CG every this many steps (and after the last)
   FactorKind factor = FactorKind::cholesky;  // what the GNN predicts: L (IC(0)-based) or G (FSAI)
+  // Partition counts p trained and validated on: every training matrix is split into p row blocks
+  // for each p (partition_training_pairs; the loss is the mean over all blocks), and every
+  // validation matrix is solved with the factor built on p blocks for each p (the score is the
+  // total of the iterations). {1} is single-rank training.
+  std::vector<long> partitions{1};
 };
 
 // What happened: the validation score (total CG iterations over the validation matrices) of the
@@ -87,6 +104,9 @@ struct TrainingReport {
   double initial_loss = 0.0, selected_loss = 0.0;
   double seconds = 0.0;
   std::vector<std::pair<long, long>> history;  // (step, validation iterations), step 0 first
+  // Validation iterations per partition count (options.partitions' order), summed over the
+  // validation matrices: IC(0) (step 0) and the kept parameters.
+  std::vector<long> initial_by_partition, best_by_partition;
 };
 
 // Train `gnn` (declared into `parameters`, allocated and initialised) and leave the selected

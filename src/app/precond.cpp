@@ -74,6 +74,8 @@ PrecondSpec read_precond(const config::Node& root) {
   const config::Node train = root.child_or_empty("train");
   if (train.has("sizes")) spec.train_sizes = sizes(train, "sizes", 3);
   spec.train_rhs = train.integer("rhs", 16, 1, 1024);
+  // Row blocks per training matrix (PETSc's layout on that many ranks): partition-aware training.
+  if (train.has("partitions")) spec.training.partitions = sizes(train, "partitions", 1);
   spec.validation_size = root.child_or_empty("validation").integer("size", 20, 3, 4096);
   const config::Node test = root.child_or_empty("test");
   if (test.has("sizes")) spec.test_sizes = sizes(test, "sizes", 3);
@@ -122,7 +124,7 @@ class PrecondRun {
     for (std::size_t i = 0; i < m_spec.test_sizes.size(); ++i) {
       const long n = m_spec.test_sizes[i];
       petsc::Mat a;
-      create_matrix(n, 1000 + i, a.out());
+      create_matrix(m_ctx.comm, n, 1000 + i, a.out());
       PetscInt rows = 0;
       KARMAN_PETSC(MatGetSize(a, &rows, nullptr));
       const std::string name = fmt::format("{}_{}", m_spec.problem, n);
@@ -167,12 +169,12 @@ class PrecondRun {
   }
 
  private:
-  // The problem's matrix with n unknowns per side; `field` keys the random coefficient.
-  void create_matrix(long n, std::uint64_t field, Mat* out) const {
+  // The problem's matrix with n unknowns per side on `comm`; `field` keys the random coefficient.
+  void create_matrix(MPI_Comm comm, long n, std::uint64_t field, Mat* out) const {
     const PetscInt size = static_cast<PetscInt>(n);
-    if (m_spec.problem == "poisson2d") return precond::create_poisson_2d(m_ctx.comm, size, out);
-    if (m_spec.problem == "poisson3d") return precond::create_poisson_3d(m_ctx.comm, size, out);
-    precond::create_diffusion_2d(m_ctx.comm, size, kappa_nodes(n, field), out);
+    if (m_spec.problem == "poisson2d") return precond::create_poisson_2d(comm, size, out);
+    if (m_spec.problem == "poisson3d") return precond::create_poisson_3d(comm, size, out);
+    precond::create_diffusion_2d(comm, size, kappa_nodes(n, field), out);
   }
 
   // κ on the (n + 2)² nodes of the unit square, x fastest (create_diffusion_2d's layout).
@@ -198,15 +200,17 @@ class PrecondRun {
     return kappa;
   }
 
+  // Training and validation matrices are whole on every rank (PETSC_COMM_SELF): every rank trains
+  // the same model, whatever the rank count; the rank's blocks enter through train.partitions.
   precond::TrainingReport train() {
     std::vector<precond::TrainingPairs> train, validation;
     for (std::size_t i = 0; i < m_spec.train_sizes.size(); ++i) {
       petsc::Mat a;
-      create_matrix(m_spec.train_sizes[i], i, a.out());
+      create_matrix(PETSC_COMM_SELF, m_spec.train_sizes[i], i, a.out());
       train.push_back(precond::make_training_pairs(a, m_spec.train_rhs, i + 1));
     }
     petsc::Mat a;
-    create_matrix(m_spec.validation_size, 500, a.out());
+    create_matrix(PETSC_COMM_SELF, m_spec.validation_size, 500, a.out());
     validation.push_back(precond::make_training_pairs(a, m_spec.train_rhs, 500));
     log().info("GNN width {}, {} layers, {} parameters; {} training matrices, validation n = {}",
                m_spec.model.width, m_spec.model.layers, m_parameters.size(), train.size(),
@@ -222,6 +226,10 @@ class PrecondRun {
         m_spec.training.steps, report.seconds, report.initial_loss, report.selected_loss,
         m_spec.training.factor == precond::FactorKind::fsai ? "FSAI" : "IC(0)",
         report.initial_iterations, report.best_iterations, report.best_step, history);
+    log().info("validation CG iterations on {} row blocks: IC(0) {} -> learned {}",
+               fmt::join(m_spec.training.partitions, ", "),
+               fmt::join(report.initial_by_partition, ", "),
+               fmt::join(report.best_by_partition, ", "));
     return report;
   }
 

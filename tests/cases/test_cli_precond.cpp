@@ -78,11 +78,9 @@ TEST(CliPrecond, BadKeysAreRefused) {
   const fs::path dir = test_folder();
   const fs::path case_file = source_dir() / "cases" / "precond" / "poisson2d.yaml";
   const std::vector<std::pair<std::string, std::string>> bad = {
-      {"test.sizes=[2]", "test.sizes"},
-      {"problem=foo", "problem"},
-      {"train.sizes=[12.5]", "train.sizes"},
-      {"model.width=0", "model.width"},
-      {"model.factor=ilu", "model.factor"}};
+      {"test.sizes=[2]", "test.sizes"},      {"problem=foo", "problem"},
+      {"train.sizes=[12.5]", "train.sizes"}, {"model.width=0", "model.width"},
+      {"model.factor=ilu", "model.factor"},  {"train.partitions=[0]", "train.partitions"}};
   for (const auto& [set, key] : bad) {
     SCOPED_TRACE(set);
     const CliResult r = run_karman(

@@ -2,7 +2,8 @@
 // of the factor loss and of GNN + loss, SPD by construction (positive diagonal for any weights),
 // exact IC(0) at initialisation, and a few Adam steps that lower the loss on an 8×8 Poisson matrix;
 // the classical FSAI (closed form in 1D, its defining properties against dense products), the
-// learned-FSAI loss (dense loop, FD gradient) and the GNN on an FSAI reference.
+// learned-FSAI loss (dense loop, FD gradient), the GNN on an FSAI reference, and the row blocks of
+// a partition with the coupling they lose (the graph's δ feature).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -314,9 +315,13 @@ TEST(PrecondFactorLoss, ExactFactorHasZeroLossAndIcZeroDoesNot) {
 }
 
 TEST(PrecondGnn, GradientOfLossMatchesFiniteDifferences) {
+  // The last matrix is a block cut from a larger one: its graph carries the dropped coupling.
+  const LocalBlock cut = diagonal_block(LocalBlock{variable_matrix(7), {}}, 0, 30);
   for (const bool diagonal_only : {false, true})
-    for (const CsrMatrix& a : {poisson_matrix(6), variable_matrix(6)}) {
-      const MatrixGraph graph = make_matrix_graph(a, incomplete_cholesky(a));
+    for (const LocalBlock& a :
+         {LocalBlock{poisson_matrix(6), {}}, LocalBlock{variable_matrix(6), {}}, cut}) {
+      const MatrixGraph graph =
+          make_matrix_graph(a, incomplete_cholesky(a), FactorKind::cholesky, a.dropped);
       FactorGnnOptions options;
       options.diagonal_only = diagonal_only;
       Model model(options);
@@ -354,6 +359,34 @@ TEST(PrecondGnn, DiagonalOnlyKeepsTheOffDiagonalOfIcZero) {
       else
         EXPECT_EQ(l[e], ic0[e]) << "entry " << e;
   EXPECT_GT(largest_change, 1e-3);  // the diagonal did move
+}
+
+TEST(PrecondPartition, BlocksFollowPetscLayoutAndKeepTheDroppedCoupling) {
+  EXPECT_EQ(row_layout(10, 3), (std::vector<std::int64_t>{0, 4, 7, 10}));  // remainder first
+  EXPECT_EQ(row_layout(8, 1), (std::vector<std::int64_t>{0, 8}));
+  EXPECT_THROW(row_layout(3, 4), std::invalid_argument);
+  // Poisson 6×6 on two ranks: rows 0..17 | 18..35, three grid lines each. Every entry of A is in
+  // a block or dropped, the dropped total is the coupling between the blocks (2 × 6 entries of
+  // |−1|), and the cut rows are exactly the rows with a neighbour across the cut.
+  const LocalBlock a{poisson_matrix(6), {}};
+  ASSERT_EQ(row_layout(36, 2), (std::vector<std::int64_t>{0, 18, 36}));
+  const LocalBlock top = diagonal_block(a, 0, 18), bottom = diagonal_block(a, 18, 36);
+  EXPECT_EQ(top.rows, 18);
+  EXPECT_EQ(top.nnz() + bottom.nnz() + 12, a.nnz());
+  double total = 0.0;
+  for (double d : top.dropped) total += d;
+  for (double d : bottom.dropped) total += d;
+  EXPECT_DOUBLE_EQ(total, 12.0);
+  for (long i = 0; i < 18; ++i) EXPECT_EQ(top.dropped[i], i >= 12 ? 1.0 : 0.0) << "row " << i;
+  // Splitting a block again adds to what it dropped already.
+  const LocalBlock inner = diagonal_block(bottom, 0, 6);  // rows 18..23
+  EXPECT_EQ(inner.dropped[0], 2.0);                       // row 18: up (row 12) and down (24)
+  // The feature δ = dropped / a_ii reaches the graph.
+  const MatrixGraph graph =
+      make_matrix_graph(top, incomplete_cholesky(top), FactorKind::cholesky, top.dropped);
+  auto features = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), graph.node_features);
+  EXPECT_EQ(features(17, 3), 0.25);
+  EXPECT_EQ(features(0, 3), 0.0);
 }
 
 TEST(PrecondGnn, UntrainedNetworkReturnsIcZeroExactly) {

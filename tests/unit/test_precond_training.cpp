@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "karman/core/error.hpp"
+#include "operators/precond/factor_loss.hpp"
 #include "operators/precond/training.hpp"
 #include "petsc/check.hpp"
 #include "petsc/handle.hpp"
@@ -145,7 +146,7 @@ TEST_F(PrecondTraining, LearnedFactorBeatsIcZeroOnHeldOutSizes) {
     }
 
     // SPD by construction: L's diagonal is positive on the held-out matrix.
-    const CsrMatrix csr = local_diagonal_block(a);
+    const LocalBlock csr = local_block(a);
     const LowerPattern lower = lower_pattern(csr);
     const std::vector<double> l = learned(csr, lower);
     double smallest = HUGE_VAL;
@@ -167,6 +168,48 @@ TEST_F(PrecondTraining, LearnedFactorOnHeldOutCoefficients) {
               ours);
   EXPECT_GT(ours, 0);
   EXPECT_LT(ours, ic0);
+}
+
+// Σ_s ‖b_s‖² over the columns of b [n, k].
+double squared_norm(const karman::nn::Matrix<double>& b) {
+  auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), b);
+  double sum = 0.0;
+  for (std::size_t i = 0; i < h.extent(0); ++i)
+    for (std::size_t s = 0; s < h.extent(1); ++s) sum += h(i, s) * h(i, s);
+  return sum;
+}
+
+// The unnormalised loss Σ_s ‖L Lᵀ x_s − b_s‖² of a factor on tril(a).
+double unnormalised_loss(const CsrMatrix& a, const std::vector<double>& l,
+                         const karman::nn::Matrix<double>& x, const karman::nn::Matrix<double>& b) {
+  karman::nn::Vector<double> device("l", l.size()), dl("dl", l.size());
+  auto h = Kokkos::create_mirror_view(device);
+  for (std::size_t e = 0; e < l.size(); ++e) h(e) = l[e];
+  Kokkos::deep_copy(device, h);
+  return factor_loss(lower_triangle(a), device, x, b, dl) * squared_norm(b);
+}
+
+TEST(PrecondPartitionedTraining, BlockLossesAddUpToTheLossOfTheBlockDiagonalFactor) {
+  // M = blockdiag(L_q L_qᵀ) against the global A: the loss on the global pairs (M built on tril(A)
+  // by partitioned_provider, zero between blocks) is the sum of the blocks' losses on their rows
+  // of the global pairs — what training on partition_training_pairs minimises.
+  const TrainingPairs pairs = poisson_pairs(10, 6);
+  const long parts = 3;
+  const std::vector<double> l =
+      partitioned_provider(ic0_provider(), parts)(pairs.a, lower_pattern(pairs.a));
+  const double global = unnormalised_loss(pairs.a, l, pairs.x, pairs.b);
+  const std::vector<TrainingPairs> blocks = partition_training_pairs(pairs, parts);
+  ASSERT_EQ(blocks.size(), 3u);
+  double sum = 0.0;
+  for (const TrainingPairs& block : blocks) {
+    EXPECT_EQ(block.x.extent(1), pairs.x.extent(1));
+    sum += unnormalised_loss(block.a, block.ic0, block.x, block.b);
+  }
+  EXPECT_NEAR(sum, global, 1e-10 * global);
+  // Cutting the factor loses quality: block IC(0) is farther from A than IC(0).
+  EXPECT_GT(global, unnormalised_loss(pairs.a, pairs.ic0, pairs.x, pairs.b));
+  EXPECT_EQ(partition_training_pairs(pairs, 1).front().a.nnz(), pairs.a.nnz());
+  EXPECT_THROW(partition_training_pairs(pairs, 0), karman::ConfigError);
 }
 
 TEST_F(PrecondTraining, RejectsMatricesThatCannotBeTrainedOn) {
