@@ -88,6 +88,8 @@ PrecondSpec read_precond(const config::Node& root) {
                              : precond::FactorKind::cholesky;
   spec.model.width = static_cast<std::size_t>(model.integer("width", 16, 1, 1024));
   spec.model.layers = static_cast<std::size_t>(model.integer("layers", 3, 1, 32));
+  spec.model.correction_bound =
+      model.number("correction_bound", 2.0, config::Bounds::between(1e-6, 10.0));
   spec.model_seed = static_cast<std::uint64_t>(model.integer("seed", 7, 0));
   const config::Node training = root.child_or_empty("training");
   spec.training.loss = training.choice("loss", {"factor", "condition"}, "factor") == "condition"
