@@ -130,7 +130,8 @@ karman::precond::MatrixFile poisson_file(PetscInt n) {
 
 // (a) pairs written to data.file are read back by a second run, which trains to the same loss and
 // CG iterations without a reference solve; a case with other training sizes refuses the file.
-// (b) model.load of the first run's checkpoint.h5 gives the same CG iterations on every matrix.
+// (b) model.load of the first run's checkpoint.h5 gives the same CG iterations on every matrix,
+// on one rank and (block form) on two.
 TEST(CliPrecond, StoredPairsAndLoadedModelReproduceTheRun) {
   const fs::path dir = test_folder();
   const CliResult first = run_karman(dir, tiny_run(dir / "first", {"data.file=pairs.h5"}));
@@ -164,6 +165,20 @@ TEST(CliPrecond, StoredPairsAndLoadedModelReproduceTheRun) {
   EXPECT_FALSE(c.at("metrics").contains("best_iterations"));
   EXPECT_EQ(iterations_of(a), iterations_of(c));
   EXPECT_FALSE(fs::exists(dir / "loaded" / "pairs.h5")) << "no pairs without training";
+
+  // On two ranks every rank trains on the whole stored matrices: the one-rank model again (same
+  // loss and validation iterations), so training there and loading the one-rank checkpoint time
+  // the same block-form CG.
+  const CliResult trained_np2 = run_karman(dir, tiny_run(dir / "np2", {"data.file=pairs.h5"}), 2);
+  ASSERT_EQ(trained_np2.status, 0) << trained_np2;
+  const CliResult loaded_np2 =
+      run_karman(dir, tiny_run(dir / "loaded_np2", {"model.load=" + checkpoint.string()}), 2);
+  ASSERT_EQ(loaded_np2.status, 0) << loaded_np2;
+  const nlohmann::json d = report_of(dir / "np2"), e = report_of(dir / "loaded_np2");
+  for (const char* key : {"train_loss", "best_iterations", "best_step"})
+    EXPECT_EQ(a.at("metrics").at(key), d.at("metrics").at(key)) << key;
+  for (const auto& [name, pcs] : iterations_of(d))
+    EXPECT_EQ(pcs.at("learned"), iterations_of(e).at(name).at("learned")) << name;
 }
 
 // (c) a corrupt model file and (d) a model of another width: one line naming the file, exit 1,
