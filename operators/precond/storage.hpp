@@ -53,7 +53,7 @@ struct StoredMatrix {
 
 struct MatrixFile {
   std::string case_yaml;                                      // root attribute `case`
-  std::vector<std::pair<std::string, std::string>> settings;  // /settings, in this order
+  std::vector<std::pair<std::string, std::string>> settings;  // /settings (read back by name)
   std::vector<StoredMatrix> matrices;                         // /matrices/0, 1, ...
 };
 

@@ -146,23 +146,7 @@ class PrecondRun {
     // Every input file is read and checked first: a bad one fails the run before any work.
     const std::vector<TestMatrix> tests = test_matrices();
     nlohmann::json& report = *m_ctx.report;
-    nlohmann::json metrics;
-    if (m_spec.model_file.empty()) {
-      const precond::TrainingReport training = train();
-      metrics["train_wall_s"] = training.seconds;
-      metrics["initial_iterations"] = training.initial_iterations;
-      metrics["best_iterations"] = training.best_iterations;
-      metrics["best_step"] = training.best_step;
-      metrics["initial_loss"] = training.initial_loss;
-      metrics["train_loss"] = training.selected_loss;
-    } else {
-      load_model();
-      if (!m_spec.data_file.empty())
-        log().info("data.file {} not used: model.load skips training", m_spec.data_file);
-      metrics["train_wall_s"] = 0.0;
-      metrics["model_file"] = m_spec.model_file;
-    }
-    metrics["params"] = m_parameters.size();
+    nlohmann::json metrics = train_or_load();
 
     nlohmann::json matrices = nlohmann::json::array();
     nlohmann::json learned_largest, baselines_largest;
@@ -209,6 +193,29 @@ class PrecondRun {
   }
 
  private:
+  // The model: trained (pairs solved or read from data.file) or loaded (model.load). Returns the
+  // report's metrics about it.
+  nlohmann::json train_or_load() {
+    nlohmann::json metrics;
+    if (m_spec.model_file.empty()) {
+      const precond::TrainingReport training = train();
+      metrics["train_wall_s"] = training.seconds;
+      metrics["initial_iterations"] = training.initial_iterations;
+      metrics["best_iterations"] = training.best_iterations;
+      metrics["best_step"] = training.best_step;
+      metrics["initial_loss"] = training.initial_loss;
+      metrics["train_loss"] = training.selected_loss;
+    } else {
+      load_model();
+      if (!m_spec.data_file.empty())
+        log().info("data.file {} not used: model.load skips training", m_spec.data_file);
+      metrics["train_wall_s"] = 0.0;
+      metrics["model_file"] = m_spec.model_file;
+    }
+    metrics["params"] = m_parameters.size();
+    return metrics;
+  }
+
   // The problem's matrix with n unknowns per side on `comm`; `field` keys the random coefficient.
   void create_matrix(MPI_Comm comm, long n, std::uint64_t field, Mat* out) const {
     const PetscInt size = static_cast<PetscInt>(n);
