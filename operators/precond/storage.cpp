@@ -161,7 +161,8 @@ std::vector<T> read_dataset(hid_t file, const std::string& path, const std::stri
 long matrix_count(hid_t file, const std::string& path) {
   if (!link_exists(file, "/matrices"))
     throw file_error(path,
-                     "no group /matrices (not a matrix file, see operators/precond/storage.hpp)");
+                     "no group /matrices (not a matrix file, or a corrupt one; layout: "
+                     "operators/precond/storage.hpp)");
   Id matrices = open_object(file, path, "/matrices", H5I_GROUP);
   std::vector<std::string> names;
   const auto collect = [](hid_t, const char* name, const H5L_info_t*, void* data) -> herr_t {
@@ -311,6 +312,24 @@ std::vector<std::pair<std::string, std::string>> read_settings(hid_t file,
   return settings;
 }
 
+// The file after opening: root attributes, /settings, every matrix.
+MatrixFile read_contents(hid_t file, const std::string& path, bool require_pairs) {
+  MatrixFile out;
+  const std::string format = string_attribute(file, "format", path);
+  if (!format.empty() && format != kFormat)
+    throw file_error(path, "attribute format is '" + format + "', expected '" + kFormat + "'");
+  const long version = long_attribute(file, "version", path, kVersion);
+  if (version != kVersion)
+    throw file_error(path,
+                     fmt::format("format version {}, this karman reads {}", version, kVersion));
+  out.case_yaml = string_attribute(file, "case", path);
+  out.settings = read_settings(file, path);
+  const long count = matrix_count(file, path);
+  for (long i = 0; i < count; ++i)
+    out.matrices.push_back(read_matrix(file, path, i, require_pairs));
+  return out;
+}
+
 }  // namespace
 
 void write_matrix_file(MPI_Comm comm, const std::string& path, const MatrixFile& file) {
@@ -328,20 +347,13 @@ void write_matrix_file(MPI_Comm comm, const std::string& path, const MatrixFile&
 MatrixFile read_matrix_file(MPI_Comm comm, const std::string& path, bool require_pairs) {
   quiet_hdf5();
   Id file = open_file(comm, path);  // ConfigError: no such file, not HDF5, truncated
-  MatrixFile out;
-  const std::string format = string_attribute(file.get(), "format", path);
-  if (!format.empty() && format != kFormat)
-    throw file_error(path, "attribute format is '" + format + "', expected '" + kFormat + "'");
-  const long version = long_attribute(file.get(), "version", path, kVersion);
-  if (version != kVersion)
-    throw file_error(path,
-                     fmt::format("format version {}, this karman reads {}", version, kVersion));
-  out.case_yaml = string_attribute(file.get(), "case", path);
-  out.settings = read_settings(file.get(), path);
-  const long count = matrix_count(file.get(), path);
-  for (long i = 0; i < count; ++i)
-    out.matrices.push_back(read_matrix(file.get(), path, i, require_pairs));
-  return out;
+  try {
+    return read_contents(file.get(), path, require_pairs);
+  } catch (const ExternalError& e) {
+    // The file opened but HDF5 cannot walk it (overwritten metadata): the file's fault, reported
+    // like every other defect (every rank reads the same bytes, so every rank gets here).
+    throw file_error(path, std::string("corrupt file: ") + e.what());
+  }
 }
 
 void create_distributed_aij(MPI_Comm comm, const CsrMatrix& whole, Mat* out) {

@@ -2,7 +2,8 @@
 // (rank 0 writes, every rank reads): a training set comes back bit for bit; every defect of a file
 // (missing, not HDF5, truncated, a missing dataset, inconsistent CSR, pairs of another size,
 // NaN/Inf, a non-symmetric, singular or non-square matrix) is one ConfigError line naming the file
-// and what is wrong; a matrix read from a file and split over the ranks is the matrix PETSc builds.
+// and what is wrong (overwritten metadata too: never an HDF5 error stack or another error type); a
+// matrix read from a file and split over the ranks is the matrix PETSc builds.
 #include <gtest/gtest.h>
 #include <hdf5.h>
 
@@ -164,6 +165,21 @@ TEST(PrecondStorage, EveryDefectIsOneLineNamingFileAndProblem) {
          write_bytes(path, bytes.substr(0, bytes.size() / 2));
        },
        "not an HDF5 file"},
+      {"overwritten metadata",  // the groups' B-trees and heaps between superblock and data
+       [&] {
+         haddr_t data = 0;
+         edit(path, [&](hid_t f) {
+           const hid_t row_ptr = H5Dopen2(f, "/matrices/0/row_ptr", H5P_DEFAULT);
+           data = H5Dget_offset(row_ptr);
+           H5Dclose(row_ptr);
+         });
+         std::string bytes = read_bytes(path);
+         MPI_Barrier(world());
+         for (std::size_t i = data * 3 / 10; i < data && i < bytes.size(); ++i)
+           bytes[i] = static_cast<char>(i * 7919 % 251);
+         write_bytes(path, bytes);
+       },
+       ""},
       {"missing dataset",
        [&] { edit(path, [](hid_t f) { H5Ldelete(f, "/matrices/0/col", H5P_DEFAULT); }); },
        "no dataset /matrices/0/col"},
@@ -257,7 +273,9 @@ TEST(PrecondStorage, EveryDefectIsOneLineNamingFileAndProblem) {
     EXPECT_EQ(message.rfind(path + ": ", 0), 0u) << message;  // names the file first
     EXPECT_NE(message.find(defect.fragment), std::string::npos) << message;
     EXPECT_EQ(message.find('\n'), std::string::npos) << message;
-    if (defect.what != "missing file" && defect.what != "not HDF5" && defect.what != "truncated") {
+    EXPECT_FALSE(message.empty()) << "read without error";
+    if (defect.what != "missing file" && defect.what != "not HDF5" && defect.what != "truncated" &&
+        defect.what != "overwritten metadata") {
       EXPECT_NE(message.find("/matrices/0"), std::string::npos) << message;  // and the matrix
     }
   }
