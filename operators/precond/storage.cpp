@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <functional>
+#include <type_traits>
 
 #include "io/hdf5_support.hpp"
 #include "karman/core/error.hpp"
@@ -125,12 +126,14 @@ ConfigError file_error(const std::string& path, const std::string& what) {
   return ConfigError(Place{path, 0, 0}, what);
 }
 
-// A whole numeric dataset read on every rank (one collective read), with its dims. Integer
-// datasets (`integer`) must be stored as integers; float datasets accept either. A read that fails
-// after the file opened (truncated or overwritten bytes) is the file's fault: a ConfigError.
+// A whole numeric dataset read on every rank (one collective read), with its dims. T = int64
+// (row_ptr, col) needs an integer dataset (any width); T = double takes integers or floats. A read
+// that fails after the file opened (truncated or overwritten bytes) is the file's fault.
 template <class T>
 std::vector<T> read_dataset(hid_t file, const std::string& path, const std::string& name,
-                            bool integer, std::vector<hsize_t>& dims) {
+                            std::vector<hsize_t>& dims) {
+  static_assert(std::is_same_v<T, std::int64_t> || std::is_same_v<T, double>);
+  constexpr bool integer = std::is_same_v<T, std::int64_t>;
   if (!link_exists(file, name)) throw file_error(path, "no dataset " + name);
   std::vector<T> values;
   try {
@@ -253,13 +256,13 @@ StoredMatrix read_matrix(hid_t file, const std::string& path, long index, bool r
 
   CsrMatrix& a = m.pairs.a;
   std::vector<hsize_t> dims;
-  a.row_ptr = read_dataset<std::int64_t>(file, path, dataset("row_ptr"), true, dims);
+  a.row_ptr = read_dataset<std::int64_t>(file, path, dataset("row_ptr"), dims);
   if (dims.size() != 1 || dims[0] < 2)
     fail("row_ptr must be [n + 1] with n >= 1, found " + shape_string(dims));
   a.rows = static_cast<std::int64_t>(dims[0]) - 1;
-  a.col = read_dataset<std::int64_t>(file, path, dataset("col"), true, dims);
+  a.col = read_dataset<std::int64_t>(file, path, dataset("col"), dims);
   if (dims.size() != 1) fail("col must be [nnz], found " + shape_string(dims));
-  a.values = read_dataset<double>(file, path, dataset("values"), false, dims);
+  a.values = read_dataset<double>(file, path, dataset("values"), dims);
   if (dims.size() != 1) fail("values must be [nnz], found " + shape_string(dims));
   const long rows = long_attribute(group.get(), "rows", path);
   if (rows >= 0 && rows != a.rows)
@@ -276,8 +279,8 @@ StoredMatrix read_matrix(hid_t file, const std::string& path, long index, bool r
   std::vector<double> x, b;
   if (has_x) {
     std::vector<hsize_t> x_dims, b_dims;
-    x = read_dataset<double>(file, path, dataset("x"), false, x_dims);
-    b = read_dataset<double>(file, path, dataset("b"), false, b_dims);
+    x = read_dataset<double>(file, path, dataset("x"), x_dims);
+    b = read_dataset<double>(file, path, dataset("b"), b_dims);
     k = check_pairs("x", x_dims, x, a.rows, fail);
     if (check_pairs("b", b_dims, b, a.rows, fail) != k)
       fail(fmt::format("x has {} columns but b has {}", k, b_dims[1]));
