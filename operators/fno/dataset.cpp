@@ -452,39 +452,6 @@ bool rank0_says(MPI_Comm comm, bool value) {
   return flag != 0;
 }
 
-// Root attribute `name` as text ("" when absent or not a string).
-std::string string_attribute(hid_t object, const std::string& name, const std::string& path) {
-  if (check(H5Aexists(object, name.c_str()), "cannot read attribute '" + name + "' in", path) <= 0)
-    return {};
-  const std::string what = "cannot read attribute '" + name + "' in";
-  Id attribute = make_id(H5Aopen(object, name.c_str(), H5P_DEFAULT), H5Aclose, what, path);
-  Id type = make_id(H5Aget_type(attribute.get()), H5Tclose, what, path);
-  if (H5Tget_class(type.get()) != H5T_STRING) return {};
-  if (check(H5Tis_variable_str(type.get()), what, path) > 0) {
-    Id memory = make_id(H5Tcopy(H5T_C_S1), H5Tclose, what, path);
-    check(H5Tset_size(memory.get(), H5T_VARIABLE), what, path);
-    check(H5Tset_cset(memory.get(), H5Tget_cset(type.get())), what, path);
-    char* text = nullptr;
-    check(H5Aread(attribute.get(), memory.get(), &text), what, path);
-    std::string out = text ? text : "";
-    H5free_memory(text);
-    return out;
-  }
-  std::string out(H5Tget_size(type.get()), '\0');
-  check(H5Aread(attribute.get(), type.get(), out.data()), what, path);
-  return out.substr(0, out.find('\0'));
-}
-
-long long_attribute(hid_t object, const std::string& name, const std::string& path) {
-  if (check(H5Aexists(object, name.c_str()), "cannot read attribute '" + name + "' in", path) <= 0)
-    return -1;
-  const std::string what = "cannot read attribute '" + name + "' in";
-  Id attribute = make_id(H5Aopen(object, name.c_str(), H5P_DEFAULT), H5Aclose, what, path);
-  long value = -1;
-  check(H5Aread(attribute.get(), H5T_NATIVE_LONG, &value), what, path);
-  return value;
-}
-
 // The dims of /inputs and /outputs, checked against each other and the caller's channels.
 struct Layout {
   std::vector<hsize_t> inputs, outputs;

@@ -5,19 +5,29 @@
 // and hypre (BoomerAMG) in the same CG (unpreconditioned norm, rtol 1e-8, x0 = 0). With
 // model.factor fsai the GNN predicts a sparse approximate inverse factor G instead (M⁻¹ = Gᵀ G,
 // -pc_karman_type fsai), and the classical FSAI joins the baselines as `fsai`.
+//
+// Storage (operators/precond/storage.hpp): the training pairs are written to data.file (or the
+// run folder's pairs.h5) and read back by a later run with the same settings instead of solving
+// again; model.load takes a trained GNN from a kind-precond checkpoint.h5 instead of training;
+// test.matrices adds a user's SPD matrices (HDF5 CSR) to the held-out test set. Every file is
+// checked on reading, before the run writes anything: a defect is one error line naming the file.
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <vector>
 
+#include "karman/core/error.hpp"
 #include "karman/core/log.hpp"
+#include "karman/core/timer.hpp"
 #include "karman/nn/checkpoint.hpp"
 #include "karman/pde/random_field.hpp"
 #include "method.hpp"
+#include "operators/precond/storage.hpp"
 #include "operators/precond/training.hpp"
 #include "petsc/check.hpp"
 #include "petsc/handle.hpp"
@@ -38,8 +48,11 @@ struct PrecondSpec {
   CoefficientSpec coefficient;
   std::vector<long> train_sizes{12, 16}, test_sizes{32, 64};
   long train_rhs = 16, validation_size = 20;
+  std::vector<std::string> test_files;  // test.matrices: HDF5 CSR files (storage.hpp)
   precond::FactorGnnOptions model;
   std::uint64_t model_seed = 7;
+  std::string model_file;  // model.load: a kind-precond checkpoint.h5 instead of training
+  std::string data_file;   // data.file: the training pairs, read if present, else written there
   precond::TrainingOptions training;
 };
 
@@ -78,6 +91,12 @@ PrecondSpec read_precond(const config::Node& root) {
   if (train.has("partitions")) spec.training.partitions = sizes(train, "partitions", 1);
   spec.validation_size = root.child_or_empty("validation").integer("size", 20, 3, 4096);
   const config::Node test = root.child_or_empty("test");
+  if (test.has("matrices")) {
+    spec.test_files = test.strings("matrices");
+    spec.test_sizes.clear();  // only the user's matrices, unless sizes are given too
+    for (const std::string& file : spec.test_files)
+      if (file.empty()) test.fail("matrices", "a list of HDF5 file names");
+  }
   if (test.has("sizes")) spec.test_sizes = sizes(test, "sizes", 3);
   const config::Node model = root.child_or_empty("model");
   spec.model.reference = model.choice("reference", {"ic0", "mic0"}, "mic0") == "mic0"
@@ -91,6 +110,8 @@ PrecondSpec read_precond(const config::Node& root) {
   spec.model.correction_bound =
       model.number("correction_bound", 2.0, config::Bounds::between(1e-6, 10.0));
   spec.model_seed = static_cast<std::uint64_t>(model.integer("seed", 7, 0));
+  spec.model_file = model.str("load", "");
+  spec.data_file = root.child_or_empty("data").str("file", "");
   const config::Node training = root.child_or_empty("training");
   spec.training.loss = training.choice("loss", {"factor", "condition"}, "factor") == "condition"
                            ? precond::TrainingLoss::condition
@@ -106,6 +127,27 @@ double smooth_kappa(double x, double y) {
   return std::exp(0.8 * std::sin(2 * M_PI * x) * std::cos(2 * M_PI * y));
 }
 
+// True on every rank when rank 0 sees `path` (the ranks then take the same branch).
+bool exists_on_rank0(MPI_Comm comm, const std::string& path) {
+  int rank = 0, found = 0;
+  MPI_Comm_rank(comm, &rank);
+  if (rank == 0) found = std::filesystem::exists(path) ? 1 : 0;
+  MPI_Bcast(&found, 1, MPI_INT, 0, comm);
+  return found != 0;
+}
+
+std::string size_list(const std::vector<long>& values) {
+  return fmt::format("[{}]", fmt::join(values, ", "));
+}
+
+// A held-out test matrix: a size of the case's problem (n > 0) or a matrix of a test.matrices file.
+struct TestMatrix {
+  std::string name;
+  long n = 0;                // unknowns per side; 0 for a file's matrix
+  std::string file;          // the file it comes from, or ""
+  precond::CsrMatrix whole;  // the file's matrix (the same on every rank)
+};
+
 class PrecondRun {
  public:
   PrecondRun(const PrecondSpec& spec, RunContext& ctx)
@@ -116,31 +158,40 @@ class PrecondRun {
   }
 
   std::string run() {
-    const precond::TrainingReport training = train();
+    // Every input file is read and checked first: a bad one fails the run before any work.
+    const std::vector<TestMatrix> tests = test_matrices();
+    nlohmann::json& report = *m_ctx.report;
+    nlohmann::json metrics = train_or_load();
+
     nlohmann::json matrices = nlohmann::json::array();
     nlohmann::json learned_largest, baselines_largest;
     long largest_rows = -1;
     bool converged = true;
     log().info("{:>14} {:>9} {:>8} {:>6} {:>10} {:>10} {:>10}", "matrix", "rows", "pc", "iters",
                "setup_s", "solve_s", "total_s");
-    for (std::size_t i = 0; i < m_spec.test_sizes.size(); ++i) {
-      const long n = m_spec.test_sizes[i];
+    for (std::size_t i = 0; i < tests.size(); ++i) {
+      const TestMatrix& test = tests[i];
       petsc::Mat a;
-      create_matrix(m_ctx.comm, n, 1000 + i, a.out());
+      if (test.n > 0)
+        create_matrix(m_ctx.comm, test.n, 1000 + i, a.out());
+      else
+        precond::create_distributed_aij(m_ctx.comm, test.whole, a.out());
       PetscInt rows = 0;
       KARMAN_PETSC(MatGetSize(a, &rows, nullptr));
-      const std::string name = fmt::format("{}_{}", m_spec.problem, n);
-      nlohmann::json entry = {{"name", name}, {"n", n}, {"rows", rows}};
+      nlohmann::json entry = {{"name", test.name}, {"rows", rows}};
+      if (test.n > 0) entry["n"] = test.n;
+      if (!test.file.empty()) entry["file"] = test.file;
       for (const std::string& pc : baseline_pcs())
-        entry[pc] = timed(name, rows, pc, baseline(a, pc));
+        entry[pc] = timed(test.name, rows, pc, baseline(a, pc));
       const precond::FactorKind kind = m_spec.training.factor;
-      // The learned factor's starting point alone (MIC(0) or IC(0), or the classical FSAI, through
-      // -pc_type karman): what the GNN adds over its reference is the difference of the two rows.
+      // The learned factor's starting point alone (MIC(0) or IC(0) through -pc_type karman): what
+      // the GNN adds over its reference is the difference of the two rows.
       if (kind == precond::FactorKind::cholesky)
-        entry["reference"] = timed(name, rows, reference_name(), precond::timed_cg(a, reference()));
+        entry["reference"] =
+            timed(test.name, rows, reference_name(), precond::timed_cg(a, reference()));
       const precond::CgRun learned =
           precond::timed_cg(a, precond::gnn_factor_provider(m_gnn, kind), kind);
-      entry["learned"] = timed(name, rows, "learned", learned);
+      entry["learned"] = timed(test.name, rows, "learned", learned);
       converged = converged && learned.iterations > 0;
       if (rows > largest_rows) {
         largest_rows = rows;
@@ -152,13 +203,7 @@ class PrecondRun {
       matrices.push_back(entry);
     }
 
-    nlohmann::json& report = *m_ctx.report;
-    nlohmann::json metrics = learned_largest;
-    metrics["train_wall_s"] = training.seconds;
-    metrics["initial_iterations"] = training.initial_iterations;
-    metrics["best_iterations"] = training.best_iterations;
-    metrics["best_step"] = training.best_step;
-    metrics["params"] = m_parameters.size();
+    metrics.update(learned_largest);
     report["metrics"] = metrics;
     report["baselines"] = baselines_largest;
     report["matrices"] = matrices;
@@ -171,6 +216,29 @@ class PrecondRun {
   }
 
  private:
+  // The model: trained (pairs solved or read from data.file) or loaded (model.load). Returns the
+  // report's metrics about it.
+  nlohmann::json train_or_load() {
+    nlohmann::json metrics;
+    if (m_spec.model_file.empty()) {
+      const precond::TrainingReport training = train();
+      metrics["train_wall_s"] = training.seconds;
+      metrics["initial_iterations"] = training.initial_iterations;
+      metrics["best_iterations"] = training.best_iterations;
+      metrics["best_step"] = training.best_step;
+      metrics["initial_loss"] = training.initial_loss;
+      metrics["train_loss"] = training.selected_loss;
+    } else {
+      load_model();
+      if (!m_spec.data_file.empty())
+        log().info("data.file {} not used: model.load skips training", m_spec.data_file);
+      metrics["train_wall_s"] = 0.0;
+      metrics["model_file"] = m_spec.model_file;
+    }
+    metrics["params"] = m_parameters.size();
+    return metrics;
+  }
+
   // The problem's matrix with n unknowns per side on `comm`; `field` keys the random coefficient.
   void create_matrix(MPI_Comm comm, long n, std::uint64_t field, Mat* out) const {
     const PetscInt size = static_cast<PetscInt>(n);
@@ -202,18 +270,110 @@ class PrecondRun {
     return kappa;
   }
 
-  // Training and validation matrices are whole on every rank (PETSC_COMM_SELF): every rank trains
-  // the same model, whatever the rank count; the rank's blocks enter through train.partitions.
-  precond::TrainingReport train() {
-    std::vector<precond::TrainingPairs> train, validation;
+  // test.sizes (the case's problem), then every matrix of every test.matrices file (read and
+  // checked here: not symmetric, singular, inconsistent CSR... is one error line naming the file).
+  std::vector<TestMatrix> test_matrices() const {
+    std::vector<TestMatrix> tests;
+    for (long n : m_spec.test_sizes)
+      tests.push_back({fmt::format("{}_{}", m_spec.problem, n), n, "", {}});
+    for (const std::string& file : m_spec.test_files) {
+      precond::MatrixFile read = precond::read_matrix_file(m_ctx.comm, file, false);
+      for (precond::StoredMatrix& m : read.matrices) {
+        log().info("test matrix {} from {}: {} rows, {} entries", m.name, file, m.pairs.a.rows,
+                   m.pairs.a.nnz());
+        tests.push_back({m.name, 0, file, std::move(m.pairs.a)});
+      }
+    }
+    return tests;
+  }
+
+  // What the training pairs depend on: a data.file made with other values is not reused.
+  std::vector<std::pair<std::string, std::string>> pair_settings() const {
+    std::string coefficient = "none";
+    if (m_spec.problem == "diffusion2d") {
+      const config::RandomFieldSpec& f = m_spec.coefficient.field;
+      coefficient =
+          m_spec.coefficient.random
+              ? fmt::format("exp(GRF): seed {}, alpha {:.17g}, tau {:.17g}, sigma {:.17g}", f.seed,
+                            f.alpha, f.tau, f.sigma)
+              : "exp(0.8 sin(2 pi x) cos(2 pi y))";
+    }
+    return {{"problem", m_spec.problem},
+            {"coefficient", coefficient},
+            {"train.sizes", size_list(m_spec.train_sizes)},
+            {"train.rhs", std::to_string(m_spec.train_rhs)},
+            {"validation.size", std::to_string(m_spec.validation_size)},
+            // The generator itself (seeds, reference solve): a change here invalidates old files.
+            {"generator",
+             "b ~ N(0, 1) seeded 1, 2, ... (train) and 500 (validation); "
+             "x by CG + GAMG, rtol 1e-10, on MPI_COMM_SELF"}};
+  }
+
+  // The training and validation pairs: read from data.file when it exists (after checking it was
+  // made with this case's settings), otherwise solved with PETSc and written to data.file, or to
+  // the run folder's pairs.h5 when there is no data.file.
+  void training_pairs(std::vector<precond::TrainingPairs>& train,
+                      std::vector<precond::TrainingPairs>& validation) {
+    const std::string& file = m_spec.data_file;
+    nlohmann::json& data = (*m_ctx.report)["data"];
+    if (!file.empty() && exists_on_rank0(m_ctx.comm, file)) {
+      Timer timer;
+      precond::MatrixFile stored = precond::read_matrix_file(m_ctx.comm, file, true);
+      require_same_settings(stored, file);
+      for (precond::StoredMatrix& m : stored.matrices)
+        (m.role == "validation" ? validation : train).push_back(std::move(m.pairs));
+      if (train.size() != m_spec.train_sizes.size() || validation.size() != 1)
+        throw ConfigError(Place{file, 0, 0},
+                          fmt::format("holds {} training and {} validation matrices, expected {} "
+                                      "and 1",
+                                      train.size(), validation.size(), m_spec.train_sizes.size()));
+      log().info("training pairs read from {} ({} matrices, {:.2f} s): no reference solve", file,
+                 stored.matrices.size(), timer.seconds());
+      data = {{"file", file}, {"reused", true}};
+      return;
+    }
+    Timer timer;
+    precond::MatrixFile made;
+    made.case_yaml = m_ctx.resolved_yaml;
+    made.settings = pair_settings();
+    // Built on MPI_COMM_SELF: every rank holds the same whole matrices and trains the same model.
     for (std::size_t i = 0; i < m_spec.train_sizes.size(); ++i) {
       petsc::Mat a;
       create_matrix(PETSC_COMM_SELF, m_spec.train_sizes[i], i, a.out());
       train.push_back(precond::make_training_pairs(a, m_spec.train_rhs, i + 1));
+      made.matrices.push_back(
+          {fmt::format("{}_{}", m_spec.problem, m_spec.train_sizes[i]), "train", train.back()});
     }
     petsc::Mat a;
     create_matrix(PETSC_COMM_SELF, m_spec.validation_size, 500, a.out());
     validation.push_back(precond::make_training_pairs(a, m_spec.train_rhs, 500));
+    made.matrices.push_back({fmt::format("{}_{}", m_spec.problem, m_spec.validation_size),
+                             "validation", validation.back()});
+    const double solve_s = timer.seconds();
+    const std::string path = file.empty() ? m_ctx.dir->staged("pairs.h5") : file;
+    precond::write_matrix_file(m_ctx.comm, path, made);
+    log().info("training pairs solved in {:.2f} s, written to {}", solve_s,
+               file.empty() ? "pairs.h5" : file);
+    data = {{"file", file.empty() ? "pairs.h5" : file}, {"reused", false}};
+  }
+
+  // data.file's /settings against this case's: one line naming the first key that differs.
+  void require_same_settings(const precond::MatrixFile& stored, const std::string& file) const {
+    for (const auto& [key, value] : pair_settings()) {
+      const auto it = std::find_if(stored.settings.begin(), stored.settings.end(),
+                                   [&key = key](const auto& s) { return s.first == key; });
+      const std::string found = it == stored.settings.end() ? "(absent)" : it->second;
+      if (found != value)
+        throw ConfigError(Place{file, 0, 0},
+                          fmt::format("data.file holds pairs made with {} {}, this case has {} "
+                                      "(remove the file or point data.file elsewhere)",
+                                      key, found, value));
+    }
+  }
+
+  precond::TrainingReport train() {
+    std::vector<precond::TrainingPairs> train, validation;
+    training_pairs(train, validation);
     log().info("GNN width {}, {} layers, {} parameters; {} training matrices, validation n = {}",
                m_spec.model.width, m_spec.model.layers, m_parameters.size(), train.size(),
                m_spec.validation_size);
@@ -226,13 +386,65 @@ class PrecondRun {
         "trained {} steps in {:.2f} s: loss {:.4e} -> {:.4e}; validation CG iterations {} {} "
         "-> {} (kept step {}); by step:{}",
         m_spec.training.steps, report.seconds, report.initial_loss, report.selected_loss,
-        m_spec.training.factor == precond::FactorKind::fsai ? "FSAI" : "IC(0)",
-        report.initial_iterations, report.best_iterations, report.best_step, history);
-    log().info("validation CG iterations on {} row blocks: IC(0) {} -> learned {}",
-               fmt::join(m_spec.training.partitions, ", "),
-               fmt::join(report.initial_by_partition, ", "),
-               fmt::join(report.best_by_partition, ", "));
+        reference_label(), report.initial_iterations, report.best_iterations, report.best_step,
+        history);
+    if (m_spec.training.partitions.size() > 1 || m_spec.training.partitions[0] != 1)
+      log().info("validation CG iterations on {} row blocks: {} {} -> learned {}",
+                 fmt::join(m_spec.training.partitions, ", "), reference_label(),
+                 fmt::join(report.initial_by_partition, ", "),
+                 fmt::join(report.best_by_partition, ", "));
     return report;
+  }
+
+  // model.load: the parameters of a kind-precond checkpoint.h5 whose architecture is this case's
+  // (one error line naming the file and the key otherwise; a corrupt file is one line too).
+  void load_model() {
+    const std::string& file = m_spec.model_file;
+    const nn::Checkpoint c = nn::load_checkpoint(m_ctx.comm, file);
+    const auto text = [&](const std::string& key) {
+      const auto it = c.strings.find(key);
+      return it == c.strings.end() ? std::string("(absent)") : it->second;
+    };
+    if (text("kind") != "precond")
+      throw ConfigError(Place{file, 0, 0}, "model.load: the checkpoint's kind is '" + text("kind") +
+                                               "', expected 'precond'");
+    // correction_bound and diagonal_only may be absent: checkpoints written before they were
+    // stored all had the defaults.
+    const auto require = [&](const std::string& key, const std::string& case_key, double expected,
+                             bool optional = false) {
+      const auto it = c.scalars.find(key);
+      if (it == c.scalars.end() && optional) return;
+      if (it == c.scalars.end())
+        throw ConfigError(Place{file, 0, 0}, "model.load: the checkpoint has no " + key);
+      if (it->second != expected)
+        throw ConfigError(Place{file, 0, 0},
+                          fmt::format("model.load: the model has {} {}, the case has {} {}", key,
+                                      it->second, case_key, expected));
+    };
+    require("model_width", "model.width", static_cast<double>(m_spec.model.width));
+    require("model_layers", "model.layers", static_cast<double>(m_spec.model.layers));
+    require("correction_bound", "correction_bound", m_spec.model.correction_bound, true);
+    require("diagonal_only", "diagonal_only", m_spec.model.diagonal_only ? 1.0 : 0.0, true);
+    // What the parameters correct and how the PC applies their output (absent in older files:
+    // those were IC(0)-based Cholesky factors).
+    const auto require_text = [&](const std::string& key, const std::string& case_key,
+                                  const std::string& expected, const std::string& absent) {
+      const std::string found = c.strings.count(key) ? c.strings.at(key) : absent;
+      if (found != expected)
+        throw ConfigError(Place{file, 0, 0},
+                          fmt::format("model.load: the model has {} {}, the case has {} {}", key,
+                                      found, case_key, expected));
+    };
+    require_text("factor", "model.factor", precond::factor_kind_name(m_spec.training.factor),
+                 "cholesky");
+    require_text("model_reference", "model.reference", reference_name(), "ic0");
+    nn::restore_parameters(c, m_parameters, file);
+    auto values = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_parameters.values());
+    for (std::size_t i = 0; i < values.extent(0); ++i)
+      if (!std::isfinite(values(i)))
+        throw ConfigError(Place{file, 0, 0}, "model.load: a parameter is not finite");
+    log().info("model loaded from {} (trained on {}; {} parameters): training skipped", file,
+               text("problem"), m_parameters.size());
   }
 
   // CG with one of PETSc's PCs. PETSc's ICC is sequential: on several ranks the "icc" baseline is
@@ -251,6 +463,11 @@ class PrecondRun {
 
   const char* reference_name() const {
     return m_spec.model.reference == precond::ReferenceFactor::mic0 ? "mic0" : "ic0";
+  }
+  // The untrained network's factor, as the logs name it.
+  const char* reference_label() const {
+    if (m_spec.training.factor == precond::FactorKind::fsai) return "FSAI";
+    return m_spec.model.reference == precond::ReferenceFactor::mic0 ? "MIC(0)" : "IC(0)";
   }
   precond::FactorProvider reference() const {
     return [kind = m_spec.model.reference](const precond::CsrMatrix& block,
@@ -278,15 +495,19 @@ class PrecondRun {
             {"total_s", run.total_s()}};
   }
 
+  // Everything model.load needs: the parameters and the architecture they belong to.
   void write_checkpoint() {
     nn::Checkpoint checkpoint;
     nn::store_parameters(checkpoint, m_parameters);
     checkpoint.strings["kind"] = "precond";
     checkpoint.strings["problem"] = m_spec.problem;
     checkpoint.strings["factor"] = precond::factor_kind_name(m_spec.training.factor);
+    checkpoint.strings["model_reference"] = reference_name();
+    checkpoint.strings["config"] = m_ctx.resolved_yaml;
     checkpoint.scalars["model_width"] = static_cast<double>(m_spec.model.width);
     checkpoint.scalars["model_layers"] = static_cast<double>(m_spec.model.layers);
-    checkpoint.strings["model_reference"] = reference_name();
+    checkpoint.scalars["correction_bound"] = m_spec.model.correction_bound;
+    checkpoint.scalars["diagonal_only"] = m_spec.model.diagonal_only ? 1.0 : 0.0;
     nn::save_checkpoint(m_ctx.comm, m_ctx.dir->staged("checkpoint.h5"), checkpoint);
   }
 
@@ -300,15 +521,18 @@ class PrecondMethod : public Method {
  public:
   void read(const config::Node& root, const std::string&) override { m_spec = read_precond(root); }
   std::string summary() const override {
-    return fmt::format(
-        "kind precond, {} GNN ({} correcting {}) width {} x {} layers, {} training steps, "
-        "test n {}",
-        m_spec.problem, precond::factor_kind_name(m_spec.training.factor),
-        m_spec.training.factor == precond::FactorKind::fsai        ? "FSAI"
-        : m_spec.model.reference == precond::ReferenceFactor::mic0 ? "MIC(0)"
-                                                                   : "IC(0)",
-        m_spec.model.width, m_spec.model.layers, m_spec.training.steps,
-        fmt::join(m_spec.test_sizes, ", "));
+    const std::string model = m_spec.model_file.empty()
+                                  ? fmt::format("{} training steps", m_spec.training.steps)
+                                  : "loaded from " + m_spec.model_file;
+    std::string tests = fmt::format("test n {}", size_list(m_spec.test_sizes));
+    if (!m_spec.test_files.empty())
+      tests += fmt::format(" and the matrices of {}", fmt::join(m_spec.test_files, ", "));
+    const char* reference = m_spec.training.factor == precond::FactorKind::fsai        ? "FSAI"
+                            : m_spec.model.reference == precond::ReferenceFactor::mic0 ? "MIC(0)"
+                                                                                       : "IC(0)";
+    return fmt::format("kind precond, {} GNN ({} correcting {}) width {} x {} layers, {}, {}",
+                       m_spec.problem, precond::factor_kind_name(m_spec.training.factor), reference,
+                       m_spec.model.width, m_spec.model.layers, model, tests);
   }
   std::string run(RunContext& ctx) override { return PrecondRun(m_spec, ctx).run(); }
 

@@ -81,11 +81,15 @@ Id open_file(MPI_Comm comm, const std::string& path) {
   Id fapl = mpio_fapl(comm, path);
   hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get());
   if (file < 0) {
+    // HDF5's innermost reason tells a truncated file ("truncated file: eof = ...") from one that
+    // is not HDF5 at all ("file signature not found").
+    const std::string reason = hdf5_reason();
     std::error_code ignored;
     const bool exists = std::filesystem::exists(path, ignored);
     throw ConfigError(Place{path, 0, 0},
                       std::string("cannot open HDF5 file: ") +
-                          (exists ? "not an HDF5 file or not readable" : "no such file"));
+                          (exists ? "not an HDF5 file or not readable" : "no such file") +
+                          (exists && !reason.empty() ? " (" + reason + ")" : ""));
   }
   return Id(file, H5Fclose);
 }
@@ -164,6 +168,38 @@ void put_string(hid_t object, const std::string& name, const std::string& value,
   check(H5Tset_cset(type.get(), H5T_CSET_UTF8), "cannot create a string type for", path);
   const char* text = value.c_str();
   put_scalar(object, name, type.get(), &text, path);
+}
+
+std::string string_attribute(hid_t object, const std::string& name, const std::string& path) {
+  if (check(H5Aexists(object, name.c_str()), "cannot read attribute '" + name + "' in", path) <= 0)
+    return {};
+  const std::string what = "cannot read attribute '" + name + "' in";
+  Id attribute = make_id(H5Aopen(object, name.c_str(), H5P_DEFAULT), H5Aclose, what, path);
+  Id type = make_id(H5Aget_type(attribute.get()), H5Tclose, what, path);
+  if (H5Tget_class(type.get()) != H5T_STRING) return {};
+  if (check(H5Tis_variable_str(type.get()), what, path) > 0) {
+    Id memory = make_id(H5Tcopy(H5T_C_S1), H5Tclose, what, path);
+    check(H5Tset_size(memory.get(), H5T_VARIABLE), what, path);
+    check(H5Tset_cset(memory.get(), H5Tget_cset(type.get())), what, path);
+    char* text = nullptr;
+    check(H5Aread(attribute.get(), memory.get(), &text), what, path);
+    std::string out = text ? text : "";
+    H5free_memory(text);
+    return out;
+  }
+  std::string out(H5Tget_size(type.get()), '\0');
+  check(H5Aread(attribute.get(), type.get(), out.data()), what, path);
+  return out.substr(0, out.find('\0'));
+}
+
+long long_attribute(hid_t object, const std::string& name, const std::string& path, long fallback) {
+  if (check(H5Aexists(object, name.c_str()), "cannot read attribute '" + name + "' in", path) <= 0)
+    return fallback;
+  const std::string what = "cannot read attribute '" + name + "' in";
+  Id attribute = make_id(H5Aopen(object, name.c_str(), H5P_DEFAULT), H5Aclose, what, path);
+  long value = fallback;
+  check(H5Aread(attribute.get(), H5T_NATIVE_LONG, &value), what, path);
+  return value;
 }
 
 // Opens group `name` under `parent`, creating it on first use.

@@ -104,6 +104,13 @@ void put_array(hid_t object, const std::string& name, hid_t type, const std::vec
   put_attribute(object, name, type, space.get(), values.empty() ? &none : values.data(), path);
 }
 
+// Attribute `name` of `object` as text: "" when it is absent or not a string (fixed-length or
+// variable-length, as h5py and the C API write them).
+std::string string_attribute(hid_t object, const std::string& name, const std::string& path);
+// Attribute `name` of `object` as a long (numeric types convert): `fallback` when it is absent.
+long long_attribute(hid_t object, const std::string& name, const std::string& path,
+                    long fallback = -1);
+
 // Opens group `name` under `parent`, creating it on first use.
 Id open_or_create_group(hid_t parent, const std::string& name, const std::string& path);
 

@@ -133,26 +133,44 @@ herr_t read_attribute(hid_t object, const char* name, const H5A_info_t*, void* r
   return status;
 }
 
+// HDF5 prints its error stack on every failed call. A checkpoint that is not HDF5, truncated or
+// overwritten is the user's input problem, reported as one ConfigError line: silence HDF5 while
+// reading (and restore whatever handler the program had).
+class QuietHdf5 {
+ public:
+  QuietHdf5() {
+    H5Eget_auto2(H5E_DEFAULT, &m_handler, &m_data);
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  }
+  ~QuietHdf5() { H5Eset_auto2(H5E_DEFAULT, m_handler, m_data); }
+  QuietHdf5(const QuietHdf5&) = delete;
+  QuietHdf5& operator=(const QuietHdf5&) = delete;
+
+ private:
+  H5E_auto2_t m_handler = nullptr;
+  void* m_data = nullptr;
+};
+
 Checkpoint read_file(const std::string& path) {
   Checkpoint c;
-  H5E_auto2_t handler;
-  void* data;
-  H5Eget_auto2(H5E_DEFAULT, &handler, &data);
-  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  QuietHdf5 quiet;
   hid_t id = std::filesystem::is_regular_file(path)
                  ? H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT)
                  : -1;
-  H5Eset_auto2(H5E_DEFAULT, handler, data);
   if (id < 0) throw ConfigError(Place{path, 0, 0}, "cannot open checkpoint (missing or not HDF5)");
   H5Id file(id, H5Fclose, path);
   Reader reader{&c, path};
-  if (H5Lexists(file, "arrays", H5P_DEFAULT) > 0) {
-    H5Id arrays(H5Gopen2(file, "arrays", H5P_DEFAULT), H5Gclose, "arrays of " + path);
-    check(H5Ovisit2(arrays, H5_INDEX_NAME, H5_ITER_INC, read_dataset, &reader, H5O_INFO_BASIC),
-          "cannot read the arrays of " + path);
+  try {
+    if (H5Lexists(file, "arrays", H5P_DEFAULT) > 0) {
+      H5Id arrays(H5Gopen2(file, "arrays", H5P_DEFAULT), H5Gclose, "arrays of " + path);
+      check(H5Ovisit2(arrays, H5_INDEX_NAME, H5_ITER_INC, read_dataset, &reader, H5O_INFO_BASIC),
+            "cannot read the arrays of " + path);
+    }
+    check(H5Aiterate2(file, H5_INDEX_NAME, H5_ITER_INC, nullptr, read_attribute, &reader),
+          "cannot read the attributes of " + path);
+  } catch (const ExternalError&) {
+    throw ConfigError(Place{path, 0, 0}, "cannot read checkpoint (corrupt or truncated file)");
   }
-  check(H5Aiterate2(file, H5_INDEX_NAME, H5_ITER_INC, nullptr, read_attribute, &reader),
-        "cannot read the attributes of " + path);
   return c;
 }
 
