@@ -206,6 +206,15 @@ class PrecondRun {
     metrics.update(learned_largest);
     report["metrics"] = metrics;
     report["baselines"] = baselines_largest;
+    // The run-directory contract's `baseline`: the like-for-like PETSc solver on the largest test
+    // matrix, CG with IC(0) on the same pattern (block IC(0) on several ranks).
+    if (baselines_largest.contains("icc"))
+      report["baseline"] = {
+          {"solver", "cg"},
+          {"pc", m_ctx.size == 1 ? "icc" : "bjacobi + icc (block IC(0))"},
+          {"options", "-ksp_type cg -ksp_norm_type unpreconditioned -ksp_rtol 1e-8"},
+          {"iterations", baselines_largest["icc"]["iterations"]},
+          {"wall_s", baselines_largest["icc"]["total_s"]}};
     report["matrices"] = matrices;
     write_checkpoint();
     if (!converged) {

@@ -22,18 +22,21 @@ namespace {
 
 const std::vector<std::string> kBaselines = {"none", "jacobi", "icc", "gamg", "hypre"};
 
-TEST(CliPrecond, LearnedFactorBeatsIccOnHeldOutPoisson) {
+// One small precond case as it is in cases/precond: status ok, every baseline converged on every
+// held-out matrix, and the learned factor with fewer CG iterations than PETSc's IC(0) on each.
+void check_case_beats_icc(const std::string& name) {
   const fs::path dir = test_folder();
-  const fs::path out = dir / "poisson2d";
-  const fs::path case_file = source_dir() / "cases" / "precond" / "poisson2d.yaml";
+  const fs::path out = dir / name;
+  const fs::path case_file = source_dir() / "cases" / "precond" / (name + ".yaml");
   const CliResult r = run_karman(dir, {"run", case_file.string(), "--output", out.string()});
   ASSERT_EQ(r.status, 0) << r;
   const nlohmann::json report = nlohmann::json::parse(read_text(out / "report.json"));
   SCOPED_TRACE(report.dump(2));
   EXPECT_EQ(report.value("status", ""), "ok");
   EXPECT_TRUE(fs::is_regular_file(out / "checkpoint.h5"));
+  EXPECT_TRUE(fs::is_regular_file(out / "pairs.h5"));
 
-  // The largest held-out matrix (64²): the learned factor against PETSc's ICC.
+  // The largest held-out matrix: the learned factor against PETSc's ICC.
   const nlohmann::json& metrics = report.at("metrics");
   const nlohmann::json& baselines = report.at("baselines");
   for (const auto& pc : kBaselines) {
@@ -41,11 +44,16 @@ TEST(CliPrecond, LearnedFactorBeatsIccOnHeldOutPoisson) {
     EXPECT_GT(baselines[pc].value("iterations", -1L), 0) << pc;
     EXPECT_GE(baselines[pc].value("total_s", -1.0), 0.0) << pc;
   }
+  ASSERT_TRUE(baselines.contains("reference"));
   EXPECT_GT(metrics.value("iterations", -1L), 0);
   EXPECT_LT(metrics.value("iterations", -1L), baselines["icc"].value("iterations", -1L));
   EXPECT_LE(metrics.value("best_iterations", -1L), metrics.value("initial_iterations", -1L));
   EXPECT_GT(metrics.value("params", 0L), 0);
   EXPECT_GT(metrics.value("setup_s", 0.0), 0.0);
+  // The run-directory contract's baseline: CG + IC(0) on the same matrix.
+  EXPECT_EQ(report.at("baseline").value("pc", ""), "icc");
+  EXPECT_EQ(report.at("baseline").value("iterations", -2L),
+            baselines["icc"].value("iterations", -1L));
 
   // Every test matrix: converged with every PC, and fewer iterations than ICC.
   const nlohmann::json& matrices = report.at("matrices");
@@ -57,6 +65,12 @@ TEST(CliPrecond, LearnedFactorBeatsIccOnHeldOutPoisson) {
     for (const auto& pc : kBaselines) EXPECT_GT(m.at(pc).value("iterations", -1L), 0) << pc;
     EXPECT_LT(learned, m.at("icc").value("iterations", -1L));
   }
+}
+
+TEST(CliPrecond, LearnedFactorBeatsIccOnHeldOutPoisson2d) { check_case_beats_icc("poisson2d"); }
+TEST(CliPrecond, LearnedFactorBeatsIccOnHeldOutPoisson3d) { check_case_beats_icc("poisson3d"); }
+TEST(CliPrecond, LearnedFactorBeatsIccOnHeldOutDiffusion) {
+  check_case_beats_icc("diffusion2d_grf");
 }
 
 // model.factor fsai (cases/precond/poisson2d_fsai.yaml, shortened): the learned sparse approximate
