@@ -13,6 +13,7 @@
 #include <limits>
 
 #include "io/hdf5_support.hpp"
+#include "karman/core/collective.hpp"
 #include "karman/core/error.hpp"
 #include "karman/core/log.hpp"
 #include "karman/core/partition.hpp"
@@ -731,40 +732,6 @@ void mark_complete(const DatasetFile& f, long sample) {
   check(H5Dwrite(f.complete.get(), H5T_NATIVE_UCHAR, memory.get(), file_space.get(), f.dxpl.get(),
                  &flag),
         what, f.path);
-}
-
-// A failure on some ranks becomes the same exception on every rank, so that none is left waiting
-// in the next collective call. The lowest failing rank's message is kept.
-void rethrow_on_all(MPI_Comm comm, std::exception_ptr error) {
-  int rank, size;
-  MPI_Comm_rank(comm, &rank);
-  MPI_Comm_size(comm, &size);
-  int mine = error ? rank : size, first;
-  MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm);
-  if (first == size) return;
-  std::string message;
-  int kind = 2;  // 0 ConfigError, 1 ExternalError, 2 other
-  if (rank == first) {
-    try {
-      std::rethrow_exception(error);
-    } catch (const ConfigError& e) {
-      message = e.what(), kind = 0;
-    } catch (const ExternalError& e) {
-      message = e.what(), kind = 1;
-    } catch (const std::exception& e) {
-      message = e.what();
-    }
-  }
-  int length = static_cast<int>(message.size());
-  MPI_Bcast(&length, 1, MPI_INT, first, comm);
-  MPI_Bcast(&kind, 1, MPI_INT, first, comm);
-  message.resize(length);
-  MPI_Bcast(message.data(), length, MPI_CHAR, first, comm);
-  if (rank == first) std::rethrow_exception(error);
-  if (kind == 0) throw ConfigError(message);
-  if (kind == 1)
-    throw ExternalError("karman", 0, "on rank " + std::to_string(first) + ": " + message);
-  throw InternalError(message);
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include <type_traits>
 
 #include "io/hdf5_support.hpp"
+#include "karman/core/collective.hpp"
 #include "karman/core/error.hpp"
 #include "petsc/check.hpp"
 
@@ -28,30 +29,6 @@ const char* const kFormat = "karman-precond-matrices";
 constexpr long kVersion = 1;
 
 // ---------------------------------------------------------------------------------- writing
-
-// Runs `work` on rank 0 and rethrows its failure on every rank as the same kind of error, so no
-// rank waits in a later collective call while rank 0 reports.
-void on_rank0(MPI_Comm comm, const std::function<void()>& work) {
-  int rank = 0;
-  MPI_Comm_rank(comm, &rank);
-  int kind = 0;  // 0 ok, 1 ConfigError, 2 other
-  std::string message;
-  if (rank == 0) {
-    try {
-      work();
-    } catch (const ConfigError& e) {
-      kind = 1, message = e.what();
-    } catch (const std::exception& e) {
-      kind = 2, message = e.what();
-    }
-  }
-  int header[2] = {kind, static_cast<int>(message.size())};
-  MPI_Bcast(header, 2, MPI_INT, 0, comm);
-  message.resize(header[1]);
-  MPI_Bcast(message.data(), header[1], MPI_CHAR, 0, comm);
-  if (header[0] == 1) throw ConfigError(message);
-  if (header[0] == 2) throw ExternalError("karman", 0, "on rank 0: " + message);
-}
 
 // A contiguous dataset `name` of `group` with dims `dims`, written whole from `data`.
 void write_dataset(hid_t group, const std::string& name, hid_t file_type, hid_t memory_type,
@@ -337,7 +314,7 @@ MatrixFile read_contents(hid_t file, const std::string& path, bool require_pairs
 
 void write_matrix_file(MPI_Comm comm, const std::string& path, const MatrixFile& file) {
   quiet_hdf5();
-  on_rank0(comm, [&] {
+  run_on_rank0(comm, [&] {
     const fs::path parent = fs::path(path).parent_path();
     if (!parent.empty()) fs::create_directories(parent);
     const std::string partial = path + ".partial";

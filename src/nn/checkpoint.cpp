@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <functional>
 
+#include "karman/core/collective.hpp"
 #include "karman/core/error.hpp"
 
 namespace karman::nn {
@@ -174,34 +175,10 @@ Checkpoint read_file(const std::string& path) {
   return c;
 }
 
-// Runs `work` on rank 0 and rethrows its failure on every rank as the same kind of error.
-void on_root(MPI_Comm comm, const std::function<void()>& work) {
-  int rank;
-  MPI_Comm_rank(comm, &rank);
-  std::string message;
-  int kind = 0;  // 0 ok, 1 ConfigError, 2 other
-  if (rank == 0) {
-    try {
-      work();
-    } catch (const ConfigError& e) {
-      kind = 1, message = e.what();
-    } catch (const std::exception& e) {
-      kind = 2, message = e.what();
-    }
-  }
-  int length = static_cast<int>(message.size());
-  int header[2] = {kind, length};
-  MPI_Bcast(header, 2, MPI_INT, 0, comm);
-  message.resize(header[1]);
-  MPI_Bcast(message.data(), header[1], MPI_CHAR, 0, comm);
-  if (header[0] == 1) throw ConfigError(message);
-  if (header[0] == 2) throw ExternalError("checkpoint", 0, message);
-}
-
 }  // namespace
 
 void save_checkpoint(MPI_Comm comm, const std::string& path, const Checkpoint& checkpoint) {
-  on_root(comm, [&] {
+  run_on_rank0(comm, [&] {
     const std::string temporary = path + ".tmp";
     write_file(temporary, checkpoint);
     if (std::rename(temporary.c_str(), path.c_str()) != 0)
