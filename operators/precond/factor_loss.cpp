@@ -78,51 +78,68 @@ void multiply(const TriangularPattern& p, const nn::Vector<double>& l, const nn:
       });
 }
 
-double FactorLoss::evaluate(const nn::Vector<double>& l, const nn::Matrix<double>& x,
-                            const nn::Matrix<double>& b, const nn::Vector<double>& dl) {
-  const TriangularPattern& p = m_pattern;
-  const std::size_t n = static_cast<std::size_t>(p.n), k = x.extent(1);
-  KARMAN_VERIFY(x.extent(0) == n && b.extent(0) == n && b.extent(1) == k,
-                "FactorLoss: x and b must both be [n, k]");
-  KARMAN_VERIFY(l.extent(0) == static_cast<std::size_t>(p.entries) && dl.extent(0) == l.extent(0),
-                "FactorLoss: l and dl must hold one value per pattern entry");
-  nn::ensure_shape(m_y, "karman::precond::loss::y", n, k);
-  nn::ensure_shape(m_r, "karman::precond::loss::r", n, k);
-  nn::ensure_shape(m_h, "karman::precond::loss::h", n, k);
-  const nn::Matrix<double> y = m_y, r = m_r, h = m_h;
+double product_loss(const TriangularPattern& p, InnerFactor inner, const nn::Vector<double>& t,
+                    const nn::Matrix<double>& v, const nn::Matrix<double>& target,
+                    const nn::Vector<double>& dt, ProductLossBuffers& buffers) {
+  const std::size_t n = static_cast<std::size_t>(p.n), k = v.extent(1);
+  KARMAN_VERIFY(v.extent(0) == n && target.extent(0) == n && target.extent(1) == k,
+                "product_loss: V and Y must both be [n, k]");
+  KARMAN_VERIFY(t.extent(0) == static_cast<std::size_t>(p.entries) && dt.extent(0) == t.extent(0),
+                "product_loss: t and dt must hold one value per pattern entry");
+  nn::ensure_shape(buffers.w, "karman::precond::loss::w", n, k);
+  nn::ensure_shape(buffers.r, "karman::precond::loss::r", n, k);
+  nn::ensure_shape(buffers.h, "karman::precond::loss::h", n, k);
+  const nn::Matrix<double> w = buffers.w, r = buffers.r, h = buffers.h;
+  const bool transposed_inner = inner == InnerFactor::transpose;
+  // P X into out: Tᵀ X (transpose) or T X (plain); P' the other one.
+  const auto apply_inner = [&](const nn::Matrix<double>& x, const nn::Matrix<double>& out) {
+    transposed_inner ? multiply_transpose(p, t, x, out) : multiply(p, t, x, out);
+  };
+  const auto apply_outer = [&](const nn::Matrix<double>& x, const nn::Matrix<double>& out) {
+    transposed_inner ? multiply(p, t, x, out) : multiply_transpose(p, t, x, out);
+  };
 
-  // Forward: y = Lᵀx, r = L y − b.
-  multiply_transpose(p, l, x, y);
-  multiply(p, l, y, r);
-  double residual = 0.0, rhs = 0.0;
+  // Forward: W = P V, r = P' W − Y.
+  apply_inner(v, w);
+  apply_outer(w, r);
+  double residual = 0.0, norm = 0.0;
   Kokkos::parallel_reduce(
       "karman::precond::loss::residual", Range(0, n),
-      KOKKOS_LAMBDA(const std::size_t i, double& sum_r, double& sum_b) {
+      KOKKOS_LAMBDA(const std::size_t i, double& sum_r, double& sum_y) {
         for (std::size_t s = 0; s < k; ++s) {
-          r(i, s) -= b(i, s);
+          r(i, s) -= target(i, s);
           sum_r += r(i, s) * r(i, s);
-          sum_b += b(i, s) * b(i, s);
+          sum_y += target(i, s) * target(i, s);
         }
       },
-      residual, rhs);
-  KARMAN_VERIFY(rhs > 0.0, "FactorLoss: the right-hand sides are all zero");
+      residual, norm);
+  KARMAN_VERIFY(norm > 0.0, "product_loss: the targets are all zero");
 
-  // Backward: g = 2r/Σ‖b‖² (in place of r), h = Lᵀg, dL_ij = Σ_s g_i y_j + x_i h_j.
-  const double scale = 2.0 / rhs;
+  // Backward: g = 2r/‖Y‖² (in place of r), H = P g, then the entries' gradient.
+  const double scale = 2.0 / norm;
   Kokkos::parallel_for(
       "karman::precond::loss::scale", Range(0, n), KOKKOS_LAMBDA(const std::size_t i) {
         for (std::size_t s = 0; s < k; ++s) r(i, s) *= scale;
       });
-  multiply_transpose(p, l, r, h);
+  apply_inner(r, h);
   const Index entry_row = p.entry_row, col = p.col;
   Kokkos::parallel_for(
       "karman::precond::loss::gradient", Range(0, p.entries), KOKKOS_LAMBDA(const long e) {
         const long i = entry_row(e), j = col(e);
         double sum = 0.0;
-        for (std::size_t s = 0; s < k; ++s) sum += r(i, s) * y(j, s) + x(i, s) * h(j, s);
-        dl(e) = sum;
+        if (transposed_inner)
+          for (std::size_t s = 0; s < k; ++s) sum += r(i, s) * w(j, s) + v(i, s) * h(j, s);
+        else
+          for (std::size_t s = 0; s < k; ++s) sum += w(i, s) * r(j, s) + h(i, s) * v(j, s);
+        dt(e) = sum;
       });
-  return residual / rhs;
+  return residual / norm;
+}
+
+double FactorLoss::evaluate(const nn::Vector<double>& l, const nn::Matrix<double>& x,
+                            const nn::Matrix<double>& b, const nn::Vector<double>& dl) {
+  // f = ‖L Lᵀ x − b‖² / ‖b‖²: inner factor Lᵀ on x, target b.
+  return product_loss(m_pattern, InnerFactor::transpose, l, x, b, dl, m_buffers);
 }
 
 double factor_loss(const CsrMatrix& lower, const nn::Vector<double>& l, const nn::Matrix<double>& x,

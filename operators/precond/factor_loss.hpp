@@ -35,6 +35,24 @@ void multiply_transpose(const TriangularPattern& p, const nn::Vector<double>& l,
 void multiply(const TriangularPattern& p, const nn::Vector<double>& l, const nn::Matrix<double>& y,
               const nn::Matrix<double>& z);
 
+// The relative loss of a factor product applied to V [n, k] against a target Y [n, k],
+//
+//   f = ‖P' P V − Y‖² / ‖Y‖²   with P = Tᵀ, P' = T (InnerFactor::transpose: the
+//   Cholesky factor, M = T Tᵀ) or P = T, P' = Tᵀ (InnerFactor::plain: the FSAI factor, M⁻¹ = Tᵀ T),
+//
+// T lower triangular with values t [entries] on the pattern. With W = P V, g = 2 (P' W − Y)/‖Y‖²
+// and H = P g, the gradient with respect to the stored entry (i, j) of T is
+//   transpose: Σ_s g_i W_j + V_i H_j,      plain: Σ_s W_i g_j + H_i V_j
+// (the first term from the outer factor, the second from the inner). WRITES ∂f/∂t to dt.
+// The one implementation behind FactorLoss and FsaiLoss (fsai_loss.hpp).
+enum class InnerFactor { transpose, plain };
+struct ProductLossBuffers {
+  nn::Matrix<double> w, r, h;  // [n, k]: P V, r → g, P g (kept between calls of one shape)
+};
+double product_loss(const TriangularPattern& p, InnerFactor inner, const nn::Vector<double>& t,
+                    const nn::Matrix<double>& v, const nn::Matrix<double>& y,
+                    const nn::Vector<double>& dt, ProductLossBuffers& buffers);
+
 // The loss with its gradient; buffers are kept between calls of the same shape.
 class FactorLoss {
  public:
@@ -47,7 +65,7 @@ class FactorLoss {
 
  private:
   TriangularPattern m_pattern;
-  nn::Matrix<double> m_y, m_r, m_h;  // [n, k]: Lᵀx, r → g, Lᵀg
+  ProductLossBuffers m_buffers;  // Lᵀx, r → g, Lᵀg
 };
 
 // One-shot form of FactorLoss::evaluate.

@@ -43,7 +43,7 @@ class FsaiLoss {
 
  private:
   TriangularPattern m_pattern;
-  nn::Matrix<double> m_u, m_r, m_h;  // [n, k]: G b, r → g, G g
+  ProductLossBuffers m_buffers;  // G b, r → g, G g
 };
 
 }  // namespace karman::precond
