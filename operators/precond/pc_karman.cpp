@@ -19,6 +19,7 @@ struct KarmanPc {
   LowerPattern lower;
   std::vector<double> l;  // [nnz_L]: L (cholesky) or G (fsai)
   FsaiOperator fsai;      // Gᵀ G, built at set-up in fsai mode
+  FactorSolver solver;    // (L Lᵀ)⁻¹, built at set-up in cholesky mode
 };
 
 const char* const kKindNames[] = {"cholesky", "fsai"};  // FactorKind order
@@ -45,6 +46,7 @@ PetscErrorCode setup(PC pc) {
     ctx.l = ctx.provider ? ctx.provider(a, ctx.lower) : reference_factor(ctx.kind, a, ctx.lower);
     require_positive_diagonal(ctx.lower, ctx.l);
     ctx.fsai = ctx.kind == FactorKind::fsai ? FsaiOperator(ctx.lower, ctx.l) : FsaiOperator();
+    ctx.solver = ctx.kind == FactorKind::cholesky ? FactorSolver(ctx.lower, ctx.l) : FactorSolver();
   });
 }
 
@@ -63,7 +65,7 @@ PetscErrorCode apply(PC pc, Vec x, Vec y) {
   if (ctx.kind == FactorKind::fsai)
     ctx.fsai.apply(in, out);
   else
-    apply_factor_inverse(ctx.lower, ctx.l, in, out);
+    ctx.solver.apply(in, out);
   PetscCall(VecRestoreArrayWrite(y, &out));
   PetscCall(VecRestoreArrayRead(x, &in));
   return 0;

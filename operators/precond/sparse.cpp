@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 
 namespace karman::precond {
 namespace {
@@ -252,6 +253,42 @@ void apply_factor_inverse(const LowerPattern& lower, const std::vector<double>& 
     const double x = out[i] / l[d];
     out[i] = x;
     for (std::int64_t p = lower.row_ptr[i]; p < d; ++p) out[lower.col[p]] -= l[p] * x;
+  }
+}
+
+FactorSolver::FactorSolver(const LowerPattern& lower, const std::vector<double>& l)
+    : m_row_ptr(lower.rows + 1, 0), m_inverse_diagonal(lower.rows) {
+  if (lower.rows > std::numeric_limits<std::int32_t>::max())
+    throw NotSpdError("FactorSolver: more rows than 32-bit column indices address");
+  m_col.reserve(lower.nnz() - lower.rows);
+  m_values.reserve(lower.nnz() - lower.rows);
+  for (std::int64_t i = 0; i < lower.rows; ++i) {
+    const std::int64_t d = lower.diagonal(i);
+    for (std::int64_t p = lower.row_ptr[i]; p < d; ++p) {
+      m_col.push_back(static_cast<std::int32_t>(lower.col[p]));
+      m_values.push_back(l[p]);
+    }
+    m_row_ptr[i + 1] = static_cast<std::int64_t>(m_col.size());
+    m_inverse_diagonal[i] = 1.0 / l[d];
+  }
+}
+
+void FactorSolver::apply(const double* v, double* out) const {
+  const std::int64_t n = rows();
+  const std::int64_t* row_ptr = m_row_ptr.data();
+  const std::int32_t* col = m_col.data();
+  const double* values = m_values.data();
+  const double* inverse_diagonal = m_inverse_diagonal.data();
+  if (out != v) std::copy(v, v + n, out);
+  for (std::int64_t i = 0; i < n; ++i) {  // L y = v
+    double y = out[i];
+    for (std::int64_t p = row_ptr[i]; p < row_ptr[i + 1]; ++p) y -= values[p] * out[col[p]];
+    out[i] = y * inverse_diagonal[i];
+  }
+  for (std::int64_t i = n - 1; i >= 0; --i) {  // Lᵀ x = y, column by column
+    const double x = out[i] * inverse_diagonal[i];
+    out[i] = x;
+    for (std::int64_t p = row_ptr[i]; p < row_ptr[i + 1]; ++p) out[col[p]] -= values[p] * x;
   }
 }
 

@@ -91,4 +91,24 @@ CsrMatrix pattern_product(const CsrMatrix& a, const LowerPattern& lower,
 void apply_factor_inverse(const LowerPattern& lower, const std::vector<double>& l, const double* v,
                           double* out);
 
+// (L Lᵀ)⁻¹ as the PC applies it every CG iteration: the same two sweeps as apply_factor_inverse
+// (the simple reference it is tested against), on a compact copy of L built once at set-up —
+// the strictly lower entries with 32-bit column indices and the diagonal stored inverted, so a
+// sweep reads 12 instead of 16 bytes per entry and multiplies where the reference divides.
+// Sequential sweeps (each row needs the rows before it).
+class FactorSolver {
+ public:
+  FactorSolver() = default;
+  FactorSolver(const LowerPattern& lower, const std::vector<double>& l);  // l: [nnz_L], L_ii > 0
+  std::int64_t rows() const { return static_cast<std::int64_t>(m_inverse_diagonal.size()); }
+  // out = (L Lᵀ)⁻¹ v. v, out: [n] (may alias).
+  void apply(const double* v, double* out) const;
+
+ private:
+  std::vector<std::int64_t> m_row_ptr;     // [n + 1] into m_col / m_values
+  std::vector<std::int32_t> m_col;         // strictly lower entries' columns
+  std::vector<double> m_values;            // their values
+  std::vector<double> m_inverse_diagonal;  // [n] 1 / L_ii
+};
+
 }  // namespace karman::precond

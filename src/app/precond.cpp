@@ -290,10 +290,30 @@ class PrecondRun {
       for (precond::StoredMatrix& m : read.matrices) {
         log().info("test matrix {} from {}: {} rows, {} entries", m.name, file, m.pairs.a.rows,
                    m.pairs.a.nnz());
+        require_reference_factors(file, m);
         tests.push_back({m.name, 0, file, std::move(m.pairs.a)});
       }
     }
     return tests;
+  }
+
+  // The reader proved the matrix symmetric with a positive IC(0); the network's own reference
+  // (MIC(0) or the classical FSAI) must exist too, or the PC would fail mid-run: a singular
+  // M-matrix such as a pure-Neumann Laplacian passes IC(0) but breaks MIC(0) down. One line here,
+  // before anything is solved.
+  void require_reference_factors(const std::string& file, const precond::StoredMatrix& m) const {
+    const precond::LowerPattern lower = precond::lower_pattern(m.pairs.a);
+    try {
+      if (m_spec.training.factor == precond::FactorKind::fsai)
+        precond::fsai_values(m.pairs.a, lower);
+      else
+        precond::reference_values(m.pairs.a, lower, m_spec.model.reference);
+    } catch (const precond::NotSpdError& e) {
+      throw ConfigError(Place{file, 0, 0},
+                        fmt::format("/matrices ('{}'): {} (the {} factor the network corrects "
+                                    "does not exist for it)",
+                                    m.name, e.what(), reference_label()));
+    }
   }
 
   // What the training pairs depend on: a data.file made with other values is not reused.
