@@ -51,9 +51,17 @@ std::vector<double> diagonal_of(const CsrMatrix& a) {
 
 }  // namespace
 
-std::vector<double> reference_values(const CsrMatrix& a, const LowerPattern& lower,
+std::vector<double> reference_values(const LocalBlock& a, const LowerPattern& lower,
                                      ReferenceFactor reference) {
-  return reference == ReferenceFactor::mic0 ? mic0_values(a, lower) : ic0_values(a, lower);
+  if (reference == ReferenceFactor::ic0) return ic0_values(a, lower);
+  if (a.dropped.empty()) return mic0_values(a, lower);
+  // MIC(0) of the block with the coupling the partition cut moved onto the diagonal, as MIC moves
+  // the fill it drops: the block's row sums are then the global matrix's, so the block-diagonal M
+  // keeps A's action on vectors that are smooth across the cut too.
+  CsrMatrix lumped = a;
+  for (std::int64_t i = 0; i < a.rows; ++i)
+    lumped.values[lower.position_in_a[lower.diagonal(i)]] -= a.dropped[i];
+  return mic0_values(lumped, lower);
 }
 
 CsrMatrix lower_triangle(const CsrMatrix& a) {

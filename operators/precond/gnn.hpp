@@ -66,8 +66,10 @@ MatrixGraph make_matrix_graph(const CsrMatrix& a, const std::vector<double>& ref
 // The factor the network corrects: IC(0), or modified IC(0) (ω = 1: L Lᵀ keeps A's row sums).
 enum class ReferenceFactor { ic0, mic0 };
 
-// The reference factor's values on lower_pattern(a) [nnz_L]; NotSpdError when it breaks down.
-std::vector<double> reference_values(const CsrMatrix& a, const LowerPattern& lower,
+// The reference factor's values on lower_pattern(a) [nnz_L]; NotSpdError when it breaks down. On
+// a rank's block (a.dropped given) MIC(0) factors the block with the cut coupling lumped onto its
+// diagonal (a_ii − dropped_i: the global row sums, for M-matrices whose off-diagonal is ≤ 0).
+std::vector<double> reference_values(const LocalBlock& a, const LowerPattern& lower,
                                      ReferenceFactor reference);
 
 struct FactorGnnOptions {

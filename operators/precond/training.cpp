@@ -81,7 +81,7 @@ void scale(const nn::Vector<double>& v, double factor) {
 
 // The factor the GNN corrects: the classical FSAI for kind fsai, else IC(0) or MIC(0) as the
 // model's options say. [nnz_L] on lower_pattern(a).
-std::vector<double> reference(const CsrMatrix& a, const FactorGnnOptions& model, FactorKind kind) {
+std::vector<double> reference(const LocalBlock& a, const FactorGnnOptions& model, FactorKind kind) {
   const LowerPattern lower = lower_pattern(a);
   return kind == FactorKind::fsai ? fsai_values(a, lower)
                                   : reference_values(a, lower, model.reference);

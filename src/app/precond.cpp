@@ -499,7 +499,7 @@ class PrecondRun {
     return m_spec.model.reference == precond::ReferenceFactor::mic0 ? "MIC(0)" : "IC(0)";
   }
   precond::FactorProvider reference() const {
-    return [kind = m_spec.model.reference](const precond::CsrMatrix& block,
+    return [kind = m_spec.model.reference](const precond::LocalBlock& block,
                                            const precond::LowerPattern& lower) {
       return precond::reference_values(block, lower, kind);
     };

@@ -235,3 +235,25 @@ TEST_F(PrecondTraining, RejectsMatricesThatCannotBeTrainedOn) {
   }
   EXPECT_THROW(make_training_pairs(a, 0, 1), karman::ConfigError);
 }
+
+TEST_F(PrecondTraining, BlockMicLumpsTheCutCoupling) {
+  // Two row blocks of Poisson 96² (emulated on one rank): MIC(0) of each block with the coupling
+  // the cut dropped lumped onto its diagonal keeps A's row sums across the cut, and needs fewer CG
+  // iterations than plain block MIC(0) and block IC(0). Measured: 64 against 111 and 110.
+  petsc::Mat a;
+  create_poisson_2d(PETSC_COMM_SELF, 96, a.out());
+  const auto provider = [](bool lumped) -> FactorProvider {
+    return [lumped](const LocalBlock& block, const LowerPattern& lower) {
+      const LocalBlock plain{static_cast<const CsrMatrix&>(block), {}};
+      return reference_values(lumped ? block : plain, lower, ReferenceFactor::mic0);
+    };
+  };
+  const long lumped = cg_iterations(a, partitioned_provider(provider(true), 2));
+  const long plain = cg_iterations(a, partitioned_provider(provider(false), 2));
+  const long ic0 = cg_iterations(a, partitioned_provider(ic0_provider(), 2));
+  std::printf("[ info ] Poisson 96², 2 blocks: MIC(0) lumped %ld, plain %ld, IC(0) %ld\n", lumped,
+              plain, ic0);
+  EXPECT_GT(lumped, 0);
+  EXPECT_LT(lumped, plain);
+  EXPECT_LT(lumped, ic0);
+}
