@@ -220,12 +220,19 @@ nn::Vector<double> FactorGnn::forward(const MatrixGraph& graph) {
     const Matrix<double> node_in = m_node_inputs[l], e_next = e;
     Kokkos::parallel_for(
         "karman::precond::gnn::node_input", Range(0, n_nodes), KOKKOS_LAMBDA(const std::size_t i) {
+          double* KOKKOS_RESTRICT skip = &node_in(i, 0);
+          double* KOKKOS_RESTRICT sum = &node_in(i, w);
+          const double* KOKKOS_RESTRICT hi = &h_l(i, 0);
+#pragma omp simd
           for (std::size_t c = 0; c < w; ++c) {
-            node_in(i, c) = h_l(i, c);
-            node_in(i, w + c) = 0.0;
+            skip[c] = hi[c];
+            sum[c] = 0.0;
           }
-          for (long p = incident_ptr(i); p < incident_ptr(i + 1); ++p)
-            for (std::size_t c = 0; c < w; ++c) node_in(i, w + c) += e_next(incident(p), c);
+          for (long p = incident_ptr(i); p < incident_ptr(i + 1); ++p) {
+            const double* KOKKOS_RESTRICT ek = &e_next(incident(p), 0);
+#pragma omp simd
+            for (std::size_t c = 0; c < w; ++c) sum[c] += ek[c];
+          }
         });
     h = m_node_mlps[l]->forward(node_in);
   }
@@ -323,7 +330,11 @@ Matrix<double> FactorGnn::edge_update(std::size_t l, const Matrix<double>& e,
   nn::ensure_shape(s.hw_i, "karman::precond::gnn::hw_i", n_nodes, w);
   nn::ensure_shape(s.hw_j, "karman::precond::gnn::hw_j", n_nodes, w);
   nn::ensure_shape(s.z, "karman::precond::gnn::edge_z", n_edges, w);
-  nn::ensure_shape(s.y, "karman::precond::gnn::edge_y", n_edges, w);
+  // tanh's derivative needs only y (1 − y²): y overwrites z, one [E, W] pass and buffer fewer.
+  if (first.activation() == nn::Activation::tanh)
+    s.y = s.z;
+  else
+    nn::ensure_shape(s.y, "karman::precond::gnn::edge_y", n_edges, w);
 
   // z = e W_e [E, W];  h W_i, h W_j [N, W]
   using nn::Transpose;
@@ -339,11 +350,17 @@ Matrix<double> FactorGnn::edge_update(std::size_t l, const Matrix<double>& e,
   nn::with_activation(first.activation(), [&](auto act) {
     Kokkos::parallel_for(
         "karman::precond::gnn::edge_z", Range(0, n_edges), KOKKOS_LAMBDA(const std::size_t k) {
-          const long i = row(k), j = col(k);
+          // Row pointers (local to the kernel) let the loop vectorise, tanh included.
+          double* zk = &z(k, 0);  // may alias yk (tanh): each element is read before written
+          double* yk = &y(k, 0);
+          const double* KOKKOS_RESTRICT from_i = &hw_i(row(k), 0);
+          const double* KOKKOS_RESTRICT from_j = &hw_j(col(k), 0);
+          const double* KOKKOS_RESTRICT bias = &b(0, 0);
+#pragma omp simd
           for (std::size_t c = 0; c < w; ++c) {
-            const double zkc = z(k, c) + hw_i(i, c) + hw_j(j, c) + b(0, c);
-            z(k, c) = zkc;
-            y(k, c) = nn::activate(act.value, zkc);
+            const double zkc = zk[c] + from_i[c] + from_j[c] + bias[c];
+            zk[c] = zkc;
+            yk[c] = nn::activate(act.value, zkc);
           }
         });
   });
@@ -367,8 +384,13 @@ void FactorGnn::edge_update_backward(std::size_t l, const Matrix<double>& de,
   nn::with_activation(first.activation(), [&](auto act) {
     Kokkos::parallel_for(
         "karman::precond::gnn::edge_dz", Range(0, n_edges), KOKKOS_LAMBDA(const std::size_t k) {
+          double* KOKKOS_RESTRICT dzk = &dz(k, 0);
+          const double* KOKKOS_RESTRICT dyk = &dy_first(k, 0);
+          const double* KOKKOS_RESTRICT zk = &z(k, 0);
+          const double* KOKKOS_RESTRICT yk = &y(k, 0);
+#pragma omp simd
           for (std::size_t c = 0; c < w; ++c)
-            dz(k, c) = dy_first(k, c) * nn::activate_derivative(act.value, z(k, c), y(k, c));
+            dzk[c] = dyk[c] * nn::activate_derivative(act.value, zk[c], yk[c]);
         });
   });
 
@@ -380,13 +402,19 @@ void FactorGnn::edge_update_backward(std::size_t l, const Matrix<double>& de,
   const Matrix<double> dz_i = s.dz_i, dz_j = s.dz_j;
   Kokkos::parallel_for(
       "karman::precond::gnn::edge_dz_nodes", Range(0, n_nodes), KOKKOS_LAMBDA(const std::size_t i) {
-        for (std::size_t c = 0; c < w; ++c) dz_i(i, c) = dz_j(i, c) = 0.0;
+        double* KOKKOS_RESTRICT as_row = &dz_i(i, 0);
+        double* KOKKOS_RESTRICT as_col = &dz_j(i, 0);
+#pragma omp simd
+        for (std::size_t c = 0; c < w; ++c) as_row[c] = as_col[c] = 0.0;
         for (long p = incident_ptr(i); p < incident_ptr(i + 1); ++p) {
           const long k = incident(p);
+          const double* KOKKOS_RESTRICT dzk = &dz(k, 0);
           if (row(k) == static_cast<long>(i))
-            for (std::size_t c = 0; c < w; ++c) dz_i(i, c) += dz(k, c);
+#pragma omp simd
+            for (std::size_t c = 0; c < w; ++c) as_row[c] += dzk[c];
           if (col(k) == static_cast<long>(i))
-            for (std::size_t c = 0; c < w; ++c) dz_j(i, c) += dz(k, c);
+#pragma omp simd
+            for (std::size_t c = 0; c < w; ++c) as_col[c] += dzk[c];
         }
       });
 
