@@ -5,6 +5,7 @@
 
 #include "karman/core/error.hpp"
 #include "karman/nn/fastmath.hpp"
+#include "karman/nn/gemm.hpp"
 
 namespace karman::precond {
 
@@ -25,16 +26,21 @@ Kokkos::View<T*, nn::MemorySpace> to_device(const std::vector<T>& host, const ch
   return device;
 }
 
-// A host row-major [rows, cols] array to a device matrix.
-Matrix<double> to_device(const std::vector<double>& host, std::size_t rows, std::size_t cols,
-                         const char* label) {
-  Matrix<double> device(Kokkos::view_alloc(std::string(label), Kokkos::WithoutInitializing), rows,
-                        cols);
-  Kokkos::View<const double**, Kokkos::LayoutRight, Kokkos::HostSpace,
-               Kokkos::MemoryTraits<Kokkos::Unmanaged>>
-      view(host.data(), rows, cols);
-  Kokkos::deep_copy(device, view);
-  return device;
+auto uninitialized(const char* label) {
+  return Kokkos::view_alloc(std::string(label), Kokkos::WithoutInitializing);
+}
+
+// Rows [first, first + count) of a row-major matrix: a contiguous view, usable by gemm().
+Matrix<double> row_block(const Matrix<double>& m, std::size_t first, std::size_t count) {
+  return Kokkos::subview(m, Kokkos::make_pair(first, first + count), Kokkos::ALL);
+}
+
+// The first module of an edge MLP: the Linear on [e_ij, h_i, h_j] that the split path slices.
+nn::Linear<double>& first_linear(nn::Sequential<double>& mlp) {
+  auto* linear = dynamic_cast<nn::Linear<double>*>(&mlp[0]);
+  KARMAN_VERIFY(linear != nullptr && linear->frequency() == 1.0,
+                "FactorGnn: an edge MLP must start with a plain Linear layer");
+  return *linear;
 }
 
 // diag(A) [n]; InternalError on a missing or non-positive diagonal entry.
@@ -81,69 +87,87 @@ CsrMatrix lower_triangle(const CsrMatrix& a) {
 
 MatrixGraph make_matrix_graph(const CsrMatrix& a, const std::vector<double>& reference,
                               FactorKind kind, const std::vector<double>& dropped) {
-  const CsrMatrix lower = lower_triangle(a);
-  const long n = a.rows, edges = static_cast<long>(lower.col.size());
-  KARMAN_VERIFY(static_cast<long>(reference.size()) == edges,
-                "MatrixGraph: the reference factor must have one value per entry of tril(A)");
+  const long n = a.rows;
   KARMAN_VERIFY(a.values.size() == a.col.size(), "MatrixGraph: the matrix has no values");
   KARMAN_VERIFY(dropped.empty() || static_cast<long>(dropped.size()) == n,
                 "MatrixGraph: the dropped coupling must have one value per row");
+  long edges = 0;  // entries of tril(A)
+  for (long i = 0; i < n; ++i)
+    for (long p = a.row_ptr[i]; p < a.row_ptr[i + 1]; ++p) edges += a.col[p] <= i;
+  KARMAN_VERIFY(static_cast<long>(reference.size()) == edges,
+                "MatrixGraph: the reference factor must have one value per entry of tril(A)");
   const std::vector<double> d = diagonal_of(a);
 
   constexpr std::size_t fe = MatrixGraph::edge_features_count;
   constexpr std::size_t fv = MatrixGraph::node_features_count;
-  std::vector<long> edge_row(edges), incident_ptr(n + 1, 0);
-  std::vector<int> diagonal(edges);
-  std::vector<double> edge_features(edges * fe), node_features(n * fv, 0.0);
-  for (long i = 0; i < n; ++i)
-    for (long e = lower.row_ptr[i]; e < lower.row_ptr[i + 1]; ++e) {
-      const long j = lower.col[e];
-      const double scaled = lower.values[e] / std::sqrt(d[i] * d[j]);
-      // L_ii = ref_ii·exp(c) is positive for every c only if ref_ii is.
-      KARMAN_VERIFY(i != j || reference[e] > 0.0,
-                    "MatrixGraph: the reference factor's diagonal must be positive");
-      edge_row[e] = i;
-      diagonal[e] = i == j;
-      edge_features[e * fe + 0] = scaled;
-      edge_features[e * fe + 1] = std::abs(scaled);
-      edge_features[e * fe + 2] = i == j ? 1.0 : 0.0;
-      // The reference factor of Â: L D^{-1/2} for IC(0) (L ~ √a), G D^{1/2} for FSAI (G ~ 1/√a).
-      edge_features[e * fe + 3] = kind == FactorKind::fsai ? reference[e] * std::sqrt(d[j])
-                                                           : reference[e] / std::sqrt(d[i]);
-      ++incident_ptr[i + 1];
-      if (j != i) ++incident_ptr[j + 1];
-    }
-  for (long i = 0; i < n; ++i) {
-    const long count = a.row_ptr[i + 1] - a.row_ptr[i];
-    for (long e = a.row_ptr[i]; e < a.row_ptr[i + 1]; ++e) {
-      const long j = a.col[e];
-      const double scaled = a.values[e] / std::sqrt(d[i] * d[j]);
-      node_features[i * fv + 0] += scaled;
-      if (j != i) node_features[i * fv + 1] += std::abs(scaled);
-    }
-    node_features[i * fv + 2] = 1.0 / static_cast<double>(count);
-    node_features[i * fv + 3] = dropped.empty() ? 0.0 : dropped[i] / d[i];
-  }
-  // Incidence lists: edge (i, j) belongs to node i and, off the diagonal, to node j.
-  for (long i = 0; i < n; ++i) incident_ptr[i + 1] += incident_ptr[i];
-  std::vector<long> incident(incident_ptr.back()),
-      next(incident_ptr.begin(), incident_ptr.end() - 1);
-  for (long e = 0; e < edges; ++e) {
-    incident[next[edge_row[e]]++] = e;
-    if (lower.col[e] != edge_row[e]) incident[next[lower.col[e]]++] = e;
-  }
-
   MatrixGraph g;
   g.nodes = n;
   g.edges = edges;
-  g.edge_row = to_device(edge_row, "karman::precond::graph::edge_row");
-  g.edge_col = to_device(lower.col, "karman::precond::graph::edge_col");
-  g.incident_ptr = to_device(incident_ptr, "karman::precond::graph::incident_ptr");
-  g.incident = to_device(incident, "karman::precond::graph::incident");
-  g.edge_features = to_device(edge_features, edges, fe, "karman::precond::graph::edge_features");
-  g.node_features = to_device(node_features, n, fv, "karman::precond::graph::node_features");
+  g.edge_row = Index(uninitialized("karman::precond::graph::edge_row"), edges);
+  g.edge_col = Index(uninitialized("karman::precond::graph::edge_col"), edges);
+  g.incident_ptr = Index("karman::precond::graph::incident_ptr", n + 1);
+  g.edge_features =
+      Matrix<double>(uninitialized("karman::precond::graph::edge_features"), edges, fe);
+  g.node_features = Matrix<double>(uninitialized("karman::precond::graph::node_features"), n, fv);
   g.reference = to_device(reference, "karman::precond::graph::reference");
-  g.diagonal = to_device(diagonal, "karman::precond::graph::diagonal");
+  g.diagonal =
+      Kokkos::View<int*, nn::MemorySpace>(uninitialized("karman::precond::graph::diagonal"), edges);
+  // Filled on the host: on a host backend the mirrors are the views themselves (no copies).
+  const auto edge_row = Kokkos::create_mirror_view(g.edge_row);
+  const auto edge_col = Kokkos::create_mirror_view(g.edge_col);
+  const auto incident_ptr = Kokkos::create_mirror_view(g.incident_ptr);
+  const auto edge_features = Kokkos::create_mirror_view(g.edge_features);
+  const auto node_features = Kokkos::create_mirror_view(g.node_features);
+  const auto diagonal = Kokkos::create_mirror_view(g.diagonal);
+  Kokkos::deep_copy(incident_ptr, 0);
+
+  long e = 0;  // edge index: tril(A) in A's order
+  for (long i = 0; i < n; ++i) {
+    double row_sum = 0.0, off_diagonal = 0.0;  // Σ_j â_ij, Σ_{j≠i} |â_ij|
+    for (long p = a.row_ptr[i]; p < a.row_ptr[i + 1]; ++p) {
+      const long j = a.col[p];
+      const double scaled = a.values[p] / std::sqrt(d[i] * d[j]);
+      row_sum += scaled;
+      if (j != i) off_diagonal += std::abs(scaled);
+      if (j > i) continue;
+      // L_ii = ref_ii·exp(c) is positive for every c only if ref_ii is.
+      KARMAN_VERIFY(i != j || reference[e] > 0.0,
+                    "MatrixGraph: the reference factor's diagonal must be positive");
+      edge_row(e) = i;
+      edge_col(e) = j;
+      diagonal(e) = i == j;
+      edge_features(e, 0) = scaled;
+      edge_features(e, 1) = std::abs(scaled);
+      edge_features(e, 2) = i == j ? 1.0 : 0.0;
+      // The reference factor of Â: L D^{-1/2} for IC(0) (L ~ √a), G D^{1/2} for FSAI (G ~ 1/√a).
+      edge_features(e, 3) = kind == FactorKind::fsai ? reference[e] * std::sqrt(d[j])
+                                                     : reference[e] / std::sqrt(d[i]);
+      ++incident_ptr(i + 1);
+      if (j != i) ++incident_ptr(j + 1);
+      ++e;
+    }
+    node_features(i, 0) = row_sum;
+    node_features(i, 1) = off_diagonal;
+    node_features(i, 2) = 1.0 / static_cast<double>(a.row_ptr[i + 1] - a.row_ptr[i]);
+    node_features(i, 3) = dropped.empty() ? 0.0 : dropped[i] / d[i];
+  }
+  // Incidence lists: edge (i, j) belongs to node i and, off the diagonal, to node j.
+  for (long i = 0; i < n; ++i) incident_ptr(i + 1) += incident_ptr(i);
+  g.incident = Index(uninitialized("karman::precond::graph::incident"), incident_ptr(n));
+  const auto incident = Kokkos::create_mirror_view(g.incident);
+  std::vector<long> next(incident_ptr.data(), incident_ptr.data() + n);
+  for (long k = 0; k < edges; ++k) {
+    incident(next[edge_row(k)]++) = k;
+    if (edge_col(k) != edge_row(k)) incident(next[edge_col(k)]++) = k;
+  }
+
+  Kokkos::deep_copy(g.edge_row, edge_row);
+  Kokkos::deep_copy(g.edge_col, edge_col);
+  Kokkos::deep_copy(g.incident_ptr, incident_ptr);
+  Kokkos::deep_copy(g.incident, incident);
+  Kokkos::deep_copy(g.edge_features, edge_features);
+  Kokkos::deep_copy(g.node_features, node_features);
+  Kokkos::deep_copy(g.diagonal, diagonal);
   return g;
 }
 
@@ -163,6 +187,7 @@ FactorGnn::FactorGnn(const FactorGnnOptions& options) : m_options(options) {
   nn::LinearOptions head;
   head.init = nn::Init::zeros;  // starts at the reference factor exactly
   m_head = std::make_unique<nn::Linear<double>>(w, 1, head);
+  m_split.resize(options.layers);
   m_edge_inputs.resize(options.layers);
   m_node_inputs.resize(options.layers - 1);
 }
@@ -189,37 +214,33 @@ void FactorGnn::initialize(std::uint64_t seed) {
 nn::Vector<double> FactorGnn::forward(const MatrixGraph& graph) {
   m_graph = &graph;
   const std::size_t w = m_options.width, n_edges = graph.edges, n_nodes = graph.nodes;
-  const Index row = graph.edge_row, col = graph.edge_col;
   const Index incident_ptr = graph.incident_ptr, incident = graph.incident;
 
   Matrix<double> e = m_edge_encoder->forward(graph.edge_features);  // [E, W]
   Matrix<double> h = m_node_encoder->forward(graph.node_features);  // [N, W]
   for (std::size_t l = 0; l < m_edge_mlps.size(); ++l) {
-    // [e_ij, h_i, h_j]  [E, 3W]
-    nn::ensure_shape(m_edge_inputs[l], "karman::precond::gnn::edge_input", n_edges, 3 * w);
-    const Matrix<double> edge_in = m_edge_inputs[l], e_l = e, h_l = h;
-    Kokkos::parallel_for(
-        "karman::precond::gnn::edge_input", Range(0, n_edges), KOKKOS_LAMBDA(const std::size_t k) {
-          const long i = row(k), j = col(k);
-          for (std::size_t c = 0; c < w; ++c) {
-            edge_in(k, c) = e_l(k, c);
-            edge_in(k, w + c) = h_l(i, c);
-            edge_in(k, 2 * w + c) = h_l(j, c);
-          }
-        });
-    e = m_edge_mlps[l]->forward(edge_in);
+    const Matrix<double> h_l = h;
+    e = m_options.concatenated_edge_input ? edge_update_concatenated(l, e, h)
+                                          : edge_update(l, e, h);
     if (l >= m_node_mlps.size()) break;
     // [h_i, Σ_{edges ∋ i} e']  [N, 2W], gathered per node.
     nn::ensure_shape(m_node_inputs[l], "karman::precond::gnn::node_input", n_nodes, 2 * w);
     const Matrix<double> node_in = m_node_inputs[l], e_next = e;
     Kokkos::parallel_for(
         "karman::precond::gnn::node_input", Range(0, n_nodes), KOKKOS_LAMBDA(const std::size_t i) {
+          double* KOKKOS_RESTRICT skip = &node_in(i, 0);
+          double* KOKKOS_RESTRICT sum = &node_in(i, w);
+          const double* KOKKOS_RESTRICT hi = &h_l(i, 0);
+#pragma omp simd
           for (std::size_t c = 0; c < w; ++c) {
-            node_in(i, c) = h_l(i, c);
-            node_in(i, w + c) = 0.0;
+            skip[c] = hi[c];
+            sum[c] = 0.0;
           }
-          for (long p = incident_ptr(i); p < incident_ptr(i + 1); ++p)
-            for (std::size_t c = 0; c < w; ++c) node_in(i, w + c) += e_next(incident(p), c);
+          for (long p = incident_ptr(i); p < incident_ptr(i + 1); ++p) {
+            const double* KOKKOS_RESTRICT ek = &e_next(incident(p), 0);
+#pragma omp simd
+            for (std::size_t c = 0; c < w; ++c) sum[c] += ek[c];
+          }
         });
     h = m_node_mlps[l]->forward(node_in);
   }
@@ -250,7 +271,6 @@ void FactorGnn::backward(const nn::Vector<double>& dl) {
   const std::size_t w = m_options.width, n_edges = graph.edges, n_nodes = graph.nodes;
   KARMAN_VERIFY(dl.extent(0) == n_edges, "FactorGnn: dL must have one value per edge");
   const Index row = graph.edge_row, col = graph.edge_col;
-  const Index incident_ptr = graph.incident_ptr, incident = graph.incident;
 
   // dL → d raw [E, 1] through c = β tanh(raw/β) and L = ref·exp(c) or ref·(1 + c) (or ref).
   nn::ensure_shape(m_draw, "karman::precond::gnn::draw", n_edges, 1);
@@ -294,27 +314,179 @@ void FactorGnn::backward(const nn::Vector<double>& dl) {
     } else {
       Kokkos::deep_copy(dh, 0.0);
     }
-    const Matrix<double> dedge = m_edge_mlps[l]->backward(de);  // [E, 3W]
-    // h_i and h_j entered edge (i, j)'s input: gather those gradients per node.
-    Kokkos::parallel_for(
-        "karman::precond::gnn::edge_input_backward_nodes", Range(0, n_nodes),
-        KOKKOS_LAMBDA(const std::size_t i) {
-          for (long p = incident_ptr(i); p < incident_ptr(i + 1); ++p) {
-            const long k = incident(p);
-            if (row(k) == static_cast<long>(i))
-              for (std::size_t c = 0; c < w; ++c) dh(i, c) += dedge(k, w + c);
-            if (col(k) == static_cast<long>(i))
-              for (std::size_t c = 0; c < w; ++c) dh(i, c) += dedge(k, 2 * w + c);
-          }
-        });
-    Kokkos::parallel_for(
-        "karman::precond::gnn::edge_input_backward_edges", Range(0, n_edges),
-        KOKKOS_LAMBDA(const std::size_t k) {
-          for (std::size_t c = 0; c < w; ++c) de(k, c) = dedge(k, c);
-        });
+    if (m_options.concatenated_edge_input)
+      edge_update_concatenated_backward(l, de, dh);
+    else
+      edge_update_backward(l, de, dh);
   }
   m_edge_encoder->backward(de);
   m_node_encoder->backward(dh);
+}
+
+}  // namespace karman::precond
+
+namespace karman::precond {
+
+Matrix<double> FactorGnn::edge_update(std::size_t l, const Matrix<double>& e,
+                                      const Matrix<double>& h) {
+  nn::Sequential<double>& mlp = *m_edge_mlps[l];
+  nn::Linear<double>& first = first_linear(mlp);
+  const std::size_t w = m_options.width, n_edges = e.extent(0), n_nodes = h.extent(0);
+  SplitEdgeLayer& s = m_split[l];
+  s.e = e;
+  s.h = h;
+  nn::ensure_shape(s.hw_i, "karman::precond::gnn::hw_i", n_nodes, w);
+  nn::ensure_shape(s.hw_j, "karman::precond::gnn::hw_j", n_nodes, w);
+  nn::ensure_shape(s.z, "karman::precond::gnn::edge_z", n_edges, w);
+  // tanh's derivative needs only y (1 − y²): y overwrites z, one [E, W] pass and buffer fewer.
+  if (first.activation() == nn::Activation::tanh)
+    s.y = s.z;
+  else
+    nn::ensure_shape(s.y, "karman::precond::gnn::edge_y", n_edges, w);
+
+  // z = e W_e [E, W];  h W_i, h W_j [N, W]
+  using nn::Transpose;
+  const Matrix<double> weight = first.weight();  // [3W, W]
+  nn::gemm(Transpose::no, Transpose::no, 1.0, e, row_block(weight, 0, w), 0.0, s.z);
+  nn::gemm(Transpose::no, Transpose::no, 1.0, h, row_block(weight, w, w), 0.0, s.hw_i);
+  nn::gemm(Transpose::no, Transpose::no, 1.0, h, row_block(weight, 2 * w, w), 0.0, s.hw_j);
+
+  // z_ij += (h W_i)_i + (h W_j)_j + b,  y = σ(z)
+  const Index row = m_graph->edge_row, col = m_graph->edge_col;
+  const Matrix<double> z = s.z, y = s.y, hw_i = s.hw_i, hw_j = s.hw_j;
+  const Matrix<double> b = first.has_bias() ? first.bias() : Matrix<double>("no_bias", 1, w);
+  nn::with_activation(first.activation(), [&](auto act) {
+    Kokkos::parallel_for(
+        "karman::precond::gnn::edge_z", Range(0, n_edges), KOKKOS_LAMBDA(const std::size_t k) {
+          // Row pointers (local to the kernel) let the loop vectorise, tanh included.
+          double* zk = &z(k, 0);  // may alias yk (tanh): each element is read before written
+          double* yk = &y(k, 0);
+          const double* KOKKOS_RESTRICT from_i = &hw_i(row(k), 0);
+          const double* KOKKOS_RESTRICT from_j = &hw_j(col(k), 0);
+          const double* KOKKOS_RESTRICT bias = &b(0, 0);
+#pragma omp simd
+          for (std::size_t c = 0; c < w; ++c) {
+            const double zkc = zk[c] + from_i[c] + from_j[c] + bias[c];
+            zk[c] = zkc;
+            yk[c] = nn::activate(act.value, zkc);
+          }
+        });
+  });
+  Matrix<double> out = s.y;  // the MLP's other modules, as Sequential would run them
+  for (std::size_t m = 1; m < mlp.size(); ++m) out = mlp[m].forward(out);
+  return out;
+}
+
+void FactorGnn::edge_update_backward(std::size_t l, const Matrix<double>& de,
+                                     const Matrix<double>& dh) {
+  nn::Sequential<double>& mlp = *m_edge_mlps[l];
+  nn::Linear<double>& first = first_linear(mlp);
+  const std::size_t w = m_options.width, n_edges = de.extent(0), n_nodes = dh.extent(0);
+  SplitEdgeLayer& s = m_split[l];
+  Matrix<double> dy = de;
+  for (std::size_t m = mlp.size(); m-- > 1;) dy = mlp[m].backward(dy);  // [E, W]
+
+  // dz = dy ∘ σ'(z) [E, W]
+  nn::ensure_shape(s.dz, "karman::precond::gnn::edge_dz", n_edges, w);
+  const Matrix<double> dz = s.dz, z = s.z, y = s.y, dy_first = dy;
+  nn::with_activation(first.activation(), [&](auto act) {
+    Kokkos::parallel_for(
+        "karman::precond::gnn::edge_dz", Range(0, n_edges), KOKKOS_LAMBDA(const std::size_t k) {
+          double* KOKKOS_RESTRICT dzk = &dz(k, 0);
+          const double* KOKKOS_RESTRICT dyk = &dy_first(k, 0);
+          const double* KOKKOS_RESTRICT zk = &z(k, 0);
+          const double* KOKKOS_RESTRICT yk = &y(k, 0);
+#pragma omp simd
+          for (std::size_t c = 0; c < w; ++c)
+            dzk[c] = dyk[c] * nn::activate_derivative(act.value, zk[c], yk[c]);
+        });
+  });
+
+  // dz summed per node over the edges whose row (dz_i) or column (dz_j) it is  [N, W]
+  nn::ensure_shape(s.dz_i, "karman::precond::gnn::edge_dz_i", n_nodes, w);
+  nn::ensure_shape(s.dz_j, "karman::precond::gnn::edge_dz_j", n_nodes, w);
+  const Index row = m_graph->edge_row, col = m_graph->edge_col;
+  const Index incident_ptr = m_graph->incident_ptr, incident = m_graph->incident;
+  const Matrix<double> dz_i = s.dz_i, dz_j = s.dz_j;
+  Kokkos::parallel_for(
+      "karman::precond::gnn::edge_dz_nodes", Range(0, n_nodes), KOKKOS_LAMBDA(const std::size_t i) {
+        double* KOKKOS_RESTRICT as_row = &dz_i(i, 0);
+        double* KOKKOS_RESTRICT as_col = &dz_j(i, 0);
+#pragma omp simd
+        for (std::size_t c = 0; c < w; ++c) as_row[c] = as_col[c] = 0.0;
+        for (long p = incident_ptr(i); p < incident_ptr(i + 1); ++p) {
+          const long k = incident(p);
+          const double* KOKKOS_RESTRICT dzk = &dz(k, 0);
+          if (row(k) == static_cast<long>(i))
+#pragma omp simd
+            for (std::size_t c = 0; c < w; ++c) as_row[c] += dzk[c];
+          if (col(k) == static_cast<long>(i))
+#pragma omp simd
+            for (std::size_t c = 0; c < w; ++c) as_col[c] += dzk[c];
+        }
+      });
+
+  // dW_e += eᵀ dz,  dW_i += hᵀ dz_i,  dW_j += hᵀ dz_j,  db += 1ᵀ dz (= Σ_i dz_i: one row per edge)
+  using nn::Transpose;
+  const Matrix<double> weight = first.weight(), dweight = first.weight_gradient();
+  nn::gemm(Transpose::yes, Transpose::no, 1.0, s.e, dz, 1.0, row_block(dweight, 0, w));
+  nn::gemm(Transpose::yes, Transpose::no, 1.0, s.h, dz_i, 1.0, row_block(dweight, w, w));
+  nn::gemm(Transpose::yes, Transpose::no, 1.0, s.h, dz_j, 1.0, row_block(dweight, 2 * w, w));
+  if (first.has_bias()) {
+    const Matrix<double> db = first.bias_gradient();
+    Kokkos::parallel_for(
+        "karman::precond::gnn::edge_db", Range(0, w), KOKKOS_LAMBDA(const std::size_t c) {
+          for (std::size_t i = 0; i < n_nodes; ++i) db(0, c) += dz_i(i, c);
+        });
+  }
+  // dh += dz_i W_iᵀ + dz_j W_jᵀ  [N, W];  de = dz W_eᵀ  [E, W] (dy, its input, is consumed)
+  nn::gemm(Transpose::no, Transpose::yes, 1.0, dz_i, row_block(weight, w, w), 1.0, dh);
+  nn::gemm(Transpose::no, Transpose::yes, 1.0, dz_j, row_block(weight, 2 * w, w), 1.0, dh);
+  nn::gemm(Transpose::no, Transpose::yes, 1.0, dz, row_block(weight, 0, w), 0.0, de);
+}
+
+Matrix<double> FactorGnn::edge_update_concatenated(std::size_t l, const Matrix<double>& e,
+                                                   const Matrix<double>& h) {
+  const std::size_t w = m_options.width, n_edges = e.extent(0);
+  const Index row = m_graph->edge_row, col = m_graph->edge_col;
+  // [e_ij, h_i, h_j]  [E, 3W]
+  nn::ensure_shape(m_edge_inputs[l], "karman::precond::gnn::edge_input", n_edges, 3 * w);
+  const Matrix<double> edge_in = m_edge_inputs[l], e_l = e, h_l = h;
+  Kokkos::parallel_for(
+      "karman::precond::gnn::edge_input", Range(0, n_edges), KOKKOS_LAMBDA(const std::size_t k) {
+        const long i = row(k), j = col(k);
+        for (std::size_t c = 0; c < w; ++c) {
+          edge_in(k, c) = e_l(k, c);
+          edge_in(k, w + c) = h_l(i, c);
+          edge_in(k, 2 * w + c) = h_l(j, c);
+        }
+      });
+  return m_edge_mlps[l]->forward(edge_in);
+}
+
+void FactorGnn::edge_update_concatenated_backward(std::size_t l, const Matrix<double>& de,
+                                                  const Matrix<double>& dh) {
+  const std::size_t w = m_options.width, n_edges = de.extent(0), n_nodes = dh.extent(0);
+  const Index row = m_graph->edge_row, col = m_graph->edge_col;
+  const Index incident_ptr = m_graph->incident_ptr, incident = m_graph->incident;
+  const Matrix<double> dedge = m_edge_mlps[l]->backward(de);  // [E, 3W]
+  // h_i and h_j entered edge (i, j)'s input: gather those gradients per node.
+  Kokkos::parallel_for(
+      "karman::precond::gnn::edge_input_backward_nodes", Range(0, n_nodes),
+      KOKKOS_LAMBDA(const std::size_t i) {
+        for (long p = incident_ptr(i); p < incident_ptr(i + 1); ++p) {
+          const long k = incident(p);
+          if (row(k) == static_cast<long>(i))
+            for (std::size_t c = 0; c < w; ++c) dh(i, c) += dedge(k, w + c);
+          if (col(k) == static_cast<long>(i))
+            for (std::size_t c = 0; c < w; ++c) dh(i, c) += dedge(k, 2 * w + c);
+        }
+      });
+  Kokkos::parallel_for(
+      "karman::precond::gnn::edge_input_backward_edges", Range(0, n_edges),
+      KOKKOS_LAMBDA(const std::size_t k) {
+        for (std::size_t c = 0; c < w; ++c) de(k, c) = dedge(k, c);
+      });
 }
 
 }  // namespace karman::precond

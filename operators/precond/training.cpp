@@ -81,10 +81,14 @@ void scale(const nn::Vector<double>& v, double factor) {
 
 // The factor the GNN corrects: the classical FSAI for kind fsai, else IC(0) or MIC(0) as the
 // model's options say. [nnz_L] on lower_pattern(a).
-std::vector<double> reference(const LocalBlock& a, const FactorGnnOptions& model, FactorKind kind) {
-  const LowerPattern lower = lower_pattern(a);
+std::vector<double> reference(const LocalBlock& a, const LowerPattern& lower,
+                              const FactorGnnOptions& model, FactorKind kind) {
   return kind == FactorKind::fsai ? fsai_values(a, lower)
                                   : reference_values(a, lower, model.reference);
+}
+
+std::vector<double> reference(const LocalBlock& a, const FactorGnnOptions& model, FactorKind kind) {
+  return reference(a, lower_pattern(a), model, kind);
 }
 
 // Σ_s ‖b_s‖² over the columns of b [n, k].
@@ -213,9 +217,9 @@ TrainingPairs make_training_pairs(Mat a, long k, std::uint64_t seed) {
 
 FactorProvider gnn_factor_provider(FactorGnn& gnn, FactorKind kind) {
   return [&gnn, kind](const LocalBlock& a, const LowerPattern& lower) {
-    // lower_pattern and lower_triangle list tril(A) in the same order (rows, sorted columns).
+    // lower_pattern and the graph list tril(A) in the same order (rows, sorted columns).
     const MatrixGraph graph =
-        make_matrix_graph(a, reference(a, gnn.options(), kind), kind, a.dropped);
+        make_matrix_graph(a, reference(a, lower, gnn.options(), kind), kind, a.dropped);
     return to_host(gnn.forward(graph));
   };
 }

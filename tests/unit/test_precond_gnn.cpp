@@ -341,6 +341,42 @@ TEST(PrecondGnn, GradientOfLossMatchesFiniteDifferences) {
     }
 }
 
+// max_k |u_k − v_k| / max_k |v_k|
+double max_relative_difference(const std::vector<double>& u, const std::vector<double>& v) {
+  double difference = 0.0, scale = 0.0;
+  for (std::size_t k = 0; k < v.size(); ++k) {
+    difference = std::max(difference, std::abs(u[k] - v[k]));
+    scale = std::max(scale, std::abs(v[k]));
+  }
+  return difference / scale;
+}
+
+// The split edge Linear (e W_e + (h W_i)_i + (h W_j)_j) against the plain concatenation
+// [e, h_i, h_j] W, with the same parameters: L and every parameter gradient agree to rounding.
+TEST(PrecondGnn, SplitEdgeInputMatchesConcatenation) {
+  const LocalBlock cut = diagonal_block(LocalBlock{variable_matrix(9), {}}, 0, 50);
+  for (const LocalBlock& a : {LocalBlock{poisson_matrix(7), {}}, cut}) {
+    const MatrixGraph graph =
+        make_matrix_graph(a, incomplete_cholesky(a), FactorKind::cholesky, a.dropped);
+    std::vector<double> dl_host(graph.edges);
+    for (long k = 0; k < graph.edges; ++k) dl_host[k] = standard_normal(5, k);
+    const Vector<double> dl = device_vector(dl_host);
+    std::vector<double> l[2], gradients[2];
+    for (const bool concatenated : {false, true}) {
+      FactorGnnOptions options;
+      options.concatenated_edge_input = concatenated;
+      Model model(options);
+      model.randomize(0.5, 33);
+      model.parameters.zero_gradients();
+      l[concatenated] = host_vector(model.gnn.forward(graph));
+      model.gnn.backward(dl);
+      gradients[concatenated] = host_vector(model.parameters.gradients());
+    }
+    EXPECT_LT(max_relative_difference(l[0], l[1]), 1e-12);
+    EXPECT_LT(max_relative_difference(gradients[0], gradients[1]), 1e-12);
+  }
+}
+
 TEST(PrecondGnn, DiagonalOnlyKeepsTheOffDiagonalOfIcZero) {
   const CsrMatrix a = variable_matrix(6);
   const CsrMatrix lower = lower_triangle(a);

@@ -46,6 +46,12 @@ class Linear : public Module<T> {
   Matrix<T> backward_taylor_points(const Matrix<T>& dy, const Matrix<T>& jacobian) override;
 
   Matrix<T> weight() const { return m_parameters->value(m_weight); }  // [in, out]
+  // For callers that apply the layer in pieces (e.g. on slices of W): the parameters and their
+  // gradients, aliasing the Parameters buffers.
+  bool has_bias() const { return m_bias; }
+  Matrix<T> bias() const { return m_parameters->value(m_bias_index); }              // [1, out]
+  Matrix<T> weight_gradient() const { return m_parameters->gradient(m_weight); }    // [in, out]
+  Matrix<T> bias_gradient() const { return m_parameters->gradient(m_bias_index); }  // [1, out]
 
  private:
   // The bias as it enters Z: b, or ω0·b in the layer's own buffer when ω0 ≠ 1. [1, out]
