@@ -39,8 +39,12 @@ namespace {
 const std::vector<std::string> kBaselinePcs = {"none", "jacobi", "icc", "gamg", "hypre"};
 
 struct CoefficientSpec {
-  bool random = false;  // κ = exp(GRF); otherwise the smooth default below
+  bool random = false;  // κ from a GRF u (below); otherwise the smooth default
   config::RandomFieldSpec field;
+  // lognormal: κ = exp(u); threshold: κ = high where u ≥ 0, low elsewhere (the FNO benchmark's
+  // Darcy coefficient: 12 and 3), a piecewise-constant κ with sharp jumps.
+  std::string map = "lognormal";
+  double low = 3.0, high = 12.0;
 };
 
 struct PrecondSpec {
@@ -82,6 +86,9 @@ PrecondSpec read_precond(const config::Node& root) {
     // σ defaults to τ^(α − 1), the FNO benchmark's convention in 2D.
     field.sigma = coefficient.number("sigma", std::pow(field.tau, field.alpha - 1.0),
                                      config::Bounds::positive());
+    spec.coefficient.map = coefficient.choice("map", {"lognormal", "threshold"}, "lognormal");
+    spec.coefficient.low = coefficient.number("low", 3.0, config::Bounds::positive());
+    spec.coefficient.high = coefficient.number("high", 12.0, config::Bounds::positive());
   }
   // 3 unknowns per side is the smallest grid with interior rows of every kind.
   const config::Node train = root.child_or_empty("train");
@@ -277,7 +284,8 @@ class PrecondRun {
       config::RandomFieldSpec spec = m_spec.coefficient.field;
       spec.seed = spec.seed * 10007 + field;  // a different coefficient for every matrix
       kappa = pde::random_field_global(nodes, spec);
-      for (double& k : kappa) k = std::exp(k);
+      const CoefficientSpec& c = m_spec.coefficient;
+      for (double& k : kappa) k = c.map == "threshold" ? (k >= 0.0 ? c.high : c.low) : std::exp(k);
       const auto [low, high] = std::minmax_element(kappa.begin(), kappa.end());
       log().info("n = {}: kappa in [{:.3g}, {:.3g}] (contrast {:.3g})", n, *low, *high,
                  *high / *low);
@@ -334,8 +342,13 @@ class PrecondRun {
       const config::RandomFieldSpec& f = m_spec.coefficient.field;
       coefficient =
           m_spec.coefficient.random
-              ? fmt::format("exp(GRF): seed {}, alpha {:.17g}, tau {:.17g}, sigma {:.17g}", f.seed,
-                            f.alpha, f.tau, f.sigma)
+              ? fmt::format("{}(GRF): seed {}, alpha {:.17g}, tau {:.17g}, sigma {:.17g}{}",
+                            m_spec.coefficient.map == "threshold" ? "threshold" : "exp", f.seed,
+                            f.alpha, f.tau, f.sigma,
+                            m_spec.coefficient.map == "threshold"
+                                ? fmt::format(", low {:.17g}, high {:.17g}", m_spec.coefficient.low,
+                                              m_spec.coefficient.high)
+                                : "")
               : "exp(0.8 sin(2 pi x) cos(2 pi y))";
     }
     return {{"problem", m_spec.problem},

@@ -72,6 +72,9 @@ TEST(CliPrecond, LearnedFactorBeatsIccOnHeldOutPoisson3d) { check_case_beats_icc
 TEST(CliPrecond, LearnedFactorBeatsIccOnHeldOutDiffusion) {
   check_case_beats_icc("diffusion2d_grf");
 }
+TEST(CliPrecond, LearnedFactorBeatsIccOnHeldOutThresholdedDiffusion) {
+  check_case_beats_icc("diffusion2d_threshold");
+}
 
 // model.factor fsai (cases/precond/poisson2d_fsai.yaml, shortened): the learned sparse approximate
 // inverse runs through -pc_karman_type fsai, the classical FSAI is a baseline and lies between
