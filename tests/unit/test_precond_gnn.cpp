@@ -130,49 +130,37 @@ std::vector<double> host_vector(const Vector<double>& v) {
   return std::vector<double>(h.data(), h.data() + h.size());
 }
 
-// Σ_s ‖L Lᵀ x_s − b_s‖² / Σ_s ‖b_s‖² with dense host loops: an independent check of the loss.
-double dense_loss(const CsrMatrix& lower, const std::vector<double>& l, const Matrix<double>& x,
-                  const Matrix<double>& b) {
+// Σ_s ‖P' P v_s − y_s‖² / Σ_s ‖y_s‖² with T dense and plain host loops, P = Tᵀ, P' = T (the
+// Cholesky factor: v = x, y = b) or P = T, P' = Tᵀ (FSAI: v = b, y = x): an independent check of
+// FactorLoss and FsaiLoss.
+double dense_loss(const CsrMatrix& lower, const std::vector<double>& t, const Matrix<double>& v,
+                  const Matrix<double>& y, bool inner_transposed) {
   const long n = lower.rows;
-  std::vector<double> ld(n * n, 0.0);
+  std::vector<double> td(n * n, 0.0);  // T, row-major
   for (long i = 0; i < n; ++i)
-    for (long e = lower.row_ptr[i]; e < lower.row_ptr[i + 1]; ++e) ld[i * n + lower.col[e]] = l[e];
-  auto hx = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), x);
-  auto hb = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), b);
-  double num = 0.0, den = 0.0;
-  for (std::size_t s = 0; s < x.extent(1); ++s) {
-    std::vector<double> y(n, 0.0);
+    for (long e = lower.row_ptr[i]; e < lower.row_ptr[i + 1]; ++e) td[i * n + lower.col[e]] = t[e];
+  // (T or Tᵀ) u, as the flag says
+  const auto product = [&](bool transposed, const std::vector<double>& u) {
+    std::vector<double> out(n, 0.0);
     for (long i = 0; i < n; ++i)
-      for (long j = 0; j < n; ++j) y[j] += ld[i * n + j] * hx(i, s);
+      for (long j = 0; j < n; ++j) {
+        if (transposed)
+          out[j] += td[i * n + j] * u[i];
+        else
+          out[i] += td[i * n + j] * u[j];
+      }
+    return out;
+  };
+  auto hv = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), v);
+  auto hy = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), y);
+  double num = 0.0, den = 0.0;
+  for (std::size_t s = 0; s < v.extent(1); ++s) {
+    std::vector<double> column(n);
+    for (long i = 0; i < n; ++i) column[i] = hv(i, s);
+    const std::vector<double> z = product(!inner_transposed, product(inner_transposed, column));
     for (long i = 0; i < n; ++i) {
-      double z = 0.0;
-      for (long j = 0; j < n; ++j) z += ld[i * n + j] * y[j];
-      num += (z - hb(i, s)) * (z - hb(i, s));
-      den += hb(i, s) * hb(i, s);
-    }
-  }
-  return num / den;
-}
-
-// Σ_s ‖Gᵀ G b_s − x_s‖² / Σ_s ‖x_s‖² with dense host loops: an independent check of FsaiLoss.
-double dense_fsai_loss(const CsrMatrix& lower, const std::vector<double>& g,
-                       const Matrix<double>& x, const Matrix<double>& b) {
-  const long n = lower.rows;
-  std::vector<double> gd(n * n, 0.0);
-  for (long i = 0; i < n; ++i)
-    for (long e = lower.row_ptr[i]; e < lower.row_ptr[i + 1]; ++e) gd[i * n + lower.col[e]] = g[e];
-  auto hx = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), x);
-  auto hb = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), b);
-  double num = 0.0, den = 0.0;
-  for (std::size_t s = 0; s < x.extent(1); ++s) {
-    std::vector<double> u(n, 0.0);
-    for (long i = 0; i < n; ++i)
-      for (long j = 0; j < n; ++j) u[i] += gd[i * n + j] * hb(j, s);
-    for (long j = 0; j < n; ++j) {
-      double z = 0.0;
-      for (long i = 0; i < n; ++i) z += gd[i * n + j] * u[i];
-      num += (z - hx(j, s)) * (z - hx(j, s));
-      den += hx(j, s) * hx(j, s);
+      num += (z[i] - hy(i, s)) * (z[i] - hy(i, s));
+      den += hy(i, s) * hy(i, s);
     }
   }
   return num / den;
@@ -255,7 +243,7 @@ TEST(PrecondFactorLoss, GradientMatchesFiniteDifferences) {
   const Vector<double> lv = device_vector(l), dl("dl", l.size()), scratch("scratch", l.size());
   FactorLoss loss(lower);
   const double value = loss.evaluate(lv, x, b, dl);
-  EXPECT_NEAR(value, dense_loss(lower, l, x, b), 1e-12 * value);
+  EXPECT_NEAR(value, dense_loss(lower, l, x, b, true), 1e-12 * value);
   const std::vector<double> numeric =
       numeric_gradient(lv, [&] { return loss.evaluate(lv, x, b, scratch); });
   EXPECT_LT(relative_error(host_vector(dl), numeric), kGradientTolerance);
@@ -553,7 +541,7 @@ TEST(PrecondFsaiLoss, MatchesDenseLoopAndGradientMatchesFiniteDifferences) {
     const Vector<double> gv = device_vector(g), dg("dg", g.size()), scratch("scratch", g.size());
     FsaiLoss loss(lower);
     const double value = loss.evaluate(gv, x, b, dg);
-    EXPECT_NEAR(value, dense_fsai_loss(lower, g, x, b), 1e-12 * value);
+    EXPECT_NEAR(value, dense_loss(lower, g, b, x, false), 1e-12 * value);
     const std::vector<double> numeric =
         numeric_gradient(gv, [&] { return loss.evaluate(gv, x, b, scratch); });
     EXPECT_LT(relative_error(host_vector(dg), numeric), kGradientTolerance);
