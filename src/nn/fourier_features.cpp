@@ -53,14 +53,34 @@ void FourierFeatures<T>::add_passthrough_gradient(const Matrix<T>& dy, const Mat
 }
 
 template <class T>
-Matrix<T> FourierFeatures<T>::forward(const Matrix<T>& x) {
-  KARMAN_VERIFY(x.extent(1) == m_in, "FourierFeatures: wrong input width");
+void FourierFeatures<T>::forward_impl(Context<T>& context, Workspace<T>&) {
+  auto& c = this->template as<FourierContext>(context);
+  if (c.pass.taylor())
+    forward_derivatives(c);
+  else
+    forward_values(c);
+}
+
+template <class T>
+void FourierFeatures<T>::backward_impl(Context<T>& context, const Matrix<T>& dy,
+                                       const Gradient<T>&) {
+  auto& c = this->template as<FourierContext>(context);
+  if (c.pass.taylor())
+    backward_derivatives(c, dy);
+  else
+    backward_values(c, dy);
+  add_passthrough_gradient(dy, c.dx);
+}
+
+template <class T>
+void FourierFeatures<T>::forward_values(FourierContext& c) const {
+  const Matrix<T> x = c.x;
   const std::size_t batch = x.extent(0), m = m_options.count, in = m_in;
   const bool pass = m_options.include_input;
-  ensure_shape(m_p, "karman::nn::fourier::p", batch, m);
-  ensure_shape(m_y, "karman::nn::fourier::y", batch, out_features());
-  gemm(Transpose::no, Transpose::no, T(1), x, m_angular, T(0), m_p);
-  const Matrix<T> p = m_p, y = m_y;
+  ensure_shape(c.p, "karman::nn::fourier::p", batch, m);
+  ensure_shape(c.y, "karman::nn::fourier::y", batch, out_features());
+  gemm(Transpose::no, Transpose::no, T(1), x, m_angular, T(0), c.p);
+  const Matrix<T> p = c.p, y = c.y;
   Kokkos::parallel_for(
       "karman::nn::fourier::forward", Kokkos::RangePolicy<ExecutionSpace>(0, batch),
       KOKKOS_LAMBDA(const std::size_t i) {
@@ -71,43 +91,36 @@ Matrix<T> FourierFeatures<T>::forward(const Matrix<T>& x) {
         if (pass)
           for (std::size_t c = 0; c < in; ++c) y(i, 2 * m + c) = x(i, c);
       });
-  return m_y;
 }
 
 template <class T>
-Matrix<T> FourierFeatures<T>::backward(const Matrix<T>& dy) {
-  const std::size_t batch = m_p.extent(0), m = m_options.count;
-  KARMAN_VERIFY(dy.extent(0) == batch && dy.extent(1) == out_features(),
-                "FourierFeatures: dy has the wrong shape");
-  ensure_shape(m_dp, "karman::nn::fourier::dp", batch, m);
-  ensure_shape(m_dx, "karman::nn::fourier::dx", batch, m_in);
+void FourierFeatures<T>::backward_values(FourierContext& c, const Matrix<T>& dy) const {
+  const std::size_t batch = c.rows(), m = m_options.count;
+  ensure_shape(c.dp, "karman::nn::fourier::dp", batch, m);
+  ensure_shape(c.dx, "karman::nn::fourier::dx", batch, m_in);
   // dP = dS ∘ cos P − dC ∘ sin P (sin P and cos P are the outputs), dX = dP (2πB)ᵀ.
-  const Matrix<T> y = m_y, dp = m_dp;
+  const Matrix<T> y = c.y, dp = c.dp;
   Kokkos::parallel_for(
       "karman::nn::fourier::backward", Kokkos::RangePolicy<ExecutionSpace>(0, batch),
       KOKKOS_LAMBDA(const std::size_t i) {
         for (std::size_t j = 0; j < m; ++j)
           dp(i, j) = dy(i, j) * y(i, m + j) - dy(i, m + j) * y(i, j);
       });
-  gemm(Transpose::no, Transpose::yes, T(1), m_dp, m_angular, T(0), m_dx);
-  add_passthrough_gradient(dy, m_dx);
-  return m_dx;
+  gemm(Transpose::no, Transpose::yes, T(1), c.dp, m_angular, T(0), c.dx);
 }
 
 // The phases are linear in X, so every channel of P = 2π X B is one GEMM over all C·N rows; sin
 // and cos then follow the chain rule with the jets (cos, −sin, −cos) and (−sin, −cos, sin).
 template <class T>
-Matrix<T> FourierFeatures<T>::forward_taylor(const Matrix<T>& x, std::size_t dims) {
-  const std::size_t channels = 1 + 2 * dims, rows = x.extent(0);
-  KARMAN_VERIFY(x.extent(1) == m_in && rows % channels == 0,
-                "FourierFeatures::forward_taylor: input is not [C·N, in]");
+void FourierFeatures<T>::forward_derivatives(FourierContext& c) const {
+  const Matrix<T> x = c.x;
+  const std::size_t dims = c.pass.dims, channels = c.pass.channels(), rows = x.extent(0);
   const std::size_t n = rows / channels, m = m_options.count, in = m_in;
   const bool pass = m_options.include_input;
-  m_dims = dims;
-  ensure_shape(m_tp, "karman::nn::fourier::taylor_p", rows, m);
-  ensure_shape(m_ty, "karman::nn::fourier::taylor_y", rows, out_features());
-  gemm(Transpose::no, Transpose::no, T(1), x, m_angular, T(0), m_tp);
-  const Matrix<T> p = m_tp, y = m_ty;
+  ensure_shape(c.p, "karman::nn::fourier::taylor_p", rows, m);
+  ensure_shape(c.y, "karman::nn::fourier::taylor_y", rows, out_features());
+  gemm(Transpose::no, Transpose::no, T(1), x, m_angular, T(0), c.p);
+  const Matrix<T> p = c.p, y = c.y;
   Kokkos::parallel_for(
       "karman::nn::fourier::taylor_forward", Kokkos::RangePolicy<ExecutionSpace>(0, n),
       KOKKOS_LAMBDA(const std::size_t i) {
@@ -125,18 +138,14 @@ Matrix<T> FourierFeatures<T>::forward_taylor(const Matrix<T>& x, std::size_t dim
           for (std::size_t r = i; r < channels * n; r += n)
             for (std::size_t c = 0; c < in; ++c) y(r, 2 * m + c) = x(r, c);
       });
-  return m_ty;
 }
 
 template <class T>
-Matrix<T> FourierFeatures<T>::backward_taylor(const Matrix<T>& dy) {
-  const std::size_t dims = m_dims, rows = m_tp.extent(0), n = rows / (1 + 2 * dims),
-                    m = m_options.count;
-  KARMAN_VERIFY(dy.extent(0) == rows && dy.extent(1) == out_features(),
-                "FourierFeatures::backward_taylor: dy has the wrong shape");
-  ensure_shape(m_tdp, "karman::nn::fourier::taylor_dp", rows, m);
-  ensure_shape(m_tdx, "karman::nn::fourier::taylor_dx", rows, m_in);
-  const Matrix<T> p = m_tp, y = m_ty, dp = m_tdp;
+void FourierFeatures<T>::backward_derivatives(FourierContext& c, const Matrix<T>& dy) const {
+  const std::size_t dims = c.pass.dims, rows = c.rows(), n = c.points(), m = m_options.count;
+  ensure_shape(c.dp, "karman::nn::fourier::taylor_dp", rows, m);
+  ensure_shape(c.dx, "karman::nn::fourier::taylor_dx", rows, m_in);
+  const Matrix<T> p = c.p, y = c.y, dp = c.dp;
   Kokkos::parallel_for(
       "karman::nn::fourier::taylor_backward", Kokkos::RangePolicy<ExecutionSpace>(0, n),
       KOKKOS_LAMBDA(const std::size_t i) {
@@ -156,9 +165,7 @@ Matrix<T> FourierFeatures<T>::backward_taylor(const Matrix<T>& dy) {
           dp(i, j) = p_bar;
         }
       });
-  gemm(Transpose::no, Transpose::yes, T(1), m_tdp, m_angular, T(0), m_tdx);
-  add_passthrough_gradient(dy, m_tdx);
-  return m_tdx;
+  gemm(Transpose::no, Transpose::yes, T(1), c.dp, m_angular, T(0), c.dx);
 }
 
 template class FourierFeatures<float>;

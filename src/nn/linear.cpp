@@ -49,21 +49,28 @@ Matrix<T> Linear<T>::effective_bias() {
 }
 
 template <class T>
-Matrix<T> Linear<T>::forward(const Matrix<T>& x) {
-  KARMAN_VERIFY(x.extent(1) == m_in, "Linear: input has " + std::to_string(x.extent(1)) +
-                                         " features, expected " + std::to_string(m_in));
-  const std::size_t batch = x.extent(0);
-  m_x = x;
-  ensure_shape(m_z, "karman::nn::linear::z", batch, m_out);
-  if (m_activation == Activation::identity)
-    m_y = m_z;
+void Linear<T>::forward_impl(Context<T>& context, Workspace<T>&) {
+  LinearContext& c = this->template as<LinearContext>(context);
+  if (c.pass.taylor())
+    forward_derivatives(c);
   else
-    ensure_shape(m_y, "karman::nn::linear::y", batch, m_out);
+    forward_values(c);
+}
+
+template <class T>
+void Linear<T>::forward_values(LinearContext& c) {
+  const Matrix<T> x = c.x;
+  const std::size_t batch = x.extent(0);
+  ensure_shape(c.z, "karman::nn::linear::z", batch, m_out);
+  if (m_activation == Activation::identity)
+    c.y = c.z;
+  else
+    ensure_shape(c.y, "karman::nn::linear::y", batch, m_out);
 
   const T omega = static_cast<T>(m_options.frequency);
-  gemm(Transpose::no, Transpose::no, omega, x, m_parameters->value(m_weight), T(0), m_z);
-  if (!m_bias && m_activation == Activation::identity) return m_y;
-  const Matrix<T> z = m_z, y = m_y;
+  gemm(Transpose::no, Transpose::no, omega, x, m_parameters->value(m_weight), T(0), c.z);
+  if (!m_bias && m_activation == Activation::identity) return;
+  const Matrix<T> z = c.z, y = c.y;
   const Matrix<T> b = m_bias ? effective_bias() : Matrix<T>();
   const bool has_bias = m_bias;
   const std::size_t out = m_out;
@@ -89,16 +96,18 @@ Matrix<T> Linear<T>::forward(const Matrix<T>& x) {
           }
         });
   });
-  return m_y;
 }
 
 template <class T>
-Matrix<T> Linear<T>::activation_backward(const Matrix<T>& dy) {
-  const std::size_t batch = m_x.extent(0);
-  KARMAN_VERIFY(dy.extent(0) == batch && dy.extent(1) == m_out, "Linear: dy has the wrong shape");
+const Matrix<T>& Linear<T>::activation_backward(LinearContext& c, const Matrix<T>& dy) {
+  if (c.pass.taylor()) {
+    derivative_activation_backward(c, dy);
+    return c.dz;
+  }
   if (m_activation == Activation::identity) return dy;
-  ensure_shape(m_dz, "karman::nn::linear::dz", batch, m_out);
-  const Matrix<T> dz = m_dz, z = m_z, y = m_y;
+  const std::size_t batch = c.rows();
+  ensure_shape(c.dz, "karman::nn::linear::dz", batch, m_out);
+  const Matrix<T> dz = c.dz, z = c.z, y = c.y;
   const std::size_t out = m_out;
   with_activation(m_activation, [&](auto act) {
     Kokkos::parallel_for(
@@ -113,46 +122,46 @@ Matrix<T> Linear<T>::activation_backward(const Matrix<T>& dy) {
             dzi[j] = dyi[j] * activate_derivative(act.value, zi[j], yi[j]);
         });
   });
-  return m_dz;
+  return c.dz;
 }
 
 template <class T>
-Matrix<T> Linear<T>::input_gradient(const Matrix<T>& dz, Matrix<T>& dx) {
-  ensure_shape(dx, "karman::nn::linear::dx", dz.extent(0), m_in);
-  // Z = ω0 (X W + b), so every parameter and input gradient carries ω0.
+void Linear<T>::backward_impl(Context<T>& context, const Matrix<T>& dy,
+                              const Gradient<T>& gradient) {
+  LinearContext& c = this->template as<LinearContext>(context);
+  const Matrix<T> dz = activation_backward(c, dy);
+  if (gradient.parameters())
+    parameter_gradients(c, dz, gradient.keep());
+  else if (gradient.mode == GradientMode::per_point)
+    write_point_gradients(c, dz, gradient.jacobian);
+  // Z = ω0 (X W + b), so every parameter and input gradient carries ω0: dX = ω0 dZ Wᵀ.
+  ensure_shape(c.dx, "karman::nn::linear::dx", dz.extent(0), m_in);
   gemm(Transpose::no, Transpose::yes, static_cast<T>(m_options.frequency), dz,
-       m_parameters->value(m_weight), T(0), dx);
-  return dx;
+       m_parameters->value(m_weight), T(0), c.dx);
 }
 
 template <class T>
-Matrix<T> Linear<T>::backward(const Matrix<T>& dy) {
-  const Matrix<T> dz = activation_backward(dy);
-  const std::size_t batch = dz.extent(0);
-  // dW += ω0 Xᵀ dZ,  db += ω0 1ᵀ dZ,  dX = ω0 dZ Wᵀ
+void Linear<T>::parameter_gradients(LinearContext& c, const Matrix<T>& dz, T keep) {
+  // dW = keep·dW + ω0 X_allᵀ dZ_all,  db = keep·db + ω0 1ᵀ dZ_values (the bias enters the values
+  // channel only).
   const T omega = static_cast<T>(m_options.frequency);
-  gemm(Transpose::yes, Transpose::no, omega, m_x, dz, T(1), m_parameters->gradient(m_weight));
-  if (m_bias) {
-    if (m_ones.extent(0) != batch) {
-      ensure_shape(m_ones, "karman::nn::linear::ones", batch, 1);
-      Kokkos::deep_copy(m_ones, T(1));
-    }
-    gemm(Transpose::yes, Transpose::no, omega, m_ones, dz, T(1),
-         m_parameters->gradient(m_bias_index));
+  gemm(Transpose::yes, Transpose::no, omega, c.x, dz, keep, m_parameters->gradient(m_weight));
+  if (!m_bias) return;
+  const std::size_t n = c.points();
+  if (c.ones.extent(0) != n) {
+    ensure_shape(c.ones, "karman::nn::linear::ones", n, 1);
+    Kokkos::deep_copy(c.ones, T(1));
   }
-  return input_gradient(dz, m_dx);
+  const Matrix<T> values = Kokkos::subview(dz, std::make_pair(std::size_t(0), n), Kokkos::ALL);
+  gemm(Transpose::yes, Transpose::no, omega, c.ones, values, keep,
+       m_parameters->gradient(m_bias_index));
 }
 
 template <class T>
-Matrix<T> Linear<T>::backward_points(const Matrix<T>& dy, const Matrix<T>& jacobian) {
-  const Matrix<T> dz = activation_backward(dy);
-  write_point_gradients(m_x, dz, 1, jacobian);
-  return input_gradient(dz, m_dx);
-}
-
-template <class T>
-void Linear<T>::write_point_gradients(const Matrix<T>& x, const Matrix<T>& dz, std::size_t channels,
+void Linear<T>::write_point_gradients(const LinearContext& c, const Matrix<T>& dz,
                                       const Matrix<T>& jacobian) const {
+  const Matrix<T> x = c.x;
+  const std::size_t channels = c.pass.channels();
   const std::size_t n = x.extent(0) / channels, in = m_in, out = m_out;
   KARMAN_VERIFY(jacobian.extent(0) == n && jacobian.extent(1) == m_parameters->size(),
                 "Linear: the per-point Jacobian must be [points, parameters]");
@@ -193,20 +202,16 @@ void Linear<T>::write_point_gradients(const Matrix<T>& x, const Matrix<T>& dz, s
 // direction is one GEMM over all C·N rows.
 
 template <class T>
-Matrix<T> Linear<T>::forward_taylor(const Matrix<T>& x, std::size_t dims) {
-  const std::size_t channels = 1 + 2 * dims;
-  KARMAN_VERIFY(x.extent(1) == m_in && x.extent(0) % channels == 0,
-                "Linear::forward_taylor: input is not [C·N, in]");
-  const std::size_t n = x.extent(0) / channels, out = m_out;
-  m_dims = dims;
-  m_tx = x;
-  ensure_shape(m_tz, "karman::nn::linear::taylor_z", x.extent(0), m_out);
-  ensure_shape(m_ty, "karman::nn::linear::taylor_y", x.extent(0), m_out);
-  ensure_shape(m_tjet, "karman::nn::linear::taylor_jet", 3 * n, m_out);
+void Linear<T>::forward_derivatives(LinearContext& c) {
+  const Matrix<T> x = c.x;
+  const std::size_t dims = c.pass.dims, n = c.points(), out = m_out;
+  ensure_shape(c.z, "karman::nn::linear::taylor_z", x.extent(0), m_out);
+  ensure_shape(c.y, "karman::nn::linear::taylor_y", x.extent(0), m_out);
+  ensure_shape(c.jet, "karman::nn::linear::taylor_jet", 3 * n, m_out);
   gemm(Transpose::no, Transpose::no, static_cast<T>(m_options.frequency), x,
-       m_parameters->value(m_weight), T(0), m_tz);
-  const Matrix<T> z = m_tz, y = m_ty, jet = m_tjet;
-  const Matrix<T> b = m_bias ? effective_bias() : m_tz;
+       m_parameters->value(m_weight), T(0), c.z);
+  const Matrix<T> z = c.z, y = c.y, jet = c.jet;
+  const Matrix<T> b = m_bias ? effective_bias() : c.z;
   const bool has_bias = m_bias;
   with_activation(m_activation, [&](auto act) {
     Kokkos::parallel_for(
@@ -242,17 +247,13 @@ Matrix<T> Linear<T>::forward_taylor(const Matrix<T>& x, std::size_t dims) {
           }
         });
   });
-  return m_ty;
 }
 
 template <class T>
-void Linear<T>::taylor_activation_backward(const Matrix<T>& dy) {
-  const std::size_t dims = m_dims, channels = 1 + 2 * dims, rows = m_tx.extent(0),
-                    n = rows / channels, out = m_out;
-  KARMAN_VERIFY(dy.extent(0) == rows && dy.extent(1) == m_out,
-                "Linear::backward_taylor: dy has the wrong shape");
-  ensure_shape(m_tdz, "karman::nn::linear::taylor_dz", rows, m_out);
-  const Matrix<T> z = m_tz, dz = m_tdz, jet = m_tjet;
+void Linear<T>::derivative_activation_backward(LinearContext& c, const Matrix<T>& dy) {
+  const std::size_t dims = c.pass.dims, rows = c.rows(), n = c.points(), out = m_out;
+  ensure_shape(c.dz, "karman::nn::linear::taylor_dz", rows, m_out);
+  const Matrix<T> z = c.z, dz = c.dz, jet = c.jet;
   Kokkos::parallel_for(
       "karman::nn::linear::taylor_backward", Kokkos::RangePolicy<ExecutionSpace>(0, n),
       KOKKOS_LAMBDA(const std::size_t i) {
@@ -279,32 +280,6 @@ void Linear<T>::taylor_activation_backward(const Matrix<T>& dy) {
           }
         }
       });
-}
-
-template <class T>
-Matrix<T> Linear<T>::backward_taylor(const Matrix<T>& dy) {
-  taylor_activation_backward(dy);
-  const std::size_t n = m_tx.extent(0) / (1 + 2 * m_dims);
-  // dW += ω0 X_allᵀ dZ_all,  db += ω0 1ᵀ dZ_values,  dX_all = ω0 dZ_all Wᵀ
-  const T omega = static_cast<T>(m_options.frequency);
-  gemm(Transpose::yes, Transpose::no, omega, m_tx, m_tdz, T(1), m_parameters->gradient(m_weight));
-  if (m_bias) {
-    if (m_tones.extent(0) != n) {
-      ensure_shape(m_tones, "karman::nn::linear::taylor_ones", n, 1);
-      Kokkos::deep_copy(m_tones, T(1));
-    }
-    const Matrix<T> values = Kokkos::subview(m_tdz, std::make_pair(std::size_t(0), n), Kokkos::ALL);
-    gemm(Transpose::yes, Transpose::no, omega, m_tones, values, T(1),
-         m_parameters->gradient(m_bias_index));
-  }
-  return input_gradient(m_tdz, m_tdx);
-}
-
-template <class T>
-Matrix<T> Linear<T>::backward_taylor_points(const Matrix<T>& dy, const Matrix<T>& jacobian) {
-  taylor_activation_backward(dy);
-  write_point_gradients(m_tx, m_tdz, 1 + 2 * m_dims, jacobian);
-  return input_gradient(m_tdz, m_tdx);
 }
 
 template class Linear<float>;

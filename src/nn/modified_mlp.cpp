@@ -152,71 +152,46 @@ void ModifiedMlp<T>::initialize(std::uint64_t seed) {
 }
 
 template <class T>
-Matrix<T> ModifiedMlp<T>::forward_pass(Pass& pass, const Matrix<T>& x, bool taylor) {
-  const std::size_t dims = pass.dims;
-  auto apply = [&](Linear<T>& layer, const Matrix<T>& input) {
-    return taylor ? layer.forward_taylor(input, dims) : layer.forward(input);
-  };
-  pass.u = apply(*m_u, x);
-  pass.v = apply(*m_v, x);
-  Matrix<T> h = apply(*m_first, x);
-  pass.z.resize(m_gates.size());
-  pass.h.resize(m_gates.size());
+void ModifiedMlp<T>::forward_impl(Context<T>& context, Workspace<T>& workspace) {
+  auto& c = this->template as<ModifiedMlpContext>(context);
+  const Pass pass = c.pass;
+  c.u = &m_u->forward(c.x, pass, workspace);
+  c.v = &m_v->forward(c.x, pass, workspace);
+  c.first = &m_first->forward(c.x, pass, workspace);
+  Matrix<T> h = c.first->y;
+  c.z.resize(m_gates.size());
+  c.h.resize(m_gates.size());
   for (std::size_t k = 0; k < m_gates.size(); ++k) {
-    pass.z[k] = apply(*m_gates[k], h);
-    ensure_shape(pass.h[k], "karman::nn::modified_mlp::h", h.extent(0), h.extent(1));
-    gate_forward(pass.u, pass.v, pass.z[k], pass.h[k], dims);
-    h = pass.h[k];
+    c.z[k] = &m_gates[k]->forward(h, pass, workspace);
+    ensure_shape(c.h[k], "karman::nn::modified_mlp::h", h.extent(0), h.extent(1));
+    gate_forward(c.u->y, c.v->y, c.z[k]->y, c.h[k], pass.dims);
+    h = c.h[k];
   }
-  return apply(*m_output, h);
+  c.output = &m_output->forward(h, pass, workspace);
+  c.y = c.output->y;
 }
 
 template <class T>
-Matrix<T> ModifiedMlp<T>::backward_pass(Pass& pass, const Matrix<T>& dy, bool taylor) {
-  auto adjoint = [&](Linear<T>& layer, const Matrix<T>& dout) {
-    return taylor ? layer.backward_taylor(dout) : layer.backward(dout);
-  };
-  const std::size_t rows = pass.u.extent(0), width = pass.u.extent(1);
-  ensure_shape(pass.du, "karman::nn::modified_mlp::du", rows, width);
-  ensure_shape(pass.dv, "karman::nn::modified_mlp::dv", rows, width);
-  ensure_shape(pass.dz, "karman::nn::modified_mlp::dz", rows, width);
-  Kokkos::deep_copy(pass.du, T(0));
-  Kokkos::deep_copy(pass.dv, T(0));
-  Matrix<T> g = adjoint(*m_output, dy);  // ∂L/∂H_{L+1}
+void ModifiedMlp<T>::backward_impl(Context<T>& context, const Matrix<T>& dy,
+                                   const Gradient<T>& gradient) {
+  auto& c = this->template as<ModifiedMlpContext>(context);
+  const Matrix<T> u = c.u->y, v = c.v->y;
+  const std::size_t rows = u.extent(0), width = u.extent(1);
+  ensure_shape(c.du, "karman::nn::modified_mlp::du", rows, width);
+  ensure_shape(c.dv, "karman::nn::modified_mlp::dv", rows, width);
+  ensure_shape(c.dz, "karman::nn::modified_mlp::dz", rows, width);
+  Kokkos::deep_copy(c.du, T(0));
+  Kokkos::deep_copy(c.dv, T(0));
+  Matrix<T> g = m_output->backward(*c.output, dy, gradient);  // ∂L/∂H_{L+1}
   for (std::size_t k = m_gates.size(); k-- > 0;) {
-    gate_backward(pass.u, pass.v, pass.z[k], g, pass.dz, pass.du, pass.dv, pass.dims);
-    g = adjoint(*m_gates[k], pass.dz);  // ∂L/∂H_k
+    gate_backward(u, v, c.z[k]->y, g, c.dz, c.du, c.dv, c.pass.dims);
+    g = m_gates[k]->backward(*c.z[k], c.dz, gradient);  // ∂L/∂H_k
   }
-  const Matrix<T> dx_first = adjoint(*m_first, g);
-  const Matrix<T> dx_u = adjoint(*m_u, pass.du);
-  const Matrix<T> dx_v = adjoint(*m_v, pass.dv);
-  ensure_shape(pass.dx, "karman::nn::modified_mlp::dx", rows, dx_first.extent(1));
-  sum3(dx_first, dx_u, dx_v, pass.dx);
-  return pass.dx;
-}
-
-template <class T>
-Matrix<T> ModifiedMlp<T>::forward(const Matrix<T>& x) {
-  m_plain.dims = 0;
-  return forward_pass(m_plain, x, false);
-}
-
-template <class T>
-Matrix<T> ModifiedMlp<T>::backward(const Matrix<T>& dy) {
-  return backward_pass(m_plain, dy, false);
-}
-
-template <class T>
-Matrix<T> ModifiedMlp<T>::forward_taylor(const Matrix<T>& x, std::size_t dims) {
-  KARMAN_VERIFY(x.extent(0) % (1 + 2 * dims) == 0,
-                "ModifiedMlp::forward_taylor: input is not [C·N, in]");
-  m_taylor.dims = dims;
-  return forward_pass(m_taylor, x, true);
-}
-
-template <class T>
-Matrix<T> ModifiedMlp<T>::backward_taylor(const Matrix<T>& dy) {
-  return backward_pass(m_taylor, dy, true);
+  const Matrix<T> dx_first = m_first->backward(*c.first, g, gradient);
+  const Matrix<T> dx_u = m_u->backward(*c.u, c.du, gradient);
+  const Matrix<T> dx_v = m_v->backward(*c.v, c.dv, gradient);
+  ensure_shape(c.dx, "karman::nn::modified_mlp::dx", rows, dx_first.extent(1));
+  sum3(dx_first, dx_u, dx_v, c.dx);
 }
 
 template class ModifiedMlp<float>;

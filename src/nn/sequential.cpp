@@ -36,47 +36,33 @@ void Sequential<T>::initialize(std::uint64_t seed) {
 }
 
 template <class T>
-Matrix<T> Sequential<T>::forward(const Matrix<T>& x) {
-  Matrix<T> h = x;
-  for (auto& m : m_modules) h = m->forward(h);
-  return h;
+bool Sequential<T>::supports(const Pass& pass, GradientMode mode) const {
+  for (const auto& m : m_modules)
+    if (!m->supports(pass, mode)) return false;
+  return true;
 }
 
 template <class T>
-Matrix<T> Sequential<T>::backward(const Matrix<T>& dy) {
+void Sequential<T>::forward_impl(Context<T>& context, Workspace<T>& workspace) {
+  auto& c = this->template as<SequentialContext>(context);
+  c.steps.clear();  // keeps its capacity: no allocation after the first step
+  Matrix<T> h = c.x;
+  for (auto& m : m_modules) {
+    Context<T>& step = m->forward(h, c.pass, workspace);
+    c.steps.push_back(&step);
+    h = step.y;
+  }
+  c.y = h;
+}
+
+template <class T>
+void Sequential<T>::backward_impl(Context<T>& context, const Matrix<T>& dy,
+                                  const Gradient<T>& gradient) {
+  auto& c = this->template as<SequentialContext>(context);
   Matrix<T> g = dy;
-  for (auto it = m_modules.rbegin(); it != m_modules.rend(); ++it) g = (*it)->backward(g);
-  return g;
-}
-
-template <class T>
-Matrix<T> Sequential<T>::forward_taylor(const Matrix<T>& x, std::size_t dims) {
-  Matrix<T> h = x;
-  for (auto& m : m_modules) h = m->forward_taylor(h, dims);
-  return h;
-}
-
-template <class T>
-Matrix<T> Sequential<T>::backward_taylor(const Matrix<T>& dy) {
-  Matrix<T> g = dy;
-  for (auto it = m_modules.rbegin(); it != m_modules.rend(); ++it) g = (*it)->backward_taylor(g);
-  return g;
-}
-
-template <class T>
-Matrix<T> Sequential<T>::backward_points(const Matrix<T>& dy, const Matrix<T>& jacobian) {
-  Matrix<T> g = dy;
-  for (auto it = m_modules.rbegin(); it != m_modules.rend(); ++it)
-    g = (*it)->backward_points(g, jacobian);
-  return g;
-}
-
-template <class T>
-Matrix<T> Sequential<T>::backward_taylor_points(const Matrix<T>& dy, const Matrix<T>& jacobian) {
-  Matrix<T> g = dy;
-  for (auto it = m_modules.rbegin(); it != m_modules.rend(); ++it)
-    g = (*it)->backward_taylor_points(g, jacobian);
-  return g;
+  for (std::size_t i = m_modules.size(); i-- > 0;)
+    g = m_modules[i]->backward(*c.steps[i], g, gradient);
+  c.dx = g;
 }
 
 template <class T>
@@ -136,44 +122,29 @@ void add(const Matrix<T>& a, const Matrix<T>& b, const Matrix<T>& out, const cha
 }  // namespace
 
 template <class T>
-Matrix<T> Residual<T>::forward(const Matrix<T>& x) {
-  const Matrix<T> fx = m_inner->forward(x);
-  ensure_shape(m_y, "karman::nn::residual::y", x.extent(0), x.extent(1));
-  add(x, fx, m_y, "karman::nn::residual::forward");
-  return m_y;
+void Residual<T>::forward_impl(Context<T>& context, Workspace<T>& workspace) {
+  auto& c = this->template as<ResidualContext>(context);
+  c.inner = &m_inner->forward(c.x, c.pass, workspace);
+  ensure_shape(c.y, "karman::nn::residual::y", c.x.extent(0), c.x.extent(1));
+  add(c.x, c.inner->y, c.y, "karman::nn::residual::forward");
 }
 
 template <class T>
-Matrix<T> Residual<T>::backward(const Matrix<T>& dy) {
-  const Matrix<T> dfx = m_inner->backward(dy);
-  ensure_shape(m_dx, "karman::nn::residual::dx", dy.extent(0), dy.extent(1));
-  add(dy, dfx, m_dx, "karman::nn::residual::backward");
-  return m_dx;
-}
-
-template <class T>
-Matrix<T> Residual<T>::forward_taylor(const Matrix<T>& x, std::size_t dims) {
-  const Matrix<T> fx = m_inner->forward_taylor(x, dims);
-  ensure_shape(m_ty, "karman::nn::residual::taylor_y", x.extent(0), x.extent(1));
-  add(x, fx, m_ty, "karman::nn::residual::taylor_forward");
-  return m_ty;
-}
-
-template <class T>
-Matrix<T> Residual<T>::backward_taylor(const Matrix<T>& dy) {
-  const Matrix<T> dfx = m_inner->backward_taylor(dy);
-  ensure_shape(m_tdx, "karman::nn::residual::taylor_dx", dy.extent(0), dy.extent(1));
-  add(dy, dfx, m_tdx, "karman::nn::residual::taylor_backward");
-  return m_tdx;
+void Residual<T>::backward_impl(Context<T>& context, const Matrix<T>& dy,
+                                const Gradient<T>& gradient) {
+  auto& c = this->template as<ResidualContext>(context);
+  const Matrix<T> dfx = m_inner->backward(*c.inner, dy, gradient);
+  ensure_shape(c.dx, "karman::nn::residual::dx", dy.extent(0), dy.extent(1));
+  add(dy, dfx, c.dx, "karman::nn::residual::backward");
 }
 
 // ----------------------------------------------------------------------------------- Pointwise
 
 template <class T>
-Matrix<T> Pointwise<T>::forward(const Matrix<T>& x) {
-  m_x = x;
-  ensure_shape(m_y, "karman::nn::activation::y", x.extent(0), m_width);
-  const Matrix<T> y = m_y;
+void Pointwise<T>::forward_impl(Context<T>& c, Workspace<T>&) {
+  const Matrix<T> x = c.x;
+  ensure_shape(c.y, "karman::nn::activation::y", x.extent(0), m_width);
+  const Matrix<T> y = c.y;
   const std::size_t cols = m_width;
   with_activation(m_activation, [&](auto act) {
     Kokkos::parallel_for(
@@ -185,13 +156,12 @@ Matrix<T> Pointwise<T>::forward(const Matrix<T>& x) {
           for (std::size_t j = 0; j < cols; ++j) yi[j] = activate(act.value, xi[j]);
         });
   });
-  return m_y;
 }
 
 template <class T>
-Matrix<T> Pointwise<T>::backward(const Matrix<T>& dy) {
-  ensure_shape(m_dx, "karman::nn::activation::dx", dy.extent(0), m_width);
-  const Matrix<T> dx = m_dx, x = m_x;
+void Pointwise<T>::backward_impl(Context<T>& c, const Matrix<T>& dy, const Gradient<T>&) {
+  ensure_shape(c.dx, "karman::nn::activation::dx", dy.extent(0), m_width);
+  const Matrix<T> dx = c.dx, x = c.x;
   const std::size_t cols = m_width;
   with_activation(m_activation, [&](auto act) {
     Kokkos::parallel_for(
@@ -205,7 +175,6 @@ Matrix<T> Pointwise<T>::backward(const Matrix<T>& dy) {
             dxi[j] = dyi[j] * activate_derivative(act.value, xi[j]);
         });
   });
-  return m_dx;
 }
 
 template <class T>

@@ -28,10 +28,22 @@ class FourierFeatures : public Module<T> {
   std::size_t out_features() const override;
   Matrix<T> frequencies() const { return m_frequencies; }  // B [in, m], without the 2π
 
-  Matrix<T> forward(const Matrix<T>& x) override;
-  Matrix<T> backward(const Matrix<T>& dy) override;
-  Matrix<T> forward_taylor(const Matrix<T>& x, std::size_t dims) override;
-  Matrix<T> backward_taylor(const Matrix<T>& dy) override;
+  // Values and derivatives (B is fixed: no parameter gradients to give per point).
+  bool supports(const Pass&, GradientMode mode) const override {
+    return mode != GradientMode::per_point;
+  }
+
+ protected:
+  // Rows are batch (values) or C·N (derivatives, C = 1 + 2·dims).
+  struct FourierContext : Context<T> {
+    Matrix<T> p, dp;  // [rows, m] phases P = 2π X B (every channel), their gradient
+  };
+  std::unique_ptr<Context<T>> make_context() const override {
+    return std::make_unique<FourierContext>();
+  }
+  void forward_impl(Context<T>& context, Workspace<T>& workspace) override;
+  void backward_impl(Context<T>& context, const Matrix<T>& dy,
+                     const Gradient<T>& gradient) override;
 
  private:
   // Adds the pass-through columns of dy (the X copy) to dx, channel for channel. [rows, in]
@@ -41,12 +53,11 @@ class FourierFeatures : public Module<T> {
   FourierOptions m_options;
   Matrix<T> m_frequencies;  // B    [in, m]
   Matrix<T> m_angular;      // 2π B [in, m]
-  Matrix<T> m_p, m_y;       // [batch, m] phases P = 2π X B, [batch, out]
-  Matrix<T> m_dp, m_dx;     // [batch, m], [batch, in]
-  // Derivative propagation: C = 1 + 2·dims channel blocks of N rows.
-  std::size_t m_dims = 0;
-  Matrix<T> m_tp, m_ty;    // [C·N, m] phase channels, [C·N, out]
-  Matrix<T> m_tdp, m_tdx;  // [C·N, m], [C·N, in]
+
+  void forward_values(FourierContext& c) const;
+  void forward_derivatives(FourierContext& c) const;
+  void backward_values(FourierContext& c, const Matrix<T>& dy) const;
+  void backward_derivatives(FourierContext& c, const Matrix<T>& dy) const;
 };
 
 }  // namespace karman::nn

@@ -38,12 +38,8 @@ class Linear : public Module<T> {
 
   void declare(Parameters<T>& parameters, const std::string& prefix) override;
   void initialize(std::uint64_t seed) override;
-  Matrix<T> forward(const Matrix<T>& x) override;
-  Matrix<T> backward(const Matrix<T>& dy) override;
-  Matrix<T> forward_taylor(const Matrix<T>& x, std::size_t dims) override;
-  Matrix<T> backward_taylor(const Matrix<T>& dy) override;
-  Matrix<T> backward_points(const Matrix<T>& dy, const Matrix<T>& jacobian) override;
-  Matrix<T> backward_taylor_points(const Matrix<T>& dy, const Matrix<T>& jacobian) override;
+  // Values and derivative passes, every gradient mode.
+  bool supports(const Pass&, GradientMode) const override { return true; }
 
   Matrix<T> weight() const { return m_parameters->value(m_weight); }  // [in, out]
   // For callers that apply the layer in pieces (e.g. on slices of W): the parameters and their
@@ -53,9 +49,35 @@ class Linear : public Module<T> {
   Matrix<T> weight_gradient() const { return m_parameters->gradient(m_weight); }    // [in, out]
   Matrix<T> bias_gradient() const { return m_parameters->gradient(m_bias_index); }  // [1, out]
 
+ protected:
+  // What a forward keeps; rows = batch (values) or C·N (derivatives, C = 1 + 2·dims).
+  struct LinearContext : Context<T> {
+    Matrix<T> z;     // [rows, out] pre-activation (y aliases it when σ = id)
+    Matrix<T> dz;    // [rows, out]
+    Matrix<T> jet;   // [3·N, out] σ', σ'', σ''' at the values' pre-activations (derivatives)
+    Matrix<T> ones;  // [N, 1]     the bias gradient as a product: db = 1ᵀ dZ (values rows)
+  };
+  std::unique_ptr<Context<T>> make_context() const override {
+    return std::make_unique<LinearContext>();
+  }
+  void forward_impl(Context<T>& context, Workspace<T>& workspace) override;
+  void backward_impl(Context<T>& context, const Matrix<T>& dy,
+                     const Gradient<T>& gradient) override;
+
  private:
   // The bias as it enters Z: b, or ω0·b in the layer's own buffer when ω0 ≠ 1. [1, out]
   Matrix<T> effective_bias();
+  void forward_values(LinearContext& c);
+  void forward_derivatives(LinearContext& c);
+  // dZ = dY ∘ σ'(Z) (values), or the derivative channels' adjoint (derivatives). c.dz
+  const Matrix<T>& activation_backward(LinearContext& c, const Matrix<T>& dy);
+  void derivative_activation_backward(LinearContext& c, const Matrix<T>& dy);
+  // dW = keep·dW + ω0 Xᵀ dZ, db = keep·db + ω0 1ᵀ dZ_values.
+  void parameter_gradients(LinearContext& c, const Matrix<T>& dz, T keep);
+  // Row i of `jacobian`: Σ_c X(c·N + i)ᵀ dZ(c·N + i) in the weight's columns, dZ(i) (values
+  // channel) in the bias's.
+  void write_point_gradients(const LinearContext& c, const Matrix<T>& dz,
+                             const Matrix<T>& jacobian) const;
 
   std::size_t m_in, m_out;
   LinearOptions m_options;
@@ -64,25 +86,6 @@ class Linear : public Module<T> {
   Parameters<T>* m_parameters = nullptr;
   std::size_t m_weight = 0, m_bias_index = 0;
   Matrix<T> m_scaled_bias;  // [1, out] ω0·b (ω0 ≠ 1 only)
-  Matrix<T> m_x;            // [batch, in]  input of the last forward (caller's buffer)
-  Matrix<T> m_z, m_y;       // [batch, out] pre-activation, output (m_y aliases m_z if σ = id)
-  Matrix<T> m_dz, m_dx;     // [batch, out], [batch, in]
-  Matrix<T> m_ones;         // [batch, 1]   bias gradient as a product: db = 1ᵀ dZ
-  // Derivative propagation (forward_taylor): C = 1 + 2·dims channel blocks of N rows each.
-  std::size_t m_dims = 0;
-  Matrix<T> m_tx;          // [C·N, in]  input of the last forward_taylor
-  Matrix<T> m_tz, m_ty;    // [C·N, out] pre-activation and output channels
-  Matrix<T> m_tdz, m_tdx;  // [C·N, out], [C·N, in]
-  Matrix<T> m_tjet;        // [3·N, out] σ', σ'', σ''' at the values' pre-activations
-  Matrix<T> m_tones;       // [N, 1]
-
-  Matrix<T> activation_backward(const Matrix<T>& dy);    // dZ = dY ∘ σ'(Z)       [batch, out]
-  void taylor_activation_backward(const Matrix<T>& dy);  // m_tdz from the channel gradients
-  Matrix<T> input_gradient(const Matrix<T>& dz, Matrix<T>& dx);  // dX = dZ Wᵀ  [rows, in]
-  // Row i of `jacobian`: Σ_c X(c·N + i)ᵀ dZ(c·N + i) in the weight's columns, dZ(i) (values
-  // channel) in the bias's.
-  void write_point_gradients(const Matrix<T>& x, const Matrix<T>& dz, std::size_t channels,
-                             const Matrix<T>& jacobian) const;
 };
 
 }  // namespace karman::nn

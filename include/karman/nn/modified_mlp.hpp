@@ -29,28 +29,29 @@ class ModifiedMlp : public Module<T> {
 
   void declare(Parameters<T>& parameters, const std::string& prefix) override;
   void initialize(std::uint64_t seed) override;
-  Matrix<T> forward(const Matrix<T>& x) override;
-  Matrix<T> backward(const Matrix<T>& dy) override;
-  Matrix<T> forward_taylor(const Matrix<T>& x, std::size_t dims) override;
-  Matrix<T> backward_taylor(const Matrix<T>& dy) override;
+  // Values and derivatives; no per-point rows (U and V feed every gate).
+  bool supports(const Pass&, GradientMode mode) const override {
+    return mode != GradientMode::per_point;
+  }
+
+ protected:
+  // What one forward keeps. Rows are batch (values) or C·N (derivatives, C = 1 + 2·dims).
+  struct ModifiedMlpContext : Context<T> {
+    Context<T>*u = nullptr, *v = nullptr, *first = nullptr, *output = nullptr;
+    std::vector<Context<T>*> z;  // the gates' contexts, Z_k = z[k]->y [rows, h]
+    std::vector<Matrix<T>> h;    // H_{k+1} [rows, h] gated states
+    Matrix<T> du, dv, dz;        // [rows, h] (dU, dV accumulate over the gates)
+  };
+  std::unique_ptr<Context<T>> make_context() const override {
+    return std::make_unique<ModifiedMlpContext>();
+  }
+  void forward_impl(Context<T>& context, Workspace<T>& workspace) override;
+  void backward_impl(Context<T>& context, const Matrix<T>& dy,
+                     const Gradient<T>& gradient) override;
 
  private:
-  // What one pass keeps: forward and forward_taylor each have their own (a PINN interleaves a
-  // plain pass on boundary points with a Taylor pass on interior points before the backwards).
-  // Rows are batch (plain) or C·N (Taylor, C = 1 + 2·dims); the plain pass is dims = 0.
-  struct Pass {
-    std::size_t dims = 0;
-    Matrix<T> u, v;            // [rows, h] encoder outputs (owned by m_u, m_v)
-    std::vector<Matrix<T>> z;  // Z_k [rows, h] (owned by the gates)
-    std::vector<Matrix<T>> h;  // H_{k+1} [rows, h] gated states (owned here)
-    Matrix<T> du, dv, dz, dx;  // [rows, h] ×3 (dU, dV accumulate over the gates), [rows, in]
-  };
-  Matrix<T> forward_pass(Pass& pass, const Matrix<T>& x, bool taylor);
-  Matrix<T> backward_pass(Pass& pass, const Matrix<T>& dy, bool taylor);
-
   std::unique_ptr<Linear<T>> m_u, m_v, m_first, m_output;
   std::vector<std::unique_ptr<Linear<T>>> m_gates;  // Z_1 .. Z_L
-  Pass m_plain, m_taylor;
 };
 
 }  // namespace karman::nn

@@ -37,25 +37,26 @@ class Network {
   Parameters<T>& parameters() { return m_parameters; }
   const Parameters<T>& parameters() const { return m_parameters; }
   Module<T>& module() { return *m_root; }
-  Matrix<T> forward(const Matrix<T>& x) { return m_root->forward(x); }
-  Matrix<T> backward(const Matrix<T>& dy) { return m_root->backward(dy); }
-  // Derivative propagation (see Module::forward_taylor).
-  Matrix<T> forward_taylor(const Matrix<T>& x, std::size_t dims) {
-    return m_root->forward_taylor(x, dims);
+  Workspace<T>& workspace() { return m_workspace; }
+
+  // The step's one forward: the network's workspace is reset first, so the returned context
+  // (c.y [rows, out]) is valid until the next forward. For several forwards before their
+  // backwards (a rollout), call module().forward with a workspace of your own, reset once per step.
+  Context<T>& forward(const Matrix<T>& x, const Pass& pass = Pass::values()) {
+    m_workspace.reset();
+    return m_root->forward(x, pass, m_workspace);
   }
-  Matrix<T> backward_taylor(const Matrix<T>& dy) { return m_root->backward_taylor(dy); }
-  // Per-point parameter gradients (see Module::backward_points), jacobian [N, parameters].
-  Matrix<T> backward_points(const Matrix<T>& dy, const Matrix<T>& jacobian) {
-    return m_root->backward_points(dy, jacobian);
-  }
-  Matrix<T> backward_taylor_points(const Matrix<T>& dy, const Matrix<T>& jacobian) {
-    return m_root->backward_taylor_points(dy, jacobian);
+  // dy [rows, out] → dx [rows, in]; parameter gradients as `gradient` says (Module::backward).
+  Matrix<T> backward(Context<T>& context, const Matrix<T>& dy,
+                     const Gradient<T>& gradient = Gradient<T>::accumulate()) {
+    return m_root->backward(context, dy, gradient);
   }
 
  private:
   std::unique_ptr<Module<T>> m_root;
   Parameters<T> m_parameters;
   std::vector<std::size_t> m_coefficients;
+  Workspace<T> m_workspace;
 };
 
 }  // namespace karman::nn

@@ -23,12 +23,19 @@ class Sequential : public Module<T> {
 
   void declare(Parameters<T>& parameters, const std::string& prefix) override;
   void initialize(std::uint64_t seed) override;
-  Matrix<T> forward(const Matrix<T>& x) override;
-  Matrix<T> backward(const Matrix<T>& dy) override;
-  Matrix<T> forward_taylor(const Matrix<T>& x, std::size_t dims) override;
-  Matrix<T> backward_taylor(const Matrix<T>& dy) override;
-  Matrix<T> backward_points(const Matrix<T>& dy, const Matrix<T>& jacobian) override;
-  Matrix<T> backward_taylor_points(const Matrix<T>& dy, const Matrix<T>& jacobian) override;
+  // What every module in the chain supports.
+  bool supports(const Pass& pass, GradientMode mode) const override;
+
+ protected:
+  struct SequentialContext : Context<T> {
+    std::vector<Context<T>*> steps;  // the modules' contexts, in order (owned by the workspace)
+  };
+  std::unique_ptr<Context<T>> make_context() const override {
+    return std::make_unique<SequentialContext>();
+  }
+  void forward_impl(Context<T>& context, Workspace<T>& workspace) override;
+  void backward_impl(Context<T>& context, const Matrix<T>& dy,
+                     const Gradient<T>& gradient) override;
 
  private:
   std::vector<std::unique_ptr<Module<T>>> m_modules;
@@ -44,16 +51,25 @@ class Residual : public Module<T> {
   std::size_t out_features() const override { return m_inner->out_features(); }
   void declare(Parameters<T>& parameters, const std::string& prefix) override;
   void initialize(std::uint64_t seed) override { m_inner->initialize(seed); }
-  Matrix<T> forward(const Matrix<T>& x) override;
-  Matrix<T> backward(const Matrix<T>& dy) override;
-  // Every channel is a sum too: (x + f)_k = x_k + f_k, (x + f)_kk = x_kk + f_kk.
-  Matrix<T> forward_taylor(const Matrix<T>& x, std::size_t dims) override;
-  Matrix<T> backward_taylor(const Matrix<T>& dy) override;
+  // Every channel is a sum too: (x + f)_k = x_k + f_k, (x + f)_kk = x_kk + f_kk; so whatever f
+  // supports, but no per-point rows (f's rows are not the sum's).
+  bool supports(const Pass& pass, GradientMode mode) const override {
+    return mode != GradientMode::per_point && m_inner->supports(pass, mode);
+  }
+
+ protected:
+  struct ResidualContext : Context<T> {
+    Context<T>* inner = nullptr;  // f's context
+  };
+  std::unique_ptr<Context<T>> make_context() const override {
+    return std::make_unique<ResidualContext>();
+  }
+  void forward_impl(Context<T>& context, Workspace<T>& workspace) override;
+  void backward_impl(Context<T>& context, const Matrix<T>& dy,
+                     const Gradient<T>& gradient) override;
 
  private:
   std::unique_ptr<Module<T>> m_inner;
-  Matrix<T> m_y, m_dx;    // [batch, width]
-  Matrix<T> m_ty, m_tdx;  // [C·N, width]
 };
 
 // σ(x) on its own (when it cannot be fused into the Linear before it).
@@ -64,13 +80,17 @@ class Pointwise : public Module<T> {
   std::string kind() const override { return "activation"; }
   std::size_t in_features() const override { return m_width; }
   std::size_t out_features() const override { return m_width; }
-  Matrix<T> forward(const Matrix<T>& x) override;
-  Matrix<T> backward(const Matrix<T>& dy) override;
+  // No parameters: every mode is the same backward; values only.
+  bool supports(const Pass& pass, GradientMode) const override { return !pass.taylor(); }
+
+ protected:
+  void forward_impl(Context<T>& context, Workspace<T>& workspace) override;
+  void backward_impl(Context<T>& context, const Matrix<T>& dy,
+                     const Gradient<T>& gradient) override;
 
  private:
   std::size_t m_width;
   Activation m_activation;
-  Matrix<T> m_x, m_y, m_dx;
 };
 
 // widths = {in, h1, ..., out}: Linear+σ for every hidden layer, a plain Linear at the end.
