@@ -338,8 +338,11 @@ double ResidualLoss<T>::evaluate(Term& term) {
   const std::size_t n = term.points, components = term.components;
   const nn::Matrix<T> r = term.r, data = term.data;
   double sum = 0;
+  const nn::Pass pass = term.taylor() ? nn::Pass::derivatives(static_cast<std::size_t>(m_pde.dims))
+                                      : nn::Pass::values();
+  term.context = &m_net.forward(term.x, pass, m_workspace);
+  const nn::Matrix<T> y = term.context->y;
   if (term.kind == Kind::periodic) {
-    const nn::Matrix<T> y = m_net.forward_taylor(term.x, static_cast<std::size_t>(m_pde.dims));
     const std::size_t pairs = n / 2, derivative = 1 + static_cast<std::size_t>(term.axis);
     Kokkos::parallel_reduce(
         "karman::pinn::periodic_residual", Kokkos::RangePolicy<nn::ExecutionSpace>(0, pairs),
@@ -353,7 +356,6 @@ double ResidualLoss<T>::evaluate(Term& term) {
         },
         sum);
   } else if (term.kind == Kind::derivative) {
-    const nn::Matrix<T> y = m_net.forward_taylor(term.x, static_cast<std::size_t>(m_pde.dims));
     const std::size_t channel = 1 + static_cast<std::size_t>(term.axis);
     Kokkos::parallel_reduce(
         "karman::pinn::derivative_residual", Kokkos::RangePolicy<nn::ExecutionSpace>(0, n),
@@ -365,7 +367,6 @@ double ResidualLoss<T>::evaluate(Term& term) {
         sum);
   } else if (term.kind == Kind::pde) {
     if (m_kappa) load_kappa();
-    const nn::Matrix<T> y = m_net.forward_taylor(term.x, static_cast<std::size_t>(m_pde.dims));
     if (m_kappa) {  // ∂r/∂κ = −Δu, for the gradient and the Jacobian column of κ
       nn::ensure_shape(term.dkappa, "karman::pinn::dkappa", n, 1);
       const nn::Matrix<T> dk = term.dkappa;
@@ -403,7 +404,6 @@ double ResidualLoss<T>::evaluate(Term& term) {
         },
         sum);
   } else {
-    const nn::Matrix<T> y = m_net.forward(term.x);
     int matched[max_outputs] = {0, 0, 0};
     for (std::size_t q = 0; q < components; ++q) matched[q] = term.outputs[q];
     const int o0 = matched[0], o1 = matched[1], o2 = matched[2];
@@ -451,13 +451,11 @@ template <class T>
 std::vector<nn::LossTerm> ResidualLoss<T>::operator()() {
   // L_term = w/N_total Σ r², so the backward seed is (2w/N_total) r ∂r/∂(channels).
   std::vector<nn::LossTerm> terms;
+  m_workspace.reset();
   for (Term& term : m_terms) {
     const double sum = evaluate(term);
     build_seed(term, static_cast<T>(2.0 * term.weight / term.total), -1);
-    if (term.taylor())
-      m_net.backward_taylor(term.seed);
-    else
-      m_net.backward(term.seed);
+    m_net.backward(*term.context, term.seed);
     if (m_kappa && term.kind == Kind::pde)
       add_kappa_gradient(term, static_cast<T>(2.0 * term.weight / term.total));
     terms.push_back({term.name, term.weight, sum / term.total});
@@ -478,6 +476,7 @@ std::vector<nn::LossTerm> ResidualLoss<T>::residuals(const nn::Vector<T>& r,
   KARMAN_VERIFY(r.extent(0) == rows(), "ResidualLoss::residuals: r must have rows() entries");
   std::vector<nn::LossTerm> terms;
   std::size_t offset = 0;
+  m_workspace.reset();
   for (Term& term : m_terms) {
     const double sum = evaluate(term);
     terms.push_back({term.name, term.weight, sum / term.total});
@@ -496,7 +495,7 @@ std::vector<nn::LossTerm> ResidualLoss<T>::residuals(const nn::Vector<T>& r,
         const nn::Matrix<T> block_rows = Kokkos::subview(jacobian, rows_of_q, Kokkos::ALL);
         if (term.kind == Kind::periodic) {
           // Rows of both faces (seeded +1 and −1), then row i = J_lower(i) − J_upper(i).
-          m_net.backward_taylor_points(term.seed, term.unfolded);
+          m_net.backward(*term.context, term.seed, nn::Gradient<T>::per_point(term.unfolded));
           const nn::Matrix<T> unfolded = term.unfolded;
           const std::size_t params = jacobian.extent(1);
           Kokkos::parallel_for(
@@ -505,11 +504,9 @@ std::vector<nn::LossTerm> ResidualLoss<T>::residuals(const nn::Vector<T>& r,
               KOKKOS_LAMBDA(const std::size_t i, const std::size_t k) {
                 block_rows(i, k) = unfolded(i, k) + unfolded(n + i, k);
               });
-        } else if (term.taylor()) {
-          m_net.backward_taylor_points(term.seed, block_rows);
-          if (m_kappa && term.kind == Kind::pde) write_kappa_column(term, scale, block_rows);
         } else {
-          m_net.backward_points(term.seed, block_rows);
+          m_net.backward(*term.context, term.seed, nn::Gradient<T>::per_point(block_rows));
+          if (m_kappa && term.kind == Kind::pde) write_kappa_column(term, scale, block_rows);
         }
       }
     }

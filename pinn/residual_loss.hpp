@@ -1,10 +1,10 @@
 #pragma once
 // PINN loss on a box (steady) or a space-time box (time-dependent, time the last input): the mean
 // squared PDE residual at interior collocation points (derivatives by propagation through the
-// network, Module::forward_taylor), the mean squared Dirichlet mismatch on the spatial boundary
-// and, for time-dependent problems, the mean squared mismatch with the initial state at t = 0.
-// Residuals are the pointwise kernels of pinn/point_residual.hpp (the definitions of
-// karman/pde/equations.hpp, the same ones the PETSc discretisations use). The loss is available
+// network, a derivative pass of Module::forward), the mean squared Dirichlet mismatch on the
+// spatial boundary and, for time-dependent problems, the mean squared mismatch with the initial
+// state at t = 0. Residuals are the pointwise kernels of pinn/point_residual.hpp (the definitions
+// of karman/pde/equations.hpp, the same ones the PETSc discretisations use). The loss is available
 // both as terms with their gradient (first-order optimisers, L-BFGS) and as scaled residuals
 // with their Jacobian (Gauss–Newton / natural gradient).
 //
@@ -127,6 +127,7 @@ class ResidualLoss {
     nn::Matrix<T> unfolded;  // periodic: [points, P] per-point Jacobian before pairing
     nn::Matrix<T> phi, g;    // hard condition: [C·points, 1] channels (pde), [points, 1] (data)
     nn::Matrix<T> dkappa;    // inverse problem (pde term): ∂r/∂κ = −Δu [points, 1]
+    nn::Context<T>* context = nullptr;  // the network's forward on x (in m_workspace)
     bool taylor() const { return kind != Kind::data; }
     std::size_t residual_points() const { return kind == Kind::periodic ? points / 2 : points; }
   };
@@ -151,6 +152,9 @@ class ResidualLoss {
                        const Expression& target, const InputMap& map);
 
   nn::Network<T>& m_net;
+  // One context per term, reset at every evaluation of the loss: the terms' shapes differ (C·N
+  // derivative rows, N value rows), and each keeps its own buffers from step to step.
+  nn::Workspace<T> m_workspace;
   PointPdeParameters m_pde;
   std::size_t m_channels;  // C = 1 + 2·dims
   std::vector<Term> m_terms;

@@ -178,8 +178,6 @@ FnoModel<T>::FnoModel(const FnoSpec& spec, long in_channels, long out_channels)
                                                  torch_default(spec.width, Activation::gelu));
   m_output = std::make_unique<nn::Linear<T>>(spec.projection, out_channels,
                                              torch_default(spec.projection, Activation::identity));
-  m_z.resize(spec.layers);
-  m_a.resize(spec.layers);
 }
 
 template <class T>
@@ -227,12 +225,13 @@ void FnoModel<T>::initialize(std::uint64_t seed) {
 }
 
 template <class T>
-Matrix<T> FnoModel<T>::with_grid_features(const Matrix<T>& x) {
+Matrix<T> FnoModel<T>::with_grid_features(FnoContext& c) const {
+  const Matrix<T> x = c.x;
   if (!m_spec.grid_features) return x;
   const int dims = static_cast<int>(dimension());
   const std::size_t in = m_in;
-  nn::ensure_shape(m_features, "karman::fno::features", x.extent(0), in + dims);
-  const Matrix<T> features = m_features;
+  nn::ensure_shape(c.features, "karman::fno::features", x.extent(0), in + dims);
+  const Matrix<T> features = c.features;
   const GridMap g = grid_map(m_shape, m_padded_shape);
   const long points = m_points;
   Kokkos::parallel_for(
@@ -242,92 +241,104 @@ Matrix<T> FnoModel<T>::with_grid_features(const Matrix<T>& x) {
         const long p = static_cast<long>(r) % points;
         for (int d = 0; d < dims; ++d) features(r, in + d) = g.coordinate<T>(p, d);
       });
-  return m_features;
+  return c.features;
 }
 
 template <class T>
-Matrix<T> FnoModel<T>::forward(const Matrix<T>& x) {
+void FnoModel<T>::forward_impl(nn::Context<T>& context, nn::Workspace<T>& workspace) {
+  auto& c = this->template as<FnoContext>(context);
+  const Matrix<T> x = c.x;
   KARMAN_VERIFY(m_points > 0, "FnoModel: set_grid before forward");
-  KARMAN_VERIFY(x.extent(1) == static_cast<std::size_t>(m_in) && x.extent(0) % m_points == 0 &&
-                    x.extent(0) > 0,
+  KARMAN_VERIFY(x.extent(0) % m_points == 0 && x.extent(0) > 0,
                 "FnoModel: input must be [B·N, " + std::to_string(m_in) +
                     "] with N = " + std::to_string(m_points) + ", got [" +
                     std::to_string(x.extent(0)) + ", " + std::to_string(x.extent(1)) + "]");
-  m_batch = static_cast<long>(x.extent(0)) / m_points;
-  const std::size_t rows = m_batch * m_points, padded_rows = m_batch * m_padded_points;
+  const long batch = static_cast<long>(x.extent(0)) / m_points;
+  const std::size_t rows = batch * m_points, padded_rows = batch * m_padded_points;
   const std::size_t width = m_spec.width;
   const GridMap g = grid_map(m_shape, m_padded_shape);
+  const nn::Pass values = nn::Pass::values();
 
-  Matrix<T> a = m_lift->forward(with_grid_features(x));  // [B·N, width]
+  c.lift = &m_lift->forward(with_grid_features(c), values, workspace);
+  Matrix<T> a = c.lift->y;  // [B·N, width]
   if (padded()) {
-    nn::ensure_shape(m_lifted_padded, "karman::fno::lifted_padded", padded_rows, width);
-    pad(a, m_lifted_padded, g, m_points, m_padded_points);
-    a = m_lifted_padded;
+    nn::ensure_shape(c.lifted_padded, "karman::fno::lifted_padded", padded_rows, width);
+    pad(a, c.lifted_padded, g, m_points, m_padded_points);
+    a = c.lifted_padded;
   }
   const long layers = m_spec.layers;
+  c.z.resize(layers);
+  c.a.resize(layers);
+  c.spectral.resize(layers);
+  c.pointwise.resize(layers);
   for (long l = 0; l < layers; ++l) {
     const bool last = l + 1 == layers;
-    nn::ensure_shape(m_z[l], "karman::fno::block_z", padded_rows, width);
+    nn::ensure_shape(c.z[l], "karman::fno::block_z", padded_rows, width);
     if (last)
-      m_a[l] = m_z[l];
+      c.a[l] = c.z[l];
     else
-      nn::ensure_shape(m_a[l], "karman::fno::block_a", padded_rows, width);
-    const Matrix<T> s = m_spectral[l]->forward(a);
-    const Matrix<T> p = m_pointwise[l]->forward(a);
-    add_activate(s, p, m_z[l], m_a[l], !last);
-    a = m_a[l];
+      nn::ensure_shape(c.a[l], "karman::fno::block_a", padded_rows, width);
+    c.spectral[l] = &m_spectral[l]->forward(a, values, workspace);
+    c.pointwise[l] = &m_pointwise[l]->forward(a, values, workspace);
+    add_activate(c.spectral[l]->y, c.pointwise[l]->y, c.z[l], c.a[l], !last);
+    a = c.a[l];
   }
   if (padded()) {
-    nn::ensure_shape(m_cropped, "karman::fno::cropped", rows, width);
-    crop(a, m_cropped, g, m_points, m_padded_points);
-    a = m_cropped;
+    nn::ensure_shape(c.cropped, "karman::fno::cropped", rows, width);
+    crop(a, c.cropped, g, m_points, m_padded_points);
+    a = c.cropped;
   }
-  return m_output->forward(m_projection->forward(a));
+  c.projection = &m_projection->forward(a, values, workspace);
+  c.output = &m_output->forward(c.projection->y, values, workspace);
+  c.y = c.output->y;
 }
 
 template <class T>
-Matrix<T> FnoModel<T>::backward(const Matrix<T>& dy) {
-  KARMAN_VERIFY(m_batch > 0 && dy.extent(0) == static_cast<std::size_t>(m_batch * m_points) &&
-                    dy.extent(1) == static_cast<std::size_t>(m_out),
-                "FnoModel: backward needs a forward and dy [B·N, out]");
-  const std::size_t rows = m_batch * m_points, padded_rows = m_batch * m_padded_points;
+void FnoModel<T>::backward_impl(nn::Context<T>& context, const Matrix<T>& dy,
+                                const nn::Gradient<T>& gradient) {
+  auto& c = this->template as<FnoContext>(context);
+  const long batch = static_cast<long>(c.rows()) / m_points;
+  const std::size_t rows = batch * m_points, padded_rows = batch * m_padded_points;
   const std::size_t width = m_spec.width;
   const GridMap g = grid_map(m_shape, m_padded_shape);
 
-  Matrix<T> da = m_projection->backward(m_output->backward(dy));  // [B·N, width]
+  Matrix<T> da = m_projection->backward(*c.projection, m_output->backward(*c.output, dy, gradient),
+                                        gradient);  // [B·N, width]
   if (padded()) {
-    nn::ensure_shape(m_da, "karman::fno::da", padded_rows, width);
-    pad(da, m_da, g, m_points, m_padded_points);
-    da = m_da;
+    nn::ensure_shape(c.da, "karman::fno::da", padded_rows, width);
+    pad(da, c.da, g, m_points, m_padded_points);
+    da = c.da;
   }
   // The last block has no activation: its dz is da.
   Matrix<T> dz = da;
-  nn::ensure_shape(m_dz, "karman::fno::dz", padded_rows, width);
+  nn::ensure_shape(c.dz, "karman::fno::dz", padded_rows, width);
   for (long l = m_spec.layers - 1; l >= 0; --l) {
-    const Matrix<T> ds = m_spectral[l]->backward(dz);
-    const Matrix<T> dp = m_pointwise[l]->backward(dz);
+    const Matrix<T> ds = m_spectral[l]->backward(*c.spectral[l], dz, gradient);
+    const Matrix<T> dp = m_pointwise[l]->backward(*c.pointwise[l], dz, gradient);
     // Gradient of the previous block's pre-activation, or of block 0's input.
-    add_activation_gradient(ds, dp, l > 0 ? m_z[l - 1] : Matrix<T>(), m_dz);
-    dz = m_dz;
+    add_activation_gradient(ds, dp, l > 0 ? c.z[l - 1] : Matrix<T>(), c.dz);
+    dz = c.dz;
   }
-  Matrix<T> dlift = m_dz;  // [B·Np, width]
+  Matrix<T> dlift = c.dz;  // [B·Np, width]
   if (padded()) {
-    nn::ensure_shape(m_dlift, "karman::fno::dlift", rows, width);
-    crop(dlift, m_dlift, g, m_points, m_padded_points);
-    dlift = m_dlift;
+    nn::ensure_shape(c.dlift, "karman::fno::dlift", rows, width);
+    crop(dlift, c.dlift, g, m_points, m_padded_points);
+    dlift = c.dlift;
   }
-  const Matrix<T> dfeatures = m_lift->backward(dlift);
-  if (!m_spec.grid_features) return dfeatures;
+  const Matrix<T> dfeatures = m_lift->backward(*c.lift, dlift, gradient);
+  if (!m_spec.grid_features) {
+    c.dx = dfeatures;
+    return;
+  }
   // The grid coordinates are constants: drop their columns.
-  nn::ensure_shape(m_dx, "karman::fno::dx", rows, m_in);
-  const Matrix<T> dx = m_dx;
+  nn::ensure_shape(c.dx, "karman::fno::dx", rows, m_in);
+  const Matrix<T> dx = c.dx;
   const std::size_t in = m_in;
   Kokkos::parallel_for(
       "karman::fno::input_gradient", Kokkos::RangePolicy<ExecutionSpace>(0, rows),
       KOKKOS_LAMBDA(const std::size_t r) {
         for (std::size_t c = 0; c < in; ++c) dx(r, c) = dfeatures(r, c);
       });
-  return m_dx;
 }
 
 FnoSpec read_fno(const config::Node& model, int dim) {

@@ -48,31 +48,41 @@ class FnoModel : public nn::Module<T> {
 
   void declare(nn::Parameters<T>& parameters, const std::string& prefix) override;
   void initialize(std::uint64_t seed) override;
-  Matrix<T> forward(const Matrix<T>& x) override;    // [B·N, in] -> [B·N, out]
-  Matrix<T> backward(const Matrix<T>& dy) override;  // [B·N, out] -> [B·N, in]
+
+ protected:
+  // x [B·N, in] -> y [B·N, out] on the current grid; values only, every gradient mode but
+  // per-point rows. B·N = rows, Np the padded grid's points.
+  struct FnoContext : nn::Context<T> {
+    nn::Context<T>*lift = nullptr, *projection = nullptr, *output = nullptr;
+    std::vector<nn::Context<T>*> spectral, pointwise;  // [layers]
+    Matrix<T> features;                                // [B·N, in + dim]
+    Matrix<T> lifted_padded;                           // [B·Np, width]
+    std::vector<Matrix<T>> z;  // [layers] [B·Np, width] block pre-activations
+    std::vector<Matrix<T>> a;  // [layers] [B·Np, width] block outputs (a[last] = z[last])
+    Matrix<T> cropped;         // [B·N, width]
+    Matrix<T> da, dz;          // [B·Np, width] gradients inside the blocks
+    Matrix<T> dlift;           // [B·N, width]
+  };
+  std::unique_ptr<nn::Context<T>> make_context() const override {
+    return std::make_unique<FnoContext>();
+  }
+  void forward_impl(nn::Context<T>& context, nn::Workspace<T>& workspace) override;
+  void backward_impl(nn::Context<T>& context, const Matrix<T>& dy,
+                     const nn::Gradient<T>& gradient) override;
 
  private:
   long dimension() const { return static_cast<long>(m_spec.modes.size()); }
   bool padded() const { return m_padded_points != m_points; }
-  Matrix<T> with_grid_features(const Matrix<T>& x);  // [B·N, in + dim]
+  Matrix<T> with_grid_features(FnoContext& c) const;  // [B·N, in + dim]
 
   FnoSpec m_spec;
   long m_in, m_out;
   std::vector<long> m_shape, m_padded_shape;
-  long m_points = 0, m_padded_points = 0, m_batch = 0;
+  long m_points = 0, m_padded_points = 0;
 
   std::unique_ptr<nn::Linear<T>> m_lift, m_projection, m_output;
   std::vector<std::unique_ptr<SpectralConv<T>>> m_spectral;  // [layers]
   std::vector<std::unique_ptr<nn::Linear<T>>> m_pointwise;   // [layers] the 1×1 convolutions
-
-  Matrix<T> m_features;        // [B·N, in + dim]
-  Matrix<T> m_lifted_padded;   // [B·Np, width]
-  std::vector<Matrix<T>> m_z;  // [layers] [B·Np, width] block pre-activations
-  std::vector<Matrix<T>> m_a;  // [layers] [B·Np, width] block outputs (m_a[last] = m_z[last])
-  Matrix<T> m_cropped;         // [B·N, width]
-  Matrix<T> m_da, m_dz;        // [B·Np, width] gradients inside the blocks
-  Matrix<T> m_dlift;           // [B·N, width]
-  Matrix<T> m_dx;              // [B·N, in]
 };
 
 // The FNO model section of a case (`model:` of kind fno), for a `dim`-dimensional problem:

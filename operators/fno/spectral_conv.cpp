@@ -195,7 +195,6 @@ void SpectralConv<T>::prepare(long batch) {
   const std::size_t mode_rows = m_kept * batch;
   nn::ensure_shape(m_x_hat, "karman::fno::spectral::x_hat", spectrum_rows, 2 * m_in);
   nn::ensure_shape(m_y_hat, "karman::fno::spectral::y_hat", spectrum_rows, 2 * m_out);
-  nn::ensure_shape(m_x_modes, "karman::fno::spectral::x_modes", mode_rows, 2 * m_in);
   nn::ensure_shape(m_y_modes, "karman::fno::spectral::y_modes", mode_rows, 2 * m_out);
   nn::ensure_shape(m_dx_modes, "karman::fno::spectral::dx_modes", mode_rows, 2 * m_in);
 }
@@ -270,7 +269,9 @@ void scatter_modes(const Matrix<T>& from, const Matrix<T>& to,
 // y = irfft(P_K[x̂] W):  x̂ = rfft(x) (unnormalised), gather the kept modes, per mode
 // Ŷ[m] = (1/N) X̂[m] W[m], scatter, unnormalised c2r.
 template <class T>
-Matrix<T> SpectralConv<T>::forward(const Matrix<T>& x) {
+void SpectralConv<T>::forward_impl(nn::Context<T>& context, nn::Workspace<T>&) {
+  auto& c = this->template as<SpectralContext>(context);
+  const Matrix<T> x = c.x;
   KARMAN_VERIFY(!m_shape.empty(), "SpectralConv: set_grid before forward");
   KARMAN_VERIFY(x.extent(1) == static_cast<std::size_t>(m_in) && m_points > 0 &&
                     x.extent(0) % m_points == 0 && x.extent(0) > 0,
@@ -278,16 +279,18 @@ Matrix<T> SpectralConv<T>::forward(const Matrix<T>& x) {
                     ", got [" + std::to_string(x.extent(0)) + ", " + std::to_string(x.extent(1)) +
                     "]");
   prepare(static_cast<long>(x.extent(0)) / m_points);
-  nn::ensure_shape(m_y, "karman::fno::spectral::y", x.extent(0), m_out);
+  c.shape = m_shape;
+  c.batch = m_batch;
+  nn::ensure_shape(c.y, "karman::fno::spectral::y", x.extent(0), m_out);
+  nn::ensure_shape(c.x_modes, "karman::fno::spectral::x_modes", m_kept * m_batch, 2 * m_in);
   const long nc = m_current->in->spectrum_points();
 
   m_current->in->forward(x, m_x_hat);
-  gather_modes(m_x_hat, m_x_modes, m_mode_index, m_mode_weight, m_batch, nc, 0, T(1));
-  mode_gemm(ComplexOp::none, ComplexOp::none, m_kept, T(1) / static_cast<T>(m_points), m_x_modes,
+  gather_modes(m_x_hat, c.x_modes, m_mode_index, m_mode_weight, m_batch, nc, 0, T(1));
+  mode_gemm(ComplexOp::none, ComplexOp::none, m_kept, T(1) / static_cast<T>(m_points), c.x_modes,
             m_parameters->value(m_weight), T(0), m_y_modes);
   scatter_modes(m_y_modes, m_y_hat, m_mode_index, m_mode_weight, m_batch, nc, 0);
-  m_current->out->inverse(m_y_hat, m_y, /*normalise=*/false);
-  return m_y;
+  m_current->out->inverse(m_y_hat, c.y, /*normalise=*/false);
 }
 
 // Adjoints, with complex gradients g = ∂L/∂Re + i ∂L/∂Im:
@@ -297,23 +300,25 @@ Matrix<T> SpectralConv<T>::forward(const Matrix<T>& x) {
 //  - X̂ = rfft(x) gives dx = Σ_k Re(g_X̂,k e^{iθ}) = c2r(g_X̂ / c_k) (c2r doubles the interior
 //    columns, the gradient must not).
 template <class T>
-Matrix<T> SpectralConv<T>::backward(const Matrix<T>& dy) {
-  KARMAN_VERIFY(m_current != nullptr && dy.extent(0) == m_y.extent(0) &&
-                    dy.extent(1) == static_cast<std::size_t>(m_out),
-                "SpectralConv: backward needs a forward and dy [B·N, out]");
+void SpectralConv<T>::backward_impl(nn::Context<T>& context, const Matrix<T>& dy,
+                                    const nn::Gradient<T>& gradient) {
+  auto& c = this->template as<SpectralContext>(context);
+  // The plans and mode tables are the current grid's: the context must be of the same grid.
+  KARMAN_VERIFY(c.shape == m_shape, "SpectralConv: backward on another grid than its forward");
+  prepare(c.batch);
   const long nc = m_current->in->spectrum_points();
-  nn::ensure_shape(m_dx, "karman::fno::spectral::dx", dy.extent(0), m_in);
+  nn::ensure_shape(c.dx, "karman::fno::spectral::dx", dy.extent(0), m_in);
 
   m_current->out->forward(dy, m_y_hat);
   gather_modes(m_y_hat, m_y_modes, m_mode_index, m_mode_weight, m_batch, nc, +1,
                T(1) / static_cast<T>(m_points));
-  mode_gemm(ComplexOp::conj_transpose, ComplexOp::none, m_kept, T(1), m_x_modes, m_y_modes, T(1),
-            m_parameters->gradient(m_weight));
+  if (gradient.parameters())
+    mode_gemm(ComplexOp::conj_transpose, ComplexOp::none, m_kept, T(1), c.x_modes, m_y_modes,
+              gradient.keep(), m_parameters->gradient(m_weight));
   mode_gemm(ComplexOp::none, ComplexOp::conj_transpose, m_kept, T(1), m_y_modes,
             m_parameters->value(m_weight), T(0), m_dx_modes);
   scatter_modes(m_dx_modes, m_x_hat, m_mode_index, m_mode_weight, m_batch, nc, -1);
-  m_current->in->inverse(m_x_hat, m_dx, /*normalise=*/false);
-  return m_dx;
+  m_current->in->inverse(m_x_hat, c.dx, /*normalise=*/false);
 }
 
 #define KARMAN_FNO_INSTANTIATE(T)                                                              \

@@ -62,11 +62,24 @@ class SpectralConv : public nn::Module<T> {
   void declare(nn::Parameters<T>& parameters, const std::string& prefix) override;
   // Real and imaginary parts U[0, 1/(in·out)), as the reference (torch.rand · scale).
   void initialize(std::uint64_t seed) override;
-  Matrix<T> forward(const Matrix<T>& x) override;    // [B·N, in] -> [B·N, out]
-  Matrix<T> backward(const Matrix<T>& dy) override;  // [B·N, out] -> [B·N, in]
+
+ protected:
+  // x [B·N, in] -> y [B·N, out] on the current grid; values only, every gradient mode but
+  // per-point rows (a point's output depends on every point of its sample).
+  struct SpectralContext : nn::Context<T> {
+    std::vector<long> shape;  // the grid of this forward
+    long batch = 0;
+    Matrix<T> x_modes;  // [M·B, 2·in] the input's kept modes, for dW
+  };
+  std::unique_ptr<nn::Context<T>> make_context() const override {
+    return std::make_unique<SpectralContext>();
+  }
+  void forward_impl(nn::Context<T>& context, nn::Workspace<T>& workspace) override;
+  void backward_impl(nn::Context<T>& context, const Matrix<T>& dy,
+                     const nn::Gradient<T>& gradient) override;
 
  private:
-  void prepare(long batch);  // plans and buffers for this batch on the current grid
+  void prepare(long batch);  // plans and scratch buffers for this batch on the current grid
   void build_mode_table();   // m_mode_index, m_mode_weight for the current grid
 
   long m_in, m_out, m_kept;
@@ -90,10 +103,10 @@ class SpectralConv : public nn::Module<T> {
   Kokkos::View<long*, nn::MemorySpace> m_mode_index;
   Kokkos::View<T*, nn::MemorySpace> m_mode_weight;
 
-  Matrix<T> m_x_hat, m_y_hat;      // [B·Nc, 2·in], [B·Nc, 2·out] spectra
-  Matrix<T> m_x_modes, m_y_modes;  // [M·B, 2·in], [M·B, 2·out] kept modes (x̂ kept for dW)
-  Matrix<T> m_dx_modes;            // [M·B, 2·in] kept modes of the input gradient
-  Matrix<T> m_y, m_dx;             // [B·N, out], [B·N, in]
+  // Scratch of one forward or backward (what the backward needs is in the context).
+  Matrix<T> m_x_hat, m_y_hat;  // [B·Nc, 2·in], [B·Nc, 2·out] spectra
+  Matrix<T> m_y_modes;         // [M·B, 2·out] kept modes of ŷ (forward) or of g_Ŷ (backward)
+  Matrix<T> m_dx_modes;        // [M·B, 2·in] kept modes of the input gradient
 };
 
 }  // namespace karman::fno

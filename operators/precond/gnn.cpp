@@ -216,8 +216,14 @@ nn::Vector<double> FactorGnn::forward(const MatrixGraph& graph) {
   const std::size_t w = m_options.width, n_edges = graph.edges, n_nodes = graph.nodes;
   const Index incident_ptr = graph.incident_ptr, incident = graph.incident;
 
-  Matrix<double> e = m_edge_encoder->forward(graph.edge_features);  // [E, W]
-  Matrix<double> h = m_node_encoder->forward(graph.node_features);  // [N, W]
+  m_workspace.reset();
+  const nn::Pass values = nn::Pass::values();
+  m_edge_encoding = &m_edge_encoder->forward(graph.edge_features, values, m_workspace);
+  m_node_encoding = &m_node_encoder->forward(graph.node_features, values, m_workspace);
+  Matrix<double> e = m_edge_encoding->y;  // [E, W]
+  Matrix<double> h = m_node_encoding->y;  // [N, W]
+  m_edge_updates.resize(m_edge_mlps.size());
+  m_node_updates.resize(m_node_mlps.size());
   for (std::size_t l = 0; l < m_edge_mlps.size(); ++l) {
     const Matrix<double> h_l = h;
     e = m_options.concatenated_edge_input ? edge_update_concatenated(l, e, h)
@@ -242,9 +248,11 @@ nn::Vector<double> FactorGnn::forward(const MatrixGraph& graph) {
             for (std::size_t c = 0; c < w; ++c) sum[c] += ek[c];
           }
         });
-    h = m_node_mlps[l]->forward(node_in);
+    m_node_updates[l] = &m_node_mlps[l]->forward(node_in, values, m_workspace);
+    h = m_node_updates[l]->y;
   }
-  m_raw = m_head->forward(e);  // [E, 1]
+  m_head_output = &m_head->forward(e, values, m_workspace);
+  m_raw = m_head_output->y;  // [E, 1]
 
   if (m_l.extent(0) != n_edges)
     m_l = nn::Vector<double>(
@@ -292,11 +300,11 @@ void FactorGnn::backward(const nn::Vector<double>& dl) {
   nn::ensure_shape(m_de, "karman::precond::gnn::de", n_edges, w);
   nn::ensure_shape(m_dh, "karman::precond::gnn::dh", n_nodes, w);
   const Matrix<double> de = m_de, dh = m_dh;
-  Kokkos::deep_copy(de, m_head->backward(draw));  // d e^K
+  Kokkos::deep_copy(de, m_head->backward(*m_head_output, draw));  // d e^K
   for (std::size_t l = m_edge_mlps.size(); l-- > 0;) {
     // Here de = ∂/∂e^{l+1}, dh = ∂/∂h^{l+1} (when node update l exists).
     if (l < m_node_mlps.size()) {
-      const Matrix<double> dnode = m_node_mlps[l]->backward(dh);  // [N, 2W]
+      const Matrix<double> dnode = m_node_mlps[l]->backward(*m_node_updates[l], dh);  // [N, 2W]
       // The aggregate's gradient goes back to every edge from both of its nodes.
       Kokkos::parallel_for(
           "karman::precond::gnn::aggregate_backward", Range(0, n_edges),
@@ -319,8 +327,8 @@ void FactorGnn::backward(const nn::Vector<double>& dl) {
     else
       edge_update_backward(l, de, dh);
   }
-  m_edge_encoder->backward(de);
-  m_node_encoder->backward(dh);
+  m_edge_encoder->backward(*m_edge_encoding, de);
+  m_node_encoder->backward(*m_node_encoding, dh);
 }
 
 }  // namespace karman::precond
@@ -373,7 +381,12 @@ Matrix<double> FactorGnn::edge_update(std::size_t l, const Matrix<double>& e,
         });
   });
   Matrix<double> out = s.y;  // the MLP's other modules, as Sequential would run them
-  for (std::size_t m = 1; m < mlp.size(); ++m) out = mlp[m].forward(out);
+  std::vector<nn::Context<double>*>& steps = m_edge_updates[l];
+  steps.assign(mlp.size(), nullptr);
+  for (std::size_t m = 1; m < mlp.size(); ++m) {
+    steps[m] = &mlp[m].forward(out, nn::Pass::values(), m_workspace);
+    out = steps[m]->y;
+  }
   return out;
 }
 
@@ -384,7 +397,7 @@ void FactorGnn::edge_update_backward(std::size_t l, const Matrix<double>& de,
   const std::size_t w = m_options.width, n_edges = de.extent(0), n_nodes = dh.extent(0);
   SplitEdgeLayer& s = m_split[l];
   Matrix<double> dy = de;
-  for (std::size_t m = mlp.size(); m-- > 1;) dy = mlp[m].backward(dy);  // [E, W]
+  for (std::size_t m = mlp.size(); m-- > 1;) dy = mlp[m].backward(*m_edge_updates[l][m], dy);
 
   // dz = dy ∘ σ'(z) [E, W]
   nn::ensure_shape(s.dz, "karman::precond::gnn::edge_dz", n_edges, w);
@@ -461,7 +474,8 @@ Matrix<double> FactorGnn::edge_update_concatenated(std::size_t l, const Matrix<d
           edge_in(k, 2 * w + c) = h_l(j, c);
         }
       });
-  return m_edge_mlps[l]->forward(edge_in);
+  m_edge_updates[l].assign(1, &m_edge_mlps[l]->forward(edge_in, nn::Pass::values(), m_workspace));
+  return m_edge_updates[l][0]->y;
 }
 
 void FactorGnn::edge_update_concatenated_backward(std::size_t l, const Matrix<double>& de,
@@ -469,7 +483,7 @@ void FactorGnn::edge_update_concatenated_backward(std::size_t l, const Matrix<do
   const std::size_t w = m_options.width, n_edges = de.extent(0), n_nodes = dh.extent(0);
   const Index row = m_graph->edge_row, col = m_graph->edge_col;
   const Index incident_ptr = m_graph->incident_ptr, incident = m_graph->incident;
-  const Matrix<double> dedge = m_edge_mlps[l]->backward(de);  // [E, 3W]
+  const Matrix<double> dedge = m_edge_mlps[l]->backward(*m_edge_updates[l][0], de);  // [E, 3W]
   // h_i and h_j entered edge (i, j)'s input: gather those gradients per node.
   Kokkos::parallel_for(
       "karman::precond::gnn::edge_input_backward_nodes", Range(0, n_nodes),

@@ -133,6 +133,11 @@ class FactorGnn {
   };
 
   const MatrixGraph* m_graph = nullptr;
+  // The contexts of the last forward (in m_workspace, reset by every forward).
+  nn::Workspace<double> m_workspace;
+  nn::Context<double>*m_edge_encoding = nullptr, *m_node_encoding = nullptr, *m_head_output = nullptr;
+  std::vector<nn::Context<double>*> m_node_updates;               // [K - 1]
+  std::vector<std::vector<nn::Context<double>*>> m_edge_updates;  // [K][modules of MLP_e^l]
   std::vector<SplitEdgeLayer> m_split;            // K
   std::vector<nn::Matrix<double>> m_edge_inputs;  // K × [E, 3W] (concatenated path)
   std::vector<nn::Matrix<double>> m_node_inputs;  // (K-1) × [N, 2W]

@@ -89,7 +89,7 @@ void make_samples(const FitSpec& spec, std::uint64_t stream, long first, long co
 template <class T>
 std::pair<double, double> test_error(MPI_Comm comm, nn::Network<T>& net, const nn::Matrix<T>& x,
                                      const nn::Matrix<T>& y) {
-  auto prediction = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), net.forward(x));
+  auto prediction = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), net.forward(x).y);
   auto target = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), y);
   double local[2] = {0, 0}, local_max = 0, sums[2], max_abs;
   for (std::size_t i = 0; i < target.extent(0); ++i) {
@@ -171,8 +171,9 @@ class FitRun {
     const nn::Matrix<T> xs = Kokkos::subview(*x, rows, Kokkos::ALL);
     const nn::Matrix<T> ys = Kokkos::subview(*y, rows, Kokkos::ALL);
     const nn::Matrix<T> dy = Kokkos::subview(m_dy, rows, Kokkos::ALL);
-    const T value = nn::mse_loss(m_net->forward(xs), ys, dy, static_cast<double>(m_batch));
-    m_net->backward(dy);
+    nn::Context<T>& forward = m_net->forward(xs);
+    const T value = nn::mse_loss(forward.y, ys, dy, static_cast<double>(m_batch));
+    m_net->backward(forward, dy);
     return {{"data", 1.0, static_cast<double>(value)}};
   }
 
@@ -217,7 +218,7 @@ class FitRun {
     });
     Kokkos::deep_copy(points, host);
     auto predicted =
-        Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_net->forward(points));
+        Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_net->forward(points).y);
     std::vector<double> prediction(n), error(n);
     for (long i = 0; i < n; ++i) {
       prediction[i] = predicted(i, 0);

@@ -14,9 +14,12 @@
 // (operators/fno/time_treatment.hpp) maps file samples to model samples and predicts file samples
 // with the network: `direct` is the identity, `space_time` a 3D FNO on [ny, nx, T], and
 // `autoregressive` a one-step 2D FNO rolled out T times. The autoregressive model trains on
-// windows of the trajectories (teacher forcing, one step per example), not through the rollout
-// as fourier_2d_time.py does: FnoModel caches one forward, so a rollout would need one model per
-// step sharing the weights. Evaluation always rolls out without teacher forcing.
+// windows of R + K consecutive states (R = training.rollout): the model is rolled out R steps from
+// the window's first K states, each step fed the last K states with its own prediction appended,
+// and the loss back-propagates through the whole rollout (every step's context kept in one
+// workspace), as fourier_2d_time.py trains with R = T. R = 1 is teacher forcing: one-step examples
+// on every window, the inputs always the true states. Evaluation always rolls out all T steps
+// without teacher forcing.
 
 #include "operators/fno/fno.hpp"
 
@@ -66,14 +69,25 @@ struct FnoCase {
   fno::FnoSpec model;
   std::uint64_t model_seed = 1;
   nn::TrainingSpec training;
+  long rollout = 1;  // training.rollout: steps trained through (autoregressive; 1: teacher forcing)
   EvaluationSpec evaluation;
 
-  // What a training sample is to the model: a trajectory gives out_steps one-step examples to
-  // the autoregressive model, one example otherwise.
+  // What a training sample is to the model: a trajectory of T outputs gives the autoregressive
+  // model T − R + 1 windows (R = rollout), one example otherwise.
   long training_examples() const {
-    return time == fno::TimeMode::autoregressive ? train * data.out_channels() : train;
+    return time == fno::TimeMode::autoregressive ? train * (data.out_channels() - rollout + 1)
+                                                 : train;
   }
 };
+
+// training.rollout: an integer 1 … T or "full" (T), for the autoregressive model only.
+long read_rollout(const config::Node& training, bool autoregressive, long output_steps) {
+  if (!training.has("rollout")) return 1;
+  if (!autoregressive)
+    training.fail("rollout", "training through a rollout is for model.time autoregressive only");
+  if (training.str("rollout") == "full") return output_steps;
+  return training.integer("rollout", 1, 1, output_steps);
+}
 
 Normalize normalize_from_name(const std::string& name) {
   if (name == "per_point") return Normalize::per_point;
@@ -133,12 +147,13 @@ FnoCase read_fno_case(const config::Node& root) {
 
   const config::Node training = root.child("training");
   spec.training = nn::read_training(training, /*least_squares=*/false, /*in_epochs=*/true);
+  spec.rollout = read_rollout(training, autoregressive, spec.data.out_channels());
   const long examples = spec.training_examples();
   if (spec.training.batch_size == 0) spec.training.batch_size = std::min<long>(20, examples);
   if (spec.training.batch_size > examples)
     training.fail("batch_size", fmt::format("a batch of {} is more than the {} training {}",
                                             spec.training.batch_size, examples,
-                                            autoregressive ? "one-step examples" : "samples"));
+                                            autoregressive ? "rollout windows" : "samples"));
 
   const config::Node eval = root.child_or_empty("evaluation");
   EvaluationSpec& e = spec.evaluation;
@@ -241,8 +256,7 @@ class FnoRun {
     const long per_epoch = m_examples / m_spec.training.batch_size;
     nn::epochs_to_steps(training, per_epoch);
     log().info("FNO {} parameters; {} training {} on a {} grid, batch {} ({} steps per epoch)",
-               m_net->parameters().size(), m_examples,
-               autoregressive() ? "one-step examples" : "samples", grid_text(m_grid),
+               m_net->parameters().size(), m_examples, examples_text(), grid_text(m_grid),
                m_spec.training.batch_size, per_epoch);
     load_test_set();
 
@@ -281,6 +295,10 @@ class FnoRun {
       metrics["time"] = fno::to_string(m_spec.time);
       metrics["rel_l2_last"] = test.rel_l2_last;
     }
+    if (autoregressive()) {
+      metrics["rollout"] = m_spec.rollout;  // steps trained through; 1: teacher forcing
+      metrics["teacher_forcing"] = m_spec.rollout == 1;
+    }
     nlohmann::json baseline = compare_with_petsc(metrics);
     if (m_spec.evaluation.super_resolution > 1) super_resolution(metrics);
     (*m_ctx.report)["metrics"] = metrics;
@@ -307,6 +325,11 @@ class FnoRun {
 
   bool navier_stokes() const { return m_spec.data.problem == fno::Problem::navier_stokes; }
   bool autoregressive() const { return m_spec.time == fno::TimeMode::autoregressive; }
+  std::string examples_text() const {
+    if (!autoregressive()) return "samples";
+    if (m_spec.rollout == 1) return "one-step examples (teacher forcing)";
+    return fmt::format("windows trained through a rollout of {} steps", m_spec.rollout);
+  }
 
   static std::string grid_text(const std::vector<long>& grid) {
     std::string s;
@@ -417,7 +440,9 @@ class FnoRun {
   // Copy examples `order[first .. first + count)` of the training set into the batch buffers.
   void gather(const std::vector<long>& order, long first, long count) {
     nn::ensure_shape(m_x_batch, "karman::fno::x_batch", count * m_points, m_in);
-    nn::ensure_shape(m_y_batch, "karman::fno::y_batch", count * m_points, m_out);
+    // The autoregressive model's targets: the R states after each window, one column per step.
+    nn::ensure_shape(m_y_batch, "karman::fno::y_batch", count * m_points,
+                     autoregressive() ? m_spec.rollout : m_out);
     for (long i = 0; i < count; ++i) {
       const long e = order[first + i];
       if (autoregressive()) {
@@ -431,15 +456,18 @@ class FnoRun {
       m_input_norm->encode(normalizer_view(m_x_batch), normalizer_view(m_x_batch));
   }
 
-  // Example e = s·T + t of the autoregressive model into batch position i: states t … t+K−1 of
-  // trajectory s ([P, K], a column block of its rows) and state t+K ([P, 1]).
+  // Window e = s·W + t (W = T − R + 1 windows per trajectory) of the autoregressive model into
+  // batch position i: states t … t+K−1 of trajectory s ([P, K], a column block of its rows) and
+  // the R states after them ([P, R]).
   void copy_window(long e, long i) {
-    const long s = e / m_file_out, t = e % m_file_out;
+    const long windows = m_file_out - m_spec.rollout + 1;
+    const long s = e / windows, t = e % windows, targets = t + m_in;
     const nn::Matrix<T> states = sample_rows(m_trajectories, m_points, s, 1);  // [P, K + T]
     Kokkos::deep_copy(sample_rows(m_x_batch, m_points, i, 1),
-                      Kokkos::subview(states, Kokkos::ALL, std::make_pair(t, t + m_in)));
-    Kokkos::deep_copy(sample_rows(m_y_batch, m_points, i, 1),
-                      Kokkos::subview(states, Kokkos::ALL, std::make_pair(t + m_in, t + m_in + 1)));
+                      Kokkos::subview(states, Kokkos::ALL, std::make_pair(t, targets)));
+    Kokkos::deep_copy(
+        sample_rows(m_y_batch, m_points, i, 1),
+        Kokkos::subview(states, Kokkos::ALL, std::make_pair(targets, targets + m_spec.rollout)));
   }
 
   // Samples of the mini-batch of `step`, in batch order (a fresh permutation every epoch).
@@ -458,8 +486,10 @@ class FnoRun {
   // Relative-L2 loss of batch positions [first, first + count) of step `step`, normalised by the
   // global batch (so the sum over ranks or chunks is the batch mean); gradients added.
   std::vector<nn::LossTerm> loss_on(long step, long first, long count) {
+    if (autoregressive()) return rollout_loss_on(step, first, count);
     gather(batch_order(step), first, count);
-    nn::Matrix<T> out = m_net->forward(m_x_batch);  // [count·P, out], normalised units
+    nn::Context<T>& forward = m_net->forward(m_x_batch);
+    const nn::Matrix<T> out = forward.y;  // [count·P, out], normalised units
     nn::ensure_shape(m_prediction, "karman::fno::prediction", out.extent(0), out.extent(1));
     nn::ensure_shape(m_dprediction, "karman::fno::dprediction", out.extent(0), out.extent(1));
     nn::ensure_shape(m_dout, "karman::fno::dout", out.extent(0), out.extent(1));
@@ -469,8 +499,111 @@ class FnoRun {
         per_sample(m_dprediction, m_points), static_cast<double>(m_spec.training.batch_size));
     if (m_output_norm)
       m_output_norm->decode_backward(normalizer_view(m_dprediction), normalizer_view(m_dout));
-    m_net->backward(m_output_norm ? m_dout : m_dprediction);
+    m_net->backward(forward, m_output_norm ? m_dout : m_dprediction);
     return {{"relative_l2", 1.0, static_cast<double>(value)}};
+  }
+
+  // The autoregressive model's loss through its rollout of R = training.rollout steps from the
+  // windows of `step` (batch positions [first, first + count)): step r maps its input x_r [B·P, K]
+  // (encoded) to out_r [B·P, 1], the prediction p_r = decode(out_r) is compared with the true state
+  // (per-sample relative L2, the mean over the R steps), and x_{r+1} = [x_r[:, 1:K], encode(p_r)].
+  // Back-propagation through time: with g_{r+1} = ∂L/∂x_{r+1},
+  //   ∂L/∂p_r += encode'ᵀ g_{r+1}[:, K−1],   ∂L/∂x_r = f_r'ᵀ ∂L/∂out_r + shift(g_{r+1}),
+  // shift(g)[:, c] = g[:, c − 1] for c ≥ 1 (x_{r+1}'s first K − 1 columns are x_r's last).
+  // R = 1 is teacher forcing (one-step examples). Every step's context lives in m_rollout, reset
+  // here: the R contexts are made once and reused by every later step.
+  std::vector<nn::LossTerm> rollout_loss_on(long step, long first, long count) {
+    gather(batch_order(step), first, count);
+    const long steps = m_spec.rollout;
+    const std::size_t rows = static_cast<std::size_t>(count * m_points);
+    allocate_rollout(rows);
+    m_rollout.reset();
+    const double scale = static_cast<double>(m_spec.training.batch_size * steps);
+    double value = 0;
+    Kokkos::deep_copy(m_step_input[0], m_x_batch);
+    for (long r = 0; r < steps; ++r) {
+      m_step_context[r] = &m_net->forward(m_step_input[r], nn::Pass::values(), m_rollout);
+      decode(m_step_context[r]->y, m_step_prediction[r], m_points);
+      Kokkos::deep_copy(m_step_target,
+                        Kokkos::subview(m_y_batch, Kokkos::ALL, std::make_pair(r, r + 1)));
+      value += static_cast<double>(nn::relative_l2_loss(
+          per_sample(m_step_prediction[r], m_points), per_sample(m_step_target, m_points),
+          per_sample(m_step_dprediction[r], m_points), scale));
+      if (r + 1 < steps)
+        next_step_input(m_step_input[r], m_step_prediction[r], m_step_input[r + 1]);
+    }
+    for (long r = steps - 1; r >= 0; --r) {
+      if (r + 1 < steps) add_fed_back_gradient(m_input_gradient, m_step_dprediction[r]);
+      nn::Matrix<T> dout = m_step_dprediction[r];
+      if (m_output_norm) {
+        m_output_norm->decode_backward(normalizer_view(dout), normalizer_view(m_dout));
+        dout = m_dout;
+      }
+      const nn::Matrix<T> dx = m_net->backward(*m_step_context[r], dout);
+      if (r > 0) previous_input_gradient(dx, r + 1 < steps, m_input_gradient);
+    }
+    return {{"relative_l2", 1.0, value}};
+  }
+
+  // The rollout's buffers for batches of `rows` rows (made once per shape).
+  void allocate_rollout(std::size_t rows) {
+    const long steps = m_spec.rollout;
+    m_step_input.resize(steps);
+    m_step_prediction.resize(steps);
+    m_step_dprediction.resize(steps);
+    m_step_context.resize(steps);
+    for (long r = 0; r < steps; ++r) {
+      nn::ensure_shape(m_step_input[r], "karman::fno::step_input", rows, m_in);
+      nn::ensure_shape(m_step_prediction[r], "karman::fno::step_prediction", rows, 1);
+      nn::ensure_shape(m_step_dprediction[r], "karman::fno::step_dprediction", rows, 1);
+    }
+    nn::ensure_shape(m_step_target, "karman::fno::step_target", rows, 1);
+    nn::ensure_shape(m_dout, "karman::fno::dout", rows, 1);
+    nn::ensure_shape(m_encoded, "karman::fno::encoded", rows, 1);
+    nn::ensure_shape(m_input_gradient, "karman::fno::input_gradient", rows, m_in);
+  }
+
+  // x_next = [x[:, 1:K], encode(p)]  ([rows, K], p [rows, 1] in physical units).
+  void next_step_input(const nn::Matrix<T>& x, const nn::Matrix<T>& p, const nn::Matrix<T>& next) {
+    nn::Matrix<T> encoded = p;
+    if (m_input_norm) {
+      m_input_norm->encode(one_field(p), one_field(m_encoded));
+      encoded = m_encoded;
+    }
+    const long k = m_in;
+    Kokkos::parallel_for(
+        "karman::fno::next_step_input", Kokkos::RangePolicy<nn::ExecutionSpace>(0, x.extent(0)),
+        KOKKOS_LAMBDA(const std::size_t i) {
+          for (long c = 0; c + 1 < k; ++c) next(i, c) = x(i, c + 1);
+          next(i, k - 1) = encoded(i, 0);
+        });
+  }
+
+  // dp += encode'ᵀ g[:, K−1]: the gradient reaching prediction p_r through x_{r+1}.
+  void add_fed_back_gradient(const nn::Matrix<T>& g, const nn::Matrix<T>& dp) {
+    const long k = m_in;
+    const nn::Matrix<T> fed = m_encoded;  // [rows, 1]
+    Kokkos::parallel_for(
+        "karman::fno::fed_back_gradient", Kokkos::RangePolicy<nn::ExecutionSpace>(0, g.extent(0)),
+        KOKKOS_LAMBDA(const std::size_t i) { fed(i, 0) = g(i, k - 1); });
+    if (m_input_norm) m_input_norm->encode_backward(one_field(fed), one_field(fed));
+    Kokkos::parallel_for(
+        "karman::fno::add_fed_back_gradient",
+        Kokkos::RangePolicy<nn::ExecutionSpace>(0, dp.extent(0)),
+        KOKKOS_LAMBDA(const std::size_t i) { dp(i, 0) += fed(i, 0); });
+  }
+
+  // g ← dx + shift(g) (with_next: g holds ∂L/∂x_{r+1}; else g ← dx): ∂L/∂x_r.
+  void previous_input_gradient(const nn::Matrix<T>& dx, bool with_next, const nn::Matrix<T>& g) {
+    const long k = m_in;
+    Kokkos::parallel_for(
+        "karman::fno::previous_input_gradient",
+        Kokkos::RangePolicy<nn::ExecutionSpace>(0, dx.extent(0)),
+        KOKKOS_LAMBDA(const std::size_t i) {
+          // Right to left: g(i, c − 1) is still ∂L/∂x_{r+1} when column c reads it.
+          for (long c = k - 1; c >= 0; --c)
+            g(i, c) = dx(i, c) + (with_next && c > 0 ? g(i, c - 1) : T(0));
+        });
   }
 
   std::vector<nn::LossTerm> loss(long step) {
@@ -519,7 +652,7 @@ class FnoRun {
       to_channels_last(&inputs[first * m_in * points], n, m_in, points, x, "karman::fno::x_eval");
       if (m_input_norm)
         m_input_norm->encode(normalizer_view(x, points), normalizer_view(x, points));
-      nn::Matrix<T> out = m_net->forward(x);
+      const nn::Matrix<T> out = m_net->forward(x).y;
       nn::ensure_shape(m_decoded, "karman::fno::decoded", out.extent(0), out.extent(1));
       decode(out, m_decoded, points);
       auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_decoded);
@@ -680,8 +813,16 @@ class FnoRun {
   nn::Matrix<T> m_trajectories;        // autoregressive: [S·P, K + T] raw, instead of m_x, m_y
   nn::Matrix<T> m_x_batch, m_y_batch;  // the samples of one loss evaluation
   nn::Matrix<T> m_prediction, m_dprediction, m_dout;  // [B·P, C_out]
-  nn::Matrix<T> m_x_eval, m_decoded;                  // inference batch [B·P, C_in], [B·P, C_out]
-  std::vector<double> m_test_in, m_test_out;          // this rank's test samples, file order
+  // The autoregressive rollout of one loss evaluation (R = training.rollout steps, B·P rows).
+  nn::Workspace<T> m_rollout;                     // the R steps' contexts
+  std::vector<nn::Context<T>*> m_step_context;    // [R]
+  std::vector<nn::Matrix<T>> m_step_input;        // [R] [B·P, K] encoded inputs x_r
+  std::vector<nn::Matrix<T>> m_step_prediction;   // [R] [B·P, 1] p_r, physical units
+  std::vector<nn::Matrix<T>> m_step_dprediction;  // [R] [B·P, 1] ∂L/∂p_r
+  nn::Matrix<T> m_step_target, m_encoded;         // [B·P, 1]
+  nn::Matrix<T> m_input_gradient;                 // [B·P, K] ∂L/∂x_{r+1}
+  nn::Matrix<T> m_x_eval, m_decoded;              // inference batch [B·P, C_in], [B·P, C_out]
+  std::vector<double> m_test_in, m_test_out;      // this rank's test samples, file order
   long m_test_count = 0;
   std::vector<long> m_permutation;
   long m_epoch = -1;

@@ -600,7 +600,7 @@ class PinnRun {
     });
     const auto map = pinn::InputMap::for_box(network_box(m_spec));
     auto values = Kokkos::create_mirror_view_and_copy(
-        Kokkos::HostSpace(), m_net->forward(pinn::network_input<T>(map, points)));
+        Kokkos::HostSpace(), m_net->forward(pinn::network_input<T>(map, points)).y);
     std::vector<std::vector<double>> out(values.extent(1), std::vector<double>(values.extent(0)));
     for (std::size_t i = 0; i < values.extent(0); ++i)
       for (std::size_t o = 0; o < values.extent(1); ++o) out[o][i] = values(i, o);

@@ -19,7 +19,7 @@ Context<T>& Module<T>::forward(const Matrix<T>& x, const Pass& pass, Workspace<T
                     std::to_string(in_features()));
   KARMAN_VERIFY(x.extent(0) % pass.channels() == 0,
                 kind() + ": a derivative pass needs [C·N, in] rows");
-  Context<T>& context = workspace.acquire(*this, [this] { return make_context(); });
+  auto& context = workspace.template acquire<Context<T>>(this, [this] { return make_context(); });
   context.module = this;
   context.pass = pass;
   context.x = x;
@@ -34,9 +34,9 @@ Matrix<T> Module<T>::backward(Context<T>& context, const Matrix<T>& dy,
   if (!supports(context.pass, gradient.mode)) throw_unsupported(context.pass, gradient.mode);
   KARMAN_VERIFY(dy.extent(0) == context.y.extent(0) && dy.extent(1) == out_features(),
                 kind() + ": dy must have the forward's output shape");
-  KARMAN_VERIFY(gradient.mode != GradientMode::per_point ||
-                    gradient.jacobian.extent(0) == context.points(),
-                kind() + ": the per-point Jacobian needs one row per point");
+  KARMAN_VERIFY(
+      gradient.mode != GradientMode::per_point || gradient.jacobian.extent(0) == context.points(),
+      kind() + ": the per-point Jacobian needs one row per point");
   backward_impl(context, dy, gradient);
   return context.dx;
 }

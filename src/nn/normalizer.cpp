@@ -78,6 +78,18 @@ void GaussianNormalizer<T>::decode_backward(const Matrix<T>& dy, const Matrix<T>
 }
 
 template <class T>
+void GaussianNormalizer<T>::encode_backward(const Matrix<T>& dy, const Matrix<T>& dx) const {
+  const Vector<T> std = m_std;
+  const T eps = static_cast<T>(m_eps);
+  const std::size_t cols = dy.extent(1);
+  Kokkos::parallel_for(
+      "karman::nn::normalizer::encode_backward",
+      Kokkos::RangePolicy<ExecutionSpace>(0, dy.extent(0)), KOKKOS_LAMBDA(const std::size_t i) {
+        for (std::size_t j = 0; j < cols; ++j) dx(i, j) = dy(i, j) / (std(j) + eps);
+      });
+}
+
+template <class T>
 void GaussianNormalizer<T>::store(Checkpoint& c) const {
   auto hm = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_mean);
   auto hs = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_std);

@@ -66,8 +66,9 @@ struct ChunkedProblem {
   ChunkedLoss loss() {
     return {chunks, [this](long, long chunk) {
               const std::size_t k = static_cast<std::size_t>(chunk - first);
-              const double value = mse_loss(net.forward(x[k]), y[k], dy[k], double(samples));
-              net.backward(dy[k]);
+              auto& forward = net.forward(x[k]);
+              const double value = mse_loss(forward.y, y[k], dy[k], double(samples));
+              net.backward(forward, dy[k]);
               // A second term, so the terms are summed along with the gradient.
               return std::vector<LossTerm>{{"data", 1.0, value},
                                            {"rows", 0.0, double(dy[k].extent(0))}};
@@ -207,8 +208,9 @@ TEST(ChunkedLoss, SumOverRanksIsBitwiseTheOneRankSum) {
     Matrix<double> x("x", kSamples, 2), y("y", kSamples, 1), dy("dy", kSamples, 1);
     ChunkedProblem::fill(0, x, y);
     whole.parameters().zero_gradients();
-    const double loss = mse_loss(whole.forward(x), y, dy, double(kSamples));
-    whole.backward(dy);
+    auto& forward = whole.forward(x);
+    const double loss = mse_loss(forward.y, y, dy, double(kSamples));
+    whole.backward(forward, dy);
     EXPECT_NEAR(a[0].value, loss, 1e-14 * loss);
     const auto g = host_copy(whole.parameters().gradients());
     double scale = 0;

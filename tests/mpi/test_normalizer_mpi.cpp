@@ -1,6 +1,7 @@
 // Gaussian normaliser: fitted over all ranks' rows it gives the statistics of the whole data set
-// (so the encoded data has mean 0 and std 1 globally), decode inverts encode, decode_backward is
-// the derivative of decode, and the statistics survive a checkpoint. Runs at 1 and 2 ranks.
+// (so the encoded data has mean 0 and std 1 globally), decode inverts encode, decode_backward and
+// encode_backward are the derivatives of decode and encode, and the statistics survive a
+// checkpoint. Runs at 1 and 2 ranks.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -65,26 +66,40 @@ TEST(GaussianNormalizer, StatisticsAreGlobalAndEncodeDecodeRoundTrips) {
     for (int j = 0; j < 3; ++j) EXPECT_NEAR(hd(i, j), hx(i, j), 1e-12 * std::pow(10.0, 2 * j));
 }
 
-TEST(GaussianNormalizer, DecodeBackwardIsTheDerivative) {
-  GaussianNormalizer<double> n("output");
-  n.fit(MPI_COMM_WORLD, my_rows(MPI_COMM_WORLD));
+// Central difference of Σ map(x) in x_j against the backward (both maps are affine: exact up to
+// round-off); `map` is encode or decode, `backward` its derivative.
+template <class Map, class Backward>
+void check_derivative(Map map, Backward backward) {
   Matrix<double> x("x", 1, 3), y("y", 1, 3), dy("dy", 1, 3), dx("dx", 1, 3);
   Kokkos::deep_copy(dy, 1.0);
-  n.decode_backward(dy, dx);
+  backward(dy, dx);
   auto hdx = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), dx);
   for (int j = 0; j < 3; ++j) {
-    // Central difference of Σ decode(x) in x_j (decode is affine: exact up to round-off).
     auto hx = Kokkos::create_mirror_view(x);
-    auto sum_decoded = [&](double h) {
+    auto sum_mapped = [&](double h) {
       for (int k = 0; k < 3; ++k) hx(0, k) = k == j ? h : 0.0;
       Kokkos::deep_copy(x, hx);
-      n.decode(x, y);
+      map(x, y);
       auto hy = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), y);
       return hy(0, 0) + hy(0, 1) + hy(0, 2);
     };
-    const double numeric = (sum_decoded(1e-3) - sum_decoded(-1e-3)) / 2e-3;
+    const double numeric = (sum_mapped(1e-3) - sum_mapped(-1e-3)) / 2e-3;
     EXPECT_NEAR(hdx(0, j), numeric, 1e-7 * std::abs(numeric));
   }
+}
+
+TEST(GaussianNormalizer, DecodeBackwardIsTheDerivative) {
+  GaussianNormalizer<double> n("output");
+  n.fit(MPI_COMM_WORLD, my_rows(MPI_COMM_WORLD));
+  check_derivative([&](const auto& x, const auto& y) { n.decode(x, y); },
+                   [&](const auto& dy, const auto& dx) { n.decode_backward(dy, dx); });
+}
+
+TEST(GaussianNormalizer, EncodeBackwardIsTheDerivative) {
+  GaussianNormalizer<double> n("input");
+  n.fit(MPI_COMM_WORLD, my_rows(MPI_COMM_WORLD));
+  check_derivative([&](const auto& x, const auto& y) { n.encode(x, y); },
+                   [&](const auto& dy, const auto& dx) { n.encode_backward(dy, dx); });
 }
 
 TEST(GaussianNormalizer, SurvivesACheckpoint) {

@@ -53,8 +53,9 @@ struct Problem {
 
   LossFunction loss() {
     return [this](long) {
-      const double value = mse_loss(net.forward(x), y, dy, total);
-      net.backward(dy);
+      auto& forward = net.forward(x);
+      const double value = mse_loss(forward.y, y, dy, total);
+      net.backward(forward, dy);
       return std::vector<LossTerm>{{"data", 1.0, value}};
     };
   }

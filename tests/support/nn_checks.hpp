@@ -2,10 +2,11 @@
 // Finite-difference checks of NN modules in float64, shared by the NN unit tests:
 // - check_module: the input gradient and every parameter gradient of L = Σ dy ∘ f(x) through
 //   forward/backward;
-// - check_input_derivatives: the value, ∂u/∂x_k and ∂²u/∂x_k² channels of forward_taylor
+// - check_rollout: the same through a module applied several times with shared weights;
+// - check_input_derivatives: the value, ∂u/∂x_k and ∂²u/∂x_k² channels of a derivative pass
 //   against central differences of forward();
 // - check_residual_loss_gradient: the parameter gradient of a PINN-like residual loss through
-//   forward_taylor/backward_taylor against central differences over the parameters.
+//   a derivative pass and its backward against central differences over the parameters.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -104,12 +105,20 @@ inline void check_module(Network<double>& net, std::size_t batch, double input_s
   const std::size_t in = net.module().in_features(), out = net.module().out_features();
   Matrix<double> x = random_matrix(batch, in, 1, input_scale);
   const Matrix<double> dy = random_matrix(batch, out, 2);
-  auto loss = [&] { return dot(net.forward(x), dy); };
+  auto loss = [&] { return dot(net.forward(x).y, dy); };
 
   net.parameters().zero_gradients();
-  net.forward(x);
-  const std::vector<double> dx = to_vector(net.backward(dy));
+  nn::Context<double>& forward = net.forward(x);
+  const std::vector<double> dx = to_vector(net.backward(forward, dy));
   const std::vector<double> dtheta = parameter_gradient(net);
+  // The other gradient modes of the same backward: none leaves the gradients alone, overwrite
+  // writes what accumulate added to zeros, and the input gradient is the same in every mode.
+  net.backward(forward, dy, nn::Gradient<double>::none());
+  EXPECT_EQ(parameter_gradient(net), dtheta) << "gradient mode none";
+  const std::vector<double> dx_overwrite =
+      to_vector(net.backward(forward, dy, nn::Gradient<double>::overwrite()));
+  EXPECT_EQ(parameter_gradient(net), dtheta) << "gradient mode overwrite";
+  EXPECT_EQ(dx_overwrite, dx) << "input gradient under overwrite";
 
   EXPECT_LT(relative_error(dx, numeric_gradient(flat(x), loss)), kGradientTolerance)
       << "input gradient";
@@ -118,6 +127,45 @@ inline void check_module(Network<double>& net, std::size_t batch, double input_s
               kGradientTolerance)
         << "parameter gradient";
   }
+}
+
+// A rollout: the network applied `steps` times with its own weights, each step's input the last
+// step's output (in = out), every step's context from one workspace, then the backward through
+// all of them. dx and every parameter gradient of L = Σ dy ∘ f^steps(x) against central
+// differences; a second rollout reuses the same contexts (made once, not per step).
+inline void check_rollout(Network<double>& net, std::size_t batch, int steps) {
+  nn::Module<double>& f = net.module();
+  ASSERT_EQ(f.in_features(), f.out_features()) << "a rollout feeds outputs back as inputs";
+  Matrix<double> x = random_matrix(batch, f.in_features(), 1);
+  const Matrix<double> dy = random_matrix(batch, f.out_features(), 2);
+  nn::Workspace<double> workspace;
+  std::vector<nn::Context<double>*> contexts(steps);
+  auto rollout = [&] {
+    workspace.reset();
+    Matrix<double> h = x;
+    for (int t = 0; t < steps; ++t) {
+      contexts[t] = &f.forward(h, nn::Pass::values(), workspace);
+      h = contexts[t]->y;
+    }
+    return h;
+  };
+  auto loss = [&] { return dot(rollout(), dy); };
+
+  net.parameters().zero_gradients();
+  rollout();
+  const std::vector<nn::Context<double>*> first = contexts;
+  Matrix<double> g = dy;
+  for (int t = steps; t-- > 0;) g = f.backward(*contexts[t], g);
+  const std::vector<double> dx = to_vector(g), dtheta = parameter_gradient(net);
+
+  EXPECT_LT(relative_error(dx, numeric_gradient(flat(x), loss)), kGradientTolerance)
+      << "input gradient through the rollout";
+  EXPECT_LT(relative_error(dtheta, numeric_gradient(net.parameters().values(), loss)),
+            kGradientTolerance)
+      << "parameter gradient through the rollout";
+  rollout();
+  EXPECT_EQ(contexts, first) << "every rollout reuses the workspace's contexts";
+  for (int t = 1; t < steps; ++t) EXPECT_NE(contexts[t], contexts[t - 1]) << "one per step";
 }
 
 inline void check_module(std::unique_ptr<nn::Module<double>> root, std::size_t batch,
@@ -134,10 +182,10 @@ inline std::vector<double> shifted_values(Network<double>& net, const Matrix<dou
   Kokkos::deep_copy(h, x);
   for (std::size_t i = 0; i < h.extent(0); ++i) h(i, k) += delta;
   Kokkos::deep_copy(moved, h);
-  return to_vector(net.forward(moved));
+  return to_vector(net.forward(moved).y);
 }
 
-// The channels of forward_taylor at n random points against forward() and central differences
+// The channels of a derivative pass at n random points against forward() and central differences
 // of it, Richardson-extrapolated from the steps h and h/2 (error O(h⁴)), h = 1e-3·length with
 // `length` the length over which the network varies.
 inline void check_input_derivatives(Network<double>& net, std::size_t dims, std::size_t n,
@@ -146,8 +194,9 @@ inline void check_input_derivatives(Network<double>& net, std::size_t dims, std:
   const Matrix<double> x = random_points(n, dims, seed);
   Matrix<double> stacked;
   nn::taylor_input(x, stacked);
-  const std::vector<double> channels = to_vector(net.forward_taylor(stacked, dims));
-  const std::vector<double> u = to_vector(net.forward(x));
+  const std::vector<double> channels =
+      to_vector(net.forward(stacked, nn::Pass::derivatives(dims)).y);
+  const std::vector<double> u = to_vector(net.forward(x).y);
   const double h = 1e-3 * length;
   for (std::size_t i = 0; i < n; ++i)
     EXPECT_NEAR(channels[i], u[i], 1e-13 * std::max(1.0, std::abs(u[i]))) << label << " u";
@@ -173,8 +222,8 @@ inline void check_input_derivatives(Network<double>& net, std::size_t dims, std:
 }
 
 // L = Σ_i ½ r_i², r = a·u + Σ_k b_k u_k + Σ_k c_k u_kk - f (every channel enters; c_k = -1,
-// a = b = 0 is a Poisson residual): the parameter gradient of backward_taylor against central
-// differences over the parameters.
+// a = b = 0 is a Poisson residual): the parameter gradient of a derivative pass's backward against
+// central differences over the parameters.
 inline void check_residual_loss_gradient(Network<double>& net, std::size_t dims, std::size_t n,
                                          std::uint64_t seed, const std::string& label) {
   const std::size_t channels = 1 + 2 * dims;
@@ -199,11 +248,13 @@ inline void check_residual_loss_gradient(Network<double>& net, std::size_t dims,
   };
   auto loss = [&] {
     double sum = 0;
-    for (double ri : residuals(to_vector(net.forward_taylor(stacked, dims)))) sum += 0.5 * ri * ri;
+    for (double ri : residuals(to_vector(net.forward(stacked, nn::Pass::derivatives(dims)).y)))
+      sum += 0.5 * ri * ri;
     return sum;
   };
   net.parameters().zero_gradients();
-  const auto r = residuals(to_vector(net.forward_taylor(stacked, dims)));
+  nn::Context<double>& forward = net.forward(stacked, nn::Pass::derivatives(dims));
+  const auto r = residuals(to_vector(forward.y));
   Matrix<double> dy("dy", channels * n, 1);
   auto hdy = Kokkos::create_mirror_view(dy);
   for (std::size_t i = 0; i < n; ++i) {
@@ -214,7 +265,7 @@ inline void check_residual_loss_gradient(Network<double>& net, std::size_t dims,
     }
   }
   Kokkos::deep_copy(dy, hdy);
-  net.backward_taylor(dy);
+  net.backward(forward, dy);
   const std::vector<double> analytic = parameter_gradient(net);
   EXPECT_LT(relative_error(analytic, numeric_gradient(net.parameters().values(), loss)),
             kGradientTolerance)

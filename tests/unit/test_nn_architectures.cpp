@@ -1,8 +1,8 @@
 // The PINN architectures beyond the plain MLP, in float64: Fourier features, SIREN, the modified
 // (gated) MLP and the residual block. For each, against central differences:
 // - the input gradient and the parameter gradient through forward/backward;
-// - the value, ∂u/∂x_k and ∂²u/∂x_k² channels of forward_taylor;
-// - the parameter gradient of a residual loss through forward_taylor/backward_taylor;
+// - the value, ∂u/∂x_k and ∂²u/∂x_k² channels of a derivative pass;
+// - the parameter gradient of a residual loss through a derivative pass and its backward;
 // for every smooth activation where the architecture has a choice. Also: SIREN's initialisation
 // bounds, the fixed Fourier matrix B (a function of the seed only), and make_network.
 #include <gtest/gtest.h>
@@ -172,7 +172,8 @@ TEST(FourierFeatures, MatrixIsAFunctionOfTheSeedOnly) {
 TEST(FourierFeatures, ValuesAreSinAndCosOfTheProjection) {
   FourierFeatures<double> embedding(2, fourier(3, 1.0, 1, true));
   const Matrix<double> x = random_points(4, 2, 5);
-  const auto y = to_vector(embedding.forward(x)), xs = to_vector(x),
+  Workspace<double> workspace;
+  const auto y = to_vector(embedding.forward(x, Pass::values(), workspace).y), xs = to_vector(x),
              b = to_vector(embedding.frequencies());
   for (std::size_t i = 0; i < 4; ++i)
     for (std::size_t j = 0; j < 3; ++j) {

@@ -49,6 +49,19 @@ TEST(NnGradients, ResidualMlp) {
                5);
 }
 
+// The same weights applied four times in sequence (an autoregressive rollout): one context per
+// step, back-propagation through all four.
+TEST(NnGradients, MlpRolledOutFourTimes) {
+  Network<double> net(make_mlp<double>({3, 8, 8, 3}, Activation::tanh), 13);
+  check_rollout(net, 6, 4);
+}
+
+TEST(NnGradients, ResidualMlpRolledOutFourTimes) {
+  Network<double> net(
+      std::make_unique<Residual<double>>(make_mlp<double>({4, 6, 4}, Activation::gelu)), 17);
+  check_rollout(net, 5, 4);
+}
+
 TEST(NnGradients, MseLoss) {
   const Matrix<double> y = random_matrix(7, 3, 3), t = random_matrix(7, 3, 4);
   Matrix<double> dy("dy", 7, 3), scratch("s", 7, 3);
@@ -70,10 +83,14 @@ TEST(NnGradients, MlpThroughMseLoss) {
   Network<double> net(make_mlp<double>({2, 8, 8, 1}, Activation::silu), 3);
   const Matrix<double> x = random_matrix(12, 2, 7), t = random_matrix(12, 1, 8);
   Matrix<double> dy("dy", 12, 1);
-  auto loss = [&] { return mse_loss(net.forward(x), t, dy, 12.0); };
+  Context<double>* forward = nullptr;
+  auto loss = [&] {
+    forward = &net.forward(x);
+    return mse_loss(forward->y, t, dy, 12.0);
+  };
   net.parameters().zero_gradients();
   loss();
-  net.backward(dy);
+  net.backward(*forward, dy);
   auto analytic =
       to_vector(Matrix<double>(net.parameters().gradients().data(), 1, net.parameters().size()));
   EXPECT_LT(relative_error(analytic, numeric_gradient(net.parameters().values(), loss)),
@@ -84,12 +101,10 @@ TEST(NnGradients, BackwardAccumulates) {
   Network<double> net(make_mlp<double>({3, 4, 2}, Activation::tanh), 5);
   const Matrix<double> x = random_matrix(4, 3, 9), dy = random_matrix(4, 2, 10);
   net.parameters().zero_gradients();
-  net.forward(x);
-  net.backward(dy);
+  net.backward(net.forward(x), dy);
   auto once =
       to_vector(Matrix<double>(net.parameters().gradients().data(), 1, net.parameters().size()));
-  net.forward(x);
-  net.backward(dy);
+  net.backward(net.forward(x), dy);
   auto twice =
       to_vector(Matrix<double>(net.parameters().gradients().data(), 1, net.parameters().size()));
   for (std::size_t i = 0; i < once.size(); ++i) EXPECT_NEAR(twice[i], 2 * once[i], 1e-12);

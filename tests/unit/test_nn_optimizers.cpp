@@ -584,8 +584,9 @@ TEST(Optimizers, MlpFitAdamThenLbfgs) {
   Kokkos::deep_copy(target, ht);
   auto evaluate = [&] {
     net.parameters().zero_gradients();
-    const double loss = mse_loss(net.forward(x), target, dy, double(kPoints));
-    net.backward(dy);
+    auto& forward = net.forward(x);
+    const double loss = mse_loss(forward.y, target, dy, double(kPoints));
+    net.backward(forward, dy);
     return loss;
   };
 

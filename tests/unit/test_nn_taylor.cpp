@@ -1,4 +1,4 @@
-// Derivative propagation through an MLP (forward_taylor / backward_taylor), float64:
+// Derivative propagation through an MLP (a derivative pass and its backward), float64:
 // - the propagated u, ∂u/∂x_k and ∂²u/∂x_k² agree with central differences of forward();
 // - the weight gradient of a loss built from all of them (as a PINN residual is) agrees with
 //   central differences over the parameters;
@@ -37,8 +37,9 @@ TEST_P(TaylorMlp, WeightGradientOfAResidualLossMatchesFiniteDifferences) {
 }
 
 // Per-point parameter gradients (the Jacobian rows Gauss–Newton needs): with dy the residuals'
-// linearisation, row i of backward_taylor_points is ∂r_i/∂θ of r = a·u + Σ b_k u_k + Σ c_k u_kk,
-// checked against central differences of r_i; the plain backward_points likewise for r = u.
+// linearisation, row i of the per-point backward of a derivative pass is ∂r_i/∂θ of r = a·u + Σ b_k
+// u_k + Σ c_k u_kk, checked against central differences of r_i; the per-point backward of values
+// likewise for r = u.
 TEST_P(TaylorMlp, PerPointJacobianRowsMatchFiniteDifferences) {
   const auto [name, dims] = GetParam();
   const Activation act = activation_from_name(name);
@@ -53,19 +54,18 @@ TEST_P(TaylorMlp, PerPointJacobianRowsMatchFiniteDifferences) {
   for (std::size_t row = 0; row < channels * n; ++row) hdy(row, 0) = standard_normal(31, row);
   Kokkos::deep_copy(dy, hdy);
   auto taylor_residuals = [&] {
-    const auto y = to_vector(net.forward_taylor(stacked, d));
+    const auto y = to_vector(net.forward(stacked, Pass::derivatives(d)).y);
     std::vector<double> r(n, 0.0);
     for (std::size_t row = 0; row < channels * n; ++row) r[row % n] += hdy(row, 0) * y[row];
     return r;
   };
-  auto plain_residuals = [&] { return to_vector(net.forward(x)); };
+  auto plain_residuals = [&] { return to_vector(net.forward(x).y); };
   Matrix<double> jacobian("jacobian", n, params), plain("plain", n, params);
-  net.forward_taylor(stacked, d);
-  net.backward_taylor_points(dy, jacobian);
+  net.backward(net.forward(stacked, Pass::derivatives(d)), dy,
+               Gradient<double>::per_point(jacobian));
   Matrix<double> ones("ones", n, 1);
   Kokkos::deep_copy(ones, 1.0);
-  net.forward(x);
-  net.backward_points(ones, plain);
+  net.backward(net.forward(x), ones, Gradient<double>::per_point(plain));
   const auto analytic = to_vector(jacobian), analytic_plain = to_vector(plain);
 
   auto values = Kokkos::create_mirror_view(net.parameters().values());
@@ -102,7 +102,8 @@ INSTANTIATE_TEST_SUITE_P(SmoothActivations, TaylorMlp,
 TEST(TaylorMlp, ModulesWithoutPropagationSayWhich) {
   Network<double> net(std::make_unique<Pointwise<double>>(2, Activation::tanh), 1);
   Matrix<double> stacked("s", 5, 2);
-  EXPECT_THROW(net.forward_taylor(stacked, 2), InternalError);
+  EXPECT_THROW(net.forward(stacked, Pass::derivatives(2)), InternalError);
+  EXPECT_FALSE(net.module().supports(Pass::derivatives(2), GradientMode::accumulate));
   EXPECT_FALSE(has_second_derivative(Activation::relu));
   EXPECT_TRUE(has_second_derivative(Activation::tanh));
 }

@@ -17,7 +17,7 @@ namespace {
 constexpr double pi = 3.141592653589793;
 
 // One output's channels at a point: c = 0 value, 1 + k ∂_k, 1 + dims + k ∂²_k (the layout of
-// Module::forward_taylor), and the Jet interface point_residual reads: jet(c, o).
+// a derivative pass of Module::forward), and the Jet interface point_residual reads: jet(c, o).
 struct Jet {
   std::array<std::array<double, max_outputs>, max_channels> entries{};
   double operator()(int c, int o) const { return entries[c][o]; }

@@ -117,8 +117,9 @@ std::pair<double, double> time_layer(std::unique_ptr<nn::Module<T>> module, std:
   nn::Network<T> net(std::move(module), 1);
   const nn::Matrix<T> x = random_matrix(rows, layer.in_features(), 3);
   const nn::Matrix<T> dy = random_matrix(rows, layer.out_features(), 4);
-  const double forward = median_time([&] { net.forward(x); });
-  const double backward = median_time([&] { net.backward(dy); });
+  nn::Context<T>* context = nullptr;
+  const double forward = median_time([&] { context = &net.forward(x); });
+  const double backward = median_time([&] { net.backward(*context, dy); });
   return {forward, backward};
 }
 
@@ -171,8 +172,9 @@ GridResult time_grid(long n) {
   for (int k = 0; k < kWarmup + kSamples; ++k) {
     const auto t0 = Clock::now();
     parameters.zero_gradients();
-    const double value = loss(net.forward(x));
-    net.backward(dy);
+    nn::Context<T>& forward = net.forward(x);
+    const double value = loss(forward.y);
+    net.backward(forward, dy);
     optimizer->step(parameters, kLr);
     Kokkos::fence();
     const auto t1 = Clock::now();
@@ -182,10 +184,10 @@ GridResult time_grid(long n) {
   }
   r.step_s = median(steps);
 
-  nn::Matrix<T> y;
-  r.forward_s = median_time([&] { y = net.forward(x); });
-  r.loss_s = median_time([&] { loss(y); });
-  r.backward_s = median_time([&] { net.backward(dy); });
+  nn::Context<T>* forward = nullptr;
+  r.forward_s = median_time([&] { forward = &net.forward(x); });
+  r.loss_s = median_time([&] { loss(forward->y); });
+  r.backward_s = median_time([&] { net.backward(*forward, dy); });
   r.adam_s = median_time([&] { optimizer->step(parameters, 1e-12); });
   r.infer_s = r.forward_s / kBatch;
   time_layers(r);

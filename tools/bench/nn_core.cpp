@@ -130,13 +130,14 @@ StepResult time_training_step(std::unique_ptr<Module<T>> root, std::size_t n, do
     net.parameters().zero_gradients();
     Kokkos::fence();
     const auto t1 = Clock::now();
-    const Matrix<T> y = net.forward(x);
+    Context<T>& pass = net.forward(x);
+    const Matrix<T> y = pass.y;
     Kokkos::fence();
     const auto t2 = Clock::now();
     const double value = double(mse_loss(y, target, dy, double(n)));
     Kokkos::fence();
     const auto t3 = Clock::now();
-    net.backward(dy);
+    net.backward(pass, dy);
     Kokkos::fence();
     const auto t4 = Clock::now();
     optimizer->step(net.parameters(), 1e-3);

@@ -6,7 +6,7 @@
 // Problem: -Δu = 2π² sin(πx) sin(πy) on (0,1)², u = 0 on the boundary, exact u = sin(πx) sin(πy).
 // Loss: pinn::ResidualLoss exactly as `karman run` (kind pinn) builds it: mean squared
 // residual at kInterior = 4096 interior points (uniform, pinn::interior_points, seed 1) with the
-// Laplacian by derivative propagation (forward_taylor / backward_taylor), plus 100 × the mean
+// Laplacian by derivative propagation (a derivative pass and its backward), plus 100 × the mean
 // squared boundary mismatch at kBoundary = 1024 boundary points (pinn::boundary_points, seed
 // mix64(2)), the weights of cases/pinn/poisson2d.yaml. Model: make_mlp({2, 64, 64, 64, 64, 1},
 // tanh), Xavier-uniform, model seed 0. Wall clock is std::chrono::steady_clock with
@@ -181,21 +181,24 @@ StepResult time_adam_step(const config::PdeSpec& pde) {
   Kokkos::deep_copy(dy, T(1e-4));
   Kokkos::deep_copy(dyb, T(1e-4));
   std::vector<double> zero, ft, bt, fb, bb, adam;
+  nn::Workspace<T> workspace;
   for (int k = 0; k < kWarmupSteps + kSamples; ++k) {
     const auto t0 = Clock::now();
     parameters.zero_gradients();
     Kokkos::fence();
     const auto t1 = Clock::now();
-    s.net.forward_taylor(stacked, 2);
+    // Two forwards per step, each with its own context, as the PINN loss runs them.
+    workspace.reset();
+    nn::Context<T>& interior = s.net.forward(stacked, nn::Pass::derivatives(2), workspace);
     Kokkos::fence();
     const auto t2 = Clock::now();
-    s.net.backward_taylor(dy);
+    s.net.backward(interior, dy);
     Kokkos::fence();
     const auto t3 = Clock::now();
-    s.net.forward(boundary);
+    nn::Context<T>& edge = s.net.forward(boundary, nn::Pass::values(), workspace);
     Kokkos::fence();
     const auto t4 = Clock::now();
-    s.net.backward(dyb);
+    s.net.backward(edge, dyb);
     Kokkos::fence();
     const auto t5 = Clock::now();
     optimizer->step(parameters, 1e-12);  // keep the weights (nearly) where they are
@@ -249,7 +252,7 @@ class ErrorOnGrid {
   }
   double operator()(const nn::Parameters<double>& trained) {
     Kokkos::deep_copy(m_net.parameters().values(), trained.values());
-    auto u = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_net.forward(m_input));
+    auto u = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_net.forward(m_input).y);
     double error = 0, norm = 0;
     for (std::size_t i = 0; i < m_exact.size(); ++i) {
       const double d = u(i, 0) - m_exact[i];

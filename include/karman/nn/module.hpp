@@ -68,21 +68,30 @@ struct Gradient {
   static Gradient accumulate() { return {GradientMode::accumulate, {}}; }
   static Gradient overwrite() { return {GradientMode::overwrite, {}}; }
   static Gradient none() { return {GradientMode::none, {}}; }
-  static Gradient per_point(const Matrix<T>& jacobian) { return {GradientMode::per_point, jacobian}; }
+  static Gradient per_point(const Matrix<T>& jacobian) {
+    return {GradientMode::per_point, jacobian};
+  }
   // The factor of the existing gradient in a GEMM that adds this backward's part: 1 or 0.
   T keep() const { return mode == GradientMode::accumulate ? T(1) : T(0); }
-  bool parameters() const { return mode == GradientMode::accumulate || mode == GradientMode::overwrite; }
+  bool parameters() const {
+    return mode == GradientMode::accumulate || mode == GradientMode::overwrite;
+  }
 };
 
 template <class T>
 class Module;
 
+// Base of whatever a workspace keeps: the contexts of layers and of graph layers.
+class ContextBase {
+ public:
+  virtual ~ContextBase() = default;
+};
+
 // What one forward keeps for its backward. Modules derive their own (the buffers they need); the
 // base holds what every module has.
 template <class T>
-class Context {
+class Context : public ContextBase {
  public:
-  virtual ~Context() = default;
   const Module<T>* module = nullptr;  // the module whose forward filled this context
   Pass pass;
   Matrix<T> x;   // [rows, in]  the input (the caller's buffer: unchanged until the backward)
@@ -100,22 +109,23 @@ class Workspace {
   void reset() {
     for (auto& [module, slots] : m_slots) slots.used = 0;
   }
-  // The next free context of `module` (made by make() the first time).
-  template <class Make>
-  Context<T>& acquire(const Module<T>& module, Make&& make) {
-    Slots& slots = m_slots[&module];
+  // The next free context of `owner` (a module; made by make() the first time).
+  template <class Context_, class Make>
+  Context_& acquire(const void* owner, Make&& make) {
+    auto& slots = m_slots[owner];
     if (slots.used == slots.contexts.size()) slots.contexts.push_back(make());
-    return *slots.contexts[slots.used++];
+    return static_cast<Context_&>(*slots.contexts[slots.used++]);
   }
   // Drop every context of every module (their memory too).
   void clear() { m_slots.clear(); }
 
  private:
+  // The owner's make() decides its contexts' type, so the cast in acquire holds.
   struct Slots {
-    std::vector<std::unique_ptr<Context<T>>> contexts;
+    std::vector<std::unique_ptr<ContextBase>> contexts;
     std::size_t used = 0;
   };
-  std::unordered_map<const Module<T>*, Slots> m_slots;
+  std::unordered_map<const void*, Slots> m_slots;
 };
 
 template <class T>

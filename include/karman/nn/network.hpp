@@ -46,6 +46,10 @@ class Network {
     m_workspace.reset();
     return m_root->forward(x, pass, m_workspace);
   }
+  // One of several forwards in `workspace` (no reset: the caller resets it once per step).
+  Context<T>& forward(const Matrix<T>& x, const Pass& pass, Workspace<T>& workspace) {
+    return m_root->forward(x, pass, workspace);
+  }
   // dy [rows, out] → dx [rows, in]; parameter gradients as `gradient` says (Module::backward).
   Matrix<T> backward(Context<T>& context, const Matrix<T>& dy,
                      const Gradient<T>& gradient = Gradient<T>::accumulate()) {

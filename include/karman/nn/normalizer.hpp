@@ -2,7 +2,8 @@
 // Per-channel Gaussian normaliser: x̂ = (x - mean) / (std + eps) per column, fitted on the
 // training data (over all ranks) and saved in checkpoints with the weights, so a model is always
 // applied with the statistics it was trained with. decode is the inverse map, and
-// decode_backward carries a gradient through it (dL/dx̂ = dL/dx · (std + eps)).
+// decode_backward carries a gradient through it (dL/dx̂ = dL/dx · (std + eps)), encode_backward
+// one through encode (a rollout feeds decoded predictions back encoded).
 
 #include <mpi.h>
 
@@ -24,9 +25,11 @@ class GaussianNormalizer {
   bool fitted() const { return m_mean.data() != nullptr; }
   std::size_t channels() const { return m_mean.extent(0); }
 
-  void encode(const Matrix<T>& x, const Matrix<T>& out) const;  // out may alias x
-  void decode(const Matrix<T>& x, const Matrix<T>& out) const;  // out may alias x
-  void decode_backward(const Matrix<T>& dy, const Matrix<T>& dx) const;
+  void encode(const Matrix<T>& x, const Matrix<T>& out) const;           // out may alias x
+  void decode(const Matrix<T>& x, const Matrix<T>& out) const;           // out may alias x
+  void decode_backward(const Matrix<T>& dy, const Matrix<T>& dx) const;  // dx may alias dy
+  // dL/dx = dL/dx̂ / (std + eps): a gradient through encode. dx may alias dy.
+  void encode_backward(const Matrix<T>& dy, const Matrix<T>& dx) const;
 
   void store(Checkpoint& c) const;  // arrays "normalizers/<name>.mean", ".std"
   void restore(const Checkpoint& c, const std::string& path);
