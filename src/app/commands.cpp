@@ -18,7 +18,7 @@
 #include "karman/core/timer.hpp"
 #include "karman/io/hdf5.hpp"
 #include "karman/nn/gemm.hpp"
-#include "method.hpp"
+#include "karman/run/method.hpp"
 
 namespace fs = std::filesystem;
 

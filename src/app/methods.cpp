@@ -1,4 +1,4 @@
-#include "method.hpp"
+#include "karman/run/method.hpp"
 
 namespace karman::app {
 

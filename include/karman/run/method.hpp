@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "karman/config/node.hpp"
-#include "run_directory.hpp"
+#include "karman/run/run_directory.hpp"
 
 namespace karman::app {
 

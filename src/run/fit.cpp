@@ -17,8 +17,8 @@
 #include "karman/nn/case_sections.hpp"
 #include "karman/nn/network.hpp"
 #include "karman/nn/sequential.hpp"
-#include "method.hpp"
-#include "outputs.hpp"
+#include "karman/run/method.hpp"
+#include "karman/run/outputs.hpp"
 
 namespace karman::app {
 namespace {

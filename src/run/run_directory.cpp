@@ -1,4 +1,4 @@
-#include "run_directory.hpp"
+#include "karman/run/run_directory.hpp"
 
 #include <unistd.h>
 

@@ -8,7 +8,7 @@
 
 #include "karman/nn/trainer.hpp"
 #include "karman/solvers/stats.hpp"
-#include "method.hpp"
+#include "karman/run/method.hpp"
 
 namespace karman::app {
 

@@ -17,8 +17,8 @@
 #include "karman/solvers/elliptic.hpp"
 #include "karman/solvers/navier_stokes.hpp"
 #include "karman/solvers/transient.hpp"
-#include "method.hpp"
-#include "outputs.hpp"
+#include "karman/run/method.hpp"
+#include "karman/run/outputs.hpp"
 
 namespace karman::app {
 namespace {

@@ -1,4 +1,4 @@
-#include "outputs.hpp"
+#include "karman/run/outputs.hpp"
 
 #include <fmt/format.h>
 

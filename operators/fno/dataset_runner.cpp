@@ -10,8 +10,8 @@
 
 #include "karman/core/log.hpp"
 #include "karman/solvers/elliptic.hpp"
-#include "method.hpp"
-#include "outputs.hpp"
+#include "karman/run/method.hpp"
+#include "karman/run/outputs.hpp"
 
 namespace karman::app {
 namespace {

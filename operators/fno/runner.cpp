@@ -39,10 +39,10 @@
 #include "karman/nn/loss.hpp"
 #include "karman/nn/network.hpp"
 #include "karman/nn/normalizer.hpp"
-#include "method.hpp"
+#include "karman/run/method.hpp"
 #include "operators/fno/dataset.hpp"
 #include "operators/fno/time_treatment.hpp"
-#include "outputs.hpp"
+#include "karman/run/outputs.hpp"
 
 namespace karman::app {
 namespace {

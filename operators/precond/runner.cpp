@@ -26,7 +26,7 @@
 #include "karman/core/timer.hpp"
 #include "karman/nn/checkpoint.hpp"
 #include "karman/pde/random_field.hpp"
-#include "method.hpp"
+#include "karman/run/method.hpp"
 #include "operators/precond/storage.hpp"
 #include "operators/precond/training.hpp"
 #include "petsc/check.hpp"
