@@ -18,7 +18,7 @@
 // as fourier_2d_time.py does: FnoModel caches one forward, so a rollout would need one model per
 // step sharing the weights. Evaluation always rolls out without teacher forcing.
 
-#include "operators/fno/fno.hpp"
+#include "operators/fno/runner.hpp"
 
 #include <fmt/format.h>
 
@@ -40,12 +40,20 @@
 #include "karman/nn/network.hpp"
 #include "karman/nn/normalizer.hpp"
 #include "karman/run/method.hpp"
-#include "operators/fno/dataset.hpp"
-#include "operators/fno/time_treatment.hpp"
 #include "karman/run/outputs.hpp"
+#include "operators/fno/dataset.hpp"
+#include "operators/fno/fno.hpp"
+#include "operators/fno/time_treatment.hpp"
 
-namespace karman::app {
+namespace karman::fno {
 namespace {
+
+using run::baseline_json;
+using run::Method;
+using run::RunContext;
+using run::stages_json;
+using run::train;
+using run::write_history;
 
 enum class Normalize { per_point, per_channel, none };
 
@@ -716,4 +724,4 @@ class FnoMethod : public Method {
 
 std::unique_ptr<Method> make_fno_method() { return std::make_unique<FnoMethod>(); }
 
-}  // namespace karman::app
+}  // namespace karman::fno
