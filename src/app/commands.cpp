@@ -18,7 +18,8 @@
 #include "karman/core/timer.hpp"
 #include "karman/io/hdf5.hpp"
 #include "karman/nn/gemm.hpp"
-#include "method.hpp"
+#include "karman/run/method.hpp"
+#include "methods.hpp"
 
 namespace fs = std::filesystem;
 
@@ -28,7 +29,7 @@ namespace {
 struct LoadedCase {
   config::CaseFile file;
   std::string name, kind, precision, output;
-  std::unique_ptr<Method> method;
+  std::unique_ptr<run::Method> method;
 };
 
 bool valid_name(const std::string& name) {
@@ -39,6 +40,18 @@ bool valid_name(const std::string& name) {
   return name != "." && name != "..";
 }
 
+// The case's `precision`: the method's default, or one the method runs. A method that cannot run
+// float32 refuses it here, at the key, rather than report it and run float64.
+std::string read_precision(const config::Node& root, const MethodEntry& method) {
+  const std::string precision =
+      root.choice("precision", {"float64", "float32"}, method.default_precision);
+  const auto& allowed = method.precisions;
+  if (std::find(allowed.begin(), allowed.end(), precision) == allowed.end())
+    root.fail("precision", fmt::format("kind {} runs {} only, got '{}'", method.kind,
+                                       fmt::join(allowed, " or "), precision));
+  return precision;
+}
+
 // Parse and validate the whole case: common keys, the method's keys, then reject unknown keys.
 LoadedCase load_case(const std::string& path, const std::vector<std::string>& overrides) {
   LoadedCase c{config::CaseFile::load(path, overrides), {}, {}, {}, {}, nullptr};
@@ -47,9 +60,10 @@ LoadedCase load_case(const std::string& path, const std::vector<std::string>& ov
   if (!valid_name(c.name))
     root.fail("name", "expected letters, digits, '_', '-' or '.', got '" + c.name + "'");
   c.kind = root.choice("kind", method_kinds(), "reference");
-  c.precision = root.choice("precision", {"float64", "float32"}, default_precision(c.kind));
+  const MethodEntry& method = find_method(c.kind);
+  c.precision = read_precision(root, method);
   c.output = root.str("output", (fs::path("runs") / c.name).string());
-  c.method = make_method(c.kind);
+  c.method = method.make();
   c.method->read(root, c.precision);
   c.file.reject_unknown_keys();
   return c;
@@ -77,7 +91,7 @@ int run_case(MPI_Comm comm, const RunOptions& options) {
   MPI_Comm_size(comm, &size);
   LoadedCase c = load_case(options.case_file, options.overrides);
   const std::string output = options.output.empty() ? c.output : options.output;
-  RunDirectory dir(comm, output);
+  run::RunDirectory dir(comm, output);
   log_to_file(dir.staged("log.txt"));  // rank 0 only
   log().info("karman {}: case '{}' ({}), {} rank(s), output {}", KARMAN_VERSION, c.name,
              c.method->summary(), size, output);
@@ -90,8 +104,9 @@ int run_case(MPI_Comm comm, const RunOptions& options) {
                            {"case_file", options.case_file},
                            {"started", now_iso8601()},
                            {"karman_version", KARMAN_VERSION}};
-  RunContext context{comm,        rank, size,   c.name, options.case_file, c.file.resolved_yaml(),
-                     c.precision, &dir, &report};
+  run::RunContext context{
+      comm,        rank, size,   c.name, options.case_file, c.file.resolved_yaml(),
+      c.precision, &dir, &report};
   context.resume = options.resume;
   const std::string status = c.method->run(context);
   report["status"] = status;

@@ -1,21 +1,50 @@
-#include "method.hpp"
+#include "methods.hpp"
+
+#include "karman/core/error.hpp"
+#include "karman/run/fit.hpp"
+#include "karman/run/reference.hpp"
+#include "operators/fno/dataset_runner.hpp"
+#include "operators/fno/runner.hpp"
+#include "operators/precond/runner.hpp"
+#include "pinn/runner.hpp"
 
 namespace karman::app {
 
-// Every kind of case Karman runs. A new method adds one line here.
+// Every kind of case Karman runs. A new method adds one line here. PINNs and fits default to
+// float64, the neural operators to float32 (DESIGN.md, NN core); PETSc solves (reference,
+// dataset) and the learned preconditioner run float64 only.
 const std::vector<MethodEntry>& registered_methods() {
   static const std::vector<MethodEntry> methods = {
-      {"reference", "PETSc reference solve of a PDE (finite differences on a DMDA)",
-       make_reference_method},
-      {"fit", "MLP regression of an expression from samples (NN-core check: Adam, then L-BFGS)",
-       make_fit_method},
-      {"pinn", "physics-informed network for a PDE, compared with the PETSc reference",
-       make_pinn_method},
-      {"dataset", "operator-learning dataset (FNO) of PETSc solves, HDF5", make_dataset_method},
-      {"fno", "Fourier neural operator trained on a PETSc-made dataset, timed against PETSc",
-       make_fno_method},
-      {"precond", "learned CG preconditioner (GNN factor) timed against PETSc's PCs",
-       make_precond_method},
+      {"reference",
+       "PETSc reference solve of a PDE (finite differences on a DMDA)",
+       "float64",
+       {"float64"},
+       run::make_reference_method},
+      {"fit",
+       "MLP regression of an expression from samples (NN-core check: Adam, then L-BFGS)",
+       "float64",
+       {"float64", "float32"},
+       run::make_fit_method},
+      {"pinn",
+       "physics-informed network for a PDE, compared with the PETSc reference",
+       "float64",
+       {"float64", "float32"},
+       pinn::make_pinn_method},
+      {"dataset",
+       "operator-learning dataset (FNO) of PETSc solves, HDF5",
+       "float64",
+       {"float64"},
+       fno::make_dataset_method},
+      {"fno",
+       "Fourier neural operator trained on a PETSc-made dataset, timed against PETSc",
+       "float32",
+       {"float32", "float64"},
+       fno::make_fno_method},
+      {"precond",
+       "learned CG preconditioner (GNN factor) timed against PETSc's PCs",
+       "float64",
+       {"float64"},
+       precond::make_precond_method},
   };
   return methods;
 }
@@ -26,15 +55,10 @@ std::vector<std::string> method_kinds() {
   return kinds;
 }
 
-// PINNs and fits default to float64, the neural operators to float32 (DESIGN.md, NN core).
-std::string default_precision(const std::string& kind) {
-  return kind == "fno" ? "float32" : "float64";
-}
-
-std::unique_ptr<Method> make_method(const std::string& kind) {
+const MethodEntry& find_method(const std::string& kind) {
   for (const auto& m : registered_methods())
-    if (kind == m.kind) return m.make();
-  return nullptr;
+    if (kind == m.kind) return m;
+  throw InternalError("no method of kind '" + kind + "' is registered");
 }
 
 }  // namespace karman::app

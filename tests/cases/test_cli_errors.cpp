@@ -5,7 +5,9 @@
 // folder) untouched, with no new files, hidden temporaries included.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <regex>
+#include <tuple>
 
 #include "support/cli.hpp"
 
@@ -259,6 +261,45 @@ TEST_F(CliErrors, UnknownCommandLineOption) {
   expect_rejected({"run", "base.yaml", "--output", "out", "--bogus"}, {"--bogus"});
   expect_rejected({"run", "base.yaml", "--set", "grid.n", "--output", "out"},
                   {"--set grid.n: ", "key.path=value"});
+}
+
+// `precision` names what the method runs. A method that cannot run float32 (kind precond, and the
+// PETSc solves reference and dataset) refuses it at the key, in `validate` as in `run`, rather than
+// report float32 and run float64; the methods templated on the scalar type take both.
+TEST_F(CliErrors, PrecisionTheMethodDoesNotRun) {
+  const std::string precond = read_text(source_dir() / "cases" / "precond" / "poisson2d.yaml");
+  ASSERT_FALSE(precond.empty());
+  ASSERT_EQ(precond.back(), '\n');
+  ASSERT_EQ(precond.find("precision"), std::string::npos);
+  const long line = std::count(precond.begin(), precond.end(), '\n') + 1;
+  write_text(dir / "precond.yaml", precond + "precision: float32\n");
+  ASSERT_NO_FATAL_FAILURE(good_run("base.yaml"));
+
+  // The same case in float64 is valid: precision is its only fault.
+  const CliResult valid =
+      run_karman(dir, {"validate", "precond.yaml", "--set", "precision=float64"});
+  EXPECT_EQ(valid.status, 0) << valid;
+  const std::string place = "precond.yaml:" + std::to_string(line) + ":12: ";
+  const std::vector<std::string> expected = {place, "precision: kind precond runs float64 only",
+                                             "got 'float32'"};
+  expect_rejected({"validate", "precond.yaml"}, expected);
+  expect_rejected({"run", "precond.yaml", "--output", "out"}, expected);
+
+  expect_rejected({"run", "base.yaml", "--set", "precision=float32", "--output", "out"},
+                  {"--set precision=float32: ", "kind reference runs float64 only"});
+  const std::string dataset = (source_dir() / "cases" / "fno" / "darcy_dataset.yaml").string();
+  expect_rejected({"validate", dataset, "--set", "precision=float32"},
+                  {"--set precision=float32: ", "kind dataset runs float64 only"});
+
+  for (const auto& [kind, file, precision] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"fit", "nn/fit2d.yaml", "float32"},
+           {"pinn", "pinn/poisson2d.yaml", "float32"},
+           {"fno", "fno/darcy2d.yaml", "float64"}}) {
+    const CliResult r = run_karman(dir, {"validate", (source_dir() / "cases" / file).string(),
+                                         "--set", "precision=" + precision});
+    EXPECT_EQ(r.status, 0) << kind << " in " << precision << "\n" << r;
+  }
 }
 
 // Under mpiexec every rank sees the bad input; it is still reported once, and the run folder is

@@ -128,7 +128,7 @@ mesh::GridShape unit_square() {
   return box;
 }
 
-// The network and its loss, built as src/app/pinn.cpp builds them at one rank.
+// The network and its loss, built as pinn/runner.cpp builds them at one rank.
 template <class T>
 struct Setup {
   explicit Setup(const config::PdeSpec& pde)

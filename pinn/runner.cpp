@@ -2,6 +2,8 @@
 // then compared with the PETSc reference solve of the same case on its grid (and with the exact
 // solution when the case gives one).
 
+#include "pinn/runner.hpp"
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -20,18 +22,25 @@
 #include "karman/nn/network.hpp"
 #include "karman/nn/sequential.hpp"
 #include "karman/pde/fields.hpp"
+#include "karman/run/method.hpp"
+#include "karman/run/outputs.hpp"
 #include "karman/solvers/elliptic.hpp"
 #include "karman/solvers/masked_poisson.hpp"
 #include "karman/solvers/navier_stokes.hpp"
 #include "karman/solvers/transient.hpp"
-#include "method.hpp"
-#include "outputs.hpp"
 #include "pinn/geometry_config.hpp"
 #include "pinn/residual_loss.hpp"
 #include "pinn/sampling.hpp"
 
-namespace karman::app {
+namespace karman::pinn {
 namespace {
+
+using run::baseline_json;
+using run::Method;
+using run::RunContext;
+using run::stages_json;
+using run::train;
+using run::write_history;
 
 // A Dirichlet condition on named parts of the geometry (`conditions` in the case).
 struct ConditionSpec {
@@ -665,4 +674,4 @@ class PinnMethod : public Method {
 
 std::unique_ptr<Method> make_pinn_method() { return std::make_unique<PinnMethod>(); }
 
-}  // namespace karman::app
+}  // namespace karman::pinn

@@ -2,26 +2,30 @@
 // pseudo-spectral vorticity solver for Navier–Stokes; HDF5) generated with the samples split over
 // the ranks; `karman run --resume` continues an interrupted generation.
 
-#include "operators/fno/dataset.hpp"
+#include "operators/fno/dataset_runner.hpp"
 
 #include <fmt/format.h>
 
 #include <filesystem>
 
 #include "karman/core/log.hpp"
+#include "karman/run/method.hpp"
+#include "karman/run/outputs.hpp"
 #include "karman/solvers/elliptic.hpp"
-#include "method.hpp"
-#include "outputs.hpp"
+#include "operators/fno/dataset.hpp"
 
-namespace karman::app {
+namespace karman::fno {
 namespace {
+
+using run::baseline_json;
+using run::Method;
+using run::RunContext;
 
 class DatasetMethod : public Method {
  public:
-  void read(const config::Node& root, const std::string& precision) override {
+  // float64 only (solved and stored in PETSc's scalar type): the registry refuses any other.
+  void read(const config::Node& root, const std::string&) override {
     m_spec = fno::read_dataset_spec(root.child("data"));
-    if (precision != "float64")
-      root.fail("precision", "datasets are solved and stored in float64 (PETSc's scalar type)");
     if (!uses_petsc()) return;  // the vorticity solver has no KSP to check
     try {
       solvers::check_solver_names(solver());
@@ -97,4 +101,4 @@ class DatasetMethod : public Method {
 
 std::unique_ptr<Method> make_dataset_method() { return std::make_unique<DatasetMethod>(); }
 
-}  // namespace karman::app
+}  // namespace karman::fno

@@ -2,6 +2,8 @@
 // of the NN core: data split over ranks, mini-batches, stages of optimizers, checkpoints and
 // resume, the NaN guard, and a test error measured on held-out samples and on a grid.
 
+#include "karman/run/fit.hpp"
+
 #include <fmt/format.h>
 
 #include <cmath>
@@ -17,10 +19,10 @@
 #include "karman/nn/case_sections.hpp"
 #include "karman/nn/network.hpp"
 #include "karman/nn/sequential.hpp"
-#include "method.hpp"
-#include "outputs.hpp"
+#include "karman/run/method.hpp"
+#include "karman/run/outputs.hpp"
 
-namespace karman::app {
+namespace karman::run {
 namespace {
 
 struct FitSpec {
@@ -306,4 +308,4 @@ class FitMethod : public Method {
 
 std::unique_ptr<Method> make_fit_method() { return std::make_unique<FitMethod>(); }
 
-}  // namespace karman::app
+}  // namespace karman::run

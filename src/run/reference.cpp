@@ -1,6 +1,8 @@
 // kind: reference — the PETSc solve of a case's PDE on its own: the baseline every learned
 // method is compared with, and a tool in its own right (fields, convergence, timings).
 
+#include "karman/run/reference.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -14,13 +16,13 @@
 #include "karman/io/hdf5.hpp"
 #include "karman/io/xdmf.hpp"
 #include "karman/pde/fields.hpp"
+#include "karman/run/method.hpp"
+#include "karman/run/outputs.hpp"
 #include "karman/solvers/elliptic.hpp"
 #include "karman/solvers/navier_stokes.hpp"
 #include "karman/solvers/transient.hpp"
-#include "method.hpp"
-#include "outputs.hpp"
 
-namespace karman::app {
+namespace karman::run {
 namespace {
 
 // -∇·(a∇u) is elliptic only for a > 0: a zero or negative coefficient is bad input.
@@ -92,10 +94,9 @@ void write_grid_attributes(io::FieldWriter& w, const RunContext& ctx,
 
 class ReferenceMethod : public Method {
  public:
-  void read(const config::Node& root, const std::string& precision) override {
+  // float64 only (PETSc's scalar type): the registry refuses any other precision.
+  void read(const config::Node& root, const std::string&) override {
     m_problem = config::read_problem(root);
-    if (precision != "float64")
-      root.fail("precision", "reference solves run in float64 (PETSc's scalar type)");
     solvers::check_solver_names(m_problem.solver);
   }
 
@@ -262,4 +263,4 @@ class ReferenceMethod : public Method {
 
 std::unique_ptr<Method> make_reference_method() { return std::make_unique<ReferenceMethod>(); }
 
-}  // namespace karman::app
+}  // namespace karman::run

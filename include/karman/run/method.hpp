@@ -1,18 +1,17 @@
 #pragma once
-// The runner registry: each `kind` of case is a Method. The core knows methods only through the
-// explicit list in methods.cpp (as PETSc's KSPRegisterAll), never through static initialisers.
+// A method: what a case's `kind` runs (pinn, fno, precond, ...). Each method folder exposes the
+// function that makes its Method; the CLI lists them with their precisions in
+// src/app/methods.cpp (as PETSc's KSPRegisterAll), never through static initialisers.
 
 #include <mpi.h>
 
-#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
-#include <vector>
 
 #include "karman/config/node.hpp"
-#include "run_directory.hpp"
+#include "karman/run/run_directory.hpp"
 
-namespace karman::app {
+namespace karman::run {
 
 struct RunContext {
   MPI_Comm comm;
@@ -28,6 +27,7 @@ class Method {
  public:
   virtual ~Method() = default;
   // Read and validate every key the method uses (unknown keys are rejected afterwards).
+  // `precision` is one the method's registry entry lists as supported.
   virtual void read(const config::Node& root, const std::string& precision) = 0;
   // One line for `karman validate`.
   virtual std::string summary() const = 0;
@@ -35,23 +35,4 @@ class Method {
   virtual std::string run(RunContext& context) = 0;
 };
 
-struct MethodEntry {
-  const char* kind;
-  const char* description;
-  std::unique_ptr<Method> (*make)();
-};
-
-const std::vector<MethodEntry>& registered_methods();
-std::vector<std::string> method_kinds();
-std::unique_ptr<Method> make_method(const std::string& kind);
-std::string default_precision(const std::string& kind);
-
-// Methods defined in this folder.
-std::unique_ptr<Method> make_reference_method();
-std::unique_ptr<Method> make_fit_method();
-std::unique_ptr<Method> make_pinn_method();
-std::unique_ptr<Method> make_dataset_method();
-std::unique_ptr<Method> make_fno_method();
-std::unique_ptr<Method> make_precond_method();
-
-}  // namespace karman::app
+}  // namespace karman::run

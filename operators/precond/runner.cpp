@@ -12,6 +12,8 @@
 // test.matrices adds a user's SPD matrices (HDF5 CSR) to the held-out test set. Every file is
 // checked on reading, before the run writes anything: a defect is one error line naming the file.
 
+#include "operators/precond/runner.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -26,14 +28,17 @@
 #include "karman/core/timer.hpp"
 #include "karman/nn/checkpoint.hpp"
 #include "karman/pde/random_field.hpp"
-#include "method.hpp"
+#include "karman/run/method.hpp"
 #include "operators/precond/storage.hpp"
 #include "operators/precond/training.hpp"
 #include "petsc/check.hpp"
 #include "petsc/handle.hpp"
 
-namespace karman::app {
+namespace karman::precond {
 namespace {
+
+using run::Method;
+using run::RunContext;
 
 // PETSc's own preconditioners the learned factor is compared with, in report order.
 const std::vector<std::string> kBaselinePcs = {"none", "jacobi", "icc", "gamg", "hypre"};
@@ -572,6 +577,7 @@ class PrecondRun {
 
 class PrecondMethod : public Method {
  public:
+  // float64 only (the GNN, its factor and PETSc's CG): the registry refuses any other precision.
   void read(const config::Node& root, const std::string&) override { m_spec = read_precond(root); }
   std::string summary() const override {
     const std::string model = m_spec.model_file.empty()
@@ -597,4 +603,4 @@ class PrecondMethod : public Method {
 
 std::unique_ptr<Method> make_precond_method() { return std::make_unique<PrecondMethod>(); }
 
-}  // namespace karman::app
+}  // namespace karman::precond

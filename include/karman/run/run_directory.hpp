@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-namespace karman::app {
+namespace karman::run {
 
 class RunDirectory {
  public:
@@ -32,4 +32,4 @@ class RunDirectory {
   bool m_committed = false;
 };
 
-}  // namespace karman::app
+}  // namespace karman::run

@@ -1,4 +1,4 @@
-#include "run_directory.hpp"
+#include "karman/run/run_directory.hpp"
 
 #include <unistd.h>
 
@@ -10,7 +10,7 @@
 
 namespace fs = std::filesystem;
 
-namespace karman::app {
+namespace karman::run {
 namespace {
 
 std::string temporary_name(const std::string& name) { return "." + name + ".tmp"; }
@@ -68,4 +68,4 @@ void RunDirectory::commit() {
   MPI_Barrier(m_comm);
 }
 
-}  // namespace karman::app
+}  // namespace karman::run

@@ -7,10 +7,10 @@
 #include <string>
 
 #include "karman/nn/trainer.hpp"
+#include "karman/run/method.hpp"
 #include "karman/solvers/stats.hpp"
-#include "method.hpp"
 
-namespace karman::app {
+namespace karman::run {
 
 nlohmann::json baseline_json(const solvers::SolveStats& stats);
 
@@ -37,4 +37,4 @@ nn::TrainingResult train(RunContext& ctx, nn::Parameters<T>& parameters, nn::Chu
                          nn::TrainerOptions options, std::function<double()> validate = {},
                          nn::LeastSquares<T> least_squares = {}, SaveExtra save_extra = {});
 
-}  // namespace karman::app
+}  // namespace karman::run

@@ -1,4 +1,4 @@
-#include "outputs.hpp"
+#include "karman/run/outputs.hpp"
 
 #include <fmt/format.h>
 
@@ -8,7 +8,7 @@
 
 #include "karman/core/error.hpp"
 
-namespace karman::app {
+namespace karman::run {
 
 nlohmann::json baseline_json(const solvers::SolveStats& s) {
   nlohmann::json options = nlohmann::json::object();
@@ -120,4 +120,4 @@ template nn::TrainingResult train<double>(RunContext&, nn::Parameters<double>&, 
                                           nn::TrainerOptions, std::function<double()>,
                                           nn::LeastSquares<double>, SaveExtra);
 
-}  // namespace karman::app
+}  // namespace karman::run

@@ -21,7 +21,7 @@
 // on every window, the inputs always the true states. Evaluation always rolls out all T steps
 // without teacher forcing.
 
-#include "operators/fno/fno.hpp"
+#include "operators/fno/runner.hpp"
 
 #include <fmt/format.h>
 
@@ -42,13 +42,21 @@
 #include "karman/nn/loss.hpp"
 #include "karman/nn/network.hpp"
 #include "karman/nn/normalizer.hpp"
-#include "method.hpp"
+#include "karman/run/method.hpp"
+#include "karman/run/outputs.hpp"
 #include "operators/fno/dataset.hpp"
+#include "operators/fno/fno.hpp"
 #include "operators/fno/time_treatment.hpp"
-#include "outputs.hpp"
 
-namespace karman::app {
+namespace karman::fno {
 namespace {
+
+using run::baseline_json;
+using run::Method;
+using run::RunContext;
+using run::stages_json;
+using run::train;
+using run::write_history;
 
 enum class Normalize { per_point, per_channel, none };
 
@@ -857,4 +865,4 @@ class FnoMethod : public Method {
 
 std::unique_ptr<Method> make_fno_method() { return std::make_unique<FnoMethod>(); }
 
-}  // namespace karman::app
+}  // namespace karman::fno
