@@ -660,8 +660,7 @@ class FnoRun {
       }
     }
     writer.close();
-    if (m_ctx.rank == 0)
-      io::write_xdmf(m_ctx.dir->staged("fields.xdmf"), "fields.h5", grid.shape(), names);
+    if (m_ctx.rank == 0) io::write_xdmf(m_ctx.dir->staged("fields.xdmf"), "fields.h5", grid, names);
   }
 
   const FnoCase& m_spec;

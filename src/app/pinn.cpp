@@ -625,7 +625,7 @@ class PinnRun {
     }
     writer.close();
     const std::string xdmf = m_ctx.dir->staged("fields.xdmf");
-    if (m_ctx.rank == 0) io::write_xdmf(xdmf, "fields.h5", m_spec.problem.grid, names);
+    if (m_ctx.rank == 0) io::write_xdmf(xdmf, "fields.h5", grid, names);
   }
 
   const PinnSpec& m_spec;

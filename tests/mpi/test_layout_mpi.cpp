@@ -1,7 +1,8 @@
 // Field layouts at 1 and 2 ranks: the structured grid's global numbers are the natural order on
 // any rank count, its coordinates are the grid's, its ghost refresh brings the neighbours'
-// values, and the slab layout covers every point once. Assertions that could differ between ranks
-// are EXPECTs, so no rank leaves a collective call.
+// values, and the slab layout (with a permutation, the way a mesh will store its points) writes
+// and reads every value at its global number. Assertions that could differ between ranks are
+// EXPECTs, so no rank leaves a collective call.
 #include <gtest/gtest.h>
 #include <petscdm.h>
 #include <petscvec.h>
@@ -11,6 +12,7 @@
 #include <numeric>
 
 #include "karman/core/error.hpp"
+#include "karman/io/hdf5.hpp"
 #include "karman/mesh/grid.hpp"
 #include "karman/mesh/layout.hpp"
 #include "support/mpi_world.hpp"
@@ -186,4 +188,40 @@ TEST(SlabLayout, SlabsOfTheSlowestDimensionCoverEveryPointOnce) {
   const mesh::SlabLayout scalar(world(), {});
   EXPECT_EQ(scalar.global_count(), 1);
   EXPECT_EQ(scalar.owned_count(), world_rank() == 0 ? 1 : 0);
+}
+
+// A slab layout that stores its owned points backwards: the way a partitioned mesh stores points
+// in an order other than the file's, through FileBlock::permutation.
+class BackwardSlab : public mesh::SlabLayout {
+ public:
+  using SlabLayout::SlabLayout;
+  std::vector<long> global_numbers() const override {
+    std::vector<long> numbers = SlabLayout::global_numbers();
+    std::reverse(numbers.begin(), numbers.end());
+    return numbers;
+  }
+  mesh::FileBlock file_block() const override {
+    mesh::FileBlock block = SlabLayout::file_block();
+    block.permutation = iota(owned_count());
+    std::reverse(block.permutation.begin(), block.permutation.end());
+    return block;
+  }
+};
+
+TEST(SlabLayout, WriterAndReaderPutEveryValueAtItsGlobalNumber) {
+  const BackwardSlab layout(world(), {7, 4});
+  const std::vector<long> numbers = layout.global_numbers();
+  std::vector<double> owned(numbers.begin(), numbers.end());
+  for (double& v : owned) v = 0.5 + 3.0 * v;
+  const std::string path = file_name("layout_backward");
+  {
+    io::FieldWriter writer(path, layout);
+    writer.write_field("u", owned);
+  }
+  const io::FileField whole = io::read_field(world(), path, "/fields/u");
+  EXPECT_EQ(whole.shape, (std::vector<long>{7, 4}));
+  long wrong = 0;
+  for (std::size_t i = 0; i < whole.values.size(); ++i) wrong += whole.values[i] != 0.5 + 3.0 * i;
+  EXPECT_EQ(wrong, 0);
+  EXPECT_EQ(io::read_grid_field(path, "/fields/u", layout), owned);
 }
