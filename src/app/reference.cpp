@@ -184,7 +184,7 @@ class ReferenceMethod : public Method {
 
     if (p.pde.exact) {
       auto exact = pde::evaluate(grid, *p.pde.exact, t_final);
-      auto norms = error_norms(ctx.comm, u, exact);
+      auto norms = error_norms(grid, u, exact);
       std::vector<double> error(u.size());
       for (std::size_t i = 0; i < u.size(); ++i) error[i] = u[i] - exact[i];
       store("exact", exact);
@@ -223,7 +223,7 @@ class ReferenceMethod : public Method {
       store("v_exact", v);
       store("u_error", difference(flow.u, u));
       store("v_error", difference(flow.v, v));
-      const auto norms = error_norms(ctx.comm, stacked(flow.u, flow.v), stacked(u, v));
+      const auto norms = error_norms(grid, stacked(flow.u, flow.v), stacked(u, v), 2);
       metrics["rel_l2"] = norms.rel_l2;
       metrics["max_abs"] = norms.max_abs;
       log().info("velocity error vs exact: rel_l2 {:.3e}, max_abs {:.3e}", norms.rel_l2,
@@ -234,7 +234,7 @@ class ReferenceMethod : public Method {
           without_mean(ctx.comm, grid.shape().size(), pde::evaluate(grid, *pde.exact_pressure));
       store("p_exact", p);
       store("p_error", difference(flow.p, p));
-      const auto norms = error_norms(ctx.comm, flow.p, p);
+      const auto norms = error_norms(grid, flow.p, p);
       metrics["rel_l2_pressure"] = norms.rel_l2;
       metrics["max_abs_pressure"] = norms.max_abs;
       log().info("pressure error vs exact (zero means): rel_l2 {:.3e}, max_abs {:.3e}",

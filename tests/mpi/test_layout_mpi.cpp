@@ -1,8 +1,9 @@
 // Field layouts at 1 and 2 ranks: the structured grid's global numbers are the natural order on
 // any rank count, its coordinates are the grid's, its ghost refresh brings the neighbours'
-// values, and the slab layout (with a permutation, the way a mesh will store its points) writes
-// and reads every value at its global number. Assertions that could differ between ranks are
-// EXPECTs, so no rank leaves a collective call.
+// values, norms through a layout are the figures of the plain norms, and the slab layout of
+// `karman compare` (with a permutation, the way a mesh will store its points) writes and reads
+// every value at its global number. Assertions that could differ between ranks are EXPECTs, so
+// no rank leaves a collective call.
 #include <gtest/gtest.h>
 #include <petscdm.h>
 #include <petscvec.h>
@@ -12,6 +13,7 @@
 #include <numeric>
 
 #include "karman/core/error.hpp"
+#include "karman/core/norms.hpp"
 #include "karman/io/hdf5.hpp"
 #include "karman/mesh/grid.hpp"
 #include "karman/mesh/layout.hpp"
@@ -61,6 +63,13 @@ std::vector<long> iota(long n) {
   std::vector<long> out(n);
   std::iota(out.begin(), out.end(), 0L);
   return out;
+}
+
+// A smooth field and a perturbed copy, sampled at the owned nodes.
+std::vector<double> smooth(const StructuredGrid& grid, double bump) {
+  return grid.sample([bump](double x, double y, double z) {
+    return std::sin(x) * std::cos(2 * y) + z * z + bump * std::exp(-x * x);
+  });
 }
 
 }  // namespace
@@ -145,6 +154,28 @@ TEST_P(GridLayout, GhostRefreshBringsTheNeighboursValues) {
   VecDestroy(&local);
 }
 
+TEST_P(GridLayout, NormsThroughTheLayoutAreThePlainNorms) {
+  StructuredGrid grid(world(), GetParam());
+  const std::vector<double> a = smooth(grid, 0.01), b = smooth(grid, 0.0);
+  const ErrorNorms plain = error_norms(world(), a, b);
+  const ErrorNorms through = error_norms(grid, a, b);
+  EXPECT_EQ(through.rel_l2, plain.rel_l2);
+  EXPECT_EQ(through.l2, plain.l2);
+  EXPECT_EQ(through.max_abs, plain.max_abs);
+  EXPECT_EQ(through.reference_l2, plain.reference_l2);
+  // The whole fields on one process: the same figures up to the order of the sums.
+  const ErrorNorms whole = error_norms(MPI_COMM_SELF, grid.gather_all(a), grid.gather_all(b));
+  EXPECT_NEAR(through.rel_l2, whole.rel_l2, 1e-14 * whole.rel_l2);
+  EXPECT_EQ(through.max_abs, whole.max_abs);
+  EXPECT_GT(through.rel_l2, 1e-4);
+  // Two stacked components are two owned blocks; anything else is not the layout's field.
+  std::vector<double> aa = a, bb = b;
+  aa.insert(aa.end(), b.begin(), b.end());
+  bb.insert(bb.end(), b.begin(), b.end());
+  EXPECT_EQ(error_norms(grid, aa, bb, 2).l2, plain.l2);
+  EXPECT_THROW(error_norms(grid, aa, bb), InternalError);
+}
+
 INSTANTIATE_TEST_SUITE_P(Shapes, GridLayout,
                          ::testing::Values(grid_shape(1, 11, 1, 1), grid_shape(2, 13, 7, 1),
                                            grid_shape(3, 5, 4, 3), grid_shape(2, 12, 6, 1, true)),
@@ -224,4 +255,22 @@ TEST(SlabLayout, WriterAndReaderPutEveryValueAtItsGlobalNumber) {
   for (std::size_t i = 0; i < whole.values.size(); ++i) wrong += whole.values[i] != 0.5 + 3.0 * i;
   EXPECT_EQ(wrong, 0);
   EXPECT_EQ(io::read_grid_field(path, "/fields/u", layout), owned);
+}
+
+TEST(SlabLayout, ReadsAGridFileWithTheGridsNorms) {
+  StructuredGrid grid(world(), grid_shape(2, 13, 7, 1));
+  const std::string path = file_name("layout_grid");
+  const std::vector<double> a = smooth(grid, 0.02), b = smooth(grid, 0.0);
+  {
+    io::FieldWriter writer(path, grid);
+    writer.write_field("a", a);
+    writer.write_field("b", b);
+  }
+  const mesh::SlabLayout slab(world(), io::read_dataset_dims(world(), path, "/fields/a"));
+  EXPECT_EQ(slab.file_dims(), grid.file_dims());
+  const ErrorNorms from_file = error_norms(slab, io::read_grid_field(path, "/fields/a", slab),
+                                           io::read_grid_field(path, "/fields/b", slab));
+  const ErrorNorms on_grid = error_norms(grid, a, b);
+  EXPECT_NEAR(from_file.rel_l2, on_grid.rel_l2, 1e-14 * on_grid.rel_l2);
+  EXPECT_EQ(from_file.max_abs, on_grid.max_abs);
 }
