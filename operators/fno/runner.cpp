@@ -801,8 +801,7 @@ class FnoRun {
       }
     }
     writer.close();
-    if (m_ctx.rank == 0)
-      io::write_xdmf(m_ctx.dir->staged("fields.xdmf"), "fields.h5", grid.shape(), names);
+    if (m_ctx.rank == 0) io::write_xdmf(m_ctx.dir->staged("fields.xdmf"), "fields.h5", grid, names);
   }
 
   const FnoCase& m_spec;

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "karman/core/error.hpp"
+#include "karman/mesh/layout.hpp"
 
 namespace karman {
 
@@ -25,6 +26,13 @@ ErrorNorms error_norms(MPI_Comm comm, const std::vector<double>& approx,
   out.rel_l2 = out.reference_l2 > 0.0 ? out.l2 / out.reference_l2 : out.l2;
   out.max_abs = global_max;
   return out;
+}
+
+ErrorNorms error_norms(const mesh::FieldLayout& layout, const std::vector<double>& approx,
+                       const std::vector<double>& reference, int components) {
+  KARMAN_VERIFY(static_cast<long>(approx.size()) == components * layout.owned_count(),
+                "error_norms: values are not the layout's owned points");
+  return error_norms(layout.comm(), approx, reference);
 }
 
 }  // namespace karman

@@ -1,4 +1,4 @@
-// Parallel HDF5 fields files. Every function here is collective over the grid's (or the given)
+// Parallel HDF5 fields files. Every function here is collective over the layout's (or the given)
 // communicator: all ranks make the same HDF5 calls in the same order, including on error paths,
 // so a failure (missing dataset, bad shape) is seen by every rank and none is left waiting.
 #include "karman/io/hdf5.hpp"
@@ -10,6 +10,7 @@
 #include <exception>
 #include <filesystem>
 #include <utility>
+#include <variant>
 
 #include "hdf5_support.hpp"
 #include "karman/core/error.hpp"
@@ -217,38 +218,67 @@ namespace {
 
 using namespace h5;
 
-// `dim` x-first sizes (or offsets) as HDF5 dims, slowest first: [nz, ny, nx] / [ny, nx] / [nx].
-std::vector<hsize_t> c_order(const std::array<long, 3>& xfirst, int dim) {
-  std::vector<hsize_t> dims(dim);
-  for (int d = 0; d < dim; ++d) dims[dim - 1 - d] = static_cast<hsize_t>(xfirst[d]);
-  return dims;
+std::vector<hsize_t> to_hsize(const std::vector<long>& values) {
+  return std::vector<hsize_t>(values.begin(), values.end());
 }
 
-// File and memory dataspaces selecting this rank's owned box of the grid (both C order). The
-// owned values are stored x fastest, which is C order of the box [cz, cy, cx].
+// File and memory dataspaces selecting this rank's block of a field dataset (both C order). The
+// memory side is the block [count...] the owned values fill (after the block's permutation).
 struct BoxSpaces {
   Id file, memory;
 };
 
-BoxSpaces owned_box(const mesh::StructuredGrid& grid, const std::string& path) {
-  const int dim = grid.shape().dim;
-  const std::vector<hsize_t> dims = c_order(grid.shape().n, dim);
-  const std::vector<hsize_t> start = c_order(grid.start(), dim);
-  const std::vector<hsize_t> count = c_order(grid.count(), dim);
+Id simple_space(const std::vector<hsize_t>& dims, const std::string& path) {
+  // Zero dims: a scalar dataset (one point).
+  hid_t space = dims.empty()
+                    ? H5Screate(H5S_SCALAR)
+                    : H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr);
+  return make_id(space, H5Sclose, "cannot create a dataspace for", path);
+}
+
+BoxSpaces owned_box(const mesh::FieldLayout& layout, const mesh::FileBlock& block,
+                    const std::string& path) {
+  const std::vector<hsize_t> start = to_hsize(block.start), count = to_hsize(block.count);
   BoxSpaces spaces;
-  spaces.file = make_id(H5Screate_simple(dim, dims.data(), nullptr), H5Sclose,
-                        "cannot create a dataspace for", path);
-  spaces.memory = make_id(H5Screate_simple(dim, count.data(), nullptr), H5Sclose,
-                          "cannot create a dataspace for", path);
-  if (grid.local_size() == 0) {  // a rank may own nothing; it still joins the collective call
+  spaces.file = simple_space(to_hsize(layout.file_dims()), path);
+  spaces.memory = simple_space(count, path);
+  if (layout.owned_count() == 0) {  // a rank may own nothing; it still joins the collective call
     check(H5Sselect_none(spaces.file.get()), "cannot select in", path);
     check(H5Sselect_none(spaces.memory.get()), "cannot select in", path);
-  } else {
+  } else if (!start.empty()) {
     check(H5Sselect_hyperslab(spaces.file.get(), H5S_SELECT_SET, start.data(), nullptr,
                               count.data(), nullptr),
           "cannot select the owned box in", path);
   }
   return spaces;
+}
+
+// The block's values in file (C) order from owned values in storage order, and back.
+std::vector<double> to_file_order(const mesh::FileBlock& block, const std::vector<double>& owned) {
+  if (block.permutation.empty()) return owned;
+  std::vector<double> box(owned.size());
+  for (std::size_t i = 0; i < box.size(); ++i) box[i] = owned[block.permutation[i]];
+  return box;
+}
+
+std::vector<double> to_storage_order(const mesh::FileBlock& block, std::vector<double> box) {
+  if (block.permutation.empty()) return box;
+  std::vector<double> owned(box.size());
+  for (std::size_t i = 0; i < box.size(); ++i) owned[block.permutation[i]] = box[i];
+  return owned;
+}
+
+// Writes the layout's attributes on `object` (the root group or a dataset).
+void put_layout_attributes(hid_t object, const std::vector<mesh::FileAttribute>& attributes,
+                           const std::string& path) {
+  for (const mesh::FileAttribute& a : attributes) {
+    if (const long* value = std::get_if<long>(&a.value))
+      put_scalar(object, a.name, H5T_NATIVE_LONG, value, path);
+    else if (const auto* longs = std::get_if<std::vector<long>>(&a.value))
+      put_array(object, a.name, H5T_NATIVE_LONG, *longs, path);
+    else
+      put_array(object, a.name, H5T_NATIVE_DOUBLE, std::get<std::vector<double>>(a.value), path);
+  }
 }
 
 // Every name in a group, collected by H5Literate.
@@ -261,15 +291,17 @@ herr_t collect_name(hid_t, const char* name, const H5L_info_t*, void* data) {
 
 struct FieldWriter::Impl {
   std::string path;
-  const mesh::StructuredGrid& grid;
+  const mesh::FieldLayout& layout;
   Id file;
   Id dxpl;
 
-  // Dataset `name` in `group`: float64 of the grid's shape in C order, with its grid attributes.
+  // Dataset `name` in `group`: float64 of the layout's file dims, with its dataset attributes.
   void write_dataset(hid_t group, const std::string& name, const std::vector<double>& owned) {
-    KARMAN_VERIFY(static_cast<long>(owned.size()) == grid.local_size(),
+    KARMAN_VERIFY(static_cast<long>(owned.size()) == layout.owned_count(),
                   "FieldWriter: '" + name + "' does not have the owned box's size");
-    BoxSpaces spaces = owned_box(grid, path);
+    const mesh::FileBlock block = layout.file_block();
+    BoxSpaces spaces = owned_box(layout, block, path);
+    const std::vector<double> box = to_file_order(block, owned);
     // Every element is written right away, so skip the fill pass over the new dataset.
     Id dcpl = make_id(H5Pcreate(H5P_DATASET_CREATE), H5Pclose, "cannot create dataset list", path);
     check(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER), "cannot set fill time", path);
@@ -279,23 +311,9 @@ struct FieldWriter::Impl {
                          H5Dclose, what, path);
     const double none = 0.0;  // HDF5 rejects a null buffer even when nothing is selected
     check(H5Dwrite(dataset.get(), H5T_NATIVE_DOUBLE, spaces.memory.get(), spaces.file.get(),
-                   dxpl.get(), owned.empty() ? &none : owned.data()),
+                   dxpl.get(), box.empty() ? &none : box.data()),
           what, path);
-    grid_attributes(dataset.get());
-  }
-
-  // `shape` in HDF5 order [nz, ny, nx] (the dataset's dims); `spacing`, `lower` x first.
-  void grid_attributes(hid_t dataset) {
-    const mesh::GridShape& shape = grid.shape();
-    const std::vector<hsize_t> dims = c_order(shape.n, shape.dim);
-    std::vector<double> spacing, lower;
-    for (int d = 0; d < shape.dim; ++d) {
-      spacing.push_back(shape.spacing(d));
-      lower.push_back(shape.lower[d]);
-    }
-    put_array(dataset, "shape", H5T_NATIVE_LONG, std::vector<long>(dims.begin(), dims.end()), path);
-    put_array(dataset, "spacing", H5T_NATIVE_DOUBLE, spacing, path);
-    put_array(dataset, "lower", H5T_NATIVE_DOUBLE, lower, path);
+    put_layout_attributes(dataset.get(), layout.dataset_attributes(), path);
   }
 
   hid_t root() const {
@@ -304,14 +322,14 @@ struct FieldWriter::Impl {
   }
 };
 
-FieldWriter::FieldWriter(const std::string& path, const mesh::StructuredGrid& grid)
+FieldWriter::FieldWriter(const std::string& path, const mesh::FieldLayout& layout)
     : m_impl(nullptr) {
   quiet_hdf5();
-  Id fapl = mpio_fapl(grid.comm(), path);
+  Id fapl = mpio_fapl(layout.comm(), path);
   Id file = make_id(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), H5Fclose,
                     "cannot create file", path);
   Id dxpl = collective_dxpl(path);
-  m_impl = new Impl{path, grid, std::move(file), std::move(dxpl)};
+  m_impl = new Impl{path, layout, std::move(file), std::move(dxpl)};
 }
 
 FieldWriter::~FieldWriter() {
@@ -344,6 +362,10 @@ void FieldWriter::attribute(const std::string& name, const std::vector<double>& 
 
 void FieldWriter::attribute(const std::string& name, const std::vector<long>& value) {
   put_array(m_impl->root(), name, H5T_NATIVE_LONG, value, m_impl->path);
+}
+
+void FieldWriter::layout_attributes() {
+  put_layout_attributes(m_impl->root(), m_impl->layout.file_attributes(), m_impl->path);
 }
 
 void FieldWriter::write_field(const std::string& name, const std::vector<double>& owned) {
@@ -389,23 +411,32 @@ FileField read_field(MPI_Comm comm, const std::string& path, const std::string& 
   return field;
 }
 
-std::vector<double> read_grid_field(const std::string& path, const std::string& dataset,
-                                    const mesh::StructuredGrid& grid) {
-  Id file = open_file(grid.comm(), path);
+std::vector<long> read_dataset_dims(MPI_Comm comm, const std::string& path,
+                                    const std::string& dataset) {
+  Id file = open_file(comm, path);
   Id data = open_dataset(file.get(), path, dataset);
   const std::vector<hsize_t> dims = dataset_dims(data.get(), path);
-  const std::vector<hsize_t> expected = c_order(grid.shape().n, grid.shape().dim);
+  return std::vector<long>(dims.begin(), dims.end());
+}
+
+std::vector<double> read_grid_field(const std::string& path, const std::string& dataset,
+                                    const mesh::FieldLayout& layout) {
+  Id file = open_file(layout.comm(), path);
+  Id data = open_dataset(file.get(), path, dataset);
+  const std::vector<hsize_t> dims = dataset_dims(data.get(), path);
+  const std::vector<hsize_t> expected = to_hsize(layout.file_dims());
   if (dims != expected)
     throw ConfigError("dataset '" + dataset + "' in '" + path + "' has shape " +
                       shape_string(dims) + " but the grid is " + shape_string(expected));
-  BoxSpaces spaces = owned_box(grid, path);
-  std::vector<double> owned(grid.local_size());
+  const mesh::FileBlock block = layout.file_block();
+  BoxSpaces spaces = owned_box(layout, block, path);
+  std::vector<double> box(layout.owned_count());
   Id dxpl = collective_dxpl(path);
   double none = 0.0;
   check(H5Dread(data.get(), H5T_NATIVE_DOUBLE, spaces.memory.get(), spaces.file.get(), dxpl.get(),
-                owned.empty() ? &none : owned.data()),
+                box.empty() ? &none : box.data()),
         "cannot read dataset '" + dataset + "' in", path);
-  return owned;
+  return to_storage_order(block, std::move(box));
 }
 
 std::vector<std::string> list_datasets(MPI_Comm comm, const std::string& path,

@@ -1,6 +1,6 @@
-// XDMF 3 sidecar text for a fields file. Everything XDMF says about a CoRectMesh is slowest
-// first, matching the HDF5 datasets: Dimensions "nz ny nx", Origin "z0 y0 x0", Spacing
-// "dz dy dx" (2D: "ny nx", "y0 x0", "dy dx").
+// XDMF 3 sidecar text for a fields file; the topology and geometry come from the layout's viewer
+// mesh. Everything XDMF says about a CoRectMesh is slowest first, matching the HDF5 datasets:
+// Dimensions "nz ny nx", Origin "z0 y0 x0", Spacing "dz dy dx" (2D: "ny nx", "y0 x0", "dy dx").
 #include "karman/io/xdmf.hpp"
 
 #include <cerrno>
@@ -50,33 +50,35 @@ std::string escape(const std::string& text) {
 
 // The mesh part of every grid, as XDMF text.
 struct Mesh {
-  std::string topology;   // 2DCoRectMesh / 3DCoRectMesh
-  std::string geometry;   // ORIGIN_DXDY / ORIGIN_DXDYDZ
-  std::string dims;       // nodes, slowest first: "ny nx"
-  std::string origin;     // slowest first: "y0 x0"
-  std::string spacing;    // slowest first: "dy dx"
+  std::string topology;  // TopologyType: 2DCoRectMesh / 3DCoRectMesh
+  std::string geometry;  // GeometryType: ORIGIN_DXDY / ORIGIN_DXDYDZ
+  std::string dims;      // topology dims, slowest first: "ny nx"
+  std::vector<std::pair<std::string, std::vector<double>>> items;  // Origin, Spacing, ...
   std::string data_dims;  // Dimensions of an attribute's DataItem (the dataset's dims)
-  int rank;               // number of values in origin and spacing
 };
 
-Mesh describe(const mesh::GridShape& shape) {
-  KARMAN_VERIFY(shape.dim >= 1 && shape.dim <= 3, "write_xdmf: dimension must be 1, 2 or 3");
+std::string joined(const std::vector<long>& values) {
+  std::string out;
+  for (std::size_t i = 0; i < values.size(); ++i) out += (i ? " " : "") + std::to_string(values[i]);
+  return out;
+}
+
+std::string joined(const std::vector<double>& values) {
+  std::string out;
+  for (std::size_t i = 0; i < values.size(); ++i) out += (i ? " " : "") + number(values[i]);
+  return out;
+}
+
+// A 1D grid's datasets are [nx] while its viewer mesh is the single row "1 nx": the DataItem
+// keeps the dataset's own dims; the reader only needs the element counts to match.
+Mesh describe(const mesh::FieldLayout& layout) {
+  const mesh::ViewerMesh viewer = layout.viewer_mesh();
   Mesh mesh;
-  // ParaView has no 1D CoRectMesh: a 1D grid [nx] is shown as a single-row 2D grid "1 nx"
-  // whose y origin is 0. Its DataItem keeps the dataset's own Dimensions "nx"; the reader only
-  // needs the element count (nx) to match the topology's nodes (1 * nx).
-  const int rank = shape.dim == 1 ? 2 : shape.dim;
-  for (int d = rank - 1; d >= 0; --d) {
-    const bool padded = d >= shape.dim;  // the 1D grid's extra y direction
-    const char* sep = d == rank - 1 ? "" : " ";
-    mesh.dims += sep + std::to_string(padded ? 1 : shape.n[d]);
-    mesh.origin += sep + number(padded ? 0.0 : shape.lower[d]);
-    mesh.spacing += sep + number(shape.spacing(padded ? 0 : d));
-  }
-  mesh.topology = rank == 3 ? "3DCoRectMesh" : "2DCoRectMesh";
-  mesh.geometry = rank == 3 ? "ORIGIN_DXDYDZ" : "ORIGIN_DXDY";
-  mesh.data_dims = shape.dim == 1 ? std::to_string(shape.n[0]) : mesh.dims;
-  mesh.rank = rank;
+  mesh.topology = viewer.topology_type;
+  mesh.geometry = viewer.geometry_type;
+  mesh.dims = joined(viewer.topology_dims);
+  mesh.items = viewer.geometry;
+  mesh.data_dims = joined(layout.file_dims());
   return mesh;
 }
 
@@ -89,8 +91,8 @@ void topology_and_geometry(std::ostream& out, const std::string& pad, const Mesh
   out << pad << "<Topology TopologyType=\"" << mesh.topology << "\" Dimensions=\"" << mesh.dims
       << "\"/>\n";
   out << pad << "<Geometry GeometryType=\"" << mesh.geometry << "\">\n";
-  out << pad << "  " << xml_item("Origin", mesh.rank, mesh.origin) << "\n";
-  out << pad << "  " << xml_item("Spacing", mesh.rank, mesh.spacing) << "\n";
+  for (const auto& [name, values] : mesh.items)
+    out << pad << "  " << xml_item(name, static_cast<int>(values.size()), joined(values)) << "\n";
   out << pad << "</Geometry>\n";
 }
 
@@ -160,10 +162,11 @@ void write_atomically(const std::string& path, const std::string& text) {
 
 // Steady fields become a Uniform grid "fields"; snapshots a temporal collection beside it (a
 // file with both shows in ParaView as two blocks, the steady one constant in time).
-void write_xdmf(const std::string& path, const std::string& h5_name, const mesh::GridShape& shape,
-                const std::vector<std::string>& fields, const std::vector<XdmfSnapshot>& snapshots,
+void write_xdmf(const std::string& path, const std::string& h5_name,
+                const mesh::FieldLayout& layout, const std::vector<std::string>& fields,
+                const std::vector<XdmfSnapshot>& snapshots,
                 const std::vector<std::string>& snapshot_fields) {
-  const Mesh mesh = describe(shape);
+  const Mesh mesh = describe(layout);
   std::ostringstream out;
   out << "<?xml version=\"1.0\" ?>\n";
   out << "<Xdmf Version=\"3.0\">\n";

@@ -50,6 +50,9 @@ StructuredGrid::StructuredGrid(MPI_Comm comm, const GridShape& shape)
   KARMAN_PETSC(DMDAGetCorners(dm, &xs, &ys, &zs, &xm, &ym, &zm));
   m_start = {xs, ys, zs};
   m_count = {xm, shape.dim > 1 ? ym : 1, shape.dim > 2 ? zm : 1};
+  KARMAN_PETSC(DMDAGetGhostCorners(dm, &xs, &ys, &zs, &xm, &ym, &zm));
+  m_ghost_start = {xs, shape.dim > 1 ? ys : 0, shape.dim > 2 ? zs : 0};
+  m_ghost_count = {xm, shape.dim > 1 ? ym : 1, shape.dim > 2 ? zm : 1};
   m_dm = dm;
 }
 
@@ -96,6 +99,117 @@ std::vector<double> StructuredGrid::extract_owned(const std::vector<double>& glo
       for (long i = m_start[0]; i < m_start[0] + m_count[0]; ++i)
         out.push_back(global[(k * m_shape.n[1] + j) * m_shape.n[0] + i]);
   return out;
+}
+
+// The field layout of the nodes.
+
+namespace {
+
+// Natural (file) number of node (i, j, k): x fastest. Periodic ghost indices wrap around.
+long natural_number(const GridShape& shape, long i, long j, long k) {
+  const std::array<long, 3> idx{i, j, k};
+  long number = 0;
+  for (int d = 2; d >= 0; --d) number = number * shape.n[d] + (idx[d] + shape.n[d]) % shape.n[d];
+  return number;
+}
+
+// `dim` x-first values as HDF5 dims, slowest first: [nz, ny, nx] / [ny, nx] / [nx].
+std::vector<long> slowest_first(const std::array<long, 3>& xfirst, int dim) {
+  return std::vector<long>(xfirst.rend() - dim, xfirst.rend());
+}
+
+}  // namespace
+
+std::vector<long> StructuredGrid::global_numbers() const {
+  std::vector<long> out;
+  out.reserve(static_cast<std::size_t>(local_size()));
+  for (long k = m_start[2]; k < m_start[2] + m_count[2]; ++k)
+    for (long j = m_start[1]; j < m_start[1] + m_count[1]; ++j)
+      for (long i = m_start[0]; i < m_start[0] + m_count[0]; ++i)
+        out.push_back(natural_number(m_shape, i, j, k));
+  return out;
+}
+
+std::vector<double> StructuredGrid::coordinates() const {
+  std::vector<double> out;
+  out.reserve(static_cast<std::size_t>(local_size() * m_shape.dim));
+  for (long k = m_start[2]; k < m_start[2] + m_count[2]; ++k)
+    for (long j = m_start[1]; j < m_start[1] + m_count[1]; ++j)
+      for (long i = m_start[0]; i < m_start[0] + m_count[0]; ++i) {
+        const std::array<long, 3> node{i, j, k};
+        for (int d = 0; d < m_shape.dim; ++d) out.push_back(m_shape.coordinate(d, node[d]));
+      }
+  return out;
+}
+
+std::vector<long> StructuredGrid::file_dims() const {
+  return slowest_first(m_shape.n, m_shape.dim);
+}
+
+FileBlock StructuredGrid::file_block() const {
+  return {slowest_first(m_start, m_shape.dim), slowest_first(m_count, m_shape.dim), {}};
+}
+
+std::vector<FileAttribute> StructuredGrid::dataset_attributes() const {
+  std::vector<double> spacing, lower;
+  for (int d = 0; d < m_shape.dim; ++d) {
+    spacing.push_back(m_shape.spacing(d));
+    lower.push_back(m_shape.lower[d]);
+  }
+  return {{"shape", file_dims()}, {"spacing", spacing}, {"lower", lower}};
+}
+
+std::vector<FileAttribute> StructuredGrid::file_attributes() const {
+  std::vector<double> lower, upper, spacing;
+  for (int d = 0; d < m_shape.dim; ++d) {
+    lower.push_back(m_shape.lower[d]);
+    upper.push_back(m_shape.upper[d]);
+    spacing.push_back(m_shape.spacing(d));
+  }
+  return {{"dim", static_cast<long>(m_shape.dim)},
+          {"periodic", static_cast<long>(m_shape.periodic)},
+          {"shape", file_dims()},
+          {"lower", lower},
+          {"upper", upper},
+          {"spacing", spacing}};
+}
+
+ViewerMesh StructuredGrid::viewer_mesh() const {
+  std::vector<double> lower, spacing;
+  for (int d = 0; d < m_shape.dim; ++d) {
+    lower.push_back(m_shape.lower[d]);
+    spacing.push_back(m_shape.spacing(d));
+  }
+  return uniform_box_mesh(std::vector<long>(m_shape.n.begin(), m_shape.n.begin() + m_shape.dim),
+                          lower, spacing);
+}
+
+long StructuredGrid::ghosted_count() const {
+  return m_ghost_count[0] * m_ghost_count[1] * m_ghost_count[2];
+}
+
+// The DMDA's local vector is the ghosted box, x fastest. Its star stencil refreshes the ghost
+// nodes outside the owned box in one direction only; the corners (outside in two or three) keep
+// whatever they held, so they are numbered -1.
+std::vector<long> StructuredGrid::ghosted_numbers() const {
+  std::vector<long> out;
+  out.reserve(static_cast<std::size_t>(ghosted_count()));
+  const auto outside = [&](int d, long index) {
+    return index < m_start[d] || index >= m_start[d] + m_count[d] ? 1 : 0;
+  };
+  for (long k = m_ghost_start[2]; k < m_ghost_start[2] + m_ghost_count[2]; ++k)
+    for (long j = m_ghost_start[1]; j < m_ghost_start[1] + m_ghost_count[1]; ++j)
+      for (long i = m_ghost_start[0]; i < m_ghost_start[0] + m_ghost_count[0]; ++i) {
+        const bool corner = outside(0, i) + outside(1, j) + outside(2, k) > 1;
+        out.push_back(corner ? -1 : natural_number(m_shape, i, j, k));
+      }
+  return out;
+}
+
+void StructuredGrid::refresh_ghosts(Vec global, Vec local) const {
+  DM dm = static_cast<DM>(m_dm);
+  KARMAN_PETSC(DMGlobalToLocalBegin(dm, global, INSERT_VALUES, local));
+  KARMAN_PETSC(DMGlobalToLocalEnd(dm, global, INSERT_VALUES, local));
 }
 
 }  // namespace karman::mesh

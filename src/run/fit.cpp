@@ -235,8 +235,7 @@ class FitRun {
     writer.write_field("error", error);
     writer.close();
     const std::string xdmf = m_ctx.dir->staged("fields.xdmf");
-    if (m_ctx.rank == 0)
-      io::write_xdmf(xdmf, "fields.h5", m_spec.box, {"prediction", "exact", "error"});
+    if (m_ctx.rank == 0) io::write_xdmf(xdmf, "fields.h5", grid, {"prediction", "exact", "error"});
   }
 
   const FitSpec& m_spec;

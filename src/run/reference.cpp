@@ -68,26 +68,14 @@ std::string grid_text(const mesh::GridShape& g) {
   return out;
 }
 
+// Root attributes: the run, then the layout's description of the points (dim, periodic, shape,
+// lower, upper, spacing), then the resolved case.
 void write_grid_attributes(io::FieldWriter& w, const RunContext& ctx,
                            const config::ProblemSpec& p) {
-  const auto& g = p.grid;
   w.attribute("case", ctx.case_name);
   w.attribute("kind", std::string("reference"));
   w.attribute("pde", std::string(config::to_string(p.pde.type)));
-  w.attribute("dim", static_cast<long>(g.dim));
-  w.attribute("periodic", static_cast<long>(g.periodic));
-  std::vector<long> shape;  // HDF5 order [nz, ny, nx]
-  std::vector<double> lower, upper, spacing;
-  for (int d = g.dim - 1; d >= 0; --d) shape.push_back(g.n[d]);
-  for (int d = 0; d < g.dim; ++d) {
-    lower.push_back(g.lower[d]);
-    upper.push_back(g.upper[d]);
-    spacing.push_back(g.spacing(d));
-  }
-  w.attribute("shape", shape);
-  w.attribute("lower", lower);
-  w.attribute("upper", upper);
-  w.attribute("spacing", spacing);
+  w.layout_attributes();
   w.attribute("config", ctx.resolved_yaml);
   w.attribute("karman_version", std::string(KARMAN_VERSION));
 }
@@ -134,7 +122,7 @@ class ReferenceMethod : public Method {
     writer.close();
     const std::string xdmf_path = ctx.dir->staged("fields.xdmf");
     if (ctx.rank == 0)
-      io::write_xdmf(xdmf_path, "fields.h5", p.grid, fields, snapshots,
+      io::write_xdmf(xdmf_path, "fields.h5", grid, fields, snapshots,
                      snapshots.empty() ? std::vector<std::string>{} : snapshot_fields);
 
     log().info("PETSc {} + {}: {} iterations, residual {:.3e} ({}), setup {:.3f} s, solve {:.3f} s",
@@ -197,7 +185,7 @@ class ReferenceMethod : public Method {
 
     if (p.pde.exact) {
       auto exact = pde::evaluate(grid, *p.pde.exact, t_final);
-      auto norms = error_norms(ctx.comm, u, exact);
+      auto norms = error_norms(grid, u, exact);
       std::vector<double> error(u.size());
       for (std::size_t i = 0; i < u.size(); ++i) error[i] = u[i] - exact[i];
       store("exact", exact);
@@ -236,7 +224,7 @@ class ReferenceMethod : public Method {
       store("v_exact", v);
       store("u_error", difference(flow.u, u));
       store("v_error", difference(flow.v, v));
-      const auto norms = error_norms(ctx.comm, stacked(flow.u, flow.v), stacked(u, v));
+      const auto norms = error_norms(grid, stacked(flow.u, flow.v), stacked(u, v), 2);
       metrics["rel_l2"] = norms.rel_l2;
       metrics["max_abs"] = norms.max_abs;
       log().info("velocity error vs exact: rel_l2 {:.3e}, max_abs {:.3e}", norms.rel_l2,
@@ -247,7 +235,7 @@ class ReferenceMethod : public Method {
           without_mean(ctx.comm, grid.shape().size(), pde::evaluate(grid, *pde.exact_pressure));
       store("p_exact", p);
       store("p_error", difference(flow.p, p));
-      const auto norms = error_norms(ctx.comm, flow.p, p);
+      const auto norms = error_norms(grid, flow.p, p);
       metrics["rel_l2_pressure"] = norms.rel_l2;
       metrics["max_abs_pressure"] = norms.max_abs;
       log().info("pressure error vs exact (zero means): rel_l2 {:.3e}, max_abs {:.3e}",

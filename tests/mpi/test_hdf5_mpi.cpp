@@ -9,6 +9,7 @@
 
 #include "karman/core/error.hpp"
 #include "karman/io/hdf5.hpp"
+#include "karman/mesh/grid.hpp"
 #include "support/mpi_world.hpp"
 
 using namespace karman;

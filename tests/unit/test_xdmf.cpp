@@ -8,6 +8,7 @@
 
 #include "karman/core/error.hpp"
 #include "karman/io/xdmf.hpp"
+#include "karman/mesh/grid.hpp"
 
 using namespace karman;
 using karman::mesh::GridShape;
@@ -54,6 +55,9 @@ std::vector<std::string> elements_if_well_formed(const std::string& text) {
   return stack.empty() ? opened : std::vector<std::string>{""};
 }
 
+// The XDMF writer takes a layout: the grid's, on this process alone.
+mesh::StructuredGrid layout(const GridShape& shape) { return {MPI_COMM_SELF, shape}; }
+
 GridShape grid_2d() {
   GridShape shape;
   shape.dim = 2;
@@ -66,7 +70,7 @@ GridShape grid_2d() {
 }  // namespace
 
 TEST(Xdmf, SteadyFieldsMakeOneUniformGrid) {
-  io::write_xdmf("steady.xdmf", "steady.h5", grid_2d(), {"u", "exact"});
+  io::write_xdmf("steady.xdmf", "steady.h5", layout(grid_2d()), {"u", "exact"});
   const std::string text = read_text("steady.xdmf");
   EXPECT_FALSE(file_exists("steady.xdmf.tmp"));
   EXPECT_TRUE(contains(text, "<Xdmf Version=\"3.0\">")) << text;
@@ -95,7 +99,7 @@ TEST(Xdmf, SteadyFieldsMakeOneUniformGrid) {
 
 TEST(Xdmf, SnapshotsMakeATemporalCollection) {
   const std::vector<io::XdmfSnapshot> snapshots{{0, 0.0}, {5, 0.125}, {10, 2.5}};
-  io::write_xdmf("series.xdmf", "series.h5", grid_2d(), {}, snapshots, {"u", "v"});
+  io::write_xdmf("series.xdmf", "series.h5", layout(grid_2d()), {}, snapshots, {"u", "v"});
   const std::string text = read_text("series.xdmf");
   EXPECT_EQ(count(text, "GridType=\"Collection\" CollectionType=\"Temporal\""), 1) << text;
   EXPECT_EQ(count(text, "GridType=\"Uniform\""), 3) << text;
@@ -117,7 +121,7 @@ TEST(Xdmf, SnapshotsMakeATemporalCollection) {
 }
 
 TEST(Xdmf, SteadyFieldsAndSnapshotsAreTwoGrids) {
-  io::write_xdmf("both.xdmf", "both.h5", grid_2d(), {"error"}, {{3, 1.0}}, {"u"});
+  io::write_xdmf("both.xdmf", "both.h5", layout(grid_2d()), {"error"}, {{3, 1.0}}, {"u"});
   const std::string text = read_text("both.xdmf");
   EXPECT_TRUE(contains(text, ">both.h5:/fields/error</DataItem>")) << text;
   EXPECT_TRUE(contains(text, ">both.h5:/snapshots/000003/u</DataItem>")) << text;
@@ -131,7 +135,7 @@ TEST(Xdmf, ThreeDimensionsAreSlowestFirst) {
   shape.n = {5, 4, 3};
   shape.lower = {1.0, 2.0, 3.0};
   shape.upper = {2.0, 5.0, 4.0};  // dx = 0.25, dy = 1, dz = 0.5
-  io::write_xdmf("cube.xdmf", "cube.h5", shape, {"u"});
+  io::write_xdmf("cube.xdmf", "cube.h5", layout(shape), {"u"});
   const std::string text = read_text("cube.xdmf");
   EXPECT_TRUE(contains(text, "TopologyType=\"3DCoRectMesh\" Dimensions=\"3 4 5\"")) << text;
   EXPECT_TRUE(contains(text, "GeometryType=\"ORIGIN_DXDYDZ\"")) << text;
@@ -152,7 +156,7 @@ TEST(Xdmf, OneDimensionIsASingleRow) {
   shape.n = {11, 1, 1};
   shape.lower = {0.0, 0.0, 0.0};
   shape.upper = {1.0, 1.0, 1.0};
-  io::write_xdmf("line.xdmf", "line.h5", shape, {"u"});
+  io::write_xdmf("line.xdmf", "line.h5", layout(shape), {"u"});
   const std::string text = read_text("line.xdmf");
   EXPECT_TRUE(contains(text, "TopologyType=\"2DCoRectMesh\" Dimensions=\"1 11\"")) << text;
   EXPECT_TRUE(contains(text, "Format=\"XML\">0 0</DataItem>")) << text;
@@ -164,15 +168,15 @@ TEST(Xdmf, OneDimensionIsASingleRow) {
 }
 
 TEST(Xdmf, NamesAreEscaped) {
-  io::write_xdmf("escape.xdmf", "a&b.h5", grid_2d(), {"x<y"});
+  io::write_xdmf("escape.xdmf", "a&b.h5", layout(grid_2d()), {"x<y"});
   const std::string text = read_text("escape.xdmf");
   EXPECT_TRUE(contains(text, "Name=\"x&lt;y\"")) << text;
   EXPECT_TRUE(contains(text, ">a&amp;b.h5:/fields/x&lt;y</DataItem>")) << text;
 }
 
 TEST(Xdmf, RewriteReplacesTheFile) {
-  io::write_xdmf("rewrite.xdmf", "first.h5", grid_2d(), {"u"});
-  io::write_xdmf("rewrite.xdmf", "second.h5", grid_2d(), {"u"});
+  io::write_xdmf("rewrite.xdmf", "first.h5", layout(grid_2d()), {"u"});
+  io::write_xdmf("rewrite.xdmf", "second.h5", layout(grid_2d()), {"u"});
   const std::string text = read_text("rewrite.xdmf");
   EXPECT_FALSE(contains(text, "first.h5")) << text;
   EXPECT_TRUE(contains(text, "second.h5:/fields/u")) << text;
@@ -180,7 +184,7 @@ TEST(Xdmf, RewriteReplacesTheFile) {
 
 TEST(Xdmf, UnwritableFolderIsAFilesystemError) {
   try {
-    io::write_xdmf("no/such/folder/x.xdmf", "x.h5", grid_2d(), {"u"});
+    io::write_xdmf("no/such/folder/x.xdmf", "x.h5", layout(grid_2d()), {"u"});
     ADD_FAILURE() << "wrote into a missing folder";
   } catch (const ExternalError& e) {
     EXPECT_EQ(e.code(), ENOENT);

@@ -6,6 +6,10 @@
 
 #include <vector>
 
+namespace karman::mesh {
+class FieldLayout;
+}
+
 namespace karman {
 
 struct ErrorNorms {
@@ -17,5 +21,11 @@ struct ErrorNorms {
 
 ErrorNorms error_norms(MPI_Comm comm, const std::vector<double>& approx,
                        const std::vector<double>& reference);
+
+// The same for fields of a layout: `approx` and `reference` hold this rank's owned values of
+// `components` stacked fields ([components, n_owned]); sums run over the layout's communicator.
+// The norms are unweighted point sums, the same figures as the MPI_Comm overload.
+ErrorNorms error_norms(const mesh::FieldLayout& layout, const std::vector<double>& approx,
+                       const std::vector<double>& reference, int components = 1);
 
 }  // namespace karman

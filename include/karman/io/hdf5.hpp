@@ -1,8 +1,9 @@
 #pragma once
-// HDF5 files of grid fields, written and read collectively with parallel HDF5 (MPI-IO).
+// HDF5 files of fields, written and read collectively with parallel HDF5 (MPI-IO). The points
+// of a field are described by a mesh::FieldLayout (layout.hpp): its dataset dims, each rank's
+// block of a dataset and the attributes that describe the points. For a structured grid:
 //
-// Layout of a fields file (datasets are [nz, ny, nx] / [ny, nx] / [nx], C order, x fastest,
-// float64):
+// A fields file (datasets are [nz, ny, nx] / [ny, nx] / [nx], C order, x fastest, float64):
 //   /                      attributes: case, kind, pde, dim, shape, lower, upper, spacing,
 //                          periodic, config (resolved YAML), karman_version, ...
 //   /fields/<name>         final or steady fields: reference, exact, error, coefficient, ...
@@ -13,16 +14,16 @@
 #include <string>
 #include <vector>
 
-#include "karman/mesh/grid.hpp"
+#include "karman/mesh/layout.hpp"
 
 namespace karman::io {
 
 // Writes one fields file. Collective: every rank calls every method in the same order, with the
-// same names and attribute values. `grid` must outlive the writer. HDF5 failures throw
+// same names and attribute values. `layout` must outlive the writer. HDF5 failures throw
 // ExternalError("HDF5", ...).
 class FieldWriter {
  public:
-  FieldWriter(const std::string& path, const mesh::StructuredGrid& grid);
+  FieldWriter(const std::string& path, const mesh::FieldLayout& layout);
   ~FieldWriter();
   FieldWriter(const FieldWriter&) = delete;
   FieldWriter& operator=(const FieldWriter&) = delete;
@@ -34,8 +35,12 @@ class FieldWriter {
   void attribute(const std::string& name, long value);
   void attribute(const std::string& name, const std::vector<double>& value);
   void attribute(const std::string& name, const std::vector<long>& value);
+  // The layout's description of its points as root attributes (a grid: dim, periodic, shape,
+  // lower, upper, spacing), in the layout's order.
+  void layout_attributes();
 
-  // `owned` is this rank's owned box in the grid's storage order. A name is written once.
+  // `owned` is this rank's owned values [n_owned] in the layout's storage order; the dataset has
+  // the layout's file dims and dataset attributes. A name is written once.
   void write_field(const std::string& name, const std::vector<double>& owned);
   // Dataset /snapshots/<index as %06ld>/<name>; the first field of an index sets its `time`.
   void write_snapshot(long index, double time, const std::string& name,
@@ -57,9 +62,15 @@ struct FileField {
 // ConfigError naming both.
 FileField read_field(MPI_Comm comm, const std::string& path, const std::string& dataset);
 
-// Collective read of this rank's owned box of a dataset whose shape must match the grid.
+// Collective read of the dims of a numeric dataset (slowest first) without its values. Missing
+// file or dataset, or a non-numeric dataset: ConfigError as read_field.
+std::vector<long> read_dataset_dims(MPI_Comm comm, const std::string& path,
+                                    const std::string& dataset);
+
+// Collective read of this rank's owned values [n_owned] of a dataset whose dims must be the
+// layout's file dims (ConfigError "... has shape [..] but the grid is [..]" otherwise).
 std::vector<double> read_grid_field(const std::string& path, const std::string& dataset,
-                                    const mesh::StructuredGrid& grid);
+                                    const mesh::FieldLayout& layout);
 
 // Names of the datasets directly under a group ("/fields"), sorted. Missing group: ConfigError.
 std::vector<std::string> list_datasets(MPI_Comm comm, const std::string& path,

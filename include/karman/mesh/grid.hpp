@@ -2,12 +2,16 @@
 // Structured grids: the shape of a tensor-product grid of nodes and its PETSc DMDA decomposition
 // over MPI ranks. Fields on a grid are stored per rank as the owned box, x fastest:
 //   values[(k * count[1] + j) * count[0] + i] is node (start[0]+i, start[1]+j, start[2]+k).
+// A StructuredGrid is the field layout (layout.hpp) of its nodes: global numbers are natural
+// order (x fastest), files hold [nz, ny, nx] datasets, ghosts are the DMDA's width-1 star halo.
 
 #include <mpi.h>
 
 #include <array>
 #include <memory>
 #include <vector>
+
+#include "karman/mesh/layout.hpp"
 
 namespace karman::mesh {
 
@@ -27,7 +31,7 @@ struct GridShape {
 };
 
 // A GridShape distributed with PETSc DMDA (one dof, star stencil of width 1).
-class StructuredGrid {
+class StructuredGrid : public FieldLayout {
  public:
   StructuredGrid(MPI_Comm comm, const GridShape& shape);
   ~StructuredGrid();
@@ -35,7 +39,7 @@ class StructuredGrid {
   StructuredGrid& operator=(const StructuredGrid&) = delete;
 
   const GridShape& shape() const { return m_shape; }
-  MPI_Comm comm() const { return m_comm; }
+  MPI_Comm comm() const override { return m_comm; }
   const std::array<long, 3>& start() const { return m_start; }  // owned box origin
   const std::array<long, 3>& count() const { return m_count; }  // owned box extent
   long local_size() const { return m_count[0] * m_count[1] * m_count[2]; }
@@ -60,10 +64,26 @@ class StructuredGrid {
 
   void* dm() const { return m_dm; }  // the PETSc DM; see src/mesh/petsc_grid.hpp
 
+  // The field layout of the nodes (see layout.hpp).
+  int dim() const override { return m_shape.dim; }
+  long owned_count() const override { return local_size(); }
+  long global_count() const override { return m_shape.size(); }
+  std::vector<long> global_numbers() const override;
+  std::vector<double> coordinates() const override;
+  std::vector<long> file_dims() const override;
+  FileBlock file_block() const override;
+  std::vector<FileAttribute> dataset_attributes() const override;
+  std::vector<FileAttribute> file_attributes() const override;
+  ViewerMesh viewer_mesh() const override;
+  long ghosted_count() const override;
+  std::vector<long> ghosted_numbers() const override;
+  void refresh_ghosts(Vec global, Vec local) const override;
+
  private:
   GridShape m_shape;
   MPI_Comm m_comm;
   std::array<long, 3> m_start{0, 0, 0}, m_count{1, 1, 1};
+  std::array<long, 3> m_ghost_start{0, 0, 0}, m_ghost_count{1, 1, 1};  // the ghosted box
   void* m_dm = nullptr;  // DM, opaque here to keep PETSc out of public headers
 };
 
