@@ -15,6 +15,7 @@
 #include "io/hdf5_support.hpp"
 #include "karman/core/collective.hpp"
 #include "karman/core/error.hpp"
+#include "karman/core/extents.hpp"
 #include "karman/core/log.hpp"
 #include "karman/core/partition.hpp"
 #include "karman/core/progress.hpp"
@@ -458,11 +459,7 @@ struct Layout {
   std::vector<hsize_t> inputs, outputs;
   long samples() const { return static_cast<long>(inputs[0]); }
   std::vector<long> grid() const { return {inputs.begin() + 2, inputs.end()}; }
-  long points() const {
-    long p = 1;
-    for (auto n : grid()) p *= n;
-    return p;
-  }
+  long points() const { return product(grid()); }
 };
 
 std::vector<hsize_t> required_dims(hid_t file, const std::string& path, const char* dataset) {

@@ -28,6 +28,7 @@
 #include <limits>
 
 #include "karman/config/case.hpp"
+#include "karman/core/extents.hpp"
 #include "karman/core/log.hpp"
 #include "karman/core/partition.hpp"
 #include "karman/core/progress.hpp"
@@ -196,12 +197,6 @@ nn::Matrix<T> per_sample(const nn::Matrix<T>& m, long points) {
 template <class T>
 nn::Matrix<T> sample_rows(const nn::Matrix<T>& m, long points, long first, long count) {
   return Kokkos::subview(m, std::make_pair(first * points, (first + count) * points), Kokkos::ALL);
-}
-
-long product(const std::vector<long>& v) {
-  long p = 1;
-  for (long x : v) p *= x;
-  return p;
 }
 
 // The baseline's solver in one word: PETSc KSP + PC, PETSc TS, or the pseudo-spectral solver.
