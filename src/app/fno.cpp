@@ -28,6 +28,7 @@
 #include <limits>
 
 #include "karman/config/case.hpp"
+#include "karman/core/collective.hpp"
 #include "karman/core/extents.hpp"
 #include "karman/core/log.hpp"
 #include "karman/core/partition.hpp"
@@ -310,12 +311,13 @@ class FnoRun {
   }
 
   // The dataset file: generated (or completed, with --resume) unless a finished one made with
-  // the same settings is already there (then it is read as it is: a dataset is a cache).
+  // the same settings is already there (then it is read as it is: a dataset is a cache). Rank 0's
+  // view decides, so that every rank takes the collective inspect_dataset or none does.
   void prepare_dataset() {
     m_path = m_spec.data.file.empty()
                  ? (std::filesystem::path(m_ctx.dir->path()) / "dataset.h5").string()
                  : m_spec.data.file;
-    if (std::filesystem::exists(m_path) &&
+    if (exists_on_rank0(m_ctx.comm, m_path) &&
         fno::inspect_dataset(m_ctx.comm, m_path).generator == fno::describe(m_spec.data)) {
       log().info("dataset {}: made with these settings, reused", m_path);
       return;
