@@ -31,6 +31,7 @@
 #include "karman/core/collective.hpp"
 #include "karman/core/extents.hpp"
 #include "karman/core/log.hpp"
+#include "karman/core/norms.hpp"
 #include "karman/core/partition.hpp"
 #include "karman/core/progress.hpp"
 #include "karman/core/random.hpp"
@@ -206,16 +207,6 @@ std::string baseline_name(const nlohmann::json& baseline) {
   if (!ts.empty()) return ts.find("pseudo-spectral") != std::string::npos ? ts : "PETSc TS " + ts;
   return "PETSc " + baseline.value("ksp", std::string()) + " + " +
          baseline.value("pc", std::string());
-}
-
-// Relative L2 of one sample: ||a - b|| / ||b||.
-double relative_l2(const double* a, const double* b, long n) {
-  double rr = 0, bb = 0;
-  for (long i = 0; i < n; ++i) {
-    rr += (a[i] - b[i]) * (a[i] - b[i]);
-    bb += b[i] * b[i];
-  }
-  return std::sqrt(rr / bb);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -538,9 +529,9 @@ class FnoRun {
     double local_max = 0, max_rel;
     const long n = m_file_out * m_space_points, last = n - m_space_points;
     for (long s = 0; s < m_test_count; ++s) {
-      const double r = relative_l2(&prediction[s * n], &m_test_out[s * n], n);
+      const double r = relative_l2(prediction, m_test_out, s * n, n);
       local[0] += r;
-      local[1] += relative_l2(&prediction[s * n + last], &m_test_out[s * n + last], m_space_points);
+      local[1] += relative_l2(prediction, m_test_out, s * n + last, m_space_points);
       local_max = std::max(local_max, r);
     }
     local[2] = m_test_count > 0 ? wall / static_cast<double>(m_test_count) : 0.0;
@@ -573,7 +564,7 @@ class FnoRun {
       const fno::SolveOutcome cold = fno::solve_given(spec, d.inputs, nodes);
       local[0] += cold.wall_s;
       local[1] += static_cast<double>(cold.iterations);
-      local[2] += relative_l2(cold.solution.data(), d.outputs.data(), out_size);
+      local[2] += relative_l2(cold.solution, d.outputs, 0, out_size);
       last = cold.stats;
       if (darcy) {  // the hybrid solve: CG from the FNO's prediction
         const std::vector<double> guess = predict_file(d.inputs, 1, m_space);
@@ -612,8 +603,7 @@ class FnoRun {
       const long sample = m_spec.data.samples - m_spec.test + first + i;
       const fno::Instance instance = fno::solve_instance(m_spec.data, sample, nodes);
       const std::vector<double> p = predict_file(instance.inputs, 1, fine);
-      local += relative_l2(p.data(), instance.outputs.data(),
-                           static_cast<long>(instance.outputs.size()));
+      local += relative_l2(p, instance.outputs, 0, instance.outputs.size());
     }
     MPI_Allreduce(&local, &sum, 1, MPI_DOUBLE, MPI_SUM, m_ctx.comm);
     metrics["super_resolution"] = {
