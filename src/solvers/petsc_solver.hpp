@@ -1,11 +1,11 @@
 #pragma once
-// Internal helpers shared by the PETSc reference solvers: applying a case's `solver` section to a
-// KSP, reading back what ran, and the DMDA diffusion operator.
+// Internal helpers shared by the PETSc reference solvers: reading back what ran, MUMPS for direct
+// solves, and the DMDA diffusion operator. A case's `solver` section is applied to a KSP by
+// petsc::configure_ksp (src/petsc/ksp.hpp).
 
 #include <petscdmda.h>
 #include <petscksp.h>
 
-#include <functional>
 #include <vector>
 
 #include "../petsc/handle.hpp"
@@ -18,15 +18,8 @@ namespace karman::solvers::detail {
 
 inline DM dm_of(const mesh::StructuredGrid& grid) { return static_cast<DM>(grid.dm()); }
 
-// Types and tolerances from the case; extra `options` enter PETSc's database unless the command
-// line already set them; then KSPSetFromOptions, so command-line options win over the case.
-void configure_ksp(KSP ksp, const config::SolverSpec& spec);
-
-// Run a *SetFromOptions call; PETSc's complaint about an option becomes a ConfigError.
-void from_options(const std::function<void()>& set_from_options);
-
 // A direct solve (pc lu or cholesky) factors with MUMPS unless the options chose a solver:
-// PETSc's own LU runs on one rank only. Call after configure_ksp.
+// PETSc's own LU runs on one rank only. Call after petsc::configure_ksp.
 void prefer_mumps(KSP ksp);
 
 // ksp/pc types, final residual and convergence reason of the last solve.
