@@ -73,6 +73,13 @@ struct GhostedCoefficient {
 
 }  // namespace
 
+double dirichlet_diagonal(const mesh::StructuredGrid& grid) {
+  double diagonal = 0.0;
+  for (int d = 0; d < grid.shape().dim; ++d)
+    diagonal += 2.0 / (grid.shape().spacing(d) * grid.shape().spacing(d));
+  return diagonal;
+}
+
 void assemble_diffusion(const mesh::StructuredGrid& grid, const std::vector<double>& coefficient,
                         double boundary_diagonal, petsc::Mat& A) {
   DM dm = dm_of(grid);

@@ -25,6 +25,10 @@ void prefer_mumps(KSP ksp);
 // ksp/pc types, final residual and convergence reason of the last solve.
 void record_ksp(KSP ksp, SolveStats& stats);
 
+// The diagonal 2 Σ_d 1/h_d² given to eliminated Dirichlet rows: the interior rows' scale, so that
+// the eliminated operator stays well conditioned for AMG.
+double dirichlet_diagonal(const mesh::StructuredGrid& grid);
+
 // The operator -∇·(a∇u) with a two-point flux (harmonic-mean face coefficients), 2nd order on a
 // uniform grid. Interior rows hold the full stencil (including Dirichlet-node columns); boundary
 // rows are `boundary_diagonal` × identity. `coefficient` is the owned box of a (empty: a ≡ 1).
