@@ -9,12 +9,12 @@
 #include <cmath>
 #include <cstdio>
 #include <exception>
-#include <filesystem>
 #include <limits>
 
 #include "io/hdf5_support.hpp"
 #include "karman/core/collective.hpp"
 #include "karman/core/error.hpp"
+#include "karman/core/extents.hpp"
 #include "karman/core/log.hpp"
 #include "karman/core/partition.hpp"
 #include "karman/core/progress.hpp"
@@ -429,8 +429,6 @@ Instance solve_instance(const DatasetSpec& spec, long sample, long nodes) {
 
 namespace {
 
-namespace fs = std::filesystem;
-
 const char* const kInputs = "/inputs";
 const char* const kOutputs = "/outputs";
 const char* const kComplete = "/complete";
@@ -447,22 +445,12 @@ std::string layout_names(std::size_t rank) {
   return rank >= 3 && rank <= 5 ? std::string("[N, C, ") + spatial[rank - 3] + "]" : "[N, C, n...]";
 }
 
-bool rank0_says(MPI_Comm comm, bool value) {
-  int flag = value ? 1 : 0;
-  MPI_Bcast(&flag, 1, MPI_INT, 0, comm);
-  return flag != 0;
-}
-
 // The dims of /inputs and /outputs, checked against each other and the caller's channels.
 struct Layout {
   std::vector<hsize_t> inputs, outputs;
   long samples() const { return static_cast<long>(inputs[0]); }
   std::vector<long> grid() const { return {inputs.begin() + 2, inputs.end()}; }
-  long points() const {
-    long p = 1;
-    for (auto n : grid()) p *= n;
-    return p;
-  }
+  long points() const { return product(grid()); }
 };
 
 std::vector<hsize_t> required_dims(hid_t file, const std::string& path, const char* dataset) {
@@ -747,7 +735,7 @@ GenerateSummary generate_dataset(MPI_Comm comm, const DatasetSpec& spec, const s
   const std::string partial = path + ".partial";
 
   // A finished dataset with the same settings is kept as it is.
-  if (options.resume && rank0_says(comm, fs::exists(path))) {
+  if (options.resume && exists_on_rank0(comm, path)) {
     {
       Id file = open_file(comm, path);
       require_same_generator(file.get(), path, spec);
@@ -759,7 +747,7 @@ GenerateSummary generate_dataset(MPI_Comm comm, const DatasetSpec& spec, const s
     log().info("dataset {}: complete with these settings, nothing to do", path);
     return summary;
   }
-  const bool resume = options.resume && rank0_says(comm, fs::exists(partial));
+  const bool resume = options.resume && exists_on_rank0(comm, partial);
   DatasetFile f = resume ? open_partial(comm, spec, partial)
                          : create_partial(comm, spec, partial, options.config_yaml);
   const auto flags = read_complete(f.file.get(), partial, spec.samples);

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "karman/core/error.hpp"
+#include "karman/core/extents.hpp"
 
 namespace karman::fno {
 namespace {
@@ -44,12 +45,6 @@ GridMap grid_map(const std::vector<long>& shape, const std::vector<long>& padded
   g.dims = static_cast<int>(shape.size());
   for (int d = 0; d < g.dims; ++d) g.n[d] = shape[d], g.padded[d] = padded[d];
   return g;
-}
-
-long product(const std::vector<long>& v) {
-  long p = 1;
-  for (long x : v) p *= x;
-  return p;
 }
 
 // to [B·Np, C] = from [B·N, C] zero-padded at the far end of every dimension.

@@ -31,7 +31,10 @@
 #include <limits>
 
 #include "karman/config/case.hpp"
+#include "karman/core/collective.hpp"
+#include "karman/core/extents.hpp"
 #include "karman/core/log.hpp"
+#include "karman/core/norms.hpp"
 #include "karman/core/partition.hpp"
 #include "karman/core/progress.hpp"
 #include "karman/core/random.hpp"
@@ -221,28 +224,12 @@ nn::Matrix<T> sample_rows(const nn::Matrix<T>& m, long points, long first, long 
   return Kokkos::subview(m, std::make_pair(first * points, (first + count) * points), Kokkos::ALL);
 }
 
-long product(const std::vector<long>& v) {
-  long p = 1;
-  for (long x : v) p *= x;
-  return p;
-}
-
 // The baseline's solver in one word: PETSc KSP + PC, PETSc TS, or the pseudo-spectral solver.
 std::string baseline_name(const nlohmann::json& baseline) {
   const std::string ts = baseline.value("ts", std::string());
   if (!ts.empty()) return ts.find("pseudo-spectral") != std::string::npos ? ts : "PETSc TS " + ts;
   return "PETSc " + baseline.value("ksp", std::string()) + " + " +
          baseline.value("pc", std::string());
-}
-
-// Relative L2 of one sample: ||a - b|| / ||b||.
-double relative_l2(const double* a, const double* b, long n) {
-  double rr = 0, bb = 0;
-  for (long i = 0; i < n; ++i) {
-    rr += (a[i] - b[i]) * (a[i] - b[i]);
-    bb += b[i] * b[i];
-  }
-  return std::sqrt(rr / bb);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -346,12 +333,13 @@ class FnoRun {
   }
 
   // The dataset file: generated (or completed, with --resume) unless a finished one made with
-  // the same settings is already there (then it is read as it is: a dataset is a cache).
+  // the same settings is already there (then it is read as it is: a dataset is a cache). Rank 0's
+  // view decides, so that every rank takes the collective inspect_dataset or none does.
   void prepare_dataset() {
     m_path = m_spec.data.file.empty()
                  ? (std::filesystem::path(m_ctx.dir->path()) / "dataset.h5").string()
                  : m_spec.data.file;
-    if (std::filesystem::exists(m_path) &&
+    if (exists_on_rank0(m_ctx.comm, m_path) &&
         fno::inspect_dataset(m_ctx.comm, m_path).generator == fno::describe(m_spec.data)) {
       log().info("dataset {}: made with these settings, reused", m_path);
       return;
@@ -682,9 +670,9 @@ class FnoRun {
     double local_max = 0, max_rel;
     const long n = m_file_out * m_space_points, last = n - m_space_points;
     for (long s = 0; s < m_test_count; ++s) {
-      const double r = relative_l2(&prediction[s * n], &m_test_out[s * n], n);
+      const double r = relative_l2(prediction, m_test_out, s * n, n);
       local[0] += r;
-      local[1] += relative_l2(&prediction[s * n + last], &m_test_out[s * n + last], m_space_points);
+      local[1] += relative_l2(prediction, m_test_out, s * n + last, m_space_points);
       local_max = std::max(local_max, r);
     }
     local[2] = m_test_count > 0 ? wall / static_cast<double>(m_test_count) : 0.0;
@@ -717,7 +705,7 @@ class FnoRun {
       const fno::SolveOutcome cold = fno::solve_given(spec, d.inputs, nodes);
       local[0] += cold.wall_s;
       local[1] += static_cast<double>(cold.iterations);
-      local[2] += relative_l2(cold.solution.data(), d.outputs.data(), out_size);
+      local[2] += relative_l2(cold.solution, d.outputs, 0, out_size);
       last = cold.stats;
       if (darcy) {  // the hybrid solve: CG from the FNO's prediction
         const std::vector<double> guess = predict_file(d.inputs, 1, m_space);
@@ -756,8 +744,7 @@ class FnoRun {
       const long sample = m_spec.data.samples - m_spec.test + first + i;
       const fno::Instance instance = fno::solve_instance(m_spec.data, sample, nodes);
       const std::vector<double> p = predict_file(instance.inputs, 1, fine);
-      local += relative_l2(p.data(), instance.outputs.data(),
-                           static_cast<long>(instance.outputs.size()));
+      local += relative_l2(p, instance.outputs, 0, instance.outputs.size());
     }
     MPI_Allreduce(&local, &sum, 1, MPI_DOUBLE, MPI_SUM, m_ctx.comm);
     metrics["super_resolution"] = {

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "karman/core/error.hpp"
+#include "karman/core/extents.hpp"
 #include "karman/core/random.hpp"
 
 namespace karman::fno {
@@ -136,8 +137,7 @@ void SpectralConv<T>::set_grid(const std::vector<long>& shape) {
   if (!error.empty()) throw ConfigError("Fourier layer: " + error);
   if (shape == m_shape) return;
   m_shape = shape;
-  m_points = 1;
-  for (long n : shape) m_points *= n;
+  m_points = product(shape);
   m_current = nullptr;
   build_mode_table();
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "karman/core/error.hpp"
+#include "karman/core/extents.hpp"
 
 namespace karman::fno {
 
@@ -67,12 +68,6 @@ std::vector<double> trajectories(const std::vector<double>& inputs,
 }
 
 namespace {
-
-long product(const std::vector<long>& v) {
-  long p = 1;
-  for (long x : v) p *= x;
-  return p;
-}
 
 // The file's layout: K channels in, T out, one evaluation.
 class Direct final : public TimeTreatment {

@@ -19,10 +19,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <filesystem>
 #include <string>
 #include <vector>
 
+#include "karman/core/collective.hpp"
 #include "karman/core/error.hpp"
 #include "karman/core/log.hpp"
 #include "karman/core/timer.hpp"
@@ -137,15 +137,6 @@ PrecondSpec read_precond(const config::Node& root) {
 // The smooth default coefficient κ = exp(0.8 sin(2πx) cos(2πy)) (κ varies ~5× across the square).
 double smooth_kappa(double x, double y) {
   return std::exp(0.8 * std::sin(2 * M_PI * x) * std::cos(2 * M_PI * y));
-}
-
-// True on every rank when rank 0 sees `path` (the ranks then take the same branch).
-bool exists_on_rank0(MPI_Comm comm, const std::string& path) {
-  int rank = 0, found = 0;
-  MPI_Comm_rank(comm, &rank);
-  if (rank == 0) found = std::filesystem::exists(path) ? 1 : 0;
-  MPI_Bcast(&found, 1, MPI_INT, 0, comm);
-  return found != 0;
 }
 
 std::string size_list(const std::vector<long>& values) {

@@ -17,6 +17,7 @@
 #include "io/hdf5_support.hpp"
 #include "karman/core/collective.hpp"
 #include "karman/core/error.hpp"
+#include "karman/core/extents.hpp"
 #include "petsc/check.hpp"
 
 namespace karman::precond {
@@ -119,9 +120,7 @@ std::vector<T> read_dataset(hid_t file, const std::string& path, const std::stri
     if (integer && H5Tget_class(type.get()) != H5T_INTEGER)
       throw file_error(path, "dataset " + name + " must hold integers");
     dims = dataset_dims(dataset.get(), path);
-    hsize_t size = 1;
-    for (hsize_t d : dims) size *= d;
-    values.resize(size);
+    values.resize(product(dims));
     Id dxpl = collective_dxpl(path);
     T none{};
     const hid_t memory = integer ? H5T_NATIVE_INT64 : H5T_NATIVE_DOUBLE;

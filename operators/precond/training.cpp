@@ -17,6 +17,7 @@
 #include "operators/precond/fsai_loss.hpp"
 #include "petsc/check.hpp"
 #include "petsc/handle.hpp"
+#include "petsc/ksp.hpp"
 
 namespace karman::precond {
 namespace {
@@ -25,26 +26,24 @@ constexpr double kPairsRtol = 1e-10;  // reference solves for the loss
 constexpr double kCgRtol = 1e-8;      // the benchmark's CG tolerance (issue 6)
 constexpr std::uint64_t kCgRhsSeed = 2023;
 
-// A KSP of type CG on (a, a) with the unpreconditioned residual norm and zero initial guess.
-// Options are not read from the database: training must not change with a user's -ksp_ flags.
-void configure_cg(KSP ksp, Mat a, double rtol, PetscInt max_iterations) {
-  KARMAN_PETSC(KSPSetOperators(ksp, a, a));
-  KARMAN_PETSC(KSPSetType(ksp, KSPCG));
+// A KSP on `comm` of type CG with PC `pc_type` on (a, a), the unpreconditioned residual norm and
+// zero initial guess. Options are not read from the database: training must not change with a
+// user's -ksp_ flags.
+petsc::KSP make_cg(MPI_Comm comm, Mat a, const std::string& pc_type, double rtol,
+                   PetscInt max_iterations) {
+  petsc::KSP ksp =
+      petsc::make_ksp(comm, a, petsc::solver(KSPCG, pc_type, rtol, 0.0, max_iterations), "",
+                      petsc::Options::ignore);
   KARMAN_PETSC(KSPSetNormType(ksp, KSP_NORM_UNPRECONDITIONED));
   KARMAN_PETSC(KSPSetInitialGuessNonzero(ksp, PETSC_FALSE));
-  KARMAN_PETSC(KSPSetTolerances(ksp, rtol, 0.0, PETSC_DEFAULT, max_iterations));
+  return ksp;
 }
 
 // Solve with GAMG for each column of b; x, b: host [n, k] mirrors.
 template <class HostMatrix>
 void solve_columns(Mat a, const HostMatrix& b, const HostMatrix& x) {
   const PetscInt n = static_cast<PetscInt>(b.extent(0));
-  petsc::KSP ksp;
-  KARMAN_PETSC(KSPCreate(PETSC_COMM_SELF, ksp.out()));
-  configure_cg(ksp, a, kPairsRtol, 10 * n + 100);
-  PC pc;
-  KARMAN_PETSC(KSPGetPC(ksp, &pc));
-  KARMAN_PETSC(PCSetType(pc, PCGAMG));
+  petsc::KSP ksp = make_cg(PETSC_COMM_SELF, a, PCGAMG, kPairsRtol, 10 * n + 100);
   petsc::Vec bv, xv;
   KARMAN_PETSC(MatCreateVecs(a, xv.out(), bv.out()));
   for (std::size_t s = 0; s < b.extent(1); ++s) {
@@ -243,15 +242,15 @@ std::vector<TrainingPairs> partition_training_pairs(const TrainingPairs& pairs, 
 
 namespace {
 
-// CG as cg_iterations documents, with the PC set by `configure_pc`; iterations -1 if not converged.
-// KSPSetUp (PCSetUp: for "karman" the GNN inference and the factor build) is timed apart from
-// KSPSolve, so a PC's setup cost and its per-solve cost can be reported separately.
-CgRun run_cg(Mat a, const std::function<void(PC)>& configure_pc) {
+// CG as cg_iterations documents, with a PC of type `pc_type` that `configure_pc` completes;
+// iterations -1 if not converged. KSPSetUp (PCSetUp: for "karman" the GNN inference and the factor
+// build) is timed apart from KSPSolve, so a PC's setup cost and its per-solve cost can be reported
+// separately.
+CgRun run_cg(Mat a, const std::string& pc_type, const std::function<void(PC)>& configure_pc) {
   PetscInt rows = 0, first = 0, last = 0;
   KARMAN_PETSC(MatGetSize(a, &rows, nullptr));
-  petsc::KSP ksp;
-  KARMAN_PETSC(KSPCreate(PetscObjectComm(reinterpret_cast<PetscObject>(a)), ksp.out()));
-  configure_cg(ksp, a, kCgRtol, 10 * rows);
+  petsc::KSP ksp =
+      make_cg(PetscObjectComm(reinterpret_cast<PetscObject>(a)), a, pc_type, kCgRtol, 10 * rows);
   PC pc;
   KARMAN_PETSC(KSPGetPC(ksp, &pc));
   configure_pc(pc);
@@ -285,15 +284,14 @@ CgRun run_cg(Mat a, const std::function<void(PC)>& configure_pc) {
 }  // namespace
 
 CgRun timed_cg(Mat a, const FactorProvider& provider, FactorKind kind) {
-  return run_cg(a, [&provider, kind](PC pc) {
-    KARMAN_PETSC(PCSetType(pc, "karman"));
+  return run_cg(a, "karman", [&provider, kind](PC pc) {
     pc_karman_set_type(pc, kind);
     pc_karman_set_factor_provider(pc, provider);
   });
 }
 
 CgRun timed_cg(Mat a, const std::string& pc_type) {
-  return run_cg(a, [&pc_type](PC pc) { KARMAN_PETSC(PCSetType(pc, pc_type.c_str())); });
+  return run_cg(a, pc_type, [](PC) {});
 }
 
 long cg_iterations(Mat a, const FactorProvider& provider, FactorKind kind) {

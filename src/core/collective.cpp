@@ -1,5 +1,6 @@
 #include "karman/core/collective.hpp"
 
+#include <filesystem>
 #include <string>
 
 #include "karman/core/error.hpp"
@@ -50,6 +51,14 @@ void run_on_rank0(MPI_Comm comm, const std::function<void()>& work) {
     }
   }
   rethrow_on_all(comm, error);
+}
+
+bool exists_on_rank0(MPI_Comm comm, const std::string& path) {
+  int rank = 0, found = 0;
+  MPI_Comm_rank(comm, &rank);
+  if (rank == 0) found = std::filesystem::exists(path) ? 1 : 0;
+  MPI_Bcast(&found, 1, MPI_INT, 0, comm);
+  return found != 0;
 }
 
 }  // namespace karman

@@ -7,6 +7,19 @@
 
 namespace karman {
 
+double relative_l2(const std::vector<double>& approx, const std::vector<double>& reference,
+                   std::size_t first, std::size_t count) {
+  KARMAN_VERIFY(first + count <= approx.size() && first + count <= reference.size(),
+                "relative_l2: the range exceeds a vector");
+  double error = 0.0, norm = 0.0;
+  for (std::size_t i = first; i < first + count; ++i) {
+    const double d = approx[i] - reference[i];
+    error += d * d;
+    norm += reference[i] * reference[i];
+  }
+  return norm > 0.0 ? std::sqrt(error / norm) : std::sqrt(error);
+}
+
 ErrorNorms error_norms(MPI_Comm comm, const std::vector<double>& approx,
                        const std::vector<double>& reference) {
   KARMAN_VERIFY(approx.size() == reference.size(), "error_norms: sizes differ");

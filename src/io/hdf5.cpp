@@ -14,6 +14,7 @@
 
 #include "hdf5_support.hpp"
 #include "karman/core/error.hpp"
+#include "karman/core/extents.hpp"
 
 namespace karman::io {
 namespace {
@@ -399,8 +400,7 @@ FileField read_field(MPI_Comm comm, const std::string& path, const std::string& 
   const std::vector<hsize_t> dims = dataset_dims(data.get(), path);
   FileField field;
   field.shape.assign(dims.begin(), dims.end());
-  hsize_t size = 1;
-  for (hsize_t n : dims) size *= n;
+  const hsize_t size = product(dims);
   field.values.resize(size);
   // Every rank selects everything: one collective read that MPI-IO can serve once and share.
   Id dxpl = collective_dxpl(path);

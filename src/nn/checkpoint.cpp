@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <functional>
 
+#include "../io/hdf5_support.hpp"
 #include "karman/core/collective.hpp"
 #include "karman/core/error.hpp"
 
@@ -25,64 +26,33 @@ const std::string& Checkpoint::string(const std::string& name) const {
 
 namespace {
 
-// An hid_t closed on scope exit.
-class H5Id {
- public:
-  H5Id(hid_t id, herr_t (*close)(hid_t), const std::string& what) : m_id(id), m_close(close) {
-    if (id < 0) throw ExternalError("HDF5", static_cast<int>(id), what);
-  }
-  ~H5Id() { m_close(m_id); }
-  H5Id(const H5Id&) = delete;
-  H5Id& operator=(const H5Id&) = delete;
-  operator hid_t() const { return m_id; }
+using io::h5::check;
+using io::h5::Id;
+using io::h5::make_id;
 
- private:
-  hid_t m_id;
-  herr_t (*m_close)(hid_t);
-};
-
-void check(herr_t status, const std::string& what) {
-  if (status < 0) throw ExternalError("HDF5", static_cast<int>(status), what);
-}
-
-void write_scalar_attribute(hid_t object, const std::string& name, double value,
-                            const std::string& path) {
-  H5Id space(H5Screate(H5S_SCALAR), H5Sclose, "dataspace");
-  H5Id attr(H5Acreate2(object, name.c_str(), H5T_NATIVE_DOUBLE, space, H5P_DEFAULT, H5P_DEFAULT),
-            H5Aclose, "cannot write '" + name + "' to " + path);
-  check(H5Awrite(attr, H5T_NATIVE_DOUBLE, &value), "cannot write '" + name + "' to " + path);
-}
-
-void write_string_attribute(hid_t object, const std::string& name, const std::string& value,
-                            const std::string& path) {
-  H5Id type(H5Tcopy(H5T_C_S1), H5Tclose, "string type");
-  check(H5Tset_size(type, H5T_VARIABLE), "string type");
-  check(H5Tset_cset(type, H5T_CSET_UTF8), "string type");
-  H5Id space(H5Screate(H5S_SCALAR), H5Sclose, "dataspace");
-  H5Id attr(H5Acreate2(object, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT), H5Aclose,
-            "cannot write '" + name + "' to " + path);
-  const char* text = value.c_str();
-  check(H5Awrite(attr, type, &text), "cannot write '" + name + "' to " + path);
-}
-
+// Arrays are float64 datasets under /arrays, scalars and strings attributes of the root group.
 void write_file(const std::string& path, const Checkpoint& c) {
-  H5Id file(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose,
-            "cannot create checkpoint " + path);
+  Id file = make_id(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose,
+                    "cannot create checkpoint", path);
   // Intermediate groups ("arrays/parameters") are created on demand.
-  H5Id link_plist(H5Pcreate(H5P_LINK_CREATE), H5Pclose, "property list");
-  check(H5Pset_create_intermediate_group(link_plist, 1), "property list");
+  Id link_plist =
+      make_id(H5Pcreate(H5P_LINK_CREATE), H5Pclose, "cannot create a link list for", path);
+  check(H5Pset_create_intermediate_group(link_plist.get(), 1), "cannot create a link list for",
+        path);
   for (const auto& [name, values] : c.arrays) {
     const hsize_t n = values.size();
-    H5Id space(H5Screate_simple(1, &n, nullptr), H5Sclose, "dataspace");
-    H5Id data(H5Dcreate2(file, ("arrays/" + name).c_str(), H5T_IEEE_F64LE, space, link_plist,
-                         H5P_DEFAULT, H5P_DEFAULT),
-              H5Dclose, "cannot create '" + name + "' in " + path);
+    Id space =
+        make_id(H5Screate_simple(1, &n, nullptr), H5Sclose, "cannot create a dataspace for", path);
+    Id data = make_id(H5Dcreate2(file.get(), ("arrays/" + name).c_str(), H5T_IEEE_F64LE,
+                                 space.get(), link_plist.get(), H5P_DEFAULT, H5P_DEFAULT),
+                      H5Dclose, "cannot create '" + name + "' in", path);
     if (n)
-      check(H5Dwrite(data, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()),
-            "cannot write '" + name + "' to " + path);
+      check(H5Dwrite(data.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()),
+            "cannot write '" + name + "' to", path);
   }
-  for (const auto& [name, value] : c.scalars) write_scalar_attribute(file, name, value, path);
-  for (const auto& [name, value] : c.strings) write_string_attribute(file, name, value, path);
+  for (const auto& [name, value] : c.scalars)
+    io::h5::put_scalar(file.get(), name, H5T_NATIVE_DOUBLE, &value, path);
+  for (const auto& [name, value] : c.strings) io::h5::put_string(file.get(), name, value, path);
 }
 
 struct Reader {
@@ -159,16 +129,18 @@ Checkpoint read_file(const std::string& path) {
                  ? H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT)
                  : -1;
   if (id < 0) throw ConfigError(Place{path, 0, 0}, "cannot open checkpoint (missing or not HDF5)");
-  H5Id file(id, H5Fclose, path);
+  Id file(id, H5Fclose);
   Reader reader{&c, path};
   try {
-    if (H5Lexists(file, "arrays", H5P_DEFAULT) > 0) {
-      H5Id arrays(H5Gopen2(file, "arrays", H5P_DEFAULT), H5Gclose, "arrays of " + path);
-      check(H5Ovisit2(arrays, H5_INDEX_NAME, H5_ITER_INC, read_dataset, &reader, H5O_INFO_BASIC),
-            "cannot read the arrays of " + path);
+    if (H5Lexists(file.get(), "arrays", H5P_DEFAULT) > 0) {
+      Id arrays = make_id(H5Gopen2(file.get(), "arrays", H5P_DEFAULT), H5Gclose,
+                          "cannot open the arrays of", path);
+      check(H5Ovisit2(arrays.get(), H5_INDEX_NAME, H5_ITER_INC, read_dataset, &reader,
+                      H5O_INFO_BASIC),
+            "cannot read the arrays of", path);
     }
-    check(H5Aiterate2(file, H5_INDEX_NAME, H5_ITER_INC, nullptr, read_attribute, &reader),
-          "cannot read the attributes of " + path);
+    check(H5Aiterate2(file.get(), H5_INDEX_NAME, H5_ITER_INC, nullptr, read_attribute, &reader),
+          "cannot read the attributes of", path);
   } catch (const ExternalError&) {
     throw ConfigError(Place{path, 0, 0}, "cannot read checkpoint (corrupt or truncated file)");
   }

@@ -7,6 +7,7 @@
 
 #include "../petsc/check.hpp"
 #include "../petsc/handle.hpp"
+#include "../petsc/ksp.hpp"
 #include "karman/core/error.hpp"
 #include "karman/nn/gemm.hpp"
 
@@ -119,23 +120,12 @@ class BlockedSystem {
   Matrix<T> m_v, m_jv;                // [P, 1], [rows, 1]
 };
 
-// d solves A d = b on this rank with a KSP of type `type` and a PC of type `pc_type` (options
-// prefix karman_gauss_newton_, so -karman_gauss_newton_ksp_monitor and the like reach it);
-// `configure` sets the rest before KSPSetFromOptions.
-std::vector<double> solve_on_rank(::Mat a, KSPType type, PCType pc_type,
-                                  const std::vector<double>& b,
-                                  const std::function<void(::KSP)>& configure) {
+// d solves A d = b on this rank with the KSP and PC of `solver` (options prefix
+// karman_gauss_newton_, so -karman_gauss_newton_ksp_monitor and the like reach it).
+std::vector<double> solve_on_rank(::Mat a, const config::SolverSpec& solver,
+                                  const std::vector<double>& b) {
   const PetscInt p = static_cast<PetscInt>(b.size());
-  petsc::KSP ksp;
-  KARMAN_PETSC(KSPCreate(PETSC_COMM_SELF, ksp.out()));
-  KARMAN_PETSC(KSPSetOptionsPrefix(ksp, "karman_gauss_newton_"));
-  KARMAN_PETSC(KSPSetOperators(ksp, a, a));
-  KARMAN_PETSC(KSPSetType(ksp, type));
-  PC pc;
-  KARMAN_PETSC(KSPGetPC(ksp, &pc));
-  KARMAN_PETSC(PCSetType(pc, pc_type));
-  configure(ksp);
-  KARMAN_PETSC(KSPSetFromOptions(ksp));
+  petsc::KSP ksp = petsc::make_ksp(PETSC_COMM_SELF, a, solver, "karman_gauss_newton_");
   std::vector<double> d(b.size(), 0.0);
   petsc::Vec rhs, solution;
   KARMAN_PETSC(VecCreateSeqWithArray(PETSC_COMM_SELF, 1, p, b.data(), rhs.out()));
@@ -159,10 +149,10 @@ std::vector<double> solve_dense(std::vector<double> gramian, const std::vector<d
   KARMAN_PETSC(MatAssemblyEnd(a, MAT_FINAL_ASSEMBLY));
   // PCSVD's cutoff is absolute: scale the relative one by ‖G‖_F (≥ the largest singular value).
   const std::string cutoff = fmt::format("{:.17g}", options.svd_rcond * frobenius);
-  return solve_on_rank(a, KSPPREONLY, PCSVD, b, [&](::KSP) {
-    KARMAN_PETSC(
-        PetscOptionsSetValue(nullptr, "-karman_gauss_newton_pc_svd_zero_sing", cutoff.c_str()));
-  });
+  KARMAN_PETSC(
+      PetscOptionsSetValue(nullptr, "-karman_gauss_newton_pc_svd_zero_sing", cutoff.c_str()));
+  // One application of the SVD pseudo-inverse: preonly ignores the tolerances.
+  return solve_on_rank(a, petsc::solver(KSPPREONLY, PCSVD, 1e-5), b);
 }
 
 // The Gramian as an operator, never formed: v ↦ Σ_c J_cᵀ(J_c v) + λ v.
@@ -197,10 +187,8 @@ std::vector<double> solve_matrix_free(BlockedSystem<T>& system, const std::vecto
   petsc::Mat shell;
   KARMAN_PETSC(MatCreateShell(PETSC_COMM_SELF, p, p, p, p, &op, shell.out()));
   KARMAN_PETSC(MatShellSetOperation(shell, MATOP_MULT, (void (*)(void))gramian_mult<T>));
-  return solve_on_rank(shell, KSPCG, PCNONE, b, [&](::KSP ksp) {
-    KARMAN_PETSC(KSPSetTolerances(ksp, options.cg_rtol, 0.0, PETSC_DEFAULT,
-                                  static_cast<PetscInt>(options.cg_max_iterations)));
-  });
+  return solve_on_rank(
+      shell, petsc::solver(KSPCG, PCNONE, options.cg_rtol, 0.0, options.cg_max_iterations), b);
 }
 
 // θ = θ0 − η d on the device.

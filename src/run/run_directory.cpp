@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "karman/core/collective.hpp"
 #include "karman/core/error.hpp"
 
 namespace fs = std::filesystem;
@@ -35,12 +36,10 @@ std::string check_writable(const std::string& path) {
 
 RunDirectory::RunDirectory(MPI_Comm comm, const std::string& path) : m_comm(comm), m_path(path) {
   MPI_Comm_rank(comm, &m_rank);
-  std::string problem = m_rank == 0 ? check_writable(path) : std::string();
-  int length = static_cast<int>(problem.size());
-  MPI_Bcast(&length, 1, MPI_INT, 0, comm);
-  problem.resize(length);
-  MPI_Bcast(problem.data(), length, MPI_CHAR, 0, comm);
-  if (!problem.empty()) throw ConfigError(problem);
+  run_on_rank0(comm, [&] {
+    const std::string problem = check_writable(path);
+    if (!problem.empty()) throw ConfigError(problem);
+  });
 }
 
 RunDirectory::~RunDirectory() {

@@ -37,9 +37,7 @@ SteadyResult solve_elliptic(const mesh::StructuredGrid& grid, const config::PdeS
 
   // A u = f with Dirichlet rows; the boundary diagonal matches the interior scale (2 Σ 1/h²) so
   // that eliminating those rows keeps the operator well conditioned for AMG.
-  double diagonal = 0.0;
-  for (int d = 0; d < grid.shape().dim; ++d)
-    diagonal += 2.0 / (grid.shape().spacing(d) * grid.shape().spacing(d));
+  const double diagonal = detail::dirichlet_diagonal(grid);
   petsc::Mat A;
   detail::assemble_diffusion(grid, coefficient, diagonal, A);
   // Helmholtz: -Δ_h - k² I. The shift also lands on the boundary rows, whose diagonal the

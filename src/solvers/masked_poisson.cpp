@@ -57,9 +57,7 @@ SteadyResult solve_poisson_masked(const mesh::StructuredGrid& grid, const std::v
   // The box operator, then the Dirichlet rows and columns eliminated symmetrically (as in
   // solve_elliptic, with inactive nodes added to the row set): the matrix stays SPD for CG, and
   // the diagonal of the identity rows matches the interior scale 2 Σ 1/h² for AMG.
-  double diagonal = 0.0;
-  for (int d = 0; d < grid.shape().dim; ++d)
-    diagonal += 2.0 / (grid.shape().spacing(d) * grid.shape().spacing(d));
+  const double diagonal = detail::dirichlet_diagonal(grid);
   petsc::Mat A;
   detail::assemble_diffusion(grid, {}, diagonal, A);
   petsc::Vec u, b;

@@ -9,6 +9,7 @@
 
 #include "../petsc/check.hpp"
 #include "../petsc/handle.hpp"
+#include "../petsc/ksp.hpp"
 #include "karman/core/timer.hpp"
 #include "karman/pde/equations.hpp"
 #include "karman/pde/fields.hpp"
@@ -344,22 +345,14 @@ long solve_pressure(const mesh::StructuredGrid& grid, DM flow_dm, Vec G_local, d
   petsc::Mat A;
   petsc::Vec b, x;
   petsc::MatNullSpace constants;
-  petsc::KSP ksp;
   KARMAN_PETSC(DMCreateGlobalVector(dm, b.out()));
   KARMAN_PETSC(VecDuplicate(b, x.out()));
   assemble_pressure_problem(grid, flow_dm, G_local, A, b);
   KARMAN_PETSC(MatNullSpaceCreate(grid.comm(), PETSC_TRUE, 0, nullptr, constants.out()));
   KARMAN_PETSC(MatSetNullSpace(A, constants));
   KARMAN_PETSC(MatNullSpaceRemove(constants, b));
-  KARMAN_PETSC(KSPCreate(grid.comm(), ksp.out()));
-  KARMAN_PETSC(KSPSetOptionsPrefix(ksp, "pressure_"));
-  KARMAN_PETSC(KSPSetOperators(ksp, A, A));
-  KARMAN_PETSC(KSPSetType(ksp, KSPCG));
-  PC pc;
-  KARMAN_PETSC(KSPGetPC(ksp, &pc));
-  KARMAN_PETSC(PCSetType(pc, PCGAMG));
-  KARMAN_PETSC(KSPSetTolerances(ksp, rtol, PETSC_DEFAULT, PETSC_DEFAULT, PETSC_DEFAULT));
-  detail::from_options([&] { KARMAN_PETSC(KSPSetFromOptions(ksp)); });
+  // CG + GAMG; -pressure_ksp_monitor, -pressure_pc_type hypre and the like reach it.
+  petsc::KSP ksp = petsc::make_ksp(grid.comm(), A, petsc::solver(KSPCG, PCGAMG, rtol), "pressure_");
   KARMAN_PETSC(KSPSolve(ksp, b, x));
   KSPConvergedReason reason;
   PetscInt iterations;
@@ -427,7 +420,7 @@ NavierStokesResult solve_navier_stokes(const mesh::StructuredGrid& grid, const c
   KARMAN_PETSC(SNESSetTolerances(snes, solver.atol, solver.rtol, PETSC_DEFAULT, 50, PETSC_DEFAULT));
   KSP ksp;
   KARMAN_PETSC(SNESGetKSP(snes, &ksp));
-  detail::configure_ksp(ksp, solver);
+  petsc::configure_ksp(ksp, solver);
   detail::prefer_mumps(ksp);
   // Full Newton steps: from rest they converge in about five steps for the Reynolds numbers of
   // the cases (Kovasznay 20, cavity 100), where backtracking on ||F|| only slows the start down.
@@ -435,7 +428,7 @@ NavierStokesResult solve_navier_stokes(const mesh::StructuredGrid& grid, const c
   SNESLineSearch line_search;
   KARMAN_PETSC(SNESGetLineSearch(snes, &line_search));
   KARMAN_PETSC(SNESLineSearchSetType(line_search, SNESLINESEARCHBASIC));
-  detail::from_options([&] { KARMAN_PETSC(SNESSetFromOptions(snes)); });
+  petsc::from_options([&] { KARMAN_PETSC(SNESSetFromOptions(snes)); });
   KARMAN_PETSC(DMCreateGlobalVector(dm, X.out()));
   initial_guess(dm, ctx, X);
   KARMAN_PETSC(SNESSetUp(snes));

@@ -3,36 +3,10 @@
 #include <cmath>
 
 #include "../petsc/check.hpp"
+#include "../petsc/ksp.hpp"
 #include "karman/pde/equations.hpp"
 
 namespace karman::solvers::detail {
-
-void configure_ksp(KSP ksp, const config::SolverSpec& spec) {
-  PC pc;
-  KARMAN_PETSC(KSPGetPC(ksp, &pc));
-  KARMAN_PETSC(KSPSetType(ksp, spec.ksp.c_str()));
-  KARMAN_PETSC(PCSetType(pc, spec.pc.c_str()));
-  KARMAN_PETSC(KSPSetTolerances(ksp, spec.rtol, spec.atol, PETSC_DEFAULT, spec.max_it));
-  for (const auto& [name, value] : spec.options) {
-    const std::string option = "-" + name;
-    PetscBool set;
-    KARMAN_PETSC(PetscOptionsHasName(nullptr, nullptr, option.c_str(), &set));
-    if (!set)
-      KARMAN_PETSC(
-          PetscOptionsSetValue(nullptr, option.c_str(), value.empty() ? nullptr : value.c_str()));
-  }
-  from_options([&] { KARMAN_PETSC(KSPSetFromOptions(ksp)); });
-}
-
-void from_options(const std::function<void()>& set_from_options) {
-  // Every rank reads the same options, so a bad name or value fails everywhere alike: user input.
-  try {
-    set_from_options();
-  } catch (const ExternalError& e) {
-    throw ConfigError("PETSc options (solver.options or the command line): " +
-                      std::string(e.what()));
-  }
-}
 
 void prefer_mumps(KSP ksp) {
 #if defined(PETSC_HAVE_MUMPS)
@@ -98,6 +72,13 @@ struct GhostedCoefficient {
 };
 
 }  // namespace
+
+double dirichlet_diagonal(const mesh::StructuredGrid& grid) {
+  double diagonal = 0.0;
+  for (int d = 0; d < grid.shape().dim; ++d)
+    diagonal += 2.0 / (grid.shape().spacing(d) * grid.shape().spacing(d));
+  return diagonal;
+}
 
 void assemble_diffusion(const mesh::StructuredGrid& grid, const std::vector<double>& coefficient,
                         double boundary_diagonal, petsc::Mat& A) {
@@ -181,11 +162,8 @@ std::vector<double> from_petsc(Vec v) {
 std::vector<double> solve_assembled(MPI_Comm comm, Mat A, Vec b, Vec u,
                                     const config::SolverSpec& solver, const Timer& setup,
                                     SolveStats& stats) {
-  petsc::KSP ksp;
-  KARMAN_PETSC(KSPCreate(comm, ksp.out()));
-  KARMAN_PETSC(KSPSetOperators(ksp, A, A));
+  petsc::KSP ksp = petsc::make_ksp(comm, A, solver);
   KARMAN_PETSC(KSPSetInitialGuessNonzero(ksp, PETSC_TRUE));
-  configure_ksp(ksp, solver);
   prefer_mumps(ksp);
   KARMAN_PETSC(KSPSetUp(ksp));
   stats.setup_s = setup.seconds();

@@ -1,11 +1,11 @@
 #pragma once
-// Internal helpers shared by the PETSc reference solvers: applying a case's `solver` section to a
-// KSP, reading back what ran, and the DMDA diffusion operator.
+// Internal helpers shared by the PETSc reference solvers: reading back what ran, MUMPS for direct
+// solves, and the DMDA diffusion operator. A case's `solver` section is applied to a KSP by
+// petsc::configure_ksp (src/petsc/ksp.hpp).
 
 #include <petscdmda.h>
 #include <petscksp.h>
 
-#include <functional>
 #include <vector>
 
 #include "../petsc/handle.hpp"
@@ -18,19 +18,16 @@ namespace karman::solvers::detail {
 
 inline DM dm_of(const mesh::StructuredGrid& grid) { return static_cast<DM>(grid.dm()); }
 
-// Types and tolerances from the case; extra `options` enter PETSc's database unless the command
-// line already set them; then KSPSetFromOptions, so command-line options win over the case.
-void configure_ksp(KSP ksp, const config::SolverSpec& spec);
-
-// Run a *SetFromOptions call; PETSc's complaint about an option becomes a ConfigError.
-void from_options(const std::function<void()>& set_from_options);
-
 // A direct solve (pc lu or cholesky) factors with MUMPS unless the options chose a solver:
-// PETSc's own LU runs on one rank only. Call after configure_ksp.
+// PETSc's own LU runs on one rank only. Call after petsc::configure_ksp.
 void prefer_mumps(KSP ksp);
 
 // ksp/pc types, final residual and convergence reason of the last solve.
 void record_ksp(KSP ksp, SolveStats& stats);
+
+// The diagonal 2 Σ_d 1/h_d² given to eliminated Dirichlet rows: the interior rows' scale, so that
+// the eliminated operator stays well conditioned for AMG.
+double dirichlet_diagonal(const mesh::StructuredGrid& grid);
 
 // The operator -∇·(a∇u) with a two-point flux (harmonic-mean face coefficients), 2nd order on a
 // uniform grid. Interior rows hold the full stencil (including Dirichlet-node columns); boundary

@@ -7,6 +7,7 @@
 
 #include "../petsc/check.hpp"
 #include "../petsc/handle.hpp"
+#include "../petsc/ksp.hpp"
 #include "karman/core/timer.hpp"
 #include "karman/pde/equations.hpp"
 #include "karman/pde/fields.hpp"
@@ -443,8 +444,8 @@ TransientResult solve_transient(const mesh::StructuredGrid& grid, const config::
   KARMAN_PETSC(TSGetSNES(ts, &snes));
   if (linear) KARMAN_PETSC(SNESSetType(snes, SNESKSPONLY));
   KARMAN_PETSC(SNESGetKSP(snes, &ksp));
-  detail::configure_ksp(ksp, solver);
-  detail::from_options([&] { KARMAN_PETSC(TSSetFromOptions(ts)); });
+  petsc::configure_ksp(ksp, solver);
+  petsc::from_options([&] { KARMAN_PETSC(TSSetFromOptions(ts)); });
   detail::prefer_mumps(ksp);
   KARMAN_PETSC(TSSetUp(ts));
   result.stats.setup_s = setup_timer.seconds();

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "karman/config/node.hpp"
+#include "karman/core/extents.hpp"
 #include "karman/core/random.hpp"
 #include "karman/nn/network.hpp"
 #include "operators/fno/fft.hpp"
@@ -29,12 +30,6 @@ namespace {
 
 constexpr double kPi = 3.14159265358979323846;
 using Complex = std::complex<double>;
-
-long product(const std::vector<long>& v) {
-  long p = 1;
-  for (long x : v) p *= x;
-  return p;
-}
 
 // Multi-index of the C-order flat index p in a grid of extents `shape`.
 std::vector<long> multi_index(long p, const std::vector<long>& shape) {

@@ -6,6 +6,7 @@
 
 #include <exception>
 #include <functional>
+#include <string>
 
 namespace karman {
 
@@ -18,5 +19,9 @@ void rethrow_on_all(MPI_Comm comm, std::exception_ptr error);
 // Collective. Runs `work` on rank 0 only (a file write, say) and rethrows its failure on every
 // rank as rethrow_on_all does.
 void run_on_rank0(MPI_Comm comm, const std::function<void()>& work);
+
+// Collective. True on every rank when rank 0 sees `path`, so that all ranks take the same branch
+// (resume or start afresh) even where their views of the file system differ.
+bool exists_on_rank0(MPI_Comm comm, const std::string& path);
 
 }  // namespace karman

@@ -4,6 +4,7 @@
 
 #include <mpi.h>
 
+#include <cstddef>
 #include <vector>
 
 namespace karman::mesh {
@@ -18,6 +19,11 @@ struct ErrorNorms {
   double max_abs = 0.0;  // max |a - b|
   double reference_l2 = 0.0;
 };
+
+// Local, no communication: ||a - b||_2 / ||b||_2 over the `count` values from index `first` of
+// both vectors (absolute L2 when ||b|| = 0), e.g. the error of one sample of a dataset.
+double relative_l2(const std::vector<double>& approx, const std::vector<double>& reference,
+                   std::size_t first, std::size_t count);
 
 ErrorNorms error_norms(MPI_Comm comm, const std::vector<double>& approx,
                        const std::vector<double>& reference);
