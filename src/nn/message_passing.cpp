@@ -1,0 +1,305 @@
+#include "karman/nn/message_passing.hpp"
+
+#include "karman/core/error.hpp"
+#include "karman/nn/gemm.hpp"
+#include "karman/nn/layer_norm.hpp"
+
+namespace karman::nn {
+
+namespace {
+
+using Range = Kokkos::RangePolicy<ExecutionSpace>;
+
+// Rows [first, first + count) of a row-major matrix: a contiguous view, usable by gemm().
+template <class T>
+Matrix<T> row_block(const Matrix<T>& m, std::size_t first, std::size_t count) {
+  return Kokkos::subview(m, Kokkos::make_pair(first, first + count), Kokkos::ALL);
+}
+
+// {first, hidden..., last}
+std::vector<std::size_t> mlp_widths(std::size_t first, const std::vector<std::size_t>& hidden,
+                                    std::size_t last) {
+  std::vector<std::size_t> widths{first};
+  widths.insert(widths.end(), hidden.begin(), hidden.end());
+  widths.push_back(last);
+  return widths;
+}
+
+}  // namespace
+
+template <class T>
+MessagePassing<T>::MessagePassing(const MessagePassingOptions& options) : m_options(options) {
+  KARMAN_VERIFY(options.node_features > 0 && options.edge_features > 0,
+                "MessagePassing: the node and edge feature widths must be positive");
+  MessagePassingOptions& o = m_options;
+  if (o.message_width == 0) o.message_width = o.edge_features;
+  if (o.node_out_features == 0) o.node_out_features = o.node_features;
+  m_node_residual = o.residual && o.node_out_features == o.node_features;
+  m_edge_residual = o.residual && o.message_width == o.edge_features;
+  m_edge_mlp = make_mlp<T>(
+      mlp_widths(2 * o.node_features + o.edge_features, o.hidden, o.message_width), o.activation);
+  m_node_mlp = make_mlp<T>(
+      mlp_widths(o.node_features + o.message_width, o.hidden, o.node_out_features), o.activation);
+  if (o.layer_norm) m_node_mlp->add(std::make_unique<LayerNorm<T>>(o.node_out_features));
+}
+
+template <class T>
+void MessagePassing<T>::declare(Parameters<T>& parameters, const std::string& prefix) {
+  m_edge_mlp->declare(parameters, prefix + "edge_mlp.");
+  m_node_mlp->declare(parameters, prefix + "node_mlp.");
+}
+
+template <class T>
+void MessagePassing<T>::initialize(std::uint64_t seed) {
+  // The streams are keyed by parameter index too, so one seed gives the two MLPs different values.
+  m_edge_mlp->initialize(seed);
+  m_node_mlp->initialize(seed);
+}
+
+template <class T>
+Linear<T>& MessagePassing<T>::first_linear() const {
+  // make_mlp starts with a plain Linear (frequency 1), whose weight the split path slices.
+  auto* linear = dynamic_cast<Linear<T>*>(&(*m_edge_mlp)[0]);
+  KARMAN_VERIFY(linear != nullptr && linear->frequency() == 1.0,
+                "MessagePassing: the edge MLP must start with a plain Linear layer");
+  return *linear;
+}
+
+// ------------------------------------------------------------------------------------- forward
+
+template <class T>
+void MessagePassing<T>::forward_impl(GraphContext<T>& context, Workspace<T>& workspace) {
+  auto& c = this->template as<MessagePassingContext>(context);
+  edge_update(c, workspace);
+  aggregate(c);
+  c.node_step = &m_node_mlp->forward(c.node_input, c.pass, workspace);
+  add_residual(m_node_residual, c.h, c.node_step->y, c.h_out,
+               "karman::nn::message_passing::node_residual");
+  add_residual(m_edge_residual, c.e, c.messages, c.e_out,
+               "karman::nn::message_passing::edge_residual");
+}
+
+template <class T>
+void MessagePassing<T>::edge_update(MessagePassingContext& c, Workspace<T>& workspace) {
+  Linear<T>& first = first_linear();
+  const std::size_t wh = m_options.node_features, we = m_options.edge_features;
+  const std::size_t width = first.out_features(), nodes = c.graph.nodes, edges = c.graph.edges;
+  ensure_shape(c.hw_i, "karman::nn::message_passing::hw_i", nodes, width);
+  ensure_shape(c.hw_j, "karman::nn::message_passing::hw_j", nodes, width);
+  ensure_shape(c.z, "karman::nn::message_passing::z", edges, width);
+  ensure_shape(c.y, "karman::nn::message_passing::y", edges, width);
+
+  // h W_i, h W_j [N, H];  z = e W_e [E, H]
+  const Matrix<T> weight = first.weight();  // [2W_h + W_e, H]
+  gemm(Transpose::no, Transpose::no, T(1), c.h, row_block(weight, 0, wh), T(0), c.hw_i);
+  gemm(Transpose::no, Transpose::no, T(1), c.h, row_block(weight, wh, wh), T(0), c.hw_j);
+  gemm(Transpose::no, Transpose::no, T(1), c.e, row_block(weight, 2 * wh, we), T(0), c.z);
+
+  // z_ij += (h W_i)_i + (h W_j)_j + b,  y = σ(z)
+  const GraphIndex row = c.graph.row, col = c.graph.col;
+  const Matrix<T> z = c.z, y = c.y, hw_i = c.hw_i, hw_j = c.hw_j;
+  const bool has_bias = first.has_bias();
+  const Matrix<T> b = has_bias ? first.bias() : c.z;  // (not read without a bias)
+  with_activation(first.activation(), [&](auto act) {
+    Kokkos::parallel_for(
+        "karman::nn::message_passing::edge_z", Range(0, edges), KOKKOS_LAMBDA(const std::size_t k) {
+          // Row pointers (local to the kernel) let the channel loop vectorise.
+          T* KOKKOS_RESTRICT zk = &z(k, 0);
+          T* KOKKOS_RESTRICT yk = &y(k, 0);
+          const T* KOKKOS_RESTRICT from_i = &hw_i(row(k), 0);
+          const T* KOKKOS_RESTRICT from_j = &hw_j(col(k), 0);
+#pragma omp simd
+          for (std::size_t a = 0; a < width; ++a) {
+            const T zka = zk[a] + from_i[a] + from_j[a] + (has_bias ? b(0, a) : T(0));
+            zk[a] = zka;
+            yk[a] = activate(act.value, zka);
+          }
+        });
+  });
+
+  // MLP_e's other modules, as Sequential would run them.
+  c.edge_steps.clear();  // keeps its capacity
+  Matrix<T> out = c.y;
+  for (std::size_t m = 1; m < m_edge_mlp->size(); ++m) {
+    Context<T>& step = (*m_edge_mlp)[m].forward(out, c.pass, workspace);
+    c.edge_steps.push_back(&step);
+    out = step.y;
+  }
+  c.messages = out;
+}
+
+template <class T>
+void MessagePassing<T>::aggregate(MessagePassingContext& c) const {
+  const std::size_t wh = m_options.node_features, w = m_options.message_width;
+  const std::size_t nodes = c.graph.nodes;
+  ensure_shape(c.node_input, "karman::nn::message_passing::node_input", nodes, wh + w);
+  const GraphIndex row = c.graph.row, incident_ptr = c.graph.incident_ptr;
+  const GraphIndex incident = c.graph.incident, degree = c.graph.degree;
+  const Matrix<T> node_input = c.node_input, h = c.h, messages = c.messages;
+  const bool mean = m_options.aggregation == Aggregation::mean;
+  Kokkos::parallel_for(
+      "karman::nn::message_passing::aggregate", Range(0, nodes),
+      KOKKOS_LAMBDA(const std::size_t i) {
+        T* KOKKOS_RESTRICT skip = &node_input(i, 0);
+        T* KOKKOS_RESTRICT sum = &node_input(i, wh);
+        for (std::size_t a = 0; a < wh; ++a) skip[a] = h(i, a);
+        for (std::size_t a = 0; a < w; ++a) sum[a] = T(0);
+        for (long p = incident_ptr(i); p < incident_ptr(i + 1); ++p) {
+          const long k = incident(p);
+          if (row(k) != static_cast<long>(i)) continue;  // sent by i, not received
+          const T* KOKKOS_RESTRICT mk = &messages(k, 0);
+#pragma omp simd
+          for (std::size_t a = 0; a < w; ++a) sum[a] += mk[a];
+        }
+        if (mean && degree(i) > 0) {
+          const T inverse = T(1) / static_cast<T>(degree(i));
+          for (std::size_t a = 0; a < w; ++a) sum[a] *= inverse;
+        }
+      });
+}
+
+template <class T>
+void MessagePassing<T>::add_residual(bool residual, const Matrix<T>& x, const Matrix<T>& f,
+                                     Matrix<T>& out, const char* label) const {
+  if (!residual) {
+    out = f;
+    return;
+  }
+  const std::size_t cols = f.extent(1);
+  ensure_shape(out, label, f.extent(0), cols);
+  const Matrix<T> sum = out;
+  Kokkos::parallel_for(
+      label, Range(0, f.extent(0)), KOKKOS_LAMBDA(const std::size_t r) {
+        for (std::size_t a = 0; a < cols; ++a) sum(r, a) = x(r, a) + f(r, a);
+      });
+}
+
+// ------------------------------------------------------------------------------------ backward
+
+template <class T>
+void MessagePassing<T>::backward_impl(GraphContext<T>& context, const Matrix<T>& dh_out,
+                                      const Matrix<T>& de_out, const Gradient<T>& gradient) {
+  auto& c = this->template as<MessagePassingContext>(context);
+  const Matrix<T> dnode_input = m_node_mlp->backward(*c.node_step, dh_out, gradient);  // [N, W_h+W]
+
+  // dh = dh_out (residual) + the node input's first block; the edge update adds its part.
+  const std::size_t wh = m_options.node_features;
+  ensure_shape(c.dh, "karman::nn::message_passing::dh", c.graph.nodes, wh);
+  const Matrix<T> dh = c.dh;
+  const bool residual = m_node_residual;
+  Kokkos::parallel_for(
+      "karman::nn::message_passing::node_skip_backward", Range(0, c.graph.nodes),
+      KOKKOS_LAMBDA(const std::size_t i) {
+        for (std::size_t a = 0; a < wh; ++a)
+          dh(i, a) = residual ? dh_out(i, a) + dnode_input(i, a) : dnode_input(i, a);
+      });
+  aggregate_backward(c, de_out, dnode_input);
+  edge_update_backward(c, de_out, gradient);
+}
+
+template <class T>
+void MessagePassing<T>::aggregate_backward(MessagePassingContext& c, const Matrix<T>& de_out,
+                                           const Matrix<T>& dnode_input) const {
+  // m_k enters e'_k and the aggregate of its receiver: dm_k = de'_k + da_{row(k)} (/ degree).
+  const std::size_t wh = m_options.node_features, w = m_options.message_width;
+  ensure_shape(c.dm, "karman::nn::message_passing::dm", c.graph.edges, w);
+  const Matrix<T> dm = c.dm;
+  const GraphIndex row = c.graph.row, degree = c.graph.degree;
+  const bool mean = m_options.aggregation == Aggregation::mean;
+  Kokkos::parallel_for(
+      "karman::nn::message_passing::aggregate_backward", Range(0, c.graph.edges),
+      KOKKOS_LAMBDA(const std::size_t k) {
+        const long i = row(k);
+        const T share = mean ? T(1) / static_cast<T>(degree(i)) : T(1);  // degree(i) ≥ 1 here
+        for (std::size_t a = 0; a < w; ++a)
+          dm(k, a) = de_out(k, a) + share * dnode_input(i, wh + a);
+      });
+}
+
+template <class T>
+void MessagePassing<T>::edge_update_backward(MessagePassingContext& c, const Matrix<T>& de_out,
+                                             const Gradient<T>& gradient) {
+  Matrix<T> dy = c.dm;
+  for (std::size_t m = m_edge_mlp->size(); m-- > 1;)
+    dy = (*m_edge_mlp)[m].backward(*c.edge_steps[m - 1], dy, gradient);  // → [E, H]
+  first_linear_backward(c, dy, gradient);
+
+  // dh += dz_i W_iᵀ + dz_j W_jᵀ  [N, W_h];  de = dz W_eᵀ (+ de_out, the residual)  [E, W_e]
+  const std::size_t wh = m_options.node_features, we = m_options.edge_features;
+  const Matrix<T> weight = first_linear().weight();
+  gemm(Transpose::no, Transpose::yes, T(1), c.dz_i, row_block(weight, 0, wh), T(1), c.dh);
+  gemm(Transpose::no, Transpose::yes, T(1), c.dz_j, row_block(weight, wh, wh), T(1), c.dh);
+  ensure_shape(c.de, "karman::nn::message_passing::de", c.graph.edges, we);
+  if (m_edge_residual) Kokkos::deep_copy(c.de, de_out);
+  gemm(Transpose::no, Transpose::yes, T(1), c.dz, row_block(weight, 2 * wh, we),
+       m_edge_residual ? T(1) : T(0), c.de);
+}
+
+template <class T>
+void MessagePassing<T>::first_linear_backward(MessagePassingContext& c, const Matrix<T>& dy,
+                                              const Gradient<T>& gradient) {
+  Linear<T>& first = first_linear();
+  const std::size_t width = first.out_features(), nodes = c.graph.nodes, edges = c.graph.edges;
+
+  // dz = dy ∘ σ'(z)  [E, H]
+  ensure_shape(c.dz, "karman::nn::message_passing::dz", edges, width);
+  const Matrix<T> dz = c.dz, z = c.z, y = c.y;
+  with_activation(first.activation(), [&](auto act) {
+    Kokkos::parallel_for(
+        "karman::nn::message_passing::edge_dz", Range(0, edges),
+        KOKKOS_LAMBDA(const std::size_t k) {
+          for (std::size_t a = 0; a < width; ++a)
+            dz(k, a) = dy(k, a) * activate_derivative(act.value, z(k, a), y(k, a));
+        });
+  });
+
+  // dz summed per node over the edges it receives (dz_i) and sends (dz_j)  [N, H]
+  ensure_shape(c.dz_i, "karman::nn::message_passing::dz_i", nodes, width);
+  ensure_shape(c.dz_j, "karman::nn::message_passing::dz_j", nodes, width);
+  const GraphIndex row = c.graph.row, col = c.graph.col;
+  const GraphIndex incident_ptr = c.graph.incident_ptr, incident = c.graph.incident;
+  const Matrix<T> dz_i = c.dz_i, dz_j = c.dz_j;
+  Kokkos::parallel_for(
+      "karman::nn::message_passing::edge_dz_nodes", Range(0, nodes),
+      KOKKOS_LAMBDA(const std::size_t i) {
+        T* KOKKOS_RESTRICT received = &dz_i(i, 0);
+        T* KOKKOS_RESTRICT sent = &dz_j(i, 0);
+        for (std::size_t a = 0; a < width; ++a) received[a] = sent[a] = T(0);
+        for (long p = incident_ptr(i); p < incident_ptr(i + 1); ++p) {
+          const long k = incident(p);
+          const T* KOKKOS_RESTRICT dzk = &dz(k, 0);
+          // A self-loop is listed once and is both.
+          if (row(k) == static_cast<long>(i))
+#pragma omp simd
+            for (std::size_t a = 0; a < width; ++a) received[a] += dzk[a];
+          if (col(k) == static_cast<long>(i))
+#pragma omp simd
+            for (std::size_t a = 0; a < width; ++a) sent[a] += dzk[a];
+        }
+      });
+  if (!gradient.parameters()) return;
+
+  // dW_i = hᵀ dz_i, dW_j = hᵀ dz_j, dW_e = eᵀ dz, db = 1ᵀ dz = Σ_i dz_i (every edge has one
+  // receiver): added to or written over the gradients.
+  const std::size_t wh = m_options.node_features, we = m_options.edge_features;
+  const Matrix<T> dweight = first.weight_gradient();
+  const T keep = gradient.keep();
+  gemm(Transpose::yes, Transpose::no, T(1), c.h, dz_i, keep, row_block(dweight, 0, wh));
+  gemm(Transpose::yes, Transpose::no, T(1), c.h, dz_j, keep, row_block(dweight, wh, wh));
+  gemm(Transpose::yes, Transpose::no, T(1), c.e, dz, keep, row_block(dweight, 2 * wh, we));
+  if (!first.has_bias()) return;
+  const Matrix<T> dbias = first.bias_gradient();
+  const bool accumulate = gradient.mode == GradientMode::accumulate;
+  Kokkos::parallel_for(
+      "karman::nn::message_passing::edge_dbias", Range(0, width),
+      KOKKOS_LAMBDA(const std::size_t a) {
+        T sum = 0;
+        for (std::size_t i = 0; i < nodes; ++i) sum += dz_i(i, a);
+        dbias(0, a) = accumulate ? dbias(0, a) + sum : sum;
+      });
+}
+
+template class MessagePassing<float>;
+template class MessagePassing<double>;
+
+}  // namespace karman::nn
