@@ -31,8 +31,8 @@ GraphContext<T>& GraphModule<T>::forward(const MessageGraph& graph, const Matrix
   const std::size_t nodes = graph.nodes, edges = graph.edges;
   verify_shape(kind(), "h", h, nodes, node_in_features());
   verify_shape(kind(), "e", e, edges, edge_in_features());
-  auto& context = static_cast<GraphContext<T>&>(
-      workspace.acquire(m_context_key, [this] { return make_context(); }));
+  auto& context =
+      workspace.template acquire<GraphContext<T>>(this, [this] { return make_context(); });
   context.layer = this;
   context.pass = pass;
   context.graph = graph;
@@ -52,16 +52,6 @@ void GraphModule<T>::backward(GraphContext<T>& context, const Matrix<T>& dh_out,
   verify_shape(kind(), "dh_out", dh_out, context.h_out.extent(0), node_out_features());
   verify_shape(kind(), "de_out", de_out, context.e_out.extent(0), edge_out_features());
   backward_impl(context, dh_out, de_out, gradient);
-}
-
-template <class T>
-void GraphModule<T>::ContextKey::forward_impl(Context<T>&, Workspace<T>&) {
-  throw InternalError("GraphModule: its context key is not a layer");
-}
-
-template <class T>
-void GraphModule<T>::ContextKey::backward_impl(Context<T>&, const Matrix<T>&, const Gradient<T>&) {
-  throw InternalError("GraphModule: its context key is not a layer");
 }
 
 template class GraphModule<float>;

@@ -87,22 +87,6 @@ class GraphModule {
   static C& as(GraphContext<T>& context) {
     return static_cast<C&>(context);
   }
-
- private:
-  // Workspace<T> keys contexts by a Module<T>; a graph layer is not one (two inputs), so it keys
-  // its own by this member, a Module that never runs. (If Workspace took any owner's address,
-  // this would go.)
-  class ContextKey final : public Module<T> {
-   public:
-    std::string kind() const override { return "graph_module_context"; }
-    std::size_t in_features() const override { return 0; }
-    std::size_t out_features() const override { return 0; }
-
-   protected:
-    void forward_impl(Context<T>&, Workspace<T>&) override;
-    void backward_impl(Context<T>&, const Matrix<T>&, const Gradient<T>&) override;
-  };
-  ContextKey m_context_key;
 };
 
 }  // namespace karman::nn
