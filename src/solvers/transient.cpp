@@ -352,7 +352,8 @@ TransientResult solve_transient(const mesh::StructuredGrid& grid, const config::
                                 const std::vector<double>& initial,
                                 const SnapshotCallback& on_snapshot) {
   KARMAN_VERIFY(pde.time_dependent(), "solve_transient: steady PDE");
-  const bool wave = pde.type == config::PdeType::wave;
+  // Second order in time (the wave equation): the state is (u, u_t) at every node.
+  const bool wave = config::traits(pde.type).second_order_in_time;
   DM dm = detail::dm_of(grid);
   TransientResult result;
   Timer setup_timer;
@@ -395,7 +396,7 @@ TransientResult solve_transient(const mesh::StructuredGrid& grid, const config::
   allen_cahn.dm = dm;
   allen_cahn.grid = &grid;
   allen_cahn.pde = &pde;
-  const bool linear = pde.type == config::PdeType::heat || wave;
+  const bool linear = config::traits(pde.type).linear;
   KARMAN_PETSC(TSSetProblemType(ts, linear ? TS_LINEAR : TS_NONLINEAR));
   switch (pde.type) {
     case config::PdeType::heat: {
