@@ -60,29 +60,6 @@ struct ChannelJet {
   KOKKOS_INLINE_FUNCTION T operator()(int c, int o) const { return y(c * n + i, o); }
 };
 
-PointPde point_pde(config::PdeType type) {
-  switch (type) {
-    case config::PdeType::poisson:
-      return PointPde::poisson;
-    case config::PdeType::heat:
-      return PointPde::heat;
-    case config::PdeType::burgers:
-      return PointPde::burgers;
-    case config::PdeType::allen_cahn:
-      return PointPde::allen_cahn;
-    case config::PdeType::helmholtz:
-      return PointPde::helmholtz;
-    case config::PdeType::wave:
-      return PointPde::wave;
-    case config::PdeType::navier_stokes:
-      return PointPde::navier_stokes;
-    default:
-      break;
-  }
-  throw InternalError(std::string("ResidualLoss: no PINN residual for pde '") +
-                      config::to_string(type) + "'");
-}
-
 // The scalar u = g + φN from the network's N, with
 //   u = g + φN,  u_k = g_k + φ_k N + φ N_k,  u_kk = g_kk + φ_kk N + 2 φ_k N_k + φ N_kk,
 // then the PDE residual of u and its linearisation chained back to N's channels.
@@ -164,7 +141,10 @@ ResidualLoss<T>::ResidualLoss(nn::Network<T>& net, const config::PdeSpec& pde,
     m_kappa = inverse->kappa_parameter;
   }
   const config::PdeTraits& traits = config::traits(pde.type);
-  m_pde.pde = point_pde(pde.type);
+  if (!traits.pinn)
+    throw InternalError(std::string("ResidualLoss: no PINN residual for pde '") + traits.name +
+                        "'");
+  m_pde.pde = pde.type;
   m_pde.dims = box.dim;
   m_pde.space = pde.time_dependent() ? box.dim - 1 : box.dim;
   m_pde.outputs = static_cast<int>(net.module().out_features());

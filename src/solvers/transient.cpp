@@ -215,7 +215,9 @@ PetscErrorCode allen_cahn_jacobian(TS, PetscReal, Vec u, Vec, PetscReal shift, M
   const double h = ctx.grid->shape().spacing(0), eps_h2 = ctx.pde->epsilon / (h * h);
   return periodic_tridiagonal_jacobian(
       ctx.dm, u, J, P, [&](const PetscScalar* x, PetscInt i, PetscScalar* v) {
-        const double reaction = pde::allen_cahn_reaction_derivative(x[i], ctx.pde->reaction);
+        // ∂r/∂u of the pointwise residual (its u_xx and u_t partials are the stencil and shift).
+        const double reaction =
+            pde::allen_cahn_residual_fwd(x[i], ctx.pde->epsilon, ctx.pde->reaction).u;
         v[0] = -eps_h2;
         v[1] = shift + 2.0 * eps_h2 + reaction;
         v[2] = -eps_h2;
