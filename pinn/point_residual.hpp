@@ -11,11 +11,13 @@
 
 #include <Kokkos_Core.hpp>
 
+#include "karman/config/pde_traits.hpp"
 #include "karman/pde/equations.hpp"
 
 namespace karman::pinn {
 
-enum class PointPde { poisson, heat, burgers, allen_cahn, helmholtz, wave, navier_stokes };
+// The PDEs with a PINN residual (config::traits(type).pinn).
+using PointPde = config::PdeType;
 
 inline constexpr int max_channels = 9;    // 1 + 2·4 inputs (3 space dimensions and time)
 inline constexpr int max_outputs = 3;     // u, v, p
@@ -30,9 +32,25 @@ struct PointPdeParameters {
   double epsilon = 1e-4, reaction = 5.0;  // Allen–Cahn
   double wavenumber = 0.0;                // Helmholtz k
   double speed = 1.0;                     // wave c
-  // Residual components: momentum x, momentum y and continuity for Navier–Stokes, else one.
-  int components() const { return pde == PointPde::navier_stokes ? 3 : 1; }
+  // Residual components: momentum x, momentum y and continuity for Navier–Stokes, else one
+  // (config::traits(pde).residual_components, which device code cannot read; checked below).
+  KOKKOS_INLINE_FUNCTION constexpr int components() const {
+    return pde == PointPde::navier_stokes ? 3 : 1;
+  }
 };
+
+namespace detail {
+constexpr bool components_match_traits() {
+  for (const config::PdeTraits& t : config::kPdeTraits) {
+    PointPdeParameters p;
+    p.pde = t.type;
+    if (p.components() != t.residual_components || t.residual_components > max_components)
+      return false;
+  }
+  return true;
+}
+static_assert(components_match_traits(), "PointPdeParameters::components() against kPdeTraits");
+}  // namespace detail
 
 // r_q and its linearisation dr[q][c][o] (entries not set are zero).
 template <class T>
@@ -40,6 +58,37 @@ struct PointLinearisation {
   T r[max_components];
   T dr[max_components][max_channels][max_outputs];
 };
+
+// A scalar residual's partials (karman/pde/equations.hpp) as dr[q][c][0]: each entry goes to the
+// channel it is the derivative of; for a time-dependent PDE time is the last input (index
+// space), so ∂u/∂t is channel 1 + space and ∂²u/∂t² channel 1 + dims + space. out.dr is zero on
+// entry: only non-zero partials are written, which lets the compiler drop the stores of the
+// partials an equation does not have (constant zeros once the twin is inlined).
+template <class T>
+KOKKOS_INLINE_FUNCTION void scatter_scalar(const PointPdeParameters& p,
+                                           const pde::ScalarLinearisation<T>& d, int q,
+                                           PointLinearisation<T>& out) {
+  const int second = 1 + p.dims;  // channel of ∂²/∂x_0²
+  if (d.u != T(0)) out.dr[q][0][0] = d.u;
+  if (d.u_x != T(0)) out.dr[q][1][0] = d.u_x;
+  for (int k = 0; k < p.space; ++k) out.dr[q][second + k][0] = d.laplacian_u;
+  if (d.u_xx != T(0)) out.dr[q][second][0] += d.u_xx;
+  if (d.u_t != T(0)) out.dr[q][1 + p.space][0] = d.u_t;
+  if (d.u_tt != T(0)) out.dr[q][second + p.space][0] = d.u_tt;
+}
+
+// The Navier–Stokes partials ∂r/∂(velocity jet, ∇p) as dr[q][c][o]: channels 0 value, 1 ∂x,
+// 2 ∂y, 3 ∂xx, 4 ∂yy; outputs 0 u, 1 v, 2 p.
+template <class T>
+KOKKOS_INLINE_FUNCTION void scatter_flow(const pde::FlowLinearisation<T>& d, int q,
+                                         PointLinearisation<T>& out) {
+  const pde::VelocityJet<T>& v = d.velocity;
+  out.dr[q][0][0] = v.u, out.dr[q][1][0] = v.u_x, out.dr[q][2][0] = v.u_y;
+  out.dr[q][0][1] = v.v, out.dr[q][1][1] = v.v_x, out.dr[q][2][1] = v.v_y;
+  out.dr[q][3][0] = v.laplacian_u, out.dr[q][4][0] = v.laplacian_u;
+  out.dr[q][3][1] = v.laplacian_v, out.dr[q][4][1] = v.laplacian_v;
+  out.dr[q][1][2] = d.p_x, out.dr[q][2][2] = d.p_y;
+}
 
 // jet(c, o): channel c of output o at the point; f: the source term there.
 template <class T, class Jet>
@@ -53,75 +102,63 @@ KOKKOS_INLINE_FUNCTION void point_residual(const PointPdeParameters& p, const Je
   const int second = 1 + p.dims;  // channel of ∂²/∂x_0²
   T laplacian = 0;
   for (int k = 0; k < p.space; ++k) laplacian += jet(second + k, 0);
+  // Time is the last input: u_t is channel 1 + space, u_tt channel second + space. The 1D
+  // equations are in (x, t): u_x is channel 1, u_xx channel `second`.
+  const int t = 1 + p.space, tt = second + p.space;
   switch (p.pde) {
-    case PointPde::poisson:  // -Δu - f
-      out.r[0] = static_cast<T>(pde::poisson_residual(laplacian, f));
-      for (int k = 0; k < p.space; ++k) out.dr[0][second + k][0] = T(-1);
+    case PointPde::poisson:
+      out.r[0] = pde::poisson_residual(laplacian, f);
+      scatter_scalar(p, pde::poisson_residual_fwd<T>(), 0, out);
       break;
-    case PointPde::heat: {  // u_t - κΔu - f, t the last input
-      const int t = 1 + p.space;
+    case PointPde::heat: {
       const T kappa = static_cast<T>(p.kappa);
-      out.r[0] = static_cast<T>(pde::heat_residual(jet(t, 0), kappa, laplacian, f));
-      out.dr[0][t][0] = T(1);
-      for (int k = 0; k < p.space; ++k) out.dr[0][second + k][0] = -kappa;
+      out.r[0] = pde::heat_residual(jet(t, 0), kappa, laplacian, f);
+      scatter_scalar(p, pde::heat_residual_fwd(kappa), 0, out);
       break;
     }
-    case PointPde::burgers: {  // u_t + u u_x - ν u_xx - f in 1D (x, t)
-      const T u = jet(0, 0), u_x = jet(1, 0), u_t = jet(2, 0), u_xx = jet(second, 0);
+    case PointPde::burgers: {
+      const T u = jet(0, 0), u_x = jet(1, 0), u_t = jet(t, 0), u_xx = jet(second, 0);
       const T nu = static_cast<T>(p.nu);
-      out.r[0] = static_cast<T>(pde::burgers_residual(u_t, u, u_x, nu, u_xx)) - f;
-      out.dr[0][0][0] = u_x;
-      out.dr[0][1][0] = u;
-      out.dr[0][2][0] = T(1);
-      out.dr[0][second][0] = -nu;
+      out.r[0] = pde::burgers_residual(u_t, u, u_x, nu, u_xx, f);
+      scatter_scalar(p, pde::burgers_residual_fwd(u, u_x, nu), 0, out);
       break;
     }
-    case PointPde::allen_cahn: {  // u_t - ε u_xx + r(u³ - u) - f in 1D (x, t)
-      const T u = jet(0, 0), u_t = jet(2, 0), u_xx = jet(second, 0);
+    case PointPde::allen_cahn: {
+      const T u = jet(0, 0), u_t = jet(t, 0), u_xx = jet(second, 0);
       const T epsilon = static_cast<T>(p.epsilon), reaction = static_cast<T>(p.reaction);
-      out.r[0] = static_cast<T>(pde::allen_cahn_residual(u_t, u, epsilon, u_xx, reaction, f));
-      out.dr[0][0][0] = static_cast<T>(pde::allen_cahn_reaction_derivative(u, reaction));
-      out.dr[0][2][0] = T(1);
-      out.dr[0][second][0] = -epsilon;
+      out.r[0] = pde::allen_cahn_residual(u_t, u, epsilon, u_xx, reaction, f);
+      scatter_scalar(p, pde::allen_cahn_residual_fwd(u, epsilon, reaction), 0, out);
       break;
     }
-    case PointPde::helmholtz: {  // -Δu - k²u - f
+    case PointPde::helmholtz: {
       const T k = static_cast<T>(p.wavenumber);
-      out.r[0] = static_cast<T>(pde::helmholtz_residual(laplacian, jet(0, 0), k, f));
-      out.dr[0][0][0] = -k * k;
-      for (int k_dim = 0; k_dim < p.space; ++k_dim) out.dr[0][second + k_dim][0] = T(-1);
+      out.r[0] = pde::helmholtz_residual(laplacian, jet(0, 0), k, f);
+      scatter_scalar(p, pde::helmholtz_residual_fwd(k), 0, out);
       break;
     }
-    case PointPde::wave: {  // u_tt - c² u_xx - f in 1D (x, t); t is the last input
-      const int tt = second + p.space;
+    case PointPde::wave: {
       const T c = static_cast<T>(p.speed), u_xx = jet(second, 0), u_tt = jet(tt, 0);
-      out.r[0] = static_cast<T>(pde::wave_residual(u_tt, c, u_xx, f));
-      out.dr[0][second][0] = -c * c;
-      out.dr[0][tt][0] = T(1);
+      out.r[0] = pde::wave_residual(u_tt, c, u_xx, f);
+      scatter_scalar(p, pde::wave_residual_fwd(c), 0, out);
       break;
     }
     case PointPde::navier_stokes: {  // steady 2D, outputs (u, v, p), inputs (x, y)
       // channels: 0 value, 1 ∂x, 2 ∂y, 3 ∂xx, 4 ∂yy; outputs: 0 u, 1 v, 2 p
-      pde::VelocityJet q;
+      pde::VelocityJet<T> q;
       q.u = jet(0, 0), q.v = jet(0, 1);
       q.u_x = jet(1, 0), q.u_y = jet(2, 0), q.v_x = jet(1, 1), q.v_y = jet(2, 1);
       q.laplacian_u = jet(3, 0) + jet(4, 0), q.laplacian_v = jet(3, 1) + jet(4, 1);
       const T nu = static_cast<T>(p.nu);
-      out.r[0] = static_cast<T>(pde::momentum_x_residual(q, jet(1, 2), p.nu));
-      out.r[1] = static_cast<T>(pde::momentum_y_residual(q, jet(2, 2), p.nu));
-      out.r[2] = static_cast<T>(pde::continuity_residual(q));
-      // r0 = u u_x + v u_y + p_x − νΔu
-      out.dr[0][0][0] = jet(1, 0), out.dr[0][1][0] = jet(0, 0), out.dr[0][2][0] = jet(0, 1);
-      out.dr[0][0][1] = jet(2, 0), out.dr[0][1][2] = T(1);
-      out.dr[0][3][0] = -nu, out.dr[0][4][0] = -nu;
-      // r1 = u v_x + v v_y + p_y − νΔv
-      out.dr[1][0][1] = jet(2, 1), out.dr[1][2][1] = jet(0, 1), out.dr[1][1][1] = jet(0, 0);
-      out.dr[1][0][0] = jet(1, 1), out.dr[1][2][2] = T(1);
-      out.dr[1][3][1] = -nu, out.dr[1][4][1] = -nu;
-      // r2 = u_x + v_y
-      out.dr[2][1][0] = T(1), out.dr[2][2][1] = T(1);
+      out.r[0] = pde::momentum_x_residual(q, jet(1, 2), nu);
+      out.r[1] = pde::momentum_y_residual(q, jet(2, 2), nu);
+      out.r[2] = pde::continuity_residual(q);
+      scatter_flow(pde::momentum_x_residual_fwd(q, nu), 0, out);
+      scatter_flow(pde::momentum_y_residual_fwd(q, nu), 1, out);
+      scatter_flow(pde::continuity_residual_fwd<T>(), 2, out);
       break;
     }
+    case PointPde::darcy:  // no PINN residual (config::traits(darcy).pinn is false)
+      break;
   }
 }
 

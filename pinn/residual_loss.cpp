@@ -60,29 +60,6 @@ struct ChannelJet {
   KOKKOS_INLINE_FUNCTION T operator()(int c, int o) const { return y(c * n + i, o); }
 };
 
-PointPde point_pde(config::PdeType type) {
-  switch (type) {
-    case config::PdeType::poisson:
-      return PointPde::poisson;
-    case config::PdeType::heat:
-      return PointPde::heat;
-    case config::PdeType::burgers:
-      return PointPde::burgers;
-    case config::PdeType::allen_cahn:
-      return PointPde::allen_cahn;
-    case config::PdeType::helmholtz:
-      return PointPde::helmholtz;
-    case config::PdeType::wave:
-      return PointPde::wave;
-    case config::PdeType::navier_stokes:
-      return PointPde::navier_stokes;
-    default:
-      break;
-  }
-  throw InternalError(std::string("ResidualLoss: no PINN residual for pde '") +
-                      config::to_string(type) + "'");
-}
-
 // The scalar u = g + φN from the network's N, with
 //   u = g + φN,  u_k = g_k + φ_k N + φ N_k,  u_kk = g_kk + φ_kk N + 2 φ_k N_k + φ N_kk,
 // then the PDE residual of u and its linearisation chained back to N's channels.
@@ -160,10 +137,14 @@ ResidualLoss<T>::ResidualLoss(nn::Network<T>& net, const config::PdeSpec& pde,
     : m_net(net), m_channels(1 + 2 * static_cast<std::size_t>(box.dim)) {
   if (conditions) m_hard = conditions->hard;
   if (inverse) {
-    KARMAN_VERIFY(pde.type == config::PdeType::heat, "ResidualLoss: inverse problems are heat");
+    KARMAN_VERIFY(config::traits(pde.type).pinn_inverse, "ResidualLoss: inverse problems are heat");
     m_kappa = inverse->kappa_parameter;
   }
-  m_pde.pde = point_pde(pde.type);
+  const config::PdeTraits& traits = config::traits(pde.type);
+  if (!traits.pinn)
+    throw InternalError(std::string("ResidualLoss: no PINN residual for pde '") + traits.name +
+                        "'");
+  m_pde.pde = pde.type;
   m_pde.dims = box.dim;
   m_pde.space = pde.time_dependent() ? box.dim - 1 : box.dim;
   m_pde.outputs = static_cast<int>(net.module().out_features());
@@ -195,10 +176,9 @@ ResidualLoss<T>::ResidualLoss(nn::Network<T>& net, const config::PdeSpec& pde,
   }
   m_terms.push_back(std::move(residual));
 
-  if (pde.type == config::PdeType::burgers ||
-      pde.type == config::PdeType::allen_cahn)  // the reference solves on a periodic interval
+  if (traits.boundary == config::BoundaryKind::periodic)  // as the reference's grid
     m_terms.push_back(periodic_term(weights.boundary, boundary, 0, box, map));
-  else if (pde.type == config::PdeType::navier_stokes)  // the velocity; p's constant is free
+  else if (traits.boundary == config::BoundaryKind::velocity)  // p's constant is free
     m_terms.push_back(data_term("boundary", weights.boundary, boundary,
                                 {&pde.velocity[0], &pde.velocity[1]}, map));
   else if (conditions)
@@ -215,7 +195,7 @@ ResidualLoss<T>::ResidualLoss(nn::Network<T>& net, const config::PdeSpec& pde,
   if (inverse)
     m_terms.push_back(values_term("observations", inverse->weight, inverse->observations,
                                   {inverse->values}, map));
-  if (pde.type == config::PdeType::wave)  // second order in time: u_t(x, 0) too
+  if (traits.second_order_in_time)  // u_t(x, 0) too
     m_terms.push_back(derivative_term("initial_velocity", weights.initial_velocity, initial,
                                       box.dim - 1, *pde.initial_velocity, map));
   const std::size_t outputs = static_cast<std::size_t>(m_pde.outputs);

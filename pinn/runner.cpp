@@ -86,7 +86,7 @@ void read_domain(const config::Node& root, PinnSpec& spec) {
   const auto& pde = spec.problem.pde;
   const mesh::GridShape& grid = spec.problem.grid;
   const std::string key = root.has("geometry") ? "geometry" : "conditions";
-  if (pde.type != config::PdeType::poisson)
+  if (!config::traits(pde.type).pinn_geometry)
     root.fail(key, "geometry and conditions are supported for steady poisson PINNs so far");
   if (root.has("geometry")) {
     auto geometry = std::make_shared<pinn::Geometry>(pinn::read_geometry(root));
@@ -152,7 +152,7 @@ void read_domain(const config::Node& root, PinnSpec& spec) {
 
 void read_inverse(const config::Node& root, PinnSpec& spec) {
   const config::Node node = root.child("inverse");
-  if (spec.problem.pde.type != config::PdeType::heat)
+  if (!config::traits(spec.problem.pde.type).pinn_inverse)
     root.fail("inverse", "inverse problems are supported for heat (an unknown kappa) so far");
   InverseSpec inverse;
   inverse.initial = node.child("kappa").number("initial", config::Bounds::positive());
@@ -177,7 +177,7 @@ PinnSpec read_pinn(const config::Node& root) {
   PinnSpec spec;
   spec.problem = config::read_problem(root);
   const auto& pde = spec.problem.pde;
-  if (pde.type == config::PdeType::darcy)
+  if (!config::traits(pde.type).pinn)
     root.child("pde").fail("type",
                            "kind pinn supports poisson, heat, burgers, allen_cahn, helmholtz, "
                            "wave and navier_stokes so far (darcy is the reference solver's only)");
@@ -197,7 +197,7 @@ PinnSpec read_pinn(const config::Node& root) {
   spec.weights.boundary = loss.number("boundary", 1.0, config::Bounds::at_least(0));
   if (pde.time_dependent())
     spec.weights.initial = loss.number("initial", 1.0, config::Bounds::at_least(0));
-  if (pde.type == config::PdeType::wave)
+  if (config::traits(pde.type).second_order_in_time)
     spec.weights.initial_velocity =
         loss.number("initial_velocity", spec.weights.initial, config::Bounds::at_least(0));
   if (root.has("geometry") || root.has("conditions")) read_domain(root, spec);
@@ -226,7 +226,7 @@ PinnSpec read_pinn(const config::Node& root) {
 
 // Network outputs: (u, v, p) for Navier–Stokes, u otherwise.
 std::size_t outputs(const PinnSpec& spec) {
-  return spec.problem.pde.type == config::PdeType::navier_stokes ? 3 : 1;
+  return static_cast<std::size_t>(config::traits(spec.problem.pde.type).unknowns);
 }
 
 // The box the network lives on: the grid's box, times [0, t_end] for a time-dependent PDE.
@@ -274,7 +274,7 @@ class PinnRun {
       metrics["kappa_rel_error"] = std::abs(kappa(0, 0) - p.pde.kappa) / p.pde.kappa;
       log().info("inverse problem: kappa {:.6g} (reference {:.6g})", kappa(0, 0), p.pde.kappa);
     }
-    if (p.pde.type == config::PdeType::navier_stokes)
+    if (config::traits(p.pde.type).reference == config::ReferenceSolver::navier_stokes)
       compare_flow(grid, metrics);
     else
       compare_scalar(grid, metrics);

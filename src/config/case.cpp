@@ -7,40 +7,33 @@
 
 namespace karman::config {
 
-const char* to_string(PdeType type) {
-  switch (type) {
-    case PdeType::poisson:
-      return "poisson";
-    case PdeType::darcy:
-      return "darcy";
-    case PdeType::heat:
-      return "heat";
-    case PdeType::burgers:
-      return "burgers";
-    case PdeType::navier_stokes:
-      return "navier_stokes";
-    case PdeType::allen_cahn:
-      return "allen_cahn";
-    case PdeType::helmholtz:
-      return "helmholtz";
-    case PdeType::wave:
-      return "wave";
-  }
-  return "?";
-}
+const char* to_string(PdeType type) { return traits(type).name; }
 
 namespace {
 
-const std::vector<std::string> kPdeTypes{"poisson",       "darcy",      "heat",      "burgers",
-                                         "navier_stokes", "allen_cahn", "helmholtz", "wave"};
+std::vector<std::string> pde_type_names() {
+  std::vector<std::string> names;
+  for (const PdeTraits& t : kPdeTraits) names.push_back(t.name);
+  return names;
+}
 
 PdeType parse_pde_type(const std::string& name) {
-  for (PdeType type :
-       {PdeType::poisson, PdeType::darcy, PdeType::heat, PdeType::burgers, PdeType::navier_stokes,
-        PdeType::allen_cahn, PdeType::helmholtz, PdeType::wave})
-    if (name == to_string(type)) return type;
+  for (const PdeTraits& t : kPdeTraits)
+    if (name == t.name) return t.type;
   KARMAN_VERIFY(false, "parse_pde_type: '" + name + "' passed choice() but is no PdeType");
   return PdeType::poisson;
+}
+
+// "a, b and c": the names of the PDEs that `has` holds for, in table order.
+template <class Predicate>
+std::string names_where(Predicate has) {
+  std::vector<std::string> names;
+  for (const PdeTraits& t : kPdeTraits)
+    if (has(t)) names.push_back(t.name);
+  std::string out;
+  for (std::size_t i = 0; i < names.size(); ++i)
+    out += (i == 0 ? "" : i + 1 == names.size() ? " and " : ", ") + names[i];
+  return out;
 }
 
 std::optional<Expression> optional_expression(const Node& node, std::string_view key) {
@@ -112,16 +105,20 @@ FieldSpec read_field(const Node& parent, std::string_view key, int dim) {
 mesh::GridShape read_grid(const Node& grid, PdeType type) {
   mesh::GridShape shape;
   const std::string name = to_string(type);
+  const PdeTraits& pde = traits(type);
   const bool is_1d = PdeSpec::one_dimensional(type), periodic = PdeSpec::periodic(type);
-  shape.dim = static_cast<int>(grid.integer("dim", is_1d ? 1 : 2, 1, 3));
+  shape.dim = static_cast<int>(grid.integer("dim", pde.min_dim, 1, 3));
   if (is_1d && shape.dim != 1) grid.fail("dim", "expected 1: " + name + " is a 1D equation");
   if (!is_1d && shape.dim == 1) grid.fail("dim", "expected 2 or 3 for this PDE");
-  if (type == PdeType::navier_stokes && shape.dim != 2)
-    grid.fail("dim", "expected 2: navier_stokes is solved in 2D (streamfunction–vorticity)");
+  if (shape.dim > pde.max_dim)  // navier_stokes: streamfunction–vorticity
+    grid.fail("dim", "expected " + std::to_string(pde.max_dim) + ": " + name + " is solved in " +
+                         std::to_string(pde.max_dim) + "D (streamfunction–vorticity)");
   shape.periodic = grid.flag("periodic", periodic);
   if (periodic && !shape.periodic) grid.fail("periodic", name + " is solved on a periodic grid");
   if (!periodic && shape.periodic)
-    grid.fail("periodic", "only burgers and allen_cahn support periodic grids");
+    grid.fail("periodic", "only " + names_where([](const PdeTraits& t) {
+                            return t.boundary == BoundaryKind::periodic;
+                          }) + " support periodic grids");
   const long min_nodes = shape.periodic ? 4 : 3;
   auto n = grid.integers("n", shape.dim, min_nodes, std::numeric_limits<long>::max());
   auto lower =
@@ -139,32 +136,23 @@ mesh::GridShape read_grid(const Node& grid, PdeType type) {
 
 PdeSpec read_pde(const Node& pde, int dim) {
   PdeSpec spec;
-  spec.type = parse_pde_type(pde.choice("type", kPdeTypes));
+  spec.type = parse_pde_type(pde.choice("type", pde_type_names()));
   if (spec.type == PdeType::navier_stokes) {
     read_navier_stokes(pde, spec);
     return spec;
   }
   spec.exact = optional_expression(pde, "exact");
-  switch (spec.type) {
-    case PdeType::poisson:
-    case PdeType::darcy:
-    case PdeType::heat:
-    case PdeType::helmholtz:
-    case PdeType::wave:
-      spec.source = pde.expression("source", spec.type == PdeType::darcy ? "1" : "0");
-      spec.boundary = optional_expression(pde, "boundary");
-      if (!spec.boundary) spec.boundary = spec.exact ? *spec.exact : Expression("0", Place{});
-      break;
-    case PdeType::burgers:
-      spec.nu = pde.number("nu", Bounds::positive());
-      break;
-    case PdeType::allen_cahn:
-      spec.source = pde.expression("source", "0");
-      spec.epsilon = pde.number("epsilon", 1e-4, Bounds::positive());
-      spec.reaction = pde.number("reaction", 5.0, Bounds::at_least(0));
-      break;
-    case PdeType::navier_stokes:
-      break;
+  const PdeTraits& t = traits(spec.type);
+  if (t.default_source) spec.source = pde.expression("source", t.default_source);
+  if (t.boundary == BoundaryKind::dirichlet) {
+    spec.boundary = optional_expression(pde, "boundary");
+    if (!spec.boundary) spec.boundary = spec.exact ? *spec.exact : Expression("0", Place{});
+  }
+  // Each PDE's own coefficients.
+  if (spec.type == PdeType::burgers) spec.nu = pde.number("nu", Bounds::positive());
+  if (spec.type == PdeType::allen_cahn) {
+    spec.epsilon = pde.number("epsilon", 1e-4, Bounds::positive());
+    spec.reaction = pde.number("reaction", 5.0, Bounds::at_least(0));
   }
   if (spec.type == PdeType::helmholtz)
     spec.wavenumber = pde.number("wavenumber", Bounds::at_least(0));
@@ -206,14 +194,10 @@ SolverSpec read_solver(const Node& solver, const PdeSpec& pde) {
   // −Δ: CG breaks down there, and GMRES with AMG or ILU/ASM needs thousands of iterations from
   // k = 8π on (or stalls); GMRES on a sparse LU (MUMPS) solves every k in one iteration
   // (cases/README.md has the measured iteration counts).
+  // The defaults are the rows of kPdeTraits.
   SolverSpec spec;
-  const bool navier_stokes = pde.type == PdeType::navier_stokes;
-  const bool helmholtz = pde.type == PdeType::helmholtz;
-  const bool spd = !pde.time_dependent() && !navier_stokes && !helmholtz;
-  spec.ksp = solver.str("ksp", spd ? "cg" : "gmres");
-  spec.pc = solver.str("pc", PdeSpec::one_dimensional(pde.type) ? "bjacobi"
-                             : navier_stokes || helmholtz       ? "lu"
-                                                                : "gamg");
+  spec.ksp = solver.str("ksp", traits(pde.type).default_ksp);
+  spec.pc = solver.str("pc", traits(pde.type).default_pc);
   spec.ksp_place = solver.place("ksp");
   spec.pc_place = solver.place("pc");
   spec.rtol = solver.number("rtol", 1e-10, Bounds::positive());
@@ -228,7 +212,7 @@ ProblemSpec read_problem(const Node& root) {
   Node pde = root.child("pde");
   // The grid's dimension is needed by the PDE reader (random-field scaling), the PDE type by
   // the grid reader (Burgers is 1D periodic): read the type first.
-  const PdeType type = parse_pde_type(pde.choice("type", kPdeTypes));
+  const PdeType type = parse_pde_type(pde.choice("type", pde_type_names()));
   spec.grid = read_grid(root.child("grid"), type);
   spec.pde = read_pde(pde, spec.grid.dim);
   if (spec.pde.time_dependent()) spec.time = read_time(root.child("time"));

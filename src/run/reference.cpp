@@ -114,7 +114,7 @@ class ReferenceMethod : public Method {
     std::vector<io::XdmfSnapshot> snapshots;
     std::vector<std::string> snapshot_fields{"reference"};
     if (p.pde.exact) snapshot_fields.push_back("error");
-    if (p.pde.type == config::PdeType::navier_stokes) {
+    if (config::traits(p.pde.type).reference == config::ReferenceSolver::navier_stokes) {
       stats = solve_flow(ctx, grid, store, metrics);
     } else {
       stats = solve_scalar(ctx, grid, writer, store, metrics, snapshots);

@@ -216,7 +216,9 @@ PetscErrorCode allen_cahn_jacobian(TS, PetscReal, Vec u, Vec, PetscReal shift, M
   const double h = ctx.grid->shape().spacing(0), eps_h2 = ctx.pde->epsilon / (h * h);
   return periodic_tridiagonal_jacobian(
       ctx.dm, u, J, P, [&](const PetscScalar* x, PetscInt i, PetscScalar* v) {
-        const double reaction = pde::allen_cahn_reaction_derivative(x[i], ctx.pde->reaction);
+        // ∂r/∂u of the pointwise residual (its u_xx and u_t partials are the stencil and shift).
+        const double reaction =
+            pde::allen_cahn_residual_fwd(x[i], ctx.pde->epsilon, ctx.pde->reaction).u;
         v[0] = -eps_h2;
         v[1] = shift + 2.0 * eps_h2 + reaction;
         v[2] = -eps_h2;
@@ -353,7 +355,8 @@ TransientResult solve_transient(const mesh::StructuredGrid& grid, const config::
                                 const std::vector<double>& initial,
                                 const SnapshotCallback& on_snapshot) {
   KARMAN_VERIFY(pde.time_dependent(), "solve_transient: steady PDE");
-  const bool wave = pde.type == config::PdeType::wave;
+  // Second order in time (the wave equation): the state is (u, u_t) at every node.
+  const bool wave = config::traits(pde.type).second_order_in_time;
   DM dm = detail::dm_of(grid);
   TransientResult result;
   Timer setup_timer;
@@ -396,7 +399,7 @@ TransientResult solve_transient(const mesh::StructuredGrid& grid, const config::
   allen_cahn.dm = dm;
   allen_cahn.grid = &grid;
   allen_cahn.pde = &pde;
-  const bool linear = pde.type == config::PdeType::heat || wave;
+  const bool linear = config::traits(pde.type).linear;
   KARMAN_PETSC(TSSetProblemType(ts, linear ? TS_LINEAR : TS_NONLINEAR));
   switch (pde.type) {
     case config::PdeType::heat: {

@@ -10,12 +10,13 @@
 #include <vector>
 
 #include "karman/config/node.hpp"
+#include "karman/config/pde_traits.hpp"
 #include "karman/core/expression.hpp"
 #include "karman/mesh/grid.hpp"
 
 namespace karman::config {
 
-enum class PdeType { poisson, darcy, heat, burgers, navier_stokes, allen_cahn, helmholtz, wave };
+// PdeType and the table of what each PDE is: karman/config/pde_traits.hpp.
 const char* to_string(PdeType type);
 
 // A Gaussian random field with covariance sigma^2 (-Δ + tau^2 I)^-alpha on the grid's box,
@@ -60,15 +61,10 @@ struct PdeSpec {
   std::vector<Expression> exact_velocity;  // [u, v] or empty
   std::optional<Expression> exact_pressure;
   Place velocity_place;
-  bool time_dependent() const {
-    return type == PdeType::heat || type == PdeType::burgers || type == PdeType::allen_cahn ||
-           type == PdeType::wave;
-  }
+  bool time_dependent() const { return traits(type).time_dependent; }
   // Solved on a 1D grid: periodic (Burgers, Allen–Cahn) or with Dirichlet ends (wave).
-  static bool one_dimensional(PdeType t) {
-    return t == PdeType::burgers || t == PdeType::allen_cahn || t == PdeType::wave;
-  }
-  static bool periodic(PdeType t) { return t == PdeType::burgers || t == PdeType::allen_cahn; }
+  static bool one_dimensional(PdeType t) { return traits(t).max_dim == 1; }
+  static bool periodic(PdeType t) { return traits(t).boundary == BoundaryKind::periodic; }
 };
 
 struct TimeSpec {

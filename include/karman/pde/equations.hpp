@@ -6,89 +6,251 @@
 //   poisson  -Δu = f
 //   darcy    -∇·(a ∇u) = f
 //   heat     u_t - κ Δu = f
-//   burgers  u_t + (u²/2)_x = ν u_xx
+//   burgers  u_t + (u²/2)_x = ν u_xx + f
 //   allen_cahn  u_t − ε u_xx + r (u³ − u) = f   (1D; r the reaction coefficient)
 //   helmholtz   −Δu − k² u = f
 //   wave        u_tt = c² u_xx + f               (1D)
 //   navier_stokes (steady, incompressible, 2D; velocity (u, v), kinematic pressure p)
 //            (u·∇)u + ∇p − νΔu = 0,  ∇·u = 0
+//
+// Every function is templated on the scalar T (float, double, or any type with the arithmetic
+// operators) and callable on a Kokkos device: plain operators only, no <cmath>. As libCEED's
+// QFunctions, each residual `name_residual` has its twin `name_residual_fwd` beside it: the
+// linearisation, ∂r/∂(each field argument: u, its derivatives, Δu) at the same point. A PINN's
+// Gauss–Newton Jacobian and loss gradient, and a PETSc Jacobian, are built from these partials,
+// so a residual and its derivative cannot drift apart. The twins take only the arguments the
+// derivatives depend on.
+
+#include <Kokkos_Macros.hpp>
 
 namespace karman::pde {
 
-// Strong-form residuals (zero for the exact solution).
-inline double poisson_residual(double laplacian_u, double f) { return -laplacian_u - f; }
+// ∂r/∂(field argument) of a scalar residual; zero for the arguments an equation does not take.
+// The PINN maps each entry to the network channel it is the derivative of.
+template <class T>
+struct ScalarLinearisation {
+  T u = T(0);            // ∂r/∂u
+  T u_t = T(0);          // ∂r/∂u_t
+  T u_tt = T(0);         // ∂r/∂u_tt
+  T u_x = T(0);          // ∂r/∂u_x (1D equations)
+  T u_xx = T(0);         // ∂r/∂u_xx (1D equations)
+  T laplacian_u = T(0);  // ∂r/∂Δu, hence ∂r/∂(∂²u/∂x_k²) for every space direction k
+  T grad_a_dot_grad_u = T(0);  // Darcy: ∂r/∂(∇a·∇u)
+};
 
+// ------------------------------------------------------------------- Poisson: −Δu − f
+template <class T>
+KOKKOS_INLINE_FUNCTION T poisson_residual(T laplacian_u, T f) {
+  return -laplacian_u - f;
+}
+template <class T>
+KOKKOS_INLINE_FUNCTION ScalarLinearisation<T> poisson_residual_fwd() {
+  ScalarLinearisation<T> d;
+  d.laplacian_u = T(-1);
+  return d;
+}
+
+// ------------------------------------------------------------------- Darcy: −∇·(a∇u) − f
 // div(a grad u) = a Δu + grad a · grad u.
-inline double darcy_residual(double a, double grad_a_dot_grad_u, double laplacian_u, double f) {
+template <class T>
+KOKKOS_INLINE_FUNCTION T darcy_residual(T a, T grad_a_dot_grad_u, T laplacian_u, T f) {
   return -(a * laplacian_u + grad_a_dot_grad_u) - f;
 }
-
-inline double heat_residual(double u_t, double kappa, double laplacian_u, double f) {
-  return u_t - kappa * laplacian_u - f;
+template <class T>
+KOKKOS_INLINE_FUNCTION ScalarLinearisation<T> darcy_residual_fwd(T a) {
+  ScalarLinearisation<T> d;
+  d.laplacian_u = -a;
+  d.grad_a_dot_grad_u = T(-1);
+  return d;
 }
 
-inline double burgers_residual(double u_t, double u, double u_x, double nu, double u_xx) {
-  return u_t + u * u_x - nu * u_xx;
+// ------------------------------------------------------------------- heat: u_t − κΔu − f
+template <class T>
+KOKKOS_INLINE_FUNCTION T heat_residual(T u_t, T kappa, T laplacian_u, T f) {
+  return u_t - kappa * laplacian_u - f;
+}
+template <class T>
+KOKKOS_INLINE_FUNCTION ScalarLinearisation<T> heat_residual_fwd(T kappa) {
+  ScalarLinearisation<T> d;
+  d.u_t = T(1);
+  d.laplacian_u = -kappa;
+  return d;
+}
+
+// ------------------------------------------------------------------- Burgers: u_t + u u_x − ν u_xx
+// − f
+template <class T>
+KOKKOS_INLINE_FUNCTION T burgers_residual(T u_t, T u, T u_x, T nu, T u_xx, T f) {
+  return u_t + u * u_x - nu * u_xx - f;
+}
+template <class T>
+KOKKOS_INLINE_FUNCTION ScalarLinearisation<T> burgers_residual_fwd(T u, T u_x, T nu) {
+  ScalarLinearisation<T> d;
+  d.u = u_x;
+  d.u_x = u;
+  d.u_t = T(1);
+  d.u_xx = -nu;
+  return d;
 }
 
 // Flux of the conservative Burgers form (u²/2)_x.
-inline double burgers_flux(double u) { return 0.5 * u * u; }
-
-// The Allen–Cahn reaction r (u³ − u) (a double-well potential's gradient) and its derivative.
-inline double allen_cahn_reaction(double u, double reaction) { return reaction * (u * u * u - u); }
-inline double allen_cahn_reaction_derivative(double u, double reaction) {
-  return reaction * (3.0 * u * u - 1.0);
+template <class T>
+KOKKOS_INLINE_FUNCTION T burgers_flux(T u) {
+  return T(0.5) * u * u;
 }
 
-inline double allen_cahn_residual(double u_t, double u, double epsilon, double u_xx,
-                                  double reaction, double f) {
+// ------------------------------------------------------------------- Allen–Cahn (1D)
+// The reaction r (u³ − u) (a double-well potential's gradient) and its derivative in u.
+template <class T>
+KOKKOS_INLINE_FUNCTION T allen_cahn_reaction(T u, T reaction) {
+  return reaction * (u * u * u - u);
+}
+template <class T>
+KOKKOS_INLINE_FUNCTION T allen_cahn_reaction_derivative(T u, T reaction) {
+  return reaction * (T(3) * u * u - T(1));
+}
+
+// u_t − ε u_xx + r (u³ − u) − f
+template <class T>
+KOKKOS_INLINE_FUNCTION T allen_cahn_residual(T u_t, T u, T epsilon, T u_xx, T reaction, T f) {
   return u_t - epsilon * u_xx + allen_cahn_reaction(u, reaction) - f;
 }
-
-inline double helmholtz_residual(double laplacian_u, double u, double wavenumber, double f) {
-  return -laplacian_u - wavenumber * wavenumber * u - f;
+template <class T>
+KOKKOS_INLINE_FUNCTION ScalarLinearisation<T> allen_cahn_residual_fwd(T u, T epsilon, T reaction) {
+  ScalarLinearisation<T> d;
+  d.u = allen_cahn_reaction_derivative(u, reaction);
+  d.u_t = T(1);
+  d.u_xx = -epsilon;
+  return d;
 }
 
-inline double wave_residual(double u_tt, double speed, double u_xx, double f) {
+// ------------------------------------------------------------------- Helmholtz: −Δu − k²u − f
+template <class T>
+KOKKOS_INLINE_FUNCTION T helmholtz_residual(T laplacian_u, T u, T wavenumber, T f) {
+  return -laplacian_u - wavenumber * wavenumber * u - f;
+}
+template <class T>
+KOKKOS_INLINE_FUNCTION ScalarLinearisation<T> helmholtz_residual_fwd(T wavenumber) {
+  ScalarLinearisation<T> d;
+  d.u = -wavenumber * wavenumber;
+  d.laplacian_u = T(-1);
+  return d;
+}
+
+// ------------------------------------------------------------------- wave (1D): u_tt − c²u_xx − f
+template <class T>
+KOKKOS_INLINE_FUNCTION T wave_residual(T u_tt, T speed, T u_xx, T f) {
   return u_tt - speed * speed * u_xx - f;
+}
+template <class T>
+KOKKOS_INLINE_FUNCTION ScalarLinearisation<T> wave_residual_fwd(T speed) {
+  ScalarLinearisation<T> d;
+  d.u_xx = -speed * speed;
+  d.u_tt = T(1);
+  return d;
 }
 
 // ------------------------------------------------------------------- Navier–Stokes (2D, steady)
-// A velocity field's value, first derivatives and Laplacians at one point.
+// A velocity field's value, first derivatives and Laplacians at one point; the linearisations
+// below use the same layout for ∂r/∂(each entry).
+template <class T = double>
 struct VelocityJet {
-  double u = 0, v = 0;
-  double u_x = 0, u_y = 0, v_x = 0, v_y = 0;
-  double laplacian_u = 0, laplacian_v = 0;
+  T u = T(0), v = T(0);
+  T u_x = T(0), u_y = T(0), v_x = T(0), v_y = T(0);
+  T laplacian_u = T(0), laplacian_v = T(0);
+};
+
+// ∂r/∂(velocity jet entry) and ∂r/∂(∂p/∂x, ∂p/∂y) of one flow residual.
+template <class T>
+struct FlowLinearisation {
+  VelocityJet<T> velocity;
+  T p_x = T(0), p_y = T(0);
 };
 
 // Momentum: (u·∇)u + ∇p − νΔu, by component.
-inline double momentum_x_residual(const VelocityJet& q, double p_x, double nu) {
+template <class T>
+KOKKOS_INLINE_FUNCTION T momentum_x_residual(const VelocityJet<T>& q, T p_x, T nu) {
   return q.u * q.u_x + q.v * q.u_y + p_x - nu * q.laplacian_u;
 }
-inline double momentum_y_residual(const VelocityJet& q, double p_y, double nu) {
+template <class T>
+KOKKOS_INLINE_FUNCTION FlowLinearisation<T> momentum_x_residual_fwd(const VelocityJet<T>& q, T nu) {
+  FlowLinearisation<T> d;
+  d.velocity.u = q.u_x, d.velocity.v = q.u_y;
+  d.velocity.u_x = q.u, d.velocity.u_y = q.v;
+  d.velocity.laplacian_u = -nu;
+  d.p_x = T(1);
+  return d;
+}
+
+template <class T>
+KOKKOS_INLINE_FUNCTION T momentum_y_residual(const VelocityJet<T>& q, T p_y, T nu) {
   return q.u * q.v_x + q.v * q.v_y + p_y - nu * q.laplacian_v;
+}
+template <class T>
+KOKKOS_INLINE_FUNCTION FlowLinearisation<T> momentum_y_residual_fwd(const VelocityJet<T>& q, T nu) {
+  FlowLinearisation<T> d;
+  d.velocity.u = q.v_x, d.velocity.v = q.v_y;
+  d.velocity.v_x = q.u, d.velocity.v_y = q.v;
+  d.velocity.laplacian_v = -nu;
+  d.p_y = T(1);
+  return d;
 }
 
 // Continuity: ∇·u.
-inline double continuity_residual(const VelocityJet& q) { return q.u_x + q.v_y; }
+template <class T>
+KOKKOS_INLINE_FUNCTION T continuity_residual(const VelocityJet<T>& q) {
+  return q.u_x + q.v_y;
+}
+template <class T>
+KOKKOS_INLINE_FUNCTION FlowLinearisation<T> continuity_residual_fwd() {
+  FlowLinearisation<T> d;
+  d.velocity.u_x = T(1), d.velocity.v_y = T(1);
+  return d;
+}
 
 // The same flow in streamfunction–vorticity form, u = ψ_y, v = −ψ_x, ω = v_x − u_y (continuity
 // holds by construction; the curl of the momentum equation removes p):
 //   −Δψ = ω,   u ω_x + v ω_y − νΔω = 0.
 // For a divergence-free field Δu = −ω_y and Δv = ω_x, which gives ∇p back from (u, ω):
 //   p_x = −momentum_x_residual(q, 0, ν) with q.laplacian_u = −ω_y, and likewise p_y.
-inline double streamfunction_residual(double laplacian_psi, double omega) {
+template <class T>
+KOKKOS_INLINE_FUNCTION T streamfunction_residual(T laplacian_psi, T omega) {
   return -laplacian_psi - omega;
 }
-inline double vorticity_transport_residual(double u, double v, double omega_x, double omega_y,
-                                           double nu, double laplacian_omega) {
+
+// ∂r/∂(Δψ, ω) of the streamfunction residual.
+template <class T>
+struct StreamfunctionLinearisation {
+  T laplacian_psi = T(0), omega = T(0);
+};
+template <class T>
+KOKKOS_INLINE_FUNCTION StreamfunctionLinearisation<T> streamfunction_residual_fwd() {
+  return {T(-1), T(-1)};
+}
+
+template <class T>
+KOKKOS_INLINE_FUNCTION T vorticity_transport_residual(T u, T v, T omega_x, T omega_y, T nu,
+                                                      T laplacian_omega) {
   return u * omega_x + v * omega_y - nu * laplacian_omega;
+}
+
+// ∂r/∂(u, v, ω_x, ω_y, Δω) of the vorticity transport residual.
+template <class T>
+struct VorticityLinearisation {
+  T u = T(0), v = T(0), omega_x = T(0), omega_y = T(0), laplacian_omega = T(0);
+};
+template <class T>
+KOKKOS_INLINE_FUNCTION VorticityLinearisation<T> vorticity_transport_residual_fwd(T u, T v,
+                                                                                  T omega_x,
+                                                                                  T omega_y, T nu) {
+  return {omega_x, omega_y, u, v, -nu};
 }
 
 // Coefficient on the face between two nodes: the harmonic mean, which makes the two-point flux
 // exact for a layered medium and keeps a high/low contrast from leaking across a jump.
-inline double face_coefficient(double a_left, double a_right) {
-  return 2.0 * a_left * a_right / (a_left + a_right);
+template <class T>
+KOKKOS_INLINE_FUNCTION T face_coefficient(T a_left, T a_right) {
+  return T(2) * a_left * a_right / (a_left + a_right);
 }
 
 }  // namespace karman::pde
