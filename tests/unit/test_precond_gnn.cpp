@@ -317,7 +317,7 @@ TEST(PrecondGnn, GradientOfLossMatchesFiniteDifferences) {
       Matrix<double> x, b;
       make_pairs(a, 4, 6, x, b);
       FactorLoss loss(lower_triangle(a));
-      const Vector<double> dl("dl", graph.edges);
+      const Vector<double> dl("dl", graph.topology.edges);
       auto evaluate = [&] { return loss.evaluate(model.gnn.forward(graph), x, b, dl); };
       model.parameters.zero_gradients();
       evaluate();
@@ -346,8 +346,8 @@ TEST(PrecondGnn, SplitEdgeInputMatchesConcatenation) {
   for (const LocalBlock& a : {LocalBlock{poisson_matrix(7), {}}, cut}) {
     const MatrixGraph graph =
         make_matrix_graph(a, incomplete_cholesky(a), FactorKind::cholesky, a.dropped);
-    std::vector<double> dl_host(graph.edges);
-    for (long k = 0; k < graph.edges; ++k) dl_host[k] = standard_normal(5, k);
+    std::vector<double> dl_host(graph.topology.edges);
+    for (long k = 0; k < graph.topology.edges; ++k) dl_host[k] = standard_normal(5, k);
     const Vector<double> dl = device_vector(dl_host);
     std::vector<double> l[2], gradients[2];
     for (const bool concatenated : {false, true}) {
@@ -449,7 +449,7 @@ TEST(PrecondGnn, AdamStepsLowerTheLossOnPoisson) {
   make_pairs(a, 32, 1, x, b);
   make_pairs(a, 32, 2, x_held, b_held);
   FactorLoss loss(lower);
-  const Vector<double> dl("dl", graph.edges);
+  const Vector<double> dl("dl", graph.topology.edges);
   auto optimizer = nn::make_optimizer<double>(nn::OptimizerOptions{}, model.parameters);
 
   const double initial = loss.evaluate(model.gnn.forward(graph), x, b, dl);
@@ -561,7 +561,7 @@ TEST(PrecondGnn, FsaiReferenceStartsExactAndGradientMatchesFiniteDifferences) {
   Matrix<double> x, b;
   make_pairs(a, 4, 6, x, b);
   FsaiLoss loss(lower_triangle(a));
-  const Vector<double> dg("dg", graph.edges);
+  const Vector<double> dg("dg", graph.topology.edges);
   auto evaluate = [&] { return loss.evaluate(model.gnn.forward(graph), x, b, dg); };
   model.parameters.zero_gradients();
   evaluate();
