@@ -162,7 +162,7 @@ MatrixGraph make_matrix_graph(const CsrMatrix& a, const std::vector<double>& ref
   return g;
 }
 
-FactorGnn::FactorGnn(const FactorGnnOptions& options) : m_options(options) {
+FactorGnn::FactorGnn(const FactorGnnOptions& options, std::uint64_t seed) : m_options(options) {
   KARMAN_VERIFY(options.width > 0 && options.layers > 0, "FactorGnn: width and layers must be > 0");
   KARMAN_VERIFY(options.correction_bound > 0.0, "FactorGnn: correction_bound must be > 0");
   const std::size_t w = options.width;
@@ -181,17 +181,20 @@ FactorGnn::FactorGnn(const FactorGnnOptions& options) : m_options(options) {
   m_split.resize(options.layers);
   m_edge_inputs.resize(options.layers);
   m_node_inputs.resize(options.layers - 1);
+  declare("gnn.");
+  m_parameters.allocate();
+  initialize(seed);
 }
 
-void FactorGnn::declare(nn::Parameters<double>& parameters, const std::string& prefix) {
-  m_edge_encoder->declare(parameters, prefix + "edge_encoder.");
-  m_node_encoder->declare(parameters, prefix + "node_encoder.");
+void FactorGnn::declare(const std::string& prefix) {
+  m_edge_encoder->declare(m_parameters, prefix + "edge_encoder.");
+  m_node_encoder->declare(m_parameters, prefix + "node_encoder.");
   for (std::size_t l = 0; l < m_edge_mlps.size(); ++l) {
-    m_edge_mlps[l]->declare(parameters, prefix + "edge_mlp." + std::to_string(l) + ".");
+    m_edge_mlps[l]->declare(m_parameters, prefix + "edge_mlp." + std::to_string(l) + ".");
     if (l < m_node_mlps.size())
-      m_node_mlps[l]->declare(parameters, prefix + "node_mlp." + std::to_string(l) + ".");
+      m_node_mlps[l]->declare(m_parameters, prefix + "node_mlp." + std::to_string(l) + ".");
   }
-  m_head->declare(parameters, prefix + "head.");
+  m_head->declare(m_parameters, prefix + "head.");
 }
 
 void FactorGnn::initialize(std::uint64_t seed) {

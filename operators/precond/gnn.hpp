@@ -91,14 +91,17 @@ struct FactorGnnOptions {
   bool concatenated_edge_input = false;
 };
 
+// Owns its parameters as nn::Network does: its modules declare into one flat buffer (names
+// "gnn.edge_encoder.weight", ...), allocated and initialised from `seed` in the constructor. Not
+// copyable or movable (the modules point into the buffer).
 class FactorGnn {
  public:
-  explicit FactorGnn(const FactorGnnOptions& options = {});
+  FactorGnn(const FactorGnnOptions& options, std::uint64_t seed);
+  FactorGnn(const FactorGnn&) = delete;
+  FactorGnn& operator=(const FactorGnn&) = delete;
   const FactorGnnOptions& options() const { return m_options; }
-
-  // As nn::Module: declare into `parameters` (before allocation), then initialize after it.
-  void declare(nn::Parameters<double>& parameters, const std::string& prefix = "gnn.");
-  void initialize(std::uint64_t seed);
+  nn::Parameters<double>& parameters() { return m_parameters; }
+  const nn::Parameters<double>& parameters() const { return m_parameters; }
 
   // L's values on the graph's edges [E] (a buffer of this object, valid until the next forward).
   // The graph must stay alive and unchanged until backward.
@@ -107,7 +110,11 @@ class FactorGnn {
   void backward(const nn::Vector<double>& dl);
 
  private:
+  void declare(const std::string& prefix);
+  void initialize(std::uint64_t seed);
+
   FactorGnnOptions m_options;
+  nn::Parameters<double> m_parameters;
   std::unique_ptr<nn::Linear<double>> m_edge_encoder, m_node_encoder, m_head;
   std::vector<std::unique_ptr<nn::Sequential<double>>> m_edge_mlps;  // [K]
   std::vector<std::unique_ptr<nn::Sequential<double>>> m_node_mlps;  // [K - 1]

@@ -172,12 +172,9 @@ std::vector<double> classical_fsai(const CsrMatrix& a) { return fsai_values(a, l
 // A model with its parameters, every entry drawn from scale·N(0, 1) (so no layer is zero).
 struct Model {
   FactorGnn gnn;
-  nn::Parameters<double> parameters;
-  explicit Model(const FactorGnnOptions& options = {}) : gnn(options) {
-    gnn.declare(parameters);
-    parameters.allocate();
-    gnn.initialize(11);
-  }
+  nn::Parameters<double>& parameters;
+  explicit Model(const FactorGnnOptions& options = {})
+      : gnn(options, 11), parameters(gnn.parameters()) {}
   void randomize(double scale, std::uint64_t seed) {
     auto h = Kokkos::create_mirror_view(parameters.values());
     for (std::size_t i = 0; i < h.size(); ++i) h(i) = scale * standard_normal(seed, i);
