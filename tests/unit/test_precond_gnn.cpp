@@ -420,6 +420,28 @@ TEST(PrecondGnn, UntrainedNetworkReturnsIcZeroExactly) {
   for (std::size_t e = 0; e < l.size(); ++e) EXPECT_EQ(l[e], ic0[e]) << "entry " << e;
 }
 
+// The GNN owns one flat buffer as nn::Network does: every module's tensors declared in it under
+// "gnn.", initialised from the seed alone (same seed, same values; another seed, others).
+TEST(PrecondGnn, OwnsItsNamedParametersInitialisedFromTheSeed) {
+  FactorGnnOptions options;
+  options.width = 4;
+  options.layers = 2;
+  const FactorGnn a(options, 5), b(options, 5), c(options, 6);
+  // encoders (2 Linear), 2 edge MLPs and 1 node MLP (2 Linear each), head: weight and bias each
+  EXPECT_EQ(a.parameters().count(), 2u * (2 + 2 * 2 + 2 + 1));
+  EXPECT_EQ(a.parameters().info(0).name, "gnn.edge_encoder.weight");
+  EXPECT_EQ(a.parameters().infos().back().name, "gnn.head.bias");
+  const std::size_t w = options.width;
+  const std::size_t expected_size = (4 * w + w) * 2                    // encoders [4, W] + [1, W]
+                                    + 2 * (3 * w * w + w + w * w + w)  // edge MLPs
+                                    + (2 * w * w + w + w * w + w)      // node MLP
+                                    + (w + 1);                         // head
+  EXPECT_EQ(a.parameters().size(), expected_size);
+  const std::vector<double> va = host_vector(a.parameters().values());
+  EXPECT_EQ(va, host_vector(b.parameters().values()));
+  EXPECT_NE(va, host_vector(c.parameters().values()));
+}
+
 TEST(PrecondGnn, DiagonalIsPositiveForLargeRandomWeights) {
   const CsrMatrix a = variable_matrix(6);
   const CsrMatrix lower = lower_triangle(a);
