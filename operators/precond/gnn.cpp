@@ -320,17 +320,12 @@ Matrix<double> FactorGnn::edge_update(std::size_t l, const Matrix<double>& e,
   nn::gemm(Transpose::no, Transpose::no, 1.0, h, row_block(weight, w, w), 0.0, s.hw_i);
   nn::gemm(Transpose::no, Transpose::no, 1.0, h, row_block(weight, 2 * w, w), 0.0, s.hw_j);
 
-  // z_ij += (h W_i)_i + (h W_j)_j + b,  y = σ(z)  (y may alias z: z is read before store)
-  const Matrix<double> z = s.z, y = s.y;
-  const Matrix<double> b = first.has_bias() ? first.bias() : Matrix<double>("no_bias", 1, w);
+  // z_ij += (h W_i)_i + (h W_j)_j + b,  y = σ(z)
+  const Matrix<double> b = first.has_bias() ? first.bias() : Matrix<double>();  // [1, W] or none
   nn::with_activation(first.activation(), [&](auto act) {
     mesh::gather_add<double>(
-        m_graph->topology, s.hw_i, s.hw_j, z,
-        KOKKOS_LAMBDA(const std::size_t k, const std::size_t c, const double sum) {
-          const double zkc = sum + b(0, c);
-          z(k, c) = zkc;
-          y(k, c) = nn::activate(act.value, zkc);
-        },
+        m_graph->topology, s.hw_i, s.hw_j, b, s.z, s.y,
+        KOKKOS_LAMBDA(const double z) { return nn::activate(act.value, z); },
         "karman::precond::gnn::edge_z");
   });
   Matrix<double> out = s.y;  // the MLP's other modules, as Sequential would run them

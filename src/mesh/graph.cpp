@@ -287,7 +287,7 @@ template <class T>
 void gather_add(const Graph& graph, const GraphValues<const T>& a, const GraphValues<const T>& b,
                 const GraphValues<T>& z) {
   gather_add<T>(
-      graph, a, b, z, KOKKOS_LAMBDA(std::size_t k, std::size_t c, T sum) { z(k, c) = sum; });
+      graph, a, b, GraphValues<const T>(), z, z, KOKKOS_LAMBDA(const T sum) { return sum; });
 }
 
 #define KARMAN_GRAPH_INSTANTIATE(T)                                                                \

@@ -5,7 +5,7 @@
 // Nodes 0..N-1, edges 0..E-1; edge k joins row(k) = i and col(k) = j (for a message, j sends and
 // i receives). Node features are [N, W] and edge values [E, W], row-major, one row per node/edge.
 //   gather          x_i or x_j per edge                           [N, W] → [E, W]
-//   gather_add      z_k += a_i + b_j (+ a pointwise epilogue)     [N, W] × 2 → [E, W]
+//   gather_add      z_k += a_i + b_j (+ bias, then σ)             [N, W] × 2 → [E, W]
 //   scatter_add     the transpose of gather: Σ_{k: row(k)=i} y_k  [E, W] → [N, W]
 //   segment_sum     Σ over the edges node i aggregates            [E, W] → [N, W]
 //   segment_mean    the same / its degree
@@ -88,17 +88,17 @@ template <class T>
 void edge_geometry(const Graph& graph, const GraphValues<const T>& coordinates,
                    const GraphValues<T>& out);
 
-// For every edge k = (i, j) and channel c: store(k, c, z(k, c) + a(i, c) + b(j, c)). The epilogue
-// `store` is a device-callable functor that writes the sum (and what it derives from it: a bias,
-// an activation) where it wants: the split first Linear of an edge MLP, z_ij = e_ij W_e +
-// (h W_i)_i + (h W_j)_j + bias, y = σ(z), is one pass over [E, W]. z may be aliased by `store`'s
-// outputs: each element is read before store is called for it. a, b: [N, W]; z: [E, W].
-template <class T, class Store>
+// For every edge k = (i, j):  z_k ← z_k + a_i + b_j + bias,  y_k = σ(z_k)  (elementwise, [E, W]).
+// The split first Linear of an edge MLP, z_ij = e_ij W_e + (h W_i)_i + (h W_j)_j + bias with its
+// activation, in one vectorised pass over [E, W]. a, b: [N, W]; bias: [1, W], or empty for none;
+// σ: a device-callable T(T) functor; y may be z itself (σ(z) overwriting z).
+template <class T, class Activation>
 void gather_add(const Graph& graph, const GraphValues<const T>& a, const GraphValues<const T>& b,
-                const GraphValues<const T>& z, const Store& store,
+                const GraphValues<const T>& bias, const GraphValues<T>& z, const GraphValues<T>& y,
+                const Activation& sigma,
                 const std::string& label = "karman::mesh::graph::gather_add");
 
-// gather_add storing the sum back into z: z_k += a_i + b_j.
+// gather_add without bias or activation: z_k += a_i + b_j.
 template <class T>
 void gather_add(const Graph& graph, const GraphValues<const T>& a, const GraphValues<const T>& b,
                 const GraphValues<T>& z);
@@ -109,23 +109,43 @@ void check_values(const std::string& what, std::size_t rows, std::size_t cols, s
                   std::size_t extent1, std::size_t stride1);
 }  // namespace detail
 
-template <class T, class Store>
+template <class T, class Activation>
 void gather_add(const Graph& graph, const GraphValues<const T>& a, const GraphValues<const T>& b,
-                const GraphValues<const T>& z, const Store& store, const std::string& label) {
+                const GraphValues<const T>& bias, const GraphValues<T>& z, const GraphValues<T>& y,
+                const Activation& sigma, const std::string& label) {
   const std::size_t w = z.extent(1);
+  const bool has_bias = bias.extent(0) > 0;
   detail::check_values("gather_add: a", graph.nodes, w, a.extent(0), a.extent(1), a.stride(1));
   detail::check_values("gather_add: b", graph.nodes, w, b.extent(0), b.extent(1), b.stride(1));
+  if (has_bias)
+    detail::check_values("gather_add: bias", 1, w, bias.extent(0), bias.extent(1), bias.stride(1));
   detail::check_values("gather_add: z", graph.edges, w, z.extent(0), z.extent(1), z.stride(1));
+  detail::check_values("gather_add: y", graph.edges, w, y.extent(0), y.extent(1), y.stride(1));
   const GraphIndex row = graph.row, col = graph.col;
   Kokkos::parallel_for(
       label, Kokkos::RangePolicy<nn::ExecutionSpace>(0, graph.edges),
       KOKKOS_LAMBDA(const std::size_t k) {
-        // Row pointers (local to the kernel) let the channel loop vectorise.
-        const T* zk = &z(k, 0);  // may alias store's outputs: read before store writes
+        // Row pointers (local to the kernel) let the channel loop vectorise, σ included.
+        T* zk = &z(k, 0);  // may alias yk: each element is read before it is written
+        T* yk = &y(k, 0);
         const T* KOKKOS_RESTRICT from_i = &a(row(k), 0);
         const T* KOKKOS_RESTRICT from_j = &b(col(k), 0);
+        if (has_bias) {
+          const T* KOKKOS_RESTRICT bk = &bias(0, 0);
 #pragma omp simd
-        for (std::size_t c = 0; c < w; ++c) store(k, c, zk[c] + from_i[c] + from_j[c]);
+          for (std::size_t c = 0; c < w; ++c) {
+            const T sum = zk[c] + from_i[c] + from_j[c] + bk[c];
+            zk[c] = sum;
+            yk[c] = sigma(sum);
+          }
+        } else {
+#pragma omp simd
+          for (std::size_t c = 0; c < w; ++c) {
+            const T sum = zk[c] + from_i[c] + from_j[c];
+            zk[c] = sum;
+            yk[c] = sigma(sum);
+          }
+        }
       });
 }
 
