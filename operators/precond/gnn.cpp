@@ -35,6 +35,13 @@ Matrix<double> row_block(const Matrix<double>& m, std::size_t first, std::size_t
   return Kokkos::subview(m, Kokkos::make_pair(first, first + count), Kokkos::ALL);
 }
 
+// Columns [first, first + count) of a row-major matrix (strided rows, contiguous channels): a
+// block of a concatenated input for the graph kernels.
+mesh::GraphValues<double> column_block(const Matrix<double>& m, std::size_t first,
+                                       std::size_t count) {
+  return Kokkos::subview(m, Kokkos::ALL, Kokkos::make_pair(first, first + count));
+}
+
 // The first module of an edge MLP: the Linear on [e_ij, h_i, h_j] that the split path slices.
 nn::Linear<double>& first_linear(nn::Sequential<double>& mlp) {
   auto* linear = dynamic_cast<nn::Linear<double>*>(&mlp[0]);
@@ -101,11 +108,8 @@ MatrixGraph make_matrix_graph(const CsrMatrix& a, const std::vector<double>& ref
   constexpr std::size_t fe = MatrixGraph::edge_features_count;
   constexpr std::size_t fv = MatrixGraph::node_features_count;
   MatrixGraph g;
-  g.nodes = n;
-  g.edges = edges;
-  g.edge_row = Index(uninitialized("karman::precond::graph::edge_row"), edges);
-  g.edge_col = Index(uninitialized("karman::precond::graph::edge_col"), edges);
-  g.incident_ptr = Index("karman::precond::graph::incident_ptr", n + 1);
+  Index row(uninitialized("karman::precond::graph::edge_row"), edges);
+  Index col(uninitialized("karman::precond::graph::edge_col"), edges);
   g.edge_features =
       Matrix<double>(uninitialized("karman::precond::graph::edge_features"), edges, fe);
   g.node_features = Matrix<double>(uninitialized("karman::precond::graph::node_features"), n, fv);
@@ -113,13 +117,11 @@ MatrixGraph make_matrix_graph(const CsrMatrix& a, const std::vector<double>& ref
   g.diagonal =
       Kokkos::View<int*, nn::MemorySpace>(uninitialized("karman::precond::graph::diagonal"), edges);
   // Filled on the host: on a host backend the mirrors are the views themselves (no copies).
-  const auto edge_row = Kokkos::create_mirror_view(g.edge_row);
-  const auto edge_col = Kokkos::create_mirror_view(g.edge_col);
-  const auto incident_ptr = Kokkos::create_mirror_view(g.incident_ptr);
+  const auto edge_row = Kokkos::create_mirror_view(row);
+  const auto edge_col = Kokkos::create_mirror_view(col);
   const auto edge_features = Kokkos::create_mirror_view(g.edge_features);
   const auto node_features = Kokkos::create_mirror_view(g.node_features);
   const auto diagonal = Kokkos::create_mirror_view(g.diagonal);
-  Kokkos::deep_copy(incident_ptr, 0);
 
   long e = 0;  // edge index: tril(A) in A's order
   for (long i = 0; i < n; ++i) {
@@ -142,8 +144,6 @@ MatrixGraph make_matrix_graph(const CsrMatrix& a, const std::vector<double>& ref
       // The reference factor of Â: L D^{-1/2} for IC(0) (L ~ √a), G D^{1/2} for FSAI (G ~ 1/√a).
       edge_features(e, 3) = kind == FactorKind::fsai ? reference[e] * std::sqrt(d[j])
                                                      : reference[e] / std::sqrt(d[i]);
-      ++incident_ptr(i + 1);
-      if (j != i) ++incident_ptr(j + 1);
       ++e;
     }
     node_features(i, 0) = row_sum;
@@ -151,27 +151,18 @@ MatrixGraph make_matrix_graph(const CsrMatrix& a, const std::vector<double>& ref
     node_features(i, 2) = 1.0 / static_cast<double>(a.row_ptr[i + 1] - a.row_ptr[i]);
     node_features(i, 3) = dropped.empty() ? 0.0 : dropped[i] / d[i];
   }
-  // Incidence lists: edge (i, j) belongs to node i and, off the diagonal, to node j.
-  for (long i = 0; i < n; ++i) incident_ptr(i + 1) += incident_ptr(i);
-  g.incident = Index(uninitialized("karman::precond::graph::incident"), incident_ptr(n));
-  const auto incident = Kokkos::create_mirror_view(g.incident);
-  std::vector<long> next(incident_ptr.data(), incident_ptr.data() + n);
-  for (long k = 0; k < edges; ++k) {
-    incident(next[edge_row(k)]++) = k;
-    if (edge_col(k) != edge_row(k)) incident(next[edge_col(k)]++) = k;
-  }
 
-  Kokkos::deep_copy(g.edge_row, edge_row);
-  Kokkos::deep_copy(g.edge_col, edge_col);
-  Kokkos::deep_copy(g.incident_ptr, incident_ptr);
-  Kokkos::deep_copy(g.incident, incident);
+  Kokkos::deep_copy(row, edge_row);
+  Kokkos::deep_copy(col, edge_col);
   Kokkos::deep_copy(g.edge_features, edge_features);
   Kokkos::deep_copy(g.node_features, node_features);
   Kokkos::deep_copy(g.diagonal, diagonal);
+  // Edge (i, j) belongs to node i and, off the diagonal, to node j: undirected.
+  g.topology = mesh::make_graph(n, row, col, mesh::Edges::undirected);
   return g;
 }
 
-FactorGnn::FactorGnn(const FactorGnnOptions& options) : m_options(options) {
+FactorGnn::FactorGnn(const FactorGnnOptions& options, std::uint64_t seed) : m_options(options) {
   KARMAN_VERIFY(options.width > 0 && options.layers > 0, "FactorGnn: width and layers must be > 0");
   KARMAN_VERIFY(options.correction_bound > 0.0, "FactorGnn: correction_bound must be > 0");
   const std::size_t w = options.width;
@@ -190,17 +181,20 @@ FactorGnn::FactorGnn(const FactorGnnOptions& options) : m_options(options) {
   m_split.resize(options.layers);
   m_edge_inputs.resize(options.layers);
   m_node_inputs.resize(options.layers - 1);
+  declare("gnn.");
+  m_parameters.allocate();
+  initialize(seed);
 }
 
-void FactorGnn::declare(nn::Parameters<double>& parameters, const std::string& prefix) {
-  m_edge_encoder->declare(parameters, prefix + "edge_encoder.");
-  m_node_encoder->declare(parameters, prefix + "node_encoder.");
+void FactorGnn::declare(const std::string& prefix) {
+  m_edge_encoder->declare(m_parameters, prefix + "edge_encoder.");
+  m_node_encoder->declare(m_parameters, prefix + "node_encoder.");
   for (std::size_t l = 0; l < m_edge_mlps.size(); ++l) {
-    m_edge_mlps[l]->declare(parameters, prefix + "edge_mlp." + std::to_string(l) + ".");
+    m_edge_mlps[l]->declare(m_parameters, prefix + "edge_mlp." + std::to_string(l) + ".");
     if (l < m_node_mlps.size())
-      m_node_mlps[l]->declare(parameters, prefix + "node_mlp." + std::to_string(l) + ".");
+      m_node_mlps[l]->declare(m_parameters, prefix + "node_mlp." + std::to_string(l) + ".");
   }
-  m_head->declare(parameters, prefix + "head.");
+  m_head->declare(m_parameters, prefix + "head.");
 }
 
 void FactorGnn::initialize(std::uint64_t seed) {
@@ -213,8 +207,8 @@ void FactorGnn::initialize(std::uint64_t seed) {
 
 nn::Vector<double> FactorGnn::forward(const MatrixGraph& graph) {
   m_graph = &graph;
-  const std::size_t w = m_options.width, n_edges = graph.edges, n_nodes = graph.nodes;
-  const Index incident_ptr = graph.incident_ptr, incident = graph.incident;
+  const mesh::Graph& topology = graph.topology;
+  const std::size_t w = m_options.width, n_edges = topology.edges, n_nodes = topology.nodes;
 
   m_workspace.reset();
   const nn::Pass values = nn::Pass::values();
@@ -229,25 +223,11 @@ nn::Vector<double> FactorGnn::forward(const MatrixGraph& graph) {
     e = m_options.concatenated_edge_input ? edge_update_concatenated(l, e, h)
                                           : edge_update(l, e, h);
     if (l >= m_node_mlps.size()) break;
-    // [h_i, Σ_{edges ∋ i} e']  [N, 2W], gathered per node.
+    // [h_i, Σ_{edges ∋ i} e']  [N, 2W], the sum gathered per node.
     nn::ensure_shape(m_node_inputs[l], "karman::precond::gnn::node_input", n_nodes, 2 * w);
-    const Matrix<double> node_in = m_node_inputs[l], e_next = e;
-    Kokkos::parallel_for(
-        "karman::precond::gnn::node_input", Range(0, n_nodes), KOKKOS_LAMBDA(const std::size_t i) {
-          double* KOKKOS_RESTRICT skip = &node_in(i, 0);
-          double* KOKKOS_RESTRICT sum = &node_in(i, w);
-          const double* KOKKOS_RESTRICT hi = &h_l(i, 0);
-#pragma omp simd
-          for (std::size_t c = 0; c < w; ++c) {
-            skip[c] = hi[c];
-            sum[c] = 0.0;
-          }
-          for (long p = incident_ptr(i); p < incident_ptr(i + 1); ++p) {
-            const double* KOKKOS_RESTRICT ek = &e_next(incident(p), 0);
-#pragma omp simd
-            for (std::size_t c = 0; c < w; ++c) sum[c] += ek[c];
-          }
-        });
+    const Matrix<double> node_in = m_node_inputs[l];
+    Kokkos::deep_copy(column_block(node_in, 0, w), h_l);
+    mesh::segment_sum<double>(topology, e, column_block(node_in, w, w));
     m_node_updates[l] = &m_node_mlps[l]->forward(node_in, values, m_workspace);
     h = m_node_updates[l]->y;
   }
@@ -276,9 +256,9 @@ nn::Vector<double> FactorGnn::forward(const MatrixGraph& graph) {
 void FactorGnn::backward(const nn::Vector<double>& dl) {
   KARMAN_VERIFY(m_graph != nullptr, "FactorGnn: backward before forward");
   const MatrixGraph& graph = *m_graph;
-  const std::size_t w = m_options.width, n_edges = graph.edges, n_nodes = graph.nodes;
+  const mesh::Graph& topology = graph.topology;
+  const std::size_t w = m_options.width, n_edges = topology.edges, n_nodes = topology.nodes;
   KARMAN_VERIFY(dl.extent(0) == n_edges, "FactorGnn: dL must have one value per edge");
-  const Index row = graph.edge_row, col = graph.edge_col;
 
   // dL → d raw [E, 1] through c = β tanh(raw/β) and L = ref·exp(c) or ref·(1 + c) (or ref).
   nn::ensure_shape(m_draw, "karman::precond::gnn::draw", n_edges, 1);
@@ -306,19 +286,8 @@ void FactorGnn::backward(const nn::Vector<double>& dl) {
     if (l < m_node_mlps.size()) {
       const Matrix<double> dnode = m_node_mlps[l]->backward(*m_node_updates[l], dh);  // [N, 2W]
       // The aggregate's gradient goes back to every edge from both of its nodes.
-      Kokkos::parallel_for(
-          "karman::precond::gnn::aggregate_backward", Range(0, n_edges),
-          KOKKOS_LAMBDA(const std::size_t k) {
-            const long i = row(k), j = col(k);
-            for (std::size_t c = 0; c < w; ++c) de(k, c) += dnode(i, w + c);
-            if (j != i)
-              for (std::size_t c = 0; c < w; ++c) de(k, c) += dnode(j, w + c);
-          });
-      Kokkos::parallel_for(
-          "karman::precond::gnn::node_skip_backward", Range(0, n_nodes),
-          KOKKOS_LAMBDA(const std::size_t i) {
-            for (std::size_t c = 0; c < w; ++c) dh(i, c) = dnode(i, c);
-          });
+      mesh::segment_sum_transpose<double>(topology, column_block(dnode, w, w), de);
+      Kokkos::deep_copy(dh, column_block(dnode, 0, w));
     } else {
       Kokkos::deep_copy(dh, 0.0);
     }
@@ -360,25 +329,12 @@ Matrix<double> FactorGnn::edge_update(std::size_t l, const Matrix<double>& e,
   nn::gemm(Transpose::no, Transpose::no, 1.0, h, row_block(weight, 2 * w, w), 0.0, s.hw_j);
 
   // z_ij += (h W_i)_i + (h W_j)_j + b,  y = σ(z)
-  const Index row = m_graph->edge_row, col = m_graph->edge_col;
-  const Matrix<double> z = s.z, y = s.y, hw_i = s.hw_i, hw_j = s.hw_j;
-  const Matrix<double> b = first.has_bias() ? first.bias() : Matrix<double>("no_bias", 1, w);
+  const Matrix<double> b = first.has_bias() ? first.bias() : Matrix<double>();  // [1, W] or none
   nn::with_activation(first.activation(), [&](auto act) {
-    Kokkos::parallel_for(
-        "karman::precond::gnn::edge_z", Range(0, n_edges), KOKKOS_LAMBDA(const std::size_t k) {
-          // Row pointers (local to the kernel) let the loop vectorise, tanh included.
-          double* zk = &z(k, 0);  // may alias yk (tanh): each element is read before written
-          double* yk = &y(k, 0);
-          const double* KOKKOS_RESTRICT from_i = &hw_i(row(k), 0);
-          const double* KOKKOS_RESTRICT from_j = &hw_j(col(k), 0);
-          const double* KOKKOS_RESTRICT bias = &b(0, 0);
-#pragma omp simd
-          for (std::size_t c = 0; c < w; ++c) {
-            const double zkc = zk[c] + from_i[c] + from_j[c] + bias[c];
-            zk[c] = zkc;
-            yk[c] = nn::activate(act.value, zkc);
-          }
-        });
+    mesh::gather_add<double>(
+        m_graph->topology, s.hw_i, s.hw_j, b, s.z, s.y,
+        KOKKOS_LAMBDA(const double z) { return nn::activate(act.value, z); },
+        "karman::precond::gnn::edge_z");
   });
   Matrix<double> out = s.y;  // the MLP's other modules, as Sequential would run them
   std::vector<nn::Context<double>*>& steps = m_edge_updates[l];
@@ -418,26 +374,8 @@ void FactorGnn::edge_update_backward(std::size_t l, const Matrix<double>& de,
   // dz summed per node over the edges whose row (dz_i) or column (dz_j) it is  [N, W]
   nn::ensure_shape(s.dz_i, "karman::precond::gnn::edge_dz_i", n_nodes, w);
   nn::ensure_shape(s.dz_j, "karman::precond::gnn::edge_dz_j", n_nodes, w);
-  const Index row = m_graph->edge_row, col = m_graph->edge_col;
-  const Index incident_ptr = m_graph->incident_ptr, incident = m_graph->incident;
   const Matrix<double> dz_i = s.dz_i, dz_j = s.dz_j;
-  Kokkos::parallel_for(
-      "karman::precond::gnn::edge_dz_nodes", Range(0, n_nodes), KOKKOS_LAMBDA(const std::size_t i) {
-        double* KOKKOS_RESTRICT as_row = &dz_i(i, 0);
-        double* KOKKOS_RESTRICT as_col = &dz_j(i, 0);
-#pragma omp simd
-        for (std::size_t c = 0; c < w; ++c) as_row[c] = as_col[c] = 0.0;
-        for (long p = incident_ptr(i); p < incident_ptr(i + 1); ++p) {
-          const long k = incident(p);
-          const double* KOKKOS_RESTRICT dzk = &dz(k, 0);
-          if (row(k) == static_cast<long>(i))
-#pragma omp simd
-            for (std::size_t c = 0; c < w; ++c) as_row[c] += dzk[c];
-          if (col(k) == static_cast<long>(i))
-#pragma omp simd
-            for (std::size_t c = 0; c < w; ++c) as_col[c] += dzk[c];
-        }
-      });
+  mesh::scatter_ends<double>(m_graph->topology, dz, dz_i, dz_j);
 
   // dW_e += eᵀ dz,  dW_i += hᵀ dz_i,  dW_j += hᵀ dz_j,  db += 1ᵀ dz (= Σ_i dz_i: one row per edge)
   using nn::Transpose;
@@ -461,46 +399,24 @@ void FactorGnn::edge_update_backward(std::size_t l, const Matrix<double>& de,
 Matrix<double> FactorGnn::edge_update_concatenated(std::size_t l, const Matrix<double>& e,
                                                    const Matrix<double>& h) {
   const std::size_t w = m_options.width, n_edges = e.extent(0);
-  const Index row = m_graph->edge_row, col = m_graph->edge_col;
   // [e_ij, h_i, h_j]  [E, 3W]
   nn::ensure_shape(m_edge_inputs[l], "karman::precond::gnn::edge_input", n_edges, 3 * w);
-  const Matrix<double> edge_in = m_edge_inputs[l], e_l = e, h_l = h;
-  Kokkos::parallel_for(
-      "karman::precond::gnn::edge_input", Range(0, n_edges), KOKKOS_LAMBDA(const std::size_t k) {
-        const long i = row(k), j = col(k);
-        for (std::size_t c = 0; c < w; ++c) {
-          edge_in(k, c) = e_l(k, c);
-          edge_in(k, w + c) = h_l(i, c);
-          edge_in(k, 2 * w + c) = h_l(j, c);
-        }
-      });
+  const Matrix<double> edge_in = m_edge_inputs[l];
+  Kokkos::deep_copy(column_block(edge_in, 0, w), e);
+  mesh::gather<double>(m_graph->topology, mesh::End::row, h, column_block(edge_in, w, w));
+  mesh::gather<double>(m_graph->topology, mesh::End::col, h, column_block(edge_in, 2 * w, w));
   m_edge_updates[l].assign(1, &m_edge_mlps[l]->forward(edge_in, nn::Pass::values(), m_workspace));
   return m_edge_updates[l][0]->y;
 }
 
 void FactorGnn::edge_update_concatenated_backward(std::size_t l, const Matrix<double>& de,
                                                   const Matrix<double>& dh) {
-  const std::size_t w = m_options.width, n_edges = de.extent(0), n_nodes = dh.extent(0);
-  const Index row = m_graph->edge_row, col = m_graph->edge_col;
-  const Index incident_ptr = m_graph->incident_ptr, incident = m_graph->incident;
+  const std::size_t w = m_options.width;
   const Matrix<double> dedge = m_edge_mlps[l]->backward(*m_edge_updates[l][0], de);  // [E, 3W]
-  // h_i and h_j entered edge (i, j)'s input: gather those gradients per node.
-  Kokkos::parallel_for(
-      "karman::precond::gnn::edge_input_backward_nodes", Range(0, n_nodes),
-      KOKKOS_LAMBDA(const std::size_t i) {
-        for (long p = incident_ptr(i); p < incident_ptr(i + 1); ++p) {
-          const long k = incident(p);
-          if (row(k) == static_cast<long>(i))
-            for (std::size_t c = 0; c < w; ++c) dh(i, c) += dedge(k, w + c);
-          if (col(k) == static_cast<long>(i))
-            for (std::size_t c = 0; c < w; ++c) dh(i, c) += dedge(k, 2 * w + c);
-        }
-      });
-  Kokkos::parallel_for(
-      "karman::precond::gnn::edge_input_backward_edges", Range(0, n_edges),
-      KOKKOS_LAMBDA(const std::size_t k) {
-        for (std::size_t c = 0; c < w; ++c) de(k, c) = dedge(k, c);
-      });
+  // h_i and h_j entered edge (i, j)'s input: their gradients summed per node.
+  mesh::scatter_add<double>(m_graph->topology, mesh::End::row, column_block(dedge, w, w), dh);
+  mesh::scatter_add<double>(m_graph->topology, mesh::End::col, column_block(dedge, 2 * w, w), dh);
+  Kokkos::deep_copy(de, column_block(dedge, 0, w));
 }
 
 }  // namespace karman::precond

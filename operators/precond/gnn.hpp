@@ -32,13 +32,14 @@
 // edge GEMM [E, 3W]×[3W, W] and its [E, 3W] buffer. The parameters are the same, so both paths
 // compute the same network up to rounding (FactorGnnOptions::concatenated_edge_input keeps the
 // plain concatenation as a reference).
-// Sums over edges are gathered per node (each node loops over its incident edges) and scattered
-// back per edge (each edge reads its two nodes): no atomics.
+// The graph and its gather / scatter / segment-sum kernels are the core's (karman/mesh/graph.hpp):
+// sums over edges are gathered per node through the incidence, no atomics.
 
 #include <cstdint>
 #include <memory>
 #include <vector>
 
+#include "karman/mesh/graph.hpp"
 #include "karman/nn/linear.hpp"
 #include "karman/nn/parameters.hpp"
 #include "karman/nn/sequential.hpp"
@@ -53,13 +54,12 @@ CsrMatrix lower_triangle(const CsrMatrix& a);
 // The graph of one matrix with its features, on the device. Built once per matrix.
 struct MatrixGraph {
   static constexpr std::size_t edge_features_count = 4, node_features_count = 4;
-  long nodes = 0, edges = 0;
-  Kokkos::View<long*, nn::MemorySpace> edge_row, edge_col;      // [E]
-  Kokkos::View<long*, nn::MemorySpace> incident_ptr, incident;  // [N + 1], [Σ incidences]
-  nn::Matrix<double> edge_features;                             // [E, 4]
-  nn::Matrix<double> node_features;                             // [N, 4]
-  nn::Vector<double> reference;                                 // [E] ic0 values
-  Kokkos::View<int*, nn::MemorySpace> diagonal;                 // [E] 1 on i = j
+  // Undirected: nodes = rows, edge k = entry (row(k) = i, col(k) = j) of tril(A), in A's order.
+  mesh::Graph topology;
+  nn::Matrix<double> edge_features;              // [E, 4]
+  nn::Matrix<double> node_features;              // [N, 4]
+  nn::Vector<double> reference;                  // [E] ic0 values
+  Kokkos::View<int*, nn::MemorySpace> diagonal;  // [E] 1 on i = j
 };
 
 // `a`: the full symmetric matrix (both triangles, sorted columns, positive diagonal);
@@ -91,14 +91,17 @@ struct FactorGnnOptions {
   bool concatenated_edge_input = false;
 };
 
+// Owns its parameters as nn::Network does: its modules declare into one flat buffer (names
+// "gnn.edge_encoder.weight", ...), allocated and initialised from `seed` in the constructor. Not
+// copyable or movable (the modules point into the buffer).
 class FactorGnn {
  public:
-  explicit FactorGnn(const FactorGnnOptions& options = {});
+  FactorGnn(const FactorGnnOptions& options, std::uint64_t seed);
+  FactorGnn(const FactorGnn&) = delete;
+  FactorGnn& operator=(const FactorGnn&) = delete;
   const FactorGnnOptions& options() const { return m_options; }
-
-  // As nn::Module: declare into `parameters` (before allocation), then initialize after it.
-  void declare(nn::Parameters<double>& parameters, const std::string& prefix = "gnn.");
-  void initialize(std::uint64_t seed);
+  nn::Parameters<double>& parameters() { return m_parameters; }
+  const nn::Parameters<double>& parameters() const { return m_parameters; }
 
   // L's values on the graph's edges [E] (a buffer of this object, valid until the next forward).
   // The graph must stay alive and unchanged until backward.
@@ -107,7 +110,11 @@ class FactorGnn {
   void backward(const nn::Vector<double>& dl);
 
  private:
+  void declare(const std::string& prefix);
+  void initialize(std::uint64_t seed);
+
   FactorGnnOptions m_options;
+  nn::Parameters<double> m_parameters;
   std::unique_ptr<nn::Linear<double>> m_edge_encoder, m_node_encoder, m_head;
   std::vector<std::unique_ptr<nn::Sequential<double>>> m_edge_mlps;  // [K]
   std::vector<std::unique_ptr<nn::Sequential<double>>> m_node_mlps;  // [K - 1]

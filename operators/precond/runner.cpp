@@ -154,11 +154,10 @@ struct TestMatrix {
 class PrecondRun {
  public:
   PrecondRun(const PrecondSpec& spec, RunContext& ctx)
-      : m_spec(spec), m_ctx(ctx), m_gnn(spec.model) {
-    m_gnn.declare(m_parameters);
-    m_parameters.allocate();
-    m_gnn.initialize(spec.model_seed);
-  }
+      : m_spec(spec),
+        m_ctx(ctx),
+        m_gnn(spec.model, spec.model_seed),
+        m_parameters(m_gnn.parameters()) {}
 
   std::string run() {
     // Every input file is read and checked first: a bad one fails the run before any work.
@@ -427,7 +426,7 @@ class PrecondRun {
                m_spec.model.width, m_spec.model.layers, m_parameters.size(), train.size(),
                m_spec.validation_size);
     const precond::TrainingReport report =
-        precond::train_factor_gnn(m_gnn, m_parameters, train, validation, m_spec.training);
+        precond::train_factor_gnn(m_gnn, train, validation, m_spec.training);
     std::string history;
     for (const auto& [step, iterations] : report.history)
       history += fmt::format(" {}:{}", step, iterations);
@@ -563,7 +562,7 @@ class PrecondRun {
   const PrecondSpec& m_spec;
   RunContext& m_ctx;
   precond::FactorGnn m_gnn;
-  nn::Parameters<double> m_parameters;
+  nn::Parameters<double>& m_parameters;  // the GNN's
 };
 
 class PrecondMethod : public Method {

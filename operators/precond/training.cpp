@@ -1,5 +1,5 @@
 // Training pairs from PETSc reference solves, the GNN as a factor provider, CG iteration counts
-// through -pc_type karman, and Adam with model selection by validation CG iterations.
+// through -pc_type karman, and Adam (nn::Trainer) with model selection by validation CG iterations.
 #include "operators/precond/training.hpp"
 
 #include <chrono>
@@ -11,7 +11,7 @@
 #include "karman/core/error.hpp"
 #include "karman/core/random.hpp"
 #include "karman/core/timer.hpp"
-#include "karman/nn/optimizer.hpp"
+#include "karman/nn/trainer.hpp"
 #include "operators/precond/condition_loss.hpp"
 #include "operators/precond/factor_loss.hpp"
 #include "operators/precond/fsai_loss.hpp"
@@ -142,10 +142,8 @@ struct TrainingMatrix {
 
 // Σ_m weight_m f_m over the blocks: the mean over (matrix, p) of the relative loss of the
 // block-diagonal M against the global A, Σ_q ‖L_q L_qᵀ x_q − b_q‖² / ‖b‖² (each block's f_m is
-// relative to its own ‖b_q‖²). The parameters' gradients are SET to its gradient.
-double mean_loss_and_gradient(FactorGnn& gnn, std::vector<std::unique_ptr<TrainingMatrix>>& set,
-                              nn::Parameters<double>& parameters) {
-  parameters.zero_gradients();
+// relative to its own ‖b_q‖²). Its gradient is ADDED to the parameters' gradients.
+double mean_loss_and_gradient(FactorGnn& gnn, std::vector<std::unique_ptr<TrainingMatrix>>& set) {
   double total = 0.0;
   for (auto& m : set) {
     total += m->weight * m->evaluate(gnn.forward(m->graph));
@@ -300,10 +298,30 @@ long cg_iterations(Mat a, const FactorProvider& provider, FactorKind kind) {
 
 long cg_iterations(Mat a, const std::string& pc_type) { return timed_cg(a, pc_type).iterations; }
 
-TrainingReport train_factor_gnn(FactorGnn& gnn, nn::Parameters<double>& parameters,
-                                const std::vector<TrainingPairs>& train,
+namespace {
+
+// One Adam stage of `steps` steps at the constant rate `lr` (OptimizerOptions' defaults: β₁ 0.9,
+// β₂ 0.999, ε 1e-8: what the loop before nn::Trainer ran), validated every `select_every` steps
+// and after the last; no progress bar (the trainer still logs each validation).
+nn::TrainerOptions adam_stage(const TrainingOptions& options) {
+  nn::StageOptions adam;
+  adam.optimizer = "adam";
+  adam.steps = options.steps;
+  adam.schedule.type = "constant";
+  adam.schedule.base = options.lr;
+  nn::TrainerOptions trainer;
+  trainer.stages = {adam};
+  trainer.validate_every = options.select_every;
+  trainer.quiet = true;
+  return trainer;
+}
+
+}  // namespace
+
+TrainingReport train_factor_gnn(FactorGnn& gnn, const std::vector<TrainingPairs>& train,
                                 const std::vector<TrainingPairs>& validation,
                                 const TrainingOptions& options) {
+  nn::Parameters<double>& parameters = gnn.parameters();
   if (train.empty() || validation.empty())
     throw ConfigError("train_factor_gnn: need at least one training and one validation matrix");
   if (options.steps < 0 || options.select_every < 1)
@@ -340,12 +358,17 @@ TrainingReport train_factor_gnn(FactorGnn& gnn, nn::Parameters<double>& paramete
   report.initial_iterations = report.best_iterations = sum(report.initial_by_partition);
   report.history.emplace_back(0, report.initial_iterations);
 
-  auto optimizer = nn::make_optimizer<double>(nn::OptimizerOptions{}, parameters);
-  for (long step = 1; step <= options.steps; ++step) {
-    const double loss = mean_loss_and_gradient(gnn, train_set, parameters);
-    if (step == 1) report.initial_loss = loss;
-    optimizer->step(parameters, options.lr);
-    if (step % options.select_every != 0 && step != options.steps) continue;
+  // The shared training loop on this rank alone (MPI_COMM_SELF: training does not depend on the
+  // run's rank count), one loss term; model selection happens in its validation hook.
+  long step = 0;  // the 1-based step being taken; validate runs right after it
+  nn::Trainer<double> trainer(
+      MPI_COMM_SELF, parameters,
+      [&](long before) {
+        step = before + 1;
+        return std::vector<nn::LossTerm>{{"factor", 1.0, mean_loss_and_gradient(gnn, train_set)}};
+      },
+      adam_stage(options));
+  trainer.validate = [&] {
     const std::vector<long> by_partition =
         validation_iterations(gnn, validation_matrices, validation, options);
     const long iterations = sum(by_partition);
@@ -356,9 +379,14 @@ TrainingReport train_factor_gnn(FactorGnn& gnn, nn::Parameters<double>& paramete
       report.best_step = step;
       Kokkos::deep_copy(best, parameters.values());
     }
-  }
+    return static_cast<double>(iterations);
+  };
+  const nn::TrainingResult result = trainer.run();
+  if (!result.history.empty()) report.initial_loss = result.history.front().loss;
+
   Kokkos::deep_copy(parameters.values(), best);
-  report.selected_loss = mean_loss_and_gradient(gnn, train_set, parameters);
+  parameters.zero_gradients();
+  report.selected_loss = mean_loss_and_gradient(gnn, train_set);
   parameters.zero_gradients();
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;

@@ -2,9 +2,9 @@
 // Training and model selection of the learned CG preconditioner (issue 6):
 //   1. pairs (x, b) per matrix: b ~ N(0, 1) (counter-based, reproducible), x = A⁻¹ b by PETSc
 //      CG + GAMG at rtol 1e-10 (the reference solve the loss trusts);
-//   2. Adam on the mean factor loss f(L) = Σ‖L Lᵀ x − b‖² / Σ‖b‖² over the training matrices
-//      (FactorKind::fsai: the learned FSAI G, reference the classical FSAI, loss
-//      f(G) = Σ‖Gᵀ G b − x‖² / Σ‖x‖² of fsai_loss.hpp, applied by -pc_karman_type fsai);
+//   2. Adam (the shared nn::Trainer) on the mean factor loss f(L) = Σ‖L Lᵀ x − b‖² / Σ‖b‖² over
+//      the training matrices (FactorKind::fsai: the learned FSAI G, reference the classical FSAI,
+//      loss f(G) = Σ‖Gᵀ G b − x‖² / Σ‖x‖² of fsai_loss.hpp, applied by -pc_karman_type fsai);
 //   3. every `select_every` steps, PCG on the validation matrices through `-pc_type karman` with
 //      the GNN's factor; the parameters with the fewest total iterations are kept. The loss is a
 //      proxy (it weighs all eigen-directions alike, CG cares about the spectrum's spread), so the
@@ -109,12 +109,12 @@ struct TrainingReport {
   std::vector<long> initial_by_partition, best_by_partition;
 };
 
-// Train `gnn` (declared into `parameters`, allocated and initialised) and leave the selected
-// parameters in `parameters`. The step-0 net (the reference factor) is a candidate, so the
-// selected model never does worse than its reference on the validation set. train and validation
-// must be non-empty.
-TrainingReport train_factor_gnn(FactorGnn& gnn, nn::Parameters<double>& parameters,
-                                const std::vector<TrainingPairs>& train,
+// Train `gnn` from its current parameters with nn::Trainer (one Adam stage, the validation hook
+// selecting the model) and leave the selected parameters in gnn.parameters(). The step-0 net (the
+// reference factor) is a candidate, so the selected model never does worse than its reference on
+// the validation set. train and validation must be non-empty. A non-finite loss stops training
+// early, the best model so far kept.
+TrainingReport train_factor_gnn(FactorGnn& gnn, const std::vector<TrainingPairs>& train,
                                 const std::vector<TrainingPairs>& validation,
                                 const TrainingOptions& options);
 

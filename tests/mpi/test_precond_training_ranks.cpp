@@ -43,11 +43,8 @@ long block_iterations(Mat a, const FactorProvider& provider, long parts) {
 }  // namespace
 
 TEST(PrecondTrainingRanks, PartitionAwareFactorBeatsBlockIcZeroAtEveryBlockCount) {
-  FactorGnn gnn;
-  karman::nn::Parameters<double> parameters;
-  gnn.declare(parameters);
-  parameters.allocate();
-  gnn.initialize(7);
+  FactorGnn gnn(FactorGnnOptions{}, 7);
+  const karman::nn::Parameters<double>& parameters = gnn.parameters();
 
   const int ranks = karman::test::world_size();
   petsc::Mat a, a_one;  // Poisson 32² on the world, and whole on this rank
@@ -67,7 +64,7 @@ TEST(PrecondTrainingRanks, PartitionAwareFactorBeatsBlockIcZeroAtEveryBlockCount
   options.steps = 100;
   options.select_every = 25;
   options.partitions = {1, 2, 4};
-  const TrainingReport report = train_factor_gnn(gnn, parameters, train, validation, options);
+  const TrainingReport report = train_factor_gnn(gnn, train, validation, options);
   EXPECT_LE(report.best_iterations, report.initial_iterations);
 
   // Same parameters on every rank: rank 0's copy, broadcast, compared entry by entry.

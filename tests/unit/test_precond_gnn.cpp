@@ -172,12 +172,9 @@ std::vector<double> classical_fsai(const CsrMatrix& a) { return fsai_values(a, l
 // A model with its parameters, every entry drawn from scale·N(0, 1) (so no layer is zero).
 struct Model {
   FactorGnn gnn;
-  nn::Parameters<double> parameters;
-  explicit Model(const FactorGnnOptions& options = {}) : gnn(options) {
-    gnn.declare(parameters);
-    parameters.allocate();
-    gnn.initialize(11);
-  }
+  nn::Parameters<double>& parameters;
+  explicit Model(const FactorGnnOptions& options = {})
+      : gnn(options, 11), parameters(gnn.parameters()) {}
   void randomize(double scale, std::uint64_t seed) {
     auto h = Kokkos::create_mirror_view(parameters.values());
     for (std::size_t i = 0; i < h.size(); ++i) h(i) = scale * standard_normal(seed, i);
@@ -317,7 +314,7 @@ TEST(PrecondGnn, GradientOfLossMatchesFiniteDifferences) {
       Matrix<double> x, b;
       make_pairs(a, 4, 6, x, b);
       FactorLoss loss(lower_triangle(a));
-      const Vector<double> dl("dl", graph.edges);
+      const Vector<double> dl("dl", graph.topology.edges);
       auto evaluate = [&] { return loss.evaluate(model.gnn.forward(graph), x, b, dl); };
       model.parameters.zero_gradients();
       evaluate();
@@ -346,8 +343,8 @@ TEST(PrecondGnn, SplitEdgeInputMatchesConcatenation) {
   for (const LocalBlock& a : {LocalBlock{poisson_matrix(7), {}}, cut}) {
     const MatrixGraph graph =
         make_matrix_graph(a, incomplete_cholesky(a), FactorKind::cholesky, a.dropped);
-    std::vector<double> dl_host(graph.edges);
-    for (long k = 0; k < graph.edges; ++k) dl_host[k] = standard_normal(5, k);
+    std::vector<double> dl_host(graph.topology.edges);
+    for (long k = 0; k < graph.topology.edges; ++k) dl_host[k] = standard_normal(5, k);
     const Vector<double> dl = device_vector(dl_host);
     std::vector<double> l[2], gradients[2];
     for (const bool concatenated : {false, true}) {
@@ -423,6 +420,28 @@ TEST(PrecondGnn, UntrainedNetworkReturnsIcZeroExactly) {
   for (std::size_t e = 0; e < l.size(); ++e) EXPECT_EQ(l[e], ic0[e]) << "entry " << e;
 }
 
+// The GNN owns one flat buffer as nn::Network does: every module's tensors declared in it under
+// "gnn.", initialised from the seed alone (same seed, same values; another seed, others).
+TEST(PrecondGnn, OwnsItsNamedParametersInitialisedFromTheSeed) {
+  FactorGnnOptions options;
+  options.width = 4;
+  options.layers = 2;
+  const FactorGnn a(options, 5), b(options, 5), c(options, 6);
+  // encoders (2 Linear), 2 edge MLPs and 1 node MLP (2 Linear each), head: weight and bias each
+  EXPECT_EQ(a.parameters().count(), 2u * (2 + 2 * 2 + 2 + 1));
+  EXPECT_EQ(a.parameters().info(0).name, "gnn.edge_encoder.weight");
+  EXPECT_EQ(a.parameters().infos().back().name, "gnn.head.bias");
+  const std::size_t w = options.width;
+  const std::size_t expected_size = (4 * w + w) * 2                    // encoders [4, W] + [1, W]
+                                    + 2 * (3 * w * w + w + w * w + w)  // edge MLPs
+                                    + (2 * w * w + w + w * w + w)      // node MLP
+                                    + (w + 1);                         // head
+  EXPECT_EQ(a.parameters().size(), expected_size);
+  const std::vector<double> va = host_vector(a.parameters().values());
+  EXPECT_EQ(va, host_vector(b.parameters().values()));
+  EXPECT_NE(va, host_vector(c.parameters().values()));
+}
+
 TEST(PrecondGnn, DiagonalIsPositiveForLargeRandomWeights) {
   const CsrMatrix a = variable_matrix(6);
   const CsrMatrix lower = lower_triangle(a);
@@ -449,7 +468,7 @@ TEST(PrecondGnn, AdamStepsLowerTheLossOnPoisson) {
   make_pairs(a, 32, 1, x, b);
   make_pairs(a, 32, 2, x_held, b_held);
   FactorLoss loss(lower);
-  const Vector<double> dl("dl", graph.edges);
+  const Vector<double> dl("dl", graph.topology.edges);
   auto optimizer = nn::make_optimizer<double>(nn::OptimizerOptions{}, model.parameters);
 
   const double initial = loss.evaluate(model.gnn.forward(graph), x, b, dl);
@@ -561,7 +580,7 @@ TEST(PrecondGnn, FsaiReferenceStartsExactAndGradientMatchesFiniteDifferences) {
   Matrix<double> x, b;
   make_pairs(a, 4, 6, x, b);
   FsaiLoss loss(lower_triangle(a));
-  const Vector<double> dg("dg", graph.edges);
+  const Vector<double> dg("dg", graph.topology.edges);
   auto evaluate = [&] { return loss.evaluate(model.gnn.forward(graph), x, b, dg); };
   model.parameters.zero_gradients();
   evaluate();

@@ -52,13 +52,9 @@ FactorProvider ic0_provider() {
 
 // The model, trained once for the whole file (training is the expensive part).
 struct Trained {
-  FactorGnn gnn;
-  karman::nn::Parameters<double> parameters;
+  FactorGnn gnn{FactorGnnOptions{}, 7};
   TrainingReport report;
   Trained() {
-    gnn.declare(parameters);
-    parameters.allocate();
-    gnn.initialize(7);
     std::vector<TrainingPairs> train;
     train.push_back(poisson_pairs(12, 1));
     train.push_back(poisson_pairs(16, 2));
@@ -71,7 +67,7 @@ struct Trained {
     options.steps = 300;
     options.lr = 3e-3;
     options.select_every = 25;
-    report = train_factor_gnn(gnn, parameters, train, validation, options);
+    report = train_factor_gnn(gnn, train, validation, options);
     std::printf(
         "[ precond ] trained %ld steps in %.2f s: mean loss %.4e -> %.4e; validation 20^2 CG "
         "iterations IC(0) %ld -> %ld (kept step %ld)\n",

@@ -88,11 +88,7 @@ nlohmann::json measure(long n, FactorGnn& gnn, int repeats) {
   // The first set-up at a new size allocates the network's buffers for that size (what a run pays
   // once per matrix); the median below is the steady cost of a refactorisation.
   r["learned_setup_first_s"] = time_median(1, [&] {
-    FactorGnn fresh(FactorGnnOptions{});
-    nn::Parameters<double> fresh_parameters;
-    fresh.declare(fresh_parameters);
-    fresh_parameters.allocate();
-    fresh.initialize(7);
+    FactorGnn fresh(FactorGnnOptions{}, 7);
     setup_seconds(a, [&](PC pc) {
       KARMAN_PETSC(PCSetType(pc, "karman"));
       pc_karman_set_factor_provider(pc, gnn_factor_provider(fresh));
@@ -132,11 +128,7 @@ nlohmann::json measure(long n, FactorGnn& gnn, int repeats) {
 int run() {
   register_karman_pc();
   FactorGnnOptions options;  // width 16, 3 layers: the precond cases' model
-  FactorGnn gnn(options);
-  nn::Parameters<double> parameters;
-  gnn.declare(parameters);
-  parameters.allocate();
-  gnn.initialize(7);
+  FactorGnn gnn(options, 7);
   nlohmann::json results = nlohmann::json::array();
   for (long n : sizes_from_environment()) results.push_back(measure(n, gnn, n >= 1024 ? 3 : 5));
   const nlohmann::json out = {{"benchmark", "precond_setup"},
