@@ -22,7 +22,7 @@ void verify_shape(const std::string& layer, const char* what, const Matrix<T>& m
 }  // namespace
 
 template <class T>
-GraphContext<T>& GraphModule<T>::forward(const MessageGraph& graph, const Matrix<T>& h,
+GraphContext<T>& GraphModule<T>::forward(const mesh::Graph& graph, const Matrix<T>& h,
                                          const Matrix<T>& e, const Pass& pass,
                                          Workspace<T>& workspace) {
   if (!supports(pass, GradientMode::none) && !supports(pass, GradientMode::accumulate))

@@ -16,6 +16,13 @@ Matrix<T> row_block(const Matrix<T>& m, std::size_t first, std::size_t count) {
   return Kokkos::subview(m, Kokkos::make_pair(first, first + count), Kokkos::ALL);
 }
 
+// Columns [first, first + count) of a row-major matrix (strided rows, contiguous channels): a
+// block of a concatenated input for the graph kernels.
+template <class T>
+mesh::GraphValues<T> column_block(const Matrix<T>& m, std::size_t first, std::size_t count) {
+  return Kokkos::subview(m, Kokkos::ALL, Kokkos::make_pair(first, first + count));
+}
+
 // {first, hidden..., last}
 std::vector<std::size_t> mlp_widths(std::size_t first, const std::vector<std::size_t>& hidden,
                                     std::size_t last) {
@@ -96,25 +103,12 @@ void MessagePassing<T>::edge_update(MessagePassingContext& c, Workspace<T>& work
   gemm(Transpose::no, Transpose::no, T(1), c.e, row_block(weight, 2 * wh, we), T(0), c.z);
 
   // z_ij += (h W_i)_i + (h W_j)_j + b,  y = σ(z)
-  const GraphIndex row = c.graph.row, col = c.graph.col;
-  const Matrix<T> z = c.z, y = c.y, hw_i = c.hw_i, hw_j = c.hw_j;
-  const bool has_bias = first.has_bias();
-  const Matrix<T> b = has_bias ? first.bias() : c.z;  // (not read without a bias)
+  const Matrix<T> b = first.has_bias() ? first.bias() : Matrix<T>();  // [1, H] or none
   with_activation(first.activation(), [&](auto act) {
-    Kokkos::parallel_for(
-        "karman::nn::message_passing::edge_z", Range(0, edges), KOKKOS_LAMBDA(const std::size_t k) {
-          // Row pointers (local to the kernel) let the channel loop vectorise.
-          T* KOKKOS_RESTRICT zk = &z(k, 0);
-          T* KOKKOS_RESTRICT yk = &y(k, 0);
-          const T* KOKKOS_RESTRICT from_i = &hw_i(row(k), 0);
-          const T* KOKKOS_RESTRICT from_j = &hw_j(col(k), 0);
-#pragma omp simd
-          for (std::size_t a = 0; a < width; ++a) {
-            const T zka = zk[a] + from_i[a] + from_j[a] + (has_bias ? b(0, a) : T(0));
-            zk[a] = zka;
-            yk[a] = activate(act.value, zka);
-          }
-        });
+    mesh::gather_add<T>(
+        c.graph, c.hw_i, c.hw_j, b, c.z, c.y,
+        KOKKOS_LAMBDA(const T z) { return activate(act.value, z); },
+        "karman::nn::message_passing::edge_z");
   });
 
   // MLP_e's other modules, as Sequential would run them.
@@ -131,31 +125,13 @@ void MessagePassing<T>::edge_update(MessagePassingContext& c, Workspace<T>& work
 template <class T>
 void MessagePassing<T>::aggregate(MessagePassingContext& c) const {
   const std::size_t wh = m_options.node_features, w = m_options.message_width;
-  const std::size_t nodes = c.graph.nodes;
-  ensure_shape(c.node_input, "karman::nn::message_passing::node_input", nodes, wh + w);
-  const GraphIndex row = c.graph.row, incident_ptr = c.graph.incident_ptr;
-  const GraphIndex incident = c.graph.incident, degree = c.graph.degree;
-  const Matrix<T> node_input = c.node_input, h = c.h, messages = c.messages;
-  const bool mean = m_options.aggregation == Aggregation::mean;
-  Kokkos::parallel_for(
-      "karman::nn::message_passing::aggregate", Range(0, nodes),
-      KOKKOS_LAMBDA(const std::size_t i) {
-        T* KOKKOS_RESTRICT skip = &node_input(i, 0);
-        T* KOKKOS_RESTRICT sum = &node_input(i, wh);
-        for (std::size_t a = 0; a < wh; ++a) skip[a] = h(i, a);
-        for (std::size_t a = 0; a < w; ++a) sum[a] = T(0);
-        for (long p = incident_ptr(i); p < incident_ptr(i + 1); ++p) {
-          const long k = incident(p);
-          if (row(k) != static_cast<long>(i)) continue;  // sent by i, not received
-          const T* KOKKOS_RESTRICT mk = &messages(k, 0);
-#pragma omp simd
-          for (std::size_t a = 0; a < w; ++a) sum[a] += mk[a];
-        }
-        if (mean && degree(i) > 0) {
-          const T inverse = T(1) / static_cast<T>(degree(i));
-          for (std::size_t a = 0; a < w; ++a) sum[a] *= inverse;
-        }
-      });
+  ensure_shape(c.node_input, "karman::nn::message_passing::node_input", c.graph.nodes, wh + w);
+  // [h_i, a_i]  [N, W_h + W]
+  Kokkos::deep_copy(column_block(c.node_input, 0, wh), c.h);
+  if (m_options.aggregation == Aggregation::mean)
+    mesh::segment_mean<T>(c.graph, c.messages, column_block(c.node_input, wh, w));
+  else
+    mesh::segment_sum<T>(c.graph, c.messages, column_block(c.node_input, wh, w));
 }
 
 template <class T>
@@ -200,20 +176,16 @@ void MessagePassing<T>::backward_impl(GraphContext<T>& context, const Matrix<T>&
 template <class T>
 void MessagePassing<T>::aggregate_backward(MessagePassingContext& c, const Matrix<T>& de_out,
                                            const Matrix<T>& dnode_input) const {
-  // m_k enters e'_k and the aggregate of its receiver: dm_k = de'_k + da_{row(k)} (/ degree).
+  // m_k enters e'_k and the aggregates of the nodes aggregating it (its row; its column too when
+  // undirected): dm_k = de'_k + Σ_n da_n (/ degree_n).
   const std::size_t wh = m_options.node_features, w = m_options.message_width;
   ensure_shape(c.dm, "karman::nn::message_passing::dm", c.graph.edges, w);
-  const Matrix<T> dm = c.dm;
-  const GraphIndex row = c.graph.row, degree = c.graph.degree;
-  const bool mean = m_options.aggregation == Aggregation::mean;
-  Kokkos::parallel_for(
-      "karman::nn::message_passing::aggregate_backward", Range(0, c.graph.edges),
-      KOKKOS_LAMBDA(const std::size_t k) {
-        const long i = row(k);
-        const T share = mean ? T(1) / static_cast<T>(degree(i)) : T(1);  // degree(i) ≥ 1 here
-        for (std::size_t a = 0; a < w; ++a)
-          dm(k, a) = de_out(k, a) + share * dnode_input(i, wh + a);
-      });
+  Kokkos::deep_copy(c.dm, de_out);
+  const mesh::GraphValues<const T> da = column_block(dnode_input, wh, w);
+  if (m_options.aggregation == Aggregation::mean)
+    mesh::segment_mean_transpose<T>(c.graph, da, c.dm);
+  else
+    mesh::segment_sum_transpose<T>(c.graph, da, c.dm);
 }
 
 template <class T>
@@ -253,34 +225,15 @@ void MessagePassing<T>::first_linear_backward(MessagePassingContext& c, const Ma
         });
   });
 
-  // dz summed per node over the edges it receives (dz_i) and sends (dz_j)  [N, H]
+  // dz summed per node over the edges whose row (dz_i) or column (dz_j) it is  [N, H]
   ensure_shape(c.dz_i, "karman::nn::message_passing::dz_i", nodes, width);
   ensure_shape(c.dz_j, "karman::nn::message_passing::dz_j", nodes, width);
-  const GraphIndex row = c.graph.row, col = c.graph.col;
-  const GraphIndex incident_ptr = c.graph.incident_ptr, incident = c.graph.incident;
   const Matrix<T> dz_i = c.dz_i, dz_j = c.dz_j;
-  Kokkos::parallel_for(
-      "karman::nn::message_passing::edge_dz_nodes", Range(0, nodes),
-      KOKKOS_LAMBDA(const std::size_t i) {
-        T* KOKKOS_RESTRICT received = &dz_i(i, 0);
-        T* KOKKOS_RESTRICT sent = &dz_j(i, 0);
-        for (std::size_t a = 0; a < width; ++a) received[a] = sent[a] = T(0);
-        for (long p = incident_ptr(i); p < incident_ptr(i + 1); ++p) {
-          const long k = incident(p);
-          const T* KOKKOS_RESTRICT dzk = &dz(k, 0);
-          // A self-loop is listed once and is both.
-          if (row(k) == static_cast<long>(i))
-#pragma omp simd
-            for (std::size_t a = 0; a < width; ++a) received[a] += dzk[a];
-          if (col(k) == static_cast<long>(i))
-#pragma omp simd
-            for (std::size_t a = 0; a < width; ++a) sent[a] += dzk[a];
-        }
-      });
+  mesh::scatter_ends<T>(c.graph, dz, dz_i, dz_j);
   if (!gradient.parameters()) return;
 
   // dW_i = hᵀ dz_i, dW_j = hᵀ dz_j, dW_e = eᵀ dz, db = 1ᵀ dz = Σ_i dz_i (every edge has one
-  // receiver): added to or written over the gradients.
+  // row): added to or written over the gradients.
   const std::size_t wh = m_options.node_features, we = m_options.edge_features;
   const Matrix<T> dweight = first.weight_gradient();
   const T keep = gradient.keep();

@@ -1,8 +1,9 @@
 // The message-passing layer (nn/message_passing.hpp) and its LayerNorm against central finite
 // differences in float64: node inputs, edge inputs and every parameter tensor, with sum and mean
-// aggregation, with and without residuals and hidden layers, and the layer applied three times
-// with shared weights (three contexts from one workspace); the Kokkos forward against plain host
-// loops on the concatenated edge input; the gradient modes.
+// aggregation, with and without residuals and hidden layers, on the directed test graph and on
+// the same edges undirected (a message reaches both ends of its edge), and the layer applied three
+// times with shared weights (three contexts from one workspace); the Kokkos forward against plain
+// host loops on the concatenated edge input; the gradient modes.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 
 #include "karman/core/error.hpp"
 #include "karman/core/random.hpp"
+#include "karman/mesh/graph.hpp"
 #include "karman/nn/layer_norm.hpp"
 #include "karman/nn/message_passing.hpp"
 #include "support/kokkos_env.hpp"
@@ -25,8 +27,9 @@ namespace {
 constexpr double kStep = 1e-6;       // central-difference step
 constexpr double kTolerance = 1e-6;  // relative error of a whole gradient
 
-// 7 nodes, 15 directed edges col(k) → row(k): edge 2 is a self-loop, node 6 sends but receives
-// nothing (the mean's empty case), node 2 receives three edges.
+// 7 nodes, 15 edges (row(k), col(k)); directed col(k) → row(k): edge 2 is a self-loop, node 6
+// sends but receives nothing (the mean's empty case), node 2 receives three edges. Undirected,
+// node 2 aggregates five edges and node 1 four (its self-loop once).
 const std::vector<long> kReceivers = {0, 0, 1, 1, 2, 2, 2, 3, 3, 4, 4, 5, 5, 0, 4};
 const std::vector<long> kSenders = {1, 5, 1, 2, 0, 3, 6, 2, 4, 6, 5, 4, 0, 3, 1};
 constexpr std::size_t kNodes = 7, kEdges = 15;
@@ -103,7 +106,8 @@ void expect_parameter_gradients(const Parameters<double>& parameters,
 // A message-passing layer with declared, allocated parameters on the test graph. The parameters
 // are random (not the initial zeros and ones), so every bias, scale and shift is exercised.
 struct Layer {
-  explicit Layer(const MessagePassingOptions& options) : layer(options) {
+  explicit Layer(const MessagePassingOptions& options, mesh::Edges kind = mesh::Edges::directed)
+      : layer(options), graph(mesh::make_graph(kNodes, kReceivers, kSenders, kind)) {
     layer.declare(parameters, "mp.");
     parameters.allocate();
     layer.initialize(5);
@@ -117,7 +121,7 @@ struct Layer {
 
   MessagePassing<double> layer;
   Parameters<double> parameters;
-  MessageGraph graph = make_message_graph(kNodes, kReceivers, kSenders);
+  mesh::Graph graph;
   Workspace<double> workspace;
 };
 
@@ -139,8 +143,8 @@ std::vector<GraphContext<double>*> rollout(Layer& l, const Matrix<double>& h,
 // L = Σ dh ∘ h_T + Σ de ∘ e_T after `steps` applications with shared weights: the gradients
 // with respect to h_0, e_0 and every parameter against central differences.
 void check_gradients(const MessagePassingOptions& options, std::size_t steps,
-                     const std::string& label) {
-  Layer l(options);
+                     const std::string& label, mesh::Edges kind = mesh::Edges::directed) {
+  Layer l(options, kind);
   ASSERT_TRUE(steps == 1 || (l.node_out() == l.node_in() && l.edge_out() == l.edge_in()));
   const Matrix<double> h = random_matrix(kNodes, l.node_in(), 1);
   const Matrix<double> e = random_matrix(kEdges, l.edge_in(), 2);
@@ -186,13 +190,14 @@ MessagePassingOptions widths(std::size_t node, std::size_t edge, std::size_t mes
 
 }  // namespace
 
-TEST(MessagePassingGraph, IncidenceListsEveryEdgeAtBothEndsAndTheSelfLoopOnce) {
-  const MessageGraph g = make_message_graph(kNodes, kReceivers, kSenders);
-  const auto ptr = to_vector(g.incident_ptr), degree = to_vector(g.degree);
-  EXPECT_EQ(ptr.back(), 2.0 * kEdges - 1);  // one self-loop
-  EXPECT_EQ(degree, (std::vector<double>{3, 2, 3, 2, 3, 2, 0}));
-  EXPECT_THROW(make_message_graph(3, {0, 3}, {1, 1}), InternalError);
-  EXPECT_THROW(make_message_graph(3, {0}, {1, 1}), InternalError);
+TEST(MessagePassingGraph, TestGraphDegreesDirectedAndUndirected) {
+  // The mean's divisors the tests below rely on: received edges, or every edge touching a node.
+  const mesh::Graph directed =
+      mesh::make_graph(kNodes, kReceivers, kSenders, mesh::Edges::directed);
+  const mesh::Graph undirected = mesh::make_graph(kNodes, kReceivers, kSenders);
+  EXPECT_EQ(to_vector(directed.incident_ptr).back(), 2.0 * kEdges - 1);  // one self-loop
+  EXPECT_EQ(to_vector(directed.degree), (std::vector<double>{3, 2, 3, 2, 3, 2, 0}));
+  EXPECT_EQ(to_vector(undirected.degree), (std::vector<double>{5, 4, 5, 4, 5, 4, 2}));
 }
 
 TEST(LayerNormGradient, InputsScaleAndShift) {
@@ -274,6 +279,26 @@ TEST(MessagePassingGradient, SingleLinearMlps) {
   check_gradients(o, 1, "mean, one Linear per MLP");
 }
 
+TEST(MessagePassingGradient, UndirectedSum) {
+  // Each message reaches both ends of its edge (the precond GNN's aggregation on tril(A)).
+  check_gradients(widths(3, 2, 4, 5, {5}), 1, "undirected, sum, no residual",
+                  mesh::Edges::undirected);
+  MessagePassingOptions o = widths(4, 3, 3, 4, {5});
+  o.residual = false;
+  check_gradients(o, 1, "undirected, sum, residual off", mesh::Edges::undirected);
+}
+
+TEST(MessagePassingGradient, UndirectedMean) {
+  MessagePassingOptions o = widths(3, 2, 4, 5, {5});
+  o.aggregation = Aggregation::mean;
+  check_gradients(o, 1, "undirected, mean, no residual", mesh::Edges::undirected);
+  o = widths(4, 3, 3, 4, {5});
+  o.aggregation = Aggregation::mean;
+  o.layer_norm = true;
+  check_gradients(o, 3, "undirected, three steps, mean, residual, layer norm",
+                  mesh::Edges::undirected);
+}
+
 TEST(MessagePassingGradient, ThreeStepsWithSharedWeightsSum) {
   check_gradients(widths(4, 3, 3, 4, {5}), 3, "three steps, sum");
 }
@@ -343,12 +368,14 @@ std::pair<std::vector<double>, std::vector<double>> host_forward(Layer& l,
     in.insert(in.end(), edge.begin(), edge.end());
     messages[k] = host_mlp(l.layer.edge_mlp(), in);
   }
+  const bool undirected = l.graph.kind == mesh::Edges::undirected;
   std::vector<double> h_out, e_out;
   for (std::size_t i = 0; i < kNodes; ++i) {
     std::vector<double> aggregate(w, 0.0);
     std::size_t received = 0;
     for (std::size_t k = 0; k < kEdges; ++k)
-      if (kReceivers[k] == static_cast<long>(i)) {
+      if (kReceivers[k] == static_cast<long>(i) ||
+          (undirected && kSenders[k] == static_cast<long>(i))) {
         ++received;
         for (std::size_t a = 0; a < w; ++a) aggregate[a] += messages[k][a];
       }
@@ -366,8 +393,9 @@ std::pair<std::vector<double>, std::vector<double>> host_forward(Layer& l,
   return {h_out, e_out};
 }
 
-void expect_matches_host_loops(const MessagePassingOptions& options, const std::string& label) {
-  Layer l(options);
+void expect_matches_host_loops(const MessagePassingOptions& options, const std::string& label,
+                               mesh::Edges kind = mesh::Edges::directed) {
+  Layer l(options, kind);
   const Matrix<double> h = random_matrix(kNodes, l.node_in(), 11);
   const Matrix<double> e = random_matrix(kEdges, l.edge_in(), 12);
   const auto contexts = rollout(l, h, e, 1);
@@ -392,6 +420,14 @@ TEST(MessagePassingForward, MatchesHostLoopsMean) {
   o = widths(3, 2, 4, 5, {});
   o.aggregation = Aggregation::mean;
   expect_matches_host_loops(o, "mean, one Linear per MLP");
+}
+
+TEST(MessagePassingForward, MatchesHostLoopsUndirected) {
+  MessagePassingOptions o = widths(3, 2, 4, 5, {6});
+  expect_matches_host_loops(o, "undirected, sum, no residual", mesh::Edges::undirected);
+  o = widths(4, 3, 3, 4, {6});
+  o.aggregation = Aggregation::mean;
+  expect_matches_host_loops(o, "undirected, mean, residual", mesh::Edges::undirected);
 }
 
 TEST(MessagePassingForward, SecondStepKeepsTheFirstContext) {

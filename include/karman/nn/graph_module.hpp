@@ -19,7 +19,7 @@
 #include <memory>
 #include <string>
 
-#include "karman/nn/message_graph.hpp"
+#include "karman/mesh/graph.hpp"
 #include "karman/nn/module.hpp"
 
 namespace karman::nn {
@@ -33,7 +33,7 @@ template <class T>
 class GraphContext : public Context<T> {
  public:
   const GraphModule<T>* layer = nullptr;  // the layer whose forward filled this context
-  MessageGraph graph;                     // the graph of the forward (views: shared, not copied)
+  mesh::Graph graph;                      // the graph of the forward (views: shared, not copied)
   Matrix<T> h, e;                         // [N, W_h], [E, W_e] inputs (the caller's buffers)
   Matrix<T> h_out, e_out;                 // [N, W_h'], [E, W_e'] outputs
   Matrix<T> dh, de;                       // [N, W_h], [E, W_e] input gradients of the last backward
@@ -66,7 +66,7 @@ class GraphModule {
 
   // h [N, W_h], e [E, W_e] on `graph` → the context of this forward (h_out, e_out). The graph,
   // h and e must stay alive and unchanged until the context's backward.
-  GraphContext<T>& forward(const MessageGraph& graph, const Matrix<T>& h, const Matrix<T>& e,
+  GraphContext<T>& forward(const mesh::Graph& graph, const Matrix<T>& h, const Matrix<T>& e,
                            const Pass& pass, Workspace<T>& workspace);
   // dh_out [N, W_h'], de_out [E, W_e'] → context.dh [N, W_h], context.de [E, W_e]; parameter
   // gradients as `gradient` says.

@@ -1,13 +1,17 @@
 #pragma once
 // A general message-passing layer (Battaglia et al. 2018; MeshGraphNets, Pfaff et al. 2021;
 // MP-PDE, Brandstetter et al. 2022) on node features h [N, W_h] and edge features e [E, W_e] of a
-// graph whose edge k = (j → i) is received by i = row(k) (message_graph.hpp):
+// mesh::Graph (karman/mesh/graph.hpp) whose edge k joins i = row(k) and j = col(k):
 //
 //   m_ij  = MLP_e([h_i, h_j, e_ij])                 [E, 2W_h + W_e] → [E, W]   edge update
-//   a_i   = Σ_{k: row(k) = i} m_k  (sum)            [E, W] → [N, W]            aggregation
-//           or that sum / in-degree_i (mean; 0 at a node that receives nothing)
+//   a_i   = Σ_{k aggregated at i} m_k  (sum)        [E, W] → [N, W]            aggregation
+//           or that sum / degree_i (mean; 0 at a node without edges)
 //   h'_i  = h_i + MLP_v([h_i, a_i])                 [N, W_h + W] → [N, W_h']   node update
 //   e'_ij = e_ij + m_ij                                                         [E, W]
+// A directed graph aggregates at i the edges it receives (row(k) = i: j sends, i receives); an
+// undirected one every edge touching i, so a message reaches both ends of its edge (a self-loop
+// once), as in the learned preconditioner's GNN on tril(A). The edge update reads h_i = h_row(k)
+// and h_j = h_col(k) in that order either way.
 // The residual terms (h_i, e_ij) are there when `residual` is set and the widths match
 // (W_h' = W_h, resp. W = W_e). With `layer_norm`, MLP_v ends with a LayerNorm of its output (the
 // MeshGraphNets placement: the residual stream itself is not normalised).
@@ -16,10 +20,10 @@
 // row blocks W = [W_i; W_j; W_e] ([2W_h + W_e, H]),
 //   z_ij = (h W_i)_i + (h W_j)_j + e_ij W_e + b,   y = σ(z)                    [E, H]
 // two node GEMMs [N, W_h]×[W_h, H] and an edge GEMM [E, W_e]×[W_e, H] instead of an edge GEMM
-// over an [E, 2W_h + W_e] buffer (the learned preconditioner's GNN does the same). The
-// parameters are those of the plain MLP on the concatenation, which the tests' reference uses.
-// Sums over edges into nodes (the aggregation, and the backward of h_i, h_j in z) run per node
-// over the graph's incidence lists; kernels over edges read their two nodes: no atomics.
+// over an [E, 2W_h + W_e] buffer (mesh::gather_add adds the node terms, bias and σ in one pass).
+// The parameters are those of the plain MLP on the concatenation, which the tests' reference
+// uses. Sums over edges into nodes (the aggregation, and the backward of h_i, h_j in z) are the
+// graph core's kernels (per node over the incidence lists, no atomics).
 //
 // Values only; gradient modes accumulate, overwrite and none.
 
@@ -74,7 +78,7 @@ class MessagePassing : public GraphModule<T> {
     Matrix<T> hw_i, hw_j;                 // [N, H] h W_i, h W_j
     Matrix<T> z, y;                       // [E, H] pre-activation and output
     Matrix<T> dz;                         // [E, H]
-    Matrix<T> dz_i, dz_j;                 // [N, H] dz summed over the edges node i receives / sends
+    Matrix<T> dz_i, dz_j;                 // [N, H] dz summed over the edges whose row / col is i
     std::vector<Context<T>*> edge_steps;  // contexts of MLP_e's modules after the first
     Matrix<T> messages;                   // [E, W] m (aliases y when MLP_e is one Linear)
     Matrix<T> dm;                         // [E, W]
@@ -91,7 +95,7 @@ class MessagePassing : public GraphModule<T> {
  private:
   // m = MLP_e([h_i, h_j, e_ij]) → c.messages.
   void edge_update(MessagePassingContext& c, Workspace<T>& workspace);
-  // c.node_input = [h_i, a_i] (a by sum or mean over the received messages).
+  // c.node_input = [h_i, a_i] (a by sum or mean over the messages aggregated at i).
   void aggregate(MessagePassingContext& c) const;
   // out = x + f, or f when there is no residual (then out aliases f).
   void add_residual(bool residual, const Matrix<T>& x, const Matrix<T>& f, Matrix<T>& out,
