@@ -23,6 +23,16 @@ mesh::GraphValues<T> column_block(const Matrix<T>& m, std::size_t first, std::si
   return Kokkos::subview(m, Kokkos::ALL, Kokkos::make_pair(first, first + count));
 }
 
+// to += from  [rows, cols]
+template <class T>
+void add_to(const Matrix<T>& to, const Matrix<T>& from, const char* label) {
+  const std::size_t cols = to.extent(1);
+  Kokkos::parallel_for(
+      label, Range(0, to.extent(0)), KOKKOS_LAMBDA(const std::size_t r) {
+        for (std::size_t a = 0; a < cols; ++a) to(r, a) += from(r, a);
+      });
+}
+
 // {first, hidden..., last}
 std::vector<std::size_t> mlp_widths(std::size_t first, const std::vector<std::size_t>& hidden,
                                     std::size_t last) {
@@ -41,26 +51,39 @@ MessagePassing<T>::MessagePassing(const MessagePassingOptions& options) : m_opti
   MessagePassingOptions& o = m_options;
   if (o.message_width == 0) o.message_width = o.edge_features;
   if (o.node_out_features == 0) o.node_out_features = o.node_features;
+  // Without a node update h passes through: h' = h.
+  if (!o.node_update) o.node_out_features = o.node_features;
   m_node_residual = o.residual && o.node_out_features == o.node_features;
   m_edge_residual = o.residual && o.message_width == o.edge_features;
-  m_edge_mlp = make_mlp<T>(
-      mlp_widths(2 * o.node_features + o.edge_features, o.hidden, o.message_width), o.activation);
-  m_node_mlp = make_mlp<T>(
-      mlp_widths(o.node_features + o.message_width, o.hidden, o.node_out_features), o.activation);
+  // Row offsets of W_i, W_j, W_e in MLP_e's first weight: [h_i, h_j, e_ij] or [e_ij, h_i, h_j].
+  const std::size_t wh = o.node_features, we = o.edge_features;
+  m_offset_i = o.edge_first ? we : 0;
+  m_offset_j = m_offset_i + wh;
+  m_offset_e = o.edge_first ? 0 : 2 * wh;
+  m_edge_mlp = make_mlp<T>(mlp_widths(2 * wh + we, o.hidden, o.message_width), o.activation);
+  if (!o.node_update) return;
+  m_node_mlp =
+      make_mlp<T>(mlp_widths(wh + o.message_width, o.hidden, o.node_out_features), o.activation);
   if (o.layer_norm) m_node_mlp->add(std::make_unique<LayerNorm<T>>(o.node_out_features));
+}
+
+template <class T>
+Sequential<T>& MessagePassing<T>::node_mlp() {
+  KARMAN_VERIFY(m_node_mlp != nullptr, "MessagePassing: a layer without node update has no MLP_v");
+  return *m_node_mlp;
 }
 
 template <class T>
 void MessagePassing<T>::declare(Parameters<T>& parameters, const std::string& prefix) {
   m_edge_mlp->declare(parameters, prefix + "edge_mlp.");
-  m_node_mlp->declare(parameters, prefix + "node_mlp.");
+  if (m_node_mlp) m_node_mlp->declare(parameters, prefix + "node_mlp.");
 }
 
 template <class T>
 void MessagePassing<T>::initialize(std::uint64_t seed) {
   // The streams are keyed by parameter index too, so one seed gives the two MLPs different values.
   m_edge_mlp->initialize(seed);
-  m_node_mlp->initialize(seed);
+  if (m_node_mlp) m_node_mlp->initialize(seed);
 }
 
 template <class T>
@@ -77,11 +100,18 @@ Linear<T>& MessagePassing<T>::first_linear() const {
 template <class T>
 void MessagePassing<T>::forward_impl(GraphContext<T>& context, Workspace<T>& workspace) {
   auto& c = this->template as<MessagePassingContext>(context);
-  edge_update(c, workspace);
-  aggregate(c);
-  c.node_step = &m_node_mlp->forward(c.node_input, c.pass, workspace);
-  add_residual(m_node_residual, c.h, c.node_step->y, c.h_out,
-               "karman::nn::message_passing::node_residual");
+  if (m_options.concatenated_edge_input)
+    edge_update_concatenated(c, workspace);
+  else
+    edge_update(c, workspace);
+  if (m_node_mlp) {
+    aggregate(c);
+    c.node_step = &m_node_mlp->forward(c.node_input, c.pass, workspace);
+    add_residual(m_node_residual, c.h, c.node_step->y, c.h_out,
+                 "karman::nn::message_passing::node_residual");
+  } else {
+    c.h_out = c.h;
+  }
   add_residual(m_edge_residual, c.e, c.messages, c.e_out,
                "karman::nn::message_passing::edge_residual");
 }
@@ -94,13 +124,17 @@ void MessagePassing<T>::edge_update(MessagePassingContext& c, Workspace<T>& work
   ensure_shape(c.hw_i, "karman::nn::message_passing::hw_i", nodes, width);
   ensure_shape(c.hw_j, "karman::nn::message_passing::hw_j", nodes, width);
   ensure_shape(c.z, "karman::nn::message_passing::z", edges, width);
-  ensure_shape(c.y, "karman::nn::message_passing::y", edges, width);
+  // tanh's derivative needs only y (1 − y²): y overwrites z, one [E, H] pass and buffer fewer.
+  if (first.activation() == Activation::tanh)
+    c.y = c.z;
+  else
+    ensure_shape(c.y, "karman::nn::message_passing::y", edges, width);
 
-  // h W_i, h W_j [N, H];  z = e W_e [E, H]
+  // z = e W_e [E, H];  h W_i, h W_j [N, H]
   const Matrix<T> weight = first.weight();  // [2W_h + W_e, H]
-  gemm(Transpose::no, Transpose::no, T(1), c.h, row_block(weight, 0, wh), T(0), c.hw_i);
-  gemm(Transpose::no, Transpose::no, T(1), c.h, row_block(weight, wh, wh), T(0), c.hw_j);
-  gemm(Transpose::no, Transpose::no, T(1), c.e, row_block(weight, 2 * wh, we), T(0), c.z);
+  gemm(Transpose::no, Transpose::no, T(1), c.e, row_block(weight, m_offset_e, we), T(0), c.z);
+  gemm(Transpose::no, Transpose::no, T(1), c.h, row_block(weight, m_offset_i, wh), T(0), c.hw_i);
+  gemm(Transpose::no, Transpose::no, T(1), c.h, row_block(weight, m_offset_j, wh), T(0), c.hw_j);
 
   // z_ij += (h W_i)_i + (h W_j)_j + b,  y = σ(z)
   const Matrix<T> b = first.has_bias() ? first.bias() : Matrix<T>();  // [1, H] or none
@@ -120,6 +154,19 @@ void MessagePassing<T>::edge_update(MessagePassingContext& c, Workspace<T>& work
     out = step.y;
   }
   c.messages = out;
+}
+
+template <class T>
+void MessagePassing<T>::edge_update_concatenated(MessagePassingContext& c,
+                                                 Workspace<T>& workspace) {
+  const std::size_t wh = m_options.node_features, we = m_options.edge_features;
+  // [h_i, h_j, e_ij] or [e_ij, h_i, h_j]  [E, 2W_h + W_e]
+  ensure_shape(c.edge_input, "karman::nn::message_passing::edge_input", c.graph.edges, 2 * wh + we);
+  mesh::gather<T>(c.graph, mesh::End::row, c.h, column_block(c.edge_input, m_offset_i, wh));
+  mesh::gather<T>(c.graph, mesh::End::col, c.h, column_block(c.edge_input, m_offset_j, wh));
+  Kokkos::deep_copy(column_block(c.edge_input, m_offset_e, we), c.e);
+  c.edge_steps.assign(1, &m_edge_mlp->forward(c.edge_input, c.pass, workspace));
+  c.messages = c.edge_steps[0]->y;
 }
 
 template <class T>
@@ -156,11 +203,19 @@ template <class T>
 void MessagePassing<T>::backward_impl(GraphContext<T>& context, const Matrix<T>& dh_out,
                                       const Matrix<T>& de_out, const Gradient<T>& gradient) {
   auto& c = this->template as<MessagePassingContext>(context);
+  const std::size_t wh = m_options.node_features;
+  ensure_shape(c.dh, "karman::nn::message_passing::dh", c.graph.nodes, wh);
+  if (!m_node_mlp) {
+    // h' = h: dh = dh_out, to which the edge update adds its part; m enters e' alone.
+    Kokkos::deep_copy(c.dh, dh_out);
+    ensure_shape(c.dm, "karman::nn::message_passing::dm", c.graph.edges, m_options.message_width);
+    Kokkos::deep_copy(c.dm, de_out);
+    edge_update_backward(c, de_out, gradient);
+    return;
+  }
   const Matrix<T> dnode_input = m_node_mlp->backward(*c.node_step, dh_out, gradient);  // [N, W_h+W]
 
   // dh = dh_out (residual) + the node input's first block; the edge update adds its part.
-  const std::size_t wh = m_options.node_features;
-  ensure_shape(c.dh, "karman::nn::message_passing::dh", c.graph.nodes, wh);
   const Matrix<T> dh = c.dh;
   const bool residual = m_node_residual;
   Kokkos::parallel_for(
@@ -191,19 +246,29 @@ void MessagePassing<T>::aggregate_backward(MessagePassingContext& c, const Matri
 template <class T>
 void MessagePassing<T>::edge_update_backward(MessagePassingContext& c, const Matrix<T>& de_out,
                                              const Gradient<T>& gradient) {
+  const std::size_t wh = m_options.node_features, we = m_options.edge_features;
+  ensure_shape(c.de, "karman::nn::message_passing::de", c.graph.edges, we);
+  if (m_options.concatenated_edge_input) {
+    // d[h_i, h_j, e_ij]  [E, 2W_h + W_e]: h_i and h_j summed per node, e_ij (+ de_out) as is.
+    const Matrix<T> dinput = m_edge_mlp->backward(*c.edge_steps[0], c.dm, gradient);
+    mesh::scatter_add<T>(c.graph, mesh::End::row, column_block(dinput, m_offset_i, wh), c.dh);
+    mesh::scatter_add<T>(c.graph, mesh::End::col, column_block(dinput, m_offset_j, wh), c.dh);
+    Kokkos::deep_copy(c.de, column_block(dinput, m_offset_e, we));
+    if (m_edge_residual)
+      add_to(c.de, de_out, "karman::nn::message_passing::edge_residual_backward");
+    return;
+  }
   Matrix<T> dy = c.dm;
   for (std::size_t m = m_edge_mlp->size(); m-- > 1;)
     dy = (*m_edge_mlp)[m].backward(*c.edge_steps[m - 1], dy, gradient);  // → [E, H]
   first_linear_backward(c, dy, gradient);
 
   // dh += dz_i W_iᵀ + dz_j W_jᵀ  [N, W_h];  de = dz W_eᵀ (+ de_out, the residual)  [E, W_e]
-  const std::size_t wh = m_options.node_features, we = m_options.edge_features;
   const Matrix<T> weight = first_linear().weight();
-  gemm(Transpose::no, Transpose::yes, T(1), c.dz_i, row_block(weight, 0, wh), T(1), c.dh);
-  gemm(Transpose::no, Transpose::yes, T(1), c.dz_j, row_block(weight, wh, wh), T(1), c.dh);
-  ensure_shape(c.de, "karman::nn::message_passing::de", c.graph.edges, we);
+  gemm(Transpose::no, Transpose::yes, T(1), c.dz_i, row_block(weight, m_offset_i, wh), T(1), c.dh);
+  gemm(Transpose::no, Transpose::yes, T(1), c.dz_j, row_block(weight, m_offset_j, wh), T(1), c.dh);
   if (m_edge_residual) Kokkos::deep_copy(c.de, de_out);
-  gemm(Transpose::no, Transpose::yes, T(1), c.dz, row_block(weight, 2 * wh, we),
+  gemm(Transpose::no, Transpose::yes, T(1), c.dz, row_block(weight, m_offset_e, we),
        m_edge_residual ? T(1) : T(0), c.de);
 }
 
@@ -220,8 +285,14 @@ void MessagePassing<T>::first_linear_backward(MessagePassingContext& c, const Ma
     Kokkos::parallel_for(
         "karman::nn::message_passing::edge_dz", Range(0, edges),
         KOKKOS_LAMBDA(const std::size_t k) {
+          // Row pointers (local to the kernel) let the channel loop vectorise; z may alias y.
+          T* KOKKOS_RESTRICT dzk = &dz(k, 0);
+          const T* KOKKOS_RESTRICT dyk = &dy(k, 0);
+          const T* zk = &z(k, 0);
+          const T* yk = &y(k, 0);
+#pragma omp simd
           for (std::size_t a = 0; a < width; ++a)
-            dz(k, a) = dy(k, a) * activate_derivative(act.value, z(k, a), y(k, a));
+            dzk[a] = dyk[a] * activate_derivative(act.value, zk[a], yk[a]);
         });
   });
 
@@ -237,9 +308,9 @@ void MessagePassing<T>::first_linear_backward(MessagePassingContext& c, const Ma
   const std::size_t wh = m_options.node_features, we = m_options.edge_features;
   const Matrix<T> dweight = first.weight_gradient();
   const T keep = gradient.keep();
-  gemm(Transpose::yes, Transpose::no, T(1), c.h, dz_i, keep, row_block(dweight, 0, wh));
-  gemm(Transpose::yes, Transpose::no, T(1), c.h, dz_j, keep, row_block(dweight, wh, wh));
-  gemm(Transpose::yes, Transpose::no, T(1), c.e, dz, keep, row_block(dweight, 2 * wh, we));
+  gemm(Transpose::yes, Transpose::no, T(1), c.e, dz, keep, row_block(dweight, m_offset_e, we));
+  gemm(Transpose::yes, Transpose::no, T(1), c.h, dz_i, keep, row_block(dweight, m_offset_i, wh));
+  gemm(Transpose::yes, Transpose::no, T(1), c.h, dz_j, keep, row_block(dweight, m_offset_j, wh));
   if (!first.has_bias()) return;
   const Matrix<T> dbias = first.bias_gradient();
   const bool accumulate = gradient.mode == GradientMode::accumulate;

@@ -299,6 +299,23 @@ TEST(MessagePassingGradient, UndirectedMean) {
                   mesh::Edges::undirected);
 }
 
+TEST(MessagePassingGradient, EdgeFirstAndWithoutNodeUpdate) {
+  // The learned preconditioner's layers: [e, h_i, h_j], undirected sum, no residuals, the last
+  // one without node update (h' = h, no MLP_v).
+  MessagePassingOptions o = widths(4, 4, 4, 4, {4});
+  o.residual = false;
+  o.edge_first = true;
+  check_gradients(o, 1, "[e, h_i, h_j], undirected", mesh::Edges::undirected);
+  o.node_update = false;
+  EXPECT_EQ(MessagePassing<double>(o).node_out_features(), 4u);
+  EXPECT_THROW(MessagePassing<double>(o).node_mlp(), InternalError);
+  check_gradients(o, 1, "[e, h_i, h_j], undirected, no node update", mesh::Edges::undirected);
+  o.residual = true;
+  check_gradients(o, 3, "three steps, residual, no node update", mesh::Edges::directed);
+  o.concatenated_edge_input = true;
+  check_gradients(o, 1, "concatenated, residual, no node update", mesh::Edges::undirected);
+}
+
 TEST(MessagePassingGradient, ThreeStepsWithSharedWeightsSum) {
   check_gradients(widths(4, 3, 3, 4, {5}), 3, "three steps, sum");
 }
@@ -361,16 +378,20 @@ std::pair<std::vector<double>, std::vector<double>> host_forward(Layer& l,
                                                                  const std::vector<double>& e) {
   const std::size_t wh = l.node_in(), we = l.edge_in(), w = l.edge_out();
   std::vector<std::vector<double>> messages(kEdges);
+  const bool edge_first = l.layer.options().edge_first;
   for (std::size_t k = 0; k < kEdges; ++k) {
-    std::vector<double> in = row_of(h, wh, kReceivers[k]);
-    const auto sender = row_of(h, wh, kSenders[k]), edge = row_of(e, we, k);
+    const auto receiver = row_of(h, wh, kReceivers[k]), sender = row_of(h, wh, kSenders[k]);
+    const auto edge = row_of(e, we, k);
+    std::vector<double> in = edge_first ? edge : std::vector<double>();
+    in.insert(in.end(), receiver.begin(), receiver.end());
     in.insert(in.end(), sender.begin(), sender.end());
-    in.insert(in.end(), edge.begin(), edge.end());
+    if (!edge_first) in.insert(in.end(), edge.begin(), edge.end());
     messages[k] = host_mlp(l.layer.edge_mlp(), in);
   }
   const bool undirected = l.graph.kind == mesh::Edges::undirected;
   std::vector<double> h_out, e_out;
-  for (std::size_t i = 0; i < kNodes; ++i) {
+  if (!l.layer.options().node_update) h_out = h;  // h' = h
+  for (std::size_t i = 0; l.layer.options().node_update && i < kNodes; ++i) {
     std::vector<double> aggregate(w, 0.0);
     std::size_t received = 0;
     for (std::size_t k = 0; k < kEdges; ++k)
@@ -428,6 +449,50 @@ TEST(MessagePassingForward, MatchesHostLoopsUndirected) {
   o = widths(4, 3, 3, 4, {6});
   o.aggregation = Aggregation::mean;
   expect_matches_host_loops(o, "undirected, mean, residual", mesh::Edges::undirected);
+}
+
+TEST(MessagePassingForward, MatchesHostLoopsEdgeFirstAndWithoutNodeUpdate) {
+  MessagePassingOptions o = widths(3, 2, 4, 5, {6});
+  o.edge_first = true;
+  expect_matches_host_loops(o, "[e, h_i, h_j], sum", mesh::Edges::undirected);
+  o.node_update = false;
+  expect_matches_host_loops(o, "[e, h_i, h_j], no node update", mesh::Edges::undirected);
+  o.edge_first = false;
+  expect_matches_host_loops(o, "no node update", mesh::Edges::directed);
+}
+
+// The split first Linear against the formed edge input run as one module, with the same
+// parameters: outputs, input gradients and parameter gradients agree to rounding.
+void expect_split_matches_concatenation(MessagePassingOptions o, mesh::Edges kind,
+                                        const std::string& label) {
+  std::vector<double> results[2];
+  for (const bool concatenated : {false, true}) {
+    o.concatenated_edge_input = concatenated;
+    Layer l(o, kind);
+    const Matrix<double> h = random_matrix(kNodes, l.node_in(), 23);
+    const Matrix<double> e = random_matrix(kEdges, l.edge_in(), 24);
+    const Matrix<double> dh = random_matrix(kNodes, l.node_out(), 25);
+    const Matrix<double> de = random_matrix(kEdges, l.edge_out(), 26);
+    l.parameters.zero_gradients();
+    GraphContext<double>& c = *rollout(l, h, e, 1)[0];
+    l.layer.backward(c, dh, de);
+    for (const auto& part : {to_vector(c.h_out), to_vector(c.e_out), to_vector(c.dh),
+                             to_vector(c.de), to_vector(l.parameters.gradients())})
+      results[concatenated].insert(results[concatenated].end(), part.begin(), part.end());
+  }
+  ASSERT_EQ(results[0].size(), results[1].size());
+  EXPECT_LT(relative_error(results[0], results[1]), 1e-13) << label;
+}
+
+TEST(MessagePassingForward, SplitFirstLinearMatchesConcatenation) {
+  MessagePassingOptions o = widths(4, 3, 3, 4, {5});
+  expect_split_matches_concatenation(o, mesh::Edges::directed, "directed, residual");
+  o.aggregation = Aggregation::mean;
+  o.edge_first = true;
+  expect_split_matches_concatenation(o, mesh::Edges::undirected, "undirected, [e, h_i, h_j]");
+  o = widths(3, 2, 4, 5, {});
+  o.node_update = false;
+  expect_split_matches_concatenation(o, mesh::Edges::undirected, "one Linear, no node update");
 }
 
 TEST(MessagePassingForward, SecondStepKeepsTheFirstContext) {

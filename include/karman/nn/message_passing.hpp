@@ -17,13 +17,16 @@
 // MeshGraphNets placement: the residual stream itself is not normalised).
 //
 // MLP_e's first Linear is applied without forming [h_i, h_j, e_ij]: with its weight split into
-// row blocks W = [W_i; W_j; W_e] ([2W_h + W_e, H]),
+// row blocks W = [W_i; W_j; W_e] ([2W_h + W_e, H]; [W_e; W_i; W_j] with edge_first),
 //   z_ij = (h W_i)_i + (h W_j)_j + e_ij W_e + b,   y = σ(z)                    [E, H]
 // two node GEMMs [N, W_h]×[W_h, H] and an edge GEMM [E, W_e]×[W_e, H] instead of an edge GEMM
 // over an [E, 2W_h + W_e] buffer (mesh::gather_add adds the node terms, bias and σ in one pass).
 // The parameters are those of the plain MLP on the concatenation, which the tests' reference
 // uses. Sums over edges into nodes (the aggregation, and the backward of h_i, h_j in z) are the
 // graph core's kernels (per node over the incidence lists, no atomics).
+//
+// Without node_update the layer is the edge update alone: h' = h (the last layer of a network that
+// reads only edges).
 //
 // Values only; gradient modes accumulate, overwrite and none.
 
@@ -49,6 +52,13 @@ struct MessagePassingOptions {
   Aggregation aggregation = Aggregation::sum;
   bool residual = true;     // h' = h + ..., e' = e + m where the widths match
   bool layer_norm = false;  // MLP_v ends with a LayerNorm
+  // MLP_e reads [e_ij, h_i, h_j] (the learned preconditioner's layout) instead of [h_i, h_j, e_ij].
+  bool edge_first = false;
+  // false: no MLP_v and no aggregation, h' = h (a last layer whose node features nobody reads).
+  bool node_update = true;
+  // Reference path: form the [E, 2W_h + W_e] edge input and run MLP_e on it as one module (slower;
+  // for tests of the split first Linear).
+  bool concatenated_edge_input = false;
 };
 
 template <class T>
@@ -65,9 +75,10 @@ class MessagePassing : public GraphModule<T> {
   bool node_residual() const { return m_node_residual; }
   bool edge_residual() const { return m_edge_residual; }
 
-  // MLP_e [2W_h + W_e → W] (parameters "edge_mlp.*") and MLP_v [W_h + W → W_h'] ("node_mlp.*").
+  // MLP_e [2W_h + W_e → W] (parameters "edge_mlp.*") and MLP_v [W_h + W → W_h'] ("node_mlp.*";
+  // InternalError without node update).
   Sequential<T>& edge_mlp() { return *m_edge_mlp; }
-  Sequential<T>& node_mlp() { return *m_node_mlp; }
+  Sequential<T>& node_mlp();
 
   void declare(Parameters<T>& parameters, const std::string& prefix) override;
   void initialize(std::uint64_t seed) override;
@@ -75,15 +86,17 @@ class MessagePassing : public GraphModule<T> {
  protected:
   struct MessagePassingContext : GraphContext<T> {
     // The split first Linear of MLP_e (H = its width).
-    Matrix<T> hw_i, hw_j;                 // [N, H] h W_i, h W_j
-    Matrix<T> z, y;                       // [E, H] pre-activation and output
-    Matrix<T> dz;                         // [E, H]
-    Matrix<T> dz_i, dz_j;                 // [N, H] dz summed over the edges whose row / col is i
-    std::vector<Context<T>*> edge_steps;  // contexts of MLP_e's modules after the first
-    Matrix<T> messages;                   // [E, W] m (aliases y when MLP_e is one Linear)
-    Matrix<T> dm;                         // [E, W]
-    Matrix<T> node_input;                 // [N, W_h + W] [h_i, a_i]
-    Context<T>* node_step = nullptr;      // MLP_v's context
+    Matrix<T> hw_i, hw_j;  // [N, H] h W_i, h W_j
+    Matrix<T> z, y;        // [E, H] pre-activation and output (y = z for tanh)
+    Matrix<T> dz;          // [E, H]
+    Matrix<T> dz_i, dz_j;  // [N, H] dz summed over the edges whose row / col is i
+    std::vector<Context<T>*>
+        edge_steps;                   // contexts of MLP_e's modules after the first (or MLP_e's)
+    Matrix<T> edge_input;             // [E, 2W_h + W_e] (concatenated path only)
+    Matrix<T> messages;               // [E, W] m (aliases y when MLP_e is one Linear)
+    Matrix<T> dm;                     // [E, W]
+    Matrix<T> node_input;             // [N, W_h + W] [h_i, a_i]
+    Context<T>* node_step = nullptr;  // MLP_v's context
   };
   std::unique_ptr<GraphContext<T>> make_context() const override {
     return std::make_unique<MessagePassingContext>();
@@ -95,6 +108,8 @@ class MessagePassing : public GraphModule<T> {
  private:
   // m = MLP_e([h_i, h_j, e_ij]) → c.messages.
   void edge_update(MessagePassingContext& c, Workspace<T>& workspace);
+  // The same on the formed edge input (options().concatenated_edge_input).
+  void edge_update_concatenated(MessagePassingContext& c, Workspace<T>& workspace);
   // c.node_input = [h_i, a_i] (a by sum or mean over the messages aggregated at i).
   void aggregate(MessagePassingContext& c) const;
   // out = x + f, or f when there is no residual (then out aliases f).
@@ -115,6 +130,7 @@ class MessagePassing : public GraphModule<T> {
 
   MessagePassingOptions m_options;
   bool m_node_residual, m_edge_residual;
+  std::size_t m_offset_i, m_offset_j, m_offset_e;  // rows of W_i, W_j, W_e in MLP_e's first weight
   std::unique_ptr<Sequential<T>> m_edge_mlp, m_node_mlp;
 };
 
