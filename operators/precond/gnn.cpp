@@ -5,7 +5,6 @@
 
 #include "karman/core/error.hpp"
 #include "karman/nn/fastmath.hpp"
-#include "karman/nn/gemm.hpp"
 
 namespace karman::precond {
 
@@ -28,26 +27,6 @@ Kokkos::View<T*, nn::MemorySpace> to_device(const std::vector<T>& host, const ch
 
 auto uninitialized(const char* label) {
   return Kokkos::view_alloc(std::string(label), Kokkos::WithoutInitializing);
-}
-
-// Rows [first, first + count) of a row-major matrix: a contiguous view, usable by gemm().
-Matrix<double> row_block(const Matrix<double>& m, std::size_t first, std::size_t count) {
-  return Kokkos::subview(m, Kokkos::make_pair(first, first + count), Kokkos::ALL);
-}
-
-// Columns [first, first + count) of a row-major matrix (strided rows, contiguous channels): a
-// block of a concatenated input for the graph kernels.
-mesh::GraphValues<double> column_block(const Matrix<double>& m, std::size_t first,
-                                       std::size_t count) {
-  return Kokkos::subview(m, Kokkos::ALL, Kokkos::make_pair(first, first + count));
-}
-
-// The first module of an edge MLP: the Linear on [e_ij, h_i, h_j] that the split path slices.
-nn::Linear<double>& first_linear(nn::Sequential<double>& mlp) {
-  auto* linear = dynamic_cast<nn::Linear<double>*>(&mlp[0]);
-  KARMAN_VERIFY(linear != nullptr && linear->frequency() == 1.0,
-                "FactorGnn: an edge MLP must start with a plain Linear layer");
-  return *linear;
 }
 
 // diag(A) [n]; InternalError on a missing or non-positive diagonal entry.
@@ -172,15 +151,20 @@ FactorGnn::FactorGnn(const FactorGnnOptions& options, std::uint64_t seed) : m_op
   m_node_encoder =
       std::make_unique<nn::Linear<double>>(MatrixGraph::node_features_count, w, true, tanh);
   for (std::size_t l = 0; l < options.layers; ++l) {
-    m_edge_mlps.push_back(nn::make_mlp<double>({3 * w, w, w}, tanh));
-    if (l + 1 < options.layers) m_node_mlps.push_back(nn::make_mlp<double>({2 * w, w, w}, tanh));
+    nn::MessagePassingOptions layer;
+    layer.node_features = layer.edge_features = layer.message_width = w;
+    layer.hidden = {w};
+    layer.activation = tanh;
+    layer.aggregation = nn::Aggregation::sum;
+    layer.residual = false;
+    layer.edge_first = true;                     // [e_ij, h_i, h_j]
+    layer.node_update = l + 1 < options.layers;  // the head reads e^K alone
+    layer.concatenated_edge_input = options.concatenated_edge_input;
+    m_layers.push_back(std::make_unique<nn::MessagePassing<double>>(layer));
   }
   nn::LinearOptions head;
   head.init = nn::Init::zeros;  // starts at the reference factor exactly
   m_head = std::make_unique<nn::Linear<double>>(w, 1, head);
-  m_split.resize(options.layers);
-  m_edge_inputs.resize(options.layers);
-  m_node_inputs.resize(options.layers - 1);
   declare("gnn.");
   m_parameters.allocate();
   initialize(seed);
@@ -189,26 +173,24 @@ FactorGnn::FactorGnn(const FactorGnnOptions& options, std::uint64_t seed) : m_op
 void FactorGnn::declare(const std::string& prefix) {
   m_edge_encoder->declare(m_parameters, prefix + "edge_encoder.");
   m_node_encoder->declare(m_parameters, prefix + "node_encoder.");
-  for (std::size_t l = 0; l < m_edge_mlps.size(); ++l) {
-    m_edge_mlps[l]->declare(m_parameters, prefix + "edge_mlp." + std::to_string(l) + ".");
-    if (l < m_node_mlps.size())
-      m_node_mlps[l]->declare(m_parameters, prefix + "node_mlp." + std::to_string(l) + ".");
-  }
+  // Per layer its edge MLP, then its node MLP: the initial values follow the declaration order
+  // (one random stream per parameter index).
+  for (std::size_t l = 0; l < m_layers.size(); ++l)
+    m_layers[l]->declare(m_parameters, prefix + "layer." + std::to_string(l) + ".");
   m_head->declare(m_parameters, prefix + "head.");
 }
 
 void FactorGnn::initialize(std::uint64_t seed) {
   m_edge_encoder->initialize(seed);
   m_node_encoder->initialize(seed);
-  for (auto& mlp : m_edge_mlps) mlp->initialize(seed);
-  for (auto& mlp : m_node_mlps) mlp->initialize(seed);
+  for (auto& layer : m_layers) layer->initialize(seed);
   m_head->initialize(seed);
 }
 
 nn::Vector<double> FactorGnn::forward(const MatrixGraph& graph) {
   m_graph = &graph;
   const mesh::Graph& topology = graph.topology;
-  const std::size_t w = m_options.width, n_edges = topology.edges, n_nodes = topology.nodes;
+  const std::size_t n_edges = topology.edges;
 
   m_workspace.reset();
   const nn::Pass values = nn::Pass::values();
@@ -216,20 +198,12 @@ nn::Vector<double> FactorGnn::forward(const MatrixGraph& graph) {
   m_node_encoding = &m_node_encoder->forward(graph.node_features, values, m_workspace);
   Matrix<double> e = m_edge_encoding->y;  // [E, W]
   Matrix<double> h = m_node_encoding->y;  // [N, W]
-  m_edge_updates.resize(m_edge_mlps.size());
-  m_node_updates.resize(m_node_mlps.size());
-  for (std::size_t l = 0; l < m_edge_mlps.size(); ++l) {
-    const Matrix<double> h_l = h;
-    e = m_options.concatenated_edge_input ? edge_update_concatenated(l, e, h)
-                                          : edge_update(l, e, h);
-    if (l >= m_node_mlps.size()) break;
-    // [h_i, Σ_{edges ∋ i} e']  [N, 2W], the sum gathered per node.
-    nn::ensure_shape(m_node_inputs[l], "karman::precond::gnn::node_input", n_nodes, 2 * w);
-    const Matrix<double> node_in = m_node_inputs[l];
-    Kokkos::deep_copy(column_block(node_in, 0, w), h_l);
-    mesh::segment_sum<double>(topology, e, column_block(node_in, w, w));
-    m_node_updates[l] = &m_node_mlps[l]->forward(node_in, values, m_workspace);
-    h = m_node_updates[l]->y;
+  m_layer_contexts.clear();
+  for (auto& layer : m_layers) {
+    nn::GraphContext<double>& c = layer->forward(topology, h, e, values, m_workspace);
+    m_layer_contexts.push_back(&c);
+    e = c.e_out;
+    h = c.h_out;
   }
   m_head_output = &m_head->forward(e, values, m_workspace);
   m_raw = m_head_output->y;  // [E, 1]
@@ -277,146 +251,19 @@ void FactorGnn::backward(const nn::Vector<double>& dl) {
         draw(k, 0) = dl(k) * dl_dc * (1.0 - t * t);
       });
 
-  nn::ensure_shape(m_de, "karman::precond::gnn::de", n_edges, w);
-  nn::ensure_shape(m_dh, "karman::precond::gnn::dh", n_nodes, w);
-  const Matrix<double> de = m_de, dh = m_dh;
-  Kokkos::deep_copy(de, m_head->backward(*m_head_output, draw));  // d e^K
-  for (std::size_t l = m_edge_mlps.size(); l-- > 0;) {
-    // Here de = ∂/∂e^{l+1}, dh = ∂/∂h^{l+1} (when node update l exists).
-    if (l < m_node_mlps.size()) {
-      const Matrix<double> dnode = m_node_mlps[l]->backward(*m_node_updates[l], dh);  // [N, 2W]
-      // The aggregate's gradient goes back to every edge from both of its nodes.
-      mesh::segment_sum_transpose<double>(topology, column_block(dnode, w, w), de);
-      Kokkos::deep_copy(dh, column_block(dnode, 0, w));
-    } else {
-      Kokkos::deep_copy(dh, 0.0);
-    }
-    if (m_options.concatenated_edge_input)
-      edge_update_concatenated_backward(l, de, dh);
-    else
-      edge_update_backward(l, de, dh);
+  // d e^K from the head; d h^K = 0 (the last layer's h' = h^{K-1} is read by nobody else).
+  Matrix<double> de = m_head->backward(*m_head_output, draw);
+  nn::ensure_shape(m_dh_last, "karman::precond::gnn::dh_last", n_nodes, w);
+  Kokkos::deep_copy(m_dh_last, 0.0);
+  Matrix<double> dh = m_dh_last;
+  for (std::size_t l = m_layers.size(); l-- > 0;) {
+    nn::GraphContext<double>& c = *m_layer_contexts[l];
+    m_layers[l]->backward(c, dh, de);  // parameter gradients added
+    de = c.de;
+    dh = c.dh;
   }
   m_edge_encoder->backward(*m_edge_encoding, de);
   m_node_encoder->backward(*m_node_encoding, dh);
-}
-
-}  // namespace karman::precond
-
-namespace karman::precond {
-
-Matrix<double> FactorGnn::edge_update(std::size_t l, const Matrix<double>& e,
-                                      const Matrix<double>& h) {
-  nn::Sequential<double>& mlp = *m_edge_mlps[l];
-  nn::Linear<double>& first = first_linear(mlp);
-  const std::size_t w = m_options.width, n_edges = e.extent(0), n_nodes = h.extent(0);
-  SplitEdgeLayer& s = m_split[l];
-  s.e = e;
-  s.h = h;
-  nn::ensure_shape(s.hw_i, "karman::precond::gnn::hw_i", n_nodes, w);
-  nn::ensure_shape(s.hw_j, "karman::precond::gnn::hw_j", n_nodes, w);
-  nn::ensure_shape(s.z, "karman::precond::gnn::edge_z", n_edges, w);
-  // tanh's derivative needs only y (1 − y²): y overwrites z, one [E, W] pass and buffer fewer.
-  if (first.activation() == nn::Activation::tanh)
-    s.y = s.z;
-  else
-    nn::ensure_shape(s.y, "karman::precond::gnn::edge_y", n_edges, w);
-
-  // z = e W_e [E, W];  h W_i, h W_j [N, W]
-  using nn::Transpose;
-  const Matrix<double> weight = first.weight();  // [3W, W]
-  nn::gemm(Transpose::no, Transpose::no, 1.0, e, row_block(weight, 0, w), 0.0, s.z);
-  nn::gemm(Transpose::no, Transpose::no, 1.0, h, row_block(weight, w, w), 0.0, s.hw_i);
-  nn::gemm(Transpose::no, Transpose::no, 1.0, h, row_block(weight, 2 * w, w), 0.0, s.hw_j);
-
-  // z_ij += (h W_i)_i + (h W_j)_j + b,  y = σ(z)
-  const Matrix<double> b = first.has_bias() ? first.bias() : Matrix<double>();  // [1, W] or none
-  nn::with_activation(first.activation(), [&](auto act) {
-    mesh::gather_add<double>(
-        m_graph->topology, s.hw_i, s.hw_j, b, s.z, s.y,
-        KOKKOS_LAMBDA(const double z) { return nn::activate(act.value, z); },
-        "karman::precond::gnn::edge_z");
-  });
-  Matrix<double> out = s.y;  // the MLP's other modules, as Sequential would run them
-  std::vector<nn::Context<double>*>& steps = m_edge_updates[l];
-  steps.assign(mlp.size(), nullptr);
-  for (std::size_t m = 1; m < mlp.size(); ++m) {
-    steps[m] = &mlp[m].forward(out, nn::Pass::values(), m_workspace);
-    out = steps[m]->y;
-  }
-  return out;
-}
-
-void FactorGnn::edge_update_backward(std::size_t l, const Matrix<double>& de,
-                                     const Matrix<double>& dh) {
-  nn::Sequential<double>& mlp = *m_edge_mlps[l];
-  nn::Linear<double>& first = first_linear(mlp);
-  const std::size_t w = m_options.width, n_edges = de.extent(0), n_nodes = dh.extent(0);
-  SplitEdgeLayer& s = m_split[l];
-  Matrix<double> dy = de;
-  for (std::size_t m = mlp.size(); m-- > 1;) dy = mlp[m].backward(*m_edge_updates[l][m], dy);
-
-  // dz = dy ∘ σ'(z) [E, W]
-  nn::ensure_shape(s.dz, "karman::precond::gnn::edge_dz", n_edges, w);
-  const Matrix<double> dz = s.dz, z = s.z, y = s.y, dy_first = dy;
-  nn::with_activation(first.activation(), [&](auto act) {
-    Kokkos::parallel_for(
-        "karman::precond::gnn::edge_dz", Range(0, n_edges), KOKKOS_LAMBDA(const std::size_t k) {
-          double* KOKKOS_RESTRICT dzk = &dz(k, 0);
-          const double* KOKKOS_RESTRICT dyk = &dy_first(k, 0);
-          const double* KOKKOS_RESTRICT zk = &z(k, 0);
-          const double* KOKKOS_RESTRICT yk = &y(k, 0);
-#pragma omp simd
-          for (std::size_t c = 0; c < w; ++c)
-            dzk[c] = dyk[c] * nn::activate_derivative(act.value, zk[c], yk[c]);
-        });
-  });
-
-  // dz summed per node over the edges whose row (dz_i) or column (dz_j) it is  [N, W]
-  nn::ensure_shape(s.dz_i, "karman::precond::gnn::edge_dz_i", n_nodes, w);
-  nn::ensure_shape(s.dz_j, "karman::precond::gnn::edge_dz_j", n_nodes, w);
-  const Matrix<double> dz_i = s.dz_i, dz_j = s.dz_j;
-  mesh::scatter_ends<double>(m_graph->topology, dz, dz_i, dz_j);
-
-  // dW_e += eᵀ dz,  dW_i += hᵀ dz_i,  dW_j += hᵀ dz_j,  db += 1ᵀ dz (= Σ_i dz_i: one row per edge)
-  using nn::Transpose;
-  const Matrix<double> weight = first.weight(), dweight = first.weight_gradient();
-  nn::gemm(Transpose::yes, Transpose::no, 1.0, s.e, dz, 1.0, row_block(dweight, 0, w));
-  nn::gemm(Transpose::yes, Transpose::no, 1.0, s.h, dz_i, 1.0, row_block(dweight, w, w));
-  nn::gemm(Transpose::yes, Transpose::no, 1.0, s.h, dz_j, 1.0, row_block(dweight, 2 * w, w));
-  if (first.has_bias()) {
-    const Matrix<double> db = first.bias_gradient();
-    Kokkos::parallel_for(
-        "karman::precond::gnn::edge_db", Range(0, w), KOKKOS_LAMBDA(const std::size_t c) {
-          for (std::size_t i = 0; i < n_nodes; ++i) db(0, c) += dz_i(i, c);
-        });
-  }
-  // dh += dz_i W_iᵀ + dz_j W_jᵀ  [N, W];  de = dz W_eᵀ  [E, W] (dy, its input, is consumed)
-  nn::gemm(Transpose::no, Transpose::yes, 1.0, dz_i, row_block(weight, w, w), 1.0, dh);
-  nn::gemm(Transpose::no, Transpose::yes, 1.0, dz_j, row_block(weight, 2 * w, w), 1.0, dh);
-  nn::gemm(Transpose::no, Transpose::yes, 1.0, dz, row_block(weight, 0, w), 0.0, de);
-}
-
-Matrix<double> FactorGnn::edge_update_concatenated(std::size_t l, const Matrix<double>& e,
-                                                   const Matrix<double>& h) {
-  const std::size_t w = m_options.width, n_edges = e.extent(0);
-  // [e_ij, h_i, h_j]  [E, 3W]
-  nn::ensure_shape(m_edge_inputs[l], "karman::precond::gnn::edge_input", n_edges, 3 * w);
-  const Matrix<double> edge_in = m_edge_inputs[l];
-  Kokkos::deep_copy(column_block(edge_in, 0, w), e);
-  mesh::gather<double>(m_graph->topology, mesh::End::row, h, column_block(edge_in, w, w));
-  mesh::gather<double>(m_graph->topology, mesh::End::col, h, column_block(edge_in, 2 * w, w));
-  m_edge_updates[l].assign(1, &m_edge_mlps[l]->forward(edge_in, nn::Pass::values(), m_workspace));
-  return m_edge_updates[l][0]->y;
-}
-
-void FactorGnn::edge_update_concatenated_backward(std::size_t l, const Matrix<double>& de,
-                                                  const Matrix<double>& dh) {
-  const std::size_t w = m_options.width;
-  const Matrix<double> dedge = m_edge_mlps[l]->backward(*m_edge_updates[l][0], de);  // [E, 3W]
-  // h_i and h_j entered edge (i, j)'s input: their gradients summed per node.
-  mesh::scatter_add<double>(m_graph->topology, mesh::End::row, column_block(dedge, w, w), dh);
-  mesh::scatter_add<double>(m_graph->topology, mesh::End::col, column_block(dedge, 2 * w, w), dh);
-  Kokkos::deep_copy(de, column_block(dedge, 0, w));
 }
 
 }  // namespace karman::precond

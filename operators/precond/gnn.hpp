@@ -15,7 +15,8 @@
 //
 // Network (width W, K layers), every step a GEMM over all edges or all nodes at once:
 //   e⁰ = tanh(F_e W_e + b),  h⁰ = tanh(F_v W_v + b)                        [E, W], [N, W]
-//   layer l = 0..K-1:
+//   layer l = 0..K-1: an nn::MessagePassing layer (karman/nn/message_passing.hpp) on the undirected
+//   graph, sum aggregation, no residuals, tanh MLPs with one hidden layer of width W:
 //     e^{l+1}_ij = MLP_e^l([e^l_ij, h^l_i, h^l_j])                           [E, 3W] → [E, W]
 //     h^{l+1}_i  = MLP_v^l([h^l_i, Σ_{edges ∋ i} e^{l+1}])  (l < K-1 only)    [N, 2W] → [N, W]
 //   raw = e^K w_head + b_head                                               [E, 1]
@@ -25,13 +26,14 @@
 // Gᵀ G; the same formulas with G for L, see fsai.hpp).
 // The head starts at zero, so an untrained network returns the reference exactly; the diagonal is
 // ic0_ii·exp(c) ∈ ic0_ii·[e^{-β}, e^{β}] > 0 whatever the weights, so L Lᵀ is SPD.
-// The edge MLP's first Linear is applied without forming [e_ij, h_i, h_j]: with its weight split
-// into row blocks W = [W_e; W_i; W_j] ([3W, W]),
-//   z_ij = e_ij W_e + (h W_i)_i + (h W_j)_j + b,
-// an edge GEMM [E, W]×[W, W] plus two node GEMMs [N, W]×[W, W] (E ≈ 3N in 2D) instead of an
-// edge GEMM [E, 3W]×[3W, W] and its [E, 3W] buffer. The parameters are the same, so both paths
-// compute the same network up to rounding (FactorGnnOptions::concatenated_edge_input keeps the
-// plain concatenation as a reference).
+// In the layers each message reaches both nodes of its edge (the graph is undirected), and the last
+// layer is the edge update alone (MessagePassingOptions::node_update off: nobody reads its h).
+// The edge MLP's first Linear is applied without forming [e_ij, h_i, h_j] (the layer's split
+// first Linear, weight rows [W_e; W_i; W_j], MessagePassingOptions::edge_first): an edge GEMM
+// [E, W]×[W, W] plus two node GEMMs [N, W]×[W, W] (E ≈ 3N in 2D) instead of an edge GEMM
+// [E, 3W]×[3W, W] and its [E, 3W] buffer. The parameters are the same, so both paths compute the
+// same network up to rounding (FactorGnnOptions::concatenated_edge_input keeps the plain
+// concatenation as a reference).
 // The graph and its gather / scatter / segment-sum kernels are the core's (karman/mesh/graph.hpp):
 // sums over edges are gathered per node through the incidence, no atomics.
 
@@ -41,8 +43,8 @@
 
 #include "karman/mesh/graph.hpp"
 #include "karman/nn/linear.hpp"
+#include "karman/nn/message_passing.hpp"
 #include "karman/nn/parameters.hpp"
-#include "karman/nn/sequential.hpp"
 #include "operators/precond/fsai.hpp"
 #include "operators/precond/sparse.hpp"
 
@@ -92,8 +94,8 @@ struct FactorGnnOptions {
 };
 
 // Owns its parameters as nn::Network does: its modules declare into one flat buffer (names
-// "gnn.edge_encoder.weight", ...), allocated and initialised from `seed` in the constructor. Not
-// copyable or movable (the modules point into the buffer).
+// "gnn.edge_encoder.weight", "gnn.layer.0.edge_mlp.0.weight", ...), allocated and initialised from
+// `seed` in the constructor. Not copyable or movable (the modules point into the buffer).
 class FactorGnn {
  public:
   FactorGnn(const FactorGnnOptions& options, std::uint64_t seed);
@@ -116,41 +118,19 @@ class FactorGnn {
   FactorGnnOptions m_options;
   nn::Parameters<double> m_parameters;
   std::unique_ptr<nn::Linear<double>> m_edge_encoder, m_node_encoder, m_head;
-  std::vector<std::unique_ptr<nn::Sequential<double>>> m_edge_mlps;  // [K]
-  std::vector<std::unique_ptr<nn::Sequential<double>>> m_node_mlps;  // [K - 1]
-
-  // Edge update l: e^{l+1} from e^l [E, W] and h^l [N, W]; backward turns de = ∂/∂e^{l+1} into
-  // ∂/∂e^l in place and adds ∂/∂h^l to dh.
-  nn::Matrix<double> edge_update(std::size_t l, const nn::Matrix<double>& e,
-                                 const nn::Matrix<double>& h);
-  nn::Matrix<double> edge_update_concatenated(std::size_t l, const nn::Matrix<double>& e,
-                                              const nn::Matrix<double>& h);
-  void edge_update_backward(std::size_t l, const nn::Matrix<double>& de,
-                            const nn::Matrix<double>& dh);
-  void edge_update_concatenated_backward(std::size_t l, const nn::Matrix<double>& de,
-                                         const nn::Matrix<double>& dh);
-
-  // The buffers of the split first Linear of edge MLP l.
-  struct SplitEdgeLayer {
-    nn::Matrix<double> e, h;        // [E, W], [N, W] inputs of the last forward (not owned)
-    nn::Matrix<double> hw_i, hw_j;  // [N, W] h W_i, h W_j
-    nn::Matrix<double> z, y;        // [E, W] pre-activation, output
-    nn::Matrix<double> dz;          // [E, W]
-    nn::Matrix<double> dz_i, dz_j;  // [N, W] dz summed over the edges whose row / column is i
-  };
+  std::vector<std::unique_ptr<nn::MessagePassing<double>>> m_layers;  // [K]
 
   const MatrixGraph* m_graph = nullptr;
   // The contexts of the last forward (in m_workspace, reset by every forward).
   nn::Workspace<double> m_workspace;
-  nn::Context<double>*m_edge_encoding = nullptr, *m_node_encoding = nullptr, *m_head_output = nullptr;
-  std::vector<nn::Context<double>*> m_node_updates;               // [K - 1]
-  std::vector<std::vector<nn::Context<double>*>> m_edge_updates;  // [K][modules of MLP_e^l]
-  std::vector<SplitEdgeLayer> m_split;            // K
-  std::vector<nn::Matrix<double>> m_edge_inputs;  // K × [E, 3W] (concatenated path)
-  std::vector<nn::Matrix<double>> m_node_inputs;  // (K-1) × [N, 2W]
-  nn::Matrix<double> m_raw;                       // [E, 1] head output of the last forward
-  nn::Vector<double> m_l;                         // [E]
-  nn::Matrix<double> m_draw, m_de, m_dh;          // [E, 1], [E, W], [N, W]
+  nn::Context<double>* m_edge_encoding = nullptr;
+  nn::Context<double>* m_node_encoding = nullptr;
+  nn::Context<double>* m_head_output = nullptr;
+  std::vector<nn::GraphContext<double>*> m_layer_contexts;  // [K]
+  nn::Matrix<double> m_raw;      // [E, 1] head output of the last forward
+  nn::Vector<double> m_l;        // [E]
+  nn::Matrix<double> m_draw;     // [E, 1]
+  nn::Matrix<double> m_dh_last;  // [N, W] zeros: the last layer's h' (= h) is read by nobody
 };
 
 }  // namespace karman::precond
