@@ -264,6 +264,43 @@ TEST(CliFno, TimeTreatmentIsForNavierStokesOnly) {
   EXPECT_NE(p.error_lines()[0].find("normalize"), std::string::npos) << p.error_lines()[0];
 }
 
+// Trained through its whole rollout (training.rollout: full, T = 3): every trajectory is one
+// window of K + 3 states, so 20 trajectories in batches of 5 give 4 steps per epoch; the report
+// states the rollout, and the test error falls as with teacher forcing.
+TEST(CliFno, NavierStokesTrainsThroughItsRollout) {
+  const fs::path dir = test_folder();
+  auto args = small_navier_stokes("rollout", "autoregressive",
+                                  "modes: 8, width: 12, layers: 2, projection: 32", 12, 5);
+  args.insert(args.end(), {"--set", "training.rollout=full"});
+  const CliResult r = run_karman(dir, args);
+  ASSERT_EQ(r.status, 0) << r;
+  EXPECT_EQ(history_losses(dir / "rollout" / "history.csv").size(), 48u);
+  const auto m = expect_learned_and_compared(dir / "rollout", "autoregressive", 0.25);
+  EXPECT_EQ(m["rollout"], 3) << m.dump();
+  EXPECT_EQ(m["teacher_forcing"], false) << m.dump();
+}
+
+// training.rollout is for the autoregressive model, and at most T steps.
+TEST(CliFno, RolloutOutsideTheAutoregressiveModelIsRefused) {
+  const fs::path dir = test_folder();
+  auto args =
+      small_navier_stokes("space_time", "space_time", "modes: [4, 4, 2], padding: [0, 0, 2]", 1, 4);
+  args.insert(args.end(), {"--set", "training.rollout=2"});
+  const CliResult r = run_karman(dir, args);
+  EXPECT_EQ(r.status, 1) << r;
+  ASSERT_EQ(r.error_lines().size(), 1u) << r;
+  EXPECT_NE(r.error_lines()[0].find("training.rollout"), std::string::npos) << r.error_lines()[0];
+  EXPECT_NE(r.error_lines()[0].find("autoregressive"), std::string::npos) << r.error_lines()[0];
+  auto longer = small_navier_stokes("longer", "autoregressive", "modes: 4", 1, 4);
+  longer.insert(longer.end(), {"--set", "training.rollout=4"});  // T = 3
+  const CliResult l = run_karman(dir, longer);
+  EXPECT_EQ(l.status, 1) << l;
+  ASSERT_EQ(l.error_lines().size(), 1u) << l;
+  EXPECT_NE(l.error_lines()[0].find("training.rollout"), std::string::npos) << l.error_lines()[0];
+  EXPECT_FALSE(fs::exists(dir / "space_time" / "report.json"));
+  EXPECT_FALSE(fs::exists(dir / "longer" / "report.json"));
+}
+
 // One value of /outputs set to NaN in place.
 void poison(const fs::path& file) {
   hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);

@@ -50,9 +50,11 @@ inline Matrix<double> random_points(std::size_t n, std::size_t dims, std::uint64
   return x;
 }
 
-inline std::vector<double> to_vector(const Matrix<double>& m) {
-  auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m);
-  return std::vector<double>(h.data(), h.data() + h.size());
+// Any view's entries (values, parameters, integer indices) as doubles on the host.
+template <class View>
+std::vector<double> to_vector(const View& v) {
+  auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), v);
+  return std::vector<double>(host.data(), host.data() + host.size());
 }
 
 inline double dot(const Matrix<double>& a, const Matrix<double>& b) {

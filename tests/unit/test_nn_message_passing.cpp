@@ -18,14 +18,13 @@
 #include "karman/nn/layer_norm.hpp"
 #include "karman/nn/message_passing.hpp"
 #include "support/kokkos_env.hpp"
+#include "support/nn_checks.hpp"
 
 using namespace karman;
 using namespace karman::nn;
+using namespace karman::testing;
 
 namespace {
-
-constexpr double kStep = 1e-6;       // central-difference step
-constexpr double kTolerance = 1e-6;  // relative error of a whole gradient
 
 // 7 nodes, 15 edges (row(k), col(k)); directed col(k) → row(k): edge 2 is a self-loop, node 6
 // sends but receives nothing (the mean's empty case), node 2 receives three edges. Undirected,
@@ -33,62 +32,6 @@ constexpr double kTolerance = 1e-6;  // relative error of a whole gradient
 const std::vector<long> kReceivers = {0, 0, 1, 1, 2, 2, 2, 3, 3, 4, 4, 5, 5, 0, 4};
 const std::vector<long> kSenders = {1, 5, 1, 2, 0, 3, 6, 2, 4, 6, 5, 4, 0, 3, 1};
 constexpr std::size_t kNodes = 7, kEdges = 15;
-
-// Entries scale·N(0, 1) of stream `seed`.
-Matrix<double> random_matrix(std::size_t rows, std::size_t cols, std::uint64_t seed,
-                             double scale = 1.0) {
-  Matrix<double> m("random", rows, cols);
-  auto host = Kokkos::create_mirror_view(m);
-  for (std::size_t i = 0; i < rows; ++i)
-    for (std::size_t j = 0; j < cols; ++j) host(i, j) = scale * standard_normal(seed, i * cols + j);
-  Kokkos::deep_copy(m, host);
-  return m;
-}
-
-template <class View>
-std::vector<double> to_vector(const View& v) {
-  auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), v);
-  return std::vector<double>(host.data(), host.data() + host.size());
-}
-
-double dot(const Matrix<double>& a, const Matrix<double>& b) {
-  const auto va = to_vector(a), vb = to_vector(b);
-  double sum = 0;
-  for (std::size_t i = 0; i < va.size(); ++i) sum += va[i] * vb[i];
-  return sum;
-}
-
-// ||a − b|| / max(||a||, ||b||): the relative error of a whole gradient.
-double relative_error(const std::vector<double>& a, const std::vector<double>& b) {
-  double diff = 0, na = 0, nb = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    diff += (a[i] - b[i]) * (a[i] - b[i]);
-    na += a[i] * a[i];
-    nb += b[i] * b[i];
-  }
-  return std::sqrt(diff) / std::max({std::sqrt(na), std::sqrt(nb), 1e-300});
-}
-
-Vector<double> flat(const Matrix<double>& m) { return Vector<double>(m.data(), m.size()); }
-
-// Central differences of `loss` with respect to every entry of `v`.
-std::vector<double> numeric_gradient(const Vector<double>& v, const std::function<double()>& loss) {
-  auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), v);
-  std::vector<double> g(host.size());
-  for (std::size_t i = 0; i < host.size(); ++i) {
-    const double saved = host(i);
-    host(i) = saved + kStep;
-    Kokkos::deep_copy(v, host);
-    const double plus = loss();
-    host(i) = saved - kStep;
-    Kokkos::deep_copy(v, host);
-    const double minus = loss();
-    host(i) = saved;
-    g[i] = (plus - minus) / (2 * kStep);
-  }
-  Kokkos::deep_copy(v, host);
-  return g;
-}
 
 // Every parameter tensor's analytic gradient against its numeric one, named in the failure.
 void expect_parameter_gradients(const Parameters<double>& parameters,
@@ -99,7 +42,7 @@ void expect_parameter_gradients(const Parameters<double>& parameters,
     const auto last = first + static_cast<std::ptrdiff_t>(info.size());
     const std::vector<double> a(analytic.begin() + first, analytic.begin() + last);
     const std::vector<double> n(numeric.begin() + first, numeric.begin() + last);
-    EXPECT_LT(relative_error(a, n), kTolerance) << label << ": parameter " << info.name;
+    EXPECT_LT(relative_error(a, n), kGradientTolerance) << label << ": parameter " << info.name;
   }
 }
 
@@ -168,9 +111,9 @@ void check_gradients(const MessagePassingOptions& options, std::size_t steps,
   const std::vector<double> dh_analytic = to_vector(dh), de_analytic = to_vector(de);
   const std::vector<double> dtheta = to_vector(l.parameters.gradients());
 
-  EXPECT_LT(relative_error(dh_analytic, numeric_gradient(flat(h), loss)), kTolerance)
+  EXPECT_LT(relative_error(dh_analytic, numeric_gradient(flat(h), loss)), kGradientTolerance)
       << label << ": node inputs";
-  EXPECT_LT(relative_error(de_analytic, numeric_gradient(flat(e), loss)), kTolerance)
+  EXPECT_LT(relative_error(de_analytic, numeric_gradient(flat(e), loss)), kGradientTolerance)
       << label << ": edge inputs";
   expect_parameter_gradients(l.parameters, dtheta, numeric_gradient(l.parameters.values(), loss),
                              label);
@@ -218,7 +161,7 @@ TEST(LayerNormGradient, InputsScaleAndShift) {
   Context<double>& c = norm.forward(x, Pass::values(), workspace);
   const std::vector<double> dx = to_vector(norm.backward(c, dy));
   const std::vector<double> dtheta = to_vector(parameters.gradients());
-  EXPECT_LT(relative_error(dx, numeric_gradient(flat(x), loss)), kTolerance) << "inputs";
+  EXPECT_LT(relative_error(dx, numeric_gradient(flat(x), loss)), kGradientTolerance) << "inputs";
   expect_parameter_gradients(parameters, dtheta, numeric_gradient(parameters.values(), loss),
                              "layer norm");
 }
