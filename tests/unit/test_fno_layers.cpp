@@ -3,9 +3,11 @@
 // multiplier, finite-difference gradients of SpectralConv and of the whole FNO, the BLAS mode
 // mixing against plain loops, resolution independence, and the case-file reader.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <complex>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <ostream>
@@ -439,7 +441,10 @@ TEST(FnoModel, ParameterCountIsTheReferences) {
 // -------------------------------------------------------------------------------- case reader
 
 FnoSpec read_model(const std::string& yaml, int dim) {
-  const std::string file = "fno_model.yaml";
+  // In the system's temporary folder, named after the process: never in the caller's folder.
+  const std::string file = (std::filesystem::temp_directory_path() /
+                            ("karman_fno_model_" + std::to_string(::getpid()) + ".yaml"))
+                               .string();
   std::ofstream(file) << yaml;
   auto doc = config::CaseFile::load(file);
   FnoSpec spec = read_fno(doc.root().child("model"), dim);
