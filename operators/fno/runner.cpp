@@ -516,7 +516,6 @@ class FnoRun {
     m_rollout.reset();
     const double scale = static_cast<double>(m_spec.training.batch_size * steps);
     double value = 0;
-    Kokkos::deep_copy(m_step_input[0], m_x_batch);
     for (long r = 0; r < steps; ++r) {
       m_step_context[r] = &m_net->forward(m_step_input[r], nn::Pass::values(), m_rollout);
       decode(m_step_context[r]->y, m_step_prediction[r], m_points);
@@ -548,8 +547,9 @@ class FnoRun {
     m_step_prediction.resize(steps);
     m_step_dprediction.resize(steps);
     m_step_context.resize(steps);
+    m_step_input[0] = m_x_batch;  // the gathered windows are the first step's input
     for (long r = 0; r < steps; ++r) {
-      nn::ensure_shape(m_step_input[r], "karman::fno::step_input", rows, m_in);
+      if (r > 0) nn::ensure_shape(m_step_input[r], "karman::fno::step_input", rows, m_in);
       nn::ensure_shape(m_step_prediction[r], "karman::fno::step_prediction", rows, 1);
       nn::ensure_shape(m_step_dprediction[r], "karman::fno::step_dprediction", rows, 1);
     }
@@ -808,9 +808,9 @@ class FnoRun {
   nn::Matrix<T> m_x_batch, m_y_batch;  // the samples of one loss evaluation
   nn::Matrix<T> m_prediction, m_dprediction, m_dout;  // [B·P, C_out]
   // The autoregressive rollout of one loss evaluation (R = training.rollout steps, B·P rows).
-  nn::Workspace<T> m_rollout;                     // the R steps' contexts
-  std::vector<nn::Context<T>*> m_step_context;    // [R]
-  std::vector<nn::Matrix<T>> m_step_input;        // [R] [B·P, K] encoded inputs x_r
+  nn::Workspace<T> m_rollout;                   // the R steps' contexts
+  std::vector<nn::Context<T>*> m_step_context;  // [R]
+  std::vector<nn::Matrix<T>> m_step_input;      // [R] [B·P, K] encoded inputs x_r (x_0: m_x_batch)
   std::vector<nn::Matrix<T>> m_step_prediction;   // [R] [B·P, 1] p_r, physical units
   std::vector<nn::Matrix<T>> m_step_dprediction;  // [R] [B·P, 1] ∂L/∂p_r
   nn::Matrix<T> m_step_target, m_encoded;         // [B·P, 1]

@@ -25,9 +25,7 @@ template <class T>
 GraphContext<T>& GraphModule<T>::forward(const mesh::Graph& graph, const Matrix<T>& h,
                                          const Matrix<T>& e, const Pass& pass,
                                          Workspace<T>& workspace) {
-  if (!supports(pass, GradientMode::none) && !supports(pass, GradientMode::accumulate))
-    throw InternalError("graph layer '" + kind() + "' does not support " +
-                        describe(pass, GradientMode::none));
+  require_support(*this, "graph layer", pass);
   const std::size_t nodes = graph.nodes, edges = graph.edges;
   verify_shape(kind(), "h", h, nodes, node_in_features());
   verify_shape(kind(), "e", e, edges, edge_in_features());
@@ -46,9 +44,7 @@ template <class T>
 void GraphModule<T>::backward(GraphContext<T>& context, const Matrix<T>& dh_out,
                               const Matrix<T>& de_out, const Gradient<T>& gradient) {
   KARMAN_VERIFY(context.layer == this, kind() + ": backward of another layer's context");
-  if (!supports(context.pass, gradient.mode))
-    throw InternalError("graph layer '" + kind() + "' does not support " +
-                        describe(context.pass, gradient.mode));
+  require_support(*this, "graph layer", context.pass, &gradient.mode);
   verify_shape(kind(), "dh_out", dh_out, context.h_out.extent(0), node_out_features());
   verify_shape(kind(), "de_out", de_out, context.e_out.extent(0), edge_out_features());
   backward_impl(context, dh_out, de_out, gradient);

@@ -11,9 +11,7 @@ std::string describe(const Pass& pass, GradientMode mode) {
 
 template <class T>
 Context<T>& Module<T>::forward(const Matrix<T>& x, const Pass& pass, Workspace<T>& workspace) {
-  // Any mode will do for the forward; the backward checks its own.
-  if (!supports(pass, GradientMode::none) && !supports(pass, GradientMode::accumulate))
-    throw_unsupported(pass, GradientMode::none);
+  require_support(*this, "module", pass);
   KARMAN_VERIFY(x.extent(1) == in_features(),
                 kind() + ": input has " + std::to_string(x.extent(1)) + " features, expected " +
                     std::to_string(in_features()));
@@ -31,7 +29,7 @@ template <class T>
 Matrix<T> Module<T>::backward(Context<T>& context, const Matrix<T>& dy,
                               const Gradient<T>& gradient) {
   KARMAN_VERIFY(context.module == this, kind() + ": backward of another module's context");
-  if (!supports(context.pass, gradient.mode)) throw_unsupported(context.pass, gradient.mode);
+  require_support(*this, "module", context.pass, &gradient.mode);
   KARMAN_VERIFY(dy.extent(0) == context.y.extent(0) && dy.extent(1) == out_features(),
                 kind() + ": dy must have the forward's output shape");
   KARMAN_VERIFY(
@@ -39,11 +37,6 @@ Matrix<T> Module<T>::backward(Context<T>& context, const Matrix<T>& dy,
       kind() + ": the per-point Jacobian needs one row per point");
   backward_impl(context, dy, gradient);
   return context.dx;
-}
-
-template <class T>
-void Module<T>::throw_unsupported(const Pass& pass, GradientMode mode) const {
-  throw InternalError("module '" + kind() + "' does not support " + describe(pass, mode));
 }
 
 template class Module<float>;

@@ -173,13 +173,24 @@ class Module {
   static C& as(Context<T>& context) {
     return static_cast<C&>(context);
   }
-
- private:
-  [[noreturn]] void throw_unsupported(const Pass& pass, GradientMode mode) const;
 };
 
 // One line naming the pass and mode ("values, per_point"), for error messages.
 std::string describe(const Pass& pass, GradientMode mode);
+
+// The check every layer's public forward (backward: `mode` the backward's) makes before it runs:
+// InternalError "<what> '<kind>' does not support <pass, mode>" unless `layer` supports it. A
+// forward needs some mode to follow it: none, or one that keeps parameter gradients.
+template <class Layer>
+void require_support(const Layer& layer, const char* what, const Pass& pass,
+                     const GradientMode* backward_mode = nullptr) {
+  const bool supported = backward_mode ? layer.supports(pass, *backward_mode)
+                                       : layer.supports(pass, GradientMode::none) ||
+                                             layer.supports(pass, GradientMode::accumulate);
+  if (!supported)
+    throw InternalError(std::string(what) + " '" + layer.kind() + "' does not support " +
+                        describe(pass, backward_mode ? *backward_mode : GradientMode::none));
+}
 
 // The channel-stacked input of a derivative pass for points x [N, dims]: values x, first
 // derivatives scale_k·e_k, second derivatives zero. Shape [(1 + 2·dims)·N, dims]. With x an
