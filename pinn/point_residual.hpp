@@ -157,7 +157,8 @@ KOKKOS_INLINE_FUNCTION void point_residual(const PointPdeParameters& p, const Je
       scatter_flow(pde::continuity_residual_fwd<T>(), 2, out);
       break;
     }
-    case PointPde::darcy:  // no PINN residual (config::traits(darcy).pinn is false)
+    case PointPde::darcy:  // no PINN residual (config::traits(...).pinn is false)
+    case PointPde::advection_diffusion:
       break;
   }
 }

@@ -175,6 +175,10 @@ void read_inverse(const config::Node& root, PinnSpec& spec) {
 
 PinnSpec read_pinn(const config::Node& root) {
   PinnSpec spec;
+  if (root.has("mesh"))
+    root.fail("mesh",
+              "kind pinn samples its points in a grid box or a `geometry`; unstructured "
+              "meshes are solved by kind reference");
   spec.problem = config::read_problem(root);
   const auto& pde = spec.problem.pde;
   if (!config::traits(pde.type).pinn)

@@ -1,9 +1,12 @@
 #include "karman/config/case.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <limits>
+
+#include "karman/mesh/gmsh.hpp"
 
 namespace karman::config {
 
@@ -161,7 +164,10 @@ PdeSpec read_pde(const Node& pde, int dim) {
     spec.initial_velocity = pde.expression("initial_velocity", "0");
   }
   if (spec.type == PdeType::darcy) spec.coefficient = read_field(pde, "coefficient", dim);
-  if (spec.type == PdeType::heat) spec.kappa = pde.number("kappa", 1.0, Bounds::positive());
+  if (spec.type == PdeType::heat || spec.type == PdeType::advection_diffusion)
+    spec.kappa = pde.number("kappa", 1.0, Bounds::positive());
+  if (spec.type == PdeType::advection_diffusion)
+    spec.advection = pde.numbers("advection", static_cast<std::size_t>(dim));
   if (spec.time_dependent()) {
     if (pde.has("initial"))
       spec.initial = read_field(pde, "initial", dim);
@@ -207,12 +213,144 @@ SolverSpec read_solver(const Node& solver, const PdeSpec& pde) {
   return spec;
 }
 
+namespace {
+
+// A relative mesh path names a file beside the case file, else one in the working directory.
+std::string resolve_mesh_path(const Node& mesh, const std::string& file) {
+  namespace fs = std::filesystem;
+  if (fs::path(file).is_absolute()) return file;
+  const fs::path beside = fs::path(mesh.place("file").file).parent_path() / file;
+  if (!mesh.place("file").file.empty() && fs::exists(beside)) return beside.lexically_normal();
+  return file;
+}
+
+// "outer", "holes" and "walls": the names of a mesh's boundary parts.
+std::string listed(const std::vector<std::string>& names) {
+  std::string out;
+  for (std::size_t i = 0; i < names.size(); ++i)
+    out += (i == 0 ? "" : i + 1 == names.size() ? " and " : ", ") + ("'" + names[i] + "'");
+  return out;
+}
+
+// The boundary parts of a mesh: its physical groups of dimension dim − 1, by name (a group
+// without a name by its tag).
+std::vector<std::pair<std::string, int>> boundary_parts(const mesh::GmshHeader& header, int dim) {
+  std::vector<std::pair<std::string, int>> parts;
+  for (const auto& g : header.groups_of_dimension(dim - 1))
+    parts.emplace_back(g.name.empty() ? std::to_string(g.tag) : g.name, g.tag);
+  return parts;
+}
+
+MeshCondition read_mesh_condition(const Node& node, const PdeSpec& pde,
+                                  const std::vector<std::pair<std::string, int>>& parts) {
+  MeshCondition c;
+  c.place = node.place();
+  c.kind = node.choice("type", {"dirichlet", "neumann"}) == "dirichlet"
+               ? MeshCondition::Kind::dirichlet
+               : MeshCondition::Kind::neumann;
+  std::vector<std::string> names;
+  for (const auto& part : parts) names.push_back(part.first);
+  for (const std::string& name : node.strings("on")) {
+    auto it = std::find_if(parts.begin(), parts.end(), [&](auto& p) { return p.first == name; });
+    if (it == parts.end()) {
+      std::string message =
+          "the mesh has no boundary part '" + name + "' (its parts: " + listed(names) + ")";
+      const std::string guess = closest_match(name, names);
+      if (!guess.empty()) message += " (did you mean '" + guess + "'?)";
+      node.fail("on", message);
+    }
+    c.parts.push_back(name);
+    c.tags.push_back(it->second);
+  }
+  if (node.has("value"))
+    c.value = node.expression("value");
+  else if (c.kind == MeshCondition::Kind::dirichlet && pde.exact)
+    c.value = *pde.exact;
+  else if (c.kind == MeshCondition::Kind::dirichlet)
+    node.fail("value",
+              "required: a Dirichlet condition needs its data (there is no pde.exact "
+              "to take it from)");
+  else
+    c.value = Expression("0", node.place());
+  if (!pde.time_dependent() && c.value->uses_time())
+    node.fail("value", "expected an expression in x, y, z (a steady problem)");
+  return c;
+}
+
+}  // namespace
+
+mesh::MeshSpec read_mesh(const Node& node, mesh::GmshHeader& header) {
+  mesh::MeshSpec spec;
+  spec.place = node.place("file");
+  spec.file = resolve_mesh_path(node, node.str("file"));
+  header = mesh::read_gmsh_header(spec.file, spec.place);
+  spec.dim = static_cast<int>(node.integer("dim", header.dim, 2, 3));
+  if (header.dim > 0 && header.dim != spec.dim)
+    node.fail("dim", "the mesh file '" + spec.file + "' is a " + std::to_string(header.dim) +
+                         "D mesh, not " + std::to_string(spec.dim) + "D");
+  spec.refine = static_cast<int>(node.integer("refine", 0, 0, 8));
+  spec.overlap = static_cast<int>(node.integer("overlap", 0, 0, 4));
+  spec.partitioner =
+      node.choice("partitioner", {"ptscotch", "simple", "shell", "gather"}, "ptscotch");
+  return spec;
+}
+
+void read_mesh_conditions(const Node& root, const PdeSpec& pde, MeshProblem& problem) {
+  const Node node = root.child("mesh");
+  const auto parts = boundary_parts(problem.header, problem.mesh.dim);
+  if (parts.empty())
+    node.fail("file", "the mesh file '" + problem.mesh.file +
+                          "' names no boundary parts "
+                          "(physical groups of dimension " +
+                          std::to_string(problem.mesh.dim - 1) +
+                          "): a condition cannot say where it holds");
+  for (const Node& c : root.mappings("conditions"))
+    problem.conditions.push_back(read_mesh_condition(c, pde, parts));
+  // Every part of the boundary has exactly one condition.
+  for (const auto& [name, tag] : parts) {
+    int count = 0;
+    for (const auto& c : problem.conditions)
+      count += static_cast<int>(std::count(c.parts.begin(), c.parts.end(), name));
+    if (count == 0)
+      root.fail("conditions", "the mesh's boundary part '" + name +
+                                  "' has no condition (add one of type dirichlet or neumann "
+                                  "on it; neumann with value 0 leaves it free)");
+    if (count > 1)
+      root.fail("conditions", "the mesh's boundary part '" + name + "' has " +
+                                  std::to_string(count) + " conditions: expected one");
+  }
+}
+
 ProblemSpec read_problem(const Node& root) {
   ProblemSpec spec;
   Node pde = root.child("pde");
   // The grid's dimension is needed by the PDE reader (random-field scaling), the PDE type by
   // the grid reader (Burgers is 1D periodic): read the type first.
   const PdeType type = parse_pde_type(pde.choice("type", pde_type_names()));
+  if (root.has("mesh")) {
+    if (root.has("grid"))
+      root.fail("grid",
+                "give either grid (a structured box) or mesh (an unstructured mesh), "
+                "not both");
+    if (!traits(type).on_mesh)
+      pde.fail("type", "expected one of " + names_where([](const PdeTraits& t) {
+                         return t.on_mesh;
+                       }) + " on a mesh");
+    MeshProblem problem;
+    problem.mesh = read_mesh(root.child("mesh"), problem.header);
+    problem.order = static_cast<int>(root.child("mesh").integer("order", 1, 1, 2));
+    spec.pde = read_pde(pde, problem.mesh.dim);
+    read_mesh_conditions(root, spec.pde, problem);
+    spec.grid.dim = problem.mesh.dim;
+    spec.mesh = std::move(problem);
+    if (spec.pde.time_dependent()) spec.time = read_time(root.child("time"));
+    spec.solver = read_solver(root.child_or_empty("solver"), spec.pde);
+    return spec;
+  }
+  if (!traits(type).on_grid)
+    pde.fail("type", std::string(traits(type).name) +
+                         " is solved on unstructured meshes only: give a `mesh` section instead "
+                         "of `grid`");
   spec.grid = read_grid(root.child("grid"), type);
   spec.pde = read_pde(pde, spec.grid.dim);
   if (spec.pde.time_dependent()) spec.time = read_time(root.child("time"));

@@ -237,13 +237,20 @@ Id simple_space(const std::vector<hsize_t>& dims, const std::string& path) {
   return make_id(space, H5Sclose, "cannot create a dataspace for", path);
 }
 
+// Elements of a block (1 for a scalar dataset's empty count).
+long block_size(const mesh::FileBlock& block) {
+  long n = 1;
+  for (long c : block.count) n *= c;
+  return n;
+}
+
 BoxSpaces owned_box(const mesh::FieldLayout& layout, const mesh::FileBlock& block,
                     const std::string& path) {
   const std::vector<hsize_t> start = to_hsize(block.start), count = to_hsize(block.count);
   BoxSpaces spaces;
   spaces.file = simple_space(to_hsize(layout.file_dims()), path);
   spaces.memory = simple_space(count, path);
-  if (layout.owned_count() == 0) {  // a rank may own nothing; it still joins the collective call
+  if (block_size(block) == 0) {  // a rank may own nothing; it still joins the collective call
     check(H5Sselect_none(spaces.file.get()), "cannot select in", path);
     check(H5Sselect_none(spaces.memory.get()), "cannot select in", path);
   } else if (!start.empty()) {
@@ -252,21 +259,6 @@ BoxSpaces owned_box(const mesh::FieldLayout& layout, const mesh::FileBlock& bloc
           "cannot select the owned box in", path);
   }
   return spaces;
-}
-
-// The block's values in file (C) order from owned values in storage order, and back.
-std::vector<double> to_file_order(const mesh::FileBlock& block, const std::vector<double>& owned) {
-  if (block.permutation.empty()) return owned;
-  std::vector<double> box(owned.size());
-  for (std::size_t i = 0; i < box.size(); ++i) box[i] = owned[block.permutation[i]];
-  return box;
-}
-
-std::vector<double> to_storage_order(const mesh::FileBlock& block, std::vector<double> box) {
-  if (block.permutation.empty()) return box;
-  std::vector<double> owned(box.size());
-  for (std::size_t i = 0; i < box.size(); ++i) owned[block.permutation[i]] = box[i];
-  return owned;
 }
 
 // Writes the layout's attributes on `object` (the root group or a dataset).
@@ -302,7 +294,7 @@ struct FieldWriter::Impl {
                   "FieldWriter: '" + name + "' does not have the owned box's size");
     const mesh::FileBlock block = layout.file_block();
     BoxSpaces spaces = owned_box(layout, block, path);
-    const std::vector<double> box = to_file_order(block, owned);
+    const std::vector<double> box = layout.file_values(owned);
     // Every element is written right away, so skip the fill pass over the new dataset.
     Id dcpl = make_id(H5Pcreate(H5P_DATASET_CREATE), H5Pclose, "cannot create dataset list", path);
     check(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER), "cannot set fill time", path);
@@ -315,6 +307,41 @@ struct FieldWriter::Impl {
                    dxpl.get(), box.empty() ? &none : box.data()),
           what, path);
     put_layout_attributes(dataset.get(), layout.dataset_attributes(), path);
+  }
+
+  // A dataset describing the points (a mesh's vertices or cells): [rows, columns], this rank's
+  // rows [start, start + count) in one collective hyperslab; "/mesh/cells" creates group /mesh.
+  void write_mesh_dataset(const mesh::MeshDataset& d) {
+    const auto slash = d.path.rfind('/');
+    Id group = open_or_create_group(file.get(), d.path.substr(0, slash), path);
+    const std::string name = d.path.substr(slash + 1);
+    const bool integer = std::holds_alternative<std::vector<long>>(d.values);
+    Id file_space = simple_space(to_hsize(d.dims), path);
+    std::vector<hsize_t> start{static_cast<hsize_t>(d.start), 0};
+    std::vector<hsize_t> count{static_cast<hsize_t>(d.count), static_cast<hsize_t>(d.dims[1])};
+    Id memory_space = simple_space(count, path);
+    if (d.count == 0) {
+      check(H5Sselect_none(file_space.get()), "cannot select in", path);
+      check(H5Sselect_none(memory_space.get()), "cannot select in", path);
+    } else {
+      check(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr,
+                                count.data(), nullptr),
+            "cannot select the owned rows in", path);
+    }
+    const std::string what = "cannot write dataset '" + d.path + "' in";
+    Id dataset =
+        make_id(H5Dcreate2(group.get(), name.c_str(), integer ? H5T_STD_I64LE : H5T_IEEE_F64LE,
+                           file_space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                H5Dclose, what, path);
+    const long none = 0;  // HDF5 rejects a null buffer even when nothing is selected
+    const void* data = &none;
+    if (integer && !std::get<std::vector<long>>(d.values).empty())
+      data = std::get<std::vector<long>>(d.values).data();
+    if (!integer && !std::get<std::vector<double>>(d.values).empty())
+      data = std::get<std::vector<double>>(d.values).data();
+    check(H5Dwrite(dataset.get(), integer ? H5T_NATIVE_LONG : H5T_NATIVE_DOUBLE, memory_space.get(),
+                   file_space.get(), dxpl.get(), data),
+          what, path);
   }
 
   hid_t root() const {
@@ -331,6 +358,7 @@ FieldWriter::FieldWriter(const std::string& path, const mesh::FieldLayout& layou
                     "cannot create file", path);
   Id dxpl = collective_dxpl(path);
   m_impl = new Impl{path, layout, std::move(file), std::move(dxpl)};
+  for (const mesh::MeshDataset& d : layout.mesh_datasets()) m_impl->write_mesh_dataset(d);
 }
 
 FieldWriter::~FieldWriter() {
@@ -430,13 +458,13 @@ std::vector<double> read_grid_field(const std::string& path, const std::string& 
                       shape_string(dims) + " but the grid is " + shape_string(expected));
   const mesh::FileBlock block = layout.file_block();
   BoxSpaces spaces = owned_box(layout, block, path);
-  std::vector<double> box(layout.owned_count());
+  std::vector<double> box(block_size(block));
   Id dxpl = collective_dxpl(path);
   double none = 0.0;
   check(H5Dread(data.get(), H5T_NATIVE_DOUBLE, spaces.memory.get(), spaces.file.get(), dxpl.get(),
                 box.empty() ? &none : box.data()),
         "cannot read dataset '" + dataset + "' in", path);
-  return to_storage_order(block, std::move(box));
+  return layout.owned_values(box);
 }
 
 std::vector<std::string> list_datasets(MPI_Comm comm, const std::string& path,

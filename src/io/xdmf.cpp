@@ -55,6 +55,9 @@ struct Mesh {
   std::string dims;      // topology dims, slowest first: "ny nx"
   std::vector<std::pair<std::string, std::vector<double>>> items;  // Origin, Spacing, ...
   std::string data_dims;  // Dimensions of an attribute's DataItem (the dataset's dims)
+  // Unstructured: HDF5 paths and dims of the cells and vertex coordinates (empty for a grid).
+  std::string topology_dataset, geometry_dataset;
+  std::vector<long> topology_dataset_dims, geometry_dataset_dims;
 };
 
 std::string joined(const std::vector<long>& values) {
@@ -79,6 +82,10 @@ Mesh describe(const mesh::FieldLayout& layout) {
   mesh.dims = joined(viewer.topology_dims);
   mesh.items = viewer.geometry;
   mesh.data_dims = joined(layout.file_dims());
+  mesh.topology_dataset = viewer.topology_dataset;
+  mesh.geometry_dataset = viewer.geometry_dataset;
+  mesh.topology_dataset_dims = viewer.topology_dataset_dims;
+  mesh.geometry_dataset_dims = viewer.geometry_dataset_dims;
   return mesh;
 }
 
@@ -87,7 +94,30 @@ std::string xml_item(const std::string& name, int count, const std::string& valu
          "\" NumberType=\"Float\" Precision=\"8\" Format=\"XML\">" + values + "</DataItem>";
 }
 
-void topology_and_geometry(std::ostream& out, const std::string& pad, const Mesh& mesh) {
+std::string hdf_item(const std::vector<long>& dims, const char* number_type,
+                     const std::string& h5_name, const std::string& dataset) {
+  return "<DataItem Dimensions=\"" + joined(dims) + "\" NumberType=\"" + number_type +
+         "\" Precision=\"8\" Format=\"HDF\">" + escape(h5_name) + ":" + dataset + "</DataItem>";
+}
+
+// Cells and vertices read from the fields file (Triangle / Tetrahedron with XY / XYZ).
+void unstructured_topology_and_geometry(std::ostream& out, const std::string& pad, const Mesh& mesh,
+                                        const std::string& h5_name) {
+  out << pad << "<Topology TopologyType=\"" << mesh.topology << "\" NumberOfElements=\""
+      << mesh.topology_dataset_dims.at(0) << "\">\n";
+  out << pad << "  " << hdf_item(mesh.topology_dataset_dims, "Int", h5_name, mesh.topology_dataset)
+      << "\n";
+  out << pad << "</Topology>\n";
+  out << pad << "<Geometry GeometryType=\"" << mesh.geometry << "\">\n";
+  out << pad << "  "
+      << hdf_item(mesh.geometry_dataset_dims, "Float", h5_name, mesh.geometry_dataset) << "\n";
+  out << pad << "</Geometry>\n";
+}
+
+void topology_and_geometry(std::ostream& out, const std::string& pad, const Mesh& mesh,
+                           const std::string& h5_name) {
+  if (!mesh.topology_dataset.empty())
+    return unstructured_topology_and_geometry(out, pad, mesh, h5_name);
   out << pad << "<Topology TopologyType=\"" << mesh.topology << "\" Dimensions=\"" << mesh.dims
       << "\"/>\n";
   out << pad << "<Geometry GeometryType=\"" << mesh.geometry << "\">\n";
@@ -116,7 +146,7 @@ void uniform_grid(std::ostream& out, const std::string& pad, const std::string& 
                   const std::string& group, const std::vector<std::string>& fields) {
   out << pad << "<Grid Name=\"" << name << "\" GridType=\"Uniform\">\n";
   if (time) out << pad << "  <Time Value=\"" << number(*time) << "\"/>\n";
-  topology_and_geometry(out, pad + "  ", mesh);
+  topology_and_geometry(out, pad + "  ", mesh, h5_name);
   attributes(out, pad + "  ", mesh, h5_name, group, fields);
   out << pad << "</Grid>\n";
 }

@@ -118,3 +118,24 @@ void SlabLayout::refresh_ghosts(Vec global, Vec local) const {
 }
 
 }  // namespace karman::mesh
+
+namespace karman::mesh {
+
+// The block's values in file (C) order from owned values in storage order, and back.
+std::vector<double> FieldLayout::file_values(const std::vector<double>& owned) const {
+  const FileBlock block = file_block();
+  if (block.permutation.empty()) return owned;
+  std::vector<double> box(owned.size());
+  for (std::size_t i = 0; i < box.size(); ++i) box[i] = owned[block.permutation[i]];
+  return box;
+}
+
+std::vector<double> FieldLayout::owned_values(const std::vector<double>& box) const {
+  const FileBlock block = file_block();
+  if (block.permutation.empty()) return box;
+  std::vector<double> owned(box.size());
+  for (std::size_t i = 0; i < box.size(); ++i) owned[block.permutation[i]] = box[i];
+  return owned;
+}
+
+}  // namespace karman::mesh

@@ -188,7 +188,7 @@ TEST(PdeEquations, FloatInstantiationsAgreeWithDouble) {
 }
 
 TEST(PdeTraits, OneRowPerTypeWithRoundTrippingNames) {
-  ASSERT_EQ(config::kPdeCount, 8u);
+  ASSERT_EQ(config::kPdeCount, 9u);
   for (const config::PdeTraits& t : config::kPdeTraits) {
     EXPECT_EQ(&config::traits(t.type), &t);
     EXPECT_STREQ(config::to_string(t.type), t.name);
@@ -197,6 +197,7 @@ TEST(PdeTraits, OneRowPerTypeWithRoundTrippingNames) {
     EXPECT_TRUE(!t.second_order_in_time || t.time_dependent) << t.name;
     EXPECT_TRUE(!t.pinn_geometry || t.pinn) << t.name;
     EXPECT_TRUE(!t.pinn_inverse || t.pinn) << t.name;
+    EXPECT_TRUE(t.on_grid || t.on_mesh) << t.name;  // every PDE has a reference solver
   }
 }
 
@@ -218,7 +219,7 @@ TEST(PdeTraits, DescribeTheEquationsAsTheReadersDid) {
     EXPECT_EQ(spec.time_dependent(), in(time_dependent, t.type)) << t.name;
     EXPECT_EQ(config::PdeSpec::one_dimensional(t.type), in(one_dimensional, t.type)) << t.name;
     EXPECT_EQ(config::PdeSpec::periodic(t.type), in(periodic, t.type)) << t.name;
-    EXPECT_EQ(t.pinn, t.type != PdeType::darcy) << t.name;
+    EXPECT_EQ(t.pinn, t.type != PdeType::darcy && t.type != PdeType::advection_diffusion) << t.name;
     EXPECT_EQ(t.unknowns, t.type == PdeType::navier_stokes ? 3 : 1) << t.name;
     EXPECT_EQ(t.linear, t.type != PdeType::burgers && t.type != PdeType::allen_cahn &&
                             t.type != PdeType::navier_stokes)
@@ -229,4 +230,9 @@ TEST(PdeTraits, DescribeTheEquationsAsTheReadersDid) {
   EXPECT_STREQ(config::traits(PdeType::helmholtz).default_pc, "lu");
   EXPECT_STREQ(config::traits(PdeType::darcy).default_source, "1");
   EXPECT_EQ(config::traits(PdeType::burgers).default_source, nullptr);
+  // The finite-element reference on meshes: the scalar second-order equations of karman/fem/.
+  for (const config::PdeTraits& t : config::kPdeTraits)
+    EXPECT_EQ(t.on_mesh, t.type == PdeType::poisson || t.type == PdeType::darcy ||
+                             t.type == PdeType::heat || t.type == PdeType::advection_diffusion)
+        << t.name;
 }

@@ -13,6 +13,7 @@
 #include "karman/config/pde_traits.hpp"
 #include "karman/core/expression.hpp"
 #include "karman/mesh/grid.hpp"
+#include "karman/mesh/plex.hpp"
 
 namespace karman::config {
 
@@ -59,6 +60,7 @@ struct PdeSpec {
   // removing the mean of each).
   std::vector<Expression> velocity;        // [u, v], empty unless navier_stokes
   std::vector<Expression> exact_velocity;  // [u, v] or empty
+  std::vector<double> advection;           // advection_diffusion: the constant velocity b [dim]
   std::optional<Expression> exact_pressure;
   Place velocity_place;
   bool time_dependent() const { return traits(type).time_dependent; }
@@ -82,10 +84,30 @@ struct SolverSpec {
   Place ksp_place, pc_place;
 };
 
+// A boundary condition on named parts of a mesh's boundary (its Gmsh physical groups of
+// dimension dim − 1): u = value (dirichlet) or the outward flux κ ∂u/∂n = value (neumann).
+struct MeshCondition {
+  enum class Kind { dirichlet, neumann } kind = Kind::dirichlet;
+  std::vector<std::string> parts;
+  std::vector<int> tags;  // the parts' physical tags: values of the DMPlex label "Face Sets"
+  std::optional<Expression> value;  // always set by the reader
+  Place place;
+};
+
+// An unstructured mesh problem (`mesh:` instead of `grid:`): the mesh, the finite-element order
+// and a condition on every boundary part.
+struct MeshProblem {
+  mesh::MeshSpec mesh;
+  mesh::GmshHeader header;
+  int order = 1;  // Lagrange P1 or P2
+  std::vector<MeshCondition> conditions;
+};
+
 // The sections shared by all methods.
 struct ProblemSpec {
   PdeSpec pde;
-  mesh::GridShape grid;
+  mesh::GridShape grid;             // a structured box (unless `mesh` is set)
+  std::optional<MeshProblem> mesh;  // an unstructured mesh instead of the grid
   std::optional<TimeSpec> time;
   SolverSpec solver;
 };
@@ -93,6 +115,12 @@ struct ProblemSpec {
 ProblemSpec read_problem(const Node& root);
 PdeSpec read_pde(const Node& pde, int dim);
 mesh::GridShape read_grid(const Node& grid, PdeType type);
+// The `conditions` of a case on an unstructured mesh into `problem` (its mesh already read),
+// checked against the mesh file's boundary parts: each named once, typos with a suggestion.
+void read_mesh_conditions(const Node& root, const PdeSpec& pde, MeshProblem& problem);
+// The mesh section alone (file resolved against the case file's folder, then the working
+// directory; the file's header read and checked).
+mesh::MeshSpec read_mesh(const Node& mesh, mesh::GmshHeader& header);
 TimeSpec read_time(const Node& time);
 SolverSpec read_solver(const Node& solver, const PdeSpec& pde);
 FieldSpec read_field(const Node& parent, std::string_view key, int dim);

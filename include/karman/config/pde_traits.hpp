@@ -8,7 +8,17 @@
 
 namespace karman::config {
 
-enum class PdeType { poisson, darcy, heat, burgers, navier_stokes, allen_cahn, helmholtz, wave };
+enum class PdeType {
+  poisson,
+  darcy,
+  heat,
+  burgers,
+  navier_stokes,
+  allen_cahn,
+  helmholtz,
+  wave,
+  advection_diffusion
+};
 
 // The PETSc solver of a PDE's reference solution (karman/solvers/).
 enum class ReferenceSolver {
@@ -42,28 +52,33 @@ struct PdeTraits {
   bool pinn;           // kind pinn
   bool pinn_geometry;  // kind pinn on a `geometry` with `conditions`
   bool pinn_inverse;   // kind pinn's `inverse` problem (an unknown κ)
+  bool on_grid;        // a finite-difference reference on a structured `grid`
+  bool on_mesh;        // a finite-element reference on an unstructured `mesh` (karman/fem/)
 };
 
 // clang-format off
 inline constexpr PdeTraits kPdeTraits[] = {
 //  type                    name             dims  time   tt     boundary                 source
-//    unknowns, components, linear, reference, ksp, pc, pinn, geometry, inverse
+//    unknowns, components, linear, reference, ksp, pc, pinn, geometry, inverse, grid, mesh
   {PdeType::poisson,       "poisson",       2, 3, false, false, BoundaryKind::dirichlet, "0",
-     1, 1, true,  ReferenceSolver::elliptic,      "cg",    "gamg",    true,  true,  false},
+     1, 1, true,  ReferenceSolver::elliptic,      "cg",    "gamg",    true,  true,  false, true,  true },
   {PdeType::darcy,         "darcy",         2, 3, false, false, BoundaryKind::dirichlet, "1",
-     1, 1, true,  ReferenceSolver::elliptic,      "cg",    "gamg",    false, false, false},
+     1, 1, true,  ReferenceSolver::elliptic,      "cg",    "gamg",    false, false, false, true,  true },
   {PdeType::heat,          "heat",          2, 3, true,  false, BoundaryKind::dirichlet, "0",
-     1, 1, true,  ReferenceSolver::transient,     "gmres", "gamg",    true,  false, true},
+     1, 1, true,  ReferenceSolver::transient,     "gmres", "gamg",    true,  false, true,  true,  true },
   {PdeType::burgers,       "burgers",       1, 1, true,  false, BoundaryKind::periodic,  nullptr,
-     1, 1, false, ReferenceSolver::transient,     "gmres", "bjacobi", true,  false, false},
+     1, 1, false, ReferenceSolver::transient,     "gmres", "bjacobi", true,  false, false, true,  false},
   {PdeType::navier_stokes, "navier_stokes", 2, 2, false, false, BoundaryKind::velocity,  nullptr,
-     3, 3, false, ReferenceSolver::navier_stokes, "gmres", "lu",      true,  false, false},
+     3, 3, false, ReferenceSolver::navier_stokes, "gmres", "lu",      true,  false, false, true,  false},
   {PdeType::allen_cahn,    "allen_cahn",    1, 1, true,  false, BoundaryKind::periodic,  "0",
-     1, 1, false, ReferenceSolver::transient,     "gmres", "bjacobi", true,  false, false},
+     1, 1, false, ReferenceSolver::transient,     "gmres", "bjacobi", true,  false, false, true,  false},
   {PdeType::helmholtz,     "helmholtz",     2, 3, false, false, BoundaryKind::dirichlet, "0",
-     1, 1, true,  ReferenceSolver::elliptic,      "gmres", "lu",      true,  false, false},
+     1, 1, true,  ReferenceSolver::elliptic,      "gmres", "lu",      true,  false, false, true,  false},
   {PdeType::wave,          "wave",          1, 1, true,  true,  BoundaryKind::dirichlet, "0",
-     1, 1, true,  ReferenceSolver::transient,     "gmres", "bjacobi", true,  false, false},
+     1, 1, true,  ReferenceSolver::transient,     "gmres", "bjacobi", true,  false, false, true,  false},
+  {PdeType::advection_diffusion, "advection_diffusion",
+                           2, 3, false, false, BoundaryKind::dirichlet, "0",
+     1, 1, true,  ReferenceSolver::elliptic,      "gmres", "gamg",    false, false, false, false, true },
 };
 // clang-format on
 
@@ -82,7 +97,7 @@ constexpr bool rows_in_enum_order() {
 }
 }  // namespace detail
 static_assert(detail::rows_in_enum_order(), "kPdeTraits: one row per PdeType, in enum order");
-static_assert(kPdeCount == static_cast<std::size_t>(PdeType::wave) + 1,
+static_assert(kPdeCount == static_cast<std::size_t>(PdeType::advection_diffusion) + 1,
               "kPdeTraits: a row for every PdeType");
 
 }  // namespace karman::config

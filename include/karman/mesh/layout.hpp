@@ -45,11 +45,27 @@ struct FileBlock {
 // What a viewer needs to draw the points, in XDMF 3 terms (slowest first); io::write_xdmf turns
 // it into text. A grid: TopologyType "2DCoRectMesh" with topology_dims [ny, nx], GeometryType
 // "ORIGIN_DXDY" with items {"Origin", [y0, x0]} and {"Spacing", [dy, dx]}.
+//
+// An unstructured mesh instead names the fields file's datasets that hold its cells and vertices:
+// TopologyType "Triangle" with topology_dataset "/mesh/cells" [n_cells, 3] and GeometryType "XY"
+// with geometry_dataset "/mesh/vertices" [n_vertices, 2] (no inline items).
 struct ViewerMesh {
   std::string topology_type;
   std::vector<long> topology_dims;
   std::string geometry_type;
   std::vector<std::pair<std::string, std::vector<double>>> geometry;  // inline DataItems, in order
+  std::string topology_dataset, geometry_dataset;  // HDF5 paths, empty for a grid
+  std::vector<long> topology_dataset_dims, geometry_dataset_dims;
+};
+
+// A dataset describing the points themselves (a mesh's vertex coordinates, its cells), written
+// once into every fields file: dims [rows, columns]; this rank writes rows [start, start + count)
+// in C order.
+struct MeshDataset {
+  std::string path;  // "/mesh/vertices"
+  std::vector<long> dims;
+  long start = 0, count = 0;
+  std::variant<std::vector<double>, std::vector<long>> values;  // [count, columns]
 };
 
 class FieldLayout {
@@ -68,6 +84,11 @@ class FieldLayout {
   // The file side. file_dims, the attributes and the viewer mesh are the same on every rank.
   virtual std::vector<long> file_dims() const = 0;  // dims of one field's dataset
   virtual FileBlock file_block() const = 0;         // this rank's part of such a dataset
+  // Collective: this rank's owned values [n_owned] as the values of its file block (C order), and
+  // back. The default applies the block's permutation; a layout whose ranks do not own their
+  // file block's points (a partitioned mesh) moves the values between ranks.
+  virtual std::vector<double> file_values(const std::vector<double>& owned) const;
+  virtual std::vector<double> owned_values(const std::vector<double>& block) const;
   // Attributes of every field dataset, so that it can be read on its own (a grid: shape,
   // spacing, lower).
   virtual std::vector<FileAttribute> dataset_attributes() const = 0;
@@ -75,6 +96,8 @@ class FieldLayout {
   // periodic, shape, lower, upper, spacing).
   virtual std::vector<FileAttribute> file_attributes() const = 0;
   virtual ViewerMesh viewer_mesh() const = 0;
+  // Collective: the datasets the viewer mesh names (none for a grid).
+  virtual std::vector<MeshDataset> mesh_datasets() const { return {}; }
 
   // Ghosts. A rank's local (ghosted) points are its owned points and copies of neighbouring
   // ranks' points, in the order of ghosted_numbers() [n_ghosted]; an entry is -1 where the
