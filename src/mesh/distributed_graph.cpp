@@ -8,6 +8,7 @@
 #include <numeric>
 #include <string>
 #include <tuple>
+#include <type_traits>
 
 #include "../petsc/check.hpp"
 #include "karman/core/error.hpp"
@@ -243,12 +244,25 @@ void Halo::reduce(const nn::Matrix<T>& gradients) const {
                 "mesh::Halo::reduce: gradients have " + std::to_string(gradients.extent(0)) +
                     " rows, expected " + std::to_string(m_local));
   if (!m_sf || gradients.extent(1) == 0) return;
-  const RowType<T> row(gradients.extent(1));
+  const std::size_t width = gradients.extent(1);
   PetscSF sf = m_sf.get();
-  on_host(gradients, [&](T* data) {
+  // PETSc's SF sums rows of its own real type (contiguous units of it) but not of another
+  // floating type (MPI_SUM on a derived type of MPI_FLOAT: MPI_ERR_OP), so other types are summed
+  // in PetscReal on a copy.
+  auto sum_into_owners = [&](PetscReal* data) {
+    const RowType<PetscReal> row(width);
     KARMAN_PETSC(PetscSFReduceBegin(sf, row, data, data, MPI_SUM));
     KARMAN_PETSC(PetscSFReduceEnd(sf, row, data, data, MPI_SUM));
-  });
+  };
+  if constexpr (std::is_same_v<T, PetscReal>) {
+    on_host(gradients, sum_into_owners);
+  } else {
+    on_host(gradients, [&](T* data) {
+      std::vector<PetscReal> wide(data, data + gradients.size());
+      sum_into_owners(wide.data());
+      std::copy(wide.begin(), wide.end(), data);
+    });
+  }
   Kokkos::deep_copy(Kokkos::subview(gradients, std::make_pair(m_owned, m_local), Kokkos::ALL),
                     T(0));
 }
@@ -308,6 +322,14 @@ DistributedGraph make_distributed_graph(DM dm, const std::vector<long>& vertex_n
   KARMAN_VERIFY(depth == dim,
                 "mesh::make_distributed_graph: the DMPlex is not interpolated "
                 "(its edges are not points; DMPlexInterpolate it)");
+  // Without overlap an owned vertex on a partition boundary misses the edges of the other side.
+  PetscBool distributed;
+  PetscInt overlap;
+  KARMAN_PETSC(DMPlexIsDistributed(dm, &distributed));
+  KARMAN_PETSC(DMPlexGetOverlap(dm, &overlap));
+  KARMAN_VERIFY(!distributed || overlap >= 1,
+                "mesh::make_distributed_graph: the DMPlex is distributed without overlap "
+                "(DMPlexDistribute it with overlap 1)");
   g.dim = static_cast<int>(coordinate_dim);
   const Vertices v = vertices_of(dm);
   KARMAN_VERIFY(static_cast<PetscInt>(vertex_numbers.size()) == v.end - v.start,

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "karman/core/error.hpp"
 #include "karman/mesh/distributed_graph.hpp"
 #include "karman/nn/halo_exchange.hpp"
 #include "karman/nn/message_passing.hpp"
@@ -103,6 +104,39 @@ mesh::DistributedGraph partitioned_graph(int dim, PetscInt faces) {
   mesh::DistributedGraph graph = mesh::make_distributed_graph(distributed, migration);
   KARMAN_PETSC(PetscSFDestroy(&migration));
   return graph;
+}
+
+// Σ over ranks and rows of a ∘ b, a and b [N_local, W].
+template <class T>
+double dot_over_ranks(const Matrix<T>& a, const Matrix<T>& b) {
+  const auto va = to_vector(a), vb = to_vector(b);
+  double sum = 0;
+  for (std::size_t i = 0; i < va.size(); ++i) sum += va[i] * vb[i];
+  MPI_Allreduce(MPI_IN_PLACE, &sum, 1, MPI_DOUBLE, MPI_SUM, test::world());
+  return sum;
+}
+
+// The halo's reduce is the transpose of its update: ⟨update(x), y⟩ = ⟨x, reduce(y)⟩ over all
+// ranks, for random x and y (halo rows included), and reduce leaves the halo rows 0.
+template <class T>
+void check_halo_transpose(double tolerance) {
+  const mesh::DistributedGraph g = partitioned_graph(2, 6);
+  const std::size_t width = 5;
+  const int rank = test::world_rank();
+  const Matrix<T> x = random_matrix<T>(g.local, width, 30 + rank);
+  const Matrix<T> y = random_matrix<T>(g.local, width, 40 + rank);
+  Matrix<T> updated("updated", g.local, width), reduced("reduced", g.local, width);
+  Kokkos::deep_copy(updated, x);
+  Kokkos::deep_copy(reduced, y);
+  g.halo.update(updated);
+  g.halo.reduce(reduced);
+  const double left = dot_over_ranks(updated, y), right = dot_over_ranks(x, reduced);
+  EXPECT_NEAR(left, right, tolerance * std::abs(left));
+  const auto halo_rows = to_vector(reduced);
+  for (std::size_t i = g.owned * width; i < halo_rows.size(); ++i) ASSERT_EQ(halo_rows[i], 0);
+  // The owned rows of update(x) are x's own.
+  const auto owned_x = to_vector(x), owned_updated = to_vector(updated);
+  for (std::size_t i = 0; i < g.owned * width; ++i) ASSERT_EQ(owned_updated[i], owned_x[i]);
 }
 
 // Node inputs [N_local, 3]: smooth functions of the coordinates.
@@ -288,6 +322,22 @@ void compare_with_serial(int dim, PetscInt faces, const std::vector<Aggregation>
 }
 
 }  // namespace
+
+TEST(DistributedGraph, HaloReduceIsTheTransposeOfUpdate) {
+  check_halo_transpose<double>(1e-13);
+  check_halo_transpose<float>(1e-5);
+}
+
+TEST(DistributedGraph, MeshWithoutOverlapIsRejected) {
+  if (test::world_size() == 1) GTEST_SKIP() << "one rank: nothing to distribute";
+  const petsc::DM serial = box_mesh(test::world(), 2, 4);
+  petsc::DM distributed;
+  PetscSF migration = nullptr;
+  KARMAN_PETSC(DMPlexDistribute(serial, 0, &migration, distributed.out()));
+  const std::vector<long> numbers = mesh::serial_vertex_numbers(distributed, migration);
+  KARMAN_PETSC(PetscSFDestroy(&migration));
+  EXPECT_THROW(mesh::make_distributed_graph(distributed, numbers), InternalError);
+}
 
 TEST(DistributedMessagePassing, TrianglesSumAggregationMatchesOneRank) {
   compare_with_serial(2, 8, {Aggregation::sum, Aggregation::sum, Aggregation::sum});

@@ -53,7 +53,8 @@ class Halo {
   template <class T>
   void update(const nn::Matrix<T>& values) const;
   // Collective. gradients [N_local, W]: every owned row += the rows of its halo copies on all
-  // ranks; then the halo rows ← 0 (the transpose of update).
+  // ranks; then the halo rows ← 0 (the transpose of update). Rows of a type other than PETSc's
+  // real (float here) are summed in PetscReal on a copy: PETSc's SF sums only its own types.
   template <class T>
   void reduce(const nn::Matrix<T>& gradients) const;
 
@@ -87,7 +88,8 @@ std::vector<long> serial_vertex_numbers(DM dm, PetscSF migration);
 // Collective. The graph of the interpolated DMPlex `dm` (distributed with one layer of overlap,
 // or serial). vertex_numbers: [vEnd − vStart] the global number of each vertex of `dm` (entry
 // v − vStart), the same on every rank that holds a copy. InternalError for a mesh that is not
-// interpolated or numbers that are not 0 .. N_global − 1 each owned once.
+// interpolated, distributed without overlap, or numbers that are not 0 .. N_global − 1 each
+// owned once.
 DistributedGraph make_distributed_graph(DM dm, const std::vector<long>& vertex_numbers);
 // The same with the numbers from serial_vertex_numbers(dm, migration).
 DistributedGraph make_distributed_graph(DM dm, PetscSF migration);
