@@ -215,6 +215,24 @@ Graph mesh_edges(DM dm, const Vertices& v, const DistributedGraph& g) {
   return make_graph(g.local, row, col, Edges::directed);
 }
 
+// Collective. Every mesh edge must be on the owners of both its vertices, or an owned vertex
+// would aggregate only part of its neighbours. Each directed edge (receiver owned) is kept by
+// one rank at most, so all of them are there exactly when their count over the ranks is twice
+// the number of mesh edges (each edge point counted on its owner).
+void check_every_edge_kept(MPI_Comm comm, DM dm, const std::vector<PetscInt>& leaf_of,
+                           const Graph& graph) {
+  PetscInt start, end;
+  KARMAN_PETSC(DMPlexGetDepthStratum(dm, 1, &start, &end));
+  long counts[2] = {graph.edges, 0};  // directed edges kept, mesh edges owned
+  for (PetscInt e = start; e < end; ++e) counts[1] += leaf_of[e] < 0;
+  MPI_Allreduce(MPI_IN_PLACE, counts, 2, MPI_LONG, MPI_SUM, comm);
+  KARMAN_VERIFY(counts[0] == 2 * counts[1],
+                "mesh::make_distributed_graph: " + std::to_string(2 * counts[1] - counts[0]) +
+                    " directed mesh edges are on no rank that owns their receiver: distribute "
+                    "with one layer of overlap by vertex adjacency (DMPlexDistribute(dm, 1, ...) "
+                    "with the default adjacency)");
+}
+
 }  // namespace
 
 Halo::Halo(MPI_Comm comm, long owned, long local, PetscSF sf)
@@ -358,6 +376,7 @@ DistributedGraph make_distributed_graph(DM dm, const std::vector<long>& vertex_n
 
   g.coordinates = node_coordinates(dm, g);
   g.graph = mesh_edges(dm, v, g);
+  check_every_edge_kept(comm, dm, leaf_of, g.graph);
   g.edge_features = nn::Matrix<double>("karman::mesh::distributed_graph::edge_features",
                                        g.graph.edges, g.dim + 1);
   edge_geometry<double>(g.graph, g.coordinates, g.edge_features);
