@@ -1,10 +1,11 @@
 // Message passing on a partitioned mesh (mesh/distributed_graph.hpp, nn/halo_exchange.hpp): a
-// network [halo exchange, MessagePassing] × 3 in float64 on a DMPlex box mesh distributed with one
-// layer of overlap gives, per global vertex, the outputs, input gradients and (summed over ranks)
-// parameter gradients of the same network on the serial mesh (built on PETSC_COMM_SELF inside the
-// test on every rank) to 1e-12 relative; its distributed backward agrees with central differences
-// of the rank-reduced loss. Triangles and tetrahedra, sum and mean aggregation. Runs at 1, 2 and
-// 4 ranks.
+// network [halo exchange, MessagePassing] × 2–3 in float64 on a simplex mesh of the unit square or
+// cube distributed with one layer of overlap gives, per global vertex, the outputs, input
+// gradients and (summed over ranks) parameter gradients of the same network on the serial mesh
+// (built on PETSC_COMM_SELF inside the test on every rank) to 1e-12 relative; its distributed
+// backward agrees with central differences of the rank-reduced loss. Triangles and tetrahedra,
+// sum and mean aggregation. Also: the halo reduce is the transpose of the halo update (float64,
+// float32), and a mesh distributed without overlap is an error. Runs at 1, 2 and 4 ranks.
 #include <gtest/gtest.h>
 #include <petscdmplex.h>
 #include <petscsf.h>
