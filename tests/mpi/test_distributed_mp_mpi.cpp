@@ -18,6 +18,7 @@
 
 #include "karman/core/error.hpp"
 #include "karman/mesh/distributed_graph.hpp"
+#include "karman/mesh/plex.hpp"
 #include "karman/nn/halo_exchange.hpp"
 #include "karman/nn/message_passing.hpp"
 #include "petsc/check.hpp"
@@ -289,9 +290,9 @@ long sum_over_ranks(long value) {
   return value;
 }
 
-void compare_with_serial(int dim, PetscInt faces, const std::vector<Aggregation>& aggregation) {
-  const mesh::DistributedGraph parallel = partitioned_graph(dim, faces);
-  const mesh::DistributedGraph serial = serial_graph(dim, faces);
+void compare(const mesh::DistributedGraph& parallel, const mesh::DistributedGraph& serial,
+             const std::vector<Aggregation>& aggregation) {
+  const int dim = serial.dim;
 
   // The partition: every vertex owned once, every directed mesh edge on exactly one rank, and the
   // same coordinates per global number as the serial mesh (the numbering is the serial one).
@@ -322,7 +323,29 @@ void compare_with_serial(int dim, PetscInt faces, const std::vector<Aggregation>
   EXPECT_LT(parameters, kTolerance);
 }
 
+void compare_with_serial(int dim, PetscInt faces, const std::vector<Aggregation>& aggregation) {
+  compare(partitioned_graph(dim, faces), serial_graph(dim, faces), aggregation);
+}
+
+// A Gmsh mesh read by mesh::PlexMesh (distributed by PTScotch with one layer of overlap, its
+// vertices numbered as on one rank) against the same file read on this rank alone.
+void compare_gmsh_with_serial(const std::string& name,
+                              const std::vector<Aggregation>& aggregation) {
+  mesh::MeshSpec spec;
+  spec.file = std::string(KARMAN_SOURCE_DIR) + "/meshes/" + name + ".msh";
+  spec.overlap = 1;
+  const mesh::PlexMesh distributed(test::world(), spec);
+  spec.overlap = 0;
+  const mesh::PlexMesh alone(PETSC_COMM_SELF, spec);
+  compare(mesh::make_distributed_graph(distributed.dm(), distributed.ghosted_numbers()),
+          mesh::make_distributed_graph(alone.dm(), static_cast<PetscSF>(nullptr)), aggregation);
+}
+
 }  // namespace
+
+TEST(DistributedMessagePassing, GmshMeshMatchesOneRank) {
+  compare_gmsh_with_serial("square", {Aggregation::sum, Aggregation::mean});
+}
 
 TEST(DistributedGraph, HaloReduceIsTheTransposeOfUpdate) {
   check_halo_transpose<double>(1e-13);
