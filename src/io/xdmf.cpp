@@ -1,6 +1,7 @@
 // XDMF 3 sidecar text for a fields file; the topology and geometry come from the layout's viewer
 // mesh. Everything XDMF says about a CoRectMesh is slowest first, matching the HDF5 datasets:
-// Dimensions "nz ny nx", Origin "z0 y0 x0", Spacing "dz dy dx" (2D: "ny nx", "y0 x0", "dy dx").
+// Dimensions "nz ny nx", Origin "z0 y0 x0", Spacing "dz dy dx" (2D: "1 ny nx", "0 y0 x0",
+// "dx dy dx"; see mesh::uniform_box_mesh).
 #include "karman/io/xdmf.hpp"
 
 #include <cerrno>
@@ -50,9 +51,9 @@ std::string escape(const std::string& text) {
 
 // The mesh part of every grid, as XDMF text.
 struct Mesh {
-  std::string topology;  // TopologyType: 2DCoRectMesh / 3DCoRectMesh
-  std::string geometry;  // GeometryType: ORIGIN_DXDY / ORIGIN_DXDYDZ
-  std::string dims;      // topology dims, slowest first: "ny nx"
+  std::string topology;  // TopologyType: 3DCoRectMesh
+  std::string geometry;  // GeometryType: ORIGIN_DXDYDZ
+  std::string dims;      // topology dims, slowest first: "1 ny nx"
   std::vector<std::pair<std::string, std::vector<double>>> items;  // Origin, Spacing, ...
   std::string data_dims;  // Dimensions of an attribute's DataItem (the dataset's dims)
   // Unstructured: HDF5 paths and dims of the cells and vertex coordinates (empty for a grid).
@@ -72,16 +73,19 @@ std::string joined(const std::vector<double>& values) {
   return out;
 }
 
-// A 1D grid's datasets are [nx] while its viewer mesh is the single row "1 nx": the DataItem
-// keeps the dataset's own dims; the reader only needs the element counts to match.
+// A grid's datasets ([ny, nx], [nx]) have fewer dims than its 3D viewer mesh ("1 ny nx"): its
+// attribute DataItems take the mesh's dims, which ParaView's XDMF 3 readers accept (they read the
+// whole dataset) and its legacy XDMF reader needs (it misreads an item of lower rank). Other
+// meshes keep the dataset's own dims.
 Mesh describe(const mesh::FieldLayout& layout) {
   const mesh::ViewerMesh viewer = layout.viewer_mesh();
+  const bool grid = viewer.topology_type.find("CoRectMesh") != std::string::npos;
   Mesh mesh;
   mesh.topology = viewer.topology_type;
   mesh.geometry = viewer.geometry_type;
   mesh.dims = joined(viewer.topology_dims);
   mesh.items = viewer.geometry;
-  mesh.data_dims = joined(layout.file_dims());
+  mesh.data_dims = grid ? mesh.dims : joined(layout.file_dims());
   mesh.topology_dataset = viewer.topology_dataset;
   mesh.geometry_dataset = viewer.geometry_dataset;
   mesh.topology_dataset_dims = viewer.topology_dataset_dims;
@@ -151,16 +155,30 @@ void uniform_grid(std::ostream& out, const std::string& pad, const std::string& 
   out << pad << "</Grid>\n";
 }
 
+// ParaView's XDMF 3 readers drop every grid without a Time once a file has times, so steady
+// fields (if any) go into each step: a Spatial collection at that time of the snapshot's grid
+// and the grid "fields".
 void temporal_collection(std::ostream& out, const std::string& pad, const Mesh& mesh,
                          const std::string& h5_name, const std::vector<XdmfSnapshot>& snapshots,
-                         const std::vector<std::string>& fields) {
+                         const std::vector<std::string>& fields,
+                         const std::vector<std::string>& steady_fields) {
   out << pad << "<Grid Name=\"snapshots\" GridType=\"Collection\" CollectionType=\"Temporal\">\n";
   for (const XdmfSnapshot& snapshot : snapshots) {
     KARMAN_VERIFY(snapshot.index >= 0, "write_xdmf: negative snapshot index");
     char label[32];
     std::snprintf(label, sizeof label, "%06ld", snapshot.index);
-    uniform_grid(out, pad + "  ", std::string("snapshot_") + label, mesh, &snapshot.time, h5_name,
-                 std::string("/snapshots/") + label, fields);
+    const std::string name = std::string("snapshot_") + label,
+                      group = std::string("/snapshots/") + label;
+    if (steady_fields.empty()) {
+      uniform_grid(out, pad + "  ", name, mesh, &snapshot.time, h5_name, group, fields);
+      continue;
+    }
+    out << pad << "  <Grid Name=\"step_" << label
+        << "\" GridType=\"Collection\" CollectionType=\"Spatial\">\n";
+    out << pad << "    <Time Value=\"" << number(snapshot.time) << "\"/>\n";
+    uniform_grid(out, pad + "    ", name, mesh, nullptr, h5_name, group, fields);
+    uniform_grid(out, pad + "    ", "fields", mesh, nullptr, h5_name, "/fields", steady_fields);
+    out << pad << "  </Grid>\n";
   }
   out << pad << "</Grid>\n";
 }
@@ -190,8 +208,9 @@ void write_atomically(const std::string& path, const std::string& text) {
 
 }  // namespace
 
-// Steady fields become a Uniform grid "fields"; snapshots a temporal collection beside it (a
-// file with both shows in ParaView as two blocks, the steady one constant in time).
+// Steady fields become a Uniform grid "fields"; snapshots a temporal collection, whose every step
+// also holds the steady fields when there are any (ParaView shows two blocks, the steady one
+// constant in time).
 void write_xdmf(const std::string& path, const std::string& h5_name,
                 const mesh::FieldLayout& layout, const std::vector<std::string>& fields,
                 const std::vector<XdmfSnapshot>& snapshots,
@@ -201,10 +220,10 @@ void write_xdmf(const std::string& path, const std::string& h5_name,
   out << "<?xml version=\"1.0\" ?>\n";
   out << "<Xdmf Version=\"3.0\">\n";
   out << "  <Domain>\n";
-  if (!fields.empty() || snapshots.empty())
+  if (snapshots.empty())
     uniform_grid(out, "    ", "fields", mesh, nullptr, h5_name, "/fields", fields);
-  if (!snapshots.empty())
-    temporal_collection(out, "    ", mesh, h5_name, snapshots, snapshot_fields);
+  else
+    temporal_collection(out, "    ", mesh, h5_name, snapshots, snapshot_fields, fields);
   out << "  </Domain>\n";
   out << "</Xdmf>\n";
   write_atomically(path, out.str());

@@ -15,12 +15,13 @@ ViewerMesh uniform_box_mesh(const std::vector<long>& n, const std::vector<double
   KARMAN_VERIFY(dim >= 1 && dim <= 3, "uniform_box_mesh: dimension must be 1, 2 or 3");
   KARMAN_VERIFY(lower.size() == n.size() && spacing.size() == n.size(),
                 "uniform_box_mesh: one lower and one spacing per dimension");
-  const int rank = dim == 1 ? 2 : dim;  // the line's extra y direction
+  // Always 3D: ParaView's XDMF readers put the two dims of a 2DCoRectMesh on Y and Z, so a
+  // plane or a line is a box one node thick in its missing (slowest) dimensions.
   ViewerMesh mesh;
-  mesh.topology_type = rank == 3 ? "3DCoRectMesh" : "2DCoRectMesh";
-  mesh.geometry_type = rank == 3 ? "ORIGIN_DXDYDZ" : "ORIGIN_DXDY";
+  mesh.topology_type = "3DCoRectMesh";
+  mesh.geometry_type = "ORIGIN_DXDYDZ";
   std::vector<double> origin, step;
-  for (int d = rank - 1; d >= 0; --d) {
+  for (int d = 2; d >= 0; --d) {
     const bool padded = d >= dim;
     mesh.topology_dims.push_back(padded ? 1 : n[d]);
     origin.push_back(padded ? 0.0 : lower[d]);

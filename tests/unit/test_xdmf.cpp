@@ -1,5 +1,6 @@
 // XDMF sidecars: the text names the HDF5 datasets, lists CoRectMesh dimensions, origin and
-// spacing slowest first, nests snapshots in a temporal collection, and is well-formed XML.
+// spacing slowest first (always 3D, so that ParaView puts x on X), nests snapshots in a temporal
+// collection, and is well-formed XML.
 #include <gtest/gtest.h>
 
 #include <cerrno>
@@ -76,17 +77,18 @@ TEST(Xdmf, SteadyFieldsMakeOneUniformGrid) {
   EXPECT_TRUE(contains(text, "<Xdmf Version=\"3.0\">")) << text;
   EXPECT_TRUE(contains(text, "GridType=\"Uniform\"")) << text;
   EXPECT_FALSE(contains(text, "Collection")) << text;
-  EXPECT_TRUE(contains(text, "TopologyType=\"2DCoRectMesh\" Dimensions=\"7 13\"")) << text;
-  EXPECT_TRUE(contains(text, "GeometryType=\"ORIGIN_DXDY\"")) << text;
-  // Origin (y0, x0) and spacing (dy, dx): slowest first, as the dimensions.
+  // A plane one node thick: a 2DCoRectMesh would put x on ParaView's Y axis and y on its Z.
+  EXPECT_TRUE(contains(text, "TopologyType=\"3DCoRectMesh\" Dimensions=\"1 7 13\"")) << text;
+  EXPECT_TRUE(contains(text, "GeometryType=\"ORIGIN_DXDYDZ\"")) << text;
+  // Origin (0, y0, x0) and spacing (dx, dy, dx): slowest first, as the dimensions.
   EXPECT_TRUE(contains(text,
-                       "Name=\"Origin\" Dimensions=\"2\" NumberType=\"Float\" "
-                       "Precision=\"8\" Format=\"XML\">0.5 -1</DataItem>"))
+                       "Name=\"Origin\" Dimensions=\"3\" NumberType=\"Float\" "
+                       "Precision=\"8\" Format=\"XML\">0 0.5 -1</DataItem>"))
       << text;
-  EXPECT_TRUE(contains(text, "Format=\"XML\">0.5 0.25</DataItem>")) << text;
+  EXPECT_TRUE(contains(text, "Format=\"XML\">0.25 0.5 0.25</DataItem>")) << text;
   EXPECT_TRUE(contains(text, "<Attribute Name=\"u\" AttributeType=\"Scalar\" Center=\"Node\">"));
   EXPECT_TRUE(contains(text,
-                       "Dimensions=\"7 13\" NumberType=\"Float\" Precision=\"8\" "
+                       "Dimensions=\"1 7 13\" NumberType=\"Float\" Precision=\"8\" "
                        "Format=\"HDF\">steady.h5:/fields/u</DataItem>"))
       << text;
   EXPECT_TRUE(contains(text, ">steady.h5:/fields/exact</DataItem>")) << text;
@@ -111,7 +113,8 @@ TEST(Xdmf, SnapshotsMakeATemporalCollection) {
     EXPECT_TRUE(contains(text, std::string(">series.h5:/snapshots/") + name + "</DataItem>"))
         << name;
   EXPECT_FALSE(contains(text, "/fields/")) << text;
-  EXPECT_EQ(count(text, "Dimensions=\"7 13\""), 3 + 6) << text;  // 3 topologies, 6 attributes
+  EXPECT_EQ(count(text, "Dimensions=\"1 7 13\""), 3 + 6) << text;  // 3 topologies, 6 attributes
+  EXPECT_FALSE(contains(text, "Spatial")) << text;  // no steady fields to carry along
   // Each snapshot's Time comes before its attributes, inside its own grid.
   EXPECT_LT(text.find("<Time Value=\"0.125\"/>"), text.find("/snapshots/000005/u"));
   EXPECT_GT(text.find("<Time Value=\"0.125\"/>"), text.find("/snapshots/000000/v"));
@@ -120,13 +123,24 @@ TEST(Xdmf, SnapshotsMakeATemporalCollection) {
   EXPECT_NE(elements.front(), "") << text;
 }
 
-TEST(Xdmf, SteadyFieldsAndSnapshotsAreTwoGrids) {
-  io::write_xdmf("both.xdmf", "both.h5", layout(grid_2d()), {"error"}, {{3, 1.0}}, {"u"});
+// ParaView's XDMF 3 readers drop a grid without a Time from a file with times: the steady fields
+// are a grid "fields" in every step, beside the snapshot's grid, both in a Spatial collection
+// that carries the step's Time.
+TEST(Xdmf, SteadyFieldsRideAlongInEverySnapshot) {
+  io::write_xdmf("both.xdmf", "both.h5", layout(grid_2d()), {"error"}, {{3, 1.0}, {4, 2.0}}, {"u"});
   const std::string text = read_text("both.xdmf");
-  EXPECT_TRUE(contains(text, ">both.h5:/fields/error</DataItem>")) << text;
+  EXPECT_EQ(count(text, "CollectionType=\"Temporal\""), 1) << text;
+  EXPECT_LT(text.find("CollectionType=\"Temporal\""), text.find("/fields/error"));
+  EXPECT_EQ(count(text, "GridType=\"Collection\" CollectionType=\"Spatial\""), 2) << text;
+  EXPECT_EQ(count(text, "<Grid Name=\"fields\" GridType=\"Uniform\">"), 2) << text;
+  EXPECT_EQ(count(text, ">both.h5:/fields/error</DataItem>"), 2) << text;
   EXPECT_TRUE(contains(text, ">both.h5:/snapshots/000003/u</DataItem>")) << text;
-  EXPECT_EQ(count(text, "<Time "), 1) << text;
-  EXPECT_LT(text.find("/fields/error"), text.find("CollectionType=\"Temporal\""));
+  EXPECT_TRUE(contains(text, ">both.h5:/snapshots/000004/u</DataItem>")) << text;
+  EXPECT_EQ(count(text, "<Time "), 2) << text;
+  // Step 4's Time comes after step 3's grids and before its own.
+  EXPECT_LT(text.find("/snapshots/000003/u"), text.find("<Time Value=\"2\"/>"));
+  EXPECT_LT(text.find("<Time Value=\"2\"/>"), text.find("/snapshots/000004/u"));
+  EXPECT_NE(elements_if_well_formed(text).front(), "") << text;
 }
 
 TEST(Xdmf, ThreeDimensionsAreSlowestFirst) {
@@ -150,7 +164,7 @@ TEST(Xdmf, ThreeDimensionsAreSlowestFirst) {
       << text;
 }
 
-TEST(Xdmf, OneDimensionIsASingleRow) {
+TEST(Xdmf, OneDimensionIsASingleRowOfABox) {
   GridShape shape;
   shape.dim = 1;
   shape.n = {11, 1, 1};
@@ -158,11 +172,11 @@ TEST(Xdmf, OneDimensionIsASingleRow) {
   shape.upper = {1.0, 1.0, 1.0};
   io::write_xdmf("line.xdmf", "line.h5", layout(shape), {"u"});
   const std::string text = read_text("line.xdmf");
-  EXPECT_TRUE(contains(text, "TopologyType=\"2DCoRectMesh\" Dimensions=\"1 11\"")) << text;
-  EXPECT_TRUE(contains(text, "Format=\"XML\">0 0</DataItem>")) << text;
-  EXPECT_TRUE(contains(text, "Format=\"XML\">0.1 0.1</DataItem>")) << text;
+  EXPECT_TRUE(contains(text, "TopologyType=\"3DCoRectMesh\" Dimensions=\"1 1 11\"")) << text;
+  EXPECT_TRUE(contains(text, "Format=\"XML\">0 0 0</DataItem>")) << text;
+  EXPECT_TRUE(contains(text, "Format=\"XML\">0.1 0.1 0.1</DataItem>")) << text;
   EXPECT_TRUE(contains(text,
-                       "<DataItem Dimensions=\"11\" NumberType=\"Float\" Precision=\"8\" "
+                       "<DataItem Dimensions=\"1 1 11\" NumberType=\"Float\" Precision=\"8\" "
                        "Format=\"HDF\">line.h5:/fields/u</DataItem>"))
       << text;
 }

@@ -43,8 +43,8 @@ struct FileBlock {
 };
 
 // What a viewer needs to draw the points, in XDMF 3 terms (slowest first); io::write_xdmf turns
-// it into text. A grid: TopologyType "2DCoRectMesh" with topology_dims [ny, nx], GeometryType
-// "ORIGIN_DXDY" with items {"Origin", [y0, x0]} and {"Spacing", [dy, dx]}.
+// it into text. A 2D grid: TopologyType "3DCoRectMesh" with topology_dims [1, ny, nx],
+// GeometryType "ORIGIN_DXDYDZ" with items {"Origin", [0, y0, x0]} and {"Spacing", [dx, dy, dx]}.
 //
 // An unstructured mesh instead names the fields file's datasets that hold its cells and vertices:
 // TopologyType "Triangle" with topology_dataset "/mesh/cells" [n_cells, 3] and GeometryType "XY"
@@ -143,8 +143,9 @@ class SlabLayout : public FieldLayout {
 };
 
 // The viewer mesh of a uniform box of nodes (CoRectMesh). `n`, `lower`, `spacing` are x first,
-// one per dimension (1 to 3). ParaView has no 1D CoRectMesh: a line [nx] is drawn as a single
-// row "1 nx" at y = 0 with dy = dx.
+// one per dimension (1 to 3). Always a 3DCoRectMesh (ParaView draws a 2DCoRectMesh in its y-z
+// plane): a plane [ny, nx] is "1 ny nx" at z = 0, a line [nx] is "1 1 nx" at y = z = 0, with the
+// padded spacings equal to dx.
 ViewerMesh uniform_box_mesh(const std::vector<long>& n, const std::vector<double>& lower,
                             const std::vector<double>& spacing);
 
