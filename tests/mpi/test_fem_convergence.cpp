@@ -127,21 +127,17 @@ std::map<std::array<long, 3>, double> gather_by_position(DM dm, int n,
   const auto vertices = fem::owned_vertices(dm);
   EXPECT_EQ(vertices.size(), values.size());
   PetscInt dim;
-  Vec coordinates;
-  PetscSection section;
-  const PetscScalar* xyz;
   KARMAN_PETSC(DMGetCoordinateDim(dm, &dim));
-  KARMAN_PETSC(DMGetCoordinatesLocal(dm, &coordinates));
-  KARMAN_PETSC(DMGetCoordinateSection(dm, &section));
-  KARMAN_PETSC(VecGetArrayRead(coordinates, &xyz));
+  const auto xyz = test::point_coordinates(dm, vertices);
   std::vector<double> mine;  // (i, j, k, value) per owned vertex
   for (std::size_t v = 0; v < vertices.size(); ++v) {
-    PetscInt offset;
-    KARMAN_PETSC(PetscSectionGetOffset(section, static_cast<PetscInt>(vertices[v]), &offset));
-    for (PetscInt d = 0; d < 3; ++d) mine.push_back(d < dim ? std::round(xyz[offset + d] * n) : 0);
+    for (PetscInt d = 0; d < 3; ++d)
+      mine.push_back(
+          d < dim
+              ? std::round(xyz[v * static_cast<std::size_t>(dim) + static_cast<std::size_t>(d)] * n)
+              : 0);
     mine.push_back(values[v]);
   }
-  KARMAN_PETSC(VecRestoreArrayRead(coordinates, &xyz));
   int count = static_cast<int>(mine.size()), size = test::world_size();
   std::vector<int> counts(static_cast<std::size_t>(size)), offsets(static_cast<std::size_t>(size));
   MPI_Allgather(&count, 1, MPI_INT, counts.data(), 1, MPI_INT, test::world());
@@ -211,8 +207,35 @@ TEST(FemCoefficient, NonPositiveCoefficientIsAConfigError) {
   p.coefficient = [](const double* x, double) { return x[0] - 0.5; };
   EXPECT_THROW(fem::solve(dm, p, direct_solver()), ConfigError);
   p = diffusion(1);
+  PetscInt c_start, c_end;
+  KARMAN_PETSC(DMPlexGetHeightStratum(dm, 0, &c_start, &c_end));
+  p.cell_coefficient.assign(static_cast<std::size_t>(c_end - c_start), 1.0);
+  if (test::world_rank() == 0 && c_end > c_start) p.cell_coefficient.back() = 0.0;
+  EXPECT_THROW(fem::solve(dm, p, direct_solver()), ConfigError);  // on every rank
+  p = diffusion(1);
   p.conditions.erase(p.conditions.begin());  // Neumann only: singular
   EXPECT_THROW(fem::solve(dm, p, direct_solver()), ConfigError);
+}
+
+// The case's solver section sets the KSP; the command line (-ksp_type, -pc_type) overrides it.
+TEST(FemSolver, CommandLineOverridesTheCase) {
+  auto dm = test::make_simplex_box(test::world(), 2, 8);
+  config::SolverSpec spec;
+  spec.ksp = "cg";
+  spec.pc = "jacobi";
+  spec.rtol = 1e-12;
+  const auto from_case = fem::solve(dm, poisson(2, 1, false), spec);
+  EXPECT_EQ(from_case.stats.ksp, "cg");
+  EXPECT_EQ(from_case.stats.pc, "jacobi");
+  EXPECT_GT(from_case.stats.iterations, 1);
+  KARMAN_PETSC(PetscOptionsSetValue(nullptr, "-ksp_type", "gmres"));
+  KARMAN_PETSC(PetscOptionsSetValue(nullptr, "-pc_type", "bjacobi"));
+  const auto overridden = fem::solve(dm, poisson(2, 1, false), spec);
+  KARMAN_PETSC(PetscOptionsClearValue(nullptr, "-ksp_type"));
+  KARMAN_PETSC(PetscOptionsClearValue(nullptr, "-pc_type"));
+  EXPECT_EQ(overridden.stats.ksp, "gmres");
+  EXPECT_EQ(overridden.stats.pc, "bjacobi");
+  EXPECT_NEAR(overridden.l2_error, from_case.l2_error, 1e-9);
 }
 
 // The same P2 problem (with a Neumann part) on a distributed and an undistributed mesh: at 2

@@ -117,4 +117,24 @@ inline petsc::DM make_simplex_box(MPI_Comm comm, int dim, int n, bool distribute
   return distributed;
 }
 
+// Coordinates of the given points (vertices), `dim` entries each, concatenated.
+inline std::vector<double> point_coordinates(DM dm, const std::vector<long>& points) {
+  PetscInt dim;
+  Vec coordinates;
+  PetscSection section;
+  const PetscScalar* xyz;
+  KARMAN_PETSC(DMGetCoordinateDim(dm, &dim));
+  KARMAN_PETSC(DMGetCoordinatesLocal(dm, &coordinates));
+  KARMAN_PETSC(DMGetCoordinateSection(dm, &section));
+  KARMAN_PETSC(VecGetArrayRead(coordinates, &xyz));
+  std::vector<double> out;
+  for (long p : points) {
+    PetscInt offset;
+    KARMAN_PETSC(PetscSectionGetOffset(section, static_cast<PetscInt>(p), &offset));
+    for (PetscInt d = 0; d < dim; ++d) out.push_back(xyz[offset + d]);
+  }
+  KARMAN_PETSC(VecRestoreArrayRead(coordinates, &xyz));
+  return out;
+}
+
 }  // namespace karman::test
