@@ -152,6 +152,11 @@ void clone_simplicial(DM dm, petsc::DM& clone, int& dim) {
   int other_cells = (c_end > c_start && !simplex) ? 1 : 0;
   MPI_Allreduce(MPI_IN_PLACE, &other_cells, 1, MPI_INT, MPI_MAX, comm_of(dm));
   if (other_cells) throw ConfigError("fem: the mesh is not simplicial (triangles or tetrahedra)");
+  // PETSc 3.18's FEM residual skips cells labelled "ghost" but its Jacobian does not: overlap
+  // cells would be assembled twice.
+  PetscInt overlap;
+  KARMAN_PETSC(DMPlexGetOverlap(dm, &overlap));
+  KARMAN_VERIFY(overlap == 0, "fem::solve: the mesh must be distributed without overlap");
   PetscInt d;
   KARMAN_PETSC(DMGetDimension(dm, &d));
   dim = static_cast<int>(d);

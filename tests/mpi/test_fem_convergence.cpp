@@ -265,3 +265,12 @@ TEST(FemRanks, DistributedEqualsUndistributed) {
   EXPECT_LT(difference, 1e-10 * scale);
   EXPECT_NEAR(a.l2_error, b.l2_error, 1e-12);
 }
+
+// PETSc's FEM Jacobian would assemble overlap cells twice: a mesh with overlap is refused.
+TEST(FemRanks, OverlappedMeshIsRefused) {
+  auto whole = test::make_simplex_box(test::world(), 2, 4, false);
+  petsc::DM overlapped;
+  KARMAN_PETSC(DMPlexDistribute(whole, 1, nullptr, overlapped.out()));
+  if (!overlapped) GTEST_SKIP() << "one rank: nothing to overlap";
+  EXPECT_THROW(fem::solve(overlapped, poisson(2, 1, false), direct_solver()), InternalError);
+}
