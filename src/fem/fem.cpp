@@ -382,11 +382,11 @@ KSP configure_linear_solver(SNES snes, const config::SolverSpec& solver) {
   return ksp;
 }
 
-void record(KSP ksp, const config::SolverSpec& solver, Result& result) {
-  PetscInt iterations;
-  KARMAN_PETSC(KSPGetIterationNumber(ksp, &iterations));
+// The KSP's types, residual and reason, the linear iterations (summed over time steps) and the
+// options the case set.
+void record(KSP ksp, const config::SolverSpec& solver, long iterations, Result& result) {
   solvers::detail::record_ksp(ksp, result.stats);
-  if (result.stats.iterations == 0) result.stats.iterations = iterations;
+  result.stats.iterations = iterations;
   result.stats.options = solver.options;
 }
 
@@ -413,7 +413,9 @@ Result solve_steady(Solve& s, const Problem& problem, const config::SolverSpec& 
   SNESType type;
   KARMAN_PETSC(SNESGetConvergedReason(snes, &reason));
   KARMAN_PETSC(SNESGetType(snes, &type));
-  record(ksp, solver, result);
+  PetscInt iterations;
+  KARMAN_PETSC(KSPGetIterationNumber(ksp, &iterations));
+  record(ksp, solver, iterations, result);
   result.stats.snes = type;
   if (reason < 0)
     result.stats.converged = false, result.stats.reason = SNESConvergedReasons[reason];
@@ -516,8 +518,7 @@ Result solve_heat(Solve& s, const Problem& problem, const config::SolverSpec& so
   KARMAN_PETSC(TSGetType(ts, &type));
   const bool ts_ok = result.stats.converged;
   const std::string ts_reason = result.stats.reason;
-  result.stats.iterations = linear_its;
-  record(ksp, solver, result);
+  record(ksp, solver, linear_its, result);
   if (!ts_ok) result.stats.converged = false, result.stats.reason = ts_reason;
   result.stats.ts = type;
   result.stats.steps = steps;
