@@ -272,13 +272,21 @@ void write_cell_coefficient(DM aux_dm, Vec aux, const std::vector<double>& value
   KARMAN_PETSC(VecRestoreArray(aux, &array));
 }
 
-// Interpolates the source (and κ) into the volume vector and each g into its face vector at
-// time t; a no-op when already done at t.
+// Interpolates κ into the volume vector (once: κ does not depend on t; per-cell values are
+// written beside it).
+void project_coefficient(AuxData& aux) {
+  if (!aux.coefficient) return;
+  PointFunction funcs[aux_count] = {nullptr, evaluate, nullptr};
+  void* ctxs[aux_count] = {nullptr, const_cast<FunctionContext*>(aux.coefficient), nullptr};
+  KARMAN_PETSC(DMProjectFunctionLocal(aux.dm, 0.0, funcs, ctxs, INSERT_ALL_VALUES, aux.volume));
+}
+
+// Interpolates the source into the volume vector and each g into its face vector at time t (the
+// other fields are left as they are); a no-op when already done at t.
 void refresh_aux(AuxData& aux, double t) {
   if (aux.refreshed_at == t) return;
-  PointFunction volume_funcs[aux_count] = {evaluate, aux.coefficient ? evaluate : nullptr, nullptr};
-  void* volume_ctxs[aux_count] = {const_cast<FunctionContext*>(aux.source),
-                                  const_cast<FunctionContext*>(aux.coefficient), nullptr};
+  PointFunction volume_funcs[aux_count] = {evaluate, nullptr, nullptr};
+  void* volume_ctxs[aux_count] = {const_cast<FunctionContext*>(aux.source), nullptr, nullptr};
   KARMAN_PETSC(
       DMProjectFunctionLocal(aux.dm, t, volume_funcs, volume_ctxs, INSERT_ALL_VALUES, aux.volume));
   for (auto& face : aux.faces) {
@@ -325,6 +333,7 @@ void set_aux(Solve& s, DM original, const Problem& problem) {
     KARMAN_PETSC(VecZeroEntries(face.vec));
   }
   if (per_cell) write_cell_coefficient(s.aux.dm, s.aux.volume, problem.cell_coefficient);
+  project_coefficient(s.aux);
   refresh_aux(s.aux, 0.0);
   const double smallest = min_coefficient(s.aux);
   if (!(smallest > 0))
@@ -446,6 +455,19 @@ PetscErrorCode heat_ifunction(DM dm, PetscReal t, Vec x, Vec x_t, Vec f, void* c
   return DMPlexTSComputeIFunctionFEM(dm, t, x, x_t, f, nullptr);
 }
 
+// The heat IJacobian, shift·M + K, depends on nothing but the shift (κ is fixed, and nothing
+// else writes into the matrix): it is assembled again only when the shift changes (the first
+// step, BDF2's start, a step rounded to fit a snapshot), so the unchanged matrix also keeps its
+// preconditioner. A matrix-free operator (J ≠ P) is always handed on.
+PetscErrorCode heat_ijacobian(DM dm, PetscReal t, Vec x, Vec x_t, PetscReal shift, Mat J, Mat P,
+                              void* ctx) {
+  auto& assembled_shift = *static_cast<PetscReal*>(ctx);
+  if (J == P && shift == assembled_shift) return 0;
+  PetscErrorCode code = DMPlexTSComputeIJacobianFEM(dm, t, x, x_t, shift, J, P, nullptr);
+  if (!code) assembled_shift = shift;
+  return code;
+}
+
 Result solve_heat(Solve& s, const Problem& problem, const config::SolverSpec& solver,
                   const SnapshotCallback& on_snapshot, const Timer& setup_timer) {
   Result result;
@@ -455,7 +477,8 @@ Result solve_heat(Solve& s, const Problem& problem, const config::SolverSpec& so
   KARMAN_PETSC(TSSetDM(ts, s.dm));
   KARMAN_PETSC(DMTSSetBoundaryLocal(s.dm, DMPlexTSComputeBoundary, nullptr));
   KARMAN_PETSC(DMTSSetIFunctionLocal(s.dm, heat_ifunction, &s));
-  KARMAN_PETSC(DMTSSetIJacobianLocal(s.dm, DMPlexTSComputeIJacobianFEM, nullptr));
+  PetscReal assembled_shift = -1.0;  // none yet
+  KARMAN_PETSC(DMTSSetIJacobianLocal(s.dm, heat_ijacobian, &assembled_shift));
   KARMAN_PETSC(TSSetProblemType(ts, TS_LINEAR));
   set_scheme(ts, time.scheme);
   KARMAN_PETSC(TSSetTime(ts, 0.0));
