@@ -274,3 +274,17 @@ TEST(FemRanks, OverlappedMeshIsRefused) {
   if (!overlapped) GTEST_SKIP() << "one rank: nothing to overlap";
   EXPECT_THROW(fem::solve(overlapped, poisson(2, 1, false), direct_solver()), InternalError);
 }
+
+// An exception from a user Function inside a PETSc callback comes back as an ExternalError that
+// carries its message (it must not unwind through PETSc's C frames).
+TEST(FemErrors, FunctionErrorsReachTheCaller) {
+  auto dm = test::make_simplex_box(test::world(), 2, 4);
+  fem::Problem p = poisson(2, 1, false);
+  p.source = [](const double*, double) -> double { throw ConfigError("no source here"); };
+  try {
+    fem::solve(dm, p, direct_solver());
+    ADD_FAILURE() << "no exception";
+  } catch (const ExternalError& e) {
+    EXPECT_NE(std::string(e.what()).find("no source here"), std::string::npos) << e.what();
+  }
+}

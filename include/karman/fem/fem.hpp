@@ -77,9 +77,12 @@ struct Result {
 using SnapshotCallback =
     std::function<void(long index, double t, const std::vector<double>& vertex_values)>;
 
-// Solves `problem` on a clone of `dm` (a distributed simplicial DMPlex with coordinates and a
-// "Face Sets" label; the caller's DM is left unchanged) with the KSP of `solver`, which the
-// command line's -ksp_type, -pc_type, ... override. Throws ConfigError for a bad problem.
+// Solves `problem` on a clone of `dm` (a simplicial DMPlex with coordinates and a "Face Sets"
+// label, distributed without overlap, as PETSc 3.18's FEM Jacobian would assemble overlap cells
+// twice; the caller's DM is left unchanged) with the KSP of `solver`, which the
+// command line's -ksp_type, -pc_type, ... override (-ts_type, -snes_type as well). Throws
+// ConfigError for a bad problem (order, no Dirichlet part, scheme, κ ≤ 0 somewhere), and
+// ExternalError carrying the message of an exception a Function threw inside PETSc.
 Result solve(DM dm, const Problem& problem, const config::SolverSpec& solver,
              const SnapshotCallback& on_snapshot = {});
 
