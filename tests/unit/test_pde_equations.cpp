@@ -173,6 +173,36 @@ TEST(PdeEquations, FlowLinearisationsMatchCentralDifferences) {
   }
 }
 
+// The finite-element weak-form terms (3D): f0 = u_t + b·∇u − f in (u_t, ∇u, f), each component of
+// the flux f1 = κ∇u in ∇u, and the Neumann term −g in g.
+TEST(PdeEquations, WeakFormLinearisationsMatchCentralDifferences) {
+  const int dim = 3;
+  const double velocity[dim] = {0.3, -1.1, 0.6}, kappa = 0.7;
+  const auto x = random_point(5, 11);  // (u_t, ∂u/∂x, ∂u/∂y, ∂u/∂z, f)
+  double d_grad_u[dim];
+  const double d_u_t = pde::transport_value_residual_fwd(dim, velocity, d_grad_u);
+  expect_partials_match_differences("transport_value",
+                                    [&](const auto& a) {
+                                      return pde::transport_value_residual(dim, a[0], velocity,
+                                                                           &a[1], a[4]);
+                                    },
+                                    x, {d_u_t, d_grad_u[0], d_grad_u[1], d_grad_u[2], -1.0});
+  for (int i = 0; i < dim; ++i) {
+    const std::vector<double> grad_u(x.begin() + 1, x.begin() + 4);
+    std::vector<double> claimed(dim, 0.0);
+    claimed[static_cast<std::size_t>(i)] = pde::diffusion_flux_fwd(kappa);
+    expect_partials_match_differences(
+        "diffusion_flux",
+        [&](const auto& g) {
+          double flux[dim];
+          pde::diffusion_flux(dim, kappa, g.data(), flux);
+          return flux[i];
+        },
+        grad_u, claimed);
+  }
+  EXPECT_EQ(pde::neumann_residual(0.25), -0.25);
+}
+
 TEST(PdeEquations, FloatInstantiationsAgreeWithDouble) {
   const double u = 0.37, u_x = -1.2, u_t = 0.8, u_xx = 2.5, f = 0.1;
   const float uf = 0.37f, u_xf = -1.2f, u_tf = 0.8f, u_xxf = 2.5f, ff = 0.1f;

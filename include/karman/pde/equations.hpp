@@ -246,6 +246,46 @@ KOKKOS_INLINE_FUNCTION VorticityLinearisation<T> vorticity_transport_residual_fw
   return {omega_x, omega_y, u, v, -nu};
 }
 
+// ------------------------------------------------------------------- weak forms (finite elements)
+// Scalar second-order equations in the weak form of PETSc's PetscDS, r(u; v) = ∫ f0 v + f1·∇v
+// (+ ∫_Γ f0_Γ v on natural boundaries), one family for every finite-element reference solver:
+//   c u_t − ∇·(κ∇u) + b·∇u − f = 0,   κ ∂u/∂n = g on Neumann parts,
+// with c = 1 (heat) or 0 (steady: Poisson κ = 1, Darcy κ(x), advection–diffusion κ = ε, b ≠ 0).
+// The `_fwd` twins give the Jacobian pieces: ∂f0/∂u_t (PETSc scales it by the shift a of
+// u_t = a u + ...), ∂f0/∂∇u (a vector) and ∂f1/∂∇u (κ times the identity, returned as κ).
+
+// f0 = c u_t + b·∇u − f; `velocity` and `grad_u` have `dim` entries.
+template <class T>
+KOKKOS_INLINE_FUNCTION T transport_value_residual(int dim, T u_t, const T* velocity,
+                                                  const T* grad_u, T f) {
+  T advection = T(0);
+  for (int d = 0; d < dim; ++d) advection += velocity[d] * grad_u[d];
+  return u_t + advection - f;
+}
+// ∂f0/∂u_t and ∂f0/∂(∂u/∂x_d) (= b_d, written into d_grad_u[dim]).
+template <class T>
+KOKKOS_INLINE_FUNCTION T transport_value_residual_fwd(int dim, const T* velocity, T* d_grad_u) {
+  for (int d = 0; d < dim; ++d) d_grad_u[d] = velocity[d];
+  return T(1);
+}
+
+// f1 = κ∇u, the diffusive flux (with the sign of −∇·(κ∇u) after integration by parts).
+template <class T>
+KOKKOS_INLINE_FUNCTION void diffusion_flux(int dim, T kappa, const T* grad_u, T* flux) {
+  for (int d = 0; d < dim; ++d) flux[d] = kappa * grad_u[d];
+}
+// ∂f1_i/∂(∂u/∂x_j) = κ δ_ij.
+template <class T>
+KOKKOS_INLINE_FUNCTION T diffusion_flux_fwd(T kappa) {
+  return kappa;
+}
+
+// Natural boundary term f0_Γ = −g, g the outward flux data κ ∂u/∂n; independent of u.
+template <class T>
+KOKKOS_INLINE_FUNCTION T neumann_residual(T g) {
+  return -g;
+}
+
 // Coefficient on the face between two nodes: the harmonic mean, which makes the two-point flux
 // exact for a layered medium and keeps a high/low contrast from leaking across a jump.
 template <class T>
