@@ -10,6 +10,7 @@
 #include <functional>
 #include <limits>
 
+#include "fem_reference.hpp"
 #include "karman/config/case.hpp"
 #include "karman/core/log.hpp"
 #include "karman/core/norms.hpp"
@@ -89,6 +90,7 @@ class ReferenceMethod : public Method {
   }
 
   std::string summary() const override {
+    if (m_problem.mesh) return fem_reference_summary(m_problem);
     return fmt::format("kind reference, pde {}, grid {}, {} + {}",
                        config::to_string(m_problem.pde.type), grid_text(m_problem.grid),
                        m_problem.solver.ksp, m_problem.solver.pc);
@@ -98,6 +100,7 @@ class ReferenceMethod : public Method {
     const auto& p = m_problem;
     if (ctx.resume)
       log().info("--resume: a reference solve keeps no checkpoint; solving from the start");
+    if (p.mesh) return run_fem_reference(ctx, p);
     mesh::StructuredGrid grid(ctx.comm, p.grid);
     log().info("grid {} ({} nodes) on {} rank(s)", grid_text(p.grid), p.grid.size(), ctx.size);
     io::FieldWriter writer(ctx.dir->staged("fields.h5"), grid);

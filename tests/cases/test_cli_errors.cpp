@@ -53,6 +53,20 @@ const std::string kCavity =
     "grid:\n"                                          // 7
     "  n: 9\n";                                        // 8
 
+// 2D Poisson on the unit-square mesh of meshes/ (MESH is replaced by its path); line 8 is the
+// mesh file, line 10 the condition.
+const std::string kMeshPoisson =
+    "name: mesh\n"                                              // 1
+    "kind: reference\n"                                         // 2
+    "pde:\n"                                                    // 3
+    "  type: poisson\n"                                         // 4
+    "  source: \"2*pi^2*sin(pi*x)*sin(pi*y)\"\n"                // 5
+    "  exact: \"sin(pi*x)*sin(pi*y)\"\n"                        // 6
+    "mesh:\n"                                                   // 7
+    "  file: MESH\n"                                            // 8
+    "conditions:\n"                                             // 9
+    "  - {type: dirichlet, on: [left, right, bottom, top]}\n";  // 10
+
 // `text` with the one occurrence of `from` replaced by `to`.
 std::string replaced(const std::string& text, const std::string& from, const std::string& to) {
   const auto at = text.find(from);
@@ -300,6 +314,43 @@ TEST_F(CliErrors, PrecisionTheMethodDoesNotRun) {
                                          "--set", "precision=" + precision});
     EXPECT_EQ(r.status, 0) << kind << " in " << precision << "\n" << r;
   }
+}
+
+// Bad input on unstructured meshes: each a one-line error at the key, exit 1, nothing written.
+TEST_F(CliErrors, MeshInput) {
+  const std::string square = (source_dir() / "meshes" / "square.msh").string();
+  const std::string poisson = replaced(kMeshPoisson, "MESH", square);
+  write_text(dir / "mesh.yaml", poisson);
+  ASSERT_NO_FATAL_FAILURE(good_run("mesh.yaml"));
+
+  write_text(dir / "missing.yaml", replaced(poisson, square, "no_such_mesh.msh"));
+  expect_rejected({"run", "missing.yaml", "--output", "out"},
+                  {"missing.yaml:8:9: ", "mesh file 'no_such_mesh.msh' does not exist"});
+  write_text(dir / "cube.stl", "solid cube\nendsolid cube\n");
+  write_text(dir / "not_mesh.yaml", replaced(poisson, square, "cube.stl"));
+  expect_rejected({"run", "not_mesh.yaml", "--output", "out"},
+                  {"not_mesh.yaml:8:9: ", "'cube.stl' is not a Gmsh mesh", "$MeshFormat"});
+  expect_rejected({"validate", "mesh.yaml", "--set", "mesh.dim=3"},
+                  {"--set mesh.dim=3: ", "is a 2D mesh, not 3D"});
+  write_text(dir / "typo.yaml", replaced(poisson, "[left, right,", "[left, rigth,"));
+  expect_rejected({"run", "typo.yaml", "--output", "out"},
+                  {"typo.yaml:10:", "no boundary part 'rigth'", "did you mean 'right'"});
+  write_text(dir / "uncovered.yaml", replaced(poisson, ", top]", "]"));
+  expect_rejected({"run", "uncovered.yaml", "--output", "out"},
+                  {"uncovered.yaml:", "boundary part 'top' has no condition"});
+  write_text(dir / "no_data.yaml", replaced(poisson, "  exact: \"sin(pi*x)*sin(pi*y)\"\n", ""));
+  expect_rejected({"run", "no_data.yaml", "--output", "out"},
+                  {"no_data.yaml:9:", "a Dirichlet condition needs its data"});
+  // Found only once the mesh is read (its values at the vertices and cell centroids), on every
+  // rank: still one line, and nothing written.
+  const std::string darcy =
+      replaced(replaced(poisson, "type: poisson", "type: darcy"), "  exact: \"sin(pi*x)*sin(pi*y)\"\n",
+               "  coefficient: \"x - 0.25\"\n");
+  write_text(dir / "negative.yaml", replaced(darcy, "on: [left, right, bottom, top]}",
+                                             "on: [left, right, bottom, top], value: 0}"));
+  for (int ranks : {0, 2})
+    expect_rejected({"run", "negative.yaml", "--output", "out"},
+                    {"negative.yaml:6:", "must be positive everywhere on the mesh"}, ranks);
 }
 
 // Under mpiexec every rank sees the bad input; it is still reported once, and the run folder is

@@ -1,0 +1,75 @@
+// `karman run` on unstructured meshes (kind reference with `mesh:`): the same case on 1, 2 and 4
+// ranks gives the same field by global vertex number (to 1e-10 relative), the report describes
+// the mesh and its partition, and the fields file carries the mesh an XDMF reader needs.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "karman/io/hdf5.hpp"
+#include "support/cli.hpp"
+#include "support/mpi_world.hpp"
+
+namespace {
+
+using namespace karman;
+using namespace karman::test;
+
+// Darcy on the square with a thresholded random (per-cell) coefficient, P2, tight tolerance.
+std::string darcy_case(const std::string& mesh) {
+  return "name: darcy_mesh\n"
+         "kind: reference\n"
+         "pde:\n"
+         "  type: darcy\n"
+         "  source: \"1\"\n"
+         "  coefficient: {random: {alpha: 2, tau: 3, seed: 4, threshold: {value: 0, above: 12, "
+         "below: 3}}}\n"
+         "mesh:\n"
+         "  file: " + mesh + "\n"
+         "  order: 2\n"
+         "conditions:\n"
+         "  - {type: dirichlet, on: [left, right], value: 0}\n"
+         "  - {type: neumann, on: [bottom, top], value: \"0.5*x\"}\n"
+         "solver: {ksp: cg, pc: gamg, rtol: 1.0e-13}\n";
+}
+
+nlohmann::json report_of(const fs::path& run) {
+  return nlohmann::json::parse(read_text(run / "report.json"));
+}
+
+TEST(CliMesh, SameFieldOnOneTwoAndFourRanks) {
+  const fs::path dir = test_folder();
+  write_text(dir / "darcy.yaml", darcy_case((source_dir() / "meshes" / "square.msh").string()));
+  std::vector<double> one;
+  for (int ranks : {0, 2, 4}) {
+    const std::string out = "out" + std::to_string(ranks);
+    const CliResult r = run_karman(dir, {"run", "darcy.yaml", "--output", out, "--quiet"}, ranks);
+    ASSERT_EQ(r.status, 0) << r;
+    const nlohmann::json report = report_of(dir / out);
+    const auto& mesh = report.at("mesh");
+    const auto owned = mesh.at("partition").at("owned_vertices").get<std::vector<long>>();
+    EXPECT_EQ(owned.size(), static_cast<std::size_t>(std::max(ranks, 1)));
+    long total = 0;
+    for (long n : owned) total += n;
+    EXPECT_EQ(total, mesh.at("vertices").get<long>());
+    const io::FileField u =
+        io::read_field(MPI_COMM_SELF, (dir / out / "fields.h5").string(), "/fields/reference");
+    ASSERT_EQ(u.shape, std::vector<long>{mesh.at("vertices").get<long>()});
+    if (one.empty()) {
+      one = u.values;
+      continue;
+    }
+    double diff = 0.0, norm = 0.0;
+    for (std::size_t i = 0; i < one.size(); ++i) {
+      diff = std::max(diff, std::abs(u.values[i] - one[i]));
+      norm = std::max(norm, std::abs(one[i]));
+    }
+    EXPECT_LT(diff / norm, 1e-10) << ranks << " ranks";
+    std::cout << ranks << " ranks: max |u - u_1| / max |u_1| = " << diff / norm << "\n";
+  }
+  const std::string xdmf = read_text(dir / "out0" / "fields.xdmf");
+  EXPECT_NE(xdmf.find("TopologyType=\"Triangle\""), std::string::npos) << xdmf;
+  EXPECT_NE(xdmf.find("fields.h5:/mesh/cells"), std::string::npos) << xdmf;
+}
+
+}  // namespace
