@@ -77,7 +77,8 @@ def file_geometry(h5):
     # a MeshGeometry here with the same two methods: bounds() the min/max of the vertex
     # coordinates dataset, values_at_points() the field value of the vertex at each point (match
     # ParaView's points to the file's vertices by coordinates, or rely on the XDMF Geometry
-    # keeping the file's vertex order). Then register a mesh case in tests/CMakeLists.txt with
+    # keeping the file's vertex order); per-cell fields need block.GetCellData() beside the point
+    # data in block_arrays. Then register a mesh case in tests/CMakeLists.txt with
     # karman_add_paraview_test.
     raise NotImplementedError("check_run.py: fields.h5 is not a structured grid (no shape/spacing "
                               "root attributes); unstructured runs need a MeshGeometry")
@@ -86,11 +87,12 @@ def file_geometry(h5):
 def file_groups(h5):
     """[(time or None, group path)]: /fields (every step) and each snapshot at its time."""
     groups = []
-    if "fields" in h5:
-        groups.append((None, "/fields"))
     if "snapshots" in h5:
         for label in sorted(h5["snapshots"]):
             groups.append((float(h5["snapshots"][label].attrs["time"]), "/snapshots/" + label))
+    # Without steady fields a series has no grid "fields" (write_xdmf).
+    if "fields" in h5 and (len(h5["fields"]) > 0 or not groups):
+        groups.insert(0, (None, "/fields"))
     return groups
 
 
