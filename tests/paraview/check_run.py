@@ -70,18 +70,45 @@ class GridGeometry:
         return data[tuple(reversed(index))]  # slowest first
 
 
+class MeshGeometry:
+    """The points of an unstructured mesh file: /mesh/vertices [n_vertices, dim] (global vertex
+    order, the order of every field dataset). A ParaView point is matched to the vertex with the
+    same coordinates (exactly: the reader takes them from that dataset)."""
+
+    def __init__(self, h5):
+        self.vertices = np.asarray(h5["mesh"]["vertices"][...])
+        self.dim = self.vertices.shape[1]
+        self.index = {tuple(v): i for i, v in enumerate(self.vertices)}
+        if len(self.index) != len(self.vertices):
+            raise ValueError("two vertices of /mesh/vertices share their coordinates")
+
+    def bounds(self):
+        out = []
+        for d in range(3):
+            if d < self.dim:
+                out += [float(self.vertices[:, d].min()), float(self.vertices[:, d].max())]
+            else:
+                out += [0.0, 0.0]
+        return out
+
+    def values_at_points(self, dataset, points):
+        """[n_points] dataset values at the vertices of `points` [n_points, 3] (x first)."""
+        rows = []
+        for p in points:
+            key = tuple(p[: self.dim])
+            if key not in self.index:
+                raise ValueError("point %s is no vertex of /mesh/vertices" % (tuple(p),))
+            rows.append(self.index[key])
+        return np.asarray(dataset[...])[np.array(rows, dtype=np.int64)]
+
+
 def file_geometry(h5):
     if "shape" in h5.attrs and "spacing" in h5.attrs:
         return GridGeometry(h5)
-    # HOOK (unstructured meshes, issue 13 point 4): a mesh run's fields.h5 has no grid shape. Add
-    # a MeshGeometry here with the same two methods: bounds() the min/max of the vertex
-    # coordinates dataset, values_at_points() the field value of the vertex at each point (match
-    # ParaView's points to the file's vertices by coordinates, or rely on the XDMF Geometry
-    # keeping the file's vertex order); per-cell fields need block.GetCellData() beside the point
-    # data in block_arrays. Then register a mesh case in tests/CMakeLists.txt with
-    # karman_add_paraview_test.
-    raise NotImplementedError("check_run.py: fields.h5 is not a structured grid (no shape/spacing "
-                              "root attributes); unstructured runs need a MeshGeometry")
+    if "mesh" in h5 and "vertices" in h5["mesh"]:
+        return MeshGeometry(h5)
+    raise NotImplementedError("check_run.py: fields.h5 is neither a structured grid (shape/spacing "
+                              "root attributes) nor a mesh (/mesh/vertices)")
 
 
 def file_groups(h5):
