@@ -288,8 +288,10 @@ struct FieldWriter::Impl {
   Id file;
   Id dxpl;
 
-  // Dataset `name` in `group`: float64 of the layout's file dims, with its dataset attributes.
-  void write_dataset(hid_t group, const std::string& name, const std::vector<double>& owned) {
+  // Dataset `name` in `group`: float64 of the file dims of `layout` (the writer's or another
+  // layout of its points, as a mesh's cells), with its dataset attributes.
+  void write_dataset(hid_t group, const std::string& name, const std::vector<double>& owned,
+                     const mesh::FieldLayout& layout) {
     KARMAN_VERIFY(static_cast<long>(owned.size()) == layout.owned_count(),
                   "FieldWriter: '" + name + "' does not have the owned box's size");
     const mesh::FileBlock block = layout.file_block();
@@ -398,8 +400,17 @@ void FieldWriter::layout_attributes() {
 }
 
 void FieldWriter::write_field(const std::string& name, const std::vector<double>& owned) {
+  write_field(name, owned, m_impl->layout);
+}
+
+void FieldWriter::write_field(const std::string& name, const std::vector<double>& owned,
+                              const mesh::FieldLayout& layout) {
+  int same = MPI_UNEQUAL;
+  MPI_Comm_compare(layout.comm(), m_impl->layout.comm(), &same);
+  KARMAN_VERIFY(same == MPI_IDENT || same == MPI_CONGRUENT,
+                "FieldWriter: '" + name + "' is on a layout of another communicator");
   Id fields = open_or_create_group(m_impl->root(), "fields", m_impl->path);
-  m_impl->write_dataset(fields.get(), name, owned);
+  m_impl->write_dataset(fields.get(), name, owned, layout);
 }
 
 void FieldWriter::write_snapshot(long index, double time, const std::string& name,
@@ -413,7 +424,7 @@ void FieldWriter::write_snapshot(long index, double time, const std::string& nam
   Id snapshot = open_or_create_group(snapshots.get(), label, m_impl->path);
   // The first field of a snapshot sets its time; later fields of the same snapshot share it.
   if (is_new) put_scalar(snapshot.get(), "time", H5T_NATIVE_DOUBLE, &time, m_impl->path);
-  m_impl->write_dataset(snapshot.get(), name, owned);
+  m_impl->write_dataset(snapshot.get(), name, owned, m_impl->layout);
 }
 
 void FieldWriter::close() {

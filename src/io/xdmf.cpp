@@ -4,6 +4,7 @@
 // "dx dy dx"; see mesh::uniform_box_mesh).
 #include "karman/io/xdmf.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
@@ -59,6 +60,7 @@ struct Mesh {
   // Unstructured: HDF5 paths and dims of the cells and vertex coordinates (empty for a grid).
   std::string topology_dataset, geometry_dataset;
   std::vector<long> topology_dataset_dims, geometry_dataset_dims;
+  std::vector<std::string> cell_fields;  // names of the per-cell fields, [n_cells] datasets
 };
 
 std::string joined(const std::vector<long>& values) {
@@ -77,9 +79,11 @@ std::string joined(const std::vector<double>& values) {
 // attribute DataItems take the mesh's dims, which ParaView's XDMF 3 readers accept (they read the
 // whole dataset) and its legacy XDMF reader needs (it misreads an item of lower rank). Other
 // meshes keep the dataset's own dims.
-Mesh describe(const mesh::FieldLayout& layout) {
+Mesh describe(const mesh::FieldLayout& layout, const std::vector<std::string>& cell_fields) {
   const mesh::ViewerMesh viewer = layout.viewer_mesh();
   const bool grid = viewer.topology_type.find("CoRectMesh") != std::string::npos;
+  KARMAN_VERIFY(cell_fields.empty() || !viewer.topology_dataset.empty(),
+                "write_xdmf: per-cell fields on a mesh without cells in the file");
   Mesh mesh;
   mesh.topology = viewer.topology_type;
   mesh.geometry = viewer.geometry_type;
@@ -90,6 +94,7 @@ Mesh describe(const mesh::FieldLayout& layout) {
   mesh.geometry_dataset = viewer.geometry_dataset;
   mesh.topology_dataset_dims = viewer.topology_dataset_dims;
   mesh.geometry_dataset_dims = viewer.geometry_dataset_dims;
+  mesh.cell_fields = cell_fields;
   return mesh;
 }
 
@@ -130,14 +135,18 @@ void topology_and_geometry(std::ostream& out, const std::string& pad, const Mesh
   out << pad << "</Geometry>\n";
 }
 
-// One node-centred scalar per field, read from `<h5_name>:<group>/<field>`.
+// One scalar per field, read from `<h5_name>:<group>/<field>`: node-centred, or cell-centred
+// with one value per row of the topology dataset (ParaView keeps the cells in that order).
 void attributes(std::ostream& out, const std::string& pad, const Mesh& mesh,
                 const std::string& h5_name, const std::string& group,
                 const std::vector<std::string>& fields) {
   for (const std::string& field : fields) {
-    out << pad << "<Attribute Name=\"" << escape(field)
-        << "\" AttributeType=\"Scalar\" Center=\"Node\">\n";
-    out << pad << "  <DataItem Dimensions=\"" << mesh.data_dims
+    const bool per_cell = std::find(mesh.cell_fields.begin(), mesh.cell_fields.end(), field) !=
+                          mesh.cell_fields.end();
+    out << pad << "<Attribute Name=\"" << escape(field) << "\" AttributeType=\"Scalar\" Center=\""
+        << (per_cell ? "Cell" : "Node") << "\">\n";
+    out << pad << "  <DataItem Dimensions=\""
+        << (per_cell ? std::to_string(mesh.topology_dataset_dims.at(0)) : mesh.data_dims)
         << "\" NumberType=\"Float\" Precision=\"8\" Format=\"HDF\">" << escape(h5_name) << ":"
         << group << "/" << escape(field) << "</DataItem>\n";
     out << pad << "</Attribute>\n";
@@ -214,8 +223,9 @@ void write_atomically(const std::string& path, const std::string& text) {
 void write_xdmf(const std::string& path, const std::string& h5_name,
                 const mesh::FieldLayout& layout, const std::vector<std::string>& fields,
                 const std::vector<XdmfSnapshot>& snapshots,
-                const std::vector<std::string>& snapshot_fields) {
-  const Mesh mesh = describe(layout);
+                const std::vector<std::string>& snapshot_fields,
+                const std::vector<std::string>& cell_fields) {
+  const Mesh mesh = describe(layout, cell_fields);
   std::ostringstream out;
   out << "<?xml version=\"1.0\" ?>\n";
   out << "<Xdmf Version=\"3.0\">\n";

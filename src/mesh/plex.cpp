@@ -52,6 +52,64 @@ std::vector<char> point_sf_leaves(DM dm, PetscInt p_end) {
   return is_leaf;
 }
 
+// A PetscSF from the owned points of one stratum [first, end) of `dm` (roots: their storage
+// slots, `owned` being their indices − first, increasing) to every point of the stratum held
+// here (leaves, in local order), owned or a copy of a neighbour's: the owners' storage slots
+// travel over the point SF to the copies, whose leaves then name (owner rank, owner's slot).
+PetscSF make_ghost_sf(DM dm, MPI_Comm comm, PetscInt first, PetscInt end,
+                      const std::vector<long>& owned) {
+  PetscInt p_start, p_end;
+  KARMAN_PETSC(DMPlexGetChart(dm, &p_start, &p_end));
+  std::vector<long> slot(p_end, -1), owner_slot(p_end, -1);
+  for (std::size_t i = 0; i < owned.size(); ++i) slot[first + owned[i]] = static_cast<long>(i);
+  PetscSF point_sf;
+  KARMAN_PETSC(DMGetPointSF(dm, &point_sf));
+  PetscInt roots, leaves;
+  const PetscInt* local;
+  const PetscSFNode* remote;
+  KARMAN_PETSC(PetscSFGetGraph(point_sf, &roots, &leaves, &local, &remote));
+  std::vector<int> owner(p_end, rank_of(comm));
+  if (roots >= 0) {
+    KARMAN_PETSC(
+        PetscSFBcastBegin(point_sf, MPI_LONG, slot.data(), owner_slot.data(), MPI_REPLACE));
+    KARMAN_PETSC(PetscSFBcastEnd(point_sf, MPI_LONG, slot.data(), owner_slot.data(), MPI_REPLACE));
+    for (PetscInt i = 0; i < leaves; ++i) owner[local ? local[i] : i] = remote[i].rank;
+  }
+  std::vector<PetscSFNode> point_remote(end - first);
+  for (PetscInt p = first; p < end; ++p) {
+    const bool here = slot[p] >= 0;
+    point_remote[p - first].rank = owner[p];
+    point_remote[p - first].index = static_cast<PetscInt>(here ? slot[p] : owner_slot[p]);
+    KARMAN_VERIFY(point_remote[p - first].index >= 0, "PlexMesh: a point without an owner");
+  }
+  PetscSF sf;
+  KARMAN_PETSC(PetscSFCreate(comm, &sf));
+  KARMAN_PETSC(PetscSFSetGraph(sf, static_cast<PetscInt>(owned.size()),
+                               static_cast<PetscInt>(point_remote.size()), nullptr,
+                               PETSC_COPY_VALUES, point_remote.data(), PETSC_COPY_VALUES));
+  KARMAN_PETSC(PetscSFSetUp(sf));
+  return sf;
+}
+
+// Global to local over a ghost SF: every leaf gets its root's value.
+void refresh_over(void* ghost_sf, Vec global, Vec local) {
+  PetscSF sf = static_cast<PetscSF>(ghost_sf);
+  const PetscScalar* from;
+  PetscScalar* to;
+  KARMAN_PETSC(VecGetArrayRead(global, &from));
+  KARMAN_PETSC(VecGetArray(local, &to));
+  KARMAN_PETSC(PetscSFBcastBegin(sf, MPIU_SCALAR, from, to, MPI_REPLACE));
+  KARMAN_PETSC(PetscSFBcastEnd(sf, MPIU_SCALAR, from, to, MPI_REPLACE));
+  KARMAN_PETSC(VecRestoreArray(local, &to));
+  KARMAN_PETSC(VecRestoreArrayRead(global, &from));
+}
+
+void destroy_sf(void* handle) {
+  if (!handle) return;
+  PetscSF sf = static_cast<PetscSF>(handle);
+  PetscSFDestroy(&sf);
+}
+
 // One PETSc call with its errors turned into a ConfigError about the mesh file.
 template <class Call>
 void read_with(const MeshSpec& spec, Call call) {
@@ -125,25 +183,77 @@ class PlexMesh::NaturalOrder {
   long m_start = 0, m_count = 0;
 };
 
+// The cells of a PlexMesh as a layout of their own. Owned cells, their numbers and their two SFs
+// (to the file's blocks, to the local copies) are the mesh's; the file and viewer sides describe
+// the same mesh, so a writer built on either layout writes the same /mesh datasets.
+class PlexMesh::Cells final : public FieldLayout {
+ public:
+  explicit Cells(const PlexMesh& mesh) : m_mesh(mesh) {}
+
+  MPI_Comm comm() const override { return m_mesh.m_comm; }
+  int dim() const override { return m_mesh.m_dim; }
+  long owned_count() const override { return static_cast<long>(m_mesh.m_owned_cells.size()); }
+  long global_count() const override { return m_mesh.m_global_cells; }
+  std::vector<long> global_numbers() const override { return m_mesh.m_cell_numbers; }
+  std::vector<double> coordinates() const override {
+    const std::vector<double> local = m_mesh.local_cell_centroids();
+    const int dim = m_mesh.m_dim;
+    std::vector<double> out;
+    out.reserve(m_mesh.m_owned_cells.size() * dim);
+    for (long c : m_mesh.m_owned_cells)
+      out.insert(out.end(), local.begin() + c * dim, local.begin() + (c + 1) * dim);
+    return out;
+  }
+  std::vector<long> file_dims() const override { return {m_mesh.m_global_cells}; }
+  FileBlock file_block() const override {
+    return FileBlock{{m_mesh.m_cell_order->start()}, {m_mesh.m_cell_order->count()}, {}};
+  }
+  std::vector<double> file_values(const std::vector<double>& owned) const override {
+    KARMAN_VERIFY(static_cast<long>(owned.size()) == owned_count(),
+                  "PlexMesh::cells().file_values: not one value per owned cell");
+    return m_mesh.m_cell_order->to_block(owned, 1);
+  }
+  std::vector<double> owned_values(const std::vector<double>& block) const override {
+    return m_mesh.m_cell_order->to_owned(block, 1, owned_count());
+  }
+  std::vector<FileAttribute> dataset_attributes() const override { return {}; }
+  std::vector<FileAttribute> file_attributes() const override { return m_mesh.file_attributes(); }
+  ViewerMesh viewer_mesh() const override { return m_mesh.viewer_mesh(); }
+  std::vector<MeshDataset> mesh_datasets() const override { return m_mesh.mesh_datasets(); }
+  long ghosted_count() const override {
+    return static_cast<long>(m_mesh.m_local_cell_numbers.size());
+  }
+  std::vector<long> ghosted_numbers() const override { return m_mesh.m_local_cell_numbers; }
+  void refresh_ghosts(Vec global, Vec local) const override {
+    refresh_over(m_mesh.m_cell_ghost_sf, global, local);
+  }
+
+ private:
+  const PlexMesh& m_mesh;
+};
+
 PlexMesh::PlexMesh(MPI_Comm comm, const MeshSpec& spec)
     : m_comm(comm), m_spec(spec), m_header(read_gmsh_header(spec.file, spec.place)) {
   try {
     read_serial(spec);
     distribute(spec);
-    build_ghost_sf();
+    build_ghost_sfs();
   } catch (...) {
+    destroy_sf(m_ghost_sf);
+    destroy_sf(m_cell_ghost_sf);
     DMDestroy(&m_dm);
     throw;
   }
+  m_cells = std::make_unique<Cells>(*this);
 }
 
 PlexMesh::~PlexMesh() {
-  if (m_ghost_sf) {
-    PetscSF sf = static_cast<PetscSF>(m_ghost_sf);
-    PetscSFDestroy(&sf);
-  }
+  destroy_sf(m_ghost_sf);
+  destroy_sf(m_cell_ghost_sf);
   DMDestroy(&m_dm);
 }
+
+const FieldLayout& PlexMesh::cells() const { return *m_cells; }
 
 // The whole mesh on rank 0 (the other ranks hold an empty one), refined, checked.
 void PlexMesh::read_serial(const MeshSpec& spec) {
@@ -245,42 +355,14 @@ void PlexMesh::number_points(const std::vector<long>& serial_point) {
   m_cell_order = std::make_unique<NaturalOrder>(m_comm, m_global_cells, m_cell_numbers);
 }
 
-// Every local vertex (owned or halo) reads its owner's storage slot: the owners' storage indices
-// travel over the point SF to the leaves, then one SF from owned slots to local vertices.
-void PlexMesh::build_ghost_sf() {
-  PetscInt p_start, p_end, v_start, v_end;
-  KARMAN_PETSC(DMPlexGetChart(m_dm, &p_start, &p_end));
+// Every local vertex (owned or halo) and every local cell (owned or overlap) reads its owner's
+// storage slot.
+void PlexMesh::build_ghost_sfs() {
+  PetscInt c_start, c_end, v_start, v_end;
+  KARMAN_PETSC(DMPlexGetHeightStratum(m_dm, 0, &c_start, &c_end));
   KARMAN_PETSC(DMPlexGetDepthStratum(m_dm, 0, &v_start, &v_end));
-  std::vector<long> slot(p_end, -1), owner_slot(p_end, -1);
-  for (std::size_t i = 0; i < m_owned_vertices.size(); ++i)
-    slot[v_start + m_owned_vertices[i]] = static_cast<long>(i);
-  PetscSF point_sf;
-  KARMAN_PETSC(DMGetPointSF(m_dm, &point_sf));
-  PetscInt roots, leaves;
-  const PetscInt* local;
-  const PetscSFNode* remote;
-  KARMAN_PETSC(PetscSFGetGraph(point_sf, &roots, &leaves, &local, &remote));
-  std::vector<int> owner(p_end, rank_of(m_comm));
-  if (roots >= 0) {
-    KARMAN_PETSC(
-        PetscSFBcastBegin(point_sf, MPI_LONG, slot.data(), owner_slot.data(), MPI_REPLACE));
-    KARMAN_PETSC(PetscSFBcastEnd(point_sf, MPI_LONG, slot.data(), owner_slot.data(), MPI_REPLACE));
-    for (PetscInt i = 0; i < leaves; ++i) owner[local ? local[i] : i] = remote[i].rank;
-  }
-  std::vector<PetscSFNode> vertex_remote(v_end - v_start);
-  for (PetscInt v = v_start; v < v_end; ++v) {
-    const bool here = slot[v] >= 0;
-    vertex_remote[v - v_start].rank = owner[v];
-    vertex_remote[v - v_start].index = static_cast<PetscInt>(here ? slot[v] : owner_slot[v]);
-    KARMAN_VERIFY(vertex_remote[v - v_start].index >= 0, "PlexMesh: a vertex without an owner");
-  }
-  PetscSF sf;
-  KARMAN_PETSC(PetscSFCreate(m_comm, &sf));
-  KARMAN_PETSC(PetscSFSetGraph(sf, static_cast<PetscInt>(m_owned_vertices.size()),
-                               static_cast<PetscInt>(vertex_remote.size()), nullptr,
-                               PETSC_COPY_VALUES, vertex_remote.data(), PETSC_COPY_VALUES));
-  KARMAN_PETSC(PetscSFSetUp(sf));
-  m_ghost_sf = sf;
+  m_ghost_sf = make_ghost_sf(m_dm, m_comm, v_start, v_end, m_owned_vertices);
+  m_cell_ghost_sf = make_ghost_sf(m_dm, m_comm, c_start, c_end, m_owned_cells);
 }
 
 std::vector<long> PlexMesh::global_numbers() const {
@@ -383,15 +465,7 @@ std::vector<MeshDataset> PlexMesh::mesh_datasets() const {
 }
 
 void PlexMesh::refresh_ghosts(Vec global, Vec local) const {
-  PetscSF sf = static_cast<PetscSF>(m_ghost_sf);
-  const PetscScalar* from;
-  PetscScalar* to;
-  KARMAN_PETSC(VecGetArrayRead(global, &from));
-  KARMAN_PETSC(VecGetArray(local, &to));
-  KARMAN_PETSC(PetscSFBcastBegin(sf, MPIU_SCALAR, from, to, MPI_REPLACE));
-  KARMAN_PETSC(PetscSFBcastEnd(sf, MPIU_SCALAR, from, to, MPI_REPLACE));
-  KARMAN_PETSC(VecRestoreArray(local, &to));
-  KARMAN_PETSC(VecRestoreArrayRead(global, &from));
+  refresh_over(m_ghost_sf, global, local);
 }
 
 std::vector<double> PlexMesh::local_cell_centroids() const {

@@ -1,10 +1,11 @@
 // The unstructured mesh (DMPlex from Gmsh) as a field layout, at 1, 2 and 4 ranks: its global
 // vertex numbers are a permutation of the serial mesh's on any rank count, a fields file stores
 // every value at its vertex's row with /mesh/vertices and /mesh/cells describing the mesh (the
-// cells tile the domain: their areas sum to the box's), the ghost refresh brings every copy its
-// owner's value, overlap and refinement do what they say, and bad mesh files are one-line
-// ConfigErrors. Assertions that could differ between ranks are EXPECTs, so no rank leaves a
-// collective call.
+// cells tile the domain: their areas sum to the box's), a per-cell field written on the mesh's
+// cells lands at its cell's row of /mesh/cells and the XDMF names it cell-centred, the ghost
+// refresh brings every copy (vertex or overlap cell) its owner's value, overlap and refinement do
+// what they say, and bad mesh files are one-line ConfigErrors. Assertions that could differ between
+// ranks are EXPECTs, so no rank leaves a collective call.
 #include <gtest/gtest.h>
 #include <petscvec.h>
 
@@ -16,6 +17,7 @@
 
 #include "karman/core/error.hpp"
 #include "karman/io/hdf5.hpp"
+#include "karman/io/xdmf.hpp"
 #include "karman/mesh/plex.hpp"
 #include "support/mpi_world.hpp"
 
@@ -115,28 +117,127 @@ TEST(PlexMesh, FieldsFileStoresValuesByVertexNumberWithTheMesh) {
   if (world_rank() == 0) std::filesystem::remove(path);
 }
 
-// Every local vertex (owned or a copy of a neighbour's) gets its owner's value.
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// A per-cell field given on the local cells (owned and overlap) and written through the cells'
+// layout from the owned cells' rows lands at each cell's row of /mesh/cells: its value there is
+// the function of the centroid of that row's vertices in /mesh/vertices. With and without overlap
+// (whose copies must not be written), and read back to every rank's owned cells.
+TEST(PlexMesh, CellFieldsFileStoresValuesByCellRow) {
+  for (int overlap : {0, 1}) {
+    mesh::PlexMesh mesh(world(), spec_of(kSquare, 0, overlap));
+    const mesh::FieldLayout& cells = mesh.cells();
+    EXPECT_EQ(cells.global_count(), mesh.cell_count());
+    EXPECT_EQ(cells.file_dims(), std::vector<long>{mesh.cell_count()});
+    const std::vector<double> centroids = mesh.local_cell_centroids();
+    std::vector<double> local(mesh.local_cell_numbers().size());
+    for (std::size_t c = 0; c < local.size(); ++c) local[c] = smooth(&centroids[2 * c]);
+    std::vector<double> owned;
+    for (long c : mesh.owned_cells()) owned.push_back(local[c]);
+    ASSERT_EQ(static_cast<long>(owned.size()), cells.owned_count());
+    // The layout's coordinates are the owned cells' centroids, its numbers theirs.
+    const std::vector<double> x = cells.coordinates();
+    const std::vector<long> numbers = cells.global_numbers();
+    for (long i = 0; i < cells.owned_count(); ++i) {
+      EXPECT_EQ(smooth(&x[2 * i]), owned[i]);
+      EXPECT_EQ(numbers[i], mesh.local_cell_numbers()[mesh.owned_cells()[i]]);
+    }
+    const std::string path = scratch("cells_" + std::to_string(world_size()) + ".h5");
+    {
+      io::FieldWriter writer(path, mesh);
+      writer.write_field("c", owned, cells);
+    }
+    const io::FileField c = io::read_field(world(), path, "/fields/c");
+    const io::FileField vertices = io::read_field(world(), path, "/mesh/vertices");
+    const io::FileField topology = io::read_field(world(), path, "/mesh/cells");
+    ASSERT_EQ(c.shape, std::vector<long>{mesh.cell_count()});
+    double worst = 0.0;
+    for (long row = 0; row < mesh.cell_count(); ++row) {
+      double centroid[2] = {0.0, 0.0};
+      for (int k = 0; k < 3; ++k)
+        for (int d = 0; d < 2; ++d)
+          centroid[d] +=
+              vertices.values[2 * static_cast<long>(topology.values[3 * row + k]) + d] / 3;
+      worst = std::max(worst, std::abs(c.values[row] - smooth(centroid)));
+    }
+    EXPECT_LT(worst, 1e-13) << "overlap " << overlap;
+    EXPECT_EQ(io::read_grid_field(path, "/fields/c", cells), owned) << "overlap " << overlap;
+    MPI_Barrier(world());
+    if (world_rank() == 0) std::filesystem::remove(path);
+  }
+}
+
+// Every <Attribute> element of field `name` in an XDMF text, whole.
+std::vector<std::string> attribute_elements(const std::string& text, const std::string& name) {
+  std::vector<std::string> out;
+  const std::string open = "<Attribute Name=\"" + name + "\"";
+  for (auto at = text.find(open); at != std::string::npos; at = text.find(open, at + 1))
+    out.push_back(text.substr(at, text.find("</Attribute>", at) - at));
+  return out;
+}
+
+// The XDMF names a per-cell field Center="Cell" with the mesh's cell count, the others
+// Center="Node" with its vertex count, in the steady grid of every snapshot step too.
+TEST(PlexMesh, XdmfCentresCellFieldsOnCells) {
+  mesh::PlexMesh mesh(world(), spec_of(kSquare));
+  if (world_rank() != 0) return;
+  const std::string path = scratch("cells_" + std::to_string(world_size()) + ".xdmf");
+  io::write_xdmf(path, "f.h5", mesh, {"u", "a"}, {{0, 0.0}, {1, 0.5}}, {"v"}, {"a"});
+  const std::string text = read_text(path);
+  std::filesystem::remove(path);
+  const std::string cells = "Dimensions=\"" + std::to_string(mesh.cell_count()) + "\"";
+  const std::string vertices = "Dimensions=\"" + std::to_string(mesh.global_count()) + "\"";
+  const auto a = attribute_elements(text, "a");
+  ASSERT_EQ(a.size(), 2u) << text;  // the steady fields ride along in both steps
+  for (const std::string& e : a) {
+    EXPECT_NE(e.find("Center=\"Cell\""), std::string::npos) << e;
+    EXPECT_NE(e.find(cells), std::string::npos) << e;
+    EXPECT_NE(e.find("f.h5:/fields/a"), std::string::npos) << e;
+  }
+  for (const std::string name : {"u", "v"}) {
+    const auto nodes = attribute_elements(text, name);
+    EXPECT_EQ(nodes.size(), 2u) << text;
+    for (const std::string& e : nodes) {
+      EXPECT_NE(e.find("Center=\"Node\""), std::string::npos) << e;
+      EXPECT_NE(e.find(vertices), std::string::npos) << e;
+    }
+  }
+}
+
+// Local slots whose value after a ghost refresh of `layout` is not their owner's (each owned
+// point holds a function of its global number).
+long wrong_after_refresh(const mesh::FieldLayout& layout) {
+  const std::vector<long> numbers = layout.global_numbers();
+  Vec global, local;
+  VecCreateMPI(world(), layout.owned_count(), PETSC_DETERMINE, &global);
+  VecCreateSeq(PETSC_COMM_SELF, layout.ghosted_count(), &local);
+  PetscScalar* g;
+  VecGetArray(global, &g);
+  for (long i = 0; i < layout.owned_count(); ++i) g[i] = 10.0 * numbers[i] + 1.0;
+  VecRestoreArray(global, &g);
+  layout.refresh_ghosts(global, local);
+  const std::vector<long> ghosted = layout.ghosted_numbers();
+  const PetscScalar* l;
+  VecGetArrayRead(local, &l);
+  long wrong = 0;
+  for (long i = 0; i < layout.ghosted_count(); ++i) wrong += l[i] != 10.0 * ghosted[i] + 1.0;
+  VecRestoreArrayRead(local, &l);
+  VecDestroy(&global);
+  VecDestroy(&local);
+  return wrong;
+}
+
+// Every local vertex (owned or a copy of a neighbour's) and every local cell (owned or an
+// overlap copy) gets its owner's value.
 TEST(PlexMesh, GhostRefreshBringsTheOwnersValues) {
   for (int overlap : {0, 1}) {
     mesh::PlexMesh mesh(world(), spec_of(kSquare, 0, overlap));
-    const std::vector<long> numbers = mesh.global_numbers();
-    Vec global, local;
-    VecCreateMPI(world(), mesh.owned_count(), PETSC_DETERMINE, &global);
-    VecCreateSeq(PETSC_COMM_SELF, mesh.ghosted_count(), &local);
-    PetscScalar* g;
-    VecGetArray(global, &g);
-    for (long i = 0; i < mesh.owned_count(); ++i) g[i] = 10.0 * numbers[i] + 1.0;
-    VecRestoreArray(global, &g);
-    mesh.refresh_ghosts(global, local);
-    const std::vector<long> ghosted = mesh.ghosted_numbers();
-    const PetscScalar* l;
-    VecGetArrayRead(local, &l);
-    long wrong = 0;
-    for (long i = 0; i < mesh.ghosted_count(); ++i) wrong += l[i] != 10.0 * ghosted[i] + 1.0;
-    VecRestoreArrayRead(local, &l);
-    EXPECT_EQ(wrong, 0) << "overlap " << overlap;
-    VecDestroy(&global);
-    VecDestroy(&local);
+    EXPECT_EQ(wrong_after_refresh(mesh), 0) << "vertices, overlap " << overlap;
+    EXPECT_EQ(wrong_after_refresh(mesh.cells()), 0) << "cells, overlap " << overlap;
+    EXPECT_EQ(mesh.cells().ghosted_numbers(), mesh.local_cell_numbers());
     const auto sizes = mesh.partition_sizes();
     const long halo = std::accumulate(sizes.halo_vertices.begin(), sizes.halo_vertices.end(), 0L);
     const long copies = std::accumulate(sizes.overlap_cells.begin(), sizes.overlap_cells.end(), 0L);

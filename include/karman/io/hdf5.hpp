@@ -10,6 +10,10 @@
 //   /snapshots/<NNNNNN>/<name>   time series, group attribute `time`
 // Every dataset carries attributes `shape` (its dims, [nz, ny, nx]) and `spacing` and `lower`
 // (x first: dx, dy, dz) so it can be read on its own.
+//
+// For an unstructured mesh (mesh::PlexMesh) the file also holds /mesh/vertices and /mesh/cells;
+// a field is [n_vertices] in global vertex order, or [n_cells] in global cell order (the rows of
+// /mesh/cells) when it is written on the mesh's cells() layout.
 
 #include <string>
 #include <vector>
@@ -42,6 +46,10 @@ class FieldWriter {
   // `owned` is this rank's owned values [n_owned] in the layout's storage order; the dataset has
   // the layout's file dims and dataset attributes. A name is written once.
   void write_field(const std::string& name, const std::vector<double>& owned);
+  // The same on another layout of the writer's points on the same communicator, such as a mesh's
+  // cells (mesh::PlexMesh::cells(): `owned` [n_owned_cells], dataset [n_cells]).
+  void write_field(const std::string& name, const std::vector<double>& owned,
+                   const mesh::FieldLayout& layout);
   // Dataset /snapshots/<index as %06ld>/<name>; the first field of an index sets its `time`.
   void write_snapshot(long index, double time, const std::string& name,
                       const std::vector<double>& owned);

@@ -17,6 +17,11 @@
 // numbers of each cell's vertices), which the XDMF sidecar names as Triangle / Tetrahedron
 // topology. Values move between a rank's owned vertices and its contiguous block of the file by a
 // PetscSF, so every write and read is one collective hyperslab.
+//
+// Per-cell fields (a coefficient with one value per cell) have their own layout, cells(): its
+// points are the cells, owned as the vertices are (an overlap cell is a copy of its owner's), at
+// their centroids; in a fields file they are rows of 1D datasets [n_cells] in global cell order,
+// the order of /mesh/cells, which the XDMF names as Center="Cell" attributes.
 
 #include <mpi.h>
 
@@ -67,6 +72,15 @@ class PlexMesh final : public FieldLayout {
   const char* cell_type() const { return m_dim == 2 ? "triangle" : "tetrahedron"; }
   // Local vertex index (DMPlex point − first vertex point) of each owned vertex, increasing.
   const std::vector<long>& owned_vertices() const { return m_owned_vertices; }
+  // Local cell index (DMPlex point − first cell point) of each owned cell, increasing: the
+  // storage order of cells(), so values on the local cells [n_local_cells] become owned values by
+  // picking these rows.
+  const std::vector<long>& owned_cells() const { return m_owned_cells; }
+  // The cells as a FieldLayout (points: owned cells in storage order, coordinates: centroids,
+  // file dims [n_cells], ghosts: every local cell), for per-cell fields: pass it to
+  // io::FieldWriter::write_field beside the mesh. Its viewer mesh, attributes and mesh datasets
+  // are the mesh's. Lives as long as the mesh.
+  const FieldLayout& cells() const;
   PartitionSizes partition_sizes() const;  // collective
   // Every cell held here (owned and overlap), in local cell order (DMPlex points of height 0):
   // its global number, and its centroid [n_local_cells, dim].
@@ -96,11 +110,12 @@ class PlexMesh final : public FieldLayout {
 
  private:
   class NaturalOrder;  // a PetscSF between owned items and contiguous blocks of their numbers
+  class Cells;         // the layout cells() returns
 
   void read_serial(const MeshSpec& spec);
   void distribute(const MeshSpec& spec);
   void number_points(const std::vector<long>& serial_point);
-  void build_ghost_sf();
+  void build_ghost_sfs();
 
   MPI_Comm m_comm;
   MeshSpec m_spec;
@@ -115,7 +130,9 @@ class PlexMesh final : public FieldLayout {
   std::vector<long> m_cell_numbers;        // [owned cells] global cell number
   std::vector<long> m_local_cell_numbers;  // [local cells] global cell number
   std::unique_ptr<NaturalOrder> m_vertex_order, m_cell_order;
-  void* m_ghost_sf = nullptr;  // PetscSF: owned storage index → every local vertex
+  std::unique_ptr<Cells> m_cells;
+  void* m_ghost_sf = nullptr;       // PetscSF: owned storage index → every local vertex
+  void* m_cell_ghost_sf = nullptr;  // PetscSF: owned cell storage index → every local cell
 };
 
 }  // namespace karman::mesh
