@@ -1,6 +1,6 @@
 // The finite-element reference: the case's PDE on its Gmsh mesh (DMPlex, PetscFE), written as
 // per-vertex fields with the mesh (/mesh/vertices, /mesh/cells) and an XDMF sidecar with
-// Triangle / Tetrahedron topology.
+// Triangle / Tetrahedron topology; a per-cell Darcy coefficient is a per-cell field.
 
 #include "fem_reference.hpp"
 
@@ -24,9 +24,7 @@ namespace {
 
 // An expression of a case as a function of a mesh point (dim coordinates) and time.
 fem::Function function_of(const Expression& e, int dim) {
-  return [e, dim](const double* x, double t) {
-    return e(x[0], x[1], dim > 2 ? x[2] : 0.0, t);
-  };
+  return [e, dim](const double* x, double t) { return e(x[0], x[1], dim > 2 ? x[2] : 0.0, t); };
 }
 
 // f at every owned vertex ([n_owned], storage order).
@@ -53,7 +51,12 @@ std::vector<double> random_field_on_cells(const mesh::PlexMesh& mesh,
     grid.lower[d] = box[d];
     grid.upper[d] = box[dim + d];
   }
-  const std::vector<double> field = pde::random_field_global(grid, spec);
+  // Interpolate the field itself and threshold at the cells: a thresholded grid field (values
+  // `above` / `below`) would be thresholded twice, every cell coming out `above` when both are
+  // above the threshold.
+  config::RandomFieldSpec smooth = spec;
+  smooth.thresholded = false;
+  const std::vector<double> field = pde::random_field_global(grid, smooth);
   const std::vector<double> centroids = mesh.local_cell_centroids();
   const long cells = static_cast<long>(centroids.size()) / dim;
   std::vector<double> out(cells);
@@ -96,6 +99,14 @@ std::vector<double> file_field_on_cells(MPI_Comm comm, const mesh::PlexMesh& mes
   return out;
 }
 
+// The owned cells' rows [n_owned_cells] of values on the local cells [n_local_cells].
+std::vector<double> on_owned_cells(const mesh::PlexMesh& mesh, const std::vector<double>& local) {
+  std::vector<double> out;
+  out.reserve(mesh.owned_cells().size());
+  for (long c : mesh.owned_cells()) out.push_back(local.at(c));
+  return out;
+}
+
 // -∇·(a∇u) is elliptic only for a > 0.
 void require_positive(MPI_Comm comm, const std::vector<double>& values, const Place& place) {
   double smallest = std::numeric_limits<double>::infinity();
@@ -108,7 +119,7 @@ void require_positive(MPI_Comm comm, const std::vector<double>& values, const Pl
 }
 
 // The Darcy coefficient: an expression (checked at the vertices and cell centroids), or per-cell
-// values from a random field or a file. Returns the values to store as a per-vertex field.
+// values from a random field or a file (problem.cell_coefficient, on the local cells).
 void set_coefficient(MPI_Comm comm, const mesh::PlexMesh& mesh, const config::FieldSpec& spec,
                      fem::Problem& problem) {
   if (spec.source == config::FieldSpec::Source::expression) {
@@ -168,10 +179,10 @@ fem::Problem problem_of(MPI_Comm comm, const mesh::PlexMesh& mesh,
     problem.time.snapshots = spec.time->snapshots;
   }
   for (const config::MeshCondition& c : spec.mesh->conditions)
-    problem.conditions.push_back(
-        {c.kind == config::MeshCondition::Kind::dirichlet ? fem::Condition::Kind::dirichlet
-                                                          : fem::Condition::Kind::neumann,
-         c.tags, function_of(*c.value, dim)});
+    problem.conditions.push_back({c.kind == config::MeshCondition::Kind::dirichlet
+                                      ? fem::Condition::Kind::dirichlet
+                                      : fem::Condition::Kind::neumann,
+                                  c.tags, function_of(*c.value, dim)});
   return problem;
 }
 
@@ -221,13 +232,18 @@ std::string run_fem_reference(RunContext& ctx, const config::ProblemSpec& p) {
   writer.layout_attributes();
   writer.attribute("config", ctx.resolved_yaml);
   writer.attribute("karman_version", std::string(KARMAN_VERSION));
-  std::vector<std::string> fields;
+  std::vector<std::string> fields, cell_fields;
   auto store = [&](const std::string& name, const std::vector<double>& values) {
     writer.write_field(name, values);
     fields.push_back(name);
   };
   if (problem.source) store("source", at_vertices(mesh, problem.source, 0.0));
   if (problem.coefficient) store("coefficient", at_vertices(mesh, problem.coefficient, 0.0));
+  if (!problem.cell_coefficient.empty()) {
+    writer.write_field("coefficient", on_owned_cells(mesh, problem.cell_coefficient), mesh.cells());
+    fields.push_back("coefficient");
+    cell_fields.push_back("coefficient");
+  }
 
   std::vector<io::XdmfSnapshot> snapshots;
   auto on_snapshot = [&](long index, double t, const std::vector<double>& u) {
@@ -263,7 +279,7 @@ std::string run_fem_reference(RunContext& ctx, const config::ProblemSpec& p) {
     std::vector<std::string> snapshot_fields{"reference"};
     if (problem.exact) snapshot_fields.push_back("error");
     io::write_xdmf(ctx.dir->staged("fields.xdmf"), "fields.h5", mesh, fields, snapshots,
-                   snapshots.empty() ? std::vector<std::string>{} : snapshot_fields);
+                   snapshots.empty() ? std::vector<std::string>{} : snapshot_fields, cell_fields);
   }
   const auto& stats = result.stats;
   log().info("PETSc {} + {}: {} iterations, residual {:.3e} ({}), setup {:.3f} s, solve {:.3f} s",

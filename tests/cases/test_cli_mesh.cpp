@@ -1,10 +1,14 @@
 // `karman run` on unstructured meshes (kind reference with `mesh:`): the same case on 1, 2 and 4
-// ranks gives the same field by global vertex number (to 1e-10 relative), the report describes
-// the mesh and its partition, and the fields file carries the mesh an XDMF reader needs.
+// ranks gives the same field by global vertex number (to 1e-10 relative) and the same per-cell
+// coefficient by global cell number (both values of the thresholded field present), `karman
+// compare` reads both kinds of field, the report describes the mesh and its partition, and the
+// fields file carries the mesh an XDMF reader needs.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
 
 #include "karman/io/hdf5.hpp"
 #include "support/cli.hpp"
@@ -25,7 +29,9 @@ std::string darcy_case(const std::string& mesh) {
          "  coefficient: {random: {alpha: 2, tau: 3, seed: 4, threshold: {value: 0, above: 12, "
          "below: 3}}}\n"
          "mesh:\n"
-         "  file: " + mesh + "\n"
+         "  file: " +
+         mesh +
+         "\n"
          "  order: 2\n"
          "conditions:\n"
          "  - {type: dirichlet, on: [left, right], value: 0}\n"
@@ -40,7 +46,7 @@ nlohmann::json report_of(const fs::path& run) {
 TEST(CliMesh, SameFieldOnOneTwoAndFourRanks) {
   const fs::path dir = test_folder();
   write_text(dir / "darcy.yaml", darcy_case((source_dir() / "meshes" / "square.msh").string()));
-  std::vector<double> one;
+  std::vector<double> one, one_coefficient;
   for (int ranks : {0, 2, 4}) {
     const std::string out = "out" + std::to_string(ranks);
     const CliResult r = run_karman(dir, {"run", "darcy.yaml", "--output", out, "--quiet"}, ranks);
@@ -55,10 +61,16 @@ TEST(CliMesh, SameFieldOnOneTwoAndFourRanks) {
     const io::FileField u =
         io::read_field(MPI_COMM_SELF, (dir / out / "fields.h5").string(), "/fields/reference");
     ASSERT_EQ(u.shape, std::vector<long>{mesh.at("vertices").get<long>()});
+    const io::FileField a =
+        io::read_field(MPI_COMM_SELF, (dir / out / "fields.h5").string(), "/fields/coefficient");
+    ASSERT_EQ(a.shape, std::vector<long>{mesh.at("cells").get<long>()});
+    EXPECT_EQ(std::set<double>(a.values.begin(), a.values.end()), (std::set<double>{3.0, 12.0}));
     if (one.empty()) {
       one = u.values;
+      one_coefficient = a.values;
       continue;
     }
+    EXPECT_EQ(a.values, one_coefficient) << ranks << " ranks";
     double diff = 0.0, norm = 0.0;
     for (std::size_t i = 0; i < one.size(); ++i) {
       diff = std::max(diff, std::abs(u.values[i] - one[i]));
@@ -70,6 +82,27 @@ TEST(CliMesh, SameFieldOnOneTwoAndFourRanks) {
   const std::string xdmf = read_text(dir / "out0" / "fields.xdmf");
   EXPECT_NE(xdmf.find("TopologyType=\"Triangle\""), std::string::npos) << xdmf;
   EXPECT_NE(xdmf.find("fields.h5:/mesh/cells"), std::string::npos) << xdmf;
+  EXPECT_NE(xdmf.find("<Attribute Name=\"coefficient\" AttributeType=\"Scalar\" Center=\"Cell\">"),
+            std::string::npos)
+      << xdmf;
+  // `karman compare` reads per-vertex and per-cell datasets alike, by row.
+  const CliResult r = run_karman(dir, {"compare", (dir / "out2" / "fields.h5").string(),
+                                       (dir / "out0" / "fields.h5").string()});
+  ASSERT_EQ(r.status, 0) << r;
+  std::set<std::string> compared;
+  std::istringstream lines(r.out);
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream in(line);
+    std::string name, shape, rel_l2;
+    in >> name >> shape >> rel_l2;
+    if (name != "coefficient" && name != "reference") continue;
+    compared.insert(name);
+    if (name == "coefficient")
+      EXPECT_EQ(std::stod(rel_l2), 0.0) << r;  // the same value per cell on any rank count
+    else
+      EXPECT_LT(std::stod(rel_l2), 1e-10) << r;
+  }
+  EXPECT_EQ(compared, (std::set<std::string>{"coefficient", "reference"})) << r;
 }
 
 }  // namespace
