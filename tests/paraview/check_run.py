@@ -7,12 +7,14 @@
 #   - the time steps are the snapshot times of the file (and --times N of them, when given);
 #   - every block (dataset) it shows is one group of the file at that time (/fields, or the
 #     snapshot /snapshots/NNNNNN whose attribute `time` is the step), each group exactly once;
-#   - a block's point-array names are the group's dataset names;
+#   - a block's array names are the group's dataset names, each a point array, or a cell array for
+#     a mesh's per-cell dataset (one value per row of /mesh/cells);
 #   - its bounds are the file's (and --bounds, when given: the case's box, x first, 0 0 for a
 #     missing dimension);
-#   - every array's value range is the dataset's min and max, and the value at every point is the
+#   - every array's value range is the dataset's min and max, the value at every point is the
 #     dataset's value at the node of that point's coordinates (so a transposed or mirrored field
-#     fails even where its range and bounds agree).
+#     fails even where its range and bounds agree), and the value on every cell the dataset's row
+#     of the /mesh/cells row with that cell's vertices (so values on the wrong cells fail).
 # Exit 0 when everything holds, 1 with one line per failure otherwise. Needs h5py inside pvpython
 # (Debian's python3-paraview runs the system python3, which has python3-h5py).
 import argparse
@@ -57,6 +59,12 @@ class GridGeometry:
                 out += [0.0, 0.0]
         return out
 
+    def centring(self, dataset):
+        return "point"
+
+    def values_at_cells(self, dataset, block):
+        raise ValueError("a grid has no per-cell fields")
+
     def values_at_points(self, dataset, points):
         """[n_points] dataset values at the nodes of `points` [n_points, 3] (x first)."""
         dim = len(self.shape)
@@ -72,8 +80,10 @@ class GridGeometry:
 
 class MeshGeometry:
     """The points of an unstructured mesh file: /mesh/vertices [n_vertices, dim] (global vertex
-    order, the order of every field dataset). A ParaView point is matched to the vertex with the
-    same coordinates (exactly: the reader takes them from that dataset)."""
+    order, the order of every per-vertex dataset) and /mesh/cells [n_cells, dim + 1] (the global
+    vertex numbers of each cell, in the order of every per-cell dataset). A ParaView point is
+    matched to the vertex with the same coordinates (exactly: the reader takes them from that
+    dataset), a ParaView cell to the row of /mesh/cells with the same vertices."""
 
     def __init__(self, h5):
         self.vertices = np.asarray(h5["mesh"]["vertices"][...])
@@ -81,6 +91,39 @@ class MeshGeometry:
         self.index = {tuple(v): i for i, v in enumerate(self.vertices)}
         if len(self.index) != len(self.vertices):
             raise ValueError("two vertices of /mesh/vertices share their coordinates")
+        cells = np.asarray(h5["mesh"]["cells"][...])
+        self.n_cells = len(cells)
+        self.cell_row = {tuple(sorted(int(v) for v in c)): i for i, c in enumerate(cells)}
+        if len(self.cell_row) != self.n_cells:
+            raise ValueError("two rows of /mesh/cells have the same vertices")
+
+    def centring(self, dataset):
+        """"point" for a per-vertex dataset, "cell" for a per-cell one (told by its length)."""
+        n = dataset.size
+        if n == len(self.vertices) and n != self.n_cells:
+            return "point"
+        if n == self.n_cells and n != len(self.vertices):
+            return "cell"
+        raise ValueError("%s: %d values for %d vertices and %d cells: per vertex or per cell?" %
+                         (dataset.name, n, len(self.vertices), self.n_cells))
+
+    def vertex_of(self, p):
+        key = tuple(p[: self.dim])
+        if key not in self.index:
+            raise ValueError("point %s is no vertex of /mesh/vertices" % (tuple(p),))
+        return self.index[key]
+
+    def values_at_cells(self, dataset, block):
+        """[n_cells] dataset values at the rows of /mesh/cells of the block's cells."""
+        rows = []
+        for i in range(block.GetNumberOfCells()):
+            ids = block.GetCell(i).GetPointIds()
+            key = tuple(sorted(self.vertex_of(block.GetPoint(ids.GetId(k)))
+                               for k in range(ids.GetNumberOfIds())))
+            if key not in self.cell_row:
+                raise ValueError("cell %d (vertices %s) is no row of /mesh/cells" % (i, key))
+            rows.append(self.cell_row[key])
+        return np.asarray(dataset[...])[np.array(rows, dtype=np.int64)]
 
     def bounds(self):
         out = []
@@ -93,12 +136,7 @@ class MeshGeometry:
 
     def values_at_points(self, dataset, points):
         """[n_points] dataset values at the vertices of `points` [n_points, 3] (x first)."""
-        rows = []
-        for p in points:
-            key = tuple(p[: self.dim])
-            if key not in self.index:
-                raise ValueError("point %s is no vertex of /mesh/vertices" % (tuple(p),))
-            rows.append(self.index[key])
+        rows = [self.vertex_of(p) for p in points]
         return np.asarray(dataset[...])[np.array(rows, dtype=np.int64)]
 
 
@@ -139,9 +177,12 @@ def leaf_blocks(data):
 
 
 def block_arrays(block):
-    pd = block.GetPointData()
-    return {pd.GetArrayName(i): numpy_support.vtk_to_numpy(pd.GetArray(i))
-            for i in range(pd.GetNumberOfArrays())}
+    """{name: (centring, values)}: the block's point arrays ("point") and cell arrays ("cell")."""
+    out = {}
+    for centring, data in (("point", block.GetPointData()), ("cell", block.GetCellData())):
+        for i in range(data.GetNumberOfArrays()):
+            out[data.GetArrayName(i)] = (centring, numpy_support.vtk_to_numpy(data.GetArray(i)))
+    return out
 
 
 def block_points(block):
@@ -153,12 +194,17 @@ def matches(h5, geometry, group, block):
     problems = []
     arrays = block_arrays(block)
     names = sorted(h5[group])
-    if sorted(arrays) != names:
-        return ["point arrays %s, file %s has %s" % (sorted(arrays), group, names)]
+    shown = sorted((name, centring) for name, (centring, _) in arrays.items())
+    try:
+        wanted = sorted((name, geometry.centring(h5[group][name])) for name in names)
+    except ValueError as e:
+        return [str(e)]
+    if shown != wanted:
+        return ["arrays %s, file %s has %s" % (shown, group, wanted)]
     points = block_points(block)
     for name in names:
         dataset = h5[group][name]
-        values, expected = arrays[name], np.asarray(dataset[...]).ravel()
+        (centring, values), expected = arrays[name], np.asarray(dataset[...]).ravel()
         if values.size != expected.size:
             problems.append("%s: %d values, file %d" % (name, values.size, expected.size))
             continue
@@ -167,14 +213,19 @@ def matches(h5, geometry, group, block):
         if not (close(got_low, low) and close(got_high, high)):
             problems.append("%s: range [%g, %g], file [%g, %g]" % (name, got_low, got_high, low, high))
         try:
-            at_points = geometry.values_at_points(dataset, points)
+            if centring == "point":
+                at_points = geometry.values_at_points(dataset, points)
+            else:
+                at_points = geometry.values_at_cells(dataset, block)
         except ValueError as e:
             problems.append("%s: %s" % (name, e))
             continue
         if not np.array_equal(values, at_points):
             worst = int(np.argmax(np.abs(values - at_points)))
-            problems.append("%s: point %s shows %g, the file has %g there" %
-                            (name, tuple(points[worst]), values[worst], at_points[worst]))
+            where = ("point %s" % (tuple(points[worst]),) if centring == "point" else
+                     "cell %d" % worst)
+            problems.append("%s: %s shows %g, the file has %g there" %
+                            (name, where, values[worst], at_points[worst]))
     return problems
 
 
