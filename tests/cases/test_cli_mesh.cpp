@@ -1,6 +1,7 @@
 // `karman run` on unstructured meshes (kind reference with `mesh:`): the same case on 1, 2 and 4
 // ranks gives the same field by global vertex number (to 1e-10 relative), the report describes
-// the mesh and its partition, and the fields file carries the mesh an XDMF reader needs.
+// the mesh and its partition, and the fields file carries the mesh an XDMF reader needs;
+// `karman info --mesh` describes a mesh file.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -25,7 +26,9 @@ std::string darcy_case(const std::string& mesh) {
          "  coefficient: {random: {alpha: 2, tau: 3, seed: 4, threshold: {value: 0, above: 12, "
          "below: 3}}}\n"
          "mesh:\n"
-         "  file: " + mesh + "\n"
+         "  file: " +
+         mesh +
+         "\n"
          "  order: 2\n"
          "conditions:\n"
          "  - {type: dirichlet, on: [left, right], value: 0}\n"
@@ -70,6 +73,23 @@ TEST(CliMesh, SameFieldOnOneTwoAndFourRanks) {
   const std::string xdmf = read_text(dir / "out0" / "fields.xdmf");
   EXPECT_NE(xdmf.find("TopologyType=\"Triangle\""), std::string::npos) << xdmf;
   EXPECT_NE(xdmf.find("fields.h5:/mesh/cells"), std::string::npos) << xdmf;
+}
+
+// `karman info --mesh` describes a mesh file as PETSc reads it and splits it on the run's ranks.
+TEST(CliMesh, InfoDescribesTheMeshAndItsPartition) {
+  const fs::path dir = test_folder();
+  const std::string holes = (source_dir() / "meshes" / "holes.msh").string();
+  const CliResult r = run_karman(dir, {"info", "--mesh", holes}, 2);
+  ASSERT_EQ(r.status, 0) << r;
+  for (const std::string piece :
+       {"2D, 1330 triangles, 731 vertices", "boundary outer (physical tag 1",
+        "boundary holes (physical tag 2", "region   domain",
+        "partition over 2 rank(s) (ptscotch): owned cells "})
+    EXPECT_NE(r.out.find(piece), std::string::npos) << piece << "\n" << r;
+  const CliResult missing = run_karman(dir, {"info", "--mesh", "nothere.msh"});
+  EXPECT_EQ(missing.status, 1) << missing;
+  EXPECT_NE(missing.err.find("mesh file 'nothere.msh' does not exist"), std::string::npos)
+      << missing;
 }
 
 }  // namespace
