@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "karman/io/hdf5.hpp"
 #include "support/cli.hpp"
@@ -70,6 +71,24 @@ TEST(CliMesh, SameFieldOnOneTwoAndFourRanks) {
     EXPECT_LT(diff / norm, 1e-10) << ranks << " ranks";
     std::cout << ranks << " ranks: max |u - u_1| / max |u_1| = " << diff / norm << "\n";
   }
+  // Another partitioner from the command line, and `karman compare` on two runs of one mesh.
+  const CliResult simple = run_karman(
+      dir,
+      {"run", "darcy.yaml", "--output", "simple", "--quiet", "-petscpartitioner_type", "simple"},
+      2);
+  ASSERT_EQ(simple.status, 0) << simple;
+  const CliResult compared =
+      run_karman(dir, {"compare", "simple/fields.h5", "out0/fields.h5", "--field", "reference"});
+  ASSERT_EQ(compared.status, 0) << compared;
+  const auto lines = nonempty_lines(compared.out);
+  ASSERT_EQ(lines.size(), 2u) << compared;
+  std::istringstream row(lines[1]);
+  std::string name;
+  long n = 0;
+  double rel_l2 = 1.0;
+  row >> name >> n >> rel_l2;
+  EXPECT_EQ(name, "reference") << compared;
+  EXPECT_LT(rel_l2, 1e-10) << compared;
   const std::string xdmf = read_text(dir / "out0" / "fields.xdmf");
   EXPECT_NE(xdmf.find("TopologyType=\"Triangle\""), std::string::npos) << xdmf;
   EXPECT_NE(xdmf.find("fields.h5:/mesh/cells"), std::string::npos) << xdmf;
