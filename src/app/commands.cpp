@@ -18,6 +18,7 @@
 #include "karman/core/timer.hpp"
 #include "karman/io/hdf5.hpp"
 #include "karman/mesh/layout.hpp"
+#include "karman/mesh/plex.hpp"
 #include "karman/nn/gemm.hpp"
 #include "karman/run/method.hpp"
 #include "methods.hpp"
@@ -169,6 +170,38 @@ int print_info(MPI_Comm comm) {
   fmt::print("  methods ");
   for (const auto& m : registered_methods()) fmt::print(" {}", m.kind);
   fmt::print("\n");
+  return 0;
+}
+
+int print_mesh_info(MPI_Comm comm, const std::string& file) {
+  mesh::MeshSpec spec;
+  spec.file = file;
+  spec.place = Place{file, 0, 0};
+  const mesh::PlexMesh mesh(comm, spec);
+  const mesh::PartitionSizes sizes = mesh.partition_sizes();  // collective
+  const std::vector<double> box = mesh.bounding_box();         // collective
+  int rank;
+  MPI_Comm_rank(comm, &rank);
+  if (rank != 0) return 0;
+  fmt::print("{}: Gmsh {}{}, {}D, {} {}s, {} vertices\n", file, mesh.header().version,
+             mesh.header().binary ? " (binary)" : "", mesh.dim(), mesh.cell_count(),
+             mesh.cell_type(), mesh.global_count());
+  // Cells' groups are regions, faces' groups the boundary parts a case's `conditions` name.
+  for (int d = mesh.dim(); d >= 0; --d)
+    for (const auto& g : mesh.header().groups_of_dimension(d)) {
+      const char* what = d == mesh.dim()       ? "region  "
+                         : d == mesh.dim() - 1 ? "boundary"
+                                               : "group   ";
+      fmt::print("  {} {} (physical tag {}, dimension {})\n", what,
+                 g.name.empty() ? "(unnamed)" : g.name, g.tag, d);
+    }
+  fmt::print("  box      [{}] .. [{}]\n",
+             fmt::join(std::vector<double>(box.begin(), box.begin() + mesh.dim()), ", "),
+             fmt::join(std::vector<double>(box.begin() + mesh.dim(), box.end()), ", "));
+  fmt::print(
+      "  partition over {} rank(s) ({}): owned cells {}, owned vertices {}, halo vertices {}\n",
+      sizes.owned_cells.size(), spec.partitioner, fmt::join(sizes.owned_cells, " "),
+      fmt::join(sizes.owned_vertices, " "), fmt::join(sizes.halo_vertices, " "));
   return 0;
 }
 

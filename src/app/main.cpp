@@ -86,7 +86,12 @@ int main(int argc, char** argv) {
   auto* validate_cmd = cli.add_subcommand("validate", "check a case file against the schema");
   validate_cmd->add_option("case", validate_file, "case file (YAML)")->required();
   validate_cmd->add_option("--set", validate_sets, "override a case key: a.b=value (repeatable)");
-  auto* info_cmd = cli.add_subcommand("info", "versions, Kokkos backend, MPI, HDF5");
+  auto* info_cmd =
+      cli.add_subcommand("info", "versions, Kokkos backend, MPI, HDF5; with --mesh a mesh file");
+  std::string info_mesh;
+  info_cmd->add_option("--mesh", info_mesh,
+                       "a Gmsh mesh: its cells, vertices, boundary parts and its partition over "
+                       "the ranks of this run");
   std::string file_a, file_b, field;
   auto* compare_cmd = cli.add_subcommand("compare", "error norms between fields of two HDF5 files");
   compare_cmd->add_option("a", file_a, "approximation (HDF5)")->required();
@@ -106,7 +111,8 @@ int main(int argc, char** argv) {
     else if (*validate_cmd)
       status = karman::app::validate_case(PETSC_COMM_WORLD, validate_file, validate_sets);
     else if (*info_cmd)
-      status = karman::app::print_info(PETSC_COMM_WORLD);
+      status = info_mesh.empty() ? karman::app::print_info(PETSC_COMM_WORLD)
+                                 : karman::app::print_mesh_info(PETSC_COMM_WORLD, info_mesh);
     else if (*compare_cmd)
       status = karman::app::compare_files(PETSC_COMM_WORLD, file_a, file_b, field);
     else if (*post_cmd)

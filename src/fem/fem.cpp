@@ -26,7 +26,6 @@ namespace {
 
 using detail::aux_coefficient;
 using detail::aux_count;
-using detail::aux_neumann;
 using detail::aux_source;
 
 // The label naming boundary parts, as DMPlexCreateGmshFromFile and DMPlexCreateBoxMesh make it.
@@ -77,17 +76,10 @@ PetscErrorCode evaluate_time_derivative(PetscInt, PetscReal t, const PetscReal x
 using PointFunction = PetscErrorCode (*)(PetscInt, PetscReal, const PetscReal[], PetscInt,
                                          PetscScalar*, void*);
 
-// The auxiliary vectors (pointwise.hpp): the volume one, and one per Neumann face-set value
-// whose field `aux_neumann` holds that condition's g.
+// The auxiliary DM and vector of pointwise.hpp's fields (source, κ).
 struct AuxData {
   petsc::DM dm;
   petsc::Vec volume;
-  struct Face {
-    int value;
-    const FunctionContext* g;
-    petsc::Vec vec;
-  };
-  std::deque<Face> faces;
   const FunctionContext* source = nullptr;
   const FunctionContext* coefficient = nullptr;  // null with per-cell values
   double refreshed_at = std::nan("");
@@ -204,12 +196,13 @@ void set_conditions(Solve& s, const Problem& problem) {
   if (!label) throw ConfigError("fem: the mesh has no \"Face Sets\" label (no boundary parts)");
   PetscDS ds;
   KARMAN_PETSC(DMGetDS(s.dm, &ds));
+  int neumann_count = 0;
   for (std::size_t i = 0; i < problem.conditions.size(); ++i) {
     const Condition& c = problem.conditions[i];
     const std::vector<PetscInt> values(c.face_set_values.begin(), c.face_set_values.end());
-    const FunctionContext* data = s.add(c.value);
     const PetscInt n = static_cast<PetscInt>(values.size());
     if (c.kind == Condition::Kind::dirichlet) {
+      const FunctionContext* data = s.add(c.value);
       const std::string name = "dirichlet_" + std::to_string(i);
       KARMAN_PETSC(DMAddBoundary(s.dm, DM_BC_ESSENTIAL, name.c_str(), label, n, values.data(), 0, 0,
                                  nullptr, reinterpret_cast<void (*)()>(evaluate),
@@ -218,21 +211,24 @@ void set_conditions(Solve& s, const Problem& problem) {
       continue;
     }
     const std::string name = "neumann_" + std::to_string(i);
+    const int slot = neumann_count++;
+    if (slot >= detail::NeumannSlots::capacity)
+      throw ConfigError("fem: more than " + std::to_string(detail::NeumannSlots::capacity) +
+                        " Neumann conditions");
+    detail::neumann_slots().g[slot] = &c.value;
     PetscInt bd;
     PetscWeakForm wf;
     KARMAN_PETSC(DMAddBoundary(s.dm, DM_BC_NATURAL, name.c_str(), label, n, values.data(), 0, 0,
                                nullptr, nullptr, nullptr, nullptr, &bd));
     KARMAN_PETSC(PetscDSGetBoundary(ds, bd, &wf, nullptr, nullptr, nullptr, nullptr, nullptr,
                                     nullptr, nullptr, nullptr, nullptr, nullptr, nullptr));
-    for (PetscInt value : values) {
-      KARMAN_PETSC(PetscWeakFormSetIndexBdResidual(wf, label, value, 0, 0, 0, detail::f0_neumann, 0,
-                                                   nullptr));
-      s.aux.faces.push_back({static_cast<int>(value), data, {}});
-    }
+    for (PetscInt value : values)
+      KARMAN_PETSC(PetscWeakFormSetIndexBdResidual(wf, label, value, 0, 0, 0,
+                                                   detail::neumann_residual(slot), 0, nullptr));
   }
 }
 
-// The auxiliary DM: source and Neumann data in P_order, κ in P_order or P0 (per-cell values),
+// The auxiliary DM: the source in P_order, κ in P_order or P0 (per-cell values),
 // with the solution's quadrature so they are evaluated at the same points.
 void create_aux_dm(Solve& s, DM original, const Problem& problem) {
   KARMAN_PETSC(DMClone(original, s.aux.dm.out()));
@@ -241,7 +237,7 @@ void create_aux_dm(Solve& s, DM original, const Problem& problem) {
   KARMAN_PETSC(DMGetDS(s.dm, &ds));
   KARMAN_PETSC(PetscDSGetDiscretization(ds, 0, reinterpret_cast<PetscObject*>(&u_fe)));
   const bool per_cell = !problem.cell_coefficient.empty();
-  const char* names[aux_count] = {"source", "coefficient", "neumann"};
+  const char* names[aux_count] = {"source", "coefficient"};
   for (PetscInt f = 0; f < aux_count; ++f) {
     const int degree = (f == aux_coefficient && per_cell) ? 0 : problem.order;
     PetscFE fe = make_lagrange(s.dim, degree);
@@ -276,24 +272,18 @@ void write_cell_coefficient(DM aux_dm, Vec aux, const std::vector<double>& value
 // written beside it).
 void project_coefficient(AuxData& aux) {
   if (!aux.coefficient) return;
-  PointFunction funcs[aux_count] = {nullptr, evaluate, nullptr};
-  void* ctxs[aux_count] = {nullptr, const_cast<FunctionContext*>(aux.coefficient), nullptr};
+  PointFunction funcs[aux_count] = {nullptr, evaluate};
+  void* ctxs[aux_count] = {nullptr, const_cast<FunctionContext*>(aux.coefficient)};
   KARMAN_PETSC(DMProjectFunctionLocal(aux.dm, 0.0, funcs, ctxs, INSERT_ALL_VALUES, aux.volume));
 }
 
-// Interpolates the source into the volume vector and each g into its face vector at time t (the
-// other fields are left as they are); a no-op when already done at t.
+// Interpolates the source into the volume vector at time t (κ is left as it is); a no-op when
+// already done at t.
 void refresh_aux(AuxData& aux, double t) {
   if (aux.refreshed_at == t) return;
-  PointFunction volume_funcs[aux_count] = {evaluate, nullptr, nullptr};
-  void* volume_ctxs[aux_count] = {const_cast<FunctionContext*>(aux.source), nullptr, nullptr};
-  KARMAN_PETSC(
-      DMProjectFunctionLocal(aux.dm, t, volume_funcs, volume_ctxs, INSERT_ALL_VALUES, aux.volume));
-  for (auto& face : aux.faces) {
-    PointFunction funcs[aux_count] = {nullptr, nullptr, evaluate};
-    void* ctxs[aux_count] = {nullptr, nullptr, const_cast<FunctionContext*>(face.g)};
-    KARMAN_PETSC(DMProjectFunctionLocal(aux.dm, t, funcs, ctxs, INSERT_ALL_VALUES, face.vec));
-  }
+  PointFunction funcs[aux_count] = {evaluate, nullptr};
+  void* ctxs[aux_count] = {const_cast<FunctionContext*>(aux.source), nullptr};
+  KARMAN_PETSC(DMProjectFunctionLocal(aux.dm, t, funcs, ctxs, INSERT_ALL_VALUES, aux.volume));
   aux.refreshed_at = t;
 }
 
@@ -324,14 +314,8 @@ void set_aux(Solve& s, DM original, const Problem& problem) {
   const bool per_cell = !problem.cell_coefficient.empty();
   if (!per_cell) s.aux.coefficient = s.add(coefficient_function(problem));
   create_aux_dm(s, original, problem);
-  DMLabel label;
-  KARMAN_PETSC(DMGetLabel(s.dm, face_sets, &label));
   KARMAN_PETSC(DMCreateLocalVector(s.aux.dm, s.aux.volume.out()));
   KARMAN_PETSC(VecZeroEntries(s.aux.volume));
-  for (auto& face : s.aux.faces) {
-    KARMAN_PETSC(DMCreateLocalVector(s.aux.dm, face.vec.out()));
-    KARMAN_PETSC(VecZeroEntries(face.vec));
-  }
   if (per_cell) write_cell_coefficient(s.aux.dm, s.aux.volume, problem.cell_coefficient);
   project_coefficient(s.aux);
   refresh_aux(s.aux, 0.0);
@@ -340,8 +324,6 @@ void set_aux(Solve& s, DM original, const Problem& problem) {
     throw ConfigError("fem: the coefficient is not positive everywhere on the mesh (min " +
                       std::to_string(smallest) + ")");
   KARMAN_PETSC(DMSetAuxiliaryVec(s.dm, nullptr, 0, 0, s.aux.volume));
-  for (auto& face : s.aux.faces)
-    KARMAN_PETSC(DMSetAuxiliaryVec(s.dm, label, face.value, 0, face.vec));
 }
 
 std::vector<double> owned_vertex_values(DM dm, Vec u, double t) {
@@ -382,6 +364,18 @@ void measure_error(Solve& s, const Problem& problem, Vec u, double t, Result& re
   result.l2_exact_norm = norm;
 }
 
+// An exception a Neumann function threw inside PETSc (its faces got NaN), on any rank: every
+// rank throws, so none is left in a collective call.
+void check_neumann_errors(MPI_Comm comm) {
+  const std::string& error = detail::neumann_slots().error;
+  int failed = error.empty() ? 0 : 1;
+  MPI_Allreduce(MPI_IN_PLACE, &failed, 1, MPI_INT, MPI_MAX, comm);
+  if (failed)
+    throw ExternalError("PETSc", PETSC_ERR_USER,
+                        "a Neumann condition's function failed: " +
+                            (error.empty() ? std::string("on another rank") : error));
+}
+
 // The KSP of a SNES/TS from the case's solver section and the command line (-ksp_*, -pc_*).
 KSP configure_linear_solver(SNES snes, const config::SolverSpec& solver) {
   KSP ksp;
@@ -418,6 +412,7 @@ Result solve_steady(Solve& s, const Problem& problem, const config::SolverSpec& 
   Timer solve_timer;
   KARMAN_PETSC(SNESSolve(snes, nullptr, u));
   result.stats.solve_s = solve_timer.seconds();
+  check_neumann_errors(comm_of(s.dm));
   SNESConvergedReason reason;
   SNESType type;
   KARMAN_PETSC(SNESGetConvergedReason(snes, &reason));
@@ -515,6 +510,7 @@ Result solve_heat(Solve& s, const Problem& problem, const config::SolverSpec& so
     KARMAN_PETSC(TSSetMaxSteps(ts, steps_done));
     KARMAN_PETSC(TSSetMaxTime(ts, t_k + 0.5 * interval / static_cast<double>(steps)));
     KARMAN_PETSC(TSSolve(ts, u));
+    check_neumann_errors(comm_of(s.dm));
     TSConvergedReason reason;
     KARMAN_PETSC(TSGetConvergedReason(ts, &reason));
     if (reason < 0) {
@@ -577,6 +573,7 @@ Result solve(DM dm, const Problem& problem, const config::SolverSpec& solver,
   Timer setup_timer;
   Solve s;
   s.steady = problem.equation != Equation::heat;
+  detail::NeumannSlots::Scope neumann_slots(s.steady);
   clone_simplicial(dm, s.dm, s.dim);
   set_discretisation(s, problem);
   set_conditions(s, problem);

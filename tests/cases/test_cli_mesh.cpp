@@ -2,7 +2,7 @@
 // ranks gives the same field by global vertex number (to 1e-10 relative) and the same per-cell
 // coefficient by global cell number (both values of the thresholded field present), `karman
 // compare` reads both kinds of field, the report describes the mesh and its partition, and the
-// fields file carries the mesh an XDMF reader needs.
+// fields file carries the mesh an XDMF reader needs; `karman info --mesh` describes a mesh file.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -79,6 +79,24 @@ TEST(CliMesh, SameFieldOnOneTwoAndFourRanks) {
     EXPECT_LT(diff / norm, 1e-10) << ranks << " ranks";
     std::cout << ranks << " ranks: max |u - u_1| / max |u_1| = " << diff / norm << "\n";
   }
+  // Another partitioner from the command line, and `karman compare` on two runs of one mesh.
+  const CliResult simple = run_karman(
+      dir,
+      {"run", "darcy.yaml", "--output", "simple", "--quiet", "-petscpartitioner_type", "simple"},
+      2);
+  ASSERT_EQ(simple.status, 0) << simple;
+  const CliResult compared =
+      run_karman(dir, {"compare", "simple/fields.h5", "out0/fields.h5", "--field", "reference"});
+  ASSERT_EQ(compared.status, 0) << compared;
+  const auto lines = nonempty_lines(compared.out);
+  ASSERT_EQ(lines.size(), 2u) << compared;
+  std::istringstream row(lines[1]);
+  std::string name;
+  long n = 0;
+  double rel_l2 = 1.0;
+  row >> name >> n >> rel_l2;
+  EXPECT_EQ(name, "reference") << compared;
+  EXPECT_LT(rel_l2, 1e-10) << compared;
   const std::string xdmf = read_text(dir / "out0" / "fields.xdmf");
   EXPECT_NE(xdmf.find("TopologyType=\"Triangle\""), std::string::npos) << xdmf;
   EXPECT_NE(xdmf.find("fields.h5:/mesh/cells"), std::string::npos) << xdmf;
@@ -86,23 +104,39 @@ TEST(CliMesh, SameFieldOnOneTwoAndFourRanks) {
             std::string::npos)
       << xdmf;
   // `karman compare` reads per-vertex and per-cell datasets alike, by row.
-  const CliResult r = run_karman(dir, {"compare", (dir / "out2" / "fields.h5").string(),
-                                       (dir / "out0" / "fields.h5").string()});
-  ASSERT_EQ(r.status, 0) << r;
-  std::set<std::string> compared;
-  std::istringstream lines(r.out);
-  for (std::string line; std::getline(lines, line);) {
+  const CliResult all = run_karman(dir, {"compare", (dir / "out2" / "fields.h5").string(),
+                                         (dir / "out0" / "fields.h5").string()});
+  ASSERT_EQ(all.status, 0) << all;
+  std::set<std::string> seen;
+  for (const std::string& line : nonempty_lines(all.out)) {
     std::istringstream in(line);
-    std::string name, shape, rel_l2;
-    in >> name >> shape >> rel_l2;
-    if (name != "coefficient" && name != "reference") continue;
-    compared.insert(name);
-    if (name == "coefficient")
-      EXPECT_EQ(std::stod(rel_l2), 0.0) << r;  // the same value per cell on any rank count
+    std::string field, shape, field_rel_l2;
+    in >> field >> shape >> field_rel_l2;
+    if (field != "coefficient" && field != "reference") continue;
+    seen.insert(field);
+    if (field == "coefficient")
+      EXPECT_EQ(std::stod(field_rel_l2), 0.0) << all;  // the same value per cell on any rank count
     else
-      EXPECT_LT(std::stod(rel_l2), 1e-10) << r;
+      EXPECT_LT(std::stod(field_rel_l2), 1e-10) << all;
   }
-  EXPECT_EQ(compared, (std::set<std::string>{"coefficient", "reference"})) << r;
+  EXPECT_EQ(seen, (std::set<std::string>{"coefficient", "reference"})) << all;
+}
+
+// `karman info --mesh` describes a mesh file as PETSc reads it and splits it on the run's ranks.
+TEST(CliMesh, InfoDescribesTheMeshAndItsPartition) {
+  const fs::path dir = test_folder();
+  const std::string holes = (source_dir() / "meshes" / "holes.msh").string();
+  const CliResult r = run_karman(dir, {"info", "--mesh", holes}, 2);
+  ASSERT_EQ(r.status, 0) << r;
+  for (const std::string piece :
+       {"2D, 1330 triangles, 731 vertices", "boundary outer (physical tag 1",
+        "boundary holes (physical tag 2", "region   domain",
+        "partition over 2 rank(s) (ptscotch): owned cells "})
+    EXPECT_NE(r.out.find(piece), std::string::npos) << piece << "\n" << r;
+  const CliResult missing = run_karman(dir, {"info", "--mesh", "nothere.msh"});
+  EXPECT_EQ(missing.status, 1) << missing;
+  EXPECT_NE(missing.err.find("mesh file 'nothere.msh' does not exist"), std::string::npos)
+      << missing;
 }
 
 }  // namespace

@@ -289,6 +289,21 @@ TEST(FemErrors, FunctionErrorsReachTheCaller) {
   }
 }
 
+TEST(FemErrors, NeumannFunctionErrorsReachTheCaller) {
+  auto dm = test::make_simplex_box(test::world(), 2, 4);
+  fem::Problem p = poisson(2, 1, true);
+  p.conditions[0].value = [](const double*, double) -> double {
+    throw ConfigError("no flux here");
+  };
+  try {
+    fem::solve(dm, p, direct_solver());
+    ADD_FAILURE() << "no exception";
+  } catch (const ExternalError& e) {
+    // The rank whose faces threw names the message; the others say another rank failed.
+    EXPECT_NE(std::string(e.what()).find("Neumann"), std::string::npos) << e.what();
+  }
+}
+
 // Per-cell κ with a jump on the mesh line x = 1/2 (κ = 1 left, 10 right), u = 0 at x = 0, 1 at
 // x = 1, no flux through y = 0 and y = 1: the exact u is piecewise linear in x with a continuous
 // flux κ u_x = 10/11, which P1 and P2 reproduce to round-off.

@@ -33,14 +33,18 @@ using Function = std::function<double(const double* x, double t)>;
 enum class Equation { poisson, diffusion, heat, advection_diffusion };
 
 // A condition on the boundary faces whose "Face Sets" value is one of face_set_values.
-// Dirichlet: u = value. Neumann: value = g = κ ∂u/∂n, the outward flux data (ε ∂u/∂n for
-// advection–diffusion, ∂u/∂n for Poisson).
+// Dirichlet: u = value (interpolated at the boundary nodes). Neumann: value = g = κ ∂u/∂n, the
+// outward flux data (ε ∂u/∂n for advection–diffusion, ∂u/∂n for Poisson), evaluated at the face
+// quadrature points (so it may jump where two faces of a part meet); at most 16 Neumann
+// conditions.
 struct Condition {
   enum class Kind { dirichlet, neumann } kind = Kind::dirichlet;
   std::vector<int> face_set_values;
   Function value;
 };
 
+// The source and κ(x) are interpolated in P_order (κ from cell_coefficient in P0), so the
+// L2 error keeps its order; heat re-interpolates the source at every time PETSc asks for.
 struct Problem {
   Equation equation = Equation::poisson;
   int order = 1;         // Lagrange degree: 1 or 2
