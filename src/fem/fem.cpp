@@ -528,19 +528,7 @@ Result solve_heat(Solve& s, const Problem& problem, const config::SolverSpec& so
   }
   result.stats.solve_s += solve_timer.seconds();
 
-  PetscInt steps, linear_its;
-  PetscReal t;
-  TSType type;
-  KARMAN_PETSC(TSGetStepNumber(ts, &steps));
-  KARMAN_PETSC(TSGetKSPIterations(ts, &linear_its));
-  KARMAN_PETSC(TSGetTime(ts, &t));
-  KARMAN_PETSC(TSGetType(ts, &type));
-  const bool ts_ok = result.stats.converged;
-  const std::string ts_reason = result.stats.reason;
-  record(ksp, solver, linear_its, result);
-  if (!ts_ok) result.stats.converged = false, result.stats.reason = ts_reason;
-  result.stats.ts = type;
-  result.stats.steps = steps;
+  const double t = solvers::detail::record_ts(ts, ksp, solver, result.stats);
   result.final_time = t;
   result.vertex_values = owned_vertex_values(s.dm, u, t);
   measure_error(s, problem, u, t, result);

@@ -281,16 +281,9 @@ std::string run_fem_reference(RunContext& ctx, const config::ProblemSpec& p) {
     io::write_xdmf(ctx.dir->staged("fields.xdmf"), "fields.h5", mesh, fields, snapshots,
                    snapshots.empty() ? std::vector<std::string>{} : snapshot_fields, cell_fields);
   }
-  const auto& stats = result.stats;
-  log().info("PETSc {} + {}: {} iterations, residual {:.3e} ({}), setup {:.3f} s, solve {:.3f} s",
-             stats.ksp, stats.pc, stats.iterations, stats.residual_norm, stats.reason,
-             stats.setup_s, stats.solve_s);
-  metrics["solve_s"] = stats.setup_s + stats.solve_s;
-  (*ctx.report)["metrics"] = metrics;
-  (*ctx.report)["baseline"] = baseline_json(stats);
-  (*ctx.report)["pde"] = config::to_string(p.pde.type);
+  report_reference_solve(ctx, result.stats, metrics, config::to_string(p.pde.type));
   (*ctx.report)["mesh"] = mesh_json(mesh, *p.mesh);
-  return stats.converged ? "ok" : "diverged";
+  return result.stats.converged ? "ok" : "diverged";
 }
 
 }  // namespace karman::run

@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "karman/core/error.hpp"
+#include "karman/core/log.hpp"
 
 namespace karman::run {
 
@@ -33,6 +34,17 @@ nlohmann::json baseline_json(const solvers::SolveStats& s) {
     out["nonlinear_iterations"] = s.nonlinear_iterations;
   }
   return out;
+}
+
+void report_reference_solve(RunContext& ctx, const solvers::SolveStats& stats,
+                            nlohmann::json metrics, const char* pde) {
+  log().info("PETSc {} + {}: {} iterations, residual {:.3e} ({}), setup {:.3f} s, solve {:.3f} s",
+             stats.ksp, stats.pc, stats.iterations, stats.residual_norm, stats.reason,
+             stats.setup_s, stats.solve_s);
+  metrics["solve_s"] = stats.setup_s + stats.solve_s;
+  (*ctx.report)["metrics"] = std::move(metrics);
+  (*ctx.report)["baseline"] = baseline_json(stats);
+  (*ctx.report)["pde"] = pde;
 }
 
 nlohmann::json stages_json(const nn::TrainingResult& result) {

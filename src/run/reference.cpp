@@ -133,13 +133,7 @@ class ReferenceMethod : public Method {
       io::write_xdmf(xdmf_path, "fields.h5", grid, fields, snapshots,
                      snapshots.empty() ? std::vector<std::string>{} : snapshot_fields);
 
-    log().info("PETSc {} + {}: {} iterations, residual {:.3e} ({}), setup {:.3f} s, solve {:.3f} s",
-               stats.ksp, stats.pc, stats.iterations, stats.residual_norm, stats.reason,
-               stats.setup_s, stats.solve_s);
-    metrics["solve_s"] = stats.setup_s + stats.solve_s;
-    (*ctx.report)["metrics"] = metrics;
-    (*ctx.report)["baseline"] = baseline_json(stats);
-    (*ctx.report)["pde"] = config::to_string(p.pde.type);
+    report_reference_solve(ctx, stats, metrics, config::to_string(p.pde.type));
     (*ctx.report)["grid"] = {
         {"n", std::vector<long>(p.grid.n.begin(), p.grid.n.begin() + p.grid.dim)},
         {"lower", std::vector<double>(p.grid.lower.begin(), p.grid.lower.begin() + p.grid.dim)},

@@ -40,6 +40,27 @@ void record_ksp(KSP ksp, SolveStats& stats) {
   stats.reason = KSPConvergedReasons[reason];
 }
 
+double record_ts(TS ts, KSP ksp, const config::SolverSpec& solver, SolveStats& stats) {
+  PetscInt steps, linear_its, nonlinear;
+  PetscReal t;
+  TSType type;
+  KARMAN_PETSC(TSGetStepNumber(ts, &steps));
+  KARMAN_PETSC(TSGetKSPIterations(ts, &linear_its));
+  KARMAN_PETSC(TSGetSNESIterations(ts, &nonlinear));
+  KARMAN_PETSC(TSGetTime(ts, &t));
+  KARMAN_PETSC(TSGetType(ts, &type));
+  const bool ts_ok = stats.converged;
+  const std::string ts_reason = stats.reason;
+  record_ksp(ksp, stats);
+  if (!ts_ok) stats.converged = false, stats.reason = ts_reason;
+  stats.ts = type;
+  stats.steps = steps;
+  stats.iterations = linear_its;
+  stats.nonlinear_iterations = nonlinear;
+  stats.options = solver.options;
+  return t;
+}
+
 namespace {
 
 // Owned box plus one ghost layer of `a`, through a DMDA local vector (values on other ranks).

@@ -5,6 +5,7 @@
 
 #include <petscdmda.h>
 #include <petscksp.h>
+#include <petscts.h>
 
 #include <vector>
 
@@ -24,6 +25,11 @@ void prefer_mumps(KSP ksp);
 
 // ksp/pc types, final residual and convergence reason of the last solve.
 void record_ksp(KSP ksp, SolveStats& stats);
+
+// After a time integration: the TS type, its steps, linear and nonlinear iterations, the case's
+// options and the KSP's record; a TS that failed (stats.converged false on entry) stays failed
+// with its reason. Returns the time reached.
+double record_ts(TS ts, KSP ksp, const config::SolverSpec& solver, SolveStats& stats);
 
 // The diagonal 2 Σ_d 1/h_d² given to eliminated Dirichlet rows: the interior rows' scale, so that
 // the eliminated operator stays well conditioned for AMG.

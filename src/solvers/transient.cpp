@@ -485,23 +485,7 @@ TransientResult solve_transient(const mesh::StructuredGrid& grid, const config::
   }
   result.stats.solve_s += solve_timer.seconds();
 
-  PetscInt steps, linear_its, nonlinear;
-  PetscReal t;
-  TSType ts_type;
-  KARMAN_PETSC(TSGetStepNumber(ts, &steps));
-  KARMAN_PETSC(TSGetKSPIterations(ts, &linear_its));
-  KARMAN_PETSC(TSGetSNESIterations(ts, &nonlinear));
-  KARMAN_PETSC(TSGetTime(ts, &t));
-  KARMAN_PETSC(TSGetType(ts, &ts_type));
-  const bool ts_ok = result.stats.converged;
-  const std::string ts_reason = result.stats.reason;
-  detail::record_ksp(ksp, result.stats);
-  if (!ts_ok) result.stats.converged = false, result.stats.reason = ts_reason;
-  result.stats.ts = ts_type;
-  result.stats.steps = steps;
-  result.stats.iterations = linear_its;
-  result.stats.nonlinear_iterations = nonlinear;
-  result.stats.options = solver.options;
+  const double t = detail::record_ts(ts, ksp, solver, result.stats);
   result.time = t;
   result.u = state_field();
   return result;

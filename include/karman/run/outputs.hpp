@@ -14,6 +14,11 @@ namespace karman::run {
 
 nlohmann::json baseline_json(const solvers::SolveStats& stats);
 
+// The end of a reference solve: its one log line (solver, iterations, residual, times) and
+// report.json's metrics (with solve_s), baseline and pde.
+void report_reference_solve(RunContext& ctx, const solvers::SolveStats& stats,
+                            nlohmann::json metrics, const char* pde);
+
 // metrics.stages of report.json: [{optimizer, steps, stop_reason}] per stage run.
 nlohmann::json stages_json(const nn::TrainingResult& result);
 
