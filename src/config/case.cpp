@@ -343,7 +343,11 @@ ProblemSpec read_problem(const Node& root) {
     read_mesh_conditions(root, spec.pde, problem);
     spec.grid.dim = problem.mesh.dim;
     spec.mesh = std::move(problem);
-    if (spec.pde.time_dependent()) spec.time = read_time(root.child("time"));
+    if (spec.pde.time_dependent()) {
+      spec.time = read_time(root.child("time"));
+      if (spec.time->scheme == "rosw")  // not tried with PETSc's FEM Jacobian
+        root.child("time").fail("scheme", "expected cn, bdf2 or beuler on a mesh");
+    }
     spec.solver = read_solver(root.child_or_empty("solver"), spec.pde);
     return spec;
   }

@@ -428,20 +428,6 @@ Result solve_steady(Solve& s, const Problem& problem, const config::SolverSpec& 
   return result;
 }
 
-void set_scheme(TS ts, const std::string& scheme) {
-  if (scheme == "cn") {
-    KARMAN_PETSC(TSSetType(ts, TSCN));
-  } else if (scheme == "bdf2") {
-    KARMAN_PETSC(TSSetType(ts, TSBDF));
-    KARMAN_PETSC(TSBDFSetOrder(ts, 2));
-    TSAdapt adapt;  // fixed steps, so that snapshots land on their times
-    KARMAN_PETSC(TSGetAdapt(ts, &adapt));
-    KARMAN_PETSC(TSAdaptSetType(adapt, TSADAPTNONE));
-  } else {
-    KARMAN_PETSC(TSSetType(ts, TSBEULER));
-  }
-}
-
 // The heat IFunction: the time-dependent source and Neumann data are re-interpolated at the
 // time PETSc evaluates the residual, then PETSc's FEM residual runs.
 PetscErrorCode heat_ifunction(DM dm, PetscReal t, Vec x, Vec x_t, Vec f, void* ctx) {
@@ -475,7 +461,7 @@ Result solve_heat(Solve& s, const Problem& problem, const config::SolverSpec& so
   PetscReal assembled_shift = -1.0;  // none yet
   KARMAN_PETSC(DMTSSetIJacobianLocal(s.dm, heat_ijacobian, &assembled_shift));
   KARMAN_PETSC(TSSetProblemType(ts, TS_LINEAR));
-  set_scheme(ts, time.scheme);
+  solvers::detail::set_ts_scheme(ts, time.scheme);
   KARMAN_PETSC(TSSetTime(ts, 0.0));
   KARMAN_PETSC(TSSetTimeStep(ts, time.dt));
   KARMAN_PETSC(TSSetExactFinalTime(ts, TS_EXACTFINALTIME_STEPOVER));

@@ -40,6 +40,31 @@ void record_ksp(KSP ksp, SolveStats& stats) {
   stats.reason = KSPConvergedReasons[reason];
 }
 
+void set_ts_scheme(TS ts, const std::string& scheme) {
+  if (scheme == "cn") {
+    KARMAN_PETSC(TSSetType(ts, TSCN));
+  } else if (scheme == "bdf2") {
+    KARMAN_PETSC(TSSetType(ts, TSBDF));
+    KARMAN_PETSC(TSBDFSetOrder(ts, 2));
+    // TSBDF adapts its step by default; the snapshot loops need the fixed steps they set
+    // (with adaptation the run stops at the step limit short of the snapshot time).
+    TSAdapt adapt;
+    KARMAN_PETSC(TSGetAdapt(ts, &adapt));
+    KARMAN_PETSC(TSAdaptSetType(adapt, TSADAPTNONE));
+  } else if (scheme == "rosw") {
+    // Rosenbrock-W RA34PW2: third order, L-stable, linearly implicit (one linear solve per stage,
+    // no Newton). Unlike Crank–Nicolson it damps the stiff diffusive modes, so a smooth decaying
+    // solution is accurate at a large step. Fixed steps, as for BDF2.
+    KARMAN_PETSC(TSSetType(ts, TSROSW));
+    KARMAN_PETSC(TSRosWSetType(ts, TSROSWRA34PW2));
+    TSAdapt adapt;
+    KARMAN_PETSC(TSGetAdapt(ts, &adapt));
+    KARMAN_PETSC(TSAdaptSetType(adapt, TSADAPTNONE));
+  } else {
+    KARMAN_PETSC(TSSetType(ts, TSBEULER));
+  }
+}
+
 double record_ts(TS ts, KSP ksp, const config::SolverSpec& solver, SolveStats& stats) {
   PetscInt steps, linear_its, nonlinear;
   PetscReal t;

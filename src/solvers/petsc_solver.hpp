@@ -26,6 +26,10 @@ void prefer_mumps(KSP ksp);
 // ksp/pc types, final residual and convergence reason of the last solve.
 void record_ksp(KSP ksp, SolveStats& stats);
 
+// A case's time.scheme on a TS: cn (TSCN), bdf2 (TSBDF order 2), rosw (Rosenbrock-W RA34PW2),
+// anything else backward Euler; BDF2 and Rosenbrock-W with fixed steps.
+void set_ts_scheme(TS ts, const std::string& scheme);
+
 // After a time integration: the TS type, its steps, linear and nonlinear iterations, the case's
 // options and the KSP's record; a TS that failed (stats.converged false on entry) stays failed
 // with its reason. Returns the time reached.

@@ -315,31 +315,6 @@ PetscErrorCode wave_jacobian(TS, PetscReal, Vec, Vec, PetscReal shift, Mat J, Ma
   return finish_jacobian(J, P);
 }
 
-void set_scheme(TS ts, const std::string& scheme) {
-  if (scheme == "cn") {
-    KARMAN_PETSC(TSSetType(ts, TSCN));
-  } else if (scheme == "bdf2") {
-    KARMAN_PETSC(TSSetType(ts, TSBDF));
-    KARMAN_PETSC(TSBDFSetOrder(ts, 2));
-    // TSBDF adapts its step by default; the snapshot loop below needs the fixed steps it sets
-    // (with adaptation the run stops at the step limit short of the snapshot time).
-    TSAdapt adapt;
-    KARMAN_PETSC(TSGetAdapt(ts, &adapt));
-    KARMAN_PETSC(TSAdaptSetType(adapt, TSADAPTNONE));
-  } else if (scheme == "rosw") {
-    // Rosenbrock-W RA34PW2: third order, L-stable, linearly implicit (one linear solve per stage,
-    // no Newton). Unlike Crank–Nicolson it damps the stiff diffusive modes, so a smooth decaying
-    // solution is accurate at a large step. Fixed steps, as for BDF2.
-    KARMAN_PETSC(TSSetType(ts, TSROSW));
-    KARMAN_PETSC(TSRosWSetType(ts, TSROSWRA34PW2));
-    TSAdapt adapt;
-    KARMAN_PETSC(TSGetAdapt(ts, &adapt));
-    KARMAN_PETSC(TSAdaptSetType(adapt, TSADAPTNONE));
-  } else {
-    KARMAN_PETSC(TSSetType(ts, TSBEULER));
-  }
-}
-
 // Snapshot times t_s = s·t_end/S, s = 1..S (just t_end when S = 0).
 std::vector<double> snapshot_times(const config::TimeSpec& time) {
   std::vector<double> out;
@@ -437,7 +412,7 @@ TransientResult solve_transient(const mesh::StructuredGrid& grid, const config::
       KARMAN_VERIFY(false, std::string("solve_transient: no time stepper for ") +
                                config::to_string(pde.type));
   }
-  set_scheme(ts, time.scheme);
+  detail::set_ts_scheme(ts, time.scheme);
   KARMAN_PETSC(TSSetTime(ts, 0.0));
   KARMAN_PETSC(TSSetTimeStep(ts, time.dt));
   KARMAN_PETSC(TSSetExactFinalTime(ts, TS_EXACTFINALTIME_STEPOVER));
