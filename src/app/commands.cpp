@@ -179,7 +179,7 @@ int print_mesh_info(MPI_Comm comm, const std::string& file) {
   spec.place = Place{file, 0, 0};
   const mesh::PlexMesh mesh(comm, spec);
   const mesh::PartitionSizes sizes = mesh.partition_sizes();  // collective
-  const std::vector<double> box = mesh.bounding_box();         // collective
+  const std::vector<double> box = mesh.bounding_box();        // collective
   int rank;
   MPI_Comm_rank(comm, &rank);
   if (rank != 0) return 0;

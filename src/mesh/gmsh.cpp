@@ -23,12 +23,19 @@ int element_dimension(int type) {
   return it == dims.end() ? 0 : it->second;
 }
 
-// `$PhysicalNames`: a count, then lines `dim tag "name"`.
-void read_physical_names(std::istream& in, GmshHeader& header) {
+// The count on a section's first line (the rest of the line skipped).
+long section_count(std::istream& in) {
   long count = 0;
   in >> count;
+  std::string rest;
+  std::getline(in, rest);
+  return count;
+}
+
+// `$PhysicalNames`: a count, then lines `dim tag "name"`.
+void read_physical_names(std::istream& in, GmshHeader& header) {
+  const long count = section_count(in);
   std::string line;
-  std::getline(in, line);
   for (long i = 0; i < count && std::getline(in, line); ++i) {
     std::istringstream fields(line);
     GmshPhysicalGroup group;
@@ -50,10 +57,8 @@ void read_entities(std::istream& in, GmshHeader& header) {
 
 // MSH 2.2: `$Elements` lists `id type ntags tags... nodes...` per line.
 void read_elements_v2(std::istream& in, GmshHeader& header) {
-  long count = 0;
-  in >> count;
+  const long count = section_count(in);
   std::string line;
-  std::getline(in, line);
   for (long i = 0; i < count && std::getline(in, line); ++i) {
     std::istringstream fields(line);
     long id = 0;

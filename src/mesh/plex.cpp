@@ -37,19 +37,19 @@ int block_owner(long n, int ranks, long i) {
   return static_cast<int>(i < big ? i / (base + 1) : extra + (i - big) / std::max(base, 1L));
 }
 
-// Local points of `dm` that are leaves of its point SF (held here, owned elsewhere), as flags
-// over the chart [0, p_end).
-std::vector<char> point_sf_leaves(DM dm, PetscInt p_end) {
+// The rank owning each local point of `dm` over the chart [0, p_end): this rank, unless the point
+// is a leaf of the point SF (held here, owned elsewhere).
+std::vector<int> point_owners(DM dm, MPI_Comm comm, PetscInt p_end) {
   PetscSF sf;
   KARMAN_PETSC(DMGetPointSF(dm, &sf));
   PetscInt roots, leaves;
   const PetscInt* local;
   const PetscSFNode* remote;
   KARMAN_PETSC(PetscSFGetGraph(sf, &roots, &leaves, &local, &remote));
-  std::vector<char> is_leaf(p_end, 0);
-  if (roots < 0) return is_leaf;  // no graph: a one-rank mesh
-  for (PetscInt i = 0; i < leaves; ++i) is_leaf[local ? local[i] : i] = 1;
-  return is_leaf;
+  std::vector<int> owner(p_end, rank_of(comm));
+  if (roots < 0) return owner;  // no graph: a one-rank mesh
+  for (PetscInt i = 0; i < leaves; ++i) owner[local ? local[i] : i] = remote[i].rank;
+  return owner;
 }
 
 // A PetscSF from the owned points of one stratum [first, end) of `dm` (roots: their storage
@@ -63,18 +63,15 @@ PetscSF make_ghost_sf(DM dm, MPI_Comm comm, PetscInt first, PetscInt end,
   std::vector<long> slot(p_end, -1), owner_slot(p_end, -1);
   for (std::size_t i = 0; i < owned.size(); ++i) slot[first + owned[i]] = static_cast<long>(i);
   PetscSF point_sf;
+  PetscInt roots;
   KARMAN_PETSC(DMGetPointSF(dm, &point_sf));
-  PetscInt roots, leaves;
-  const PetscInt* local;
-  const PetscSFNode* remote;
-  KARMAN_PETSC(PetscSFGetGraph(point_sf, &roots, &leaves, &local, &remote));
-  std::vector<int> owner(p_end, rank_of(comm));
-  if (roots >= 0) {
+  KARMAN_PETSC(PetscSFGetGraph(point_sf, &roots, nullptr, nullptr, nullptr));
+  if (roots >= 0) {  // a one-rank mesh has no graph, and no copies
     KARMAN_PETSC(
         PetscSFBcastBegin(point_sf, MPI_LONG, slot.data(), owner_slot.data(), MPI_REPLACE));
     KARMAN_PETSC(PetscSFBcastEnd(point_sf, MPI_LONG, slot.data(), owner_slot.data(), MPI_REPLACE));
-    for (PetscInt i = 0; i < leaves; ++i) owner[local ? local[i] : i] = remote[i].rank;
   }
+  const std::vector<int> owner = point_owners(dm, comm, p_end);
   std::vector<PetscSFNode> point_remote(end - first);
   for (PetscInt p = first; p < end; ++p) {
     const bool here = slot[p] >= 0;
@@ -339,15 +336,16 @@ void PlexMesh::number_points(const std::vector<long>& serial_point) {
   KARMAN_PETSC(DMPlexGetChart(m_dm, &p_start, &p_end));
   KARMAN_PETSC(DMPlexGetHeightStratum(m_dm, 0, &c_start, &c_end));
   KARMAN_PETSC(DMPlexGetDepthStratum(m_dm, 0, &v_start, &v_end));
-  const std::vector<char> is_leaf = point_sf_leaves(m_dm, p_end);
+  const std::vector<int> owner = point_owners(m_dm, m_comm, p_end);
+  const int here = rank_of(m_comm);
   m_vertex_numbers.resize(v_end - v_start);
   for (PetscInt v = v_start; v < v_end; ++v) {
     m_vertex_numbers[v - v_start] = serial_point[v] - m_serial_first_vertex;
-    if (!is_leaf[v]) m_owned_vertices.push_back(v - v_start);
+    if (owner[v] == here) m_owned_vertices.push_back(v - v_start);
   }
   for (PetscInt c = c_start; c < c_end; ++c) {
     m_local_cell_numbers.push_back(serial_point[c] - m_serial_first_cell);
-    if (is_leaf[c]) continue;
+    if (owner[c] != here) continue;
     m_owned_cells.push_back(c - c_start);
     m_cell_numbers.push_back(m_local_cell_numbers.back());
   }

@@ -344,8 +344,8 @@ TEST_F(CliErrors, MeshInput) {
   // Found only once the mesh is read (its values at the vertices and cell centroids), on every
   // rank: still one line, and nothing written.
   const std::string darcy =
-      replaced(replaced(poisson, "type: poisson", "type: darcy"), "  exact: \"sin(pi*x)*sin(pi*y)\"\n",
-               "  coefficient: \"x - 0.25\"\n");
+      replaced(replaced(poisson, "type: poisson", "type: darcy"),
+               "  exact: \"sin(pi*x)*sin(pi*y)\"\n", "  coefficient: \"x - 0.25\"\n");
   write_text(dir / "negative.yaml", replaced(darcy, "on: [left, right, bottom, top]}",
                                              "on: [left, right, bottom, top], value: 0}"));
   for (int ranks : {0, 2})

@@ -261,6 +261,32 @@ TEST(PlexMesh, RefinementQuadruplesTheCells) {
             coarse.global_count() + (coarse.global_count() + coarse.cell_count() - 1));
 }
 
+// MSH 2.2 (the older format many tools still write): the header's dimension and names come from
+// its $Elements and $PhysicalNames, and PETSc reads the same mesh.
+TEST(PlexMesh, ReadsTheOlderMsh22Format) {
+  const std::string path = scratch("two_triangles_" + std::to_string(world_size()) + ".msh");
+  if (world_rank() == 0)
+    std::ofstream(path) << "$MeshFormat\n2.2 0 8\n$EndMeshFormat\n"
+                           "$PhysicalNames\n3\n1 1 \"bottom\"\n1 2 \"rest\"\n2 10 \"domain\"\n"
+                           "$EndPhysicalNames\n"
+                           "$Nodes\n4\n1 0 0 0\n2 1 0 0\n3 1 1 0\n4 0 1 0\n$EndNodes\n"
+                           "$Elements\n6\n1 1 2 1 1 1 2\n2 1 2 2 2 2 3\n3 1 2 2 3 3 4\n"
+                           "4 1 2 2 4 4 1\n5 2 2 10 1 1 2 3\n6 2 2 10 1 1 3 4\n$EndElements\n";
+  MPI_Barrier(world());
+  const mesh::GmshHeader header = mesh::read_gmsh_header(path, Place{});
+  EXPECT_EQ(header.version, "2.2");
+  EXPECT_EQ(header.dim, 2);
+  EXPECT_EQ(header.nodes, 4);
+  ASSERT_EQ(header.groups_of_dimension(1).size(), 2u);
+  EXPECT_EQ(header.groups_of_dimension(1)[0].name, "bottom");
+  EXPECT_EQ(header.groups_of_dimension(1)[1].tag, 2);
+  mesh::PlexMesh mesh(world(), spec_of(path));
+  EXPECT_EQ(mesh.cell_count(), 2);
+  EXPECT_EQ(mesh.global_count(), 4);
+  MPI_Barrier(world());
+  if (world_rank() == 0) std::filesystem::remove(path);
+}
+
 void expect_config_error(const mesh::MeshSpec& spec, const std::string& fragment) {
   try {
     mesh::PlexMesh mesh(world(), spec);
