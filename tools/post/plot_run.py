@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Plot a finished Karman run folder: one PNG per field of fields.h5 (2D: image, 1D: line,
-3D: the middle z-slice) and, for time series, the snapshots of the first snapshot field.
+3D: the middle z-slice; on a mesh: the triangles coloured by vertex or cell values, in 3D the
+vertices near the middle z plane) and, for time series, the snapshots of the first snapshot field.
 
     tools/post/plot_run.py runs/quickstart            # writes runs/quickstart/plots/*.png
 """
@@ -38,15 +39,42 @@ def plot_field(ax, name, data, attrs):
     ax.set_title(name)
 
 
+def plot_mesh_field(ax, name, data, vertices, cells):
+    """A field of a mesh run: [n_vertices] (per vertex) or [n_cells] (per cell)."""
+    per_cell = len(data) == len(cells) and len(data) != len(vertices)
+    if vertices.shape[1] == 2:
+        if per_cell:
+            image = ax.tripcolor(vertices[:, 0], vertices[:, 1], cells, facecolors=data, cmap="viridis")
+        else:
+            image = ax.tripcolor(vertices[:, 0], vertices[:, 1], cells, data, shading="gouraud",
+                                 cmap="viridis")
+        ax.set_aspect("equal")
+    else:  # tetrahedra: the vertices (or cell centroids) within a slab around the middle z
+        points = vertices[cells].mean(axis=1) if per_cell else vertices
+        z = points[:, 2]
+        middle, width = 0.5 * (z.min() + z.max()), 0.1 * (z.max() - z.min())
+        near = abs(z - middle) <= width
+        image = ax.scatter(points[near, 0], points[near, 1], c=data[near], s=12, cmap="viridis")
+        name += " (near the middle z)"
+    plt.colorbar(image, ax=ax)
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+    ax.set_title(name)
+
+
 def main(run_dir):
     run = pathlib.Path(run_dir)
     out = run / "plots"
     out.mkdir(exist_ok=True)
     report = json.loads((run / "report.json").read_text())
     with h5py.File(run / "fields.h5", "r") as f:
+        mesh = ("mesh" in f) and (f["mesh"]["vertices"][()], f["mesh"]["cells"][()])
         for name, dataset in f["fields"].items():
             fig, ax = plt.subplots(figsize=(5, 4))
-            plot_field(ax, name, dataset[()], dataset.attrs)
+            if mesh:
+                plot_mesh_field(ax, name, dataset[()], *mesh)
+            else:
+                plot_field(ax, name, dataset[()], dataset.attrs)
             fig.tight_layout()
             fig.savefig(out / f"{name}.png", dpi=110)
             plt.close(fig)
@@ -56,7 +84,7 @@ def main(run_dir):
             for label in snapshots:
                 group = f["snapshots"][label]
                 data = group["reference"][()]
-                if data.ndim == 1:
+                if data.ndim == 1 and not mesh:
                     ax.plot(data, label=f"t = {group.attrs['time']:.3g}")
             if ax.lines:
                 ax.legend(fontsize=7)
