@@ -24,7 +24,7 @@
 //
 // JSON keys: train_step_s_64, infer_s_per_sample_64, train_step_s_128, infer_s_per_sample_128,
 // params, [torch_train_step_s_64, torch_infer_s_per_sample_64, torch_train_step_s_128,
-// torch_infer_s_per_sample_128, torch_version, torch_threads, speedup_train_64, speedup_infer_64,
+// torch_infer_s_per_sample_128, torch_version, torch_threads, torch_config, speedup_train_64, speedup_infer_64,
 // speedup_train_128, speedup_infer_128 | torch], machine, date (UTC).
 
 #include "operators/fno/fno.hpp"
@@ -258,6 +258,7 @@ int run() {
     }
     if (torch.contains("torch_version")) j["torch_version"] = torch["torch_version"];
     if (torch.contains("torch_threads")) j["torch_threads"] = torch["torch_threads"];
+    if (torch.contains("torch_config")) j["torch_config"] = torch["torch_config"];
   } else {
     j["torch"] = "not measured: /usr/bin/python3 cannot import torch or the run failed";
     std::printf("PyTorch: not measured in this run (no torch figures from tools/bench/fno)\n");

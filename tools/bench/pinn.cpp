@@ -39,7 +39,7 @@
 // JSON keys: adam_step_s_f32, adam_step_s_f64, adam_step_gflops_f32, adam_step_gflops_f64,
 // time_to_1e-3_s (null if not reached), time_to_1e-3_steps (Adam steps + L-BFGS iterations at
 // that point), rel_l2_final (the last evaluated error), [torch_adam_step_s_f32,
-// torch_adam_step_s_f64, torch_version, torch_threads, speedup_f32, speedup_f64], machine, date
+// torch_adam_step_s_f64, torch_version, torch_threads, torch_config, speedup_f32, speedup_f64], machine, date
 // (UTC).
 
 #include <cblas.h>
@@ -391,6 +391,7 @@ int run() {
     j["torch_adam_step_s_f64"] = t64;
     if (torch.contains("torch_version")) j["torch_version"] = torch["torch_version"];
     if (torch.contains("torch_threads")) j["torch_threads"] = torch["torch_threads"];
+    if (torch.contains("torch_config")) j["torch_config"] = torch["torch_config"];
     j["speedup_f32"] = t32 / s32.step_s;
     j["speedup_f64"] = t64 / s64.step_s;
     std::printf(
