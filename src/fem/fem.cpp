@@ -481,30 +481,17 @@ Result solve_heat(Solve& s, const Problem& problem, const config::SolverSpec& so
   result.stats.setup_s = setup_timer.seconds();
   if (on_snapshot) on_snapshot(0, 0.0, owned_vertex_values(s.dm, u, 0.0));
 
-  // Each snapshot interval takes a whole number of equal steps (dt rounded to fit) and the clock
-  // is set to the snapshot time after it, so no round-off sliver step is taken.
+  // Each snapshot interval in whole equal steps (solvers::detail::advance_ts).
   Timer solve_timer;
   const long count = std::max<long>(time.snapshots, 1);
   PetscInt steps_done = 0;
   double t_previous = 0.0;
   for (long k = 1; k <= count; ++k) {
     const double t_k = time.t_end * static_cast<double>(k) / static_cast<double>(count);
-    const double interval = t_k - t_previous;
-    const long steps = std::max<long>(1, std::lround(interval / time.dt));
-    steps_done += static_cast<PetscInt>(steps);
-    KARMAN_PETSC(TSSetTimeStep(ts, interval / static_cast<double>(steps)));
-    KARMAN_PETSC(TSSetMaxSteps(ts, steps_done));
-    KARMAN_PETSC(TSSetMaxTime(ts, t_k + 0.5 * interval / static_cast<double>(steps)));
-    KARMAN_PETSC(TSSolve(ts, u));
-    check_neumann_errors(comm_of(s.dm));
-    TSConvergedReason reason;
-    KARMAN_PETSC(TSGetConvergedReason(ts, &reason));
-    if (reason < 0) {
-      result.stats.converged = false;
-      result.stats.reason = TSConvergedReasons[reason];
-      break;
-    }
-    KARMAN_PETSC(TSSetTime(ts, t_k));
+    const bool advanced =
+        solvers::detail::advance_ts(ts, u, t_previous, t_k, time.dt, steps_done, result.stats);
+    check_neumann_errors(comm_of(s.dm));  // before anything else, also after a failure
+    if (!advanced) break;
     t_previous = t_k;
     if (on_snapshot && time.snapshots > 0) {
       result.stats.solve_s += solve_timer.seconds();

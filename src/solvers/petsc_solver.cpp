@@ -1,5 +1,6 @@
 #include "petsc_solver.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "../petsc/check.hpp"
@@ -63,6 +64,26 @@ void set_ts_scheme(TS ts, const std::string& scheme) {
   } else {
     KARMAN_PETSC(TSSetType(ts, TSBEULER));
   }
+}
+
+bool advance_ts(TS ts, Vec u, double t_from, double t_to, double dt, PetscInt& steps_done,
+                SolveStats& stats) {
+  const double interval = t_to - t_from;
+  const long steps = std::max<long>(1, std::lround(interval / dt));
+  steps_done += static_cast<PetscInt>(steps);
+  KARMAN_PETSC(TSSetTimeStep(ts, interval / static_cast<double>(steps)));
+  KARMAN_PETSC(TSSetMaxSteps(ts, steps_done));
+  KARMAN_PETSC(TSSetMaxTime(ts, t_to + 0.5 * interval / static_cast<double>(steps)));
+  KARMAN_PETSC(TSSolve(ts, u));
+  TSConvergedReason reason;
+  KARMAN_PETSC(TSGetConvergedReason(ts, &reason));
+  if (reason < 0) {
+    stats.converged = false;
+    stats.reason = TSConvergedReasons[reason];
+    return false;
+  }
+  KARMAN_PETSC(TSSetTime(ts, t_to));
+  return true;
 }
 
 double record_ts(TS ts, KSP ksp, const config::SolverSpec& solver, SolveStats& stats) {

@@ -30,6 +30,12 @@ void record_ksp(KSP ksp, SolveStats& stats);
 // anything else backward Euler; BDF2 and Rosenbrock-W with fixed steps.
 void set_ts_scheme(TS ts, const std::string& scheme);
 
+// Advances `ts` (state u) from t_from to t_to in a whole number of equal steps (dt rounded to
+// fit; steps_done counts them over the run) and sets its clock to t_to after it, so no round-off
+// sliver step is ever taken. False when the TS failed; stats then say why.
+bool advance_ts(TS ts, Vec u, double t_from, double t_to, double dt, PetscInt& steps_done,
+                SolveStats& stats);
+
 // After a time integration: the TS type, its steps, linear and nonlinear iterations, the case's
 // options and the KSP's record; a TS that failed (stats.converged false on entry) stays failed
 // with its reason. Returns the time reached.

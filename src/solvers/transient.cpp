@@ -436,21 +436,7 @@ TransientResult solve_transient(const mesh::StructuredGrid& grid, const config::
   PetscInt steps_done = 0;
   double t_previous = 0.0;
   for (std::size_t s = 0; s < times.size(); ++s) {
-    const double interval = times[s] - t_previous;
-    const long steps = std::max<long>(1, std::lround(interval / time.dt));
-    steps_done += steps;
-    KARMAN_PETSC(TSSetTimeStep(ts, interval / steps));
-    KARMAN_PETSC(TSSetMaxSteps(ts, steps_done));
-    KARMAN_PETSC(TSSetMaxTime(ts, times[s] + 0.5 * interval / steps));
-    KARMAN_PETSC(TSSolve(ts, u));
-    TSConvergedReason reason;
-    KARMAN_PETSC(TSGetConvergedReason(ts, &reason));
-    if (reason < 0) {
-      result.stats.converged = false;
-      result.stats.reason = TSConvergedReasons[reason];
-      break;
-    }
-    KARMAN_PETSC(TSSetTime(ts, times[s]));
+    if (!detail::advance_ts(ts, u, t_previous, times[s], time.dt, steps_done, result.stats)) break;
     t_previous = times[s];
     if (on_snapshot && time.snapshots > 0) {
       result.stats.solve_s += solve_timer.seconds();

@@ -17,31 +17,23 @@
 
 #include "karman/fem/fem.hpp"
 #include "karman/mesh/plex.hpp"
+#include "support/fem_problems.hpp"
 #include "support/mpi_world.hpp"
 
 using namespace karman;
 
 namespace {
 
-// u = sin(2x + 1/2) cos(y) [e^z in 3D]; −Δu = 5u in 2D, 4u in 3D.
-double exact(const double* x, int dim) {
-  const double u = std::sin(2 * x[0] + 0.5) * std::cos(x[1]);
-  return dim == 3 ? u * std::exp(x[2]) : u;
-}
-double exact_x(const double* x) { return 2 * std::cos(2 * x[0] + 0.5) * std::cos(x[1]); }
-double exact_y(const double* x) { return -std::sin(2 * x[0] + 0.5) * std::sin(x[1]); }
+// The manufactured solution u = sin(2x + 1/2) cos(y) [e^z in 3D] (support/fem_problems.hpp).
+constexpr auto exact = test::fem_exact;
+constexpr auto exact_x = test::fem_exact_x;
+constexpr auto exact_y = test::fem_exact_y;
+using test::direct_solver;
 
 mesh::MeshSpec spec_of(const std::string& name, int refine) {
   mesh::MeshSpec spec;
   spec.file = std::string(KARMAN_SOURCE_DIR) + "/meshes/" + name + ".msh";
   spec.refine = refine;
-  return spec;
-}
-
-config::SolverSpec direct_solver() {
-  config::SolverSpec spec;
-  spec.ksp = "preonly";
-  spec.pc = "lu";
   return spec;
 }
 

@@ -24,8 +24,8 @@
 //
 // JSON keys: train_step_s_64, infer_s_per_sample_64, train_step_s_128, infer_s_per_sample_128,
 // params, [torch_train_step_s_64, torch_infer_s_per_sample_64, torch_train_step_s_128,
-// torch_infer_s_per_sample_128, torch_version, torch_threads, torch_config, speedup_train_64, speedup_infer_64,
-// speedup_train_128, speedup_infer_128 | torch], machine, date (UTC).
+// torch_infer_s_per_sample_128, torch_version, torch_threads, torch_config, speedup_train_64,
+// speedup_infer_64, speedup_train_128, speedup_infer_128 | torch], machine, date (UTC).
 
 #include "operators/fno/fno.hpp"
 

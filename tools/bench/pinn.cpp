@@ -39,8 +39,8 @@
 // JSON keys: adam_step_s_f32, adam_step_s_f64, adam_step_gflops_f32, adam_step_gflops_f64,
 // time_to_1e-3_s (null if not reached), time_to_1e-3_steps (Adam steps + L-BFGS iterations at
 // that point), rel_l2_final (the last evaluated error), [torch_adam_step_s_f32,
-// torch_adam_step_s_f64, torch_version, torch_threads, torch_config, speedup_f32, speedup_f64], machine, date
-// (UTC).
+// torch_adam_step_s_f64, torch_version, torch_threads, torch_config, speedup_f32, speedup_f64],
+// machine, date (UTC).
 
 #include <cblas.h>
 #include <mpi.h>
