@@ -8,7 +8,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "karman/nn/checkpoint.hpp"
 #include "support/cli.hpp"
+#include "support/kill.hpp"
 
 using namespace karman::test;
 
@@ -19,6 +21,39 @@ nlohmann::json report_of(const fs::path& run) {
 }
 
 std::string e1_case() { return (source_dir() / "cases" / "mppde" / "e1.yaml").string(); }
+
+std::map<std::string, std::vector<double>> parameters_of(const fs::path& checkpoint) {
+  std::map<std::string, std::vector<double>> out;
+  for (const auto& [name, values] :
+       karman::nn::load_checkpoint(MPI_COMM_SELF, checkpoint.string()).arrays)
+    if (name.rfind("parameters/", 0) == 0) out[name] = values;
+  return out;
+}
+
+// A tiny E1 run (2 layers of width 96 on 50 nodes) of `epochs` epochs of 5 steps, a checkpoint
+// after each, into `output`.
+std::vector<std::string> tiny_e1(const std::string& output, long epochs) {
+  return {"run",
+          e1_case(),
+          "--output",
+          output,
+          "--quiet",
+          "--set",
+          "data={experiment: E1, train: 16, test: 4, resolution: 50}",
+          "--set",
+          "model={hidden: 96, layers: 2}",
+          "--set",
+          "training.batch_size=8",
+          "--set",
+          "training.passes=5",
+          "--set",
+          "training.checkpoint_every=1",
+          "--set",
+          "training.stages=[{optimizer: adamw, epochs: " + std::to_string(epochs) +
+              ", lr: 1.0e-3, schedule: multistep, milestones: [2], gamma: 0.4}]",
+          "--set",
+          "evaluation={batch: 4, timing_trajectories: 1, baseline: false}"};
+}
 
 // The one error line of a bad `karman validate` of cases/mppde/e1.yaml with `set`.
 void expect_bad(const std::string& set, const std::string& key, const std::string& expected) {
@@ -67,6 +102,30 @@ TEST(CliMppde, SmallE1TrainsAndIsComparedWithWenoAtEqualError) {
       "error WENO5 at n_x %ld, speedup %.3g\n",
       error, no_change, m["weno5_same_grid_accumulated_error"].get<double>(), b["n_x"].get<long>(),
       report["speedup"].get<double>());
+}
+
+// The pushforward's draws (trajectories, unroll counts, starts) are functions of the step, so a run
+// killed after a checkpoint and resumed takes exactly the steps of an uninterrupted one.
+TEST(CliMppde, KilledTrainingResumesToTheSameWeights) {
+  const fs::path dir = test_folder();
+  const CliResult full = run_karman(dir, tiny_e1("full", 8));
+  ASSERT_EQ(full.status, 0) << full;
+  const fs::path checkpoint = dir / "killed" / "checkpoint.h5";
+  const double killed_at = kill_after_checkpoint(dir, tiny_e1("killed", 8), checkpoint, 10);
+  EXPECT_GE(killed_at, 10);
+  EXPECT_LT(killed_at, 40);
+  EXPECT_FALSE(fs::exists(dir / "killed" / "report.json"));
+  auto args = tiny_e1("killed", 8);
+  args.push_back("--resume");
+  const CliResult resumed = run_karman(dir, args);
+  ASSERT_EQ(resumed.status, 0) << resumed;
+  const auto a = parameters_of(dir / "full" / "checkpoint.h5");
+  const auto b = parameters_of(checkpoint);
+  ASSERT_EQ(a.size(), b.size());
+  for (const auto& [name, values] : a) EXPECT_TRUE(values == b.at(name)) << name << " differs";
+  EXPECT_EQ(report_of(dir / "full")["metrics"]["accumulated_error"],
+            report_of(dir / "killed")["metrics"]["accumulated_error"]);
+  std::printf("    killed at step %.0f of 40, resumed: weights identical\n", killed_at);
 }
 
 TEST(CliMppde, UnknownExperimentIsOneLine) {
