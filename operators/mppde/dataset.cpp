@@ -33,110 +33,54 @@ std::string listed(const std::vector<long>& values) {
 
 }  // namespace
 
-// ------------------------------------------------------------------------------- the case
+// ------------------------------------------------------------------------------- the spec
 
-DatasetSpec read_dataset_spec(const config::Node& data) {
-  DatasetSpec spec;
-  spec.experiment = experiment_from_string(data.str("experiment"), data.place("experiment"));
-  spec.samples = data.integer("samples", 16, 1);
-  spec.seed = static_cast<std::uint64_t>(data.integer("seed", 1, 0));
-  spec.ground_truth = data.integer("ground_truth", 200, 6);
-  if (data.has("resolutions")) {
-    spec.resolutions.clear();
-    for (double n : data.number_list("resolutions", 1, config::Bounds::positive())) {
-      if (n != std::floor(n) || n < 6)
-        data.fail("resolutions", "expected whole numbers of cells, at least 6 each");
-      spec.resolutions.push_back(static_cast<long>(n));
-    }
-  }
+void check_dataset_spec(const DatasetSpec& spec) {
+  if (spec.samples < 1) throw ConfigError("an MP-PDE dataset needs at least one trajectory");
+  if (spec.steps < 2) throw ConfigError("an MP-PDE dataset needs at least 2 stored steps");
+  if (spec.resolutions.empty()) throw ConfigError("an MP-PDE dataset needs a resolution");
   for (long n : spec.resolutions) {
-    if (spec.ground_truth % n != 0)
-      data.fail("resolutions",
-                fmt::format("expected divisors of ground_truth {} (the ground truth is averaged "
-                            "down), got {}",
-                            spec.ground_truth, n));
+    if (n < 6 || spec.ground_truth % n != 0)
+      throw ConfigError(
+          fmt::format("resolution {}: expected a divisor of the ground truth's {} "
+                      "cells (its averages are stored), at least 6",
+                      n, spec.ground_truth));
     if (std::count(spec.resolutions.begin(), spec.resolutions.end(), n) > 1)
-      data.fail("resolutions", fmt::format("{} is listed twice", n));
+      throw ConfigError(fmt::format("resolution {} is listed twice", n));
   }
-  spec.cfl = data.number("cfl", 0.4, config::Bounds::positive());
-  if (spec.cfl > 1.0) data.fail("cfl", "expected at most 1 (SSP-RK3's stability limit)");
-  spec.derivative_order = static_cast<int>(data.integer("derivative_order", 4, 2, 4));
-  if (spec.derivative_order == 3) data.fail("derivative_order", "expected 2 or 4");
-  return spec;
 }
 
 std::string describe(const DatasetSpec& spec) {
+  const ExperimentSpec e = experiment_spec(spec.experiment);
   return fmt::format(
-      "experiment {}; samples {}; seed {}; ground_truth {}; resolutions [{}]; outputs {}; "
-      "t_end {}; length {}; weno5 ssprk3 cfl {} derivative_order {} epsilon 1e-06",
+      "experiment {}; samples {}; seed {}; ground_truth {}; resolutions [{}]; steps {}; "
+      "t_end {}; length {}; weno5 ssprk3 cfl 0.4 derivative_order 4 epsilon 1e-06",
       to_string(spec.experiment), spec.samples, spec.seed, spec.ground_truth,
-      listed(spec.resolutions), kOutputs, spec.t_end(), kLength, spec.cfl, spec.derivative_order);
+      listed(spec.resolutions), spec.steps, e.t_end, e.length);
 }
 
 // ------------------------------------------------------------------------------- solving
 
-std::vector<double> average_cells(const std::vector<double>& fine, long levels, long fine_cells,
-                                  long coarse_cells) {
-  KARMAN_VERIFY(
-      fine_cells % coarse_cells == 0 && static_cast<long>(fine.size()) == levels * fine_cells,
-      "average_cells: the coarse cells must be unions of fine cells");
-  const long group = fine_cells / coarse_cells;
-  std::vector<double> coarse(static_cast<std::size_t>(levels * coarse_cells));
-  for (long k = 0; k < levels; ++k)
-    for (long i = 0; i < coarse_cells; ++i) {
-      double sum = 0.0;
-      for (long j = 0; j < group; ++j) sum += fine[k * fine_cells + i * group + j];
-      coarse[k * coarse_cells + i] = sum / static_cast<double>(group);
-    }
-  return coarse;
-}
-
-namespace {
-
-// The trajectory at `cells` cells, all kOutputs levels: [kOutputs, cells].
-struct Solve {
-  std::vector<double> u;
-  double wall_s = 0.0;
-  long steps = 0;
-};
-
-Solve solve_at(const DatasetSpec& spec, const TrajectoryParameters& p, long cells) {
-  solvers::WenoOptions options;
-  options.cfl = spec.cfl;
-  options.derivative_order = spec.derivative_order;
-  solvers::WenoSolver solver(MPI_COMM_SELF, cells, kLength, p.coefficients(), options);
-  Solve out;
-  out.u.resize(static_cast<std::size_t>(kOutputs * cells));
-  const solvers::SineSum forcing = p.forcing();
-  solver.solve(initial_condition(p, cells), forcing, output_times(spec.t_end()),
-               [&](long k, double, const std::vector<double>& u) {
-                 std::copy(u.begin(), u.end(), out.u.begin() + k * cells);
-               });
-  out.wall_s = solver.stats().wall_s;
-  out.steps = solver.stats().steps;
-  return out;
-}
-
-}  // namespace
-
-TrajectoryData solve_trajectory(const DatasetSpec& spec, long index) {
+TrajectoryData dataset_trajectory(const DatasetSpec& spec, long index) {
+  const ExperimentSpec e = experiment_spec(spec.experiment);
   TrajectoryData data;
-  data.parameters = sample_trajectory(spec.experiment, spec.seed, index);
-  const Solve truth = solve_at(spec, data.parameters, spec.ground_truth);
+  data.parameters = sample_trajectory(e, spec.seed, index);
+  const SolvedTrajectory truth =
+      solve_trajectory(e, spec.seed, index, spec.ground_truth, spec.steps);
   data.ground_truth_wall_s = truth.wall_s;
-  data.ground_truth_steps = truth.steps;
+  data.ground_truth_steps = truth.solver_steps;
   for (long n : spec.resolutions) {
-    data.ground_truth.push_back(average_cells(truth.u, kOutputs, spec.ground_truth, n));
+    data.ground_truth.push_back(average_cells(truth.u, spec.steps, spec.ground_truth, n));
     if (n == spec.ground_truth) {
       data.solver.emplace_back();
       data.solver_wall_s.push_back(0.0);
       data.solver_steps.push_back(0);
       continue;
     }
-    Solve coarse = solve_at(spec, data.parameters, n);
+    SolvedTrajectory coarse = solve_trajectory(e, spec.seed, index, n, spec.steps);
     data.solver.push_back(std::move(coarse.u));
     data.solver_wall_s.push_back(coarse.wall_s);
-    data.solver_steps.push_back(coarse.steps);
+    data.solver_steps.push_back(coarse.solver_steps);
   }
   return data;
 }
@@ -255,8 +199,17 @@ struct DatasetFile {
 };
 
 std::vector<hsize_t> trajectory_dims(const DatasetSpec& spec, long n) {
-  return {static_cast<hsize_t>(spec.samples), static_cast<hsize_t>(kOutputs),
+  return {static_cast<hsize_t>(spec.samples), static_cast<hsize_t>(spec.steps),
           static_cast<hsize_t>(n)};
+}
+
+// t_k = k T / (steps − 1), as solve_trajectory stores them.
+std::vector<double> level_times(const DatasetSpec& spec) {
+  const double t_end = experiment_spec(spec.experiment).t_end;
+  std::vector<double> t(static_cast<std::size_t>(spec.steps));
+  for (long k = 0; k < spec.steps; ++k)
+    t[k] = t_end * static_cast<double>(k) / static_cast<double>(spec.steps - 1);
+  return t;
 }
 
 DatasetFile create_partial(MPI_Comm comm, const DatasetSpec& spec, const std::string& path,
@@ -271,14 +224,15 @@ DatasetFile create_partial(MPI_Comm comm, const DatasetSpec& spec, const std::st
   put_string(root, "config", config_yaml, path);
   put_string(root, "generator", describe(spec), path);
   put_string(root, "karman_version", KARMAN_VERSION, path);
-  const long seed = static_cast<long>(spec.seed), outputs = kOutputs;
+  const ExperimentSpec e = experiment_spec(spec.experiment);
+  const long seed = static_cast<long>(spec.seed);
   put_scalar(root, "seed", H5T_NATIVE_LONG, &seed, path);
   put_scalar(root, "samples", H5T_NATIVE_LONG, &spec.samples, path);
   put_scalar(root, "ground_truth", H5T_NATIVE_LONG, &spec.ground_truth, path);
-  put_scalar(root, "outputs", H5T_NATIVE_LONG, &outputs, path);
+  put_scalar(root, "steps", H5T_NATIVE_LONG, &spec.steps, path);
   put_array(root, "resolutions", H5T_NATIVE_LONG, spec.resolutions, path);
-  put_double(root, "t_end", spec.t_end(), path);
-  put_double(root, "length", kLength, path);
+  put_double(root, "t_end", e.t_end, path);
+  put_double(root, "length", e.length, path);
 
   Id u_group = open_or_create_group(root, "u", path);
   Id solver_group = open_or_create_group(root, "solver", path);
@@ -290,13 +244,13 @@ DatasetFile create_partial(MPI_Comm comm, const DatasetSpec& spec, const std::st
                                                                trajectory_dims(spec, n), path));
     std::vector<double> x(static_cast<std::size_t>(n));
     for (long i = 0; i < n; ++i)
-      x[i] = (static_cast<double>(i) + 0.5) * kLength / static_cast<double>(n);
+      x[i] = (static_cast<double>(i) + 0.5) * e.length / static_cast<double>(n);
     Id xs = create_dataset(root, "/x/" + std::to_string(n), H5T_IEEE_F64LE,
                            {static_cast<hsize_t>(n)}, path);
     write_from_rank0(comm, xs.get(), H5T_NATIVE_DOUBLE, x, "/x/" + std::to_string(n), path);
   }
-  const std::vector<double> t = output_times(spec.t_end());
-  Id ts = create_dataset(root, "/t", H5T_IEEE_F64LE, {static_cast<hsize_t>(kOutputs)}, path);
+  const std::vector<double> t = level_times(spec);
+  Id ts = create_dataset(root, "/t", H5T_IEEE_F64LE, {static_cast<hsize_t>(spec.steps)}, path);
   write_from_rank0(comm, ts.get(), H5T_NATIVE_DOUBLE, t, "/t", path);
   const std::vector<hsize_t> per_sample{static_cast<hsize_t>(spec.samples)};
   f.alpha = create_dataset(root, "/alpha", H5T_IEEE_F64LE, per_sample, path);
@@ -371,10 +325,10 @@ void write_trajectory(const DatasetFile& f, const DatasetSpec& spec, long sample
       write_row(f.solver[r].get(), sample, H5T_NATIVE_DOUBLE,
                 mine ? data.solver[r].data() : nullptr, solver_name(spec.resolutions[r]), f.path);
   }
-  const TrajectoryParameters& p = data.parameters;
-  write_row(f.alpha.get(), sample, H5T_NATIVE_DOUBLE, &p.alpha, "/alpha", f.path);
-  write_row(f.beta.get(), sample, H5T_NATIVE_DOUBLE, &p.beta, "/beta", f.path);
-  write_row(f.gamma.get(), sample, H5T_NATIVE_DOUBLE, &p.gamma, "/gamma", f.path);
+  const solvers::EquationCoefficients& c = data.parameters.coefficients;
+  write_row(f.alpha.get(), sample, H5T_NATIVE_DOUBLE, &c.alpha, "/alpha", f.path);
+  write_row(f.beta.get(), sample, H5T_NATIVE_DOUBLE, &c.beta, "/beta", f.path);
+  write_row(f.gamma.get(), sample, H5T_NATIVE_DOUBLE, &c.gamma, "/gamma", f.path);
   const unsigned char flag = 1;
   write_row(f.complete.get(), sample, H5T_NATIVE_UCHAR, &flag, kComplete, f.path);
   check(H5Fflush(f.file.get(), H5F_SCOPE_GLOBAL), "cannot flush", f.path);
@@ -385,6 +339,7 @@ void write_trajectory(const DatasetFile& f, const DatasetSpec& spec, long sample
 GenerateSummary generate_dataset(MPI_Comm comm, const DatasetSpec& spec, const std::string& path,
                                  const GenerateOptions& options) {
   quiet_hdf5();
+  check_dataset_spec(spec);
   Timer wall;
   int rank;
   MPI_Comm_rank(comm, &rank);
@@ -438,7 +393,7 @@ GenerateSummary generate_dataset(MPI_Comm comm, const DatasetSpec& spec, const s
     std::exception_ptr error;
     if (sample >= 0) {
       try {
-        data = solve_trajectory(spec, sample);
+        data = dataset_trajectory(spec, sample);
         local[0] += 1.0;
         local[1] += data.ground_truth_wall_s;
         local[2] += static_cast<double>(data.ground_truth_steps);
@@ -496,11 +451,12 @@ namespace {
 DatasetInfo validate(hid_t file, const std::string& path) {
   DatasetInfo info;
   const std::string experiment = string_attribute(file, "experiment", path);
-  if (experiment.empty())
-    throw dataset_error(path, "attribute 'experiment' missing (not an MP-PDE dataset)");
-  info.experiment = experiment_from_string(experiment, Place{path, 0, 0});
+  if (!experiment_from_string(experiment, info.experiment))
+    throw dataset_error(path,
+                        "attribute 'experiment' missing or not E1, E2 or E3 (not an MP-PDE "
+                        "dataset)");
   info.samples = long_attribute(file, "samples", path);
-  info.outputs = long_attribute(file, "outputs", path);
+  info.steps = long_attribute(file, "steps", path);
   info.ground_truth = long_attribute(file, "ground_truth", path);
   info.seed = long_attribute(file, "seed", path);
   info.resolutions = long_array_attribute(file, "resolutions", path);
@@ -508,8 +464,8 @@ DatasetInfo validate(hid_t file, const std::string& path) {
   info.length = double_attribute(file, "length", path);
   info.generator = string_attribute(file, "generator", path);
   info.config = string_attribute(file, "config", path);
-  if (info.samples < 1 || info.outputs < 2 || info.resolutions.empty())
-    throw dataset_error(path, "attributes samples, outputs or resolutions missing or empty");
+  if (info.samples < 1 || info.steps < 2 || info.resolutions.empty())
+    throw dataset_error(path, "attributes samples, steps or resolutions missing or empty");
   const auto expect = [&](const std::string& name, std::vector<hsize_t> dims) {
     if (!link_exists(file, name))
       throw dataset_error(path, "dataset " + name + " missing (not an MP-PDE dataset)");
@@ -519,7 +475,7 @@ DatasetInfo validate(hid_t file, const std::string& path) {
       throw dataset_error(path, fmt::format("dataset {}: expected {}, found {}", name,
                                             shape_string(dims), shape_string(found)));
   };
-  const auto S = static_cast<hsize_t>(info.samples), T = static_cast<hsize_t>(info.outputs);
+  const auto S = static_cast<hsize_t>(info.samples), T = static_cast<hsize_t>(info.steps);
   for (long n : info.resolutions) {
     expect(u_name(n), {S, T, static_cast<hsize_t>(n)});
     if (n != info.ground_truth) expect(solver_name(n), {S, T, static_cast<hsize_t>(n)});
@@ -581,8 +537,8 @@ DatasetInfo inspect_dataset(MPI_Comm comm, const std::string& path) {
   return validate(file.get(), path);
 }
 
-Trajectories read_trajectories(MPI_Comm comm, const std::string& path, long cells, long first,
-                               long count, bool with_solver) {
+StoredTrajectories read_trajectories(MPI_Comm comm, const std::string& path, long cells, long first,
+                                     long count, bool with_solver) {
   quiet_hdf5();
   Id file = open_file(comm, path);
   const DatasetInfo info = validate(file.get(), path);
@@ -601,10 +557,10 @@ Trajectories read_trajectories(MPI_Comm comm, const std::string& path, long cell
                                       : fmt::format("trajectories [{}, {}) requested, the dataset "
                                                     "holds {}",
                                                     first, first + count, info.samples));
-  Trajectories out;
+  StoredTrajectories out;
   out.experiment = info.experiment;
   out.cells = cells;
-  out.outputs = info.outputs;
+  out.steps = info.steps;
   out.first = first;
   out.count = count;
   out.t_end = info.t_end;

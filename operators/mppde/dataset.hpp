@@ -1,20 +1,20 @@
 #pragma once
 // Trajectory datasets of the MP-PDE experiments (E1, E2, E3: experiment.hpp), made by Karman's
 // WENO5 solver (karman/solvers/weno.hpp) as the paper made them: each trajectory is solved at
-// `ground_truth` cells (200) with kOutputs = 250 stored levels over [0, T], and stored averaged
+// `ground_truth` cells (200) with `steps` = 250 stored levels over [0, T], and stored averaged
 // down to every requested resolution n (exact averages of ground_truth/n fine cells: 200 → 100,
 // 50, 40); beside it the same trajectory solved directly at each coarse n (the paper's "WENO5"
 // column compares those with the averaged ground truth).
 //
 // File layout (HDF5, float64, C order; written collectively with MPI-IO):
-//   /u/<n>        [S, 250, n]  ground truth averaged to n cells (n in `resolutions`)
-//   /solver/<n>   [S, 250, n]  the trajectory solved at n cells (n < ground_truth)
-//   /alpha, /beta, /gamma [S]  the equation of each trajectory (code form: flux α u²/2)
-//   /t            [250]        t_k = k T / 249
+//   /u/<n>        [S, steps, n]  ground truth averaged to n cells (n in `resolutions`)
+//   /solver/<n>   [S, steps, n]  the trajectory solved at n cells (n < ground_truth)
+//   /alpha, /beta, /gamma [S]    the equation of each trajectory (code form: flux α u²/2)
+//   /t            [steps]        t_k = k T / (steps − 1)
 //   /x/<n>        [n]          cell centres (i + ½)·16/n
 //   /complete     [S] uint8    1 once trajectory k is written (generation is resumable)
 //   /             attributes: experiment ("E1"), seed, samples, resolutions [..], ground_truth,
-//                 t_end, length, outputs, generator (every setting that determines the values,
+//                 t_end, length, steps, generator (every setting that determines the values,
 //                 one line), config (the generating case), karman_version.
 // Trajectories are split over the ranks in contiguous shares, each solved on MPI_COMM_SELF, so
 // the file holds bitwise the same values on any rank count. Generation writes `path.partial` and
@@ -27,45 +27,38 @@
 #include <string>
 #include <vector>
 
-#include "karman/config/node.hpp"
 #include "operators/mppde/experiment.hpp"
 
 namespace karman::mppde {
 
 struct DatasetSpec {
   Experiment experiment = Experiment::e1;
-  long samples = 16;
-  std::uint64_t seed = 1;
+  long samples = 16;                           // trajectories 0 … samples − 1
+  std::uint64_t seed = 1;                      // trajectory k's draws: (seed, k)
   long ground_truth = 200;                     // cells of the ground-truth solve
   std::vector<long> resolutions{100, 50, 40};  // each divides ground_truth
-  double cfl = 0.4;                            // solvers::WenoOptions of every solve
-  int derivative_order = 4;
-  double t_end() const { return ranges(experiment).t_end; }
+  long steps = 250;                            // stored levels, t_k = k T / (steps − 1)
 };
 
-// Reads a case's dataset section: experiment (E1 | E2 | E3, required), samples (16), seed (1),
-// ground_truth (200), resolutions ([100, 50, 40]; each must divide ground_truth), cfl (0.4),
-// derivative_order (4). Every bad value is a ConfigError at its key.
-DatasetSpec read_dataset_spec(const config::Node& data);
+// ConfigError (no place: the caller names its keys) unless every resolution is at least 6 cells,
+// divides ground_truth and is listed once, and there are at least 2 steps.
+void check_dataset_spec(const DatasetSpec& spec);
 
 // Every setting that determines the values, as one line (the `generator` attribute).
 std::string describe(const DatasetSpec& spec);
 
-// One trajectory, solved on MPI_COMM_SELF: per resolution (in spec.resolutions order) the
-// averaged ground truth and the direct solve, each [kOutputs, n], and the solves' figures.
+// One trajectory, solved on MPI_COMM_SELF: per resolution (spec.resolutions order) the averaged
+// ground truth and the direct solve, each [steps, n] (the direct solve empty where n is the
+// ground truth's), and the solves' wall times and step counts.
 struct TrajectoryData {
   TrajectoryParameters parameters;
-  std::vector<std::vector<double>> ground_truth, solver;  // [resolution][kOutputs · n]
-  std::vector<double> solver_wall_s;  // per resolution (0 when n = ground_truth)
+  std::vector<std::vector<double>> ground_truth, solver;  // [resolution][steps · n]
+  std::vector<double> solver_wall_s;                      // per resolution
   std::vector<long> solver_steps;
   double ground_truth_wall_s = 0.0;
   long ground_truth_steps = 0;
 };
-TrajectoryData solve_trajectory(const DatasetSpec& spec, long index);
-
-// [kOutputs, fine] averaged over groups of fine/coarse consecutive cells: [kOutputs, coarse].
-std::vector<double> average_cells(const std::vector<double>& fine, long levels, long fine_cells,
-                                  long coarse_cells);
+TrajectoryData dataset_trajectory(const DatasetSpec& spec, long index);
 
 struct GenerateOptions {
   bool resume = false;      // keep the completed trajectories of `path` or `path.partial`
@@ -94,7 +87,7 @@ GenerateSummary generate_dataset(MPI_Comm comm, const DatasetSpec& spec, const s
 // What a dataset file holds (validated).
 struct DatasetInfo {
   Experiment experiment = Experiment::e1;
-  long samples = 0, outputs = 0, ground_truth = 0;
+  long samples = 0, steps = 0, ground_truth = 0;
   std::vector<long> resolutions;
   double t_end = 0.0, length = 0.0;
   long seed = -1;
@@ -105,20 +98,20 @@ struct DatasetInfo {
 DatasetInfo inspect_dataset(MPI_Comm comm, const std::string& path);
 
 // Trajectories [first, first + count) at n cells.
-struct Trajectories {
+struct StoredTrajectories {
   Experiment experiment = Experiment::e1;
-  long cells = 0, outputs = 0, first = 0, count = 0;
+  long cells = 0, steps = 0, first = 0, count = 0;
   double t_end = 0.0, length = 0.0;
-  std::vector<double> t;                   // [outputs]
+  std::vector<double> t;                   // [steps]
   std::vector<double> x;                   // [cells] cell centres
-  std::vector<double> u;                   // [count, outputs, cells] ground truth
-  std::vector<double> solver;              // [count, outputs, cells] direct solve (if asked)
+  std::vector<double> u;                   // [count, steps, cells] ground truth
+  std::vector<double> solver;              // [count, steps, cells] direct solve (if asked)
   std::vector<double> alpha, beta, gamma;  // [count]
 };
 // Collective (each rank its own first/count). `cells` not among the file's resolutions is one
 // ConfigError naming the file: "dataset has n_x 100, 50, 40; case asks 64". `with_solver` also
 // reads /solver/<cells> (a ConfigError when cells is the ground truth's).
-Trajectories read_trajectories(MPI_Comm comm, const std::string& path, long cells, long first,
-                               long count, bool with_solver = false);
+StoredTrajectories read_trajectories(MPI_Comm comm, const std::string& path, long cells, long first,
+                                     long count, bool with_solver = false);
 
 }  // namespace karman::mppde

@@ -1,7 +1,11 @@
 #include "operators/mppde/experiment.hpp"
 
 #include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <cmath>
 
+#include "karman/core/error.hpp"
 #include "karman/core/random.hpp"
 
 namespace karman::mppde {
@@ -18,74 +22,99 @@ const char* to_string(Experiment experiment) {
   return "?";
 }
 
-Experiment experiment_from_string(const std::string& name, const Place& place) {
-  for (Experiment e : {Experiment::e1, Experiment::e2, Experiment::e3}) {
-    std::string lower = to_string(e);
-    lower[0] = 'e';
-    if (name == to_string(e) || name == lower) return e;
-  }
-  const std::string message = "unknown experiment '" + name + "': expected E1, E2 or E3";
-  throw place.file.empty() ? ConfigError(message) : ConfigError(place, message);
+bool experiment_from_string(const std::string& name, Experiment& out) {
+  std::string upper(name);
+  std::transform(upper.begin(), upper.end(), upper.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  for (Experiment e : {Experiment::e1, Experiment::e2, Experiment::e3})
+    if (upper == to_string(e)) {
+      out = e;
+      return true;
+    }
+  return false;
 }
 
-ExperimentRanges ranges(Experiment experiment) {
+ExperimentSpec experiment_spec(Experiment experiment) {
+  ExperimentSpec s;
+  s.experiment = experiment;
+  s.alpha = {1.0, 1.0};
   switch (experiment) {
     case Experiment::e1:
-      return {{1.0, 1.0}, {0.0, 0.0}, {0.0, 0.0}, 4.0};
+      break;
     case Experiment::e2:
-      return {{1.0, 1.0}, {0.0, 0.2}, {0.0, 0.0}, 4.0};
+      s.beta = {0.0, 0.2};
+      break;
     case Experiment::e3:
-      return {{0.0, 6.0}, {0.1, 0.4}, {0.0, 1.0}, 2.0};
+      s.alpha = {0.0, 6.0};
+      s.beta = {0.1, 0.4};
+      s.gamma = {0.0, 1.0};
+      s.t_end = 2.0;
+      break;
   }
-  return {};
+  return s;
 }
 
-namespace {
-
-constexpr double kTwoPi = 6.283185307179586;
-
-// Draw `counter` of the trajectory's stream, uniform on [low, high] (a constant when equal, and
-// then no draw is needed: the same values whether or not a range is degenerate).
-double uniform(std::uint64_t stream, std::uint64_t counter, ParameterRange range) {
-  if (range.low == range.high) return range.low;
-  return range.low + (range.high - range.low) * uniform01(stream, counter);
-}
-
-}  // namespace
-
-TrajectoryParameters sample_trajectory(Experiment experiment, std::uint64_t seed, long index) {
-  const ExperimentRanges r = ranges(experiment);
-  // One stream per (seed, trajectory); counters: 0–2 the coefficients, then 4 per term.
-  const std::uint64_t stream = mix64(seed ^ mix64(static_cast<std::uint64_t>(index) + 1));
+TrajectoryParameters sample_trajectory(const ExperimentSpec& experiment, std::uint64_t seed,
+                                       long trajectory) {
+  constexpr int kTerms = 5;
+  constexpr double kTwoPi = 6.283185307179586;
+  // Counter c of stream mix(seed, trajectory): 0..2 the coefficients, then 4 per term.
+  const std::uint64_t stream = mix64(seed ^ mix64(static_cast<std::uint64_t>(trajectory) + 1));
+  const auto draw = [&](std::uint64_t counter) { return uniform01(stream, counter); };
+  const auto in = [&](const Range& r, std::uint64_t counter) {
+    return r.varies() ? r.min + (r.max - r.min) * draw(counter) : r.min;
+  };
   TrajectoryParameters p;
-  p.alpha = uniform(stream, 0, r.alpha);
-  p.beta = uniform(stream, 1, r.beta);
-  p.gamma = uniform(stream, 2, r.gamma);
-  for (std::uint64_t j = 0; j < kTerms; ++j) {
-    const std::uint64_t c = 3 + 4 * j;
-    p.amplitudes.push_back(uniform(stream, c, {-0.5, 0.5}));
-    p.omegas.push_back(uniform(stream, c + 1, {-0.4, 0.4}));
-    p.phases.push_back(kTwoPi * uniform01(stream, c + 2));
-    p.wavenumbers.push_back(1 + std::min(2L, static_cast<long>(3.0 * uniform01(stream, c + 3))));
+  p.coefficients.alpha = in(experiment.alpha, 0);
+  p.coefficients.beta = in(experiment.beta, 1);
+  p.coefficients.gamma = in(experiment.gamma, 2);
+  std::vector<double> amplitude(kTerms), omega(kTerms), phase(kTerms);
+  std::vector<long> wavenumber(kTerms);
+  for (int j = 0; j < kTerms; ++j) {
+    const std::uint64_t c = 3 + 4 * static_cast<std::uint64_t>(j);
+    amplitude[j] = draw(c) - 0.5;
+    omega[j] = 0.8 * (draw(c + 1) - 0.5);
+    phase[j] = kTwoPi * draw(c + 2);
+    wavenumber[j] = 1 + std::min(2L, static_cast<long>(3.0 * draw(c + 3)));
   }
+  p.forcing = solvers::SineSum(amplitude, omega, phase, wavenumber, experiment.length);
   return p;
 }
 
-solvers::SineSum TrajectoryParameters::forcing() const {
-  return solvers::SineSum(amplitudes, omegas, phases, wavenumbers, kLength);
+SolvedTrajectory solve_trajectory(const ExperimentSpec& experiment, std::uint64_t seed,
+                                  long trajectory, long cells, long steps) {
+  KARMAN_VERIFY(steps >= 2, "solve_trajectory: at least two stored times");
+  const TrajectoryParameters p = sample_trajectory(experiment, seed, trajectory);
+  std::vector<double> times(steps);
+  for (long k = 0; k < steps; ++k)
+    times[k] = experiment.t_end * static_cast<double>(k) / static_cast<double>(steps - 1);
+  SolvedTrajectory out;
+  out.u.reserve(static_cast<std::size_t>(steps * cells));
+  const auto start = std::chrono::steady_clock::now();
+  solvers::WenoSolver solver(MPI_COMM_SELF, cells, experiment.length, p.coefficients);
+  std::vector<double> u0(cells);
+  p.forcing.cell_averages(0.0, 0, experiment.length / static_cast<double>(cells), u0);
+  solver.solve(std::move(u0), p.forcing, times, [&](long, double, const std::vector<double>& u) {
+    out.u.insert(out.u.end(), u.begin(), u.end());
+  });
+  out.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  out.solver_steps = solver.stats().steps;
+  return out;
 }
 
-std::vector<double> initial_condition(const TrajectoryParameters& parameters, long cells) {
-  std::vector<double> u(static_cast<std::size_t>(cells));
-  parameters.forcing().cell_averages(0.0, 0, kLength / static_cast<double>(cells), u);
-  return u;
-}
-
-std::vector<double> output_times(double t_end, long count) {
-  std::vector<double> t(static_cast<std::size_t>(count));
-  for (long k = 0; k < count; ++k)
-    t[k] = count > 1 ? t_end * static_cast<double>(k) / static_cast<double>(count - 1) : t_end;
-  return t;
+std::vector<double> average_cells(const std::vector<double>& u, long steps, long fine,
+                                  long coarse) {
+  KARMAN_VERIFY(coarse >= 1 && fine % coarse == 0 && static_cast<long>(u.size()) == steps * fine,
+                "average_cells: the coarse grid must divide the fine one");
+  const long ratio = fine / coarse;
+  std::vector<double> out(static_cast<std::size_t>(steps * coarse));
+  for (long s = 0; s < steps; ++s)
+    for (long i = 0; i < coarse; ++i) {
+      double sum = 0.0;
+      for (long q = 0; q < ratio; ++q) sum += u[s * fine + i * ratio + q];
+      out[s * coarse + i] = sum / static_cast<double>(ratio);
+    }
+  return out;
 }
 
 }  // namespace karman::mppde

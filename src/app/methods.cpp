@@ -5,6 +5,7 @@
 #include "karman/run/reference.hpp"
 #include "operators/fno/dataset_runner.hpp"
 #include "operators/fno/runner.hpp"
+#include "operators/mppde/runner.hpp"
 #include "operators/precond/runner.hpp"
 #include "pinn/runner.hpp"
 
@@ -45,6 +46,11 @@ const std::vector<MethodEntry>& registered_methods() {
        "float64",
        {"float64"},
        precond::make_precond_method},
+      {"mppde",
+       "message-passing neural PDE solver (E1-E3) against WENO5 at equal accumulated error",
+       "float32",
+       {"float32", "float64"},
+       mppde::make_mppde_method},
   };
   return methods;
 }

@@ -1,5 +1,8 @@
 #include "karman/nn/case_sections.hpp"
 
+#include <cmath>
+#include <limits>
+
 namespace karman::nn {
 
 namespace {
@@ -101,10 +104,19 @@ StageOptions read_stage(const config::Node& node, bool least_squares, bool in_ep
   }
   s.first_order.type = s.optimizer;
   s.schedule.base = node.number("lr", 1e-3, config::Bounds::positive());
-  s.schedule.type =
-      node.choice("schedule", {"constant", "step", "exponential", "cosine"}, "constant");
+  s.schedule.type = node.choice(
+      "schedule", {"constant", "step", "multistep", "exponential", "cosine"}, "constant");
   s.schedule.gamma = node.number("gamma", 0.5, config::Bounds::positive());
   s.schedule.every = node.integer("every", 100, 1);
+  if (s.schedule.type == "multistep") {
+    if (!node.has("milestones"))
+      node.fail("milestones", "schedule multistep needs its milestones (a list of steps)");
+    for (double m : node.number_list("milestones", 1, config::Bounds::at_least(0))) {
+      if (m != std::floor(m) || m > static_cast<double>(std::numeric_limits<long>::max() / 2))
+        node.fail("milestones", "milestones must be whole steps (or epochs)");
+      s.schedule.milestones.push_back(static_cast<long>(m));
+    }
+  }
   s.schedule.min = node.number("min_lr", 0.0, config::Bounds::at_least(0));
   s.schedule.warmup = node.integer("warmup", 0, 0);
   s.first_order.weight_decay = node.number("weight_decay", 0.0, config::Bounds::at_least(0));
@@ -144,6 +156,7 @@ void epochs_to_steps(TrainingSpec& spec, long per_epoch) {
     stage.steps *= per_epoch;
     stage.schedule.every *= per_epoch;
     stage.schedule.warmup *= per_epoch;
+    for (long& milestone : stage.schedule.milestones) milestone *= per_epoch;
   }
   spec.trainer.checkpoint_every *= per_epoch;
   spec.trainer.validate_every *= per_epoch;

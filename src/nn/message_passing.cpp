@@ -42,28 +42,42 @@ std::vector<std::size_t> mlp_widths(std::size_t first, const std::vector<std::si
   return widths;
 }
 
+// make_mlp's MLP; with output_activation its last Linear applies the activation too (fused, so
+// the split first Linear of a one-Linear MLP_e carries it as well).
+template <class T>
+std::unique_ptr<Sequential<T>> layer_mlp(const std::vector<std::size_t>& widths,
+                                         const MessagePassingOptions& o) {
+  if (!o.output_activation) return make_mlp<T>(widths, o.activation);
+  auto mlp = std::make_unique<Sequential<T>>();
+  for (std::size_t i = 0; i + 1 < widths.size(); ++i)
+    mlp->add(std::make_unique<Linear<T>>(widths[i], widths[i + 1], true, o.activation));
+  return mlp;
+}
+
 }  // namespace
 
 template <class T>
 MessagePassing<T>::MessagePassing(const MessagePassingOptions& options) : m_options(options) {
   KARMAN_VERIFY(options.node_features > 0 && options.edge_features > 0,
                 "MessagePassing: the node and edge feature widths must be positive");
+  KARMAN_VERIFY(options.condition_features < options.node_features,
+                "MessagePassing: the condition must leave some node features to update");
   MessagePassingOptions& o = m_options;
+  const std::size_t updated = o.node_features - o.condition_features;  // h's columns h' updates
   if (o.message_width == 0) o.message_width = o.edge_features;
-  if (o.node_out_features == 0) o.node_out_features = o.node_features;
+  if (o.node_out_features == 0) o.node_out_features = updated;
   // Without a node update h passes through: h' = h.
   if (!o.node_update) o.node_out_features = o.node_features;
-  m_node_residual = o.residual && o.node_out_features == o.node_features;
+  m_node_residual = o.residual && o.node_out_features == updated;
   m_edge_residual = o.residual && o.message_width == o.edge_features;
   // Row offsets of W_i, W_j, W_e in MLP_e's first weight: [h_i, h_j, e_ij] or [e_ij, h_i, h_j].
   const std::size_t wh = o.node_features, we = o.edge_features;
   m_offset_i = o.edge_first ? we : 0;
   m_offset_j = m_offset_i + wh;
   m_offset_e = o.edge_first ? 0 : 2 * wh;
-  m_edge_mlp = make_mlp<T>(mlp_widths(2 * wh + we, o.hidden, o.message_width), o.activation);
+  m_edge_mlp = layer_mlp<T>(mlp_widths(2 * wh + we, o.hidden, o.message_width), o);
   if (!o.node_update) return;
-  m_node_mlp =
-      make_mlp<T>(mlp_widths(wh + o.message_width, o.hidden, o.node_out_features), o.activation);
+  m_node_mlp = layer_mlp<T>(mlp_widths(wh + o.message_width, o.hidden, o.node_out_features), o);
   if (o.layer_norm) m_node_mlp->add(std::make_unique<LayerNorm<T>>(o.node_out_features));
 }
 
@@ -188,6 +202,7 @@ void MessagePassing<T>::add_residual(bool residual, const Matrix<T>& x, const Ma
     out = f;
     return;
   }
+  // f's width: x's first columns (h without its condition columns).
   const std::size_t cols = f.extent(1);
   ensure_shape(out, label, f.extent(0), cols);
   const Matrix<T> sum = out;
@@ -215,14 +230,15 @@ void MessagePassing<T>::backward_impl(GraphContext<T>& context, const Matrix<T>&
   }
   const Matrix<T> dnode_input = m_node_mlp->backward(*c.node_step, dh_out, gradient);  // [N, W_h+W]
 
-  // dh = dh_out (residual) + the node input's first block; the edge update adds its part.
+  // dh = dh_out (residual, on the W_h' updated columns; the condition columns have none) + the
+  // node input's first block; the edge update adds its part.
   const Matrix<T> dh = c.dh;
-  const bool residual = m_node_residual;
+  const std::size_t skipped = m_node_residual ? m_options.node_out_features : 0;
   Kokkos::parallel_for(
       "karman::nn::message_passing::node_skip_backward", Range(0, c.graph.nodes),
       KOKKOS_LAMBDA(const std::size_t i) {
-        for (std::size_t a = 0; a < wh; ++a)
-          dh(i, a) = residual ? dh_out(i, a) + dnode_input(i, a) : dnode_input(i, a);
+        for (std::size_t a = 0; a < skipped; ++a) dh(i, a) = dh_out(i, a) + dnode_input(i, a);
+        for (std::size_t a = skipped; a < wh; ++a) dh(i, a) = dnode_input(i, a);
       });
   aggregate_backward(c, de_out, dnode_input);
   edge_update_backward(c, de_out, gradient);

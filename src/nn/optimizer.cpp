@@ -162,6 +162,10 @@ double Schedule::at(long step) const {
   } else if (type == "step") {
     KARMAN_VERIFY(every > 0, "Schedule: 'every' must be > 0");
     lr = base * std::pow(gamma, static_cast<double>(step / every));
+  } else if (type == "multistep") {
+    long passed = 0;
+    for (long milestone : milestones) passed += step >= milestone ? 1 : 0;
+    lr = base * std::pow(gamma, static_cast<double>(passed));
   } else if (type == "exponential") {
     lr = base * std::pow(gamma, static_cast<double>(step));
   } else if (type == "cosine") {

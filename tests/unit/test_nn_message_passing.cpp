@@ -521,3 +521,109 @@ TEST(MessagePassingForward, FloatAgreesWithDouble) {
   EXPECT_LT(relative_error(to_vector(c.h_out), to_vector(reference->h_out)), 1e-5);
   EXPECT_LT(relative_error(to_vector(c.e_out), to_vector(reference->e_out)), 1e-5);
 }
+
+// MP-PDE's options: MLP_e and MLP_v ending with the activation, and a per-node condition θ in
+// h's last columns that the MLPs read and the layer does not update.
+
+namespace {
+
+MessagePassingOptions with_output_activation(MessagePassingOptions o) {
+  o.output_activation = true;
+  o.activation = Activation::silu;
+  return o;
+}
+
+// W_h = 5 of which W_c = 2 condition columns: h' has W_h' = 3 columns, the residual adds h[:3].
+MessagePassingOptions conditioned(std::vector<std::size_t> hidden) {
+  MessagePassingOptions o = widths(5, 3, 3, 0, std::move(hidden));
+  o.condition_features = 2;
+  return o;
+}
+
+}  // namespace
+
+TEST(MessagePassingOutputActivation, EveryMlpEndsWithTheActivation) {
+  for (const auto& hidden : {std::vector<std::size_t>{5}, std::vector<std::size_t>{}}) {
+    MessagePassing<double> layer(with_output_activation(widths(4, 3, 3, 4, hidden)));
+    for (Sequential<double>* mlp : {&layer.edge_mlp(), &layer.node_mlp()}) {
+      auto& last = dynamic_cast<Linear<double>&>((*mlp)[mlp->size() - 1]);
+      EXPECT_EQ(last.activation(), Activation::silu) << hidden.size() << " hidden layers";
+    }
+  }
+}
+
+TEST(MessagePassingOutputActivation, Gradients) {
+  const MessagePassingOptions o = with_output_activation(widths(4, 3, 3, 4, {5}));
+  check_gradients(o, 1, "output activation, sum, directed");
+  check_gradients(o, 1, "output activation, sum, undirected", mesh::Edges::undirected);
+  MessagePassingOptions mean = o;
+  mean.aggregation = Aggregation::mean;
+  check_gradients(mean, 1, "output activation, mean, directed");
+  check_gradients(mean, 3, "output activation, three steps, mean, undirected",
+                  mesh::Edges::undirected);
+  // One Linear per MLP: the split first Linear is the last one and carries the activation.
+  MessagePassingOptions single = with_output_activation(widths(3, 4, 5, 3, {}));
+  check_gradients(single, 1, "output activation, one Linear, sum");
+  single.aggregation = Aggregation::mean;
+  check_gradients(single, 1, "output activation, one Linear, mean, undirected",
+                  mesh::Edges::undirected);
+}
+
+TEST(MessagePassingOutputActivation, ForwardMatchesHostLoopsAndConcatenation) {
+  MessagePassingOptions o = with_output_activation(widths(4, 3, 3, 4, {6}));
+  o.aggregation = Aggregation::mean;
+  expect_matches_host_loops(o, "output activation, mean");
+  expect_split_matches_concatenation(o, mesh::Edges::directed, "output activation, mean");
+  o = with_output_activation(widths(3, 2, 4, 5, {}));
+  expect_matches_host_loops(o, "output activation, one Linear", mesh::Edges::undirected);
+  expect_split_matches_concatenation(o, mesh::Edges::undirected, "output activation, one Linear");
+}
+
+TEST(MessagePassingCondition, WidthsAndResidual) {
+  const MessagePassing<double> layer(conditioned({5}));
+  EXPECT_EQ(layer.node_in_features(), 5u);
+  EXPECT_EQ(layer.node_out_features(), 3u);  // W_h − W_c
+  EXPECT_TRUE(layer.node_residual());
+  MessagePassingOptions wider = conditioned({5});
+  wider.node_out_features = 5;  // not W_h − W_c: no residual
+  EXPECT_FALSE(MessagePassing<double>(wider).node_residual());
+  MessagePassingOptions all = conditioned({5});
+  all.condition_features = 5;
+  EXPECT_THROW(MessagePassing<double>{all}, InternalError);
+}
+
+TEST(MessagePassingCondition, ConditionColumnsAreReadButNotUpdated) {
+  // h' = h[:W_h'] + MLP_v([h, a]): changing a condition column changes h' only through the MLPs,
+  // so with MLP_v's last weight and bias zero h' is h's first columns whatever the condition.
+  Layer l(conditioned({5}));
+  Linear<double>& last = dynamic_cast<Linear<double>&>(l.layer.node_mlp()[1]);
+  Kokkos::deep_copy(last.weight(), 0.0);
+  Kokkos::deep_copy(last.bias(), 0.0);
+  const Matrix<double> h = random_matrix(kNodes, 5, 31), e = random_matrix(kEdges, 3, 32);
+  const auto h_in = to_vector(h), h_out = to_vector(rollout(l, h, e, 1)[0]->h_out);
+  ASSERT_EQ(h_out.size(), kNodes * 3);
+  for (std::size_t i = 0; i < kNodes; ++i)
+    for (std::size_t a = 0; a < 3; ++a) EXPECT_EQ(h_out[i * 3 + a], h_in[i * 5 + a]);
+}
+
+TEST(MessagePassingCondition, Gradients) {
+  check_gradients(conditioned({5}), 1, "condition, sum, directed");
+  check_gradients(conditioned({5}), 1, "condition, sum, undirected", mesh::Edges::undirected);
+  MessagePassingOptions mean = conditioned({5});
+  mean.aggregation = Aggregation::mean;
+  check_gradients(mean, 1, "condition, mean, directed");
+  check_gradients(mean, 1, "condition, mean, undirected", mesh::Edges::undirected);
+  MessagePassingOptions off = conditioned({});
+  off.residual = false;
+  check_gradients(off, 1, "condition, one Linear, no residual");
+}
+
+TEST(MessagePassingCondition, MpPdeLayerGradientsAndForward) {
+  // The MP-PDE processor's layer in small: mean, SiLU, output activation, condition, residual.
+  MessagePassingOptions o = with_output_activation(conditioned({6}));
+  o.aggregation = Aggregation::mean;
+  check_gradients(o, 1, "MP-PDE layer, directed");
+  check_gradients(o, 1, "MP-PDE layer, undirected", mesh::Edges::undirected);
+  expect_matches_host_loops(o, "MP-PDE layer");
+  expect_split_matches_concatenation(o, mesh::Edges::directed, "MP-PDE layer");
+}

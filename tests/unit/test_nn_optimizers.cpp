@@ -270,6 +270,21 @@ TEST(Schedule, EveryTypeAtSeveralSteps) {
   EXPECT_DOUBLE_EQ(s.at(50), 0.6);
   EXPECT_DOUBLE_EQ(s.at(25), 0.1 + 1.0 * (1 + std::sqrt(0.5)) / 2);
   EXPECT_DOUBLE_EQ(s.at(100), 0.1);
+
+  // MP-PDE's MultiStepLR with milestones [unrolling = 1, 5, 10, 15] × 0.4 (a repeated milestone
+  // decays twice, as PyTorch's).
+  s = Schedule{};
+  s.type = "multistep";
+  s.base = 1.0;
+  s.gamma = 0.4;
+  s.milestones = {1, 5, 10, 15};
+  EXPECT_EQ(s.at(0), 1.0);
+  EXPECT_DOUBLE_EQ(s.at(1), 0.4);
+  EXPECT_DOUBLE_EQ(s.at(4), 0.4);
+  EXPECT_DOUBLE_EQ(s.at(5), 0.16);
+  EXPECT_DOUBLE_EQ(s.at(19), std::pow(0.4, 4));
+  s.milestones = {5, 5};
+  EXPECT_DOUBLE_EQ(s.at(5), 0.16);
 }
 
 TEST(Schedule, LinearWarmup) {

@@ -6,15 +6,22 @@
 //   m_ij  = MLP_e([h_i, h_j, e_ij])                 [E, 2W_h + W_e] → [E, W]   edge update
 //   a_i   = Σ_{k aggregated at i} m_k  (sum)        [E, W] → [N, W]            aggregation
 //           or that sum / degree_i (mean; 0 at a node without edges)
-//   h'_i  = h_i + MLP_v([h_i, a_i])                 [N, W_h + W] → [N, W_h']   node update
+//   h'_i  = h_i[:W_h'] + MLP_v([h_i, a_i])          [N, W_h + W] → [N, W_h']   node update
 //   e'_ij = e_ij + m_ij                                                         [E, W]
+// With condition_features W_c > 0, the last W_c columns of h are a per-node condition (MP-PDE's
+// θ = [t, α, β, γ]): MLP_e and MLP_v read them as part of h_i, h_j, but the layer does not
+// update them: W_h' defaults to W_h − W_c and the residual adds h's first W_h' columns only (the
+// caller appends the condition again to h' before the next layer). The condition columns of dh
+// get the MLPs' gradient alone.
 // A directed graph aggregates at i the edges it receives (row(k) = i: j sends, i receives); an
 // undirected one every edge touching i, so a message reaches both ends of its edge (a self-loop
 // once), as in the learned preconditioner's GNN on tril(A). The edge update reads h_i = h_row(k)
 // and h_j = h_col(k) in that order either way.
-// The residual terms (h_i, e_ij) are there when `residual` is set and the widths match
-// (W_h' = W_h, resp. W = W_e). With `layer_norm`, MLP_v ends with a LayerNorm of its output (the
-// MeshGraphNets placement: the residual stream itself is not normalised).
+// The residual terms (h_i[:W_h'], e_ij) are there when `residual` is set and the widths match
+// (W_h' = W_h − W_c, resp. W = W_e). With `output_activation`, MLP_e and MLP_v end with the
+// activation too (MP-PDE's message and update nets end with Swish). With `layer_norm`, MLP_v ends
+// with a LayerNorm of its output (the MeshGraphNets placement: the residual stream itself is not
+// normalised).
 //
 // MLP_e's first Linear is applied without forming [h_i, h_j, e_ij]: with its weight split into
 // row blocks W = [W_i; W_j; W_e] ([2W_h + W_e, H]; [W_e; W_i; W_j] with edge_first),
@@ -46,9 +53,11 @@ struct MessagePassingOptions {
   std::size_t node_features = 0;             // W_h: width of h
   std::size_t edge_features = 0;             // W_e: width of e
   std::size_t message_width = 0;             // W: width of m and e' (0: W_e)
-  std::size_t node_out_features = 0;         // W_h': width of h' (0: W_h)
+  std::size_t node_out_features = 0;         // W_h': width of h' (0: W_h − W_c)
+  std::size_t condition_features = 0;        // W_c: h's last columns, read but not updated
   std::vector<std::size_t> hidden = {};      // hidden widths of MLP_e and MLP_v (none: one Linear)
   Activation activation = Activation::silu;  // of the hidden layers
+  bool output_activation = false;            // MLP_e and MLP_v end with the activation too
   Aggregation aggregation = Aggregation::sum;
   bool residual = true;     // h' = h + ..., e' = e + m where the widths match
   bool layer_norm = false;  // MLP_v ends with a LayerNorm

@@ -50,14 +50,16 @@ std::unique_ptr<Optimizer<T>> make_optimizer(const OptimizerOptions& options,
 
 // Learning rate at step s (0-based) of a stage of `total` steps:
 //   constant: base;  step: base·gamma^floor(s/every);  exponential: base·gamma^s;
+//   multistep: base·gamma^(milestones ≤ s) (PyTorch's MultiStepLR; milestones may repeat);
 //   cosine: min + (base-min)(1 + cos(π s/total))/2  (rises again past s = total);
 // then linear warm-up over the first `warmup` steps multiplies by (s+1)/warmup.
 struct Schedule {
-  std::string type = "constant";  // constant | step | exponential | cosine
+  std::string type = "constant";  // constant | step | multistep | exponential | cosine
   double base = 1e-3;
-  double gamma = 0.5;  // step, exponential
-  long every = 100;    // step
-  double min = 0.0;    // cosine
+  double gamma = 0.5;            // step, exponential
+  long every = 100;              // step
+  std::vector<long> milestones;  // multistep
+  double min = 0.0;              // cosine
   long warmup = 0;
   long total = 1;  // cosine period (the stage's steps)
   double at(long step) const;

@@ -1,0 +1,538 @@
+// kind: mppde — the message-passing neural PDE solver (Brandstetter, Worrall, Welling, ICLR 2022)
+// trained on trajectories of the E1/E2/E3 equation family that Karman's WENO5 solver made
+// (operators/mppde/dataset.hpp), then measured as the paper measures it and as McGreivy & Hakim
+// ask: the accumulated error of full unrolls of held-out trajectories, beside the paper's
+// figures; the rollout time per trajectory at batch 1 and batched; and the WENO5 solver run at the
+// coarsest resolution that reaches the network's error, its time beside the network's
+// (`baseline`, `speedup`, below 1 when the solver wins).
+//
+// Training follows experiments/train.py: each epoch makes `passes` passes over the training
+// trajectories in batches; every batch picks one number of unrolled steps r ∈ [0, min(epoch,
+// unrolling)] and per trajectory a random start; the pushforward trick unrolls r steps without
+// gradient and takes the loss on the next (rollout.hpp). AdamW with the case's schedule (the
+// reference: lr 1e-4, multistep milestones [unrolling, 5, 10, 15] × 0.4, 20 epochs, batch 16).
+// Data parallel: every rank holds the training trajectories and computes its share of each batch;
+// the trainer sums the gradients.
+
+#include "operators/mppde/runner.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <limits>
+#include <numeric>
+
+#include "karman/core/collective.hpp"
+#include "karman/core/log.hpp"
+#include "karman/core/partition.hpp"
+#include "karman/core/progress.hpp"
+#include "karman/core/random.hpp"
+#include "karman/nn/case_sections.hpp"
+#include "karman/run/method.hpp"
+#include "karman/run/outputs.hpp"
+#include "karman/solvers/weno.hpp"
+#include "operators/mppde/experiment.hpp"
+#include "operators/mppde/graph.hpp"
+#include "operators/mppde/model.hpp"
+#include "operators/mppde/rollout.hpp"
+
+namespace karman::mppde {
+namespace {
+
+using run::Method;
+using run::RunContext;
+using run::stages_json;
+using run::train;
+using run::write_history;
+
+// The paper's Table 1 (accumulated error, 250 steps): MP-PDE and its WENO5 column, per
+// experiment and n_x (research notes §4.3).
+struct PaperCell {
+  Experiment experiment;
+  long nodes;
+  double mppde, weno5, fno_pf;
+};
+constexpr PaperCell kPaperTable[] = {
+    {Experiment::e1, 100, 1.55, 2.02, 0.54}, {Experiment::e1, 50, 1.67, 6.23, 0.51},
+    {Experiment::e1, 40, 1.47, 9.63, 0.57},  {Experiment::e2, 100, 1.58, 1.19, 2.53},
+    {Experiment::e2, 50, 1.63, 5.35, 2.27},  {Experiment::e2, 40, 1.45, 8.05, 2.38},
+    {Experiment::e3, 100, 4.26, 4.71, 5.69}, {Experiment::e3, 50, 3.74, 11.71, 5.39},
+    {Experiment::e3, 40, 3.70, 15.97, 5.98},
+};
+
+const PaperCell* paper_cell(Experiment experiment, long nodes) {
+  for (const PaperCell& c : kPaperTable)
+    if (c.experiment == experiment && c.nodes == nodes) return &c;
+  return nullptr;
+}
+
+struct EvaluationSpec {
+  long ground_truth_windows = 2;    // the reference's nr_gt_steps
+  long batch = 128;                 // trajectories per batched rollout
+  long timing_trajectories = 8;     // rolled out one at a time for the batch-1 time
+  long baseline_trajectories = 16;  // test trajectories the equal-error search solves again
+  bool baseline = true;
+};
+
+// The trajectories: solved at ground_truth cells, stored at `steps` times, averaged to the model's
+// `resolution` cells.
+struct DataSpec {
+  Experiment experiment = Experiment::e1;
+  long train = 64, test = 16;
+  long resolution = 100;    // n_x of the model (divides ground_truth)
+  long ground_truth = 200;  // cells of the solve that makes the data
+  long steps = 250;         // stored states per trajectory, t ∈ [0, T]
+  std::uint64_t seed = 1;   // trajectory k's draws: (seed, k); test trajectories follow train's
+};
+
+struct MppdeCase {
+  DataSpec data;
+  long resolution = 100, train = 64, test = 16;  // data's, for short
+  MpPdeSpec model;
+  nn::TrainingSpec training;  // read in epochs
+  long unrolling = 1;         // pushforward: most unrolled steps (reached at epoch `unrolling`)
+  long passes = 0;            // passes over the training set per epoch (reference: 250)
+  EvaluationSpec evaluation;
+};
+
+MppdeCase read_mppde_case(const config::Node& root) {
+  MppdeCase spec;
+  const config::Node data = root.child("data");
+  const std::string name = data.str("experiment");
+  if (!experiment_from_string(name, spec.data.experiment))
+    data.fail("experiment", fmt::format("expected E1, E2 or E3, got '{}'", name));
+  spec.data.train = data.integer("train", 64, 1);
+  spec.data.test = data.integer("test", 16, 1);
+  spec.data.ground_truth = data.integer("ground_truth", 200, 6, 1L << 20);
+  spec.data.resolution = data.integer("resolution", 100, 6, spec.data.ground_truth);
+  if (spec.data.ground_truth % spec.data.resolution != 0)
+    data.fail("resolution", fmt::format("must divide data.ground_truth = {} (the data are its cell "
+                                        "averages), got {}",
+                                        spec.data.ground_truth, spec.data.resolution));
+  spec.data.steps = data.integer("steps", 250, 2, 1L << 20);
+  spec.data.seed = static_cast<std::uint64_t>(data.integer("seed", 1, 0));
+  spec.resolution = spec.data.resolution;
+  spec.train = spec.data.train;
+  spec.test = spec.data.test;
+
+  const config::Node model = root.child_or_empty("model");
+  spec.model = read_mppde_model(model);
+  if (2 * spec.model.neighbors >= spec.resolution)
+    model.fail("neighbors",
+               fmt::format("2·neighbors must be below the {} nodes of the graph", spec.resolution));
+  const long window = spec.model.time_window, steps = spec.data.steps;
+  if (3 * window > steps)
+    model.fail("time_window",
+               fmt::format("three windows of {} steps (input, ground-truth start, prediction) do "
+                           "not fit the {} steps of a trajectory",
+                           window, steps));
+
+  const config::Node training = root.child("training");
+  spec.training = nn::read_training(training, /*least_squares=*/false, /*in_epochs=*/true);
+  if (spec.training.batch_size == 0) spec.training.batch_size = 16;
+  spec.unrolling = training.integer("unrolling", 1, 0, 100);
+  if (window * (2 + spec.unrolling) > steps)
+    training.fail("unrolling", fmt::format("{} unrolled windows of {} steps do not fit the {} "
+                                           "steps of a trajectory",
+                                           spec.unrolling, window, steps));
+  spec.passes = training.integer("passes", steps, 1);
+
+  const config::Node eval = root.child_or_empty("evaluation");
+  spec.evaluation.ground_truth_windows = eval.integer("ground_truth_windows", 2, 1, 100);
+  if (window * (spec.evaluation.ground_truth_windows + 1) > steps)
+    eval.fail("ground_truth_windows", "the first predicted window must fit the trajectory");
+  spec.evaluation.batch = eval.integer("batch", 128, 1);
+  spec.evaluation.timing_trajectories = eval.integer("timing_trajectories", 8, 1);
+  spec.evaluation.baseline_trajectories = eval.integer("baseline_trajectories", 16, 1);
+  spec.evaluation.baseline = eval.flag("baseline", true);
+  return spec;
+}
+
+// Every rank's values, concatenated in rank order (collective).
+std::vector<double> all_gather_concat(MPI_Comm comm, const std::vector<double>& mine) {
+  int size = 1;
+  MPI_Comm_size(comm, &size);
+  const int count = static_cast<int>(mine.size());
+  std::vector<int> counts(size), offsets(size, 0);
+  MPI_Allgather(&count, 1, MPI_INT, counts.data(), 1, MPI_INT, comm);
+  for (int r = 1; r < size; ++r) offsets[r] = offsets[r - 1] + counts[r - 1];
+  std::vector<double> all(static_cast<std::size_t>(offsets.back() + counts.back()));
+  MPI_Allgatherv(mine.data(), count, MPI_DOUBLE, all.data(), counts.data(), offsets.data(),
+                 MPI_DOUBLE, comm);
+  return all;
+}
+
+// Equation parameters the model reads (θ / θ_max of the experiment's varying ones).
+std::vector<double> normalised_parameters(const ExperimentSpec& e, const TrajectoryParameters& p) {
+  std::vector<double> theta;
+  if (e.alpha.varies()) theta.push_back(p.coefficients.alpha / e.alpha.max);
+  if (e.beta.varies()) theta.push_back(p.coefficients.beta / e.beta.max);
+  if (e.gamma.varies()) theta.push_back(p.coefficients.gamma / e.gamma.max);
+  return theta;
+}
+
+template <class T>
+class MppdeRun {
+ public:
+  MppdeRun(const MppdeCase& spec, RunContext& ctx)
+      : m_spec(spec), m_ctx(ctx), m_experiment(experiment_spec(spec.data.experiment)) {}
+
+  std::string run() {
+    const auto clock = std::chrono::steady_clock::now();
+    m_train = generate(0, m_spec.train, /*all=*/true);
+    const auto [first, count] = my_share(m_ctx.comm, m_spec.test);
+    m_test_first = first;
+    m_test = generate(m_spec.train + first, count, /*all=*/false);
+    log().info(
+        "data: {} + {} {} trajectories solved by WENO5 at {} cells, {} states over [0, {}] "
+        "averaged to {} cells, in {:.2f} s",
+        m_spec.train, m_spec.test, to_string(m_spec.data.experiment), m_spec.data.ground_truth,
+        m_spec.data.steps, m_experiment.t_end, m_spec.resolution,
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - clock).count());
+    build_model();
+
+    nn::TrainingSpec training = m_spec.training;
+    m_batches_per_pass = (m_spec.train + training.batch_size - 1) / training.batch_size;
+    m_per_epoch = m_spec.passes * m_batches_per_pass;
+    nn::epochs_to_steps(training, m_per_epoch);
+    log().info(
+        "MP-PDE {} parameters; {} training trajectories of {} steps on {} nodes, batch {}, "
+        "{} steps per epoch, pushforward up to {} unrolled steps",
+        m_parameters.size(), m_spec.train, m_train.steps, m_train.nodes, training.batch_size,
+        m_per_epoch, m_spec.unrolling);
+
+    const nn::TrainingResult result = train<T>(
+        m_ctx, m_parameters, [this](long step) { return loss(step); }, training.trainer);
+
+    nlohmann::json metrics = evaluate(result);
+    (*m_ctx.report)["metrics"] = metrics;
+    write_history(m_ctx, result, "none");
+    if (result.stop_reason == "non_finite") {
+      m_ctx.message = result.message;
+      return "diverged";
+    }
+    return "ok";
+  }
+
+ private:
+  // -------------------------------------------------------------------------------------------
+  // Data
+
+  // Trajectories [first, first + count) at the model's resolution with their normalised
+  // parameters: solved on this rank's share at the ground truth's cells and averaged; `all`:
+  // every rank then holds all of them (the training set), else only its share (count is then
+  // this rank's share already).
+  Trajectories generate(long first, long count, bool all) {
+    const long steps = m_spec.data.steps, nodes = m_spec.resolution;
+    const auto [mine_first, mine] =
+        all ? my_share(m_ctx.comm, count) : std::pair<long, long>{0, count};
+    std::vector<double> u;
+    u.reserve(static_cast<std::size_t>(mine * steps * nodes));
+    for (long k = 0; k < mine; ++k) {
+      const SolvedTrajectory fine = solve_trajectory(
+          m_experiment, m_spec.data.seed, first + mine_first + k, m_spec.data.ground_truth, steps);
+      const std::vector<double> coarse =
+          average_cells(fine.u, steps, m_spec.data.ground_truth, nodes);
+      u.insert(u.end(), coarse.begin(), coarse.end());
+    }
+    Trajectories t;
+    t.count = count;
+    t.steps = steps;
+    t.nodes = nodes;
+    t.u = all ? all_gather_concat(m_ctx.comm, u) : std::move(u);
+    t.t_max = m_experiment.t_end;
+    t.dt = t.t_max / static_cast<double>(steps - 1);
+    t.parameters = conditions() - 1;
+    for (long k = 0; k < count; ++k) {
+      const std::vector<double> theta = normalised_parameters(
+          m_experiment, sample_trajectory(m_experiment, m_spec.data.seed, first + k));
+      t.conditions.insert(t.conditions.end(), theta.begin(), theta.end());
+    }
+    return t;
+  }
+
+  long conditions() const {  // time + the varying parameters
+    return 1 + (m_experiment.alpha.varies() ? 1 : 0) + (m_experiment.beta.varies() ? 1 : 0) +
+           (m_experiment.gamma.varies() ? 1 : 0);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Model and training
+
+  void build_model() {
+    m_model = std::make_unique<MpPdeModel<T>>(m_spec.model, 1, conditions());
+    m_model->declare(m_parameters, "");
+    m_parameters.allocate();
+    m_model->initialize(m_spec.model.seed);
+    m_sample = periodic_line(m_spec.resolution, m_spec.model.neighbors);
+    m_train_rollout = std::make_unique<Rollout<T>>(*m_model, m_sample, m_train);
+    m_test_rollout = std::make_unique<Rollout<T>>(*m_model, m_sample, m_test);
+  }
+
+  // Step `step`'s batch (the same on every rank): trajectories from the pass's permutation, one
+  // unroll count, a start per trajectory; this rank computes its share.
+  std::vector<nn::LossTerm> loss(long step) {
+    const long epoch = step / m_per_epoch, within = step % m_per_epoch;
+    const long pass = within / m_batches_per_pass, index = within % m_batches_per_pass;
+    const long batch = m_spec.training.batch_size;
+    const std::uint64_t seed = m_spec.training.shuffle_seed;
+    const std::vector<long> order = epoch_permutation(
+        m_spec.train, mix64(seed ^ static_cast<std::uint64_t>(epoch * m_spec.passes + pass + 1)));
+    const long first_in_order = index * batch;
+    const long size = std::min(batch, m_spec.train - first_in_order);
+
+    const long window = m_spec.model.time_window;
+    const long max_unroll = std::min(epoch, m_spec.unrolling);
+    const long unroll = std::min(
+        max_unroll, static_cast<long>(uniform01(mix64(seed + 7), step) * (max_unroll + 1)));
+    // Starts s ∈ [K, steps − K − K·unroll] (train_helper.training_loop).
+    const long lowest = window, highest = m_train.steps - window - window * unroll;
+    const auto [first, count] = my_share(m_ctx.comm, size);
+    if (count == 0) return {{"mse", 1.0, 0.0}};
+    std::vector<long> trajectories(count), starts(count);
+    for (long b = 0; b < count; ++b) {
+      trajectories[b] = order[first_in_order + first + b];
+      const double r =
+          uniform01(mix64(seed + 11), static_cast<std::uint64_t>(step * batch + first + b));
+      starts[b] =
+          lowest + std::min(highest - lowest, static_cast<long>(r * (highest - lowest + 1)));
+    }
+    const double value = m_train_rollout->pushforward_loss(m_workspace, trajectories, starts,
+                                                           unroll, static_cast<double>(size));
+    return {{"mse", 1.0, value}};
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Evaluation
+
+  nlohmann::json evaluate(const nn::TrainingResult& result) {
+    const long gt = m_spec.evaluation.ground_truth_windows, window = m_spec.model.time_window;
+    const long start = gt * window;
+    const long end = start + ((m_test.steps - start) / window) * window;
+
+    // The network's accumulated error on this rank's test trajectories (batched).
+    const auto error = m_test_rollout->accumulated_error(
+        m_workspace, 0, m_test.count, gt, std::max<long>(1, m_spec.evaluation.batch));
+    const std::vector<double> network = gather_all(error.per_trajectory);
+    const double accumulated = mean(network);
+    // The stored coarse solve at the model's resolution: the paper's WENO5 column.
+    const std::vector<double> stored = gather_all(solver_same_grid_error(start, end));
+    const double weno_same_grid = mean(stored);
+    const double zero = mean(gather_all(no_change_error(start, end)));
+
+    nlohmann::json metrics = {
+        {"accumulated_error", accumulated},
+        {"accumulated_error_max", *std::max_element(network.begin(), network.end())},
+        {"weno5_same_grid_accumulated_error", weno_same_grid},
+        {"no_change_accumulated_error", zero},
+        {"final_loss", result.final_loss},
+        {"train_wall_s", result.wall_s},
+        {"steps", result.steps},
+        {"epochs", result.steps / m_per_epoch},
+        {"stop_reason", result.stop_reason},
+        {"stages", stages_json(result)},
+        {"params", m_parameters.size()},
+        {"train_trajectories", m_spec.train},
+        {"test_trajectories", m_spec.test},
+        {"nx", m_spec.resolution},
+        {"experiment", to_string(m_spec.data.experiment)},
+        {"windows", error.windows},
+        {"evaluated_steps", end - start}};
+    log().info(
+        "test set ({} trajectories): accumulated error {:.3f} (max {:.3f}); WENO5 at n_x = "
+        "{}: {:.3f}; no change: {:.3f}",
+        m_spec.test, accumulated, metrics["accumulated_error_max"].get<double>(), m_spec.resolution,
+        weno_same_grid, zero);
+    if (const PaperCell* paper = paper_cell(m_spec.data.experiment, m_spec.resolution)) {
+      metrics["paper"] = {
+          {"mppde", paper->mppde}, {"weno5", paper->weno5}, {"fno_pf", paper->fno_pf}};
+      log().info("paper (Table 1, {}, n_x = {}): MP-PDE {:.2f}, WENO5 {:.2f}, FNO-PF {:.2f}",
+                 to_string(m_spec.data.experiment), m_spec.resolution, paper->mppde, paper->weno5,
+                 paper->fno_pf);
+    }
+    time_rollouts(metrics);
+    if (m_spec.evaluation.baseline) equal_error_baseline(metrics, start, end);
+    return metrics;
+  }
+
+  // Rollout time per trajectory: one at a time (rank 0) and in batches of evaluation.batch.
+  void time_rollouts(nlohmann::json& metrics) {
+    const long gt = m_spec.evaluation.ground_truth_windows;
+    double single = 0.0, batched = 0.0;
+    long batched_count = 0;
+    if (m_ctx.rank == 0 && m_test.count > 0) {
+      const long n = std::min(m_spec.evaluation.timing_trajectories, m_test.count);
+      for (long k = 0; k < n; ++k)
+        single += m_test_rollout->accumulated_error(m_workspace, k, 1, gt, 1).rollout_s;
+      single /= static_cast<double>(n);
+      batched_count = std::min(m_spec.evaluation.batch, m_test.count);
+      batched = m_test_rollout->accumulated_error(m_workspace, 0, batched_count, gt, batched_count)
+                    .rollout_s /
+                static_cast<double>(batched_count);
+    }
+    MPI_Bcast(&single, 1, MPI_DOUBLE, 0, m_ctx.comm);
+    MPI_Bcast(&batched, 1, MPI_DOUBLE, 0, m_ctx.comm);
+    MPI_Bcast(&batched_count, 1, MPI_LONG, 0, m_ctx.comm);
+    metrics["rollout_s_per_trajectory"] = single;
+    metrics["rollout_s_per_trajectory_batched"] = batched;
+    metrics["rollout_batch"] = batched_count;
+    log().info("rollout: {:.3e} s per trajectory at batch 1, {:.3e} s at batch {}", single, batched,
+               batched_count);
+  }
+
+  // The paper's WENO5 column: the solver run at the model's n_x from t = 0, against the
+  // averaged ground truth, over the model's steps [start, end).
+  std::vector<double> solver_same_grid_error(long start, long end) {
+    std::vector<double> solved;
+    for (long k = 0; k < m_test.count; ++k) {
+      const SolvedTrajectory s =
+          solve_trajectory(m_experiment, m_spec.data.seed, m_spec.train + m_test_first + k,
+                           m_spec.resolution, m_spec.data.steps);
+      solved.insert(solved.end(), s.u.begin(), s.u.end());
+    }
+    return accumulated_error(m_test, solved, 0, m_test.count, start, end);
+  }
+
+  // "No change": every predicted state is the last true input state.
+  std::vector<double> no_change_error(long start, long end) {
+    std::vector<double> pred(m_test.u.size());
+    for (long k = 0; k < m_test.count; ++k)
+      for (long s = 0; s < m_test.steps; ++s)
+        for (long i = 0; i < m_test.nodes; ++i)
+          pred[(k * m_test.steps + s) * m_test.nodes + i] =
+              m_test.value(k, std::min(s, start - 1), i);
+    return accumulated_error(m_test, pred, 0, m_test.count, start, end);
+  }
+
+  // McGreivy & Hakim's comparison: the WENO5 solver, from t = 0 as the paper's WENO5 column, at
+  // the coarsest n_x (a divisor of the ground truth's cells) whose accumulated
+  // error on the first evaluation.baseline_trajectories test trajectories is at most the
+  // network's on the same trajectories. Each solve runs on one rank and is timed alone.
+  void equal_error_baseline(nlohmann::json& metrics, long start, long end) {
+    const long count = std::min(m_spec.evaluation.baseline_trajectories, m_spec.test);
+    // The network's error on those trajectories (the first `count` of the test set).
+    const std::vector<double> network_all =
+        gather_all(m_test_rollout
+                       ->accumulated_error(m_workspace, 0, m_test.count,
+                                           m_spec.evaluation.ground_truth_windows,
+                                           std::max<long>(1, m_spec.evaluation.batch))
+                       .per_trajectory);
+    const double target =
+        mean(std::vector<double>(network_all.begin(), network_all.begin() + count));
+    // Every divisor of the ground truth's cells from 6 (the WENO5 stencil) up, coarsest first.
+    std::vector<long> candidates;
+    for (long n = 6; n <= m_spec.data.ground_truth; ++n)
+      if (m_spec.data.ground_truth % n == 0) candidates.push_back(n);
+    nlohmann::json searched = nlohmann::json::array();
+    nlohmann::json chosen;
+    for (long nodes : candidates) {
+      const auto [error, wall] = solver_at(nodes, count, start, end);
+      searched.push_back({{"n_x", nodes}, {"accumulated_error", error}, {"wall_s", wall}});
+      log().info("WENO5 at n_x = {}: accumulated error {:.3f}, {:.3e} s per trajectory", nodes,
+                 error, wall);
+      if (error <= target || nodes == candidates.back()) {
+        chosen = {{"solver", "WENO5 + SSP-RK3 (karman::solvers::WenoSolver), float64, one core"},
+                  {"n_x", nodes},
+                  {"wall_s", wall},
+                  {"accumulated_error", error},
+                  {"network_accumulated_error", target},
+                  {"trajectories", count},
+                  {"searched", searched}};
+        break;
+      }
+    }
+    (*m_ctx.report)["baseline"] = chosen;
+    const double network_s = metrics["rollout_s_per_trajectory"].get<double>();
+    const double batched_s = metrics["rollout_s_per_trajectory_batched"].get<double>();
+    (*m_ctx.report)["speedup"] = chosen["wall_s"].get<double>() / network_s;
+    metrics["speedup_batched"] = chosen["wall_s"].get<double>() / batched_s;
+    log().info(
+        "equal error: WENO5 at n_x = {} ({:.3f} ≤ {:.3f}) takes {:.3e} s per trajectory, "
+        "the network {:.3e} s (batch 1) / {:.3e} s (batched): speedup {:.2f} / {:.2f}",
+        chosen["n_x"].get<long>(), chosen["accumulated_error"].get<double>(), target,
+        chosen["wall_s"].get<double>(), network_s, batched_s,
+        (*m_ctx.report)["speedup"].get<double>(), metrics["speedup_batched"].get<double>());
+  }
+
+  // The solver at `nodes` cells on test trajectories [0, count) (each rank its share): the mean
+  // accumulated error against the ground truth averaged to `nodes` cells (zero at the ground
+  // truth's own resolution) over [start, end), and the mean wall time per trajectory.
+  std::pair<double, double> solver_at(long nodes, long count, long start, long end) {
+    const auto [first, mine] = my_share(m_ctx.comm, count);
+    const long steps = m_spec.data.steps, fine = m_spec.data.ground_truth;
+    Trajectories truth;
+    truth.count = mine;
+    truth.steps = steps;
+    truth.nodes = nodes;
+    std::vector<double> predicted;
+    double wall = 0.0;
+    for (long k = 0; k < mine; ++k) {
+      const long trajectory = m_spec.train + first + k;
+      const std::vector<double> exact =
+          average_cells(solve_trajectory(m_experiment, m_spec.data.seed, trajectory, fine, steps).u,
+                        steps, fine, nodes);
+      truth.u.insert(truth.u.end(), exact.begin(), exact.end());
+      const SolvedTrajectory solved =
+          solve_trajectory(m_experiment, m_spec.data.seed, trajectory, nodes, steps);
+      wall += solved.wall_s;
+      predicted.insert(predicted.end(), solved.u.begin(), solved.u.end());
+    }
+    const std::vector<double> errors =
+        gather_all(accumulated_error(truth, predicted, 0, mine, start, end));
+    double total_wall = 0.0;
+    MPI_Allreduce(&wall, &total_wall, 1, MPI_DOUBLE, MPI_SUM, m_ctx.comm);
+    return {mean(errors), total_wall / static_cast<double>(count)};
+  }
+
+  std::vector<double> gather_all(const std::vector<double>& mine) const {
+    return all_gather_concat(m_ctx.comm, mine);
+  }
+  static double mean(const std::vector<double>& v) {
+    return v.empty() ? 0.0
+                     : std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
+  }
+
+  const MppdeCase& m_spec;
+  RunContext& m_ctx;
+  ExperimentSpec m_experiment;
+  Trajectories m_train, m_test;
+  long m_test_first = 0;
+  long m_per_epoch = 1, m_batches_per_pass = 1;
+  SampleGraph m_sample;
+  std::unique_ptr<MpPdeModel<T>> m_model;
+  nn::Parameters<T> m_parameters;
+  nn::Workspace<T> m_workspace;
+  std::unique_ptr<Rollout<T>> m_train_rollout, m_test_rollout;
+};
+
+class MppdeMethod : public Method {
+ public:
+  void read(const config::Node& root, const std::string& precision) override {
+    m_spec = read_mppde_case(root);
+    m_precision = precision;
+  }
+  std::string summary() const override {
+    return fmt::format(
+        "kind mppde, {} (n_x {}, {} train / {} test trajectories), K {}, hidden {}, "
+        "{} layers, {}",
+        to_string(m_spec.data.experiment), m_spec.resolution, m_spec.train, m_spec.test,
+        m_spec.model.time_window, m_spec.model.hidden, m_spec.model.layers, m_precision);
+  }
+  std::string run(RunContext& ctx) override {
+    if (m_precision == "float64") return MppdeRun<double>(m_spec, ctx).run();
+    return MppdeRun<float>(m_spec, ctx).run();
+  }
+
+ private:
+  MppdeCase m_spec;
+  std::string m_precision;
+};
+
+}  // namespace
+
+std::unique_ptr<Method> make_mppde_method() { return std::make_unique<MppdeMethod>(); }
+
+}  // namespace karman::mppde
