@@ -537,6 +537,26 @@ DatasetInfo inspect_dataset(MPI_Comm comm, const std::string& path) {
   return validate(file.get(), path);
 }
 
+std::string incompatibility(const DatasetInfo& info, const DatasetSpec& wanted) {
+  for (long n : wanted.resolutions)
+    if (std::find(info.resolutions.begin(), info.resolutions.end(), n) == info.resolutions.end())
+      return fmt::format("dataset has n_x {}; case asks {}", listed(info.resolutions), n);
+  if (info.experiment != wanted.experiment)
+    return fmt::format("dataset is experiment {}; case asks {}", to_string(info.experiment),
+                       to_string(wanted.experiment));
+  if (info.seed != static_cast<long>(wanted.seed))
+    return fmt::format("dataset has seed {}; case asks {}", info.seed, wanted.seed);
+  if (info.ground_truth != wanted.ground_truth)
+    return fmt::format("dataset's ground truth has {} cells; case asks {}", info.ground_truth,
+                       wanted.ground_truth);
+  if (info.steps != wanted.steps)
+    return fmt::format("dataset has {} steps per trajectory; case asks {}", info.steps,
+                       wanted.steps);
+  if (info.samples < wanted.samples)
+    return fmt::format("dataset has {} trajectories; case asks {}", info.samples, wanted.samples);
+  return "";
+}
+
 StoredTrajectories read_trajectories(MPI_Comm comm, const std::string& path, long cells, long first,
                                      long count, bool with_solver) {
   quiet_hdf5();

@@ -97,6 +97,12 @@ struct DatasetInfo {
 // naming the file.
 DatasetInfo inspect_dataset(MPI_Comm comm, const std::string& path);
 
+// Why a dataset cannot serve `wanted` ("dataset has n_x 100, 50, 40; case asks 64"), or "" when
+// it can: the same experiment, seed, ground truth and steps, every wanted resolution among its
+// own and at least as many trajectories (trajectory k depends only on (seed, k), so the first
+// `wanted.samples` are the ones a generation with `wanted` would make).
+std::string incompatibility(const DatasetInfo& info, const DatasetSpec& wanted);
+
 // Trajectories [first, first + count) at n cells.
 struct StoredTrajectories {
   Experiment experiment = Experiment::e1;
