@@ -51,8 +51,12 @@ Rollout<T>::Rollout(MpPdeModel<T>& model, const SampleGraph& sample, const Traje
                        sample.halo->owned() == sample.owned),
       "Rollout: the sample's halo is not that of its nodes");
   KARMAN_VERIFY(static_cast<long>(model.node_in_features()) ==
-                    model.window() + sample.dims + 1 + data.parameters,
-                "Rollout: the model's inputs are not [window, positions, time, parameters]");
+                    model.window() + sample.dims + 1 + data.parameters + data.node_parameters,
+                "Rollout: the model's inputs are not [window, positions, time, parameters, node "
+                "parameters]");
+  KARMAN_VERIFY(static_cast<long>(data.node_conditions.size()) ==
+                    data.count * data.nodes * data.node_parameters,
+                "Rollout: node conditions must be [count, nodes, node_parameters]");
   m_model.set_instance_nodes(sample.nodes);
   m_model.set_time_step(data.dt);
 }
@@ -98,6 +102,10 @@ void Rollout<T>::write_conditions() {
       for (long p = 0; p < m_data.parameters; ++p)
         m_host(b * n + i, first + 1 + p) =
             static_cast<T>(m_data.conditions[m_trajectories[b] * m_data.parameters + p]);
+      const long fields = m_data.node_parameters, field_column = first + 1 + m_data.parameters;
+      for (long p = 0; p < fields; ++p)
+        m_host(b * n + i, field_column + p) =
+            static_cast<T>(m_data.node_conditions[(m_trajectories[b] * n + i) * fields + p]);
     }
   }
   Kokkos::deep_copy(m_inputs, m_host);

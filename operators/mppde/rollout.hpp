@@ -26,7 +26,10 @@ struct Trajectories {
   std::vector<double> u;           // [count, steps, nodes]
   long parameters = 0;             // θ per trajectory: the equation parameters the model reads
   std::vector<double> conditions;  // [count, parameters] θ, normalised (θ / θ_max)
-  double dt = 0.0, t_max = 0.0;    // between stored states; the last state's time
+  // Coefficient fields the model reads per node (a mesh case's κ(x)), after θ.
+  long node_parameters = 0;
+  std::vector<double> node_conditions;  // [count, nodes, node_parameters]
+  double dt = 0.0, t_max = 0.0;         // between stored states; the last state's time
   double value(long trajectory, long step, long node) const {
     return u[(trajectory * steps + step) * nodes + node];
   }
