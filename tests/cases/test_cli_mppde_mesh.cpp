@@ -2,12 +2,15 @@
 // meshes/square.msh trains end to end and its accumulated error on held-out trajectories is below
 // that of "no change" by the factor asserted; at 2 ranks (the mesh graph partitioned, the halo
 // exchanged) the data are the same (the no-change errors to round-off) and the trained model's
-// rollout errors agree with the 1-rank run in float64.
+// rollout errors agree with the 1-rank run in float64. Bad keys of the mesh case fail at
+// validation with one line naming the key.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
+#include <utility>
+#include <vector>
 
 #include "support/cli.hpp"
 
@@ -79,4 +82,23 @@ TEST(CliMppdeMesh, TrainsBeatsNoChangeAndMatchesAcrossRanks) {
             << ", accumulated errors per trajectory " << rollout << " (relative)\n";
   EXPECT_LT(data, 1e-13);
   EXPECT_LT(rollout, 1e-10);
+}
+
+TEST(CliMppdeMesh, BadInputFailsAtValidationWithOneLine) {
+  const fs::path dir = test_folder();
+  write_text(dir / "heat.yaml", heat_mesh_case((source_dir() / "meshes" / "square.msh").string()));
+  // Each: an override and what the one error line names.
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"mesh.overlap=2", "mesh.overlap"},
+      {"model.time_window=8", "model.time_window"},  // three windows of 8 exceed 21 steps
+      {"training.unrolling=4", "training.unrolling"},
+      {"data.equation=wave", "data.equation"},
+      {"data.kappa=0", "data.kappa"}};
+  for (const auto& [set, key] : cases) {
+    const CliResult r = run_karman(dir, {"validate", "heat.yaml", "--set", set});
+    EXPECT_EQ(r.status, 1) << r;
+    const auto lines = r.error_lines();
+    ASSERT_EQ(lines.size(), 1u) << r;
+    EXPECT_NE(lines[0].find(key), std::string::npos) << lines[0];
+  }
 }
