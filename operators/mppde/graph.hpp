@@ -7,9 +7,13 @@
 //                  of radius neighbors·dx, here across the periodic boundary too): E =
 //                  2·neighbors·n directed edges (i ← j), geometry (x_i − x_j)/L with the periodic
 //                  image taken, so in [−½, ½).
+//   mesh graphs    (operators/mppde/mesh_data.hpp) a rank's part of a partitioned mesh: its owned
+//                  nodes then halo copies, node positions given, the sample's halo.
 
+#include <optional>
 #include <vector>
 
+#include "karman/mesh/distributed_graph.hpp"
 #include "karman/mesh/graph.hpp"
 #include "karman/nn/tensor.hpp"
 
@@ -22,6 +26,16 @@ struct SampleGraph {
   int dims = 1;
   std::vector<long> row, col;
   std::vector<double> geometry;
+  // The model's position input per node [nodes, dims]; empty: the periodic line's (i + ½)/n.
+  std::vector<double> positions;
+  // Partitioned (a rank's part of a mesh graph): nodes [0, owned) are this rank's, the others
+  // halo copies of other ranks' nodes (receiving no edges), `halo` the sample's halo exchange
+  // (copies() == 1), global_nodes the nodes over all ranks. Unpartitioned: no halo, owned =
+  // global_nodes = nodes.
+  std::optional<mesh::Halo> halo;
+  long owned = 0, global_nodes = 0;
+  long owned_nodes() const { return halo ? owned : nodes; }
+  long all_nodes() const { return halo ? global_nodes : nodes; }
 };
 
 // InternalError unless 1 ≤ neighbors and 2·neighbors < nodes (each neighbour once).

@@ -208,6 +208,16 @@ void MpPdeModel<T>::set_instance_nodes(std::size_t nodes) {
 }
 
 template <class T>
+void MpPdeModel<T>::set_partition(const mesh::Halo& halo) {
+  m_halo = halo;
+  for (auto& norm : m_norms) {
+    norm->set_instance_rows(static_cast<std::size_t>(halo.local()));
+    norm->set_owned_rows(static_cast<std::size_t>(halo.owned()));
+    norm->set_communicator(halo.comm());
+  }
+}
+
+template <class T>
 void MpPdeModel<T>::declare(nn::Parameters<T>& parameters, const std::string& prefix) {
   m_encoder->declare(parameters, prefix + "encoder.");
   for (std::size_t l = 0; l < m_layers.size(); ++l)
@@ -230,10 +240,20 @@ void MpPdeModel<T>::forward_impl(nn::GraphContext<T>& context, nn::Workspace<T>&
   const std::size_t hidden = m_spec.hidden, window = m_window;
   const nn::Pass values = nn::Pass::values();
 
-  nn::ensure_shape(c.edge_features, "karman::mppde::edge_features", edges, window + m_positions);
-  edge_features(c.graph, c.h, c.e, window, c.edge_features);
+  // Partitioned: the inputs with their halo rows from the owners, read by everything below.
+  c.halo = m_halo;
+  Matrix<T> h = c.h;
+  if (c.halo) {
+    nn::ensure_shape(c.exchanged, "karman::mppde::exchanged", nodes, node_in_features());
+    Kokkos::deep_copy(c.exchanged, c.h);
+    c.halo->update(c.exchanged);
+    h = c.exchanged;
+  }
 
-  c.encoder = &m_encoder->forward(c.h, values, workspace);
+  nn::ensure_shape(c.edge_features, "karman::mppde::edge_features", edges, window + m_positions);
+  edge_features(c.graph, h, c.e, window, c.edge_features);
+
+  c.encoder = &m_encoder->forward(h, values, workspace);
   Matrix<T> v = c.encoder->y;  // [N, H]
   const std::size_t layers = m_layers.size();
   c.layers.resize(layers);
@@ -241,7 +261,8 @@ void MpPdeModel<T>::forward_impl(nn::GraphContext<T>& context, nn::Workspace<T>&
   c.conditioned.resize(layers);
   for (std::size_t l = 0; l < layers; ++l) {
     nn::ensure_shape(c.conditioned[l], "karman::mppde::conditioned", nodes, hidden + m_conditions);
-    with_conditions(v, c.h, m_conditions, c.conditioned[l]);
+    with_conditions(v, h, m_conditions, c.conditioned[l]);
+    if (c.halo) c.halo->update(c.conditioned[l]);  // v's halo rows are stale after a layer
     c.layers[l] =
         &m_layers[l]->forward(c.graph, c.conditioned[l], c.edge_features, values, workspace);
     c.norms[l] = &m_norms[l]->forward(c.layers[l]->h_out, values, workspace);
@@ -249,7 +270,7 @@ void MpPdeModel<T>::forward_impl(nn::GraphContext<T>& context, nn::Workspace<T>&
   }
   c.decoder = &m_decoder->forward(v, values, workspace);
   nn::ensure_shape(c.h_out, "karman::mppde::prediction", nodes, window);
-  bundle_update(c.h, c.decoder->y, static_cast<T>(m_dt), c.h_out);
+  bundle_update(h, c.decoder->y, static_cast<T>(m_dt), c.h_out);
   if (c.e_out.extent(0) != edges) c.e_out = Matrix<T>("karman::mppde::no_edge_output", edges, 0);
 }
 
@@ -273,6 +294,7 @@ void MpPdeModel<T>::backward_impl(nn::GraphContext<T>& context, const Matrix<T>&
   for (std::size_t l = m_layers.size(); l-- > 0;) {
     const Matrix<T> dnorm = m_norms[l]->backward(*c.norms[l], dv, gradient);
     m_layers[l]->backward(*c.layers[l], dnorm, c.zero_messages, gradient);
+    if (c.halo) c.halo->reduce(c.layers[l]->dh);  // the transpose of [v | c]'s update
     split_conditioned(c.layers[l]->dh, c.dv, c.dh, m_conditions);
     add_to(c.dedge, c.layers[l]->de, "karman::mppde::sum_edge_gradients");
     dv = c.dv;
@@ -286,6 +308,7 @@ void MpPdeModel<T>::backward_impl(nn::GraphContext<T>& context, const Matrix<T>&
   add_difference(c.dh, c.du_row, c.du_col);
   nn::ensure_shape(c.de, "karman::mppde::de", edges, m_positions);
   Kokkos::deep_copy(c.de, columns(c.dedge, window, m_positions));
+  if (c.halo) c.halo->reduce(c.dh);  // the transpose of the inputs' update
 }
 
 template class MpPdeModel<float>;

@@ -24,6 +24,15 @@
 //
 // Gradients reach every input column (the edge differences' too), so rollouts can be
 // back-propagated through (contexts from a Workspace, as every layer of the core).
+//
+// On a partitioned mesh (set_partition; mesh/distributed_graph.hpp) each rank holds its part of
+// every sample: per sample N_local = N_owned + N_halo rows, the halo rows copies of other ranks'
+// nodes, and only owned nodes receive edges. The forward then replaces the halo rows of h by
+// their owners' rows once (the edge differences read them) and those of [v | c] before every
+// message-passing layer, and the instance norm counts each sample's owned rows over all ranks;
+// the backward applies the transposes (halo reduces). Owned rows of the output equal the
+// unpartitioned model's; halo rows of the output are not meaningful (a loss reads owned rows);
+// dh's owned rows are the gradient of the loss summed over ranks, its halo rows 0.
 
 #include <cstdint>
 #include <memory>
@@ -31,6 +40,7 @@
 #include <vector>
 
 #include "karman/config/node.hpp"
+#include "karman/mesh/distributed_graph.hpp"
 #include "karman/nn/conv1d.hpp"
 #include "karman/nn/graph_module.hpp"
 #include "karman/nn/instance_norm.hpp"
@@ -81,6 +91,11 @@ class MpPdeModel : public nn::GraphModule<T> {
   // instance norm's groups; every sample of a batch has the same graph size).
   void set_time_step(double dt) { m_dt = dt; }
   void set_instance_nodes(std::size_t nodes);
+  // The graph is partitioned: `halo` the batch's halo (mesh::Halo::batched over the samples; its
+  // local() rows per sample, owned() of them this rank's). Sets the instance norms' rows, owned
+  // rows and communicator; forward and backward become collective over halo.comm(). Called again
+  // whenever the batch size changes (the halo is read at each forward).
+  void set_partition(const mesh::Halo& halo);
 
   void declare(nn::Parameters<T>& parameters, const std::string& prefix) override;
   void initialize(std::uint64_t seed) override;
@@ -98,6 +113,8 @@ class MpPdeModel : public nn::GraphModule<T> {
     Matrix<T> dedge;                           // [E, K + P] summed over the layers
     Matrix<T> du_row, du_col;                  // [N, K] the edge differences' transposes
     Matrix<T> dd;                              // [N, K] d of the decoder output
+    std::optional<mesh::Halo> halo;            // partitioned: the forward's halo
+    Matrix<T> exchanged;                       // [N, K + P + C] partitioned: h, halo rows updated
   };
   std::unique_ptr<nn::GraphContext<T>> make_context() const override {
     return std::make_unique<MpPdeContext>();
@@ -113,6 +130,7 @@ class MpPdeModel : public nn::GraphModule<T> {
   std::unique_ptr<nn::Sequential<T>> m_encoder, m_decoder;
   std::vector<std::unique_ptr<nn::MessagePassing<T>>> m_layers;
   std::vector<std::unique_ptr<nn::InstanceNorm<T>>> m_norms;
+  std::optional<mesh::Halo> m_halo;
 };
 
 }  // namespace karman::mppde

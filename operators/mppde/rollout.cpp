@@ -9,9 +9,12 @@ namespace {
 
 using Range = Kokkos::RangePolicy<nn::ExecutionSpace>;
 
-// Squared error Σ (p − y)² and, when d is not empty, d = scale·2(p − y).  [rows, K]
+// Squared error Σ (p − y)² over the counted rows and, when d is not empty, d = scale·2(p − y)
+// there (0 on the others).  [rows, K]; the rows are samples of `per_sample` rows of which the
+// first `counted` count (a partitioned graph's owned nodes).
 template <class T>
-double squared_error(const Matrix<T>& p, const Matrix<T>& y, const Matrix<T>& d, double scale) {
+double squared_error(const Matrix<T>& p, const Matrix<T>& y, const Matrix<T>& d, double scale,
+                     std::size_t per_sample, std::size_t counted) {
   const std::size_t cols = p.extent(1);
   const bool gradient = d.data() != nullptr;
   const T factor = static_cast<T>(2.0 * scale);
@@ -19,8 +22,9 @@ double squared_error(const Matrix<T>& p, const Matrix<T>& y, const Matrix<T>& d,
   Kokkos::parallel_reduce(
       "karman::mppde::squared_error", Range(0, p.extent(0)),
       KOKKOS_LAMBDA(const std::size_t r, double& acc) {
+        const bool counts = r % per_sample < counted;
         for (std::size_t c = 0; c < cols; ++c) {
-          const T diff = p(r, c) - y(r, c);
+          const T diff = counts ? p(r, c) - y(r, c) : T(0);
           acc += static_cast<double>(diff) * static_cast<double>(diff);
           if (gradient) d(r, c) = factor * diff;
         }
@@ -39,9 +43,20 @@ template <class T>
 Rollout<T>::Rollout(MpPdeModel<T>& model, const SampleGraph& sample, const Trajectories& data)
     : m_model(model), m_sample(sample), m_data(data) {
   KARMAN_VERIFY(sample.nodes == data.nodes, "Rollout: the graph and the trajectories differ in n");
+  KARMAN_VERIFY(sample.positions.empty() ||
+                    static_cast<long>(sample.positions.size()) == sample.nodes * sample.dims,
+                "Rollout: positions must be [nodes, dims]");
+  KARMAN_VERIFY(
+      !sample.halo || (sample.halo->copies() == 1 && sample.halo->local() == sample.nodes &&
+                       sample.halo->owned() == sample.owned),
+      "Rollout: the sample's halo is not that of its nodes");
   KARMAN_VERIFY(static_cast<long>(model.node_in_features()) ==
-                    model.window() + sample.dims + 1 + data.parameters,
-                "Rollout: the model's inputs are not [window, positions, time, parameters]");
+                    model.window() + sample.dims + 1 + data.parameters + data.node_parameters,
+                "Rollout: the model's inputs are not [window, positions, time, parameters, node "
+                "parameters]");
+  KARMAN_VERIFY(static_cast<long>(data.node_conditions.size()) ==
+                    data.count * data.nodes * data.node_parameters,
+                "Rollout: node conditions must be [count, nodes, node_parameters]");
   m_model.set_instance_nodes(sample.nodes);
   m_model.set_time_step(data.dt);
 }
@@ -58,7 +73,10 @@ void Rollout<T>::load(const std::vector<long>& trajectories, const std::vector<l
   m_trajectories = trajectories;
   m_starts = starts;
   const long batch = this->batch();
-  if (m_graph.copies != batch) m_graph = batched<T>(m_sample, batch);
+  if (m_graph.copies != batch) {
+    m_graph = batched<T>(m_sample, batch);
+    if (m_sample.halo) m_halo = m_sample.halo->batched(batch);
+  }
   nn::ensure_shape(m_inputs, "karman::mppde::inputs", batch * n, m_model.node_in_features());
   if (m_host.extent(0) != m_inputs.extent(0)) m_host = Kokkos::create_mirror_view(m_inputs);
   for (long b = 0; b < batch; ++b)
@@ -66,7 +84,9 @@ void Rollout<T>::load(const std::vector<long>& trajectories, const std::vector<l
       for (long l = 0; l < window; ++l)
         m_host(b * n + i, l) =
             static_cast<T>(m_data.value(trajectories[b], starts[b] - window + l, i));
-      m_host(b * n + i, window) = static_cast<T>((i + 0.5) / n);  // x / L, cell centres
+      for (int d = 0; d < m_sample.dims; ++d)  // x / L: given, or the line's cell centres
+        m_host(b * n + i, window + d) = static_cast<T>(
+            m_sample.positions.empty() ? (i + 0.5) / n : m_sample.positions[i * m_sample.dims + d]);
     }
   write_conditions();
 }
@@ -82,6 +102,10 @@ void Rollout<T>::write_conditions() {
       for (long p = 0; p < m_data.parameters; ++p)
         m_host(b * n + i, first + 1 + p) =
             static_cast<T>(m_data.conditions[m_trajectories[b] * m_data.parameters + p]);
+      const long fields = m_data.node_parameters, field_column = first + 1 + m_data.parameters;
+      for (long p = 0; p < fields; ++p)
+        m_host(b * n + i, field_column + p) =
+            static_cast<T>(m_data.node_conditions[(m_trajectories[b] * n + i) * fields + p]);
     }
   }
   Kokkos::deep_copy(m_inputs, m_host);
@@ -89,6 +113,7 @@ void Rollout<T>::write_conditions() {
 
 template <class T>
 nn::GraphContext<T>& Rollout<T>::predict(nn::Workspace<T>& workspace) {
+  if (m_sample.halo) m_model.set_partition(m_halo);  // the model may serve another rollout too
   return m_model.forward(m_graph.graph, m_inputs, m_graph.geometry, nn::Pass::values(), workspace);
 }
 
@@ -128,7 +153,8 @@ double Rollout<T>::pushforward_loss(nn::Workspace<T>& workspace,
   nn::GraphContext<T>& step = predict(workspace);
   nn::ensure_shape(m_dprediction, "karman::mppde::dprediction", step.h_out.extent(0),
                    step.h_out.extent(1));
-  const double loss = squared_error(step.h_out, targets(), m_dprediction, 1.0 / normaliser);
+  const double loss = squared_error(step.h_out, targets(), m_dprediction, 1.0 / normaliser,
+                                    m_sample.nodes, m_sample.owned_nodes());
   m_model.backward(step, m_dprediction, step.e_out, gradient);
   return loss / normaliser;
 }
@@ -163,8 +189,9 @@ typename Rollout<T>::AccumulatedError Rollout<T>::accumulated_error(nn::Workspac
         const auto rows = std::make_pair(b * n, (b + 1) * n);
         out.per_trajectory[first_in_batch + b] +=
             squared_error(Matrix<T>(Kokkos::subview(prediction, rows, Kokkos::ALL)),
-                          Matrix<T>(Kokkos::subview(y, rows, Kokkos::ALL)), none, 1.0) /
-            static_cast<double>(n);
+                          Matrix<T>(Kokkos::subview(y, rows, Kokkos::ALL)), none, 1.0, n,
+                          m_sample.owned_nodes()) /
+            static_cast<double>(m_sample.all_nodes());
       }
       if (w + 1 < out.windows) {
         const auto feed = std::chrono::steady_clock::now();

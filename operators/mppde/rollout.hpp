@@ -6,6 +6,11 @@
 // A trajectory is `steps` states of `nodes` values at t_k = k·Δt; a window starting at step s
 // is the model input u^{s−K..s−1} with the time t_s (the first predicted state's, as the
 // reference's create_graph), and its target u^{s..s+K−1}.
+//
+// On a partitioned sample graph (SampleGraph::halo) every rank holds the same trajectories at
+// its local nodes (owned, then halo) and runs every batch, each on its part of the graph: the
+// forward and backward are collective, a loss or error is this rank's owned nodes' part (the
+// sum over ranks is the whole), and the parameter gradients are this rank's part of the sum.
 
 #include <cstdint>
 #include <vector>
@@ -21,7 +26,10 @@ struct Trajectories {
   std::vector<double> u;           // [count, steps, nodes]
   long parameters = 0;             // θ per trajectory: the equation parameters the model reads
   std::vector<double> conditions;  // [count, parameters] θ, normalised (θ / θ_max)
-  double dt = 0.0, t_max = 0.0;    // between stored states; the last state's time
+  // Coefficient fields the model reads per node (a mesh case's κ(x)), after θ.
+  long node_parameters = 0;
+  std::vector<double> node_conditions;  // [count, nodes, node_parameters]
+  double dt = 0.0, t_max = 0.0;         // between stored states; the last state's time
   double value(long trajectory, long step, long node) const {
     return u[(trajectory * steps + step) * nodes + node];
   }
@@ -56,7 +64,8 @@ class Rollout {
   // The paper's accumulated error of full unrolls (test_unrolled_losses) of trajectories
   // [first, first + count), `batch` at a time: from the true window before step
   // s0 = K·ground_truth_windows, windows of K predicted states fed back while they fit in the
-  // trajectory; per trajectory (1/n) Σ_{t ≥ s0} Σ_x (û − u)². rollout_s: the model steps' wall
+  // trajectory; per trajectory (1/n) Σ_{t ≥ s0} Σ_x (û − u)² (partitioned: the sum over this
+  // rank's owned nodes, n all nodes; sum it over the ranks). rollout_s: the model steps' wall
   // time (not the error sums).
   struct AccumulatedError {
     std::vector<double> per_trajectory;
@@ -77,6 +86,7 @@ class Rollout {
   const SampleGraph& m_sample;
   const Trajectories& m_data;
   BatchGraph<T> m_graph;
+  mesh::Halo m_halo;  // partitioned: the sample's halo batched over m_graph's copies
   std::vector<long> m_trajectories, m_starts;
   Matrix<T> m_inputs;       // [B·n, K + P + C]
   Matrix<T> m_targets;      // [B·n, K]

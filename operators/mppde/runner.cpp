@@ -42,6 +42,7 @@
 #include "operators/mppde/dataset.hpp"
 #include "operators/mppde/experiment.hpp"
 #include "operators/mppde/graph.hpp"
+#include "operators/mppde/mesh_runner.hpp"
 #include "operators/mppde/model.hpp"
 #include "operators/mppde/rollout.hpp"
 
@@ -588,10 +589,16 @@ class MppdeRun {
 class MppdeMethod : public Method {
  public:
   void read(const config::Node& root, const std::string& precision) override {
+    if (root.has("mesh")) {  // MP-PDE on a partitioned mesh: mesh_runner.cpp
+      m_mesh = make_mesh_mppde_method();
+      m_mesh->read(root, precision);
+      return;
+    }
     m_spec = read_mppde_case(root);
     m_precision = precision;
   }
   std::string summary() const override {
+    if (m_mesh) return m_mesh->summary();
     return fmt::format(
         "kind mppde, {} (n_x {}, {} train / {} test trajectories), K {}, hidden {}, "
         "{} layers, {}",
@@ -599,6 +606,7 @@ class MppdeMethod : public Method {
         m_spec.model.time_window, m_spec.model.hidden, m_spec.model.layers, m_precision);
   }
   std::string run(RunContext& ctx) override {
+    if (m_mesh) return m_mesh->run(ctx);
     if (m_precision == "float64") return MppdeRun<double>(m_spec, ctx).run();
     return MppdeRun<float>(m_spec, ctx).run();
   }
@@ -606,6 +614,7 @@ class MppdeMethod : public Method {
  private:
   MppdeCase m_spec;
   std::string m_precision;
+  std::unique_ptr<Method> m_mesh;  // a case with a `mesh:` section
 };
 
 }  // namespace

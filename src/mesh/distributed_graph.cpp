@@ -241,11 +241,49 @@ Halo::Halo(MPI_Comm comm, long owned, long local, PetscSF sf)
       m_local(local),
       m_sf(sf, [](PetscSF s) { PetscSFDestroy(&s); }) {}
 
+Halo Halo::batched(long copies) const {
+  KARMAN_VERIFY(copies >= 1 && m_copies == 1, "mesh::Halo::batched: of an unbatched halo");
+  Halo out;
+  out.m_comm = m_comm;
+  out.m_owned = m_owned;
+  out.m_local = m_local;
+  out.m_copies = copies;
+  if (!m_sf) return out;
+  // A leaf's root is a row of its owner's batch, whose samples are the owner's N_local apart.
+  int size = 1;
+  MPI_Comm_size(m_comm, &size);
+  std::vector<long> local_of_rank(size);
+  MPI_Allgather(&m_local, 1, MPI_LONG, local_of_rank.data(), 1, MPI_LONG, m_comm);
+  PetscInt roots, leaves;
+  const PetscInt* local;
+  const PetscSFNode* remote;
+  KARMAN_PETSC(PetscSFGetGraph(m_sf.get(), &roots, &leaves, &local, &remote));
+  leaves = std::max<PetscInt>(leaves, 0);
+  std::vector<PetscInt> batch_local(copies * leaves);
+  std::vector<PetscSFNode> batch_remote(copies * leaves);
+  for (long b = 0; b < copies; ++b)
+    for (PetscInt l = 0; l < leaves; ++l) {
+      const PetscInt leaf = local ? local[l] : l;
+      batch_local[b * leaves + l] = static_cast<PetscInt>(b * m_local + leaf);
+      batch_remote[b * leaves + l].rank = remote[l].rank;
+      batch_remote[b * leaves + l].index =
+          static_cast<PetscInt>(b * local_of_rank[remote[l].rank] + remote[l].index);
+    }
+  PetscSF sf;
+  KARMAN_PETSC(PetscSFCreate(m_comm, &sf));
+  out.m_sf.reset(sf, [](PetscSF s) { PetscSFDestroy(&s); });
+  KARMAN_PETSC(PetscSFSetGraph(sf, static_cast<PetscInt>(copies * m_local), copies * leaves,
+                               batch_local.data(), PETSC_COPY_VALUES, batch_remote.data(),
+                               PETSC_COPY_VALUES));
+  KARMAN_PETSC(PetscSFSetUp(sf));
+  return out;
+}
+
 template <class T>
 void Halo::update(const nn::Matrix<T>& values) const {
-  KARMAN_VERIFY(static_cast<long>(values.extent(0)) == m_local,
+  KARMAN_VERIFY(static_cast<long>(values.extent(0)) == rows(),
                 "mesh::Halo::update: values have " + std::to_string(values.extent(0)) +
-                    " rows, expected " + std::to_string(m_local));
+                    " rows, expected " + std::to_string(rows()));
   if (!m_sf || values.extent(1) == 0) return;
   const RowType<T> row(values.extent(1));
   PetscSF sf = m_sf.get();
@@ -258,9 +296,9 @@ void Halo::update(const nn::Matrix<T>& values) const {
 
 template <class T>
 void Halo::reduce(const nn::Matrix<T>& gradients) const {
-  KARMAN_VERIFY(static_cast<long>(gradients.extent(0)) == m_local,
+  KARMAN_VERIFY(static_cast<long>(gradients.extent(0)) == rows(),
                 "mesh::Halo::reduce: gradients have " + std::to_string(gradients.extent(0)) +
-                    " rows, expected " + std::to_string(m_local));
+                    " rows, expected " + std::to_string(rows()));
   if (!m_sf || gradients.extent(1) == 0) return;
   const std::size_t width = gradients.extent(1);
   PetscSF sf = m_sf.get();
@@ -281,8 +319,11 @@ void Halo::reduce(const nn::Matrix<T>& gradients) const {
       std::copy(wide.begin(), wide.end(), data);
     });
   }
-  Kokkos::deep_copy(Kokkos::subview(gradients, std::make_pair(m_owned, m_local), Kokkos::ALL),
-                    T(0));
+  for (long b = 0; b < m_copies; ++b)
+    Kokkos::deep_copy(
+        Kokkos::subview(gradients, std::make_pair(b * m_local + m_owned, (b + 1) * m_local),
+                        Kokkos::ALL),
+        T(0));
 }
 
 template void Halo::update(const nn::Matrix<float>&) const;

@@ -13,9 +13,9 @@ HaloExchange<T>::HaloExchange(mesh::Halo halo, std::size_t node_features, std::s
 template <class T>
 void HaloExchange<T>::forward_impl(GraphContext<T>& c, Workspace<T>& workspace) {
   (void)workspace;
-  KARMAN_VERIFY(c.graph.nodes == m_halo.local(),
+  KARMAN_VERIFY(c.graph.nodes == m_halo.rows(),
                 "halo_exchange: a graph of " + std::to_string(c.graph.nodes) +
-                    " nodes, the halo's has " + std::to_string(m_halo.local()));
+                    " nodes, the halo's has " + std::to_string(m_halo.rows()));
   ensure_shape(c.h_out, "karman::nn::halo_exchange::h_out", c.h.extent(0), c.h.extent(1));
   Kokkos::deep_copy(c.h_out, c.h);
   m_halo.update(c.h_out);

@@ -18,6 +18,8 @@
 // nodes, made from the DM's point SF. Before a message-passing layer update() copies the owners'
 // rows [N_local, W] into their halo copies (PetscSFBcast); its transpose reduce() adds the halo
 // rows of a gradient to their owners' rows (PetscSFReduce, MPI_SUM) and zeroes the halo rows.
+// A batch of B samples of the graph side by side (row b·N_local + n is node n of sample b, as
+// MP-PDE batches its graphs) has the halo Halo::batched(B): the same exchange on every sample.
 //
 // Global vertex numbers (0 .. N_global − 1, each vertex once over all ranks, the same for any
 // rank count) come from the caller, or from the migration SF that DMPlexDistribute returns.
@@ -44,15 +46,22 @@ class Halo {
   Halo(MPI_Comm comm, long owned, long local, PetscSF sf);
 
   MPI_Comm comm() const { return m_comm; }
-  long owned() const { return m_owned; }
-  long local() const { return m_local; }
+  long owned() const { return m_owned; }  // per sample
+  long local() const { return m_local; }  // per sample
   long halo() const { return m_local - m_owned; }
+  long copies() const { return m_copies; }          // samples side by side (1 unless batched)
+  long rows() const { return m_copies * m_local; }  // rows of the values update() takes
   PetscSF sf() const { return m_sf.get(); }
 
-  // Collective. values [N_local, W]: every halo row ← its owner's row.
+  // Collective. The halo of `copies` samples side by side, rows [copies·N_local]: sample b's
+  // halo row b·N_local + n ← its owner's row b·N'_local + n' (N'_local the owner rank's). Of an
+  // unbatched halo (copies() == 1); a halo without SF gives one without SF.
+  Halo batched(long copies) const;
+
+  // Collective. values [rows(), W]: every halo row ← its owner's row.
   template <class T>
   void update(const nn::Matrix<T>& values) const;
-  // Collective. gradients [N_local, W]: every owned row += the rows of its halo copies on all
+  // Collective. gradients [rows(), W]: every owned row += the rows of its halo copies on all
   // ranks; then the halo rows ← 0 (the transpose of update). Rows of a type other than PETSc's
   // real (float here) are summed in PetscReal on a copy: PETSc's SF sums only its own types.
   template <class T>
@@ -60,7 +69,7 @@ class Halo {
 
  private:
   MPI_Comm m_comm = MPI_COMM_SELF;
-  long m_owned = 0, m_local = 0;
+  long m_owned = 0, m_local = 0, m_copies = 1;
   std::shared_ptr<struct _p_PetscSF> m_sf;  // PetscSFDestroy at the last copy
 };
 
