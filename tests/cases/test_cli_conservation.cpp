@@ -3,7 +3,8 @@
 // rollouts at round-off (every predicted state keeps dx Σu = dx Σu(0)) and a far larger one
 // without the correction, the data conserving to round-off, both accumulated errors, and its
 // first member alone equal to the run's own metrics; a small Burgers FNO (kind fno) the same for
-// u(·, 1) against ∫u0 = 0. A non-Burgers FNO and an empty ensemble are refused at validation.
+// u(·, 1) against ∫u0 = 0; the MP-PDE figures agree on 2 ranks. A non-Burgers FNO and an empty
+// ensemble are refused at validation.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -95,6 +96,22 @@ TEST(CliConservation, MpPdeRolloutsKeepTheIntegralWithTheCorrection) {
                 metrics["accumulated_error"].get<double>(),
                 1e-5 * metrics["accumulated_error"].get<double>());
   }
+}
+
+// The metrics reduce over ranks (each holds its share of the test trajectories): 2 ranks give the
+// 1-rank figures in float64.
+TEST(CliConservation, MpPdeMetricsAgreeOnTwoRanks) {
+  const fs::path dir = test_folder();
+  ASSERT_EQ(run_karman(dir, small_e1("np1", "float64")).status, 0);
+  const CliResult r = run_karman(dir, small_e1("np2", "float64"), 2);
+  ASSERT_EQ(r.status, 0) << r;
+  const nlohmann::json one = report_of(dir / "np1")["metrics"]["conservation"];
+  const nlohmann::json two = report_of(dir / "np2")["metrics"]["conservation"];
+  EXPECT_LT(two["error_with"].get<double>(), 1e-12);
+  for (const char* key :
+       {"error_without", "accumulated_error_with", "accumulated_error_without", "data_error"})
+    EXPECT_NEAR(two[key].get<double>(), one[key].get<double>(), 1e-9 * one[key].get<double>())
+        << key;
 }
 
 TEST(CliConservation, BurgersFnoKeepsTheInitialIntegralWithTheCorrection) {
