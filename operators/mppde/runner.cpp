@@ -39,6 +39,7 @@
 #include "karman/run/method.hpp"
 #include "karman/run/outputs.hpp"
 #include "karman/solvers/weno.hpp"
+#include "operators/mppde/conservation.hpp"
 #include "operators/mppde/dataset.hpp"
 #include "operators/mppde/experiment.hpp"
 #include "operators/mppde/graph.hpp"
@@ -117,6 +118,7 @@ struct MppdeCase {
   long unrolling = 1;         // pushforward: most unrolled steps (reached at epoch `unrolling`)
   long passes = 0;            // passes over the training set per epoch (reference: 250)
   EvaluationSpec evaluation;
+  ConservationSpec conservation;  // evaluation.conservation (conservation.hpp)
 };
 
 MppdeCase read_mppde_case(const config::Node& root) {
@@ -195,6 +197,7 @@ MppdeCase read_mppde_case(const config::Node& root) {
   spec.evaluation.timing_trajectories = eval.integer("timing_trajectories", 8, 1);
   spec.evaluation.baseline_trajectories = eval.integer("baseline_trajectories", 16, 1);
   spec.evaluation.baseline = eval.flag("baseline", true);
+  spec.conservation = read_conservation(eval);
   return spec;
 }
 
@@ -255,6 +258,7 @@ class MppdeRun {
 
     const nn::TrainingResult result = train<T>(
         m_ctx, m_parameters, [this](long step) { return loss(step); }, training.trainer);
+    if (m_spec.conservation.enabled()) train_ensemble(training.trainer);
 
     nlohmann::json metrics = evaluate(result);
     (*m_ctx.report)["metrics"] = metrics;
@@ -388,6 +392,30 @@ class MppdeRun {
     return {{"mse", 1.0, value}};
   }
 
+  // evaluation.conservation: members 2..M, trained as the first (same batches and schedule) from
+  // the initial weights of seeds model.seed + 1, …; loss() trains whichever m_train_rollout holds.
+  // No checkpoints: a resumed run trains them again (deterministically, to the same weights).
+  void train_ensemble(nn::TrainerOptions options) {
+    options.checkpoint_path.clear();
+    options.stop_after = -1;
+    const auto clock = std::chrono::steady_clock::now();
+    for (long m = 1; m < m_spec.conservation.ensemble; ++m) {
+      EnsembleMember<T> member = make_member<T>(m_spec.model, conditions(),
+                                                m_spec.model.seed + static_cast<std::uint64_t>(m),
+                                                m_sample, m_train, m_test);
+      std::swap(m_train_rollout, member.train_rollout);
+      nn::Trainer<T> trainer(
+          m_ctx.comm, *member.parameters, [this](long step) { return loss(step); }, options);
+      const nn::TrainingResult r = trainer.run(nullptr);
+      std::swap(m_train_rollout, member.train_rollout);
+      log().info("ensemble member {} of {}: final loss {:.4e}", m + 1, m_spec.conservation.ensemble,
+                 r.final_loss);
+      m_members.push_back(std::move(member));
+    }
+    m_ensemble_train_s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - clock).count();
+  }
+
   // -------------------------------------------------------------------------------------------
   // Evaluation
 
@@ -437,8 +465,20 @@ class MppdeRun {
                  paper->fno_pf);
     }
     time_rollouts(metrics);
+    if (m_spec.conservation.enabled()) metrics["conservation"] = conservation(gt);
     if (m_spec.evaluation.baseline) equal_error_baseline(metrics, start, end);
     return metrics;
+  }
+
+  // evaluation.conservation: the ensemble's rollouts without and with ProbConserv's correction.
+  nlohmann::json conservation(long ground_truth_windows) {
+    std::vector<Rollout<T>*> members = {m_test_rollout.get()};
+    for (EnsembleMember<T>& m : m_members) members.push_back(m.test_rollout.get());
+    nlohmann::json c = conservation_metrics(
+        m_ctx.comm, members, m_test, m_workspace, m_spec.test, ground_truth_windows,
+        std::max<long>(1, m_spec.evaluation.batch), m_experiment.length / m_spec.resolution);
+    c["ensemble_train_wall_s"] = m_ensemble_train_s;  // the members after the first
+    return c;
   }
 
   // Rollout time per trajectory: one at a time (rank 0) and in batches of evaluation.batch.
@@ -584,6 +624,8 @@ class MppdeRun {
   nn::Parameters<T> m_parameters;
   nn::Workspace<T> m_workspace;
   std::unique_ptr<Rollout<T>> m_train_rollout, m_test_rollout;
+  std::vector<EnsembleMember<T>> m_members;  // evaluation.conservation: members 2..M
+  double m_ensemble_train_s = 0.0;
 };
 
 class MppdeMethod : public Method {
