@@ -159,6 +159,7 @@ KOKKOS_INLINE_FUNCTION void point_residual(const PointPdeParameters& p, const Je
     }
     case PointPde::darcy:  // no PINN residual (config::traits(...).pinn is false)
     case PointPde::advection_diffusion:
+    case PointPde::combined:
       break;
   }
 }

@@ -47,6 +47,7 @@
 #include "karman/nn/normalizer.hpp"
 #include "karman/run/method.hpp"
 #include "karman/run/outputs.hpp"
+#include "operators/fno/conservation.hpp"
 #include "operators/fno/dataset.hpp"
 #include "operators/fno/fno.hpp"
 #include "operators/fno/time_treatment.hpp"
@@ -82,6 +83,7 @@ struct FnoCase {
   nn::TrainingSpec training;
   long rollout = 1;  // training.rollout: steps trained through (autoregressive; 1: teacher forcing)
   EvaluationSpec evaluation;
+  fno::ConservationSpec conservation;  // evaluation.conservation (conservation.hpp)
 
   // What a training sample is to the model: a trajectory of T outputs gives the autoregressive
   // model T − R + 1 windows (R = rollout), one example otherwise.
@@ -183,6 +185,10 @@ FnoCase read_fno_case(const config::Node& root) {
                 "per-point normalisers belong to the training grid; set data.normalize to "
                 "per_channel or none to evaluate on a finer grid");
   }
+  spec.conservation = fno::read_conservation(eval);
+  if (spec.conservation.enabled() && spec.data.problem != fno::Problem::burgers)
+    eval.fail("conservation",
+              "the conserved integral (∫u(·, 1) = ∫u0) is Burgers' only: data.problem burgers");
   return spec;
 }
 
@@ -266,6 +272,7 @@ class FnoRun {
                        : train<T>(
                              m_ctx, m_net->parameters(), [this](long step) { return loss(step); },
                              training.trainer, validate, {}, save_extra);
+    if (m_spec.conservation.enabled()) train_ensemble(training.trainer);
 
     const Evaluation test = evaluate();
     log().info("test set ({} samples): rel_l2 mean {:.3e}, max {:.3e}; inference {:.3e} s/sample",
@@ -294,6 +301,7 @@ class FnoRun {
       metrics["rollout"] = m_spec.rollout;  // steps trained through; 1: teacher forcing
       metrics["teacher_forcing"] = m_spec.rollout == 1;
     }
+    if (m_spec.conservation.enabled()) metrics["conservation"] = conservation();
     nlohmann::json baseline = compare_with_petsc(metrics);
     if (m_spec.evaluation.super_resolution > 1) super_resolution(metrics);
     (*m_ctx.report)["metrics"] = metrics;
@@ -661,6 +669,61 @@ class FnoRun {
     return result;
   }
 
+  // evaluation.conservation: members 2..M, trained as the first (same batches and schedule, no
+  // validation) from the initial weights of seeds model.seed + 1, …; the loss trains whichever
+  // network m_net holds. No checkpoints: a resumed run trains them again, to the same weights.
+  void train_ensemble(nn::TrainerOptions options) {
+    options.checkpoint_path.clear();
+    options.stop_after = -1;
+    options.validate_every = 0;
+    Timer timer;
+    for (long m = 1; m < m_spec.conservation.ensemble; ++m) {
+      auto model = std::make_unique<fno::FnoModel<T>>(m_spec.model, m_in, m_out);
+      m_member_models.push_back(model.get());
+      m_members.push_back(std::make_unique<nn::Network<T>>(
+          std::move(model), m_spec.model.seed + static_cast<std::uint64_t>(m)));
+      m_member_models.back()->set_grid(m_grid);
+      const std::size_t k = m_members.size() - 1;
+      swap_member(k);
+      const nn::TrainingResult r =
+          reproducible()
+              ? nn::Trainer<T>(m_ctx.comm, m_net->parameters(), chunked_loss(), options).run()
+              : nn::Trainer<T>(
+                    m_ctx.comm, m_net->parameters(), [this](long step) { return loss(step); },
+                    options)
+                    .run();
+      swap_member(k);
+      log().info("ensemble member {} of {}: final loss {:.4e}", m + 1, m_spec.conservation.ensemble,
+                 r.final_loss);
+    }
+    m_ensemble_train_s = timer.seconds();
+  }
+  void swap_member(std::size_t k) {
+    std::swap(m_net, m_members[k]);
+    std::swap(m_model, m_member_models[k]);
+  }
+
+  // metrics.conservation: every member's prediction of this rank's test instances (timed), their
+  // mean without and with ProbConserv's correction.
+  nlohmann::json conservation() {
+    std::vector<std::vector<double>> predictions;
+    std::vector<double> seconds;
+    for (std::size_t m = 0; m <= m_members.size(); ++m) {
+      if (m > 0) swap_member(m - 1);
+      Timer timer;
+      predictions.push_back(predict_file(m_test_in, m_test_count, m_space));
+      seconds.push_back(timer.seconds());
+      if (m > 0) swap_member(m - 1);
+    }
+    // ∫u0 = 0: the datasets' initial fields have no mean mode (conservation.hpp).
+    const std::vector<double> integrals(static_cast<std::size_t>(m_test_count), 0.0);
+    nlohmann::json c =
+        fno::conservation_metrics(m_ctx.comm, m_test_in, m_test_out, integrals, predictions,
+                                  seconds, m_test_count, m_space_points, m_spec.test);
+    c["ensemble_train_wall_s"] = m_ensemble_train_s;  // the members after the first
+    return c;
+  }
+
   // Test-set error (the same on every rank) and inference time per sample (slowest rank).
   Evaluation evaluate() {
     Timer timer;
@@ -802,6 +865,9 @@ class FnoRun {
   long m_examples = 0;                     // training examples (autoregressive: windows)
   fno::FnoModel<T>* m_model = nullptr;     // owned by m_net
   std::unique_ptr<nn::Network<T>> m_net;
+  std::vector<std::unique_ptr<nn::Network<T>>> m_members;  // evaluation.conservation: 2..M
+  std::vector<fno::FnoModel<T>*> m_member_models;          // owned by m_members
+  double m_ensemble_train_s = 0.0;
   std::unique_ptr<nn::GaussianNormalizer<T>> m_input_norm, m_output_norm;
   nn::Matrix<T> m_x, m_y;              // training set [S·P, C_in] (encoded), [S·P, C_out]
   nn::Matrix<T> m_trajectories;        // autoregressive: [S·P, K + T] raw, instead of m_x, m_y

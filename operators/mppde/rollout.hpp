@@ -77,6 +77,7 @@ class Rollout {
 
   const std::vector<long>& starts() const { return m_starts; }
   long batch() const { return static_cast<long>(m_trajectories.size()); }
+  long window() const { return m_model.window(); }  // K
   const Matrix<T>& inputs() const { return m_inputs; }
 
  private:

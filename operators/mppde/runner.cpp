@@ -6,6 +6,11 @@
 // coarsest resolution that reaches the network's error, its time beside the network's
 // (`baseline`, `speedup`, below 1 when the solver wins).
 //
+// The trajectories live in an HDF5 dataset (operators/mppde/dataset.hpp; data.file, by default
+// the run folder's dataset.h5): generated when missing or made with other settings, reused
+// otherwise, and an interrupted generation continues with --resume. Training trajectories are
+// 0 … train − 1, test trajectories train … train + test − 1.
+//
 // Training follows experiments/train.py: each epoch makes `passes` passes over the training
 // trajectories in batches; every batch picks one number of unrolled steps r ∈ [0, min(epoch,
 // unrolling)] and per trajectory a random start; the pushforward trick unrolls r steps without
@@ -34,6 +39,8 @@
 #include "karman/run/method.hpp"
 #include "karman/run/outputs.hpp"
 #include "karman/solvers/weno.hpp"
+#include "operators/mppde/conservation.hpp"
+#include "operators/mppde/dataset.hpp"
 #include "operators/mppde/experiment.hpp"
 #include "operators/mppde/graph.hpp"
 #include "operators/mppde/mesh_runner.hpp"
@@ -79,7 +86,7 @@ struct EvaluationSpec {
 };
 
 // The trajectories: solved at ground_truth cells, stored at `steps` times, averaged to the model's
-// `resolution` cells.
+// `resolution` cells (and to the dataset's other `resolutions`).
 struct DataSpec {
   Experiment experiment = Experiment::e1;
   long train = 64, test = 16;
@@ -87,6 +94,20 @@ struct DataSpec {
   long ground_truth = 200;  // cells of the solve that makes the data
   long steps = 250;         // stored states per trajectory, t ∈ [0, T]
   std::uint64_t seed = 1;   // trajectory k's draws: (seed, k); test trajectories follow train's
+  std::vector<long> resolutions;  // the dataset's n_x (default: resolution alone)
+  std::string file;               // empty: <run folder>/dataset.h5
+
+  // The dataset file's settings: trajectories 0 … train + test − 1.
+  DatasetSpec dataset() const {
+    DatasetSpec d;
+    d.experiment = experiment;
+    d.samples = train + test;
+    d.seed = seed;
+    d.ground_truth = ground_truth;
+    d.resolutions = resolutions;
+    d.steps = steps;
+    return d;
+  }
 };
 
 struct MppdeCase {
@@ -97,6 +118,7 @@ struct MppdeCase {
   long unrolling = 1;         // pushforward: most unrolled steps (reached at epoch `unrolling`)
   long passes = 0;            // passes over the training set per epoch (reference: 250)
   EvaluationSpec evaluation;
+  ConservationSpec conservation;  // evaluation.conservation (conservation.hpp)
 };
 
 MppdeCase read_mppde_case(const config::Node& root) {
@@ -115,6 +137,32 @@ MppdeCase read_mppde_case(const config::Node& root) {
                                         spec.data.ground_truth, spec.data.resolution));
   spec.data.steps = data.integer("steps", 250, 2, 1L << 20);
   spec.data.seed = static_cast<std::uint64_t>(data.integer("seed", 1, 0));
+  spec.data.file = data.str("file", "");
+  spec.data.resolutions = {spec.data.resolution};
+  if (data.has("resolutions")) {
+    spec.data.resolutions.clear();
+    for (double n : data.number_list("resolutions", 1, config::Bounds::positive())) {
+      if (n != std::floor(n)) data.fail("resolutions", "expected whole numbers of cells");
+      spec.data.resolutions.push_back(static_cast<long>(n));
+    }
+    if (std::find(spec.data.resolutions.begin(), spec.data.resolutions.end(),
+                  spec.data.resolution) == spec.data.resolutions.end())
+      data.fail("resolutions", fmt::format("expected a list that holds data.resolution = {}",
+                                           spec.data.resolution));
+  }
+  try {
+    check_dataset_spec(spec.data.dataset());
+  } catch (const ConfigError& e) {
+    data.fail("resolutions", e.what());
+  }
+  // A dataset the case names must serve it (the run folder's own is a cache, remade instead).
+  if (!spec.data.file.empty() && std::filesystem::is_regular_file(spec.data.file)) {
+    const std::string why =
+        incompatibility(inspect_dataset(MPI_COMM_SELF, spec.data.file), spec.data.dataset());
+    if (!why.empty())
+      data.fail("file",
+                fmt::format("{}: {} (remove the file or name another)", spec.data.file, why));
+  }
   spec.resolution = spec.data.resolution;
   spec.train = spec.data.train;
   spec.test = spec.data.test;
@@ -149,6 +197,7 @@ MppdeCase read_mppde_case(const config::Node& root) {
   spec.evaluation.timing_trajectories = eval.integer("timing_trajectories", 8, 1);
   spec.evaluation.baseline_trajectories = eval.integer("baseline_trajectories", 16, 1);
   spec.evaluation.baseline = eval.flag("baseline", true);
+  spec.conservation = read_conservation(eval);
   return spec;
 }
 
@@ -167,11 +216,12 @@ std::vector<double> all_gather_concat(MPI_Comm comm, const std::vector<double>& 
 }
 
 // Equation parameters the model reads (θ / θ_max of the experiment's varying ones).
-std::vector<double> normalised_parameters(const ExperimentSpec& e, const TrajectoryParameters& p) {
+std::vector<double> normalised_parameters(const ExperimentSpec& e, double alpha, double beta,
+                                          double gamma) {
   std::vector<double> theta;
-  if (e.alpha.varies()) theta.push_back(p.coefficients.alpha / e.alpha.max);
-  if (e.beta.varies()) theta.push_back(p.coefficients.beta / e.beta.max);
-  if (e.gamma.varies()) theta.push_back(p.coefficients.gamma / e.gamma.max);
+  if (e.alpha.varies()) theta.push_back(alpha / e.alpha.max);
+  if (e.beta.varies()) theta.push_back(beta / e.beta.max);
+  if (e.gamma.varies()) theta.push_back(gamma / e.gamma.max);
   return theta;
 }
 
@@ -183,13 +233,14 @@ class MppdeRun {
 
   std::string run() {
     const auto clock = std::chrono::steady_clock::now();
-    m_train = generate(0, m_spec.train, /*all=*/true);
+    prepare_dataset();
+    m_train = load(0, m_spec.train, nullptr);
     const auto [first, count] = my_share(m_ctx.comm, m_spec.test);
     m_test_first = first;
-    m_test = generate(m_spec.train + first, count, /*all=*/false);
+    m_test = load(m_spec.train + first, count, &m_test_solver);
     log().info(
         "data: {} + {} {} trajectories solved by WENO5 at {} cells, {} states over [0, {}] "
-        "averaged to {} cells, in {:.2f} s",
+        "averaged to {} cells, ready in {:.2f} s",
         m_spec.train, m_spec.test, to_string(m_spec.data.experiment), m_spec.data.ground_truth,
         m_spec.data.steps, m_experiment.t_end, m_spec.resolution,
         std::chrono::duration<double>(std::chrono::steady_clock::now() - clock).count());
@@ -207,6 +258,7 @@ class MppdeRun {
 
     const nn::TrainingResult result = train<T>(
         m_ctx, m_parameters, [this](long step) { return loss(step); }, training.trainer);
+    if (m_spec.conservation.enabled()) train_ensemble(training.trainer);
 
     nlohmann::json metrics = evaluate(result);
     (*m_ctx.report)["metrics"] = metrics;
@@ -222,36 +274,70 @@ class MppdeRun {
   // -------------------------------------------------------------------------------------------
   // Data
 
-  // Trajectories [first, first + count) at the model's resolution with their normalised
-  // parameters: solved on this rank's share at the ground truth's cells and averaged; `all`:
-  // every rank then holds all of them (the training set), else only its share (count is then
-  // this rank's share already).
-  Trajectories generate(long first, long count, bool all) {
-    const long steps = m_spec.data.steps, nodes = m_spec.resolution;
-    const auto [mine_first, mine] =
-        all ? my_share(m_ctx.comm, count) : std::pair<long, long>{0, count};
-    std::vector<double> u;
-    u.reserve(static_cast<std::size_t>(mine * steps * nodes));
-    for (long k = 0; k < mine; ++k) {
-      const SolvedTrajectory fine = solve_trajectory(
-          m_experiment, m_spec.data.seed, first + mine_first + k, m_spec.data.ground_truth, steps);
-      const std::vector<double> coarse =
-          average_cells(fine.u, steps, m_spec.data.ground_truth, nodes);
-      u.insert(u.end(), coarse.begin(), coarse.end());
+  // The dataset file: generated (or completed, with --resume) unless a finished one that holds
+  // this case's trajectories is there (then it is read as it is: a dataset is a cache; one that
+  // cannot serve the case is made again in the run folder, and refused at validation when the
+  // case names it). Rank 0's view decides, so that every rank takes the collective
+  // inspect_dataset or none does.
+  void prepare_dataset() {
+    const DatasetSpec d = m_spec.data.dataset();
+    m_path = m_spec.data.file.empty()
+                 ? (std::filesystem::path(m_ctx.dir->path()) / "dataset.h5").string()
+                 : m_spec.data.file;
+    nlohmann::json report = {{"file", m_path}, {"generator", describe(d)}};
+    if (exists_on_rank0(m_ctx.comm, m_path)) {
+      const std::string why = incompatibility(inspect_dataset(m_ctx.comm, m_path), d);
+      if (why.empty()) {
+        log().info("dataset {}: holds this case's trajectories, reused", m_path);
+        report["generated"] = false;
+        (*m_ctx.report)["dataset"] = report;
+        return;
+      }
+      if (!m_spec.data.file.empty())  // validation checked it: the file changed since
+        throw ConfigError(Place{m_path, 0, 0}, why);
+      log().info("dataset {}: {}, made again", m_path, why);
     }
+    GenerateOptions options;
+    options.resume = m_ctx.resume;
+    options.quiet = progress_quiet();
+    options.config_yaml = m_ctx.resolved_yaml;
+    const GenerateSummary s = generate_dataset(m_ctx.comm, d, m_path, options);
+    const double per = s.solved > 0 ? s.ground_truth_s / static_cast<double>(s.solved) : 0.0;
+    log().info(
+        "dataset {}: {} trajectories ({} solved, {} kept), {:.3f} s per ground-truth solve at "
+        "{} cells",
+        m_path, s.samples, s.solved, s.kept, per, d.ground_truth);
+    report["generated"] = true;
+    report["solved"] = s.solved;
+    report["kept"] = s.kept;
+    report["wall_s"] = s.wall_s;
+    report["ground_truth_s_per_trajectory"] = per;
+    (*m_ctx.report)["dataset"] = report;
+  }
+
+  // Trajectories [first, first + count) of the dataset at the model's resolution with their
+  // normalised parameters; `solver` set: also the stored direct solves at that resolution (the
+  // ground truth itself when the model's grid is the ground truth's). Collective: every rank
+  // passes its own range (the training set: all of it on every rank).
+  Trajectories load(long first, long count, std::vector<double>* solver) {
+    const long nodes = m_spec.resolution;
+    const bool stored_solver = solver != nullptr && nodes != m_spec.data.ground_truth;
+    StoredTrajectories stored =
+        read_trajectories(m_ctx.comm, m_path, nodes, first, count, stored_solver);
     Trajectories t;
     t.count = count;
-    t.steps = steps;
+    t.steps = stored.steps;
     t.nodes = nodes;
-    t.u = all ? all_gather_concat(m_ctx.comm, u) : std::move(u);
-    t.t_max = m_experiment.t_end;
-    t.dt = t.t_max / static_cast<double>(steps - 1);
+    t.u = std::move(stored.u);
+    t.t_max = stored.t_end;
+    t.dt = t.t_max / static_cast<double>(t.steps - 1);
     t.parameters = conditions() - 1;
     for (long k = 0; k < count; ++k) {
-      const std::vector<double> theta = normalised_parameters(
-          m_experiment, sample_trajectory(m_experiment, m_spec.data.seed, first + k));
+      const std::vector<double> theta =
+          normalised_parameters(m_experiment, stored.alpha[k], stored.beta[k], stored.gamma[k]);
       t.conditions.insert(t.conditions.end(), theta.begin(), theta.end());
     }
+    if (solver) *solver = stored_solver ? std::move(stored.solver) : t.u;
     return t;
   }
 
@@ -306,6 +392,30 @@ class MppdeRun {
     return {{"mse", 1.0, value}};
   }
 
+  // evaluation.conservation: members 2..M, trained as the first (same batches and schedule) from
+  // the initial weights of seeds model.seed + 1, …; loss() trains whichever m_train_rollout holds.
+  // No checkpoints: a resumed run trains them again (deterministically, to the same weights).
+  void train_ensemble(nn::TrainerOptions options) {
+    options.checkpoint_path.clear();
+    options.stop_after = -1;
+    const auto clock = std::chrono::steady_clock::now();
+    for (long m = 1; m < m_spec.conservation.ensemble; ++m) {
+      EnsembleMember<T> member = make_member<T>(m_spec.model, conditions(),
+                                                m_spec.model.seed + static_cast<std::uint64_t>(m),
+                                                m_sample, m_train, m_test);
+      std::swap(m_train_rollout, member.train_rollout);
+      nn::Trainer<T> trainer(
+          m_ctx.comm, *member.parameters, [this](long step) { return loss(step); }, options);
+      const nn::TrainingResult r = trainer.run(nullptr);
+      std::swap(m_train_rollout, member.train_rollout);
+      log().info("ensemble member {} of {}: final loss {:.4e}", m + 1, m_spec.conservation.ensemble,
+                 r.final_loss);
+      m_members.push_back(std::move(member));
+    }
+    m_ensemble_train_s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - clock).count();
+  }
+
   // -------------------------------------------------------------------------------------------
   // Evaluation
 
@@ -355,8 +465,20 @@ class MppdeRun {
                  paper->fno_pf);
     }
     time_rollouts(metrics);
+    if (m_spec.conservation.enabled()) metrics["conservation"] = conservation(gt);
     if (m_spec.evaluation.baseline) equal_error_baseline(metrics, start, end);
     return metrics;
+  }
+
+  // evaluation.conservation: the ensemble's rollouts without and with ProbConserv's correction.
+  nlohmann::json conservation(long ground_truth_windows) {
+    std::vector<Rollout<T>*> members = {m_test_rollout.get()};
+    for (EnsembleMember<T>& m : m_members) members.push_back(m.test_rollout.get());
+    nlohmann::json c = conservation_metrics(
+        m_ctx.comm, members, m_test, m_workspace, m_spec.test, ground_truth_windows,
+        std::max<long>(1, m_spec.evaluation.batch), m_experiment.length / m_spec.resolution);
+    c["ensemble_train_wall_s"] = m_ensemble_train_s;  // the members after the first
+    return c;
   }
 
   // Rollout time per trajectory: one at a time (rank 0) and in batches of evaluation.batch.
@@ -384,17 +506,10 @@ class MppdeRun {
                batched_count);
   }
 
-  // The paper's WENO5 column: the solver run at the model's n_x from t = 0, against the
-  // averaged ground truth, over the model's steps [start, end).
+  // The paper's WENO5 column: the solver run at the model's n_x from t = 0 (stored in the
+  // dataset), against the averaged ground truth, over the model's steps [start, end).
   std::vector<double> solver_same_grid_error(long start, long end) {
-    std::vector<double> solved;
-    for (long k = 0; k < m_test.count; ++k) {
-      const SolvedTrajectory s =
-          solve_trajectory(m_experiment, m_spec.data.seed, m_spec.train + m_test_first + k,
-                           m_spec.resolution, m_spec.data.steps);
-      solved.insert(solved.end(), s.u.begin(), s.u.end());
-    }
-    return accumulated_error(m_test, solved, 0, m_test.count, start, end);
+    return accumulated_error(m_test, m_test_solver, 0, m_test.count, start, end);
   }
 
   // "No change": every predicted state is the last true input state.
@@ -500,6 +615,8 @@ class MppdeRun {
   RunContext& m_ctx;
   ExperimentSpec m_experiment;
   Trajectories m_train, m_test;
+  std::vector<double> m_test_solver;  // [test share, steps, nodes] the dataset's direct solves
+  std::string m_path;                 // the dataset file
   long m_test_first = 0;
   long m_per_epoch = 1, m_batches_per_pass = 1;
   SampleGraph m_sample;
@@ -507,6 +624,8 @@ class MppdeRun {
   nn::Parameters<T> m_parameters;
   nn::Workspace<T> m_workspace;
   std::unique_ptr<Rollout<T>> m_train_rollout, m_test_rollout;
+  std::vector<EnsembleMember<T>> m_members;  // evaluation.conservation: members 2..M
+  double m_ensemble_train_s = 0.0;
 };
 
 class MppdeMethod : public Method {

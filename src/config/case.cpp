@@ -124,10 +124,16 @@ mesh::GridShape read_grid(const Node& grid, PdeType type) {
                           }) + " support periodic grids");
   const long min_nodes = shape.periodic ? 4 : 3;
   auto n = grid.integers("n", shape.dim, min_nodes, std::numeric_limits<long>::max());
+  if (type == PdeType::combined && n[0] < 6)  // the WENO5 stencil spans 6 cells
+    grid.fail("n", "expected at least 6 cells for the combined equation's WENO5 solver");
   auto lower =
       grid.has("lower") ? grid.numbers("lower", shape.dim) : std::vector<double>(shape.dim, 0.0);
-  auto upper =
-      grid.has("upper") ? grid.numbers("upper", shape.dim) : std::vector<double>(shape.dim, 1.0);
+  // The combined equation's domain is [0, 16) (the MP-PDE experiments), its cells start at 0.
+  const double default_upper = type == PdeType::combined ? 16.0 : 1.0;
+  auto upper = grid.has("upper") ? grid.numbers("upper", shape.dim)
+                                 : std::vector<double>(shape.dim, default_upper);
+  if (type == PdeType::combined && lower[0] != 0.0)
+    grid.fail("lower", "expected 0: the combined equation's cells cover [0, upper)");
   for (int d = 0; d < shape.dim; ++d) {
     shape.n[d] = n[d];
     shape.lower[d] = lower[d];
@@ -164,6 +170,11 @@ PdeSpec read_pde(const Node& pde, int dim) {
     spec.initial_velocity = pde.expression("initial_velocity", "0");
   }
   if (spec.type == PdeType::darcy) spec.coefficient = read_field(pde, "coefficient", dim);
+  if (spec.type == PdeType::combined) {
+    spec.alpha = pde.number("alpha", 1.0);
+    spec.beta = pde.number("beta", 0.0, Bounds::at_least(0));
+    spec.gamma = pde.number("gamma", 0.0);
+  }
   if (spec.type == PdeType::heat || spec.type == PdeType::advection_diffusion)
     spec.kappa = pde.number("kappa", 1.0, Bounds::positive());
   if (spec.type == PdeType::advection_diffusion)
@@ -177,6 +188,8 @@ PdeSpec read_pde(const Node& pde, int dim) {
       pde.fail("initial", "required for a time-dependent PDE without an exact solution");
     if (PdeSpec::periodic(spec.type) && spec.initial->source == FieldSpec::Source::random)
       spec.initial->random.periodic = true;
+    if (spec.type == PdeType::combined && spec.initial->source != FieldSpec::Source::expression)
+      pde.fail("initial", "expected an expression in x (the combined equation's initial data)");
   }
   return spec;
 }
@@ -191,7 +204,30 @@ TimeSpec read_time(const Node& time) {
   return spec;
 }
 
+TimeSpec read_output_times(const Node& time) {
+  TimeSpec spec;
+  spec.t_end = time.number("t_end", Bounds::positive());
+  spec.dt = spec.t_end;
+  spec.snapshots = time.integer("snapshots", 10, 1, 100000);
+  return spec;
+}
+
+namespace {
+
+// The explicit WENO solver's settings (pde combined): no KSP or PC.
+SolverSpec read_weno_solver(const Node& solver) {
+  SolverSpec spec;
+  spec.cfl = solver.number("cfl", 0.4, Bounds::positive());
+  if (spec.cfl > 1.0) solver.fail("cfl", "expected at most 1 (SSP-RK3's stability limit)");
+  spec.derivative_order = static_cast<int>(solver.integer("derivative_order", 4, 2, 4));
+  if (spec.derivative_order == 3) solver.fail("derivative_order", "expected 2 or 4");
+  return spec;
+}
+
+}  // namespace
+
 SolverSpec read_solver(const Node& solver, const PdeSpec& pde) {
+  if (traits(pde.type).reference == ReferenceSolver::weno) return read_weno_solver(solver);
   // Defaults are the fastest robust PETSc choice per problem: AMG-preconditioned CG for the SPD
   // steady problems; GMRES for the time steppers (their Dirichlet rows make the Jacobian
   // unsymmetric), with AMG in 2D/3D and LU-free block Jacobi/ILU for the 1D equations; for the
@@ -357,7 +393,10 @@ ProblemSpec read_problem(const Node& root) {
                          "of `grid`");
   spec.grid = read_grid(root.child("grid"), type);
   spec.pde = read_pde(pde, spec.grid.dim);
-  if (spec.pde.time_dependent()) spec.time = read_time(root.child("time"));
+  if (traits(type).reference == ReferenceSolver::weno)
+    spec.time = read_output_times(root.child("time"));
+  else if (spec.pde.time_dependent())
+    spec.time = read_time(root.child("time"));
   spec.solver = read_solver(root.child_or_empty("solver"), spec.pde);
   return spec;
 }

@@ -263,12 +263,17 @@ template <class T>
 void MessagePassing<T>::edge_update_backward(MessagePassingContext& c, const Matrix<T>& de_out,
                                              const Gradient<T>& gradient) {
   const std::size_t wh = m_options.node_features, we = m_options.edge_features;
-  ensure_shape(c.de, "karman::nn::message_passing::de", c.graph.edges, we);
+  const bool edge_gradient = m_options.edge_input_gradient;
+  if (edge_gradient)
+    ensure_shape(c.de, "karman::nn::message_passing::de", c.graph.edges, we);
+  else
+    c.de = Matrix<T>();
   if (m_options.concatenated_edge_input) {
     // d[h_i, h_j, e_ij]  [E, 2W_h + W_e]: h_i and h_j summed per node, e_ij (+ de_out) as is.
     const Matrix<T> dinput = m_edge_mlp->backward(*c.edge_steps[0], c.dm, gradient);
     mesh::scatter_add<T>(c.graph, mesh::End::row, column_block(dinput, m_offset_i, wh), c.dh);
     mesh::scatter_add<T>(c.graph, mesh::End::col, column_block(dinput, m_offset_j, wh), c.dh);
+    if (!edge_gradient) return;
     Kokkos::deep_copy(c.de, column_block(dinput, m_offset_e, we));
     if (m_edge_residual)
       add_to(c.de, de_out, "karman::nn::message_passing::edge_residual_backward");
@@ -283,6 +288,7 @@ void MessagePassing<T>::edge_update_backward(MessagePassingContext& c, const Mat
   const Matrix<T> weight = first_linear().weight();
   gemm(Transpose::no, Transpose::yes, T(1), c.dz_i, row_block(weight, m_offset_i, wh), T(1), c.dh);
   gemm(Transpose::no, Transpose::yes, T(1), c.dz_j, row_block(weight, m_offset_j, wh), T(1), c.dh);
+  if (!edge_gradient) return;
   if (m_edge_residual) Kokkos::deep_copy(c.de, de_out);
   gemm(Transpose::no, Transpose::yes, T(1), c.dz, row_block(weight, m_offset_e, we),
        m_edge_residual ? T(1) : T(0), c.de);

@@ -22,6 +22,7 @@
 #include "karman/solvers/elliptic.hpp"
 #include "karman/solvers/navier_stokes.hpp"
 #include "karman/solvers/transient.hpp"
+#include "weno_reference.hpp"
 
 namespace karman::run {
 namespace {
@@ -86,7 +87,7 @@ class ReferenceMethod : public Method {
   // float64 only (PETSc's scalar type): the registry refuses any other precision.
   void read(const config::Node& root, const std::string&) override {
     m_problem = config::read_problem(root);
-    solvers::check_solver_names(m_problem.solver);
+    if (!explicit_weno()) solvers::check_solver_names(m_problem.solver);
     // PETSc 3.18 assembles the FEM Jacobian over overlap cells too (counting them twice).
     if (m_problem.mesh && m_problem.mesh->mesh.overlap != 0)
       root.child("mesh").fail("overlap",
@@ -96,6 +97,7 @@ class ReferenceMethod : public Method {
 
   std::string summary() const override {
     if (m_problem.mesh) return fem_reference_summary(m_problem);
+    if (explicit_weno()) return weno_reference_summary(m_problem);
     return fmt::format("kind reference, pde {}, grid {}, {} + {}",
                        config::to_string(m_problem.pde.type), grid_text(m_problem.grid),
                        m_problem.solver.ksp, m_problem.solver.pc);
@@ -106,6 +108,7 @@ class ReferenceMethod : public Method {
     if (ctx.resume)
       log().info("--resume: a reference solve keeps no checkpoint; solving from the start");
     if (p.mesh) return run_fem_reference(ctx, p);
+    if (explicit_weno()) return run_weno_reference(ctx, p);
     mesh::StructuredGrid grid(ctx.comm, p.grid);
     log().info("grid {} ({} nodes) on {} rank(s)", grid_text(p.grid), p.grid.size(), ctx.size);
     io::FieldWriter writer(ctx.dir->staged("fields.h5"), grid);
@@ -142,6 +145,11 @@ class ReferenceMethod : public Method {
   }
 
  private:
+  // pde combined: the explicit finite-volume solver, no PETSc KSP or TS.
+  bool explicit_weno() const {
+    return config::traits(m_problem.pde.type).reference == config::ReferenceSolver::weno;
+  }
+
   // Poisson, Darcy, Helmholtz (KSP), heat, Burgers, Allen–Cahn, wave (TS): the field
   // `reference`, with exact data its error.
   solvers::SolveStats solve_scalar(const RunContext& ctx, const mesh::StructuredGrid& grid,

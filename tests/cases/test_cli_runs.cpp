@@ -51,6 +51,14 @@ std::vector<std::string> shortening_overrides(const fs::path& case_file) {
   const std::string kind = root["kind"] ? root["kind"].as<std::string>() : "reference";
   if (kind == "precond")  // learned preconditioners: a few training steps, one small test matrix
     return {"training.steps=20", "training.select_every=10", "test.sizes=[16]"};
+  if (kind == "mppde")  // MP-PDE: a few trajectories, one layer, one training step
+    return {"data.train=8",
+            "data.test=4",
+            "model.layers=1",
+            "training.passes=1",
+            "training.stages=[{optimizer: adamw, epochs: 1}]",
+            "evaluation.batch=4",
+            "evaluation.baseline_trajectories=2"};
   if (kind == "dataset" || kind == "fno") {
     // Datasets: few samples on a small fine grid (Navier–Stokes: also few time units).
     const std::string problem = root["data"]["problem"].as<std::string>();
@@ -103,6 +111,7 @@ std::vector<std::string> shortening_overrides(const fs::path& case_file) {
     sets.push_back("time.t_end=" + std::to_string(t_end));
     sets.push_back("time.snapshots=2");
     const YAML::Node dt = root["time"] ? root["time"]["dt"] : YAML::Node();
+    if (type == "combined") return sets;  // explicit steps from solver.cfl: no time.dt
     if (!dt || dt.as<double>(1.0) > t_end / 2)
       sets.push_back("time.dt=" + std::to_string(t_end / 10));
   }
@@ -244,11 +253,11 @@ TEST_F(CliRuns, EveryCaseRunsShortened) {
     if (r.status != 0) continue;
     const json report = read_report(out);
     EXPECT_EQ(report.value("status", ""), "ok") << report.dump(2);
-    // The main output: a dataset, a trained preconditioner (no fields), or fields.
+    // The main output: a dataset, a trained preconditioner or MP-PDE model (no fields), or fields.
     const std::string kind = report.value("kind", "");
-    const std::string output = kind == "dataset"   ? "dataset.h5"
-                               : kind == "precond" ? "checkpoint.h5"
-                                                   : "fields.h5";
+    const std::string output = kind == "dataset"                      ? "dataset.h5"
+                               : kind == "precond" || kind == "mppde" ? "checkpoint.h5"
+                                                                      : "fields.h5";
     EXPECT_TRUE(fs::is_regular_file(out / output));
   }
 }

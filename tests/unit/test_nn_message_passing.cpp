@@ -627,3 +627,34 @@ TEST(MessagePassingCondition, MpPdeLayerGradientsAndForward) {
   expect_matches_host_loops(o, "MP-PDE layer");
   expect_split_matches_concatenation(o, mesh::Edges::directed, "MP-PDE layer");
 }
+
+TEST(MessagePassingEdgeInputGradient, OffLeavesDeEmptyAndEverythingElseBitwiseEqual) {
+  // Edge features that are data: without their gradient the outputs, dh and every parameter
+  // gradient are exactly those of the full backward; de stays empty.
+  MessagePassingOptions mp_pde = with_output_activation(conditioned({6}));
+  mp_pde.aggregation = Aggregation::mean;
+  MessagePassingOptions edge_residual = widths(4, 3, 3, 4, {5});
+  MessagePassingOptions no_node_update = widths(3, 2, 4, 5, {});
+  no_node_update.node_update = false;
+  for (MessagePassingOptions o : {mp_pde, edge_residual, no_node_update})
+    for (const bool concatenated : {false, true}) {
+      o.concatenated_edge_input = concatenated;
+      std::vector<double> results[2];
+      for (const bool edge_gradient : {true, false}) {
+        o.edge_input_gradient = edge_gradient;
+        Layer l(o, mesh::Edges::undirected);
+        const Matrix<double> h = random_matrix(kNodes, l.node_in(), 33);
+        const Matrix<double> e = random_matrix(kEdges, l.edge_in(), 34);
+        const Matrix<double> dh = random_matrix(kNodes, l.node_out(), 35);
+        const Matrix<double> de = random_matrix(kEdges, l.edge_out(), 36);
+        l.parameters.zero_gradients();
+        GraphContext<double>& c = *rollout(l, h, e, 1)[0];
+        l.layer.backward(c, dh, de);
+        EXPECT_EQ(c.de.extent(0), edge_gradient ? kEdges : 0u);
+        for (const auto& part : {to_vector(c.h_out), to_vector(c.e_out), to_vector(c.dh),
+                                 to_vector(l.parameters.gradients())})
+          results[edge_gradient].insert(results[edge_gradient].end(), part.begin(), part.end());
+      }
+      EXPECT_EQ(results[0], results[1]) << "concatenated " << concatenated;
+    }
+}

@@ -218,12 +218,14 @@ TEST(PdeEquations, FloatInstantiationsAgreeWithDouble) {
 }
 
 TEST(PdeTraits, OneRowPerTypeWithRoundTrippingNames) {
-  ASSERT_EQ(config::kPdeCount, 9u);
+  ASSERT_EQ(config::kPdeCount, 10u);
   for (const config::PdeTraits& t : config::kPdeTraits) {
     EXPECT_EQ(&config::traits(t.type), &t);
     EXPECT_STREQ(config::to_string(t.type), t.name);
     EXPECT_LE(t.min_dim, t.max_dim) << t.name;
-    EXPECT_EQ(t.time_dependent, t.reference == config::ReferenceSolver::transient) << t.name;
+    EXPECT_EQ(t.time_dependent, t.reference == config::ReferenceSolver::transient ||
+                                    t.reference == config::ReferenceSolver::weno)
+        << t.name;
     EXPECT_TRUE(!t.second_order_in_time || t.time_dependent) << t.name;
     EXPECT_TRUE(!t.pinn_geometry || t.pinn) << t.name;
     EXPECT_TRUE(!t.pinn_inverse || t.pinn) << t.name;
@@ -235,9 +237,10 @@ TEST(PdeTraits, DescribeTheEquationsAsTheReadersDid) {
   using config::PdeType;
   // The properties that used to be spelled out as type lists in the readers.
   const std::vector<PdeType> time_dependent{PdeType::heat, PdeType::burgers, PdeType::allen_cahn,
-                                            PdeType::wave};
-  const std::vector<PdeType> one_dimensional{PdeType::burgers, PdeType::allen_cahn, PdeType::wave};
-  const std::vector<PdeType> periodic{PdeType::burgers, PdeType::allen_cahn};
+                                            PdeType::wave, PdeType::combined};
+  const std::vector<PdeType> one_dimensional{PdeType::burgers, PdeType::allen_cahn, PdeType::wave,
+                                             PdeType::combined};
+  const std::vector<PdeType> periodic{PdeType::burgers, PdeType::allen_cahn, PdeType::combined};
   auto in = [](const std::vector<PdeType>& list, PdeType type) {
     for (PdeType t : list)
       if (t == type) return true;
@@ -249,10 +252,12 @@ TEST(PdeTraits, DescribeTheEquationsAsTheReadersDid) {
     EXPECT_EQ(spec.time_dependent(), in(time_dependent, t.type)) << t.name;
     EXPECT_EQ(config::PdeSpec::one_dimensional(t.type), in(one_dimensional, t.type)) << t.name;
     EXPECT_EQ(config::PdeSpec::periodic(t.type), in(periodic, t.type)) << t.name;
-    EXPECT_EQ(t.pinn, t.type != PdeType::darcy && t.type != PdeType::advection_diffusion) << t.name;
+    EXPECT_EQ(t.pinn, t.type != PdeType::darcy && t.type != PdeType::advection_diffusion &&
+                          t.type != PdeType::combined)
+        << t.name;
     EXPECT_EQ(t.unknowns, t.type == PdeType::navier_stokes ? 3 : 1) << t.name;
     EXPECT_EQ(t.linear, t.type != PdeType::burgers && t.type != PdeType::allen_cahn &&
-                            t.type != PdeType::navier_stokes)
+                            t.type != PdeType::navier_stokes && t.type != PdeType::combined)
         << t.name;
   }
   EXPECT_EQ(config::traits(PdeType::navier_stokes).min_dim, 2);

@@ -55,6 +55,8 @@ struct PdeSpec {
   double reaction = 5.0;    // Allen–Cahn coefficient of u³ − u
   double wavenumber = 0.0;  // Helmholtz k
   double speed = 1.0;       // wave speed c
+  // combined (code form, α u²/2 the convective flux): convection α, diffusion β, dispersion γ.
+  double alpha = 1.0, beta = 0.0, gamma = 0.0;
   // Steady incompressible Navier–Stokes (2D): Dirichlet velocity (u, v) on the whole boundary,
   // optionally the exact velocity and pressure (the pressure's constant is free: compared after
   // removing the mean of each).
@@ -64,14 +66,14 @@ struct PdeSpec {
   std::optional<Expression> exact_pressure;
   Place velocity_place;
   bool time_dependent() const { return traits(type).time_dependent; }
-  // Solved on a 1D grid: periodic (Burgers, Allen–Cahn) or with Dirichlet ends (wave).
+  // Solved on a 1D grid: periodic (Burgers, Allen–Cahn, combined) or with Dirichlet ends (wave).
   static bool one_dimensional(PdeType t) { return traits(t).max_dim == 1; }
   static bool periodic(PdeType t) { return traits(t).boundary == BoundaryKind::periodic; }
 };
 
 struct TimeSpec {
   double t_end = 1.0;
-  double dt = 1e-2;
+  double dt = 1e-2;  // implicit steppers; the explicit WENO solver takes its steps from solver.cfl
   std::string scheme = "cn";  // cn | bdf2 | beuler | rosw (Rosenbrock-W, L-stable, 3rd order)
   long snapshots = 10;        // stored states besides the initial one (evenly spaced)
 };
@@ -82,6 +84,10 @@ struct SolverSpec {
   long max_it = 10000;
   std::vector<std::pair<std::string, std::string>> options;  // extra PETSc options, no dash
   Place ksp_place, pc_place;
+  // The explicit WENO solver (pde combined) instead of ksp/pc: its CFL number and the order of
+  // its diffusive and dispersive face fluxes (solvers::WenoOptions).
+  double cfl = 0.4;
+  int derivative_order = 4;
 };
 
 // A boundary condition on named parts of a mesh's boundary (its Gmsh physical groups of
@@ -122,6 +128,8 @@ void read_mesh_conditions(const Node& root, const PdeSpec& pde, MeshProblem& pro
 // directory; the file's header read and checked).
 mesh::MeshSpec read_mesh(const Node& mesh, mesh::GmshHeader& header);
 TimeSpec read_time(const Node& time);
+// An explicit solver's `time`: t_end and snapshots only (its steps come from the CFL condition).
+TimeSpec read_output_times(const Node& time);
 SolverSpec read_solver(const Node& solver, const PdeSpec& pde);
 FieldSpec read_field(const Node& parent, std::string_view key, int dim);
 

@@ -17,7 +17,8 @@ enum class PdeType {
   allen_cahn,
   helmholtz,
   wave,
-  advection_diffusion
+  advection_diffusion,
+  combined  // MP-PDE family u_t + (α u²/2)_x = β u_xx − γ u_xxx + δ (Brandstetter et al. 2022)
 };
 
 // The PETSc solver of a PDE's reference solution (karman/solvers/).
@@ -25,6 +26,7 @@ enum class ReferenceSolver {
   elliptic,       // one KSP solve (solve_elliptic)
   transient,      // a TS time integration (solve_transient)
   navier_stokes,  // SNES Newton on streamfunction–vorticity (solve_navier_stokes)
+  weno,           // finite volumes, WENO5 + SSP-RK3, explicit (WenoSolver; not PETSc KSP/TS)
 };
 
 // The boundary condition every method imposes.
@@ -79,6 +81,8 @@ inline constexpr PdeTraits kPdeTraits[] = {
   {PdeType::advection_diffusion, "advection_diffusion",
                            2, 3, false, false, BoundaryKind::dirichlet, "0",
      1, 1, true,  ReferenceSolver::elliptic,      "gmres", "gamg",    false, false, false, false, true },
+  {PdeType::combined,      "combined",      1, 1, true,  false, BoundaryKind::periodic,  "0",
+     1, 1, false, ReferenceSolver::weno,          "none",  "none",    false, false, false, true,  false},
 };
 // clang-format on
 
@@ -97,7 +101,7 @@ constexpr bool rows_in_enum_order() {
 }
 }  // namespace detail
 static_assert(detail::rows_in_enum_order(), "kPdeTraits: one row per PdeType, in enum order");
-static_assert(kPdeCount == static_cast<std::size_t>(PdeType::advection_diffusion) + 1,
+static_assert(kPdeCount == static_cast<std::size_t>(PdeType::combined) + 1,
               "kPdeTraits: a row for every PdeType");
 
 }  // namespace karman::config

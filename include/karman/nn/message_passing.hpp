@@ -68,6 +68,9 @@ struct MessagePassingOptions {
   // Reference path: form the [E, 2W_h + W_e] edge input and run MLP_e on it as one module (slower;
   // for tests of the split first Linear).
   bool concatenated_edge_input = false;
+  // false: the backward leaves de empty, for edge features that are data (MP-PDE's
+  // [u_i − u_j, x_i − x_j], the same in every layer): one [E, H]·[H, W_e] product fewer.
+  bool edge_input_gradient = true;
 };
 
 template <class T>
@@ -128,7 +131,8 @@ class MessagePassing : public GraphModule<T> {
   // c.dm = de_out + the aggregation's transpose of d a (the node input's second block).
   void aggregate_backward(MessagePassingContext& c, const Matrix<T>& de_out,
                           const Matrix<T>& dnode_input) const;
-  // dm → parameter gradients of MLP_e; adds d h to c.dh, writes d e (+ de_out) to c.de.
+  // dm → parameter gradients of MLP_e; adds d h to c.dh, writes d e (+ de_out) to c.de (empties
+  // c.de without edge_input_gradient).
   void edge_update_backward(MessagePassingContext& c, const Matrix<T>& de_out,
                             const Gradient<T>& gradient);
   // The split first Linear's backward from dy [E, H]: dz, its per-node sums, parameter gradients.
