@@ -4,8 +4,8 @@
 // the same accumulated errors and the same pushforward loss and parameter gradients (summed over
 // ranks) as the same model on the serial mesh (read on this rank alone) to 1e-12 relative; and
 // its distributed backward (parameters and node inputs, a halo vertex's included) agrees with
-// central differences of the rank-summed loss. Runs at 1, 2 and 4 ranks; Halo::batched's
-// update and reduce are transposes of each other over a batch.
+// central differences of the rank-summed loss; float32 agrees to its round-off. Runs at 1, 2
+// and 4 ranks; Halo::batched's update and reduce are transposes of each other over a batch.
 #include <gtest/gtest.h>
 #include <petscsys.h>
 
@@ -83,20 +83,22 @@ MpPdeSpec tiny_spec() {
 }
 
 // The model with random parameters (the same on every rank).
+template <class T = double>
 struct Model {
   Model() : model(tiny_spec(), 2, 2) {
     model.declare(parameters, "");
     parameters.allocate();
-    Kokkos::deep_copy(parameters.values(),
-                      karman::testing::flat(random_matrix(1, parameters.size(), 7, 0.3)));
+    const nn::Matrix<T> values = random_matrix<T>(1, parameters.size(), 7, 0.3);
+    Kokkos::deep_copy(parameters.values(), nn::Vector<T>(values.data(), values.size()));
   }
-  MpPdeModel<double> model;
-  nn::Parameters<double> parameters;
-  nn::Workspace<double> workspace;
+  MpPdeModel<T> model;
+  nn::Parameters<T> parameters;
+  nn::Workspace<T> workspace;
 };
 
 // Owned rows [B·n, W] of a batch → per (sample, global vertex), -inf elsewhere: [B·N_global·W].
-std::vector<double> by_global_vertex(const MeshSample& m, const nn::Matrix<double>& rows) {
+template <class T>
+std::vector<double> by_global_vertex(const MeshSample& m, const nn::Matrix<T>& rows) {
   const auto values = to_vector(rows);
   const long width = static_cast<long>(rows.extent(1)), n = m.sample.nodes;
   const long batch = static_cast<long>(rows.extent(0)) / n, global = m.graph.global_nodes;
@@ -147,12 +149,13 @@ struct RolloutRun {
   double loss = 0;
 };
 
+template <class T = double>
 RolloutRun run_rollout(const MeshSample& m) {
   const bool partitioned = m.mesh.comm() != PETSC_COMM_SELF;
   auto total = [&](std::vector<double> v) { return partitioned ? summed_over_ranks(v) : v; };
-  Model net;
+  Model<T> net;
   const Trajectories data = smooth_trajectories(m.sample);
-  Rollout<double> rollout(net.model, m.sample, data);
+  Rollout<T> rollout(net.model, m.sample, data);
   RolloutRun r;
   rollout.load({0, 1, 2}, {kWindow, kWindow, 2 * kWindow});
   net.workspace.reset();
@@ -219,12 +222,25 @@ TEST(MpPdeMesh, RolloutAndGradientsMatchOneRank) {
   EXPECT_GT(s.loss, 0.0);
 }
 
+TEST(MpPdeMesh, Float32RolloutAndGradientsMatchOneRank) {
+  // The same in float32 (the halo's reduce sums in PetscReal): round-off of float sums only.
+  const MeshSample partitioned(false), alone(true);
+  const RolloutRun p = run_rollout<float>(partitioned), s = run_rollout<float>(alone);
+  const double prediction = owned_difference(p.second_window, s.second_window);
+  const double gradients = relative_difference(p.gradients, s.gradients);
+  report("float32: second window's prediction, relative difference", prediction);
+  report("float32: parameter gradients, relative difference", gradients);
+  EXPECT_LT(prediction, 1e-5);
+  EXPECT_LT(relative_difference(p.accumulated, s.accumulated), 1e-4);
+  EXPECT_LT(gradients, 1e-4);
+}
+
 TEST(MpPdeMesh, DistributedBackwardAgainstFiniteDifferences) {
   // L = Σ over ranks of Σ_{owned rows} w ∘ model(h) on a batch of two samples; w and h smooth
   // functions of the position (halo rows of h hold values the exchange overwrites: 0 here, so a
   // model that read them would fail the comparison).
   const MeshSample m(false);
-  Model net;
+  Model<> net;
   const long batch = 2, n = m.sample.nodes, in = net.model.node_in_features();
   const BatchGraph<double> g = batched<double>(m.sample, batch);
   net.model.set_instance_nodes(n);
