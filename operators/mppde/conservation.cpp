@@ -95,7 +95,8 @@ EnsembleMember<T> make_member(const MpPdeSpec& spec, long conditions, std::uint6
 template <class T>
 ConservedRollout ensemble_rollout(const std::vector<Rollout<T>*>& members, const Trajectories& data,
                                   nn::Workspace<T>& workspace, long first, long count,
-                                  long ground_truth_windows, long batch, double dx, bool correct) {
+                                  long ground_truth_windows, long batch, double dx,
+                                  Correction correction) {
   KARMAN_VERIFY(!members.empty(), "ensemble_rollout: no members");
   const long window = members[0]->window(), n = data.nodes;
   const long start = window * ground_truth_windows;
@@ -128,8 +129,11 @@ ConservedRollout ensemble_rollout(const std::vector<Rollout<T>*>& members, const
         predictions[m] = members[m]->predict(workspace).h_out;
       nn::ensemble_statistics(predictions, mean, variance);
       states_by_row(mean, n, states);
-      if (correct) {
-        states_by_row(variance, n, state_variance);
+      if (correction != Correction::none) {
+        if (correction == Correction::ensemble_variance)
+          states_by_row(variance, n, state_variance);
+        else
+          Kokkos::deep_copy(state_variance, T(1));
         nn::conserve_integral(states, state_variance, target, dx);
         states_by_node(states, n, mean);
       }
@@ -178,21 +182,22 @@ nlohmann::json conservation_metrics(MPI_Comm comm, const std::vector<Rollout<T>*
     const double count = static_cast<double>(total);
     return std::array<double, 3>{sums[0] / count, worst, sums[1] / count};
   };
-  auto roll = [&](const std::vector<Rollout<T>*>& who, bool correct) {
+  auto roll = [&](const std::vector<Rollout<T>*>& who, Correction correction) {
     return reduce(ensemble_rollout(who, test, workspace, 0, test.count, ground_truth_windows, batch,
-                                   dx, correct));
+                                   dx, correction));
   };
-  const auto single = roll({members[0]}, false);
-  const auto without = roll(members, false);
-  const auto with = roll(members, true);
+  const auto single = roll({members[0]}, Correction::none);
+  const auto without = roll(members, Correction::none);
+  const auto with = roll(members, Correction::ensemble_variance);
+  const auto equal = roll(members, Correction::equal_variance);
   double data_error = data_conservation_error(test, dx);
   MPI_Allreduce(MPI_IN_PLACE, &data_error, 1, MPI_DOUBLE, MPI_MAX, comm);
   const long m = static_cast<long>(members.size());
   log().info(
       "conservation (ProbConserv, variance of an ensemble of {}): max |dx Σu(t) − dx Σu(0)| "
       "{:.3e} without, {:.3e} with (one model {:.3e}; the data {:.1e}); accumulated error {:.3f} "
-      "without, {:.3f} with (one model {:.3f})",
-      m, without[1], with[1], single[1], data_error, without[0], with[0], single[0]);
+      "without, {:.3f} with (one model {:.3f}; equal variances {:.3f})",
+      m, without[1], with[1], single[1], data_error, without[0], with[0], single[0], equal[0]);
   return {{"ensemble", m},
           {"variance", "ensemble: biased variance across the members' predictions"},
           {"error_without", without[1]},
@@ -200,6 +205,7 @@ nlohmann::json conservation_metrics(MPI_Comm comm, const std::vector<Rollout<T>*
           {"accumulated_error_without", without[0]},
           {"accumulated_error_with", with[0]},
           {"single_model", {{"error", single[1]}, {"accumulated_error", single[0]}}},
+          {"equal_variance", {{"error", equal[1]}, {"accumulated_error", equal[0]}}},
           {"data_error", data_error},
           {"rollout_s_per_trajectory_without", without[2]},
           {"rollout_s_per_trajectory_with", with[2]},
@@ -212,7 +218,7 @@ nlohmann::json conservation_metrics(MPI_Comm comm, const std::vector<Rollout<T>*
                                             const Trajectories&);                               \
   template ConservedRollout ensemble_rollout<T>(const std::vector<Rollout<T>*>&,                \
                                                 const Trajectories&, nn::Workspace<T>&, long,   \
-                                                long, long, long, double, bool);                \
+                                                long, long, long, double, Correction);          \
   template nlohmann::json conservation_metrics<T>(MPI_Comm, const std::vector<Rollout<T>*>&,    \
                                                   const Trajectories&, nn::Workspace<T>&, long, \
                                                   long, long, double);

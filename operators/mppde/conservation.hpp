@@ -53,9 +53,14 @@ EnsembleMember<T> make_member(const MpPdeSpec& spec, long conditions, std::uint6
                               const SampleGraph& sample, const Trajectories& train,
                               const Trajectories& test);
 
+// What is done to each predicted state of the ensemble mean: nothing; ProbConserv's update with
+// the ensemble's variance; or with equal variances (the orthogonal projection: the mean defect
+// subtracted everywhere), which tells the weighting's effect from the constraint's.
+enum class Correction { none, ensemble_variance, equal_variance };
+
 // Full unrolls of the ensemble's mean as in Rollout::accumulated_error (trajectories [first,
 // first + count) of `data`, `batch` at a time, from step K·ground_truth_windows), each window's K
-// states corrected by ProbConserv when `correct`. Per trajectory: the paper's accumulated error
+// states corrected as `correction` says. Per trajectory: the paper's accumulated error
 // and the conservation error max_t |dx Σ û(t) − dx Σ u(0)| over the predicted states.
 struct ConservedRollout {
   std::vector<double> accumulated, conservation;  // [count]
@@ -64,13 +69,15 @@ struct ConservedRollout {
 template <class T>
 ConservedRollout ensemble_rollout(const std::vector<Rollout<T>*>& members, const Trajectories& data,
                                   nn::Workspace<T>& workspace, long first, long count,
-                                  long ground_truth_windows, long batch, double dx, bool correct);
+                                  long ground_truth_windows, long batch, double dx,
+                                  Correction correction);
 
 // metrics.conservation of the report (collective over `comm`; `members` rolled out on this
 // rank's `local` test trajectories of `total`): the ensemble's mean rollout without and with the
 // correction — error_without / error_with (max over trajectories and times of the conservation
 // error), accumulated_error_without / _with (mean over trajectories) — the first member alone
-// (`single_model`), the data's own conservation error and the rollout time per trajectory.
+// (`single_model`), the correction with equal variances (`equal_variance`), the data's own
+// conservation error and the rollout time per trajectory.
 template <class T>
 nlohmann::json conservation_metrics(MPI_Comm comm, const std::vector<Rollout<T>*>& members,
                                     const Trajectories& test, nn::Workspace<T>& workspace,

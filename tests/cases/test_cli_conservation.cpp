@@ -83,14 +83,20 @@ TEST(CliConservation, MpPdeRolloutsKeepTheIntegralWithTheCorrection) {
     const double round_off = precision == "float32" ? 1e-5 : 1e-12;
     EXPECT_EQ(c["ensemble"].get<long>(), 2);
     EXPECT_LT(c["error_with"].get<double>(), round_off);
+    EXPECT_LT(c["equal_variance"]["error"].get<double>(), round_off);
     EXPECT_GT(c["error_without"].get<double>(), 1e-3);
     EXPECT_GT(c["single_model"]["error"].get<double>(), 1e-3);
     EXPECT_LT(c["data_error"].get<double>(), 1e-12);  // WENO5 conserves the integral
     // Both accuracies reported (not asserted to improve: six training steps).
-    for (const char* key : {"accumulated_error_with", "accumulated_error_without"}) {
-      EXPECT_TRUE(std::isfinite(c[key].get<double>())) << key;
-      EXPECT_GT(c[key].get<double>(), 0.0) << key;
+    for (const double e :
+         {c["accumulated_error_with"].get<double>(), c["accumulated_error_without"].get<double>(),
+          c["equal_variance"]["accumulated_error"].get<double>()}) {
+      EXPECT_TRUE(std::isfinite(e));
+      EXPECT_GT(e, 0.0);
     }
+    // The ensemble's spread weights the correction: not the orthogonal projection's result.
+    EXPECT_NE(c["accumulated_error_with"].get<double>(),
+              c["equal_variance"]["accumulated_error"].get<double>());
     // The first member rolled out alone is the run's own model: its accumulated error.
     EXPECT_NEAR(c["single_model"]["accumulated_error"].get<double>(),
                 metrics["accumulated_error"].get<double>(),
