@@ -107,20 +107,6 @@ std::vector<fem::Condition> zero_on_boundary(const mesh::PlexMesh& mesh) {
   return {c};
 }
 
-// Every rank's values, concatenated in rank order (collective).
-std::vector<double> gather_all(MPI_Comm comm, const std::vector<double>& mine) {
-  int size = 1;
-  MPI_Comm_size(comm, &size);
-  const int count = static_cast<int>(mine.size());
-  std::vector<int> counts(size), offsets(size, 0);
-  MPI_Allgather(&count, 1, MPI_INT, counts.data(), 1, MPI_INT, comm);
-  for (int r = 1; r < size; ++r) offsets[r] = offsets[r - 1] + counts[r - 1];
-  std::vector<double> all(static_cast<std::size_t>(offsets.back() + counts.back()));
-  MPI_Allgatherv(mine.data(), count, MPI_DOUBLE, all.data(), counts.data(), offsets.data(),
-                 MPI_DOUBLE, comm);
-  return all;
-}
-
 }  // namespace
 
 MeshTrajectory solve_heat_trajectory(const mesh::PlexMesh& serial, const HeatMeshSpec& spec,
@@ -183,7 +169,7 @@ Trajectories heat_trajectories(MPI_Comm comm, const mesh::PlexMesh& serial,
     error = std::current_exception();
   }
   rethrow_on_all(comm, error);
-  const std::vector<double> all_u = gather_all(comm, u), all_kappa = gather_all(comm, kappa);
+  const std::vector<double> all_u = all_gather(comm, u), all_kappa = all_gather(comm, kappa);
 
   Trajectories d;
   d.count = count;

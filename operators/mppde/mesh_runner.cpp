@@ -136,8 +136,14 @@ class MeshMppdeRun {
     build_model();
 
     nn::TrainingSpec training = m_spec.training;
-    m_batches_per_pass = (m_spec.train + training.batch_size - 1) / training.batch_size;
-    m_per_epoch = m_spec.passes * m_batches_per_pass;
+    m_schedule.trajectories = m_spec.train;
+    m_schedule.batch = training.batch_size;
+    m_schedule.passes = m_spec.passes;
+    m_schedule.unrolling = m_spec.unrolling;
+    m_schedule.window = m_spec.model.time_window;
+    m_schedule.steps = m_train.steps;
+    m_schedule.seed = m_spec.training.shuffle_seed;
+    m_per_epoch = m_schedule.steps_per_epoch();
     nn::epochs_to_steps(training, m_per_epoch);
     log().info(
         "MP-PDE {} parameters; {} training trajectories of {} steps on {} vertices, batch {}, "
@@ -200,31 +206,13 @@ class MeshMppdeRun {
     m_test_rollout = std::make_unique<Rollout<T>>(*m_model, m_sample, m_test);
   }
 
-  // Step `step`'s batch (the same on every rank, each running it on its part of the graph):
-  // trajectories from the pass's permutation, one unroll count, a start per trajectory.
+  // Step `step`'s batch (the same on every rank, pushforward_batch), every rank running all of
+  // it on its part of the graph.
   std::vector<nn::LossTerm> loss(long step) {
-    const long epoch = step / m_per_epoch, within = step % m_per_epoch;
-    const long pass = within / m_batches_per_pass, index = within % m_batches_per_pass;
-    const long batch = m_spec.training.batch_size;
-    const std::uint64_t seed = m_spec.training.shuffle_seed;
-    const std::vector<long> order = epoch_permutation(
-        m_spec.train, mix64(seed ^ static_cast<std::uint64_t>(epoch * m_spec.passes + pass + 1)));
-    const long first = index * batch, size = std::min(batch, m_spec.train - first);
-
-    const long window = m_spec.model.time_window;
-    const long max_unroll = std::min(epoch, m_spec.unrolling);
-    const long unroll = std::min(
-        max_unroll, static_cast<long>(uniform01(mix64(seed + 7), step) * (max_unroll + 1)));
-    const long lowest = window, highest = m_train.steps - window - window * unroll;
-    std::vector<long> trajectories(size), starts(size);
-    for (long b = 0; b < size; ++b) {
-      trajectories[b] = order[first + b];
-      const double r = uniform01(mix64(seed + 11), static_cast<std::uint64_t>(step * batch + b));
-      starts[b] =
-          lowest + std::min(highest - lowest, static_cast<long>(r * (highest - lowest + 1)));
-    }
-    const double value = m_train_rollout->pushforward_loss(m_workspace, trajectories, starts,
-                                                           unroll, static_cast<double>(size));
+    const PushforwardBatch batch = pushforward_batch(m_schedule, step);
+    const double value =
+        m_train_rollout->pushforward_loss(m_workspace, batch.trajectories, batch.starts,
+                                          batch.unroll, static_cast<double>(batch.size()));
     return {{"mse", 1.0, value}};
   }
 
@@ -320,7 +308,8 @@ class MeshMppdeRun {
   long m_halo_copies = 0;
   Trajectories m_train, m_test;
   double m_data_s = 0.0;
-  long m_per_epoch = 1, m_batches_per_pass = 1;
+  PushforwardSchedule m_schedule;
+  long m_per_epoch = 1;
   std::unique_ptr<MpPdeModel<T>> m_model;
   nn::Parameters<T> m_parameters;
   nn::Workspace<T> m_workspace;

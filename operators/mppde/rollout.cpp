@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "karman/core/error.hpp"
+#include "karman/core/random.hpp"
 
 namespace karman::mppde {
 namespace {
@@ -199,6 +200,32 @@ typename Rollout<T>::AccumulatedError Rollout<T>::accumulated_error(nn::Workspac
         out.rollout_s += seconds_since(feed);
       }
     }
+  }
+  return out;
+}
+
+PushforwardBatch pushforward_batch(const PushforwardSchedule& schedule, long step) {
+  const long per_epoch = schedule.steps_per_epoch(), per_pass = schedule.batches_per_pass();
+  const long epoch = step / per_epoch, within = step % per_epoch;
+  const long pass = within / per_pass, index = within % per_pass;
+  const std::uint64_t seed = schedule.seed;
+  const std::vector<long> order = epoch_permutation(
+      schedule.trajectories,
+      mix64(seed ^ static_cast<std::uint64_t>(epoch * schedule.passes + pass + 1)));
+  const long first = index * schedule.batch;
+  const long size = std::min(schedule.batch, schedule.trajectories - first);
+  PushforwardBatch out;
+  const long max_unroll = std::min(epoch, schedule.unrolling);
+  out.unroll =
+      std::min(max_unroll, static_cast<long>(uniform01(mix64(seed + 7), step) * (max_unroll + 1)));
+  const long window = schedule.window;
+  const long lowest = window, highest = schedule.steps - window - window * out.unroll;
+  for (long b = 0; b < size; ++b) {
+    out.trajectories.push_back(order[first + b]);
+    const double r =
+        uniform01(mix64(seed + 11), static_cast<std::uint64_t>(step * schedule.batch + b));
+    out.starts.push_back(lowest +
+                         std::min(highest - lowest, static_cast<long>(r * (highest - lowest + 1))));
   }
   return out;
 }

@@ -95,6 +95,25 @@ class Rollout {
   typename Matrix<T>::HostMirror m_host;
 };
 
+// The training batch of step `step` under the reference's pushforward schedule (the same on every
+// rank): an epoch is `passes` passes over the `trajectories` training trajectories in batches of
+// `batch` (the last one partial), each pass in its own permutation; one unroll count r uniform in
+// [0, min(epoch, unrolling)] per batch; per trajectory a start s uniform in
+// [K, steps − K − K·r] (train_helper.training_loop). Every draw is a function of (seed, step),
+// so a resumed run takes exactly the steps of an uninterrupted one.
+struct PushforwardSchedule {
+  long trajectories = 0, batch = 16, passes = 1, unrolling = 1, window = 25, steps = 250;
+  std::uint64_t seed = 0;
+  long batches_per_pass() const { return (trajectories + batch - 1) / batch; }
+  long steps_per_epoch() const { return passes * batches_per_pass(); }
+};
+struct PushforwardBatch {
+  std::vector<long> trajectories, starts;  // [size]
+  long unroll = 0;
+  long size() const { return static_cast<long>(trajectories.size()); }
+};
+PushforwardBatch pushforward_batch(const PushforwardSchedule& schedule, long step);
+
 // The same metric for any predicted trajectories (the classical solver at the model's
 // resolution): pred [count, steps, nodes] against data's trajectories [first, first + count),
 // over the steps [first_step, end_step) (the model's: K·ground_truth_windows to the end of its

@@ -201,18 +201,17 @@ MppdeCase read_mppde_case(const config::Node& root) {
   return spec;
 }
 
-// Every rank's values, concatenated in rank order (collective).
-std::vector<double> all_gather_concat(MPI_Comm comm, const std::vector<double>& mine) {
-  int size = 1;
-  MPI_Comm_size(comm, &size);
-  const int count = static_cast<int>(mine.size());
-  std::vector<int> counts(size), offsets(size, 0);
-  MPI_Allgather(&count, 1, MPI_INT, counts.data(), 1, MPI_INT, comm);
-  for (int r = 1; r < size; ++r) offsets[r] = offsets[r - 1] + counts[r - 1];
-  std::vector<double> all(static_cast<std::size_t>(offsets.back() + counts.back()));
-  MPI_Allgatherv(mine.data(), count, MPI_DOUBLE, all.data(), counts.data(), offsets.data(),
-                 MPI_DOUBLE, comm);
-  return all;
+// The case's pushforward schedule over trajectories of `steps` states.
+PushforwardSchedule schedule_of(const MppdeCase& spec, long steps) {
+  PushforwardSchedule s;
+  s.trajectories = spec.train;
+  s.batch = spec.training.batch_size;
+  s.passes = spec.passes;
+  s.unrolling = spec.unrolling;
+  s.window = spec.model.time_window;
+  s.steps = steps;
+  s.seed = spec.training.shuffle_seed;
+  return s;
 }
 
 // Equation parameters the model reads (θ / θ_max of the experiment's varying ones).
@@ -247,8 +246,8 @@ class MppdeRun {
     build_model();
 
     nn::TrainingSpec training = m_spec.training;
-    m_batches_per_pass = (m_spec.train + training.batch_size - 1) / training.batch_size;
-    m_per_epoch = m_spec.passes * m_batches_per_pass;
+    m_schedule = schedule_of(m_spec, m_train.steps);
+    m_per_epoch = m_schedule.steps_per_epoch();
     nn::epochs_to_steps(training, m_per_epoch);
     log().info(
         "MP-PDE {} parameters; {} training trajectories of {} steps on {} nodes, batch {}, "
@@ -359,36 +358,18 @@ class MppdeRun {
     m_test_rollout = std::make_unique<Rollout<T>>(*m_model, m_sample, m_test);
   }
 
-  // Step `step`'s batch (the same on every rank): trajectories from the pass's permutation, one
-  // unroll count, a start per trajectory; this rank computes its share.
+  // Step `step`'s batch (the same on every rank, pushforward_batch); this rank computes its
+  // share.
   std::vector<nn::LossTerm> loss(long step) {
-    const long epoch = step / m_per_epoch, within = step % m_per_epoch;
-    const long pass = within / m_batches_per_pass, index = within % m_batches_per_pass;
-    const long batch = m_spec.training.batch_size;
-    const std::uint64_t seed = m_spec.training.shuffle_seed;
-    const std::vector<long> order = epoch_permutation(
-        m_spec.train, mix64(seed ^ static_cast<std::uint64_t>(epoch * m_spec.passes + pass + 1)));
-    const long first_in_order = index * batch;
-    const long size = std::min(batch, m_spec.train - first_in_order);
-
-    const long window = m_spec.model.time_window;
-    const long max_unroll = std::min(epoch, m_spec.unrolling);
-    const long unroll = std::min(
-        max_unroll, static_cast<long>(uniform01(mix64(seed + 7), step) * (max_unroll + 1)));
-    // Starts s ∈ [K, steps − K − K·unroll] (train_helper.training_loop).
-    const long lowest = window, highest = m_train.steps - window - window * unroll;
-    const auto [first, count] = my_share(m_ctx.comm, size);
+    const PushforwardBatch batch = pushforward_batch(m_schedule, step);
+    const auto [first, count] = my_share(m_ctx.comm, batch.size());
     if (count == 0) return {{"mse", 1.0, 0.0}};
-    std::vector<long> trajectories(count), starts(count);
-    for (long b = 0; b < count; ++b) {
-      trajectories[b] = order[first_in_order + first + b];
-      const double r =
-          uniform01(mix64(seed + 11), static_cast<std::uint64_t>(step * batch + first + b));
-      starts[b] =
-          lowest + std::min(highest - lowest, static_cast<long>(r * (highest - lowest + 1)));
-    }
-    const double value = m_train_rollout->pushforward_loss(m_workspace, trajectories, starts,
-                                                           unroll, static_cast<double>(size));
+    const auto mine = [&, first = first, count = count](const std::vector<long>& v) {
+      return std::vector<long>(v.begin() + first, v.begin() + first + count);
+    };
+    const double value =
+        m_train_rollout->pushforward_loss(m_workspace, mine(batch.trajectories), mine(batch.starts),
+                                          batch.unroll, static_cast<double>(batch.size()));
     return {{"mse", 1.0, value}};
   }
 
@@ -604,7 +585,7 @@ class MppdeRun {
   }
 
   std::vector<double> gather_all(const std::vector<double>& mine) const {
-    return all_gather_concat(m_ctx.comm, mine);
+    return all_gather(m_ctx.comm, mine);
   }
   static double mean(const std::vector<double>& v) {
     return v.empty() ? 0.0
@@ -618,7 +599,8 @@ class MppdeRun {
   std::vector<double> m_test_solver;  // [test share, steps, nodes] the dataset's direct solves
   std::string m_path;                 // the dataset file
   long m_test_first = 0;
-  long m_per_epoch = 1, m_batches_per_pass = 1;
+  PushforwardSchedule m_schedule;
+  long m_per_epoch = 1;
   SampleGraph m_sample;
   std::unique_ptr<MpPdeModel<T>> m_model;
   nn::Parameters<T> m_parameters;

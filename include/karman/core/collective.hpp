@@ -7,6 +7,7 @@
 #include <exception>
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace karman {
 
@@ -23,5 +24,8 @@ void run_on_rank0(MPI_Comm comm, const std::function<void()>& work);
 // Collective. True on every rank when rank 0 sees `path`, so that all ranks take the same branch
 // (resume or start afresh) even where their views of the file system differ.
 bool exists_on_rank0(MPI_Comm comm, const std::string& path);
+
+// Collective. Every rank's values, concatenated in rank order, on every rank.
+std::vector<double> all_gather(MPI_Comm comm, const std::vector<double>& mine);
 
 }  // namespace karman
