@@ -19,35 +19,11 @@ namespace {
 constexpr long kInitialTerms = 4;
 constexpr long kFieldNodes2d = 65, kFieldNodes3d = 33;  // κ's grid per dimension
 
-// The multilinear interpolant at x of a field on the nodes of `grid` (x fastest).
-double multilinear(const mesh::GridShape& grid, const std::vector<double>& field, const double* x) {
-  long base[3] = {0, 0, 0};
-  double weight[3] = {0, 0, 0};
-  for (int d = 0; d < grid.dim; ++d) {
-    const double s = (x[d] - grid.lower[d]) / grid.spacing(d);
-    base[d] = std::clamp(static_cast<long>(std::floor(s)), 0L, grid.n[d] - 2);
-    weight[d] = std::clamp(s - static_cast<double>(base[d]), 0.0, 1.0);
-  }
-  double value = 0.0;
-  for (int corner = 0; corner < (1 << grid.dim); ++corner) {
-    double w = 1.0;
-    long index = 0, stride = 1;
-    for (int d = 0; d < grid.dim; ++d) {
-      const int up = (corner >> d) & 1;
-      w *= up ? weight[d] : 1.0 - weight[d];
-      index += (base[d] + up) * stride;
-      stride *= grid.n[d];
-    }
-    value += w * field[index];
-  }
-  return value;
-}
-
 // log(κ / kappa) = kappa_log_std · g / std(g) on the grid over `box` [2·dim].
 struct LogCoefficient {
   mesh::GridShape grid;
   std::vector<double> field;
-  double operator()(const double* x) const { return multilinear(grid, field, x); }
+  double operator()(const double* x) const { return mesh::multilinear(grid, field, x); }
 };
 
 LogCoefficient log_coefficient(const HeatMeshSpec& spec, long trajectory,

@@ -2,6 +2,9 @@
 
 #include <petscdmda.h>
 
+#include <algorithm>
+#include <cmath>
+
 #include "../petsc/check.hpp"
 #include "karman/core/error.hpp"
 
@@ -210,6 +213,29 @@ void StructuredGrid::refresh_ghosts(Vec global, Vec local) const {
   DM dm = static_cast<DM>(m_dm);
   KARMAN_PETSC(DMGlobalToLocalBegin(dm, global, INSERT_VALUES, local));
   KARMAN_PETSC(DMGlobalToLocalEnd(dm, global, INSERT_VALUES, local));
+}
+
+double multilinear(const GridShape& grid, const std::vector<double>& field, const double* x) {
+  long base[3] = {0, 0, 0};
+  double weight[3] = {0, 0, 0};
+  for (int d = 0; d < grid.dim; ++d) {
+    const double s = (x[d] - grid.lower[d]) / grid.spacing(d);
+    base[d] = std::clamp(static_cast<long>(std::floor(s)), 0L, grid.n[d] - 2);
+    weight[d] = std::clamp(s - static_cast<double>(base[d]), 0.0, 1.0);
+  }
+  double value = 0.0;
+  for (int corner = 0; corner < (1 << grid.dim); ++corner) {
+    double w = 1.0;
+    long index = 0, stride = 1;
+    for (int d = 0; d < grid.dim; ++d) {
+      const int up = (corner >> d) & 1;
+      w *= up ? weight[d] : 1.0 - weight[d];
+      index += (base[d] + up) * stride;
+      stride *= grid.n[d];
+    }
+    value += w * field[index];
+  }
+  return value;
 }
 
 }  // namespace karman::mesh

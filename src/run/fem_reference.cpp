@@ -36,31 +36,6 @@ std::vector<double> at_vertices(const mesh::PlexMesh& mesh, const fem::Function&
   return out;
 }
 
-// The multilinear interpolant at x (grid.dim coordinates) of a field given at the nodes of a
-// uniform grid (natural order, x fastest); x outside the box takes the nearest cell's interpolant.
-double multilinear(const mesh::GridShape& grid, const std::vector<double>& field, const double* x) {
-  long base[3] = {0, 0, 0};
-  double weight[3] = {0, 0, 0};
-  for (int d = 0; d < grid.dim; ++d) {
-    const double s = (x[d] - grid.lower[d]) / grid.spacing(d);
-    base[d] = std::clamp(static_cast<long>(std::floor(s)), 0L, grid.n[d] - 2);
-    weight[d] = std::clamp(s - static_cast<double>(base[d]), 0.0, 1.0);
-  }
-  double value = 0.0;
-  for (int corner = 0; corner < (1 << grid.dim); ++corner) {
-    double w = 1.0;
-    long index = 0, stride = 1;
-    for (int d = 0; d < grid.dim; ++d) {
-      const int up = (corner >> d) & 1;
-      w *= up ? weight[d] : 1.0 - weight[d];
-      index += (base[d] + up) * stride;
-      stride *= grid.n[d];
-    }
-    value += w * field[index];
-  }
-  return value;
-}
-
 // A Gaussian random field of the case (karman/pde/random_field.hpp) on a uniform grid over the
 // mesh's bounding box, sampled at each local cell's centroid by multilinear interpolation: the
 // same field on any rank count (every rank computes the whole grid field; small for a box).
@@ -86,7 +61,7 @@ std::vector<double> random_field_on_cells(const mesh::PlexMesh& mesh,
   const long cells = static_cast<long>(centroids.size()) / dim;
   std::vector<double> out(cells);
   for (long c = 0; c < cells; ++c) {
-    double value = multilinear(grid, field, &centroids[c * dim]);
+    double value = mesh::multilinear(grid, field, &centroids[c * dim]);
     if (spec.thresholded) value = value >= spec.threshold ? spec.above : spec.below;
     out[c] = value;
   }

@@ -87,4 +87,8 @@ class StructuredGrid : public FieldLayout {
   void* m_dm = nullptr;  // DM, opaque here to keep PETSc out of public headers
 };
 
+// The multilinear interpolant at x (grid.dim coordinates) of a field given at the nodes of the
+// grid (natural order, x fastest); x outside the box takes the nearest cell's interpolant.
+double multilinear(const GridShape& grid, const std::vector<double>& field, const double* x);
+
 }  // namespace karman::mesh
