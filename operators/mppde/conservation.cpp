@@ -2,21 +2,17 @@
 
 #include <algorithm>
 #include <array>
-#include <chrono>
 #include <cmath>
 
 #include "karman/core/error.hpp"
 #include "karman/core/log.hpp"
+#include "karman/core/timer.hpp"
 #include "karman/nn/conservation.hpp"
 
 namespace karman::mppde {
 namespace {
 
 using Range = Kokkos::RangePolicy<nn::ExecutionSpace>;
-
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
 
 // A rollout's node rows [B·n, K] (column k: the k-th state of the window) as one state per row
 // [B·K, n], the layout of nn::conserve_integral; and back.
@@ -123,7 +119,7 @@ ConservedRollout ensemble_rollout(const std::vector<Rollout<T>*>& members, const
     nn::ensure_shape(states, "karman::mppde::states", size * window, n);
     nn::ensure_shape(state_variance, "karman::mppde::state_variance", size * window, n);
     for (long w = 0; w < windows; ++w) {
-      const auto clock = std::chrono::steady_clock::now();
+      const Timer clock;
       workspace.reset();
       for (std::size_t m = 0; m < members.size(); ++m)
         predictions[m] = members[m]->predict(workspace).h_out;
@@ -138,7 +134,7 @@ ConservedRollout ensemble_rollout(const std::vector<Rollout<T>*>& members, const
         states_by_node(states, n, mean);
       }
       Kokkos::fence();
-      out.rollout_s += seconds_since(clock);
+      out.rollout_s += clock.seconds();
 
       const auto integrals =
           Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), nn::row_integrals(states, dx));
@@ -149,9 +145,9 @@ ConservedRollout ensemble_rollout(const std::vector<Rollout<T>*>& members, const
                        std::abs(integrals(b * window + k) - target_host(b * window + k)));
       add_squared_error(mean, members[0]->targets(), n, first_in_batch, out.accumulated);
       if (w + 1 < windows) {
-        const auto feed = std::chrono::steady_clock::now();
+        const Timer feed;
         for (Rollout<T>* member : members) member->feed_back(mean);
-        out.rollout_s += seconds_since(feed);
+        out.rollout_s += feed.seconds();
       }
     }
   }

@@ -2,11 +2,11 @@
 
 #include <algorithm>
 #include <cctype>
-#include <chrono>
 #include <cmath>
 
 #include "karman/core/error.hpp"
 #include "karman/core/random.hpp"
+#include "karman/core/timer.hpp"
 
 namespace karman::mppde {
 
@@ -90,14 +90,14 @@ SolvedTrajectory solve_trajectory(const ExperimentSpec& experiment, std::uint64_
     times[k] = experiment.t_end * static_cast<double>(k) / static_cast<double>(steps - 1);
   SolvedTrajectory out;
   out.u.reserve(static_cast<std::size_t>(steps * cells));
-  const auto start = std::chrono::steady_clock::now();
+  const Timer start;
   solvers::WenoSolver solver(MPI_COMM_SELF, cells, experiment.length, p.coefficients);
   std::vector<double> u0(cells);
   p.forcing.cell_averages(0.0, 0, experiment.length / static_cast<double>(cells), u0);
   solver.solve(std::move(u0), p.forcing, times, [&](long, double, const std::vector<double>& u) {
     out.u.insert(out.u.end(), u.begin(), u.end());
   });
-  out.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  out.wall_s = start.seconds();
   out.solver_steps = solver.stats().steps;
   return out;
 }

@@ -1,7 +1,6 @@
 #include "operators/mppde/mesh_data.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <exception>
 
@@ -9,6 +8,7 @@
 #include "karman/core/error.hpp"
 #include "karman/core/partition.hpp"
 #include "karman/core/random.hpp"
+#include "karman/core/timer.hpp"
 #include "karman/fem/fem.hpp"
 #include "karman/mesh/grid.hpp"
 #include "karman/pde/random_field.hpp"
@@ -117,9 +117,9 @@ MeshTrajectory solve_heat_trajectory(const mesh::PlexMesh& serial, const HeatMes
     for (std::size_t i = 0; i < values.size(); ++i)
       out.u[index * vertices + numbers[i]] = values[i];
   };
-  const auto clock = std::chrono::steady_clock::now();
+  const Timer clock;
   fem::solve(serial.dm(), problem, solver, store);
-  out.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - clock).count();
+  out.wall_s = clock.seconds();
 
   const std::vector<double> x = serial.coordinates();
   out.kappa.assign(vertices, 0.0);

@@ -17,12 +17,12 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <chrono>
 #include <numeric>
 
 #include "karman/config/case.hpp"
 #include "karman/core/log.hpp"
 #include "karman/core/random.hpp"
+#include "karman/core/timer.hpp"
 #include "karman/mesh/distributed_graph.hpp"
 #include "karman/mesh/plex.hpp"
 #include "karman/nn/case_sections.hpp"
@@ -121,10 +121,6 @@ double mean(const std::vector<double>& v) {
   return v.empty() ? 0.0 : std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
 }
 
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
 template <class T>
 class MeshMppdeRun {
  public:
@@ -183,12 +179,12 @@ class MeshMppdeRun {
   }
 
   void make_data() {
-    const auto clock = std::chrono::steady_clock::now();
+    const Timer clock;
     const std::vector<long>& nodes = m_graph.global_numbers;
     m_train = heat_trajectories(m_ctx.comm, *m_serial, m_spec.data, 0, m_spec.train, nodes);
     m_test =
         heat_trajectories(m_ctx.comm, *m_serial, m_spec.data, m_spec.train, m_spec.test, nodes);
-    m_data_s = seconds_since(clock);
+    m_data_s = clock.seconds();
     log().info(
         "data: {} + {} heat trajectories (κ geometric mean {}, log-std {}) solved by P1 finite "
         "elements, {} states over [0, {}], in {:.2f} s",

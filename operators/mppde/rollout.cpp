@@ -1,9 +1,8 @@
 #include "operators/mppde/rollout.hpp"
 
-#include <chrono>
-
 #include "karman/core/error.hpp"
 #include "karman/core/random.hpp"
+#include "karman/core/timer.hpp"
 
 namespace karman::mppde {
 namespace {
@@ -32,10 +31,6 @@ double squared_error(const Matrix<T>& p, const Matrix<T>& y, const Matrix<T>& d,
       },
       sum);
   return sum;
-}
-
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
 }  // namespace
@@ -179,11 +174,11 @@ typename Rollout<T>::AccumulatedError Rollout<T>::accumulated_error(nn::Workspac
     for (long b = 0; b < size; ++b) trajectories[b] = first + first_in_batch + b;
     load(trajectories, std::vector<long>(size, start));
     for (long w = 0; w < out.windows; ++w) {
-      const auto clock = std::chrono::steady_clock::now();
+      const Timer clock;
       workspace.reset();
       const Matrix<T> prediction = predict(workspace).h_out;
       Kokkos::fence();
-      out.rollout_s += seconds_since(clock);
+      out.rollout_s += clock.seconds();
       // Per trajectory of the batch: its rows [b·n, (b + 1)·n).
       const Matrix<T>& y = targets();
       for (long b = 0; b < size; ++b) {
@@ -195,9 +190,9 @@ typename Rollout<T>::AccumulatedError Rollout<T>::accumulated_error(nn::Workspac
             static_cast<double>(m_sample.all_nodes());
       }
       if (w + 1 < out.windows) {
-        const auto feed = std::chrono::steady_clock::now();
+        const Timer feed;
         feed_back(prediction);
-        out.rollout_s += seconds_since(feed);
+        out.rollout_s += feed.seconds();
       }
     }
   }

@@ -24,7 +24,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <limits>
@@ -35,6 +34,7 @@
 #include "karman/core/partition.hpp"
 #include "karman/core/progress.hpp"
 #include "karman/core/random.hpp"
+#include "karman/core/timer.hpp"
 #include "karman/nn/case_sections.hpp"
 #include "karman/run/method.hpp"
 #include "karman/run/outputs.hpp"
@@ -231,7 +231,7 @@ class MppdeRun {
       : m_spec(spec), m_ctx(ctx), m_experiment(experiment_spec(spec.data.experiment)) {}
 
   std::string run() {
-    const auto clock = std::chrono::steady_clock::now();
+    const Timer clock;
     prepare_dataset();
     m_train = load(0, m_spec.train, nullptr);
     const auto [first, count] = my_share(m_ctx.comm, m_spec.test);
@@ -241,8 +241,7 @@ class MppdeRun {
         "data: {} + {} {} trajectories solved by WENO5 at {} cells, {} states over [0, {}] "
         "averaged to {} cells, ready in {:.2f} s",
         m_spec.train, m_spec.test, to_string(m_spec.data.experiment), m_spec.data.ground_truth,
-        m_spec.data.steps, m_experiment.t_end, m_spec.resolution,
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - clock).count());
+        m_spec.data.steps, m_experiment.t_end, m_spec.resolution, clock.seconds());
     build_model();
 
     nn::TrainingSpec training = m_spec.training;
@@ -379,7 +378,7 @@ class MppdeRun {
   void train_ensemble(nn::TrainerOptions options) {
     options.checkpoint_path.clear();
     options.stop_after = -1;
-    const auto clock = std::chrono::steady_clock::now();
+    const Timer clock;
     for (long m = 1; m < m_spec.conservation.ensemble; ++m) {
       EnsembleMember<T> member = make_member<T>(m_spec.model, conditions(),
                                                 m_spec.model.seed + static_cast<std::uint64_t>(m),
@@ -393,8 +392,7 @@ class MppdeRun {
                  r.final_loss);
       m_members.push_back(std::move(member));
     }
-    m_ensemble_train_s =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - clock).count();
+    m_ensemble_train_s = clock.seconds();
   }
 
   // -------------------------------------------------------------------------------------------
