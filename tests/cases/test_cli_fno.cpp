@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "karman/nn/checkpoint.hpp"
+#include "support/checkpoints.hpp"
 #include "support/cli.hpp"
 #include "support/history.hpp"
 #include "support/kill.hpp"
@@ -24,13 +25,6 @@ namespace {
 
 nlohmann::json report_of(const fs::path& run) {
   return nlohmann::json::parse(read_text(run / "report.json"));
-}
-
-std::map<std::string, std::vector<double>> parameters_of(const fs::path& checkpoint) {
-  std::map<std::string, std::vector<double>> out;
-  for (const auto& [name, values] : nn::load_checkpoint(MPI_COMM_SELF, checkpoint.string()).arrays)
-    if (name.rfind("parameters/", 0) == 0) out[name] = values;
-  return out;
 }
 
 // cases/fno/darcy2d.yaml made small: 48 samples on 65² subsampled to 33², a narrow FNO.

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "karman/nn/checkpoint.hpp"
+#include "support/checkpoints.hpp"
 #include "support/cli.hpp"
 #include "support/kill.hpp"
 
@@ -21,14 +22,6 @@ nlohmann::json report_of(const fs::path& run) {
 }
 
 std::string e1_case() { return (source_dir() / "cases" / "mppde" / "e1.yaml").string(); }
-
-std::map<std::string, std::vector<double>> parameters_of(const fs::path& checkpoint) {
-  std::map<std::string, std::vector<double>> out;
-  for (const auto& [name, values] :
-       karman::nn::load_checkpoint(MPI_COMM_SELF, checkpoint.string()).arrays)
-    if (name.rfind("parameters/", 0) == 0) out[name] = values;
-  return out;
-}
 
 // A tiny E1 run (2 layers of width 96 on 50 nodes) of `epochs` epochs of 5 steps, a checkpoint
 // after each, into `output`.

@@ -9,6 +9,7 @@
 
 #include "karman/core/error.hpp"
 #include "karman/nn/checkpoint.hpp"
+#include "support/checkpoints.hpp"
 #include "support/cli.hpp"
 #include "support/history.hpp"
 #include "support/kill.hpp"
@@ -43,13 +44,6 @@ std::vector<std::string> short_fit(const std::string& output, long adam_steps, l
           "training.stages=[{optimizer: adam, steps: " + std::to_string(adam_steps) +
               ", lr: 1.0e-2, schedule: cosine}, {optimizer: lbfgs, steps: " +
               std::to_string(lbfgs_steps) + ", tolerance_change: 0, tolerance_gradient: 0}]"};
-}
-
-std::map<std::string, std::vector<double>> parameters_of(const fs::path& checkpoint) {
-  std::map<std::string, std::vector<double>> out;
-  for (const auto& [name, values] : nn::load_checkpoint(MPI_COMM_SELF, checkpoint.string()).arrays)
-    if (name.rfind("parameters/", 0) == 0) out[name] = values;
-  return out;
 }
 
 }  // namespace
