@@ -5,6 +5,7 @@
 #include "karman/run/reference.hpp"
 #include "operators/fno/dataset_runner.hpp"
 #include "operators/fno/runner.hpp"
+#include "operators/gno/runner.hpp"
 #include "operators/mppde/runner.hpp"
 #include "operators/precond/runner.hpp"
 #include "pinn/runner.hpp"
@@ -51,6 +52,11 @@ const std::vector<MethodEntry>& registered_methods() {
        "float32",
        {"float32", "float64"},
        mppde::make_mppde_method},
+      {"gno",
+       "graph neural operator / graph network on grids and mesh shapes, timed against PETSc",
+       "float32",
+       {"float32", "float64"},
+       gno::make_gno_method},
   };
   return methods;
 }
