@@ -1,0 +1,180 @@
+// The models of kind gno on a partitioned mesh (operators/gno/model.hpp: set_partition): on
+// meshes/square.msh distributed by PTScotch with one layer of overlap, its mesh-edge graph
+// (mesh::make_distributed_graph), the GnoModel and the GraphNetwork in float64 give, per global
+// vertex, the same owned outputs and node-input gradients, and the same parameter gradients
+// (summed over ranks), as the same models on the whole mesh read by this rank alone, to 1e-12
+// relative. The node inputs are functions of the position, 0 on halo rows (the models must not
+// read them); the loss reads owned rows only. Runs at 1, 2 and 4 ranks.
+#include <gtest/gtest.h>
+#include <petscsys.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "karman/mesh/distributed_graph.hpp"
+#include "karman/mesh/plex.hpp"
+#include "operators/gno/model.hpp"
+#include "support/kokkos_env.hpp"
+#include "support/mpi_world.hpp"
+#include "support/nn_checks.hpp"
+
+using namespace karman;
+using namespace karman::gno;
+using karman::testing::random_matrix;
+using karman::testing::to_vector;
+
+namespace {
+
+constexpr double kTolerance = 1e-12;  // partitioned against one rank, relative
+constexpr long kNodeFeatures = 3, kOutputs = 2;
+
+// A rank's part of the square mesh's graph (one layer of overlap), or the whole mesh on this
+// rank alone (`alone`).
+struct MeshGraph {
+  explicit MeshGraph(bool alone)
+      : mesh(alone ? PETSC_COMM_SELF : test::world(), spec(alone)),
+        graph(alone ? mesh::make_distributed_graph(mesh.dm(), static_cast<PetscSF>(nullptr))
+                    : mesh::make_distributed_graph(mesh.dm(), mesh.ghosted_numbers())) {}
+  static mesh::MeshSpec spec(bool alone) {
+    mesh::MeshSpec s;
+    s.file = std::string(KARMAN_SOURCE_DIR) + "/meshes/square.msh";
+    s.overlap = alone ? 0 : 1;
+    return s;
+  }
+  bool partitioned() const { return mesh.comm() != PETSC_COMM_SELF; }
+  mesh::PlexMesh mesh;
+  mesh::DistributedGraph graph;
+};
+
+// [N_local, cols] with f(global vertex, x, y, column) on owned rows and 0 on halo rows.
+template <class F>
+nn::Matrix<double> owned_rows(const mesh::DistributedGraph& g, long cols, F&& f) {
+  nn::Matrix<double> m("m", g.local, cols);
+  auto host = Kokkos::create_mirror_view(m);
+  auto x = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), g.coordinates);
+  for (long n = 0; n < g.local; ++n)
+    for (long c = 0; c < cols; ++c)
+      host(n, c) = n < g.owned ? f(g.global_numbers[n], x(n, 0), x(n, 1), c) : 0.0;
+  Kokkos::deep_copy(m, host);
+  return m;
+}
+
+// Owned rows [N_local, W] → per (global vertex, column), -inf where another rank owns the vertex.
+std::vector<double> by_global_vertex(const mesh::DistributedGraph& g, const nn::Matrix<double>& m) {
+  const auto values = to_vector(m);
+  const long width = static_cast<long>(m.extent(1));
+  std::vector<double> out(g.global_nodes * width, -INFINITY);
+  for (long n = 0; n < g.owned; ++n)
+    for (long c = 0; c < width; ++c) out[g.global_numbers[n] * width + c] = values[n * width + c];
+  return out;
+}
+
+std::vector<double> summed_over_ranks(std::vector<double> v) {
+  MPI_Allreduce(MPI_IN_PLACE, v.data(), static_cast<int>(v.size()), MPI_DOUBLE, MPI_SUM,
+                test::world());
+  return v;
+}
+
+// max over the entries a rank owns (finite in `a`) of |a − b| / max |b|, over all ranks.
+double owned_difference(const std::vector<double>& a, const std::vector<double>& b) {
+  double difference = 0, scale = 0;
+  for (std::size_t i = 0; i < b.size(); ++i) {
+    scale = std::max(scale, std::abs(b[i]));
+    if (std::isfinite(a[i])) difference = std::max(difference, std::abs(a[i] - b[i]));
+  }
+  MPI_Allreduce(MPI_IN_PLACE, &difference, 1, MPI_DOUBLE, MPI_MAX, test::world());
+  return difference / scale;
+}
+
+double relative_difference(const std::vector<double>& a, const std::vector<double>& b) {
+  double difference = 0, scale = 0;
+  for (std::size_t i = 0; i < b.size(); ++i) {
+    difference = std::max(difference, std::abs(a[i] - b[i]));
+    scale = std::max(scale, std::abs(b[i]));
+  }
+  return difference / scale;
+}
+
+void report(const std::string& what, double value) {
+  if (test::world_rank() == 0)
+    std::printf("[ measured ] %d ranks: %s %.3g\n", test::world_size(), what.c_str(), value);
+}
+
+struct Run {
+  std::vector<double> out, dh, gradients;  // per global vertex; gradients summed over ranks
+  double loss = 0;
+};
+
+// One forward and backward of the model `spec` names (random parameters, the same on every rank)
+// on g: L = Σ over owned rows of w ∘ model(h), w and h functions of the global vertex.
+Run run(const ModelSpec& spec, const MeshGraph& m) {
+  const mesh::DistributedGraph& g = m.graph;
+  const long edge_features = static_cast<long>(g.edge_features.extent(1));
+  auto model = std::make_unique<GraphNetwork<double>>(spec.graph_network, kNodeFeatures,
+                                                      edge_features, kOutputs);
+  nn::Parameters<double> parameters;
+  model->declare(parameters, "");
+  parameters.allocate();
+  const nn::Matrix<double> values = random_matrix(1, parameters.size(), 7, 0.4);
+  Kokkos::deep_copy(parameters.values(), nn::Vector<double>(values.data(), values.size()));
+  if (m.partitioned()) model->set_partition(g.halo);
+
+  const nn::Matrix<double> h = owned_rows(g, kNodeFeatures, [](long, double x, double y, long c) {
+    return c == 0 ? x : c == 1 ? y : std::sin(3 * x) * std::cos(2 * y);
+  });
+  const nn::Matrix<double> w = owned_rows(
+      g, kOutputs, [](long v, double, double, long c) { return standard_normal(5, 2 * v + c); });
+  nn::Workspace<double> workspace;
+  parameters.zero_gradients();
+  auto& c = model->forward(g.graph, h, g.edge_features, nn::Pass::values(), workspace);
+  model->backward(c, w, c.e_out);
+  Run r;
+  r.out = by_global_vertex(g, c.h_out);
+  r.dh = by_global_vertex(g, c.dh);
+  r.gradients = to_vector(parameters.gradients());
+  r.loss = karman::testing::dot(c.h_out, w);
+  if (m.partitioned()) {
+    r.gradients = summed_over_ranks(r.gradients);
+    r.loss = summed_over_ranks({r.loss})[0];
+  }
+  // The halo rows of dh are 0: no halo value reaches the loss.
+  const auto dh = to_vector(c.dh);
+  for (std::size_t i = g.owned * kNodeFeatures; i < dh.size(); ++i) EXPECT_EQ(dh[i], 0.0);
+  return r;
+}
+
+void expect_partitioned_equals_alone(const ModelSpec& spec, const std::string& label) {
+  const MeshGraph partitioned(false), alone(true);
+  ASSERT_EQ(partitioned.graph.global_nodes, alone.graph.global_nodes);
+  const Run p = run(spec, partitioned), s = run(spec, alone);
+  const double out = owned_difference(p.out, s.out);
+  const double dh = owned_difference(p.dh, s.dh);
+  const double gradients = relative_difference(p.gradients, s.gradients);
+  report(label + ": owned outputs, relative difference to one rank", out);
+  report(label + ": node-input gradients, relative difference", dh);
+  report(label + ": parameter gradients, relative difference", gradients);
+  EXPECT_LT(out, kTolerance);
+  EXPECT_LT(dh, kTolerance);
+  EXPECT_LT(gradients, kTolerance);
+  EXPECT_NEAR(p.loss, s.loss, kTolerance * std::abs(s.loss));
+  EXPECT_GT(relative_difference(s.gradients, std::vector<double>(s.gradients.size(), 0.0)), 0.0);
+}
+
+}  // namespace
+
+TEST(GnoPartition, GraphNetworkMatchesOneRank) {
+  for (const auto aggregation : {nn::Aggregation::mean, nn::Aggregation::sum}) {
+    ModelSpec spec;
+    spec.type = ModelType::graph_network;
+    spec.graph_network.hidden = 12;
+    spec.graph_network.layers = 3;
+    spec.graph_network.aggregation = aggregation;
+    spec.graph_network.layer_norm = aggregation == nn::Aggregation::sum;
+    expect_partitioned_equals_alone(spec, aggregation == nn::Aggregation::sum
+                                              ? "graph network (sum, layer norm)"
+                                              : "graph network (mean)");
+  }
+}
