@@ -13,18 +13,24 @@
 // Θ is the kernel network's last Linear, [R + 1, w·w] in GKN (its weight and bias), stored here as
 // theta [w, (R + 1)·w] with theta[b][r·w + a] = Θ[r][b·w + a] (r = R: the bias row).
 //
-// Factored evaluation (the default): never forms κ per edge. With the node products
+// Factored evaluation (the default): never forms κ per edge. Forward, per receiver i, the outer
+// products of its senders' features with their edges' g̃ (g̃ = [g, 1]):
+//   S_i = (1/deg_i) Σ_{k: row(k) = i} v_j ⊗ g̃_k       [w, R + 1] per node
+//   a = S theta'                                       [N, w·(R + 1)] × [w·(R + 1), w]
+// with theta' theta's buffer viewed as [w·(R + 1), w]; equivalently, with the node products
 //   P = v theta                                  [N, w] × [w, (R + 1)·w] → [N, (R + 1)·w]
-// (P_j viewed as [R + 1, w]), the message of edge k is [g_k, 1] P_j, and
-//   a_i = (1/deg_i) Σ_{k: row(k) = i} Σ_r g̃_kr P_j[r, :]        (g̃ = [g, 1])
-// is summed per receiver over its edges in a fixed order (no atomics; bitwise reproducible).
-// Memory O(N·R·w + E·R) instead of O(E·w²) (no [E, w, w] tensor and no [E, w] message buffer);
-// work O(N·w²·R + E·R·w) instead of O(E·R·w²). The backward recomputes P from v (one GEMM)
-// rather than keeping it:
+// (P_j viewed as [R + 1, w]), the message of edge k is [g_k, 1] P_j and
+//   a_i = (1/deg_i) Σ_{k: row(k) = i} Σ_r g̃_kr P_j[r, :].
+// S_i is summed per receiver over its edges in a fixed order (no atomics; bitwise reproducible),
+// a small dense block in cache per node, then one GEMM. The backward recomputes P from v (one
+// GEMM) rather than keeping anything:
 //   dP_j = Σ_{k: col(k) = j} g̃_k ⊗ (dv'_i / deg_i)                      [N, (R + 1)·w]
 //   dg_kr = Σ_a P_j[r, a] dv'_i[a] / deg_i                               [E, R]
-//   dtheta = vᵀ dP,  dv = dv' Wᵀ + dP thetaᵀ,  dW = vᵀ dv',  db = 1ᵀ dv'
-// (the sums over a sender's edges run through the graph's incidence by sender: no atomics).
+//   dtheta = vᵀ dP,  dv = dP thetaᵀ,  dW = vᵀ dv',  db = 1ᵀ dv'
+// (the sums over a sender's edges run through the graph's incidence lists, per sender with P_j
+// in cache: no atomics). S, P and dP are filled in blocks of nodes (options.node_block, by
+// default ~2²² entries), so the layer's memory is O(E·R + N·w) (de and its outputs), no [E, w, w]
+// tensor and no [E, w] message buffer; work O(N·w²·R + E·R·w) instead of O(E·R·w²).
 //
 // Materialised evaluation (options.materialized, the reference the tests compare with): forms
 // κ_k = reshape(g̃_k Θ) [E, w, w] and the messages κ_k v_j [E, w] explicitly, as the GKN code
@@ -51,6 +57,8 @@ struct KernelIntegralOptions {
   bool bias = true;           // b
   bool materialized = false;  // reference path: form κ per edge
   bool edge_input_gradient = true;  // false: backward leaves de empty (g is data)
+  // Nodes per block of the factored path's node buffers [block, (R + 1)·w] (0: ~2²² entries).
+  std::size_t node_block = 0;
 };
 
 template <class T>
@@ -82,9 +90,30 @@ class KernelIntegral : public GraphModule<T> {
                      const Gradient<T>& gradient) override;
 
  private:
+  // Rows of the factored path's node buffers (S, P, dP), which it fills block by block.
+  std::size_t block_nodes(std::size_t nodes) const;
+  // The mean of the messages [N, w] → c.h_out.
+  void integral_factored(GraphContext<T>& c);
+  void integral_materialized(GraphContext<T>& c);
+  // From da = dv' / deg [N, w] (m_scaled): dtheta, c.dh (overwritten), c.de.
+  void integral_backward_factored(GraphContext<T>& c, const Gradient<T>& gradient);
+  void integral_backward_materialized(GraphContext<T>& c, const Gradient<T>& gradient);
+  // h_out += v W + b;  dh += dv' Wᵀ, dW = vᵀ dv', db = 1ᵀ dv'.
+  void root_forward(GraphContext<T>& c);
+  void root_backward(GraphContext<T>& c, const Matrix<T>& dh_out, const Gradient<T>& gradient);
+
   KernelIntegralOptions m_options;
   Parameters<T>* m_parameters = nullptr;
   std::size_t m_theta = 0, m_root = 0, m_bias = 0;
+  // Transients of one forward or backward, shared by every context of the layer (a weight-tied
+  // GNO of depth L keeps L contexts, not L copies of these):
+  Matrix<T> m_node_buffer;     // [block, (R + 1)·w] S (forward) or P = v theta (backward)
+  Matrix<T> m_node_gradient;   // [block, (R + 1)·w] dP
+  Matrix<T> m_scaled;          // [N, w] dv'_i / deg_i
+  Matrix<T> m_kernel_table;    // [R + 1, w·w] Θ (materialised path)
+  Matrix<T> m_table_gradient;  // [R + 1, w·w] dΘ (materialised path)
+  Matrix<T> m_edge_gradient;   // [E, w·w] dκ (materialised path)
+  Matrix<T> m_message_gradient, m_edge_vector;  // [E, w] dm and κ dm (materialised path)
 };
 
 }  // namespace karman::nn
