@@ -51,6 +51,7 @@
 #include "karman/config/node.hpp"
 #include "karman/mesh/distributed_graph.hpp"
 #include "karman/nn/graph_module.hpp"
+#include "karman/nn/kernel_integral.hpp"
 #include "karman/nn/linear.hpp"
 #include "karman/nn/message_passing.hpp"
 #include "karman/nn/sequential.hpp"
@@ -108,6 +109,50 @@ class Model : public nn::GraphModule<T> {
 };
 
 template <class T>
+class GnoModel : public Model<T> {
+ public:
+  GnoModel(const GnoSpec& spec, long node_features, long edge_features, long outputs);
+  ~GnoModel() override;
+
+  std::string kind() const override { return "gno"; }
+  std::size_t node_in_features() const override { return m_node_features; }
+  std::size_t edge_in_features() const override { return m_edge_features; }
+  std::size_t node_out_features() const override { return m_outputs; }
+  std::size_t edge_out_features() const override { return 0; }
+  const GnoSpec& spec() const { return m_spec; }
+
+  void declare(nn::Parameters<T>& parameters, const std::string& prefix) override;
+  void initialize(std::uint64_t seed) override;
+
+ protected:
+  struct GnoContext : nn::GraphContext<T> {
+    nn::Context<T>* lift = nullptr;
+    nn::Context<T>* kernel = nullptr;
+    nn::Context<T>* project = nullptr;
+    std::vector<nn::GraphContext<T>*> integrals;  // [depth]
+    std::vector<Matrix<T>> inputs;                // [depth] [N, w] v^{ℓ−1} (halo rows updated)
+    Matrix<T> activated;                          // [N, w] v^depth
+    Matrix<T> dpre;                               // [N, w] d of an integral's output
+    Matrix<T> dg;                                 // [E, R] summed over the applications
+    Matrix<T> no_edges;                           // [E, 0] the integrals' (unread) de_out
+    std::optional<mesh::Halo> halo;               // partitioned: the forward's halo
+  };
+  std::unique_ptr<nn::GraphContext<T>> make_context() const override {
+    return std::make_unique<GnoContext>();
+  }
+  void forward_impl(nn::GraphContext<T>& context, nn::Workspace<T>& workspace) override;
+  void backward_impl(nn::GraphContext<T>& context, const Matrix<T>& dh_out, const Matrix<T>& de_out,
+                     const nn::Gradient<T>& gradient) override;
+
+ private:
+  GnoSpec m_spec;
+  long m_node_features, m_edge_features, m_outputs;
+  std::unique_ptr<nn::Linear<T>> m_lift, m_project;
+  std::unique_ptr<nn::Sequential<T>> m_kernel;
+  std::unique_ptr<nn::KernelIntegral<T>> m_integral;
+};
+
+template <class T>
 class GraphNetwork : public Model<T> {
  public:
   GraphNetwork(const GraphNetworkSpec& spec, long node_features, long edge_features, long outputs);
@@ -146,5 +191,11 @@ class GraphNetwork : public Model<T> {
   std::unique_ptr<nn::Sequential<T>> m_node_encoder, m_edge_encoder, m_decoder;
   std::vector<std::unique_ptr<nn::MessagePassing<T>>> m_layers;
 };
+
+// The model `spec` names for inputs of node_features and edge_features columns and `outputs`
+// output columns (parameters declared by the caller, then initialize(spec.seed())).
+template <class T>
+std::unique_ptr<Model<T>> make_model(const ModelSpec& spec, long node_features, long edge_features,
+                                     long outputs);
 
 }  // namespace karman::gno

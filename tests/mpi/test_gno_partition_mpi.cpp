@@ -113,8 +113,7 @@ struct Run {
 Run run(const ModelSpec& spec, const MeshGraph& m) {
   const mesh::DistributedGraph& g = m.graph;
   const long edge_features = static_cast<long>(g.edge_features.extent(1));
-  auto model = std::make_unique<GraphNetwork<double>>(spec.graph_network, kNodeFeatures,
-                                                      edge_features, kOutputs);
+  auto model = make_model<double>(spec, kNodeFeatures, edge_features, kOutputs);
   nn::Parameters<double> parameters;
   model->declare(parameters, "");
   parameters.allocate();
@@ -164,6 +163,15 @@ void expect_partitioned_equals_alone(const ModelSpec& spec, const std::string& l
 }
 
 }  // namespace
+
+TEST(GnoPartition, GnoModelMatchesOneRank) {
+  ModelSpec spec;
+  spec.type = ModelType::gno;
+  spec.gno.width = 8;
+  spec.gno.kernel_width = 12;
+  spec.gno.depth = 3;
+  expect_partitioned_equals_alone(spec, "gno");
+}
 
 TEST(GnoPartition, GraphNetworkMatchesOneRank) {
   for (const auto aggregation : {nn::Aggregation::mean, nn::Aggregation::sum}) {

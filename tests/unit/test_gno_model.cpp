@@ -34,6 +34,15 @@ mesh::Graph tiny_radius_graph() {
   return mesh::radius_graph(points, 2, 0.45);
 }
 
+GnoSpec tiny_gno(long depth = 3, bool materialized = false) {
+  GnoSpec s;
+  s.width = 5;
+  s.kernel_width = 6;
+  s.depth = depth;
+  s.materialized = materialized;
+  return s;
+}
+
 GraphNetworkSpec tiny_graph_network(nn::Aggregation aggregation, bool layer_norm) {
   GraphNetworkSpec s;
   s.hidden = 6;
@@ -68,6 +77,9 @@ struct Tiny {
   Matrix<double> h, e, dy;
 };
 
+std::unique_ptr<Model<double>> gno_model(const GnoSpec& spec) {
+  return std::make_unique<GnoModel<double>>(spec, kNodeFeatures, kEdgeFeatures, kOutputs);
+}
 std::unique_ptr<Model<double>> graph_network(const GraphNetworkSpec& spec) {
   return std::make_unique<GraphNetwork<double>>(spec, kNodeFeatures, kEdgeFeatures, kOutputs);
 }
@@ -101,7 +113,58 @@ void check_whole_model(Tiny& t, const std::string& label) {
   }
 }
 
+double max_difference(const std::vector<double>& a, const std::vector<double>& b) {
+  EXPECT_EQ(a.size(), b.size());
+  double d = 0, scale = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    d = std::max(d, std::abs(a[i] - b[i]));
+    scale = std::max(scale, std::abs(b[i]));
+  }
+  return d / std::max(scale, 1e-300);
+}
+
 }  // namespace
+
+TEST(GnoModel, WholeModelGradient) {
+  Tiny t(gno_model(tiny_gno()));
+  check_whole_model(t, "gno");
+}
+
+TEST(GnoModel, MaterializedEqualsFactored) {
+  Tiny factored(gno_model(tiny_gno(3, false))), materialized(gno_model(tiny_gno(3, true)));
+  ASSERT_EQ(factored.parameters.size(), materialized.parameters.size());
+  Kokkos::deep_copy(materialized.parameters.values(), factored.parameters.values());
+  struct Run {
+    std::vector<double> out, dh, de, dtheta;
+  };
+  auto run = [](Tiny& t) {
+    t.parameters.zero_gradients();
+    auto& c = t.forward();
+    t.model->backward(c, t.dy, c.e_out);
+    return Run{to_vector(c.h_out), to_vector(c.dh), to_vector(c.de),
+               to_vector(t.parameters.gradients())};
+  };
+  const Run f = run(factored), m = run(materialized);
+  EXPECT_LT(max_difference(m.out, f.out), 1e-12) << "output";
+  EXPECT_LT(max_difference(m.dh, f.dh), 1e-12) << "dh";
+  EXPECT_LT(max_difference(m.de, f.de), 1e-12) << "de";
+  EXPECT_LT(max_difference(m.dtheta, f.dtheta), 1e-12) << "parameter gradients";
+}
+
+TEST(GnoModel, ParameterCountDoesNotGrowWithDepth) {
+  const Tiny one(gno_model(tiny_gno(1))), six(gno_model(tiny_gno(6)));
+  EXPECT_EQ(one.parameters.size(), six.parameters.size());
+  EXPECT_EQ(one.parameters.count(), six.parameters.count());
+  // w = 5, R = 6: lift 3·5 + 5, kernel 4·6 + 6 + 6·6 + 6, theta 5·7·5, root 5·5 + 5, project
+  // 5·2 + 2: the GKN's tensors, theta the kernel network's last Linear [R + 1, w²].
+  EXPECT_EQ(one.parameters.size(), 20u + 72u + 175u + 30u + 12u);
+  // And depth changes the function (the layer is applied more than once).
+  Tiny three(gno_model(tiny_gno(3)));
+  Tiny four(gno_model(tiny_gno(4)));
+  Kokkos::deep_copy(four.parameters.values(), three.parameters.values());
+  EXPECT_GT(max_difference(to_vector(four.forward().h_out), to_vector(three.forward().h_out)),
+            1e-6);
+}
 
 TEST(GraphNetwork, WholeModelGradient) {
   for (const auto aggregation : {nn::Aggregation::mean, nn::Aggregation::sum})
@@ -155,6 +218,9 @@ TEST(GnoModelSection, ReadsBothTypes) {
   EXPECT_EQ(g.gno.depth, 4);
   EXPECT_TRUE(g.gno.materialized);
   EXPECT_EQ(g.seed(), 9u);
+  auto make = make_model<double>(g, 3, 6, 1);
+  EXPECT_EQ(make->kind(), "gno");
+  EXPECT_EQ(make->edge_in_features(), 6u);
 
   auto net = config::CaseFile::load(
       write_case("gnn_model.yaml",
@@ -167,6 +233,7 @@ TEST(GnoModelSection, ReadsBothTypes) {
   EXPECT_EQ(n.graph_network.layers, 3);
   EXPECT_EQ(n.graph_network.aggregation, nn::Aggregation::sum);
   EXPECT_TRUE(n.graph_network.layer_norm);
+  EXPECT_EQ(make_model<float>(n, 3, 3, 2)->kind(), "graph_network");
   EXPECT_EQ(model_error("{}"), "");
 }
 
