@@ -75,26 +75,27 @@ Matrix<T> exchanged(const std::optional<mesh::Halo>& halo, const Matrix<T>& v, M
 
 ModelSpec read_gno_model(const config::Node& model) {
   ModelSpec spec;
-  const std::string type = model.choice("type", {"gno", "graph_network"}, "gno");
-  if (type == "gno") {
-    spec.type = ModelType::gno;
-    GnoSpec& s = spec.gno;
-    s.width = model.integer("width", s.width, 1, 1L << 12);
-    s.kernel_width = model.integer("kernel_width", s.kernel_width, 1, 1L << 14);
-    s.depth = model.integer("depth", s.depth, 1, 100);
-    s.materialized = model.flag("materialized", s.materialized);
-    s.seed = static_cast<std::uint64_t>(model.integer("seed", 1, 0));
-  } else {
-    spec.type = ModelType::graph_network;
-    GraphNetworkSpec& s = spec.graph_network;
-    s.hidden = model.integer("hidden", s.hidden, 1, 1L << 14);
-    s.layers = model.integer("layers", s.layers, 1, 100);
-    s.aggregation = model.choice("aggregation", {"mean", "sum"}, "mean") == "sum"
-                        ? nn::Aggregation::sum
-                        : nn::Aggregation::mean;
-    s.layer_norm = model.flag("layer_norm", s.layer_norm);
-    s.seed = static_cast<std::uint64_t>(model.integer("seed", 1, 0));
-  }
+  spec.type = model.choice("type", {"gno", "graph_network"}, "gno") == "gno"
+                  ? ModelType::gno
+                  : ModelType::graph_network;
+
+  const config::Node gno = model.child_or_empty("gno");
+  GnoSpec& g = spec.gno;
+  g.width = gno.integer("width", g.width, 1, 1L << 12);
+  g.kernel_width = gno.integer("kernel_width", g.kernel_width, 1, 1L << 14);
+  g.depth = gno.integer("depth", g.depth, 1, 100);
+  g.materialized = gno.flag("materialized", g.materialized);
+  g.seed = static_cast<std::uint64_t>(gno.integer("seed", 1, 0));
+
+  const config::Node network = model.child_or_empty("graph_network");
+  GraphNetworkSpec& n = spec.graph_network;
+  n.hidden = network.integer("hidden", n.hidden, 1, 1L << 14);
+  n.layers = network.integer("layers", n.layers, 1, 100);
+  n.aggregation = network.choice("aggregation", {"mean", "sum"}, "mean") == "sum"
+                      ? nn::Aggregation::sum
+                      : nn::Aggregation::mean;
+  n.layer_norm = network.flag("layer_norm", n.layer_norm);
+  n.seed = static_cast<std::uint64_t>(network.integer("seed", 1, 0));
   return spec;
 }
 

@@ -86,12 +86,14 @@ struct ModelSpec {
   std::uint64_t seed() const { return type == ModelType::gno ? gno.seed : graph_network.seed; }
 };
 
-// Reads `model:` of kind gno (keys in cases/README.md, "GNO"):
+// Reads `model:` of kind gno (keys in cases/README.md, "GNO"; the caller reads its own keys of
+// the same mapping, e.g. radius):
 //   type: gno (default) | graph_network
-//   gno:            width (64), kernel_width (256), depth (6), materialized (false), seed (1)
-//   graph_network:  hidden (64), layers (6), aggregation (mean | sum), layer_norm (false), seed (1)
-// Values out of range are ConfigErrors at their key; the other type's keys stay unread, so the
-// case's reject_unknown_keys names them.
+//   gno:            {width (64), kernel_width (256), depth (6), materialized (false), seed (1)}
+//   graph_network:  {hidden (64), layers (6), aggregation (mean | sum), layer_norm (false),
+//                    seed (1)}
+// Both sub-mappings are read and checked whatever the type (a case may carry both and switch with
+// --set model.type=...); values out of range are ConfigErrors at their key.
 ModelSpec read_gno_model(const config::Node& model);
 
 // What both models add to a graph layer: the partition.

@@ -207,9 +207,9 @@ std::string model_error(const std::string& model) {
 }  // namespace
 
 TEST(GnoModelSection, ReadsBothTypes) {
-  auto doc = config::CaseFile::load(
-      write_case("gno_model.yaml",
-                 "model: {width: 32, kernel_width: 128, depth: 4, materialized: true, seed: 9}\n"));
+  auto doc = config::CaseFile::load(write_case(
+      "gno_model.yaml",
+      "model: {gno: {width: 32, kernel_width: 128, depth: 4, materialized: true, seed: 9}}\n"));
   const ModelSpec g = read_gno_model(doc.root().child("model"));
   doc.reject_unknown_keys();
   EXPECT_EQ(g.type, ModelType::gno);
@@ -224,8 +224,8 @@ TEST(GnoModelSection, ReadsBothTypes) {
 
   auto net = config::CaseFile::load(
       write_case("gnn_model.yaml",
-                 "model: {type: graph_network, hidden: 16, layers: 3, aggregation: sum, "
-                 "layer_norm: true}\n"));
+                 "model: {type: graph_network, gno: {depth: 2}, graph_network: {hidden: 16, "
+                 "layers: 3, aggregation: sum, layer_norm: true, seed: 4}}\n"));
   const ModelSpec n = read_gno_model(net.root().child("model"));
   net.reject_unknown_keys();
   EXPECT_EQ(n.type, ModelType::graph_network);
@@ -233,6 +233,8 @@ TEST(GnoModelSection, ReadsBothTypes) {
   EXPECT_EQ(n.graph_network.layers, 3);
   EXPECT_EQ(n.graph_network.aggregation, nn::Aggregation::sum);
   EXPECT_TRUE(n.graph_network.layer_norm);
+  EXPECT_EQ(n.seed(), 4u);
+  EXPECT_EQ(n.gno.depth, 2);  // read (and checked) too, for a switch of type
   EXPECT_EQ(make_model<float>(n, 3, 3, 2)->kind(), "graph_network");
   EXPECT_EQ(model_error("{}"), "");
 }
@@ -240,12 +242,12 @@ TEST(GnoModelSection, ReadsBothTypes) {
 TEST(GnoModelSection, BadKeysAreOneLineErrorsAtTheKey) {
   const std::vector<std::pair<std::string, std::string>> cases{
       {"{type: fno}", "model.type"},
-      {"{width: 0}", "model.width"},
-      {"{depth: 1000}", "model.depth"},
-      {"{materialized: 3}", "model.materialized"},
-      {"{type: graph_network, aggregation: max}", "model.aggregation"},
-      {"{type: graph_network, width: 8}", "width"},  // a key of the other type: unknown here
-      {"{hidden: 8}", "hidden"},
+      {"{gno: {width: 0}}", "model.gno.width"},
+      {"{gno: {depth: 1000}}", "model.gno.depth"},
+      {"{gno: {materialized: 3}}", "model.gno.materialized"},
+      {"{type: gno, graph_network: {aggregation: max}}", "model.graph_network.aggregation"},
+      {"{graph_network: {width: 8}}", "width"},  // a key of the other type: unknown there
+      {"{hidden: 8}", "hidden"},                 // the type's keys are in its own mapping
   };
   for (const auto& [yaml, expected] : cases) {
     const std::string error = model_error(yaml);
