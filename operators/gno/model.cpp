@@ -61,6 +61,23 @@ nn::Gradient<T> tied(const nn::Gradient<T>& gradient, std::size_t k) {
 
 // The node rows a layer reads: `v` itself, or (partitioned) `buffer` = v with its halo rows
 // replaced by their owners'.
+// dy itself, or (partitioned) `buffer` = dy with its halo rows 0: the output's halo rows are not
+// the model's (their nodes receive no edges here), so no loss gradient may enter through them.
+// Rows b·N_local + n, n ≥ N_owned, of the batch are halo rows.
+template <class T>
+Matrix<T> owned_rows_only(const std::optional<mesh::Halo>& halo, const Matrix<T>& dy,
+                          Matrix<T>& buffer) {
+  if (!halo) return dy;
+  nn::ensure_shape(buffer, "karman::gno::owned_dy", dy.extent(0), dy.extent(1));
+  const std::size_t local = halo->local(), owned = halo->owned(), cols = dy.extent(1);
+  Kokkos::parallel_for(
+      "karman::gno::owned_rows_only", Range(0, dy.extent(0)), KOKKOS_LAMBDA(const std::size_t r) {
+        const bool is_owned = r % local < owned;
+        for (std::size_t a = 0; a < cols; ++a) buffer(r, a) = is_owned ? dy(r, a) : T(0);
+      });
+  return buffer;
+}
+
 template <class T>
 Matrix<T> exchanged(const std::optional<mesh::Halo>& halo, const Matrix<T>& v, Matrix<T>& buffer,
                     const char* label) {
@@ -178,7 +195,8 @@ void GnoModel<T>::backward_impl(nn::GraphContext<T>& context, const Matrix<T>& d
                                 const nn::Gradient<T>& gradient) {
   auto& c = this->template as<GnoContext>(context);
   const std::size_t nodes = c.graph.nodes, edges = c.graph.edges, w = m_spec.width;
-  Matrix<T> dv = m_project->backward(*c.project, dy, gradient);  // [N, w]
+  const Matrix<T> owned_dy = owned_rows_only(c.halo, dy, c.owned_dy);
+  Matrix<T> dv = m_project->backward(*c.project, owned_dy, gradient);  // [N, w]
   nn::ensure_shape(c.dpre, "karman::gno::dpre", nodes, w);
   nn::ensure_shape(c.dg, "karman::gno::dg", edges, m_spec.kernel_width);
   Kokkos::deep_copy(c.dg, T(0));
@@ -276,7 +294,8 @@ template <class T>
 void GraphNetwork<T>::backward_impl(nn::GraphContext<T>& context, const Matrix<T>& dy,
                                     const Matrix<T>&, const nn::Gradient<T>& gradient) {
   auto& c = this->template as<GraphNetworkContext>(context);
-  Matrix<T> dv = m_decoder->backward(*c.decoder, dy, gradient);  // [N, H]
+  const Matrix<T> owned_dy = owned_rows_only(c.halo, dy, c.owned_dy);
+  Matrix<T> dv = m_decoder->backward(*c.decoder, owned_dy, gradient);  // [N, H]
   // The last layer's edge latents are not read: their gradient is 0.
   nn::ensure_shape(c.zero_edges, "karman::gno::zero_edges", c.graph.edges, m_spec.hidden);
   Kokkos::deep_copy(c.zero_edges, T(0));

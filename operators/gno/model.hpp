@@ -40,8 +40,9 @@
 // message-passing layer); the backward applies the transposes (halo reduces). The pointwise parts
 // (lift, encoders, projection, decoder) and the edge parts need no exchange: each edge lives on one
 // rank. Owned rows of the output equal the unpartitioned model's; halo rows of the output are not
-// meaningful, so dy's halo rows must be 0 (a loss reads owned rows); the parameter gradients are
-// this rank's part (sum them over ranks); dh's halo rows are 0 and de is this rank's edges'.
+// meaningful and the backward ignores dy's halo rows (a loss reads owned rows); the parameter
+// gradients are this rank's part (sum them over ranks); dh's halo rows are 0 and de is this rank's
+// edges'.
 
 #include <cstdint>
 #include <memory>
@@ -137,6 +138,7 @@ class GnoModel : public Model<T> {
     Matrix<T> dpre;                               // [N, w] d of an integral's output
     Matrix<T> dg;                                 // [E, R] summed over the applications
     Matrix<T> no_edges;                           // [E, 0] the integrals' (unread) de_out
+    Matrix<T> owned_dy;                           // [N, outputs] partitioned: dy, halo rows 0
     std::optional<mesh::Halo> halo;               // partitioned: the forward's halo
   };
   std::unique_ptr<nn::GraphContext<T>> make_context() const override {
@@ -178,6 +180,7 @@ class GraphNetwork : public Model<T> {
     std::vector<nn::GraphContext<T>*> layers;  // [layers]
     std::vector<Matrix<T>> inputs;             // [layers] [N, H] partitioned: halo rows updated
     Matrix<T> zero_edges;                      // [E, H] de_out of the last layer (unread)
+    Matrix<T> owned_dy;                        // [N, outputs] partitioned: dy, halo rows 0
     std::optional<mesh::Halo> halo;            // partitioned: the forward's halo
   };
   std::unique_ptr<nn::GraphContext<T>> make_context() const override {

@@ -4,8 +4,9 @@
 // vertex, the same owned outputs and node-input gradients, and the same parameter gradients
 // (summed over ranks), as the same models on the whole mesh read by this rank alone, to 1e-12
 // relative. The node inputs are functions of the position, 0 on halo rows (the models must not
-// read them); the loss reads owned rows only. Float32 agrees to its round-off (1e-4; measured
-// 3e-6). Runs at 1, 2 and 4 ranks.
+// read them); the loss reads owned rows only, and its weights' halo rows (7, not 0) must not
+// enter the backward. Float32 agrees to its round-off (1e-4; measured 3e-6). Runs at 1, 2 and 4
+// ranks.
 #include <gtest/gtest.h>
 #include <petscsys.h>
 
@@ -50,15 +51,15 @@ struct MeshGraph {
   mesh::DistributedGraph graph;
 };
 
-// [N_local, cols] with f(global vertex, x, y, column) on owned rows and 0 on halo rows.
+// [N_local, cols] with f(global vertex, x, y, column) on owned rows and `halo` on halo rows.
 template <class T, class F>
-nn::Matrix<T> owned_rows(const mesh::DistributedGraph& g, long cols, F&& f) {
+nn::Matrix<T> owned_rows(const mesh::DistributedGraph& g, long cols, F&& f, double halo = 0.0) {
   nn::Matrix<T> m("m", g.local, cols);
   auto host = Kokkos::create_mirror_view(m);
   auto x = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), g.coordinates);
   for (long n = 0; n < g.local; ++n)
     for (long c = 0; c < cols; ++c)
-      host(n, c) = static_cast<T>(n < g.owned ? f(g.global_numbers[n], x(n, 0), x(n, 1), c) : 0.0);
+      host(n, c) = static_cast<T>(n < g.owned ? f(g.global_numbers[n], x(n, 0), x(n, 1), c) : halo);
   Kokkos::deep_copy(m, host);
   return m;
 }
@@ -139,7 +140,8 @@ Run run(const ModelSpec& spec, const MeshGraph& m) {
     return c == 0 ? x : c == 1 ? y : std::sin(3 * x) * std::cos(2 * y);
   });
   const nn::Matrix<T> w = owned_rows<T>(
-      g, kOutputs, [](long v, double, double, long c) { return standard_normal(5, 2 * v + c); });
+      g, kOutputs, [](long v, double, double, long c) { return standard_normal(5, 2 * v + c); },
+      /*halo=*/7.0);
   const nn::Matrix<T> e = converted<T>(g.edge_features);
   nn::Workspace<T> workspace;
   parameters.zero_gradients();
@@ -150,7 +152,8 @@ Run run(const ModelSpec& spec, const MeshGraph& m) {
   r.dh = by_global_vertex(g, c.dh);
   r.gradients = to_vector(parameters.gradients());
   const std::vector<double> out = to_vector(c.h_out), weights = to_vector(w);
-  for (std::size_t i = 0; i < out.size(); ++i) r.loss += out[i] * weights[i];
+  for (std::size_t i = 0; i < static_cast<std::size_t>(g.owned * kOutputs); ++i)
+    r.loss += out[i] * weights[i];
   if (m.partitioned()) {
     r.gradients = summed_over_ranks(r.gradients);
     r.loss = summed_over_ranks({r.loss})[0];
