@@ -1,7 +1,5 @@
 #include "operators/gno/model.hpp"
 
-#include <fmt/format.h>
-
 #include "karman/core/error.hpp"
 
 namespace karman::gno {
@@ -59,8 +57,6 @@ nn::Gradient<T> tied(const nn::Gradient<T>& gradient, std::size_t k) {
   return nn::Gradient<T>::accumulate();
 }
 
-// The node rows a layer reads: `v` itself, or (partitioned) `buffer` = v with its halo rows
-// replaced by their owners'.
 // dy itself, or (partitioned) `buffer` = dy with its halo rows 0: the output's halo rows are not
 // the model's (their nodes receive no edges here), so no loss gradient may enter through them.
 // Rows b·N_local + n, n ≥ N_owned, of the batch are halo rows.
@@ -78,6 +74,8 @@ Matrix<T> owned_rows_only(const std::optional<mesh::Halo>& halo, const Matrix<T>
   return buffer;
 }
 
+// The node rows a layer reads: `v` itself, or (partitioned) `buffer` = v with its halo rows
+// replaced by their owners'.
 template <class T>
 Matrix<T> exchanged(const std::optional<mesh::Halo>& halo, const Matrix<T>& v, Matrix<T>& buffer,
                     const char* label) {
@@ -86,6 +84,15 @@ Matrix<T> exchanged(const std::optional<mesh::Halo>& halo, const Matrix<T>& v, M
   Kokkos::deep_copy(buffer, v);
   halo->update(buffer);
   return buffer;
+}
+
+// The forward's halo (the model's partition, if any), checked against the graph it runs on.
+std::optional<mesh::Halo> forward_halo(const std::optional<mesh::Halo>& partition,
+                                       const mesh::Graph& graph) {
+  KARMAN_VERIFY(!partition || partition->rows() == graph.nodes,
+                "gno: the partition's halo covers another number of nodes than the graph (call "
+                "set_partition with the batch's Halo::batched)");
+  return partition;
 }
 
 }  // namespace
@@ -167,7 +174,7 @@ void GnoModel<T>::forward_impl(nn::GraphContext<T>& context, nn::Workspace<T>& w
   const std::size_t nodes = c.graph.nodes, edges = c.graph.edges, w = m_spec.width;
   const std::size_t depth = m_spec.depth;
   const nn::Pass values = nn::Pass::values();
-  c.halo = this->m_halo;
+  c.halo = forward_halo(this->m_halo, c.graph);
 
   c.lift = &m_lift->forward(c.h, values, workspace);      // v⁰ [N, w]
   c.kernel = &m_kernel->forward(c.e, values, workspace);  // g [E, R], once for every application
@@ -269,7 +276,7 @@ template <class T>
 void GraphNetwork<T>::forward_impl(nn::GraphContext<T>& context, nn::Workspace<T>& workspace) {
   auto& c = this->template as<GraphNetworkContext>(context);
   const nn::Pass values = nn::Pass::values();
-  c.halo = this->m_halo;
+  c.halo = forward_halo(this->m_halo, c.graph);
 
   c.node_encoder = &m_node_encoder->forward(c.h, values, workspace);  // [N, H]
   c.edge_encoder = &m_edge_encoder->forward(c.e, values, workspace);  // [E, H]
