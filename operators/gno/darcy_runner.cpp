@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <filesystem>
 #include <numeric>
@@ -108,13 +109,16 @@ DarcyCase read_darcy_case(const config::Node& root) {
   e.zero_shot_samples = eval.integer("zero_shot_samples", std::min<long>(10, spec.test), 1);
   e.max_edges = eval.integer("max_edges", 8'000'000, 1000);
   if (eval.has("resolutions")) {
-    e.resolutions = eval.integers("resolutions", 0, 2, 1L << 20);
-    for (long s : e.resolutions)
-      if (stride_to(spec.data, s) == 0 || s <= spec.data.training_resolution())
+    for (double value : eval.number_list("resolutions", 1, config::Bounds::between(2, 1 << 20))) {
+      const long s = static_cast<long>(value);
+      if (static_cast<double>(s) != value || stride_to(spec.data, s) == 0 ||
+          s <= spec.data.training_resolution())
         eval.fail("resolutions",
                   fmt::format("{} nodes per side is not a grid finer than the training grid ({}) "
                               "that the stored {}-node grid subsamples to",
-                              s, spec.data.training_resolution(), spec.data.resolution));
+                              value, spec.data.training_resolution(), spec.data.resolution));
+      e.resolutions.push_back(s);
+    }
   }
   return spec;
 }
@@ -299,10 +303,11 @@ class DarcyRun {
 
   // The batched graph of `copies` samples of `graph` (rebuilt when either changes).
   const mesh::Graph& batch_graph(const GridGraph& graph, long copies) {
-    if (m_batch_of != &graph || m_batch_copies != copies) {
+    const std::array<long, 3> key = {graph.side, graph.sender_stride, copies};
+    if (key != m_batch_key || graph.radius != m_batch_radius) {
       m_batch = batched_graph(graph, copies);
-      m_batch_of = &graph;
-      m_batch_copies = copies;
+      m_batch_key = key;
+      m_batch_radius = graph.radius;
     }
     return m_batch;
   }
@@ -540,8 +545,8 @@ class DarcyRun {
   nn::Workspace<T> m_workspace;
   nn::Matrix<T> m_h, m_e;
   mesh::Graph m_batch;
-  const GridGraph* m_batch_of = nullptr;
-  long m_batch_copies = 0;
+  std::array<long, 3> m_batch_key = {0, 0, 0};  // side, sender stride, copies of m_batch
+  double m_batch_radius = 0.0;
   long m_per_epoch = 1, m_epoch = -1;
   std::vector<long> m_permutation;
 };
