@@ -80,9 +80,9 @@ std::size_t KernelIntegral<T>::working_bytes(std::size_t nodes, std::size_t edge
   // The layer's own outputs: h_out [N, w], dh [N, w], de [E, R].
   std::size_t bytes = 2 * nodes * w + (m_options.edge_input_gradient ? edges * r : 0);
   if (m_options.materialized) {
-    // Kept: κ [E, w·w], messages [E, w]. Backward: dκ [E, w·w], dm and κ dm [E, w], Θ and dΘ
-    // [R + 1, w·w].
-    bytes += 2 * edges * w * w + 3 * edges * w + 2 * r1 * w * w + nodes * w;
+    // Kept: κ [E, w·w], messages [E, w]. Backward: dκ [E, w·w], dm and κ dm [E, w], ones [E],
+    // Θ and dΘ [R + 1, w·w].
+    bytes += 2 * edges * w * w + 3 * edges * w + edges + 2 * r1 * w * w + nodes * w;
   } else {
     // Nothing kept. Forward: S [block, (R + 1)·w]; backward: P and dP [block, (R + 1)·w],
     // dv'/deg [N, w].
@@ -188,10 +188,14 @@ void KernelIntegral<T>::integral_materialized(GraphContext<T>& context) {
   const mesh::GraphIndex col = c.graph.col;
   Kokkos::parallel_for(
       "karman::nn::kernel_integral::messages", Range(0, edges), KOKKOS_LAMBDA(const std::size_t k) {
-        for (std::size_t a = 0; a < w; ++a) {
-          T sum = 0;
-          for (std::size_t b = 0; b < w; ++b) sum += v(col(k), b) * kernel(k, b * w + a);
-          messages(k, a) = sum;
+        T* KOKKOS_RESTRICT mk = &messages(k, 0);
+        const T* KOKKOS_RESTRICT vj = &v(col(k), 0);
+        for (std::size_t a = 0; a < w; ++a) mk[a] = T(0);
+        for (std::size_t b = 0; b < w; ++b) {
+          const T* KOKKOS_RESTRICT kb = &kernel(k, b * w);
+          const T vb = vj[b];
+#pragma omp simd
+          for (std::size_t a = 0; a < w; ++a) mk[a] += vb * kb[a];
         }
       });
   mesh::segment_mean<T>(c.graph, messages, c.h_out);
@@ -314,11 +318,16 @@ void KernelIntegral<T>::integral_backward_materialized(GraphContext<T>& context,
   Kokkos::parallel_for(
       "karman::nn::kernel_integral::kernel_gradient", Range(0, edges),
       KOKKOS_LAMBDA(const std::size_t k) {
+        const T* KOKKOS_RESTRICT dmk = &dm(k, 0);
         for (std::size_t b = 0; b < w; ++b) {
+          T* KOKKOS_RESTRICT dkb = &dkernel(k, b * w);
+          const T* KOKKOS_RESTRICT kb = &kernel(k, b * w);
+          const T vb = v(col(k), b);
           T sum = 0;
+#pragma omp simd reduction(+ : sum)
           for (std::size_t a = 0; a < w; ++a) {
-            dkernel(k, b * w + a) = v(col(k), b) * dm(k, a);
-            sum += kernel(k, b * w + a) * dm(k, a);
+            dkb[a] = vb * dmk[a];
+            sum += kb[a] * dmk[a];
           }
           back(k, b) = sum;
         }
@@ -335,13 +344,11 @@ void KernelIntegral<T>::integral_backward_materialized(GraphContext<T>& context,
   ensure_shape(m_table_gradient, "karman::nn::kernel_integral::table_gradient", r1, ww);
   const Matrix<T> dtable = m_table_gradient;
   gemm(Transpose::yes, Transpose::no, T(1), c.e, dkernel, T(0), row_block(dtable, 0, r));
-  Kokkos::parallel_for(
-      "karman::nn::kernel_integral::table_bias_gradient", Range(0, ww),
-      KOKKOS_LAMBDA(const std::size_t q) {
-        T sum = 0;
-        for (std::size_t k = 0; k < edges; ++k) sum += dkernel(k, q);
-        dtable(r, q) = sum;
-      });
+  if (m_ones.extent(0) != edges) {
+    ensure_shape(m_ones, "karman::nn::kernel_integral::ones", edges, 1);
+    Kokkos::deep_copy(m_ones, T(1));
+  }
+  gemm(Transpose::yes, Transpose::no, T(1), m_ones, dkernel, T(0), row_block(dtable, r, 1));
   const Matrix<T> dtheta = m_parameters->gradient(m_theta);
   const bool accumulate = gradient.mode == GradientMode::accumulate;
   Kokkos::parallel_for(

@@ -114,6 +114,7 @@ class KernelIntegral : public GraphModule<T> {
   Matrix<T> m_table_gradient;  // [R + 1, w·w] dΘ (materialised path)
   Matrix<T> m_edge_gradient;   // [E, w·w] dκ (materialised path)
   Matrix<T> m_message_gradient, m_edge_vector;  // [E, w] dm and κ dm (materialised path)
+  Matrix<T> m_ones;                             // [E, 1] (materialised path: dΘ's bias row)
 };
 
 }  // namespace karman::nn
