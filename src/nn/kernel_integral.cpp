@@ -34,6 +34,105 @@ Matrix<T> row_block(const Matrix<T>& m, std::size_t first, std::size_t count) {
   return Kokkos::subview(m, Kokkos::make_pair(first, first + count), Kokkos::ALL);
 }
 
+// Register tiles of the per-node sums over edges: kTileRows × kTileCols entries (4 × 32 floats or
+// 4 × 16 doubles: 16 AVX2 / 8 AVX-512 accumulators, with room for the operands). A node's edges
+// are taken kEdgeBatch at a time (their row pointers on the stack), so the tiles loop over a plain
+// list instead of rescanning the incidence.
+constexpr std::size_t kTileRows = 4;
+template <class T>
+constexpr std::size_t kTileCols = 128 / sizeof(T);
+constexpr std::size_t kEdgeBatch = 128;
+
+// out[x·ld + y] += Σ_{e < n} x_e[x] y_e[y]   x < nx, y < ny    out [nx, ny] (row stride ld);
+// x_e = xs[e] [nx], y_e = ys[e] [ny]: a sum of n outer products.
+template <class T>
+KOKKOS_INLINE_FUNCTION void add_outer_sums(const T* const* xs, const T* const* ys, std::size_t n,
+                                           std::size_t nx, std::size_t ny, T* out, std::size_t ld) {
+  constexpr std::size_t cols = kTileCols<T>;
+  for (std::size_t x0 = 0; x0 < nx; x0 += kTileRows)
+    for (std::size_t y0 = 0; y0 < ny; y0 += cols) {
+      if (x0 + kTileRows > nx || y0 + cols > ny) {  // an edge tile: plain loops
+        const std::size_t x1 = std::min(nx, x0 + kTileRows), y1 = std::min(ny, y0 + cols);
+        for (std::size_t e = 0; e < n; ++e)
+          for (std::size_t x = x0; x < x1; ++x)
+            for (std::size_t y = y0; y < y1; ++y) out[x * ld + y] += xs[e][x] * ys[e][y];
+        continue;
+      }
+      T acc[kTileRows][cols] = {};
+      for (std::size_t e = 0; e < n; ++e) {
+        const T* KOKKOS_RESTRICT xe = xs[e] + x0;
+        const T* KOKKOS_RESTRICT ye = ys[e] + y0;
+        for (std::size_t a = 0; a < kTileRows; ++a) {
+          const T xa = xe[a];
+#pragma omp simd
+          for (std::size_t b = 0; b < cols; ++b) acc[a][b] += xa * ye[b];
+        }
+      }
+      for (std::size_t a = 0; a < kTileRows; ++a) {
+        T* KOKKOS_RESTRICT to = out + (x0 + a) * ld + y0;
+#pragma omp simd
+        for (std::size_t b = 0; b < cols; ++b) to[b] += acc[a][b];
+      }
+    }
+}
+
+// out[y·stride] += Σ_{e < n} y_e[y]   y < ny: the outer sums' row or column of g̃'s constant 1.
+template <class T>
+KOKKOS_INLINE_FUNCTION void add_row_sums(const T* const* ys, std::size_t n, std::size_t ny, T* out,
+                                         std::size_t stride) {
+  constexpr std::size_t cols = kTileCols<T>;
+  for (std::size_t y0 = 0; y0 < ny; y0 += cols) {
+    const std::size_t count = std::min(cols, ny - y0);
+    T acc[cols] = {};
+    for (std::size_t e = 0; e < n; ++e) {
+      const T* KOKKOS_RESTRICT ye = ys[e] + y0;
+      if (count == cols) {
+#pragma omp simd
+        for (std::size_t b = 0; b < cols; ++b) acc[b] += ye[b];
+      } else {
+        for (std::size_t b = 0; b < count; ++b) acc[b] += ye[b];
+      }
+    }
+    for (std::size_t b = 0; b < count; ++b) out[(y0 + b) * stride] += acc[b];
+  }
+}
+
+// out_e[y] = Σ_{b < nb} x_e[b] u[b·ld + y]   y < ny, e < n: n rows x_e [nb] (xs) times one matrix
+// u [nb, ny] (row stride ld), written to the rows outs[e] [ny].
+template <class T>
+KOKKOS_INLINE_FUNCTION void rows_times_matrix(const T* const* xs, std::size_t n, std::size_t nb,
+                                              const T* u, std::size_t ld, std::size_t ny,
+                                              T* const* outs) {
+  constexpr std::size_t cols = kTileCols<T>;
+  for (std::size_t e0 = 0; e0 < n; e0 += kTileRows)
+    for (std::size_t y0 = 0; y0 < ny; y0 += cols) {
+      if (e0 + kTileRows > n || y0 + cols > ny) {  // an edge tile: plain loops
+        const std::size_t e1 = std::min(n, e0 + kTileRows), y1 = std::min(ny, y0 + cols);
+        for (std::size_t e = e0; e < e1; ++e)
+          for (std::size_t y = y0; y < y1; ++y) {
+            T sum = 0;
+            for (std::size_t b = 0; b < nb; ++b) sum += xs[e][b] * u[b * ld + y];
+            outs[e][y] = sum;
+          }
+        continue;
+      }
+      T acc[kTileRows][cols] = {};
+      for (std::size_t b = 0; b < nb; ++b) {
+        const T* KOKKOS_RESTRICT ub = u + b * ld + y0;
+        for (std::size_t a = 0; a < kTileRows; ++a) {
+          const T xa = xs[e0 + a][b];
+#pragma omp simd
+          for (std::size_t c = 0; c < cols; ++c) acc[a][c] += xa * ub[c];
+        }
+      }
+      for (std::size_t a = 0; a < kTileRows; ++a) {
+        T* KOKKOS_RESTRICT to = outs[e0 + a] + y0;
+#pragma omp simd
+        for (std::size_t c = 0; c < cols; ++c) to[c] = acc[a][c];
+      }
+    }
+}
+
 }  // namespace
 
 template <class T>
@@ -80,11 +179,11 @@ std::size_t KernelIntegral<T>::working_bytes(std::size_t nodes, std::size_t edge
   // The layer's own outputs: h_out [N, w], dh [N, w], de [E, R].
   std::size_t bytes = 2 * nodes * w + (m_options.edge_input_gradient ? edges * r : 0);
   if (m_options.materialized) {
-    // Kept: κ [E, w·w], messages [E, w]. Backward: dκ [E, w·w], dm and κ dm [E, w], Θ and dΘ
-    // [R + 1, w·w].
-    bytes += 2 * edges * w * w + 3 * edges * w + 2 * r1 * w * w + nodes * w;
+    // Kept: κ [E, w·w], messages [E, w]. Backward: dκ [E, w·w], dm and κ dm [E, w], ones [E],
+    // Θ and dΘ [R + 1, w·w].
+    bytes += 2 * edges * w * w + 3 * edges * w + edges + 2 * r1 * w * w + nodes * w;
   } else {
-    // Nothing kept. Forward: S [block, (R + 1)·w]; backward: P and dP [block, (R + 1)·w],
+    // Nothing kept. Forward: S [block, (R + 1)·w]; backward: dS and dP [block, (R + 1)·w],
     // dv'/deg [N, w].
     bytes += 2 * block_nodes(nodes) * r1 * w + nodes * w;
   }
@@ -136,18 +235,18 @@ void KernelIntegral<T>::integral_factored(GraphContext<T>& c) {
         KOKKOS_LAMBDA(const std::size_t i) {
           T* KOKKOS_RESTRICT si = &s(i - first, 0);
           for (std::size_t q = 0; q < w * r1; ++q) si[q] = T(0);
-          for (long p = incident_ptr(i); p < incident_ptr(i + 1); ++p) {
-            const long k = incident(p);
-            if (row(k) != static_cast<long>(i)) continue;
-            const T* KOKKOS_RESTRICT gk = &g(k, 0);
-            const T* KOKKOS_RESTRICT vj = &v(col(k), 0);
-            for (std::size_t b = 0; b < w; ++b) {
-              T* KOKKOS_RESTRICT sb = si + b * r1;
-              const T vb = vj[b];
-#pragma omp simd
-              for (std::size_t q = 0; q < r; ++q) sb[q] += vb * gk[q];
-              sb[r] += vb;  // g̃'s constant 1: Θ's bias row
+          const T* senders[kEdgeBatch];  // v_j  [w]
+          const T* kernels[kEdgeBatch];  // g_k  [R] (g̃_k's 1 is implicit)
+          for (long p = incident_ptr(i); p < incident_ptr(i + 1);) {
+            std::size_t n = 0;
+            for (; p < incident_ptr(i + 1) && n < kEdgeBatch; ++p) {
+              const long k = incident(p);
+              if (row(k) != static_cast<long>(i)) continue;
+              senders[n] = &v(col(k), 0);
+              kernels[n++] = &g(k, 0);
             }
+            add_outer_sums<T>(senders, kernels, n, w, r, si, r1);  // S_i[b, q < R]
+            add_row_sums<T>(senders, n, w, si + r, r1);            // S_i[b, R]: g̃'s 1
           }
           if (degree(i) == 0) return;
           const T scale = T(1) / static_cast<T>(degree(i));
@@ -188,10 +287,14 @@ void KernelIntegral<T>::integral_materialized(GraphContext<T>& context) {
   const mesh::GraphIndex col = c.graph.col;
   Kokkos::parallel_for(
       "karman::nn::kernel_integral::messages", Range(0, edges), KOKKOS_LAMBDA(const std::size_t k) {
-        for (std::size_t a = 0; a < w; ++a) {
-          T sum = 0;
-          for (std::size_t b = 0; b < w; ++b) sum += v(col(k), b) * kernel(k, b * w + a);
-          messages(k, a) = sum;
+        T* KOKKOS_RESTRICT mk = &messages(k, 0);
+        const T* KOKKOS_RESTRICT vj = &v(col(k), 0);
+        for (std::size_t a = 0; a < w; ++a) mk[a] = T(0);
+        for (std::size_t b = 0; b < w; ++b) {
+          const T* KOKKOS_RESTRICT kb = &kernel(k, b * w);
+          const T vb = vj[b];
+#pragma omp simd
+          for (std::size_t a = 0; a < w; ++a) mk[a] += vb * kb[a];
         }
       });
   mesh::segment_mean<T>(c.graph, messages, c.h_out);
@@ -246,53 +349,66 @@ void KernelIntegral<T>::integral_backward_factored(GraphContext<T>& c,
                                                    const Gradient<T>& gradient) {
   const std::size_t w = m_options.width, r = m_options.rank, r1 = r + 1;
   const std::size_t nodes = c.graph.nodes, block = block_nodes(nodes);
-  const Matrix<T> theta = m_parameters->value(m_theta);  // [w, (R + 1)·w]
+  const Matrix<T> theta = m_parameters->value(m_theta);     // [w, (R + 1)·w]
+  const Matrix<T> theta_rows = reshaped(theta, w * r1, w);  // theta' [w·(R + 1), w]
   ensure_shape(m_node_buffer, "karman::nn::kernel_integral::node_buffer", block, r1 * w);
   ensure_shape(m_node_gradient, "karman::nn::kernel_integral::node_gradient", block, r1 * w);
-  const Matrix<T> products = m_node_buffer, dproducts = m_node_gradient, da = m_scaled;
-  const Matrix<T> g = c.e, dg = c.de;
+  const Matrix<T> dsums = m_node_buffer, dproducts = m_node_gradient, da = m_scaled;
+  const Matrix<T> v = c.h, g = c.e, dg = c.de;
   const bool edge_gradient = m_options.edge_input_gradient;
   const mesh::GraphIndex row = c.graph.row, col = c.graph.col;
   const mesh::GraphIndex incident_ptr = c.graph.incident_ptr, incident = c.graph.incident;
   for (std::size_t first = 0; first < nodes; first += block) {
     const std::size_t count = std::min(block, nodes - first);
-    const Matrix<T> v = row_block(c.h, first, count);
-    const Matrix<T> p = row_block(products, 0, count), dp = row_block(dproducts, 0, count);
-    // P = v theta  [count, (R + 1)·w], P_j[q·w + a]: recomputed (one GEMM) rather than kept.
-    gemm(Transpose::no, Transpose::no, T(1), v, theta, T(0), p);
-    // Per sender j, over its edges k (col(k) = j, receiver i = row(k)), with P_j in cache:
-    //   dP_j = Σ_k g̃_k ⊗ da_i  [R + 1, w],   dg_kq = P_j[q, :] · da_i  [E, R]
-    // (each edge has one sender: its row of dg is written once, no atomics).
+    // Per sender j of the block, over its edges k (col(k) = j, receiver i = row(k)):
+    //   dP_j = Σ_k g̃_k ⊗ da_i   [R + 1, w]   (P = v theta: P_j[q·w + a])
     Kokkos::parallel_for(
-        "karman::nn::kernel_integral::sender_sums", Range(first, first + count),
+        "karman::nn::kernel_integral::sender_outer_sums", Range(first, first + count),
         KOKKOS_LAMBDA(const std::size_t j) {
           T* KOKKOS_RESTRICT dpj = &dproducts(j - first, 0);
-          const T* KOKKOS_RESTRICT pj = &products(j - first, 0);
           for (std::size_t q = 0; q < r1 * w; ++q) dpj[q] = T(0);
-          for (long e = incident_ptr(j); e < incident_ptr(j + 1); ++e) {
-            const long k = incident(e);
-            if (col(k) != static_cast<long>(j)) continue;
-            const T* KOKKOS_RESTRICT dai = &da(row(k), 0);
-            const T* KOKKOS_RESTRICT gk = &g(k, 0);
-            for (std::size_t q = 0; q < r1; ++q) {
-              const T gq = q < r ? gk[q] : T(1);
-              T* KOKKOS_RESTRICT dpq = dpj + q * w;
-              const T* KOKKOS_RESTRICT pq = pj + q * w;
-              T dot = 0;
-#pragma omp simd reduction(+ : dot)
-              for (std::size_t a = 0; a < w; ++a) {
-                dpq[a] += gq * dai[a];
-                dot += pq[a] * dai[a];
-              }
-              if (edge_gradient && q < r) dg(k, q) = dot;
+          const T* kernels[kEdgeBatch];    // g_k  [R]
+          const T* receivers[kEdgeBatch];  // da_i [w]
+          for (long p = incident_ptr(j); p < incident_ptr(j + 1);) {
+            std::size_t n = 0;
+            for (; p < incident_ptr(j + 1) && n < kEdgeBatch; ++p) {
+              const long k = incident(p);
+              if (col(k) != static_cast<long>(j)) continue;
+              kernels[n] = &g(k, 0);
+              receivers[n++] = &da(row(k), 0);
             }
+            add_outer_sums<T>(kernels, receivers, n, r, w, dpj, w);  // dP_j[q < R, :]
+            add_row_sums<T>(receivers, n, w, dpj + r * w, 1);        // dP_j[R, :]: g̃'s 1
           }
         });
     // dtheta (+)= vᵀ dP  [w, (R + 1)·w];  dv = dP thetaᵀ  [count, w]
+    const Matrix<T> dp = row_block(dproducts, 0, count);
     if (gradient.parameters())
-      gemm(Transpose::yes, Transpose::no, T(1), v, dp, first == 0 ? gradient.keep() : T(1),
-           m_parameters->gradient(m_theta));
+      gemm(Transpose::yes, Transpose::no, T(1), row_block(v, first, count), dp,
+           first == 0 ? gradient.keep() : T(1), m_parameters->gradient(m_theta));
     gemm(Transpose::no, Transpose::yes, T(1), dp, theta, T(0), row_block(c.dh, first, count));
+    if (!edge_gradient) continue;
+    // dg_kq = P_j[q, :] · da_i = Σ_b v_j[b] dS_i[b, q] with dS = da theta'ᵀ  [count, w·(R + 1)]
+    // (the forward's S_i = ... v_j ⊗ g̃_k / deg_i): per receiver, its edges' rows v_j times its
+    // [w, R + 1] block, in cache.
+    const Matrix<T> ds = row_block(dsums, 0, count);
+    gemm(Transpose::no, Transpose::yes, T(1), row_block(da, first, count), theta_rows, T(0), ds);
+    Kokkos::parallel_for(
+        "karman::nn::kernel_integral::edge_input_gradient", Range(first, first + count),
+        KOKKOS_LAMBDA(const std::size_t i) {
+          const T* senders[kEdgeBatch];  // v_j  [w]
+          T* gradients[kEdgeBatch];      // dg_k [R]
+          for (long p = incident_ptr(i); p < incident_ptr(i + 1);) {
+            std::size_t n = 0;
+            for (; p < incident_ptr(i + 1) && n < kEdgeBatch; ++p) {
+              const long k = incident(p);
+              if (row(k) != static_cast<long>(i)) continue;
+              senders[n] = &v(col(k), 0);
+              gradients[n++] = &dg(k, 0);
+            }
+            rows_times_matrix<T>(senders, n, w, &ds(i - first, 0), r1, r, gradients);
+          }
+        });
   }
 }
 
@@ -314,11 +430,16 @@ void KernelIntegral<T>::integral_backward_materialized(GraphContext<T>& context,
   Kokkos::parallel_for(
       "karman::nn::kernel_integral::kernel_gradient", Range(0, edges),
       KOKKOS_LAMBDA(const std::size_t k) {
+        const T* KOKKOS_RESTRICT dmk = &dm(k, 0);
         for (std::size_t b = 0; b < w; ++b) {
+          T* KOKKOS_RESTRICT dkb = &dkernel(k, b * w);
+          const T* KOKKOS_RESTRICT kb = &kernel(k, b * w);
+          const T vb = v(col(k), b);
           T sum = 0;
+#pragma omp simd reduction(+ : sum)
           for (std::size_t a = 0; a < w; ++a) {
-            dkernel(k, b * w + a) = v(col(k), b) * dm(k, a);
-            sum += kernel(k, b * w + a) * dm(k, a);
+            dkb[a] = vb * dmk[a];
+            sum += kb[a] * dmk[a];
           }
           back(k, b) = sum;
         }
@@ -335,13 +456,11 @@ void KernelIntegral<T>::integral_backward_materialized(GraphContext<T>& context,
   ensure_shape(m_table_gradient, "karman::nn::kernel_integral::table_gradient", r1, ww);
   const Matrix<T> dtable = m_table_gradient;
   gemm(Transpose::yes, Transpose::no, T(1), c.e, dkernel, T(0), row_block(dtable, 0, r));
-  Kokkos::parallel_for(
-      "karman::nn::kernel_integral::table_bias_gradient", Range(0, ww),
-      KOKKOS_LAMBDA(const std::size_t q) {
-        T sum = 0;
-        for (std::size_t k = 0; k < edges; ++k) sum += dkernel(k, q);
-        dtable(r, q) = sum;
-      });
+  if (m_ones.extent(0) != edges) {
+    ensure_shape(m_ones, "karman::nn::kernel_integral::ones", edges, 1);
+    Kokkos::deep_copy(m_ones, T(1));
+  }
+  gemm(Transpose::yes, Transpose::no, T(1), m_ones, dkernel, T(0), row_block(dtable, r, 1));
   const Matrix<T> dtheta = m_parameters->gradient(m_theta);
   const bool accumulate = gradient.mode == GradientMode::accumulate;
   Kokkos::parallel_for(

@@ -175,6 +175,44 @@ TEST(KernelIntegralLayer, FactoredEqualsMaterialized) {
   }
 }
 
+namespace {
+
+// Factored against materialised, outputs and every gradient, on `graph` at width w, rank R.
+void expect_paths_agree(const mesh::Graph& graph, std::size_t w, std::size_t r,
+                        const std::string& label) {
+  Layer<double> factored(options(w, r), graph), materialized(options(w, r, true), graph);
+  const Matrix<double> v = random_matrix(graph.nodes, w, 1), g = random_matrix(graph.edges, r, 2);
+  const Matrix<double> dy = random_matrix(graph.nodes, w, 3);
+  const auto fc = factored.apply(v, g, 1), mc = materialized.apply(v, g, 1);
+  EXPECT_LT(relative_error(to_vector(fc[0]->h_out), to_vector(mc[0]->h_out)), 1e-12)
+      << label << ": v'";
+  factored.parameters.zero_gradients();
+  materialized.parameters.zero_gradients();
+  const auto [dv_f, dg_f] = factored.backward(fc, dy);
+  const auto [dv_m, dg_m] = materialized.backward(mc, dy);
+  EXPECT_LT(relative_error(dv_f, dv_m), 1e-12) << label << ": dv";
+  EXPECT_LT(relative_error(dg_f, dg_m), 1e-12) << label << ": dg";
+  EXPECT_LT(relative_error(to_vector(factored.parameters.gradients()),
+                           to_vector(materialized.parameters.gradients())),
+            1e-12)
+      << label << ": parameter gradients";
+}
+
+}  // namespace
+
+TEST(KernelIntegralLayer, FactoredEqualsMaterializedOnFullTilesAndLongEdgeLists) {
+  // w = 9, R = 37: the factored kernels' register tiles (4 rows × 16 doubles) full and partial.
+  expect_paths_agree(test_graph(), 9, 37, "radius graph");
+  // 200 points within the radius of each other: 199 edges per node, more than one batch of
+  // edge rows (128) per node.
+  std::vector<double> x(400);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = uniform01(22, i);
+  const mesh::Graph complete = mesh::radius_graph(x, 2, 2.0);
+  ASSERT_EQ(complete.edges, 200 * 199);
+  expect_paths_agree(complete, 9, 37, "complete graph");
+  expect_paths_agree(complete, 3, 2, "complete graph, small");
+}
+
 TEST(KernelIntegralLayer, MaterializedMatchesHostLoops) {
   // The reference itself against κ_k = [g_k, 1] Θ formed entry by entry from theta's layout.
   const mesh::Graph graph = test_graph();
@@ -211,6 +249,10 @@ TEST(KernelIntegralLayer, MaterializedMatchesHostLoops) {
 }
 
 TEST(KernelIntegralGradient, Factored) { check_gradients(options(4, 3), 1, "factored"); }
+
+TEST(KernelIntegralGradient, FactoredOnFullTiles) {
+  check_gradients(options(8, 20), 1, "w 8, R 20");
+}
 
 TEST(KernelIntegralGradient, FactoredInNodeBlocks) {
   // Node buffers of 7 rows: 5 blocks, the last one short.
@@ -274,18 +316,19 @@ TEST(KernelIntegralGradient, ModesAndNoEdgeInputGradient) {
 
 TEST(KernelIntegralLayer, Float32AgreesWithFloat64) {
   const mesh::Graph graph = test_graph();
-  Layer<double> l64(options(6, 8), graph);
-  Layer<float> l32(options(6, 8), graph);
+  // w = 9, R = 37: full and partial register tiles in float (4 × 32) and in double (4 × 16).
+  Layer<double> l64(options(9, 37), graph);
+  Layer<float> l32(options(9, 37), graph);
   // Same parameters (the float copy of the double values) and inputs.
   const auto values = to_vector(l64.parameters.values());
   auto host = Kokkos::create_mirror_view(l32.parameters.values());
   for (std::size_t q = 0; q < values.size(); ++q) host(q) = static_cast<float>(values[q]);
   Kokkos::deep_copy(l32.parameters.values(), host);
-  const Matrix<double> v = random_matrix(graph.nodes, 6, 1), g = random_matrix(graph.edges, 8, 2);
-  const Matrix<double> dy = random_matrix(graph.nodes, 6, 3);
-  const Matrix<float> v32 = random_matrix<float>(graph.nodes, 6, 1);
-  const Matrix<float> g32 = random_matrix<float>(graph.edges, 8, 2);
-  const Matrix<float> dy32 = random_matrix<float>(graph.nodes, 6, 3);
+  const Matrix<double> v = random_matrix(graph.nodes, 9, 1), g = random_matrix(graph.edges, 37, 2);
+  const Matrix<double> dy = random_matrix(graph.nodes, 9, 3);
+  const Matrix<float> v32 = random_matrix<float>(graph.nodes, 9, 1);
+  const Matrix<float> g32 = random_matrix<float>(graph.edges, 37, 2);
+  const Matrix<float> dy32 = random_matrix<float>(graph.nodes, 9, 3);
   const auto c64 = l64.apply(v, g, 1);
   const auto c32 = l32.apply(v32, g32, 1);
   // The float inputs are the double ones rounded: compare with a few ulps of float.

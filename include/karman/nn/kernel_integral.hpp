@@ -22,15 +22,16 @@
 // (P_j viewed as [R + 1, w]), the message of edge k is [g_k, 1] P_j and
 //   a_i = (1/deg_i) Σ_{k: row(k) = i} Σ_r g̃_kr P_j[r, :].
 // S_i is summed per receiver over its edges in a fixed order (no atomics; bitwise reproducible),
-// a small dense block in cache per node, then one GEMM. The backward recomputes P from v (one
-// GEMM) rather than keeping anything:
-//   dP_j = Σ_{k: col(k) = j} g̃_k ⊗ (dv'_i / deg_i)                      [N, (R + 1)·w]
-//   dg_kr = Σ_a P_j[r, a] dv'_i[a] / deg_i                               [E, R]
+// a small dense block in register tiles and cache per node, then one GEMM. The backward keeps
+// nothing from the forward: with da_i = dv'_i / deg_i,
+//   dP_j = Σ_{k: col(k) = j} g̃_k ⊗ da_i          per sender      [N, (R + 1)·w]
 //   dtheta = vᵀ dP,  dv = dP thetaᵀ,  dW = vᵀ dv',  db = 1ᵀ dv'
-// (the sums over a sender's edges run through the graph's incidence lists, per sender with P_j
-// in cache: no atomics). S, P and dP are filled in blocks of nodes (options.node_block, by
-// default ~2²² entries), so the layer's memory is O(E·R + N·w) (de and its outputs), no [E, w, w]
-// tensor and no [E, w] message buffer; work O(N·w²·R + E·R·w) instead of O(E·R·w²).
+//   dS = da theta'ᵀ  [N, w·(R + 1)],  dg_kr = Σ_b v_j[b] dS_i[b, r]  per receiver   [E, R]
+// (dg_kr = P_j[r, :] · da_i: the sums over a sender's or a receiver's edges run through the
+// graph's incidence lists: no atomics). S, dP and dS are filled in blocks of nodes
+// (options.node_block, by default ~2²² entries), so the layer's memory is O(E·R + N·w) (de and
+// its outputs), no [E, w, w] tensor and no [E, w] message buffer; work O(N·w²·R + E·R·w) instead
+// of O(E·R·w²).
 //
 // Materialised evaluation (options.materialized, the reference the tests compare with): forms
 // κ_k = reshape(g̃_k Θ) [E, w, w] and the messages κ_k v_j [E, w] explicitly, as the GKN code
@@ -90,7 +91,7 @@ class KernelIntegral : public GraphModule<T> {
                      const Gradient<T>& gradient) override;
 
  private:
-  // Rows of the factored path's node buffers (S, P, dP), which it fills block by block.
+  // Rows of the factored path's node buffers (S, dS, dP), which it fills block by block.
   std::size_t block_nodes(std::size_t nodes) const;
   // The mean of the messages [N, w] → c.h_out.
   void integral_factored(GraphContext<T>& c);
@@ -107,13 +108,14 @@ class KernelIntegral : public GraphModule<T> {
   std::size_t m_theta = 0, m_root = 0, m_bias = 0;
   // Transients of one forward or backward, shared by every context of the layer (a weight-tied
   // GNO of depth L keeps L contexts, not L copies of these):
-  Matrix<T> m_node_buffer;     // [block, (R + 1)·w] S (forward) or P = v theta (backward)
-  Matrix<T> m_node_gradient;   // [block, (R + 1)·w] dP
-  Matrix<T> m_scaled;          // [N, w] dv'_i / deg_i
-  Matrix<T> m_kernel_table;    // [R + 1, w·w] Θ (materialised path)
-  Matrix<T> m_table_gradient;  // [R + 1, w·w] dΘ (materialised path)
-  Matrix<T> m_edge_gradient;   // [E, w·w] dκ (materialised path)
+  Matrix<T> m_node_buffer;                      // [block, w·(R + 1)] S (forward) or dS (backward)
+  Matrix<T> m_node_gradient;                    // [block, (R + 1)·w] dP
+  Matrix<T> m_scaled;                           // [N, w] dv'_i / deg_i
+  Matrix<T> m_kernel_table;                     // [R + 1, w·w] Θ (materialised path)
+  Matrix<T> m_table_gradient;                   // [R + 1, w·w] dΘ (materialised path)
+  Matrix<T> m_edge_gradient;                    // [E, w·w] dκ (materialised path)
   Matrix<T> m_message_gradient, m_edge_vector;  // [E, w] dm and κ dm (materialised path)
+  Matrix<T> m_ones;                             // [E, 1] (materialised path: dΘ's bias row)
 };
 
 }  // namespace karman::nn
