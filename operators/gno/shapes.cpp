@@ -657,12 +657,7 @@ ShapeSample read_pending(hid_t file, const std::string& set, long index, const s
 
 // The generator line of an existing file must be this spec's, or resuming would mix datasets.
 void require_same_generator(hid_t file, const std::string& path, const ShapesSpec& spec) {
-  const std::string found = string_attribute(file, "generator", path);
-  if (found == describe(spec)) return;
-  throw ConfigError(Place{path, 0, 0},
-                    fmt::format("cannot resume: the file was made with other settings ('{}'); "
-                                "remove it to start over",
-                                found));
+  io::h5::require_same_generator(file, path, describe(spec), "remove it to start over");
 }
 
 void put_root_attributes(hid_t file, const ShapesSpec& spec, const std::string& config_yaml,

@@ -93,7 +93,13 @@ TEST(GnoShapes, SameBitsOnAnyRankCountAndResumed) {
   // A different case refuses the finished file.
   ShapesSpec other = spec;
   other.seed = 8;
-  EXPECT_THROW(generate_shapes_dataset(world(), other, path, options), ConfigError);
+  std::string mismatch;
+  try {
+    generate_shapes_dataset(world(), other, path, options);
+  } catch (const ConfigError& e) {
+    mismatch = e.what();
+  }
+  EXPECT_NE(mismatch.find("'seed 7' there, 'seed 8' here"), std::string::npos) << mismatch;
   for (const auto& p : {path, alone, resumed}) remove_dataset(p);
 }
 
