@@ -632,27 +632,7 @@ DatasetFile create_partial(MPI_Comm comm, const DatasetSpec& spec, const std::st
 
 // The generator line of an existing dataset must be this spec's, or resuming would mix datasets.
 void require_same_generator(hid_t file, const std::string& path, const DatasetSpec& spec) {
-  const std::string found = string_attribute(file, "generator", path);
-  const std::string expected = describe(spec);
-  if (found == expected) return;
-  // Name the first setting that differs ("samples 40" there, "samples 41" here).
-  const auto items = [](const std::string& text) {
-    std::vector<std::string> out;
-    std::size_t begin = 0;
-    while (begin <= text.size()) {
-      const std::size_t end = std::min(text.find("; ", begin), text.size());
-      out.push_back(text.substr(begin, end - begin));
-      begin = end + 2;
-    }
-    return out;
-  };
-  const auto there = items(found), here = items(expected);
-  std::size_t i = 0;
-  while (i < there.size() && i < here.size() && there[i] == here[i]) ++i;
-  throw ConfigError(Place{path, 0, 0},
-                    fmt::format("cannot resume: the file's generator differs from this case's "
-                                "('{}' there, '{}' here); remove it or run without --resume",
-                                i < there.size() ? there[i] : "", i < here.size() ? here[i] : ""));
+  io::h5::require_same_generator(file, path, describe(spec), "remove it or run without --resume");
 }
 
 DatasetFile open_partial(MPI_Comm comm, const DatasetSpec& spec, const std::string& path) {

@@ -266,13 +266,7 @@ DatasetFile create_partial(MPI_Comm comm, const DatasetSpec& spec, const std::st
 
 // The generator line of an existing dataset must be this spec's, or resuming would mix data.
 void require_same_generator(hid_t file, const std::string& path, const DatasetSpec& spec) {
-  const std::string found = string_attribute(file, "generator", path);
-  const std::string expected = describe(spec);
-  if (found != expected)
-    throw ConfigError(Place{path, 0, 0},
-                      fmt::format("cannot resume: the file was made by '{}', this case makes "
-                                  "'{}'; remove it or run without --resume",
-                                  found, expected));
+  io::h5::require_same_generator(file, path, describe(spec), "remove it or run without --resume");
 }
 
 DatasetFile open_partial(MPI_Comm comm, const DatasetSpec& spec, const std::string& path) {

@@ -330,6 +330,13 @@ std::vector<long> Node::integers(std::string_view key, std::size_t count, long m
   return out;
 }
 
+std::vector<std::string> Node::keys() const {
+  std::vector<std::string> out;
+  if (!m_yaml->node.IsMap()) return out;
+  for (const auto& kv : m_yaml->node) out.push_back(kv.first.as<std::string>());
+  return out;
+}
+
 std::vector<Node> Node::mappings(std::string_view key) const {
   auto v = value_of(key);
   if (!v->node.IsDefined()) fail(key, "required list of mappings is missing");

@@ -213,6 +213,29 @@ Id open_or_create_group(hid_t parent, const std::string& name, const std::string
                  what, path);
 }
 
+void require_same_generator(hid_t file, const std::string& path, const std::string& expected,
+                            const std::string& remedy) {
+  const std::string found = string_attribute(file, "generator", path);
+  if (found == expected) return;
+  const auto items = [](const std::string& text) {
+    std::vector<std::string> out;
+    std::size_t begin = 0;
+    while (begin <= text.size()) {
+      const std::size_t end = std::min(text.find("; ", begin), text.size());
+      out.push_back(text.substr(begin, end - begin));
+      begin = end + 2;
+    }
+    return out;
+  };
+  const auto there = items(found), here = items(expected);
+  std::size_t i = 0;
+  while (i < there.size() && i < here.size() && there[i] == here[i]) ++i;
+  throw ConfigError(Place{path, 0, 0},
+                    "cannot resume: the file's generator differs from this case's ('" +
+                        (i < there.size() ? there[i] : "") + "' there, '" +
+                        (i < here.size() ? here[i] : "") + "' here); " + remedy);
+}
+
 }  // namespace h5
 
 namespace {

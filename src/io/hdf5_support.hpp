@@ -114,4 +114,11 @@ long long_attribute(hid_t object, const std::string& name, const std::string& pa
 // Opens group `name` under `parent`, creating it on first use.
 Id open_or_create_group(hid_t parent, const std::string& name, const std::string& path);
 
+// Resumable datasets (operators/fno, mppde, gno) carry a `generator` attribute: every setting
+// that determines their values as one line of "; "-separated items. Unless the file's equals
+// `expected`, a ConfigError at `path` names the first item that differs ("seed 1" there,
+// "seed 2" here) and ends with `remedy` ("remove it or run without --resume").
+void require_same_generator(hid_t file, const std::string& path, const std::string& expected,
+                            const std::string& remedy);
+
 }  // namespace karman::io::h5

@@ -68,6 +68,9 @@ class Node {
   // A number or a list of `count` numbers; a single number is repeated `count` times.
   std::vector<double> numbers(std::string_view key, std::size_t count, Bounds bounds = {}) const;
   std::vector<long> integers(std::string_view key, std::size_t count, long min, long max) const;
+  // The keys of this mapping in file order (named items chosen by the user, such as dataset
+  // sets); reading them does not count as reading their values.
+  std::vector<std::string> keys() const;
   // A required list of mappings (e.g. training stages); item i has the path "key[i]".
   std::vector<Node> mappings(std::string_view key) const;
   // A list of numbers of any length (at least `min_count`).
