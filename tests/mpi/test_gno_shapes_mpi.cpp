@@ -193,6 +193,7 @@ std::string spec_error(const std::string& name, const std::string& data_yaml) {
   try {
     auto doc = config::CaseFile::load(file);
     read_shapes_spec(doc.root().child("data"));
+    doc.reject_unknown_keys();
   } catch (const ConfigError& e) {
     message = e.what();
   }
@@ -238,6 +239,9 @@ TEST(GnoShapes, BadKeysAreConfigErrorsNamingThem) {
   EXPECT_NE(samples.find("samples"), std::string::npos) << samples;
   const std::string missing = spec_error("missing", "  seed: 3\n");
   EXPECT_NE(missing.find("sets"), std::string::npos) << missing;
+  const std::string typo =
+      spec_error("typo", "  sets:\n    train: {samples: 2, shapes: [disk], sourcez: 2}\n");
+  EXPECT_NE(typo.find("sourcez"), std::string::npos) << typo;
   const std::string counts =
       spec_error("counts", "  sets:\n    train: {samples: 2, shapes: [disk], sources: [3, 1]}\n");
   EXPECT_NE(counts.find("sources"), std::string::npos) << counts;
