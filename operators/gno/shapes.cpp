@@ -542,6 +542,40 @@ ShapeSample make_shape_sample(const ShapesSpec& spec, std::size_t set_index, lon
   return sample;
 }
 
+namespace {
+
+// The vertex at a point PETSc asks about: P1 interpolation and essential conditions evaluate f
+// and g at the vertices only, at coordinates equal to the stored ones up to round-off.
+class VertexLookup {
+ public:
+  explicit VertexLookup(const std::vector<double>& vertices) : m_vertices(vertices) {
+    for (std::size_t i = 0; i < vertices.size() / 2; ++i) m_by_x.emplace_back(vertices[2 * i], i);
+    std::sort(m_by_x.begin(), m_by_x.end());
+  }
+  std::size_t operator()(double x, double y) const {
+    constexpr double tolerance = 1e-9;  // far below any mesh size, far above round-off
+    auto it = std::lower_bound(m_by_x.begin(), m_by_x.end(), std::make_pair(x - tolerance, 0UL));
+    for (; it != m_by_x.end() && it->first <= x + tolerance; ++it)
+      if (std::abs(m_vertices[2 * it->second + 1] - y) <= tolerance) return it->second;
+    throw InternalError(fmt::format("solve_sample: ({}, {}) is not a vertex of the sample", x, y));
+  }
+
+ private:
+  const std::vector<double>& m_vertices;
+  std::vector<std::pair<double, std::size_t>> m_by_x;  // (x, vertex), sorted
+};
+
+}  // namespace
+
+PoissonOutcome solve_sample(const ShapeSample& sample, const config::SolverSpec& solver) {
+  const ShapeMesh mesh{sample.vertices, sample.cells, sample.boundary};
+  const VertexLookup vertex(mesh.vertices);
+  nn::OneBlasThread one_thread;  // as make_shape_sample solves
+  return solve_poisson(
+      mesh, [&](double x, double y) { return sample.source[vertex(x, y)]; },
+      [&](double x, double y) { return sample.dirichlet[vertex(x, y)]; }, solver);
+}
+
 // ------------------------------------------------------------------------------- the file
 
 namespace {
