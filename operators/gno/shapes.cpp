@@ -542,6 +542,40 @@ ShapeSample make_shape_sample(const ShapesSpec& spec, std::size_t set_index, lon
   return sample;
 }
 
+namespace {
+
+// The vertex at a point PETSc asks about: P1 interpolation and essential conditions evaluate f
+// and g at the vertices only, at coordinates equal to the stored ones up to round-off.
+class VertexLookup {
+ public:
+  explicit VertexLookup(const std::vector<double>& vertices) : m_vertices(vertices) {
+    for (std::size_t i = 0; i < vertices.size() / 2; ++i) m_by_x.emplace_back(vertices[2 * i], i);
+    std::sort(m_by_x.begin(), m_by_x.end());
+  }
+  std::size_t operator()(double x, double y) const {
+    constexpr double tolerance = 1e-9;  // far below any mesh size, far above round-off
+    auto it = std::lower_bound(m_by_x.begin(), m_by_x.end(), std::make_pair(x - tolerance, 0UL));
+    for (; it != m_by_x.end() && it->first <= x + tolerance; ++it)
+      if (std::abs(m_vertices[2 * it->second + 1] - y) <= tolerance) return it->second;
+    throw InternalError(fmt::format("solve_sample: ({}, {}) is not a vertex of the sample", x, y));
+  }
+
+ private:
+  const std::vector<double>& m_vertices;
+  std::vector<std::pair<double, std::size_t>> m_by_x;  // (x, vertex), sorted
+};
+
+}  // namespace
+
+PoissonOutcome solve_sample(const ShapeSample& sample, const config::SolverSpec& solver) {
+  const ShapeMesh mesh{sample.vertices, sample.cells, sample.boundary};
+  const VertexLookup vertex(mesh.vertices);
+  nn::OneBlasThread one_thread;  // as make_shape_sample solves
+  return solve_poisson(
+      mesh, [&](double x, double y) { return sample.source[vertex(x, y)]; },
+      [&](double x, double y) { return sample.dirichlet[vertex(x, y)]; }, solver);
+}
+
 // ------------------------------------------------------------------------------- the file
 
 namespace {
@@ -660,6 +694,18 @@ void require_same_generator(hid_t file, const std::string& path, const ShapesSpe
   io::h5::require_same_generator(file, path, describe(spec), "remove it to start over");
 }
 
+// A 1D attribute of variable-length UTF-8 strings (h5py reads a list of str).
+void put_string_list(hid_t object, const std::string& name, const std::vector<std::string>& values,
+                     const std::string& path) {
+  const std::string what = "cannot write attribute '" + name + "' of";
+  std::vector<const char*> texts;
+  for (const std::string& value : values) texts.push_back(value.c_str());
+  Id type = make_id(H5Tcopy(H5T_C_S1), H5Tclose, what, path);
+  check(H5Tset_size(type.get(), H5T_VARIABLE), what, path);
+  check(H5Tset_cset(type.get(), H5T_CSET_UTF8), what, path);
+  put_array(object, name, type.get(), texts, path);
+}
+
 void put_root_attributes(hid_t file, const ShapesSpec& spec, const std::string& config_yaml,
                          const std::string& path) {
   put_string(file, "problem", "poisson_shapes", path);
@@ -669,23 +715,20 @@ void put_root_attributes(hid_t file, const ShapesSpec& spec, const std::string& 
   const long seed = static_cast<long>(spec.seed);
   put_scalar(file, "seed", H5T_NATIVE_LONG, &seed, path);
   put_scalar(file, "mesh_size", H5T_NATIVE_DOUBLE, &spec.mesh_size, path);
-  std::vector<const char*> names;
-  for (const ShapeSetSpec& set : spec.sets) names.push_back(set.name.c_str());
-  Id type = make_id(H5Tcopy(H5T_C_S1), H5Tclose, "cannot write attribute 'sets' of", path);
-  check(H5Tset_size(type.get(), H5T_VARIABLE), "cannot write attribute 'sets' of", path);
-  check(H5Tset_cset(type.get(), H5T_CSET_UTF8), "cannot write attribute 'sets' of", path);
-  put_array(file, "sets", type.get(), names, path);
+  std::vector<std::string> names;
+  for (const ShapeSetSpec& set : spec.sets) names.push_back(set.name);
+  put_string_list(file, "sets", names, path);
 }
 
 // The final layout of one set, from the partial file's samples (rank 0).
-void write_final_set(hid_t partial, hid_t out, const ShapesSpec& spec, const ShapeSetSpec& set,
-                     const std::string& path) {
+void write_final_set(hid_t partial, const std::string& partial_path, hid_t out,
+                     const ShapeSetSpec& set, const std::string& path) {
   ShapeSample all;
   std::vector<long> vertex_offsets{0}, cell_offsets{0}, iterations;
   std::vector<double> seconds;
   std::vector<int> codes;
   for (long k = 0; k < set.samples; ++k) {
-    ShapeSample s = read_pending(partial, set.name, k, path + ".partial");
+    ShapeSample s = read_pending(partial, set.name, k, partial_path);
     all.vertices.insert(all.vertices.end(), s.vertices.begin(), s.vertices.end());
     all.cells.insert(all.cells.end(), s.cells.begin(), s.cells.end());
     all.boundary.insert(all.boundary.end(), s.boundary.begin(), s.boundary.end());
@@ -712,13 +755,7 @@ void write_final_set(hid_t partial, hid_t out, const ShapesSpec& spec, const Sha
   write_array(group.get(), "fem_iterations", H5T_STD_I64LE, H5T_NATIVE_LONG, {S}, iterations, path);
   write_array(group.get(), "shape", H5T_STD_I32LE, H5T_NATIVE_INT, {S}, codes, path);
   Id shape = make_id(H5Dopen2(group.get(), "shape", H5P_DEFAULT), H5Dclose, "cannot open", path);
-  std::vector<const char*> names;
-  for (const std::string& name : set.shapes) names.push_back(name.c_str());
-  Id type = make_id(H5Tcopy(H5T_C_S1), H5Tclose, "cannot write attribute 'names' of", path);
-  check(H5Tset_size(type.get(), H5T_VARIABLE), "cannot write attribute 'names' of", path);
-  check(H5Tset_cset(type.get(), H5T_CSET_UTF8), "cannot write attribute 'names' of", path);
-  put_array(shape.get(), "names", type.get(), names, path);
-  (void)spec;
+  put_string_list(shape.get(), "names", set.shapes, path);
 }
 
 // Rank 0: the finished file from the partial one, written beside it and renamed into place.
@@ -729,7 +766,7 @@ void assemble(const ShapesSpec& spec, const std::string& path, const std::string
     Id out = create_file(assembling);
     put_root_attributes(out.get(), spec, config_yaml, assembling);
     for (const ShapeSetSpec& set : spec.sets)
-      write_final_set(in.get(), out.get(), spec, set, assembling);
+      write_final_set(in.get(), partial, out.get(), set, assembling);
     check(out.close(), "cannot close file", assembling);
   }
   if (std::rename(assembling.c_str(), path.c_str()) != 0)

@@ -131,6 +131,11 @@ PoissonOutcome solve_poisson(const ShapeMesh& mesh, const std::function<double(d
 // Sample `index` of set `set` (an index into spec.sets), made and solved on MPI_COMM_SELF.
 ShapeSample make_shape_sample(const ShapesSpec& spec, std::size_t set, long index);
 
+// The finite-element solve of a stored sample again (the classical baseline of a runner): f and g
+// are the P1 interpolants of the sample's vertex values, as in the solve that made it, so the
+// solution equals the stored one to the solver's tolerance.
+PoissonOutcome solve_sample(const ShapeSample& sample, const config::SolverSpec& solver);
+
 // The undirected edges of the sample's triangles, each (i, j) with i < j once, sorted: [E·2].
 std::vector<long> mesh_edges(const std::vector<long>& cells);
 inline std::vector<long> mesh_edges(const ShapeSample& sample) { return mesh_edges(sample.cells); }

@@ -1,9 +1,10 @@
 // The Poisson-on-many-shapes dataset of kind gno (operators/gno/shapes.hpp) at 1 and 2 ranks: the
 // file made on all ranks equals, bit for bit (all but the solve times), the file made by rank 0
 // alone; an interrupted generation resumed equals an uninterrupted one; each sample satisfies its
-// Dirichlet data on the boundary and takes its shape from its set; the P1 solution of a
-// manufactured problem on Gmsh meshes of the shapes converges at order 2 in L2; the edge list of
-// a mesh is each triangle side once; bad keys are ConfigErrors naming them.
+// Dirichlet data on the boundary, takes its shape from its set and is solved again from its
+// stored values to the same solution; the P1 solution of a manufactured problem on Gmsh meshes of
+// the shapes converges at order 2 in L2; the edge list of a mesh is each triangle side once; bad
+// keys are ConfigErrors naming them.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -130,6 +131,13 @@ TEST(GnoShapes, SamplesHoldTheirDataAndShapes) {
       EXPECT_GT(source_max, 0.5 * spec.min_amplitude) << s.shape;  // a source centre is inside
       EXPECT_TRUE(std::isfinite(max_u));
       EXPECT_GT(s.fem_iterations, 0);
+      // Solved again from its stored vertex values: the same solution and iterations.
+      const PoissonOutcome again = solve_sample(s, spec.solver);
+      ASSERT_EQ(again.solution.size(), s.solution.size());
+      double gap = 0;
+      for (long i = 0; i < n; ++i) gap = std::max(gap, std::abs(again.solution[i] - s.solution[i]));
+      EXPECT_LT(gap, 1e-12) << s.shape;
+      EXPECT_EQ(again.iterations, s.fem_iterations) << s.shape;
       // Triangles counter-clockwise.
       for (long c = 0; c < s.cell_count(); ++c) {
         const long* t = &s.cells[3 * c];
@@ -193,6 +201,7 @@ std::string spec_error(const std::string& name, const std::string& data_yaml) {
   try {
     auto doc = config::CaseFile::load(file);
     read_shapes_spec(doc.root().child("data"));
+    doc.reject_unknown_keys();
   } catch (const ConfigError& e) {
     message = e.what();
   }
@@ -238,6 +247,9 @@ TEST(GnoShapes, BadKeysAreConfigErrorsNamingThem) {
   EXPECT_NE(samples.find("samples"), std::string::npos) << samples;
   const std::string missing = spec_error("missing", "  seed: 3\n");
   EXPECT_NE(missing.find("sets"), std::string::npos) << missing;
+  const std::string typo =
+      spec_error("typo", "  sets:\n    train: {samples: 2, shapes: [disk], sourcez: 2}\n");
+  EXPECT_NE(typo.find("sourcez"), std::string::npos) << typo;
   const std::string counts =
       spec_error("counts", "  sets:\n    train: {samples: 2, shapes: [disk], sources: [3, 1]}\n");
   EXPECT_NE(counts.find("sources"), std::string::npos) << counts;
