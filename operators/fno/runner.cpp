@@ -476,15 +476,10 @@ class FnoRun {
 
   // Samples of the mini-batch of `step`, in batch order (a fresh permutation every epoch).
   std::vector<long> batch_order(long step) {
-    const long batch = m_spec.training.batch_size;
-    const long per_epoch = m_examples / batch;
-    const long epoch = step / per_epoch, b = step % per_epoch;
-    if (epoch != m_epoch) {
-      m_permutation =
-          epoch_permutation(m_examples, mix64(m_spec.training.shuffle_seed ^ mix64(epoch)));
-      m_epoch = epoch;
-    }
-    return {m_permutation.begin() + b * batch, m_permutation.begin() + (b + 1) * batch};
+    if (!m_batches)
+      m_batches = std::make_unique<EpochBatches>(m_examples, m_spec.training.batch_size,
+                                                 m_spec.training.shuffle_seed);
+    return m_batches->batch(step);
   }
 
   // Relative-L2 loss of batch positions [first, first + count) of step `step`, normalised by the
@@ -884,8 +879,7 @@ class FnoRun {
   nn::Matrix<T> m_x_eval, m_decoded;              // inference batch [B·P, C_in], [B·P, C_out]
   std::vector<double> m_test_in, m_test_out;      // this rank's test samples, file order
   long m_test_count = 0;
-  std::vector<long> m_permutation;
-  long m_epoch = -1;
+  std::unique_ptr<EpochBatches> m_batches;  // the training examples' mini-batches
 };
 
 class FnoMethod : public Method {

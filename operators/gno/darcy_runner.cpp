@@ -166,7 +166,9 @@ class DarcyRun {
     load_sets();
     build_model();
     nn::TrainingSpec training = m_spec.training;
-    m_per_epoch = std::max<long>(1, m_spec.train / training.batch_size);
+    m_batches =
+        std::make_unique<EpochBatches>(m_spec.train, training.batch_size, training.shuffle_seed);
+    m_per_epoch = m_batches->per_epoch();
     nn::epochs_to_steps(training, m_per_epoch);
     log().info(
         "GNO {} parameters; {} training samples on the {}² grid, radius {} ({} edges per sample, "
@@ -312,22 +314,10 @@ class DarcyRun {
     return m_batch;
   }
 
-  // Samples of the mini-batch of `step` (a fresh permutation every epoch).
-  std::vector<long> batch_order(long step) {
-    const long batch = m_spec.training.batch_size;
-    const long epoch = step / m_per_epoch, b = step % m_per_epoch;
-    if (epoch != m_epoch) {
-      m_permutation =
-          epoch_permutation(m_spec.train, mix64(m_spec.training.shuffle_seed ^ mix64(epoch)));
-      m_epoch = epoch;
-    }
-    return {m_permutation.begin() + b * batch, m_permutation.begin() + (b + 1) * batch};
-  }
-
   // This rank's share of step `step`'s batch: the relative L2 of the decoded u per sample,
   // divided by the global batch; gradients added.
   std::vector<nn::LossTerm> loss(long step) {
-    const std::vector<long> order = batch_order(step);
+    const std::vector<long> order = m_batches->batch(step);
     const auto [first, count] = my_share(m_ctx.comm, static_cast<long>(order.size()));
     if (count == 0) return {{"relative_l2", 1.0, 0.0}};
     const std::vector<long> mine(order.begin() + first, order.begin() + first + count);
@@ -547,8 +537,8 @@ class DarcyRun {
   mesh::Graph m_batch;
   std::array<long, 3> m_batch_key = {0, 0, 0};  // side, sender stride, copies of m_batch
   double m_batch_radius = 0.0;
-  long m_per_epoch = 1, m_epoch = -1;
-  std::vector<long> m_permutation;
+  std::unique_ptr<EpochBatches> m_batches;
+  long m_per_epoch = 1;
 };
 
 class DarcyMethod : public run::Method {

@@ -186,7 +186,8 @@ class ShapesRun {
     build_model();
     nn::TrainingSpec training = m_spec.training;
     const long train = static_cast<long>(m_sets.front().size());
-    m_per_epoch = std::max<long>(1, train / training.batch_size);
+    m_batches = std::make_unique<EpochBatches>(train, training.batch_size, training.shuffle_seed);
+    m_per_epoch = m_batches->per_epoch();
     nn::epochs_to_steps(training, m_per_epoch);
     long vertices = 0, edges = 0;
     for (const auto& g : m_graphs.front()) vertices += g.nodes, edges += g.edges();
@@ -314,20 +315,9 @@ class ShapesRun {
     return u;
   }
 
-  std::vector<long> batch_order(long step) {
-    const long batch = m_spec.training.batch_size;
-    const long epoch = step / m_per_epoch, b = step % m_per_epoch;
-    if (epoch != m_epoch) {
-      m_permutation = epoch_permutation(static_cast<long>(m_sets.front().size()),
-                                        mix64(m_spec.training.shuffle_seed ^ mix64(epoch)));
-      m_epoch = epoch;
-    }
-    return {m_permutation.begin() + b * batch, m_permutation.begin() + (b + 1) * batch};
-  }
-
   // This rank's share of step `step`'s batch: Σ_s ‖p_s − u_s‖/‖u_s‖ / B, gradients added.
   std::vector<nn::LossTerm> loss(long step) {
-    const std::vector<long> order = batch_order(step);
+    const std::vector<long> order = m_batches->batch(step);
     const auto [first, count] = my_share(m_ctx.comm, static_cast<long>(order.size()));
     if (count == 0) return {{"relative_l2", 1.0, 0.0}};
     const std::vector<long> mine(order.begin() + first, order.begin() + first + count);
@@ -576,8 +566,8 @@ class ShapesRun {
   nn::Workspace<T> m_workspace;
   nn::Matrix<T> m_h, m_e;
   mesh::Graph m_batch;
-  long m_per_epoch = 1, m_epoch = -1;
-  std::vector<long> m_permutation;
+  std::unique_ptr<EpochBatches> m_batches;
+  long m_per_epoch = 1;
 };
 
 class ShapesMethod : public run::Method {

@@ -244,21 +244,16 @@ class FitRun {
   long m_batch;
   nn::Matrix<T> m_x, m_y, m_x_test, m_y_test, m_dy;  // [rows, dim], [rows, 1]
   nn::Matrix<T> m_x_batch, m_y_batch;                // this rank's share of a mini-batch
-  std::vector<long> m_permutation;
-  long m_epoch = -1;
+  std::unique_ptr<EpochBatches> m_batches;
   long m_batch_step = -1;  // the step whose mini-batch m_x_batch holds
 };
 
 template <class T>
 void FitRun<T>::gather_batch(long step) {
-  // Batches per epoch; the last partial batch of an epoch is dropped so every step has m_batch.
-  const long per_epoch = m_spec.train / m_batch;
-  const long epoch = step / per_epoch, b = step % per_epoch;
-  if (epoch != m_epoch) {
-    m_permutation =
-        epoch_permutation(m_spec.train, mix64(m_spec.training.shuffle_seed ^ mix64(epoch)));
-    m_epoch = epoch;
-  }
+  // The last partial batch of an epoch is dropped so every step has m_batch.
+  if (!m_batches)
+    m_batches = std::make_unique<EpochBatches>(m_spec.train, m_batch, m_spec.training.shuffle_seed);
+  const std::vector<long> batch = m_batches->batch(step);
   // This rank's rows of the batch, regenerated from the counter-based sampler (rank-independent).
   auto [first, count] = my_rows(m_batch);
   nn::ensure_shape(m_x_batch, "karman::fit::x_batch", count, m_spec.box.dim);
@@ -267,7 +262,7 @@ void FitRun<T>::gather_batch(long step) {
   auto hy = Kokkos::create_mirror_view(m_y_batch);
   const int dim = m_spec.box.dim;
   for (long i = 0; i < count; ++i) {
-    const long sample = m_permutation[b * m_batch + first + i];
+    const long sample = batch[first + i];
     double p[3] = {0, 0, 0};
     for (int d = 0; d < dim; ++d) {
       const double u = uniform01(m_spec.sample_seed, static_cast<std::uint64_t>(sample * dim + d));

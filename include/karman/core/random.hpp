@@ -41,4 +41,31 @@ inline std::vector<long> epoch_permutation(long n, std::uint64_t seed) {
   return p;
 }
 
+// The mini-batches of a training set shuffled every epoch: batch b of epoch e (step e·per_epoch
+// + b) is positions [b·batch, (b + 1)·batch) of epoch_permutation(items, mix64(seed ^ mix64(e))),
+// the same on every rank; items beyond per_epoch·batch sit out that epoch.
+class EpochBatches {
+ public:
+  EpochBatches(long items, long batch, std::uint64_t seed)
+      : m_items(items), m_batch(std::max(1L, batch)), m_seed(seed) {}
+  long per_epoch() const { return std::max(1L, m_items / m_batch); }
+  // The items of step `step`'s batch, in batch order (the epoch's permutation is kept).
+  std::vector<long> batch(long step) {
+    const long epoch = step / per_epoch(), b = step % per_epoch();
+    if (epoch != m_epoch) {
+      m_permutation =
+          epoch_permutation(m_items, mix64(m_seed ^ mix64(static_cast<std::uint64_t>(epoch))));
+      m_epoch = epoch;
+    }
+    const long first = std::min(b * m_batch, m_items), last = std::min(first + m_batch, m_items);
+    return {m_permutation.begin() + first, m_permutation.begin() + last};
+  }
+
+ private:
+  long m_items, m_batch;
+  std::uint64_t m_seed;
+  long m_epoch = -1;
+  std::vector<long> m_permutation;
+};
+
 }  // namespace karman
