@@ -164,12 +164,12 @@ void KernelIntegral<T>::initialize(std::uint64_t seed) {
 
 template <class T>
 std::size_t KernelIntegral<T>::block_nodes(std::size_t nodes) const {
-  // The factored path's node buffers [block, (R + 1)·w] hold ~2²² entries (16 MB in float32)
+  // The factored path's node buffers [block, (R + 1)·w] hold ~2²⁴ entries (64 MB in float32)
   // whatever N, rows enough for full-speed GEMMs: memory O(E·R) overall (de), not O(N·R·w).
   const std::size_t per_node = (m_options.rank + 1) * m_options.width;
   const std::size_t block = m_options.node_block > 0
                                 ? m_options.node_block
-                                : std::max<std::size_t>(32, (std::size_t(1) << 22) / per_node);
+                                : std::max<std::size_t>(32, (std::size_t(1) << 24) / per_node);
   return std::max<std::size_t>(1, std::min(block, nodes));
 }
 

@@ -18,7 +18,7 @@ Training step = zero_grad + forward + MSE loss against a random target + backwar
 v, g and the parameters). After WARMUP steps, --repeats steps are timed one by one
 (time.perf_counter); the median is reported, at --threads and, when that is above 1, at 1 thread
 (keys *_1thread). A variant whose estimated memory exceeds --budget-gb is not run (its JSON says
-so, with the estimate). Peak RSS: resource.getrusage of this process (one variant per process).
+so, with the estimate: see estimated_bytes). Peak RSS: resource.getrusage of this process (one variant per process).
 
 Run through tools/bench/gno (tools/bench/torch_env sets the fastest configuration).
 Human-readable lines go to stderr; stdout is ONE JSON line.
@@ -53,12 +53,15 @@ def radius_graph(side):
 
 
 def estimated_bytes(variant, nodes, edges, rank):
-    """The variant's large tensors in float32 (forward saved + the backward's gradients)."""
+    """The variant's peak memory, float32, calibrated on the 31 × 31 runs' peak RSS (less the
+    ~0.4 GB of the libraries): the reference holds ~4 tensors [E, w, w] (κ, its gradient and
+    autograd's copies), the sparse factoring ~450 bytes per nonzero of M (torch.sparse.mm's
+    backward with respect to M's values)."""
     w = WIDTH
     base = 4 * (edges * rank * 2 + nodes * w * 6)  # g, dg; v, v', target, grads
     if variant == "reference":
-        return base + 4 * (2 * edges * w * w + 4 * edges * w)  # κ, dκ; v[col], m, grads
-    return base + 4 * (2 * nodes * (rank + 1) * w) + 20 * edges * (rank + 1)  # P, dP; M (COO)
+        return base + 4 * (4 * edges * w * w + 4 * edges * w)
+    return base + 4 * (2 * nodes * (rank + 1) * w) + 450 * edges * (rank + 1)
 
 
 class Reference(torch.nn.Module):

@@ -29,7 +29,7 @@
 //   dS = da theta'ᵀ  [N, w·(R + 1)],  dg_kr = Σ_b v_j[b] dS_i[b, r]  per receiver   [E, R]
 // (dg_kr = P_j[r, :] · da_i: the sums over a sender's or a receiver's edges run through the
 // graph's incidence lists: no atomics). S, dP and dS are filled in blocks of nodes
-// (options.node_block, by default ~2²² entries), so the layer's memory is O(E·R + N·w) (de and
+// (options.node_block, by default ~2²⁴ entries), so the layer's memory is O(E·R + N·w) (de and
 // its outputs), no [E, w, w] tensor and no [E, w] message buffer; work O(N·w²·R + E·R·w) instead
 // of O(E·R·w²).
 //
@@ -58,7 +58,7 @@ struct KernelIntegralOptions {
   bool bias = true;           // b
   bool materialized = false;  // reference path: form κ per edge
   bool edge_input_gradient = true;  // false: backward leaves de empty (g is data)
-  // Nodes per block of the factored path's node buffers [block, (R + 1)·w] (0: ~2²² entries).
+  // Nodes per block of the factored path's node buffers [block, (R + 1)·w] (0: ~2²⁴ entries).
   std::size_t node_block = 0;
 };
 
