@@ -401,7 +401,8 @@ void create_plex(const ShapeMesh& mesh, petsc::DM& dm) {
 PoissonOutcome solve_poisson(const ShapeMesh& mesh, const std::function<double(double, double)>& f,
                              const std::function<double(double, double)>& g,
                              const config::SolverSpec& solver,
-                             const std::function<double(double, double)>& exact) {
+                             const std::function<double(double, double)>& exact,
+                             const std::vector<double>* initial_guess) {
   petsc::DM dm;
   create_plex(mesh, dm);
   fem::Problem problem;
@@ -412,6 +413,7 @@ PoissonOutcome solve_poisson(const ShapeMesh& mesh, const std::function<double(d
   problem.conditions = {{fem::Condition::Kind::dirichlet, {1}, [g](const double* x, double) {
                            return g(x[0], x[1]);
                          }}};
+  if (initial_guess) problem.initial_guess = *initial_guess;  // one rank: every vertex is owned
   Timer timer;
   fem::Result result = fem::solve(dm, problem, solver);
   PoissonOutcome outcome;
@@ -567,13 +569,15 @@ class VertexLookup {
 
 }  // namespace
 
-PoissonOutcome solve_sample(const ShapeSample& sample, const config::SolverSpec& solver) {
+PoissonOutcome solve_sample(const ShapeSample& sample, const config::SolverSpec& solver,
+                            const std::vector<double>* initial_guess) {
   const ShapeMesh mesh{sample.vertices, sample.cells, sample.boundary};
   const VertexLookup vertex(mesh.vertices);
   nn::OneBlasThread one_thread;  // as make_shape_sample solves
   return solve_poisson(
       mesh, [&](double x, double y) { return sample.source[vertex(x, y)]; },
-      [&](double x, double y) { return sample.dirichlet[vertex(x, y)]; }, solver);
+      [&](double x, double y) { return sample.dirichlet[vertex(x, y)]; }, solver, {},
+      initial_guess);
 }
 
 // ------------------------------------------------------------------------------- the file

@@ -117,6 +117,8 @@ ShapeMesh mesh_shape(const std::string& shape, std::uint64_t stream, double mesh
 
 // Solves −Δu = f, u = g on ∂Ω on `mesh` with fem::solve (P1) on MPI_COMM_SELF: the vertex values,
 // the wall time of the solve and its iterations; `exact` (may be empty) gives the L2 error.
+// `initial_guess` (null: 0), one value per mesh vertex in the mesh's order, starts the KSP there
+// (fem::Problem::initial_guess; another size is a ConfigError).
 struct PoissonOutcome {
   std::vector<double> solution;
   double seconds = 0.0;
@@ -126,15 +128,20 @@ struct PoissonOutcome {
 PoissonOutcome solve_poisson(const ShapeMesh& mesh, const std::function<double(double, double)>& f,
                              const std::function<double(double, double)>& g,
                              const config::SolverSpec& solver,
-                             const std::function<double(double, double)>& exact = {});
+                             const std::function<double(double, double)>& exact = {},
+                             const std::vector<double>* initial_guess = nullptr);
 
 // Sample `index` of set `set` (an index into spec.sets), made and solved on MPI_COMM_SELF.
 ShapeSample make_shape_sample(const ShapesSpec& spec, std::size_t set, long index);
 
 // The finite-element solve of a stored sample again (the classical baseline of a runner): f and g
 // are the P1 interpolants of the sample's vertex values, as in the solve that made it, so the
-// solution equals the stored one to the solver's tolerance.
-PoissonOutcome solve_sample(const ShapeSample& sample, const config::SolverSpec& solver);
+// solution equals the stored one to the solver's tolerance. `initial_guess` (null: 0), one value
+// per sample vertex in the sample's order (e.g. a model's prediction), starts the KSP there: the
+// warm start, stopping at the same ||r|| ≤ rtol ||b|| as from 0, so `iterations` and `seconds`
+// compare with the cold solve's (the stored fem_iterations and fem_seconds).
+PoissonOutcome solve_sample(const ShapeSample& sample, const config::SolverSpec& solver,
+                            const std::vector<double>* initial_guess = nullptr);
 
 // The undirected edges of the sample's triangles, each (i, j) with i < j once, sorted: [E·2].
 std::vector<long> mesh_edges(const std::vector<long>& cells);

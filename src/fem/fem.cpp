@@ -117,6 +117,23 @@ void check_problem(const Problem& problem) {
   }
 }
 
+MPI_Comm comm_of(DM dm) { return PetscObjectComm(reinterpret_cast<PetscObject>(dm)); }
+
+// Whether any rank has an initial guess (a rank that owns no vertex has an empty one, yet must
+// take the same path through the collective calls); one for heat or order 2 is a ConfigError.
+bool has_initial_guess(DM dm, const Problem& problem) {
+  int any = problem.initial_guess.empty() ? 0 : 1;
+  MPI_Allreduce(MPI_IN_PLACE, &any, 1, MPI_INT, MPI_MAX, comm_of(dm));
+  if (any && problem.equation == Equation::heat)
+    throw ConfigError(
+        "fem: an initial guess is for the steady equations (heat starts from "
+        "`initial`)");
+  if (any && problem.order != 1)
+    throw ConfigError("fem: an initial guess (vertex values) needs Lagrange order 1, not " +
+                      std::to_string(problem.order));
+  return any != 0;
+}
+
 // κ of the equation as a function (per-cell values are written separately).
 Function coefficient_function(const Problem& problem) {
   auto constant = [](double value) { return [value](const double*, double) { return value; }; };
@@ -132,8 +149,6 @@ Function coefficient_function(const Problem& problem) {
   }
   return constant(1.0);
 }
-
-MPI_Comm comm_of(DM dm) { return PetscObjectComm(reinterpret_cast<PetscObject>(dm)); }
 
 void clone_simplicial(DM dm, petsc::DM& clone, int& dim) {
   // A rank without cells (a mesh not yet distributed) has no say: DMPlexIsSimplex answers false.
@@ -346,6 +361,34 @@ std::vector<double> owned_vertex_values(DM dm, Vec u, double t) {
   return values;
 }
 
+// The owned vertices' values (owned_vertices' order) into the global vector u, through the
+// local vector and its section as owned_vertex_values reads them back; constrained (Dirichlet)
+// dofs have no place in u and are dropped. A count that differs from the owned vertices' on any
+// rank is a ConfigError on every rank.
+void set_owned_vertex_values(DM dm, const std::vector<double>& values, Vec u) {
+  const std::vector<long> vertices = owned_vertices(dm);
+  int mismatch = values.size() != vertices.size() ? 1 : 0;
+  MPI_Allreduce(MPI_IN_PLACE, &mismatch, 1, MPI_INT, MPI_MAX, comm_of(dm));
+  if (mismatch)
+    throw ConfigError("fem: the initial guess has " + std::to_string(values.size()) +
+                      " values for " + std::to_string(vertices.size()) +
+                      " owned vertices (on this or another rank)");
+  petsc::Vec local;
+  KARMAN_PETSC(DMCreateLocalVector(dm, local.out()));
+  KARMAN_PETSC(VecZeroEntries(local));
+  PetscSection section;
+  PetscScalar* array;
+  KARMAN_PETSC(DMGetLocalSection(dm, &section));
+  KARMAN_PETSC(VecGetArray(local, &array));
+  for (std::size_t i = 0; i < vertices.size(); ++i) {
+    PetscInt offset;
+    KARMAN_PETSC(PetscSectionGetOffset(section, static_cast<PetscInt>(vertices[i]), &offset));
+    array[offset] = values[i];
+  }
+  KARMAN_PETSC(VecRestoreArray(local, &array));
+  KARMAN_PETSC(DMLocalToGlobal(dm, local, INSERT_VALUES, u));
+}
+
 // ||u − exact|| and ||I_h exact|| in L2, by PETSc's quadrature.
 void measure_error(Solve& s, const Problem& problem, Vec u, double t, Result& result) {
   if (!problem.exact) return;
@@ -393,7 +436,27 @@ void record(KSP ksp, const config::SolverSpec& solver, long iterations, Result& 
   result.stats.options = solver.options;
 }
 
-Result solve_steady(Solve& s, const Problem& problem, const config::SolverSpec& solver,
+// The steady problems are affine, F(u) = J u + F(0): J u = b with b = −F(0) by the SNES's KSP,
+// started from u (a nonzero initial guess). Its convergence test, ||r|| ≤ rtol ||b||, is the one
+// of the cold solve (SNES's Newton step from 0 solves J y = F(0) from y = 0), so the iterations
+// compare; a Newton step from the guess would measure rtol against the guess's own residual
+// instead, and iterate about as long as from 0.
+void solve_from_guess(SNES snes, KSP ksp, Vec u) {
+  petsc::Vec zero, b;
+  KARMAN_PETSC(VecDuplicate(u, zero.out()));
+  KARMAN_PETSC(VecZeroEntries(zero));
+  KARMAN_PETSC(VecDuplicate(u, b.out()));
+  KARMAN_PETSC(SNESComputeFunction(snes, zero, b));
+  KARMAN_PETSC(VecScale(b, -1.0));
+  Mat jacobian, preconditioner;
+  KARMAN_PETSC(SNESGetJacobian(snes, &jacobian, &preconditioner, nullptr, nullptr));
+  KARMAN_PETSC(SNESComputeJacobian(snes, u, jacobian, preconditioner));
+  KARMAN_PETSC(KSPSetOperators(ksp, jacobian, preconditioner));
+  KARMAN_PETSC(KSPSetInitialGuessNonzero(ksp, PETSC_TRUE));
+  KARMAN_PETSC(KSPSolve(ksp, b, u));
+}
+
+Result solve_steady(Solve& s, const Problem& problem, bool warm, const config::SolverSpec& solver,
                     const Timer& setup_timer) {
   Result result;
   petsc::SNES snes;
@@ -406,11 +469,15 @@ Result solve_steady(Solve& s, const Problem& problem, const config::SolverSpec& 
   petsc::Vec u;
   KARMAN_PETSC(DMCreateGlobalVector(s.dm, u.out()));
   KARMAN_PETSC(VecZeroEntries(u));
+  if (warm) set_owned_vertex_values(s.dm, problem.initial_guess, u);
   KARMAN_PETSC(SNESSetUp(snes));
   result.stats.setup_s = setup_timer.seconds();
 
-  Timer solve_timer;
-  KARMAN_PETSC(SNESSolve(snes, nullptr, u));
+  Timer solve_timer;  // from the guess: the residual and Jacobian assembly, as SNESSolve's
+  if (warm)
+    solve_from_guess(snes, ksp, u);
+  else
+    KARMAN_PETSC(SNESSolve(snes, nullptr, u));
   result.stats.solve_s = solve_timer.seconds();
   check_neumann_errors(comm_of(s.dm));
   SNESConvergedReason reason;
@@ -531,6 +598,7 @@ std::vector<long> owned_vertices(DM dm) {
 Result solve(DM dm, const Problem& problem, const config::SolverSpec& solver,
              const SnapshotCallback& on_snapshot) {
   check_problem(problem);
+  const bool warm = has_initial_guess(dm, problem);
   Timer setup_timer;
   Solve s;
   s.steady = problem.equation != Equation::heat;
@@ -539,7 +607,7 @@ Result solve(DM dm, const Problem& problem, const config::SolverSpec& solver,
   set_discretisation(s, problem);
   set_conditions(s, problem);
   set_aux(s, dm, problem);
-  if (s.steady) return solve_steady(s, problem, solver, setup_timer);
+  if (s.steady) return solve_steady(s, problem, warm, solver, setup_timer);
   return solve_heat(s, problem, solver, on_snapshot, setup_timer);
 }
 

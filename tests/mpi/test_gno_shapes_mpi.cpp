@@ -2,9 +2,10 @@
 // file made on all ranks equals, bit for bit (all but the solve times), the file made by rank 0
 // alone; an interrupted generation resumed equals an uninterrupted one; each sample satisfies its
 // Dirichlet data on the boundary, takes its shape from its set and is solved again from its
-// stored values to the same solution; the P1 solution of a manufactured problem on Gmsh meshes of
-// the shapes converges at order 2 in L2; the edge list of a mesh is each triangle side once; bad
-// keys are ConfigErrors naming them.
+// stored values to the same solution (from the stored solution as initial guess in at most one
+// CG iteration, from a perturbed one in fewer than from 0); the P1 solution of a manufactured
+// problem on Gmsh meshes of the shapes converges at order 2 in L2; the edge list of a mesh is each
+// triangle side once; bad keys are ConfigErrors naming them.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -138,6 +139,25 @@ TEST(GnoShapes, SamplesHoldTheirDataAndShapes) {
       for (long i = 0; i < n; ++i) gap = std::max(gap, std::abs(again.solution[i] - s.solution[i]));
       EXPECT_LT(gap, 1e-12) << s.shape;
       EXPECT_EQ(again.iterations, s.fem_iterations) << s.shape;
+      // Started from the stored solution: at most one iteration, the same solution; from it
+      // perturbed by 1e-3 max|u| (a smooth wiggle, boundary included): fewer than from 0.
+      const PoissonOutcome warm = solve_sample(s, spec.solver, &s.solution);
+      EXPECT_LE(warm.iterations, 1) << s.shape;
+      gap = 0;
+      for (long i = 0; i < n; ++i) gap = std::max(gap, std::abs(warm.solution[i] - s.solution[i]));
+      EXPECT_LT(gap, 1e-12) << s.shape;
+      std::vector<double> near = s.solution;
+      for (long i = 0; i < n; ++i)
+        near[i] += 1e-3 * max_u * std::sin(9 * s.vertices[2 * i] + 7 * s.vertices[2 * i + 1]);
+      const PoissonOutcome nearly = solve_sample(s, spec.solver, &near);
+      EXPECT_LT(nearly.iterations, s.fem_iterations) << s.shape;
+      gap = 0;
+      for (long i = 0; i < n; ++i)
+        gap = std::max(gap, std::abs(nearly.solution[i] - s.solution[i]));
+      EXPECT_LT(gap, 1e-8 * max_u) << s.shape;
+      if (world_rank() == 0)
+        std::printf("%s: %ld CG iterations from 0, %ld from the solution, %ld from it + 1e-3\n",
+                    s.shape.c_str(), s.fem_iterations, warm.iterations, nearly.iterations);
       // Triangles counter-clockwise.
       for (long c = 0; c < s.cell_count(); ++c) {
         const long* t = &s.cells[3 * c];

@@ -59,6 +59,12 @@ struct Problem {
   std::array<double, 3> velocity{};   // advection–diffusion b
   double epsilon = 1.0;               // advection–diffusion ε
   std::vector<Condition> conditions;  // at least one Dirichlet condition
+  // Steady equations, P1 only: u at this rank's owned vertices in Result::vertex_values' order
+  // (empty: start from 0). The KSP starts from it (a nonzero initial guess) and stops, as from 0,
+  // at ||r|| ≤ rtol ||b||, so a good guess saves iterations; the Dirichlet values are imposed
+  // whatever the guess says there. With heat or order 2: ConfigError; another size than the
+  // owned vertices' count (on any rank): ConfigError on every rank.
+  std::vector<double> initial_guess;
   struct Time {
     double t_end = 1.0, dt = 1e-2;
     std::string scheme = "cn";  // cn | bdf2 | beuler
