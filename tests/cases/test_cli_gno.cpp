@@ -158,6 +158,10 @@ void expect_learns_unseen_shapes(const fs::path& run) {
   EXPECT_TRUE(sets["unseen"]["per_shape"].contains("ushape")) << sets.dump();
   EXPECT_TRUE(sets["unseen"]["per_shape"].contains("annulus")) << sets.dump();
   EXPECT_GT(m["ratio_unseen_to_seen"].get<double>(), 0.0);
+  // The finite-element CG started from the prediction needs no more iterations than from zero.
+  EXPECT_LE(m["warm_start_iterations"].get<double>(),
+            report_of(run)["baseline"]["iterations"].get<double>())
+      << m.dump();
   EXPECT_TRUE(fs::exists(run / "fields.h5"));
   EXPECT_TRUE(fs::exists(run / "fields.xdmf"));
 }
