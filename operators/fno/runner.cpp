@@ -823,6 +823,7 @@ class FnoRun {
     writer.attribute("case", m_ctx.case_name);
     writer.attribute("kind", std::string("fno"));
     writer.attribute("config", m_ctx.resolved_yaml);
+    writer.layout_attributes();
     std::vector<std::string> names;
     auto store = [&](const std::string& name, const double* values) {
       writer.write_field(name,

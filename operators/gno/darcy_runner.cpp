@@ -501,6 +501,7 @@ class DarcyRun {
     writer.attribute("case", m_ctx.case_name);
     writer.attribute("kind", std::string("gno"));
     writer.attribute("config", m_ctx.resolved_yaml);
+    writer.layout_attributes();
     std::vector<std::string> names;
     auto store = [&](const std::string& name, const double* values) {
       writer.write_field(name, grid.extract_owned(std::vector<double>(values, values + n)));
