@@ -39,6 +39,7 @@
 #include "karman/core/progress.hpp"
 #include "karman/core/random.hpp"
 #include "karman/core/timer.hpp"
+#include "karman/data/operator_dataset.hpp"
 #include "karman/io/hdf5.hpp"
 #include "karman/io/xdmf.hpp"
 #include "karman/nn/case_sections.hpp"
@@ -48,7 +49,6 @@
 #include "karman/run/method.hpp"
 #include "karman/run/outputs.hpp"
 #include "operators/fno/conservation.hpp"
-#include "operators/fno/dataset.hpp"
 #include "operators/fno/fno.hpp"
 #include "operators/fno/time_treatment.hpp"
 
@@ -74,7 +74,7 @@ struct EvaluationSpec {
 };
 
 struct FnoCase {
-  fno::DatasetSpec data;  // data.file empty: <run folder>/dataset.h5
+  data::DatasetSpec data;  // data.file empty: <run folder>/dataset.h5
   long train = 0, test = 0;
   fno::TimeMode time = fno::TimeMode::direct;  // model.time (Navier–Stokes)
   Normalize normalize = Normalize::per_point;
@@ -109,8 +109,8 @@ Normalize normalize_from_name(const std::string& name) {
 }
 
 // model.time: how a Navier–Stokes model treats the time records (the other problems have none).
-fno::TimeMode read_time_mode(const config::Node& model, const fno::DatasetSpec& data) {
-  if (data.problem != fno::Problem::navier_stokes) {
+fno::TimeMode read_time_mode(const config::Node& model, const data::DatasetSpec& data) {
+  if (data.problem != data::Problem::navier_stokes) {
     if (model.has("time"))
       model.fail("time", "a treatment of time records is for data.problem navier_stokes only");
     return fno::TimeMode::direct;
@@ -122,7 +122,7 @@ fno::TimeMode read_time_mode(const config::Node& model, const fno::DatasetSpec& 
 FnoCase read_fno_case(const config::Node& root) {
   FnoCase spec;
   const config::Node data = root.child("data");
-  spec.data = fno::read_dataset_spec(data);
+  spec.data = data::read_dataset_spec(data);
   spec.test = data.integer("test", std::min<long>(20, spec.data.samples / 5), 1);
   spec.train = data.integer("train", spec.data.samples - spec.test, 1);
   if (spec.train + spec.test > spec.data.samples)
@@ -136,9 +136,9 @@ FnoCase read_fno_case(const config::Node& root) {
   // u(·, 1) is ~60× smaller than u0 at ν = 0.1, and Adam's steps (~lr in every weight) are then
   // ~10% of the output: unnormalised, its test error swings between 1e-2 and 1e-1 from epoch to
   // epoch. Per channel it is also resolution-free (super-resolution).
-  const char* normalize = spec.data.problem == fno::Problem::burgers ? "per_channel"
-                          : autoregressive                           ? "none"
-                                                                     : "per_point";
+  const char* normalize = spec.data.problem == data::Problem::burgers ? "per_channel"
+                          : autoregressive                            ? "none"
+                                                                      : "per_point";
   spec.normalize = normalize_from_name(
       data.choice("normalize", {"per_point", "per_channel", "none"}, normalize));
   if (autoregressive && spec.normalize == Normalize::per_point)
@@ -186,7 +186,7 @@ FnoCase read_fno_case(const config::Node& root) {
                 "per_channel or none to evaluate on a finer grid");
   }
   spec.conservation = fno::read_conservation(eval);
-  if (spec.conservation.enabled() && spec.data.problem != fno::Problem::burgers)
+  if (spec.conservation.enabled() && spec.data.problem != data::Problem::burgers)
     eval.fail("conservation",
               "the conserved integral (∫u(·, 1) = ∫u0) is Burgers' only: data.problem burgers");
   return spec;
@@ -326,7 +326,7 @@ class FnoRun {
     double rel_l2_last = 0;  // mean over the samples, of the last output channel (time) alone
   };
 
-  bool navier_stokes() const { return m_spec.data.problem == fno::Problem::navier_stokes; }
+  bool navier_stokes() const { return m_spec.data.problem == data::Problem::navier_stokes; }
   bool autoregressive() const { return m_spec.time == fno::TimeMode::autoregressive; }
   std::string examples_text() const {
     if (!autoregressive()) return "samples";
@@ -348,15 +348,16 @@ class FnoRun {
                  ? (std::filesystem::path(m_ctx.dir->path()) / "dataset.h5").string()
                  : m_spec.data.file;
     if (exists_on_rank0(m_ctx.comm, m_path) &&
-        fno::inspect_dataset(m_ctx.comm, m_path).generator == fno::describe(m_spec.data)) {
+        data::inspect_dataset(m_ctx.comm, m_path).generator == data::describe(m_spec.data)) {
       log().info("dataset {}: made with these settings, reused", m_path);
       return;
     }
-    fno::GenerateOptions options;
+    data::GenerateOptions options;
     options.resume = m_ctx.resume;
     options.quiet = progress_quiet();
     options.config_yaml = m_ctx.resolved_yaml;
-    const fno::GenerateSummary s = fno::generate_dataset(m_ctx.comm, m_spec.data, m_path, options);
+    const data::GenerateSummary s =
+        data::generate_dataset(m_ctx.comm, m_spec.data, m_path, options);
     log().info("dataset {}: {} samples ({} solved, {} kept), {:.2f} s per solve", m_path, s.samples,
                s.solved, s.kept, s.solved > 0 ? s.solve_s / s.solved : 0.0);
   }
@@ -364,7 +365,7 @@ class FnoRun {
   // Every rank holds the whole training set (mini-batches are drawn from all of it) in the model
   // layout, inputs encoded, outputs raw (the loss is on decoded outputs, as the reference).
   void load_training_set() {
-    fno::OperatorData d = fno::read_operator_data(m_ctx.comm, m_path, 0, m_spec.train);
+    data::OperatorData d = data::read_operator_data(m_ctx.comm, m_path, 0, m_spec.train);
     m_space = d.grid;
     m_space_points = product(d.grid);
     m_file_in = d.in_channels;
@@ -397,7 +398,7 @@ class FnoRun {
   // autoregressive: the whole trajectories [S·P, K + T], raw; the windows are cut (and encoded)
   // per batch, as a materialised set would be T times the trajectories. One normaliser for the
   // vorticity, wherever it sits in a window.
-  void load_trajectories(const fno::OperatorData& d) {
+  void load_trajectories(const data::OperatorData& d) {
     m_trajectories = channels_last<T>(
         fno::trajectories(d.inputs, d.outputs, d.count, m_file_in, m_file_out, m_space_points),
         d.count, m_file_in + m_file_out, m_space_points, "karman::fno::trajectories");
@@ -410,8 +411,8 @@ class FnoRun {
   // The held-out samples (the file's last `test`), this rank's share, raw.
   void load_test_set() {
     const auto [first, count] = my_share(m_ctx.comm, m_spec.test);
-    fno::OperatorData d = fno::read_operator_data(m_ctx.comm, m_path,
-                                                  m_spec.data.samples - m_spec.test + first, count);
+    data::OperatorData d = data::read_operator_data(
+        m_ctx.comm, m_path, m_spec.data.samples - m_spec.test + first, count);
     m_test_in = d.inputs;
     m_test_out = d.outputs;
     m_test_count = count;
@@ -748,26 +749,26 @@ class FnoRun {
   nlohmann::json compare_with_petsc(nlohmann::json& metrics) {
     const long k = std::min(m_spec.evaluation.baseline_samples, m_spec.test);
     const auto [first, count] = my_share(m_ctx.comm, k);
-    fno::DatasetSpec spec = m_spec.data;
+    data::DatasetSpec spec = m_spec.data;
     if (m_spec.evaluation.baseline_rtol > 0)
       spec.darcy.solver.rtol = m_spec.evaluation.baseline_rtol;
-    const bool darcy = spec.problem == fno::Problem::darcy;
+    const bool darcy = spec.problem == data::Problem::darcy;
     const long nodes = m_space.back();
     double local[5] = {0, 0, 0, 0, 0};  // solve_s, iterations, rel_l2, warm iterations, warm_s
     solvers::SolveStats last;
     const long out_size = m_file_out * m_space_points;
     for (long i = 0; i < count; ++i) {
       // Test sample first + i (the test set is the file's last `test` samples).
-      const fno::OperatorData d = fno::read_operator_data(
+      const data::OperatorData d = data::read_operator_data(
           MPI_COMM_SELF, m_path, m_spec.data.samples - m_spec.test + first + i, 1);
-      const fno::SolveOutcome cold = fno::solve_given(spec, d.inputs, nodes);
+      const data::SolveOutcome cold = data::solve_given(spec, d.inputs, nodes);
       local[0] += cold.wall_s;
       local[1] += static_cast<double>(cold.iterations);
       local[2] += relative_l2(cold.solution, d.outputs, 0, out_size);
       last = cold.stats;
       if (darcy) {  // the hybrid solve: CG from the FNO's prediction
         const std::vector<double> guess = predict_file(d.inputs, 1, m_space);
-        const fno::SolveOutcome warm = fno::solve_given(spec, d.inputs, nodes, &guess);
+        const data::SolveOutcome warm = data::solve_given(spec, d.inputs, nodes, &guess);
         local[3] += static_cast<double>(warm.iterations);
         local[4] += warm.wall_s;
       }
@@ -800,7 +801,7 @@ class FnoRun {
     double local = 0, sum = 0;
     for (long i = 0; i < count; ++i) {
       const long sample = m_spec.data.samples - m_spec.test + first + i;
-      const fno::Instance instance = fno::solve_instance(m_spec.data, sample, nodes);
+      const data::Instance instance = data::solve_instance(m_spec.data, sample, nodes);
       const std::vector<double> p = predict_file(instance.inputs, 1, fine);
       local += relative_l2(p, instance.outputs, 0, instance.outputs.size());
     }
@@ -815,8 +816,8 @@ class FnoRun {
   void write_fields() {
     const long k = m_spec.evaluation.fields;
     if (k == 0) return;
-    const fno::OperatorData d =
-        fno::read_operator_data(m_ctx.comm, m_path, m_spec.data.samples - m_spec.test, k);
+    const data::OperatorData d =
+        data::read_operator_data(m_ctx.comm, m_path, m_spec.data.samples - m_spec.test, k);
     const std::vector<double> prediction = predict_file(d.inputs, k, m_space);
     mesh::StructuredGrid grid(m_ctx.comm, m_spec.data.grid(m_space.back()));
     io::FieldWriter writer(m_ctx.dir->staged("fields.h5"), grid);
@@ -892,8 +893,8 @@ class FnoMethod : public Method {
   std::string summary() const override {
     return fmt::format(
         "kind fno, {} dataset ({} samples: {} train, {} test),{} width {}, {} layers, {}",
-        fno::to_string(m_spec.data.problem), m_spec.data.samples, m_spec.train, m_spec.test,
-        m_spec.data.problem == fno::Problem::navier_stokes
+        data::to_string(m_spec.data.problem), m_spec.data.samples, m_spec.train, m_spec.test,
+        m_spec.data.problem == data::Problem::navier_stokes
             ? " " + fno::to_string(m_spec.time) + " model,"
             : std::string(),
         m_spec.model.width, m_spec.model.layers, m_precision);

@@ -2,7 +2,7 @@
 // How an FNO treats the time records of a Navier–Stokes sample (kind fno, `model.time`).
 //
 // A file sample holds K given states and T states to predict, channels-first on the periodic
-// grid of P = ny·nx points (operators/fno/dataset.hpp):
+// grid of P = ny·nx points (karman/data/operator_dataset.hpp):
 //   inputs [K, P] = w(t = 1 … K),   outputs [T, P] = w(t = K+1 … K+T).
 // The three treatments of Li et al. (2021) map them to what the FNO sees:
 //   direct          a 2D FNO, K channels in, T channels out, all at once (the file's own layout);

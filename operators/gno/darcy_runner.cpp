@@ -27,6 +27,7 @@
 #include "karman/core/progress.hpp"
 #include "karman/core/random.hpp"
 #include "karman/core/timer.hpp"
+#include "karman/data/operator_dataset.hpp"
 #include "karman/io/hdf5.hpp"
 #include "karman/io/xdmf.hpp"
 #include "karman/mesh/grid.hpp"
@@ -34,7 +35,6 @@
 #include "karman/nn/kernel_integral.hpp"
 #include "karman/nn/loss.hpp"
 #include "karman/run/outputs.hpp"
-#include "operators/fno/dataset.hpp"
 #include "operators/gno/grid_graph.hpp"
 #include "operators/gno/model.hpp"
 #include "operators/gno/runner.hpp"
@@ -55,7 +55,7 @@ struct DarcyEvaluation {
 };
 
 struct DarcyCase {
-  fno::DatasetSpec data;  // stored at data.resolution (stride 1); data.stride: the training grid
+  data::DatasetSpec data;  // stored at data.resolution (stride 1); data.stride: the training grid
   long train = 100, test = 40;
   ModelSpec model;
   double radius = 0.1;
@@ -64,7 +64,7 @@ struct DarcyCase {
 };
 
 // The grid with `nodes` per side must be the stored one subsampled by an integer stride.
-long stride_to(const fno::DatasetSpec& data, long nodes) {
+long stride_to(const data::DatasetSpec& data, long nodes) {
   if (nodes < 2 || (data.resolution - 1) % (nodes - 1) != 0) return 0;
   return (data.resolution - 1) / (nodes - 1);
 }
@@ -72,8 +72,8 @@ long stride_to(const fno::DatasetSpec& data, long nodes) {
 DarcyCase read_darcy_case(const config::Node& root) {
   DarcyCase spec;
   const config::Node data = root.child("data");
-  spec.data = fno::read_dataset_spec(data);
-  if (spec.data.problem != fno::Problem::darcy)
+  spec.data = data::read_dataset_spec(data);
+  if (spec.data.problem != data::Problem::darcy)
     data.fail("problem", "kind gno runs darcy (a grid) or poisson_shapes (meshes)");
   if (spec.data.training_resolution() < 4)
     data.fail("stride", "the training grid needs at least 4 nodes per side");
@@ -235,16 +235,16 @@ class DarcyRun {
                  ? (std::filesystem::path(m_ctx.dir->path()) / "dataset.h5").string()
                  : m_stored.file;
     if (exists_on_rank0(m_ctx.comm, m_path) &&
-        fno::inspect_dataset(m_ctx.comm, m_path).generator == fno::describe(m_stored)) {
+        data::inspect_dataset(m_ctx.comm, m_path).generator == data::describe(m_stored)) {
       log().info("dataset {}: made with these settings, reused", m_path);
       return;
     }
-    fno::GenerateOptions options;
+    data::GenerateOptions options;
     options.resume = m_ctx.resume;
     options.quiet = progress_quiet();
     options.config_yaml = m_ctx.resolved_yaml;
     const Timer clock;
-    const fno::GenerateSummary s = fno::generate_dataset(m_ctx.comm, m_stored, m_path, options);
+    const data::GenerateSummary s = data::generate_dataset(m_ctx.comm, m_stored, m_path, options);
     m_data_s = clock.seconds();
     log().info("dataset {}: {} Darcy samples at {}² ({} solved, {} kept), {:.3f} s per solve",
                m_path, s.samples, m_stored.resolution, s.solved, s.kept,
@@ -254,8 +254,8 @@ class DarcyRun {
   // Samples [first, first + count) at `side` nodes per side: a [count, N] and u [count, N].
   void read(long first, long count, long side, std::vector<double>& a,
             std::vector<double>& u) const {
-    const fno::OperatorData d = fno::read_operator_data(MPI_COMM_SELF, m_path, first, count,
-                                                        stride_to(m_stored, side), 1, 1);
+    const data::OperatorData d = data::read_operator_data(MPI_COMM_SELF, m_path, first, count,
+                                                          stride_to(m_stored, side), 1, 1);
     a = d.inputs;
     u = d.outputs;
   }
@@ -452,7 +452,7 @@ class DarcyRun {
   nlohmann::json compare_with_petsc(nlohmann::json& metrics) {
     const long k = std::min(m_spec.evaluation.baseline_samples, m_spec.test);
     const auto [first, count] = my_share(m_ctx.comm, k);
-    fno::DatasetSpec spec = m_spec.data;
+    data::DatasetSpec spec = m_spec.data;
     spec.darcy.solver.rtol = m_spec.evaluation.baseline_rtol;
     const long n = m_graph.nodes();
     double local[5] = {0, 0, 0, 0, 0};  // solve_s, iterations, rel_l2, warm iterations, warm_s
@@ -461,13 +461,13 @@ class DarcyRun {
       const long s = first + i;
       const std::vector<double> a(m_test_a.begin() + s * n, m_test_a.begin() + (s + 1) * n);
       const std::vector<double> u(m_test_u.begin() + s * n, m_test_u.begin() + (s + 1) * n);
-      const fno::SolveOutcome cold = fno::solve_given(spec, a, m_side);
+      const data::SolveOutcome cold = data::solve_given(spec, a, m_side);
       local[0] += cold.wall_s;
       local[1] += static_cast<double>(cold.iterations);
       local[2] += relative_l2(cold.solution, u, 0, n);
       last = cold.stats;
       const std::vector<double> guess = predict(m_graph, m_test_a, {s});
-      const fno::SolveOutcome warm = fno::solve_given(spec, a, m_side, &guess);
+      const data::SolveOutcome warm = data::solve_given(spec, a, m_side, &guess);
       local[3] += static_cast<double>(warm.iterations);
       local[4] += warm.wall_s;
     }
@@ -524,7 +524,7 @@ class DarcyRun {
 
   const DarcyCase& m_spec;
   RunContext& m_ctx;
-  fno::DatasetSpec m_stored;
+  data::DatasetSpec m_stored;
   std::string m_path;
   double m_data_s = 0.0;
   long m_side = 0;

@@ -1,9 +1,9 @@
 #include "methods.hpp"
 
 #include "karman/core/error.hpp"
+#include "karman/run/dataset.hpp"
 #include "karman/run/fit.hpp"
 #include "karman/run/reference.hpp"
-#include "operators/fno/dataset_runner.hpp"
 #include "operators/fno/runner.hpp"
 #include "operators/gno/runner.hpp"
 #include "operators/mppde/runner.hpp"
@@ -36,7 +36,7 @@ const std::vector<MethodEntry>& registered_methods() {
        "operator-learning dataset (FNO) of PETSc solves, HDF5",
        "float64",
        {"float64"},
-       fno::make_dataset_method},
+       run::make_dataset_method},
       {"fno",
        "Fourier neural operator trained on a PETSc-made dataset, timed against PETSc",
        "float32",

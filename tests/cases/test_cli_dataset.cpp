@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "operators/fno/dataset.hpp"
+#include "karman/data/operator_dataset.hpp"
 #include "support/cli.hpp"
 #include "support/kill.hpp"
 
@@ -75,8 +75,8 @@ TEST(CliDataset, KilledGenerationResumesToTheSameFile) {
   EXPECT_NE(read_text(dir / "killed" / "log.txt").find("resuming"), std::string::npos);
 
   const auto read = [&](const char* run) {
-    return karman::fno::read_operator_data(MPI_COMM_SELF, (dir / run / "dataset.h5").string(), 0,
-                                           kSamples);
+    return karman::data::read_operator_data(MPI_COMM_SELF, (dir / run / "dataset.h5").string(), 0,
+                                            kSamples);
   };
   const auto a = read("full"), b = read("killed");
   EXPECT_TRUE(a.inputs == b.inputs);

@@ -13,7 +13,7 @@
 
 #include "karman/config/node.hpp"
 #include "karman/core/error.hpp"
-#include "operators/fno/dataset.hpp"
+#include "karman/data/operator_dataset.hpp"
 #include "support/fno_dataset.hpp"
 
 using namespace karman;
@@ -22,11 +22,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fno::DatasetSpec small_darcy() {
+data::DatasetSpec small_darcy() {
   return spec_from("{problem: darcy, samples: 5, seed: 7, resolution: 33, stride: 2}", "darcy");
 }
 
-fno::DatasetSpec small_burgers() {
+data::DatasetSpec small_burgers() {
   return spec_from("{problem: burgers, samples: 5, seed: 3, resolution: 256, stride: 4}",
                    "burgers");
 }
@@ -43,18 +43,18 @@ double mean(const std::vector<double>& v) {
 
 // Generation on all ranks equals, bitwise, a single-process generation (rank 0 alone on
 // MPI_COMM_SELF) and each sample's solve_instance; the attributes describe the generation.
-void check_against_one_process(const fno::DatasetSpec& spec, const std::string& stem) {
+void check_against_one_process(const data::DatasetSpec& spec, const std::string& stem) {
   const std::string path = file_name(stem), alone = file_name(stem + "_alone");
   remove_dataset(path);
   remove_dataset(alone);
-  fno::GenerateOptions options;
+  data::GenerateOptions options;
   options.quiet = true;
   options.config_yaml = "data: {test: " + stem + "}";
-  const auto summary = fno::generate_dataset(world(), spec, path, options);
+  const auto summary = data::generate_dataset(world(), spec, path, options);
   EXPECT_TRUE(summary.complete);
   EXPECT_EQ(summary.solved, spec.samples);
   EXPECT_GT(summary.mean_iterations, 0.0);
-  if (world_rank() == 0) fno::generate_dataset(MPI_COMM_SELF, spec, alone, options);
+  if (world_rank() == 0) data::generate_dataset(MPI_COMM_SELF, spec, alone, options);
   MPI_Barrier(world());
   EXPECT_FALSE(fs::exists(path + ".partial"));
 
@@ -70,20 +70,20 @@ void check_against_one_process(const fno::DatasetSpec& spec, const std::string& 
 
   // Each rank re-solves one sample (the last rank the last one) on its own.
   const long k = world_rank() * (spec.samples - 1) / std::max(1, world_size() - 1);
-  const auto instance = fno::solve_instance(spec, k, spec.resolution);
-  EXPECT_TRUE(fno::subsample(spec, instance.inputs, spec.resolution, spec.stride) ==
+  const auto instance = data::solve_instance(spec, k, spec.resolution);
+  EXPECT_TRUE(data::subsample(spec, instance.inputs, spec.resolution, spec.stride) ==
               sample_of(data.inputs, spec.samples, k));
-  EXPECT_TRUE(fno::subsample(spec, instance.outputs, spec.resolution, spec.stride) ==
+  EXPECT_TRUE(data::subsample(spec, instance.outputs, spec.resolution, spec.stride) ==
               sample_of(data.outputs, spec.samples, k));
   EXPECT_GT(norm(instance.outputs), 0.0);
 
-  const auto info = fno::inspect_dataset(world(), path, 1, 1);
+  const auto info = data::inspect_dataset(world(), path, 1, 1);
   EXPECT_EQ(info.samples, spec.samples);
-  EXPECT_EQ(info.problem, fno::to_string(spec.problem));
+  EXPECT_EQ(info.problem, data::to_string(spec.problem));
   EXPECT_EQ(info.seed, static_cast<long>(spec.seed));
   EXPECT_EQ(info.resolution, spec.resolution);
   EXPECT_EQ(info.stride, spec.stride);
-  EXPECT_EQ(info.generator, fno::describe(spec));
+  EXPECT_EQ(info.generator, data::describe(spec));
   EXPECT_EQ(info.config, options.config_yaml);
 }
 
@@ -97,7 +97,7 @@ TEST(FnoDataset, BurgersIsTheSameOnAnyRankCount) {
 
 TEST(FnoDataset, DarcyInputIsTheThresholdedFieldAndTheSolutionVanishesOnTheBoundary) {
   const auto spec = small_darcy();
-  const auto instance = fno::solve_instance(spec, 0, spec.resolution);
+  const auto instance = data::solve_instance(spec, 0, spec.resolution);
   long high = 0;
   for (double a : instance.inputs) {
     EXPECT_TRUE(a == 12.0 || a == 3.0) << a;
@@ -124,19 +124,19 @@ TEST(FnoDataset, ResumedGenerationEqualsAnUninterruptedOne) {
   const std::string whole = file_name("darcy_whole"), resumed = file_name("darcy_resumed");
   remove_dataset(whole);
   remove_dataset(resumed);
-  fno::GenerateOptions options;
+  data::GenerateOptions options;
   options.quiet = true;
-  fno::generate_dataset(world(), spec, whole, options);
+  data::generate_dataset(world(), spec, whole, options);
 
   // Interrupted after one round: one sample per rank is in, the file is still .partial.
   options.stop_after = 1;
-  auto first = fno::generate_dataset(world(), spec, resumed, options);
+  auto first = data::generate_dataset(world(), spec, resumed, options);
   EXPECT_FALSE(first.complete);
   EXPECT_EQ(first.solved, world_size());
   EXPECT_FALSE(fs::exists(resumed));
   EXPECT_TRUE(fs::exists(resumed + ".partial"));
   const std::string incomplete =
-      config_error([&] { fno::inspect_dataset(world(), resumed + ".partial"); });
+      config_error([&] { data::inspect_dataset(world(), resumed + ".partial"); });
   EXPECT_TRUE(contains(incomplete, resumed + ".partial: dataset /complete: sample")) << incomplete;
   EXPECT_TRUE(contains(incomplete, "not complete")) << incomplete;
 
@@ -146,11 +146,11 @@ TEST(FnoDataset, ResumedGenerationEqualsAnUninterruptedOne) {
   options.stop_after = -1;
   options.resume = true;
   const std::string mismatch =
-      config_error([&] { fno::generate_dataset(world(), other, resumed, options); });
+      config_error([&] { data::generate_dataset(world(), other, resumed, options); });
   EXPECT_TRUE(contains(mismatch, resumed + ".partial")) << mismatch;
   EXPECT_TRUE(contains(mismatch, "generator")) << mismatch;
 
-  const auto second = fno::generate_dataset(world(), spec, resumed, options);
+  const auto second = data::generate_dataset(world(), spec, resumed, options);
   EXPECT_TRUE(second.complete);
   EXPECT_EQ(second.kept, world_size());
   EXPECT_EQ(second.solved, spec.samples - world_size());
@@ -160,7 +160,7 @@ TEST(FnoDataset, ResumedGenerationEqualsAnUninterruptedOne) {
   EXPECT_TRUE(a.outputs == b.outputs);
 
   // Resuming a finished dataset solves nothing.
-  const auto third = fno::generate_dataset(world(), spec, resumed, options);
+  const auto third = data::generate_dataset(world(), spec, resumed, options);
   EXPECT_TRUE(third.complete);
   EXPECT_EQ(third.solved, 0);
   EXPECT_EQ(third.kept, spec.samples);
@@ -170,13 +170,13 @@ TEST(FnoDataset, ReaderReadsAShareWithAStride) {
   const auto spec = small_darcy();
   const std::string path = file_name("darcy_share");
   remove_dataset(path);
-  fno::GenerateOptions options;
+  data::GenerateOptions options;
   options.quiet = true;
-  fno::generate_dataset(world(), spec, path, options);
+  data::generate_dataset(world(), spec, path, options);
   const auto all = read_all(path);
   // Rank r reads sample r + 1 at every second node.
   const long k = 1 + world_rank();
-  const auto part = fno::read_operator_data(world(), path, k, 1, 2);
+  const auto part = data::read_operator_data(world(), path, k, 1, 2);
   const long m = spec.training_resolution(), coarse = (m - 1) / 2 + 1;
   EXPECT_EQ(part.grid, (std::vector<long>{coarse, coarse}));
   EXPECT_EQ(part.first, k);
@@ -221,7 +221,7 @@ void write_file(const std::string& path, const std::vector<std::pair<std::string
 // The reader's message for a file, checked to name the file.
 std::string rejection(const std::string& path, long expected_in = -1) {
   const std::string message =
-      config_error([&] { fno::read_operator_data(world(), path, 0, 2, 1, expected_in, 1); });
+      config_error([&] { data::read_operator_data(world(), path, 0, 2, 1, expected_in, 1); });
   EXPECT_TRUE(contains(message, path + ": ")) << message;
   return message;
 }
@@ -280,7 +280,7 @@ TEST(FnoDatasetReader, RejectsBadFilesNamingFileAndDataset) {
   // A good file of the same shape reads.
   const std::string good = file_name("good_small");
   write_file(good, {{"inputs", array({2, 1, 8})}, {"outputs", array({2, 1, 8}, 2.0)}});
-  const auto data = fno::read_operator_data(world(), good, 0, 2, 1, 1, 1);
+  const auto data = data::read_operator_data(world(), good, 0, 2, 1, 1, 1);
   EXPECT_EQ(data.outputs, std::vector<double>(16, 2.0));
 }
 
@@ -307,13 +307,13 @@ TEST(FnoDatasetSpec, BadValuesNameTheirKey) {
 // approach the fine one at the common nodes as the grid is refined.
 TEST(FnoDatasetPhysics, DarcySolutionConvergesUnderRefinement) {
   const auto spec = spec_from("{problem: darcy, samples: 1, seed: 11, resolution: 129}", "conv");
-  const auto fine = fno::solve_given(spec, fno::sample_input(spec, 0, 129), 129);
+  const auto fine = data::solve_given(spec, data::sample_input(spec, 0, 129), 129);
   const auto at33 = [&](const std::vector<double>& u, long n) {
-    return fno::subsample(spec, u, n, (n - 1) / 32);
+    return data::subsample(spec, u, n, (n - 1) / 32);
   };
   const auto reference = at33(fine.solution, 129);
-  const auto u33 = fno::solve_given(spec, fno::sample_input(spec, 0, 33), 33);
-  const auto u65 = fno::solve_given(spec, fno::sample_input(spec, 0, 65), 65);
+  const auto u33 = data::solve_given(spec, data::sample_input(spec, 0, 33), 33);
+  const auto u65 = data::solve_given(spec, data::sample_input(spec, 0, 65), 65);
   const double e33 = relative_difference(at33(u33.solution, 33), reference);
   const double e65 = relative_difference(at33(u65.solution, 65), reference);
   EXPECT_LT(e65, 0.7 * e33) << "e33 " << e33 << " e65 " << e65;
@@ -328,11 +328,11 @@ TEST(FnoDatasetPhysics, DarcySolutionConvergesUnderRefinement) {
 // tolerance, and the answer is the same.
 TEST(FnoDatasetPhysics, DarcyWarmStartSavesIterations) {
   const auto spec = small_darcy();
-  const auto a = fno::sample_input(spec, 1, spec.resolution);
-  const auto cold = fno::solve_given(spec, a, spec.resolution);
+  const auto a = data::sample_input(spec, 1, spec.resolution);
+  const auto cold = data::solve_given(spec, a, spec.resolution);
   std::vector<double> guess(cold.solution);
   for (double& u : guess) u *= 1.0 + 1e-4;  // a close prediction
-  const auto warm = fno::solve_given(spec, a, spec.resolution, &guess);
+  const auto warm = data::solve_given(spec, a, spec.resolution, &guess);
   EXPECT_LT(warm.iterations, cold.iterations);
   EXPECT_LT(relative_difference(warm.solution, cold.solution), 1e-8);
 }
@@ -340,9 +340,9 @@ TEST(FnoDatasetPhysics, DarcyWarmStartSavesIterations) {
 // Periodic Burgers in conservation form keeps the mean of u to round-off, while u itself changes.
 TEST(FnoDatasetPhysics, BurgersKeepsTheMeanOfU) {
   const auto spec = small_burgers();
-  auto u0 = fno::sample_input(spec, 2, spec.resolution);
+  auto u0 = data::sample_input(spec, 2, spec.resolution);
   for (double& u : u0) u += 0.3;  // a non-zero mean, advected
-  const auto result = fno::solve_given(spec, u0, spec.resolution);
+  const auto result = data::solve_given(spec, u0, spec.resolution);
   EXPECT_NEAR(mean(result.solution), mean(u0), 1e-12);
   EXPECT_GT(relative_difference(result.solution, u0), 0.1);
   EXPECT_EQ(result.stats.ts, "rosw");

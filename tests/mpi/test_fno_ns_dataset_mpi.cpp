@@ -12,8 +12,8 @@
 #include "karman/config/node.hpp"
 #include "karman/core/error.hpp"
 #include "karman/core/random.hpp"
+#include "karman/data/operator_dataset.hpp"
 #include "karman/solvers/vorticity.hpp"
-#include "operators/fno/dataset.hpp"
 #include "support/fno_dataset.hpp"
 
 using namespace karman;
@@ -23,7 +23,7 @@ namespace fs = std::filesystem;
 namespace {
 
 // 32² (fine 32 or 64), records t = 1 … 12: 10 input channels, 2 output channels.
-fno::DatasetSpec small_ns(long resolution, long stride, const std::string& stem) {
+data::DatasetSpec small_ns(long resolution, long stride, const std::string& stem) {
   return spec_from(
       "{problem: navier_stokes, samples: 4, seed: 5, resolution: " + std::to_string(resolution) +
           ", stride: " + std::to_string(stride) + ", navier_stokes: {t_end: 12}}",
@@ -49,15 +49,15 @@ TEST(FnoNavierStokesDataset, IsTheSameOnAnyRankCount) {
   const std::string path = file_name("ns_ranks"), alone = file_name("ns_ranks_alone");
   remove_dataset(path);
   remove_dataset(alone);
-  fno::GenerateOptions options;
+  data::GenerateOptions options;
   options.quiet = true;
   options.config_yaml = "data: {test: ns_ranks}";
-  const auto summary = fno::generate_dataset(world(), spec, path, options);
+  const auto summary = data::generate_dataset(world(), spec, path, options);
   EXPECT_TRUE(summary.complete);
   EXPECT_EQ(summary.solved, spec.samples);
   EXPECT_EQ(summary.mean_iterations, 12 * 50);  // time steps: dt = 1.28 / 64 = 0.02
   EXPECT_EQ(summary.stats.ts, "pseudo-spectral CN/AB2");
-  if (world_rank() == 0) fno::generate_dataset(MPI_COMM_SELF, spec, alone, options);
+  if (world_rank() == 0) data::generate_dataset(MPI_COMM_SELF, spec, alone, options);
   MPI_Barrier(world());
 
   const auto data = read_all(path);
@@ -71,17 +71,17 @@ TEST(FnoNavierStokesDataset, IsTheSameOnAnyRankCount) {
 
   // Each rank re-makes one sample on its own, at the training resolution.
   const long k = world_rank() * (spec.samples - 1) / std::max(1, world_size() - 1);
-  const auto instance = fno::solve_instance(spec, k, 32);
+  const auto instance = data::solve_instance(spec, k, 32);
   EXPECT_TRUE(instance.inputs == sample_of(data.inputs, spec.samples, k));
   EXPECT_TRUE(instance.outputs == sample_of(data.outputs, spec.samples, k));
-  EXPECT_TRUE(fno::sample_input(spec, k, 32) == instance.inputs);
+  EXPECT_TRUE(data::sample_input(spec, k, 32) == instance.inputs);
 
-  const auto info = fno::inspect_dataset(world(), path, 10, 2);
+  const auto info = data::inspect_dataset(world(), path, 10, 2);
   EXPECT_EQ(info.problem, "navier_stokes");
   EXPECT_EQ(info.grid, (std::vector<long>{32, 32}));
   EXPECT_EQ(info.resolution, 64);
   EXPECT_EQ(info.stride, 2);
-  EXPECT_EQ(info.generator, fno::describe(spec));
+  EXPECT_EQ(info.generator, data::describe(spec));
 }
 
 // An interrupted generation resumed ends with the uninterrupted file (the multi-channel 2D layout
@@ -91,14 +91,14 @@ TEST(FnoNavierStokesDataset, ResumedGenerationEqualsAnUninterruptedOne) {
   const std::string whole = file_name("ns_whole"), resumed = file_name("ns_resumed");
   remove_dataset(whole);
   remove_dataset(resumed);
-  fno::GenerateOptions options;
+  data::GenerateOptions options;
   options.quiet = true;
-  fno::generate_dataset(world(), spec, whole, options);
+  data::generate_dataset(world(), spec, whole, options);
   options.stop_after = 1;
-  EXPECT_FALSE(fno::generate_dataset(world(), spec, resumed, options).complete);
+  EXPECT_FALSE(data::generate_dataset(world(), spec, resumed, options).complete);
   options.stop_after = -1;
   options.resume = true;
-  const auto second = fno::generate_dataset(world(), spec, resumed, options);
+  const auto second = data::generate_dataset(world(), spec, resumed, options);
   EXPECT_TRUE(second.complete);
   EXPECT_EQ(second.kept, world_size());
   const auto a = read_all(whole), b = read_all(resumed);
@@ -114,7 +114,7 @@ TEST(FnoNavierStokesDataset, ChannelsAreTheSolverRecordsFromTheFnoInitialField) 
   ASSERT_EQ(spec.out_channels(), 2);
   ASSERT_EQ(spec.dim(), 2);
   const long k = 1 + world_rank();
-  const auto instance = fno::solve_instance(spec, k, 32);
+  const auto instance = data::solve_instance(spec, k, 32);
 
   solvers::VorticitySpec direct;
   direct.n = 32;
@@ -130,7 +130,7 @@ TEST(FnoNavierStokesDataset, ChannelsAreTheSolverRecordsFromTheFnoInitialField) 
   // A flow, not a constant: the records change over the output window.
   EXPECT_GT(relative_difference(records(result, 11, 1), records(result, 9, 1)), 1e-3);
   // The subsampled inputs are the fine records subsampled (a stride of 2 from 32).
-  EXPECT_TRUE(fno::sample_input(spec, k, 16) == fno::subsample(spec, instance.inputs, 32, 2));
+  EXPECT_TRUE(data::sample_input(spec, k, 16) == data::subsample(spec, instance.inputs, 32, 2));
 }
 
 // The baseline continues from the last input record: at the data's resolution it reproduces the
@@ -139,8 +139,8 @@ TEST(FnoNavierStokesDataset, ChannelsAreTheSolverRecordsFromTheFnoInitialField) 
 TEST(FnoNavierStokesDataset, BaselineFromTheInputsReproducesTheOutputs) {
   const auto spec = small_ns(32, 1, "baseline");
   const long k = world_rank();
-  const auto instance = fno::solve_instance(spec, k, 32);
-  const auto fine = fno::solve_given(spec, instance.inputs, 32);
+  const auto instance = data::solve_instance(spec, k, 32);
+  const auto fine = data::solve_given(spec, instance.inputs, 32);
   const double fine_error = relative_difference(fine.solution, instance.outputs);
   EXPECT_LT(fine_error, 2e-6);  // measured 1e-7 to 2e-7
   EXPECT_EQ(fine.stats.ts, "pseudo-spectral CN/AB2");
@@ -151,11 +151,11 @@ TEST(FnoNavierStokesDataset, BaselineFromTheInputsReproducesTheOutputs) {
   EXPECT_EQ(fine.stats.options[0].first, "dt");
   EXPECT_DOUBLE_EQ(std::stod(fine.stats.options[0].second), 0.04);
 
-  const auto coarse_inputs = fno::subsample(spec, instance.inputs, 32, 2);
-  const auto coarse = fno::solve_given(spec, coarse_inputs, 16);
+  const auto coarse_inputs = data::subsample(spec, instance.inputs, 32, 2);
+  const auto coarse = data::solve_given(spec, coarse_inputs, 16);
   EXPECT_EQ(coarse.stats.steps, 2 * 13);  // dt scales with h: 0.08, reduced to 1/13
   const double coarse_error =
-      relative_difference(coarse.solution, fno::subsample(spec, instance.outputs, 32, 2));
+      relative_difference(coarse.solution, data::subsample(spec, instance.outputs, 32, 2));
   EXPECT_GT(coarse_error, 10.0 * fine_error);
   EXPECT_LT(coarse_error, 0.5);
   std::printf("    baseline vs data: %.2e at 32^2, %.2e at 16^2\n", fine_error, coarse_error);
@@ -166,7 +166,7 @@ TEST(FnoNavierStokesDataset, AnUnstableStepNamesTheDtKey) {
   const auto spec = spec_from(
       "{problem: navier_stokes, samples: 1, resolution: 32, navier_stokes: {t_end: 12, dt: 1}}",
       "unstable");
-  const std::string message = config_error([&] { fno::solve_instance(spec, 0, 32); });
+  const std::string message = config_error([&] { data::solve_instance(spec, 0, 32); });
   EXPECT_TRUE(contains(message, "data.navier_stokes.dt: sample 0:")) << message;
   EXPECT_TRUE(contains(message, "unstable")) << message;
 }

@@ -10,7 +10,7 @@
 
 #include "karman/config/case.hpp"
 #include "karman/core/error.hpp"
-#include "operators/fno/dataset.hpp"
+#include "karman/data/operator_dataset.hpp"
 #include "support/mpi_world.hpp"
 
 namespace karman::test {
@@ -26,20 +26,20 @@ inline void remove_dataset(const std::string& path) {
 
 // A DatasetSpec through the case reader, from the YAML of a `data:` section (written to a file
 // named after `stem`, the rank count and the rank).
-inline fno::DatasetSpec spec_from(const std::string& data_yaml, const std::string& stem) {
+inline data::DatasetSpec spec_from(const std::string& data_yaml, const std::string& stem) {
   const std::string path =
       stem + "_np" + std::to_string(world_size()) + "_" + std::to_string(world_rank()) + ".yaml";
   std::ofstream(path) << "data: " << data_yaml << "\n";
   auto file = config::CaseFile::load(path);
-  fno::DatasetSpec spec = fno::read_dataset_spec(file.root().child("data"));
+  data::DatasetSpec spec = data::read_dataset_spec(file.root().child("data"));
   file.reject_unknown_keys();
   return spec;
 }
 
 // The whole dataset on every rank.
-inline fno::OperatorData read_all(const std::string& path) {
-  const auto info = fno::inspect_dataset(world(), path);
-  return fno::read_operator_data(world(), path, 0, info.samples);
+inline data::OperatorData read_all(const std::string& path) {
+  const auto info = data::inspect_dataset(world(), path);
+  return data::read_operator_data(world(), path, 0, info.samples);
 }
 
 // Sample k of a [N, C, points] block.

@@ -1,5 +1,5 @@
-// Operator-learning datasets from the PETSc reference solvers (see dataset.hpp for the layout).
-#include "operators/fno/dataset.hpp"
+// Operator-learning datasets from the PETSc reference solvers (operator_dataset.hpp: the layout).
+#include "karman/data/operator_dataset.hpp"
 
 #include <fmt/format.h>
 #include <hdf5.h>
@@ -11,7 +11,7 @@
 #include <exception>
 #include <limits>
 
-#include "io/hdf5_support.hpp"
+#include "../io/hdf5_support.hpp"
 #include "karman/core/collective.hpp"
 #include "karman/core/error.hpp"
 #include "karman/core/extents.hpp"
@@ -26,7 +26,7 @@
 #include "karman/solvers/transient.hpp"
 #include "karman/solvers/vorticity.hpp"
 
-namespace karman::fno {
+namespace karman::data {
 
 using namespace io::h5;
 
@@ -915,4 +915,4 @@ OperatorData read_operator_data(MPI_Comm comm, const std::string& path, long fir
   return data;
 }
 
-}  // namespace karman::fno
+}  // namespace karman::data

@@ -2,30 +2,26 @@
 // pseudo-spectral vorticity solver for Navier–Stokes; HDF5) generated with the samples split over
 // the ranks; `karman run --resume` continues an interrupted generation.
 
-#include "operators/fno/dataset_runner.hpp"
+#include "karman/run/dataset.hpp"
 
 #include <fmt/format.h>
 
 #include <filesystem>
 
 #include "karman/core/log.hpp"
+#include "karman/data/operator_dataset.hpp"
 #include "karman/run/method.hpp"
 #include "karman/run/outputs.hpp"
 #include "karman/solvers/elliptic.hpp"
-#include "operators/fno/dataset.hpp"
 
-namespace karman::fno {
+namespace karman::run {
 namespace {
-
-using run::baseline_json;
-using run::Method;
-using run::RunContext;
 
 class DatasetMethod : public Method {
  public:
   // float64 only (solved and stored in PETSc's scalar type): the registry refuses any other.
   void read(const config::Node& root, const std::string&) override {
-    m_spec = fno::read_dataset_spec(root.child("data"));
+    m_spec = data::read_dataset_spec(root.child("data"));
     if (!uses_petsc()) return;  // the vorticity solver has no KSP to check
     try {
       solvers::check_solver_names(solver());
@@ -34,7 +30,7 @@ class DatasetMethod : public Method {
       std::string message = e.what();
       const std::size_t at = message.rfind(": solver.");
       if (at != std::string::npos)
-        message.insert(at + 2, fmt::format("data.{}.", fno::to_string(m_spec.problem)));
+        message.insert(at + 2, fmt::format("data.{}.", data::to_string(m_spec.problem)));
       throw ConfigError(message);
     }
   }
@@ -42,7 +38,7 @@ class DatasetMethod : public Method {
   std::string summary() const override {
     const long m = m_spec.training_resolution();
     return fmt::format("kind dataset, {}, {} samples at {} (fine {}, stride {}), {}",
-                       fno::to_string(m_spec.problem), m_spec.samples,
+                       data::to_string(m_spec.problem), m_spec.samples,
                        m_spec.dim() == 2 ? fmt::format("{}x{}", m, m) : std::to_string(m),
                        m_spec.resolution, m_spec.stride, solver_name());
   }
@@ -52,11 +48,11 @@ class DatasetMethod : public Method {
     const std::string path = m_spec.file.empty()
                                  ? (std::filesystem::path(ctx.dir->path()) / "dataset.h5").string()
                                  : m_spec.file;
-    fno::GenerateOptions options;
+    data::GenerateOptions options;
     options.resume = ctx.resume;
     options.config_yaml = ctx.resolved_yaml;
-    log().info("dataset {} on {} rank(s): {}", path, ctx.size, fno::describe(m_spec));
-    fno::GenerateSummary s = fno::generate_dataset(ctx.comm, m_spec, path, options);
+    log().info("dataset {} on {} rank(s): {}", path, ctx.size, data::describe(m_spec));
+    data::GenerateSummary s = data::generate_dataset(ctx.comm, m_spec, path, options);
     if (uses_petsc() && s.stats.ksp.empty())  // all kept
       s.stats.ksp = solver().ksp, s.stats.pc = solver().pc;
     if (!uses_petsc() && s.stats.ts.empty()) s.stats.ts = solver_name();
@@ -74,7 +70,7 @@ class DatasetMethod : public Method {
     if (!uses_petsc()) (*ctx.report)["baseline"]["solver"] = "karman vorticity (FFTW)";
     (*ctx.report)["baseline"]["solve_s_per_sample"] = per_sample;
     (*ctx.report)["dataset"] = {{"file", path},
-                                {"problem", fno::to_string(m_spec.problem)},
+                                {"problem", data::to_string(m_spec.problem)},
                                 {"resolution", m_spec.resolution},
                                 {"stride", m_spec.stride},
                                 {"training_resolution", m_spec.training_resolution()}};
@@ -83,10 +79,10 @@ class DatasetMethod : public Method {
 
  private:
   // Darcy and Burgers are PETSc solves; Navier–Stokes is Karman's pseudo-spectral solver.
-  bool uses_petsc() const { return m_spec.problem != fno::Problem::navier_stokes; }
+  bool uses_petsc() const { return m_spec.problem != data::Problem::navier_stokes; }
 
   const config::SolverSpec& solver() const {
-    return m_spec.problem == fno::Problem::darcy ? m_spec.darcy.solver : m_spec.burgers.solver;
+    return m_spec.problem == data::Problem::darcy ? m_spec.darcy.solver : m_spec.burgers.solver;
   }
 
   std::string solver_name() const {
@@ -94,11 +90,11 @@ class DatasetMethod : public Method {
                         : std::string("pseudo-spectral CN/AB2");
   }
 
-  fno::DatasetSpec m_spec;
+  data::DatasetSpec m_spec;
 };
 
 }  // namespace
 
 std::unique_ptr<Method> make_dataset_method() { return std::make_unique<DatasetMethod>(); }
 
-}  // namespace karman::fno
+}  // namespace karman::run
