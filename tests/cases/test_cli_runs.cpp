@@ -62,6 +62,24 @@ std::vector<std::string> shortening_overrides(const fs::path& case_file) {
     if (!root["mesh"]) sets.push_back("evaluation.baseline_trajectories=2");
     return sets;
   }
+  if (kind == "gno") {  // graph neural operators: a narrow model, one epoch, a short evaluation
+    sets = {"model.gno={width: 8, kernel_width: 8, depth: 2}",
+            "model.graph_network={hidden: 8, layers: 2}",
+            "training.batch_size=2",
+            "training.validate_every=0",
+            "training.stages=[{optimizer: adam, epochs: 1}]",
+            "evaluation.fields=1"};
+    if (root["data"]["problem"].as<std::string>() == "darcy") {
+      sets.insert(sets.end(),
+                  {"data.samples=6", "data.train=4", "data.test=2", "evaluation.resolutions=[31]",
+                   "evaluation.baseline_samples=1", "evaluation.zero_shot_samples=1"});
+    } else {
+      sets.insert(sets.end(), {"data.mesh_size=0.15",
+                               "data.sets={train: {samples: 4, shapes: [square, disk]}, "
+                               "held_out: {samples: 2, shapes: [lshape, annulus]}}"});
+    }
+    return sets;
+  }
   if (kind == "dataset" || kind == "fno") {
     // Datasets: few samples on a small fine grid (Navier–Stokes: also few time units).
     const std::string problem = root["data"]["problem"].as<std::string>();
