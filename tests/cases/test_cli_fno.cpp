@@ -16,7 +16,6 @@
 #include "support/checkpoints.hpp"
 #include "support/cli.hpp"
 #include "support/history.hpp"
-#include "support/kill.hpp"
 
 using namespace karman;
 using namespace karman::test;
@@ -139,27 +138,10 @@ TEST(CliFno, Float64TrainingHasTheSameHistoryOnTwoRanks) {
 }
 
 TEST(CliFno, KilledTrainingResumesToTheSameWeights) {
-  const fs::path dir = test_folder();
   const std::vector<std::string> every_epoch = {"--set", "training.checkpoint_every=1"};
-  const CliResult full = run_karman(dir, small_darcy("full", 12, every_epoch));
-  ASSERT_EQ(full.status, 0) << full;
-  const fs::path checkpoint = dir / "killed" / "checkpoint.h5";
-  const double killed_at =
-      kill_after_checkpoint(dir, small_darcy("killed", 12, every_epoch), checkpoint, 15);
-  EXPECT_GE(killed_at, 15);
-  EXPECT_LT(killed_at, 60);
-  EXPECT_FALSE(fs::exists(dir / "killed" / "report.json"));
-  auto args = small_darcy("killed", 12, every_epoch);
-  args.push_back("--resume");
-  const CliResult resumed = run_karman(dir, args);
-  ASSERT_EQ(resumed.status, 0) << resumed;
-  const auto a = parameters_of(dir / "full" / "checkpoint.h5");
-  const auto b = parameters_of(checkpoint);
-  ASSERT_EQ(a.size(), b.size());
-  for (const auto& [name, values] : a) EXPECT_TRUE(values == b.at(name)) << name << " differs";
-  EXPECT_EQ(report_of(dir / "full")["metrics"]["rel_l2"],
-            report_of(dir / "killed")["metrics"]["rel_l2"]);
-  std::printf("    killed at step %.0f of 60, resumed: weights identical\n", killed_at);
+  expect_killed_run_resumes(
+      test_folder(), [&](const std::string& run) { return small_darcy(run, 12, every_epoch); }, 15,
+      60, "rel_l2");
 }
 
 // cases/fno/navier_stokes2d.yaml made tiny: 24 trajectories on 32², 10 given states, T = 3.

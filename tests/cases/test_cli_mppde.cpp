@@ -11,7 +11,6 @@
 #include "karman/nn/checkpoint.hpp"
 #include "support/checkpoints.hpp"
 #include "support/cli.hpp"
-#include "support/kill.hpp"
 
 using namespace karman::test;
 
@@ -100,25 +99,9 @@ TEST(CliMppde, SmallE1TrainsAndIsComparedWithWenoAtEqualError) {
 // The pushforward's draws (trajectories, unroll counts, starts) are functions of the step, so a run
 // killed after a checkpoint and resumed takes exactly the steps of an uninterrupted one.
 TEST(CliMppde, KilledTrainingResumesToTheSameWeights) {
-  const fs::path dir = test_folder();
-  const CliResult full = run_karman(dir, tiny_e1("full", 8));
-  ASSERT_EQ(full.status, 0) << full;
-  const fs::path checkpoint = dir / "killed" / "checkpoint.h5";
-  const double killed_at = kill_after_checkpoint(dir, tiny_e1("killed", 8), checkpoint, 10);
-  EXPECT_GE(killed_at, 10);
-  EXPECT_LT(killed_at, 40);
-  EXPECT_FALSE(fs::exists(dir / "killed" / "report.json"));
-  auto args = tiny_e1("killed", 8);
-  args.push_back("--resume");
-  const CliResult resumed = run_karman(dir, args);
-  ASSERT_EQ(resumed.status, 0) << resumed;
-  const auto a = parameters_of(dir / "full" / "checkpoint.h5");
-  const auto b = parameters_of(checkpoint);
-  ASSERT_EQ(a.size(), b.size());
-  for (const auto& [name, values] : a) EXPECT_TRUE(values == b.at(name)) << name << " differs";
-  EXPECT_EQ(report_of(dir / "full")["metrics"]["accumulated_error"],
-            report_of(dir / "killed")["metrics"]["accumulated_error"]);
-  std::printf("    killed at step %.0f of 40, resumed: weights identical\n", killed_at);
+  expect_killed_run_resumes(
+      test_folder(), [](const std::string& run) { return tiny_e1(run, 8); }, 10, 40,
+      "accumulated_error");
 }
 
 TEST(CliMppde, UnknownExperimentIsOneLine) {

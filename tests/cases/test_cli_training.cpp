@@ -12,7 +12,6 @@
 #include "support/checkpoints.hpp"
 #include "support/cli.hpp"
 #include "support/history.hpp"
-#include "support/kill.hpp"
 
 using namespace karman;
 using namespace karman::test;
@@ -69,31 +68,10 @@ TEST(CliTraining, Fit2dReachesItsAccuracy) {
 }
 
 TEST(CliTraining, KilledRunResumesToTheSameWeights) {
-  const fs::path dir = test_folder();
-  const CliResult full = run_karman(dir, short_fit("full", 600, 30));
-  ASSERT_EQ(full.status, 0) << full;
-
-  // Run it again and kill it (SIGKILL) once it has checkpointed past step 100, i.e. somewhere
-  // inside the Adam stage.
-  const fs::path checkpoint = dir / "killed" / "checkpoint.h5";
-  const double killed_at =
-      kill_after_checkpoint(dir, short_fit("killed", 600, 30), checkpoint, 100);
-  EXPECT_GE(killed_at, 100);
-  EXPECT_LT(killed_at, 600);
-  EXPECT_FALSE(fs::exists(dir / "killed" / "report.json"));
-
-  auto args = short_fit("killed", 600, 30);
-  args.push_back("--resume");
-  const CliResult resumed = run_karman(dir, args);
-  ASSERT_EQ(resumed.status, 0) << resumed;
-  EXPECT_NE(read_text(dir / "killed" / "log.txt").find("resuming at step"), std::string::npos);
-  const auto a = parameters_of(dir / "full" / "checkpoint.h5");
-  const auto b = parameters_of(checkpoint);
-  ASSERT_EQ(a.size(), b.size());
-  for (const auto& [name, values] : a) EXPECT_TRUE(values == b.at(name)) << name << " differs";
-  EXPECT_EQ(report_of(dir / "full")["metrics"]["final_loss"],
-            report_of(dir / "killed")["metrics"]["final_loss"]);
-  std::printf("    killed at step %.0f, resumed: weights identical\n", killed_at);
+  // Killed once it has checkpointed past step 100, i.e. somewhere inside the Adam stage.
+  expect_killed_run_resumes(
+      test_folder(), [](const std::string& run) { return short_fit(run, 600, 30); }, 100, 600,
+      "final_loss");
 }
 
 TEST(CliTraining, TwoRanksGiveTheSameFinalLoss) {
