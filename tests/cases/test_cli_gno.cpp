@@ -82,6 +82,27 @@ TEST(CliGno, DarcyLearnsKeepsItsErrorOnFinerGridsAndIsComparedWithPetsc) {
   EXPECT_TRUE(fs::exists(dir / "darcy" / "fields.xdmf"));
 }
 
+// Data parallel: each rank runs its share of every batch and the trainer sums the gradients, so
+// 1 and 2 ranks train the same model up to the order of that sum (float64: round-off).
+TEST(CliGno, Float64TrainingGivesTheSamePredictionsOnTwoRanks) {
+  const fs::path dir = test_folder();
+  const std::vector<std::string> float64 = {"--set", "precision=float64"};
+  const CliResult one = run_karman(dir, small_darcy("one", 3, float64));
+  ASSERT_EQ(one.status, 0) << one;
+  const CliResult two = run_karman(dir, small_darcy("two", 3, float64), /*ranks=*/2);
+  ASSERT_EQ(two.status, 0) << two;
+  const auto a = history_losses(dir / "one" / "history.csv");
+  ASSERT_EQ(a.size(), 18u);  // 3 epochs of 24 / 4 batches
+  EXPECT_LE(max_relative_difference(a, history_losses(dir / "two" / "history.csv")), 1e-10);
+  const auto m1 = report_of(dir / "one")["metrics"], m2 = report_of(dir / "two")["metrics"];
+  EXPECT_NEAR(m2["rel_l2"].get<double>(), m1["rel_l2"].get<double>(),
+              1e-10 * m1["rel_l2"].get<double>());
+  for (std::size_t k = 0; k < m1["zero_shot"].size(); ++k)
+    EXPECT_NEAR(m2["zero_shot"][k]["rel_l2"].get<double>(),
+                m1["zero_shot"][k]["rel_l2"].get<double>(),
+                1e-10 * m1["zero_shot"][k]["rel_l2"].get<double>());
+}
+
 TEST(CliGno, KilledTrainingResumesToTheSameWeights) {
   const std::vector<std::string> every_epoch = {"--set", "training.checkpoint_every=1"};
   expect_killed_run_resumes(
