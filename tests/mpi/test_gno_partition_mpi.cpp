@@ -22,11 +22,17 @@
 #include "support/kokkos_env.hpp"
 #include "support/mpi_world.hpp"
 #include "support/nn_checks.hpp"
+#include "support/rank_compare.hpp"
 
 using namespace karman;
 using namespace karman::gno;
 using karman::testing::random_matrix;
 using karman::testing::to_vector;
+
+using karman::test::by_global_vertex;
+using karman::test::owned_difference;
+using karman::test::relative_difference;
+using karman::test::summed_over_ranks;
 
 namespace {
 
@@ -92,47 +98,6 @@ mesh::Graph batched_graph(const mesh::Graph& g, long batch) {
       cols.push_back(b * g.nodes + static_cast<long>(col[k]));
     }
   return mesh::make_graph(batch * g.nodes, rows, cols, mesh::Edges::directed);
-}
-
-// Owned rows [B·N_local, W] → per (sample, global vertex, column), -inf where another rank owns
-// the vertex.
-template <class T>
-std::vector<double> by_global_vertex(const mesh::DistributedGraph& g, const nn::Matrix<T>& m) {
-  const auto values = to_vector(m);
-  const long width = static_cast<long>(m.extent(1));
-  const long batch = static_cast<long>(m.extent(0)) / g.local, global = g.global_nodes;
-  std::vector<double> out(batch * global * width, -INFINITY);
-  for (long b = 0; b < batch; ++b)
-    for (long n = 0; n < g.owned; ++n)
-      for (long c = 0; c < width; ++c)
-        out[(b * global + g.global_numbers[n]) * width + c] = values[(b * g.local + n) * width + c];
-  return out;
-}
-
-std::vector<double> summed_over_ranks(std::vector<double> v) {
-  MPI_Allreduce(MPI_IN_PLACE, v.data(), static_cast<int>(v.size()), MPI_DOUBLE, MPI_SUM,
-                test::world());
-  return v;
-}
-
-// max over the entries a rank owns (finite in `a`) of |a − b| / max |b|, over all ranks.
-double owned_difference(const std::vector<double>& a, const std::vector<double>& b) {
-  double difference = 0, scale = 0;
-  for (std::size_t i = 0; i < b.size(); ++i) {
-    scale = std::max(scale, std::abs(b[i]));
-    if (std::isfinite(a[i])) difference = std::max(difference, std::abs(a[i] - b[i]));
-  }
-  MPI_Allreduce(MPI_IN_PLACE, &difference, 1, MPI_DOUBLE, MPI_MAX, test::world());
-  return difference / scale;
-}
-
-double relative_difference(const std::vector<double>& a, const std::vector<double>& b) {
-  double difference = 0, scale = 0;
-  for (std::size_t i = 0; i < b.size(); ++i) {
-    difference = std::max(difference, std::abs(a[i] - b[i]));
-    scale = std::max(scale, std::abs(b[i]));
-  }
-  return difference / scale;
 }
 
 void report(const std::string& what, double value) {

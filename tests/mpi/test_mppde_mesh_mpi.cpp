@@ -22,11 +22,17 @@
 #include "support/kokkos_env.hpp"
 #include "support/mpi_world.hpp"
 #include "support/nn_checks.hpp"
+#include "support/rank_compare.hpp"
 
 using namespace karman;
 using namespace karman::mppde;
 using karman::testing::random_matrix;
 using karman::testing::to_vector;
+
+using karman::test::by_global_vertex;
+using karman::test::owned_difference;
+using karman::test::relative_difference;
+using karman::test::summed_over_ranks;
 
 namespace {
 
@@ -96,46 +102,6 @@ struct Model {
   nn::Workspace<T> workspace;
 };
 
-// Owned rows [B·n, W] of a batch → per (sample, global vertex), -inf elsewhere: [B·N_global·W].
-template <class T>
-std::vector<double> by_global_vertex(const MeshSample& m, const nn::Matrix<T>& rows) {
-  const auto values = to_vector(rows);
-  const long width = static_cast<long>(rows.extent(1)), n = m.sample.nodes;
-  const long batch = static_cast<long>(rows.extent(0)) / n, global = m.graph.global_nodes;
-  std::vector<double> out(batch * global * width, -INFINITY);
-  for (long b = 0; b < batch; ++b)
-    for (long i = 0; i < m.graph.owned; ++i)
-      for (long c = 0; c < width; ++c)
-        out[(b * global + m.graph.global_numbers[i]) * width + c] = values[(b * n + i) * width + c];
-  return out;
-}
-
-// max over entries this rank owns of |a − b| / max |b|, the largest over the ranks.
-double owned_difference(const std::vector<double>& a, const std::vector<double>& b) {
-  double difference = 0, scale = 0;
-  for (std::size_t i = 0; i < b.size(); ++i) {
-    scale = std::max(scale, std::abs(b[i]));
-    if (std::isfinite(a[i])) difference = std::max(difference, std::abs(a[i] - b[i]));
-  }
-  MPI_Allreduce(MPI_IN_PLACE, &difference, 1, MPI_DOUBLE, MPI_MAX, test::world());
-  return difference / scale;
-}
-
-std::vector<double> summed_over_ranks(std::vector<double> v) {
-  MPI_Allreduce(MPI_IN_PLACE, v.data(), static_cast<int>(v.size()), MPI_DOUBLE, MPI_SUM,
-                test::world());
-  return v;
-}
-
-double relative_difference(const std::vector<double>& a, const std::vector<double>& b) {
-  double difference = 0, scale = 0;
-  for (std::size_t i = 0; i < b.size(); ++i) {
-    difference = std::max(difference, std::abs(a[i] - b[i]));
-    scale = std::max(scale, std::abs(b[i]));
-  }
-  return difference / scale;
-}
-
 void report(const char* what, double value) {
   if (test::world_rank() == 0)
     std::printf("[ measured ] %d ranks: %s %.3g\n", test::world_size(), what, value);
@@ -161,7 +127,7 @@ RolloutRun run_rollout(const MeshSample& m) {
   net.workspace.reset();
   rollout.feed_back(rollout.predict(net.workspace).h_out);
   net.workspace.reset();
-  r.second_window = by_global_vertex(m, rollout.predict(net.workspace).h_out);
+  r.second_window = by_global_vertex(m.graph, rollout.predict(net.workspace).h_out);
   r.accumulated =
       total(rollout.accumulated_error(net.workspace, 0, kTrajectories, 1, 2).per_trajectory);
   net.parameters.zero_gradients();
