@@ -105,6 +105,7 @@ class Model : public nn::GraphModule<T> {
   // by side). Forward and backward become collective over halo.comm(); called again whenever the
   // batch size changes (the halo is read at each forward).
   void set_partition(const mesh::Halo& halo) { m_halo = halo; }
+  void clear_partition() { m_halo.reset(); }  // back to whole graphs on each rank
   const std::optional<mesh::Halo>& partition() const { return m_halo; }
 
  protected:

@@ -5,6 +5,7 @@
 #include <gmsh.h>
 #include <hdf5.h>
 #include <petscdmplex.h>
+#include <petscsf.h>
 
 #include <algorithm>
 #include <array>
@@ -380,14 +381,18 @@ std::vector<long> mesh_edges(const std::vector<long>& cells) {
 
 namespace {
 
-// The serial DMPlex of the triangles, interpolated, every boundary face (and its closure) in
-// "Face Sets" with value 1.
-void create_plex(const ShapeMesh& mesh, petsc::DM& dm) {
+// The serial DMPlex of the triangles on `comm` (all of it on its rank 0: the other ranks pass no
+// cells), interpolated, every boundary face (and its closure) in "Face Sets" with value 1. Vertex
+// v of the mesh is the DMPlex point (number of cells) + v.
+void create_plex(const ShapeMesh& mesh, petsc::DM& dm, MPI_Comm comm = PETSC_COMM_SELF) {
+  int rank = 0;
+  MPI_Comm_rank(comm, &rank);
+  const bool here = rank == 0;
   const std::vector<PetscInt> cells(mesh.cells.begin(), mesh.cells.end());
   const std::vector<PetscReal> coordinates(mesh.vertices.begin(), mesh.vertices.end());
   KARMAN_PETSC(DMPlexCreateFromCellListPetsc(
-      PETSC_COMM_SELF, 2, static_cast<PetscInt>(mesh.cells.size() / 3),
-      static_cast<PetscInt>(mesh.vertices.size() / 2), 3, PETSC_TRUE, cells.data(), 2,
+      comm, 2, here ? static_cast<PetscInt>(mesh.cells.size() / 3) : 0,
+      here ? static_cast<PetscInt>(mesh.vertices.size() / 2) : 0, 3, PETSC_TRUE, cells.data(), 2,
       coordinates.data(), dm.out()));
   KARMAN_PETSC(DMCreateLabel(dm, "Face Sets"));
   DMLabel label;
@@ -397,6 +402,25 @@ void create_plex(const ShapeMesh& mesh, petsc::DM& dm) {
 }
 
 }  // namespace
+
+mesh::DistributedGraph distributed_sample_graph(MPI_Comm comm, const ShapeSample& sample) {
+  const ShapeMesh mesh{sample.vertices, sample.cells, sample.boundary};
+  petsc::DM serial;
+  create_plex(mesh, serial, comm);
+  PetscPartitioner partitioner;
+  KARMAN_PETSC(DMPlexGetPartitioner(serial, &partitioner));
+  KARMAN_PETSC(PetscPartitionerSetType(partitioner, PETSCPARTITIONERPTSCOTCH));
+  KARMAN_PETSC(PetscPartitionerSetFromOptions(partitioner));
+  PetscSF migration = nullptr;
+  DM parallel = nullptr;
+  KARMAN_PETSC(DMPlexDistribute(serial, 1, &migration, &parallel));
+  if (!parallel) return mesh::make_distributed_graph(serial, static_cast<PetscSF>(nullptr));
+  petsc::DM distributed;
+  *distributed.out() = parallel;
+  mesh::DistributedGraph graph = mesh::make_distributed_graph(distributed, migration);
+  PetscSFDestroy(&migration);
+  return graph;
+}
 
 PoissonOutcome solve_poisson(const ShapeMesh& mesh, const std::function<double(double, double)>& f,
                              const std::function<double(double, double)>& g,

@@ -58,6 +58,7 @@
 
 #include "karman/config/case.hpp"
 #include "karman/config/node.hpp"
+#include "karman/mesh/distributed_graph.hpp"
 
 namespace karman::gno {
 
@@ -142,6 +143,12 @@ ShapeSample make_shape_sample(const ShapesSpec& spec, std::size_t set, long inde
 // compare with the cold solve's (the stored fem_iterations and fem_seconds).
 PoissonOutcome solve_sample(const ShapeSample& sample, const config::SolverSpec& solver,
                             const std::vector<double>* initial_guess = nullptr);
+
+// Collective. The sample's mesh (the same sample on every rank) distributed over `comm` by PETSc's
+// partitioner (PTScotch; -petscpartitioner_type overrides) with one layer of overlap, as the graph
+// of its mesh edges into the owned vertices (mesh::make_distributed_graph: owned vertices, then
+// halo copies; global numbers = the sample's vertex numbers).
+mesh::DistributedGraph distributed_sample_graph(MPI_Comm comm, const ShapeSample& sample);
 
 // The undirected edges of the sample's triangles, each (i, j) with i < j once, sorted: [E·2].
 std::vector<long> mesh_edges(const std::vector<long>& cells);

@@ -190,6 +190,22 @@ TEST(CliGno, GraphNetworkLearnsShapesHeldOutOfTraining) {
   expect_learns_unseen_shapes(dir / "net");
 }
 
+// A sample's mesh distributed over 2 ranks (one layer of overlap, halo exchange before every
+// message-passing layer) gives the whole-mesh prediction to round-off in float64.
+TEST(CliGno, APartitionedSampleMeshGivesTheWholeMeshPrediction) {
+  const fs::path dir = test_folder();
+  const CliResult r = run_karman(
+      dir,
+      small_shapes("two", "{type: graph_network, graph_network: {hidden: 16, layers: 4}}", 2,
+                   {"--set", "precision=float64"}),
+      /*ranks=*/2);
+  ASSERT_EQ(r.status, 0) << r;
+  const auto p = report_of(dir / "two")["metrics"]["partitioned"];
+  EXPECT_EQ(p["ranks"], 2) << p.dump();
+  EXPECT_GT(p["halo_copies"].get<long>(), 0) << p.dump();
+  EXPECT_LT(p["difference_to_whole"].get<double>(), 1e-12) << p.dump();
+}
+
 TEST(CliGno, AThreeDimensionalMeshAmongTwoDimensionalShapesIsRefused) {
   const fs::path dir = test_folder();
   const std::string box = (source_dir() / "meshes" / "box.msh").string();
