@@ -8,7 +8,7 @@
 //   (κ(e) v)_a = Σ_b v_b κ[b][a]
 //
 // The edge input g [E, R] is the kernel network's last hidden layer (the caller runs it once,
-// κ_φ's layers before the last: GKN's DenseNet [x_i, x_j, a_i, a_j] → R/2 → R, ReLU), so a GNO
+// κ_φ's layers before the last: GKN's DenseNet [x_i, x_j, a_i, a_j] → R → R, ReLU), so a GNO
 // that applies this layer `depth` times with the same weights (weight tying) computes g once.
 // Θ is the kernel network's last Linear, [R + 1, w·w] in GKN (its weight and bias), stored here as
 // theta [w, (R + 1)·w] with theta[b][r·w + a] = Θ[r][b·w + a] (r = R: the bias row).
