@@ -112,28 +112,6 @@ Id create_dataset(hid_t file, const std::string& name, hid_t type, const std::ve
       H5Dclose, what, path);
 }
 
-// Collective: rank 0 writes the whole of `values` into `dataset`, the others take part with
-// empty selections.
-template <class T>
-void write_from_rank0(MPI_Comm comm, hid_t dataset, hid_t memory_type, const std::vector<T>& values,
-                      const std::string& name, const std::string& path) {
-  int rank;
-  MPI_Comm_rank(comm, &rank);
-  const std::string what = "cannot write dataset '" + name + "' in";
-  const hsize_t n = values.size();
-  Id memory = make_id(H5Screate_simple(1, &n, nullptr), H5Sclose, what, path);
-  Id file_space = make_id(H5Dget_space(dataset), H5Sclose, what, path);
-  if (rank != 0) {
-    check(H5Sselect_none(memory.get()), what, path);
-    check(H5Sselect_none(file_space.get()), what, path);
-  }
-  Id dxpl = collective_dxpl(path);
-  const T none{};
-  check(H5Dwrite(dataset, memory_type, memory.get(), file_space.get(), dxpl.get(),
-                 values.empty() ? &none : values.data()),
-        what, path);
-}
-
 // Collective: row `row` (< 0: none on this rank) of a dataset [S, ...] from `values`.
 void write_row(hid_t dataset, long row, hid_t memory_type, const void* values,
                const std::string& name, const std::string& path) {
@@ -272,13 +250,8 @@ void require_same_generator(hid_t file, const std::string& path, const DatasetSp
 DatasetFile open_partial(MPI_Comm comm, const DatasetSpec& spec, const std::string& path) {
   DatasetFile f;
   f.path = path;
-  Id fapl = mpio_fapl(comm, path);
-  const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.get());
-  if (file < 0)
-    throw ConfigError(Place{path, 0, 0},
-                      "cannot resume: not an HDF5 file or not writable (remove it to start over)");
-  f.file = Id(file, H5Fclose);
-  require_same_generator(file, path, spec);
+  f.file = open_for_resume(comm, path, describe(spec));
+  const hid_t file = f.file.get();
   for (long n : spec.resolutions) {
     f.u.push_back(open_dataset(file, path, u_name(n)));
     f.solver.push_back(n == spec.ground_truth ? Id() : open_dataset(file, path, solver_name(n)));

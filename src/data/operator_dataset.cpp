@@ -533,24 +533,13 @@ struct DatasetFile {
 // Writes `values` (one per grid point of `dims`, slowest first) as a dataset; rank 0 writes.
 void write_whole(MPI_Comm comm, hid_t parent, const std::string& name,
                  const std::vector<double>& values, const std::string& path) {
-  int rank;
-  MPI_Comm_rank(comm, &rank);
   const hsize_t n = values.size();
   const std::string what = "cannot write dataset '" + name + "' in";
   Id space = make_id(H5Screate_simple(1, &n, nullptr), H5Sclose, what, path);
   Id data = make_id(H5Dcreate2(parent, name.c_str(), H5T_IEEE_F64LE, space.get(), H5P_DEFAULT,
                                H5P_DEFAULT, H5P_DEFAULT),
                     H5Dclose, what, path);
-  Id memory = make_id(H5Screate_simple(1, &n, nullptr), H5Sclose, what, path);
-  Id file_space = make_id(H5Dget_space(data.get()), H5Sclose, what, path);
-  if (rank != 0) {
-    check(H5Sselect_none(memory.get()), what, path);
-    check(H5Sselect_none(file_space.get()), what, path);
-  }
-  Id dxpl = collective_dxpl(path);
-  check(H5Dwrite(data.get(), H5T_NATIVE_DOUBLE, memory.get(), file_space.get(), dxpl.get(),
-                 values.data()),
-        what, path);
+  write_from_rank0(comm, data.get(), H5T_NATIVE_DOUBLE, values, name, path);
 }
 
 Id create_samples_dataset(hid_t file, const char* name, const std::vector<hsize_t>& dims,
@@ -614,19 +603,10 @@ DatasetFile create_partial(MPI_Comm comm, const DatasetSpec& spec, const std::st
   f.complete = make_id(
       H5Dcreate2(root, kComplete, H5T_STD_U8LE, space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
       H5Dclose, what, path);
-  int rank;
-  MPI_Comm_rank(comm, &rank);
-  std::vector<unsigned char> zeros(spec.samples, 0);
-  Id memory = make_id(H5Screate_simple(1, &n, nullptr), H5Sclose, what, path);
-  Id file_space = make_id(H5Dget_space(f.complete.get()), H5Sclose, what, path);
-  if (rank != 0) {
-    check(H5Sselect_none(memory.get()), what, path);
-    check(H5Sselect_none(file_space.get()), what, path);
-  }
+  write_from_rank0(comm, f.complete.get(), H5T_NATIVE_UCHAR,
+                   std::vector<unsigned char>(static_cast<std::size_t>(spec.samples), 0), kComplete,
+                   path);
   f.dxpl = collective_dxpl(path);
-  check(H5Dwrite(f.complete.get(), H5T_NATIVE_UCHAR, memory.get(), file_space.get(), f.dxpl.get(),
-                 zeros.data()),
-        what, path);
   return f;
 }
 
@@ -638,13 +618,8 @@ void require_same_generator(hid_t file, const std::string& path, const DatasetSp
 DatasetFile open_partial(MPI_Comm comm, const DatasetSpec& spec, const std::string& path) {
   DatasetFile f;
   f.path = path;
-  Id fapl = mpio_fapl(comm, path);
-  const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.get());
-  if (file < 0)
-    throw ConfigError(Place{path, 0, 0},
-                      "cannot resume: not an HDF5 file or not writable (remove it to start over)");
-  f.file = Id(file, H5Fclose);
-  require_same_generator(file, path, spec);
+  f.file = open_for_resume(comm, path, describe(spec));
+  const hid_t file = f.file.get();
   f.inputs = open_dataset(file, path, kInputs);
   f.outputs = open_dataset(file, path, kOutputs);
   f.complete = open_dataset(file, path, kComplete);

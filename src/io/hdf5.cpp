@@ -236,6 +236,17 @@ void require_same_generator(hid_t file, const std::string& path, const std::stri
                         (i < here.size() ? here[i] : "") + "' here); " + remedy);
 }
 
+Id open_for_resume(MPI_Comm comm, const std::string& path, const std::string& expected) {
+  Id fapl = mpio_fapl(comm, path);
+  const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.get());
+  if (file < 0)
+    throw ConfigError(Place{path, 0, 0},
+                      "cannot resume: not an HDF5 file or not writable (remove it to start over)");
+  Id out(file, H5Fclose);
+  require_same_generator(file, path, expected, "remove it or run without --resume");
+  return out;
+}
+
 }  // namespace h5
 
 namespace {

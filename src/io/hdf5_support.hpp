@@ -121,4 +121,31 @@ Id open_or_create_group(hid_t parent, const std::string& name, const std::string
 void require_same_generator(hid_t file, const std::string& path, const std::string& expected,
                             const std::string& remedy);
 
+// Collective. Opens the partial file of an interrupted generation for writing through MPI-IO
+// and checks its generator (require_same_generator, remedy "remove it or run without --resume");
+// a file HDF5 cannot open read-write is a ConfigError at `path`.
+Id open_for_resume(MPI_Comm comm, const std::string& path, const std::string& expected);
+
+// Collective: rank 0 writes the whole of `values` into the 1D `dataset`, the others take part
+// with empty selections (a fill value at allocation is not collective in every HDF5).
+template <class T>
+void write_from_rank0(MPI_Comm comm, hid_t dataset, hid_t memory_type, const std::vector<T>& values,
+                      const std::string& name, const std::string& path) {
+  int rank;
+  MPI_Comm_rank(comm, &rank);
+  const std::string what = "cannot write dataset '" + name + "' in";
+  const hsize_t n = values.size();
+  Id memory = make_id(H5Screate_simple(1, &n, nullptr), H5Sclose, what, path);
+  Id file_space = make_id(H5Dget_space(dataset), H5Sclose, what, path);
+  if (rank != 0) {
+    check(H5Sselect_none(memory.get()), what, path);
+    check(H5Sselect_none(file_space.get()), what, path);
+  }
+  Id dxpl = collective_dxpl(path);
+  const T none{};  // HDF5 rejects a null buffer even for zero elements
+  check(H5Dwrite(dataset, memory_type, memory.get(), file_space.get(), dxpl.get(),
+                 values.empty() ? &none : values.data()),
+        what, path);
+}
+
 }  // namespace karman::io::h5
