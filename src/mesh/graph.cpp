@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "karman/core/error.hpp"
+#include "karman/core/kokkos_math.hpp"
 
 namespace karman::mesh {
 
@@ -279,7 +280,7 @@ void edge_geometry(const Graph& graph, const GraphValues<const T>& coordinates,
           out(k, c) = delta;
           squared += delta * delta;
         }
-        out(k, d) = Kokkos::Experimental::sqrt(squared);  // Kokkos 3.4: not yet in Kokkos::
+        out(k, d) = kmath::sqrt(squared);
       });
 }
 
