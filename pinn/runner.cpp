@@ -301,7 +301,7 @@ class PinnRun {
   nn::TrainingResult train_network() {
     const nn::TrainingSpec& training = m_spec.training;
     std::vector<std::unique_ptr<pinn::ResidualLoss<T>>> parts;
-    const bool reproducible = training.reproducible.value_or(std::is_same_v<T, double>);
+    const bool reproducible = nn::reproducible_sums<T>(training);
     const auto [first, count] =
         reproducible ? my_share(m_ctx.comm, training.chunks) : std::pair<long, long>{m_ctx.rank, 1};
     const long part_count = reproducible ? training.chunks : m_ctx.size;

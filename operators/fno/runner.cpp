@@ -440,7 +440,7 @@ class FnoRun {
     return normalizer_view(m, m_points);
   }
 
-  bool reproducible() const { return m_spec.training.reproducible.value_or(false); }
+  bool reproducible() const { return nn::reproducible_sums<T>(m_spec.training); }
 
   // Copy examples `order[first .. first + count)` of the training set into the batch buffers.
   void gather(const std::vector<long>& order, long first, long count) {

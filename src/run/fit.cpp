@@ -179,9 +179,9 @@ class FitRun {
     return {{"data", 1.0, static_cast<double>(value)}};
   }
 
-  // training.reproducible (off by default for fit): the training set, or each mini-batch, in
+  // training.reproducible (on by default in float64): the training set, or each mini-batch, in
   // training.chunks fixed chunks summed in a fixed order; each rank holds whole chunks.
-  bool chunked() const { return m_spec.training.reproducible.value_or(false); }
+  bool chunked() const { return nn::reproducible_sums<T>(m_spec.training); }
 
   nn::ChunkedLoss chunked_loss() {
     const long chunks = m_spec.training.chunks;

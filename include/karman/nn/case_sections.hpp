@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <type_traits>
 #include <vector>
 
 #include "karman/config/node.hpp"
@@ -19,8 +20,8 @@ struct TrainingSpec {
   TrainerOptions trainer;
   long batch_size = 0;  // samples per step over all ranks; 0: the whole training set
   std::uint64_t shuffle_seed = 0;
-  // Fixed-order sums over `chunks` global chunks (the same losses on any rank count); unset: the
-  // method's default.
+  // Fixed-order sums over `chunks` global chunks (the same losses on any rank count); unset: on in
+  // float64, off in float32 (reproducible_sums).
   std::optional<bool> reproducible;
   long chunks = 16;
   // Counted in epochs (kind fno): a stage's `epochs` instead of `steps`, and its schedule's
@@ -28,6 +29,15 @@ struct TrainingSpec {
   // epochs_to_steps converts them once the method knows its steps per epoch.
   bool in_epochs = false;
 };
+
+// Whether training sums its gradients in fixed-order chunks: the case's training.reproducible, by
+// default on in float64 (the same loss history on any rank count; the chunked step measured as
+// fast as one allreduce) and off in float32 (one MPI_Allreduce per step: float32 rounding differs
+// by rank count anyway far above the allreduce's).
+template <class T>
+bool reproducible_sums(const TrainingSpec& training) {
+  return training.reproducible.value_or(std::is_same_v<T, double>);
+}
 
 MlpSpec read_mlp(const config::Node& model);
 // `least_squares`: the method's loss is a sum of squared residuals (kind pinn), so the
