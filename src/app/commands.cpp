@@ -160,9 +160,9 @@ int print_info(MPI_Comm comm) {
   fmt::print("karman {}\n", KARMAN_VERSION);
   fmt::print("  MPI      {} ({} rank(s))\n", mpi_line, size);
   fmt::print("  PETSc    {}\n", petsc_version);
-  fmt::print("  Kokkos   {}.{}.{}, default execution space {}\n", KOKKOS_VERSION / 10000,
-             KOKKOS_VERSION / 100 % 100, KOKKOS_VERSION % 100,
-             Kokkos::DefaultExecutionSpace::name());
+  fmt::print("  Kokkos   {}.{}.{}, default execution space {}, {} thread(s) per rank\n",
+             KOKKOS_VERSION / 10000, KOKKOS_VERSION / 100 % 100, KOKKOS_VERSION % 100,
+             Kokkos::DefaultExecutionSpace::name(), Kokkos::DefaultExecutionSpace().concurrency());
   fmt::print("  HDF5     {}.{}.{} ({})\n", h5_major, h5_minor, h5_release,
              h5_parallel ? "parallel" : "serial");
   fmt::print("  FFTW     {}\n", fftw_version);

@@ -15,6 +15,7 @@
 #include "commands.hpp"
 #include "karman/core/error.hpp"
 #include "karman/core/log.hpp"
+#include "karman/core/threads.hpp"
 #include "karman/nn/gemm.hpp"
 #include "operators/precond/petsc_factor.hpp"
 #include "petsc/check.hpp"
@@ -63,7 +64,7 @@ int main(int argc, char** argv) {
   int rank = 0, size = 1;
   MPI_Comm_rank(PETSC_COMM_WORLD, &rank);
   MPI_Comm_size(PETSC_COMM_WORLD, &size);
-  Kokkos::initialize();
+  karman::initialize_kokkos(karman::threads_per_rank(PETSC_COMM_WORLD));
   karman::nn::limit_blas_threads(PETSC_COMM_WORLD);
 
   CLI::App cli{"Karman: physics-informed and learned PDE solvers beside PETSc references",

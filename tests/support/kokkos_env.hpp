@@ -4,12 +4,14 @@
 
 #include <Kokkos_Core.hpp>
 
+#include "karman/core/threads.hpp"
+
 namespace karman::testing {
 
 class KokkosEnvironment : public ::testing::Environment {
  public:
   void SetUp() override {
-    if (!Kokkos::is_initialized()) Kokkos::initialize();
+    if (!Kokkos::is_initialized()) karman::initialize_kokkos(/*threads=*/0);
   }
   void TearDown() override {
     if (Kokkos::is_initialized()) Kokkos::finalize();
