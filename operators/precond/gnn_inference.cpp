@@ -11,8 +11,8 @@
 //   nodes (l < K-1):  h^{l+1}_i = MLP_v([h^l_i, Σ_{k ∋ i} e^{l+1}_k])  (in place), and the next
 //           layer's h W_i, h W_j rows of node i; before layer 0 the node encoder does the same.
 // Every vector of width W lives in registers / stack arrays of a compile-time width (8, 16, 32),
-// so the products vectorise; the weights (a few KB) stay in L1. The sums are in forward()'s
-// order except inside the products (rounding-level differences only).
+// so the products vectorise, in tiles of rows (kTile); the weights (a few KB) stay in L1. The sums
+// are in forward()'s order except inside the products (rounding-level differences only).
 #include <Kokkos_Core.hpp>
 
 #include "karman/core/error.hpp"
@@ -43,49 +43,69 @@ nn::Linear<double>* linear_at(nn::Sequential<double>& mlp, std::size_t m) {
   return m < mlp.size() ? dynamic_cast<nn::Linear<double>*>(&mlp[m]) : nullptr;
 }
 
-// out = b (or 0) + Σ_{r < In} x[r] W(row0 + r, ·). x: [In], out: [W]
-template <int W, int In>
-KOKKOS_FORCEINLINE_FUNCTION void affine_product(const Affine& a, int row0, const double (&x)[In],
-                                                double (&out)[W]) {
-  if (a.bias.data()) {
+// Rows are processed in tiles of T = 64 / W edges (or nodes): a product keeps T·W accumulators
+// (16 AVX2 registers) whose chains are independent, where one row's product would wait on the
+// FMA latency W times per output vector. A tile past the last row repeats the last row (its
+// results are not stored).
+template <int W>
+constexpr int kTile = 64 / W;
+
+// out[t] = b (or 0) + Σ_{r < In} x[t][r] W(row0 + r, ·) for the tile's rows t. x: [T][In], out:
+// [T][W]
+template <int T, int W, int In>
+KOKKOS_FORCEINLINE_FUNCTION void affine_product(const Affine& a, int row0, const double (&x)[T][In],
+                                                double (&out)[T][W]) {
+  const bool bias = a.bias.data() != nullptr;
+  for (int t = 0; t < T; ++t) {
 #pragma omp simd
-    for (int c = 0; c < W; ++c) out[c] = a.bias(0, c);
-  } else {
-#pragma omp simd
-    for (int c = 0; c < W; ++c) out[c] = 0.0;
+    for (int c = 0; c < W; ++c) out[t][c] = bias ? a.bias(0, c) : 0.0;
   }
   for (int r = 0; r < In; ++r) {
-    const double xr = x[r];
     const double* KOKKOS_RESTRICT w = &a.weight(row0 + r, 0);
+    for (int t = 0; t < T; ++t) {
+      const double xr = x[t][r];
 #pragma omp simd
-    for (int c = 0; c < W; ++c) out[c] += xr * w[c];
+      for (int c = 0; c < W; ++c) out[t][c] += xr * w[c];
+    }
   }
 }
 
-template <int W>
-KOKKOS_FORCEINLINE_FUNCTION void tanh_in_place(double (&x)[W]) {
+template <int T, int W>
+KOKKOS_FORCEINLINE_FUNCTION void tanh_in_place(double (&x)[T][W]) {
+  for (int t = 0; t < T; ++t) {
 #pragma omp simd
-  for (int c = 0; c < W; ++c) x[c] = nn::fastmath::tanh(x[c]);
+    for (int c = 0; c < W; ++c) x[t][c] = nn::fastmath::tanh(x[t][c]);
+  }
 }
 
-template <int N>
-KOKKOS_FORCEINLINE_FUNCTION void load_row(const Matrix<double>& m, long row, double (&x)[N]) {
-  const double* KOKKOS_RESTRICT from = &m(row, 0);
+// The tile's rows first + t of m (clamped to the last row). x: [T][N]
+template <int T, int N>
+KOKKOS_FORCEINLINE_FUNCTION void load_rows(const Matrix<double>& m, long first, long rows,
+                                           double (&x)[T][N]) {
+  for (int t = 0; t < T; ++t) {
+    const long row = first + t < rows ? first + t : rows - 1;
+    const double* KOKKOS_RESTRICT from = &m(row, 0);
 #pragma omp simd
-  for (int c = 0; c < N; ++c) x[c] = from[c];
+    for (int c = 0; c < N; ++c) x[t][c] = from[c];
+  }
 }
 
-template <int N>
-KOKKOS_FORCEINLINE_FUNCTION void store_row(const double (&x)[N], const Matrix<double>& m,
-                                           long row) {
-  double* KOKKOS_RESTRICT to = &m(row, 0);
+template <int T, int N>
+KOKKOS_FORCEINLINE_FUNCTION void store_rows(const double (&x)[T][N], const Matrix<double>& m,
+                                            long first, long rows) {
+  for (int t = 0; t < T && first + t < rows; ++t) {
+    double* KOKKOS_RESTRICT to = &m(first + t, 0);
 #pragma omp simd
-  for (int c = 0; c < N; ++c) to[c] = x[c];
+    for (int c = 0; c < N; ++c) to[c] = x[t][c];
+  }
 }
 
-// One layer's edge update over all edges (see the file comment), as a Kokkos functor.
+// One layer's edge update over a tile of edges (see the file comment), as a Kokkos functor over
+// tiles.
 template <int W>
 struct EdgeLayer {
+  static constexpr int T = kTile<W>;
+  long edges = 0;
   bool first = false, last = false;
   Matrix<double> features;  // [E, 4] (first layer)
   Affine encoder;           // [4, W] (first layer)
@@ -101,42 +121,52 @@ struct EdgeLayer {
   double bound = 1.0;
   bool diagonal_only = false;
 
-  KOKKOS_FUNCTION void operator()(const long k) const {
-    double e[W];
+  KOKKOS_FUNCTION void operator()(const long tile) const {
+    const long k0 = tile * T;
+    double e[T][W];
     if (first) {
-      double f[kFeatures];
-      load_row(features, k, f);
+      double f[T][kFeatures];
+      load_rows(features, k0, edges, f);
       affine_product(encoder, 0, f, e);
       tanh_in_place(e);
     } else {
-      load_row(state, k, e);
+      load_rows(state, k0, edges, e);
     }
-    double y[W];
+    double y[T][W];
     affine_product(edge_first, 0, e, y);
-    const double* KOKKOS_RESTRICT hi = &row_term(row(k), 0);
-    const double* KOKKOS_RESTRICT hj = &col_term(col(k), 0);
+    for (int t = 0; t < T; ++t) {
+      const long k = k0 + t < edges ? k0 + t : edges - 1;
+      const double* KOKKOS_RESTRICT hi = &row_term(row(k), 0);
+      const double* KOKKOS_RESTRICT hj = &col_term(col(k), 0);
 #pragma omp simd
-    for (int c = 0; c < W; ++c) y[c] += hi[c] + hj[c];
+      for (int c = 0; c < W; ++c) y[t][c] += hi[c] + hj[c];
+    }
     tanh_in_place(y);
-    double m[W];
+    double m[T][W];
     affine_product(edge_second, 0, y, m);
     if (!last) {
-      store_row(m, state, k);
+      store_rows(m, state, k0, edges);
       return;
     }
-    double raw[1];
+    double raw[T][1];
     affine_product(head, 0, m, raw);
-    const double c = bound * nn::fastmath::tanh(raw[0] / bound);
-    if (diagonal(k))
-      l(k) = reference(k) * nn::fastmath::exp(c);
-    else
-      l(k) = diagonal_only ? reference(k) : reference(k) * (1.0 + c);
+    for (int t = 0; t < T && k0 + t < edges; ++t) {
+      const long k = k0 + t;
+      const double c = bound * nn::fastmath::tanh(raw[t][0] / bound);
+      if (diagonal(k))
+        l(k) = reference(k) * nn::fastmath::exp(c);
+      else
+        l(k) = diagonal_only ? reference(k) : reference(k) * (1.0 + c);
+    }
   }
 };
 
-// The node encoder (encode) or one layer's node update, then the next layer's h W_i, h W_j.
+// The node encoder (encode) or one layer's node update, then the next layer's h W_i, h W_j, over
+// a tile of nodes.
 template <int W>
 struct NodeStep {
+  static constexpr int T = kTile<W>;
+  long nodes = 0;
   bool encode = false;
   Matrix<double> features;  // [N, 4] (encode)
   Affine encoder;           // [4, W] (encode)
@@ -147,34 +177,38 @@ struct NodeStep {
   Affine next_edge_first;             // [3W, W] the next layer's first Linear
   Matrix<double> row_term, col_term;  // [N, W] out
 
-  KOKKOS_FUNCTION void operator()(const long i) const {
-    double h[W];
+  KOKKOS_FUNCTION void operator()(const long tile) const {
+    const long i0 = tile * T;
+    double h[T][W];
     if (encode) {
-      double f[kFeatures];
-      load_row(features, i, f);
+      double f[T][kFeatures];
+      load_rows(features, i0, nodes, f);
       affine_product(encoder, 0, f, h);
       tanh_in_place(h);
     } else {
-      double input[2 * W];  // [h_i, Σ_{k ∋ i} e_k], the sum in the incidence's order
-      const double* KOKKOS_RESTRICT hi = &state(i, 0);
+      double input[T][2 * W];  // [h_i, Σ_{k ∋ i} e_k], the sum in the incidence's order
+      for (int t = 0; t < T; ++t) {
+        const long i = i0 + t < nodes ? i0 + t : nodes - 1;
+        const double* KOKKOS_RESTRICT hi = &state(i, 0);
 #pragma omp simd
-      for (int c = 0; c < W; ++c) input[c] = hi[c], input[W + c] = 0.0;
-      for (long p = incident_ptr(i); p < incident_ptr(i + 1); ++p) {
-        const double* KOKKOS_RESTRICT ek = &edges(incident(p), 0);
+        for (int c = 0; c < W; ++c) input[t][c] = hi[c], input[t][W + c] = 0.0;
+        for (long p = incident_ptr(i); p < incident_ptr(i + 1); ++p) {
+          const double* KOKKOS_RESTRICT ek = &edges(incident(p), 0);
 #pragma omp simd
-        for (int c = 0; c < W; ++c) input[W + c] += ek[c];
+          for (int c = 0; c < W; ++c) input[t][W + c] += ek[c];
+        }
       }
-      double u[W];
+      double u[T][W];
       affine_product(node_first, 0, input, u);
       tanh_in_place(u);
       affine_product(node_second, 0, u, h);
     }
-    store_row(h, state, i);
-    double t[W];
-    affine_product(next_edge_first, W, h, t);  // rows W_i
-    store_row(t, row_term, i);
-    affine_product(next_edge_first, 2 * W, h, t);  // rows W_j
-    store_row(t, col_term, i);
+    store_rows(h, state, i0, nodes);
+    double term[T][W];
+    affine_product(next_edge_first, W, h, term);  // rows W_i
+    store_rows(term, row_term, i0, nodes);
+    affine_product(next_edge_first, 2 * W, h, term);  // rows W_j
+    store_rows(term, col_term, i0, nodes);
   }
 };
 
@@ -198,10 +232,13 @@ void FactorGnn::infer_with_width(const MatrixGraph& graph) {
     m_l = nn::Vector<double>(
         Kokkos::view_alloc("karman::precond::gnn::l", Kokkos::WithoutInitializing), n_edges);
 
+  const long edge_tiles = (n_edges + kTile<W> - 1) / kTile<W>;
+  const long node_tiles = (n_nodes + kTile<W> - 1) / kTile<W>;
   const auto edge_first_of = [this](std::size_t l) {
     return affine(*linear_at(m_layers[l]->edge_mlp(), 0));
   };
   NodeStep<W> nodes;
+  nodes.nodes = n_nodes;
   nodes.encode = true;
   nodes.features = graph.node_features;
   nodes.encoder = affine(*m_node_encoder);
@@ -212,9 +249,10 @@ void FactorGnn::infer_with_width(const MatrixGraph& graph) {
   nodes.row_term = m_node_row_term;
   nodes.col_term = m_node_col_term;
   nodes.next_edge_first = without_bias(edge_first_of(0));
-  Kokkos::parallel_for("karman::precond::gnn::infer_node_encoder", Range(0, n_nodes), nodes);
+  Kokkos::parallel_for("karman::precond::gnn::infer_node_encoder", Range(0, node_tiles), nodes);
 
   EdgeLayer<W> edges;
+  edges.edges = n_edges;
   edges.features = graph.edge_features;
   edges.encoder = affine(*m_edge_encoder);
   edges.state = m_edge_state;
@@ -234,12 +272,12 @@ void FactorGnn::infer_with_width(const MatrixGraph& graph) {
     edges.last = l + 1 == m_layers.size();
     edges.edge_first = edge_first_of(l);
     edges.edge_second = affine(*linear_at(m_layers[l]->edge_mlp(), 1));
-    Kokkos::parallel_for("karman::precond::gnn::infer_edge_layer", Range(0, n_edges), edges);
+    Kokkos::parallel_for("karman::precond::gnn::infer_edge_layer", Range(0, edge_tiles), edges);
     if (edges.last) break;
     nodes.node_first = affine(*linear_at(m_layers[l]->node_mlp(), 0));
     nodes.node_second = affine(*linear_at(m_layers[l]->node_mlp(), 1));
     nodes.next_edge_first = without_bias(edge_first_of(l + 1));
-    Kokkos::parallel_for("karman::precond::gnn::infer_node_update", Range(0, n_nodes), nodes);
+    Kokkos::parallel_for("karman::precond::gnn::infer_node_update", Range(0, node_tiles), nodes);
   }
 }
 
