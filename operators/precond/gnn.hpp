@@ -111,6 +111,15 @@ class FactorGnn {
   // dL [E] → ADDS the parameter gradients.
   void backward(const nn::Vector<double>& dl);
 
+  // The same L [E] by the inference-only forward (gnn_inference.cpp; forward is its reference
+  // twin, equal to rounding): one fused kernel per layer over the edges, one over the nodes, with
+  // one edge buffer [E, W] overwritten layer by layer (e⁰ is computed inside layer 0's kernel, e^K
+  // and the head inside the last) and three node buffers [N, W] (h, h W_i, h W_j) instead of
+  // every layer's activations. The buffers are kept and reused while the sizes do not change, so
+  // a refactorisation allocates nothing. No backward may follow. Widths other than 8, 16 and 32
+  // run forward().
+  nn::Vector<double> infer(const MatrixGraph& graph);
+
  private:
   void declare(const std::string& prefix);
   void initialize(std::uint64_t seed);
@@ -131,6 +140,11 @@ class FactorGnn {
   nn::Vector<double> m_l;        // [E]
   nn::Matrix<double> m_draw;     // [E, 1]
   nn::Matrix<double> m_dh_last;  // [N, W] zeros: the last layer's h' (= h) is read by nobody
+  // infer()'s buffers: e^l [E, W]; h^l, h^l W_i^l, h^l W_j^l [N, W] (W_i, W_j: the next edge
+  // MLP's first weight rows for h_i and h_j).
+  nn::Matrix<double> m_edge_state, m_node_state, m_node_row_term, m_node_col_term;
+  template <int W>
+  void infer_with_width(const MatrixGraph& graph);
 };
 
 }  // namespace karman::precond

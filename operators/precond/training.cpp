@@ -217,7 +217,7 @@ FactorProvider gnn_factor_provider(FactorGnn& gnn, FactorKind kind) {
     // lower_pattern and the graph list tril(A) in the same order (rows, sorted columns).
     const MatrixGraph graph =
         make_matrix_graph(a, reference(a, lower, gnn.options(), kind), kind, a.dropped);
-    return to_host(gnn.forward(graph));
+    return to_host(gnn.infer(graph));  // inference only: the fused forward, no contexts
   };
 }
 

@@ -362,6 +362,38 @@ TEST(PrecondGnn, SplitEdgeInputMatchesConcatenation) {
   }
 }
 
+// The inference-only forward (fused kernels, one edge buffer) against the training forward, its
+// reference twin: the same L to rounding for every supported width, layer count (one layer: the
+// first edge kernel is also the last), the diagonal-only mode and a cut block; a second call on
+// another graph reuses and resizes the buffers.
+TEST(PrecondGnn, InferenceForwardMatchesTrainingForward) {
+  const LocalBlock cut = diagonal_block(LocalBlock{variable_matrix(9), {}}, 0, 50);
+  const std::vector<LocalBlock> matrices = {LocalBlock{variable_matrix(8), {}}, cut,
+                                            LocalBlock{poisson_matrix(5), {}}};
+  for (const std::size_t width : {8, 16, 32})
+    for (const std::size_t layers : {1, 3})
+      for (const bool diagonal_only : {false, true}) {
+        FactorGnnOptions options;
+        options.width = width;
+        options.layers = layers;
+        options.diagonal_only = diagonal_only;
+        Model model(options);
+        model.randomize(0.5, 40 + width + layers);
+        for (const LocalBlock& a : matrices) {
+          const MatrixGraph graph =
+              make_matrix_graph(a, incomplete_cholesky(a), FactorKind::cholesky, a.dropped);
+          const std::vector<double> inferred = host_vector(model.gnn.infer(graph));
+          const std::vector<double> trained = host_vector(model.gnn.forward(graph));
+          ASSERT_EQ(inferred.size(), trained.size());
+          EXPECT_LT(max_relative_difference(inferred, trained), 1e-12)
+              << "width " << width << ", " << layers << " layers"
+              << (diagonal_only ? ", diagonal only" : "") << ", " << a.rows << " rows";
+          // A network that moved L away from the reference: the comparison is not trivial.
+          EXPECT_GT(max_relative_difference(trained, incomplete_cholesky(a)), 1e-3);
+        }
+      }
+}
+
 TEST(PrecondGnn, DiagonalOnlyKeepsTheOffDiagonalOfIcZero) {
   const CsrMatrix a = variable_matrix(6);
   const CsrMatrix lower = lower_triangle(a);

@@ -188,6 +188,22 @@ TEST_F(PrecondPaths, CsrAndTrilPatternOfPoisson) {
   }
 }
 
+// The SeqAIJ fast path (the matrix's CSR arrays copied at once) against the row-by-row MatGetRow
+// copy it replaced, which other types still take: the same matrix as BAIJ (block size 1) gives
+// the same rows, columns and values exactly.
+TEST_F(PrecondPaths, AijArraysCopyMatchesRowByRowCopy) {
+  for (const Problem& problem : problems_32()) {
+    petsc::Mat baij;
+    KARMAN_PETSC(MatConvert(problem.a, MATSEQBAIJ, MAT_INITIAL_MATRIX, baij.out()));
+    const CsrMatrix fast = local_diagonal_block(problem.a), rows = local_diagonal_block(baij);
+    EXPECT_EQ(fast.rows, rows.rows);
+    EXPECT_EQ(fast.row_ptr, rows.row_ptr);
+    EXPECT_EQ(fast.col, rows.col);
+    EXPECT_EQ(fast.values, rows.values);
+    EXPECT_GT(fast.nnz(), fast.rows);
+  }
+}
+
 TEST_F(PrecondPaths, Ic0MatchesPetscIcc) {
   // 2D, log-normal 2D and 3D: (L Lᵀ)⁻¹ v with the C++ IC(0) equals PETSc's ICC(0) applied to v.
   std::vector<Problem> problems = problems_32();

@@ -8,9 +8,13 @@
 //   pattern_s   lower_pattern (tril(A) with its map into A)
 //   ic0_s       ic0_values (the reference factor the GNN corrects)
 //   graph_s     make_matrix_graph (features, incidence lists, device copies)
-//   forward_s   FactorGnn::forward (GNN inference)
+//   forward_s   FactorGnn::forward (the training forward, every activation kept: the reference)
+//   infer_s     FactorGnn::infer (the inference-only forward the PC's set-up runs)
 //   learned_setup_s  KSPSetUp with -pc_type karman and the GNN provider (all of the above + copies)
+//   learned_setup_first_s  the same, the first call of a fresh network (its buffers allocated)
 //   icc_setup_s, gamg_setup_s   KSPSetUp with -pc_type icc / gamg
+//   learned_over_gamg, learned_first_over_gamg   learned set-up (steady, first) / GAMG's set-up
+// KARMAN_BENCH_CG=0 skips the CG solves (IC(0) and MIC(0) iterations), which dominate at 1024².
 // Human-readable lines, then ONE JSON object on the last line of stdout:
 //   tools/bench/precond | tail -n 1 > precond.json
 #include <petscksp.h>
@@ -76,6 +80,16 @@ nlohmann::json measure(long n, FactorGnn& gnn, int repeats) {
   std::vector<double> ic0;
   MatrixGraph graph;
   nlohmann::json r = {{"n", n}, {"rows", n * n}};
+  // The first set-up at a new size, before anything else touches that much memory: a fresh
+  // network allocates its buffers (what a run pays once per matrix); learned_setup_s below is the
+  // steady cost of a refactorisation.
+  r["learned_setup_first_s"] = time_median(1, [&] {
+    FactorGnn fresh(FactorGnnOptions{}, 7);
+    setup_seconds(a, [&](PC pc) {
+      KARMAN_PETSC(PCSetType(pc, "karman"));
+      pc_karman_set_factor_provider(pc, gnn_factor_provider(fresh));
+    });
+  });
   r["block_s"] = time_median(repeats, [&] { block = local_diagonal_block(a); });
   r["pattern_s"] = time_median(repeats, [&] { lower = lower_pattern(block); });
   r["ic0_s"] = time_median(repeats, [&] { ic0 = ic0_values(block, lower); });
@@ -84,16 +98,11 @@ nlohmann::json measure(long n, FactorGnn& gnn, int repeats) {
     gnn.forward(graph);
     Kokkos::fence();
   });
-  const FactorProvider provider = gnn_factor_provider(gnn);
-  // The first set-up at a new size allocates the network's buffers for that size (what a run pays
-  // once per matrix); the median below is the steady cost of a refactorisation.
-  r["learned_setup_first_s"] = time_median(1, [&] {
-    FactorGnn fresh(FactorGnnOptions{}, 7);
-    setup_seconds(a, [&](PC pc) {
-      KARMAN_PETSC(PCSetType(pc, "karman"));
-      pc_karman_set_factor_provider(pc, gnn_factor_provider(fresh));
-    });
+  r["infer_s"] = time_median(repeats, [&] {
+    gnn.infer(graph);
+    Kokkos::fence();
   });
+  const FactorProvider provider = gnn_factor_provider(gnn);
   r["learned_setup_s"] = time_median(repeats, [&] {
     setup_seconds(a, [&](PC pc) {
       KARMAN_PETSC(PCSetType(pc, "karman"));
@@ -104,6 +113,20 @@ nlohmann::json measure(long n, FactorGnn& gnn, int repeats) {
     r[std::string(pc_type) + "_setup_s"] = time_median(repeats, [&] {
       setup_seconds(a, [pc_type](PC pc) { KARMAN_PETSC(PCSetType(pc, pc_type)); });
     });
+  const double gamg = r["gamg_setup_s"].get<double>();
+  r["learned_over_gamg"] = r["learned_setup_s"].get<double>() / gamg;
+  r["learned_first_over_gamg"] = r["learned_setup_first_s"].get<double>() / gamg;
+  std::printf(
+      "n %5ld: block %.4f pattern %.4f ic0 %.4f graph %.4f forward %.4f infer %.4f | learned "
+      "setup %.4f (first %.4f), icc %.4f, gamg %.4f s | learned / gamg %.3f (first %.3f)\n",
+      n, r["block_s"].get<double>(), r["pattern_s"].get<double>(), r["ic0_s"].get<double>(),
+      r["graph_s"].get<double>(), r["forward_s"].get<double>(), r["infer_s"].get<double>(),
+      r["learned_setup_s"].get<double>(), r["learned_setup_first_s"].get<double>(),
+      r["icc_setup_s"].get<double>(), gamg, r["learned_over_gamg"].get<double>(),
+      r["learned_first_over_gamg"].get<double>());
+  std::fflush(stdout);
+  const char* cg = std::getenv("KARMAN_BENCH_CG");
+  if (cg && std::string(cg) == "0") return r;
   // CG (rtol 1e-8, the cases' settings) with PETSc's IC(0) and Karman's MIC(0) on the same pattern.
   const CgRun icc = timed_cg(a, "icc");
   const CgRun mic0 = timed_cg(a, [](const CsrMatrix& block, const LowerPattern& pattern) {
@@ -114,14 +137,6 @@ nlohmann::json measure(long n, FactorGnn& gnn, int repeats) {
       {"iterations", mic0.iterations}, {"setup_s", mic0.setup_s}, {"solve_s", mic0.solve_s}};
   std::printf("n %5ld: CG iterations IC(0) %ld (solve %.3f s), MIC(0) %ld (solve %.3f s)\n", n,
               icc.iterations, icc.solve_s, mic0.iterations, mic0.solve_s);
-  std::printf(
-      "n %5ld: block %.4f pattern %.4f ic0 %.4f graph %.4f forward %.4f | learned setup %.4f "
-      "(first %.4f), icc %.4f, gamg %.4f s\n",
-      n, r["block_s"].get<double>(), r["pattern_s"].get<double>(), r["ic0_s"].get<double>(),
-      r["graph_s"].get<double>(), r["forward_s"].get<double>(), r["learned_setup_s"].get<double>(),
-      r["learned_setup_first_s"].get<double>(), r["icc_setup_s"].get<double>(),
-      r["gamg_setup_s"].get<double>());
-  std::fflush(stdout);
   return r;
 }
 

@@ -1,0 +1,328 @@
+// FactorGnn::infer, the inference-only forward (gnn.hpp): the network of FactorGnn::forward in
+// one fused kernel per layer over the edges and one over the nodes, for the PC's set-up.
+//
+// The training forward keeps every module's activations for backward: at 1024² (E ≈ 3.1M edges,
+// W = 16) each [E, W] buffer is 400 MB and a forward writes about ten of them, so the set-up's time
+// went to first-touch page faults and to memory traffic. Here, per layer l (edge k = (i, j)):
+//   edges:  e_in = l = 0 ? tanh(F_e W_enc + b_enc) : e^l_k                        [W]
+//           y = tanh(e_in W_e + (h W_i)_i + (h W_j)_j + b1),  m = y W2 + b2           [W]
+//           l < K-1: e^{l+1}_k = m (in place: edge k reads only its own row)
+//           l = K-1: raw = m w_head + b_head, L_k = the factor formula of forward()
+//   nodes (l < K-1):  h^{l+1}_i = MLP_v([h^l_i, Σ_{k ∋ i} e^{l+1}_k])  (in place), and the next
+//           layer's h W_i, h W_j rows of node i; before layer 0 the node encoder does the same.
+// Every vector of width W lives in registers / stack arrays of a compile-time width (8, 16, 32),
+// so the products vectorise, in tiles of rows (kTile); the weights (a few KB) stay in L1. The sums
+// are in forward()'s order except inside the products (rounding-level differences only).
+#include <Kokkos_Core.hpp>
+
+#include "karman/core/error.hpp"
+#include "karman/nn/fastmath.hpp"
+#include "karman/nn/sequential.hpp"
+#include "operators/precond/gnn.hpp"
+
+namespace karman::precond {
+namespace {
+
+using nn::Matrix;
+using Range = Kokkos::RangePolicy<nn::ExecutionSpace>;
+constexpr int kFeatures = static_cast<int>(MatrixGraph::edge_features_count);
+static_assert(MatrixGraph::node_features_count == MatrixGraph::edge_features_count,
+              "the encoders' kernels assume one feature count");
+
+// A Linear layer's parameters as the kernels read them: W [in, out] rows [row0, row0 + in), b.
+struct Affine {
+  Matrix<double> weight;  // [rows, out]
+  Matrix<double> bias;    // [1, out] (or empty: no bias)
+};
+
+Affine affine(const nn::Linear<double>& linear) {
+  return {linear.weight(), linear.has_bias() ? linear.bias() : Matrix<double>()};
+}
+
+nn::Linear<double>* linear_at(nn::Sequential<double>& mlp, std::size_t m) {
+  return m < mlp.size() ? dynamic_cast<nn::Linear<double>*>(&mlp[m]) : nullptr;
+}
+
+// Rows are processed in tiles of T = 64 / W edges (or nodes): a product keeps T·W accumulators
+// (16 AVX2 registers) whose chains are independent, where one row's product would wait on the
+// FMA latency W times per output vector. A tile past the last row repeats the last row (its
+// results are not stored).
+template <int W>
+constexpr int kTile = 64 / W;
+
+// out[t] = b (or 0) + Σ_{r < In} x[t][r] W(row0 + r, ·) for the tile's rows t. x: [T][In], out:
+// [T][W]
+template <int T, int W, int In>
+KOKKOS_FORCEINLINE_FUNCTION void affine_product(const Affine& a, int row0, const double (&x)[T][In],
+                                                double (&out)[T][W]) {
+  const bool bias = a.bias.data() != nullptr;
+  for (int t = 0; t < T; ++t) {
+#pragma omp simd
+    for (int c = 0; c < W; ++c) out[t][c] = bias ? a.bias(0, c) : 0.0;
+  }
+  for (int r = 0; r < In; ++r) {
+    const double* KOKKOS_RESTRICT w = &a.weight(row0 + r, 0);
+    for (int t = 0; t < T; ++t) {
+      const double xr = x[t][r];
+#pragma omp simd
+      for (int c = 0; c < W; ++c) out[t][c] += xr * w[c];
+    }
+  }
+}
+
+template <int T, int W>
+KOKKOS_FORCEINLINE_FUNCTION void tanh_in_place(double (&x)[T][W]) {
+  for (int t = 0; t < T; ++t) {
+#pragma omp simd
+    for (int c = 0; c < W; ++c) x[t][c] = nn::fastmath::tanh(x[t][c]);
+  }
+}
+
+// The tile's rows first + t of m (clamped to the last row). x: [T][N]
+template <int T, int N>
+KOKKOS_FORCEINLINE_FUNCTION void load_rows(const Matrix<double>& m, long first, long rows,
+                                           double (&x)[T][N]) {
+  for (int t = 0; t < T; ++t) {
+    const long row = first + t < rows ? first + t : rows - 1;
+    const double* KOKKOS_RESTRICT from = &m(row, 0);
+#pragma omp simd
+    for (int c = 0; c < N; ++c) x[t][c] = from[c];
+  }
+}
+
+template <int T, int N>
+KOKKOS_FORCEINLINE_FUNCTION void store_rows(const double (&x)[T][N], const Matrix<double>& m,
+                                            long first, long rows) {
+  for (int t = 0; t < T && first + t < rows; ++t) {
+    double* KOKKOS_RESTRICT to = &m(first + t, 0);
+#pragma omp simd
+    for (int c = 0; c < N; ++c) to[c] = x[t][c];
+  }
+}
+
+// One layer's edge update over a tile of edges (see the file comment), as a Kokkos functor over
+// tiles.
+template <int W>
+struct EdgeLayer {
+  static constexpr int T = kTile<W>;
+  long edges = 0;
+  bool first = false, last = false;
+  Matrix<double> features;  // [E, 4] (first layer)
+  Affine encoder;           // [4, W] (first layer)
+  Affine edge_first;        // [3W, W]: rows [W_e; W_i; W_j], the layer's first Linear
+  Affine edge_second;       // [W, W]
+  Matrix<double> state;     // [E, W] e^l in, e^{l+1} out (not last)
+  mesh::GraphIndex row, col;
+  Matrix<double> row_term, col_term;  // [N, W] h W_i, h W_j
+  // Last layer: the head and the factor.
+  Affine head;  // [W, 1]
+  nn::Vector<double> reference, l;
+  Kokkos::View<int*, nn::MemorySpace> diagonal;
+  double bound = 1.0;
+  bool diagonal_only = false;
+
+  KOKKOS_FUNCTION void operator()(const long tile) const {
+    const long k0 = tile * T;
+    double e[T][W];
+    if (first) {
+      double f[T][kFeatures];
+      load_rows(features, k0, edges, f);
+      affine_product(encoder, 0, f, e);
+      tanh_in_place(e);
+    } else {
+      load_rows(state, k0, edges, e);
+    }
+    double y[T][W];
+    affine_product(edge_first, 0, e, y);
+    for (int t = 0; t < T; ++t) {
+      const long k = k0 + t < edges ? k0 + t : edges - 1;
+      const double* KOKKOS_RESTRICT hi = &row_term(row(k), 0);
+      const double* KOKKOS_RESTRICT hj = &col_term(col(k), 0);
+#pragma omp simd
+      for (int c = 0; c < W; ++c) y[t][c] += hi[c] + hj[c];
+    }
+    tanh_in_place(y);
+    double m[T][W];
+    affine_product(edge_second, 0, y, m);
+    if (!last) {
+      store_rows(m, state, k0, edges);
+      return;
+    }
+    double raw[T][1];
+    affine_product(head, 0, m, raw);
+    for (int t = 0; t < T && k0 + t < edges; ++t) {
+      const long k = k0 + t;
+      const double c = bound * nn::fastmath::tanh(raw[t][0] / bound);
+      if (diagonal(k))
+        l(k) = reference(k) * nn::fastmath::exp(c);
+      else
+        l(k) = diagonal_only ? reference(k) : reference(k) * (1.0 + c);
+    }
+  }
+};
+
+// The node encoder (encode) or one layer's node update, then the next layer's h W_i, h W_j, over
+// a tile of nodes.
+template <int W>
+struct NodeStep {
+  static constexpr int T = kTile<W>;
+  long nodes = 0;
+  bool encode = false;
+  Matrix<double> features;  // [N, 4] (encode)
+  Affine encoder;           // [4, W] (encode)
+  mesh::GraphIndex incident_ptr, incident;
+  Matrix<double> edges;               // [E, W] e^{l+1} (update)
+  Affine node_first, node_second;     // [2W, W], [W, W] (update)
+  Matrix<double> state;               // [N, W] h^l in, h^{l+1} out
+  Affine next_edge_first;             // [3W, W] the next layer's first Linear
+  Matrix<double> row_term, col_term;  // [N, W] out
+
+  KOKKOS_FUNCTION void operator()(const long tile) const {
+    const long i0 = tile * T;
+    double h[T][W];
+    if (encode) {
+      double f[T][kFeatures];
+      load_rows(features, i0, nodes, f);
+      affine_product(encoder, 0, f, h);
+      tanh_in_place(h);
+    } else {
+      double input[T][2 * W];  // [h_i, Σ_{k ∋ i} e_k], the sum in the incidence's order
+      for (int t = 0; t < T; ++t) {
+        const long i = i0 + t < nodes ? i0 + t : nodes - 1;
+        const double* KOKKOS_RESTRICT hi = &state(i, 0);
+#pragma omp simd
+        for (int c = 0; c < W; ++c) input[t][c] = hi[c], input[t][W + c] = 0.0;
+        for (long p = incident_ptr(i); p < incident_ptr(i + 1); ++p) {
+          const double* KOKKOS_RESTRICT ek = &edges(incident(p), 0);
+#pragma omp simd
+          for (int c = 0; c < W; ++c) input[t][W + c] += ek[c];
+        }
+      }
+      double u[T][W];
+      affine_product(node_first, 0, input, u);
+      tanh_in_place(u);
+      affine_product(node_second, 0, u, h);
+    }
+    store_rows(h, state, i0, nodes);
+    double term[T][W];
+    affine_product(next_edge_first, W, h, term);  // rows W_i
+    store_rows(term, row_term, i0, nodes);
+    affine_product(next_edge_first, 2 * W, h, term);  // rows W_j
+    store_rows(term, col_term, i0, nodes);
+  }
+};
+
+// Strips the bias of an Affine whose output the kernel adds elsewhere (h W_i, h W_j have none).
+Affine without_bias(Affine a) {
+  a.bias = Matrix<double>();
+  return a;
+}
+
+}  // namespace
+
+template <int W>
+void FactorGnn::infer_with_width(const MatrixGraph& graph) {
+  const mesh::Graph& topology = graph.topology;
+  const long n_edges = topology.edges, n_nodes = topology.nodes;
+  nn::ensure_shape(m_edge_state, "karman::precond::gnn::infer::edge_state", n_edges, W);
+  nn::ensure_shape(m_node_state, "karman::precond::gnn::infer::node_state", n_nodes, W);
+  nn::ensure_shape(m_node_row_term, "karman::precond::gnn::infer::node_row_term", n_nodes, W);
+  nn::ensure_shape(m_node_col_term, "karman::precond::gnn::infer::node_col_term", n_nodes, W);
+  if (m_l.extent(0) != static_cast<std::size_t>(n_edges))
+    m_l = nn::Vector<double>(
+        Kokkos::view_alloc("karman::precond::gnn::l", Kokkos::WithoutInitializing), n_edges);
+
+  const long edge_tiles = (n_edges + kTile<W> - 1) / kTile<W>;
+  const long node_tiles = (n_nodes + kTile<W> - 1) / kTile<W>;
+  const auto edge_first_of = [this](std::size_t l) {
+    return affine(*linear_at(m_layers[l]->edge_mlp(), 0));
+  };
+  NodeStep<W> nodes;
+  nodes.nodes = n_nodes;
+  nodes.encode = true;
+  nodes.features = graph.node_features;
+  nodes.encoder = affine(*m_node_encoder);
+  nodes.incident_ptr = topology.incident_ptr;
+  nodes.incident = topology.incident;
+  nodes.edges = m_edge_state;
+  nodes.state = m_node_state;
+  nodes.row_term = m_node_row_term;
+  nodes.col_term = m_node_col_term;
+  nodes.next_edge_first = without_bias(edge_first_of(0));
+  Kokkos::parallel_for("karman::precond::gnn::infer_node_encoder", Range(0, node_tiles), nodes);
+
+  EdgeLayer<W> edges;
+  edges.edges = n_edges;
+  edges.features = graph.edge_features;
+  edges.encoder = affine(*m_edge_encoder);
+  edges.state = m_edge_state;
+  edges.row = topology.row;
+  edges.col = topology.col;
+  edges.row_term = m_node_row_term;
+  edges.col_term = m_node_col_term;
+  edges.head = affine(*m_head);
+  edges.reference = graph.reference;
+  edges.l = m_l;
+  edges.diagonal = graph.diagonal;
+  edges.bound = m_options.correction_bound;
+  edges.diagonal_only = m_options.diagonal_only;
+  nodes.encode = false;
+  for (std::size_t l = 0; l < m_layers.size(); ++l) {
+    edges.first = l == 0;
+    edges.last = l + 1 == m_layers.size();
+    edges.edge_first = edge_first_of(l);
+    edges.edge_second = affine(*linear_at(m_layers[l]->edge_mlp(), 1));
+    Kokkos::parallel_for("karman::precond::gnn::infer_edge_layer", Range(0, edge_tiles), edges);
+    if (edges.last) break;
+    nodes.node_first = affine(*linear_at(m_layers[l]->node_mlp(), 0));
+    nodes.node_second = affine(*linear_at(m_layers[l]->node_mlp(), 1));
+    nodes.next_edge_first = without_bias(edge_first_of(l + 1));
+    Kokkos::parallel_for("karman::precond::gnn::infer_node_update", Range(0, node_tiles), nodes);
+  }
+}
+
+namespace {
+
+// The fused kernels hard-code the network forward() runs: per layer, two-Linear MLPs (tanh, then
+// identity; biases), edge-first input, sum aggregation, no residuals, no LayerNorm.
+bool is_tanh_then_identity(nn::Sequential<double>& mlp, std::size_t w) {
+  if (mlp.size() != 2) return false;
+  const nn::Linear<double>* first = linear_at(mlp, 0);
+  const nn::Linear<double>* second = linear_at(mlp, 1);
+  return first && second && first->activation() == nn::Activation::tanh &&
+         second->activation() == nn::Activation::identity && first->has_bias() &&
+         second->has_bias() && first->out_features() == w && second->in_features() == w &&
+         second->out_features() == w && first->frequency() == 1.0 && second->frequency() == 1.0;
+}
+
+}  // namespace
+
+nn::Vector<double> FactorGnn::infer(const MatrixGraph& graph) {
+  const std::size_t w = m_options.width;
+  bool fused = (w == 8 || w == 16 || w == 32) && !m_options.concatenated_edge_input &&
+               m_head->frequency() == 1.0 && m_head->activation() == nn::Activation::identity &&
+               m_head->has_bias();
+  for (std::size_t l = 0; fused && l < m_layers.size(); ++l) {
+    const nn::MessagePassingOptions& o = m_layers[l]->options();
+    fused = o.edge_first && !o.residual && !o.layer_norm && !o.output_activation &&
+            o.aggregation == nn::Aggregation::sum && o.condition_features == 0 &&
+            is_tanh_then_identity(m_layers[l]->edge_mlp(), w) &&
+            (!o.node_update || is_tanh_then_identity(m_layers[l]->node_mlp(), w));
+  }
+  if (!fused) return forward(graph);
+  m_graph = nullptr;  // no contexts: a backward after infer is an error
+  switch (w) {
+    case 8:
+      infer_with_width<8>(graph);
+      break;
+    case 16:
+      infer_with_width<16>(graph);
+      break;
+    default:
+      infer_with_width<32>(graph);
+      break;
+  }
+  return m_l;
+}
+
+}  // namespace karman::precond
