@@ -138,14 +138,13 @@ struct SumScratch {
   std::vector<T> partial, packed;
 };
 
-// Xᵀ of one row block of X[rows, m] packed row-major [m, rows]: the kernel's B' operand.
+// Xᵀ of one row block of X[rows, m] packed row-major [m, rows]: the kernel's B' operand. In
+// libxsmm's column-major terms the block is m×rows (ld m) and the packed copy rows×m (ld rows);
+// libxsmm's transpose is several times faster than the plain strided loop here.
 template <class T>
 void pack_transposed(const Matrix<T>& X, std::size_t row, std::size_t rows, T* packed) {
-  const std::size_t m = X.extent(1);
-  for (std::size_t r = 0; r < rows; ++r) {
-    const T* x = &X(row + r, 0);
-    for (std::size_t j = 0; j < m; ++j) packed[j * rows + r] = x[j];
-  }
+  const libxsmm_blasint m = X.extent(1), n = rows;
+  libxsmm_otrans(packed, &X(row, 0), sizeof(T), m, n, m, n);
 }
 
 // C[m,n] = alpha·Xᵀ[m,R]·Y[R,n] + beta·C over R batch rows. Row-major C is column-major
