@@ -19,6 +19,10 @@
 //  4. Element-wise cost: Linear 64->64 forward on 4096 rows (one libxsmm GEMM + the fused
 //     bias/activation kernel) for every activation, median of kSamples calls; the identity row is
 //     the GEMM + bias alone, so the difference is the activation's cost.
+//  5. FMA peak of one core: a loop of kFmaChains independent vector FMA chains (AVX-512 when the
+//     build targets it, else AVX2/FMA, else scalar std::fma) on one thread, 2 FLOPs per lane per
+//     FMA; the best of kFmaRuns runs. mlp_f32_fraction_of_fma_peak = mlp_f32_gflops / (the
+//     per-core peak × the host execution space's threads).
 //
 // FLOP count (the GEMM work only; bias, activation, loss and optimizer flops are not counted):
 //   forward  = 2·N·Σ_layers in·out
@@ -30,6 +34,8 @@
 //   mlp_f32_fraction_of_peak = mlp_f32_gflops / blas_peak_f32_gflops (same run).
 //
 // JSON keys: mlp_f32_gflops, mlp_f64_gflops, blas_peak_f32_gflops, blas_peak_f64_gflops,
+// fma_peak_f32_gflops_per_core, fma_peak_f64_gflops_per_core, fma_isa, threads,
+// mlp_f32_fraction_of_fma_peak, mlp_f64_fraction_of_fma_peak,
 // mlp_f32_step_s, mlp_f64_step_s, linear32_{f32,f64}_{gflops,step_s}, mlp_f32_fraction_of_peak,
 // linear64_forward_{f32,f64}_s (item 4: seconds per forward, by activation), date (UTC), machine
 // (CPU, cores, OpenBLAS build/core/threads, Kokkos backend, compiler). Results move by ±10-40%
@@ -37,6 +43,7 @@
 // side by side on an idle machine.
 
 #include <cblas.h>
+#include <immintrin.h>
 #include <mpi.h>
 
 #include <Kokkos_Core.hpp>
@@ -79,6 +86,104 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// ---------------------------------------------------------------------------- FMA peak
+constexpr int kFmaChains = 16;  // independent accumulators: latency (4) × ports (2), twice over
+constexpr long kFmaIterations = 2'000'000;
+constexpr int kFmaRuns = 30;  // short runs, the best: one is likely to run undisturbed
+
+#if defined(__AVX512F__)
+constexpr const char* kFmaIsa = "avx512";
+// Vector type, lanes and one FMA per precision.
+struct F32 {
+  using V = __m512;
+  static constexpr int lanes = 16;
+  static V set(float x) { return _mm512_set1_ps(x); }
+  static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+  static float sum(V v) {
+    alignas(64) float x[16];
+    _mm512_store_ps(x, v);
+    float s = 0;
+    for (float e : x) s += e;
+    return s;
+  }
+};
+struct F64 {
+  using V = __m512d;
+  static constexpr int lanes = 8;
+  static V set(double x) { return _mm512_set1_pd(x); }
+  static V fma(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
+  static double sum(V v) {
+    alignas(64) double x[8];
+    _mm512_store_pd(x, v);
+    double s = 0;
+    for (double e : x) s += e;
+    return s;
+  }
+};
+#elif defined(__FMA__)
+constexpr const char* kFmaIsa = "avx2";
+struct F32 {
+  using V = __m256;
+  static constexpr int lanes = 8;
+  static V set(float x) { return _mm256_set1_ps(x); }
+  static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+  static float sum(V v) {
+    alignas(32) float x[8];
+    _mm256_store_ps(x, v);
+    return x[0] + x[1] + x[2] + x[3] + x[4] + x[5] + x[6] + x[7];
+  }
+};
+struct F64 {
+  using V = __m256d;
+  static constexpr int lanes = 4;
+  static V set(double x) { return _mm256_set1_pd(x); }
+  static V fma(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
+  static double sum(V v) {
+    alignas(32) double x[4];
+    _mm256_store_pd(x, v);
+    return x[0] + x[1] + x[2] + x[3];
+  }
+};
+#else
+constexpr const char* kFmaIsa = "scalar";
+template <class T>
+struct Scalar {
+  using V = T;
+  static constexpr int lanes = 1;
+  static V set(T x) { return x; }
+  static V fma(V a, V b, V c) { return std::fma(a, b, c); }
+  static T sum(V v) { return v; }
+};
+using F32 = Scalar<float>;
+using F64 = Scalar<double>;
+#endif
+
+// GFLOP/s of kFmaChains independent chains acc ← acc·a + b on this thread (best of kFmaRuns).
+template <class Isa>
+double fma_peak_gflops() {
+  using V = typename Isa::V;
+  double best = 0, sink = 0;
+  for (int run = 0; run < kFmaRuns; ++run) {
+    V acc[kFmaChains];
+    for (int c = 0; c < kFmaChains; ++c) acc[c] = Isa::set(1.0 + 1e-3 * c);
+    const V a = Isa::set(0.999999), b = Isa::set(1e-7);
+    const auto start = Clock::now();
+    for (long i = 0; i < kFmaIterations; ++i) {
+#pragma GCC unroll 16
+      for (int c = 0; c < kFmaChains; ++c) acc[c] = Isa::fma(acc[c], a, b);
+    }
+    const double s = seconds_since(start);
+    // One vector of the chains' sum keeps the loop alive (a horizontal sum per chain made GCC
+    // keep the float accumulators in memory inside the loop).
+    V total = acc[0];
+    for (int c = 1; c < kFmaChains; ++c) total = Isa::fma(acc[c], Isa::set(1), total);
+    sink += Isa::sum(total);
+    best = std::max(best, 2.0 * Isa::lanes * kFmaChains * double(kFmaIterations) / s * 1e-9);
+  }
+  if (sink == 0) std::printf("(fma sink %g)\n", sink);
+  return best;
 }
 
 // Σ in·out over the Linear layers of a width list.
@@ -271,6 +376,13 @@ int run() {
 
   std::printf("MLP float32 at %.1f%% of the BLAS float32 peak, float64 at %.1f%%\n",
               100 * mlp32.gflops / peak32, 100 * mlp64.gflops / peak64);
+  const double fma32 = fma_peak_gflops<F32>(), fma64 = fma_peak_gflops<F64>();
+  const int threads = Kokkos::DefaultHostExecutionSpace().concurrency();
+  std::printf(
+      "FMA peak (%s) per core: %.1f GFLOP/s float32, %.1f float64; MLP at %.1f%% (float32) and "
+      "%.1f%% (float64) of it on %d thread(s)\n",
+      kFmaIsa, fma32, fma64, 100 * mlp32.gflops / (fma32 * threads),
+      100 * mlp64.gflops / (fma64 * threads), threads);
 
   nlohmann::ordered_json j;
   j["mlp_f32_gflops"] = mlp32.gflops;
@@ -284,6 +396,12 @@ int run() {
   j["linear32_f32_step_s"] = lin32.step_s;
   j["linear32_f64_step_s"] = lin64.step_s;
   j["mlp_f32_fraction_of_peak"] = mlp32.gflops / peak32;
+  j["fma_peak_f32_gflops_per_core"] = fma32;
+  j["fma_peak_f64_gflops_per_core"] = fma64;
+  j["fma_isa"] = kFmaIsa;
+  j["threads"] = threads;
+  j["mlp_f32_fraction_of_fma_peak"] = mlp32.gflops / (fma32 * threads);
+  j["mlp_f64_fraction_of_fma_peak"] = mlp64.gflops / (fma64 * threads);
   j["linear64_forward_f32_s"] = act32;
   j["linear64_forward_f64_s"] = act64;
   j["date"] = utc_now();

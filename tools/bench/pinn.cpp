@@ -21,7 +21,7 @@
 //     products per step (forward, dW, dX), with rows = 5·4096 (value, 2 first and 2 second
 //     derivative channels) in the interior and 1024 on the boundary: 3·2·(20480 + 1024)·12480
 //     = 1.61 GFLOP per step.
-//  2. time_to_1e-3_s: float64 training from the same initial network: kAdamSteps = 500 Adam steps
+//  2. time_to_1e-3_s (skipped when KARMAN_BENCH_STEP_ONLY=1): float64 training from the same initial network: kAdamSteps = 500 Adam steps
 //     (lr 1e-3, cosine schedule to 1e-5), then L-BFGS (history 100, strong Wolfe): the recipe of
 //     cases/pinn/poisson2d.yaml with a shorter Adam stage (the case's 2000 Adam steps would take
 //     most of the budget; L-BFGS is what drives the error down). Every kEvalEvery = 100 Adam
@@ -367,7 +367,10 @@ int run() {
       "Time to rel_l2 < %.0e (float64, Adam %ld steps cosine then L-BFGS, error on %ldx%ld "
       "nodes every %ld steps, budget %.0f s):\n",
       kTarget, kAdamSteps, kEvalNodes, kEvalNodes, kEvalEvery, kBudgetS);
-  const AccuracyResult accuracy = time_to_accuracy(pde);
+  // KARMAN_BENCH_STEP_ONLY=1: the step timings only (profiling, A/B runs of a kernel change).
+  const char* step_only = std::getenv("KARMAN_BENCH_STEP_ONLY");
+  AccuracyResult accuracy;
+  if (step_only == nullptr || std::string(step_only) != "1") accuracy = time_to_accuracy(pde);
   if (accuracy.time_s)
     std::printf("reached rel_l2 %.3e after %ld steps in %.2f s of training\n", accuracy.rel_l2,
                 accuracy.steps, *accuracy.time_s);
