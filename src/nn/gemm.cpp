@@ -7,10 +7,10 @@
 #include <cstdint>
 #include <cstdlib>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "karman/core/error.hpp"
+#include "karman/core/threads.hpp"
 
 namespace karman::nn {
 namespace {
@@ -252,15 +252,8 @@ int set_blas_threads(int threads) {
 }
 
 int limit_blas_threads(MPI_Comm comm) {
-  if (std::getenv("OPENBLAS_NUM_THREADS") || std::getenv("OMP_NUM_THREADS"))
-    return openblas_get_num_threads();
-  MPI_Comm node;
-  MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
-  int ranks_on_node = 1;
-  MPI_Comm_size(node, &ranks_on_node);
-  MPI_Comm_free(&node);
-  const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-  int threads = std::max(1, cores / ranks_on_node);
+  if (std::getenv("OPENBLAS_NUM_THREADS")) return openblas_get_num_threads();
+  int threads = threads_per_rank(comm);  // OMP_NUM_THREADS, else cores / ranks on the node
   // With threads inside the rank (OpenMP Kokkos) BLAS gets as many as the execution space, never
   // more: BLAS and Kokkos threads do not run at the same time, and more would oversubscribe.
   const int concurrency = Kokkos::DefaultHostExecutionSpace().concurrency();  // Serial: 1

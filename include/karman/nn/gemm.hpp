@@ -33,10 +33,10 @@ const char* gemm_backend(Transpose trans_a, Transpose trans_b, std::size_t m, st
                          std::size_t k);
 
 // BLAS threads per rank: when the ranks on a node already fill its cores, oversubscribed BLAS
-// threads are slower than none, so each rank gets cores / ranks-on-node threads (at least 1).
-// With threads inside the rank (OpenMP Kokkos) never more than the host execution space's
-// threads. Left alone when the user chose (OPENBLAS_NUM_THREADS or OMP_NUM_THREADS set). Returns
-// the number of threads in use.
+// threads are slower than none, so each rank gets threads_per_rank (OMP_NUM_THREADS, else cores /
+// ranks-on-node), and with threads inside the rank (OpenMP Kokkos) never more than the host
+// execution space's threads. Left alone when OPENBLAS_NUM_THREADS is set. Returns the number of
+// threads in use.
 int limit_blas_threads(MPI_Comm comm);
 int blas_threads();  // OpenBLAS threads of this rank
 // Sets this rank's OpenBLAS threads; returns the previous count.
