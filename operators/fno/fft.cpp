@@ -13,7 +13,6 @@
 #include <utility>
 
 #include "karman/core/error.hpp"
-#include "karman/nn/gemm.hpp"
 
 namespace karman::fno {
 namespace {
@@ -194,11 +193,11 @@ struct RealFft<T>::Plans {
     const Key key{F::alignment(real), F::alignment(reinterpret_cast<T*>(spectrum))};
     auto found = sets.find(key);
     if (found != sets.end()) return found->second;
-    // FFTW's threads (when linked) split the howmany loops: as many as BLAS uses on this rank,
-    // for transforms large enough to pay for the hand-off.
+    // FFTW's threads (when linked) split the howmany loops: as many as the execution space has
+    // on this rank (1 with Serial), for transforms large enough to pay for the hand-off.
     constexpr long kThreadedReals = 1L << 16;
     const long reals = layout.batch * layout.real_sample;
-    F::use_threads(reals >= kThreadedReals ? nn::blas_threads() : 1);
+    F::use_threads(reals >= kThreadedReals ? nn::ExecutionSpace().concurrency() : 1);
     Set set;
     const Layout& l = layout;
     set.r2c = F::r2c(l.last_dim(true), l.last_loops(true), real, spectrum);

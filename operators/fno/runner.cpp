@@ -29,6 +29,7 @@
 #include <cmath>
 #include <filesystem>
 #include <limits>
+#include <map>
 
 #include "karman/config/case.hpp"
 #include "karman/core/collective.hpp"
@@ -652,7 +653,11 @@ class FnoRun {
       to_channels_last(&inputs[first * m_in * points], n, m_in, points, x, "karman::fno::x_eval");
       if (m_input_norm)
         m_input_norm->encode(normalizer_view(x, points), normalizer_view(x, points));
-      const nn::Matrix<T> out = m_net->forward(x).y;
+      // One workspace per batch size: the activations of a full batch and of the last, partial
+      // one keep their buffers from call to call (and from the training's), no reallocation.
+      nn::Workspace<T>& workspace = m_eval_workspaces[n];
+      workspace.reset();
+      const nn::Matrix<T> out = m_net->forward(x, nn::Pass::values(), workspace).y;
       nn::ensure_shape(m_decoded, "karman::fno::decoded", out.extent(0), out.extent(1));
       decode(out, m_decoded, points);
       auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_decoded);
@@ -879,7 +884,8 @@ class FnoRun {
   nn::Matrix<T> m_step_target, m_encoded;         // [B·P, 1]
   nn::Matrix<T> m_input_gradient;                 // [B·P, K] ∂L/∂x_{r+1}
   nn::Matrix<T> m_x_eval, m_decoded;              // inference batch [B·P, C_in], [B·P, C_out]
-  std::vector<double> m_test_in, m_test_out;      // this rank's test samples, file order
+  std::map<long, nn::Workspace<T>> m_eval_workspaces;  // inference, by batch size
+  std::vector<double> m_test_in, m_test_out;           // this rank's test samples, file order
   long m_test_count = 0;
   std::unique_ptr<EpochBatches> m_batches;  // the training examples' mini-batches
 };

@@ -181,20 +181,29 @@ void SpectralConv<T>::prepare(long batch) {
     auto same = [&](const Transforms& t) { return t.shape == m_shape && t.batch == batch; };
     auto found = std::find_if(m_transforms.begin(), m_transforms.end(), same);
     if (found == m_transforms.end()) {
-      // Only the columns k_last < modes[last] are kept: the transforms skip the others.
-      const long band = m_modes.back();
-      m_transforms.push_back({m_shape, batch,
-                              std::make_unique<RealFft<T>>(m_shape, batch, m_in, band),
-                              std::make_unique<RealFft<T>>(m_shape, batch, m_out, band)});
+      m_transforms.push_back({m_shape, batch, nullptr, nullptr, nullptr, nullptr});
       found = std::prev(m_transforms.end());
     }
     m_current = &*found;
   }
   m_batch = batch;
-  const std::size_t spectrum_rows = batch * m_current->in->spectrum_points();
   const std::size_t mode_rows = m_kept * batch;
-  nn::ensure_shape(m_x_hat, "karman::fno::spectral::x_hat", spectrum_rows, 2 * m_in);
-  nn::ensure_shape(m_y_hat, "karman::fno::spectral::y_hat", spectrum_rows, 2 * m_out);
+  if (m_transform == SpectralTransform::dft) {
+    if (!m_current->dft_in) {
+      m_current->dft_in = std::make_unique<TruncatedDft<T>>(m_shape, m_modes, batch, m_in);
+      m_current->dft_out = std::make_unique<TruncatedDft<T>>(m_shape, m_modes, batch, m_out);
+    }
+  } else {
+    if (!m_current->in) {
+      // Only the columns k_last < modes[last] are kept: the transforms skip the others.
+      const long band = m_modes.back();
+      m_current->in = std::make_unique<RealFft<T>>(m_shape, batch, m_in, band);
+      m_current->out = std::make_unique<RealFft<T>>(m_shape, batch, m_out, band);
+    }
+    const std::size_t spectrum_rows = batch * m_current->in->spectrum_points();
+    nn::ensure_shape(m_x_hat, "karman::fno::spectral::x_hat", spectrum_rows, 2 * m_in);
+    nn::ensure_shape(m_y_hat, "karman::fno::spectral::y_hat", spectrum_rows, 2 * m_out);
+  }
   nn::ensure_shape(m_y_modes, "karman::fno::spectral::y_modes", mode_rows, 2 * m_out);
   nn::ensure_shape(m_dx_modes, "karman::fno::spectral::dx_modes", mode_rows, 2 * m_in);
 }
@@ -264,6 +273,22 @@ void scatter_modes(const Matrix<T>& from, const Matrix<T>& to,
       });
 }
 
+// modes[m·B + b, :] *= factor · scale_m in place, scale_m as in gather_modes.
+template <class T>
+void scale_modes(const Matrix<T>& modes, const Kokkos::View<T*, nn::MemorySpace>& weight,
+                 long batch, int power, T factor) {
+  const std::size_t cols = modes.extent(1);
+  Kokkos::parallel_for(
+      "karman::fno::scale_modes", Kokkos::RangePolicy<nn::ExecutionSpace>(0, modes.extent(0)),
+      KOKKOS_LAMBDA(const long row) {
+        const long mode = row / batch;
+        const T s = power == 0 ? factor : power > 0 ? factor * weight(mode) : factor / weight(mode);
+        T* KOKKOS_RESTRICT m = &modes(row, 0);
+#pragma omp simd
+        for (std::size_t c = 0; c < cols; ++c) m[c] *= s;
+      });
+}
+
 }  // namespace
 
 // y = irfft(P_K[x̂] W):  x̂ = rfft(x) (unnormalised), gather the kept modes, per mode
@@ -283,14 +308,23 @@ void SpectralConv<T>::forward_impl(nn::Context<T>& context, nn::Workspace<T>&) {
   c.batch = m_batch;
   nn::ensure_shape(c.y, "karman::fno::spectral::y", x.extent(0), m_out);
   nn::ensure_shape(c.x_modes, "karman::fno::spectral::x_modes", m_kept * m_batch, 2 * m_in);
-  const long nc = m_current->in->spectrum_points();
-
-  m_current->in->forward(x, m_x_hat);
-  gather_modes(m_x_hat, c.x_modes, m_mode_index, m_mode_weight, m_batch, nc, 0, T(1));
+  const bool fft = m_transform == SpectralTransform::fft;
+  if (fft) {
+    m_current->in->forward(x, m_x_hat);
+    gather_modes(m_x_hat, c.x_modes, m_mode_index, m_mode_weight, m_batch,
+                 m_current->in->spectrum_points(), 0, T(1));
+  } else {
+    m_current->dft_in->forward(x, c.x_modes);
+  }
   mode_gemm(ComplexOp::none, ComplexOp::none, m_kept, T(1) / static_cast<T>(m_points), c.x_modes,
             m_parameters->value(m_weight), T(0), m_y_modes);
-  scatter_modes(m_y_modes, m_y_hat, m_mode_index, m_mode_weight, m_batch, nc, 0);
-  m_current->out->inverse(m_y_hat, c.y, /*normalise=*/false);
+  if (fft) {
+    scatter_modes(m_y_modes, m_y_hat, m_mode_index, m_mode_weight, m_batch,
+                  m_current->in->spectrum_points(), 0);
+    m_current->out->inverse(m_y_hat, c.y, /*normalise=*/false);
+  } else {
+    m_current->dft_out->inverse(m_y_modes, c.y);
+  }
 }
 
 // Adjoints, with complex gradients g = ∂L/∂Re + i ∂L/∂Im:
@@ -306,19 +340,30 @@ void SpectralConv<T>::backward_impl(nn::Context<T>& context, const Matrix<T>& dy
   // The plans and mode tables are the current grid's: the context must be of the same grid.
   KARMAN_VERIFY(c.shape == m_shape, "SpectralConv: backward on another grid than its forward");
   prepare(c.batch);
-  const long nc = m_current->in->spectrum_points();
   nn::ensure_shape(c.dx, "karman::fno::spectral::dx", dy.extent(0), m_in);
+  const bool fft = m_transform == SpectralTransform::fft;
+  const long nc = fft ? m_current->in->spectrum_points() : 0;
 
-  m_current->out->forward(dy, m_y_hat);
-  gather_modes(m_y_hat, m_y_modes, m_mode_index, m_mode_weight, m_batch, nc, +1,
-               T(1) / static_cast<T>(m_points));
+  if (fft) {
+    m_current->out->forward(dy, m_y_hat);
+    gather_modes(m_y_hat, m_y_modes, m_mode_index, m_mode_weight, m_batch, nc, +1,
+                 T(1) / static_cast<T>(m_points));
+  } else {
+    m_current->dft_out->forward(dy, m_y_modes);
+    scale_modes(m_y_modes, m_mode_weight, m_batch, +1, T(1) / static_cast<T>(m_points));
+  }
   if (gradient.parameters())
     mode_gemm(ComplexOp::conj_transpose, ComplexOp::none, m_kept, T(1), c.x_modes, m_y_modes,
               gradient.keep(), m_parameters->gradient(m_weight));
   mode_gemm(ComplexOp::none, ComplexOp::conj_transpose, m_kept, T(1), m_y_modes,
             m_parameters->value(m_weight), T(0), m_dx_modes);
-  scatter_modes(m_dx_modes, m_x_hat, m_mode_index, m_mode_weight, m_batch, nc, -1);
-  m_current->in->inverse(m_x_hat, c.dx, /*normalise=*/false);
+  if (fft) {
+    scatter_modes(m_dx_modes, m_x_hat, m_mode_index, m_mode_weight, m_batch, nc, -1);
+    m_current->in->inverse(m_x_hat, c.dx, /*normalise=*/false);
+  } else {
+    scale_modes(m_dx_modes, m_mode_weight, m_batch, -1, T(1));
+    m_current->dft_in->inverse(m_dx_modes, c.dx);
+  }
 }
 
 #define KARMAN_FNO_INSTANTIATE(T)                                                              \

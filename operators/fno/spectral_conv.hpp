@@ -19,6 +19,7 @@
 
 #include "karman/nn/module.hpp"
 #include "operators/fno/fft.hpp"
+#include "operators/fno/truncated_dft.hpp"
 
 namespace karman::fno {
 
@@ -41,6 +42,11 @@ void mode_gemm_reference(ComplexOp op_a, ComplexOp op_b, std::size_t modes, T al
 // corners must not overlap), the last n/2 + 1 ≥ modes.
 std::string modes_fit_error(const std::vector<long>& modes, const std::vector<long>& shape);
 
+// How a spectral layer computes its kept modes: direct DFTs of the kept wavenumbers only
+// (TruncatedDft, the default: faster at the FNO's mode counts, on the execution space's threads)
+// or FFTW's batched FFT and a gather (RealFft, the reference twin).
+enum class SpectralTransform { dft, fft };
+
 template <class T>
 class SpectralConv : public nn::Module<T> {
  public:
@@ -58,6 +64,9 @@ class SpectralConv : public nn::Module<T> {
   // fit it. May change between calls (the weights do not depend on the grid).
   void set_grid(const std::vector<long>& shape);
   const std::vector<long>& grid() const { return m_shape; }
+  // The transform of the next forward and its backward (same results to rounding).
+  void set_transform(SpectralTransform transform) { m_transform = transform; }
+  SpectralTransform transform() const { return m_transform; }
 
   void declare(nn::Parameters<T>& parameters, const std::string& prefix) override;
   // Real and imaginary parts U[0, 1/(in·out)), as the reference (torch.rand · scale).
@@ -85,15 +94,18 @@ class SpectralConv : public nn::Module<T> {
   long m_in, m_out, m_kept;
   std::vector<long> m_modes, m_shape;
   long m_points = 0, m_batch = 0;
+  SpectralTransform m_transform = SpectralTransform::dft;
   nn::Parameters<T>* m_parameters = nullptr;
   std::size_t m_weight = 0;
 
-  // FFTs of the current (grid, batch) for in and out channels; earlier ones are kept so a model
-  // that alternates grids (training and super-resolution evaluation) does not replan.
+  // Transforms of the current (grid, batch) for in and out channels, made on first use (FFTs
+  // only with SpectralTransform::fft); earlier ones are kept so a model that alternates grids
+  // or batch sizes (training, evaluation, super-resolution) does not replan.
   struct Transforms {
     std::vector<long> shape;
     long batch;
     std::unique_ptr<RealFft<T>> in, out;
+    std::unique_ptr<TruncatedDft<T>> dft_in, dft_out;
   };
   std::vector<Transforms> m_transforms;
   Transforms* m_current = nullptr;
@@ -104,7 +116,7 @@ class SpectralConv : public nn::Module<T> {
   Kokkos::View<T*, nn::MemorySpace> m_mode_weight;
 
   // Scratch of one forward or backward (what the backward needs is in the context).
-  Matrix<T> m_x_hat, m_y_hat;  // [B·Nc, 2·in], [B·Nc, 2·out] spectra
+  Matrix<T> m_x_hat, m_y_hat;  // [B·Nc, 2·in], [B·Nc, 2·out] spectra (FFT path only)
   Matrix<T> m_y_modes;         // [M·B, 2·out] kept modes of ŷ (forward) or of g_Ŷ (backward)
   Matrix<T> m_dx_modes;        // [M·B, 2·in] kept modes of the input gradient
 };

@@ -20,6 +20,7 @@
 #include "operators/fno/fft.hpp"
 #include "operators/fno/fno.hpp"
 #include "operators/fno/spectral_conv.hpp"
+#include "operators/fno/truncated_dft.hpp"
 #include "support/kokkos_env.hpp"
 #include "support/nn_checks.hpp"
 
@@ -258,6 +259,94 @@ TEST_P(SpectralConvCase, GradientsMatchFiniteDifferences) {
   nn::Network<double> net(std::move(conv), 5);
   randomise_parameters(net, 23);
   check_module(net, 2 * product(c.shape));
+}
+
+// TruncatedDft (direct DFTs of the kept modes) against its reference twin, the full RealFft and
+// a gather of the kept wavenumbers (forward), and RealFft::inverse of the half spectrum that is
+// zero outside the kept modes (inverse).
+template <class T>
+void check_truncated_dft(const SpectralCase& c, double tolerance) {
+  const long batch = 3, channels = 5, n = product(c.shape);
+  TruncatedDft<T> dft(c.shape, c.modes, batch, channels);
+  RealFft<T> fft(c.shape, batch, channels);
+  const auto modes = kept_wavenumbers(c);
+  const long kept = static_cast<long>(modes.size()), nc = fft.spectrum_points();
+  ASSERT_EQ(dft.kept_modes(), kept);
+  std::vector<long> half(c.shape);
+  half.back() = c.shape.back() / 2 + 1;
+  std::vector<long> flat(kept);  // mode m's row in one sample's half spectrum
+  for (long m = 0; m < kept; ++m)
+    for (std::size_t d = 0; d < half.size(); ++d) flat[m] = flat[m] * half[d] + modes[m][d];
+
+  const Matrix<T> x = random_matrix<T>(batch * n, channels, 41);
+  Matrix<T> spectrum("spectrum", batch * nc, 2 * channels),
+      x_modes("x_modes", kept * batch, 2 * channels);
+  fft.forward(x, spectrum);
+  dft.forward(x, x_modes);
+  auto hs = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), spectrum);
+  auto hm = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), x_modes);
+  double error = 0, scale = 0;
+  for (long m = 0; m < kept; ++m)
+    for (long b = 0; b < batch; ++b)
+      for (long k = 0; k < 2 * channels; ++k) {
+        const double reference = hs(b * nc + flat[m], k);
+        error = std::max(error, std::abs(reference - static_cast<double>(hm(m * batch + b, k))));
+        scale = std::max(scale, std::abs(reference));
+      }
+  EXPECT_LT(error, tolerance * scale) << "forward";
+
+  // Inverse of random mode values: the half spectrum holding them (zero elsewhere) through FFTW.
+  const Matrix<T> y_modes = random_matrix<T>(kept * batch, 2 * channels, 43);
+  const auto hy = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), y_modes);
+  Kokkos::deep_copy(hs, T(0));
+  for (long m = 0; m < kept; ++m)
+    for (long b = 0; b < batch; ++b)
+      for (long k = 0; k < 2 * channels; ++k) hs(b * nc + flat[m], k) = hy(m * batch + b, k);
+  Kokkos::deep_copy(spectrum, hs);
+  Matrix<T> expected("expected", batch * n, channels), y("y", batch * n, channels);
+  fft.inverse(spectrum, expected, /*normalise=*/false);
+  const std::vector<double> before = host_values(y_modes);
+  dft.inverse(y_modes, y);
+  const std::vector<double> reference = host_values(expected);
+  EXPECT_GT(max_abs(reference), 1e-2);
+  EXPECT_LT(max_difference(host_values(y), reference), tolerance * max_abs(reference)) << "inverse";
+  EXPECT_EQ(host_values(y_modes), before) << "inverse must not modify its input";
+}
+
+TEST_P(SpectralConvCase, TruncatedDftMatchesTheFftAndGather) {
+  check_truncated_dft<double>(GetParam(), 1e-13);
+  check_truncated_dft<float>(GetParam(), 2e-6);
+}
+
+// The layer's two transforms (TruncatedDft by default, RealFft + gather) give the same outputs
+// and gradients.
+TEST_P(SpectralConvCase, DftAndFftTransformsAgree) {
+  const SpectralCase c = GetParam();
+  const long in = 3, out = 2, batch = 2, n = product(c.shape);
+  auto owned = std::make_unique<SpectralConv<double>>(in, out, c.modes);
+  SpectralConv<double>& conv = *owned;
+  conv.set_grid(c.shape);
+  nn::Network<double> net(std::move(owned), 3);
+  randomise_parameters(net, 19);
+  const Matrix<double> x = random_matrix<double>(batch * n, in, 6);
+  const Matrix<double> dy = random_matrix<double>(batch * n, out, 7);
+  auto run = [&](SpectralTransform transform) {
+    conv.set_transform(transform);
+    net.parameters().zero_gradients();
+    nn::Context<double>& context = net.forward(x);
+    std::vector<double> values = host_values(context.y);
+    const std::vector<double> dx = host_values(net.backward(context, dy));
+    const auto gradients =
+        Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), net.parameters().gradients());
+    const std::vector<double> dw(gradients.data(), gradients.data() + gradients.size());
+    values.insert(values.end(), dx.begin(), dx.end());
+    values.insert(values.end(), dw.begin(), dw.end());
+    return values;
+  };
+  EXPECT_EQ(conv.transform(), SpectralTransform::dft);
+  const std::vector<double> fft = run(SpectralTransform::fft), dft = run(SpectralTransform::dft);
+  EXPECT_GT(max_abs(fft), 1e-2);
+  EXPECT_LT(max_difference(dft, fft), 1e-12 * max_abs(fft));
 }
 
 INSTANTIATE_TEST_SUITE_P(Grids, SpectralConvCase, ::testing::ValuesIn(kSpectralCases));
