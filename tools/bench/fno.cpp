@@ -263,6 +263,7 @@ int run() {
     j["torch"] = "not measured: /usr/bin/python3 cannot import torch or the run failed";
     std::printf("PyTorch: not measured in this run (no torch figures from tools/bench/fno)\n");
   }
+  j["execution"] = execution_config();
   j["machine"] = machine;
   j["date"] = utc_now();
   std::cout << j.dump() << std::endl;

@@ -410,6 +410,7 @@ int run() {
   j["nodes"] = cores.nodes;
   j["edges"] = cores.edges;
   add_torch(j, cores, single);
+  j["execution"] = execution_config();
   j["machine"] = machine;
   j["date"] = utc_now();
   std::cout << j.dump() << std::endl;

@@ -402,6 +402,7 @@ int run() {
   } else {
     std::printf("PyTorch: not measured in this run (no torch figures from tools/bench/pinn)\n");
   }
+  j["execution"] = execution_config();
   j["machine"] = machine;
   j["date"] = utc_now();
   std::cout << j.dump() << std::endl;
