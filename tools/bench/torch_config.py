@@ -146,6 +146,10 @@ def apply(threads):
 
 
 if __name__ == "__main__":
-    # `python3 tools/bench/torch_config.py THREADS`: verify only (tests/bench_torch_config.sh).
+    # `torch_config.py --threads T`: apply and verify only, print the configuration as one JSON
+    # line (tests/bench/torch_config_check.sh runs it through torch_env's torch_run_at).
+    import argparse
     import json
-    print(json.dumps(apply(int(sys.argv[1]) if len(sys.argv) > 1 else os.cpu_count())))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    print(json.dumps(apply(parser.parse_args().threads)))
