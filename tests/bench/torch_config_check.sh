@@ -3,9 +3,9 @@
 # one they report (tools/bench/torch_config.py through torch_env's torch_run_at):
 #   - the configuration torch_env sets passes, at 1 thread and at nproc threads, and its record
 #     names the OpenMP OpenBLAS as the library sgemm_ resolves to;
-#   - without the OpenMP OpenBLAS preloaded, without the malloc settings, or with OMP_NUM_THREADS
-#     not the requested threads, the run exits 3 with ONE line saying what fell back (and so
-#     torch_run fails, and the bench scripts with it);
+#   - without the OpenMP OpenBLAS preloaded, without the malloc settings, with OMP_NUM_THREADS
+#     not the requested threads, or with ATen's AVX2 kernels on an AVX-512 CPU, the run exits 3
+#     with ONE line saying what fell back (and so torch_run fails, and the bench scripts with it);
 #   - KARMAN_BENCH_ALLOW_SLOW_TORCH=1 lets the wrong configuration run and records it.
 # SKIPPED (77) when /usr/bin/python3 has no torch or the OpenMP OpenBLAS is not installed.
 set -uo pipefail
@@ -65,7 +65,15 @@ expect_fallback() {
     *) fail "$name: the message does not say '$pattern': $err" ;;
   esac
 }
+# (with ATEN_CPU_CAPABILITY=avx512 on an AVX-512 CPU, as torch_env sets it, so that each case
+# below has exactly one thing wrong)
 malloc=(MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=68719476736)
+avx512=no
+if /usr/bin/python3 -c "import sys; sys.path.insert(0, '$root/tools/bench'); import torch_config
+sys.exit(0 if torch_config.cpu_has_avx512() else 1)"; then
+  avx512=yes
+  malloc+=(ATEN_CPU_CAPABILITY=avx512)
+fi
 openmp_blas="$torch_openmp_blas_dir/libopenblas.so.0:$torch_openmp_blas_dir/libblas.so.3"
 
 # 2. torch_env without the OpenMP OpenBLAS (not installed): Debian's default pthread OpenBLAS.
@@ -79,12 +87,18 @@ expect_fallback "pthread libblas.so.3 beside" "non-OpenMP OpenBLAS is mapped" \
 # 4. No malloc settings.
 expect_fallback "no malloc settings" "MALLOC_MMAP_MAX_" \
   env -u MALLOC_MMAP_MAX_ -u MALLOC_TRIM_THRESHOLD_ LD_PRELOAD="$openmp_blas" OMP_NUM_THREADS=1 \
-  /usr/bin/python3 "$check" --threads 1
+  "${malloc[@]:2}" /usr/bin/python3 "$check" --threads 1
 # 5. OMP_NUM_THREADS not the requested threads (OpenBLAS would run another count).
 expect_fallback "OMP_NUM_THREADS differs" "OMP_NUM_THREADS is 3" \
   env LD_PRELOAD="$openmp_blas" OMP_NUM_THREADS=3 "${malloc[@]}" \
   /usr/bin/python3 "$check" --threads 1
-# 6. The explicit opt-out runs and records the fallback.
+# 6. ATen's AVX2 kernels on an AVX-512 CPU.
+if [ "$avx512" = yes ]; then
+  expect_fallback "AVX2 kernels on AVX-512" "AVX2 kernels" \
+    env -u ATEN_CPU_CAPABILITY LD_PRELOAD="$openmp_blas" OMP_NUM_THREADS=1 \
+    MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=68719476736 /usr/bin/python3 "$check" --threads 1
+fi
+# 7. The explicit opt-out runs and records the fallback.
 if out="$(KARMAN_BENCH_ALLOW_SLOW_TORCH=1 env -u LD_PRELOAD OMP_NUM_THREADS=1 "${malloc[@]}" \
   /usr/bin/python3 "$check" --threads 1 2>/dev/null)"; then
   [ "$(field "$out" '["allow_slow_torch"]')" = "True" ] || fail "opt-out not recorded: $out"

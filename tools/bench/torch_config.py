@@ -9,7 +9,17 @@ measured as PyTorch's fastest configuration on this machine (Debian's torch 1.13
     libblas.so.3 and liblapack.so.3: Debian's torch is MKL-free and does its GEMMs through the
     system BLAS, whose default pthread build fights ATen's OpenMP threads for the cores;
   - glibc malloc keeping freed memory (MALLOC_MMAP_MAX_=0, MALLOC_TRIM_THRESHOLD_=64 GiB):
-    without it every large temporary is an mmap/munmap pair and the steps are 3-4x slower here.
+    without it every large temporary is an mmap/munmap pair and the steps are 3-4x slower here;
+  - ATen's AVX-512 kernels (ATEN_CPU_CAPABILITY=avx512) when the CPU has AVX-512 F/BW/VL/DQ:
+    Debian's torch 1.13 picks its AVX2 kernels by default; on this Xeon the AVX-512 ones took
+    tanh on [20480, 64] from 13-20 to 10-11 ms and exp from 1.5-1.7 to 0.9-1.1 ms (1 thread, three
+    alternating runs, 2026-12-06), and Karman is built for AVX-512 too.
+Measured and not kept: torch.compile does not exist in torch 1.13; torch.jit.script does not
+take the PINN's nested autograd.grad(create_graph=True) and was not tried on the others;
+OMP_PROC_BIND/OMP_PLACES, GOMP_SPINCOUNT/OMP_WAIT_POLICY and channels_last for the FNO's 1x1
+convolutions could not be measured meaningfully on 2026-12-06 (load 13-16 on the 2 shared cores:
+any spin-wait setting measures the other tenants), so torch_env sets none of them; the JSON's
+torch_config.env records them when the user sets them.
 apply(threads) sets what the process itself sets and then VERIFIES what it runs: that the BLAS
 symbol torch's GEMMs resolve to (sgemm_) lives in the OpenMP OpenBLAS mapped in this process
 (/proc/self/maps, dladdr), that OpenBLAS reports its OpenMP build and T threads, that
@@ -73,6 +83,20 @@ def openblas_call(name):
     return function()
 
 
+def cpu_capability():
+    """The kernels ATen dispatches to (torch 1.13 says it only in its build summary)."""
+    marker = "CPU capability usage: "
+    text = torch.__config__.show()
+    return text.split(marker, 1)[1].split()[0] if marker in text else None
+
+
+def cpu_has_avx512():
+    """AVX-512 F, BW, VL and DQ: what ATen's AVX512 kernels need."""
+    with open("/proc/cpuinfo") as info:
+        flags = next((line.split() for line in info if line.startswith("flags")), [])
+    return all(f"avx512{x}" in flags for x in ("f", "bw", "vl", "dq"))
+
+
 def describe(threads):
     """The configuration this process runs, as the JSON records it."""
     sgemm = resolved_library("sgemm_")
@@ -89,8 +113,10 @@ def describe(threads):
             "mapped": mapped_blas_libraries(),
         },
         "malloc": {k: os.environ.get(k) for k in MALLOC_SETTINGS},
-        "env": {k: os.environ[k] for k in ("OMP_PROC_BIND", "OMP_PLACES", "OMP_WAIT_POLICY",
-                                           "GOMP_SPINCOUNT") if k in os.environ},
+        "cpu_capability": cpu_capability(),
+        "env": {k: os.environ[k] for k in ("ATEN_CPU_CAPABILITY", "OMP_PROC_BIND", "OMP_PLACES",
+                                           "OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
+                if k in os.environ},
         "torch_version": torch.__version__,
     }
 
@@ -117,6 +143,9 @@ def fallbacks(config):
         found.append(f"torch.get_num_threads() is {config['threads']}, not {threads}")
     if config["omp_num_threads"] != str(threads):
         found.append(f"OMP_NUM_THREADS is {config['omp_num_threads']}, not {threads}")
+    if cpu_has_avx512() and config["cpu_capability"] != "AVX512":
+        found.append(f"ATen runs its {config['cpu_capability']} kernels on an AVX-512 CPU "
+                     f"(ATEN_CPU_CAPABILITY=avx512)")
     for key, value in MALLOC_SETTINGS.items():
         if config["malloc"][key] != value:
             found.append(f"{key} is {config['malloc'][key]}, not {value}")
