@@ -21,11 +21,14 @@
 // rank (Kokkos as built: Serial here), first with OpenBLAS at its default threads (cores) for the
 // products libxsmm does not take, then with OpenBLAS at 1 thread (keys *_1thread).
 //
-// PyTorch: tools/bench/mppde passes the JSON line of tools/bench/mppde_torch.py (the same network
+// PyTorch: the JSON line of tools/bench/mppde_torch.py (the same network
 // with index_add_ scatter, at threads = cores and at 1 thread, two formulations of the first edge
 // Linear, the faster reported) in KARMAN_BENCH_TORCH; the JSON then carries its torch_* keys and
 // speedup_train = torch_train_step_s / train_step_s, speedup_infer likewise, the same at 1 thread
 // on both sides (_1thread), and speedup_*_best = PyTorch's faster thread count against Karman's.
+// tools/bench/mppde does not set it: it runs this binary at 1 rank x 1 thread and on the
+// node and merges both with PyTorch's two thread counts (tools/bench/run_configs.py); the variable
+// is for running the binary by hand next to a torch_run line (tools/bench/torch_env).
 //
 // JSON keys: train_step_s, infer_s, forward_s, loss_s, backward_s, adamw_s, mp_forward_s,
 // mp_backward_s, norm_forward_s, norm_backward_s, blas_threads, the same with _1thread, params,
