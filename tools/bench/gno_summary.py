@@ -15,6 +15,9 @@ import datetime
 import json
 import sys
 
+sys.dont_write_bytecode = True  # (no __pycache__ in the source tree)
+from run_configs import describe_torch  # noqa: E402
+
 OTHERS = ("karman_materialized", "torch_reference", "torch_factored")
 
 
@@ -98,6 +101,12 @@ def main():
         "machine": next((v["machine"] for v in variants if "machine" in v), None),
         "date": datetime.datetime.utcnow().strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
+    if sys.argv[3]:
+        print(f"Karman node: not run ({sys.argv[3]})", file=sys.stderr)
+    if torch_runs:
+        print(f"PyTorch all cores: {describe_torch(result['torch_config'])}", file=sys.stderr)
+        print(f"PyTorch 1 thread: {describe_torch(result['torch_config_1thread'])}",
+              file=sys.stderr)
     print(json.dumps(result))
 
 

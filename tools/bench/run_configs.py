@@ -55,6 +55,27 @@ def node_plan(binary, name, cores):
         f"-DKokkos_ROOT=/work/scratch/kokkos-omp, then KARMAN_BUILD_DIR=build-omp)")
 
 
+def describe_torch(config):
+    """One line of what a PyTorch run was (torch_config.py's record)."""
+    if not config:
+        return "not run"
+    blas = config.get("blas", {})
+    slow = f", FELL BACK: {'; '.join(config['fallbacks'])}" if config.get("fallbacks") else ""
+    return (f"{config.get('threads')} thread(s), {config.get('interop_threads')} interop, BLAS "
+            f"{blas.get('sgemm_from')} ({blas.get('openblas_parallel')}, "
+            f"{blas.get('openblas_threads')} threads), malloc {config.get('malloc')}, ATen "
+            f"{config.get('cpu_capability')}{slow}")
+
+
+def describe_karman(result):
+    """One line of how a Karman run ran (the binary's "execution" record)."""
+    if result is None:
+        return "not run"
+    e = result.get("execution", {})
+    return (f"{e.get('ranks')} rank(s) x {e.get('threads')} thread(s), Kokkos "
+            f"{e.get('kokkos_execution_space')}, {e.get('blas_threads')} BLAS thread(s)")
+
+
 def speedups(torch, karman, pairs, suffix):
     if torch is None or karman is None:
         return None
@@ -104,6 +125,13 @@ def main():
     result["speedup_node_vs_torch_all_cores"] = speedups(torch, node, pairs, "")
     result["speedup_1x1_vs_torch_1thread"] = speedups(torch, one, pairs, "_1thread")
     result["date"] = datetime.datetime.utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")
+    print(f"Karman 1x1:  {describe_karman(one)}", file=sys.stderr)
+    print(f"Karman node: {describe_karman(node)}", file=sys.stderr)
+    if torch is not None:
+        print(f"PyTorch {torch.get('torch_version')} all cores: "
+              f"{describe_torch(configs.get('torch_config'))}", file=sys.stderr)
+        print(f"PyTorch 1 thread: {describe_torch(configs.get('torch_config_1thread'))}",
+              file=sys.stderr)
     for label in ("speedup_node_vs_torch_all_cores", "speedup_1x1_vs_torch_1thread"):
         for key, value in (result[label] or {}).items():
             print(f"{label} {key}: {value:.2f}x", file=sys.stderr)
