@@ -5,7 +5,7 @@
 #     names the OpenMP OpenBLAS as the library sgemm_ resolves to;
 #   - without the OpenMP OpenBLAS preloaded, without the malloc settings, with OMP_NUM_THREADS
 #     not the requested threads, or with ATen's AVX2 kernels on an AVX-512 CPU, the run exits 3
-#     with ONE line saying what fell back (and so torch_run fails, and the bench scripts with it);
+#     with ONE line saying what fell back, and a bench script (tools/bench/pinn) fails with it;
 #   - KARMAN_BENCH_ALLOW_SLOW_TORCH=1 lets the wrong configuration run and records it.
 # SKIPPED (77) when /usr/bin/python3 has no torch or the OpenMP OpenBLAS is not installed.
 set -uo pipefail
@@ -98,7 +98,16 @@ if [ "$avx512" = yes ]; then
     env -u ATEN_CPU_CAPABILITY LD_PRELOAD="$openmp_blas" OMP_NUM_THREADS=1 \
     MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=68719476736 /usr/bin/python3 "$check" --threads 1
 fi
-# 7. The explicit opt-out runs and records the fallback.
+# 7. A bench script whose peer falls back fails: non-zero status, no JSON, the reason on stderr.
+out="$(KARMAN_BENCH_OPENMP_BLAS_DIR=/nonexistent KARMAN_BENCH_NO_BUILD=1 \
+  KARMAN_BUILD_DIR=/nonexistent "$root/tools/bench/pinn" 2>/tmp/torch_config_check.$$)"
+status=$?
+if [ "$status" -ne 0 ] && [ -z "$out" ] && grep -q "fell back" /tmp/torch_config_check.$$; then
+  echo "ok: tools/bench/pinn fails (status $status, no JSON) when its peer falls back"
+else
+  fail "tools/bench/pinn with a fallen-back peer: status $status, stdout '$out'"
+fi
+# 8. The explicit opt-out runs and records the fallback.
 if out="$(KARMAN_BENCH_ALLOW_SLOW_TORCH=1 env -u LD_PRELOAD OMP_NUM_THREADS=1 "${malloc[@]}" \
   /usr/bin/python3 "$check" --threads 1 2>/dev/null)"; then
   [ "$(field "$out" '["allow_slow_torch"]')" = "True" ] || fail "opt-out not recorded: $out"
