@@ -77,6 +77,7 @@ fi
 openmp_blas="$torch_openmp_blas_dir/libopenblas.so.0:$torch_openmp_blas_dir/libblas.so.3"
 
 # 2. torch_env without the OpenMP OpenBLAS (not installed): Debian's default pthread OpenBLAS.
+# shellcheck disable=SC2016 # ($1, $2: the inner shell's arguments)
 expect_fallback "no OpenMP OpenBLAS" "is not mapped" \
   bash -c 'source "$1"; torch_openmp_blas_dir=/nonexistent; torch_run_at 1 "$2"' _ \
   "$root/tools/bench/torch_env" "$check"
@@ -117,4 +118,8 @@ else
   fail "KARMAN_BENCH_ALLOW_SLOW_TORCH=1 did not run"
 fi
 rm -f /tmp/torch_config_check.$$
-[ "$failures" -eq 0 ] && echo "PASSED" || { echo "$failures failure(s)"; exit 1; }
+if [ "$failures" -ne 0 ]; then
+  echo "$failures failure(s)"
+  exit 1
+fi
+echo "PASSED"
