@@ -264,7 +264,7 @@ int run() {
     if (torch.contains("torch_config")) j["torch_config"] = torch["torch_config"];
   } else {
     j["torch"] = "not measured: /usr/bin/python3 cannot import torch or the run failed";
-    std::printf("PyTorch: not measured in this run (no torch figures from tools/bench/fno)\n");
+    std::printf("PyTorch: not in KARMAN_BENCH_TORCH (tools/bench/fno compares after this run)\n");
   }
   j["execution"] = execution_config();
   j["machine"] = machine;

@@ -353,7 +353,7 @@ void add_torch(nlohmann::ordered_json& j, const Result& cores, const Result& sin
   const nlohmann::json torch = torch_figures();
   if (torch.empty()) {
     j["torch"] = "not measured: /usr/bin/python3 cannot import torch or the run failed";
-    std::printf("PyTorch: not measured in this run (no torch figures from tools/bench/mppde)\n");
+    std::printf("PyTorch: not in KARMAN_BENCH_TORCH (tools/bench/mppde compares after this run)\n");
     return;
   }
   for (const auto& [key, value] : torch.items()) j[key] = value;

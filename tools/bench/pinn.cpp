@@ -403,7 +403,7 @@ int run() {
         torch.value("torch_version", std::string("?")).c_str(), t32 * 1e3, t64 * 1e3,
         t32 / s32.step_s, t64 / s64.step_s);
   } else {
-    std::printf("PyTorch: not measured in this run (no torch figures from tools/bench/pinn)\n");
+    std::printf("PyTorch: not in KARMAN_BENCH_TORCH (tools/bench/pinn compares after this run)\n");
   }
   j["execution"] = execution_config();
   j["machine"] = machine;
