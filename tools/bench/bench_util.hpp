@@ -1,6 +1,7 @@
 #pragma once
-// Helpers shared by the benchmarks in tools/bench: medians, precision names, and the machine
-// description every JSON result carries (what was measured where, and when).
+// Helpers shared by the benchmarks in tools/bench: medians, precision names, the machine
+// description and the execution configuration every JSON result carries (what was measured
+// where, how, and when).
 
 #include <cblas.h>
 #include <mpi.h>
@@ -11,6 +12,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -60,15 +62,41 @@ inline std::string utc_now() {
   return buf;
 }
 
+// How this process runs Karman, recorded next to every figure (key "execution"): MPI ranks, Kokkos
+// threads per rank (the default execution space's concurrency: 1 for Serial), the execution
+// space's name, OpenBLAS threads.
+inline nlohmann::ordered_json execution_config() {
+  int ranks = 1;
+  MPI_Comm_size(MPI_COMM_WORLD, &ranks);
+  nlohmann::ordered_json j;
+  j["ranks"] = ranks;
+  j["threads"] = Kokkos::DefaultExecutionSpace().concurrency();
+  j["kokkos_execution_space"] = Kokkos::DefaultExecutionSpace::name();
+  j["blas_threads"] = openblas_get_num_threads();
+  return j;
+}
+
+// True when the command line holds `flag` (Kokkos has taken its own options out by then).
+inline bool has_flag(int argc, char** argv, const std::string& flag) {
+  return std::find(argv + 1, argv + argc, flag) != argv + argc;
+}
+
 // main() of a benchmark: MPI and Kokkos around `run` (whose views must all be released before it
-// returns), an exception reported on one line.
+// returns), an exception reported on one line. With --execution-config it prints
+// execution_config() as one JSON line and runs nothing (the bench scripts ask a build what its
+// node configuration is).
 template <class Run>
 int bench_main(int argc, char** argv, const char* name, Run run) {
   MPI_Init(&argc, &argv);
   Kokkos::initialize(argc, argv);
   int status = 1;
   try {
-    status = run();
+    if (has_flag(argc, argv, "--execution-config")) {
+      std::printf("%s\n", execution_config().dump().c_str());
+      status = 0;
+    } else {
+      status = run();
+    }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "%s: %s\n", name, e.what());
   }

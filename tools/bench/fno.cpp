@@ -18,9 +18,12 @@
 //  2. infer_s_per_sample_<n>: median time of a forward of the batch of 20, divided by 20.
 // Wall clock is std::chrono::steady_clock with Kokkos::fence() before each stop.
 //
-// PyTorch: tools/bench/fno passes the one JSON line of tools/bench/fno_torch.py in the
+// PyTorch: the one JSON line of tools/bench/fno_torch.py in the
 // environment variable KARMAN_BENCH_TORCH; when present the JSON carries its torch_* keys and
 // speedup_train_<n> / speedup_infer_<n> = torch time / Karman time; when absent, "torch" says why.
+// tools/bench/fno does not set it: it runs this binary at 1 rank x 1 thread and on the
+// node and merges both with PyTorch's two thread counts (tools/bench/run_configs.py); the variable
+// is for running the binary by hand next to a torch_run line (tools/bench/torch_env).
 //
 // JSON keys: train_step_s_64, infer_s_per_sample_64, train_step_s_128, infer_s_per_sample_128,
 // params, [torch_train_step_s_64, torch_infer_s_per_sample_64, torch_train_step_s_128,
@@ -261,8 +264,9 @@ int run() {
     if (torch.contains("torch_config")) j["torch_config"] = torch["torch_config"];
   } else {
     j["torch"] = "not measured: /usr/bin/python3 cannot import torch or the run failed";
-    std::printf("PyTorch: not measured in this run (no torch figures from tools/bench/fno)\n");
+    std::printf("PyTorch: not in KARMAN_BENCH_TORCH (tools/bench/fno compares after this run)\n");
   }
+  j["execution"] = execution_config();
   j["machine"] = machine;
   j["date"] = utc_now();
   std::cout << j.dump() << std::endl;

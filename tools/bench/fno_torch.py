@@ -9,13 +9,16 @@ last block, fc1 Linear(32, 128) + GELU, fc2 Linear(128, 1). No padding (tools/be
 none either). float32, batch 20, at 64×64 and 128×128, random inputs and targets (timing only).
 One training step = zero_grad + forward + relative L2 loss (LpLoss: per-sample ||y − t|| / ||t||,
 summed) + backward + Adam (lr 1e-3, weight decay 1e-4). Inference = forward of the batch under
-torch.no_grad(), divided by 20. torch.set_num_threads(2). After WARMUP runs, SAMPLES runs are timed
-one by one (time.perf_counter); medians are reported.
+torch.no_grad(), divided by 20. After WARMUP runs, SAMPLES runs are timed one by one
+(time.perf_counter); medians are reported.
 
-Run with Debian's python (python3-torch): /usr/bin/python3 tools/bench/fno_torch.py [--threads N]
+Run through tools/bench/fno (tools/bench/torch_env: at threads = cores and at 1 thread, each in
+its fastest configuration, which torch_config.apply sets and verifies: the run exits 3 if it fell
+back). By hand: source tools/bench/torch_env; torch_run_at N tools/bench/fno_torch.py.
 Human-readable lines go to stderr; stdout is ONE JSON line:
   {"torch_train_step_s_64": ..., "torch_infer_s_per_sample_64": ..., "torch_train_step_s_128": ...,
-   "torch_infer_s_per_sample_128": ..., "torch_version": ..., "torch_threads": 2}
+   "torch_infer_s_per_sample_128": ..., "torch_version": ..., "torch_threads": N,
+   "torch_config": {...}}
 """
 
 import argparse
@@ -25,6 +28,7 @@ import sys
 import time
 
 import torch
+import torch_config
 import torch.nn.functional as F
 
 WARMUP = 1
@@ -131,7 +135,7 @@ def time_grid(n):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=THREADS, help="torch.set_num_threads")
-    torch.set_num_threads(parser.parse_args().threads)
+    config = torch_config.apply(parser.parse_args().threads)
     print(f"fno_torch: torch {torch.__version__}, {torch.get_num_threads()} threads",
           file=sys.stderr)
     result = {}
@@ -141,6 +145,7 @@ def main():
         result[f"torch_infer_s_per_sample_{n}"] = infer
     result["torch_version"] = torch.__version__
     result["torch_threads"] = torch.get_num_threads()
+    result["torch_config"] = config
     print(json.dumps(result))
 
 

@@ -193,6 +193,7 @@ int run(const Arguments& a) {
   }
   j["peak_rss_bytes"] = peak_rss_bytes();
   std::printf("  peak RSS %.3f GB\n", peak_rss_bytes() / 1e9);
+  j["execution"] = execution_config();
   j["machine"] = machine;
   j["date"] = utc_now();
   std::cout << j.dump() << std::endl;

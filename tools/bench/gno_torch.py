@@ -16,11 +16,13 @@ g = |N(0, 1)| [E, R] (timing only). Variants (--variant):
              tensor. Same numbers.
 Training step = zero_grad + forward + MSE loss against a random target + backward (gradients of
 v, g and the parameters). After WARMUP steps, --repeats steps are timed one by one
-(time.perf_counter); the median is reported, at --threads and, when that is above 1, at 1 thread
-(keys *_1thread). A variant whose estimated memory exceeds --budget-gb is not run (its JSON says
+(time.perf_counter); the median is reported, at --threads (tools/bench/torch_env runs it at
+threads = cores and at 1 thread, each in its own process; the 1-thread keys get the suffix
+_1thread). A variant whose estimated memory exceeds --budget-gb is not run (its JSON says
 so, with the estimate: see estimated_bytes). Peak RSS: resource.getrusage of this process (one variant per process).
 
-Run through tools/bench/gno (tools/bench/torch_env sets the fastest configuration).
+Run through tools/bench/gno (tools/bench/torch_env sets the fastest configuration, which
+torch_config.apply verifies: the run exits 3 if it fell back).
 Human-readable lines go to stderr; stdout is ONE JSON line.
 """
 
@@ -32,6 +34,7 @@ import sys
 import time
 
 import torch
+import torch_config
 
 WARMUP = 1
 WIDTH = 64
@@ -126,6 +129,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--budget-gb", type=float, default=6.0)
     args = parser.parse_args()
+    config = torch_config.apply(args.threads)
     torch.manual_seed(0)
     nodes, row, col = radius_graph(args.side)
     edges = row.shape[0]
@@ -138,6 +142,7 @@ def main():
         "rank": args.rank,
         "torch_version": torch.__version__,
         "torch_threads": args.threads,
+        "torch_config": config,
     }
     needed = estimated_bytes(args.variant, nodes, edges, args.rank)
     result["torch_estimated_bytes"] = needed
@@ -161,19 +166,15 @@ def main():
         model = Reference(args.rank)
     else:
         model = Factored(args.rank, nodes, row, col)
-    counts = [args.threads] + ([1] if args.threads > 1 else [])
-    for threads in counts:
-        torch.set_num_threads(threads)
-        step, forward, loss = measure(model, v, g, target, row, col, inverse_degree, args.repeats)
-        suffix = "" if threads == args.threads else "_1thread"
-        result["torch_step_s" + suffix] = step
-        result["torch_forward_s" + suffix] = forward
-        result["torch_loss" + suffix] = loss
-        print(
-            f"  {threads} thread(s): training step {step * 1e3:.1f} ms (forward + loss "
-            f"{forward * 1e3:.1f} ms)",
-            file=sys.stderr,
-        )
+    step, forward, loss = measure(model, v, g, target, row, col, inverse_degree, args.repeats)
+    result["torch_step_s"] = step
+    result["torch_forward_s"] = forward
+    result["torch_loss"] = loss
+    print(
+        f"  {args.threads} thread(s): training step {step * 1e3:.1f} ms (forward + loss "
+        f"{forward * 1e3:.1f} ms)",
+        file=sys.stderr,
+    )
     result["torch_peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     print(json.dumps(result))
 

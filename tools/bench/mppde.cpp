@@ -21,11 +21,14 @@
 // rank (Kokkos as built: Serial here), first with OpenBLAS at its default threads (cores) for the
 // products libxsmm does not take, then with OpenBLAS at 1 thread (keys *_1thread).
 //
-// PyTorch: tools/bench/mppde passes the JSON line of tools/bench/mppde_torch.py (the same network
+// PyTorch: the JSON line of tools/bench/mppde_torch.py (the same network
 // with index_add_ scatter, at threads = cores and at 1 thread, two formulations of the first edge
 // Linear, the faster reported) in KARMAN_BENCH_TORCH; the JSON then carries its torch_* keys and
 // speedup_train = torch_train_step_s / train_step_s, speedup_infer likewise, the same at 1 thread
 // on both sides (_1thread), and speedup_*_best = PyTorch's faster thread count against Karman's.
+// tools/bench/mppde does not set it: it runs this binary at 1 rank x 1 thread and on the
+// node and merges both with PyTorch's two thread counts (tools/bench/run_configs.py); the variable
+// is for running the binary by hand next to a torch_run line (tools/bench/torch_env).
 //
 // JSON keys: train_step_s, infer_s, forward_s, loss_s, backward_s, adamw_s, mp_forward_s,
 // mp_backward_s, norm_forward_s, norm_backward_s, blas_threads, the same with _1thread, params,
@@ -350,7 +353,7 @@ void add_torch(nlohmann::ordered_json& j, const Result& cores, const Result& sin
   const nlohmann::json torch = torch_figures();
   if (torch.empty()) {
     j["torch"] = "not measured: /usr/bin/python3 cannot import torch or the run failed";
-    std::printf("PyTorch: not measured in this run (no torch figures from tools/bench/mppde)\n");
+    std::printf("PyTorch: not in KARMAN_BENCH_TORCH (tools/bench/mppde compares after this run)\n");
     return;
   }
   for (const auto& [key, value] : torch.items()) j[key] = value;
@@ -410,6 +413,7 @@ int run() {
   j["nodes"] = cores.nodes;
   j["edges"] = cores.edges;
   add_torch(j, cores, single);
+  j["execution"] = execution_config();
   j["machine"] = machine;
   j["date"] = utc_now();
   std::cout << j.dump() << std::endl;

@@ -17,14 +17,16 @@ timed, the faster reported as the peer:
           formulation Karman uses; same numbers).
 Training step = zero_grad + forward + MSE loss against a random target + backward + AdamW (lr 1e-4,
 weight decay 1e-2). Inference = forward under torch.no_grad(). After WARMUP runs, SAMPLES runs are
-timed one by one (time.perf_counter); medians are reported. With --threads N > 1, the same is then
-measured at 1 thread too (keys *_1thread).
+timed one by one (time.perf_counter); medians are reported.
 
-Run with Debian's python (python3-torch): /usr/bin/python3 tools/bench/mppde_torch.py [--threads N]
+Run through tools/bench/mppde (tools/bench/torch_env: at threads = cores and at 1 thread, each in
+its own process and fastest configuration, which torch_config.apply sets and verifies: the run
+exits 3 if it fell back; torch_env gives the 1-thread run's keys the suffix _1thread).
+By hand: source tools/bench/torch_env; torch_run_at N tools/bench/mppde_torch.py.
 Human-readable lines go to stderr; stdout is ONE JSON line:
   {"torch_train_step_s": ..., "torch_infer_s": ..., "torch_variant": "split" | "concat",
    "torch_train_step_s_concat": ..., "torch_infer_s_concat": ..., "torch_train_step_s_split": ...,
-   "torch_infer_s_split": ..., [the same with _1thread], "torch_version": ..., "torch_threads": N}
+   "torch_infer_s_split": ..., "torch_version": ..., "torch_threads": N, "torch_config": {...}}
 """
 
 import argparse
@@ -35,6 +37,7 @@ import time
 
 import torch
 import torch.nn.functional as F
+import torch_config
 
 WARMUP = 1
 SAMPLES = 5
@@ -172,17 +175,15 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
     threads = parser.parse_args().threads
-    torch.set_num_threads(threads)
+    config = torch_config.apply(threads)
     print(f"mppde_torch: torch {torch.__version__}, {torch.get_num_threads()} threads",
           file=sys.stderr)
     data = inputs()
     print(f"graph: {data[0].shape[0]} nodes, {data[3].shape[0]} edges", file=sys.stderr)
     result = measure(data, "")
-    if threads > 1:
-        torch.set_num_threads(1)
-        result.update(measure(data, "_1thread"))
     result["torch_version"] = torch.__version__
     result["torch_threads"] = threads
+    result["torch_config"] = config
     print(json.dumps(result))
 
 

@@ -405,6 +405,7 @@ int run() {
   j["linear64_forward_f32_s"] = act32;
   j["linear64_forward_f64_s"] = act64;
   j["date"] = utc_now();
+  j["execution"] = execution_config();
   j["machine"] = machine;
   std::cout << j.dump() << std::endl;
   return 0;

@@ -31,10 +31,13 @@
 //     evaluations excluded) at the first evaluation below kTarget = 1e-3, so it is resolved to
 //     100 steps; null when not reached within kBudgetS = 120 s of training.
 //
-// PyTorch: tools/bench/pinn passes the one JSON line of tools/bench/pinn_torch.py (keys
+// PyTorch: the one JSON line of tools/bench/pinn_torch.py (keys
 // torch_adam_step_s_f32, torch_adam_step_s_f64, torch_version, ...) in the environment variable
 // KARMAN_BENCH_TORCH; when present the JSON here carries those keys and speedup_f32/f64 =
 // torch step time / Karman step time.
+// tools/bench/pinn does not set it: it runs this binary at 1 rank x 1 thread and on the
+// node and merges both with PyTorch's two thread counts (tools/bench/run_configs.py); the variable
+// is for running the binary by hand next to a torch_run line (tools/bench/torch_env).
 //
 // JSON keys: adam_step_s_f32, adam_step_s_f64, adam_step_gflops_f32, adam_step_gflops_f64,
 // time_to_1e-3_s (null if not reached), time_to_1e-3_steps (Adam steps + L-BFGS iterations at
@@ -403,8 +406,9 @@ int run() {
         torch.value("torch_version", std::string("?")).c_str(), t32 * 1e3, t64 * 1e3,
         t32 / s32.step_s, t64 / s64.step_s);
   } else {
-    std::printf("PyTorch: not measured in this run (no torch figures from tools/bench/pinn)\n");
+    std::printf("PyTorch: not in KARMAN_BENCH_TORCH (tools/bench/pinn compares after this run)\n");
   }
+  j["execution"] = execution_config();
   j["machine"] = machine;
   j["date"] = utc_now();
   std::cout << j.dump() << std::endl;

@@ -7,14 +7,15 @@ and 1024 boundary points, uniform random (boundary: uniform over the perimeter).
 squared residual + 100 × mean squared boundary value (the weights of cases/pinn/poisson2d.yaml),
 the Laplacian by nested reverse mode: ∇u = grad(u), then u_xx and u_yy by two more
 torch.autograd.grad calls, all with create_graph=True. One step = zero_grad + loss + backward +
-Adam step (lr 1e-3). torch.set_num_threads(2). After WARMUP steps, SAMPLES steps are timed one by
-one (time.perf_counter); the median is reported, for float32 and float64.
+Adam step (lr 1e-3). After WARMUP steps, SAMPLES steps are timed one by one
+(time.perf_counter); the median is reported, for float32 and float64.
 
-Run with Debian's python (python3-torch): /usr/bin/python3 tools/bench/pinn_torch.py [--threads N]
-(--threads: torch.set_num_threads, default 2, the configuration tools/bench/pinn compares with.)
+Run through tools/bench/pinn (tools/bench/torch_env: at threads = cores and at 1 thread, each in
+its fastest configuration, which torch_config.apply sets and verifies: the run exits 3 if it fell
+back). By hand: source tools/bench/torch_env; torch_run_at N tools/bench/pinn_torch.py.
 Human-readable lines go to stderr; stdout is ONE JSON line:
   {"torch_adam_step_s_f32": ..., "torch_adam_step_s_f64": ..., "torch_version": ...,
-   "torch_threads": 2}
+   "torch_threads": N, "torch_config": {...}}
 """
 
 import argparse
@@ -25,6 +26,7 @@ import sys
 import time
 
 import torch
+import torch_config
 
 WARMUP = 5
 SAMPLES = 31
@@ -100,7 +102,7 @@ def time_steps(dtype):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=THREADS, help="torch.set_num_threads")
-    torch.set_num_threads(parser.parse_args().threads)
+    config = torch_config.apply(parser.parse_args().threads)
     print(f"pinn_torch: torch {torch.__version__}, {torch.get_num_threads()} threads",
           file=sys.stderr)
     result = {
@@ -108,6 +110,7 @@ def main():
         "torch_adam_step_s_f64": time_steps(torch.float64),
         "torch_version": torch.__version__,
         "torch_threads": torch.get_num_threads(),
+        "torch_config": config,
     }
     print(json.dumps(result))
 

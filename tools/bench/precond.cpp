@@ -147,6 +147,7 @@ int run() {
   nlohmann::json results = nlohmann::json::array();
   for (long n : sizes_from_environment()) results.push_back(measure(n, gnn, n >= 1024 ? 3 : 5));
   const nlohmann::json out = {{"benchmark", "precond_setup"},
+                              {"execution", bench::execution_config()},
                               {"machine", bench::machine_description()},
                               {"utc", bench::utc_now()},
                               {"gnn", {{"width", options.width}, {"layers", options.layers}}},
