@@ -27,8 +27,9 @@ Every entry records ranks, threads per rank and `oversubscribed`: ranks x thread
 this machine has (os.cpu_count()). Oversubscribed figures time ranks sharing cores: they show
 that the run works and what the communication costs, not what more cores would give.
 
-Environment: KARMAN_BENCH_SCALING_TINY=1 (seconds-sized problems, for the test), 
-KARMAN_BENCH_SCALING_SCALE=k (every problem k times larger: points, samples, steps stay),
+Environment: KARMAN_BENCH_SCALING_TINY=1 (seconds-sized problems, for the test),
+KARMAN_BENCH_SCALING_SCALE=k (grid points, collocation points and samples k times more; steps,
+epochs and the mesh stay),
 KARMAN_BENCH_RANKS=1,2,4, KARMAN_BENCH_REPEAT=r (best of r runs, default 1), OMP_NUM_THREADS
 (threads per rank, default 1: pure MPI scaling), KARMAN_MPIEXEC (default mpiexec),
 KARMAN_BENCH_KEEP=DIR (keep the run folders there).
@@ -39,7 +40,6 @@ Human-readable lines on stderr; ONE JSON object on the last line of stdout.
 import argparse
 import datetime
 import json
-import math
 import os
 import re
 import shutil
