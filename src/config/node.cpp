@@ -173,8 +173,9 @@ class Node::Recording {
       : m_doc(*node.m_doc) {
     if (m_doc.read_depth++ > 0) return;
     const std::string path = node.key_path(key);
-    // Asked about with has() first, then read as required: the caller supplies the default.
-    if (default_value == "required" && m_doc.probed.count(path)) default_value = "optional";
+    // Asked about with has() first: the caller reads the key only when present and supplies
+    // the default itself (`has("x") ? number("x") : derived`).
+    if (m_doc.probed.count(path)) default_value = "optional";
     m_doc.record(KeyRead{m_doc.normalise(path), std::move(type), std::move(default_value),
                          std::move(range)});
   }
