@@ -231,15 +231,16 @@ std::vector<KindKeys> keys_by_kind(const std::vector<std::string>& case_files,
   for (const auto& kind : method_kinds()) out.push_back({kind, {}, {}}), reads.emplace_back();
   for (const auto& file : case_files) {
     LoadedCase c = load_case(file, overrides);
-    const std::size_t k = std::find_if(out.begin(), out.end(),
-                                       [&](const KindKeys& g) { return g.kind == c.kind; }) -
-                          out.begin();
+    const std::size_t k =
+        std::find_if(out.begin(), out.end(), [&](const KindKeys& g) { return g.kind == c.kind; }) -
+        out.begin();
     out[k].cases.push_back(file);
     reads[k].insert(reads[k].end(), c.file.key_reads().begin(), c.file.key_reads().end());
   }
   for (std::size_t k = 0; k < out.size(); ++k) out[k].keys = merge_reads(reads[k]);
-  out.erase(std::remove_if(out.begin(), out.end(), [](const KindKeys& k) { return k.cases.empty(); }),
-            out.end());
+  out.erase(
+      std::remove_if(out.begin(), out.end(), [](const KindKeys& k) { return k.cases.empty(); }),
+      out.end());
   return out;
 }
 

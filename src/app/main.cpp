@@ -127,8 +127,8 @@ int main(int argc, char** argv) {
                                                            : "text");
     else if (*validate_cmd)
       for (const auto& file : validate_files)
-        status = std::max(status,
-                          karman::app::validate_case(PETSC_COMM_WORLD, file, validate_sets));
+        status =
+            std::max(status, karman::app::validate_case(PETSC_COMM_WORLD, file, validate_sets));
     else if (*info_cmd)
       status = info_mesh.empty() ? karman::app::print_info(PETSC_COMM_WORLD)
                                  : karman::app::print_mesh_info(PETSC_COMM_WORLD, info_mesh);

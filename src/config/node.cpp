@@ -268,7 +268,7 @@ std::string Node::str(std::string_view key, const std::string& fallback) const {
 std::string Node::choice(std::string_view key, const std::vector<std::string>& options,
                          const std::string& fallback) const {
   Recording r(*this, key, "choice", fallback.empty() ? "required" : fallback,
-                list_options(options));
+              list_options(options));
   if (!has(key) && !fallback.empty()) return fallback;
   auto v = value_of(key);
   if (!v->node.IsDefined())
@@ -386,7 +386,7 @@ std::vector<Expression> Node::expressions(std::string_view key, std::size_t coun
 
 std::vector<double> Node::numbers(std::string_view key, std::size_t count, Bounds bounds) const {
   Recording r(*this, key, "number or list of " + std::to_string(count) + " numbers", "required",
-                bounds.describe());
+              bounds.describe());
   auto v = value_of(key);
   if (!v->node.IsDefined())
     fail(key,
@@ -414,7 +414,7 @@ std::vector<double> Node::numbers(std::string_view key, std::size_t count, Bound
 std::vector<long> Node::integers(std::string_view key, std::size_t count, long min,
                                  long max) const {
   Recording r(*this, key, "integer or list of " + std::to_string(count) + " integers", "required",
-                integer_range(min, max));
+              integer_range(min, max));
   auto v = value_of(key);
   auto describe_range = [&] {
     return max == std::numeric_limits<long>::max()
@@ -475,8 +475,8 @@ std::vector<Node> Node::mappings(std::string_view key) const {
 std::vector<double> Node::number_list(std::string_view key, std::size_t min_count,
                                       Bounds bounds) const {
   Recording r(*this, key, "list of numbers", "required",
-                "at least " + std::to_string(min_count) + " entries" +
-                    (bounds.describe().empty() ? "" : ", each " + bounds.describe()));
+              "at least " + std::to_string(min_count) + " entries" +
+                  (bounds.describe().empty() ? "" : ", each " + bounds.describe()));
   auto v = value_of(key);
   if (!v->node.IsDefined()) fail(key, "required list of numbers is missing");
   if (!v->node.IsSequence() || v->node.size() < min_count)
@@ -488,8 +488,8 @@ std::vector<double> Node::number_list(std::string_view key, std::size_t min_coun
 std::vector<std::vector<double>> Node::number_rows(std::string_view key, std::size_t width,
                                                    std::size_t min_rows, Bounds bounds) const {
   Recording r(*this, key, "list of lists of " + std::to_string(width) + " numbers", "required",
-                "at least " + std::to_string(min_rows) + " rows" +
-                    (bounds.describe().empty() ? "" : ", each " + bounds.describe()));
+              "at least " + std::to_string(min_rows) + " rows" +
+                  (bounds.describe().empty() ? "" : ", each " + bounds.describe()));
   auto v = value_of(key);
   const std::string expected = "a list of at least " + std::to_string(min_rows) + " lists of " +
                                std::to_string(width) + " numbers";
