@@ -43,16 +43,19 @@ bool valid_name(const std::string& name) {
   return name != "." && name != "..";
 }
 
-// The case's `precision`: the method's default, or one the method runs. A method that cannot run
-// float32 refuses it here, at the key, rather than report it and run float64.
+// The case's `precision`: the method's default, or one the method runs (its choices, so the key
+// listing shows them). A method that cannot run float32 refuses it here, at the key, rather than
+// report it and run float64.
 std::string read_precision(const config::Node& root, const MethodEntry& method) {
-  const std::string precision =
-      root.choice("precision", {"float64", "float32"}, method.default_precision);
-  const auto& allowed = method.precisions;
-  if (std::find(allowed.begin(), allowed.end(), precision) == allowed.end())
+  try {
+    return root.choice("precision", method.precisions, method.default_precision);
+  } catch (const ConfigError&) {
+    // Not one of the method's: an unknown name gets the usual message, a known one this.
+    const std::string precision =
+        root.choice("precision", {"float64", "float32"}, method.default_precision);
     root.fail("precision", fmt::format("kind {} runs {} only, got '{}'", method.kind,
-                                       fmt::join(allowed, " or "), precision));
-  return precision;
+                                       fmt::join(method.precisions, " or "), precision));
+  }
 }
 
 // Parse and validate the whole case: common keys, the method's keys, then reject unknown keys.
