@@ -283,6 +283,7 @@ class FnoRun {
                  test.rel_l2_last);
     nlohmann::json metrics = {{"rel_l2", test.rel_l2_mean},
                               {"rel_l2_max", test.rel_l2_max},
+                              {"test_rel_l2", test.rel_l2_per_sample},
                               {"final_loss", result.final_loss},
                               {"train_wall_s", result.wall_s},
                               {"infer_s_per_sample", test.infer_s_per_sample},
@@ -325,6 +326,7 @@ class FnoRun {
   struct Evaluation {
     double rel_l2_mean = 0, rel_l2_max = 0, infer_s_per_sample = 0;
     double rel_l2_last = 0;  // mean over the samples, of the last output channel (time) alone
+    std::vector<double> rel_l2_per_sample;  // every test sample's, in file order (all ranks)
   };
 
   bool navier_stokes() const { return m_spec.data.problem == data::Problem::navier_stokes; }
@@ -732,9 +734,11 @@ class FnoRun {
     const double wall = timer.seconds();
     double local[3] = {0, 0, 0}, sums[3];  // rel_l2, rel_l2 of the last channel, s/sample
     double local_max = 0, max_rel;
+    std::vector<double> mine;
     const long n = m_file_out * m_space_points, last = n - m_space_points;
     for (long s = 0; s < m_test_count; ++s) {
       const double r = relative_l2(prediction, m_test_out, s * n, n);
+      mine.push_back(r);
       local[0] += r;
       local[1] += relative_l2(prediction, m_test_out, s * n + last, m_space_points);
       local_max = std::max(local_max, r);
@@ -744,7 +748,8 @@ class FnoRun {
     MPI_Allreduce(&local[2], &sums[2], 1, MPI_DOUBLE, MPI_MAX, m_ctx.comm);
     MPI_Allreduce(&local_max, &max_rel, 1, MPI_DOUBLE, MPI_MAX, m_ctx.comm);
     const double test = static_cast<double>(m_spec.test);
-    return {sums[0] / test, max_rel, sums[2], sums[1] / test};
+    // Each rank holds a contiguous share of the test set (load_test_set): rank order is file order.
+    return {sums[0] / test, max_rel, sums[2], sums[1] / test, all_gather(m_ctx.comm, mine)};
   }
 
   // The first evaluation.baseline_samples test instances solved again by the PETSc reference at

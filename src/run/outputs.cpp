@@ -24,6 +24,7 @@ nlohmann::json baseline_json(const solvers::SolveStats& s) {
                         {"setup_s", s.setup_s},
                         {"solve_s", s.solve_s},
                         {"wall_s", s.setup_s + s.solve_s}};
+  if (!s.residual_history.empty()) out["residual_history"] = s.residual_history;
   if (!s.ts.empty()) {
     out["ts"] = s.ts;
     out["steps"] = s.steps;
