@@ -24,13 +24,14 @@ std::string find_chromium() {
 }
 
 // Written into the DOM once the page has loaded, for --dump-dom to print:
-// "karman-check images N loaded M widths w1,w2,...".
+// "karman-check images N loaded M widths w1,w2,..." (split in the source, so that the script's own
+// text does not match).
 const char* kCheckScript = R"(<script>
 window.addEventListener("load", () => {
   const images = Array.from(document.images);
   const loaded = images.filter(i => i.complete && i.naturalWidth > 0 && i.naturalHeight > 0);
   const out = document.createElement("pre");
-  out.textContent = "karman-check images " + images.length + " loaded " + loaded.length +
+  out.textContent = "karman" + "-check images " + images.length + " loaded " + loaded.length +
                     " widths " + loaded.map(i => i.naturalWidth).join(",");
   document.body.appendChild(out);
 });

@@ -160,8 +160,8 @@ void expect_post(const fs::path& run, const std::string& kind) {
       {"pinn", {"fields_pinn", "training", "convergence"}},
       {"dataset", {"dataset"}},
       {"fno", {"fields_", "training", "fno_errors"}},
-      {"precond", {"precond", "convergence", "training"}},
-      {"mppde", {"training"}},
+      {"precond", {"precond", "convergence"}},
+      {"mppde", {"training", "accumulated_error"}},
       {"gno", {"fields_", "training"}}};
   ASSERT_TRUE(expected.count(kind)) << "no figures known for kind " << kind;
   for (const auto& prefix : expected.at(kind))

@@ -35,7 +35,7 @@ try:
     import matplotlib
     import numpy as np
 except ImportError as e:  # one line, as every Karman error
-    sys.exit(f"karman post: {sys.executable}: Python module '{e.name}' is missing "
+    sys.exit(f"karman: error: karman post: {sys.executable}: Python module '{e.name}' is missing "
              f"(Debian: apt install python3-matplotlib python3-h5py python3-numpy)")
 
 matplotlib.use("Agg")
@@ -127,26 +127,34 @@ class FieldReader:
     """The fields of a fields.h5 and how to draw them: on the grid (attributes lower, spacing)
     or on the mesh (/mesh/vertices, /mesh/cells)."""
 
-    def __init__(self, f):
+    def __init__(self, f, sample=None):
+        """The fields of `f` (/fields, /mesh), or those of one sample group of a GNO run on
+        per-sample meshes (/<set>_<i>/{vertices, cells, prediction, reference, error, ...})."""
         self.file = f
         self.mesh = None
-        if "mesh" in f and "vertices" in f["mesh"] and "cells" in f["mesh"]:
-            self.mesh = (f["mesh"]["vertices"][()], f["mesh"]["cells"][()])
+        holder, mesh = (f.get("fields"), f.get("mesh")) if sample is None else (sample, sample)
+        if mesh is not None and "vertices" in mesh and "cells" in mesh:
+            self.mesh = (mesh["vertices"][()], mesh["cells"][()])
         self.fields = {}
-        if "fields" in f:
-            for name, d in f["fields"].items():
-                if isinstance(d, h5py.Dataset):
+        if holder is not None:
+            for name, d in holder.items():
+                if isinstance(d, h5py.Dataset) and (sample is None or name not in
+                                                    ("vertices", "cells")):
                     self.fields[name] = d
 
     def draw(self, ax, name, data, attrs, limits=None, cmap="viridis", norm=None):
-        """One field on `ax`; returns the mappable for a colour bar (None for a line)."""
+        """One field on `ax`; returns the mappable for a colour bar (None for a line). The grid's
+        lower corner and spacing: the dataset's attributes, else the file's (root group)."""
         data = np.asarray(data, dtype=float)
+        if "spacing" not in attrs:
+            attrs = self.file.attrs
         vmin, vmax = limits if limits else (None, None)
         if norm is not None:
             vmin = vmax = None
         if self.mesh is not None and data.ndim == 1 and data.size in (len(self.mesh[0]),
                                                                       len(self.mesh[1])):
             return self.draw_mesh(ax, data, vmin, vmax, cmap, norm)
+        data = np.squeeze(data)  # a 2D grid is stored [1, ny, nx], a line [1, 1, nx]
         if data.ndim == 3:
             data = data[data.shape[0] // 2]
             ax.text(0.01, 0.99, "middle z slice", transform=ax.transAxes, va="top", fontsize=7)
@@ -216,7 +224,13 @@ def field_triples(names):
     return triples
 
 
-def draw_fields(run, reader, out):
+def sample_groups(f):
+    """The per-sample mesh groups of a GNO shapes run, in file order."""
+    return [g for name, g in f.items() if isinstance(g, h5py.Group)
+            and all(k in g for k in ("vertices", "cells", "prediction", "reference", "error"))]
+
+
+def draw_fields(run, reader, out, tag="", others_too=True):
     figures = []
     triples = field_triples(list(reader.fields))
     for prediction, reference, error in triples[:MAX_TRIPLES]:
@@ -238,16 +252,16 @@ def draw_fields(run, reader, out):
             fig.colorbar(image, ax=axes[0, 2])
         axes[0, 2].set_title(f"{error} (max |e| {bound:.3g})")
         fig.tight_layout()
-        filename = f"fields_{prediction}.png"
+        filename = f"fields_{tag}{prediction}.png"
         save(fig, out / filename)
-        figures.append((f"{prediction} | {reference} | {error}", filename))
+        figures.append((f"{tag}{prediction} | {reference} | {error}", filename))
     in_triples = {n for t in triples for n in t}
     # An FNO run stores every sample's triple: the ones not drawn are not "other fields".
     others = [n for n in reader.fields if n not in in_triples
               and not any(n.startswith(t[0].split("_")[0] + "_") for t in triples[MAX_TRIPLES:])]
-    others = others[:MAX_OTHER_FIELDS]
+    others = others[:MAX_OTHER_FIELDS] if others_too else []
     if others:
-        columns = min(3, len(others))
+        columns = 3  # the same panel shape as the triples, the unused ones blank
         rows = (len(others) + columns - 1) // columns
         fig, axes = new_figure(rows, columns)
         for i, name in enumerate(others):
@@ -307,10 +321,18 @@ def draw_snapshots(run, reader, out):
     if errors:
         fig, axes = new_figure(1, 1)
         ax = axes[0, 0]
+        def norm(values):
+            return float(np.sqrt(np.nanmean(np.square(np.asarray(values, dtype=float)))))
+
         for name in errors:
-            points = [(t, float(np.sqrt(np.nanmean(np.square(g[name][()])))))
+            # Relative to the reference where it is stored beside the error (not at t = 0 of a
+            # zero initial state), else the error's root mean square.
+            relative = all("reference" in g and norm(g["reference"][()]) > 0
+                           for _, g in series if name in g)
+            points = [(t, norm(g[name][()]) / (norm(g["reference"][()]) if relative else 1.0))
                       for t, g in series if name in g]
-            ax.plot(*zip(*points), "o-", label=f"{name}: root mean square")
+            ax.plot(*zip(*points), "o-",
+                    label=f"{name}: {'relative L2' if relative else 'root mean square'}")
         ax.set_yscale("log")
         ax.set_xlabel("t")
         ax.legend(fontsize=8)
@@ -621,6 +643,9 @@ def post_one(run):
             reader = FieldReader(f)
             figures += draw_fields(run, reader, out)
             figures += draw_snapshots(run, reader, out)
+            for group in sample_groups(f)[:MAX_TRIPLES]:
+                tag = group.name.strip("/") + "_"
+                figures += draw_fields(run, FieldReader(f, group), out, tag, others_too=False)
     figures += draw_training([run], out)
     figures += draw_convergence(run, out)
     figures += draw_fno(run, out)
@@ -669,10 +694,10 @@ def main(argv):
             out, figures = post_comparison(runs, out)
             print(f"comparison of {len(runs)} runs: {len(figures)} figure(s) and index.html in {out}")
     except BadRun as e:
-        print(f"karman post: {e}", file=sys.stderr)
+        print(f"karman: error: {e}", file=sys.stderr)
         return 1
     except (OSError, KeyError, ValueError) as e:
-        print(f"karman post: {e}", file=sys.stderr)
+        print(f"karman: error: {e}", file=sys.stderr)
         return 1
     return 0
 
