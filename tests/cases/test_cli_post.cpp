@@ -26,11 +26,11 @@ std::vector<std::string> with_sets(std::vector<std::string> args,
 // cases/pinn/poisson2d.yaml: a few Adam steps on a coarse grid (its PETSc baseline is CG).
 CliResult short_pinn(const fs::path& dir) {
   return run_karman(
-      dir, with_sets({"run", (source_dir() / "cases" / "pinn" / "poisson2d.yaml").string(),
-                      "--output", "pinn", "--quiet"},
-                     {"samples.interior=256", "samples.boundary=64", "grid.n=17",
-                      "model.hidden=[16, 16]",
-                      "training.stages=[{optimizer: adam, steps: 30, lr: 5.0e-3}]"}));
+      dir, with_sets(
+               {"run", (source_dir() / "cases" / "pinn" / "poisson2d.yaml").string(), "--output",
+                "pinn", "--quiet"},
+               {"samples.interior=256", "samples.boundary=64", "grid.n=17", "model.hidden=[16, 16]",
+                "training.stages=[{optimizer: adam, steps: 30, lr: 5.0e-3}]"}));
 }
 
 // cases/fno/darcy2d.yaml: 10 samples on a 17² grid, 3 epochs validated after each, one test
@@ -38,8 +38,8 @@ CliResult short_pinn(const fs::path& dir) {
 // per-channel normalisers).
 CliResult short_fno(const fs::path& dir) {
   return run_karman(
-      dir, with_sets({"run", (source_dir() / "cases" / "fno" / "darcy2d.yaml").string(),
-                      "--output", "fno", "--quiet"},
+      dir, with_sets({"run", (source_dir() / "cases" / "fno" / "darcy2d.yaml").string(), "--output",
+                      "fno", "--quiet"},
                      {"data.resolution=33", "data.stride=2", "data.samples=10", "data.train=6",
                       "data.test=4", "data.normalize=per_channel",
                       "model={modes: 4, width: 8, layers: 1, projection: 8}",
@@ -85,7 +85,8 @@ TEST(CliPost, PinnAndFnoReports) {
     EXPECT_TRUE(has(pinn_figures, figure)) << figure << " missing in pinn/post";
   const auto fno_figures = expect_post_folder(dir / "fno" / "post");
   for (const char* figure :
-       {"fields_sample0_prediction.png", "fields_other.png", "training.png", "fno_errors.png"})
+       {"fields_sample0_prediction.png", "fields_other.png", "training.png", "fno_errors.png",
+        "fields_super_resolution_prediction.png", "convergence.png"})
     EXPECT_TRUE(has(fno_figures, figure)) << figure << " missing in fno/post";
   // The table is the report's: the PINN's rel_l2 as karman_post.py formats it (4 digits).
   const std::string page = read_text(dir / "pinn" / "post" / "index.html");

@@ -65,7 +65,8 @@ TEST(CliPostBrowser, ChromiumLoadsEveryFigure) {
     SCOPED_TRACE(run);
     const fs::path post = runs / run / "post";
     ASSERT_TRUE(fs::is_regular_file(post / "index.html"))
-        << post / "index.html" << " is missing: test_cli_post makes it (ctest runs it first)";
+        << post / "index.html"
+        << " is missing: test_cli_post makes it (ctest runs it first)";
     const std::string html = read_text(post / "index.html");
     const auto figures = figures_in_page(html);
     ASSERT_GE(figures.size(), 3u) << post / "index.html";

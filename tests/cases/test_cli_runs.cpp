@@ -5,8 +5,8 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cmath>
-#include <nlohmann/json.hpp>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "support/cli.hpp"
@@ -143,7 +143,7 @@ std::vector<std::string> shortening_overrides(const fs::path& case_file) {
 
 // The figures `karman post` must draw for a run of `kind` (besides the report table), and the
 // checks of post/ (tests/support/post_figures.hpp).
-void expect_post(const fs::path& run, const std::string& kind) {
+void expect_post(const fs::path& run, const std::string& kind, bool time_dependent) {
   SCOPED_TRACE("karman post " + run.string());
   const CliResult r = run_karman(run.parent_path(), {"post", run.string()});
   ASSERT_EQ(r.status, 0) << r;
@@ -157,16 +157,19 @@ void expect_post(const fs::path& run, const std::string& kind) {
   const std::map<std::string, std::vector<std::string>> expected{
       {"reference", {"fields_"}},
       {"fit", {"fields_prediction", "training"}},
-      {"pinn", {"fields_pinn", "training", "convergence"}},
+      {"pinn", {"fields_pinn", "training"}},
       {"dataset", {"dataset"}},
       {"fno", {"fields_", "training", "fno_errors"}},
       {"precond", {"precond", "convergence"}},
       {"mppde", {"training", "accumulated_error"}},
       {"gno", {"fields_", "training"}}};
   ASSERT_TRUE(expected.count(kind)) << "no figures known for kind " << kind;
+  // A time-dependent PINN: its error along time, against the PETSc states it stores.
+  if (kind == "pinn" && time_dependent)
+    EXPECT_TRUE(drawn("error_in_time")) << ::testing::PrintToString(figures);
   for (const auto& prefix : expected.at(kind))
-    EXPECT_TRUE(drawn(prefix)) << prefix << "*.png missing; drawn: "
-                               << ::testing::PrintToString(figures);
+    EXPECT_TRUE(drawn(prefix)) << prefix
+                               << "*.png missing; drawn: " << ::testing::PrintToString(figures);
 }
 
 class CliRuns : public ::testing::Test {
@@ -314,7 +317,8 @@ TEST_F(CliRuns, EveryCaseRunsShortened) {
     // `karman post` on the first case of each kind (grid and mesh apart): its figures.
     const YAML::Node root = YAML::LoadFile(file.string());
     const bool on_mesh = root["mesh"] || (root["data"] && root["data"]["mesh_size"]);
-    if (posted.insert(kind + (on_mesh ? " on a mesh" : "")).second) expect_post(out, kind);
+    if (posted.insert(kind + (on_mesh ? " on a mesh" : "")).second)
+      expect_post(out, kind, bool(root["time"]));
   }
   EXPECT_EQ(posted.size(), 11u) << ::testing::PrintToString(posted);
 }

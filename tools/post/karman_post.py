@@ -10,7 +10,8 @@ What is drawn depends on what the run folder holds, so every kind gets its figur
   on one colour scale (mesh fields on their triangles), the other fields in one figure;
   /snapshots: the solution along time and the error's norm along time;
   /convergence: the KSP residual histories (the PETSc baseline's, the learned solver's);
-- history.csv: loss, learning rate, gradient norm and validation error per step, on log axes;
+- history.csv: loss (and each loss term), learning rate, gradient norm and validation error per
+  step, on log axes;
 - report.json: the report table; FNO per-sample test errors (histogram) and super-resolution;
   the learned preconditioner's iterations and times per matrix and PC; the MP-PDE's accumulated
   error beside its baselines;
@@ -360,6 +361,9 @@ def convergence_histories(run):
         take(f"PETSc baseline ({baseline.get('ksp', baseline.get('solver', '?'))} + "
              f"{baseline.get('pc', '?')})", baseline)
     take("learned" if run.kind == "precond" else "method", r.get("metrics"))
+    warm = (r.get("metrics") or {}).get("warm_start_residual_history")
+    if isinstance(warm, list) and warm:  # Darcy FNO: CG started from the prediction
+        histories["CG from the FNO's prediction"] = np.asarray(warm, dtype=float)
     for name, section in (r.get("baselines") or {}).items():
         take(name, section)
     f = run.h5("fields.h5")
@@ -392,8 +396,13 @@ def draw_convergence(run, out):
 # ---------------------------------------------------------------- training curves
 
 def validation_column(history):
+    """The last column of history.csv, after step, stage, lr, loss, gradient_norm, wall_s and the
+    loss terms (loss_<name>): test_rel_l2, validation_iterations, ... when recorded."""
+    last = list(history)[-1]
     known = {"step", "stage", "lr", "loss", "gradient_norm", "wall_s"}
-    return next((c for c in history if c not in known and np.isfinite(history[c]).any()), None)
+    if last in known or last.startswith("loss_") or not np.isfinite(history[last]).any():
+        return None
+    return last
 
 
 def draw_training(runs, out, filename="training.png"):
@@ -407,13 +416,17 @@ def draw_training(runs, out, filename="training.png"):
     for ax, (column, title) in zip(axes[0], panels):
         for run in runs:
             h = run.history
-            name = column or validation_column(h)
-            if name is None or name not in h:
-                continue
-            values, steps = h[name], h.get("step", np.arange(len(h[name])))
-            keep = np.isfinite(values) & (values > 0)
-            label = run.name if len(runs) > 1 else name
-            ax.plot(steps[keep], values[keep], "o-" if keep.sum() < 30 else "-", ms=3, label=label)
+            names = [column or validation_column(h)]
+            if column == "loss" and len(runs) == 1:  # and each term of the loss
+                names += [c for c in h if c.startswith("loss_")]
+            for name in names:
+                if name is None or name not in h:
+                    continue
+                values, steps = h[name], h.get("step", np.arange(len(h[name])))
+                keep = np.isfinite(values) & (values > 0)
+                label = run.name if len(runs) > 1 else name
+                ax.plot(steps[keep], values[keep], "o-" if keep.sum() < 30 else "-", ms=3,
+                        label=label)
         if ax.lines:
             ax.set_yscale("log")
             ax.legend(fontsize=7)
@@ -646,6 +659,10 @@ def post_one(run):
             for group in sample_groups(f)[:MAX_TRIPLES]:
                 tag = group.name.strip("/") + "_"
                 figures += draw_fields(run, FieldReader(f, group), out, tag, others_too=False)
+    f = run.h5("super_resolution.h5")  # FNO: a test sample on the finer grid
+    if f is not None:
+        with f:
+            figures += draw_fields(run, FieldReader(f), out, "super_resolution_", others_too=False)
     figures += draw_training([run], out)
     figures += draw_convergence(run, out)
     figures += draw_fno(run, out)
