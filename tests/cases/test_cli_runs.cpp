@@ -165,8 +165,9 @@ void expect_post(const fs::path& run, const std::string& kind, bool time_depende
       {"gno", {"fields_", "training"}}};
   ASSERT_TRUE(expected.count(kind)) << "no figures known for kind " << kind;
   // A time-dependent PINN: its error along time, against the PETSc states it stores.
-  if (kind == "pinn" && time_dependent)
+  if (kind == "pinn" && time_dependent) {
     EXPECT_TRUE(drawn("error_in_time")) << ::testing::PrintToString(figures);
+  }
   for (const auto& prefix : expected.at(kind))
     EXPECT_TRUE(drawn(prefix)) << prefix
                                << "*.png missing; drawn: " << ::testing::PrintToString(figures);

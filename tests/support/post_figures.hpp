@@ -80,10 +80,11 @@ inline std::set<std::string> expect_post_folder(const fs::path& post) {
     EXPECT_TRUE(png.height > 0 && png.height % kPanelHeight == 0) << post / name << png.height;
     EXPECT_GT(png.colours, 1u) << post / name << " is blank";
   }
-  for (const auto& e : fs::directory_iterator(post))
-    if (e.path().extension() == ".png")
-      EXPECT_TRUE(names.count(e.path().filename().string()))
-          << e.path() << " is not in " << post / "index.html";
+  for (const auto& e : fs::directory_iterator(post)) {
+    if (e.path().extension() != ".png") continue;
+    EXPECT_TRUE(names.count(e.path().filename().string()))
+        << e.path() << " is not in " << post / "index.html";
+  }
   return names;
 }
 
