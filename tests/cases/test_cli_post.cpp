@@ -2,11 +2,13 @@
 // run of every kind): each run's post/ has the figures its kind calls for, valid PNGs of the
 // promised size that are not blank, all embedded in a self-contained index.html with the report
 // table; `karman post A B --output DIR` writes one table with a column per run and the training
-// curves overlaid; a folder that is not a run is one error line and nothing is drawn.
+// curves overlaid; a folder that is not a run, a missing python3 or matplotlib is one error line
+// and nothing is drawn.
 // test_cli_post_browser.cpp then opens these pages in headless Chromium (ctest fixture).
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -123,6 +125,24 @@ TEST(CliPost, NotARunFolderIsOneLineAndDrawsNothing) {
   EXPECT_EQ(bad.status, 1) << bad;
   ASSERT_EQ(bad.error_lines().size(), 1u) << bad;
   EXPECT_NE(bad.error_lines()[0].find("not valid JSON"), std::string::npos) << bad;
+
+  // No Python where KARMAN_PYTHON points, or one without matplotlib: one line each, exit status 1.
+  setenv("KARMAN_PYTHON", "/nonexistent/python3", 1);
+  const CliResult no_python = run_karman(dir, {"post", "run"});
+  write_text(dir / "matplotlib.py", "raise ImportError('hidden by the test', name='matplotlib')\n");
+  write_text(dir / "python", "#!/bin/sh\nPYTHONPATH=" + shell_quote(dir.string()) +
+                                 " exec /usr/bin/python3 \"$@\"\n");
+  fs::permissions(dir / "python", fs::perms::owner_all);
+  setenv("KARMAN_PYTHON", (dir / "python").c_str(), 1);
+  const CliResult no_matplotlib = run_karman(dir, {"post", "run"});
+  unsetenv("KARMAN_PYTHON");
+  EXPECT_EQ(no_python.status, 1) << no_python;
+  ASSERT_EQ(no_python.error_lines().size(), 1u) << no_python;
+  EXPECT_NE(no_python.error_lines()[0].find("/nonexistent/python3"), std::string::npos);
+  EXPECT_EQ(no_matplotlib.status, 1) << no_matplotlib;
+  ASSERT_EQ(no_matplotlib.error_lines().size(), 1u) << no_matplotlib;
+  EXPECT_NE(no_matplotlib.error_lines()[0].find("'matplotlib' is missing"), std::string::npos);
+  EXPECT_FALSE(fs::exists(dir / "run" / "post"));
 
   // A report alone (no fields, no history) still gets its table.
   const CliResult bare = run_karman(dir, {"post", "run"});
