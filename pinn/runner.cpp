@@ -404,10 +404,16 @@ class PinnRun {
         conditions ? &*conditions : nullptr, inverse ? &*inverse : nullptr);
   }
 
-  solvers::SteadyResult transient_reference(const mesh::StructuredGrid& grid) const {
+  // The PETSc solve to t_end; its states at t = 0 and at the time.snapshots times are kept in
+  // m_reference_series, for the PINN's error along time.
+  solvers::SteadyResult transient_reference(const mesh::StructuredGrid& grid) {
     const auto& p = m_spec.problem;
+    m_reference_series.clear();
+    auto keep = [this](long index, double t, const std::vector<double>& u) {
+      m_reference_series.push_back({index, t, u});
+    };
     auto transient = solvers::solve_transient(grid, p.pde, *p.time, p.solver,
-                                              pde::evaluate(grid, *p.pde.initial));
+                                              pde::evaluate(grid, *p.pde.initial), keep);
     solvers::SteadyResult reference;
     reference.u = std::move(transient.u);
     reference.stats = transient.stats;
@@ -636,14 +642,36 @@ class PinnRun {
       writer.write_field(name, values);
       names.push_back(name);
     }
+    // Time-dependent PDEs: the network against the reference at each stored time (/snapshots:
+    // pinn, reference, error), the PINN's error along time.
+    std::vector<io::XdmfSnapshot> snapshots;
+    if (fields.size() >= 3 && fields[0].first == "pinn")
+      for (const ReferenceState& state : m_reference_series) {
+        const std::vector<double> prediction = predict(grid, state.time)[0];
+        writer.write_snapshot(state.index, state.time, "pinn", prediction);
+        writer.write_snapshot(state.index, state.time, "reference", state.u);
+        writer.write_snapshot(state.index, state.time, "error", difference(prediction, state.u));
+        snapshots.push_back({state.index, state.time});
+      }
     writer.close();
     const std::string xdmf = m_ctx.dir->staged("fields.xdmf");
-    if (m_ctx.rank == 0) io::write_xdmf(xdmf, "fields.h5", grid, names);
+    if (m_ctx.rank == 0)
+      io::write_xdmf(xdmf, "fields.h5", grid, names, snapshots,
+                     snapshots.empty() ? std::vector<std::string>{}
+                                       : std::vector<std::string>{"pinn", "reference", "error"});
   }
+
+  // A state of the PETSc reference along time (owned nodes).
+  struct ReferenceState {
+    long index;
+    double time;
+    std::vector<double> u;
+  };
 
   const PinnSpec& m_spec;
   RunContext& m_ctx;
   std::unique_ptr<nn::Network<T>> m_net;
+  std::vector<ReferenceState> m_reference_series;  // time-dependent PDEs: t = 0 and snapshots
   std::optional<pinn::HardDirichlet> m_hard;
   std::optional<solvers::SteadyResult> m_reference;          // the PETSc solve, when needed early
   std::vector<double> m_observed_points, m_observed_values;  // inverse: (x, y, t) and u

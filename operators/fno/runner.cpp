@@ -28,8 +28,10 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <limits>
 #include <map>
+#include <numeric>
 
 #include "karman/config/case.hpp"
 #include "karman/core/collective.hpp"
@@ -283,6 +285,7 @@ class FnoRun {
                  test.rel_l2_last);
     nlohmann::json metrics = {{"rel_l2", test.rel_l2_mean},
                               {"rel_l2_max", test.rel_l2_max},
+                              {"test_rel_l2", test.rel_l2_per_sample},
                               {"final_loss", result.final_loss},
                               {"train_wall_s", result.wall_s},
                               {"infer_s_per_sample", test.infer_s_per_sample},
@@ -325,6 +328,7 @@ class FnoRun {
   struct Evaluation {
     double rel_l2_mean = 0, rel_l2_max = 0, infer_s_per_sample = 0;
     double rel_l2_last = 0;  // mean over the samples, of the last output channel (time) alone
+    std::vector<double> rel_l2_per_sample;  // every test sample's, in file order (all ranks)
   };
 
   bool navier_stokes() const { return m_spec.data.problem == data::Problem::navier_stokes; }
@@ -735,9 +739,11 @@ class FnoRun {
     const double wall = timer.seconds();
     double local[3] = {0, 0, 0}, sums[3];  // rel_l2, rel_l2 of the last channel, s/sample
     double local_max = 0, max_rel;
+    std::vector<double> mine;
     const long n = m_file_out * m_space_points, last = n - m_space_points;
     for (long s = 0; s < m_test_count; ++s) {
       const double r = relative_l2(prediction, m_test_out, s * n, n);
+      mine.push_back(r);
       local[0] += r;
       local[1] += relative_l2(prediction, m_test_out, s * n + last, m_space_points);
       local_max = std::max(local_max, r);
@@ -747,7 +753,8 @@ class FnoRun {
     MPI_Allreduce(&local[2], &sums[2], 1, MPI_DOUBLE, MPI_MAX, m_ctx.comm);
     MPI_Allreduce(&local_max, &max_rel, 1, MPI_DOUBLE, MPI_MAX, m_ctx.comm);
     const double test = static_cast<double>(m_spec.test);
-    return {sums[0] / test, max_rel, sums[2], sums[1] / test};
+    // Each rank holds a contiguous share of the test set (load_test_set): rank order is file order.
+    return {sums[0] / test, max_rel, sums[2], sums[1] / test, all_gather(m_ctx.comm, mine)};
   }
 
   // The first evaluation.baseline_samples test instances solved again by the PETSc reference at
@@ -763,7 +770,7 @@ class FnoRun {
     const bool darcy = spec.problem == data::Problem::darcy;
     const long nodes = m_space.back();
     double local[5] = {0, 0, 0, 0, 0};  // solve_s, iterations, rel_l2, warm iterations, warm_s
-    solvers::SolveStats last;
+    solvers::SolveStats last, last_warm;
     const long out_size = m_file_out * m_space_points;
     for (long i = 0; i < count; ++i) {
       // Test sample first + i (the test set is the file's last `test` samples).
@@ -779,6 +786,7 @@ class FnoRun {
         const data::SolveOutcome warm = data::solve_given(spec, d.inputs, nodes, &guess);
         local[3] += static_cast<double>(warm.iterations);
         local[4] += warm.wall_s;
+        last_warm = warm.stats;
       }
     }
     double sums[5];
@@ -792,6 +800,9 @@ class FnoRun {
     if (darcy) {
       metrics["warm_start_iterations"] = sums[3] / static_cast<double>(k);
       metrics["warm_start_solve_s"] = sums[4] / static_cast<double>(k);
+      // Beside baseline.residual_history (from zero): the same sample's CG from the prediction.
+      if (!last_warm.residual_history.empty())
+        metrics["warm_start_residual_history"] = last_warm.residual_history;
       log().info("CG iterations from the FNO's prediction {:.1f}, from zero {:.1f}",
                  sums[3] / static_cast<double>(k), sums[1] / static_cast<double>(k));
     }
@@ -818,6 +829,35 @@ class FnoRun {
         {"rel_l2", sum / static_cast<double>(k)}, {"samples", k}, {"resolution", fine}};
     log().info("zero-shot super-resolution (stride {}): rel_l2 {:.3e}", stride,
                sum / static_cast<double>(k));
+    write_super_resolution(nodes, fine);
+  }
+
+  // super_resolution.h5: the first test sample on the finer grid — input (first channel),
+  // prediction, reference and error (last output channel) — for karman post's figure. Every rank
+  // solves it (one small instance): the file is written collectively.
+  void write_super_resolution(long nodes, const std::vector<long>& fine) {
+    const data::Instance instance =
+        data::solve_instance(m_spec.data, m_spec.data.samples - m_spec.test, nodes);
+    const std::vector<double> p = predict_file(instance.inputs, 1, fine);
+    const long points = std::accumulate(fine.begin(), fine.end(), 1L, std::multiplies<long>());
+    const long last = static_cast<long>(p.size()) - points;
+    auto channel = [points](const std::vector<double>& v, long at) {
+      return std::vector<double>(v.begin() + at, v.begin() + at + points);
+    };
+    const std::vector<double> prediction = channel(p, last),
+                              reference = channel(instance.outputs, last);
+    std::vector<double> error(static_cast<std::size_t>(points));
+    for (long i = 0; i < points; ++i) error[i] = prediction[i] - reference[i];
+    mesh::StructuredGrid grid(m_ctx.comm, m_spec.data.grid(nodes));
+    io::FieldWriter writer(m_ctx.dir->staged("super_resolution.h5"), grid);
+    writer.attribute("case", m_ctx.case_name);
+    writer.attribute("kind", std::string("fno"));
+    writer.layout_attributes();
+    writer.write_field("input", grid.extract_owned(channel(instance.inputs, 0)));
+    writer.write_field("prediction", grid.extract_owned(prediction));
+    writer.write_field("reference", grid.extract_owned(reference));
+    writer.write_field("error", grid.extract_owned(error));
+    writer.close();
   }
 
   // fields.h5: the first evaluation.fields test samples — input, prediction, reference, error.

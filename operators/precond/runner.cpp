@@ -540,7 +540,8 @@ class PrecondRun {
     return {{"iterations", run.iterations},
             {"setup_s", run.setup_s},
             {"solve_s", run.solve_s},
-            {"total_s", run.total_s()}};
+            {"total_s", run.total_s()},
+            {"residual_history", run.residual_history}};
   }
 
   // Everything model.load needs: the parameters and the architecture they belong to.

@@ -74,6 +74,7 @@ long cg_iterations(Mat a, const std::string& pc_type);
 struct CgRun {
   long iterations = -1;  // -1: not converged within 10 N iterations
   double setup_s = 0.0, solve_s = 0.0;
+  std::vector<double> residual_history;  // ||r|| before the first iteration and after each
   double total_s() const { return setup_s + solve_s; }
 };
 CgRun timed_cg(Mat a, const FactorProvider& provider, FactorKind kind = FactorKind::cholesky);

@@ -4,10 +4,15 @@
 #include <fmt/format.h>
 #include <hdf5.h>
 #include <petscsys.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <Kokkos_Core.hpp>
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -267,9 +272,10 @@ int compare_files(MPI_Comm comm, const std::string& a, const std::string& b,
   return 0;
 }
 
-int post_run(MPI_Comm comm, const std::string& run_dir) {
-  int rank;
-  MPI_Comm_rank(comm, &rank);
+namespace {
+
+// report.json of a run folder, or one error line naming it.
+nlohmann::json read_report(const std::string& run_dir) {
   const fs::path report_path = fs::path(run_dir) / "report.json";
   std::ifstream in(report_path);
   if (!in)
@@ -282,7 +288,10 @@ int post_run(MPI_Comm comm, const std::string& run_dir) {
     throw ConfigError(Place{report_path.string(), 0, 0},
                       std::string("not valid JSON: ") + e.what());
   }
-  if (rank != 0) return 0;
+  return report;
+}
+
+void print_report(const std::string& run_dir, const nlohmann::json& report) {
   fmt::print("run      {}\ncase     {} (kind {}, {} rank(s), {}), status {}\n", run_dir,
              report.value("case", "?"), report.value("kind", "?"), report.value("ranks", 0),
              report.value("precision", "?"), report.value("status", "?"));
@@ -292,13 +301,85 @@ int post_run(MPI_Comm comm, const std::string& run_dir) {
     for (const auto& [key, value] : section.items())
       if (value.is_number_float())
         fmt::print("  {:<22} {:.6g}\n", key, value.get<double>());
+      else if (value.is_array() && value.size() > 4)  // a history: drawn, not printed
+        fmt::print("  {:<22} [{} values]\n", key, value.size());
       else if (!value.is_object())
         fmt::print("  {:<22} {}\n", key, value.dump());
   };
   print_section("metrics", report.value("metrics", nlohmann::json()));
   print_section("baseline", report.value("baseline", nlohmann::json()));
-  fmt::print("plots: tools/post/plot_run.py {}\n", run_dir);
-  return 0;
+}
+
+// The figure script: an installed karman's <prefix>/share/karman/post (the executable lies in
+// <prefix>/bin), else the source tree it was built from (a build-tree binary).
+fs::path post_script() {
+  const char* name = "karman_post.py";
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const fs::path installed =
+        exe.parent_path().parent_path() / KARMAN_INSTALL_DATADIR / "karman" / "post" / name;
+    if (fs::is_regular_file(installed)) return installed;
+  }
+  const fs::path source = fs::path(KARMAN_SOURCE_POST_DIR) / name;
+  if (fs::is_regular_file(source)) return source;
+  throw ConfigError(
+      "karman post: " + std::string(name) + " is neither in " +
+      (exe.parent_path().parent_path() / KARMAN_INSTALL_DATADIR / "karman/post").string() +
+      " nor in " + KARMAN_SOURCE_POST_DIR + ": is karman installed?");
+}
+
+// Debian's python3 (where apt puts python3-matplotlib), unless KARMAN_PYTHON names another;
+// a python3 on the PATH when /usr/bin has none.
+std::string python_interpreter() {
+  if (const char* chosen = std::getenv("KARMAN_PYTHON"); chosen && *chosen) return chosen;
+  return fs::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+}
+
+// Runs `python SCRIPT ARGS...` and returns its exit status; 127 when python cannot be started.
+int run_python(const std::string& python, const fs::path& script,
+               const std::vector<std::string>& args) {
+  std::vector<std::string> words{python, script.string()};
+  words.insert(words.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& w : words) argv.push_back(w.data());
+  argv.push_back(nullptr);
+  std::fflush(stdout);
+  const pid_t child = fork();
+  if (child < 0) throw ExternalError("posix", errno, "karman post: cannot start " + python);
+  if (child == 0) {
+    execvp(argv[0], argv.data());
+    _exit(127);
+  }
+  int raw = 0;
+  while (waitpid(child, &raw, 0) < 0)
+    if (errno != EINTR) throw ExternalError("posix", errno, "karman post: lost " + python);
+  return WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
+}
+
+}  // namespace
+
+int post_runs(MPI_Comm comm, const std::vector<std::string>& run_dirs, const std::string& output) {
+  int rank;
+  MPI_Comm_rank(comm, &rank);
+  // Every folder is checked before anything is drawn: a typo in the third leaves no half post.
+  std::vector<nlohmann::json> reports;
+  for (const auto& dir : run_dirs) reports.push_back(read_report(dir));
+  const fs::path script = post_script();
+  int status = 0;
+  if (rank == 0) {
+    for (std::size_t i = 0; i < run_dirs.size(); ++i) print_report(run_dirs[i], reports[i]);
+    std::vector<std::string> args = run_dirs;
+    if (!output.empty()) args.insert(args.end(), {"--output", output});
+    const std::string python = python_interpreter();
+    status = run_python(python, script, args);
+    if (status == 127)
+      std::cerr << "karman: error: karman post: cannot run " << python
+                << " (Debian: apt install python3 python3-matplotlib python3-h5py)" << std::endl;
+  }
+  // The script printed its own one-line error; every rank exits with its status.
+  MPI_Bcast(&status, 1, MPI_INT, 0, comm);
+  return status == 0 ? 0 : 1;
 }
 
 }  // namespace karman::app

@@ -31,6 +31,9 @@ int print_info(MPI_Comm comm);
 int print_mesh_info(MPI_Comm comm, const std::string& file);
 int compare_files(MPI_Comm comm, const std::string& a, const std::string& b,
                   const std::string& field);
-int post_run(MPI_Comm comm, const std::string& run_dir);
+// `karman post RUN_DIR...`: each run's report as a table, then tools/post/karman_post.py draws
+// RUN_DIR/post/ (figures and index.html) and, for several runs, their comparison in `output`
+// (default: the first run's post/compare/).
+int post_runs(MPI_Comm comm, const std::vector<std::string>& run_dirs, const std::string& output);
 
 }  // namespace karman::app

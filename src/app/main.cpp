@@ -1,12 +1,11 @@
 // karman: the command-line front end. Karman's own options are long options (--set, --output);
 // single-dash options (-ksp_type cg, -log_view) are PETSc's and go to PetscInitialize.
 //
-//   karman run CASE.yaml [--set a.b=value]... [--output DIR] [--resume] [--quiet] [-petsc_option
-//   ...]
+//   karman run CASE.yaml [--set a.b=value]... [--output DIR] [--resume] [--quiet] [-petsc ...]
 //   karman validate CASE.yaml... [--set a.b=value]... [--keys [--json | --markdown]]
-//   karman info
+//   karman info [--mesh FILE]
 //   karman compare A.h5 B.h5 [--field NAME]
-//   karman post RUN_DIR
+//   karman post RUN_DIR... [--output DIR]
 
 #include <petscsys.h>
 
@@ -109,9 +108,14 @@ int main(int argc, char** argv) {
   compare_cmd->add_option("a", file_a, "approximation (HDF5)")->required();
   compare_cmd->add_option("b", file_b, "reference (HDF5)")->required();
   compare_cmd->add_option("--field", field, "field under /fields (default: every common one)");
-  std::string run_dir;
-  auto* post_cmd = cli.add_subcommand("post", "summary of a finished run folder");
-  post_cmd->add_option("run_dir", run_dir, "run folder")->required();
+  std::vector<std::string> post_dirs;
+  std::string post_output;
+  auto* post_cmd = cli.add_subcommand(
+      "post", "figures and index.html of finished run folders (RUN_DIR/post/), side by side");
+  post_cmd->add_option("run_dirs", post_dirs, "run folders")->required();
+  post_cmd->add_option("--output", post_output,
+                       "folder of the comparison of several runs (default: the first run's "
+                       "post/compare)");
 
   int status = 0;
   try {
@@ -135,7 +139,7 @@ int main(int argc, char** argv) {
     else if (*compare_cmd)
       status = karman::app::compare_files(PETSC_COMM_WORLD, file_a, file_b, field);
     else if (*post_cmd)
-      status = karman::app::post_run(PETSC_COMM_WORLD, run_dir);
+      status = karman::app::post_runs(PETSC_COMM_WORLD, post_dirs, post_output);
   } catch (const CLI::ParseError& e) {
     status = rank == 0 ? cli.exit(e) : (e.get_exit_code() != 0);
     status = status ? 1 : 0;

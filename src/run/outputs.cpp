@@ -24,6 +24,7 @@ nlohmann::json baseline_json(const solvers::SolveStats& s) {
                         {"setup_s", s.setup_s},
                         {"solve_s", s.solve_s},
                         {"wall_s", s.setup_s + s.solve_s}};
+  if (!s.residual_history.empty()) out["residual_history"] = s.residual_history;
   if (!s.ts.empty()) {
     out["ts"] = s.ts;
     out["steps"] = s.steps;
@@ -59,13 +60,22 @@ void write_history(RunContext& ctx, const nn::TrainingResult& result,
                    const std::string& validation_name) {
   const std::string path = ctx.dir->staged("history.csv");
   if (ctx.rank != 0) return;
+  // Each loss term (residual, boundary, initial, ...) of a loss with several: loss_<name>
+  // columns before the validation, which stays last.
+  std::vector<std::string> terms;
+  if (result.final_terms.size() > 1)
+    for (const auto& t : result.final_terms) terms.push_back(t.name);
   std::ofstream out(path);
-  out << "step,stage,lr,loss,gradient_norm,wall_s," << validation_name << "\n";
-  for (const auto& r : result.history)
-    out << fmt::format(
-        "{},{},{:.6e},{:.16e},{:.6e},{:.4f},{}\n", r.step, r.stage + 1, r.lr, r.loss,
-        r.gradient_norm, r.wall_s,
-        std::isnan(r.validation) ? std::string() : fmt::format("{:.6e}", r.validation));
+  out << "step,stage,lr,loss,gradient_norm,wall_s,";
+  for (const auto& name : terms) out << "loss_" << name << ",";
+  out << validation_name << "\n";
+  for (const auto& r : result.history) {
+    out << fmt::format("{},{},{:.6e},{:.16e},{:.6e},{:.4f},", r.step, r.stage + 1, r.lr, r.loss,
+                       r.gradient_norm, r.wall_s);
+    for (std::size_t i = 0; i < terms.size(); ++i)
+      out << (r.terms.size() == terms.size() ? fmt::format("{:.6e}", r.terms[i]) : "") << ",";
+    out << (std::isnan(r.validation) ? std::string() : fmt::format("{:.6e}", r.validation)) << "\n";
+  }
 }
 
 namespace {

@@ -5,10 +5,12 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cmath>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "support/cli.hpp"
+#include "support/post_figures.hpp"
 
 namespace {
 
@@ -139,6 +141,38 @@ std::vector<std::string> shortening_overrides(const fs::path& case_file) {
   return sets;
 }
 
+// The figures `karman post` must draw for a run of `kind` (besides the report table), and the
+// checks of post/ (tests/support/post_figures.hpp).
+void expect_post(const fs::path& run, const std::string& kind, bool time_dependent) {
+  SCOPED_TRACE("karman post " + run.string());
+  const CliResult r = run_karman(run.parent_path(), {"post", run.string()});
+  ASSERT_EQ(r.status, 0) << r;
+  EXPECT_TRUE(r.error_lines().empty()) << r;
+  const std::set<std::string> figures = expect_post_folder(run / "post");
+  auto drawn = [&](const std::string& prefix) {
+    for (const auto& f : figures)
+      if (f.rfind(prefix, 0) == 0) return true;
+    return false;
+  };
+  const std::map<std::string, std::vector<std::string>> expected{
+      {"reference", {"fields_"}},
+      {"fit", {"fields_prediction", "training"}},
+      {"pinn", {"fields_pinn", "training"}},
+      {"dataset", {"dataset"}},
+      {"fno", {"fields_", "training", "fno_errors"}},
+      {"precond", {"precond", "convergence"}},
+      {"mppde", {"training", "accumulated_error"}},
+      {"gno", {"fields_", "training"}}};
+  ASSERT_TRUE(expected.count(kind)) << "no figures known for kind " << kind;
+  // A time-dependent PINN: its error along time, against the PETSc states it stores.
+  if (kind == "pinn" && time_dependent) {
+    EXPECT_TRUE(drawn("error_in_time")) << ::testing::PrintToString(figures);
+  }
+  for (const auto& prefix : expected.at(kind))
+    EXPECT_TRUE(drawn(prefix)) << prefix
+                               << "*.png missing; drawn: " << ::testing::PrintToString(figures);
+}
+
 class CliRuns : public ::testing::Test {
  protected:
   void SetUp() override { dir = test_folder(); }
@@ -265,6 +299,7 @@ TEST_F(CliRuns, QuickstartEndToEnd) {
 TEST_F(CliRuns, EveryCaseRunsShortened) {
   const auto files = case_files();
   ASSERT_GE(files.size(), 2u);
+  std::set<std::string> posted;
   int index = 0;
   for (const auto& file : files) {
     const auto sets = shortening_overrides(file);
@@ -280,7 +315,13 @@ TEST_F(CliRuns, EveryCaseRunsShortened) {
                                : kind == "precond" || kind == "mppde" ? "checkpoint.h5"
                                                                       : "fields.h5";
     EXPECT_TRUE(fs::is_regular_file(out / output));
+    // `karman post` on the first case of each kind (grid and mesh apart): its figures.
+    const YAML::Node root = YAML::LoadFile(file.string());
+    const bool on_mesh = root["mesh"] || (root["data"] && root["data"]["mesh_size"]);
+    if (posted.insert(kind + (on_mesh ? " on a mesh" : "")).second)
+      expect_post(out, kind, bool(root["time"]));
   }
+  EXPECT_EQ(posted.size(), 11u) << ::testing::PrintToString(posted);
 }
 
 // kind dataset: the dataset lands in the run folder; --resume keeps a finished one as it is.

@@ -73,3 +73,9 @@ if(NOT step_output MATCHES "karman ${KARMAN_VERSION}")
   message(FATAL_ERROR "install check: 'karman info' printed no 'karman ${KARMAN_VERSION}':\n${step_output}")
 endif()
 message(STATUS "${step_output}")
+
+# `karman post` finds its figure script beside the installed executable's prefix.
+set(post_script "${prefix}/share/karman/post/karman_post.py")
+if(NOT EXISTS "${post_script}")
+  message(FATAL_ERROR "install check: '${post_script}' (karman post's figures) was not installed")
+endif()

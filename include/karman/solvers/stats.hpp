@@ -19,6 +19,9 @@ struct SolveStats {
   std::string reason;  // PETSc's converged/diverged reason
   double setup_s = 0.0, solve_s = 0.0;
   std::vector<std::pair<std::string, std::string>> options;  // options set from the case
+  // ||r|| before the first iteration and after each, of the last linear solve (steady solves
+  // only; report.json baseline.residual_history, drawn by `karman post`).
+  std::vector<double> residual_history;
 };
 
 }  // namespace karman::solvers
