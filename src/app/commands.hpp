@@ -19,7 +19,7 @@ struct RunOptions {
 int run_case(MPI_Comm comm, const RunOptions& options);
 int validate_case(MPI_Comm comm, const std::string& case_file,
                   const std::vector<std::string>& overrides);
-int print_info(MPI_Comm comm);
+int print_info(MPI_Comm comm, bool json = false);
 // `karman info --mesh FILE`: the mesh as PETSc reads and partitions it on this run's ranks.
 int print_mesh_info(MPI_Comm comm, const std::string& file);
 int compare_files(MPI_Comm comm, const std::string& a, const std::string& b,
