@@ -262,8 +262,8 @@ int print_info(MPI_Comm comm, bool json) {
   fmt::print("  PETSc    {}\n", petsc_line);
   fmt::print("  Kokkos   {}, default execution space {}, {} thread(s) per rank\n", kokkos_version,
              Kokkos::DefaultExecutionSpace::name(), kokkos_threads);
-  fmt::print("  HDF5     {} ({}{})\n", h5_version, h5_parallel ? "parallel" : "serial",
-             h5_deflate ? ", deflate" : "");
+  fmt::print("  HDF5     {} ({}){}\n", h5_version, h5_parallel ? "parallel" : "serial",
+             h5_deflate ? ", deflate filter" : ", no deflate filter");
   fmt::print("  FFTW     {}\n", fftw_version);
   fmt::print("  BLAS     OpenBLAS, {} thread(s) per rank\n", nn::blas_threads());
   for (const auto& h : hosts)
