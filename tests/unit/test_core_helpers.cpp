@@ -1,6 +1,6 @@
 // The small shared helpers of the core: product() of extents, the local relative_l2 of
-// core/norms, the stage clock of report.json's timings, io's chunk shapes, and petsc::make_ksp (a case's solver section, then the options database under the
-// KSP's prefix, command line first).
+// core/norms, the stage clock of report.json's timings, io's chunk shapes, and petsc::make_ksp (a
+// case's solver section, then the options database under the KSP's prefix, command line first).
 #include <gtest/gtest.h>
 #include <hdf5.h>
 #include <petscksp.h>
@@ -11,12 +11,12 @@
 #include <thread>
 #include <vector>
 
+#include "io/hdf5_support.hpp"
 #include "karman/core/error.hpp"
 #include "karman/core/extents.hpp"
 #include "karman/core/norms.hpp"
 #include "karman/core/stage_timer.hpp"
 #include "karman/core/timer.hpp"
-#include "io/hdf5_support.hpp"
 #include "petsc/check.hpp"
 #include "petsc/ksp.hpp"
 
