@@ -497,6 +497,9 @@ class FnoRun {
   // Relative-L2 loss of batch positions [first, first + count) of step `step`, normalised by the
   // global batch (so the sum over ranks or chunks is the batch mean); gradients added.
   std::vector<nn::LossTerm> loss_on(long step, long first, long count) {
+    // A rank (or chunk) with no sample of this batch (batch_size < ranks) adds nothing: its
+    // gradients stay the trainer's zeros, and the sum over ranks is still the batch mean.
+    if (count == 0) return {{"relative_l2", 1.0, 0.0}};
     if (autoregressive()) return rollout_loss_on(step, first, count);
     gather(batch_order(step), first, count);
     nn::Context<T>& forward = m_net->forward(m_x_batch);

@@ -24,6 +24,7 @@
 #include "karman/mesh/plex.hpp"
 #include "karman/nn/gemm.hpp"
 #include "karman/run/method.hpp"
+#include "key_listing.hpp"
 #include "methods.hpp"
 #include "petsc/events.hpp"
 
@@ -57,29 +58,34 @@ bool valid_name(const std::string& name) {
   return name != "." && name != "..";
 }
 
-// The case's `precision`: the method's default, or one the method runs. A method that cannot run
-// float32 refuses it here, at the key, rather than report it and run float64.
+// The case's `precision`: the method's default, or one the method runs (its choices, so the key
+// listing shows them). A method that cannot run float32 refuses it here, at the key, rather than
+// report it and run float64.
 std::string read_precision(const config::Node& root, const MethodEntry& method) {
-  const std::string precision =
-      root.choice("precision", {"float64", "float32"}, method.default_precision);
-  const auto& allowed = method.precisions;
-  if (std::find(allowed.begin(), allowed.end(), precision) == allowed.end())
+  try {
+    return root.choice("precision", method.precisions, method.default_precision);
+  } catch (const ConfigError&) {
+    // Not one of the method's: an unknown name gets the usual message, a known one this.
+    const std::string precision =
+        root.choice("precision", {"float64", "float32"}, method.default_precision);
     root.fail("precision", fmt::format("kind {} runs {} only, got '{}'", method.kind,
-                                       fmt::join(allowed, " or "), precision));
-  return precision;
+                                       fmt::join(method.precisions, " or "), precision));
+  }
 }
 
 // Parse and validate the whole case: common keys, the method's keys, then reject unknown keys.
 LoadedCase load_case(const std::string& path, const std::vector<std::string>& overrides) {
   LoadedCase c{config::CaseFile::load(path, overrides), {}, {}, {}, {}, {}, nullptr};
   config::Node root = c.file.root();
-  c.name = root.str("name", fs::path(path).stem().string());
+  // Defaults derived from the file name: the key listing says "optional".
+  c.name = root.has("name") ? root.str("name") : fs::path(path).stem().string();
   if (!valid_name(c.name))
     root.fail("name", "expected letters, digits, '_', '-' or '.', got '" + c.name + "'");
   c.kind = root.choice("kind", method_kinds(), "reference");
   const MethodEntry& method = find_method(c.kind);
   c.precision = read_precision(root, method);
-  c.output = root.str("output", (fs::path("runs") / c.name).string());
+  c.output = root.str("output", "");  // empty: runs/<name>
+  if (c.output.empty()) c.output = (fs::path("runs") / c.name).string();
   c.compression = read_compression(root);
   c.method = method.make();
   c.method->read(root, c.precision);
@@ -171,6 +177,19 @@ int validate_case(MPI_Comm comm, const std::string& case_file,
   MPI_Comm_rank(comm, &rank);
   LoadedCase c = load_case(case_file, overrides);
   if (rank == 0) std::cout << case_file << ": valid (" << c.method->summary() << ")\n";
+  return 0;
+}
+
+int list_case_keys(MPI_Comm comm, const std::vector<std::string>& case_files,
+                   const std::vector<std::string>& overrides, const std::string& format) {
+  int rank;
+  MPI_Comm_rank(comm, &rank);
+  std::vector<CaseKeys> cases;
+  for (const auto& file : case_files) {
+    LoadedCase c = load_case(file, overrides);
+    cases.push_back({file, c.kind, c.file.key_reads()});
+  }
+  if (rank == 0) print_case_keys(cases, format);
   return 0;
 }
 

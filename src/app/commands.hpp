@@ -19,6 +19,13 @@ struct RunOptions {
 int run_case(MPI_Comm comm, const RunOptions& options);
 int validate_case(MPI_Comm comm, const std::string& case_file,
                   const std::vector<std::string>& overrides);
+
+// `karman validate --keys CASE...`: validates each case (with the same overrides) and prints,
+// per kind, every key the schema read for them (absent keys too, with their defaults): the
+// union over the cases, in the order first read. `format` is "text", "json" or "markdown"
+// (the tables of cases/README.md's key reference).
+int list_case_keys(MPI_Comm comm, const std::vector<std::string>& case_files,
+                   const std::vector<std::string>& overrides, const std::string& format);
 int print_info(MPI_Comm comm, bool json = false);
 // `karman info --mesh FILE`: the mesh as PETSc reads and partitions it on this run's ranks.
 int print_mesh_info(MPI_Comm comm, const std::string& file);

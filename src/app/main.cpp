@@ -2,13 +2,17 @@
 // single-dash options (-ksp_type cg, -log_view) are PETSc's and go to PetscInitialize.
 //
 //   karman run CASE.yaml [--set a.b=value]... [--output DIR] [--resume] [--quiet] [-petsc_option
-//   ...] karman validate CASE.yaml [--set a.b=value]... karman info [--json] karman compare A.h5
-//   B.h5 [--field NAME] karman post RUN_DIR
+//   ...]
+//   karman validate CASE.yaml... [--set a.b=value]... [--keys [--json | --markdown]]
+//   karman info [--json]
+//   karman compare A.h5 B.h5 [--field NAME]
+//   karman post RUN_DIR
 
 #include <petscsys.h>
 
 #include <CLI/CLI.hpp>
 #include <Kokkos_Core.hpp>
+#include <algorithm>
 #include <cctype>
 #include <iostream>
 
@@ -83,11 +87,18 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--output", run.output, "run folder (default: runs/<case name>)");
   run_cmd->add_flag("--resume", run.resume, "continue from the run folder's checkpoint");
   run_cmd->add_flag("--quiet", run.quiet, "only warnings and errors on the terminal");
-  std::string validate_file;
-  std::vector<std::string> validate_sets;
-  auto* validate_cmd = cli.add_subcommand("validate", "check a case file against the schema");
-  validate_cmd->add_option("case", validate_file, "case file (YAML)")->required();
+  std::vector<std::string> validate_files, validate_sets;
+  bool validate_keys = false, keys_json = false, keys_markdown = false;
+  auto* validate_cmd = cli.add_subcommand("validate", "check case files against the schema");
+  validate_cmd->add_option("case", validate_files, "case file(s) (YAML)")->required();
   validate_cmd->add_option("--set", validate_sets, "override a case key: a.b=value (repeatable)");
+  auto* keys_flag = validate_cmd->add_flag(
+      "--keys", validate_keys,
+      "list every key the schema read for these cases, per kind: type, default, range, meaning");
+  validate_cmd->add_flag("--json", keys_json, "with --keys: as JSON")->needs(keys_flag);
+  validate_cmd
+      ->add_flag("--markdown", keys_markdown, "with --keys: as the tables of cases/README.md")
+      ->needs(keys_flag);
   auto* info_cmd =
       cli.add_subcommand("info", "versions, Kokkos backend, MPI, HDF5; with --mesh a mesh file");
   std::string info_mesh;
@@ -115,8 +126,15 @@ int main(int argc, char** argv) {
     if (*run_cmd) {
       karman::petsc::start_event_logging();  // report.json's timings.petsc
       status = karman::app::run_case(PETSC_COMM_WORLD, run);
+    } else if (*validate_cmd && validate_keys) {
+      status = karman::app::list_case_keys(PETSC_COMM_WORLD, validate_files, validate_sets,
+                                           keys_json       ? "json"
+                                           : keys_markdown ? "markdown"
+                                                           : "text");
     } else if (*validate_cmd) {
-      status = karman::app::validate_case(PETSC_COMM_WORLD, validate_file, validate_sets);
+      for (const auto& file : validate_files)
+        status =
+            std::max(status, karman::app::validate_case(PETSC_COMM_WORLD, file, validate_sets));
     } else if (*info_cmd) {
       status = info_mesh.empty() ? karman::app::print_info(PETSC_COMM_WORLD, info_json)
                                  : karman::app::print_mesh_info(PETSC_COMM_WORLD, info_mesh);

@@ -24,6 +24,44 @@ class Document {
   std::map<std::string, std::string> overrides;            // key path -> "--set a.b=v"
   std::map<std::string, std::set<std::string>> looked_up;  // map path -> keys the schema asked for
   std::set<std::string> opaque;                            // paths read without a schema
+  std::set<std::string> named_maps;  // paths whose keys the user names (listed with keys())
+  std::set<std::string> probed;      // paths asked about with has() before any typed read
+  std::vector<KeyRead> reads;        // the key listing, in the order first read
+  int read_depth = 0;                // > 0 inside a typed read (its nested reads not recorded)
+
+  // `training.stages[2].steps` -> `training.stages[].steps`, `data.sets.train.n` ->
+  // `data.sets.<name>.n`: one entry per key of the schema, whatever the file's items.
+  std::string normalise(std::string path) const {
+    std::vector<std::string> named(named_maps.begin(), named_maps.end());
+    std::sort(named.begin(), named.end(),
+              [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+    for (const auto& p : named) {
+      if (p.empty() || path.rfind(p + ".", 0) != 0) continue;
+      const std::string rest = path.substr(p.size() + 1);
+      const std::size_t end = rest.find_first_of(".[");
+      path = p + ".<name>" + (end == std::string::npos ? std::string() : rest.substr(end));
+    }
+    std::string out;
+    for (std::size_t i = 0; i < path.size(); ++i) {
+      out += path[i];
+      if (path[i] == '[')
+        while (i + 1 < path.size() && path[i + 1] != ']') ++i;
+    }
+    return out;
+  }
+
+  // A presence check (type "any") gives way to a typed read of the same key.
+  void record(KeyRead read) {
+    for (auto& r : reads) {
+      if (r.path != read.path) continue;
+      if (read.type == "any" || r == read) return;
+      if (r.type == "any") {
+        r = std::move(read);
+        return;
+      }
+    }
+    reads.push_back(std::move(read));
+  }
 
   Place place_of(const std::string& path, const YAML::Node& node) const {
     // An override, or anything beneath one, is reported as coming from the command line.
@@ -77,6 +115,28 @@ std::string list_options(const std::vector<std::string>& options) {
   return out;
 }
 
+std::string format_number(double x) {
+  if (std::isnan(x)) return "none";
+  std::ostringstream s;
+  s.precision(12);
+  s << x;
+  return s.str();
+}
+
+std::string integer_range(long min, long max) {
+  const bool has_min = min != std::numeric_limits<long>::min();
+  const bool has_max = max != std::numeric_limits<long>::max();
+  if (has_min && has_max) return "between " + std::to_string(min) + " and " + std::to_string(max);
+  if (has_min) return "at least " + std::to_string(min);
+  if (has_max) return "at most " + std::to_string(max);
+  return {};
+}
+
+// An empty fallback: the caller derives the default (the key listing says "optional").
+std::string optional_text(const std::string& fallback) {
+  return fallback.empty() ? "optional" : fallback;
+}
+
 }  // namespace
 
 std::string closest_match(const std::string& word, const std::vector<std::string>& candidates) {
@@ -105,6 +165,27 @@ std::string Bounds::describe() const {
 }
 
 // ---------------------------------------------------------------------------------------- Node
+
+class Node::Recording {
+ public:
+  Recording(const Node& node, std::string_view key, std::string type, std::string default_value,
+            std::string range = {})
+      : m_doc(*node.m_doc) {
+    if (m_doc.read_depth++ > 0) return;
+    const std::string path = node.key_path(key);
+    // Asked about with has() first: the caller reads the key only when present and supplies
+    // the default itself (`has("x") ? number("x") : derived`).
+    if (m_doc.probed.count(path)) default_value = "optional";
+    m_doc.record(KeyRead{m_doc.normalise(path), std::move(type), std::move(default_value),
+                         std::move(range)});
+  }
+  ~Recording() { --m_doc.read_depth; }
+  Recording(const Recording&) = delete;
+  Recording& operator=(const Recording&) = delete;
+
+ private:
+  Document& m_doc;
+};
 
 Node::Node(std::shared_ptr<Document> doc, std::string path, std::shared_ptr<Yaml> yaml)
     : m_doc(std::move(doc)), m_path(std::move(path)), m_yaml(std::move(yaml)) {}
@@ -135,11 +216,28 @@ void Node::fail(std::string_view key, const std::string& expected) const {
   throw ConfigError(place(key), key_path(key) + ": " + expected);
 }
 
-bool Node::has(std::string_view key) const { return value_of(key)->node.IsDefined(); }
-bool Node::is_map(std::string_view key) const { return value_of(key)->node.IsMap(); }
-bool Node::is_sequence(std::string_view key) const { return value_of(key)->node.IsSequence(); }
+// A presence check outside a typed read: the key is optional, its default the caller's.
+void Node::probe(std::string_view key) const {
+  if (m_doc->read_depth > 0) return;
+  m_doc->probed.insert(key_path(key));
+  m_doc->record(KeyRead{m_doc->normalise(key_path(key)), "any", "optional", {}});
+}
+
+bool Node::has(std::string_view key) const {
+  probe(key);
+  return value_of(key)->node.IsDefined();
+}
+bool Node::is_map(std::string_view key) const {
+  probe(key);
+  return value_of(key)->node.IsMap();
+}
+bool Node::is_sequence(std::string_view key) const {
+  probe(key);
+  return value_of(key)->node.IsSequence();
+}
 
 Node Node::child(std::string_view key) const {
+  Recording r(*this, key, "mapping", "required");
   auto v = value_of(key);
   if (!v->node.IsDefined()) fail(key, "required mapping is missing");
   if (!v->node.IsMap()) fail(key, "expected a mapping, got " + describe_node(v->node));
@@ -147,6 +245,7 @@ Node Node::child(std::string_view key) const {
 }
 
 Node Node::child_or_empty(std::string_view key) const {
+  Recording r(*this, key, "mapping", "none");
   auto v = value_of(key);
   if (v->node.IsDefined() && !v->node.IsMap())
     fail(key, "expected a mapping, got " + describe_node(v->node));
@@ -154,6 +253,7 @@ Node Node::child_or_empty(std::string_view key) const {
 }
 
 std::string Node::str(std::string_view key) const {
+  Recording r(*this, key, "string", "required");
   auto v = value_of(key);
   if (!v->node.IsDefined()) fail(key, "required key is missing (expected a string)");
   if (!v->node.IsScalar()) fail(key, "expected a string, got " + describe_node(v->node));
@@ -161,11 +261,14 @@ std::string Node::str(std::string_view key) const {
 }
 
 std::string Node::str(std::string_view key, const std::string& fallback) const {
+  Recording r(*this, key, "string", optional_text(fallback));
   return has(key) ? str(key) : fallback;
 }
 
 std::string Node::choice(std::string_view key, const std::vector<std::string>& options,
                          const std::string& fallback) const {
+  Recording r(*this, key, "choice", fallback.empty() ? "required" : fallback,
+              list_options(options));
   if (!has(key) && !fallback.empty()) return fallback;
   auto v = value_of(key);
   if (!v->node.IsDefined())
@@ -193,6 +296,7 @@ double Node::scalar_number(std::string_view key, const Yaml& value) const {
 }
 
 double Node::number(std::string_view key, Bounds bounds) const {
+  Recording r(*this, key, "number", "required", bounds.describe());
   auto v = value_of(key);
   if (!v->node.IsDefined()) fail(key, "required key is missing (expected a number)");
   double out = scalar_number(key, *v);
@@ -206,10 +310,12 @@ double Node::number(std::string_view key, Bounds bounds) const {
 }
 
 double Node::number(std::string_view key, double fallback, Bounds bounds) const {
+  Recording r(*this, key, "number", format_number(fallback), bounds.describe());
   return has(key) ? number(key, bounds) : fallback;
 }
 
 long Node::required_integer(std::string_view key, long min, long max) const {
+  Recording r(*this, key, "integer", "required", integer_range(min, max));
   auto v = value_of(key);
   if (!v->node.IsDefined()) fail(key, "required key is missing (expected an integer)");
   long out;
@@ -225,10 +331,12 @@ long Node::required_integer(std::string_view key, long min, long max) const {
 }
 
 long Node::integer(std::string_view key, long fallback, long min, long max) const {
+  Recording r(*this, key, "integer", std::to_string(fallback), integer_range(min, max));
   return has(key) ? required_integer(key, min, max) : fallback;
 }
 
 bool Node::flag(std::string_view key, bool fallback) const {
+  Recording r(*this, key, "bool", fallback ? "true" : "false");
   auto v = value_of(key);
   if (!v->node.IsDefined()) return fallback;
   bool out;
@@ -238,6 +346,7 @@ bool Node::flag(std::string_view key, bool fallback) const {
 }
 
 Expression Node::expression(std::string_view key) const {
+  Recording r(*this, key, "expression", "required");
   const std::string text = str(key);
   try {
     return Expression(text, Place{});
@@ -247,10 +356,12 @@ Expression Node::expression(std::string_view key) const {
 }
 
 Expression Node::expression(std::string_view key, const std::string& fallback) const {
+  Recording r(*this, key, "expression", optional_text(fallback));
   return has(key) ? expression(key) : Expression(fallback, Place{});
 }
 
 std::vector<Expression> Node::expressions(std::string_view key, std::size_t count) const {
+  Recording r(*this, key, "list of " + std::to_string(count) + " expressions", "required");
   auto v = value_of(key);
   const std::string expected = "a list of " + std::to_string(count) + " expressions";
   if (!v->node.IsDefined()) fail(key, "required key is missing (expected " + expected + ")");
@@ -274,6 +385,8 @@ std::vector<Expression> Node::expressions(std::string_view key, std::size_t coun
 }
 
 std::vector<double> Node::numbers(std::string_view key, std::size_t count, Bounds bounds) const {
+  Recording r(*this, key, "number or list of " + std::to_string(count) + " numbers", "required",
+              bounds.describe());
   auto v = value_of(key);
   if (!v->node.IsDefined())
     fail(key,
@@ -300,6 +413,8 @@ std::vector<double> Node::numbers(std::string_view key, std::size_t count, Bound
 
 std::vector<long> Node::integers(std::string_view key, std::size_t count, long min,
                                  long max) const {
+  Recording r(*this, key, "integer or list of " + std::to_string(count) + " integers", "required",
+              integer_range(min, max));
   auto v = value_of(key);
   auto describe_range = [&] {
     return max == std::numeric_limits<long>::max()
@@ -331,6 +446,7 @@ std::vector<long> Node::integers(std::string_view key, std::size_t count, long m
 }
 
 std::vector<std::string> Node::keys() const {
+  m_doc->named_maps.insert(m_path);
   std::vector<std::string> out;
   if (!m_yaml->node.IsMap()) return out;
   for (const auto& kv : m_yaml->node) out.push_back(kv.first.as<std::string>());
@@ -338,6 +454,7 @@ std::vector<std::string> Node::keys() const {
 }
 
 std::vector<Node> Node::mappings(std::string_view key) const {
+  Recording r(*this, key, "list of mappings", "required");
   auto v = value_of(key);
   if (!v->node.IsDefined()) fail(key, "required list of mappings is missing");
   if (!v->node.IsSequence() || v->node.size() == 0)
@@ -357,6 +474,9 @@ std::vector<Node> Node::mappings(std::string_view key) const {
 
 std::vector<double> Node::number_list(std::string_view key, std::size_t min_count,
                                       Bounds bounds) const {
+  Recording r(*this, key, "list of numbers", "required",
+              "at least " + std::to_string(min_count) + " entries" +
+                  (bounds.describe().empty() ? "" : ", each " + bounds.describe()));
   auto v = value_of(key);
   if (!v->node.IsDefined()) fail(key, "required list of numbers is missing");
   if (!v->node.IsSequence() || v->node.size() < min_count)
@@ -367,6 +487,9 @@ std::vector<double> Node::number_list(std::string_view key, std::size_t min_coun
 
 std::vector<std::vector<double>> Node::number_rows(std::string_view key, std::size_t width,
                                                    std::size_t min_rows, Bounds bounds) const {
+  Recording r(*this, key, "list of lists of " + std::to_string(width) + " numbers", "required",
+              "at least " + std::to_string(min_rows) + " rows" +
+                  (bounds.describe().empty() ? "" : ", each " + bounds.describe()));
   auto v = value_of(key);
   const std::string expected = "a list of at least " + std::to_string(min_rows) + " lists of " +
                                std::to_string(width) + " numbers";
@@ -393,6 +516,7 @@ std::vector<std::vector<double>> Node::number_rows(std::string_view key, std::si
 }
 
 std::vector<std::string> Node::strings(std::string_view key) const {
+  Recording r(*this, key, "string or list of strings", "required");
   auto v = value_of(key);
   if (!v->node.IsDefined()) fail(key, "required key is missing (expected a string or a list)");
   if (v->node.IsScalar()) return {v->node.Scalar()};
@@ -409,6 +533,7 @@ std::vector<std::string> Node::strings(std::string_view key) const {
 }
 
 std::vector<std::pair<std::string, std::string>> Node::opaque_map(std::string_view key) const {
+  Recording r(*this, key, "mapping of options", "none");
   auto v = value_of(key);
   std::vector<std::pair<std::string, std::string>> out;
   if (!v->node.IsDefined()) return out;
@@ -515,6 +640,8 @@ Node CaseFile::root() const {
 const std::string& CaseFile::file() const { return m_doc->file; }
 
 void CaseFile::reject_unknown_keys() const { check_keys(*m_doc, m_doc->root, ""); }
+
+const std::vector<KeyRead>& CaseFile::key_reads() const { return m_doc->reads; }
 
 std::string CaseFile::resolved_yaml() const {
   YAML::Emitter out;

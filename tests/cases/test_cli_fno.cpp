@@ -137,6 +137,21 @@ TEST(CliFno, Float64TrainingHasTheSameHistoryOnTwoRanks) {
               report_of(dir / "one")["metrics"]["rel_l2"].get<double>(), 1e-12);
 }
 
+// A batch smaller than the rank count leaves a rank without a sample: it adds nothing to the
+// summed gradient, so two ranks train exactly as one does (x + 0 is x).
+TEST(CliFno, ABatchSmallerThanTheRankCountTrainsAsOnOneRank) {
+  const fs::path dir = test_folder();
+  const std::vector<std::string> one_sample = {"--set", "precision=float64", "--set",
+                                               "training.batch_size=1", "--set", "data.train=6"};
+  const CliResult one = run_karman(dir, small_darcy("one", 1, one_sample));
+  ASSERT_EQ(one.status, 0) << one;
+  const CliResult two = run_karman(dir, small_darcy("two", 1, one_sample), /*ranks=*/2);
+  ASSERT_EQ(two.status, 0) << two;
+  const auto a = history_losses(dir / "one" / "history.csv");
+  ASSERT_EQ(a.size(), 6u);  // 1 epoch of 6 batches of 1
+  EXPECT_LE(max_relative_difference(a, history_losses(dir / "two" / "history.csv")), 1e-12);
+}
+
 TEST(CliFno, KilledTrainingResumesToTheSameWeights) {
   const std::vector<std::string> every_epoch = {"--set", "training.checkpoint_every=1"};
   expect_killed_run_resumes(

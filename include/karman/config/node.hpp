@@ -33,6 +33,19 @@ struct Bounds {
 
 class Document;
 
+// One key as the schema read it: what `karman validate --keys` prints. Paths are normalised:
+// list items as `[]` (`training.stages[].steps`), user-named items as `<name>`
+// (`data.sets.<name>.samples`).
+struct KeyRead {
+  std::string path;
+  std::string type;           // "number", "choice", "list of 2 expressions", ...
+  std::string default_value;  // "required", "none" (optional, no default), or the value
+  std::string range;          // bounds or choices; empty when any value of the type goes
+  bool operator==(const KeyRead& o) const {
+    return path == o.path && type == o.type && default_value == o.default_value && range == o.range;
+  }
+};
+
 class Node {
  public:
   const std::string& path() const { return m_path; }
@@ -94,6 +107,10 @@ class Node {
   Node(std::shared_ptr<Document> doc, std::string path, std::shared_ptr<Yaml> yaml);
   std::shared_ptr<Yaml> value_of(std::string_view key) const;  // records the lookup
   double scalar_number(std::string_view key, const Yaml& value) const;
+  // Records this read for the key listing; reads nested inside another read of the same key
+  // (number with a default calls number without) are not recorded twice.
+  class Recording;
+  void probe(std::string_view key) const;
 
   std::shared_ptr<Document> m_doc;
   std::string m_path;
@@ -111,6 +128,8 @@ class CaseFile {
   void reject_unknown_keys() const;
   // The case as resolved (overrides applied), stored in every output for provenance.
   std::string resolved_yaml() const;
+  // Every key the schema read so far (absent keys too: their defaults), in the order first read.
+  const std::vector<KeyRead>& key_reads() const;
 
  private:
   std::shared_ptr<Document> m_doc;
