@@ -16,6 +16,7 @@
 #include "karman/core/norms.hpp"
 #include "karman/core/partition.hpp"
 #include "karman/core/random.hpp"
+#include "karman/core/stage_timer.hpp"
 #include "karman/io/hdf5.hpp"
 #include "karman/io/xdmf.hpp"
 #include "karman/nn/case_sections.hpp"
@@ -278,10 +279,14 @@ class PinnRun {
       metrics["kappa_rel_error"] = std::abs(kappa(0, 0) - p.pde.kappa) / p.pde.kappa;
       log().info("inverse problem: kappa {:.6g} (reference {:.6g})", kappa(0, 0), p.pde.kappa);
     }
-    if (config::traits(p.pde.type).reference == config::ReferenceSolver::navier_stokes)
-      compare_flow(grid, metrics);
-    else
-      compare_scalar(grid, metrics);
+    {
+      // The network on the grid against the PETSc reference (its solve: baseline; fields.h5: io).
+      const ScopedStage timed_stage(Stage::evaluation);
+      if (config::traits(p.pde.type).reference == config::ReferenceSolver::navier_stokes)
+        compare_flow(grid, metrics);
+      else
+        compare_scalar(grid, metrics);
+    }
     write_history(m_ctx, result, "validation");
     (*m_ctx.report)["metrics"] = metrics;
     (*m_ctx.report)["pde"] = config::to_string(p.pde.type);
@@ -360,6 +365,7 @@ class PinnRun {
 
   // `epoch` > 0: the point streams of a resampling epoch (epoch 0: samples.seed's own).
   std::unique_ptr<pinn::ResidualLoss<T>> loss_on_part(long part, long parts, long epoch = 0) {
+    const ScopedStage timed_stage(Stage::data);  // sampling the collocation points
     const std::uint64_t seed =
         epoch == 0
             ? m_spec.seed

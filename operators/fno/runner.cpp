@@ -41,6 +41,7 @@
 #include "karman/core/partition.hpp"
 #include "karman/core/progress.hpp"
 #include "karman/core/random.hpp"
+#include "karman/core/stage_timer.hpp"
 #include "karman/core/timer.hpp"
 #include "karman/data/operator_dataset.hpp"
 #include "karman/io/hdf5.hpp"
@@ -253,8 +254,10 @@ class FnoRun {
                                         spec.data.out_channels())) {}
 
   std::string run() {
+    StagePhases phase(Stage::data);
     prepare_dataset();
     load_training_set();
+    phase.enter(Stage::setup);
     build_model();
     nn::TrainingSpec training = m_spec.training;
     const long per_epoch = m_examples / m_spec.training.batch_size;
@@ -262,7 +265,9 @@ class FnoRun {
     log().info("FNO {} parameters; {} training {} on a {} grid, batch {} ({} steps per epoch)",
                m_net->parameters().size(), m_examples, examples_text(), grid_text(m_grid),
                m_spec.training.batch_size, per_epoch);
+    phase.enter(Stage::data);
     load_test_set();
+    phase.leave();
 
     auto validate = [this] { return evaluate().rel_l2_mean; };
     auto save_extra = [this](nn::Checkpoint& c) {
@@ -275,8 +280,11 @@ class FnoRun {
                        : train<T>(
                              m_ctx, m_net->parameters(), [this](long step) { return loss(step); },
                              training.trainer, validate, {}, save_extra);
+    phase.enter(Stage::training);
     if (m_spec.conservation.enabled()) train_ensemble(training.trainer);
 
+    // The test set, the PETSc baseline (its solves: baseline) and the fields (io).
+    phase.enter(Stage::evaluation);
     const Evaluation test = evaluate();
     log().info("test set ({} samples): rel_l2 mean {:.3e}, max {:.3e}; inference {:.3e} s/sample",
                m_spec.test, test.rel_l2_mean, test.rel_l2_max, test.infer_s_per_sample);
@@ -316,7 +324,9 @@ class FnoRun {
                baseline_name(baseline), baseline["solve_s_per_sample"].get<double>(),
                test.infer_s_per_sample, (*m_ctx.report)["speedup"].get<double>());
     write_fields();
+    phase.enter(Stage::io);
     write_history(m_ctx, result, "test_rel_l2");
+    phase.leave();
     if (result.stop_reason == "non_finite") {
       m_ctx.message = result.message;
       return "diverged";

@@ -26,6 +26,7 @@
 #include "karman/core/partition.hpp"
 #include "karman/core/progress.hpp"
 #include "karman/core/random.hpp"
+#include "karman/core/stage_timer.hpp"
 #include "karman/core/timer.hpp"
 #include "karman/data/operator_dataset.hpp"
 #include "karman/io/hdf5.hpp"
@@ -162,9 +163,12 @@ class DarcyRun {
   DarcyRun(const DarcyCase& spec, RunContext& ctx) : m_spec(spec), m_ctx(ctx) {}
 
   std::string run() {
+    StagePhases phase(Stage::data);  // generated or read (the generating solves count as data)
     prepare_dataset();
     load_sets();
+    phase.enter(Stage::setup);
     build_model();
+    phase.leave();
     nn::TrainingSpec training = m_spec.training;
     m_batches =
         std::make_unique<EpochBatches>(m_spec.train, training.batch_size, training.shuffle_seed);
@@ -181,6 +185,8 @@ class DarcyRun {
     const nn::TrainingResult result = run::train<T>(
         m_ctx, m_parameters, [this](long step) { return loss(step); }, training.trainer, validate);
 
+    // The test sets, the PETSc baseline (its solves: baseline) and the fields (io).
+    phase.enter(Stage::evaluation);
     const Evaluation test = evaluate(m_test_a, m_test_u, m_graph);
     log().info(
         "test set ({} samples, {}²): rel_l2 mean {:.3e}, max {:.3e}; inference {:.3e} s/sample",
@@ -212,7 +218,9 @@ class DarcyRun {
         baseline.value("ksp", std::string()), baseline.value("pc", std::string()),
         baseline["solve_s_per_sample"].get<double>(), test.infer_s, speedup);
     write_fields();
+    phase.enter(Stage::io);
     run::write_history(m_ctx, result, "test_rel_l2");
+    phase.leave();
     if (result.stop_reason == "non_finite") {
       m_ctx.message = result.message;
       return "diverged";

@@ -32,6 +32,7 @@
 #include "karman/core/partition.hpp"
 #include "karman/core/progress.hpp"
 #include "karman/core/random.hpp"
+#include "karman/core/stage_timer.hpp"
 #include "karman/core/timer.hpp"
 #include "karman/mesh/distributed_graph.hpp"
 #include "karman/mesh/radius_graph.hpp"
@@ -193,9 +194,12 @@ class ShapesRun {
   ShapesRun(const ShapesCase& spec, RunContext& ctx) : m_spec(spec), m_ctx(ctx) {}
 
   std::string run() {
+    StagePhases phase(Stage::data);  // generated or read (the generating solves count as data)
     prepare_dataset();
     load_sets();
+    phase.enter(Stage::setup);
     build_model();
+    phase.leave();
     nn::TrainingSpec training = m_spec.training;
     const long train = static_cast<long>(m_sets.front().size());
     m_batches = std::make_unique<EpochBatches>(train, training.batch_size, training.shuffle_seed);
@@ -216,6 +220,8 @@ class ShapesRun {
     const nn::TrainingResult result = run::train<T>(
         m_ctx, m_parameters, [this](long step) { return loss(step); }, training.trainer, validate);
 
+    // The test sets, the PETSc baseline (its solves: baseline) and the fields (io).
+    phase.enter(Stage::evaluation);
     nlohmann::json metrics = evaluate_all();
     metrics["final_loss"] = result.final_loss;
     metrics["train_wall_s"] = result.wall_s;
@@ -237,7 +243,9 @@ class ShapesRun {
         (*m_ctx.report)["baseline"]["solve_s_per_sample"].get<double>(),
         metrics["infer_s_per_sample"].get<double>(), speedup);
     write_fields();
+    phase.enter(Stage::io);
     run::write_history(m_ctx, result, "rel_l2_" + m_spec.data.sets[1].name);
+    phase.leave();
     if (result.stop_reason == "non_finite") {
       m_ctx.message = result.message;
       return "diverged";

@@ -107,6 +107,12 @@ Id create_dataset(hid_t file, const std::string& name, hid_t type, const std::ve
   Id dcpl = make_id(H5Pcreate(H5P_DATASET_CREATE), H5Pclose, what, path);
   check(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER), what, path);
   check(H5Pset_alloc_time(dcpl.get(), H5D_ALLOC_TIME_EARLY), what, path);
+  if (dims.size() >= 2) {
+    // Compressed (case key hdf5.compression): one chunk per trajectory, the row a rank writes.
+    std::vector<hsize_t> one_row(dims);
+    one_row[0] = 1;
+    apply_compression(dcpl.get(), dims, one_row, path);
+  }
   return make_id(
       H5Dcreate2(file, name.c_str(), type, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
       H5Dclose, what, path);

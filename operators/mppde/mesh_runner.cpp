@@ -22,6 +22,7 @@
 #include "karman/config/case.hpp"
 #include "karman/core/log.hpp"
 #include "karman/core/random.hpp"
+#include "karman/core/stage_timer.hpp"
 #include "karman/core/timer.hpp"
 #include "karman/mesh/distributed_graph.hpp"
 #include "karman/mesh/plex.hpp"
@@ -127,9 +128,13 @@ class MeshMppdeRun {
   MeshMppdeRun(const MeshMppdeCase& spec, RunContext& ctx) : m_spec(spec), m_ctx(ctx) {}
 
   std::string run() {
+    StagePhases phase(Stage::setup);
     build_graph();
+    phase.enter(Stage::data);  // the finite-element trajectories (their solves count as data)
     make_data();
+    phase.enter(Stage::setup);
     build_model();
+    phase.leave();
 
     nn::TrainingSpec training = m_spec.training;
     m_schedule.trajectories = m_spec.train;
@@ -149,9 +154,12 @@ class MeshMppdeRun {
     const nn::TrainingResult result = run::train<T>(
         m_ctx, m_parameters, [this](long step) { return loss(step); }, training.trainer);
 
+    phase.enter(Stage::evaluation);
     (*m_ctx.report)["metrics"] = evaluate(result);
     (*m_ctx.report)["mesh"] = mesh_json();
+    phase.enter(Stage::io);
     run::write_history(m_ctx, result, "none");
+    phase.leave();
     if (result.stop_reason == "non_finite") {
       m_ctx.message = result.message;
       return "diverged";

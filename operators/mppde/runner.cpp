@@ -34,6 +34,7 @@
 #include "karman/core/partition.hpp"
 #include "karman/core/progress.hpp"
 #include "karman/core/random.hpp"
+#include "karman/core/stage_timer.hpp"
 #include "karman/core/timer.hpp"
 #include "karman/nn/case_sections.hpp"
 #include "karman/run/method.hpp"
@@ -232,6 +233,7 @@ class MppdeRun {
 
   std::string run() {
     const Timer clock;
+    StagePhases phase(Stage::data);
     prepare_dataset();
     m_train = load(0, m_spec.train, nullptr);
     const auto [first, count] = my_share(m_ctx.comm, m_spec.test);
@@ -242,7 +244,9 @@ class MppdeRun {
         "averaged to {} cells, ready in {:.2f} s",
         m_spec.train, m_spec.test, to_string(m_spec.data.experiment), m_spec.data.ground_truth,
         m_spec.data.steps, m_experiment.t_end, m_spec.resolution, clock.seconds());
+    phase.enter(Stage::setup);
     build_model();
+    phase.leave();
 
     nn::TrainingSpec training = m_spec.training;
     m_schedule = schedule_of(m_spec, m_train.steps);
@@ -256,11 +260,15 @@ class MppdeRun {
 
     const nn::TrainingResult result = train<T>(
         m_ctx, m_parameters, [this](long step) { return loss(step); }, training.trainer);
+    phase.enter(Stage::training);
     if (m_spec.conservation.enabled()) train_ensemble(training.trainer);
 
+    phase.enter(Stage::evaluation);  // rollouts and the solver baseline (its solves: baseline)
     nlohmann::json metrics = evaluate(result);
     (*m_ctx.report)["metrics"] = metrics;
+    phase.enter(Stage::io);
     write_history(m_ctx, result, "none");
+    phase.leave();
     if (result.stop_reason == "non_finite") {
       m_ctx.message = result.message;
       return "diverged";

@@ -25,6 +25,7 @@
 #include "karman/core/collective.hpp"
 #include "karman/core/error.hpp"
 #include "karman/core/log.hpp"
+#include "karman/core/stage_timer.hpp"
 #include "karman/core/timer.hpp"
 #include "karman/nn/checkpoint.hpp"
 #include "karman/pde/random_field.hpp"
@@ -161,9 +162,13 @@ class PrecondRun {
 
   std::string run() {
     // Every input file is read and checked first: a bad one fails the run before any work.
+    StagePhases phase(Stage::data);
     const std::vector<TestMatrix> tests = test_matrices();
+    phase.leave();
     nlohmann::json& report = *m_ctx.report;
     nlohmann::json metrics = train_or_load();
+    // CG with the learned factor on the test matrices (evaluation) beside PETSc's (baseline).
+    phase.enter(Stage::evaluation);
 
     nlohmann::json matrices = nlohmann::json::array();
     nlohmann::json learned_largest, baselines_largest;
@@ -183,14 +188,18 @@ class PrecondRun {
       nlohmann::json entry = {{"name", test.name}, {"rows", rows}};
       if (test.n > 0) entry["n"] = test.n;
       if (!test.file.empty()) entry["file"] = test.file;
-      for (const std::string& pc : baseline_pcs())
+      for (const std::string& pc : baseline_pcs()) {
+        const ScopedStage timed_stage(Stage::baseline);
         entry[pc] = timed(test.name, rows, pc, baseline(a, pc));
+      }
       const precond::FactorKind kind = m_spec.training.factor;
       // The learned factor's starting point alone (MIC(0) or IC(0) through -pc_type karman): what
       // the GNN adds over its reference is the difference of the two rows.
-      if (kind == precond::FactorKind::cholesky)
+      if (kind == precond::FactorKind::cholesky) {
+        const ScopedStage timed_stage(Stage::baseline);
         entry["reference"] =
             timed(test.name, rows, reference_name(), precond::timed_cg(a, reference()));
+      }
       // The provider's own time (reference factor, graph, GNN forward, copy out) within set-up.
       double inference_s = 0.0;
       const precond::FactorProvider gnn = precond::gnn_factor_provider(m_gnn, kind);
@@ -229,7 +238,9 @@ class PrecondRun {
           {"iterations", baselines_largest["icc"]["iterations"]},
           {"wall_s", baselines_largest["icc"]["total_s"]}};
     report["matrices"] = matrices;
+    phase.enter(Stage::io);
     write_checkpoint();
+    phase.leave();
     if (!converged) {
       m_ctx.message = "CG with the learned factor did not converge on a test matrix";
       return "not_converged";
@@ -421,7 +432,9 @@ class PrecondRun {
 
   precond::TrainingReport train() {
     std::vector<precond::TrainingPairs> train, validation;
+    StagePhases phase(Stage::data);  // the matrices and their solved pairs, made or read
     training_pairs(train, validation);
+    phase.enter(Stage::training);
     log().info("GNN width {}, {} layers, {} parameters; {} training matrices, validation n = {}",
                m_spec.model.width, m_spec.model.layers, m_parameters.size(), train.size(),
                m_spec.validation_size);

@@ -17,9 +17,12 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
+#include <thread>
 
 #include "karman/core/log.hpp"
 #include "karman/core/norms.hpp"
+#include "karman/core/stage_timer.hpp"
 #include "karman/core/timer.hpp"
 #include "karman/io/hdf5.hpp"
 #include "karman/mesh/layout.hpp"
@@ -28,6 +31,7 @@
 #include "karman/run/method.hpp"
 #include "key_listing.hpp"
 #include "methods.hpp"
+#include "petsc/events.hpp"
 
 namespace fs = std::filesystem;
 
@@ -37,8 +41,19 @@ namespace {
 struct LoadedCase {
   config::CaseFile file;
   std::string name, kind, precision, output;
+  io::Compression compression;
   std::unique_ptr<run::Method> method;
 };
+
+// Section `hdf5`: how fields, snapshots and datasets are stored (io::Compression).
+io::Compression read_compression(const config::Node& root) {
+  io::Compression c;
+  const config::Node hdf5 = root.child_or_empty("hdf5");
+  c.deflate = hdf5.choice("compression", {"none", "gzip"}, "none") == "gzip";
+  c.level = static_cast<int>(hdf5.integer("level", c.level, 1, 9));
+  c.chunk_bytes = 1024 * hdf5.integer("chunk_kib", c.chunk_bytes / 1024, 1, 1L << 20);
+  return c;
+}
 
 bool valid_name(const std::string& name) {
   if (name.empty()) return false;
@@ -65,7 +80,7 @@ std::string read_precision(const config::Node& root, const MethodEntry& method) 
 
 // Parse and validate the whole case: common keys, the method's keys, then reject unknown keys.
 LoadedCase load_case(const std::string& path, const std::vector<std::string>& overrides) {
-  LoadedCase c{config::CaseFile::load(path, overrides), {}, {}, {}, {}, nullptr};
+  LoadedCase c{config::CaseFile::load(path, overrides), {}, {}, {}, {}, {}, nullptr};
   config::Node root = c.file.root();
   // Defaults derived from the file name: the key listing says "optional".
   c.name = root.has("name") ? root.str("name") : fs::path(path).stem().string();
@@ -76,6 +91,7 @@ LoadedCase load_case(const std::string& path, const std::vector<std::string>& ov
   c.precision = read_precision(root, method);
   c.output = root.str("output", "");  // empty: runs/<name>
   if (c.output.empty()) c.output = (fs::path("runs") / c.name).string();
+  c.compression = read_compression(root);
   c.method = method.make();
   c.method->read(root, c.precision);
   c.file.reject_unknown_keys();
@@ -95,14 +111,29 @@ void write_json(const std::string& path, const nlohmann::json& j) {
   if (!out) throw ExternalError("filesystem", errno, "cannot write '" + path + "'");
 }
 
+// report.json's `timings`: this rank's seconds per stage (karman/core/stage_timer.hpp), `other`
+// for what no stage covered (so that the stages sum to `wall_s`), and what PETSc's own logging
+// attributes to its solver events.
+nlohmann::json timings_json(double wall_s) {
+  const StageClock& clock = StageClock::instance();
+  nlohmann::json timings = nlohmann::json::object();
+  for (Stage stage : all_stages) timings[stage_name(stage)] = clock.seconds(stage);
+  timings["other"] = std::max(0.0, wall_s - clock.total());
+  timings["petsc"] = petsc::solver_events();
+  return timings;
+}
+
 }  // namespace
 
 int run_case(MPI_Comm comm, const RunOptions& options) {
   Timer wall;
+  StageClock::instance().reset();
   int rank, size;
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &size);
+  std::optional<ScopedStage> setup(std::in_place, Stage::setup);
   LoadedCase c = load_case(options.case_file, options.overrides);
+  io::set_compression(c.compression);
   const std::string output = options.output.empty() ? c.output : options.output;
   run::RunDirectory dir(comm, output);
   log_to_file(dir.staged("log.txt"));  // rank 0 only
@@ -121,10 +152,13 @@ int run_case(MPI_Comm comm, const RunOptions& options) {
       comm,        rank, size,   c.name, options.case_file, c.file.resolved_yaml(),
       c.precision, &dir, &report};
   context.resume = options.resume;
+  setup.reset();  // the method marks its own stages
   const std::string status = c.method->run(context);
   report["status"] = status;
   if (!context.message.empty()) report["message"] = context.message;
-  report["metrics"]["wall_s"] = wall.seconds();
+  const double wall_s = wall.seconds();
+  report["metrics"]["wall_s"] = wall_s;
+  report["timings"] = timings_json(wall_s);
   const std::string report_path = dir.staged("report.json");
   if (rank == 0) write_json(report_path, report);
   log().info("wrote {}/{{{}}} in {:.2f} s", output, fmt::join(dir.staged_names(), ", "),
@@ -164,7 +198,42 @@ int list_case_keys(MPI_Comm comm, const std::vector<std::string>& case_files,
   return 0;
 }
 
-int print_info(MPI_Comm comm) {
+namespace {
+
+// Each rank's host name and hardware threads, gathered to rank 0 (collective): host -> {ranks,
+// cores} in the order the hosts first appear.
+struct HostShare {
+  std::string name;
+  int ranks = 0, cores = 0;
+};
+
+std::vector<HostShare> hosts_of(MPI_Comm comm) {
+  int rank, size, length = 0;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+  char mine[MPI_MAX_PROCESSOR_NAME] = {};
+  MPI_Get_processor_name(mine, &length);
+  const int my_cores = static_cast<int>(std::thread::hardware_concurrency());
+  std::vector<char> names(rank == 0 ? static_cast<std::size_t>(size) * MPI_MAX_PROCESSOR_NAME : 1);
+  std::vector<int> cores(rank == 0 ? size : 1);
+  MPI_Gather(mine, MPI_MAX_PROCESSOR_NAME, MPI_CHAR, names.data(), MPI_MAX_PROCESSOR_NAME, MPI_CHAR,
+             0, comm);
+  MPI_Gather(&my_cores, 1, MPI_INT, cores.data(), 1, MPI_INT, 0, comm);
+  std::vector<HostShare> hosts;
+  if (rank != 0) return hosts;
+  for (int r = 0; r < size; ++r) {
+    const std::string name(&names[static_cast<std::size_t>(r) * MPI_MAX_PROCESSOR_NAME]);
+    auto it = std::find_if(hosts.begin(), hosts.end(),
+                           [&](const HostShare& h) { return h.name == name; });
+    if (it == hosts.end()) it = hosts.insert(hosts.end(), HostShare{name, 0, cores[r]});
+    ++it->ranks;
+  }
+  return hosts;
+}
+
+}  // namespace
+
+int print_info(MPI_Comm comm, bool json) {
   int rank, size, length;
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &size);
@@ -178,22 +247,52 @@ int print_info(MPI_Comm comm) {
 #ifdef H5_HAVE_PARALLEL
   h5_parallel = 1;
 #endif
+  const bool h5_deflate = H5Zfilter_avail(H5Z_FILTER_DEFLATE) > 0;
+  const std::vector<HostShare> hosts = hosts_of(comm);  // collective
   if (rank != 0) return 0;
+  std::string petsc_line(petsc_version);
+  petsc_line.erase(petsc_line.find_last_not_of(' ') + 1);  // PETSc ends it with a space
   std::string mpi_line(mpi_version);
   mpi_line = mpi_line.substr(0, mpi_line.find_first_of(",\n"));
+  const std::string kokkos_version = fmt::format("{}.{}.{}", KOKKOS_VERSION / 10000,
+                                                 KOKKOS_VERSION / 100 % 100, KOKKOS_VERSION % 100);
+  const std::string h5_version = fmt::format("{}.{}.{}", h5_major, h5_minor, h5_release);
+  const int kokkos_threads = Kokkos::DefaultExecutionSpace().concurrency();
+  std::vector<std::string> methods;
+  for (const auto& m : registered_methods()) methods.push_back(m.kind);
+  if (json) {
+    nlohmann::json hosts_json = nlohmann::json::array();
+    for (const auto& h : hosts)
+      hosts_json.push_back({{"name", h.name}, {"ranks", h.ranks}, {"cores", h.cores}});
+    const nlohmann::json info = {
+        {"karman_version", KARMAN_VERSION},
+        {"mpi", {{"library", mpi_line}, {"ranks", size}}},
+        {"petsc", {{"version", petsc_line}}},
+        {"kokkos",
+         {{"version", kokkos_version},
+          {"execution_space", Kokkos::DefaultExecutionSpace::name()},
+          {"threads_per_rank", kokkos_threads}}},
+        {"hdf5",
+         {{"version", h5_version}, {"parallel", h5_parallel != 0}, {"deflate", h5_deflate}}},
+        {"fftw", {{"version", std::string(fftw_version)}}},
+        {"blas", {{"library", "OpenBLAS"}, {"threads_per_rank", nn::blas_threads()}}},
+        {"hosts", hosts_json},
+        {"methods", methods}};
+    fmt::print("{}\n", info.dump(2));
+    return 0;
+  }
   fmt::print("karman {}\n", KARMAN_VERSION);
-  fmt::print("  MPI      {} ({} rank(s))\n", mpi_line, size);
-  fmt::print("  PETSc    {}\n", petsc_version);
-  fmt::print("  Kokkos   {}.{}.{}, default execution space {}, {} thread(s) per rank\n",
-             KOKKOS_VERSION / 10000, KOKKOS_VERSION / 100 % 100, KOKKOS_VERSION % 100,
-             Kokkos::DefaultExecutionSpace::name(), Kokkos::DefaultExecutionSpace().concurrency());
-  fmt::print("  HDF5     {}.{}.{} ({})\n", h5_major, h5_minor, h5_release,
-             h5_parallel ? "parallel" : "serial");
+  fmt::print("  MPI      {} ({} rank(s) on {} host(s))\n", mpi_line, size, hosts.size());
+  fmt::print("  PETSc    {}\n", petsc_line);
+  fmt::print("  Kokkos   {}, default execution space {}, {} thread(s) per rank\n", kokkos_version,
+             Kokkos::DefaultExecutionSpace::name(), kokkos_threads);
+  fmt::print("  HDF5     {} ({}){}\n", h5_version, h5_parallel ? "parallel" : "serial",
+             h5_deflate ? ", deflate filter" : ", no deflate filter");
   fmt::print("  FFTW     {}\n", fftw_version);
   fmt::print("  BLAS     OpenBLAS, {} thread(s) per rank\n", nn::blas_threads());
-  fmt::print("  methods ");
-  for (const auto& m : registered_methods()) fmt::print(" {}", m.kind);
-  fmt::print("\n");
+  for (const auto& h : hosts)
+    fmt::print("  host     {}: {} rank(s), {} hardware thread(s)\n", h.name, h.ranks, h.cores);
+  fmt::print("  methods  {}\n", fmt::join(methods, " "));
   return 0;
 }
 

@@ -26,7 +26,7 @@ int validate_case(MPI_Comm comm, const std::string& case_file,
 // (the tables of cases/README.md's key reference).
 int list_case_keys(MPI_Comm comm, const std::vector<std::string>& case_files,
                    const std::vector<std::string>& overrides, const std::string& format);
-int print_info(MPI_Comm comm);
+int print_info(MPI_Comm comm, bool json = false);
 // `karman info --mesh FILE`: the mesh as PETSc reads and partitions it on this run's ranks.
 int print_mesh_info(MPI_Comm comm, const std::string& file);
 int compare_files(MPI_Comm comm, const std::string& a, const std::string& b,

@@ -3,7 +3,7 @@
 //
 //   karman run CASE.yaml [--set a.b=value]... [--output DIR] [--resume] [--quiet] [-petsc ...]
 //   karman validate CASE.yaml... [--set a.b=value]... [--keys [--json | --markdown]]
-//   karman info [--mesh FILE]
+//   karman info [--json] [--mesh FILE]
 //   karman compare A.h5 B.h5 [--field NAME]
 //   karman post RUN_DIR... [--output DIR]
 
@@ -22,6 +22,7 @@
 #include "karman/nn/gemm.hpp"
 #include "operators/precond/petsc_factor.hpp"
 #include "petsc/check.hpp"
+#include "petsc/events.hpp"
 
 namespace {
 
@@ -103,6 +104,10 @@ int main(int argc, char** argv) {
   info_cmd->add_option("--mesh", info_mesh,
                        "a Gmsh mesh: its cells, vertices, boundary parts and its partition over "
                        "the ranks of this run");
+  bool info_json = false;
+  info_cmd->add_flag("--json", info_json,
+                     "the same facts as one JSON object on stdout, with the ranks, threads, hosts "
+                     "and cores of this run");
   std::string file_a, file_b, field;
   auto* compare_cmd = cli.add_subcommand("compare", "error norms between fields of two HDF5 files");
   compare_cmd->add_option("a", file_a, "approximation (HDF5)")->required();
@@ -122,24 +127,26 @@ int main(int argc, char** argv) {
     std::vector<std::string> reversed(ours.rbegin(), ours.rend());
     cli.parse(reversed);
     karman::init_logging(rank, run.quiet);
-    if (*run_cmd)
+    if (*run_cmd) {
+      karman::petsc::start_event_logging();  // report.json's timings.petsc
       status = karman::app::run_case(PETSC_COMM_WORLD, run);
-    else if (*validate_cmd && validate_keys)
+    } else if (*validate_cmd && validate_keys) {
       status = karman::app::list_case_keys(PETSC_COMM_WORLD, validate_files, validate_sets,
                                            keys_json       ? "json"
                                            : keys_markdown ? "markdown"
                                                            : "text");
-    else if (*validate_cmd)
+    } else if (*validate_cmd) {
       for (const auto& file : validate_files)
         status =
             std::max(status, karman::app::validate_case(PETSC_COMM_WORLD, file, validate_sets));
-    else if (*info_cmd)
-      status = info_mesh.empty() ? karman::app::print_info(PETSC_COMM_WORLD)
+    } else if (*info_cmd) {
+      status = info_mesh.empty() ? karman::app::print_info(PETSC_COMM_WORLD, info_json)
                                  : karman::app::print_mesh_info(PETSC_COMM_WORLD, info_mesh);
-    else if (*compare_cmd)
+    } else if (*compare_cmd) {
       status = karman::app::compare_files(PETSC_COMM_WORLD, file_a, file_b, field);
-    else if (*post_cmd)
+    } else if (*post_cmd) {
       status = karman::app::post_runs(PETSC_COMM_WORLD, post_dirs, post_output);
+    }
   } catch (const CLI::ParseError& e) {
     status = rank == 0 ? cli.exit(e) : (e.get_exit_code() != 0);
     status = status ? 1 : 0;

@@ -19,6 +19,7 @@
 #include "karman/core/partition.hpp"
 #include "karman/core/progress.hpp"
 #include "karman/core/random.hpp"
+#include "karman/core/stage_timer.hpp"
 #include "karman/core/timer.hpp"
 #include "karman/nn/chunked_loss.hpp"
 #include "karman/pde/random_field.hpp"
@@ -551,6 +552,10 @@ Id create_samples_dataset(hid_t file, const char* name, const std::vector<hsize_
   Id dcpl = make_id(H5Pcreate(H5P_DATASET_CREATE), H5Pclose, what, path);
   check(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER), what, path);
   check(H5Pset_alloc_time(dcpl.get(), H5D_ALLOC_TIME_EARLY), what, path);
+  // Compressed (case key hdf5.compression): one chunk per sample, the unit a rank writes.
+  std::vector<hsize_t> one_sample(dims);
+  one_sample[0] = 1;
+  apply_compression(dcpl.get(), dims, one_sample, path);
   return make_id(
       H5Dcreate2(file, name, H5T_IEEE_F64LE, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
       H5Dclose, what, path);
@@ -633,6 +638,7 @@ DatasetFile open_partial(MPI_Comm comm, const DatasetSpec& spec, const std::stri
 // Collective: sample `sample`'s [C, points] into `dataset` (sample < 0: this rank has none).
 void write_sample(const DatasetFile& f, hid_t dataset, long sample,
                   const std::vector<double>& values, const char* name) {
+  const ScopedStage timed_stage(Stage::io);
   const std::string what = std::string("cannot write dataset '") + name + "' in";
   Id file_space = make_id(H5Dget_space(dataset), H5Sclose, what, f.path);
   const int rank = H5Sget_simple_extent_ndims(file_space.get());
@@ -681,6 +687,7 @@ void mark_complete(const DatasetFile& f, long sample) {
 
 GenerateSummary generate_dataset(MPI_Comm comm, const DatasetSpec& spec, const std::string& path,
                                  const GenerateOptions& options) {
+  const ScopedStage timed_stage(Stage::data);
   quiet_hdf5();
   Timer wall;
   int rank;
@@ -853,6 +860,7 @@ long first_non_finite(MPI_Comm comm, const std::vector<double>& values, long fir
 
 OperatorData read_operator_data(MPI_Comm comm, const std::string& path, long first, long count,
                                 long stride, long expected_in, long expected_out) {
+  const ScopedStage timed_stage(Stage::data);
   quiet_hdf5();
   Id file = open_file(comm, path);
   const Layout layout = validate(file.get(), path, expected_in, expected_out);

@@ -18,6 +18,7 @@
 #include "../petsc/ksp.hpp"
 #include "../solvers/petsc_solver.hpp"
 #include "karman/core/error.hpp"
+#include "karman/core/stage_timer.hpp"
 #include "karman/core/timer.hpp"
 #include "pointwise.hpp"
 
@@ -597,6 +598,7 @@ std::vector<long> owned_vertices(DM dm) {
 
 Result solve(DM dm, const Problem& problem, const config::SolverSpec& solver,
              const SnapshotCallback& on_snapshot) {
+  const ScopedStage timed_stage(Stage::baseline, Stage::data);  // data-set solves count as data
   check_problem(problem);
   const bool warm = has_initial_guess(dm, problem);
   Timer setup_timer;

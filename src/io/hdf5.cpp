@@ -15,6 +15,7 @@
 #include "hdf5_support.hpp"
 #include "karman/core/error.hpp"
 #include "karman/core/extents.hpp"
+#include "karman/core/stage_timer.hpp"
 
 namespace karman::io {
 namespace {
@@ -247,11 +248,49 @@ Id open_for_resume(MPI_Comm comm, const std::string& path, const std::string& ex
   return out;
 }
 
+std::vector<hsize_t> chunk_dims(const std::vector<hsize_t>& dims, std::size_t element_bytes,
+                                long bytes) {
+  std::vector<hsize_t> chunk(dims.size(), 1);
+  hsize_t budget = std::max<hsize_t>(1, static_cast<hsize_t>(bytes) / element_bytes);
+  for (std::size_t i = dims.size(); i-- > 0;) {
+    const hsize_t d = std::max<hsize_t>(1, dims[i]);
+    if (d <= budget) {
+      chunk[i] = d;
+      budget /= d;
+    } else {
+      chunk[i] = budget;  // a part of this dim; the leading ones stay 1
+      break;
+    }
+  }
+  return chunk;
+}
+
+void apply_compression(hid_t dcpl, const std::vector<hsize_t>& dims,
+                       const std::vector<hsize_t>& chunk, const std::string& path) {
+  const Compression& c = compression();
+  if (!c.deflate || dims.empty()) return;
+  for (hsize_t d : dims)
+    if (d == 0) return;  // HDF5 refuses zero-sized chunks
+  const std::vector<hsize_t> shape =
+      chunk.empty() ? chunk_dims(dims, sizeof(double), c.chunk_bytes) : chunk;
+  check(H5Pset_chunk(dcpl, static_cast<int>(shape.size()), shape.data()), "cannot set chunks for",
+        path);
+  // Byte shuffle first: the exponent and leading mantissa bytes of neighbouring float64 values
+  // agree, and grouped together deflate finds them (a smooth field then compresses well).
+  check(H5Pset_shuffle(dcpl), "cannot set shuffle for", path);
+  check(H5Pset_deflate(dcpl, static_cast<unsigned>(c.level)), "cannot set deflate for", path);
+}
+
 }  // namespace h5
 
 namespace {
 
 using namespace h5;
+
+Compression& compression_setting() {
+  static Compression setting;
+  return setting;
+}
 
 std::vector<hsize_t> to_hsize(const std::vector<long>& values) {
   return std::vector<hsize_t>(values.begin(), values.end());
@@ -334,6 +373,7 @@ struct FieldWriter::Impl {
     // Every element is written right away, so skip the fill pass over the new dataset.
     Id dcpl = make_id(H5Pcreate(H5P_DATASET_CREATE), H5Pclose, "cannot create dataset list", path);
     check(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER), "cannot set fill time", path);
+    apply_compression(dcpl.get(), to_hsize(layout.file_dims()), {}, path);
     const std::string what = "cannot write dataset '" + name + "' in";
     Id dataset = make_id(H5Dcreate2(group, name.c_str(), H5T_IEEE_F64LE, spaces.file.get(),
                                     H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
@@ -388,6 +428,7 @@ struct FieldWriter::Impl {
 
 FieldWriter::FieldWriter(const std::string& path, const mesh::FieldLayout& layout)
     : m_impl(nullptr) {
+  const ScopedStage timed_stage(Stage::io);
   quiet_hdf5();
   Id fapl = mpio_fapl(layout.comm(), path);
   Id file = make_id(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), H5Fclose,
@@ -430,15 +471,18 @@ void FieldWriter::attribute(const std::string& name, const std::vector<long>& va
 }
 
 void FieldWriter::layout_attributes() {
+  const ScopedStage timed_stage(Stage::io);
   put_layout_attributes(m_impl->root(), m_impl->layout.file_attributes(), m_impl->path);
 }
 
 void FieldWriter::write_field(const std::string& name, const std::vector<double>& owned) {
+  const ScopedStage timed_stage(Stage::io);
   write_field(name, owned, m_impl->layout);
 }
 
 void FieldWriter::write_field(const std::string& name, const std::vector<double>& owned,
                               const mesh::FieldLayout& layout) {
+  const ScopedStage timed_stage(Stage::io);
   int same = MPI_UNEQUAL;
   MPI_Comm_compare(layout.comm(), m_impl->layout.comm(), &same);
   KARMAN_VERIFY(same == MPI_IDENT || same == MPI_CONGRUENT,
@@ -449,6 +493,7 @@ void FieldWriter::write_field(const std::string& name, const std::vector<double>
 
 void FieldWriter::write_snapshot(long index, double time, const std::string& name,
                                  const std::vector<double>& owned) {
+  const ScopedStage timed_stage(Stage::io);
   KARMAN_VERIFY(index >= 0, "FieldWriter: negative snapshot index");
   char label[32];
   std::snprintf(label, sizeof label, "%06ld", index);
@@ -462,10 +507,19 @@ void FieldWriter::write_snapshot(long index, double time, const std::string& nam
 }
 
 void FieldWriter::close() {
+  const ScopedStage timed_stage(Stage::io);
   if (!m_impl) return;
   m_impl->dxpl.close();
   check(m_impl->file.close(), "cannot close file", m_impl->path);
 }
+
+void set_compression(const Compression& compression) {
+  if (compression.deflate && H5Zfilter_avail(H5Z_FILTER_DEFLATE) <= 0)
+    throw ExternalError("HDF5", 0, "this HDF5 has no deflate (gzip) filter");
+  compression_setting() = compression;
+}
+
+const Compression& compression() { return compression_setting(); }
 
 FileField read_field(MPI_Comm comm, const std::string& path, const std::string& dataset) {
   Id file = open_file(comm, path);

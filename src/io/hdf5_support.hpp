@@ -111,6 +111,16 @@ std::string string_attribute(hid_t object, const std::string& name, const std::s
 long long_attribute(hid_t object, const std::string& name, const std::string& path,
                     long fallback = -1);
 
+// Adds the process's compression (io::compression()) to a dataset creation list for a dataset of
+// `dims`: chunks of `chunk` (empty: whole trailing dims of about compression().chunk_bytes of
+// float64) and the deflate filter. Nothing when compression is off or the dataset is empty.
+void apply_compression(hid_t dcpl, const std::vector<hsize_t>& dims,
+                       const std::vector<hsize_t>& chunk, const std::string& path);
+// Chunk dims for `dims` of `element_bytes` elements: the trailing dims whole while their product
+// fits `bytes`, the next one cut to fit, the leading ones 1 (at least one element per chunk).
+std::vector<hsize_t> chunk_dims(const std::vector<hsize_t>& dims, std::size_t element_bytes,
+                                long bytes);
+
 // Opens group `name` under `parent`, creating it on first use.
 Id open_or_create_group(hid_t parent, const std::string& name, const std::string& path);
 

@@ -9,6 +9,7 @@
 #include "../io/hdf5_support.hpp"
 #include "karman/core/collective.hpp"
 #include "karman/core/error.hpp"
+#include "karman/core/stage_timer.hpp"
 
 namespace karman::nn {
 
@@ -150,6 +151,7 @@ Checkpoint read_file(const std::string& path) {
 }  // namespace
 
 void save_checkpoint(MPI_Comm comm, const std::string& path, const Checkpoint& checkpoint) {
+  const ScopedStage timed_stage(Stage::io);
   run_on_rank0(comm, [&] {
     const std::string temporary = path + ".tmp";
     write_file(temporary, checkpoint);

@@ -7,6 +7,7 @@
 #include "karman/core/error.hpp"
 #include "karman/core/log.hpp"
 #include "karman/core/progress.hpp"
+#include "karman/core/stage_timer.hpp"
 #include "karman/core/timer.hpp"
 
 namespace karman::nn {
@@ -259,6 +260,7 @@ bool Trainer<T>::run_gauss_newton(int stage, TrainingResult& result, long& step)
 
 template <class T>
 TrainingResult Trainer<T>::run(const Checkpoint* resume) {
+  const ScopedStage timed_stage(Stage::training);
   TrainingResult result;
   long step = 0;
   int first_stage = 0;

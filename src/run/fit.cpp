@@ -9,11 +9,13 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include "karman/config/case.hpp"
 #include "karman/core/log.hpp"
 #include "karman/core/partition.hpp"
 #include "karman/core/random.hpp"
+#include "karman/core/stage_timer.hpp"
 #include "karman/io/hdf5.hpp"
 #include "karman/io/xdmf.hpp"
 #include "karman/nn/case_sections.hpp"
@@ -109,9 +111,11 @@ template <class T>
 class FitRun {
  public:
   FitRun(const FitSpec& spec, RunContext& ctx) : m_spec(spec), m_ctx(ctx) {
+    const ScopedStage setup_stage(Stage::setup);
     m_net = std::make_unique<nn::Network<T>>(
         nn::make_network<T>(spec.model, static_cast<std::size_t>(spec.box.dim), 1),
         spec.model.seed);
+    const ScopedStage data_stage(Stage::data);
     auto [first, count] = my_rows(spec.train);
     make_samples<T>(spec, spec.sample_seed, first, count, m_x, m_y);
     auto [test_first, test_count] = my_share(ctx.comm, spec.test);
@@ -132,10 +136,12 @@ class FitRun {
                         m_ctx, m_net->parameters(), [this](long step) { return loss(step); },
                         m_spec.training.trainer, validate);
 
+    std::optional<ScopedStage> evaluation(std::in_place, Stage::evaluation);
     auto [rel_l2, max_abs] = test_error(m_ctx.comm, *m_net, m_x_test, m_y_test);
     log().info("test set: rel_l2 {:.3e}, max_abs {:.3e} after {} steps ({})", rel_l2, max_abs,
                result.steps, result.stop_reason);
     write_fields();
+    evaluation.reset();
     write_history(m_ctx, result, "test_rel_l2");
     nlohmann::json metrics = {{"final_loss", result.final_loss},
                               {"rel_l2", rel_l2},

@@ -2,6 +2,7 @@
 
 #include "../petsc/check.hpp"
 #include "../petsc/handle.hpp"
+#include "karman/core/stage_timer.hpp"
 #include "karman/core/timer.hpp"
 #include "petsc_solver.hpp"
 
@@ -47,6 +48,7 @@ SteadyResult solve_poisson_masked(const mesh::StructuredGrid& grid, const std::v
                                   const std::vector<double>& source,
                                   const std::vector<double>& dirichlet,
                                   const config::SolverSpec& solver) {
+  const ScopedStage timed_stage(Stage::baseline, Stage::data);  // data-set solves count as data
   const auto n = static_cast<std::size_t>(grid.local_size());
   KARMAN_VERIFY(active.size() == n && source.size() == n && dirichlet.size() == n,
                 "solve_poisson_masked: vectors must be the owned box");

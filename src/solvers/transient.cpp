@@ -8,6 +8,7 @@
 #include "../petsc/check.hpp"
 #include "../petsc/handle.hpp"
 #include "../petsc/ksp.hpp"
+#include "karman/core/stage_timer.hpp"
 #include "karman/core/timer.hpp"
 #include "karman/pde/equations.hpp"
 #include "karman/pde/fields.hpp"
@@ -329,6 +330,7 @@ TransientResult solve_transient(const mesh::StructuredGrid& grid, const config::
                                 const config::TimeSpec& time, const config::SolverSpec& solver,
                                 const std::vector<double>& initial,
                                 const SnapshotCallback& on_snapshot) {
+  const ScopedStage timed_stage(Stage::baseline, Stage::data);  // data-set solves count as data
   KARMAN_VERIFY(pde.time_dependent(), "solve_transient: steady PDE");
   // Second order in time (the wave equation): the state is (u, u_t) at every node.
   const bool wave = config::traits(pde.type).second_order_in_time;

@@ -9,6 +9,7 @@
 #include "../petsc/check.hpp"
 #include "../petsc/handle.hpp"
 #include "karman/core/error.hpp"
+#include "karman/core/stage_timer.hpp"
 #include "karman/core/timer.hpp"
 
 namespace karman::solvers {
@@ -283,6 +284,7 @@ std::vector<double> WenoSolver::solve(
     std::vector<double> u_local, const Source& source, const std::vector<double>& output_times,
     const WenoCallback& on_output,
     const std::function<void(double t, const std::vector<double>&)>& on_step) {
+  const ScopedStage timed_stage(Stage::baseline, Stage::data);  // data-set solves count as data
   if (static_cast<long>(u_local.size()) != m_owned)
     throw InternalError("WenoSolver::solve: " + std::to_string(u_local.size()) +
                         " initial values for " + std::to_string(m_owned) + " owned cells");

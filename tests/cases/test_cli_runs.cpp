@@ -11,6 +11,7 @@
 
 #include "support/cli.hpp"
 #include "support/post_figures.hpp"
+#include "support/report_checks.hpp"
 
 namespace {
 
@@ -296,11 +297,20 @@ TEST_F(CliRuns, QuickstartEndToEnd) {
   EXPECT_LT(ratio, 4.5);
 }
 
+// The stages a kind of run always goes through (report.json's timings), beside io and setup.
+std::vector<std::string> stages_of(const std::string& kind) {
+  if (kind == "reference") return {"setup", "baseline", "io"};
+  if (kind == "dataset") return {"setup", "data", "io"};
+  if (kind == "fit" || kind == "pinn") return {"setup", "training", "evaluation", "io"};
+  return {"setup", "data", "training", "evaluation", "io"};  // the learned operators
+}
+
 TEST_F(CliRuns, EveryCaseRunsShortened) {
   const auto files = case_files();
   ASSERT_GE(files.size(), 2u);
   std::set<std::string> posted;
   int index = 0;
+  std::set<std::string> kinds;
   for (const auto& file : files) {
     const auto sets = shortening_overrides(file);
     SCOPED_TRACE(file.string() + " with " + ::testing::PrintToString(sets));
@@ -320,8 +330,13 @@ TEST_F(CliRuns, EveryCaseRunsShortened) {
     const bool on_mesh = root["mesh"] || (root["data"] && root["data"]["mesh_size"]);
     if (posted.insert(kind + (on_mesh ? " on a mesh" : "")).second)
       expect_post(out, kind, bool(root["time"]));
+    kinds.insert(kind);
+    expect_timings_cover_wall(report, stages_of(kind));
   }
   EXPECT_EQ(posted.size(), 11u) << ::testing::PrintToString(posted);
+  // Every kind's timings were checked.
+  EXPECT_EQ(kinds, (std::set<std::string>{"reference", "fit", "pinn", "dataset", "fno", "precond",
+                                          "mppde", "gno"}));
 }
 
 // kind dataset: the dataset lands in the run folder; --resume keeps a finished one as it is.
@@ -401,6 +416,86 @@ TEST_F(CliRuns, Info) {
   for (const char* library : {"PETSc", "Kokkos", "HDF5"})
     EXPECT_TRUE(rows.count(library)) << "no " << library << " line\n" << r;
   EXPECT_TRUE(contains(rows["HDF5"], "(parallel)")) << r;
+}
+
+// hdf5.compression: gzip: the quickstart's fields.h5 has shuffle + deflate chunked datasets
+// (h5dump -pH), h5py reads values equal to those of the contiguous run, and the smooth reference
+// field takes fewer bytes; fields.xdmf still names the same datasets.
+TEST_F(CliRuns, CompressedFieldsReadByH5py) {
+  const fs::path plain = dir / "plain", packed = dir / "packed";
+  ASSERT_EQ(run_ok(quickstart(), plain.string()).status, 0);
+  ASSERT_EQ(run_ok(quickstart(), packed.string(), {"hdf5.compression=gzip", "hdf5.level=6"}).status,
+            0);
+  int status = -1;
+  const std::string dump =
+      shell_output(dir, "h5dump -pH " + shell_quote((packed / "fields.h5").string()), &status);
+  ASSERT_EQ(status, 0) << dump;
+  const auto reference = dump.find("DATASET \"reference\"");
+  ASSERT_NE(reference, std::string::npos) << dump;
+  const std::string block = dump.substr(reference, dump.find("DATASET", reference + 8) - reference);
+  EXPECT_TRUE(contains(block, "CHUNKED")) << block;
+  EXPECT_TRUE(contains(block, "SHUFFLE")) << block;
+  EXPECT_TRUE(contains(block, "DEFLATE")) << block;
+  EXPECT_TRUE(contains(block, "LEVEL 6")) << block;
+  // h5py (Debian's, /usr/bin/python3): every common field equal to the contiguous run's, the
+  // compressed reference smaller.
+  const std::string script =
+      "import sys, h5py\n"
+      "a = h5py.File(sys.argv[1], 'r'); b = h5py.File(sys.argv[2], 'r')\n"
+      "names = sorted(a['fields'])\n"
+      "assert names == sorted(b['fields']), (names, sorted(b['fields']))\n"
+      "for n in names:\n"
+      "    assert (a['fields'][n][()] == b['fields'][n][()]).all(), n\n"
+      "assert b['fields/reference'].compression == 'gzip'\n"
+      "assert a['fields/reference'].compression is None\n"
+      "pa = a['fields/reference'].id.get_storage_size()\n"
+      "pb = b['fields/reference'].id.get_storage_size()\n"
+      "print('fields', len(names), 'bytes', pa, pb)\n"
+      "assert pb < pa, (pa, pb)\n";
+  write_text(dir / "check.py", script);
+  const std::string out =
+      shell_output(dir,
+                   "/usr/bin/python3 check.py " + shell_quote((plain / "fields.h5").string()) +
+                       " " + shell_quote((packed / "fields.h5").string()),
+                   &status);
+  EXPECT_EQ(status, 0) << out;
+  EXPECT_TRUE(contains(out, "fields ")) << out;
+  EXPECT_EQ(read_text(plain / "fields.xdmf"), read_text(packed / "fields.xdmf"));
+}
+
+// `karman info --json` on 2 ranks: one JSON object on stdout (rank 0 alone prints), with the
+// text form's facts, the ranks on their hosts and the registered methods.
+TEST_F(CliRuns, InfoJson) {
+  const CliResult r = run_karman(dir, {"info", "--json"}, 2);
+  ASSERT_EQ(r.status, 0) << r;
+  json info;
+  try {
+    info = json::parse(r.out);
+  } catch (const json::exception& e) {
+    FAIL() << "stdout is not one JSON document: " << e.what() << "\n" << r;
+  }
+  EXPECT_EQ(info.value("mpi", json::object()).value("ranks", 0), 2) << info.dump(2);
+  long ranks_on_hosts = 0;
+  for (const auto& host : info.value("hosts", json::array())) {
+    EXPECT_FALSE(host.value("name", "").empty()) << info.dump(2);
+    EXPECT_GE(host.value("cores", 0), 1) << info.dump(2);
+    ranks_on_hosts += host.value("ranks", 0);
+  }
+  EXPECT_EQ(ranks_on_hosts, 2) << info.dump(2);
+  EXPECT_GE(info["kokkos"].value("threads_per_rank", 0), 1) << info.dump(2);
+  EXPECT_GE(info["blas"].value("threads_per_rank", 0), 1) << info.dump(2);
+  EXPECT_TRUE(info["hdf5"].value("parallel", false)) << info.dump(2);
+  std::set<std::string> methods;
+  for (const auto& m : info.value("methods", json::array())) methods.insert(m.get<std::string>());
+  EXPECT_EQ(methods, (std::set<std::string>{"reference", "fit", "pinn", "dataset", "fno", "precond",
+                                            "mppde", "gno"}));
+  // The same versions as the text form.
+  const CliResult text = run_karman(dir, {"info"});
+  ASSERT_EQ(text.status, 0) << text;
+  EXPECT_TRUE(contains(text.out, "karman " + info.value("karman_version", std::string("?"))))
+      << text << info.dump(2);
+  EXPECT_TRUE(contains(text.out, "HDF5     " + info["hdf5"].value("version", std::string("?"))))
+      << text << info.dump(2);
 }
 
 TEST_F(CliRuns, Post) {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <hdf5.h>
 
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 
@@ -170,6 +171,90 @@ INSTANTIATE_TEST_SUITE_P(Shapes, HDF5Fields,
                          ::testing::Values(grid_shape(1, 11, 1, 1), grid_shape(2, 13, 7, 1),
                                            grid_shape(3, 5, 4, 3)),
                          [](const auto& info) { return std::to_string(info.param.dim) + "d"; });
+
+// The storage of a dataset: its layout, its filters in order and its bytes in the file.
+struct RawStorage {
+  H5D_layout_t layout = H5D_LAYOUT_ERROR;
+  std::vector<H5Z_filter_t> filters;
+  hsize_t bytes = 0;
+};
+
+RawStorage raw_storage(const std::string& path, const std::string& dataset) {
+  RawStorage out;
+  RawFile file(path);
+  if (file.id < 0) return out;
+  hid_t data = H5Dopen2(file.id, dataset.c_str(), H5P_DEFAULT);
+  if (data < 0) return out;
+  hid_t dcpl = H5Dget_create_plist(data);
+  out.layout = H5Pget_layout(dcpl);
+  for (int i = 0; i < H5Pget_nfilters(dcpl); ++i) {
+    unsigned flags = 0, config = 0;
+    std::size_t count = 0;
+    out.filters.push_back(H5Pget_filter2(dcpl, static_cast<unsigned>(i), &flags, &count, nullptr, 0,
+                                         nullptr, &config));
+  }
+  out.bytes = H5Dget_storage_size(data);
+  H5Pclose(dcpl);
+  H5Dclose(data);
+  return out;
+}
+
+// A smooth field: sin(x) cos(y) at the owned nodes (owned box order, as encoded()).
+std::vector<double> smooth(const StructuredGrid& grid) {
+  std::vector<double> owned;
+  const auto& s = grid.start();
+  const auto& c = grid.count();
+  for (long k = s[2]; k < s[2] + c[2]; ++k)
+    for (long j = s[1]; j < s[1] + c[1]; ++j)
+      for (long i = s[0]; i < s[0] + c[0]; ++i)
+        owned.push_back(std::sin(0.05 * static_cast<double>(i)) *
+                        std::cos(0.07 * static_cast<double>(j + k)));
+  return owned;
+}
+
+// Compressed fields (shuffle + deflate) in chunks of 3 rows, so that chunks straddle the ranks'
+// boxes and parallel HDF5 must combine two ranks' parts of one filtered chunk: every value reads
+// back bitwise (whole and owned box, snapshots too), the datasets are chunked with the two
+// filters, and a smooth field takes fewer bytes than its contiguous twin.
+TEST(HDF5, CompressedFieldsReadBackBitwise) {
+  for (const GridShape& shape : {grid_shape(2, 41, 29, 1), grid_shape(3, 9, 8, 7)}) {
+    SCOPED_TRACE(shape.dim);
+    StructuredGrid grid(world(), shape);
+    const std::string packed = file_name("hdf5_deflate_" + std::to_string(shape.dim) + "d");
+    const std::string plain = file_name("hdf5_contiguous_" + std::to_string(shape.dim) + "d");
+    io::Compression c;
+    c.deflate = true;
+    c.level = 6;
+    c.chunk_bytes = 3 * shape.n[0] * static_cast<long>(sizeof(double));
+    io::set_compression(c);
+    {
+      io::FieldWriter writer(packed, grid);
+      writer.write_field("u", encoded(grid));
+      writer.write_field("smooth", smooth(grid));
+      writer.write_snapshot(0, 0.5, "u", encoded(grid, 7.0));
+    }
+    io::set_compression(io::Compression{});
+    {
+      io::FieldWriter writer(plain, grid);
+      writer.write_field("smooth", smooth(grid));
+    }
+    expect_whole(io::read_field(world(), packed, "/fields/u"), shape);
+    expect_whole(io::read_field(world(), packed, "/snapshots/000000/u"), shape, 7.0);
+    EXPECT_EQ(io::read_grid_field(packed, "/fields/u", grid), encoded(grid));
+    EXPECT_EQ(io::read_grid_field(packed, "/fields/smooth", grid), smooth(grid));
+
+    const RawStorage compressed = raw_storage(packed, "/fields/smooth");
+    const RawStorage contiguous = raw_storage(plain, "/fields/smooth");
+    EXPECT_EQ(compressed.layout, H5D_CHUNKED);
+    EXPECT_EQ(compressed.filters,
+              (std::vector<H5Z_filter_t>{H5Z_FILTER_SHUFFLE, H5Z_FILTER_DEFLATE}));
+    EXPECT_EQ(raw_storage(packed, "/snapshots/000000/u").filters.size(), 2u);
+    EXPECT_EQ(contiguous.layout, H5D_CONTIGUOUS);
+    EXPECT_TRUE(contiguous.filters.empty());
+    EXPECT_EQ(contiguous.bytes, static_cast<hsize_t>(shape.size()) * sizeof(double));
+    EXPECT_LT(compressed.bytes, contiguous.bytes);
+  }
+}
 
 TEST(HDF5, ShapeMismatchNamesBothShapes) {
   StructuredGrid grid(world(), grid_shape(2, 13, 7, 1));

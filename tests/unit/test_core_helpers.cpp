@@ -1,17 +1,22 @@
 // The small shared helpers of the core: product() of extents, the local relative_l2 of
-// core/norms, and petsc::make_ksp (a case's solver section, then the options database under the
-// KSP's prefix, command line first).
+// core/norms, the stage clock of report.json's timings, io's chunk shapes, and petsc::make_ksp (a
+// case's solver section, then the options database under the KSP's prefix, command line first).
 #include <gtest/gtest.h>
 #include <hdf5.h>
 #include <petscksp.h>
 
+#include <chrono>
 #include <cmath>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "io/hdf5_support.hpp"
 #include "karman/core/error.hpp"
 #include "karman/core/extents.hpp"
 #include "karman/core/norms.hpp"
+#include "karman/core/stage_timer.hpp"
+#include "karman/core/timer.hpp"
 #include "petsc/check.hpp"
 #include "petsc/ksp.hpp"
 
@@ -76,6 +81,65 @@ KspState state_of(::KSP ksp) {
   s.pc = pc_type;
   s.prefix = prefix ? prefix : "";
   return s;
+}
+
+void sleep_ms(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+
+// Nested stages pause the outer one: each stage gets at least its own sleeps and the sum never
+// exceeds the wall time around them (a double count would); a stage that yields to the open one
+// charges nothing; sequential phases hand over. Only lower bounds on times: the machine may be
+// loaded.
+TEST(StageClock, NestedStagesDoNotOverlap) {
+  StageClock& clock = StageClock::instance();
+  clock.reset();
+  const Timer wall;
+  {
+    const ScopedStage training(Stage::training);
+    sleep_ms(20);
+    {
+      const ScopedStage io(Stage::io);  // a checkpoint inside training
+      sleep_ms(30);
+    }
+    sleep_ms(20);
+  }
+  {
+    StagePhases phase(Stage::data);
+    {
+      const ScopedStage solve(Stage::baseline, Stage::data);  // a solve that makes data
+      sleep_ms(20);
+    }
+    phase.enter(Stage::evaluation);
+    sleep_ms(10);
+  }
+  const double elapsed = wall.seconds();
+  EXPECT_GE(clock.seconds(Stage::training), 0.040);
+  EXPECT_GE(clock.seconds(Stage::io), 0.030);
+  EXPECT_GE(clock.seconds(Stage::data), 0.020);
+  EXPECT_GE(clock.seconds(Stage::evaluation), 0.010);
+  EXPECT_EQ(clock.seconds(Stage::baseline), 0.0);
+  EXPECT_EQ(clock.seconds(Stage::setup), 0.0);
+  EXPECT_LE(clock.total(), elapsed);
+  double sum = 0.0;
+  for (Stage s : all_stages) sum += clock.seconds(s);
+  EXPECT_DOUBLE_EQ(sum, clock.total());
+  // Outside data, the same solve is baseline.
+  {
+    const ScopedStage solve(Stage::baseline, Stage::data);
+    sleep_ms(5);
+  }
+  EXPECT_GE(clock.seconds(Stage::baseline), 0.005);
+  clock.reset();
+  EXPECT_EQ(clock.total(), 0.0);
+}
+
+// Chunks of a compressed dataset: trailing dims whole while they fit, the next one cut, the
+// leading ones 1; never a zero dim.
+TEST(Hdf5Chunks, WholeTrailingDimsUpToTheBudget) {
+  using io::h5::chunk_dims;
+  EXPECT_EQ(chunk_dims({100, 50, 40}, 8, 8 * 50 * 40 * 3), (std::vector<hsize_t>{3, 50, 40}));
+  EXPECT_EQ(chunk_dims({100, 50, 40}, 8, 8 * 40 * 7), (std::vector<hsize_t>{1, 7, 40}));
+  EXPECT_EQ(chunk_dims({10, 10}, 8, 1 << 20), (std::vector<hsize_t>{10, 10}));
+  EXPECT_EQ(chunk_dims({1000}, 8, 4), (std::vector<hsize_t>{1}));
 }
 
 TEST(Ksp, TypesTolerancesAndPrefixFromTheSpec) {

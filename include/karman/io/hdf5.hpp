@@ -22,6 +22,23 @@
 
 namespace karman::io {
 
+// How the datasets of fields, snapshots and operator-learning datasets are stored (case section
+// `hdf5`): contiguous (the default), or in chunks byte-shuffled and compressed by the deflate
+// (gzip) filter, both built into HDF5, which
+// Debian's parallel HDF5 applies in collective writes and h5py, h5dump and ParaView read
+// transparently. A field's chunk is whole rows (planes, ...) of about `chunk_bytes`; a dataset's
+// chunk is one sample.
+struct Compression {
+  bool deflate = false;
+  int level = 4;                // 1 (fastest) .. 9 (smallest)
+  long chunk_bytes = 1L << 20;  // target chunk size of a field
+};
+
+// The compression of the datasets this process creates from now on (karman run sets the case's
+// before its method runs). Turning deflate on where HDF5 lacks the filter is an ExternalError.
+void set_compression(const Compression& compression);
+const Compression& compression();
+
 // Writes one fields file. Collective: every rank calls every method in the same order, with the
 // same names and attribute values. `layout` must outlive the writer. HDF5 failures throw
 // ExternalError("HDF5", ...).
