@@ -14,6 +14,7 @@
 
 #include "commands.hpp"
 #include "karman/core/error.hpp"
+#include "karman/core/interrupt.hpp"
 #include "karman/core/log.hpp"
 #include "karman/core/threads.hpp"
 #include "karman/nn/gemm.hpp"
@@ -60,6 +61,10 @@ int main(int argc, char** argv) {
   char** petsc_argv = petsc_args.data();
   if (PetscInitialize(&petsc_argc, &petsc_argv, nullptr, nullptr)) return 1;
   karman::petsc::install_error_handler();
+  // Training and dataset generation catch SIGTERM, SIGUSR1 and SIGINT while they run (PETSc's
+  // handlers elsewhere): a time limit's signal ends them with a checkpoint and status
+  // "interrupted" (core/interrupt.hpp).
+  karman::enable_interrupts();
   karman::precond::register_karman_pc();  // -pc_type karman: the learned CG preconditioner
   int rank = 0, size = 1;
   MPI_Comm_rank(PETSC_COMM_WORLD, &rank);
