@@ -55,9 +55,10 @@ class ConsoleSink final : public spdlog::sinks::base_sink<spdlog::details::null_
 };
 
 // Under mpiexec (Open MPI) a rank's stdout is a pseudo-terminal whether mpiexec's own output is a
-// terminal or a file, so isatty cannot tell: a launched process draws no progress line.
+// terminal or a file, so isatty cannot tell: a launched process draws no progress line. (Not
+// PMIX_RANK: a singleton MPI_Init exports it into the process too.)
 bool started_by_launcher() {
-  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK"})
+  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_RANK"})
     if (std::getenv(name) != nullptr) return true;
   return false;
 }
