@@ -43,7 +43,9 @@ InterruptScope::InterruptScope() {
 }
 
 InterruptScope::~InterruptScope() {
-  if (!m_saved) return;
+  // Once a signal has been received the run is stopping (report, files): the handlers stay, so a
+  // repeated SIGTERM cannot kill it half-way through its report.
+  if (!m_saved || g_signal != 0) return;
   for (int i = 0; i < 3; ++i) sigaction(kSignals[i], &m_saved->previous[i], nullptr);
 }
 

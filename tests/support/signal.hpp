@@ -1,7 +1,7 @@
 #pragma once
 // Interrupting a run the way a batch system does before a time limit: start `karman ARGS...`
 // (under mpiexec when ranks > 0), wait until its log shows some progress, send it a signal
-// (SIGTERM, SIGUSR1) and wait for it to end on its own.
+// (SIGTERM, SIGUSR1), twice, and wait for it to end on its own.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
@@ -51,7 +51,7 @@ enum class SignalTarget {
 };
 
 // Runs `karman ARGS...` in `dir` (on `ranks` ranks under mpiexec when ranks > 0); once `ready()`
-// holds, sends `signal` to `target` and waits for the run to end. A run that ends before it is
+// holds, sends `signal` to `target` twice and waits for the run to end. A run that ends before it is
 // ready is a test failure (its result is returned as it is).
 inline CliResult signal_when(const fs::path& dir, const std::vector<std::string>& args, int ranks,
                              int signal, SignalTarget target, const std::function<bool()>& ready) {
@@ -88,10 +88,15 @@ inline CliResult signal_when(const fs::path& dir, const std::vector<std::string>
   if (ended) {
     ADD_FAILURE() << "the run ended before it could be signalled";
   } else {
-    if (target == SignalTarget::ranks && ranks > 0)
-      for (pid_t rank : children_of(pid)) kill(rank, signal);
-    else
-      kill(pid, signal);
+    // Twice, as an impatient user or a scheduler repeating itself: the second one, arriving
+    // during the step or the checkpoint, must change nothing.
+    for (int time = 0; time < 2; ++time) {
+      if (target == SignalTarget::ranks && ranks > 0)
+        for (pid_t rank : children_of(pid)) kill(rank, signal);
+      else
+        kill(pid, signal);
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
     waitpid(pid, &raw, 0);
   }
   if (WIFEXITED(raw)) {

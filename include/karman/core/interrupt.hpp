@@ -29,7 +29,9 @@ namespace karman {
 void enable_interrupts();
 
 // While alive (and interrupts are enabled): SIGTERM, SIGUSR1 and SIGINT are recorded instead of
-// taking their previous action. Scopes may nest.
+// taking their previous action; after, the previous handlers are back, unless a signal was
+// received (the run is then stopping, and further signals are recorded until it exits). Scopes
+// may nest.
 class InterruptScope {
  public:
   InterruptScope();
