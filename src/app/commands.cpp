@@ -97,13 +97,16 @@ std::string shell_word(const std::string& word) {
   return out + "'";
 }
 
-// The command that continues an interrupted run: the same case, overrides and output, --resume
-// (behind the launcher of a multi-rank run).
+// The command that continues an interrupted run: the same case, overrides, output, --quiet and
+// PETSc options, with --resume (behind the launcher of a multi-rank run).
 std::string resume_command(const RunOptions& options, const std::string& output, int size) {
   std::string command = size > 1 ? fmt::format("mpiexec -n {} karman run ", size) : "karman run ";
   command += shell_word(options.case_file);
   for (const auto& o : options.overrides) command += " --set " + shell_word(o);
-  return command + " --output " + shell_word(output) + " --resume";
+  command += " --output " + shell_word(output) + " --resume";
+  if (options.quiet) command += " --quiet";
+  for (const auto& o : options.petsc_options) command += " " + shell_word(o);
+  return command;
 }
 
 }  // namespace

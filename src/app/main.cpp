@@ -81,6 +81,7 @@ int main(int argc, char** argv) {
     return "karman: error: " + std::string(e.what()) + " (see karman --help)\n";
   });
   karman::app::RunOptions run;
+  run.petsc_options.assign(petsc_args.begin() + 1, petsc_args.end() - 1);  // argv[0], nullptr
   auto* run_cmd = cli.add_subcommand("run", "run a case and write its run folder");
   run_cmd->add_option("case", run.case_file, "case file (YAML)")->required();
   run_cmd->add_option("--set", run.overrides, "override a case key: a.b=value (repeatable)");
@@ -135,6 +136,7 @@ int main(int argc, char** argv) {
     if (size > 1) MPI_Abort(PETSC_COMM_WORLD, 1);
     status = 1;
   }
+  if (karman::interrupt_signal() != 0) karman::block_interrupts();
   Kokkos::finalize();
   PetscFinalize();
   return status;

@@ -49,6 +49,13 @@ InterruptScope::~InterruptScope() {
   for (int i = 0; i < 3; ++i) sigaction(kSignals[i], &m_saved->previous[i], nullptr);
 }
 
+void block_interrupts() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int signal : kSignals) sigaddset(&set, signal);
+  sigprocmask(SIG_BLOCK, &set, nullptr);
+}
+
 int interrupt_signal() { return g_signal; }
 
 int interrupt_requested(MPI_Comm comm) {

@@ -47,7 +47,9 @@ std::vector<std::string> small_pinn(const std::string& output) {
           "training.checkpoint_every=0",
           "--set",
           "training.stages=[{optimizer: adam, steps: 1500, lr: 5.0e-3}, "
-          "{optimizer: lbfgs, steps: 20, tolerance_change: 0, tolerance_gradient: 0}]"};
+          "{optimizer: lbfgs, steps: 20, tolerance_change: 0, tolerance_gradient: 0}]",
+          "-ksp_type",  // a PETSc option: the resume command must carry it too
+          "cg"};
 }
 
 // cases/fno/darcy2d.yaml made small (as test_cli_fno): 40 training samples at 33², 12 epochs
@@ -79,7 +81,8 @@ std::vector<std::string> small_fno(const std::string& output) {
           "training.stages=[{optimizer: adam, epochs: 12, lr: 3.0e-3, schedule: step, every: 10, "
           "gamma: 0.5}]",
           "--set",
-          "evaluation={baseline_samples: 2, fields: 1}"};
+          "evaluation={baseline_samples: 2, fields: 1}",
+          "--quiet"};
 }
 
 // Runs the command an interrupted run printed ("[mpiexec -n N] karman run ... --resume") as a
@@ -124,6 +127,11 @@ long expect_interrupted(const fs::path& run, const CliResult& r, const std::stri
       << message;
   EXPECT_NE(message.find(" --output " + run.filename().string() + " --resume"), std::string::npos)
       << message;
+  // --quiet and PETSc options given to the run are in it too (r.command quotes every word).
+  for (const std::string option : {"--quiet", "-ksp_type"})
+    if (r.command.find(" '" + option + "'") != std::string::npos) {
+      EXPECT_NE(message.find(" " + option), std::string::npos) << message;
+    }
   // One line on stderr (mpiexec's own notices about the exit status and the forwarded signal
   // aside): the message.
   std::vector<std::string> lines;

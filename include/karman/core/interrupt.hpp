@@ -44,6 +44,11 @@ class InterruptScope {
   std::unique_ptr<Saved> m_saved;  // the handlers to restore; null when interrupts are off
 };
 
+// After a run stopped by a signal (main, before finalising): SIGTERM, SIGUSR1 and SIGINT are
+// blocked for the rest of the process, whose exit discards them, so a repeated signal arriving
+// while PETSc restores the default handlers cannot turn exit status 1 into death by signal.
+void block_interrupts();
+
 // The signal received by this process since the start (or the last clear_interrupt), or 0.
 int interrupt_signal();
 

@@ -27,8 +27,8 @@ void write_history(RunContext& ctx, const nn::TrainingResult& result,
                    const std::string& validation_name);
 
 // A training stopped by a signal (stop_reason "interrupted", its checkpoint written): report.json's
-// metrics say how far it got, then karman::Interrupted goes up to `karman run`. Trainers run
-// outside train() (ensemble members) call it themselves.
+// metrics say how far it got, then karman::Interrupted goes up to `karman run`. For a method's
+// own Trainer whose result is its run's (train() calls it).
 void throw_if_interrupted(RunContext& ctx, const nn::TrainingResult& result);
 
 // Train with checkpoints in the run folder; with --resume, start from its checkpoint. Throws
