@@ -136,7 +136,14 @@ int main(int argc, char** argv) {
     if (size > 1) MPI_Abort(PETSC_COMM_WORLD, 1);
     status = 1;
   }
-  if (karman::interrupt_signal() != 0) karman::block_interrupts();
+  if (karman::interrupt_signal() != 0) {
+    // A run that stopped on a signal has saved everything: a repeated signal, or mpiexec's
+    // SIGTERM to the ranks once one has exited with status 1, must not kill it while it
+    // finalises. PETSc's handler is popped first, or PetscFinalize would restore the default
+    // action of SIGTERM.
+    PetscPopSignalHandler();
+    karman::ignore_interrupts();
+  }
   Kokkos::finalize();
   PetscFinalize();
   return status;

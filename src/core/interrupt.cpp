@@ -49,11 +49,8 @@ InterruptScope::~InterruptScope() {
   for (int i = 0; i < 3; ++i) sigaction(kSignals[i], &m_saved->previous[i], nullptr);
 }
 
-void block_interrupts() {
-  sigset_t set;
-  sigemptyset(&set);
-  for (int signal : kSignals) sigaddset(&set, signal);
-  sigprocmask(SIG_BLOCK, &set, nullptr);
+void ignore_interrupts() {
+  for (int signal : kSignals) std::signal(signal, SIG_IGN);  // process-wide, every thread
 }
 
 int interrupt_signal() { return g_signal; }

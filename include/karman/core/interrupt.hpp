@@ -45,9 +45,9 @@ class InterruptScope {
 };
 
 // After a run stopped by a signal (main, before finalising): SIGTERM, SIGUSR1 and SIGINT are
-// blocked for the rest of the process, whose exit discards them, so a repeated signal arriving
-// while PETSc restores the default handlers cannot turn exit status 1 into death by signal.
-void block_interrupts();
+// ignored from then on, so a repeated signal cannot turn the exit status 1 of a run that has
+// saved everything into death by signal.
+void ignore_interrupts();
 
 // The signal received by this process since the start (or the last clear_interrupt), or 0.
 int interrupt_signal();
