@@ -36,6 +36,7 @@
 #include "karman/config/case.hpp"
 #include "karman/core/collective.hpp"
 #include "karman/core/extents.hpp"
+#include "karman/core/interrupt.hpp"
 #include "karman/core/log.hpp"
 #include "karman/core/norms.hpp"
 #include "karman/core/partition.hpp"
@@ -711,6 +712,9 @@ class FnoRun {
                     options)
                     .run();
       swap_member(k);
+      if (r.stop_reason == "interrupted")
+        throw Interrupted(fmt::format("{} of ensemble member {} of {} (retrained on resume)",
+                                      r.message, m + 1, m_spec.conservation.ensemble));
       log().info("ensemble member {} of {}: final loss {:.4e}", m + 1, m_spec.conservation.ensemble,
                  r.final_loss);
     }

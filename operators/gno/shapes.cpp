@@ -20,6 +20,7 @@
 #include "io/hdf5_support.hpp"
 #include "karman/core/collective.hpp"
 #include "karman/core/error.hpp"
+#include "karman/core/interrupt.hpp"
 #include "karman/core/log.hpp"
 #include "karman/core/progress.hpp"
 #include "karman/core/random.hpp"
@@ -940,8 +941,10 @@ ShapesGenerateSummary generate_shapes_dataset(MPI_Comm comm, const ShapesSpec& s
     if (!flags[i]) missing.push_back(i);
   long my_missing = static_cast<long>(missing.size()), rounds = 0;
   MPI_Allreduce(&my_missing, &rounds, 1, MPI_LONG, MPI_MAX, comm);
-  const bool interrupted = options.stop_after >= 0 && options.stop_after < rounds;
+  bool interrupted = options.stop_after >= 0 && options.stop_after < rounds;
   if (interrupted) rounds = options.stop_after;
+  const InterruptScope listening;  // SIGTERM, SIGUSR1, SIGINT: stop after the round in progress
+  int stop_signal = 0;             // the signal any rank received
   if (summary.kept > 0)
     log().info("dataset {}: resuming, {} of {} samples already complete", partial, summary.kept,
                summary.samples);
@@ -949,7 +952,7 @@ ShapesGenerateSummary generate_shapes_dataset(MPI_Comm comm, const ShapesSpec& s
   // Round r: every rank makes its r-th missing sample, rank 0 writes them all and flushes, so a
   // kill loses at most the round in progress.
   Progress progress("dataset poisson_shapes", summary.samples,
-                    std::max<long>(1, summary.samples / 20), options.quiet);
+                    std::max<long>(1, summary.samples / 20), options.quiet, "samples");
   double local[2] = {0.0, 0.0};  // solved, solve seconds
   long done = summary.kept;
   for (long r = 0; r < rounds; ++r) {
@@ -980,6 +983,10 @@ ShapesGenerateSummary generate_shapes_dataset(MPI_Comm comm, const ShapesSpec& s
     });
     MPI_Bcast(&done, 1, MPI_LONG, 0, comm);
     progress.update(done, fmt::format("{:.3f} s/sample", local[0] > 0 ? local[1] / local[0] : 0.0));
+    if (r + 1 < rounds && (stop_signal = interrupt_requested(comm)) != 0) {
+      interrupted = true;
+      break;
+    }
   }
   double totals[2];
   MPI_Allreduce(local, totals, 2, MPI_DOUBLE, MPI_SUM, comm);
@@ -991,6 +998,9 @@ ShapesGenerateSummary generate_shapes_dataset(MPI_Comm comm, const ShapesSpec& s
   summary.wall_s = wall.seconds();
   progress.finish(fmt::format("{} solved, {} kept, {:.3f} s/sample", summary.solved, summary.kept,
                               summary.solved ? summary.solve_s / summary.solved : 0.0));
+  if (stop_signal != 0)
+    throw Interrupted(fmt::format("interrupted by {} with {} of {} samples complete",
+                                  signal_name(stop_signal), done, summary.samples));
   return summary;
 }
 

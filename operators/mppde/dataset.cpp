@@ -12,6 +12,7 @@
 
 #include "io/hdf5_support.hpp"
 #include "karman/core/collective.hpp"
+#include "karman/core/interrupt.hpp"
 #include "karman/core/log.hpp"
 #include "karman/core/partition.hpp"
 #include "karman/core/progress.hpp"
@@ -347,8 +348,10 @@ GenerateSummary generate_dataset(MPI_Comm comm, const DatasetSpec& spec, const s
   summary.kept = static_cast<long>(std::count(flags.begin(), flags.end(), 1));
   long my_missing = static_cast<long>(missing.size()), rounds = 0;
   MPI_Allreduce(&my_missing, &rounds, 1, MPI_LONG, MPI_MAX, comm);
-  const bool interrupted = options.stop_after >= 0 && options.stop_after < rounds;
+  bool interrupted = options.stop_after >= 0 && options.stop_after < rounds;
   if (interrupted) rounds = options.stop_after;
+  const InterruptScope listening;  // SIGTERM, SIGUSR1, SIGINT: stop after the round in progress
+  int stop_signal = 0;             // the signal any rank received
   if (resume)
     log().info("dataset {}: resuming, {} of {} trajectories already complete", partial,
                summary.kept, spec.samples);
@@ -356,7 +359,7 @@ GenerateSummary generate_dataset(MPI_Comm comm, const DatasetSpec& spec, const s
   // Round r: every rank solves its r-th missing trajectory, then one collective write of all of
   // them and their flags, flushed, so that an interruption loses at most the round in progress.
   Progress progress(fmt::format("dataset {}", to_string(spec.experiment)), spec.samples,
-                    std::max<long>(1, spec.samples / 20), options.quiet);
+                    std::max<long>(1, spec.samples / 20), options.quiet, "trajectories");
   // Local sums: solved, ground-truth seconds and steps, then per resolution seconds and steps.
   std::vector<double> local(3 + 2 * resolutions, 0.0);
   long done = summary.kept;
@@ -385,6 +388,10 @@ GenerateSummary generate_dataset(MPI_Comm comm, const DatasetSpec& spec, const s
     done += total_now;
     progress.update(done,
                     fmt::format("{:.3f} s/trajectory", local[0] > 0 ? local[1] / local[0] : 0.0));
+    if (r + 1 < rounds && (stop_signal = interrupt_requested(comm)) != 0) {
+      interrupted = true;
+      break;
+    }
   }
   std::vector<double> totals(local.size());
   MPI_Allreduce(local.data(), totals.data(), static_cast<int>(local.size()), MPI_DOUBLE, MPI_SUM,
@@ -414,6 +421,9 @@ GenerateSummary generate_dataset(MPI_Comm comm, const DatasetSpec& spec, const s
   progress.finish(fmt::format("{} solved, {} kept, {:.3f} s/trajectory", summary.solved,
                               summary.kept,
                               summary.solved ? summary.ground_truth_s / summary.solved : 0.0));
+  if (stop_signal != 0)
+    throw Interrupted(fmt::format("interrupted by {} with {} of {} trajectories complete",
+                                  signal_name(stop_signal), done, spec.samples));
   return summary;
 }
 

@@ -30,6 +30,7 @@
 #include <numeric>
 
 #include "karman/core/collective.hpp"
+#include "karman/core/interrupt.hpp"
 #include "karman/core/log.hpp"
 #include "karman/core/partition.hpp"
 #include "karman/core/progress.hpp"
@@ -396,6 +397,9 @@ class MppdeRun {
           m_ctx.comm, *member.parameters, [this](long step) { return loss(step); }, options);
       const nn::TrainingResult r = trainer.run(nullptr);
       std::swap(m_train_rollout, member.train_rollout);
+      if (r.stop_reason == "interrupted")
+        throw Interrupted(fmt::format("{} of ensemble member {} of {} (retrained on resume)",
+                                      r.message, m + 1, m_spec.conservation.ensemble));
       log().info("ensemble member {} of {}: final loss {:.4e}", m + 1, m_spec.conservation.ensemble,
                  r.final_loss);
       m_members.push_back(std::move(member));

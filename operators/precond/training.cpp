@@ -9,6 +9,7 @@
 #include <string>
 
 #include "karman/core/error.hpp"
+#include "karman/core/interrupt.hpp"
 #include "karman/core/random.hpp"
 #include "karman/core/timer.hpp"
 #include "karman/nn/trainer.hpp"
@@ -388,6 +389,9 @@ TrainingReport train_factor_gnn(FactorGnn& gnn, const std::vector<TrainingPairs>
     return static_cast<double>(iterations);
   };
   const nn::TrainingResult result = trainer.run();
+  // No checkpoint here: an interrupted precond run trains again from the start.
+  if (result.stop_reason == "interrupted")
+    throw Interrupted(result.message + " (kind precond keeps no checkpoint: it trains again)");
   if (!result.history.empty()) report.initial_loss = result.history.front().loss;
 
   Kokkos::deep_copy(parameters.values(), best);

@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -20,6 +21,7 @@
 #include <optional>
 #include <thread>
 
+#include "karman/core/interrupt.hpp"
 #include "karman/core/log.hpp"
 #include "karman/core/norms.hpp"
 #include "karman/core/stage_timer.hpp"
@@ -123,6 +125,29 @@ nlohmann::json timings_json(double wall_s) {
   return timings;
 }
 
+// A word as a POSIX shell reads it back: bare when it holds only safe characters, else quoted.
+std::string shell_word(const std::string& word) {
+  const bool safe = !word.empty() && std::all_of(word.begin(), word.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || std::strchr("@%+=:,./_-", c);
+  });
+  if (safe) return word;
+  std::string out = "'";
+  for (char c : word) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+// The command that continues an interrupted run: the same case, overrides, output, --quiet and
+// PETSc options, with --resume (behind the launcher of a multi-rank run).
+std::string resume_command(const RunOptions& options, const std::string& output, int size) {
+  std::string command = size > 1 ? fmt::format("mpiexec -n {} karman run ", size) : "karman run ";
+  command += shell_word(options.case_file);
+  for (const auto& o : options.overrides) command += " --set " + shell_word(o);
+  command += " --output " + shell_word(output) + " --resume";
+  if (options.quiet) command += " --quiet";
+  for (const auto& o : options.petsc_options) command += " " + shell_word(o);
+  return command;
+}
+
 }  // namespace
 
 int run_case(MPI_Comm comm, const RunOptions& options) {
@@ -153,7 +178,15 @@ int run_case(MPI_Comm comm, const RunOptions& options) {
       c.precision, &dir, &report};
   context.resume = options.resume;
   setup.reset();  // the method marks its own stages
-  const std::string status = c.method->run(context);
+  std::string status;
+  try {
+    status = c.method->run(context);
+  } catch (const Interrupted& e) {
+    // Every rank stopped at the same step with its checkpoint or partial file written.
+    status = "interrupted";
+    context.message =
+        fmt::format("{}; resume with: {}", e.what(), resume_command(options, output, size));
+  }
   report["status"] = status;
   if (!context.message.empty()) report["message"] = context.message;
   const double wall_s = wall.seconds();
@@ -165,6 +198,10 @@ int run_case(MPI_Comm comm, const RunOptions& options) {
              wall.seconds());
   close_log_file();
   dir.commit();
+  if (status == "interrupted") {
+    if (rank == 0) std::cerr << "karman: " << context.message << "\n";
+    return 1;
+  }
   if (status != "ok") {
     if (rank == 0)
       std::cerr << "karman: error: "

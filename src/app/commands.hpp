@@ -14,6 +14,7 @@ struct RunOptions {
   std::string output;  // empty: the case's `output`, else runs/<name>
   bool resume = false;
   bool quiet = false;
+  std::vector<std::string> petsc_options;  // as given ("-ksp_type", "cg", ...): for the resume line
 };
 
 int run_case(MPI_Comm comm, const RunOptions& options);

@@ -17,6 +17,7 @@
 
 #include "commands.hpp"
 #include "karman/core/error.hpp"
+#include "karman/core/interrupt.hpp"
 #include "karman/core/log.hpp"
 #include "karman/core/threads.hpp"
 #include "karman/nn/gemm.hpp"
@@ -64,6 +65,10 @@ int main(int argc, char** argv) {
   char** petsc_argv = petsc_args.data();
   if (PetscInitialize(&petsc_argc, &petsc_argv, nullptr, nullptr)) return 1;
   karman::petsc::install_error_handler();
+  // Training and dataset generation catch SIGTERM, SIGUSR1 and SIGINT while they run (PETSc's
+  // handlers elsewhere): a time limit's signal ends them with a checkpoint and status
+  // "interrupted" (core/interrupt.hpp).
+  karman::enable_interrupts();
   karman::precond::register_karman_pc();  // -pc_type karman: the learned CG preconditioner
   int rank = 0, size = 1;
   MPI_Comm_rank(PETSC_COMM_WORLD, &rank);
@@ -80,6 +85,7 @@ int main(int argc, char** argv) {
     return "karman: error: " + std::string(e.what()) + " (see karman --help)\n";
   });
   karman::app::RunOptions run;
+  run.petsc_options.assign(petsc_args.begin() + 1, petsc_args.end() - 1);  // argv[0], nullptr
   auto* run_cmd = cli.add_subcommand("run", "run a case and write its run folder");
   run_cmd->add_option("case", run.case_file, "case file (YAML)")->required();
   run_cmd->add_option("--set", run.overrides, "override a case key: a.b=value (repeatable)");
@@ -158,6 +164,14 @@ int main(int argc, char** argv) {
     std::cerr << "karman: error [rank " << rank << "]: " << e.what() << std::endl;
     if (size > 1) MPI_Abort(PETSC_COMM_WORLD, 1);
     status = 1;
+  }
+  if (karman::interrupt_signal() != 0) {
+    // A run that stopped on a signal has saved everything: a repeated signal, or mpiexec's
+    // SIGTERM to the ranks once one has exited with status 1, must not kill it while it
+    // finalises. PETSc's handler is popped first, or PetscFinalize would restore the default
+    // action of SIGTERM.
+    PetscPopSignalHandler();
+    karman::ignore_interrupts();
   }
   Kokkos::finalize();
   PetscFinalize();

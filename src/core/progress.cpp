@@ -2,9 +2,6 @@
 
 #include <fmt/format.h>
 #include <mpi.h>
-#include <unistd.h>
-
-#include <cstdio>
 
 #include "karman/core/log.hpp"
 
@@ -16,12 +13,13 @@ bool g_quiet = false;
 void set_progress_quiet(bool quiet) { g_quiet = quiet; }
 bool progress_quiet() { return g_quiet; }
 
-Progress::Progress(std::string label, long total, long every, bool quiet)
+Progress::Progress(std::string label, long total, long every, bool quiet, std::string unit)
     : m_label(std::move(label)),
+      m_unit(std::move(unit)),
       m_total(total),
       m_every(every > 0 ? every : 1),
       m_quiet(quiet || g_quiet),
-      m_terminal(isatty(fileno(stdout)) != 0) {
+      m_terminal(console_is_terminal()) {
   int rank = 0, initialized = 0;
   MPI_Initialized(&initialized);
   if (initialized) MPI_Comm_rank(MPI_COMM_WORLD, &rank);
@@ -29,26 +27,28 @@ Progress::Progress(std::string label, long total, long every, bool quiet)
 }
 
 Progress::~Progress() {
-  if (m_open) std::fputc('\n', stdout);
+  if (m_open) end_status_line();
 }
 
 std::string Progress::line(long done, const std::string& figures) const {
+  const long counted = m_first < 0 ? 0 : done - m_first;
   const double elapsed = m_timer.seconds();
-  const long counted = done - std::max(m_first, 0L);
-  const double rate = elapsed > 0 && counted > 0 ? counted / elapsed : 0.0;
-  std::string eta = rate > 0 ? fmt::format("ETA {:.0f} s", (m_total - done) / rate) : "ETA ?";
-  return fmt::format("{} {}/{}  {}  {:.1f} steps/s  {}", m_label, done, m_total, figures, rate,
-                     eta);
+  if (counted <= 0 || elapsed <= 0)
+    return fmt::format("{} {}/{}  {}  ? {}/s  ETA ?", m_label, done, m_total, figures, m_unit);
+  const double rate = counted / elapsed;
+  return fmt::format("{} {}/{}  {}  {:.3g} {}/s  ETA {:.0f} s", m_label, done, m_total, figures,
+                     rate, m_unit, (m_total - done) / rate);
 }
 
 void Progress::update(long done, const std::string& figures) {
-  if (m_first < 0) m_first = done - 1, m_timer.reset();
+  // The rate counts from the end of the first reported item: the time before it includes the
+  // setup, and what came before it in a resumed run was not timed at all.
+  if (m_first < 0) m_first = done, m_timer.reset();
   if (m_terminal && !m_quiet) {
-    // Redraw at most ~10 times a second; the log file still gets every m_every-th step.
+    // Redraw at most ~10 times a second; the log file still gets every m_every-th item.
     const double now = m_timer.seconds();
     if (now - m_last_draw >= 0.1 || done == m_total) {
-      std::fprintf(stdout, "\r\033[K%s", line(done, figures).c_str());
-      std::fflush(stdout);
+      draw_status_line(line(done, figures));
       m_open = true;
       m_last_draw = now;
     }
@@ -65,10 +65,10 @@ void Progress::update(long done, const std::string& figures) {
 
 void Progress::finish(const std::string& figures) {
   if (m_open) {
-    std::fputc('\n', stdout);
+    end_status_line();
     m_open = false;
   }
-  log().info("{} done: {}, {:.2f} s", m_label, figures, m_timer.seconds());
+  log().info("{} done: {}, {:.2f} s", m_label, figures, m_wall.seconds());
 }
 
 }  // namespace karman

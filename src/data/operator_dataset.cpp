@@ -15,6 +15,7 @@
 #include "karman/core/collective.hpp"
 #include "karman/core/error.hpp"
 #include "karman/core/extents.hpp"
+#include "karman/core/interrupt.hpp"
 #include "karman/core/log.hpp"
 #include "karman/core/partition.hpp"
 #include "karman/core/progress.hpp"
@@ -720,8 +721,10 @@ GenerateSummary generate_dataset(MPI_Comm comm, const DatasetSpec& spec, const s
   summary.kept = static_cast<long>(std::count(flags.begin(), flags.end(), 1));
   long rounds = static_cast<long>(missing.size()), my_missing = rounds;
   MPI_Allreduce(&my_missing, &rounds, 1, MPI_LONG, MPI_MAX, comm);
-  const bool interrupted = options.stop_after >= 0 && options.stop_after < rounds;
+  bool interrupted = options.stop_after >= 0 && options.stop_after < rounds;
   if (interrupted) rounds = options.stop_after;
+  const InterruptScope listening;  // SIGTERM, SIGUSR1, SIGINT: stop after the round in progress
+  int stop_signal = 0;             // the signal any rank received
   if (resume)
     log().info("dataset {}: resuming, {} of {} samples already complete", partial, summary.kept,
                spec.samples);
@@ -729,7 +732,7 @@ GenerateSummary generate_dataset(MPI_Comm comm, const DatasetSpec& spec, const s
   // Round r: every rank solves its r-th missing sample, then one collective write of all of them
   // and their flags, flushed so that an interruption loses at most the round in progress.
   Progress progress(fmt::format("dataset {}", to_string(spec.problem)), spec.samples,
-                    std::max<long>(1, spec.samples / 20), options.quiet);
+                    std::max<long>(1, spec.samples / 20), options.quiet, "samples");
   double local[3] = {0.0, 0.0, 0.0};  // solved, solve seconds, iterations
   long done = summary.kept;
   for (long r = 0; r < rounds; ++r) {
@@ -758,6 +761,10 @@ GenerateSummary generate_dataset(MPI_Comm comm, const DatasetSpec& spec, const s
     MPI_Allreduce(&solved_now, &total_now, 1, MPI_LONG, MPI_SUM, comm);
     done += total_now;
     progress.update(done, fmt::format("{:.3f} s/sample", local[0] > 0 ? local[1] / local[0] : 0.0));
+    if (r + 1 < rounds && (stop_signal = interrupt_requested(comm)) != 0) {
+      interrupted = true;
+      break;
+    }
   }
   double totals[3];
   MPI_Allreduce(local, totals, 3, MPI_DOUBLE, MPI_SUM, comm);
@@ -782,6 +789,9 @@ GenerateSummary generate_dataset(MPI_Comm comm, const DatasetSpec& spec, const s
   summary.wall_s = wall.seconds();
   progress.finish(fmt::format("{} solved, {} kept, {:.3f} s/sample", summary.solved, summary.kept,
                               summary.solved ? summary.solve_s / summary.solved : 0.0));
+  if (stop_signal != 0)
+    throw Interrupted(fmt::format("interrupted by {} with {} of {} samples complete",
+                                  signal_name(stop_signal), done, spec.samples));
   return summary;
 }
 

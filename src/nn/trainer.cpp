@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "karman/core/error.hpp"
+#include "karman/core/interrupt.hpp"
 #include "karman/core/log.hpp"
 #include "karman/core/progress.hpp"
 #include "karman/core/stage_timer.hpp"
@@ -29,6 +30,10 @@ Trainer<T>::Trainer(MPI_Comm comm, Parameters<T>& parameters, ChunkedLoss loss,
       m_options(std::move(options)) {}
 
 namespace {
+
+// Thrown out of an L-BFGS or natural-gradient iteration when the run is interrupted: those stages
+// keep no resumable state mid-way, so the stage is abandoned and resumes from its start.
+struct StageInterrupted {};
 
 std::string figures(double loss, const std::vector<LossTerm>& terms, double lr) {
   std::string out = fmt::format("loss {:.4e}", loss);
@@ -111,6 +116,18 @@ std::string Trainer<T>::last_good() const {
 }
 
 template <class T>
+bool Trainer<T>::interrupted() {
+  if (m_signal == 0) m_signal = interrupt_requested(m_comm);
+  return m_signal != 0;
+}
+
+template <class T>
+void Trainer<T>::stop_interrupted(TrainingResult& result, const std::string& where) {
+  result.stop_reason = "interrupted";
+  result.message = fmt::format("interrupted by {} {}", signal_name(m_signal), where);
+}
+
+template <class T>
 bool Trainer<T>::run_first_order(int stage, long first_step, Optimizer<T>& optimizer,
                                  TrainingResult& result, long& step) {
   const StageOptions& s = m_options.stages[stage];
@@ -158,6 +175,12 @@ bool Trainer<T>::run_first_order(int stage, long first_step, Optimizer<T>& optim
       result.stop_reason = "stopped";
       return false;
     }
+    // A stage's last step goes on to the stage-end checkpoint; run() stops after it.
+    if (!last && interrupted()) {
+      checkpoint(step, stage, k + 1, &optimizer, result);
+      stop_interrupted(result, fmt::format("at step {}", step));
+      return false;
+    }
   }
   progress.finish(figures(result.final_loss, result.final_terms, 0.0));
   checkpoint(step, stage + 1, 0, nullptr, result);
@@ -166,12 +189,19 @@ bool Trainer<T>::run_first_order(int stage, long first_step, Optimizer<T>& optim
 }
 
 template <class T>
+std::string Trainer<T>::abandoned_stage(int stage) const {
+  return fmt::format(
+      "during {} stage {}, which starts again on resume (the checkpoint holds step {})",
+      m_options.stages[stage].optimizer, stage + 1, m_last_checkpoint_step);
+}
+
+template <class T>
 bool Trainer<T>::run_lbfgs(int stage, TrainingResult& result, long& step) {
   const StageOptions& s = m_options.stages[stage];
   LbfgsOptions options = s.lbfgs;
   options.max_iterations = s.steps;
   Progress progress(fmt::format("lbfgs stage {}", stage + 1), s.steps, m_options.log_every,
-                    m_options.quiet);
+                    m_options.quiet, "iterations");
   Timer wall;
   const double wall_start = result.wall_s;
   std::vector<LossTerm> last_terms;
@@ -193,8 +223,15 @@ bool Trainer<T>::run_lbfgs(int stage, TrainingResult& result, long& step) {
       log().info("step {}: validation {:.4e}", step, result.history.back().validation);
     }
     progress.update(k, figures(loss, last_terms, 0.0));
+    if (interrupted()) throw StageInterrupted{};
   };
-  LbfgsResult r = lbfgs_minimize(m_parameters, evaluate_total, options, on_iteration);
+  LbfgsResult r;
+  try {
+    r = lbfgs_minimize(m_parameters, evaluate_total, options, on_iteration);
+  } catch (const StageInterrupted&) {
+    stop_interrupted(result, abandoned_stage(stage));
+    return false;
+  }
   // The terms of the returned (best) point: one more evaluation, not counted as a step.
   Evaluation final = evaluate(step);
   result.final_loss = final.loss;
@@ -221,7 +258,7 @@ bool Trainer<T>::run_gauss_newton(int stage, TrainingResult& result, long& step)
   GaussNewtonOptions options = s.gauss_newton;
   options.max_iterations = s.steps;
   Progress progress(fmt::format("natural_gradient stage {}", stage + 1), s.steps,
-                    m_options.log_every, m_options.quiet);
+                    m_options.log_every, m_options.quiet, "iterations");
   Timer wall;
   const double wall_start = result.wall_s;
   auto on_iteration = [&](long k, double loss, const std::vector<LossTerm>& terms, double eta) {
@@ -237,9 +274,15 @@ bool Trainer<T>::run_gauss_newton(int stage, TrainingResult& result, long& step)
       log().info("step {}: validation {:.4e}", step, result.history.back().validation);
     }
     progress.update(k, figures(loss, terms, 0.0) + fmt::format("  step {:.2e}", eta));
+    if (interrupted()) throw StageInterrupted{};
   };
-  GaussNewtonResult r =
-      gauss_newton_minimize(m_comm, m_parameters, least_squares, options, on_iteration);
+  GaussNewtonResult r;
+  try {
+    r = gauss_newton_minimize(m_comm, m_parameters, least_squares, options, on_iteration);
+  } catch (const StageInterrupted&) {
+    stop_interrupted(result, abandoned_stage(stage));
+    return false;
+  }
   log().info("natural_gradient stage {}: {} iterations, {} evaluations, stopped by {}", stage + 1,
              r.iterations, r.evaluations, r.stop_reason);
   m_stage_stop = r.stop_reason;
@@ -261,6 +304,7 @@ bool Trainer<T>::run_gauss_newton(int stage, TrainingResult& result, long& step)
 template <class T>
 TrainingResult Trainer<T>::run(const Checkpoint* resume) {
   const ScopedStage timed_stage(Stage::training);
+  const InterruptScope listening;  // SIGTERM, SIGUSR1, SIGINT stop the run after a step
   TrainingResult result;
   long step = 0;
   int first_stage = 0;
@@ -303,6 +347,11 @@ TrainingResult Trainer<T>::run(const Checkpoint* resume) {
     result.stages.push_back(
         {s.optimizer, step - first, m_stage_stop.empty() ? result.stop_reason : m_stage_stop});
     if (!go_on) break;
+    // A signal during a stage's last step: stop after the stage-end checkpoint.
+    if (stage + 1 < static_cast<int>(m_options.stages.size()) && interrupted()) {
+      stop_interrupted(result, fmt::format("at step {}, the end of stage {}", step, stage + 1));
+      break;
+    }
   }
   if (result.stop_reason.empty()) result.stop_reason = "completed";
   result.steps = step;

@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "karman/core/error.hpp"
+#include "karman/core/interrupt.hpp"
 #include "karman/core/log.hpp"
 
 namespace karman::run {
@@ -78,6 +79,17 @@ void write_history(RunContext& ctx, const nn::TrainingResult& result,
   }
 }
 
+void throw_if_interrupted(RunContext& ctx, const nn::TrainingResult& result) {
+  if (result.stop_reason != "interrupted") return;
+  // The method's evaluation is skipped (the time limit is near): report what training did.
+  (*ctx.report)["metrics"] = {{"final_loss", result.final_loss},
+                              {"steps", result.steps},
+                              {"train_wall_s", result.wall_s},
+                              {"stop_reason", result.stop_reason},
+                              {"stages", stages_json(result)}};
+  throw Interrupted(result.message);
+}
+
 namespace {
 
 template <class T, class Loss>
@@ -100,7 +112,9 @@ nn::TrainingResult train_in_run_folder(RunContext& ctx, nn::Parameters<T>& param
     resume = nn::load_checkpoint(ctx.comm, checkpoint);
     nn::restore_parameters(*resume, parameters, checkpoint);
   }
-  return trainer.run(resume ? &*resume : nullptr);
+  nn::TrainingResult result = trainer.run(resume ? &*resume : nullptr);
+  throw_if_interrupted(ctx, result);
+  return result;
 }
 
 }  // namespace

@@ -1,14 +1,17 @@
 // The trainer: data-parallel training gives the same losses as one rank (float64, to round-off),
 // a run stopped half-way and resumed from its checkpoint ends with bitwise the same weights as
-// an uninterrupted run, and a diverging run stops with its last good checkpoint intact.
-// Runs at 1 and 2 ranks.
+// an uninterrupted run, a signal received by one rank stops every rank at the same step with a
+// checkpoint that resumes bitwise (mid-Adam and mid-L-BFGS), and a diverging run stops with its
+// last good checkpoint intact. Runs at 1 and 2 ranks.
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <cmath>
 #include <cstring>
 #include <filesystem>
 
 #include "karman/core/error.hpp"
+#include "karman/core/interrupt.hpp"
 #include "karman/core/random.hpp"
 #include "karman/nn/checkpoint.hpp"
 #include "karman/nn/network.hpp"
@@ -139,6 +142,67 @@ TEST(Trainer, ResumeIsBitwiseIdentical) {
   ASSERT_EQ(a.size(), b.size());
   EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(double)), 0) << "weights differ";
   EXPECT_EQ(resumed.final_loss, uninterrupted.final_loss);
+}
+
+// The last rank sends itself SIGUSR1 while computing the loss of step `signal_step` (0-based);
+// only it has the signal, so the others learn of it through the trainer's collective check.
+// The run must stop on every rank after the same step, with a checkpoint from which a fresh
+// process resumes to bitwise the uninterrupted weights. Returns the interrupted run's result.
+TrainingResult expect_signal_resumes(const std::string& name, long signal_step, long expected_steps,
+                                     long expected_checkpoint_step) {
+  enable_interrupts();  // Trainer::run catches the signal while it runs
+  clear_interrupt();
+  int rank, size;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  TrainerOptions options;
+  options.stages = adam_then_lbfgs(40, 15);
+  options.quiet = true;
+  options.checkpoint_every = 10;  // the signal's step is not one of these
+
+  Problem full(MPI_COMM_WORLD);
+  options.checkpoint_path = scratch(name + "_full");
+  Trainer<double>(MPI_COMM_WORLD, full.net.parameters(), full.loss(), options).run();
+
+  Problem first(MPI_COMM_WORLD);
+  options.checkpoint_path = scratch(name);
+  LossFunction loss = [&, inner = first.loss()](long step) {
+    if (step == signal_step && rank == size - 1) raise(SIGUSR1);
+    return inner(step);
+  };
+  const TrainingResult stopped =
+      Trainer<double>(MPI_COMM_WORLD, first.net.parameters(), loss, options).run();
+  clear_interrupt();
+  EXPECT_EQ(stopped.stop_reason, "interrupted");
+  EXPECT_EQ(stopped.steps, expected_steps);
+  EXPECT_NE(stopped.message.find("interrupted by SIGUSR1"), std::string::npos) << stopped.message;
+  long steps[2] = {stopped.steps, -stopped.steps}, extremes[2];
+  MPI_Allreduce(steps, extremes, 2, MPI_LONG, MPI_MAX, MPI_COMM_WORLD);
+  EXPECT_EQ(extremes[0], -extremes[1]) << "the ranks stopped at different steps";
+
+  Problem second(MPI_COMM_WORLD, /*seed=*/99);
+  const Checkpoint c = load_checkpoint(MPI_COMM_WORLD, options.checkpoint_path);
+  EXPECT_EQ(c.scalar("step"), expected_checkpoint_step);
+  restore_parameters(c, second.net.parameters(), options.checkpoint_path);
+  const TrainingResult resumed =
+      Trainer<double>(MPI_COMM_WORLD, second.net.parameters(), second.loss(), options).run(&c);
+  EXPECT_EQ(resumed.stop_reason, "completed");
+  const auto a = weights(full.net.parameters()), b = weights(second.net.parameters());
+  EXPECT_TRUE(a == b) << "weights differ";
+  return stopped;
+}
+
+TEST(Trainer, SignalMidAdamCheckpointsThatStepOnEveryRankAndResumesBitwise) {
+  // Signalled during step 24 (0-based 23): every rank stops after it and checkpoints step 24.
+  const TrainingResult r = expect_signal_resumes("trainer_sigusr1_adam", 23, 24, 24);
+  EXPECT_NE(r.message.find("at step 24"), std::string::npos) << r.message;
+}
+
+TEST(Trainer, SignalDuringLbfgsResumesTheStageFromItsStart) {
+  // L-BFGS keeps no resumable state mid-stage: stopped after its first iteration (step 41), the
+  // checkpoint is the Adam stage's end (step 40) and the stage runs again on resume.
+  const TrainingResult r = expect_signal_resumes("trainer_sigusr1_lbfgs", 40, 41, 40);
+  EXPECT_NE(r.message.find("lbfgs stage 2"), std::string::npos) << r.message;
 }
 
 TEST(Trainer, NonFiniteLossStopsWithTheLastGoodCheckpoint) {

@@ -1,6 +1,9 @@
 #pragma once
-// Progress of long work (training, time stepping): on a terminal one line redrawn in place
-// (step, figures, rate, ETA); otherwise, or with --quiet, plain log lines every `every` steps.
+// Progress of long work (training, dataset generation): on a terminal one line redrawn in place
+// (count, figures, rate, ETA) that log lines never overwrite (core/log.hpp); otherwise, or with
+// --quiet, plain log lines every `every` items. The rate names what is counted ("12.5 steps/s",
+// "0.8 samples/s") and is "?" until a second item has finished: the first one is timed from its
+// own end, which would give an absurd rate.
 
 #include <string>
 
@@ -10,18 +13,23 @@ namespace karman {
 
 class Progress {
  public:
-  Progress(std::string label, long total, long every, bool quiet);
+  // `unit`: what one item is, plural ("steps", "iterations", "samples").
+  Progress(std::string label, long total, long every, bool quiet, std::string unit = "steps");
   ~Progress();
-  // Report that `done` of `total` steps are finished; `figures` is e.g. "loss 1.2e-3 lr 1e-3".
+  // Report that `done` of `total` items are finished; `figures` is e.g. "loss 1.2e-3 lr 1e-3".
   void update(long done, const std::string& figures);
   void finish(const std::string& figures);  // final line (always logged)
 
- private:
+  // The line shown and logged: "LABEL DONE/TOTAL  FIGURES  RATE UNIT/s  ETA S s" (RATE and the
+  // ETA "?" before a rate is known).
   std::string line(long done, const std::string& figures) const;
-  std::string m_label;
-  long m_total, m_every, m_first = -1;
+
+ private:
+  std::string m_label, m_unit;
+  long m_total, m_every, m_first = -1;  // m_first: `done` at the first update (the rate's origin)
   bool m_quiet, m_terminal, m_open = false;
-  Timer m_timer;
+  Timer m_timer;  // from the first update
+  Timer m_wall;   // from construction: the whole stage, for finish()
   double m_last_draw = -1.0;
 };
 

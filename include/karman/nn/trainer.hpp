@@ -4,6 +4,9 @@
 // and gradients, sums both over the ranks with one MPI_Allreduce (data parallelism), stops on a
 // non-finite loss, clips, steps the optimizer, records the history, reports progress and writes
 // checkpoints. A run resumed from a checkpoint continues the first-order stages bitwise.
+// On SIGTERM, SIGUSR1 or SIGINT (core/interrupt.hpp) every rank stops after the same step: a
+// first-order stage checkpoints there (resumed bitwise, mid-stage), an L-BFGS or natural-gradient
+// stage is abandoned (resumed from its start); stop_reason is then "interrupted".
 // Given a ChunkedLoss instead, it sums the loss in fixed chunks along a fixed tree
 // (chunked_loss.hpp): the same bits on any number of ranks, at some cost per step.
 
@@ -59,7 +62,7 @@ struct TrainingRecord {
 
 // What one stage did: its steps (L-BFGS, natural gradient: iterations) and why it ended —
 // "max_steps" (all configured steps), an L-BFGS or Gauss–Newton stop reason ("tolerance_change",
-// "no_decrease", ...), or the run's "target_loss" / "non_finite" / "stopped".
+// "no_decrease", ...), or the run's "target_loss" / "non_finite" / "stopped" / "interrupted".
 struct StageReport {
   std::string optimizer;
   long steps = 0;
@@ -70,8 +73,8 @@ struct TrainingResult {
   long steps = 0;  // global steps done, including those before a resume
   double final_loss = 0.0;
   std::vector<LossTerm> final_terms;
-  std::string stop_reason;  // completed | target_loss | non_finite | stopped
-  std::string message;      // for non_finite: what happened and the last good checkpoint
+  std::string stop_reason;  // completed | target_loss | non_finite | stopped | interrupted
+  std::string message;      // non_finite, interrupted: what happened and where
   double wall_s = 0.0;
   std::vector<TrainingRecord> history;
   std::vector<StageReport> stages;  // the stages this run (or resumed run) went through
@@ -107,6 +110,11 @@ class Trainer {
   bool run_lbfgs(int stage, TrainingResult& result, long& step);
   bool run_gauss_newton(int stage, TrainingResult& result, long& step);
   std::string last_good() const;  // "; last good checkpoint: PATH (step N)" or ""
+  // Whether any rank received SIGTERM, SIGUSR1 or SIGINT (collective; once seen, stays true).
+  bool interrupted();
+  void stop_interrupted(TrainingResult& result, const std::string& where);
+  std::string abandoned_stage(
+      int stage) const;  // where an L-BFGS or natural-gradient stage stopped
 
   MPI_Comm m_comm;
   Parameters<T>& m_parameters;
@@ -116,6 +124,7 @@ class Trainer {
   std::vector<double> m_reduce;  // host buffer [size + terms] for the one allreduce per step
   long m_last_checkpoint_step = -1;
   std::string m_stage_stop;  // why the last stage ended (set by the run_* functions)
+  int m_signal = 0;          // the signal that interrupts the run (interrupt.hpp), or 0
 };
 
 }  // namespace karman::nn

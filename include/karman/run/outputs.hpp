@@ -26,7 +26,13 @@ nlohmann::json stages_json(const nn::TrainingResult& result);
 void write_history(RunContext& ctx, const nn::TrainingResult& result,
                    const std::string& validation_name);
 
-// Train with checkpoints in the run folder; with --resume, start from its checkpoint.
+// A training stopped by a signal (stop_reason "interrupted", its checkpoint written): report.json's
+// metrics say how far it got, then karman::Interrupted goes up to `karman run`. For a method's
+// own Trainer whose result is its run's (train() calls it).
+void throw_if_interrupted(RunContext& ctx, const nn::TrainingResult& result);
+
+// Train with checkpoints in the run folder; with --resume, start from its checkpoint. Throws
+// karman::Interrupted (after the checkpoint) when a signal stopped the training.
 // `least_squares`: the loss as residuals, for natural_gradient stages. `save_extra`: method state
 // stored in every checkpoint beside the case and precision (normalisers, ...).
 using SaveExtra = std::function<void(nn::Checkpoint&)>;
