@@ -16,6 +16,7 @@
 #include "support/checkpoints.hpp"
 #include "support/cli.hpp"
 #include "support/history.hpp"
+#include "support/small_fno.hpp"
 
 using namespace karman;
 using namespace karman::test;
@@ -24,40 +25,6 @@ namespace {
 
 nlohmann::json report_of(const fs::path& run) {
   return nlohmann::json::parse(read_text(run / "report.json"));
-}
-
-// cases/fno/darcy2d.yaml made small: 48 samples on 65² subsampled to 33², a narrow FNO.
-std::vector<std::string> small_darcy(const std::string& output, long epochs,
-                                     std::vector<std::string> extra = {}) {
-  std::vector<std::string> args = {
-      "run",
-      (source_dir() / "cases" / "fno" / "darcy2d.yaml").string(),
-      "--output",
-      output,
-      "--quiet",
-      "--set",
-      "data.samples=48",
-      "--set",
-      "data.train=40",
-      "--set",
-      "data.test=8",
-      "--set",
-      "data.resolution=65",
-      "--set",
-      "data.stride=2",
-      "--set",
-      "model={modes: 8, width: 12, layers: 2, projection: 32, padding: 4}",
-      "--set",
-      "training.batch_size=8",
-      "--set",
-      "training.validate_every=1",
-      "--set",
-      "training.stages=[{optimizer: adam, epochs: " + std::to_string(epochs) +
-          ", lr: 3.0e-3, schedule: step, every: 10, gamma: 0.5}]",
-      "--set",
-      "evaluation={baseline_samples: 4, fields: 2}"};
-  args.insert(args.end(), extra.begin(), extra.end());
-  return args;
 }
 
 TEST(CliFno, DarcyLearnsAndIsComparedWithPetscOnTheSameInstances) {

@@ -15,6 +15,7 @@
 #include "support/checkpoints.hpp"
 #include "support/cli.hpp"
 #include "support/signal.hpp"
+#include "support/small_fno.hpp"
 
 using namespace karman;
 using namespace karman::test;
@@ -52,37 +53,11 @@ std::vector<std::string> small_pinn(const std::string& output) {
           "cg"};
 }
 
-// cases/fno/darcy2d.yaml made small (as test_cli_fno): 40 training samples at 33², 12 epochs
-// of 5 batches, every step logged.
+// The small Darcy FNO of test_cli_fno for 12 epochs of 5 batches, every step logged.
 std::vector<std::string> small_fno(const std::string& output) {
-  return {"run",
-          (source_dir() / "cases" / "fno" / "darcy2d.yaml").string(),
-          "--output",
-          output,
-          "--set",
-          "data.samples=48",
-          "--set",
-          "data.train=40",
-          "--set",
-          "data.test=8",
-          "--set",
-          "data.resolution=65",
-          "--set",
-          "data.stride=2",
-          "--set",
-          "model={modes: 8, width: 12, layers: 2, projection: 32, padding: 4}",
-          "--set",
-          "training.batch_size=8",
-          "--set",
-          "training.log_every=1",
-          "--set",
-          "training.validate_every=1",
-          "--set",
-          "training.stages=[{optimizer: adam, epochs: 12, lr: 3.0e-3, schedule: step, every: 10, "
-          "gamma: 0.5}]",
-          "--set",
-          "evaluation={baseline_samples: 2, fields: 1}",
-          "--quiet"};
+  return small_darcy(output, 12,
+                     {"--set", "training.log_every=1", "--set",
+                      "evaluation={baseline_samples: 2, fields: 1}"});
 }
 
 // Runs the command an interrupted run printed ("[mpiexec -n N] karman run ... --resume") as a
