@@ -108,8 +108,8 @@ TEST(CliFno, Float64TrainingHasTheSameHistoryOnTwoRanks) {
 // summed gradient, so two ranks train exactly as one does (x + 0 is x).
 TEST(CliFno, ABatchSmallerThanTheRankCountTrainsAsOnOneRank) {
   const fs::path dir = test_folder();
-  const std::vector<std::string> one_sample = {"--set", "precision=float64", "--set",
-                                               "training.batch_size=1", "--set", "data.train=6"};
+  const std::vector<std::string> one_sample = {
+      "--set", "precision=float64", "--set", "training.batch_size=1", "--set", "data.train=6"};
   const CliResult one = run_karman(dir, small_darcy("one", 1, one_sample));
   ASSERT_EQ(one.status, 0) << one;
   const CliResult two = run_karman(dir, small_darcy("two", 1, one_sample), /*ranks=*/2);

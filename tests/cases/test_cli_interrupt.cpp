@@ -55,9 +55,9 @@ std::vector<std::string> small_pinn(const std::string& output) {
 
 // The small Darcy FNO of test_cli_fno for 12 epochs of 5 batches, every step logged.
 std::vector<std::string> small_fno(const std::string& output) {
-  return small_darcy(output, 12,
-                     {"--set", "training.log_every=1", "--set",
-                      "evaluation={baseline_samples: 2, fields: 1}"});
+  return small_darcy(
+      output, 12,
+      {"--set", "training.log_every=1", "--set", "evaluation={baseline_samples: 2, fields: 1}"});
 }
 
 // Runs the command an interrupted run printed ("[mpiexec -n N] karman run ... --resume") as a

@@ -51,8 +51,8 @@ enum class SignalTarget {
 };
 
 // Runs `karman ARGS...` in `dir` (on `ranks` ranks under mpiexec when ranks > 0); once `ready()`
-// holds, sends `signal` to `target` twice and waits for the run to end. A run that ends before it is
-// ready is a test failure (its result is returned as it is).
+// holds, sends `signal` to `target` twice and waits for the run to end. A run that ends before it
+// is ready is a test failure (its result is returned as it is).
 inline CliResult signal_when(const fs::path& dir, const std::vector<std::string>& args, int ranks,
                              int signal, SignalTarget target, const std::function<bool()>& ready) {
   static int counter = 0;
