@@ -62,7 +62,8 @@ def new_figure(rows=1, columns=1):
 
 
 def save(fig, path):
-    # Not bbox_inches="tight": the pixel size stays FIGURE_WIDTH x rows * PANEL_HEIGHT.
+    # tight_layout, not bbox_inches="tight": the size stays FIGURE_WIDTH x rows x PANEL_HEIGHT.
+    fig.tight_layout()
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
 
@@ -252,7 +253,6 @@ def draw_fields(run, reader, out, tag="", others_too=True):
         else:
             fig.colorbar(image, ax=axes[0, 2])
         axes[0, 2].set_title(f"{error} (max |e| {bound:.3g})")
-        fig.tight_layout()
         filename = f"fields_{tag}{prediction}.png"
         save(fig, out / filename)
         figures.append((f"{tag}{prediction} | {reference} | {error}", filename))
@@ -273,7 +273,6 @@ def draw_fields(run, reader, out, tag="", others_too=True):
                 fig.colorbar(image, ax=ax)
         for i in range(len(others), rows * columns):
             axes[i // columns, i % columns].axis("off")
-        fig.tight_layout()
         save(fig, out / "fields_other.png")
         figures.append(("other fields", "fields_other.png"))
     return figures
@@ -315,7 +314,6 @@ def draw_snapshots(run, reader, out):
                 ax.set_title(f"{solution}, t = {series[i][0]:.3g}")
                 if image is not None:
                     fig.colorbar(image, ax=ax)
-        fig.tight_layout()
         save(fig, out / "snapshots.png")
         figures.append((f"{solution} along time", "snapshots.png"))
     errors = sorted({n for _, g in series for n in g if "error" in n})
@@ -338,7 +336,6 @@ def draw_snapshots(run, reader, out):
         ax.set_xlabel("t")
         ax.legend(fontsize=8)
         ax.set_title("error along time")
-        fig.tight_layout()
         save(fig, out / "error_in_time.png")
         figures.append(("error along time", "error_in_time.png"))
     return figures
@@ -346,8 +343,7 @@ def draw_snapshots(run, reader, out):
 
 def convergence_histories(run):
     """{label: residual norms per iteration}: the report's residual_history of the PETSc baseline
-    (baseline), of the learned preconditioner (metrics) and of the other PCs (baselines), and the
-    datasets of a /convergence group of fields.h5, if any."""
+    (baseline), of the learned preconditioner (metrics) and of the other PCs (baselines)."""
     r = run.report
     histories = {}
 
@@ -366,13 +362,6 @@ def convergence_histories(run):
         histories["CG from the FNO's prediction"] = np.asarray(warm, dtype=float)
     for name, section in (r.get("baselines") or {}).items():
         take(name, section)
-    f = run.h5("fields.h5")
-    if f is not None:
-        with f:
-            if "convergence" in f:
-                for name, d in f["convergence"].items():
-                    if isinstance(d, h5py.Dataset) and d.size > 0:
-                        histories[name] = np.asarray(d[()], dtype=float).ravel()
     return histories
 
 
@@ -388,7 +377,6 @@ def draw_convergence(run, out):
     ax.set_ylabel("residual norm")
     ax.legend(fontsize=8)
     ax.set_title("KSP residual history")
-    fig.tight_layout()
     save(fig, out / "convergence.png")
     return [("solver convergence", "convergence.png")]
 
@@ -434,7 +422,6 @@ def draw_training(runs, out, filename="training.png"):
             ax.text(0.5, 0.5, "not recorded", ha="center", transform=ax.transAxes)
         ax.set_xlabel("step")
         ax.set_title(title)
-    fig.tight_layout()
     save(fig, out / filename)
     return [("training history", filename)]
 
@@ -464,7 +451,6 @@ def draw_fno(run, out):
         ax.bar(labels, [v for _, v, _ in resolutions], color=["tab:blue", "tab:orange"][:len(labels)])
         ax.set_ylabel("mean relative L2 error")
         ax.set_title("zero-shot super-resolution" if len(resolutions) > 1 else "test error")
-        fig.tight_layout()
         save(fig, out / "fno_errors.png")
         figures.append(("FNO test errors and super-resolution", "fno_errors.png"))
     return figures
@@ -502,7 +488,6 @@ def draw_precond(run, out):
         ax.set_title(title)
         ax.legend(fontsize=7)
     axes[0, 1].set_yscale("log")
-    fig.tight_layout()
     save(fig, out / "precond.png")
     return [("iterations and times per matrix and preconditioner", "precond.png")]
 
@@ -525,7 +510,6 @@ def draw_mppde(run, out):
     ax.set_yscale("log")
     ax.set_ylabel("accumulated error")
     ax.set_title("test trajectories: accumulated error")
-    fig.tight_layout()
     save(fig, out / "accumulated_error.png")
     return [("accumulated error", "accumulated_error.png")]
 
@@ -555,7 +539,6 @@ def draw_dataset(run, out):
                 ax.set_title(f"sample {s}: {label}")
                 if image is not None:
                     fig.colorbar(image, ax=ax)
-        fig.tight_layout()
         save(fig, out / "dataset.png")
     return [("dataset samples", "dataset.png")]
 
@@ -689,7 +672,6 @@ def post_comparison(runs, out):
         axes[0, 0].set_xlabel("iteration")
         axes[0, 0].legend(fontsize=7)
         axes[0, 0].set_title("KSP residual histories")
-        fig.tight_layout()
         save(fig, out / "convergence.png")
         figures.append(("solver convergence", "convergence.png"))
     write_html(out, "comparison of " + ", ".join(r.name for r in runs), runs, figures)
