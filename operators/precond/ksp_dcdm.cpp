@@ -22,8 +22,8 @@
 namespace karman::precond {
 namespace {
 
-// Work vectors, in ksp->work order.
-enum Work { kResidual, kNormalised, kDirection, kAp, kOldDirection, kOldAp, kPrevious, kPrevAp };
+// Work vectors, in ksp->work order (the direction slots trade places every iteration).
+enum Work { kResidual, kNormalised, kDirection, kAq, kLast, kLastAp, kBeforeLast, kBeforeLastAp };
 constexpr PetscInt kWorkCount = 8;
 
 // A (the operator, not the PC's matrix) must be symmetric for A-orthogonality to mean anything.
@@ -86,10 +86,10 @@ PetscErrorCode solve(KSP ksp) {
   PetscCall(MatGetNullSpace(a, &null_space));
   Vec x = ksp->vec_sol, b = ksp->vec_rhs;
   Vec r = ksp->work[kResidual], normalised = ksp->work[kNormalised];
-  Vec q = ksp->work[kDirection], aq = ksp->work[kAp];
+  Vec q = ksp->work[kDirection], aq = ksp->work[kAq];
   // The last two directions and their products with A; pᵀAp = 0 marks "none yet".
-  Vec p1 = ksp->work[kOldDirection], ap1 = ksp->work[kOldAp];
-  Vec p0 = ksp->work[kPrevious], ap0 = ksp->work[kPrevAp];
+  Vec p1 = ksp->work[kLast], ap1 = ksp->work[kLastAp];
+  Vec p0 = ksp->work[kBeforeLast], ap0 = ksp->work[kBeforeLastAp];
   PetscReal p1_ap1 = 0.0, p0_ap0 = 0.0;
 
   if (ksp->guess_zero) {
