@@ -40,14 +40,20 @@ Jet abs(Jet a) { return a.v < 0 ? -1.0 * a : a; }
 Jet flat_adf(const Jet* x, int dim, const BoundaryPiece& s) {
   double length2 = 0;
   for (int d = 0; d < dim; ++d) length2 += (s.end[d] - s.start[d]) * (s.end[d] - s.start[d]);
-  const double length = std::sqrt(length2);
+  const double length =
+      dim == 2 ? std::hypot(s.end[0] - s.start[0], s.end[1] - s.start[1]) : std::sqrt(length2);
   Jet f, centred2;
+  if (s.kind == BoundaryPiece::Kind::segment) {  // ((x − a) × (b − a)) / L
+    const double ex = s.end[0] - s.start[0], ey = s.end[1] - s.start[1];
+    f = (1 / length) * (ey * (x[0] + (-s.start[0])) - ex * (x[1] + (-s.start[1])));
+  } else {  // n · (x − a), n the face's unit normal
+    for (int d = 0; d < dim; ++d) f = f + s.normal[d] * (x[d] + (-s.start[d]));
+  }
   for (int d = 0; d < dim; ++d) {
-    f = f + s.normal[d] * (x[d] + (-s.start[d]));
     const Jet c = x[d] + (-0.5 * (s.start[d] + s.end[d]));
     centred2 = centred2 + c * c;
   }
-  const Jet t = (1 / length) * (centred2 * -1.0 + 0.25 * length2);
+  const Jet t = (1 / length) * (centred2 * -1.0 + 0.25 * length * length);
   const Jet f2 = f * f;
   const Jet varphi = sqrt(t * t + f2 * f2);
   const Jet trim = 0.5 * (varphi - t);
