@@ -2,11 +2,13 @@
 // PINN loss on a box (steady) or a space-time box (time-dependent, time the last input): the mean
 // squared PDE residual at interior collocation points (derivatives by propagation through the
 // network, a derivative pass of Module::forward), the mean squared Dirichlet mismatch on the
-// spatial boundary and, for time-dependent problems, the mean squared mismatch with the initial
-// state at t = 0. Residuals are the pointwise kernels of pinn/point_residual.hpp (the definitions
-// of karman/pde/equations.hpp, the same ones the PETSc discretisations use). The loss is available
-// both as terms with their gradient (first-order optimisers, L-BFGS) and as scaled residuals
-// with their Jacobian (Gauss–Newton / natural gradient).
+// spatial boundary (or, on a geometry's parts, Dirichlet, Neumann and Robin mismatches, the
+// normal derivative from the same derivative pass) and, for time-dependent problems, the mean
+// squared mismatch with the initial state at t = 0. Residuals are the pointwise kernels of
+// pinn/point_residual.hpp (the definitions of karman/pde/equations.hpp, the same ones the PETSc
+// discretisations use). The loss is available both as terms with their gradient (first-order
+// optimisers, L-BFGS) and as scaled residuals with their Jacobian (Gauss–Newton / natural
+// gradient).
 //
 // Under data parallelism each rank holds its share of the points and normalises by the global
 // counts, so the trainer's sum over ranks is the global loss.
