@@ -1,5 +1,5 @@
 #pragma once
-// Approximate distance function (ADF) to chosen parts of a 2D boundary, for hard Dirichlet
+// Approximate distance function (ADF) to chosen parts of a 2D or 3D boundary, for hard Dirichlet
 // conditions u = g + φ · N(x): φ is smooth inside the domain, zero exactly on the chosen parts,
 // positive elsewhere, and normalised to first order: |∇φ| → 1 on the parts away from their ends,
 // so φ behaves like the distance near the boundary.
@@ -11,7 +11,11 @@
 //   t = ((L/2)² − |x − c|²) / L                 trimming: > 0 in the disk on [a, b]
 //   φ_s = sqrt(f² + ((sqrt(t² + f⁴) − t) / 2)²)  normalised distance to the segment
 // each circle (center c, radius R) gives φ_s = |R² − |x − c|²| / (2R), and the parts are joined
-// by R-equivalence of order 1: 1/φ = Σ_s 1/φ_s.
+// by R-equivalence of order 1: 1/φ = Σ_s 1/φ_s. In 3D a sphere gives the same φ_s as a circle,
+// and an axis-aligned rectangular face the segment's formula with f the signed distance to its
+// plane, L its diagonal and c its centre: the trimming ball then meets the plane in the face's
+// circumscribed disk, not in the face alone, so the constructor also checks that this disk stays
+// outside the domain (it does for every face of a box; a CSG notch would not).
 //
 // Derivatives are exact (forward-mode jets along each axis): the value, the gradient and the
 // pure second derivatives ∂²φ/∂x_d² (the Laplacian is their sum), which is all a PINN residual
@@ -37,16 +41,18 @@ struct DistanceValue {
 
 class DistanceFunction {
  public:
-  // The ADF of `parts` (indices into geometry.part_names()); 2D geometries only.
+  // The ADF of `parts` (indices into geometry.part_names()), 2D or 3D.
   DistanceFunction(const Geometry& geometry, const std::vector<int>& parts);
 
   DistanceValue evaluate(const double* x) const;
-  // Row-major batch: x [n, 2] → value [n], gradient [n, 2], second [n, 2].
+  int dim() const { return m_dim; }
+  // Row-major batch: x [n, dim] → value [n], gradient [n, dim], second [n, dim].
   void evaluate(const std::vector<double>& x, std::vector<double>& value,
                 std::vector<double>& gradient, std::vector<double>& second) const;
 
  private:
-  std::vector<BoundaryPiece> m_pieces;  // segments and circles
+  int m_dim = 2;
+  std::vector<BoundaryPiece> m_pieces;  // segments and circles (2D), faces and spheres (3D)
 };
 
 }  // namespace karman::pinn

@@ -1,5 +1,8 @@
 #include "pinn/residual_loss.hpp"
 
+#include <algorithm>
+#include <cmath>
+
 #include "karman/core/error.hpp"
 #include "karman/pde/equations.hpp"
 
@@ -100,29 +103,34 @@ KOKKOS_INLINE_FUNCTION void hard_residual(const PointPdeParameters& p, const Jet
 
 HardTransform HardTransform::at(const HardDirichlet& hard, const std::vector<double>& points,
                                 int dims) {
-  KARMAN_VERIFY(dims == 2, "HardTransform: the distance function is 2D");
-  const std::size_t n = points.size() / 2, channels = 5;
+  KARMAN_VERIFY(dims == hard.distance->dim(),
+                "HardTransform: the points and the distance function differ in dimension");
+  const std::size_t dim = static_cast<std::size_t>(dims), n = points.size() / dim;
+  const std::size_t channels = 1 + 2 * dim;
   HardTransform t;
   t.phi.assign(channels * n, 0.0);
   t.g.assign(channels * n, 0.0);
   std::vector<double> value, gradient, second;
   hard.distance->evaluate(points, value, gradient, second);
   for (std::size_t i = 0; i < n; ++i) {
-    const double x = points[2 * i], y = points[2 * i + 1];
+    double x[3] = {0, 0, 0};
+    for (std::size_t d = 0; d < dim; ++d) x[d] = points[dim * i + d];
     t.phi[i] = value[i];
-    const double g0 = hard.value(x, y, 0, 0);
+    const double g0 = hard.value(x[0], x[1], x[2], 0);
     t.g[i] = g0;
-    for (std::size_t k = 0; k < 2; ++k) {
-      t.phi[(1 + k) * n + i] = gradient[2 * i + k];
-      t.phi[(3 + k) * n + i] = second[2 * i + k];
+    for (std::size_t k = 0; k < dim; ++k) {
+      t.phi[(1 + k) * n + i] = gradient[dim * i + k];
+      t.phi[(1 + dim + k) * n + i] = second[dim * i + k];
       // Fourth-order central differences of g along axis k.
-      const double h = 1e-3 * std::max(1.0, std::abs(points[2 * i + k]));
+      const double h = 1e-3 * std::max(1.0, std::abs(x[k]));
       auto at = [&](double shift) {
-        return k == 0 ? hard.value(x + shift, y, 0, 0) : hard.value(x, y + shift, 0, 0);
+        double y[3] = {x[0], x[1], x[2]};
+        y[k] += shift;
+        return hard.value(y[0], y[1], y[2], 0);
       };
       const double p1 = at(h), m1 = at(-h), p2 = at(2 * h), m2 = at(-2 * h);
       t.g[(1 + k) * n + i] = (-p2 + 8 * p1 - 8 * m1 + m2) / (12 * h);
-      t.g[(3 + k) * n + i] = (-p2 + 16 * p1 - 30 * g0 + 16 * m1 - m2) / (12 * h * h);
+      t.g[(1 + dim + k) * n + i] = (-p2 + 16 * p1 - 30 * g0 + 16 * m1 - m2) / (12 * h * h);
     }
   }
   return t;
@@ -184,6 +192,8 @@ ResidualLoss<T>::ResidualLoss(nn::Network<T>& net, const config::PdeSpec& pde,
   else if (conditions)
     for (const DirichletCondition& c : conditions->soft)
       m_terms.push_back(data_term(c.name, c.weight, c.points, {&c.value}, map));
+  if (conditions)
+    for (const FluxCondition& c : conditions->flux) m_terms.push_back(flux_term(c, map));
   else
     m_terms.push_back(data_term("boundary", weights.boundary, boundary, {&*pde.boundary}, map));
   if (pde.time_dependent()) {
@@ -196,8 +206,8 @@ ResidualLoss<T>::ResidualLoss(nn::Network<T>& net, const config::PdeSpec& pde,
     m_terms.push_back(values_term("observations", inverse->weight, inverse->observations,
                                   {inverse->values}, map));
   if (traits.second_order_in_time)  // u_t(x, 0) too
-    m_terms.push_back(derivative_term("initial_velocity", weights.initial_velocity, initial,
-                                      box.dim - 1, *pde.initial_velocity, map));
+    m_terms.push_back(axis_derivative_term("initial_velocity", weights.initial_velocity, initial,
+                                           box.dim - 1, *pde.initial_velocity, map));
   const std::size_t outputs = static_cast<std::size_t>(m_pde.outputs);
   for (Term& term : m_terms) {
     const std::size_t channels = term.taylor() ? m_channels : 1, n = term.points;
@@ -205,17 +215,19 @@ ResidualLoss<T>::ResidualLoss(nn::Network<T>& net, const config::PdeSpec& pde,
     term.dr = decltype(term.dr)("karman::pinn::dr", n, term.components, channels * outputs);
     term.seed = nn::Matrix<T>("karman::pinn::seed", channels * n, outputs);
     if (term.kind == Kind::pde) continue;
-    // Data and periodic terms are linear in the channels: constant linearisations
-    //   data      ∂(u_o − g)/∂u_o = 1
-    //   periodic  ∂(c_L − c_R)/∂c_L = 1, ∂(c_L − c_R)/∂c_R = −1 for c = u, ∂u/∂x_axis.
+    // Data, derivative and periodic terms are linear in the channels: constant linearisations
+    //   data        ∂(u_o − g)/∂u_o = 1
+    //   derivative  ∂(Σ_c a_c·channel_c − g)/∂channel_c = a_c (u and its first derivatives)
+    //   periodic    ∂(c_L − c_R)/∂c_L = 1, ∂(c_L − c_R)/∂c_R = −1 for c = u, ∂u/∂x_axis.
     auto dr = Kokkos::create_mirror_view(term.dr);
     const auto phi = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), term.phi);
     for (std::size_t i = 0; i < n; ++i)
       for (std::size_t q = 0; q < term.components; ++q) {
         if (term.kind == Kind::data) {  // hard condition: ∂(g + φN − target)/∂N = φ
           dr(i, q, static_cast<std::size_t>(term.outputs[q])) = m_hard ? phi(i, 0) : T(1);
-        } else if (term.kind == Kind::derivative) {  // ∂(u_axis − target)/∂u_axis = 1
-          dr(i, q, (1 + static_cast<std::size_t>(term.axis)) * outputs) = T(1);
+        } else if (term.kind == Kind::derivative) {
+          for (std::size_t c = 0; c <= dims; ++c)
+            dr(i, q, c * outputs) = static_cast<T>(term.linear[i * (1 + dims) + c]);
         } else {
           const std::size_t channel = q == 0 ? 0 : 1 + static_cast<std::size_t>(term.axis);
           dr(i, q, channel * outputs) = i < n / 2 ? T(1) : T(-1);
@@ -228,7 +240,8 @@ ResidualLoss<T>::ResidualLoss(nn::Network<T>& net, const config::PdeSpec& pde,
 template <class T>
 typename ResidualLoss<T>::Term ResidualLoss<T>::derivative_term(const std::string& name,
                                                                 double weight, const PointSet& set,
-                                                                int axis, const Expression& target,
+                                                                std::vector<double> linear,
+                                                                std::vector<double> target,
                                                                 const InputMap& map) {
   const std::size_t dims = map.scale.size();
   Term term;
@@ -237,12 +250,65 @@ typename ResidualLoss<T>::Term ResidualLoss<T>::derivative_term(const std::strin
   term.weight = weight;
   term.total = static_cast<double>(set.total);
   term.points = set.points.size() / dims;
-  term.axis = axis;
+  KARMAN_VERIFY(linear.size() == term.points * (1 + dims) && target.size() == term.points,
+                "derivative_term: linear [points, 1 + dims] and target [points]");
+  term.linear = std::move(linear);
   nn::taylor_input(network_input<T>(map, set.points), term.x, map.scale);
-  term.data =
-      column<T>(evaluate_at(target, set.points, dims, static_cast<std::size_t>(m_pde.space)),
-                "karman::pinn::target");
+  term.data = column<T>(target, "karman::pinn::target");
   return term;
+}
+
+template <class T>
+typename ResidualLoss<T>::Term ResidualLoss<T>::axis_derivative_term(const std::string& name,
+                                                                     double weight,
+                                                                     const PointSet& set, int axis,
+                                                                     const Expression& target,
+                                                                     const InputMap& map) {
+  const std::size_t dims = map.scale.size(), n = set.points.size() / dims;
+  std::vector<double> linear(n * (1 + dims), 0.0);
+  for (std::size_t i = 0; i < n; ++i)
+    linear[i * (1 + dims) + 1 + static_cast<std::size_t>(axis)] = 1;
+  return derivative_term(
+      name, weight, set, std::move(linear),
+      evaluate_at(target, set.points, dims, static_cast<std::size_t>(m_pde.space)), map);
+}
+
+template <class T>
+typename ResidualLoss<T>::Term ResidualLoss<T>::flux_term(const FluxCondition& condition,
+                                                          const InputMap& map) {
+  const std::size_t dims = map.scale.size(), n = condition.points.points.size() / dims;
+  KARMAN_VERIFY(condition.normals.size() == n * dims, "flux_term: one normal per point");
+  std::vector<double> target = evaluate_at(condition.value, condition.points.points, dims, dims);
+  std::vector<double> linear(n * (1 + dims));
+  std::optional<HardTransform> h;
+  if (m_hard) h = HardTransform::at(*m_hard, condition.points.points, static_cast<int>(dims));
+  for (std::size_t i = 0; i < n; ++i) {
+    const double* normal = &condition.normals[i * dims];
+    double* a = &linear[i * (1 + dims)];
+    if (!h) {  // u = N
+      a[0] = condition.alpha;
+      for (std::size_t k = 0; k < dims; ++k) a[1 + k] = normal[k];
+      continue;
+    }
+    // u = g + φN: α·u + n·∇u = (α·φ + n·∇φ)·N + φ·n·∇N + (α·g + n·∇g), channels of HardTransform.
+    const double phi = h->phi[i];
+    double n_grad_phi = 0, n_grad_g = 0;
+    for (std::size_t k = 0; k < dims; ++k) {
+      n_grad_phi += normal[k] * h->phi[(1 + k) * n + i];
+      n_grad_g += normal[k] * h->g[(1 + k) * n + i];
+    }
+    a[0] = condition.alpha * phi + n_grad_phi;
+    for (std::size_t k = 0; k < dims; ++k) a[1 + k] = normal[k] * phi;
+    target[i] -= condition.alpha * h->g[i] + n_grad_g;
+    if (!std::isfinite(a[0]) || !std::isfinite(target[i])) {
+      // On a hard part itself (a corner it shares with this one) φ is not differentiable; u = g
+      // holds there exactly, and the point adds nothing.
+      std::fill(a, a + 1 + dims, 0.0);
+      target[i] = 0;
+    }
+  }
+  return derivative_term(condition.name, condition.weight, condition.points, std::move(linear),
+                         std::move(target), map);
 }
 
 template <class T>
@@ -336,11 +402,17 @@ double ResidualLoss<T>::evaluate(Term& term) {
         },
         sum);
   } else if (term.kind == Kind::derivative) {
-    const std::size_t channel = 1 + static_cast<std::size_t>(term.axis);
+    // r = Σ_c a_c·y_c − target over the value and first-derivative channels; a_c is dr's
+    // constant linearisation.
+    const auto dr = term.dr;
+    const std::size_t outputs = static_cast<std::size_t>(m_pde.outputs);
+    const std::size_t linear_channels = 1 + static_cast<std::size_t>(m_pde.dims);
     Kokkos::parallel_reduce(
         "karman::pinn::derivative_residual", Kokkos::RangePolicy<nn::ExecutionSpace>(0, n),
         KOKKOS_LAMBDA(const std::size_t i, double& local) {
-          const T ri = y(channel * n + i, 0) - data(i, 0);
+          T ri = -data(i, 0);
+          for (std::size_t c = 0; c < linear_channels; ++c)
+            ri += dr(i, 0, c * outputs) * y(c * n + i, 0);
           r(0, i) = ri;
           local += static_cast<double>(ri) * static_cast<double>(ri);
         },

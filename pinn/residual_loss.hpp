@@ -2,11 +2,13 @@
 // PINN loss on a box (steady) or a space-time box (time-dependent, time the last input): the mean
 // squared PDE residual at interior collocation points (derivatives by propagation through the
 // network, a derivative pass of Module::forward), the mean squared Dirichlet mismatch on the
-// spatial boundary and, for time-dependent problems, the mean squared mismatch with the initial
-// state at t = 0. Residuals are the pointwise kernels of pinn/point_residual.hpp (the definitions
-// of karman/pde/equations.hpp, the same ones the PETSc discretisations use). The loss is available
-// both as terms with their gradient (first-order optimisers, L-BFGS) and as scaled residuals
-// with their Jacobian (Gauss–Newton / natural gradient).
+// spatial boundary (or, on a geometry's parts, Dirichlet, Neumann and Robin mismatches, the
+// normal derivative from the same derivative pass) and, for time-dependent problems, the mean
+// squared mismatch with the initial state at t = 0. Residuals are the pointwise kernels of
+// pinn/point_residual.hpp (the definitions of karman/pde/equations.hpp, the same ones the PETSc
+// discretisations use). The loss is available both as terms with their gradient (first-order
+// optimisers, L-BFGS) and as scaled residuals with their Jacobian (Gauss–Newton / natural
+// gradient).
 //
 // Under data parallelism each rank holds its share of the points and normalises by the global
 // counts, so the trainer's sum over ranks is the global loss.
@@ -55,12 +57,25 @@ struct DirichletCondition {
   Expression value;
   double weight = 1.0;
 };
+// A Neumann or Robin condition of a steady scalar PDE on parts of a geometry: ∂u/∂n + α·u = g at
+// boundary points with their outward unit normals n (α = 0: Neumann), its own loss term
+// weight/total · Σ (n·∇u + α·u − g)². n·∇u comes from the first-derivative channels of the
+// network's derivative pass (under a hard condition, of u = g_D + φN by the product rule).
+struct FluxCondition {
+  std::string name;  // loss-term name
+  PointSet points;
+  std::vector<double> normals;  // [count, dims]: the outward unit normal at each point
+  double alpha = 0.0;
+  Expression value;
+  double weight = 1.0;
+};
 struct HardDirichlet {
   std::shared_ptr<const DistanceFunction> distance;
   Expression value;
 };
 struct BoundaryConditions {
   std::vector<DirichletCondition> soft;
+  std::vector<FluxCondition> flux;
   std::optional<HardDirichlet> hard;
 };
 
@@ -110,7 +125,9 @@ class ResidualLoss {
   // One loss term, weight/total · Σ_i Σ_q r_q(x_i)². Its residuals are the PDE at collocation
   // points (derivative channels), an output's mismatch with given values, or the mismatch of
   // u and ∂u/∂x_axis between paired points on opposite faces of a periodic direction, or the
-  // mismatch of ∂u/∂x_axis with given values (the wave's u_t(x, 0)).
+  // mismatch of a fixed linear combination a_0·u + Σ_k a_k·∂u/∂x_k with given values
+  // (derivative: the wave's u_t(x, 0) with a = e_t; Neumann and Robin conditions with
+  // a = (α, n) per point).
   enum class Kind { pde, data, periodic, derivative };
   struct Term {
     std::string name;
@@ -118,6 +135,7 @@ class ResidualLoss {
     double weight = 1.0, total = 1.0;
     std::size_t points = 0, components = 1;  // periodic: points = 2·pairs (lower faces first)
     std::vector<int> outputs;                // data terms: the output matched by each component
+    std::vector<double> linear;              // derivative: a_c(x_i) [points, 1 + dims]
     int axis = 0;                            // periodic: the periodic input
     nn::Matrix<T> x;                         // [points, dims], or channel-stacked [C·points, dims]
     nn::Matrix<T> data;                      // [points, components]: source f, or target values
@@ -147,9 +165,16 @@ class ResidualLoss {
   // u(lower, ·) = u(upper, ·) and ∂u/∂x_axis likewise, at the points of `set` moved to both faces.
   Term periodic_term(double weight, const PointSet& set, int axis, const mesh::GridShape& box,
                      const InputMap& map);
-  // ∂u/∂x_axis = target at the points of `set`.
-  Term derivative_term(const std::string& name, double weight, const PointSet& set, int axis,
-                       const Expression& target, const InputMap& map);
+  // a_0·u + Σ_k a_k·∂u/∂x_k = target at the points of `set` (linear [points, 1 + dims],
+  // target [points]).
+  Term derivative_term(const std::string& name, double weight, const PointSet& set,
+                       std::vector<double> linear, std::vector<double> target, const InputMap& map);
+  // ∂u/∂x_axis = target (the wave's initial velocity).
+  Term axis_derivative_term(const std::string& name, double weight, const PointSet& set, int axis,
+                            const Expression& target, const InputMap& map);
+  // ∂u/∂n + α·u = g; under a hard condition u = g_D + φN, the coefficients act on N's channels:
+  // a_0 = α·φ + n·∇φ, a_k = n_k·φ, and the target loses α·g_D + n·∇g_D.
+  Term flux_term(const FluxCondition& condition, const InputMap& map);
 
   nn::Network<T>& m_net;
   // One context per term, reset at every evaluation of the loss: the terms' shapes differ (C·N

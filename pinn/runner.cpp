@@ -26,9 +26,11 @@
 #include "karman/run/method.hpp"
 #include "karman/run/outputs.hpp"
 #include "karman/solvers/elliptic.hpp"
+#include "karman/solvers/face_conditions.hpp"
 #include "karman/solvers/masked_poisson.hpp"
 #include "karman/solvers/navier_stokes.hpp"
 #include "karman/solvers/transient.hpp"
+#include "pinn/box_faces.hpp"
 #include "pinn/geometry_config.hpp"
 #include "pinn/residual_loss.hpp"
 #include "pinn/sampling.hpp"
@@ -43,9 +45,12 @@ using run::stages_json;
 using run::train;
 using run::write_history;
 
-// A Dirichlet condition on named parts of the geometry (`conditions` in the case).
+// A condition on named parts of the geometry (`conditions` in the case): Dirichlet u = value,
+// Neumann ∂u/∂n = value or Robin ∂u/∂n + alpha·u = value.
 struct ConditionSpec {
-  std::string name;        // loss-term name: "dirichlet[i]"
+  std::string name;  // loss-term name: "dirichlet[i]", "neumann[i]", "robin[i]"
+  std::string type = "dirichlet";
+  double alpha = 0.0;      // robin
   std::vector<int> parts;  // indices into Geometry::part_names()
   Expression value{"0", Place{}};
   bool hard = false;
@@ -81,6 +86,34 @@ struct PinnSpec {
   nn::TrainingSpec training;
 };
 
+// Neumann and Robin parts must be whole faces of the grid's box: their PETSc reference
+// (solvers::solve_poisson_faces) is on structured grids.
+void check_flux_parts(const pinn::Geometry& geometry, const mesh::GridShape& grid,
+                      const config::Node& c, const std::vector<int>& parts) {
+  for (int k : parts)
+    if (pinn::box_face(geometry, k, grid) < 0)
+      c.fail("on", fmt::format("parts that are whole faces of the grid's box ('{}' is not): the "
+                               "PETSc reference of neumann and robin conditions is on structured "
+                               "grids (curved and CSG parts come with meshes, a later issue)",
+                               geometry.part_names()[k]));
+}
+
+// With Neumann or Robin conditions: the domain is the grid's box, and some part has a Dirichlet
+// or Robin condition (Neumann alone leaves u defined up to a constant; not handled).
+void check_flux_domain(const config::Node& root, const PinnSpec& spec) {
+  const auto& conditions = spec.conditions;
+  auto any = [&](auto test) { return std::any_of(conditions.begin(), conditions.end(), test); };
+  if (!any([](const ConditionSpec& c) { return c.type != "dirichlet"; })) return;
+  if (pinn::box_faces(*spec.geometry, spec.problem.grid).empty())
+    root.fail("geometry",
+              "the grid's box itself (a rectangle or box with grid.lower and grid.upper) with "
+              "neumann or robin conditions: their PETSc reference is on its faces");
+  if (!any([](const ConditionSpec& c) { return c.type != "neumann"; }))
+    root.fail("conditions",
+              "a dirichlet or robin condition on some part: with neumann conditions only, u is "
+              "defined up to a constant (not handled)");
+}
+
 // `geometry` (default: the grid's box), `samples.method` and `conditions` (default: one soft
 // Dirichlet condition pde.boundary on every part): each part must have exactly one condition.
 void read_domain(const config::Node& root, PinnSpec& spec) {
@@ -114,7 +147,7 @@ void read_domain(const config::Node& root, PinnSpec& spec) {
   const auto& names = spec.geometry->part_names();
   std::vector<int> owner(names.size(), -1);
   if (!root.has("conditions")) {
-    ConditionSpec all{"boundary", {}, *pde.boundary, false, weight, points};
+    ConditionSpec all{"boundary", "dirichlet", 0.0, {}, *pde.boundary, false, weight, points};
     for (std::size_t k = 0; k < names.size(); ++k) all.parts.push_back(static_cast<int>(k));
     spec.conditions.push_back(all);
     return;
@@ -122,17 +155,19 @@ void read_domain(const config::Node& root, PinnSpec& spec) {
   const auto list = root.mappings("conditions");
   for (std::size_t i = 0; i < list.size(); ++i) {
     const config::Node& c = list[i];
-    c.choice("type", {"dirichlet"}, "dirichlet");
     ConditionSpec condition;
-    condition.name = fmt::format("dirichlet[{}]", i);
+    condition.type = c.choice("type", {"dirichlet", "neumann", "robin"}, "dirichlet");
+    condition.name = fmt::format("{}[{}]", condition.type, i);
+    if (condition.type == "robin") condition.alpha = c.number("alpha", config::Bounds::positive());
     condition.parts = c.has("on") ? pinn::read_boundary_parts(*spec.geometry, c, "on")
                                   : spec.geometry->select_parts({});
     condition.value = c.has("value") ? c.expression("value") : *pde.boundary;
     condition.hard = c.choice("enforce", {"soft", "hard"}, "soft") == "hard";
     condition.weight = c.number("weight", weight, config::Bounds::at_least(0));
     condition.points = c.integer("points", points, 1);
-    if (condition.hard && grid.dim != 2)
-      c.fail("enforce", "soft: hard conditions (distance functions) are 2D so far");
+    if (condition.hard && condition.type != "dirichlet")
+      c.fail("enforce", "soft: only dirichlet conditions can be hard");
+    if (condition.type != "dirichlet") check_flux_parts(*spec.geometry, grid, c, condition.parts);
     if (condition.hard && std::any_of(spec.conditions.begin(), spec.conditions.end(),
                                       [](const ConditionSpec& o) { return o.hard; }))
       c.fail("enforce", "soft: at most one condition can be hard");
@@ -149,6 +184,7 @@ void read_domain(const config::Node& root, PinnSpec& spec) {
       root.fail("conditions",
                 fmt::format("a condition on every boundary part; '{}' has none (parts: {})",
                             names[k], fmt::join(names, ", ")));
+  check_flux_domain(root, spec);
 }
 
 void read_inverse(const config::Node& root, PinnSpec& spec) {
@@ -471,7 +507,11 @@ class PinnRun {
       auto [first, count] = share(c.points, part, parts);
       const auto sample =
           m_spec.geometry->boundary_points(c.parts, first, count, mix64(seed + 11 + i));
-      out.soft.push_back({c.name, {sample.x, c.points}, c.value, c.weight});
+      if (c.type == "dirichlet")
+        out.soft.push_back({c.name, {sample.x, c.points}, c.value, c.weight});
+      else
+        out.flux.push_back(
+            {c.name, {sample.x, c.points}, sample.normal, c.alpha, c.value, c.weight});
     }
     return out;
   }
@@ -503,6 +543,32 @@ class PinnRun {
     return solvers::solve_poisson_masked(grid, pinn::active_nodes(grid, geometry),
                                          pde::evaluate(grid, *p.pde.source), dirichlet, p.solver);
   }
+  // Neumann or Robin conditions: the domain is the grid's box (read_domain checked), and the
+  // reference solves on all its nodes with one condition per face; both are compared on all of
+  // them (the Neumann and Robin faces' nodes are unknowns too).
+  bool has_flux_conditions() const {
+    return std::any_of(m_spec.conditions.begin(), m_spec.conditions.end(),
+                       [](const ConditionSpec& c) { return c.type != "dirichlet"; });
+  }
+  solvers::SteadyResult face_reference(const mesh::StructuredGrid& grid) const {
+    const auto& p = m_spec.problem;
+    std::array<solvers::FaceCondition, 6> faces{};
+    std::array<const ConditionSpec*, 6> owner{};
+    for (const ConditionSpec& c : m_spec.conditions)
+      for (int k : c.parts) {
+        const int f = pinn::box_face(*m_spec.geometry, k, p.grid);
+        using Type = solvers::FaceCondition::Type;
+        faces[f] = {c.type == "robin"     ? Type::robin
+                    : c.type == "neumann" ? Type::neumann
+                                          : Type::dirichlet,
+                    c.alpha};
+        owner[f] = &c;
+      }
+    return solvers::solve_poisson_faces(
+        grid, faces, pde::evaluate(grid, *p.pde.source),
+        [&](int f, double x, double y, double z) { return owner[f]->value(x, y, z, 0.0); },
+        p.solver);
+  }
   static std::vector<double> masked(const std::vector<double>& v, const std::vector<char>& mask) {
     std::vector<double> out;
     for (std::size_t i = 0; i < v.size(); ++i)
@@ -520,6 +586,8 @@ class PinnRun {
       reference = *m_reference;  // solved before training (observations)
     } else if (p.pde.time_dependent()) {
       reference = transient_reference(grid);
+    } else if (has_flux_conditions()) {
+      reference = face_reference(grid);
     } else if (m_spec.geometry) {
       reference = masked_reference(grid);
     } else {
@@ -527,8 +595,9 @@ class PinnRun {
     }
     std::vector<double> prediction = predict(grid, t_end)[0];
     // On a geometry only the domain's nodes count; the others are NaN in the fields.
-    const std::vector<char> mask =
-        m_spec.geometry ? in_domain(grid) : std::vector<char>(prediction.size(), 1);
+    const std::vector<char> mask = m_spec.geometry && !has_flux_conditions()
+                                       ? in_domain(grid)
+                                       : std::vector<char>(prediction.size(), 1);
     auto norms = [&](const std::vector<double>& a, const std::vector<double>& b) {
       return error_norms(m_ctx.comm, masked(a, mask), masked(b, mask));
     };
