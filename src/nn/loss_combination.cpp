@@ -93,11 +93,11 @@ std::vector<double> config_direction(const std::vector<std::vector<double>>& gra
 std::vector<double> config_direction_two(const std::vector<double>& g1,
                                          const std::vector<double>& g2) {
   const std::vector<double> u1 = unit(g1), u2 = unit(g2);
-  const double cosine = dot(u1, u2);
+  const double cosine = dot(u1, u2), norm1 = norm(g1), norm2 = norm(g2);
   std::vector<double> o1(g1.size()), o2(g1.size());
   for (std::size_t k = 0; k < g1.size(); ++k) {
-    o1[k] = g2[k] - norm(g2) * cosine * u1[k];  // g_2 without its part along g_1
-    o2[k] = g1[k] - norm(g1) * cosine * u2[k];
+    o1[k] = g2[k] - norm2 * cosine * u1[k];  // g_2 without its part along g_1
+    o2[k] = g1[k] - norm1 * cosine * u2[k];
   }
   // A zero or a parallel pair leaves no orthogonal parts: the general rule handles those.
   if (norm(o1) == 0 || norm(o2) == 0 || std::abs(cosine) > 1 - 1e-12)
