@@ -500,16 +500,20 @@ void ResidualLoss<T>::build_seed(Term& term, T factor, int component) {
 }
 
 template <class T>
-std::vector<nn::LossTerm> ResidualLoss<T>::operator()() {
+std::vector<nn::LossTerm> ResidualLoss<T>::operator()(const nn::TermHooks* hooks) {
   // L_term = w/N_total Σ r², so the backward seed is (2w/N_total) r ∂r/∂(channels).
   std::vector<nn::LossTerm> terms;
   m_workspace.reset();
-  for (Term& term : m_terms) {
+  for (std::size_t k = 0; k < m_terms.size(); ++k) {
+    Term& term = m_terms[k];
     const double sum = evaluate(term);
-    build_seed(term, static_cast<T>(2.0 * term.weight / term.total), -1);
-    m_net.backward(*term.context, term.seed);
-    if (m_kappa && term.kind == Kind::pde)
-      add_kappa_gradient(term, static_cast<T>(2.0 * term.weight / term.total));
+    if (!hooks || hooks->wanted(k)) {
+      build_seed(term, static_cast<T>(2.0 * term.weight / term.total), -1);
+      m_net.backward(*term.context, term.seed);
+      if (m_kappa && term.kind == Kind::pde)
+        add_kappa_gradient(term, static_cast<T>(2.0 * term.weight / term.total));
+    }
+    if (hooks) hooks->done(k);
     terms.push_back({term.name, term.weight, sum / term.total});
   }
   return terms;

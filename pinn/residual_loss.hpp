@@ -20,6 +20,7 @@
 #include "karman/config/case.hpp"
 #include "karman/mesh/grid.hpp"
 #include "karman/nn/loss.hpp"
+#include "karman/nn/loss_combination.hpp"
 #include "karman/nn/network.hpp"
 #include "pinn/distance_function.hpp"
 #include "pinn/point_residual.hpp"
@@ -112,8 +113,11 @@ class ResidualLoss {
                const InverseProblem* inverse = nullptr);
 
   // Loss terms {residual, boundary[, initial]} of this rank; the gradient of their weighted sum
-  // is added to the network's parameter gradients.
-  std::vector<nn::LossTerm> operator()();
+  // is added to the network's parameter gradients. With `hooks` (loss-combination rules), only
+  // the wanted terms are back-propagated and hooks->done(k) follows term k's backward: each term
+  // has its own forward on its own points, so the split costs no more than the sum.
+  std::vector<nn::LossTerm> operator()(const nn::TermHooks* hooks = nullptr);
+  std::size_t term_count() const { return m_terms.size(); }
 
   // The same loss as a sum of squares, loss = Σ_ranks Σ_j r_j², for Gauss–Newton: this rank's
   // scaled residuals r [rows()] and, when `jacobian` is not empty, their Jacobian [rows(), P].

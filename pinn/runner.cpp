@@ -210,6 +210,22 @@ void read_inverse(const config::Node& root, PinnSpec& spec) {
   spec.inverse = inverse;
 }
 
+// The loss terms ResidualLoss builds for this spec: the residual, the boundary (or each soft
+// condition), the initial state, observations, the initial velocity.
+std::size_t loss_terms(const PinnSpec& spec) {
+  const auto& pde = spec.problem.pde;
+  std::size_t terms = 1;
+  if (spec.geometry)
+    terms += static_cast<std::size_t>(std::count_if(spec.conditions.begin(), spec.conditions.end(),
+                                                    [](const auto& c) { return !c.hard; }));
+  else
+    terms += 1;
+  if (pde.time_dependent()) terms += 1;
+  if (spec.inverse) terms += 1;
+  if (config::traits(pde.type).second_order_in_time) terms += 1;
+  return terms;
+}
+
 PinnSpec read_pinn(const config::Node& root) {
   PinnSpec spec;
   if (root.has("mesh"))
@@ -264,6 +280,11 @@ PinnSpec read_pinn(const config::Node& root) {
                      "natural_gradient needs per-point Jacobians, which the mlp and siren "
                      "architectures give (with or without embeddings), not modified_mlp; expected "
                      "adam, adamw, sgd or lbfgs");
+  for (std::size_t i = 0; i < stages.size(); ++i)
+    if (spec.training.trainer.stages[i].combine.rule != "sum" && loss_terms(spec) < 2)
+      stages[i].fail("combine",
+                     "sum: this case's loss has one term (the residual; every condition is hard), "
+                     "and combining terms needs at least two");
   if (spec.training.batch_size != 0)
     root.child("training").fail("batch_size", "PINN training is full-batch: expected 0");
   return spec;
@@ -367,12 +388,18 @@ class PinnRun {
       }
       return *parts[k];
     };
+    // Term by term for the stages with a combine rule (loss_combination.hpp).
     if (!reproducible)
       return train<T>(
           m_ctx, m_net->parameters(), [&](long step) { return part_at(0, step)(); },
-          training.trainer, {}, least_squares);
-    nn::ChunkedLoss loss{training.chunks, [&, first = first](long step, long chunk) {
+          training.trainer, {}, least_squares, {},
+          [&](long step, const nn::TermHooks& hooks) { return part_at(0, step)(&hooks); });
+    nn::ChunkedLoss loss{training.chunks,
+                         [&, first = first](long step, long chunk) {
                            return part_at(static_cast<std::size_t>(chunk - first), step)();
+                         },
+                         [&, first = first](long step, long chunk, const nn::TermHooks& hooks) {
+                           return part_at(static_cast<std::size_t>(chunk - first), step)(&hooks);
                          }};
     return train<T>(m_ctx, m_net->parameters(), std::move(loss), training.trainer, {},
                     least_squares);

@@ -81,6 +81,20 @@ MlpSpec read_mlp(const config::Node& model, const std::vector<double>& periods) 
 
 namespace {
 
+// A first-order stage's `combine` rule (loss_combination.hpp) with its keys. Only kind pinn
+// (`several_terms`) has a loss of several terms so far.
+CombineOptions read_combine(const config::Node& node, bool several_terms) {
+  CombineOptions c;
+  c.rule = node.choice("combine", {"sum", "config", "mconfig", "annealing"}, "sum");
+  if (c.rule != "sum" && !several_terms)
+    node.fail("combine", "sum: this kind's loss has one term (combining terms needs kind pinn)");
+  if (c.rule == "annealing") {
+    c.alpha = node.number("annealing_alpha", 0.9, config::Bounds::between(0, 1));
+    c.every = node.integer("annealing_every", 10, 1);
+  }
+  return c;
+}
+
 StageOptions read_stage(const config::Node& node, bool least_squares, bool in_epochs) {
   StageOptions s;
   s.optimizer = node.choice("optimizer", {"adam", "adamw", "sgd", "lbfgs", "natural_gradient"});
@@ -93,6 +107,10 @@ StageOptions read_stage(const config::Node& node, bool least_squares, bool in_ep
   if (in_epochs && node.has("steps"))
     node.fail("steps", "this kind counts training in epochs: expected `epochs`");
   s.steps = node.required_integer(in_epochs ? "epochs" : "steps", 0);
+  if ((s.optimizer == "natural_gradient" || s.optimizer == "lbfgs") && node.has("combine"))
+    node.fail("combine",
+              "loss-combination rules are for first-order stages (adam, adamw, sgd); an " +
+                  s.optimizer + " stage minimises the plain weighted sum");
   if (s.optimizer == "natural_gradient") {
     GaussNewtonOptions& g = s.gauss_newton;
     g.linear_solver = node.choice("linear_solver", {"svd", "cg"}, "svd");
@@ -131,6 +149,7 @@ StageOptions read_stage(const config::Node& node, bool least_squares, bool in_ep
   s.schedule.warmup = node.integer("warmup", 0, 0);
   s.first_order.weight_decay = node.number("weight_decay", 0.0, config::Bounds::at_least(0));
   s.clip = node.number("clip", 0.0, config::Bounds::at_least(0));
+  s.combine = read_combine(node, least_squares);
   if (s.optimizer == "sgd") {
     s.first_order.momentum = node.number("momentum", 0.0, config::Bounds::between(0, 1));
     s.first_order.nesterov = node.flag("nesterov", false);

@@ -1,5 +1,6 @@
 #include "karman/nn/chunked_loss.hpp"
 
+#include <algorithm>
 #include <climits>
 #include <map>
 
@@ -146,6 +147,50 @@ std::vector<LossTerm> ChunkedSum<T>::operator()(long step) {
   Kokkos::deep_copy(m_parameters.gradients(), gradients);
   std::vector<LossTerm> terms = m_terms;
   for (std::size_t k = 0; k < terms.size(); ++k) terms[k].value = total[n + k];
+  return terms;
+}
+
+// out = [gradient of term 0, ..., of term m−1 (parameters each), the m term values].
+template <class T>
+void ChunkedSum<T>::evaluate_chunk_terms(long step, long chunk, const TermHooks& hooks,
+                                         std::vector<double>& out) {
+  m_parameters.zero_gradients();
+  out.clear();
+  const TermHooks take{hooks.wanted, [&](std::size_t term) {
+                         KARMAN_VERIFY(out.size() == term * m_parameters.size(),
+                                       "ChunkedSum: terms done out of order");
+                         auto g = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(),
+                                                                      m_parameters.gradients());
+                         for (std::size_t i = 0; i < g.extent(0); ++i)
+                           out.push_back(static_cast<double>(g(i)));
+                         m_parameters.zero_gradients();
+                       }};
+  const std::vector<LossTerm> terms = m_loss.evaluate_terms(step, chunk, take);
+  if (m_terms.empty()) m_terms = terms;
+  KARMAN_VERIFY(terms.size() == m_terms.size() && out.size() == terms.size() * m_parameters.size(),
+                "ChunkedSum: chunks disagree on the loss terms");
+  for (const LossTerm& term : terms) out.push_back(term.value);
+}
+
+template <class T>
+std::vector<LossTerm> ChunkedSum<T>::by_term(long step,
+                                             const std::function<bool(std::size_t)>& wanted,
+                                             std::vector<std::vector<double>>& gradients) {
+  KARMAN_VERIFY(has_terms(), "ChunkedSum: the loss gives no per-term gradients");
+  std::vector<double> total;
+  {
+    const OneBlasThread serial_products;
+    const TermHooks hooks{wanted, {}};
+    total = m_tree([&](long chunk, std::vector<double>& out) {
+      evaluate_chunk_terms(step, chunk, hooks, out);
+    });
+  }
+  const std::size_t n = m_parameters.size(), m = m_terms.size();
+  gradients.assign(m, std::vector<double>(n));
+  for (std::size_t k = 0; k < m; ++k)
+    std::copy(total.begin() + k * n, total.begin() + (k + 1) * n, gradients[k].begin());
+  std::vector<LossTerm> terms = m_terms;
+  for (std::size_t k = 0; k < m; ++k) terms[k].value = total[m * n + k];
   return terms;
 }
 

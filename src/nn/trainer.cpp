@@ -1,7 +1,9 @@
 #include "karman/nn/trainer.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "karman/core/error.hpp"
@@ -80,12 +82,71 @@ typename Trainer<T>::Evaluation Trainer<T>::evaluate(long step) {
 }
 
 template <class T>
+std::vector<LossTerm> Trainer<T>::evaluate_terms(long step,
+                                                 const std::function<bool(std::size_t)>& wanted,
+                                                 std::vector<std::vector<double>>& gradients) {
+  if (m_chunked) return m_chunked->by_term(step, wanted, gradients);
+  if (!term_loss) throw InternalError("a combine rule without a term-by-term loss");
+  const std::size_t n = m_parameters.size();
+  m_reduce.clear();  // [gradient of each term (n each), the term values]
+  m_parameters.zero_gradients();
+  const TermHooks hooks{wanted, [&](std::size_t term) {
+                          KARMAN_VERIFY(m_reduce.size() == term * n, "terms done out of order");
+                          auto g = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(),
+                                                                       m_parameters.gradients());
+                          for (std::size_t i = 0; i < n; ++i)
+                            m_reduce.push_back(static_cast<double>(g(i)));
+                          m_parameters.zero_gradients();
+                        }};
+  std::vector<LossTerm> terms = term_loss(step, hooks);
+  const std::size_t m = terms.size();
+  KARMAN_VERIFY(m_reduce.size() == m * n, "a term-by-term loss skipped a term's hook");
+  for (const LossTerm& t : terms) m_reduce.push_back(t.value);
+  int size;
+  MPI_Comm_size(m_comm, &size);
+  if (size > 1)
+    MPI_Allreduce(MPI_IN_PLACE, m_reduce.data(), static_cast<int>(m_reduce.size()), MPI_DOUBLE,
+                  MPI_SUM, m_comm);
+  gradients.assign(m, std::vector<double>(n));
+  for (std::size_t k = 0; k < m; ++k)
+    std::copy(m_reduce.begin() + k * n, m_reduce.begin() + (k + 1) * n, gradients[k].begin());
+  for (std::size_t k = 0; k < m; ++k) terms[k].value = m_reduce[m * n + k];
+  return terms;
+}
+
+template <class T>
+typename Trainer<T>::Evaluation Trainer<T>::evaluate_combined(long step, long stage_step,
+                                                              const CombineOptions& options,
+                                                              const Checkpoint* resume) {
+  std::vector<std::vector<double>> gradients;
+  Evaluation e;
+  if (!m_combination) {
+    // The rule needs the term count: the stage's first step back-propagates every term.
+    e.terms = evaluate_terms(
+        step, [](std::size_t) { return true; }, gradients);
+    m_combination = std::make_unique<LossCombination>(options, e.terms.size(), m_parameters.size());
+    if (resume) m_combination->restore(*resume, m_options.checkpoint_path);
+  } else {
+    const LossCombination& rule = *m_combination;
+    e.terms = evaluate_terms(
+        step, [&rule, step](std::size_t term) { return rule.wanted(step, term); }, gradients);
+  }
+  const std::vector<double> direction = m_combination->combine(step, stage_step, gradients);
+  auto host = Kokkos::create_mirror_view(m_parameters.gradients());
+  for (std::size_t i = 0; i < direction.size(); ++i) host(i) = static_cast<T>(direction[i]);
+  Kokkos::deep_copy(m_parameters.gradients(), host);
+  e.loss = total_loss(e.terms);
+  return e;
+}
+
+template <class T>
 void Trainer<T>::checkpoint(long step, int stage, long stage_step, Optimizer<T>* optimizer,
                             const TrainingResult& result) {
   if (m_options.checkpoint_path.empty()) return;
   Checkpoint c;
   store_parameters(c, m_parameters);
   if (optimizer) store_optimizer(c, *optimizer);
+  if (optimizer && m_combination) m_combination->save(c);  // mid-stage: the rule's state too
   c.scalars["step"] = static_cast<double>(step);
   c.scalars["stage"] = stage;
   c.scalars["stage_step"] = static_cast<double>(stage_step);
@@ -128,8 +189,8 @@ void Trainer<T>::stop_interrupted(TrainingResult& result, const std::string& whe
 }
 
 template <class T>
-bool Trainer<T>::run_first_order(int stage, long first_step, Optimizer<T>& optimizer,
-                                 TrainingResult& result, long& step) {
+bool Trainer<T>::run_first_order(int stage, long first_step, const Checkpoint* resume,
+                                 Optimizer<T>& optimizer, TrainingResult& result, long& step) {
   const StageOptions& s = m_options.stages[stage];
   Schedule schedule = s.schedule;
   schedule.total = s.steps;
@@ -137,9 +198,13 @@ bool Trainer<T>::run_first_order(int stage, long first_step, Optimizer<T>& optim
                     m_options.log_every, m_options.quiet);
   Timer wall;
   const double wall_start = result.wall_s;
+  m_combination.reset();
+  const bool combined = s.combine.rule != "sum";
   for (long k = first_step; k < s.steps; ++k) {
     const double lr = schedule.at(k);
-    Evaluation e = evaluate(step);
+    Evaluation e = combined
+                       ? evaluate_combined(step, k, s.combine, k == first_step ? resume : nullptr)
+                       : evaluate(step);
     if (!std::isfinite(e.loss)) {
       result.stop_reason = "non_finite";
       result.message = fmt::format("training stopped at step {}: the loss became {} ({}){}",
@@ -183,6 +248,10 @@ bool Trainer<T>::run_first_order(int stage, long first_step, Optimizer<T>& optim
     }
   }
   progress.finish(figures(result.final_loss, result.final_terms, 0.0));
+  if (m_combination && s.combine.rule == "annealing")
+    log().info("annealing weights at the end of stage {}: {}", stage + 1,
+               fmt::join(m_combination->weights(), ", "));
+  m_combination.reset();
   checkpoint(step, stage + 1, 0, nullptr, result);
   m_stage_stop = "max_steps";
   return true;
@@ -342,7 +411,8 @@ TrainingResult Trainer<T>::run(const Checkpoint* resume) {
       auto optimizer = make_optimizer<T>(s.first_order, m_parameters);
       const bool mid_stage = resume && stage == first_stage && first_step > 0;
       if (mid_stage) restore_optimizer(*resume, *optimizer, m_options.checkpoint_path);
-      go_on = run_first_order(stage, mid_stage ? first_step : 0, *optimizer, result, step);
+      go_on = run_first_order(stage, mid_stage ? first_step : 0, mid_stage ? resume : nullptr,
+                              *optimizer, result, step);
     }
     result.stages.push_back(
         {s.optimizer, step - first, m_stage_stop.empty() ? result.stop_reason : m_stage_stop});

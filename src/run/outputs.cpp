@@ -95,13 +95,15 @@ namespace {
 template <class T, class Loss>
 nn::TrainingResult train_in_run_folder(RunContext& ctx, nn::Parameters<T>& parameters, Loss loss,
                                        nn::TrainerOptions options, std::function<double()> validate,
-                                       nn::LeastSquares<T> least_squares, SaveExtra save_extra) {
+                                       nn::LeastSquares<T> least_squares, SaveExtra save_extra,
+                                       nn::TermLossFunction term_loss = {}) {
   const std::string checkpoint =
       (std::filesystem::path(ctx.dir->path()) / "checkpoint.h5").string();
   options.checkpoint_path = checkpoint;
   nn::Trainer<T> trainer(ctx.comm, parameters, std::move(loss), options);
   trainer.validate = std::move(validate);
   trainer.least_squares = std::move(least_squares);
+  trainer.term_loss = std::move(term_loss);
   trainer.save_extra = [&ctx, extra = std::move(save_extra)](nn::Checkpoint& c) {
     c.strings["config"] = ctx.resolved_yaml;
     c.strings["precision"] = ctx.precision;
@@ -122,10 +124,11 @@ nn::TrainingResult train_in_run_folder(RunContext& ctx, nn::Parameters<T>& param
 template <class T>
 nn::TrainingResult train(RunContext& ctx, nn::Parameters<T>& parameters, nn::LossFunction loss,
                          nn::TrainerOptions options, std::function<double()> validate,
-                         nn::LeastSquares<T> least_squares, SaveExtra save_extra) {
+                         nn::LeastSquares<T> least_squares, SaveExtra save_extra,
+                         nn::TermLossFunction term_loss) {
   return train_in_run_folder<T>(ctx, parameters, std::move(loss), std::move(options),
                                 std::move(validate), std::move(least_squares),
-                                std::move(save_extra));
+                                std::move(save_extra), std::move(term_loss));
 }
 
 template <class T>
@@ -145,10 +148,11 @@ nn::TrainingResult train(RunContext& ctx, nn::Parameters<T>& parameters, nn::Chu
 
 template nn::TrainingResult train<float>(RunContext&, nn::Parameters<float>&, nn::LossFunction,
                                          nn::TrainerOptions, std::function<double()>,
-                                         nn::LeastSquares<float>, SaveExtra);
+                                         nn::LeastSquares<float>, SaveExtra, nn::TermLossFunction);
 template nn::TrainingResult train<double>(RunContext&, nn::Parameters<double>&, nn::LossFunction,
                                           nn::TrainerOptions, std::function<double()>,
-                                          nn::LeastSquares<double>, SaveExtra);
+                                          nn::LeastSquares<double>, SaveExtra,
+                                          nn::TermLossFunction);
 template nn::TrainingResult train<float>(RunContext&, nn::Parameters<float>&, nn::ChunkedLoss,
                                          nn::TrainerOptions, std::function<double()>,
                                          nn::LeastSquares<float>, SaveExtra);

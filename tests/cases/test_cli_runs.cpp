@@ -119,7 +119,8 @@ std::vector<std::string> shortening_overrides(const fs::path& case_file) {
     }
     std::string stages = "training.stages=[";
     for (const auto& stage : root["training"]["stages"])
-      stages += "{optimizer: " + stage["optimizer"].as<std::string>() + ", steps: 5},";
+      stages += "{optimizer: " + stage["optimizer"].as<std::string>() + ", steps: 5" +
+                (stage["combine"] ? ", combine: " + stage["combine"].as<std::string>() : "") + "},";
     sets.push_back(stages + "]");
     return sets;
   }

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "karman/nn/loss.hpp"
+#include "karman/nn/loss_combination.hpp"
 #include "karman/nn/parameters.hpp"
 
 namespace karman::nn {
@@ -36,10 +37,14 @@ namespace karman::nn {
 // counts; the gradients of their weighted sum are ADDED to the parameters' gradients. Every chunk
 // returns the same terms (names and weights) in the same order.
 using ChunkLossFunction = std::function<std::vector<LossTerm>(long step, long chunk)>;
+// The same term by term (loss_combination.hpp): the gradients go through `hooks`.
+using ChunkTermLossFunction =
+    std::function<std::vector<LossTerm>(long step, long chunk, const TermHooks& hooks)>;
 
 struct ChunkedLoss {
   long chunks = 1;  // global chunk count, independent of the rank count
   ChunkLossFunction evaluate;
+  ChunkTermLossFunction evaluate_terms;  // optional: for loss-combination rules
 };
 
 // A node of the summation tree: chunks [first, last).
@@ -94,9 +99,17 @@ class ChunkedSum {
   // The global loss terms at `step` (the same bits on every rank and for any rank count); the
   // parameters' gradients are overwritten with the global gradient.
   std::vector<LossTerm> operator()(long step);
+  // The same term by term: `gradients` [terms][parameters] receives each term's global gradient
+  // (zero for the terms not `wanted`), every one summed along the same fixed tree, so the m
+  // vectors too are the same bits on any rank count. The parameters' gradients are left zero.
+  std::vector<LossTerm> by_term(long step, const std::function<bool(std::size_t)>& wanted,
+                                std::vector<std::vector<double>>& gradients);
+  bool has_terms() const { return static_cast<bool>(m_loss.evaluate_terms); }
 
  private:
   void evaluate_chunk(long step, long chunk, std::vector<double>& out);
+  void evaluate_chunk_terms(long step, long chunk, const TermHooks& hooks,
+                            std::vector<double>& out);
 
   Parameters<T>& m_parameters;
   ChunkedLoss m_loss;

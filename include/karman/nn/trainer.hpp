@@ -23,6 +23,7 @@
 #include "karman/nn/gauss_newton.hpp"
 #include "karman/nn/lbfgs.hpp"
 #include "karman/nn/loss.hpp"
+#include "karman/nn/loss_combination.hpp"
 #include "karman/nn/optimizer.hpp"
 
 namespace karman::nn {
@@ -33,6 +34,7 @@ struct StageOptions {
   OptimizerOptions first_order;     // sgd, adam, adamw
   Schedule schedule;                // sgd, adam, adamw (schedule.total = steps)
   double clip = 0.0;                // max global gradient norm; 0: no clipping
+  CombineOptions combine;           // sgd, adam, adamw: how the loss terms' gradients combine
   LbfgsOptions lbfgs;               // lbfgs (max_iterations = steps)
   GaussNewtonOptions gauss_newton;  // natural_gradient (max_iterations = steps)
 };
@@ -51,6 +53,9 @@ struct TrainerOptions {
 // This rank's loss terms at step `step` (normalised by the global batch, so that the sum over
 // ranks is the loss); the gradients of their weighted sum are ADDED to the parameters' gradients.
 using LossFunction = std::function<std::vector<LossTerm>(long step)>;
+// The same term by term, for loss-combination rules (loss_combination.hpp): each term's
+// gradient goes through `hooks` instead of being added up.
+using TermLossFunction = std::function<std::vector<LossTerm>(long step, const TermHooks& hooks)>;
 
 struct TrainingRecord {
   long step = 0;  // 1-based global step (or L-BFGS iteration) that produced this loss
@@ -94,6 +99,9 @@ class Trainer {
   std::function<double()> validate;
   // The loss as scaled residuals with their Jacobian, for natural_gradient stages.
   LeastSquares<T> least_squares;
+  // This rank's loss term by term, for stages whose `combine` is not sum (a chunked loss brings
+  // its own: ChunkedLoss::evaluate_terms).
+  TermLossFunction term_loss;
 
   TrainingResult run(const Checkpoint* resume = nullptr);
 
@@ -103,10 +111,17 @@ class Trainer {
     double loss = 0.0;
   };
   Evaluation evaluate(long step);  // zero, compute, allreduce (or the chunked sum)
+  // A combine rule's step: the per-term gradients (allreduced, or chunked along the fixed tree)
+  // and the rule's direction in the parameters' gradients; `resume`: the rule's saved state.
+  Evaluation evaluate_combined(long step, long stage_step, const CombineOptions& options,
+                               const Checkpoint* resume);
+  std::vector<LossTerm> evaluate_terms(long step, const std::function<bool(std::size_t)>& wanted,
+                                       std::vector<std::vector<double>>& gradients);
   void checkpoint(long step, int stage, long stage_step, Optimizer<T>* optimizer,
                   const TrainingResult& result);
-  bool run_first_order(int stage, long first_step, Optimizer<T>& optimizer, TrainingResult& result,
-                       long& step);
+  // `resume`: the checkpoint a mid-stage resume continues from (the combine rule's state), or null.
+  bool run_first_order(int stage, long first_step, const Checkpoint* resume,
+                       Optimizer<T>& optimizer, TrainingResult& result, long& step);
   bool run_lbfgs(int stage, TrainingResult& result, long& step);
   bool run_gauss_newton(int stage, TrainingResult& result, long& step);
   std::string last_good() const;  // "; last good checkpoint: PATH (step N)" or ""
@@ -122,6 +137,7 @@ class Trainer {
   std::unique_ptr<ChunkedSum<T>> m_chunked;  // set: a chunked loss, summed in a fixed order
   TrainerOptions m_options;
   std::vector<double> m_reduce;  // host buffer [size + terms] for the one allreduce per step
+  std::unique_ptr<LossCombination> m_combination;  // the running stage's combine rule, if any
   long m_last_checkpoint_step = -1;
   std::string m_stage_stop;  // why the last stage ended (set by the run_* functions)
   int m_signal = 0;          // the signal that interrupts the run (interrupt.hpp), or 0

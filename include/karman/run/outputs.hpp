@@ -36,10 +36,12 @@ void throw_if_interrupted(RunContext& ctx, const nn::TrainingResult& result);
 // `least_squares`: the loss as residuals, for natural_gradient stages. `save_extra`: method state
 // stored in every checkpoint beside the case and precision (normalisers, ...).
 using SaveExtra = std::function<void(nn::Checkpoint&)>;
+// `term_loss`: the loss term by term, for stages with a combine rule other than sum.
 template <class T>
 nn::TrainingResult train(RunContext& ctx, nn::Parameters<T>& parameters, nn::LossFunction loss,
                          nn::TrainerOptions options, std::function<double()> validate = {},
-                         nn::LeastSquares<T> least_squares = {}, SaveExtra save_extra = {});
+                         nn::LeastSquares<T> least_squares = {}, SaveExtra save_extra = {},
+                         nn::TermLossFunction term_loss = {});
 
 // The same with a chunked loss (the same losses on any rank count); a case error naming
 // training.chunks when there are fewer chunks than ranks.
