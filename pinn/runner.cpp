@@ -177,8 +177,14 @@ void read_inverse(const config::Node& root, PinnSpec& spec) {
   spec.inverse = inverse;
 }
 
-void read_model(const config::Node& root, PinnSpec& spec) {
-  spec.model = nn::read_mlp(root.child_or_empty("model"));
+// On a periodic grid the space inputs have period 2 in the network's coordinates ([-1, 1)); a
+// time input (last) is not periodic.
+void read_model(const config::Node& root, PinnSpec& spec, bool time_input) {
+  std::vector<double> periods(
+      static_cast<std::size_t>(spec.problem.grid.dim + (time_input ? 1 : 0)), 0.0);
+  if (spec.problem.grid.periodic)
+    std::fill(periods.begin(), periods.begin() + spec.problem.grid.dim, 2.0);
+  spec.model = nn::read_mlp(root.child_or_empty("model"), periods);
   if (!nn::has_second_derivative(spec.model.activation))
     root.child("model").fail("activation",
                              std::string("the residual needs second derivatives, which '") +
@@ -205,11 +211,11 @@ PinnSpec read_pinn(const config::Node& root) {
                             "a time-dependent PINN supports 2 space dimensions at most so far");
   if (root.child("training").choice("method", {"stages", "teng"}, "stages") == "teng") {
     spec.teng = pinn::read_teng(root, spec.problem);
-    read_model(root, spec);
-    if (spec.model.architecture == nn::Architecture::modified_mlp || spec.model.fourier.count > 0)
+    read_model(root, spec, /*time_input=*/false);  // TENG's network: space inputs only
+    if (spec.model.architecture == nn::Architecture::modified_mlp)
       root.child("model").fail("architecture",
-                               "mlp or siren without fourier_features: TENG's fits need "
-                               "per-point Jacobians");
+                               "mlp or siren: TENG's fits need per-point Jacobians, which "
+                               "modified_mlp does not give");
     return spec;
   }
   config::Node samples = root.child_or_empty("samples");
@@ -228,18 +234,17 @@ PinnSpec read_pinn(const config::Node& root) {
         loss.number("initial_velocity", spec.weights.initial, config::Bounds::at_least(0));
   if (root.has("geometry") || root.has("conditions")) read_domain(root, spec);
   if (root.has("inverse")) read_inverse(root, spec);
-  read_model(root, spec);
+  read_model(root, spec, /*time_input=*/pde.time_dependent());
   spec.training = nn::read_training(root.child("training"), /*least_squares=*/true);
-  // Per-point Jacobians (natural_gradient) come from Linear layers: mlp and siren so far.
-  const bool linear_layers_only =
-      spec.model.architecture != nn::Architecture::modified_mlp && spec.model.fourier.count == 0;
+  // Per-point Jacobians (natural_gradient): every architecture but the modified MLP gives them.
   const auto stages = root.child("training").mappings("stages");
   for (std::size_t i = 0; i < stages.size(); ++i)
-    if (spec.training.trainer.stages[i].optimizer == "natural_gradient" && !linear_layers_only)
+    if (spec.training.trainer.stages[i].optimizer == "natural_gradient" &&
+        spec.model.architecture == nn::Architecture::modified_mlp)
       stages[i].fail("optimizer",
-                     "natural_gradient needs per-point Jacobians, which only the mlp and siren "
-                     "architectures without fourier_features give so far; expected adam, adamw, "
-                     "sgd or lbfgs");
+                     "natural_gradient needs per-point Jacobians, which the mlp and siren "
+                     "architectures give (with or without embeddings), not modified_mlp; expected "
+                     "adam, adamw, sgd or lbfgs");
   if (spec.training.batch_size != 0)
     root.child("training").fail("batch_size", "PINN training is full-batch: expected 0");
   return spec;
