@@ -37,7 +37,9 @@ std::vector<std::string> short_heat(const std::string& output) {
           "--set",
           "training.initial_iterations=80",
           "--set",
-          "training.chunks=5"};
+          "training.chunks=5",
+          "--set",
+          "training.dt=0.005"};
 }
 
 nlohmann::json report_of(const fs::path& run) {
