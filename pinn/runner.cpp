@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <map>
 #include <type_traits>
 
 #include "karman/config/case.hpp"
@@ -34,6 +35,7 @@
 #include "pinn/geometry_config.hpp"
 #include "pinn/residual_loss.hpp"
 #include "pinn/sampling.hpp"
+#include "pinn/teng.hpp"
 
 namespace karman::pinn {
 namespace {
@@ -84,6 +86,7 @@ struct PinnSpec {
   long initial = 512;
   nn::MlpSpec model;
   nn::TrainingSpec training;
+  std::optional<pinn::TengSpec> teng;  // training.method: teng (the network stepped in time)
 };
 
 // Neumann and Robin parts must be whole faces of the grid's box: their PETSc reference
@@ -226,6 +229,21 @@ std::size_t loss_terms(const PinnSpec& spec) {
   return terms;
 }
 
+// On a periodic grid the space inputs have period 2 in the network's coordinates ([-1, 1)); a
+// time input (last) is not periodic.
+void read_model(const config::Node& root, PinnSpec& spec, bool time_input) {
+  std::vector<double> periods(
+      static_cast<std::size_t>(spec.problem.grid.dim + (time_input ? 1 : 0)), 0.0);
+  if (spec.problem.grid.periodic)
+    std::fill(periods.begin(), periods.begin() + spec.problem.grid.dim, 2.0);
+  spec.model = nn::read_mlp(root.child_or_empty("model"), periods);
+  if (!nn::has_second_derivative(spec.model.activation))
+    root.child("model").fail("activation",
+                             std::string("the residual needs second derivatives, which '") +
+                                 nn::to_string(spec.model.activation) +
+                                 "' does not have; use tanh, sin, gelu, silu or softplus");
+}
+
 PinnSpec read_pinn(const config::Node& root) {
   PinnSpec spec;
   if (root.has("mesh"))
@@ -243,6 +261,15 @@ PinnSpec read_pinn(const config::Node& root) {
   if (pde.time_dependent() && spec.problem.grid.dim > 2)
     root.child("grid").fail("dim",
                             "a time-dependent PINN supports 2 space dimensions at most so far");
+  if (root.child("training").choice("method", {"stages", "teng"}, "stages") == "teng") {
+    spec.teng = pinn::read_teng(root, spec.problem);
+    read_model(root, spec, /*time_input=*/false);  // TENG's network: space inputs only
+    if (spec.model.architecture == nn::Architecture::modified_mlp)
+      root.child("model").fail("architecture",
+                               "mlp or siren: TENG's fits need per-point Jacobians, which "
+                               "modified_mlp does not give");
+    return spec;
+  }
   config::Node samples = root.child_or_empty("samples");
   spec.interior = samples.integer("interior", 2048, 1);
   spec.boundary = samples.integer("boundary", 512, 1);
@@ -259,17 +286,7 @@ PinnSpec read_pinn(const config::Node& root) {
         loss.number("initial_velocity", spec.weights.initial, config::Bounds::at_least(0));
   if (root.has("geometry") || root.has("conditions")) read_domain(root, spec);
   if (root.has("inverse")) read_inverse(root, spec);
-  // On a periodic grid the space inputs have period 2 in the network's coordinates ([-1, 1)).
-  std::vector<double> periods(
-      static_cast<std::size_t>(spec.problem.grid.dim + (pde.time_dependent() ? 1 : 0)), 0.0);
-  if (spec.problem.grid.periodic)
-    std::fill(periods.begin(), periods.begin() + spec.problem.grid.dim, 2.0);
-  spec.model = nn::read_mlp(root.child_or_empty("model"), periods);
-  if (!nn::has_second_derivative(spec.model.activation))
-    root.child("model").fail("activation",
-                             std::string("the residual needs second derivatives, which '") +
-                                 nn::to_string(spec.model.activation) +
-                                 "' does not have; use tanh, sin, gelu, silu or softplus");
+  read_model(root, spec, /*time_input=*/pde.time_dependent());
   spec.training = nn::read_training(root.child("training"), /*least_squares=*/true);
   // Per-point Jacobians (natural_gradient): every architecture but the modified MLP gives them.
   const auto stages = root.child("training").mappings("stages");
@@ -295,10 +312,11 @@ std::size_t outputs(const PinnSpec& spec) {
   return static_cast<std::size_t>(config::traits(spec.problem.pde.type).unknowns);
 }
 
-// The box the network lives on: the grid's box, times [0, t_end] for a time-dependent PDE.
+// The box the network lives on: the grid's box, times [0, t_end] for a time-dependent PDE (but
+// TENG's network is a function of space only).
 mesh::GridShape network_box(const PinnSpec& spec) {
   mesh::GridShape box = spec.problem.grid;
-  if (spec.problem.time) {
+  if (spec.problem.time && !spec.teng) {
     box.lower[box.dim] = 0.0;
     box.upper[box.dim] = spec.problem.time->t_end;
     box.n[box.dim] = 2;
@@ -320,6 +338,7 @@ class PinnRun {
   }
 
   std::string run() {
+    if (m_spec.teng) return run_teng();
     const auto& p = m_spec.problem;
     log().info("PINN: MLP {} parameters, {} interior + {} boundary points",
                m_net->parameters().size(), m_spec.interior, m_spec.boundary);
@@ -359,6 +378,47 @@ class PinnRun {
   }
 
  private:
+  // TENG (pinn/teng.hpp): the PETSc reference first, then the network stepped through its
+  // snapshot times and compared with it at each; fields as a time-dependent PINN's.
+  std::string run_teng() {
+    const auto& p = m_spec.problem;
+    mesh::StructuredGrid grid(m_ctx.comm, p.grid);
+    solvers::SteadyResult reference;
+    {
+      const ScopedStage timed_stage(Stage::evaluation);
+      reference = transient_reference(grid);
+    }
+    std::vector<pinn::TengSnapshot> snapshots;
+    for (const ReferenceState& s : m_reference_series)
+      snapshots.push_back({s.index, s.time, s.u, {}, 0.0});
+    nlohmann::json metrics = pinn::march(m_ctx, *m_net, *m_spec.teng, p, grid, snapshots);
+    const ScopedStage timed_stage(Stage::evaluation);
+    for (const pinn::TengSnapshot& s : snapshots) m_snapshot_predictions[s.index] = s.prediction;
+    const std::vector<double>& prediction = snapshots.back().prediction;  // at t_end
+    const ErrorNorms vs_reference = error_norms(m_ctx.comm, prediction, reference.u);
+    metrics["rel_l2"] = vs_reference.rel_l2;
+    metrics["max_abs"] = vs_reference.max_abs;
+    std::vector<std::pair<std::string, std::vector<double>>> fields{
+        {"pinn", prediction},
+        {"reference", reference.u},
+        {"error", difference(prediction, reference.u)}};
+    if (p.pde.exact) {
+      std::vector<double> exact = pde::evaluate(grid, *p.pde.exact, p.time->t_end);
+      metrics["rel_l2_exact"] = error_norms(m_ctx.comm, prediction, exact).rel_l2;
+      metrics["reference_rel_l2_exact"] = error_norms(m_ctx.comm, reference.u, exact).rel_l2;
+      fields.emplace_back("exact", std::move(exact));
+    }
+    log().info("TENG vs PETSc reference at t = {}: rel_l2 {:.3e}", p.time->t_end,
+               vs_reference.rel_l2);
+    write_fields(grid, fields);
+    (*m_ctx.report)["baseline"] = baseline_json(reference.stats);
+    (*m_ctx.report)["metrics"] = metrics;
+    (*m_ctx.report)["pde"] = config::to_string(p.pde.type);
+    if (std::isfinite(vs_reference.rel_l2)) return "ok";
+    m_ctx.message = "TENG: the network's state is not finite";
+    return "diverged";
+  }
+
   // Reproducible training (the default in float64): the points in training.chunks fixed chunks,
   // one loss each, summed in a fixed order, so any rank count gives the same losses; otherwise
   // this rank's share of the points and one allreduce per step. Either way the loss is also
@@ -753,7 +813,9 @@ class PinnRun {
     std::vector<io::XdmfSnapshot> snapshots;
     if (fields.size() >= 3 && fields[0].first == "pinn")
       for (const ReferenceState& state : m_reference_series) {
-        const std::vector<double> prediction = predict(grid, state.time)[0];
+        const std::vector<double> prediction = m_snapshot_predictions.count(state.index)
+                                                   ? m_snapshot_predictions.at(state.index)
+                                                   : predict(grid, state.time)[0];
         writer.write_snapshot(state.index, state.time, "pinn", prediction);
         writer.write_snapshot(state.index, state.time, "reference", state.u);
         writer.write_snapshot(state.index, state.time, "error", difference(prediction, state.u));
@@ -778,6 +840,7 @@ class PinnRun {
   RunContext& m_ctx;
   std::unique_ptr<nn::Network<T>> m_net;
   std::vector<ReferenceState> m_reference_series;  // time-dependent PDEs: t = 0 and snapshots
+  std::map<long, std::vector<double>> m_snapshot_predictions;  // TENG: the network at each one
   std::optional<pinn::HardDirichlet> m_hard;
   std::optional<solvers::SteadyResult> m_reference;          // the PETSc solve, when needed early
   std::vector<double> m_observed_points, m_observed_values;  // inverse: (x, y, t) and u
@@ -793,6 +856,12 @@ class PinnMethod : public Method {
   std::string summary() const override {
     std::string widths = std::to_string(network_box(m_spec).dim);
     for (auto w : m_spec.model.hidden) widths += "-" + std::to_string(w);
+    if (m_spec.teng)
+      return fmt::format(
+          "kind pinn, pde {}, TENG ({}, {} steps of {}), MLP {}-{} {}, {} points, {}",
+          config::to_string(m_spec.problem.pde.type), m_spec.teng->stage, m_spec.teng->steps,
+          m_spec.teng->dt, widths, outputs(m_spec), nn::to_string(m_spec.model.activation),
+          m_spec.teng->points, m_precision);
     return fmt::format("kind pinn, pde {}, MLP {}-{} {}, {} interior + {} boundary points, {}",
                        config::to_string(m_spec.problem.pde.type), widths, outputs(m_spec),
                        nn::to_string(m_spec.model.activation), m_spec.interior, m_spec.boundary,

@@ -8,6 +8,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 
 #include "support/cli.hpp"
 #include "support/post_figures.hpp"
@@ -105,6 +106,22 @@ std::vector<std::string> shortening_overrides(const fs::path& case_file) {
       stages += "{optimizer: " + stage["optimizer"].as<std::string>() + ", epochs: 1},";
     sets.push_back(stages + "]");
     return sets;
+  }
+  if (root["training"] && root["training"]["method"] &&
+      root["training"]["method"].as<std::string>() == "teng") {
+    // TENG: a coarse reference grid, few points, four steps of the case's dt.
+    const double dt = root["training"]["dt"] ? root["training"]["dt"].as<double>()
+                                             : root["time"]["dt"].as<double>();
+    std::ostringstream t_end;
+    t_end.precision(17);
+    t_end << 4 * dt;
+    return {"grid.n=17",
+            "training.points=64",
+            "training.initial_iterations=10",
+            "training.iterations=1",
+            "training.chunks=2",
+            "time.snapshots=2",
+            "time.t_end=" + t_end.str()};
   }
   if (root["training"]) {
     // Learned methods: few samples, a few steps of each stage's optimizer.
