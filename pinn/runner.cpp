@@ -20,6 +20,7 @@
 #include "karman/io/hdf5.hpp"
 #include "karman/io/xdmf.hpp"
 #include "karman/nn/case_sections.hpp"
+#include "karman/nn/chunked_loss.hpp"
 #include "karman/nn/network.hpp"
 #include "karman/nn/sequential.hpp"
 #include "karman/pde/fields.hpp"
@@ -29,6 +30,7 @@
 #include "karman/solvers/masked_poisson.hpp"
 #include "karman/solvers/navier_stokes.hpp"
 #include "karman/solvers/transient.hpp"
+#include "pinn/causal.hpp"
 #include "pinn/geometry_config.hpp"
 #include "pinn/residual_loss.hpp"
 #include "pinn/sampling.hpp"
@@ -79,6 +81,7 @@ struct PinnSpec {
   long initial = 512;
   nn::MlpSpec model;
   nn::TrainingSpec training;
+  std::optional<pinn::CausalOptions> causal;  // training.causal
 };
 
 // `geometry` (default: the grid's box), `samples.method` and `conditions` (default: one soft
@@ -174,6 +177,30 @@ void read_inverse(const config::Node& root, PinnSpec& spec) {
   spec.inverse = inverse;
 }
 
+// training.causal (pinn/causal.hpp): time-dependent PDEs, gradient stages.
+void read_causal(const config::Node& root, PinnSpec& spec) {
+  const config::Node training = root.child("training");
+  if (!spec.problem.pde.time_dependent())
+    training.fail("causal", fmt::format("a time-dependent pde (causal weights split the residual "
+                                        "by time); pde '{}' is steady",
+                                        config::to_string(spec.problem.pde.type)));
+  const config::Node node = training.child("causal");
+  pinn::CausalOptions causal;
+  causal.bins = node.integer("bins", causal.bins, 1);
+  if (node.has("epsilon"))
+    causal.epsilon = node.number_list("epsilon", 1, config::Bounds::positive());
+  if (!std::is_sorted(causal.epsilon.begin(), causal.epsilon.end()))
+    node.fail("epsilon", "an increasing list of tolerances (e.g. [1e-2, 1e-1, 1, 10, 100])");
+  causal.delta = node.number("delta", causal.delta, config::Bounds::between(0, 1));
+  const auto stages = training.mappings("stages");
+  for (std::size_t i = 0; i < stages.size(); ++i)
+    if (spec.training.trainer.stages[i].optimizer == "natural_gradient")
+      stages[i].fail("optimizer",
+                     "adam, adamw, sgd or lbfgs: causal weights (training.causal) weight the "
+                     "gradient, not natural_gradient's residuals");
+  spec.causal = causal;
+}
+
 PinnSpec read_pinn(const config::Node& root) {
   PinnSpec spec;
   if (root.has("mesh"))
@@ -226,6 +253,7 @@ PinnSpec read_pinn(const config::Node& root) {
                      "sgd or lbfgs");
   if (spec.training.batch_size != 0)
     root.child("training").fail("batch_size", "PINN training is full-batch: expected 0");
+  if (root.child("training").has("causal")) read_causal(root, spec);
   return spec;
 }
 
@@ -327,15 +355,61 @@ class PinnRun {
       }
       return *parts[k];
     };
+    // Causal weights: a new step first updates them from the last evaluation's bin sums (a
+    // collective), before any part is evaluated or resampled; each part then uses them.
+    if (m_spec.causal) {
+      m_causal.emplace(*m_spec.causal);
+      m_bin_sum = std::make_unique<nn::TreeSum>(m_ctx.comm, part_count);
+    }
+    auto weighted_part = [&](std::size_t k, long step) -> std::vector<nn::LossTerm> {
+      if (!m_causal) return part_at(k, step)();
+      if (k == 0) update_causal_weights(step, parts);
+      pinn::ResidualLoss<T>& part = part_at(k, step);
+      part.set_time_weights(m_causal->weights());
+      return with_causal_figures(part(), first + static_cast<long>(k) == 0);
+    };
     if (!reproducible)
       return train<T>(
-          m_ctx, m_net->parameters(), [&](long step) { return part_at(0, step)(); },
+          m_ctx, m_net->parameters(), [&](long step) { return weighted_part(0, step); },
           training.trainer, {}, least_squares);
     nn::ChunkedLoss loss{training.chunks, [&, first = first](long step, long chunk) {
-                           return part_at(static_cast<std::size_t>(chunk - first), step)();
+                           return weighted_part(static_cast<std::size_t>(chunk - first), step);
                          }};
     return train<T>(m_ctx, m_net->parameters(), std::move(loss), training.trainer, {},
                     least_squares);
+  }
+
+  // Causal training: at the first evaluation of each step of the leading first-order stages, the
+  // weights from the global bin losses of the evaluation before (one step lagged: same-step
+  // weights would need a reduction between the forward and the backward pass); the first step
+  // has all weights 1. Later stages (L-BFGS) keep the last weights: a line search needs one fixed
+  // objective.
+  void update_causal_weights(long step,
+                             const std::vector<std::unique_ptr<pinn::ResidualLoss<T>>>& parts) {
+    if (step == m_causal_step || step >= leading_first_order_steps()) return;
+    const bool first_step = m_causal_step < 0;
+    m_causal_step = step;
+    if (first_step) return;
+    // L_i = (M/N) Σ_{points in bin i} r²: bin i's mean square with the points uniform in time.
+    std::vector<double> losses = (*m_bin_sum)([&](long chunk, std::vector<double>& out) {
+      out = parts[static_cast<std::size_t>(chunk - m_bin_sum->first())]->bin_sums();
+    });
+    const double scale = static_cast<double>(m_causal->bins()) / m_spec.interior;
+    for (double& loss : losses) loss *= scale;
+    const std::size_t level = m_causal->level();
+    m_causal->update(losses);
+    if (m_causal->level() != level)
+      log().info("causal training: step {}, min weight {:.4f} > delta, epsilon {:g} -> {:g}", step,
+                 m_causal->min_weight(), m_spec.causal->epsilon[level], m_causal->epsilon());
+  }
+
+  // The current min weight and ε as terms of weight 0 (log and history columns, no loss): chunk
+  // 0 carries their values, every other chunk 0, so their global sums are exact.
+  std::vector<nn::LossTerm> with_causal_figures(std::vector<nn::LossTerm> terms,
+                                                bool carries) const {
+    terms.push_back({"causal_min_weight", 0.0, carries ? m_causal->min_weight() : 0.0});
+    terms.push_back({"causal_epsilon", 0.0, carries ? m_causal->epsilon() : 0.0});
+    return terms;
   }
 
   // The residuals for natural_gradient stages: one block per part (a chunk of `chunks`).
@@ -405,9 +479,11 @@ class PinnRun {
           m_spec.geometry->interior_points(m_spec.method, first, count, m_spec.interior, seed);
       conditions = boundary_conditions(part, parts, seed);
     }
-    return std::make_unique<pinn::ResidualLoss<T>>(
+    auto loss = std::make_unique<pinn::ResidualLoss<T>>(
         *m_net, p.pde, box, interior, boundary, initial, m_spec.weights,
         conditions ? &*conditions : nullptr, inverse ? &*inverse : nullptr);
+    if (m_spec.causal) loss->set_time_bins(m_spec.causal->bins);
+    return loss;
   }
 
   // The PETSc solve to t_end; its states at t = 0 and at the time.snapshots times are kept in
@@ -681,6 +757,9 @@ class PinnRun {
   std::optional<pinn::HardDirichlet> m_hard;
   std::optional<solvers::SteadyResult> m_reference;          // the PETSc solve, when needed early
   std::vector<double> m_observed_points, m_observed_values;  // inverse: (x, y, t) and u
+  std::optional<pinn::CausalSchedule> m_causal;              // training.causal
+  std::unique_ptr<nn::TreeSum> m_bin_sum;  // causal: the parts' bin sums, rank-count independent
+  long m_causal_step = -1;                 // causal: the step of the current weights
 };
 
 class PinnMethod : public Method {
