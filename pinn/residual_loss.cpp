@@ -540,6 +540,19 @@ void ResidualLoss<T>::set_time_weights(const std::vector<double>& weights) {
   Kokkos::deep_copy(term.point_weight, h);
 }
 
+template <class T>
+std::vector<double> ResidualLoss<T>::residual_squares() {
+  m_workspace.reset();
+  Term& term = pde_term();
+  evaluate(term);
+  const auto r = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), term.r);
+  std::vector<double> squares(term.points, 0.0);
+  for (std::size_t i = 0; i < term.points; ++i)
+    for (std::size_t q = 0; q < term.components; ++q)
+      squares[i] += static_cast<double>(r(q, i)) * static_cast<double>(r(q, i));
+  return squares;
+}
+
 // Host sums in point order: the same bits for a chunk wherever it runs.
 template <class T>
 void ResidualLoss<T>::record_bin_sums(const Term& term) {

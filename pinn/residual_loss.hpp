@@ -114,6 +114,10 @@ class ResidualLoss {
   void set_time_weights(const std::vector<double>& weights);  // [bins]
   const std::vector<double>& bin_sums() const { return m_bin_sums; }
 
+  // Σ_q r_q² at each interior point [points], the network as it is (no gradient): what adaptive
+  // sampling (pinn/adaptive.hpp) ranks candidates by.
+  std::vector<double> residual_squares();
+
  private:
   // One loss term, weight/total · Σ_i Σ_q r_q(x_i)². Its residuals are the PDE at collocation
   // points (derivative channels), an output's mismatch with given values, or the mismatch of

@@ -30,6 +30,7 @@
 #include "karman/solvers/masked_poisson.hpp"
 #include "karman/solvers/navier_stokes.hpp"
 #include "karman/solvers/transient.hpp"
+#include "pinn/adaptive.hpp"
 #include "pinn/causal.hpp"
 #include "pinn/geometry_config.hpp"
 #include "pinn/residual_loss.hpp"
@@ -81,7 +82,8 @@ struct PinnSpec {
   long initial = 512;
   nn::MlpSpec model;
   nn::TrainingSpec training;
-  std::optional<pinn::CausalOptions> causal;  // training.causal
+  std::optional<pinn::CausalOptions> causal;      // training.causal
+  std::optional<pinn::AdaptiveOptions> adaptive;  // samples.adaptive
 };
 
 // `geometry` (default: the grid's box), `samples.method` and `conditions` (default: one soft
@@ -201,6 +203,31 @@ void read_causal(const config::Node& root, PinnSpec& spec) {
   spec.causal = causal;
 }
 
+// samples.adaptive (pinn/adaptive.hpp): box domains; it alone renews the interior points.
+void read_adaptive(const config::Node& root, PinnSpec& spec) {
+  const config::Node samples = root.child_or_empty("samples");
+  if (spec.geometry)
+    samples.fail("adaptive", "a box domain: adaptive points without geometry or conditions so far");
+  if (spec.resample_every > 0)
+    samples.fail("adaptive", "resample_every 0: both renew the interior points");
+  if (spec.causal)
+    samples.fail("adaptive",
+                 "no training.causal beside it (its bin means assume points uniform in time)");
+  const config::Node node = samples.child("adaptive");
+  pinn::AdaptiveOptions adaptive;
+  const bool rar = node.choice("method", {"rar", "rad"}) == "rar";
+  adaptive.method = rar ? pinn::AdaptiveMethod::rar : pinn::AdaptiveMethod::rad;
+  adaptive.every = node.integer("every", adaptive.every, 1);
+  adaptive.candidates = node.integer("candidates", adaptive.candidates, 1);
+  if (rar) {
+    adaptive.add = node.integer("add", adaptive.add, 1, adaptive.candidates);
+  } else {
+    adaptive.k = node.number("k", adaptive.k, config::Bounds::at_least(0));
+    adaptive.c = node.number("c", adaptive.c, config::Bounds::at_least(0));
+  }
+  spec.adaptive = adaptive;
+}
+
 PinnSpec read_pinn(const config::Node& root) {
   PinnSpec spec;
   if (root.has("mesh"))
@@ -254,6 +281,7 @@ PinnSpec read_pinn(const config::Node& root) {
   if (spec.training.batch_size != 0)
     root.child("training").fail("batch_size", "PINN training is full-batch: expected 0");
   if (root.child("training").has("causal")) read_causal(root, spec);
+  if (samples.has("adaptive")) read_adaptive(root, spec);
   return spec;
 }
 
@@ -361,7 +389,8 @@ class PinnRun {
       m_causal.emplace(*m_spec.causal);
       m_bin_sum = std::make_unique<nn::TreeSum>(m_ctx.comm, part_count);
     }
-    auto weighted_part = [&](std::size_t k, long step) -> std::vector<nn::LossTerm> {
+    auto weighted_part = [&, first = first](std::size_t k, long step) -> std::vector<nn::LossTerm> {
+      if (k == 0 && m_spec.adaptive) adapt(step, parts, first, part_count);
       if (!m_causal) return part_at(k, step)();
       if (k == 0) update_causal_weights(step, parts);
       pinn::ResidualLoss<T>& part = part_at(k, step);
@@ -401,6 +430,95 @@ class PinnRun {
     if (m_causal->level() != level)
       log().info("causal training: step {}, min weight {:.4f} > delta, epsilon {:g} -> {:g}", step,
                  m_causal->min_weight(), m_spec.causal->epsilon[level], m_causal->epsilon());
+  }
+
+  // Adaptive points: at every `every`-th step of the leading first-order stages, fresh candidates
+  // (a pure function of the epoch), their squared residuals (this rank's chunks of them, gathered
+  // so that every rank holds all), the selection, and this rank's parts rebuilt on the new
+  // interior set (boundary and initial points stay). Later stages keep the last set.
+  void adapt(long step, std::vector<std::unique_ptr<pinn::ResidualLoss<T>>>& parts, long first,
+             long part_count) {
+    const pinn::AdaptiveOptions& a = *m_spec.adaptive;
+    if (step == 0 || step % a.every != 0 || step >= leading_first_order_steps() ||
+        step == m_adapted_step)
+      return;
+    m_adapted_step = step;
+    const mesh::GridShape box = network_box(m_spec);
+    const std::size_t dims = static_cast<std::size_t>(box.dim);
+    const std::uint64_t stream =
+        mix64(m_spec.seed ^ (0xada97ed5a3b1e5ull * static_cast<std::uint64_t>(step / a.every)));
+    const std::vector<double> candidates = pinn::interior_points(box, 0, a.candidates, stream);
+    const std::vector<double> squares =
+        candidate_squares(candidates, box, first, static_cast<long>(parts.size()), part_count);
+    auto append_rows = [&](std::vector<double>& out, const std::vector<long>& rows) {
+      for (long i : rows)
+        out.insert(out.end(), candidates.begin() + i * dims, candidates.begin() + (i + 1) * dims);
+    };
+    if (a.method == pinn::AdaptiveMethod::rar) {
+      append_rows(m_added, pinn::largest_residuals(squares, a.add));
+    } else {
+      m_redrawn.clear();
+      append_rows(m_redrawn, pinn::residual_density_draws(squares, a.k, a.c, m_spec.interior,
+                                                          mix64(stream + 1)));
+    }
+    double largest = 0, mean = 0;
+    for (double s : squares) largest = std::max(largest, s), mean += s / squares.size();
+    log().info(
+        "adaptive points ({}): step {}, {} candidates, mean r² {:.3e}, max {:.3e}; {} "
+        "interior points",
+        a.method == pinn::AdaptiveMethod::rar ? "rar" : "rad", step, a.candidates, mean, largest,
+        interior_total());
+    for (std::size_t k = 0; k < parts.size(); ++k)
+      parts[k] = loss_on_part(first + static_cast<long>(k), part_count);
+  }
+
+  // Σ_q r_q² at every candidate, the same bits on every rank: chunk c of `chunks` evaluated by the
+  // rank that owns it (as the loss's chunks), then gathered in chunk order.
+  std::vector<double> candidate_squares(const std::vector<double>& candidates,
+                                        const mesh::GridShape& box, long first, long count,
+                                        long chunks) {
+    const std::size_t dims = static_cast<std::size_t>(box.dim);
+    const long total = static_cast<long>(candidates.size() / dims);
+    std::vector<double> mine;
+    for (long c = first; c < first + count; ++c) {
+      const auto [from, n] = share(total, c, chunks);
+      const pinn::PointSet set{
+          {candidates.begin() + from * dims, candidates.begin() + (from + n) * dims}, total};
+      pinn::ResidualLoss<T> loss(*m_net, m_spec.problem.pde, box, set, {}, {}, m_spec.weights);
+      const std::vector<double> squares = loss.residual_squares();
+      mine.insert(mine.end(), squares.begin(), squares.end());
+    }
+    int size;
+    MPI_Comm_size(m_ctx.comm, &size);
+    std::vector<int> counts(static_cast<std::size_t>(size)), offsets(counts.size(), 0);
+    const int my_count = static_cast<int>(mine.size());
+    MPI_Allgather(&my_count, 1, MPI_INT, counts.data(), 1, MPI_INT, m_ctx.comm);
+    for (std::size_t r = 1; r < counts.size(); ++r) offsets[r] = offsets[r - 1] + counts[r - 1];
+    std::vector<double> all(static_cast<std::size_t>(total));
+    MPI_Allgatherv(mine.data(), my_count, MPI_DOUBLE, all.data(), counts.data(), offsets.data(),
+                   MPI_DOUBLE, m_ctx.comm);
+    return all;
+  }
+
+  // The interior set's size: samples.interior, plus the points RAR added.
+  long interior_total() const {
+    return m_spec.interior +
+           static_cast<long>(m_added.size()) / static_cast<long>(network_box(m_spec).dim);
+  }
+
+  // Rows [first, first + count) of the interior set: RAD's redrawn set, or the seed's stream
+  // followed by the points RAR added.
+  std::vector<double> interior_rows(const mesh::GridShape& box, long first, long count,
+                                    std::uint64_t seed) const {
+    const std::size_t dims = static_cast<std::size_t>(box.dim);
+    if (!m_redrawn.empty())
+      return {m_redrawn.begin() + first * dims, m_redrawn.begin() + (first + count) * dims};
+    const long drawn = std::max(0L, std::min(first + count, m_spec.interior) - first);
+    std::vector<double> rows = pinn::interior_points(box, first, drawn, seed);
+    const long from = std::max(first, m_spec.interior) - m_spec.interior;
+    const long added = count - drawn;
+    rows.insert(rows.end(), m_added.begin() + from * dims, m_added.begin() + (from + added) * dims);
+    return rows;
   }
 
   // The current min weight and ε as terms of weight 0 (log and history columns, no loss): chunk
@@ -446,9 +564,9 @@ class PinnRun {
             : mix64(m_spec.seed ^ (0x9e3779b97f4a7c15ull * static_cast<std::uint64_t>(epoch)));
     const auto& p = m_spec.problem;
     const mesh::GridShape box = network_box(m_spec);
-    auto [first, count] = share(m_spec.interior, part, parts);
+    auto [first, count] = share(interior_total(), part, parts);
     auto [bfirst, bcount] = share(m_spec.boundary, part, parts);
-    pinn::PointSet interior{pinn::interior_points(box, first, count, seed), m_spec.interior};
+    pinn::PointSet interior{interior_rows(box, first, count, seed), interior_total()};
     pinn::PointSet boundary{pinn::boundary_points(box, bfirst, bcount, mix64(seed + 1), p.grid.dim),
                             m_spec.boundary};
     pinn::PointSet initial;
@@ -760,6 +878,9 @@ class PinnRun {
   std::optional<pinn::CausalSchedule> m_causal;              // training.causal
   std::unique_ptr<nn::TreeSum> m_bin_sum;  // causal: the parts' bin sums, rank-count independent
   long m_causal_step = -1;                 // causal: the step of the current weights
+  std::vector<double> m_added;    // samples.adaptive rar: [added, dims] points joining the stream's
+  std::vector<double> m_redrawn;  // samples.adaptive rad: [interior, dims] the redrawn set
+  long m_adapted_step = -1;       // samples.adaptive: the step of the last adaptation
 };
 
 class PinnMethod : public Method {
