@@ -261,23 +261,27 @@ PinnSpec read_pinn(const config::Node& root) {
         loss.number("initial_velocity", spec.weights.initial, config::Bounds::at_least(0));
   if (root.has("geometry") || root.has("conditions")) read_domain(root, spec);
   if (root.has("inverse")) read_inverse(root, spec);
-  spec.model = nn::read_mlp(root.child_or_empty("model"));
+  // On a periodic grid the space inputs have period 2 in the network's coordinates ([-1, 1)).
+  std::vector<double> periods(
+      static_cast<std::size_t>(spec.problem.grid.dim + (pde.time_dependent() ? 1 : 0)), 0.0);
+  if (spec.problem.grid.periodic)
+    std::fill(periods.begin(), periods.begin() + spec.problem.grid.dim, 2.0);
+  spec.model = nn::read_mlp(root.child_or_empty("model"), periods);
   if (!nn::has_second_derivative(spec.model.activation))
     root.child("model").fail("activation",
                              std::string("the residual needs second derivatives, which '") +
                                  nn::to_string(spec.model.activation) +
                                  "' does not have; use tanh, sin, gelu, silu or softplus");
   spec.training = nn::read_training(root.child("training"), /*least_squares=*/true);
-  // Per-point Jacobians (natural_gradient) come from Linear layers: mlp and siren so far.
-  const bool linear_layers_only =
-      spec.model.architecture != nn::Architecture::modified_mlp && spec.model.fourier.count == 0;
+  // Per-point Jacobians (natural_gradient): every architecture but the modified MLP gives them.
   const auto stages = root.child("training").mappings("stages");
   for (std::size_t i = 0; i < stages.size(); ++i)
-    if (spec.training.trainer.stages[i].optimizer == "natural_gradient" && !linear_layers_only)
+    if (spec.training.trainer.stages[i].optimizer == "natural_gradient" &&
+        spec.model.architecture == nn::Architecture::modified_mlp)
       stages[i].fail("optimizer",
-                     "natural_gradient needs per-point Jacobians, which only the mlp and siren "
-                     "architectures without fourier_features give so far; expected adam, adamw, "
-                     "sgd or lbfgs");
+                     "natural_gradient needs per-point Jacobians, which the mlp and siren "
+                     "architectures give (with or without embeddings), not modified_mlp; expected "
+                     "adam, adamw, sgd or lbfgs");
   if (spec.training.batch_size != 0)
     root.child("training").fail("batch_size", "PINN training is full-batch: expected 0");
   if (root.child("training").has("causal")) read_causal(root, spec);

@@ -21,6 +21,7 @@
 #include "karman/core/log.hpp"
 #include "karman/core/threads.hpp"
 #include "karman/nn/gemm.hpp"
+#include "operators/precond/dcdm.hpp"
 #include "operators/precond/petsc_factor.hpp"
 #include "petsc/check.hpp"
 #include "petsc/events.hpp"
@@ -70,6 +71,7 @@ int main(int argc, char** argv) {
   // "interrupted" (core/interrupt.hpp).
   karman::enable_interrupts();
   karman::precond::register_karman_pc();  // -pc_type karman: the learned CG preconditioner
+  karman::precond::register_dcdm_ksp();   // -ksp_type dcdm: the deep conjugate direction method
   int rank = 0, size = 1;
   MPI_Comm_rank(PETSC_COMM_WORLD, &rank);
   MPI_Comm_size(PETSC_COMM_WORLD, &size);

@@ -53,9 +53,16 @@ std::unique_ptr<Sequential<T>> make_siren(const std::vector<std::size_t>& widths
 
 template <class T>
 std::unique_ptr<Module<T>> make_network(const MlpSpec& spec, std::size_t in, std::size_t out) {
-  std::unique_ptr<FourierFeatures<T>> embedding;
-  if (spec.fourier.count > 0) embedding = std::make_unique<FourierFeatures<T>>(in, spec.fourier);
-  std::vector<std::size_t> widths{embedding ? embedding->out_features() : in};
+  // Embeddings, in order: periodic, then random Fourier features of what it gives.
+  std::vector<std::unique_ptr<FourierFeatures<T>>> embeddings;
+  if (spec.periodic_modes > 0) {
+    KARMAN_VERIFY(spec.periods.size() == in, "make_network: one period per input");
+    embeddings.push_back(make_periodic_embedding<T>(spec.periods, spec.periodic_modes));
+  }
+  if (spec.fourier.count > 0)
+    embeddings.push_back(std::make_unique<FourierFeatures<T>>(
+        embeddings.empty() ? in : embeddings.back()->out_features(), spec.fourier));
+  std::vector<std::size_t> widths{embeddings.empty() ? in : embeddings.back()->out_features()};
   widths.insert(widths.end(), spec.hidden.begin(), spec.hidden.end());
   widths.push_back(out);
 
@@ -71,9 +78,9 @@ std::unique_ptr<Module<T>> make_network(const MlpSpec& spec, std::size_t in, std
       body = make_siren<T>(widths, spec.omega0, spec.hidden_omega0);
       break;
   }
-  if (!embedding) return body;
+  if (embeddings.empty()) return body;
   auto network = std::make_unique<Sequential<T>>();
-  network->add(std::move(embedding));
+  for (auto& embedding : embeddings) network->add(std::move(embedding));
   network->add(std::move(body));
   return network;
 }

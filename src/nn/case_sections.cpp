@@ -1,5 +1,6 @@
 #include "karman/nn/case_sections.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -57,7 +58,7 @@ void read_architecture_keys(const config::Node& model, MlpSpec& spec) {
 
 }  // namespace
 
-MlpSpec read_mlp(const config::Node& model) {
+MlpSpec read_mlp(const config::Node& model, const std::vector<double>& periods) {
   MlpSpec spec;
   spec.architecture =
       architecture_from_name(model.choice("architecture", architecture_names(), "mlp"));
@@ -66,6 +67,15 @@ MlpSpec read_mlp(const config::Node& model) {
   spec.seed = static_cast<std::uint64_t>(model.integer("seed", 0, 0));
   if (model.has("fourier_features"))
     spec.fourier = read_fourier(model.child("fourier_features"), spec.seed);
+  if (model.has("periodic")) {
+    if (std::none_of(periods.begin(), periods.end(), [](double p) { return p > 0.0; }))
+      model.fail("periodic",
+                 "a periodic input: the embedding needs a periodic grid (grid.periodic, as for "
+                 "burgers and allen_cahn)");
+    spec.periodic_modes =
+        static_cast<std::size_t>(model.child("periodic").integer("modes", 1, 1, 1024));
+    spec.periods = periods;
+  }
   return spec;
 }
 

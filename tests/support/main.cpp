@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <petscsys.h>
 
+#include "operators/precond/dcdm.hpp"
 #include "operators/precond/petsc_factor.hpp"
 #include "petsc/check.hpp"
 
@@ -11,6 +12,7 @@ int main(int argc, char** argv) {
   if (PetscInitialize(&argc, &argv, nullptr, nullptr)) return 1;
   karman::petsc::install_error_handler();
   karman::precond::register_karman_pc();  // -pc_type karman, as in the karman executable
+  karman::precond::register_dcdm_ksp();   // -ksp_type dcdm, likewise
   int rank;
   MPI_Comm_rank(PETSC_COMM_WORLD, &rank);
   // One rank's listener is enough; failures on other ranks still set the exit status.

@@ -63,6 +63,18 @@ std::unique_ptr<Module<double>> fourier_mlp(std::size_t dims, Activation act, bo
   return net;
 }
 
+// [periodic embedding, MLP] with the first input periodic (period 2) and the others copied through.
+std::unique_ptr<Module<double>> periodic_mlp(std::size_t dims, Activation act, std::size_t modes) {
+  std::vector<double> periods(dims, 0.0);
+  periods[0] = 2.0;
+  auto embedding = make_periodic_embedding<double>(periods, modes);
+  const std::size_t width = embedding->out_features();
+  auto net = std::make_unique<Sequential<double>>();
+  net->add(std::move(embedding));
+  net->add(make_mlp<double>({width, 8, 8, 1}, act));
+  return net;
+}
+
 class ArchitectureTaylor : public ::testing::TestWithParam<std::tuple<std::string, int>> {};
 
 }  // namespace
@@ -73,6 +85,14 @@ TEST_P(ArchitectureTaylor, FourierFeaturesThenMlp) {
   for (bool include_input : {false, true})
     check_all([&] { return fourier_mlp(d, activation_from_name(name), include_input); }, d,
               name + (include_input ? " with x" : ""));
+}
+
+TEST_P(ArchitectureTaylor, PeriodicEmbeddingThenMlp) {
+  const auto [name, dims] = GetParam();
+  const std::size_t d = static_cast<std::size_t>(dims);
+  for (std::size_t modes : {1, 3})
+    check_all([&] { return periodic_mlp(d, activation_from_name(name), modes); }, d,
+              name + " periodic modes " + std::to_string(modes));
 }
 
 TEST_P(ArchitectureTaylor, ModifiedMlp) {
@@ -198,6 +218,43 @@ TEST(MakeNetwork, PlainMlpIsMakeMlp) {
           Matrix<double>(direct.parameters().values().data(), 1, direct.parameters().size())));
 }
 
+// The embedded network is periodic in its periodic inputs: every channel of a derivative pass
+// (value, ∂/∂x_k, ∂²/∂x_k²) is the same at x and at x shifted by whole periods, to round-off;
+// and the layer's shape: 2·modes features per periodic input, then the others in order.
+TEST(PeriodicEmbedding, NetworkIsPeriodicInEveryChannel) {
+  const std::vector<double> periods{2.0, 0.0, 0.5};
+  auto embedding = make_periodic_embedding<double>(periods, 3);
+  EXPECT_EQ(embedding->out_features(), 2u * 3u * 2u + 1u);
+  EXPECT_EQ(embedding->kind(), "periodic_embedding");
+  auto body = std::make_unique<Sequential<double>>();
+  const std::size_t width = embedding->out_features();
+  body->add(std::move(embedding));
+  body->add(make_mlp<double>({width, 10, 10, 1}, Activation::tanh));
+  Network<double> net(std::move(body), 4);
+  const std::size_t n = 7, d = 3;
+  Matrix<double> x = random_points(n, d, 12), shifted("shifted", n, d);
+  auto hx = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), x);
+  auto hs = Kokkos::create_mirror_view(shifted);
+  for (std::size_t i = 0; i < n; ++i) {
+    hs(i, 0) = hx(i, 0) + 2.0 * (1 + static_cast<double>(i % 3));  // +2, +4, +6
+    hs(i, 1) = hx(i, 1);
+    hs(i, 2) = hx(i, 2) - 0.5 * static_cast<double>(i % 2);
+  }
+  Kokkos::deep_copy(shifted, hs);
+  Matrix<double> a, b;
+  taylor_input(x, a);
+  taylor_input(shifted, b);
+  const auto ya = to_vector(net.forward(a, Pass::derivatives(d)).y);
+  const auto yb = to_vector(net.forward(b, Pass::derivatives(d)).y);
+  ASSERT_EQ(ya.size(), (1 + 2 * d) * n);
+  for (std::size_t r = 0; r < ya.size(); ++r)
+    EXPECT_NEAR(ya[r], yb[r], 1e-12 * (1 + std::abs(ya[r]))) << "row " << r;
+  // Not periodic in the copied-through input: moving it changes the value.
+  hs(0, 1) += 0.3;
+  Kokkos::deep_copy(shifted, hs);
+  EXPECT_GT(std::abs(to_vector(net.forward(shifted).y)[0] - to_vector(net.forward(x).y)[0]), 1e-6);
+}
+
 TEST(MakeNetwork, EveryArchitectureWithAndWithoutFourierFeatures) {
   for (Architecture a : {Architecture::mlp, Architecture::modified_mlp, Architecture::siren})
     for (std::size_t count : {0, 5}) {
@@ -214,4 +271,19 @@ TEST(MakeNetwork, EveryArchitectureWithAndWithoutFourierFeatures) {
       check_residual_loss_gradient(net, 2, 5, 6,
                                    std::string(to_string(a)) + " fourier " + std::to_string(count));
     }
+}
+
+// model.periodic: the periodic embedding first, then random Fourier features of its output.
+TEST(MakeNetwork, PeriodicEmbeddingThenFourierFeatures) {
+  for (std::size_t count : {0, 4}) {
+    MlpSpec spec;
+    spec.hidden = {8, 8};
+    spec.periodic_modes = 2;
+    spec.periods = {2.0, 0.0};
+    spec.fourier = fourier(count, 1.0, 2, true);
+    auto module = make_network<double>(spec, 2, 1);
+    EXPECT_EQ(module->in_features(), 2u);
+    Network<double> net(std::move(module), 1);
+    check_residual_loss_gradient(net, 2, 5, 6, "periodic fourier " + std::to_string(count));
+  }
 }

@@ -2,11 +2,14 @@
 // - the propagated u, ∂u/∂x_k and ∂²u/∂x_k² agree with central differences of forward();
 // - the weight gradient of a loss built from all of them (as a PINN residual is) agrees with
 //   central differences over the parameters;
+// - per-point Jacobian rows (Gauss–Newton) agree with central differences, also through the
+//   parameter-free embeddings in front of an MLP;
 // for every activation with a second derivative, in 2 and 3 input dimensions.
 #include <gtest/gtest.h>
 
 #include <cmath>
 
+#include "karman/nn/fourier_features.hpp"
 #include "karman/nn/network.hpp"
 #include "karman/nn/sequential.hpp"
 #include "support/kokkos_env.hpp"
@@ -40,11 +43,10 @@ TEST_P(TaylorMlp, WeightGradientOfAResidualLossMatchesFiniteDifferences) {
 // linearisation, row i of the per-point backward of a derivative pass is ∂r_i/∂θ of r = a·u + Σ b_k
 // u_k + Σ c_k u_kk, checked against central differences of r_i; the per-point backward of values
 // likewise for r = u.
-TEST_P(TaylorMlp, PerPointJacobianRowsMatchFiniteDifferences) {
-  const auto [name, dims] = GetParam();
-  const Activation act = activation_from_name(name);
-  const std::size_t n = 5, d = static_cast<std::size_t>(dims), channels = 1 + 2 * d;
-  Network<double> net(make_mlp<double>({d, 6, 7, 1}, act), 21);
+namespace {
+
+void check_per_point_rows(Network<double>& net, std::size_t d, const std::string& name) {
+  const std::size_t n = 5, channels = 1 + 2 * d;
   const std::size_t params = net.parameters().size();
   const Matrix<double> x = random_points(n, d, 8);
   Matrix<double> stacked;
@@ -92,6 +94,30 @@ TEST_P(TaylorMlp, PerPointJacobianRowsMatchFiniteDifferences) {
   }
   EXPECT_LT(std::sqrt(diff / norm), 1e-6) << name;
   EXPECT_LT(std::sqrt(diff_plain / norm_plain), 1e-6) << name;
+}
+
+}  // namespace
+
+TEST_P(TaylorMlp, PerPointJacobianRowsMatchFiniteDifferences) {
+  const auto [name, dims] = GetParam();
+  const std::size_t d = static_cast<std::size_t>(dims);
+  Network<double> net(make_mlp<double>({d, 6, 7, 1}, activation_from_name(name)), 21);
+  check_per_point_rows(net, d, name);
+}
+
+// The embeddings have no parameters: their backward passes the rows on to the MLP behind them.
+TEST_P(TaylorMlp, PerPointJacobianRowsThroughEmbeddings) {
+  const auto [name, dims] = GetParam();
+  const std::size_t d = static_cast<std::size_t>(dims);
+  std::vector<double> periods(d, 0.0);
+  periods[0] = 2.0;
+  auto periodic = make_periodic_embedding<double>(periods, 2);
+  const std::size_t width = periodic->out_features();
+  auto net = std::make_unique<Sequential<double>>();
+  net->add(std::move(periodic));
+  net->add(make_mlp<double>({width, 6, 7, 1}, activation_from_name(name)));
+  Network<double> embedded(std::move(net), 21);
+  check_per_point_rows(embedded, d, name + " periodic");
 }
 
 INSTANTIATE_TEST_SUITE_P(SmoothActivations, TaylorMlp,

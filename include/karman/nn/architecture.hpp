@@ -29,7 +29,11 @@ struct MlpSpec {
   Activation activation = Activation::tanh;  // siren: sin
   Init init = Init::xavier_uniform;          // mlp, modified_mlp (siren has its own)
   std::uint64_t seed = 0;
-  FourierOptions fourier;       // fourier.count = 0: no embedding
+  FourierOptions fourier;  // fourier.count = 0: no embedding
+  // The periodic embedding (model.periodic) of the inputs with periods[a] > 0 (in the network's
+  // coordinates), periodic_modes harmonics each, before any Fourier features. 0: none.
+  std::size_t periodic_modes = 0;
+  std::vector<double> periods;
   double omega0 = 30.0;         // siren: frequency of the first layer
   double hidden_omega0 = 30.0;  // siren: frequency of the later sine layers
 };

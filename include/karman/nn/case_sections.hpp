@@ -39,7 +39,9 @@ bool reproducible_sums(const TrainingSpec& training) {
   return training.reproducible.value_or(std::is_same_v<T, double>);
 }
 
-MlpSpec read_mlp(const config::Node& model);
+// `periods`: one per network input, the period of a periodic input in the network's coordinates
+// (0: not periodic); `model.periodic` needs one (empty: the kind has no periodic inputs).
+MlpSpec read_mlp(const config::Node& model, const std::vector<double>& periods = {});
 // `least_squares`: the method's loss is a sum of squared residuals (kind pinn), so the
 // natural_gradient (Gauss–Newton) optimizer is available.
 // `in_epochs`: read lengths in epochs (see TrainingSpec::in_epochs).

@@ -1,11 +1,21 @@
 #pragma once
-// Random Fourier feature embedding (Tancik et al. 2020):
-//   γ(X) = [sin(2π X B), cos(2π X B), X]   X [batch, in], B [in, m], γ [batch, 2m (+ in)]
-// B is fixed (not trained): B_ij = scale · N(0, 1), entry i·m + j of the counter-based stream of
-// `seed` (karman/core/random.hpp), so it is the same on every rank count and depends on nothing
-// else in the model. The trailing copy of X is optional (`include_input`).
+// Fourier feature embeddings with fixed frequencies B [in, m] (not trained):
+//   γ(X) = [sin(2π X B), cos(2π X B), X_pass]   X [batch, in], γ [batch, 2m + |pass|]
+// where X_pass are the input columns copied through (none, all, or a chosen few).
+//   - random Fourier features (Tancik et al. 2020): B_ij = scale · N(0, 1), entry i·m + j of the
+//     counter-based stream of `seed` (karman/core/random.hpp), so it is the same on every rank
+//     count and depends on nothing else in the model; X copied through when `include_input`;
+//   - the periodic embedding (make_periodic_embedding): for each periodic input a with period
+//     L_a and k = 1..modes, the column B_·j = (k / L_a) e_a, so the features sin(2πk x_a / L_a),
+//     cos(2πk x_a / L_a) make the network exactly periodic in x_a; the other inputs are copied
+//     through (Dong & Ni 2021; the periodic layer of the TENG and causal-training references).
+// No parameters: the layer supports every pass and gradient mode, per_point included (its
+// backward only gives the input sensitivities).
 
 #include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
 
 #include "karman/nn/module.hpp"
 
@@ -22,16 +32,17 @@ template <class T>
 class FourierFeatures : public Module<T> {
  public:
   FourierFeatures(std::size_t in, const FourierOptions& options);
+  // Given frequencies `b` (row-major [in, m], without the 2π) and the input columns copied
+  // through after the features, in that order.
+  FourierFeatures(std::size_t in, const std::vector<double>& b, std::size_t m,
+                  std::vector<std::size_t> passthrough, std::string kind);
 
-  std::string kind() const override { return "fourier_features"; }
+  std::string kind() const override { return m_kind; }
   std::size_t in_features() const override { return m_in; }
   std::size_t out_features() const override;
   Matrix<T> frequencies() const { return m_frequencies; }  // B [in, m], without the 2π
 
-  // Values and derivatives (B is fixed: no parameter gradients to give per point).
-  bool supports(const Pass&, GradientMode mode) const override {
-    return mode != GradientMode::per_point;
-  }
+  bool supports(const Pass&, GradientMode) const override { return true; }
 
  protected:
   // Rows are batch (values) or C·N (derivatives, C = 1 + 2·dims).
@@ -49,8 +60,13 @@ class FourierFeatures : public Module<T> {
   // Adds the pass-through columns of dy (the X copy) to dx, channel for channel. [rows, in]
   void add_passthrough_gradient(const Matrix<T>& dy, const Matrix<T>& dx) const;
 
-  std::size_t m_in;
-  FourierOptions m_options;
+  void set_frequencies(const std::vector<double>& b);  // B (row-major [in, m]) and 2πB
+  void set_passthrough();                              // m_pass_columns from m_pass
+
+  std::size_t m_in, m_count;        // inputs, frequencies m
+  std::vector<std::size_t> m_pass;  // input columns copied through, in output order
+  Kokkos::View<std::size_t*, MemorySpace> m_pass_columns;  // the same, for kernels
+  std::string m_kind;
   Matrix<T> m_frequencies;  // B    [in, m]
   Matrix<T> m_angular;      // 2π B [in, m]
 
@@ -59,5 +75,11 @@ class FourierFeatures : public Module<T> {
   void backward_values(FourierContext& c, const Matrix<T>& dy) const;
   void backward_derivatives(FourierContext& c, const Matrix<T>& dy) const;
 };
+
+// The periodic embedding for inputs with `periods` (one per input, in the network's coordinates;
+// 0: not periodic), `modes` ≥ 1 harmonics each: InternalError without a periodic input.
+template <class T>
+std::unique_ptr<FourierFeatures<T>> make_periodic_embedding(const std::vector<double>& periods,
+                                                            std::size_t modes);
 
 }  // namespace karman::nn
