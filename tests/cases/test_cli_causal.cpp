@@ -107,7 +107,7 @@ TEST(CliCausal, BadInputIsOneLine) {
 }
 
 // The case on a quarter of its time span (t ≤ 0.25), 512 points, 400 Adam steps: measured
-// rel_l2 0.27 at t = 0.25 (the same run without training.causal: 0.28; so short a run does not
+// rel_l2 0.074 at t = 0.25 (the same run without training.causal: 0.072; so short a run does not
 // tell the methods apart, the bound guards the causal path's accuracy).
 TEST(CliCausal, ShortenedCaseReachesItsBound) {
   const fs::path dir = test_folder();
@@ -118,7 +118,7 @@ TEST(CliCausal, ShortenedCaseReachesItsBound) {
                               "training.stages=[{optimizer: adam, steps: 400, lr: 5.0e-3}]"}));
   ASSERT_EQ(r.status, 0) << r;
   const json metrics = report_of(dir / "short")["metrics"];
-  EXPECT_LT(metrics["rel_l2"].get<double>(), 0.35) << metrics.dump();
+  EXPECT_LT(metrics["rel_l2"].get<double>(), 0.12) << metrics.dump();
   EXPECT_GT(metrics["loss_causal_min_weight"].get<double>(), 0.0) << metrics.dump();
   std::printf("    allen_cahn1d_causal shortened: rel_l2 %.3e\n", metrics["rel_l2"].get<double>());
 }
