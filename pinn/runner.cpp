@@ -220,6 +220,11 @@ void read_adaptive(const config::Node& root, PinnSpec& spec) {
   adaptive.every = node.integer("every", adaptive.every, 1);
   adaptive.candidates = node.integer("candidates", adaptive.candidates, 1);
   if (rar) {
+    for (const auto& stage : spec.training.trainer.stages)
+      if (stage.optimizer == "natural_gradient")
+        node.fail("method",
+                  "rad: rar grows the interior set, and natural_gradient stages fix their "
+                  "residual rows when training starts");
     adaptive.add = node.integer("add", adaptive.add, 1, adaptive.candidates);
   } else {
     adaptive.k = node.number("k", adaptive.k, config::Bounds::at_least(0));

@@ -96,4 +96,7 @@ TEST(CliAdaptive, BadInputIsOneLine) {
   expect_one_line({"samples.adaptive={method: refine}"}, {"samples.adaptive.method", "rar", "rad"});
   expect_one_line({"samples.adaptive={method: rar}", "samples.resample_every=10"},
                   {"samples.adaptive", "resample_every"});
+  expect_one_line({"samples.adaptive={method: rar}",
+                   "training.stages=[{optimizer: natural_gradient, steps: 2}]"},
+                  {"samples.adaptive.method", "natural_gradient"});
 }
