@@ -437,8 +437,10 @@ class PinnRun {
     const std::size_t level = m_causal->level();
     m_causal->update(losses);
     if (m_causal->level() != level)
-      log().info("causal training: step {}, min weight {:.4f} > delta, epsilon {:g} -> {:g}", step,
-                 m_causal->min_weight(), m_spec.causal->epsilon[level], m_causal->epsilon());
+      log().info(
+          "causal training: step {}, every weight above delta under epsilon {:g}; "
+          "epsilon -> {:g} (min weight now {:.4f})",
+          step, m_spec.causal->epsilon[level], m_causal->epsilon(), m_causal->min_weight());
   }
 
   // Adaptive points: at every `every`-th step of the leading first-order stages, fresh candidates
