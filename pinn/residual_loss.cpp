@@ -438,6 +438,8 @@ double ResidualLoss<T>::evaluate(Term& term) {
     const std::size_t channels = m_channels;
     const bool hard = term.phi.extent(0) > 0;
     const nn::Matrix<T> phi = term.phi, g = term.g;
+    const bool weighted = term.point_weight.extent(0) > 0;
+    const nn::Vector<T> point_weight = term.point_weight;
     Kokkos::parallel_reduce(
         "karman::pinn::pde_residual", Kokkos::RangePolicy<nn::ExecutionSpace>(0, n),
         KOKKOS_LAMBDA(const std::size_t i, double& local) {
@@ -449,12 +451,14 @@ double ResidualLoss<T>::evaluate(Term& term) {
             point_residual(p, ChannelJet<T>{y, n, i}, data(i, 0), lin);
           for (std::size_t q = 0; q < components; ++q) {
             r(q, i) = lin.r[q];
-            local += static_cast<double>(lin.r[q]) * static_cast<double>(lin.r[q]);
+            local += (weighted ? static_cast<double>(point_weight(i)) : 1.0) *
+                     static_cast<double>(lin.r[q]) * static_cast<double>(lin.r[q]);
             for (std::size_t c = 0; c < channels; ++c)
               for (std::size_t o = 0; o < outputs; ++o) dr(i, q, c * outputs + o) = lin.dr[q][c][o];
           }
         },
         sum);
+    if (!m_bin_of_point.empty()) record_bin_sums(term);
   } else {
     int matched[max_outputs] = {0, 0, 0};
     for (std::size_t q = 0; q < components; ++q) matched[q] = term.outputs[q];
@@ -482,12 +486,15 @@ void ResidualLoss<T>::build_seed(Term& term, T factor, int component) {
   const std::size_t residual_points = term.residual_points();  // periodic: point i's pair i mod
   const nn::Matrix<T> seed = term.seed, r = term.r;
   const auto dr = term.dr;
+  const bool weighted = term.point_weight.extent(0) > 0;  // causal: w_bin · r, w a constant
+  const nn::Vector<T> point_weight = term.point_weight;
   Kokkos::parallel_for(
       "karman::pinn::seed", Kokkos::RangePolicy<nn::ExecutionSpace>(0, n),
       KOKKOS_LAMBDA(const std::size_t i) {
         T coefficient[max_components];
+        const T weight = weighted ? point_weight(i) : T(1);
         for (std::size_t q = 0; q < components; ++q)
-          coefficient[q] = component < 0 ? factor * r(q, i % residual_points)
+          coefficient[q] = component < 0 ? factor * weight * r(q, i % residual_points)
                                          : (static_cast<int>(q) == component ? factor : T(0));
         for (std::size_t c = 0; c < channels; ++c)
           for (std::size_t o = 0; o < outputs; ++o) {
@@ -530,6 +537,8 @@ template <class T>
 std::vector<nn::LossTerm> ResidualLoss<T>::residuals(const nn::Vector<T>& r,
                                                      const nn::Matrix<T>& jacobian) {
   KARMAN_VERIFY(r.extent(0) == rows(), "ResidualLoss::residuals: r must have rows() entries");
+  KARMAN_VERIFY(m_bin_of_point.empty(),
+                "ResidualLoss::residuals: causal weights are for gradients");
   std::vector<nn::LossTerm> terms;
   std::size_t offset = 0;
   m_workspace.reset();
@@ -569,6 +578,63 @@ std::vector<nn::LossTerm> ResidualLoss<T>::residuals(const nn::Vector<T>& r,
     offset += block;
   }
   return terms;
+}
+
+template <class T>
+typename ResidualLoss<T>::Term& ResidualLoss<T>::pde_term() {
+  for (Term& term : m_terms)
+    if (term.kind == Kind::pde) return term;
+  throw InternalError("ResidualLoss: no residual term");
+}
+
+template <class T>
+void ResidualLoss<T>::set_time_bins(long bins) {
+  KARMAN_VERIFY(bins > 0 && m_pde.space < m_pde.dims, "ResidualLoss: time bins need time");
+  // The time input x̂_t ∈ [−1, 1] (the last column of the value rows [0, n) of the stacked x).
+  const Term& term = pde_term();
+  const auto x = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), term.x);
+  const std::size_t time = static_cast<std::size_t>(m_pde.dims) - 1;
+  m_bin_of_point.resize(term.points);
+  for (std::size_t i = 0; i < term.points; ++i) {
+    const double fraction = (static_cast<double>(x(i, time)) + 1.0) / 2.0;
+    m_bin_of_point[i] = std::clamp(static_cast<long>(fraction * bins), 0L, bins - 1);
+  }
+  m_bin_sums.assign(static_cast<std::size_t>(bins), 0.0);
+  set_time_weights(std::vector<double>(static_cast<std::size_t>(bins), 1.0));
+}
+
+template <class T>
+void ResidualLoss<T>::set_time_weights(const std::vector<double>& weights) {
+  KARMAN_VERIFY(weights.size() == m_bin_sums.size(), "ResidualLoss: one weight per time bin");
+  Term& term = pde_term();
+  if (term.point_weight.extent(0) != term.points)
+    term.point_weight = nn::Vector<T>("karman::pinn::point_weight", term.points);
+  auto h = Kokkos::create_mirror_view(term.point_weight);
+  for (std::size_t i = 0; i < term.points; ++i) h(i) = static_cast<T>(weights[m_bin_of_point[i]]);
+  Kokkos::deep_copy(term.point_weight, h);
+}
+
+template <class T>
+std::vector<double> ResidualLoss<T>::residual_squares() {
+  m_workspace.reset();
+  Term& term = pde_term();
+  evaluate(term);
+  const auto r = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), term.r);
+  std::vector<double> squares(term.points, 0.0);
+  for (std::size_t i = 0; i < term.points; ++i)
+    for (std::size_t q = 0; q < term.components; ++q)
+      squares[i] += static_cast<double>(r(q, i)) * static_cast<double>(r(q, i));
+  return squares;
+}
+
+// Host sums in point order: the same bits for a chunk wherever it runs.
+template <class T>
+void ResidualLoss<T>::record_bin_sums(const Term& term) {
+  const auto r = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), term.r);
+  std::fill(m_bin_sums.begin(), m_bin_sums.end(), 0.0);
+  for (std::size_t i = 0; i < term.points; ++i)
+    for (std::size_t q = 0; q < term.components; ++q)
+      m_bin_sums[m_bin_of_point[i]] += static_cast<double>(r(q, i)) * static_cast<double>(r(q, i));
 }
 
 template <class T>

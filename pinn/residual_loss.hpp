@@ -125,6 +125,18 @@ class ResidualLoss {
   std::size_t rows() const;
   std::vector<nn::LossTerm> residuals(const nn::Vector<T>& r, const nn::Matrix<T>& jacobian);
 
+  // Causal training (pinn/causal.hpp; time-dependent PDEs, gradient stages): the residual term's
+  // points fall into `bins` equal bins of the time interval. Each evaluation then weights the
+  // squared residuals of bin b by weights[b] (a constant: no gradient through it) and records
+  // this part's unweighted sums Σ_{points in bin b} Σ_q r_q² in bin_sums() [bins].
+  void set_time_bins(long bins);
+  void set_time_weights(const std::vector<double>& weights);  // [bins]
+  const std::vector<double>& bin_sums() const { return m_bin_sums; }
+
+  // Σ_q r_q² at each interior point [points], the network as it is (no gradient): what adaptive
+  // sampling (pinn/adaptive.hpp) ranks candidates by.
+  std::vector<double> residual_squares();
+
  private:
   // One loss term, weight/total · Σ_i Σ_q r_q(x_i)². Its residuals are the PDE at collocation
   // points (derivative channels), an output's mismatch with given values, or the mismatch of
@@ -149,11 +161,14 @@ class ResidualLoss {
     nn::Matrix<T> unfolded;  // periodic: [points, P] per-point Jacobian before pairing
     nn::Matrix<T> phi, g;    // hard condition: [C·points, 1] channels (pde), [points, 1] (data)
     nn::Matrix<T> dkappa;    // inverse problem (pde term): ∂r/∂κ = −Δu [points, 1]
+    nn::Vector<T> point_weight;         // causal (pde term): [points] its bin's weight (empty: 1)
     nn::Context<T>* context = nullptr;  // the network's forward on x (in m_workspace)
     bool taylor() const { return kind != Kind::data; }
     std::size_t residual_points() const { return kind == Kind::periodic ? points / 2 : points; }
   };
-  double evaluate(Term& term);  // forward, r and dr; returns Σ r²
+  double evaluate(Term& term);  // forward, r and dr; returns Σ r² (causal: Σ w r²)
+  Term& pde_term();
+  void record_bin_sums(const Term& term);
   // seed(c·N + i, o) = Σ_q coefficient_q(i) · dr(i, q, c·O + o); coefficient_q(i) = factor ·
   // r(q, i) for the loss gradient, or factor · [q == component] for one Jacobian block.
   void build_seed(Term& term, T factor, int component);
@@ -189,6 +204,8 @@ class ResidualLoss {
   std::vector<Term> m_terms;
   std::optional<HardDirichlet> m_hard;
   std::optional<std::size_t> m_kappa;  // parameter index of a learned κ
+  std::vector<long> m_bin_of_point;    // causal: [pde term points] time bin of each
+  std::vector<double> m_bin_sums;      // causal: [bins] of the last evaluation
 };
 
 }  // namespace karman::pinn

@@ -21,6 +21,7 @@
 #include "karman/io/hdf5.hpp"
 #include "karman/io/xdmf.hpp"
 #include "karman/nn/case_sections.hpp"
+#include "karman/nn/chunked_loss.hpp"
 #include "karman/nn/network.hpp"
 #include "karman/nn/sequential.hpp"
 #include "karman/pde/fields.hpp"
@@ -32,6 +33,8 @@
 #include "karman/solvers/navier_stokes.hpp"
 #include "karman/solvers/transient.hpp"
 #include "pinn/box_faces.hpp"
+#include "pinn/adaptive.hpp"
+#include "pinn/causal.hpp"
 #include "pinn/geometry_config.hpp"
 #include "pinn/residual_loss.hpp"
 #include "pinn/sampling.hpp"
@@ -87,6 +90,8 @@ struct PinnSpec {
   nn::MlpSpec model;
   nn::TrainingSpec training;
   std::optional<pinn::TengSpec> teng;  // training.method: teng (the network stepped in time)
+  std::optional<pinn::CausalOptions> causal;      // training.causal
+  std::optional<pinn::AdaptiveOptions> adaptive;  // samples.adaptive
 };
 
 // Neumann and Robin parts must be whole faces of the grid's box: their PETSc reference
@@ -244,6 +249,65 @@ void read_model(const config::Node& root, PinnSpec& spec, bool time_input) {
                                  "' does not have; use tanh, sin, gelu, silu or softplus");
 }
 
+// training.causal (pinn/causal.hpp): time-dependent PDEs, gradient stages.
+void read_causal(const config::Node& root, PinnSpec& spec) {
+  const config::Node training = root.child("training");
+  if (!spec.problem.pde.time_dependent())
+    training.fail("causal", fmt::format("a time-dependent pde (causal weights split the residual "
+                                        "by time); pde '{}' is steady",
+                                        config::to_string(spec.problem.pde.type)));
+  const config::Node node = training.child("causal");
+  pinn::CausalOptions causal;
+  causal.bins = node.integer("bins", causal.bins, 1);
+  if (node.has("epsilon"))
+    causal.epsilon = node.number_list("epsilon", 1, config::Bounds::positive());
+  if (!std::is_sorted(causal.epsilon.begin(), causal.epsilon.end()))
+    node.fail("epsilon", "an increasing list of tolerances (e.g. [1e-2, 1e-1, 1, 10, 100])");
+  causal.delta = node.number("delta", causal.delta, config::Bounds::between(0, 1));
+  const auto stages = training.mappings("stages");
+  for (std::size_t i = 0; i < stages.size(); ++i)
+    if (spec.training.trainer.stages[i].optimizer == "natural_gradient")
+      stages[i].fail("optimizer",
+                     "adam, adamw, sgd or lbfgs: causal weights (training.causal) weight the "
+                     "gradient, not natural_gradient's residuals");
+  for (std::size_t i = 0; i < stages.size(); ++i)
+    if (spec.training.trainer.stages[i].combine.rule != "sum")
+      stages[i].fail("combine",
+                     "sum: causal weights (training.causal) already weight the residual by time, "
+                     "and their figures ride along as weight-0 terms a combine rule would count");
+  spec.causal = causal;
+}
+
+// samples.adaptive (pinn/adaptive.hpp): box domains; it alone renews the interior points.
+void read_adaptive(const config::Node& root, PinnSpec& spec) {
+  const config::Node samples = root.child_or_empty("samples");
+  if (spec.geometry)
+    samples.fail("adaptive", "a box domain: adaptive points without geometry or conditions so far");
+  if (spec.resample_every > 0)
+    samples.fail("adaptive", "resample_every 0: both renew the interior points");
+  if (spec.causal)
+    samples.fail("adaptive",
+                 "no training.causal beside it (its bin means assume points uniform in time)");
+  const config::Node node = samples.child("adaptive");
+  pinn::AdaptiveOptions adaptive;
+  const bool rar = node.choice("method", {"rar", "rad"}) == "rar";
+  adaptive.method = rar ? pinn::AdaptiveMethod::rar : pinn::AdaptiveMethod::rad;
+  adaptive.every = node.integer("every", adaptive.every, 1);
+  adaptive.candidates = node.integer("candidates", adaptive.candidates, 1);
+  if (rar) {
+    for (const auto& stage : spec.training.trainer.stages)
+      if (stage.optimizer == "natural_gradient")
+        node.fail("method",
+                  "rad: rar grows the interior set, and natural_gradient stages fix their "
+                  "residual rows when training starts");
+    adaptive.add = node.integer("add", adaptive.add, 1, adaptive.candidates);
+  } else {
+    adaptive.k = node.number("k", adaptive.k, config::Bounds::at_least(0));
+    adaptive.c = node.number("c", adaptive.c, config::Bounds::at_least(0));
+  }
+  spec.adaptive = adaptive;
+}
+
 PinnSpec read_pinn(const config::Node& root) {
   PinnSpec spec;
   if (root.has("mesh"))
@@ -304,6 +368,8 @@ PinnSpec read_pinn(const config::Node& root) {
                      "and combining terms needs at least two");
   if (spec.training.batch_size != 0)
     root.child("training").fail("batch_size", "PINN training is full-batch: expected 0");
+  if (root.child("training").has("causal")) read_causal(root, spec);
+  if (samples.has("adaptive")) read_adaptive(root, spec);
   return spec;
 }
 
@@ -448,21 +514,162 @@ class PinnRun {
       }
       return *parts[k];
     };
-    // Term by term for the stages with a combine rule (loss_combination.hpp).
+    // Causal weights: a new step first updates them from the last evaluation's bin sums (a
+    // collective), before any part is evaluated or resampled; each part then uses them. `hooks`:
+    // term by term, for the stages with a combine rule (loss_combination.hpp).
+    if (m_spec.causal) {
+      m_causal.emplace(*m_spec.causal);
+      m_bin_sum = std::make_unique<nn::TreeSum>(m_ctx.comm, part_count);
+    }
+    auto weighted_part = [&, first = first](std::size_t k, long step,
+                                            const nn::TermHooks* hooks) -> std::vector<nn::LossTerm> {
+      if (k == 0 && m_spec.adaptive) adapt(step, parts, first, part_count);
+      if (!m_causal) return part_at(k, step)(hooks);
+      if (k == 0) update_causal_weights(step, parts);
+      pinn::ResidualLoss<T>& part = part_at(k, step);
+      part.set_time_weights(m_causal->weights());
+      return with_causal_figures(part(hooks), first + static_cast<long>(k) == 0);
+    };
     if (!reproducible)
       return train<T>(
-          m_ctx, m_net->parameters(), [&](long step) { return part_at(0, step)(); },
+          m_ctx, m_net->parameters(), [&](long step) { return weighted_part(0, step, nullptr); },
           training.trainer, {}, least_squares, {},
-          [&](long step, const nn::TermHooks& hooks) { return part_at(0, step)(&hooks); });
+          [&](long step, const nn::TermHooks& hooks) { return weighted_part(0, step, &hooks); });
     nn::ChunkedLoss loss{training.chunks,
                          [&, first = first](long step, long chunk) {
-                           return part_at(static_cast<std::size_t>(chunk - first), step)();
+                           return weighted_part(static_cast<std::size_t>(chunk - first), step,
+                                                nullptr);
                          },
                          [&, first = first](long step, long chunk, const nn::TermHooks& hooks) {
-                           return part_at(static_cast<std::size_t>(chunk - first), step)(&hooks);
+                           return weighted_part(static_cast<std::size_t>(chunk - first), step,
+                                                &hooks);
                          }};
     return train<T>(m_ctx, m_net->parameters(), std::move(loss), training.trainer, {},
                     least_squares);
+  }
+
+  // Causal training: at the first evaluation of each step of the leading first-order stages, the
+  // weights from the global bin losses of the evaluation before (one step lagged: same-step
+  // weights would need a reduction between the forward and the backward pass); the first step
+  // has all weights 1. Later stages (L-BFGS) keep the last weights: a line search needs one fixed
+  // objective.
+  void update_causal_weights(long step,
+                             const std::vector<std::unique_ptr<pinn::ResidualLoss<T>>>& parts) {
+    if (step == m_causal_step || step >= leading_first_order_steps()) return;
+    const bool first_step = m_causal_step < 0;
+    m_causal_step = step;
+    if (first_step) return;
+    // L_i = (M/N) Σ_{points in bin i} r²: bin i's mean square with the points uniform in time.
+    std::vector<double> losses = (*m_bin_sum)([&](long chunk, std::vector<double>& out) {
+      out = parts[static_cast<std::size_t>(chunk - m_bin_sum->first())]->bin_sums();
+    });
+    const double scale = static_cast<double>(m_causal->bins()) / m_spec.interior;
+    for (double& loss : losses) loss *= scale;
+    const std::size_t level = m_causal->level();
+    m_causal->update(losses);
+    if (m_causal->level() != level)
+      log().info(
+          "causal training: step {}, every weight above delta under epsilon {:g}; "
+          "epsilon -> {:g} (min weight now {:.4f})",
+          step, m_spec.causal->epsilon[level], m_causal->epsilon(), m_causal->min_weight());
+  }
+
+  // Adaptive points: at every `every`-th step of the leading first-order stages, fresh candidates
+  // (a pure function of the epoch), their squared residuals (this rank's chunks of them, gathered
+  // so that every rank holds all), the selection, and this rank's parts rebuilt on the new
+  // interior set (boundary and initial points stay). Later stages keep the last set.
+  void adapt(long step, std::vector<std::unique_ptr<pinn::ResidualLoss<T>>>& parts, long first,
+             long part_count) {
+    const pinn::AdaptiveOptions& a = *m_spec.adaptive;
+    if (step == 0 || step % a.every != 0 || step >= leading_first_order_steps() ||
+        step == m_adapted_step)
+      return;
+    m_adapted_step = step;
+    const mesh::GridShape box = network_box(m_spec);
+    const std::size_t dims = static_cast<std::size_t>(box.dim);
+    const std::uint64_t stream =
+        mix64(m_spec.seed ^ (0xada97ed5a3b1e5ull * static_cast<std::uint64_t>(step / a.every)));
+    const std::vector<double> candidates = pinn::interior_points(box, 0, a.candidates, stream);
+    const std::vector<double> squares =
+        candidate_squares(candidates, box, first, static_cast<long>(parts.size()), part_count);
+    auto append_rows = [&](std::vector<double>& out, const std::vector<long>& rows) {
+      for (long i : rows)
+        out.insert(out.end(), candidates.begin() + i * dims, candidates.begin() + (i + 1) * dims);
+    };
+    if (a.method == pinn::AdaptiveMethod::rar) {
+      append_rows(m_added, pinn::largest_residuals(squares, a.add));
+    } else {
+      m_redrawn.clear();
+      append_rows(m_redrawn, pinn::residual_density_draws(squares, a.k, a.c, m_spec.interior,
+                                                          mix64(stream + 1)));
+    }
+    double largest = 0, mean = 0;
+    for (double s : squares) largest = std::max(largest, s), mean += s / squares.size();
+    log().info(
+        "adaptive points ({}): step {}, {} candidates, mean r² {:.3e}, max {:.3e}; {} "
+        "interior points",
+        a.method == pinn::AdaptiveMethod::rar ? "rar" : "rad", step, a.candidates, mean, largest,
+        interior_total());
+    for (std::size_t k = 0; k < parts.size(); ++k)
+      parts[k] = loss_on_part(first + static_cast<long>(k), part_count);
+  }
+
+  // Σ_q r_q² at every candidate, the same bits on every rank: chunk c of `chunks` evaluated by the
+  // rank that owns it (as the loss's chunks), then gathered in chunk order.
+  std::vector<double> candidate_squares(const std::vector<double>& candidates,
+                                        const mesh::GridShape& box, long first, long count,
+                                        long chunks) {
+    const std::size_t dims = static_cast<std::size_t>(box.dim);
+    const long total = static_cast<long>(candidates.size() / dims);
+    std::vector<double> mine;
+    for (long c = first; c < first + count; ++c) {
+      const auto [from, n] = share(total, c, chunks);
+      const pinn::PointSet set{
+          {candidates.begin() + from * dims, candidates.begin() + (from + n) * dims}, total};
+      pinn::ResidualLoss<T> loss(*m_net, m_spec.problem.pde, box, set, {}, {}, m_spec.weights);
+      const std::vector<double> squares = loss.residual_squares();
+      mine.insert(mine.end(), squares.begin(), squares.end());
+    }
+    int size;
+    MPI_Comm_size(m_ctx.comm, &size);
+    std::vector<int> counts(static_cast<std::size_t>(size)), offsets(counts.size(), 0);
+    const int my_count = static_cast<int>(mine.size());
+    MPI_Allgather(&my_count, 1, MPI_INT, counts.data(), 1, MPI_INT, m_ctx.comm);
+    for (std::size_t r = 1; r < counts.size(); ++r) offsets[r] = offsets[r - 1] + counts[r - 1];
+    std::vector<double> all(static_cast<std::size_t>(total));
+    MPI_Allgatherv(mine.data(), my_count, MPI_DOUBLE, all.data(), counts.data(), offsets.data(),
+                   MPI_DOUBLE, m_ctx.comm);
+    return all;
+  }
+
+  // The interior set's size: samples.interior, plus the points RAR added.
+  long interior_total() const {
+    return m_spec.interior +
+           static_cast<long>(m_added.size()) / static_cast<long>(network_box(m_spec).dim);
+  }
+
+  // Rows [first, first + count) of the interior set: RAD's redrawn set, or the seed's stream
+  // followed by the points RAR added.
+  std::vector<double> interior_rows(const mesh::GridShape& box, long first, long count,
+                                    std::uint64_t seed) const {
+    const std::size_t dims = static_cast<std::size_t>(box.dim);
+    if (!m_redrawn.empty())
+      return {m_redrawn.begin() + first * dims, m_redrawn.begin() + (first + count) * dims};
+    const long drawn = std::max(0L, std::min(first + count, m_spec.interior) - first);
+    std::vector<double> rows = pinn::interior_points(box, first, drawn, seed);
+    const long from = std::max(first, m_spec.interior) - m_spec.interior;
+    const long added = count - drawn;
+    rows.insert(rows.end(), m_added.begin() + from * dims, m_added.begin() + (from + added) * dims);
+    return rows;
+  }
+
+  // The current min weight and ε as terms of weight 0 (log and history columns, no loss): chunk
+  // 0 carries their values, every other chunk 0, so their global sums are exact.
+  std::vector<nn::LossTerm> with_causal_figures(std::vector<nn::LossTerm> terms,
+                                                bool carries) const {
+    terms.push_back({"causal_min_weight", 0.0, carries ? m_causal->min_weight() : 0.0});
+    terms.push_back({"causal_epsilon", 0.0, carries ? m_causal->epsilon() : 0.0});
+    return terms;
   }
 
   // The residuals for natural_gradient stages: one block per part (a chunk of `chunks`).
@@ -499,9 +706,9 @@ class PinnRun {
             : mix64(m_spec.seed ^ (0x9e3779b97f4a7c15ull * static_cast<std::uint64_t>(epoch)));
     const auto& p = m_spec.problem;
     const mesh::GridShape box = network_box(m_spec);
-    auto [first, count] = share(m_spec.interior, part, parts);
+    auto [first, count] = share(interior_total(), part, parts);
     auto [bfirst, bcount] = share(m_spec.boundary, part, parts);
-    pinn::PointSet interior{pinn::interior_points(box, first, count, seed), m_spec.interior};
+    pinn::PointSet interior{interior_rows(box, first, count, seed), interior_total()};
     pinn::PointSet boundary{pinn::boundary_points(box, bfirst, bcount, mix64(seed + 1), p.grid.dim),
                             m_spec.boundary};
     pinn::PointSet initial;
@@ -532,9 +739,11 @@ class PinnRun {
           m_spec.geometry->interior_points(m_spec.method, first, count, m_spec.interior, seed);
       conditions = boundary_conditions(part, parts, seed);
     }
-    return std::make_unique<pinn::ResidualLoss<T>>(
+    auto loss = std::make_unique<pinn::ResidualLoss<T>>(
         *m_net, p.pde, box, interior, boundary, initial, m_spec.weights,
         conditions ? &*conditions : nullptr, inverse ? &*inverse : nullptr);
+    if (m_spec.causal) loss->set_time_bins(m_spec.causal->bins);
+    return loss;
   }
 
   // The PETSc solve to t_end; its states at t = 0 and at the time.snapshots times are kept in
@@ -844,6 +1053,12 @@ class PinnRun {
   std::optional<pinn::HardDirichlet> m_hard;
   std::optional<solvers::SteadyResult> m_reference;          // the PETSc solve, when needed early
   std::vector<double> m_observed_points, m_observed_values;  // inverse: (x, y, t) and u
+  std::optional<pinn::CausalSchedule> m_causal;              // training.causal
+  std::unique_ptr<nn::TreeSum> m_bin_sum;  // causal: the parts' bin sums, rank-count independent
+  long m_causal_step = -1;                 // causal: the step of the current weights
+  std::vector<double> m_added;    // samples.adaptive rar: [added, dims] points joining the stream's
+  std::vector<double> m_redrawn;  // samples.adaptive rad: [interior, dims] the redrawn set
+  long m_adapted_step = -1;       // samples.adaptive: the step of the last adaptation
 };
 
 class PinnMethod : public Method {
