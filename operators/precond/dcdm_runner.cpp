@@ -95,6 +95,14 @@ DcdmSpec read_dcdm(const config::Node& root) {
     for (double rtol : spec.rtols)
       if (!(rtol > 0.0 && rtol < 1.0)) test.fail("rtols", "a list of tolerances in (0, 1)");
   }
+  // The FNO needs 2·modes points per dimension (with padding) on every grid it sees: a size
+  // mismatch is refused here, not mid-solve.
+  long smallest = *std::min_element(spec.test_sizes.begin(), spec.test_sizes.end());
+  if (spec.model_file.empty()) smallest = std::min(smallest, spec.train_size);
+  if (smallest + padding < 2 * modes)
+    model.fail("modes", fmt::format("at most {} ((n + model.padding) / 2 for the smallest grid, "
+                                    "n = {})",
+                                    (smallest + padding) / 2, smallest));
   spec.max_iterations = test.integer("max_iterations", 1000, 1, 1000000);
   spec.repeats = static_cast<int>(test.integer("repeats", 3, 1, 100));
   return spec;

@@ -120,6 +120,9 @@ TEST(CliDcdm, BadModelFilesAndKeysAreOneErrorLine) {
                         {"test.rtols", "(0, 1)"});
   expect_one_error_line(run_karman(dir, small_run(dir / "k3", {"training.batch=1000"})),
                         {"training.batch", "training.vectors"});
+  // A grid too small for the network's modes (8 modes need 16 cells per side): a size mismatch.
+  expect_one_error_line(run_karman(dir, small_run(dir / "k4", {"test.sizes=[12, 16]"})),
+                        {"model.modes", "at most 6", "n = 12"});
 }
 
 }  // namespace
