@@ -55,6 +55,10 @@ std::vector<std::string> shortening_overrides(const fs::path& case_file) {
   const std::string kind = root["kind"] ? root["kind"].as<std::string>() : "reference";
   if (kind == "precond")  // learned preconditioners: a few training steps, one small test matrix
     return {"training.steps=20", "training.select_every=10", "test.sizes=[16]"};
+  if (kind == "dcdm")  // DCDM: a few training steps at 16², one test size and rtol
+    return {"training.size=16",    "training.ritz_steps=20", "training.vectors=16",
+            "training.steps=5",    "model.modes=4",          "test.sizes=[16]",
+            "test.rtols=[1.0e-4]", "test.max_iterations=50", "test.repeats=1"};
   if (kind == "mppde") {  // MP-PDE: a few trajectories, one layer, one training step
     sets = {"data.train=8",
             "data.test=4",
@@ -180,6 +184,7 @@ void expect_post(const fs::path& run, const std::string& kind, bool time_depende
       {"dataset", {"dataset"}},
       {"fno", {"fields_", "training", "fno_errors"}},
       {"precond", {"precond", "convergence"}},
+      {"dcdm", {"dcdm"}},
       {"mppde", {"training", "accumulated_error"}},
       {"gno", {"fields_", "training"}}};
   ASSERT_TRUE(expected.count(kind)) << "no figures known for kind " << kind;
@@ -339,9 +344,10 @@ TEST_F(CliRuns, EveryCaseRunsShortened) {
     EXPECT_EQ(report.value("status", ""), "ok") << report.dump(2);
     // The main output: a dataset, a trained preconditioner or MP-PDE model (no fields), or fields.
     const std::string kind = report.value("kind", "");
-    const std::string output = kind == "dataset"                      ? "dataset.h5"
-                               : kind == "precond" || kind == "mppde" ? "checkpoint.h5"
-                                                                      : "fields.h5";
+    const std::string output = kind == "dataset" ? "dataset.h5"
+                               : kind == "precond" || kind == "mppde" || kind == "dcdm"
+                                   ? "checkpoint.h5"
+                                   : "fields.h5";
     EXPECT_TRUE(fs::is_regular_file(out / output));
     // `karman post` on the first case of each kind (grid and mesh apart): its figures.
     const YAML::Node root = YAML::LoadFile(file.string());
@@ -351,10 +357,10 @@ TEST_F(CliRuns, EveryCaseRunsShortened) {
     kinds.insert(kind);
     expect_timings_cover_wall(report, stages_of(kind));
   }
-  EXPECT_EQ(posted.size(), 11u) << ::testing::PrintToString(posted);
+  EXPECT_EQ(posted.size(), 12u) << ::testing::PrintToString(posted);
   // Every kind's timings were checked.
   EXPECT_EQ(kinds, (std::set<std::string>{"reference", "fit", "pinn", "dataset", "fno", "precond",
-                                          "mppde", "gno"}));
+                                          "dcdm", "mppde", "gno"}));
 }
 
 // kind dataset: the dataset lands in the run folder; --resume keeps a finished one as it is.

@@ -492,6 +492,33 @@ def draw_precond(run, out):
     return [("iterations and times per matrix and preconditioner", "precond.png")]
 
 
+def draw_dcdm(run, out):
+    """kind dcdm: iterations against the grid size n per solver, one panel per rtol, from the
+    report's `results` (one entry per size and rtol, one {iterations, ...} per solver)."""
+    rows = run.report.get("results")
+    if not isinstance(rows, list) or not rows:
+        return []
+    rtols = sorted({r.get("rtol") for r in rows}, reverse=True)
+    fig, axes = new_figure(1, len(rtols))
+    for k, rtol in enumerate(rtols):
+        ax = axes[0, k]
+        at = sorted((r for r in rows if r.get("rtol") == rtol), key=lambda r: r.get("n", 0))
+        solvers = []
+        for r in at:
+            solvers += [s for s in r.get("solvers", {}) if s not in solvers]
+        for s in solvers:
+            its = [r["solvers"].get(s, {}).get("iterations", -1) for r in at]
+            ax.plot([r.get("n") for r in at], [i if i > 0 else math.nan for i in its], "o-",
+                    label=s)
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("cells per side n")
+        ax.set_title(f"iterations at rtol {rtol:g} (missing: not converged)")
+        ax.legend(fontsize=7)
+    save(fig, out / "dcdm.png")
+    return [("DCDM and CG iterations per grid size", "dcdm.png")]
+
+
 def draw_mppde(run, out):
     """MP-PDE: the network's accumulated error (mean and worst test trajectory) beside WENO5 on
     the same grid and the "no change" prediction."""
@@ -652,6 +679,8 @@ def post_one(run):
     figures += draw_precond(run, out)
     if run.kind == "mppde":
         figures += draw_mppde(run, out)
+    if run.kind == "dcdm":
+        figures += draw_dcdm(run, out)
     if run.kind == "dataset":
         figures += draw_dataset(run, out)
     write_html(out, f"{run.report.get('case', run.name)} ({run.kind})", [run], figures)

@@ -1,0 +1,388 @@
+// kind: dcdm, the Deep Conjugate Direction Method as a case (issue 19, item 4). The FNO direction
+// map (dcdm_network.hpp) is trained on Ritz training vectors of the obstacle Poisson matrix at
+// training.size (or loaded from a kind-dcdm checkpoint.h5: model.file), then every test size is
+// solved with -ksp_type dcdm (the network as its PC) beside PETSc's CG with none, icc (IC(0)),
+// MIC(0) (the karman PC with the modified factor), gamg and hypre, at every rtol: iterations and
+// set-up / solve / total seconds (best of test.repeats) in report.json's `results` and the log's
+// table. `dcdm_identity` is -ksp_type dcdm with -pc_type none: CG in exact arithmetic, the sanity
+// row (its count equals `none`'s up to round-off).
+//
+// Training is the existing Adam loop of DcdmNetwork::train_step (batches of the Ritz vectors in
+// turn, constant lr) rather than nn::Trainer: the loss is the DCDM loss on a grid's vectors, not a
+// Trainer objective, and the checkpoint of the weights (below) is what a later case reuses.
+// One rank: the obstacle matrix and the network live on PETSC_COMM_SELF.
+
+#include <fmt/format.h>
+#include <petscksp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "karman/core/error.hpp"
+#include "karman/core/log.hpp"
+#include "karman/core/stage_timer.hpp"
+#include "karman/core/timer.hpp"
+#include "karman/nn/checkpoint.hpp"
+#include "karman/run/method.hpp"
+#include "operators/precond/dcdm_network.hpp"
+#include "operators/precond/gnn.hpp"
+#include "operators/precond/petsc_factor.hpp"
+#include "operators/precond/runner.hpp"
+#include "petsc/check.hpp"
+#include "petsc/handle.hpp"
+
+namespace karman::precond {
+namespace {
+
+using run::Method;
+using run::RunContext;
+
+struct DcdmSpec {
+  std::int64_t obstacles = 6;  // problem.obstacles: shapes (obstacles_2d)
+  std::uint64_t obstacle_seed = 4;
+  long train_size = 32;  // training.size: cells per side of the training grid
+  long ritz_steps = 200, vectors = 512, batch = 8, steps = 400;
+  double lr = 3e-3;
+  fno::FnoSpec network;
+  std::string model_file;  // model.file: a kind-dcdm checkpoint.h5 instead of training
+  std::vector<long> test_sizes{32, 64};
+  std::vector<double> rtols{1e-4, 1e-8};
+  long max_iterations = 1000;  // DCDM's limit (each iteration is an FNO forward); CG's is 10000
+  int repeats = 3;
+};
+
+std::vector<long> grid_sizes(const config::Node& node, const std::string& key) {
+  std::vector<long> out;
+  for (double v : node.number_list(key, 1)) {
+    if (v != std::floor(v) || v < 8.0 || v > 4096.0)
+      node.fail(key, "a list of integers n with 8 <= n <= 4096");
+    out.push_back(static_cast<long>(v));
+  }
+  return out;
+}
+
+DcdmSpec read_dcdm(const config::Node& root) {
+  DcdmSpec spec;
+  const config::Node problem = root.child_or_empty("problem");
+  spec.obstacles = problem.integer("obstacles", 6, 0, 64);
+  spec.obstacle_seed = static_cast<std::uint64_t>(problem.integer("seed", 4, 0));
+  const config::Node training = root.child_or_empty("training");
+  spec.train_size = training.integer("size", 32, 8, 1024);
+  spec.ritz_steps = training.integer("ritz_steps", 200, 2, 100000);
+  spec.vectors = training.integer("vectors", 512, 1, 1000000);
+  spec.batch = training.integer("batch", 8, 1, 4096);
+  if (spec.batch > spec.vectors) training.fail("batch", "at most training.vectors");
+  spec.steps = training.integer("steps", 400, 0, 10000000);
+  spec.lr = training.number("lr", 3e-3, config::Bounds::positive());
+  const config::Node model = root.child_or_empty("model");
+  const long modes = model.integer("modes", 16, 1, 512);
+  spec.network.modes = {modes, modes};
+  spec.network.width = model.integer("width", 16, 1, 1024);
+  spec.network.layers = model.integer("layers", 3, 1, 32);
+  spec.network.projection = model.integer("projection", 32, 1, 4096);
+  const long padding = model.integer("padding", 0, 0, 1024);
+  spec.network.padding = {padding, padding};
+  spec.network.seed = static_cast<std::uint64_t>(model.integer("seed", 5, 0));
+  spec.model_file = model.str("file", "");
+  const config::Node test = root.child_or_empty("test");
+  if (test.has("sizes")) spec.test_sizes = grid_sizes(test, "sizes");
+  if (test.has("rtols")) {
+    spec.rtols = test.number_list("rtols", 1);
+    for (double rtol : spec.rtols)
+      if (!(rtol > 0.0 && rtol < 1.0)) test.fail("rtols", "a list of tolerances in (0, 1)");
+  }
+  // The FNO needs 2·modes points per dimension (with padding) on every grid it sees: a size
+  // mismatch is refused here, not mid-solve.
+  long smallest = *std::min_element(spec.test_sizes.begin(), spec.test_sizes.end());
+  if (spec.model_file.empty()) smallest = std::min(smallest, spec.train_size);
+  if (smallest + padding < 2 * modes)
+    model.fail("modes", fmt::format("at most {} ((n + model.padding) / 2 for the smallest grid, "
+                                    "n = {})",
+                                    (smallest + padding) / 2, smallest));
+  spec.max_iterations = test.integer("max_iterations", 1000, 1, 1000000);
+  spec.repeats = static_cast<int>(test.integer("repeats", 3, 1, 100));
+  return spec;
+}
+
+// One solve's figures: iterations (-1: not converged within the limit) and the best times.
+struct Timed {
+  long iterations = -1;
+  double setup_s = std::numeric_limits<double>::infinity();
+  double solve_s = std::numeric_limits<double>::infinity();
+  nlohmann::json json() const {
+    return {{"iterations", iterations},
+            {"setup_s", setup_s},
+            {"solve_s", solve_s},
+            {"total_s", setup_s + solve_s}};
+  }
+};
+
+// `ksp_type` with the PC `configure` sets on A x = 1 (the fluid cells' source), x0 = 0,
+// unpreconditioned residual norm: best of `repeats` for set-up (KSPSetUp) and solve (KSPSolve)
+// apart. A run that does not converge is not repeated.
+Timed timed_solve(Mat a, const char* ksp_type, double rtol, long max_it, int repeats,
+                  const std::function<void(PC)>& configure) {
+  Timed best;
+  for (int r = 0; r < repeats; ++r) {
+    petsc::KSP ksp;
+    petsc::Vec b, x;
+    KARMAN_PETSC(KSPCreate(PETSC_COMM_SELF, ksp.out()));
+    KARMAN_PETSC(KSPSetOperators(ksp, a, a));
+    KARMAN_PETSC(KSPSetType(ksp, ksp_type));
+    KARMAN_PETSC(KSPSetNormType(ksp, KSP_NORM_UNPRECONDITIONED));
+    KARMAN_PETSC(KSPSetTolerances(ksp, rtol, 1e-50, PETSC_DEFAULT, max_it));
+    PC pc;
+    KARMAN_PETSC(KSPGetPC(ksp, &pc));
+    configure(pc);
+    KARMAN_PETSC(MatCreateVecs(a, x.out(), b.out()));
+    KARMAN_PETSC(VecSet(b, 1.0));
+    Timer setup;
+    KARMAN_PETSC(KSPSetUp(ksp));
+    best.setup_s = std::min(best.setup_s, setup.seconds());
+    Timer solve;
+    KARMAN_PETSC(KSPSolve(ksp, b, x));
+    best.solve_s = std::min(best.solve_s, solve.seconds());
+    KSPConvergedReason reason;
+    PetscInt its = 0;
+    KARMAN_PETSC(KSPGetConvergedReason(ksp, &reason));
+    KARMAN_PETSC(KSPGetIterationNumber(ksp, &its));
+    best.iterations = reason > 0 ? its : -1;
+    if (best.iterations < 0) break;
+  }
+  return best;
+}
+
+std::function<void(PC)> pc_type(const char* type) {
+  return [type](PC pc) { KARMAN_PETSC(PCSetType(pc, type)); };
+}
+
+void mic0_pc(PC pc) {
+  KARMAN_PETSC(PCSetType(pc, "karman"));
+  pc_karman_set_factor_provider(pc, [](const LocalBlock& block, const LowerPattern& lower) {
+    return reference_values(block, lower, ReferenceFactor::mic0);
+  });
+}
+
+class DcdmRun {
+ public:
+  DcdmRun(const DcdmSpec& spec, RunContext& ctx)
+      : m_spec(spec), m_ctx(ctx), m_network(spec.network) {}
+
+  std::string run() {
+    if (m_ctx.size != 1)
+      throw ConfigError(m_ctx.case_file +
+                        ": kind dcdm runs on one rank (the obstacle matrix and the FNO live on "
+                        "one process); run it without mpiexec");
+    nlohmann::json& report = *m_ctx.report;
+    nlohmann::json metrics = m_spec.model_file.empty() ? train() : load();
+    metrics["params"] = m_network.parameters().size();
+    StagePhases phase(Stage::evaluation);
+    log().info("{:>6} {:>9} {:>6} {:>14} {:>6} {:>10} {:>10} {:>10}", "n", "rows", "rtol", "solver",
+               "iters", "setup_s", "solve_s", "total_s");
+    nlohmann::json results = nlohmann::json::array();
+    std::vector<std::string> not_converged;
+    for (long n : m_spec.test_sizes) {
+      const ObstacleGrid grid = make_grid(n);
+      petsc::Mat a;
+      create_seq_aij(grid.a, a.out());
+      for (double rtol : m_spec.rtols) {
+        nlohmann::json solvers = solve_all(a, grid, rtol);
+        if (solvers["dcdm"]["iterations"].get<long>() < 0)
+          not_converged.push_back(fmt::format("{}^2 at rtol {:g}", n, rtol));
+        results.push_back(
+            {{"n", n}, {"rows", grid.a.rows}, {"rtol", rtol}, {"solvers", std::move(solvers)}});
+      }
+    }
+    phase.leave();
+    const nlohmann::json& last = results.back();
+    metrics["dcdm_iterations"] = last["solvers"]["dcdm"]["iterations"];
+    metrics["dcdm_total_s"] = last["solvers"]["dcdm"]["total_s"];
+    metrics["dcdm_not_converged"] = not_converged;
+    report["metrics"] = metrics;
+    // The run-directory contract's `baseline`: the fastest accurate classical solver family the
+    // issue names, CG + GAMG, on the last size and rtol.
+    report["baseline"] = {
+        {"solver", "cg"},
+        {"pc", "gamg"},
+        {"options", fmt::format("-ksp_type cg -pc_type gamg -ksp_norm_type unpreconditioned "
+                                "-ksp_rtol {:g}",
+                                last["rtol"].get<double>())},
+        {"iterations", last["solvers"]["gamg"]["iterations"]},
+        {"wall_s", last["solvers"]["gamg"]["total_s"]}};
+    report["results"] = results;
+    phase.enter(Stage::io);
+    write_checkpoint();
+    phase.leave();
+    // DCDM failing at a size it was not trained for is a measured result, not a broken run.
+    if (!not_converged.empty())
+      log().info("DCDM did not converge within {} iterations at {}", m_spec.max_iterations,
+                 fmt::join(not_converged, ", "));
+    return "ok";
+  }
+
+ private:
+  ObstacleGrid make_grid(long n) const {
+    return obstacle_poisson_2d(n, obstacles_2d(n, m_spec.obstacles, m_spec.obstacle_seed));
+  }
+
+  // Ritz vectors of the training matrix (a held-out set from another seed), then Adam on the
+  // DCDM loss over batches taken in turn.
+  nlohmann::json train() {
+    StagePhases phase(Stage::data);
+    Timer timer;
+    const ObstacleGrid grid = make_grid(m_spec.train_size);
+    const RitzPairs ritz =
+        lanczos_ritz_pairs(grid.a, std::min<std::int64_t>(m_spec.ritz_steps, grid.a.rows), 1);
+    const auto vectors = ritz_training_vectors(ritz, m_spec.vectors, 0, 9.0, 2);
+    const auto held_out = ritz_training_vectors(ritz, 32, 0, 9.0, 3);
+    const double ritz_s = timer.seconds();
+    log().info(
+        "training grid {}^2 ({} fluid cells): {} Ritz pairs, {} training vectors in {:.2f} s",
+        m_spec.train_size, grid.a.rows, ritz.values.size(), vectors.size(), ritz_s);
+    phase.enter(Stage::training);
+    nn::OptimizerOptions adam;
+    auto optimizer = nn::make_optimizer<double>(adam, m_network.parameters());
+    const double loss_before = m_network.mean_loss(grid, held_out);
+    const std::size_t batch = static_cast<std::size_t>(m_spec.batch);
+    const std::size_t log_every = std::max<long>(1, m_spec.steps / 10);
+    for (long step = 0; step < m_spec.steps; ++step) {
+      // Batches in turn; the last one of a pass wraps to the start.
+      std::vector<std::vector<double>> chunk;
+      for (std::size_t k = 0; k < batch; ++k)
+        chunk.push_back(vectors[(step * batch + k) % vectors.size()]);
+      const double loss = m_network.train_step(grid, chunk, *optimizer, m_spec.lr);
+      if (!std::isfinite(loss))
+        throw ConfigError(
+            fmt::format("{}: the DCDM loss is not finite at step {} (lower "
+                        "training.lr)",
+                        m_ctx.case_file, step));
+      if ((step + 1) % log_every == 0)
+        log().info("step {}/{}: batch loss {:.4e}", step + 1, m_spec.steps, loss);
+    }
+    const double loss_after = m_network.mean_loss(grid, held_out);
+    const double train_s = timer.seconds();
+    log().info("trained {} steps in {:.2f} s: held-out loss {:.4e} -> {:.4e}; {} parameters",
+               m_spec.steps, train_s, loss_before, loss_after, m_network.parameters().size());
+    return {{"train_size", m_spec.train_size},
+            {"train_rows", grid.a.rows},
+            {"ritz_s", ritz_s},
+            {"train_wall_s", train_s},
+            {"initial_loss", loss_before},
+            {"train_loss", loss_after}};
+  }
+
+  // The FNO's shape as the checkpoint stores it: a model.file must match every one.
+  std::vector<std::pair<std::string, double>> architecture() const {
+    const fno::FnoSpec& s = m_spec.network;
+    return {{"model_modes", static_cast<double>(s.modes[0])},
+            {"model_width", static_cast<double>(s.width)},
+            {"model_layers", static_cast<double>(s.layers)},
+            {"model_projection", static_cast<double>(s.projection)},
+            {"model_padding", static_cast<double>(s.padding[0])}};
+  }
+
+  // model.file: the weights of a kind-dcdm checkpoint.h5 of this architecture (a missing, corrupt
+  // or mismatched file is one error line naming it).
+  nlohmann::json load() {
+    const ScopedStage stage(Stage::data);
+    const std::string& file = m_spec.model_file;
+    const nn::Checkpoint c = nn::load_checkpoint(m_ctx.comm, file);
+    const auto kind = c.strings.find("kind");
+    if (kind == c.strings.end() || kind->second != "dcdm")
+      throw ConfigError(Place{file, 0, 0},
+                        "model.file: not a kind-dcdm checkpoint (its kind is '" +
+                            (kind == c.strings.end() ? std::string("(absent)") : kind->second) +
+                            "')");
+    for (const auto& [key, expected] : architecture()) {
+      const auto it = c.scalars.find(key);
+      if (it == c.scalars.end())
+        throw ConfigError(Place{file, 0, 0}, "model.file: the checkpoint has no " + key);
+      if (it->second != expected)
+        throw ConfigError(Place{file, 0, 0},
+                          fmt::format("model.file: the network has {} {}, the case has model.{} {}",
+                                      key, it->second, key.substr(6), expected));
+    }
+    nn::restore_parameters(c, m_network.parameters(), file);
+    auto values =
+        Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_network.parameters().values());
+    for (std::size_t i = 0; i < values.extent(0); ++i)
+      if (!std::isfinite(values(i)))
+        throw ConfigError(Place{file, 0, 0}, "model.file: a parameter is not finite");
+    log().info("network loaded from {} ({} parameters): training skipped", file,
+               m_network.parameters().size());
+    return {{"train_wall_s", 0.0}, {"model_file", file}};
+  }
+
+  // Every solver on one matrix at one rtol; a row of the log's table each.
+  nlohmann::json solve_all(Mat a, const ObstacleGrid& grid, double rtol) {
+    const long cg_max = 10000;
+    const int repeats = m_spec.repeats;
+    const std::vector<std::pair<std::string, std::function<Timed()>>> solvers = {
+        {"none", [&] { return timed_solve(a, KSPCG, rtol, cg_max, repeats, pc_type(PCNONE)); }},
+        {"icc", [&] { return timed_solve(a, KSPCG, rtol, cg_max, repeats, pc_type(PCICC)); }},
+        {"mic0", [&] { return timed_solve(a, KSPCG, rtol, cg_max, repeats, mic0_pc); }},
+        {"gamg", [&] { return timed_solve(a, KSPCG, rtol, cg_max, repeats, pc_type(PCGAMG)); }},
+        {"hypre", [&] { return timed_solve(a, KSPCG, rtol, cg_max, repeats, pc_type(PCHYPRE)); }},
+        {"dcdm_identity",
+         [&] { return timed_solve(a, "dcdm", rtol, cg_max, repeats, pc_type(PCNONE)); }},
+        {"dcdm", [&] {
+           return timed_solve(a, "dcdm", rtol, m_spec.max_iterations, repeats,
+                              [&](PC pc) { set_network_pc(pc, m_network, grid); });
+         }}};
+    nlohmann::json out;
+    for (const auto& [name, solve] : solvers) {
+      const ScopedStage stage(name == "dcdm" ? Stage::evaluation : Stage::baseline);
+      const Timed t = solve();
+      log().info("{:>6} {:>9} {:>6.0e} {:>14} {:>6} {:>10.4f} {:>10.4f} {:>10.4f}", grid.n,
+                 grid.a.rows, rtol, name, t.iterations, t.setup_s, t.solve_s,
+                 t.setup_s + t.solve_s);
+      out[name] = t.json();
+    }
+    return out;
+  }
+
+  void write_checkpoint() {
+    nn::Checkpoint checkpoint;
+    nn::store_parameters(checkpoint, m_network.parameters());
+    checkpoint.strings["kind"] = "dcdm";
+    checkpoint.strings["config"] = m_ctx.resolved_yaml;
+    for (const auto& [key, value] : architecture()) checkpoint.scalars[key] = value;
+    nn::save_checkpoint(m_ctx.comm, m_ctx.dir->staged("checkpoint.h5"), checkpoint);
+  }
+
+  const DcdmSpec& m_spec;
+  RunContext& m_ctx;
+  DcdmNetwork m_network;
+};
+
+class DcdmMethod : public Method {
+ public:
+  // float64 only (PETSc's scalar type; the FNO runs in it too).
+  void read(const config::Node& root, const std::string&) override { m_spec = read_dcdm(root); }
+  std::string summary() const override {
+    const std::string model =
+        m_spec.model_file.empty()
+            ? fmt::format("trained {} steps at {}^2", m_spec.steps, m_spec.train_size)
+            : "loaded from " + m_spec.model_file;
+    return fmt::format(
+        "kind dcdm, obstacle Poisson ({} shapes, seed {}), FNO {} modes width {} x {} layers {}, "
+        "test n [{}] at rtol [{}]",
+        m_spec.obstacles, m_spec.obstacle_seed, m_spec.network.modes[0], m_spec.network.width,
+        m_spec.network.layers, model, fmt::join(m_spec.test_sizes, ", "),
+        fmt::join(m_spec.rtols, ", "));
+  }
+  std::string run(RunContext& ctx) override { return DcdmRun(m_spec, ctx).run(); }
+
+ private:
+  DcdmSpec m_spec;
+};
+
+}  // namespace
+
+std::unique_ptr<Method> make_dcdm_method() { return std::make_unique<DcdmMethod>(); }
+
+}  // namespace karman::precond

@@ -1,0 +1,128 @@
+// kind dcdm through `karman run`: cases/precond/dcdm_obstacles2d.yaml shortened to a 16² obstacle
+// grid (train and test there). Asserted: the trained FNO direction map makes -ksp_type dcdm
+// converge with fewer iterations than plain CG on that grid; dcdm with -pc_type none (the
+// identity map) takes CG's iteration count; every PETSc baseline converges; the run's
+// checkpoint.h5 reused through model.file gives the same DCDM iterations without training. Bad
+// input (a missing, corrupt, foreign or mismatched model.file, bad keys) is one error line, exit 1.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "support/cli.hpp"
+
+using namespace karman::test;
+
+namespace {
+
+const std::vector<std::string> kSolvers = {"none",  "icc",           "mic0", "gamg",
+                                           "hypre", "dcdm_identity", "dcdm"};
+
+// The case at 16² (train and test), `sets` after the shortening ones.
+std::vector<std::string> small_run(const fs::path& out, std::vector<std::string> sets = {}) {
+  const fs::path case_file = source_dir() / "cases" / "precond" / "dcdm_obstacles2d.yaml";
+  std::vector<std::string> args = {"run", case_file.string(), "--output", out.string()};
+  // The recipe of test_dcdm_network (16 DCDM iterations against CG's 41 there): 4 shapes, 64
+  // training vectors from 80 Ritz pairs, 400 Adam steps, 8 modes.
+  sets.insert(sets.begin(),
+              {"problem.obstacles=4", "problem.seed=3", "training.size=16",
+               "training.ritz_steps=80", "training.vectors=64", "training.steps=400",
+               "model.modes=8", "model.projection=24", "test.sizes=[16]", "test.repeats=1"});
+  for (const std::string& set : sets) args.insert(args.end(), {"--set", set});
+  return args;
+}
+
+nlohmann::json report_of(const fs::path& out) {
+  return nlohmann::json::parse(read_text(out / "report.json"));
+}
+
+long iterations(const nlohmann::json& result, const std::string& solver) {
+  return result.at("solvers").at(solver).value("iterations", -2L);
+}
+
+void expect_one_error_line(const CliResult& r, const std::vector<std::string>& fragments) {
+  EXPECT_EQ(r.status, 1) << r;
+  ASSERT_EQ(r.error_lines().size(), 1u) << r;
+  for (const std::string& fragment : fragments)
+    EXPECT_NE(r.error_lines()[0].find(fragment), std::string::npos) << fragment << "\n" << r;
+}
+
+TEST(CliDcdm, TrainedMapBeatsCgAndIdentityMapIsCg) {
+  const fs::path dir = test_folder();
+  const CliResult r = run_karman(dir, small_run(dir / "trained"));
+  ASSERT_EQ(r.status, 0) << r;
+  const nlohmann::json report = report_of(dir / "trained");
+  SCOPED_TRACE(report.dump(2));
+  EXPECT_EQ(report.value("status", ""), "ok");
+  EXPECT_TRUE(fs::is_regular_file(dir / "trained" / "checkpoint.h5"));
+  const nlohmann::json& metrics = report.at("metrics");
+  EXPECT_LT(metrics.value("train_loss", 1.0), metrics.value("initial_loss", 0.0));
+  const nlohmann::json& results = report.at("results");
+  ASSERT_EQ(results.size(), 2u);  // 16² at rtol 1e-4 and 1e-8
+  for (const nlohmann::json& result : results) {
+    SCOPED_TRACE(result.dump());
+    for (const std::string& solver : kSolvers) EXPECT_GT(iterations(result, solver), 0) << solver;
+    // The trained map converges, in fewer iterations than CG without a preconditioner.
+    EXPECT_LT(iterations(result, "dcdm"), iterations(result, "none"));
+    // The identity map: DCDM is CG in exact arithmetic (16² is far from round-off trouble).
+    EXPECT_EQ(iterations(result, "dcdm_identity"), iterations(result, "none"));
+  }
+  EXPECT_EQ(report.at("baseline").value("iterations", -1L), iterations(results.back(), "gamg"));
+
+  // The checkpoint reused: no training, the same DCDM iterations.
+  const fs::path checkpoint = dir / "trained" / "checkpoint.h5";
+  const CliResult loaded =
+      run_karman(dir, small_run(dir / "loaded", {"model.file=" + checkpoint.string()}));
+  ASSERT_EQ(loaded.status, 0) << loaded;
+  EXPECT_NE(loaded.out.find("training skipped"), std::string::npos) << loaded;
+  const nlohmann::json again = report_of(dir / "loaded");
+  EXPECT_EQ(again.at("metrics").value("train_wall_s", -1.0), 0.0);
+  for (std::size_t i = 0; i < results.size(); ++i)
+    EXPECT_EQ(iterations(again.at("results")[i], "dcdm"), iterations(results[i], "dcdm")) << i;
+
+  // A network of another shape (model.modes differs from the checkpoint's): one line.
+  const CliResult other = run_karman(
+      dir, small_run(dir / "other", {"model.file=" + checkpoint.string(), "model.modes=6"}));
+  expect_one_error_line(other, {"checkpoint.h5", "model.modes", "8", "6"});
+  EXPECT_FALSE(fs::exists(dir / "other" / "report.json"));
+}
+
+TEST(CliDcdm, BadModelFilesAndKeysAreOneErrorLine) {
+  const fs::path dir = test_folder();
+  const CliResult missing =
+      run_karman(dir, small_run(dir / "missing", {"model.file=absent.h5", "training.steps=0"}));
+  expect_one_error_line(missing, {"absent.h5"});
+
+  {
+    std::ofstream corrupt(dir / "corrupt.h5");
+    corrupt << "not an HDF5 file\n";
+  }
+  const CliResult corrupt =
+      run_karman(dir, small_run(dir / "corrupt", {"model.file=corrupt.h5", "training.steps=0"}));
+  expect_one_error_line(corrupt, {"corrupt.h5"});
+
+  // A kind-precond checkpoint (another network entirely): refused by its kind.
+  const fs::path precond_out = dir / "precond";
+  const fs::path precond_case = source_dir() / "cases" / "precond" / "poisson2d.yaml";
+  const CliResult precond =
+      run_karman(dir, {"run", precond_case.string(), "--output", precond_out.string(), "--set",
+                       "train.sizes=[6, 8]", "--set", "train.rhs=4", "--set", "validation.size=8",
+                       "--set", "test.sizes=[12]", "--set", "training.steps=0"});
+  ASSERT_EQ(precond.status, 0) << precond;
+  const CliResult foreign = run_karman(
+      dir, small_run(dir / "foreign", {"model.file=" + (precond_out / "checkpoint.h5").string()}));
+  expect_one_error_line(foreign, {"checkpoint.h5", "kind-dcdm", "precond"});
+
+  // Keys: one line naming the key and what was expected.
+  expect_one_error_line(run_karman(dir, small_run(dir / "k1", {"test.sizes=[4]"})),
+                        {"test.sizes", "8 <= n"});
+  expect_one_error_line(run_karman(dir, small_run(dir / "k2", {"test.rtols=[2]"})),
+                        {"test.rtols", "(0, 1)"});
+  expect_one_error_line(run_karman(dir, small_run(dir / "k3", {"training.batch=1000"})),
+                        {"training.batch", "training.vectors"});
+  // A grid too small for the network's modes (8 modes need 16 cells per side): a size mismatch.
+  expect_one_error_line(run_karman(dir, small_run(dir / "k4", {"test.sizes=[12, 16]"})),
+                        {"model.modes", "at most 6", "n = 12"});
+}
+
+}  // namespace
