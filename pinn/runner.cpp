@@ -30,6 +30,7 @@
 #include "karman/solvers/navier_stokes.hpp"
 #include "karman/solvers/transient.hpp"
 #include "pinn/geometry_config.hpp"
+#include "pinn/lagrangian.hpp"
 #include "pinn/residual_loss.hpp"
 #include "pinn/sampling.hpp"
 
@@ -79,6 +80,8 @@ struct PinnSpec {
   long initial = 512;
   nn::MlpSpec model;
   nn::TrainingSpec training;
+  // `formulation: lagrangian` (pde convection): the two-branch network of pinn/lagrangian.hpp.
+  std::optional<pinn::LagrangianWeights> lagrangian;
 };
 
 // `geometry` (default: the grid's box), `samples.method` and `conditions` (default: one soft
@@ -185,7 +188,8 @@ PinnSpec read_pinn(const config::Node& root) {
   if (!config::traits(pde.type).pinn)
     root.child("pde").fail("type",
                            "kind pinn supports poisson, heat, burgers, allen_cahn, helmholtz, "
-                           "wave and navier_stokes so far (darcy is the reference solver's only)");
+                           "wave, convection and navier_stokes so far (darcy is the reference "
+                           "solver's only)");
   if (pde.time_dependent() && pde.initial->source != config::FieldSpec::Source::expression)
     root.child("pde").fail("initial", "a PINN needs the initial state as an expression");
   if (pde.time_dependent() && spec.problem.grid.dim > 2)
@@ -226,6 +230,8 @@ PinnSpec read_pinn(const config::Node& root) {
                      "sgd or lbfgs");
   if (spec.training.batch_size != 0)
     root.child("training").fail("batch_size", "PINN training is full-batch: expected 0");
+  if (root.choice("formulation", {"eulerian", "lagrangian"}, "eulerian") == "lagrangian")
+    spec.lagrangian = pinn::read_lagrangian(root, spec.problem, spec.training);
   return spec;
 }
 
@@ -253,8 +259,10 @@ class PinnRun {
     std::vector<nn::Coefficient> coefficients;
     if (spec.inverse) coefficients.push_back({"inverse.kappa", spec.inverse->initial});
     m_net = std::make_unique<nn::Network<T>>(
-        nn::make_network<T>(spec.model, static_cast<std::size_t>(network_box(spec).dim),
-                            outputs(spec)),
+        spec.lagrangian
+            ? pinn::make_lagrangian_network<T>(spec.model)
+            : nn::make_network<T>(spec.model, static_cast<std::size_t>(network_box(spec).dim),
+                                  outputs(spec)),
         spec.model.seed, coefficients);
   }
 
@@ -305,6 +313,11 @@ class PinnRun {
   // one after the other).
   nn::TrainingResult train_network() {
     const nn::TrainingSpec& training = m_spec.training;
+    if (m_spec.lagrangian)
+      return pinn::train_lagrangian<T>(
+          m_ctx, *m_net, m_spec.problem.pde, network_box(m_spec),
+          {m_spec.interior, m_spec.boundary, m_spec.initial, m_spec.seed}, *m_spec.lagrangian,
+          training);
     std::vector<std::unique_ptr<pinn::ResidualLoss<T>>> parts;
     const bool reproducible = nn::reproducible_sums<T>(training);
     const auto [first, count] =
@@ -601,6 +614,11 @@ class PinnRun {
     MPI_Allreduce(MPI_IN_PLACE, sums, 2, MPI_DOUBLE, MPI_SUM, m_ctx.comm);
     for (double& x : field) x -= sums[0] / sums[1];
   }
+  static std::vector<double> every_other(const std::vector<double>& v) {
+    std::vector<double> out;
+    for (std::size_t i = 0; i < v.size(); i += 2) out.push_back(v[i]);
+    return out;
+  }
   static std::vector<double> concatenate(std::vector<double> a, const std::vector<double>& b) {
     a.insert(a.end(), b.begin(), b.end());
     return a;
@@ -623,6 +641,9 @@ class PinnRun {
       if (with_time) points.push_back(t);
       return 0.0;
     });
+    if (m_spec.lagrangian)  // points are (x, t): x along the characteristics back to ξ
+      return {pinn::lagrangian_predict<T>(*m_net, network_box(m_spec), m_spec.problem.pde.speed,
+                                          every_other(points), t)};
     const auto map = pinn::InputMap::for_box(network_box(m_spec));
     auto values = Kokkos::create_mirror_view_and_copy(
         Kokkos::HostSpace(), m_net->forward(pinn::network_input<T>(map, points)).y);
