@@ -1,8 +1,8 @@
 // kind pinn with `formulation: lagrangian` (pinn/lagrangian.hpp) through `karman run`: a shortened
 // cases/pinn/convection_lpinn.yaml (c = 50) learns to a bounded error against the PETSc reference
 // and gives the same loss history on two ranks as on one (float64 chunked sums); the plain PINN
-// runs on pde convection too; the lagrangian formulation on another PDE, or with natural_gradient,
-// is one clear line and exit status 1.
+// fails on the same short run (the wave is not learned); the lagrangian formulation on another
+// PDE, or with natural_gradient, is one clear line and exit status 1.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -53,7 +53,7 @@ TEST(CliLpinn, ConvectionAtFiftyLearnsAndIsTheSameOnTwoRanks) {
   std::printf("    lpinn c = 50, 350 steps: rel_l2 %.3e (vs exact %.3e), reference vs exact %.3e\n",
               m["rel_l2"].get<double>(), m["rel_l2_exact"].get<double>(),
               m["reference_rel_l2_exact"].get<double>());
-  EXPECT_LT(m["rel_l2"].get<double>(), 0.5) << m.dump();
+  EXPECT_LT(m["rel_l2"].get<double>(), 0.4) << m.dump();  // measured 0.25
   EXPECT_LT(m["reference_rel_l2_exact"].get<double>(), 2e-2) << m.dump();
   for (const char* term : {"loss_characteristic", "loss_state", "loss_initial", "loss_periodic"})
     EXPECT_TRUE(m.contains(term)) << term;
@@ -67,7 +67,7 @@ TEST(CliLpinn, ConvectionAtFiftyLearnsAndIsTheSameOnTwoRanks) {
   EXPECT_EQ(report_of(dir / "two")["metrics"]["final_loss"], m["final_loss"]);
 }
 
-TEST(CliLpinn, ThePlainPinnRunsOnConvection) {
+TEST(CliLpinn, ThePlainPinnFailsOnTheSameShortRun) {
   const fs::path dir = test_folder();
   const CliResult r =
       run_karman(dir, short_run("plain", {"--set", "formulation=eulerian", "--set",
@@ -75,7 +75,9 @@ TEST(CliLpinn, ThePlainPinnRunsOnConvection) {
   ASSERT_EQ(r.status, 0) << r;
   const auto m = report_of(dir / "plain")["metrics"];
   EXPECT_TRUE(m.contains("loss_residual")) << m.dump();
-  EXPECT_GT(m["rel_l2"].get<double>(), 0.0);
+  // The failure mode the Lagrangian form fixes: same points, widths and steps, no wave learned
+  // (measured 1.03; the Lagrangian 0.25).
+  EXPECT_GT(m["rel_l2"].get<double>(), 0.5) << m.dump();
 }
 
 TEST(CliLpinn, LagrangianElsewhereIsOneClearLine) {
