@@ -31,7 +31,7 @@ struct PointPdeParameters {
   double kappa = 1.0, nu = 0.0;
   double epsilon = 1e-4, reaction = 5.0;  // Allen–Cahn
   double wavenumber = 0.0;                // Helmholtz k
-  double speed = 1.0;                     // wave c
+  double speed = 1.0;                     // wave c, convection c
   // Residual components: momentum x, momentum y and continuity for Navier–Stokes, else one
   // (config::traits(pde).residual_components, which device code cannot read; checked below).
   KOKKOS_INLINE_FUNCTION constexpr int components() const {
@@ -140,6 +140,12 @@ KOKKOS_INLINE_FUNCTION void point_residual(const PointPdeParameters& p, const Je
       const T c = static_cast<T>(p.speed), u_xx = jet(second, 0), u_tt = jet(tt, 0);
       out.r[0] = pde::wave_residual(u_tt, c, u_xx, f);
       scatter_scalar(p, pde::wave_residual_fwd(c), 0, out);
+      break;
+    }
+    case PointPde::convection: {
+      const T c = static_cast<T>(p.speed), nu = static_cast<T>(p.nu);
+      out.r[0] = pde::convection_residual(jet(t, 0), c, jet(1, 0), nu, jet(second, 0));
+      scatter_scalar(p, pde::convection_residual_fwd(c, nu), 0, out);
       break;
     }
     case PointPde::navier_stokes: {  // steady 2D, outputs (u, v, p), inputs (x, y)

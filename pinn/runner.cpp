@@ -36,6 +36,7 @@
 #include "pinn/adaptive.hpp"
 #include "pinn/causal.hpp"
 #include "pinn/geometry_config.hpp"
+#include "pinn/lagrangian.hpp"
 #include "pinn/residual_loss.hpp"
 #include "pinn/sampling.hpp"
 #include "pinn/teng.hpp"
@@ -92,6 +93,8 @@ struct PinnSpec {
   std::optional<pinn::TengSpec> teng;  // training.method: teng (the network stepped in time)
   std::optional<pinn::CausalOptions> causal;      // training.causal
   std::optional<pinn::AdaptiveOptions> adaptive;  // samples.adaptive
+  // `formulation: lagrangian` (pde convection): the two-branch network of pinn/lagrangian.hpp.
+  std::optional<pinn::LagrangianWeights> lagrangian;
 };
 
 // Neumann and Robin parts must be whole faces of the grid's box: their PETSc reference
@@ -319,7 +322,8 @@ PinnSpec read_pinn(const config::Node& root) {
   if (!config::traits(pde.type).pinn)
     root.child("pde").fail("type",
                            "kind pinn supports poisson, heat, burgers, allen_cahn, helmholtz, "
-                           "wave and navier_stokes so far (darcy is the reference solver's only)");
+                           "wave, convection and navier_stokes so far (darcy is the reference "
+                           "solver's only)");
   if (pde.time_dependent() && pde.initial->source != config::FieldSpec::Source::expression)
     root.child("pde").fail("initial", "a PINN needs the initial state as an expression");
   if (pde.time_dependent() && spec.problem.grid.dim > 2)
@@ -370,6 +374,18 @@ PinnSpec read_pinn(const config::Node& root) {
     root.child("training").fail("batch_size", "PINN training is full-batch: expected 0");
   if (root.child("training").has("causal")) read_causal(root, spec);
   if (samples.has("adaptive")) read_adaptive(root, spec);
+  if (root.choice("formulation", {"eulerian", "lagrangian"}, "eulerian") == "lagrangian") {
+    spec.lagrangian = pinn::read_lagrangian(root, spec.problem, spec.training);
+    // The two-branch loss (pinn/lagrangian.hpp) has its own terms and points: none of the
+    // Eulerian loss's time weights, adaptive points or term-by-term combine rules apply.
+    if (spec.causal)
+      root.child("training").fail("causal", "no causal weights with formulation: lagrangian");
+    if (spec.adaptive)
+      samples.fail("adaptive", "no adaptive points with formulation: lagrangian");
+    for (std::size_t i = 0; i < stages.size(); ++i)
+      if (spec.training.trainer.stages[i].combine.rule != "sum")
+        stages[i].fail("combine", "sum: the only rule of formulation: lagrangian so far");
+  }
   return spec;
 }
 
@@ -398,8 +414,10 @@ class PinnRun {
     std::vector<nn::Coefficient> coefficients;
     if (spec.inverse) coefficients.push_back({"inverse.kappa", spec.inverse->initial});
     m_net = std::make_unique<nn::Network<T>>(
-        nn::make_network<T>(spec.model, static_cast<std::size_t>(network_box(spec).dim),
-                            outputs(spec)),
+        spec.lagrangian
+            ? pinn::make_lagrangian_network<T>(spec.model)
+            : nn::make_network<T>(spec.model, static_cast<std::size_t>(network_box(spec).dim),
+                                  outputs(spec)),
         spec.model.seed, coefficients);
   }
 
@@ -492,6 +510,11 @@ class PinnRun {
   // one after the other).
   nn::TrainingResult train_network() {
     const nn::TrainingSpec& training = m_spec.training;
+    if (m_spec.lagrangian)
+      return pinn::train_lagrangian<T>(
+          m_ctx, *m_net, m_spec.problem.pde, network_box(m_spec),
+          {m_spec.interior, m_spec.boundary, m_spec.initial, m_spec.seed}, *m_spec.lagrangian,
+          training);
     std::vector<std::unique_ptr<pinn::ResidualLoss<T>>> parts;
     const bool reproducible = nn::reproducible_sums<T>(training);
     const auto [first, count] =
@@ -970,6 +993,11 @@ class PinnRun {
     MPI_Allreduce(MPI_IN_PLACE, sums, 2, MPI_DOUBLE, MPI_SUM, m_ctx.comm);
     for (double& x : field) x -= sums[0] / sums[1];
   }
+  static std::vector<double> every_other(const std::vector<double>& v) {
+    std::vector<double> out;
+    for (std::size_t i = 0; i < v.size(); i += 2) out.push_back(v[i]);
+    return out;
+  }
   static std::vector<double> concatenate(std::vector<double> a, const std::vector<double>& b) {
     a.insert(a.end(), b.begin(), b.end());
     return a;
@@ -992,6 +1020,9 @@ class PinnRun {
       if (with_time) points.push_back(t);
       return 0.0;
     });
+    if (m_spec.lagrangian)  // points are (x, t): x along the characteristics back to ξ
+      return {pinn::lagrangian_predict<T>(*m_net, network_box(m_spec), m_spec.problem.pde.speed,
+                                          every_other(points), t)};
     const auto map = pinn::InputMap::for_box(network_box(m_spec));
     auto values = Kokkos::create_mirror_view_and_copy(
         Kokkos::HostSpace(), m_net->forward(pinn::network_input<T>(map, points)).y);

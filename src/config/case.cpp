@@ -159,6 +159,10 @@ PdeSpec read_pde(const Node& pde, int dim) {
   }
   // Each PDE's own coefficients.
   if (spec.type == PdeType::burgers) spec.nu = pde.number("nu", Bounds::positive());
+  if (spec.type == PdeType::convection) {
+    spec.speed = pde.number("speed", Bounds::positive());
+    spec.nu = pde.number("nu", Bounds::at_least(0));
+  }
   if (spec.type == PdeType::allen_cahn) {
     spec.epsilon = pde.number("epsilon", 1e-4, Bounds::positive());
     spec.reaction = pde.number("reaction", 5.0, Bounds::at_least(0));

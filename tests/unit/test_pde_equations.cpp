@@ -218,7 +218,7 @@ TEST(PdeEquations, FloatInstantiationsAgreeWithDouble) {
 }
 
 TEST(PdeTraits, OneRowPerTypeWithRoundTrippingNames) {
-  ASSERT_EQ(config::kPdeCount, 10u);
+  ASSERT_EQ(config::kPdeCount, 11u);
   for (const config::PdeTraits& t : config::kPdeTraits) {
     EXPECT_EQ(&config::traits(t.type), &t);
     EXPECT_STREQ(config::to_string(t.type), t.name);
@@ -236,11 +236,12 @@ TEST(PdeTraits, OneRowPerTypeWithRoundTrippingNames) {
 TEST(PdeTraits, DescribeTheEquationsAsTheReadersDid) {
   using config::PdeType;
   // The properties that used to be spelled out as type lists in the readers.
-  const std::vector<PdeType> time_dependent{PdeType::heat, PdeType::burgers, PdeType::allen_cahn,
-                                            PdeType::wave, PdeType::combined};
+  const std::vector<PdeType> time_dependent{PdeType::heat, PdeType::burgers,  PdeType::allen_cahn,
+                                            PdeType::wave, PdeType::combined, PdeType::convection};
   const std::vector<PdeType> one_dimensional{PdeType::burgers, PdeType::allen_cahn, PdeType::wave,
-                                             PdeType::combined};
-  const std::vector<PdeType> periodic{PdeType::burgers, PdeType::allen_cahn, PdeType::combined};
+                                             PdeType::combined, PdeType::convection};
+  const std::vector<PdeType> periodic{PdeType::burgers, PdeType::allen_cahn, PdeType::combined,
+                                      PdeType::convection};
   auto in = [](const std::vector<PdeType>& list, PdeType type) {
     for (PdeType t : list)
       if (t == type) return true;

@@ -18,7 +18,8 @@ enum class PdeType {
   helmholtz,
   wave,
   advection_diffusion,
-  combined  // MP-PDE family u_t + (α u²/2)_x = β u_xx − γ u_xxx + δ (Brandstetter et al. 2022)
+  combined,  // MP-PDE family u_t + (α u²/2)_x = β u_xx − γ u_xxx + δ (Brandstetter et al. 2022)
+  convection,  // u_t + c u_x = ν u_xx, 1D periodic (the PINN failure mode of Krishnapriyan 2021)
 };
 
 // The PETSc solver of a PDE's reference solution (karman/solvers/).
@@ -83,6 +84,8 @@ inline constexpr PdeTraits kPdeTraits[] = {
      1, 1, true,  ReferenceSolver::elliptic,      "gmres", "gamg",    false, false, false, false, true },
   {PdeType::combined,      "combined",      1, 1, true,  false, BoundaryKind::periodic,  "0",
      1, 1, false, ReferenceSolver::weno,          "none",  "none",    false, false, false, true,  false},
+  {PdeType::convection,    "convection",    1, 1, true,  false, BoundaryKind::periodic,  nullptr,
+     1, 1, true,  ReferenceSolver::transient,     "gmres", "bjacobi", true,  false, false, true,  false},
 };
 // clang-format on
 
@@ -101,7 +104,7 @@ constexpr bool rows_in_enum_order() {
 }
 }  // namespace detail
 static_assert(detail::rows_in_enum_order(), "kPdeTraits: one row per PdeType, in enum order");
-static_assert(kPdeCount == static_cast<std::size_t>(PdeType::combined) + 1,
+static_assert(kPdeCount == static_cast<std::size_t>(PdeType::convection) + 1,
               "kPdeTraits: a row for every PdeType");
 
 }  // namespace karman::config

@@ -10,6 +10,7 @@
 //   allen_cahn  u_t − ε u_xx + r (u³ − u) = f   (1D; r the reaction coefficient)
 //   helmholtz   −Δu − k² u = f
 //   wave        u_tt = c² u_xx + f               (1D)
+//   convection  u_t + c u_x = ν u_xx              (1D periodic)
 //   navier_stokes (steady, incompressible, 2D; velocity (u, v), kinematic pressure p)
 //            (u·∇)u + ∇p − νΔu = 0,  ∇·u = 0
 //
@@ -147,6 +148,21 @@ KOKKOS_INLINE_FUNCTION ScalarLinearisation<T> wave_residual_fwd(T speed) {
   ScalarLinearisation<T> d;
   d.u_xx = -speed * speed;
   d.u_tt = T(1);
+  return d;
+}
+
+// ------------------------------------------------------------------- convection (1D): u_t + c u_x
+// − ν u_xx
+template <class T>
+KOKKOS_INLINE_FUNCTION T convection_residual(T u_t, T speed, T u_x, T nu, T u_xx) {
+  return u_t + speed * u_x - nu * u_xx;
+}
+template <class T>
+KOKKOS_INLINE_FUNCTION ScalarLinearisation<T> convection_residual_fwd(T speed, T nu) {
+  ScalarLinearisation<T> d;
+  d.u_t = T(1);
+  d.u_x = speed;
+  d.u_xx = -nu;
   return d;
 }
 

@@ -1,8 +1,9 @@
 #pragma once
 // Time-dependent reference solvers with PETSc TS: the heat equation u_t = κΔu + f (Dirichlet,
-// 2D/3D), viscous Burgers u_t + (u²/2)_x = ν u_xx and Allen–Cahn u_t = ε u_xx − r(u³ − u) + f
-// (1D periodic), and the wave equation u_tt = c² u_xx + f (1D Dirichlet, as a first-order system
-// in (u, u_t)); implicit (Crank–Nicolson, BDF2 or backward Euler) on a DMDA.
+// 2D/3D), viscous Burgers u_t + (u²/2)_x = ν u_xx, Allen–Cahn u_t = ε u_xx − r(u³ − u) + f and
+// convection–diffusion u_t + c u_x = ν u_xx (1D periodic), and the wave equation
+// u_tt = c² u_xx + f (1D Dirichlet, as a first-order system in (u, u_t)); implicit (Crank–Nicolson,
+// BDF2 or backward Euler) on a DMDA.
 
 #include <functional>
 #include <vector>
