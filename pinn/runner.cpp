@@ -32,8 +32,8 @@
 #include "karman/solvers/masked_poisson.hpp"
 #include "karman/solvers/navier_stokes.hpp"
 #include "karman/solvers/transient.hpp"
-#include "pinn/box_faces.hpp"
 #include "pinn/adaptive.hpp"
+#include "pinn/box_faces.hpp"
 #include "pinn/causal.hpp"
 #include "pinn/geometry_config.hpp"
 #include "pinn/lagrangian.hpp"
@@ -90,8 +90,8 @@ struct PinnSpec {
   long initial = 512;
   nn::MlpSpec model;
   nn::TrainingSpec training;
-  std::optional<pinn::TengSpec> teng;  // training.method: teng (the network stepped in time)
-  std::optional<pinn::CausalOptions> causal;      // training.causal
+  std::optional<pinn::TengSpec> teng;         // training.method: teng (the network stepped in time)
+  std::optional<pinn::CausalOptions> causal;  // training.causal
   std::optional<pinn::AdaptiveOptions> adaptive;  // samples.adaptive
   // `formulation: lagrangian` (pde convection): the two-branch network of pinn/lagrangian.hpp.
   std::optional<pinn::LagrangianWeights> lagrangian;
@@ -380,8 +380,7 @@ PinnSpec read_pinn(const config::Node& root) {
     // Eulerian loss's time weights, adaptive points or term-by-term combine rules apply.
     if (spec.causal)
       root.child("training").fail("causal", "no causal weights with formulation: lagrangian");
-    if (spec.adaptive)
-      samples.fail("adaptive", "no adaptive points with formulation: lagrangian");
+    if (spec.adaptive) samples.fail("adaptive", "no adaptive points with formulation: lagrangian");
     for (std::size_t i = 0; i < stages.size(); ++i)
       if (spec.training.trainer.stages[i].combine.rule != "sum")
         stages[i].fail("combine", "sum: the only rule of formulation: lagrangian so far");
@@ -544,8 +543,9 @@ class PinnRun {
       m_causal.emplace(*m_spec.causal);
       m_bin_sum = std::make_unique<nn::TreeSum>(m_ctx.comm, part_count);
     }
-    auto weighted_part = [&, first = first](std::size_t k, long step,
-                                            const nn::TermHooks* hooks) -> std::vector<nn::LossTerm> {
+    auto weighted_part = [&, first = first](
+                             std::size_t k, long step,
+                             const nn::TermHooks* hooks) -> std::vector<nn::LossTerm> {
       if (k == 0 && m_spec.adaptive) adapt(step, parts, first, part_count);
       if (!m_causal) return part_at(k, step)(hooks);
       if (k == 0) update_causal_weights(step, parts);
@@ -558,15 +558,14 @@ class PinnRun {
           m_ctx, m_net->parameters(), [&](long step) { return weighted_part(0, step, nullptr); },
           training.trainer, {}, least_squares, {},
           [&](long step, const nn::TermHooks& hooks) { return weighted_part(0, step, &hooks); });
-    nn::ChunkedLoss loss{training.chunks,
-                         [&, first = first](long step, long chunk) {
-                           return weighted_part(static_cast<std::size_t>(chunk - first), step,
-                                                nullptr);
-                         },
-                         [&, first = first](long step, long chunk, const nn::TermHooks& hooks) {
-                           return weighted_part(static_cast<std::size_t>(chunk - first), step,
-                                                &hooks);
-                         }};
+    nn::ChunkedLoss loss{
+        training.chunks,
+        [&, first = first](long step, long chunk) {
+          return weighted_part(static_cast<std::size_t>(chunk - first), step, nullptr);
+        },
+        [&, first = first](long step, long chunk, const nn::TermHooks& hooks) {
+          return weighted_part(static_cast<std::size_t>(chunk - first), step, &hooks);
+        }};
     return train<T>(m_ctx, m_net->parameters(), std::move(loss), training.trainer, {},
                     least_squares);
   }
