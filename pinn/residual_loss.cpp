@@ -46,15 +46,6 @@ std::vector<double> evaluate_at(const Expression& e, const std::vector<double>& 
   return out;
 }
 
-template <class T>
-nn::Matrix<T> column(const std::vector<double>& values, const char* label) {
-  nn::Matrix<T> m(std::string(label), values.size(), std::size_t(1));
-  auto h = Kokkos::create_mirror_view(m);
-  for (std::size_t i = 0; i < values.size(); ++i) h(i, 0) = static_cast<T>(values[i]);
-  Kokkos::deep_copy(m, h);
-  return m;
-}
-
 // Channel c of output o at point i of a network output [C·N, O].
 template <class T>
 struct ChannelJet {
@@ -174,13 +165,14 @@ ResidualLoss<T>::ResidualLoss(nn::Network<T>& net, const config::PdeSpec& pde,
   residual.points = interior.points.size() / dims;
   residual.components = static_cast<std::size_t>(m_pde.components());
   nn::taylor_input(network_input<T>(map, interior.points), residual.x, map.scale);
-  residual.data = pde.source ? column<T>(evaluate_at(*pde.source, interior.points, dims, space),
+  residual.data = pde.source
+                      ? device_column<T>(evaluate_at(*pde.source, interior.points, dims, space),
                                          "karman::pinn::source")
-                             : nn::Matrix<T>("karman::pinn::source", residual.points, 1);
+                      : nn::Matrix<T>("karman::pinn::source", residual.points, 1);
   if (m_hard) {
     const HardTransform h = HardTransform::at(*m_hard, interior.points, box.dim);
-    residual.phi = column<T>(h.phi, "karman::pinn::phi");
-    residual.g = column<T>(h.g, "karman::pinn::g");
+    residual.phi = device_column<T>(h.phi, "karman::pinn::phi");
+    residual.g = device_column<T>(h.g, "karman::pinn::g");
   }
   m_terms.push_back(std::move(residual));
 
@@ -254,7 +246,7 @@ typename ResidualLoss<T>::Term ResidualLoss<T>::derivative_term(const std::strin
                 "derivative_term: linear [points, 1 + dims] and target [points]");
   term.linear = std::move(linear);
   nn::taylor_input(network_input<T>(map, set.points), term.x, map.scale);
-  term.data = column<T>(target, "karman::pinn::target");
+  term.data = device_column<T>(target, "karman::pinn::target");
   return term;
 }
 
@@ -373,7 +365,7 @@ typename ResidualLoss<T>::Term ResidualLoss<T>::values_term(
       phi[i] = h.phi[i];  // the value channel (rows [0, n) of the stacked layout)
       for (std::size_t q = 0; q < values.size(); ++q) data(i, q) -= static_cast<T>(h.g[i]);
     }
-    term.phi = column<T>(phi, "karman::pinn::phi");
+    term.phi = device_column<T>(phi, "karman::pinn::phi");
   }
   Kokkos::deep_copy(term.data, data);
   return term;

@@ -37,6 +37,16 @@ struct InputMap {
 template <class T>
 nn::Matrix<T> network_input(const InputMap& map, const std::vector<double>& points);
 
+// Host values as a device column [n, 1] (converted to T).
+template <class T>
+nn::Matrix<T> device_column(const std::vector<double>& values, const char* label) {
+  nn::Matrix<T> m(std::string(label), values.size(), std::size_t(1));
+  auto h = Kokkos::create_mirror_view(m);
+  for (std::size_t i = 0; i < values.size(); ++i) h(i, 0) = static_cast<T>(values[i]);
+  Kokkos::deep_copy(m, h);
+  return m;
+}
+
 // Points of one kind (row-major [count, dim]) with the global count of their kind.
 struct PointSet {
   std::vector<double> points;

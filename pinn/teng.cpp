@@ -84,15 +84,6 @@ std::vector<double> vanishing_factor(const std::vector<double>& points,
 }
 
 template <class T>
-nn::Matrix<T> column(const std::vector<double>& values, const char* label) {
-  nn::Matrix<T> m(std::string(label), values.size(), std::size_t(1));
-  auto h = Kokkos::create_mirror_view(m);
-  for (std::size_t i = 0; i < values.size(); ++i) h(i, 0) = static_cast<T>(values[i]);
-  Kokkos::deep_copy(m, h);
-  return m;
-}
-
-template <class T>
 std::vector<double> to_host(const nn::Matrix<T>& m) {
   const auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m);
   std::vector<double> out(h.extent(0));
@@ -228,7 +219,7 @@ TengStepper<T>::TengStepper(MPI_Comm comm, nn::Network<T>& net, const PointPdePa
     b.x = network_input<T>(map, b.physical);
     nn::taylor_input(b.x, b.taylor, map.scale);
     if (m_vanishing)
-      b.phi = column<T>(vanishing_factor(b.physical, space), "karman::pinn::teng::phi");
+      b.phi = device_column<T>(vanishing_factor(b.physical, space), "karman::pinn::teng::phi");
     const std::size_t n = static_cast<std::size_t>(pcount);
     b.target = nn::Matrix<T>("karman::pinn::teng::target", n, 1);
     b.start = nn::Matrix<T>("karman::pinn::teng::start", n, 1);
@@ -257,7 +248,8 @@ nn::Matrix<T> TengStepper<T>::forward_rhs(Block& b, double t) {
       m_net.forward(b.taylor, nn::Pass::derivatives(static_cast<std::size_t>(m_space)), m_workspace)
           .y;
   const std::size_t n = b.x.extent(0);
-  const nn::Matrix<T> f = column<T>(source_at(m_source, b.physical, m_space, t), "karman::pinn::f");
+  const nn::Matrix<T> f =
+      device_column<T>(source_at(m_source, b.physical, m_space, t), "karman::pinn::f");
   const nn::Matrix<T> phi = b.phi;
   const bool vanishing = m_vanishing;
   const PointPdeParameters p = m_pde;
@@ -300,7 +292,8 @@ std::vector<double> TengStepper<T>::evaluate(const std::vector<double>& points) 
   Block b;
   b.physical = points;
   b.x = network_input<T>(InputMap::for_box(m_box), points);
-  if (m_vanishing) b.phi = column<T>(vanishing_factor(points, m_box), "karman::pinn::teng::phi");
+  if (m_vanishing)
+    b.phi = device_column<T>(vanishing_factor(points, m_box), "karman::pinn::teng::phi");
   return to_host(forward_values(b));
 }
 
@@ -354,7 +347,7 @@ nn::GaussNewtonResult TengStepper<T>::fit_initial(const Expression& u0,
       for (int d = 0; d < m_space; ++d) p[d] = b.physical[i * m_space + d];
       values[i] = u0(p[0], p[1], p[2], 0.0);
     }
-    Kokkos::deep_copy(b.target, column<T>(values, "karman::pinn::teng::u0"));
+    Kokkos::deep_copy(b.target, device_column<T>(values, "karman::pinn::teng::u0"));
   }
   return fit(options);
 }

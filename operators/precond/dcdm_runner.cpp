@@ -32,6 +32,7 @@
 #include "operators/precond/gnn.hpp"
 #include "operators/precond/petsc_factor.hpp"
 #include "operators/precond/runner.hpp"
+#include "operators/precond/timed_solve.hpp"
 #include "petsc/check.hpp"
 #include "petsc/handle.hpp"
 
@@ -106,65 +107,6 @@ DcdmSpec read_dcdm(const config::Node& root) {
   spec.max_iterations = test.integer("max_iterations", 1000, 1, 1000000);
   spec.repeats = static_cast<int>(test.integer("repeats", 3, 1, 100));
   return spec;
-}
-
-// One solve's figures: iterations (-1: not converged within the limit) and the best times.
-struct Timed {
-  long iterations = -1;
-  double setup_s = std::numeric_limits<double>::infinity();
-  double solve_s = std::numeric_limits<double>::infinity();
-  nlohmann::json json() const {
-    return {{"iterations", iterations},
-            {"setup_s", setup_s},
-            {"solve_s", solve_s},
-            {"total_s", setup_s + solve_s}};
-  }
-};
-
-// `ksp_type` with the PC `configure` sets on A x = 1 (the fluid cells' source), x0 = 0,
-// unpreconditioned residual norm: best of `repeats` for set-up (KSPSetUp) and solve (KSPSolve)
-// apart. A run that does not converge is not repeated.
-Timed timed_solve(Mat a, const char* ksp_type, double rtol, long max_it, int repeats,
-                  const std::function<void(PC)>& configure) {
-  Timed best;
-  for (int r = 0; r < repeats; ++r) {
-    petsc::KSP ksp;
-    petsc::Vec b, x;
-    KARMAN_PETSC(KSPCreate(PETSC_COMM_SELF, ksp.out()));
-    KARMAN_PETSC(KSPSetOperators(ksp, a, a));
-    KARMAN_PETSC(KSPSetType(ksp, ksp_type));
-    KARMAN_PETSC(KSPSetNormType(ksp, KSP_NORM_UNPRECONDITIONED));
-    KARMAN_PETSC(KSPSetTolerances(ksp, rtol, 1e-50, PETSC_DEFAULT, max_it));
-    PC pc;
-    KARMAN_PETSC(KSPGetPC(ksp, &pc));
-    configure(pc);
-    KARMAN_PETSC(MatCreateVecs(a, x.out(), b.out()));
-    KARMAN_PETSC(VecSet(b, 1.0));
-    Timer setup;
-    KARMAN_PETSC(KSPSetUp(ksp));
-    best.setup_s = std::min(best.setup_s, setup.seconds());
-    Timer solve;
-    KARMAN_PETSC(KSPSolve(ksp, b, x));
-    best.solve_s = std::min(best.solve_s, solve.seconds());
-    KSPConvergedReason reason;
-    PetscInt its = 0;
-    KARMAN_PETSC(KSPGetConvergedReason(ksp, &reason));
-    KARMAN_PETSC(KSPGetIterationNumber(ksp, &its));
-    best.iterations = reason > 0 ? its : -1;
-    if (best.iterations < 0) break;
-  }
-  return best;
-}
-
-std::function<void(PC)> pc_type(const char* type) {
-  return [type](PC pc) { KARMAN_PETSC(PCSetType(pc, type)); };
-}
-
-void mic0_pc(PC pc) {
-  KARMAN_PETSC(PCSetType(pc, "karman"));
-  pc_karman_set_factor_provider(pc, [](const LocalBlock& block, const LowerPattern& lower) {
-    return reference_values(block, lower, ReferenceFactor::mic0);
-  });
 }
 
 class DcdmRun {
@@ -321,14 +263,15 @@ class DcdmRun {
   nlohmann::json solve_all(Mat a, const ObstacleGrid& grid, double rtol) {
     const long cg_max = 10000;
     const int repeats = m_spec.repeats;
-    const std::vector<std::pair<std::string, std::function<Timed()>>> solvers = {
-        {"none", [&] { return timed_solve(a, KSPCG, rtol, cg_max, repeats, pc_type(PCNONE)); }},
-        {"icc", [&] { return timed_solve(a, KSPCG, rtol, cg_max, repeats, pc_type(PCICC)); }},
+    const std::vector<std::pair<std::string, std::function<TimedSolve()>>> solvers = {
+        {"none", [&] { return timed_solve(a, KSPCG, rtol, cg_max, repeats, pc_of_type(PCNONE)); }},
+        {"icc", [&] { return timed_solve(a, KSPCG, rtol, cg_max, repeats, pc_of_type(PCICC)); }},
         {"mic0", [&] { return timed_solve(a, KSPCG, rtol, cg_max, repeats, mic0_pc); }},
-        {"gamg", [&] { return timed_solve(a, KSPCG, rtol, cg_max, repeats, pc_type(PCGAMG)); }},
-        {"hypre", [&] { return timed_solve(a, KSPCG, rtol, cg_max, repeats, pc_type(PCHYPRE)); }},
+        {"gamg", [&] { return timed_solve(a, KSPCG, rtol, cg_max, repeats, pc_of_type(PCGAMG)); }},
+        {"hypre",
+         [&] { return timed_solve(a, KSPCG, rtol, cg_max, repeats, pc_of_type(PCHYPRE)); }},
         {"dcdm_identity",
-         [&] { return timed_solve(a, "dcdm", rtol, cg_max, repeats, pc_type(PCNONE)); }},
+         [&] { return timed_solve(a, "dcdm", rtol, cg_max, repeats, pc_of_type(PCNONE)); }},
         {"dcdm", [&] {
            return timed_solve(a, "dcdm", rtol, m_spec.max_iterations, repeats,
                               [&](PC pc) { set_network_pc(pc, m_network, grid); });
@@ -336,7 +279,7 @@ class DcdmRun {
     nlohmann::json out;
     for (const auto& [name, solve] : solvers) {
       const ScopedStage stage(name == "dcdm" ? Stage::evaluation : Stage::baseline);
-      const Timed t = solve();
+      const TimedSolve t = solve();
       log().info("{:>6} {:>9} {:>6.0e} {:>14} {:>6} {:>10.4f} {:>10.4f} {:>10.4f}", grid.n,
                  grid.a.rows, rtol, name, t.iterations, t.setup_s, t.solve_s,
                  t.setup_s + t.solve_s);

@@ -27,6 +27,7 @@
 #include "operators/precond/dcdm_network.hpp"
 #include "operators/precond/gnn.hpp"
 #include "operators/precond/petsc_factor.hpp"
+#include "operators/precond/timed_solve.hpp"
 #include "petsc/check.hpp"
 #include "petsc/handle.hpp"
 
@@ -46,50 +47,6 @@ std::vector<long> env_sizes() {
   std::vector<long> sizes;
   for (long n; in >> n;) sizes.push_back(n);
   return sizes;
-}
-
-struct Timed {
-  long iterations = -1;  // -1: not converged within the limit (10000; DCDM: KARMAN_BENCH_DCDM_MAX)
-  double setup_s = std::numeric_limits<double>::infinity();
-  double solve_s = std::numeric_limits<double>::infinity();
-};
-
-// `ksp_type` with the PC `configure` sets, on A x = 1, best of `repeats` (set-up and solve each).
-// A run that does not converge is not repeated.
-Timed timed(Mat a, const char* ksp_type, double rtol, int repeats,
-            const std::function<void(PC)>& configure, long max_it = 10000) {
-  Timed best;
-  for (int r = 0; r < repeats; ++r) {
-    petsc::KSP ksp;
-    petsc::Vec b, x;
-    KARMAN_PETSC(KSPCreate(PETSC_COMM_SELF, ksp.out()));
-    KARMAN_PETSC(KSPSetOperators(ksp, a, a));
-    KARMAN_PETSC(KSPSetType(ksp, ksp_type));
-    KARMAN_PETSC(KSPSetNormType(ksp, KSP_NORM_UNPRECONDITIONED));
-    KARMAN_PETSC(KSPSetTolerances(ksp, rtol, 1e-50, PETSC_DEFAULT, max_it));
-    PC pc;
-    KARMAN_PETSC(KSPGetPC(ksp, &pc));
-    configure(pc);
-    KARMAN_PETSC(MatCreateVecs(a, x.out(), b.out()));
-    KARMAN_PETSC(VecSet(b, 1.0));
-    Timer setup;
-    KARMAN_PETSC(KSPSetUp(ksp));
-    best.setup_s = std::min(best.setup_s, setup.seconds());
-    Timer solve;
-    KARMAN_PETSC(KSPSolve(ksp, b, x));
-    best.solve_s = std::min(best.solve_s, solve.seconds());
-    KSPConvergedReason reason;
-    PetscInt its = 0;
-    KARMAN_PETSC(KSPGetConvergedReason(ksp, &reason));
-    KARMAN_PETSC(KSPGetIterationNumber(ksp, &its));
-    best.iterations = reason > 0 ? its : -1;
-    if (best.iterations < 0) break;
-  }
-  return best;
-}
-
-std::function<void(PC)> pc_type(const char* type) {
-  return [type](PC pc) { KARMAN_PETSC(PCSetType(pc, type)); };
 }
 
 void run(nlohmann::ordered_json& out) {
@@ -145,12 +102,6 @@ void run(nlohmann::ordered_json& out) {
                      {"loss_after", loss_after},
                      {"params", network.parameters().size()}};
 
-  const auto mic0 = [](PC pc) {
-    KARMAN_PETSC(PCSetType(pc, "karman"));
-    pc_karman_set_factor_provider(pc, [](const LocalBlock& block, const LowerPattern& lower) {
-      return reference_values(block, lower, ReferenceFactor::mic0);
-    });
-  };
   nlohmann::ordered_json rows = nlohmann::ordered_json::array();
   std::fprintf(stderr, "%6s %9s %6s %8s %6s %10s %10s %10s\n", "n", "rows", "rtol", "method",
                "iters", "setup_s", "solve_s", "total_s");
@@ -159,19 +110,19 @@ void run(nlohmann::ordered_json& out) {
     petsc::Mat a;
     create_seq_aij(grid.a, a.out());
     for (double rtol : {1e-4, 1e-8}) {
-      const std::vector<std::pair<std::string, std::function<Timed()>>> methods = {
-          {"none", [&] { return timed(a, KSPCG, rtol, repeats, pc_type(PCNONE)); }},
-          {"icc", [&] { return timed(a, KSPCG, rtol, repeats, pc_type(PCICC)); }},
-          {"mic0", [&] { return timed(a, KSPCG, rtol, repeats, mic0); }},
-          {"gamg", [&] { return timed(a, KSPCG, rtol, repeats, pc_type(PCGAMG)); }},
-          {"hypre", [&] { return timed(a, KSPCG, rtol, repeats, pc_type(PCHYPRE)); }},
+      const std::vector<std::pair<std::string, std::function<TimedSolve()>>> methods = {
+          {"none", [&] { return timed_solve(a, KSPCG, rtol, 10000, repeats, pc_of_type(PCNONE)); }},
+          {"icc", [&] { return timed_solve(a, KSPCG, rtol, 10000, repeats, pc_of_type(PCICC)); }},
+          {"mic0", [&] { return timed_solve(a, KSPCG, rtol, 10000, repeats, mic0_pc); }},
+          {"gamg", [&] { return timed_solve(a, KSPCG, rtol, 10000, repeats, pc_of_type(PCGAMG)); }},
+          {"hypre",
+           [&] { return timed_solve(a, KSPCG, rtol, 10000, repeats, pc_of_type(PCHYPRE)); }},
           {"dcdm", [&] {
-             return timed(
-                 a, "dcdm", rtol, repeats, [&](PC pc) { set_network_pc(pc, network, grid); },
-                 dcdm_max);
+             return timed_solve(a, "dcdm", rtol, dcdm_max, repeats,
+                                [&](PC pc) { set_network_pc(pc, network, grid); });
            }}};
       for (const auto& [name, method] : methods) {
-        const Timed t = method();
+        const TimedSolve t = method();
         std::fprintf(stderr, "%6ld %9ld %6.0e %8s %6ld %10.4f %10.4f %10.4f\n", n,
                      static_cast<long>(grid.a.rows), rtol, name.c_str(), t.iterations, t.setup_s,
                      t.solve_s, t.setup_s + t.solve_s);
