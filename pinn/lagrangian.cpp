@@ -447,9 +447,11 @@ nn::TrainingResult train_lagrangian(run::RunContext& ctx, nn::Network<T>& net,
   if (!reproducible)
     return run::train<T>(
         ctx, net.parameters(), [&](long) { return (*parts[0])(); }, training.trainer);
-  nn::ChunkedLoss loss{training.chunks, [&, first = first](long, long chunk) {
+  nn::ChunkedLoss loss{training.chunks,
+                       [&, first = first](long, long chunk) {
                          return (*parts[static_cast<std::size_t>(chunk - first)])();
-                       }};
+                       },
+                       {}};
   return run::train<T>(ctx, net.parameters(), std::move(loss), training.trainer);
 }
 

@@ -78,7 +78,7 @@ KOKKOS_INLINE_FUNCTION void hard_residual(const PointPdeParameters& p, const Jet
   }
   point_residual(p, u, f, out);
   for (int q = 0; q < p.components(); ++q) {
-    T by_u[max_channels];
+    T by_u[max_channels] = {};
     for (int c = 0; c < 1 + 2 * p.dims; ++c) by_u[c] = out.dr[q][c][0];
     out.dr[q][0][0] = by_u[0] * phi0;
     for (int k = 0; k < p.dims; ++k) {

@@ -633,10 +633,12 @@ class FnoRun {
   // training.reproducible: the batch in training.chunks fixed chunks summed in a fixed order.
   nn::ChunkedLoss chunked_loss() {
     const long chunks = m_spec.training.chunks;
-    return {chunks, [this, chunks](long step, long chunk) {
+    return {chunks,
+            [this, chunks](long step, long chunk) {
               const auto [first, count] = share(m_spec.training.batch_size, chunk, chunks);
               return loss_on(step, first, count);
-            }};
+            },
+            {}};
   }
 
   // Network output (normalised units) -> physical units, for samples of `points` grid points.

@@ -191,10 +191,12 @@ class FitRun {
 
   nn::ChunkedLoss chunked_loss() {
     const long chunks = m_spec.training.chunks;
-    return {chunks, [this, chunks, mine = my_rows(m_batch).first](long step, long chunk) {
+    return {chunks,
+            [this, chunks, mine = my_rows(m_batch).first](long step, long chunk) {
               const auto [first, count] = share(m_batch, chunk, chunks);
               return loss(step, first - mine, count);
-            }};
+            },
+            {}};
   }
 
   // This rank's rows [first, first + count) of `total` (the training set or a mini-batch): its
