@@ -512,7 +512,7 @@ TEST_F(CliRuns, InfoJson) {
   std::set<std::string> methods;
   for (const auto& m : info.value("methods", json::array())) methods.insert(m.get<std::string>());
   EXPECT_EQ(methods, (std::set<std::string>{"reference", "fit", "pinn", "dataset", "fno", "precond",
-                                            "mppde", "gno"}));
+                                            "dcdm", "mppde", "gno"}));
   // The same versions as the text form.
   const CliResult text = run_karman(dir, {"info"});
   ASSERT_EQ(text.status, 0) << text;
