@@ -181,13 +181,13 @@ ResidualLoss<T>::ResidualLoss(nn::Network<T>& net, const config::PdeSpec& pde,
   else if (traits.boundary == config::BoundaryKind::velocity)  // p's constant is free
     m_terms.push_back(data_term("boundary", weights.boundary, boundary,
                                 {&pde.velocity[0], &pde.velocity[1]}, map));
-  else if (conditions)
+  else if (conditions) {  // the geometry's conditions: soft Dirichlet, then Neumann and Robin
     for (const DirichletCondition& c : conditions->soft)
       m_terms.push_back(data_term(c.name, c.weight, c.points, {&c.value}, map));
-  if (conditions)
     for (const FluxCondition& c : conditions->flux) m_terms.push_back(flux_term(c, map));
-  else
+  } else {
     m_terms.push_back(data_term("boundary", weights.boundary, boundary, {&*pde.boundary}, map));
+  }
   if (pde.time_dependent()) {
     KARMAN_VERIFY(pde.initial && pde.initial->expression,
                   "ResidualLoss: initial state must be an expression");

@@ -259,7 +259,8 @@ time: {t_end: 1, dt: 0.01}
   std::string msg = error_of(write_case("wave_bad.yaml", wave), {"pde.speed=0"});
   EXPECT_NE(msg.find("pde.speed: expected a number positive"), std::string::npos) << msg;
   msg = error_of("wave_bad.yaml", {"grid.periodic=true"});
-  EXPECT_NE(msg.find("grid.periodic: only burgers, allen_cahn and combined support periodic grids"),
+  EXPECT_NE(msg.find("grid.periodic: only burgers, allen_cahn, combined and convection support "
+                     "periodic grids"),
             std::string::npos)
       << msg;
   msg = error_of("wave_bad.yaml", {"grid.dim=2"});
