@@ -11,14 +11,11 @@
 #include <nlohmann/json.hpp>
 
 #include "support/cli.hpp"
+#include "support/report_checks.hpp"
 
 using namespace karman::test;
 
 namespace {
-
-nlohmann::json report_of(const fs::path& run) {
-  return nlohmann::json::parse(read_text(run / "report.json"));
-}
 
 // cases/mppde/e1.yaml made tiny: 16 + 4 trajectories of 50 steps on 50 cells, K = 5, a narrow
 // two-layer network, 6 training steps, an ensemble of two.

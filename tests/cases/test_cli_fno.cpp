@@ -16,16 +16,13 @@
 #include "support/checkpoints.hpp"
 #include "support/cli.hpp"
 #include "support/history.hpp"
+#include "support/report_checks.hpp"
 #include "support/small_fno.hpp"
 
 using namespace karman;
 using namespace karman::test;
 
 namespace {
-
-nlohmann::json report_of(const fs::path& run) {
-  return nlohmann::json::parse(read_text(run / "report.json"));
-}
 
 TEST(CliFno, DarcyLearnsAndIsComparedWithPetscOnTheSameInstances) {
   const fs::path dir = test_folder();

@@ -13,15 +13,12 @@
 #include "support/checkpoints.hpp"
 #include "support/cli.hpp"
 #include "support/history.hpp"
+#include "support/report_checks.hpp"
 
 using namespace karman;
 using namespace karman::test;
 
 namespace {
-
-nlohmann::json report_of(const fs::path& run) {
-  return nlohmann::json::parse(read_text(run / "report.json"));
-}
 
 // cases/gno/darcy_grid.yaml made smaller: 28 samples on 61², training on 16², zero-shot 31², 61².
 std::vector<std::string> small_darcy(const std::string& output, long epochs,

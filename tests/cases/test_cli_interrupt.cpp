@@ -14,6 +14,7 @@
 #include "karman/nn/checkpoint.hpp"
 #include "support/checkpoints.hpp"
 #include "support/cli.hpp"
+#include "support/report_checks.hpp"
 #include "support/signal.hpp"
 #include "support/small_fno.hpp"
 
@@ -21,10 +22,6 @@ using namespace karman;
 using namespace karman::test;
 
 namespace {
-
-nlohmann::json report_of(const fs::path& run) {
-  return nlohmann::json::parse(read_text(run / "report.json"));
-}
 
 // cases/pinn/poisson2d.yaml made small: 1500 Adam steps (~1 ms each) then 20 L-BFGS iterations,
 // every step logged (the test waits for some), no checkpoint_every (the signal's step is

@@ -9,6 +9,7 @@
 
 #include "support/cli.hpp"
 #include "support/history.hpp"
+#include "support/report_checks.hpp"
 
 using namespace karman::test;
 
@@ -37,10 +38,6 @@ std::vector<std::string> short_run(const std::string& output,
                                 "tolerance_gradient: 0}]"};
   args.insert(args.end(), extra.begin(), extra.end());
   return args;
-}
-
-nlohmann::json report_of(const fs::path& run) {
-  return nlohmann::json::parse(read_text(run / "report.json"));
 }
 
 }  // namespace

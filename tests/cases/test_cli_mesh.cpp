@@ -13,6 +13,7 @@
 #include "karman/io/hdf5.hpp"
 #include "support/cli.hpp"
 #include "support/mpi_world.hpp"
+#include "support/report_checks.hpp"
 
 namespace {
 
@@ -37,10 +38,6 @@ std::string darcy_case(const std::string& mesh) {
          "  - {type: dirichlet, on: [left, right], value: 0}\n"
          "  - {type: neumann, on: [bottom, top], value: \"0.5*x\"}\n"
          "solver: {ksp: cg, pc: gamg, rtol: 1.0e-13}\n";
-}
-
-nlohmann::json report_of(const fs::path& run) {
-  return nlohmann::json::parse(read_text(run / "report.json"));
 }
 
 TEST(CliMesh, SameFieldOnOneTwoAndFourRanks) {

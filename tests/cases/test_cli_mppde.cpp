@@ -11,14 +11,11 @@
 #include "karman/nn/checkpoint.hpp"
 #include "support/checkpoints.hpp"
 #include "support/cli.hpp"
+#include "support/report_checks.hpp"
 
 using namespace karman::test;
 
 namespace {
-
-nlohmann::json report_of(const fs::path& run) {
-  return nlohmann::json::parse(read_text(run / "report.json"));
-}
 
 std::string e1_case() { return (source_dir() / "cases" / "mppde" / "e1.yaml").string(); }
 

@@ -13,6 +13,7 @@
 
 #include "support/cli.hpp"
 #include "support/history.hpp"
+#include "support/report_checks.hpp"
 
 using namespace karman::test;
 
@@ -37,10 +38,6 @@ std::vector<std::string> short_run(const std::string& output) {
           "--set",
           "training.stages=[{optimizer: adam, steps: 300, lr: 5.0e-3}, "
           "{optimizer: lbfgs, steps: 200, tolerance_change: 0, tolerance_gradient: 0}]"};
-}
-
-nlohmann::json report_of(const fs::path& run) {
-  return nlohmann::json::parse(read_text(run / "report.json"));
 }
 
 }  // namespace

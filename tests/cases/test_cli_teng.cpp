@@ -11,6 +11,7 @@
 
 #include "support/cli.hpp"
 #include "support/history.hpp"
+#include "support/report_checks.hpp"
 
 using namespace karman::test;
 
@@ -40,10 +41,6 @@ std::vector<std::string> short_heat(const std::string& output) {
           "training.chunks=5",
           "--set",
           "training.dt=0.005"};
-}
-
-nlohmann::json report_of(const fs::path& run) {
-  return nlohmann::json::parse(read_text(run / "report.json"));
 }
 
 }  // namespace

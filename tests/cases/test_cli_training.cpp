@@ -12,15 +12,12 @@
 #include "support/checkpoints.hpp"
 #include "support/cli.hpp"
 #include "support/history.hpp"
+#include "support/report_checks.hpp"
 
 using namespace karman;
 using namespace karman::test;
 
 namespace {
-
-nlohmann::json report_of(const fs::path& run) {
-  return nlohmann::json::parse(read_text(run / "report.json"));
-}
 
 const std::string kFit = (source_dir() / "cases" / "nn" / "fit2d.yaml").string();
 

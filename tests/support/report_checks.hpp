@@ -7,7 +7,14 @@
 #include <string>
 #include <vector>
 
+#include "support/cli.hpp"
+
 namespace karman::test {
+
+// The run folder's report.json, parsed.
+inline nlohmann::json report_of(const fs::path& run) {
+  return nlohmann::json::parse(read_text(run / "report.json"));
+}
 
 // report.json's `timings`: every stage's seconds present and non-negative, their sum (with
 // `other`) within 5% of metrics.wall_s, and each of `expected` (the stages this kind of run must
