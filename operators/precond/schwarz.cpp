@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cmath>
 #include <exception>
-#include <new>
 
 #include "karman/core/random.hpp"
 #include "karman/core/timer.hpp"

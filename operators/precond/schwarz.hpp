@@ -7,9 +7,9 @@
 // Under ASM the sub-PC sees a sequential matrix, the overlapped block PETSc extracted, with no
 // trace of the coupling the overlap cut. set_factor_pc installs PETSc's modify-submatrices hook,
 // which computes that coupling (dropped_i = Σ_{j outside the overlapped block} |a_ij|) from the
-// global matrix and attaches it to the block (attach_cut_coupling), where local_block finds it:
-// MIC(0) then lumps it onto the diagonal and the GNN sees it as its δ feature, as under block
-// Jacobi.
+// global matrix and attaches it to the block (attach_cut_coupling), where local_block finds it as
+// it finds a rank's cut under block Jacobi. ParallelPc::lump_cut decides whether the factor sees
+// it (MIC(0) lumping it, the GNN reading it) or factors the block as it is.
 
 #include <petscksp.h>
 
