@@ -1,6 +1,7 @@
 // SPD test matrices, CSR exchange with PETSc AIJ matrices, and path A's Ã (see petsc_factor.hpp).
 #include "operators/precond/petsc_factor.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 
@@ -142,13 +143,52 @@ CsrMatrix local_diagonal_block(Mat a) {
   return csr;
 }
 
+namespace {
+
+const char* const kCutCouplingKey = "karman_cut_coupling";  // a Vec composed on a sequential block
+
+// The coupling attach_cut_coupling gave a sequential block; false (dropped untouched) if none.
+bool attached_cut_coupling(Mat a, std::vector<double>& dropped) {
+  PetscObject attached = nullptr;
+  KARMAN_PETSC(PetscObjectQuery(reinterpret_cast<PetscObject>(a), kCutCouplingKey, &attached));
+  if (!attached) return false;
+  Vec cut = reinterpret_cast<Vec>(attached);
+  PetscInt n = 0;
+  KARMAN_PETSC(VecGetLocalSize(cut, &n));
+  KARMAN_VERIFY(static_cast<std::size_t>(n) == dropped.size(),
+                "the attached cut coupling must have one value per row of the block");
+  const PetscScalar* values = nullptr;
+  KARMAN_PETSC(VecGetArrayRead(cut, &values));
+  dropped.assign(values, values + n);
+  KARMAN_PETSC(VecRestoreArrayRead(cut, &values));
+  return true;
+}
+
+}  // namespace
+
+void attach_cut_coupling(Mat block, const std::vector<double>& dropped) {
+  Vec cut = nullptr;
+  KARMAN_PETSC(VecCreateSeq(PETSC_COMM_SELF, static_cast<PetscInt>(dropped.size()), &cut));
+  PetscScalar* values = nullptr;
+  KARMAN_PETSC(VecGetArrayWrite(cut, &values));
+  std::copy(dropped.begin(), dropped.end(), values);
+  KARMAN_PETSC(VecRestoreArrayWrite(cut, &values));
+  // The block holds the only reference: replaced at the next attach, freed with the block.
+  KARMAN_PETSC(PetscObjectCompose(reinterpret_cast<PetscObject>(block), kCutCouplingKey,
+                                  reinterpret_cast<PetscObject>(cut)));
+  KARMAN_PETSC(VecDestroy(&cut));
+}
+
 LocalBlock local_block(Mat a) {
   LocalBlock block{local_diagonal_block(a), {}};
   block.dropped.assign(block.rows, 0.0);
   PetscBool is_mpi = PETSC_FALSE;
   // MPIAIJ and the types derived from it (its device variants) keep an off-diagonal block.
   KARMAN_PETSC(PetscObjectBaseTypeCompare(reinterpret_cast<PetscObject>(a), MATMPIAIJ, &is_mpi));
-  if (!is_mpi) return block;                       // sequential: nothing was cut
+  if (!is_mpi) {
+    attached_cut_coupling(a, block.dropped);  // an ASM block's; otherwise nothing was cut
+    return block;
+  }
   Mat diagonal = nullptr, off_diagonal = nullptr;  // borrowed
   KARMAN_PETSC(MatMPIAIJGetSeqAIJ(a, &diagonal, &off_diagonal, nullptr));
   for (PetscInt row = 0; row < static_cast<PetscInt>(block.rows); ++row) {

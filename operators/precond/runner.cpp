@@ -30,6 +30,7 @@
 #include "karman/nn/checkpoint.hpp"
 #include "karman/pde/random_field.hpp"
 #include "karman/run/method.hpp"
+#include "operators/precond/schwarz.hpp"
 #include "operators/precond/storage.hpp"
 #include "operators/precond/training.hpp"
 #include "petsc/check.hpp"
@@ -64,6 +65,7 @@ struct PrecondSpec {
   std::string model_file;  // model.load: a kind-precond checkpoint.h5 instead of training
   std::string data_file;   // data.file: the training pairs, read if present, else written there
   precond::TrainingOptions training;
+  precond::ParallelPc parallel;  // test.parallel: how the factor acts across ranks
 };
 
 // A list of grid sizes n (unknowns per side), each at least `min`.
@@ -76,6 +78,21 @@ std::vector<long> sizes(const config::Node& node, const std::string& key, long m
     out.push_back(static_cast<long>(v));
   }
   return out;
+}
+
+// test.parallel: {pc: bjacobi | asm, overlap: k, type: basic | restrict, cut: lumped | dirichlet}
+// (schwarz.hpp).
+precond::ParallelPc read_parallel(const config::Node& node) {
+  precond::ParallelPc parallel;
+  if (node.choice("pc", {"bjacobi", "asm"}, "bjacobi") == "asm")
+    parallel.form = precond::ParallelPc::Form::asm_;
+  parallel.overlap = node.integer("overlap", 1, 0, 4096);
+  parallel.restricted = node.choice("type", {"basic", "restrict"}, "basic") == "restrict";
+  // The measured better one of each form (schwarz.hpp): lumped for bjacobi, dirichlet for asm.
+  const bool asm_form = parallel.form == precond::ParallelPc::Form::asm_;
+  parallel.lump_cut =
+      node.choice("cut", {"lumped", "dirichlet"}, asm_form ? "dirichlet" : "lumped") == "lumped";
+  return parallel;
 }
 
 PrecondSpec read_precond(const config::Node& root) {
@@ -111,6 +128,7 @@ PrecondSpec read_precond(const config::Node& root) {
       if (file.empty()) test.fail("matrices", "a list of HDF5 file names");
   }
   if (test.has("sizes")) spec.test_sizes = sizes(test, "sizes", 3);
+  spec.parallel = read_parallel(test.child_or_empty("parallel"));
   const config::Node model = root.child_or_empty("model");
   spec.model.reference = model.choice("reference", {"ic0", "mic0"}, "mic0") == "mic0"
                              ? precond::ReferenceFactor::mic0
@@ -197,14 +215,14 @@ class PrecondRun {
       // the GNN adds over its reference is the difference of the two rows.
       if (kind == precond::FactorKind::cholesky) {
         const ScopedStage timed_stage(Stage::baseline);
-        entry["reference"] =
-            timed(test.name, rows, reference_name(), precond::timed_cg(a, reference()));
+        entry["reference"] = timed(test.name, rows, reference_name(),
+                                   precond::timed_cg(a, m_spec.parallel, reference()));
       }
       // The provider's own time (reference factor, graph, GNN forward, copy out) within set-up.
       double inference_s = 0.0;
       const precond::FactorProvider gnn = precond::gnn_factor_provider(m_gnn, kind);
       const precond::CgRun learned = precond::timed_cg(
-          a,
+          a, m_spec.parallel,
           [&](const precond::LocalBlock& block, const precond::LowerPattern& lower) {
             Timer timer;
             std::vector<double> l = gnn(block, lower);
@@ -233,11 +251,16 @@ class PrecondRun {
     if (baselines_largest.contains("icc"))
       report["baseline"] = {
           {"solver", "cg"},
-          {"pc", m_ctx.size == 1 ? "icc" : "bjacobi + icc (block IC(0))"},
+          {"pc", m_ctx.size == 1 ? "icc"
+                                 : fmt::format("{} + icc (IC(0) blocks)",
+                                               precond::parallel_pc_name(m_spec.parallel))},
           {"options", "-ksp_type cg -ksp_norm_type unpreconditioned -ksp_rtol 1e-8"},
           {"iterations", baselines_largest["icc"]["iterations"]},
           {"wall_s", baselines_largest["icc"]["total_s"]}};
     report["matrices"] = matrices;
+    report["parallel"] = {{"pc", precond::parallel_pc_name(m_spec.parallel)},
+                          {"overlap", m_spec.parallel.overlap},
+                          {"ranks", m_ctx.size}};
     phase.enter(Stage::io);
     write_checkpoint();
     phase.leave();
@@ -509,15 +532,17 @@ class PrecondRun {
   }
 
   // CG with one of PETSc's PCs. PETSc's ICC is sequential: on several ranks the "icc" baseline is
-  // block IC(0), the karman PC with IC(0) factors (equal to -pc_type bjacobi -sub_pc_type icc,
-  // tests/mpi/test_precond_bjacobi), the block form the learned factor acts in too.
+  // the karman PC with IC(0) factors in the form the learned factor acts in (test.parallel): block
+  // IC(0) (equal to -pc_type bjacobi -sub_pc_type icc, tests/mpi/test_precond_bjacobi) or ASM with
+  // IC(0) blocks (equal to -sub_pc_type icc, tests/mpi/test_precond_asm).
   precond::CgRun baseline(Mat a, const std::string& pc) const {
     // The classical FSAI: the karman PC in fsai mode with its default provider (block FSAI on
     // several ranks, like the learned one).
     if (pc == "fsai") return precond::timed_cg(a, {}, precond::FactorKind::fsai);
     if (pc != "icc" || m_ctx.size == 1) return precond::timed_cg(a, pc);
     return precond::timed_cg(
-        a, [](const precond::CsrMatrix& block, const precond::LowerPattern& lower) {
+        a, m_spec.parallel,
+        [](const precond::CsrMatrix& block, const precond::LowerPattern& lower) {
           return precond::ic0_values(block, lower);
         });
   }

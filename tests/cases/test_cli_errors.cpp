@@ -370,3 +370,17 @@ TEST_F(CliErrors, BadInputUnderMpiexec) {
 }
 
 }  // namespace
+
+// test.parallel (kind precond): the form of the factor across ranks; a bad form, overlap or ASM
+// type is one line at the key, before anything is trained.
+TEST_F(CliErrors, PrecondParallelForm) {
+  const std::string precond = (source_dir() / "cases" / "precond" / "poisson2d.yaml").string();
+  expect_rejected(
+      {"validate", precond, "--set", "test.parallel.pc=gasm"},
+      {"--set test.parallel.pc=gasm: ", "test.parallel.pc", "expected one of", "'gasm'"});
+  expect_rejected({"validate", precond, "--set", "test.parallel={pc: asm, overlap: -1}"},
+                  {"test.parallel.overlap", "-1"});
+  expect_rejected(
+      {"validate", precond, "--set", "test.parallel.type=interpolate"},
+      {"--set test.parallel.type=interpolate: ", "test.parallel.type", "'interpolate'"});
+}
