@@ -1,6 +1,7 @@
 // The multilevel residual CNN (operators/precond/cnn.hpp).
 #include "operators/precond/cnn.hpp"
 
+#include <algorithm>
 #include <string>
 
 #include "karman/core/error.hpp"
@@ -50,23 +51,32 @@ void activation_gradient(Activation act, const Matrix<T>& through, const Matrix<
 
 }  // namespace
 
+std::vector<std::vector<long>> cnn_level_shapes(const std::vector<long>& shape, long coarsest) {
+  std::vector<std::vector<long>> shapes{shape};
+  auto coarsens = [coarsest](const std::vector<long>& s) {
+    for (long n : s)
+      if (n <= coarsest || n % 2 != 0) return false;
+    return true;
+  };
+  while (coarsens(shapes.back())) shapes.push_back(coarse_shape(shapes.back()));
+  return shapes;
+}
+
 template <class T>
 CnnModel<T>::CnnModel(const CnnSpec& spec, long in_channels, long out_channels)
     : m_spec(spec), m_in(in_channels), m_out(out_channels) {
   KARMAN_VERIFY(spec.dims >= 1 && spec.dims <= 3 && spec.width >= 1 && spec.levels >= 1 &&
-                    spec.blocks >= 0 && in_channels >= 1 && out_channels >= 1,
-                "CnnModel: 1 to 3 dimensions, positive width, levels and channels");
+                    spec.blocks >= 0 && spec.coarsest >= 1 && in_channels >= 1 && out_channels >= 1,
+                "CnnModel: 1 to 3 dimensions, positive width, levels, coarsest and channels");
   const long width = spec.width;
   m_lift = std::make_unique<GridConv<T>>(in_channels, width, spec.dims);
   m_output = std::make_unique<GridConv<T>>(width, out_channels, spec.dims);
-  for (long k = 0; k < spec.levels * spec.blocks; ++k)
+  for (long k = 0; k < spec.levels * spec.blocks; ++k) {
     m_down.push_back(std::make_unique<GridConv<T>>(width, width, spec.dims));
-  for (long k = 0; k < (spec.levels - 1) * spec.blocks; ++k)
     m_up.push_back(std::make_unique<GridConv<T>>(width, width, spec.dims));
-  for (long l = 0; l + 1 < spec.levels; ++l) {
-    m_pool.push_back(std::make_unique<GridPoolDown<T>>(width, spec.dims));
-    m_upsample.push_back(std::make_unique<GridUpsample<T>>(width, spec.dims));
   }
+  m_pool = std::make_unique<GridPoolDown<T>>(width, spec.dims);
+  m_upsample = std::make_unique<GridUpsample<T>>(width, spec.dims);
 }
 
 template <class T>
@@ -76,53 +86,46 @@ template <class T>
 void CnnModel<T>::set_grid(const std::vector<long>& shape) {
   KARMAN_VERIFY(static_cast<int>(shape.size()) == m_spec.dims,
                 "CnnModel: grid of the wrong dimension");
-  const long divisor = 1L << (m_spec.levels - 1);
-  for (long n : shape)
-    KARMAN_VERIFY(n >= divisor && n % divisor == 0,
-                  "CnnModel: every grid extent must be divisible by 2^(levels-1) = " +
-                      std::to_string(divisor) + ", got " + std::to_string(n));
-  std::vector<long> level_shape = shape;
-  const long blocks = m_spec.blocks;
-  m_lift->set_grid(shape);
-  m_output->set_grid(shape);
-  for (long l = 0; l < m_spec.levels; ++l) {
-    for (long j = 0; j < blocks; ++j) {
-      m_down[l * blocks + j]->set_grid(level_shape);
-      if (l + 1 < m_spec.levels) m_up[l * blocks + j]->set_grid(level_shape);
-    }
-    if (l + 1 < m_spec.levels) {
-      m_pool[l]->set_grid(level_shape);
-      m_upsample[l]->set_grid(level_shape);
-      level_shape = coarse_shape(level_shape);
-    }
-  }
+  m_shapes = cnn_level_shapes(shape, m_spec.coarsest);
 }
 
 template <class T>
 void CnnModel<T>::declare(nn::Parameters<T>& parameters, const std::string& prefix) {
+  m_parameters = &parameters;
+  m_first_parameter = parameters.count();
   m_lift->declare(parameters, prefix + "lift.");
   for (std::size_t k = 0; k < m_down.size(); ++k)
     m_down[k]->declare(parameters, prefix + "down." + std::to_string(k) + ".");
   for (std::size_t k = 0; k < m_up.size(); ++k)
     m_up[k]->declare(parameters, prefix + "up." + std::to_string(k) + ".");
   m_output->declare(parameters, prefix + "output.");
+  m_end_parameter = parameters.count();
 }
 
 template <class T>
 void CnnModel<T>::initialize(std::uint64_t seed) {
   // Every convolution draws from streams keyed on (seed, parameter index): one seed for all.
   m_lift->initialize(seed);
-  for (auto& conv : m_down) conv->initialize(seed);
-  for (auto& conv : m_up) conv->initialize(seed);
+  for (auto& c : m_down) c->initialize(seed);
+  for (auto& c : m_up) c->initialize(seed);
   m_output->initialize(seed);
 }
 
 template <class T>
-Matrix<T> CnnModel<T>::block_forward(GridConv<T>& conv, BlockRecord& record, const Matrix<T>& a,
+GridConv<T>& CnnModel<T>::conv(bool up, long level, long block) {
+  const long shared = std::min(level, m_spec.levels - 1);
+  return *(up ? m_up : m_down)[shared * m_spec.blocks + block];
+}
+
+template <class T>
+Matrix<T> CnnModel<T>::block_forward(GridConv<T>& conv, const std::vector<long>& shape,
+                                     BlockRecord& record, const Matrix<T>& a,
                                      nn::Workspace<T>& workspace) {
   record.in = a;
+  record.module = &conv;
   nn::ensure_shape(record.h, "karman::cnn::block_h", a.extent(0), a.extent(1));
   activate_all(m_spec.activation, a, record.h);
+  conv.set_grid(shape);
   record.conv = &conv.forward(record.h, nn::Pass::values(), workspace);
   nn::ensure_shape(record.out, "karman::cnn::block_out", a.extent(0), a.extent(1));
   add(a, record.conv->y, record.out);
@@ -130,9 +133,9 @@ Matrix<T> CnnModel<T>::block_forward(GridConv<T>& conv, BlockRecord& record, con
 }
 
 template <class T>
-Matrix<T> CnnModel<T>::block_backward(GridConv<T>& conv, BlockRecord& record, const Matrix<T>& dout,
+Matrix<T> CnnModel<T>::block_backward(BlockRecord& record, const Matrix<T>& dout,
                                       const nn::Gradient<T>& gradient) {
-  const Matrix<T> dh = conv.backward(*record.conv, dout, gradient);
+  const Matrix<T> dh = record.module->backward(*record.conv, dout, gradient);
   nn::ensure_shape(record.din, "karman::cnn::block_din", dout.extent(0), dout.extent(1));
   activation_gradient(m_spec.activation, dout, dh, record.in, record.din);
   return record.din;
@@ -141,38 +144,44 @@ Matrix<T> CnnModel<T>::block_backward(GridConv<T>& conv, BlockRecord& record, co
 template <class T>
 void CnnModel<T>::forward_impl(nn::Context<T>& context, nn::Workspace<T>& workspace) {
   auto& c = this->template as<CnnContext>(context);
+  KARMAN_VERIFY(!m_shapes.empty(), "CnnModel: set_grid before forward");
   const nn::Pass values = nn::Pass::values();
-  const long levels = m_spec.levels, blocks = m_spec.blocks;
-  c.down.resize(m_down.size());
-  c.up.resize(m_up.size());
-  c.pool.resize(levels - 1);
-  c.upsample.resize(levels - 1);
-  c.skip_sum.resize(levels - 1);
-  c.skip_gradient.resize(levels - 1);
-  std::vector<Matrix<T>> skip(levels - 1);
+  const long depth = this->depth(), blocks = m_spec.blocks;
+  c.shapes = m_shapes;
+  c.down.resize(depth * blocks);
+  c.up.resize((depth - 1) * blocks);
+  c.pool.resize(depth - 1);
+  c.upsample.resize(depth - 1);
+  c.skip_sum.resize(depth - 1);
+  c.skip_gradient.resize(depth - 1);
+  std::vector<Matrix<T>> skip(depth - 1);
 
+  m_lift->set_grid(c.shapes[0]);
   c.lift = &m_lift->forward(c.x, values, workspace);
   Matrix<T> a = c.lift->y;  // [B·N_l, width] on the current level
-  for (long l = 0; l < levels; ++l) {
+  for (long l = 0; l < depth; ++l) {
     for (long j = 0; j < blocks; ++j)
-      a = block_forward(*m_down[l * blocks + j], c.down[l * blocks + j], a, workspace);
-    if (l + 1 < levels) {
+      a = block_forward(conv(false, l, j), c.shapes[l], c.down[l * blocks + j], a, workspace);
+    if (l + 1 < depth) {
       skip[l] = a;
-      c.pool[l] = &m_pool[l]->forward(a, values, workspace);
+      m_pool->set_grid(c.shapes[l]);
+      c.pool[l] = &m_pool->forward(a, values, workspace);
       a = c.pool[l]->y;
     }
   }
-  for (long l = levels - 2; l >= 0; --l) {
-    c.upsample[l] = &m_upsample[l]->forward(a, values, workspace);
+  for (long l = depth - 2; l >= 0; --l) {
+    m_upsample->set_grid(c.shapes[l]);
+    c.upsample[l] = &m_upsample->forward(a, values, workspace);
     nn::ensure_shape(c.skip_sum[l], "karman::cnn::skip_sum", skip[l].extent(0), skip[l].extent(1));
     add(c.upsample[l]->y, skip[l], c.skip_sum[l]);
     a = c.skip_sum[l];
     for (long j = 0; j < blocks; ++j)
-      a = block_forward(*m_up[l * blocks + j], c.up[l * blocks + j], a, workspace);
+      a = block_forward(conv(true, l, j), c.shapes[l], c.up[l * blocks + j], a, workspace);
   }
   c.a_last = a;
   nn::ensure_shape(c.h_last, "karman::cnn::h_last", a.extent(0), a.extent(1));
   activate_all(m_spec.activation, a, c.h_last);
+  m_output->set_grid(c.shapes[0]);
   c.output = &m_output->forward(c.h_last, values, workspace);
   c.y = c.output->y;
 }
@@ -181,31 +190,38 @@ template <class T>
 void CnnModel<T>::backward_impl(nn::Context<T>& context, const Matrix<T>& dy,
                                 const nn::Gradient<T>& gradient) {
   auto& c = this->template as<CnnContext>(context);
-  const long levels = m_spec.levels, blocks = m_spec.blocks;
+  const long depth = static_cast<long>(c.shapes.size()), blocks = m_spec.blocks;
+  // Shared convolutions add one gradient per use: overwrite is zeroing, then accumulating.
+  if (gradient.mode == nn::GradientMode::overwrite) {
+    for (std::size_t k = m_first_parameter; k < m_end_parameter; ++k)
+      Kokkos::deep_copy(m_parameters->gradient(k), T(0));
+    backward_impl(context, dy, nn::Gradient<T>::accumulate());
+    return;
+  }
   const Matrix<T> dh = m_output->backward(*c.output, dy, gradient);
   nn::ensure_shape(c.dh_last, "karman::cnn::dh_last", dh.extent(0), dh.extent(1));
   activation_gradient(m_spec.activation, Matrix<T>(), dh, c.a_last, c.dh_last);
   Matrix<T> da = c.dh_last;
   // The up path in reverse: level 0 first. The gradient at a skip sum goes both to the skip
-  // (kept for the down path) and through the up-sampling to the coarser level.
-  std::vector<Matrix<T>> dskip(levels - 1);
-  for (long l = 0; l + 1 < levels; ++l) {
-    for (long j = blocks - 1; j >= 0; --j)
-      da = block_backward(*m_up[l * blocks + j], c.up[l * blocks + j], da, gradient);
+  // (kept for the down path) and through the up-sampling to the coarser level. Contexts keep
+  // the grids of their forward, so the shared modules need no re-gridding here.
+  std::vector<Matrix<T>> dskip(depth - 1);
+  for (long l = 0; l + 1 < depth; ++l) {
+    for (long j = blocks - 1; j >= 0; --j) da = block_backward(c.up[l * blocks + j], da, gradient);
     dskip[l] = da;
-    da = m_upsample[l]->backward(*c.upsample[l], da, gradient);
+    da = m_upsample->backward(*c.upsample[l], da, gradient);
   }
   // The down path in reverse: coarsest level first.
-  for (long l = levels - 1; l >= 0; --l) {
-    if (l + 1 < levels) {
-      const Matrix<T> pooled = m_pool[l]->backward(*c.pool[l], da, gradient);
+  for (long l = depth - 1; l >= 0; --l) {
+    if (l + 1 < depth) {
+      const Matrix<T> pooled = m_pool->backward(*c.pool[l], da, gradient);
       nn::ensure_shape(c.skip_gradient[l], "karman::cnn::skip_gradient", pooled.extent(0),
                        pooled.extent(1));
       add(pooled, dskip[l], c.skip_gradient[l]);
       da = c.skip_gradient[l];
     }
     for (long j = blocks - 1; j >= 0; --j)
-      da = block_backward(*m_down[l * blocks + j], c.down[l * blocks + j], da, gradient);
+      da = block_backward(c.down[l * blocks + j], da, gradient);
   }
   c.dx = m_lift->backward(*c.lift, da, gradient);
 }

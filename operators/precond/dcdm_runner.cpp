@@ -88,20 +88,15 @@ void read_fno_model(const config::Node& model, const std::vector<long>& grids, f
                                     (smallest + padding) / 2, smallest));
 }
 
-// model.type cnn: every grid size divisible by 2^(levels − 1) (the pools halve it).
-void read_cnn(const config::Node& model, const std::vector<long>& grids, CnnSpec& s) {
+// model.type cnn (any grid size: the V-cycle's depth follows it).
+void read_cnn(const config::Node& model, CnnSpec& s) {
   s.width = model.integer("width", 16, 1, 1024);
-  s.levels = model.integer("levels", 4, 1, 12);
+  s.levels = model.integer("levels", 3, 1, 12);
   s.blocks = model.integer("blocks", 2, 0, 32);
-  s.activation =
-      nn::activation_from_name(model.choice("activation", {"gelu", "relu", "tanh"}, "gelu"));
+  s.coarsest = model.integer("coarsest", 4, 1, 4096);
+  s.activation = nn::activation_from_name(
+      model.choice("activation", {"identity", "gelu", "relu", "tanh"}, "identity"));
   s.seed = static_cast<std::uint64_t>(model.integer("seed", 5, 0));
-  const long divisor = 1L << (s.levels - 1);
-  for (long n : grids)
-    if (n % divisor != 0)
-      model.fail("levels", fmt::format("at most log2 of the largest power of 2 dividing every "
-                                       "grid size, plus 1 (n = {} is not divisible by 2^{} = {})",
-                                       n, s.levels - 1, divisor));
 }
 
 DcdmSpec read_dcdm(const config::Node& root) {
@@ -128,13 +123,21 @@ DcdmSpec read_dcdm(const config::Node& root) {
     for (double rtol : spec.rtols)
       if (!(rtol > 0.0 && rtol < 1.0)) test.fail("rtols", "a list of tolerances in (0, 1)");
   }
-  // Every grid the network sees (the training grid unless model.file) must fit it: refused
+  // Every grid the FNO sees (the training grid unless model.file) must fit its modes: refused
   // here, not mid-solve.
   std::vector<long> grids = spec.test_sizes;
   if (spec.model_file.empty()) grids.push_back(spec.train_size);
   if (spec.model_type == "cnn") {
-    read_cnn(model, grids, spec.cnn);
+    read_cnn(model, spec.cnn);
     spec.cnn.dims = spec.dim;
+    // The shared level's weights (levels − 1 on) must be trained at more than one depth: at the
+    // coarsest only, its up-path convolutions would never be.
+    const long depth = static_cast<long>(
+        cnn_level_shapes(std::vector<long>(spec.dim, spec.train_size), spec.cnn.coarsest).size());
+    if (spec.model_file.empty() && spec.cnn.levels >= depth)
+      model.fail("levels", fmt::format("at most {} (the V-cycle depth of the training grid, {}, "
+                                       "minus 1)",
+                                       depth - 1, depth));
   } else {
     if (spec.dim != 2) model.fail("type", "cnn for problem.dim 3 (the FNO direction map is 2D)");
     read_fno_model(model, grids, spec.network);
@@ -270,6 +273,7 @@ class DcdmRun {
               {"model_width", static_cast<double>(s.width)},
               {"model_levels", static_cast<double>(s.levels)},
               {"model_blocks", static_cast<double>(s.blocks)},
+              {"model_coarsest", static_cast<double>(s.coarsest)},
               {"model_activation", static_cast<double>(s.activation)}};
     }
     const fno::FnoSpec& s = m_spec.network;

@@ -142,12 +142,15 @@ TEST(GridPools, OddExtentsAreRefused) {
 }
 
 TEST(CnnModel, GradientMatchesFiniteDifferences2d) {
+  // 8×4 with coarsest 1: depth 3 (8×4, 4×2, 2×1), levels 2: the coarsest two share weights.
   CnnSpec spec;
   spec.width = 3;
-  spec.levels = 3;
+  spec.levels = 2;
   spec.blocks = 1;
+  spec.coarsest = 1;
   auto owned = std::make_unique<CnnModel<double>>(spec, 2, 1);
   owned->set_grid({8, 4});
+  EXPECT_EQ(owned->depth(), 3);
   nn::Network<double> net(std::move(owned), spec.seed);
   randomise_parameters(net, 29, 0.5);
   check_module(net, 2 * 32);
@@ -159,30 +162,37 @@ TEST(CnnModel, GradientMatchesFiniteDifferences3d) {
   spec.width = 2;
   spec.levels = 2;
   spec.blocks = 2;
+  spec.coarsest = 1;
   auto owned = std::make_unique<CnnModel<double>>(spec, 2, 1);
   owned->set_grid({4, 2, 4});
+  EXPECT_EQ(owned->depth(), 2);
   nn::Network<double> net(std::move(owned), spec.seed);
   randomise_parameters(net, 31, 0.5);
   check_module(net, 32);
 }
 
-TEST(CnnModel, SameWeightsOnEveryGridSize) {
-  // One network, grids 8² and 16²: both forwards run, and the 8² output is unchanged by the
-  // 16² forward in between (nothing of a grid is kept in the weights).
+TEST(CnnModel, DepthFollowsTheGridWithTheSameWeights) {
+  // One network on grids 8², 16² and 12² (coarsest 4): depths 2, 3 (16, 8, 4) and 3 (12, 6, 3);
+  // the 8² output is unchanged by the forwards in between (nothing of a grid is kept in the
+  // weights).
+  EXPECT_EQ(cnn_level_shapes({16, 16}, 4).size(), 3u);
+  EXPECT_EQ(cnn_level_shapes({12, 12}, 4).back(), (std::vector<long>{3, 3}));
+  EXPECT_EQ(cnn_level_shapes({10, 8}, 4).size(), 2u);  // 5 is odd
   CnnSpec spec;
   spec.width = 4;
-  spec.levels = 3;
+  spec.levels = 2;
   auto owned = std::make_unique<CnnModel<double>>(spec, 2, 1);
   CnnModel<double>* cnn = owned.get();
   nn::Network<double> net(std::move(owned), spec.seed);
   const Matrix<double> small = random_matrix(64, 2, 5), large = random_matrix(256, 2, 6);
   cnn->set_grid({8, 8});
+  EXPECT_EQ(cnn->depth(), 2);
   const std::vector<double> first = to_vector(net.forward(small).y);
   cnn->set_grid({16, 16});
+  EXPECT_EQ(cnn->depth(), 3);
   EXPECT_EQ(net.forward(large).y.extent(0), 256u);
   cnn->set_grid({8, 8});
   EXPECT_EQ(to_vector(net.forward(small).y), first);
-  EXPECT_THROW(cnn->set_grid({10, 12}), InternalError);  // 10 is not divisible by 2^2
 }
 
 }  // namespace
