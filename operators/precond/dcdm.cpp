@@ -190,74 +190,113 @@ std::vector<std::vector<double>> ritz_training_vectors(const RitzPairs& ritz, st
 
 namespace karman::precond {
 
-std::vector<char> obstacles_2d(std::int64_t n, std::int64_t count, std::uint64_t seed) {
-  std::mt19937_64 generator(seed);
-  std::uniform_real_distribution<double> unit;
-  std::vector<char> solid(n * n, 0);
-  const double margin = 0.125;
-  for (std::int64_t s = 0; s < count; ++s) {
-    const bool disk = s % 2 == 0;
-    // Half-widths (box) or radius (disk) in [0.05, 0.15], centre inside the margin.
-    const double hx = 0.05 + 0.1 * unit(generator), hy = disk ? hx : 0.05 + 0.1 * unit(generator);
-    const double cx = margin + hx + (1 - 2 * (margin + hx)) * unit(generator);
-    const double cy = margin + hy + (1 - 2 * (margin + hy)) * unit(generator);
-    for (std::int64_t j = 0; j < n; ++j)
-      for (std::int64_t i = 0; i < n; ++i) {
-        const double dx = (i + 0.5) / n - cx, dy = (j + 0.5) / n - cy;
-        const bool inside =
-            disk ? dx * dx + dy * dy <= hx * hx : std::abs(dx) <= hx && std::abs(dy) <= hy;
-        if (inside) solid[j * n + i] = 1;
-      }
-  }
-  // Fluid reachable from the outer ring through fluid faces; the rest (enclosed pockets, whose
-  // all-Neumann block would be singular) becomes solid.
-  std::vector<char> reached(n * n, 0);
+namespace {
+
+// The cells of an n^dims grid, x fastest: c = i_0 + n·i_1 + n²·i_2.
+std::int64_t cell_count(std::int64_t n, int dims) {
+  std::int64_t cells = 1;
+  for (int d = 0; d < dims; ++d) cells *= n;
+  return cells;
+}
+
+// The face neighbours of cell c in increasing cell order (lower ones from the slowest dimension
+// down, then upper ones from the fastest up: the diagonal belongs between the two halves), −1
+// beyond the outer box. Fills 2·dims entries.
+void face_neighbours(std::int64_t n, int dims, std::int64_t c, std::int64_t* out) {
+  std::int64_t stride[3] = {1, n, n * n}, index[3] = {0, 0, 0};
+  for (int d = 0; d < dims; ++d) index[d] = (c / stride[d]) % n;
+  for (int d = dims - 1, k = 0; d >= 0; --d, ++k) out[k] = index[d] > 0 ? c - stride[d] : -1;
+  for (int d = 0; d < dims; ++d) out[dims + d] = index[d] < n - 1 ? c + stride[d] : -1;
+}
+
+// Fluid cells that no path of fluid faces connects to the outer box become solid (an enclosed
+// pocket's all-Neumann block would be singular).
+void fill_enclosed_pockets(std::int64_t n, int dims, std::vector<char>& solid) {
+  const std::int64_t cells = cell_count(n, dims);
+  std::vector<char> reached(cells, 0);
   std::vector<std::int64_t> stack;
-  for (std::int64_t c = 0; c < n * n; ++c) {
-    const std::int64_t i = c % n, j = c / n;
-    if (!solid[c] && (i == 0 || j == 0 || i == n - 1 || j == n - 1))
-      reached[c] = 1, stack.push_back(c);
+  std::int64_t neighbours[6];
+  for (std::int64_t c = 0; c < cells; ++c) {
+    face_neighbours(n, dims, c, neighbours);
+    const bool on_box =
+        std::any_of(neighbours, neighbours + 2 * dims, [](std::int64_t d) { return d < 0; });
+    if (!solid[c] && on_box) reached[c] = 1, stack.push_back(c);
   }
   while (!stack.empty()) {
     const std::int64_t c = stack.back();
     stack.pop_back();
-    const std::int64_t i = c % n, j = c / n;
-    const std::int64_t neighbours[4] = {i > 0 ? c - 1 : -1, i < n - 1 ? c + 1 : -1,
-                                        j > 0 ? c - n : -1, j < n - 1 ? c + n : -1};
-    for (std::int64_t d : neighbours)
+    face_neighbours(n, dims, c, neighbours);
+    for (int k = 0; k < 2 * dims; ++k) {
+      const std::int64_t d = neighbours[k];
       if (d >= 0 && !solid[d] && !reached[d]) reached[d] = 1, stack.push_back(d);
+    }
   }
-  for (std::int64_t c = 0; c < n * n; ++c)
+  for (std::int64_t c = 0; c < cells; ++c)
     if (!reached[c]) solid[c] = 1;
+}
+
+// Shapes alternately round (disk, sphere) and axis-aligned boxes, half-widths or radius in
+// [0.05, 0.15] of the box, drawn per shape as: half-widths (one for a round shape), then the
+// centre per dimension inside a margin of 1/8.
+std::vector<char> obstacles(std::int64_t n, int dims, std::int64_t count, std::uint64_t seed) {
+  std::mt19937_64 generator(seed);
+  std::uniform_real_distribution<double> unit;
+  const std::int64_t cells = cell_count(n, dims);
+  std::vector<char> solid(cells, 0);
+  const double margin = 0.125;
+  for (std::int64_t s = 0; s < count; ++s) {
+    const bool round = s % 2 == 0;
+    double half[3], centre[3];
+    for (int d = 0; d < dims; ++d)
+      half[d] = round && d > 0 ? half[0] : 0.05 + 0.1 * unit(generator);
+    for (int d = 0; d < dims; ++d)
+      centre[d] = margin + half[d] + (1 - 2 * (margin + half[d])) * unit(generator);
+    for (std::int64_t c = 0; c < cells; ++c) {
+      double r2 = 0.0;
+      bool in_box = true;
+      for (int d = 0; d < dims; ++d) {
+        const std::int64_t i = (c / cell_count(n, d)) % n;
+        const double x = (i + 0.5) / n - centre[d];
+        r2 += x * x;
+        in_box = in_box && std::abs(x) <= half[d];
+      }
+      if (round ? r2 <= half[0] * half[0] : in_box) solid[c] = 1;
+    }
+  }
+  fill_enclosed_pockets(n, dims, solid);
   return solid;
 }
 
-ObstacleGrid obstacle_poisson_2d(std::int64_t n, const std::vector<char>& solid) {
-  if (n < 1 || static_cast<std::int64_t>(solid.size()) != n * n)
-    throw std::invalid_argument(fmt::format(
-        "obstacle_poisson_2d: a mask of {} cells for a {}x{} grid", solid.size(), n, n));
+ObstacleGrid obstacle_poisson(std::int64_t n, int dims, const std::vector<char>& solid) {
+  const std::int64_t cells = n >= 1 ? cell_count(n, dims) : 0;
+  if (n < 1 || static_cast<std::int64_t>(solid.size()) != cells)
+    throw std::invalid_argument(
+        fmt::format("obstacle_poisson_{}d: a mask of {} cells for a grid "
+                    "of {} cells per side",
+                    dims, solid.size(), n));
   ObstacleGrid grid;
   grid.n = n;
+  grid.dims = dims;
   grid.solid = solid;
-  grid.row.assign(n * n, -1);
+  grid.row.assign(cells, -1);
   std::int64_t fluid = 0;
-  for (std::int64_t c = 0; c < n * n; ++c)
+  for (std::int64_t c = 0; c < cells; ++c)
     if (!solid[c]) grid.row[c] = fluid++;
-  if (fluid == 0) throw std::invalid_argument("obstacle_poisson_2d: every cell is solid");
+  if (fluid == 0)
+    throw std::invalid_argument(fmt::format("obstacle_poisson_{}d: every cell is solid", dims));
   CsrMatrix& a = grid.a;
   a.rows = fluid;
   a.row_ptr.assign(1, 0);
-  for (std::int64_t c = 0; c < n * n; ++c) {
+  std::int64_t neighbours[6];
+  for (std::int64_t c = 0; c < cells; ++c) {
     if (solid[c]) continue;
-    const std::int64_t i = c % n, j = c / n;
-    // Neighbour cells in increasing order (below, left, right, above); −1 beyond the outer box.
-    // Rows are in cell order, so the columns come out sorted with the diagonal after the first two.
-    const std::int64_t neighbours[4] = {j > 0 ? c - n : -1, i > 0 ? c - 1 : -1,
-                                        i < n - 1 ? c + 1 : -1, j < n - 1 ? c + n : -1};
+    // Rows are in cell order and the neighbours come in increasing cell order, so the columns
+    // come out sorted with the diagonal after the `dims` lower neighbours.
+    face_neighbours(n, dims, c, neighbours);
     double diagonal = 0.0;
     std::int64_t diagonal_at = -1;
-    for (int k = 0; k < 4; ++k) {
-      if (k == 2) {  // the diagonal's place: after the neighbours with smaller cell index
+    for (int k = 0; k < 2 * dims; ++k) {
+      if (k == dims) {
         diagonal_at = a.nnz();
         a.col.push_back(grid.row[c]);
         a.values.push_back(0.0);
@@ -273,6 +312,24 @@ ObstacleGrid obstacle_poisson_2d(std::int64_t n, const std::vector<char>& solid)
     a.row_ptr.push_back(a.nnz());
   }
   return grid;
+}
+
+}  // namespace
+
+std::vector<char> obstacles_2d(std::int64_t n, std::int64_t count, std::uint64_t seed) {
+  return obstacles(n, 2, count, seed);
+}
+
+std::vector<char> obstacles_3d(std::int64_t n, std::int64_t count, std::uint64_t seed) {
+  return obstacles(n, 3, count, seed);
+}
+
+ObstacleGrid obstacle_poisson_2d(std::int64_t n, const std::vector<char>& solid) {
+  return obstacle_poisson(n, 2, solid);
+}
+
+ObstacleGrid obstacle_poisson_3d(std::int64_t n, const std::vector<char>& solid) {
+  return obstacle_poisson(n, 3, solid);
 }
 
 }  // namespace karman::precond

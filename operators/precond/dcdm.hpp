@@ -59,17 +59,20 @@ std::vector<std::vector<double>> ritz_training_vectors(const RitzPairs& ritz, st
                                                        std::int64_t theta, double low_weight,
                                                        std::uint64_t seed);
 
-// ---- The obstacle problem: −Δp on the fluid cells of an n×n cell grid (h² scaled out), a
-// 5-point finite-volume stencil. Faces between two fluid cells couple them (−1 off the
-// diagonal, +1 on it); a face on a solid cell is a Neumann wall (no flux: nothing); a face on the
-// outer box is Dirichlet, p = 0 in the ghost cell beyond it (+1 on the diagonal), as in
-// create_poisson_2d (an all-fluid grid gives exactly create_poisson_2d's matrix).
-// Every fluid region reaches the outer box (obstacles_2d fills enclosed pockets), so A is SPD.
+// ---- The obstacle problem: −Δp on the fluid cells of an n×n (2D) or n×n×n (3D) cell grid (h²
+// scaled out), a 5-point (7-point) finite-volume stencil. Faces between two fluid cells couple
+// them (−1 off the diagonal, +1 on it); a face on a solid cell is a Neumann wall (no flux:
+// nothing); a face on the outer box is Dirichlet, p = 0 in the ghost cell beyond it (+1 on the
+// diagonal), as in create_poisson_2d (an all-fluid 2D grid gives exactly its matrix).
+// Every fluid region reaches the outer box (the obstacle generators fill enclosed pockets), so A
+// is SPD.
 struct ObstacleGrid {
   std::int64_t n = 0;             // cells per side
-  std::vector<char> solid;        // [n²] 1 on obstacle cells, row major (x fastest)
-  std::vector<std::int64_t> row;  // [n²] the cell's unknown, −1 on solid cells
+  int dims = 2;                   // 2 or 3
+  std::vector<char> solid;        // [n^dims] 1 on obstacle cells, x fastest (c = i + n j + n² k)
+  std::vector<std::int64_t> row;  // [n^dims] the cell's unknown, −1 on solid cells
   CsrMatrix a;                    // [fluid cells]², rows in cell order
+  std::int64_t cells() const { return dims == 3 ? n * n * n : n * n; }
 };
 
 // Smoke-like obstacles: `count` shapes (alternately disks and axis-aligned boxes) with centres
@@ -77,9 +80,12 @@ struct ObstacleGrid {
 // finely as n grows), kept a margin of 1/8 away from the outer box; fluid cells that no path of
 // fluid faces connects to the outer box become solid.
 std::vector<char> obstacles_2d(std::int64_t n, std::int64_t count, std::uint64_t seed);
+// The same in 3D: spheres and boxes.
+std::vector<char> obstacles_3d(std::int64_t n, std::int64_t count, std::uint64_t seed);
 
-// The matrix of `solid` (n² cells). Throws std::invalid_argument on a size mismatch or when
-// no cell is fluid.
+// The matrix of `solid` (n² or n³ cells). Throws std::invalid_argument on a size mismatch or
+// when no cell is fluid.
 ObstacleGrid obstacle_poisson_2d(std::int64_t n, const std::vector<char>& solid);
+ObstacleGrid obstacle_poisson_3d(std::int64_t n, const std::vector<char>& solid);
 
 }  // namespace karman::precond

@@ -1,9 +1,10 @@
-// DCDM's FNO direction map (operators/precond/dcdm_network.hpp).
+// DCDM's network direction map (operators/precond/dcdm_network.hpp).
 #include "operators/precond/dcdm_network.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <stdexcept>
 
 #include "karman/core/error.hpp"
@@ -23,26 +24,47 @@ auto host(const nn::Matrix<double>& m) {
 
 DcdmNetwork::DcdmNetwork(const fno::FnoSpec& spec) {
   auto model = std::make_unique<fno::FnoModel<double>>(spec, kInputs, 1);
-  m_model = model.get();
+  m_dims = static_cast<int>(spec.modes.size());
+  fno::FnoModel<double>* fno = model.get();
+  m_set_grid = [fno](const std::vector<long>& shape) { fno->set_grid(shape); };
+  m_net = std::make_unique<nn::Network<double>>(std::move(model), spec.seed);
+}
+
+DcdmNetwork::DcdmNetwork(const CnnSpec& spec) {
+  auto model = std::make_unique<CnnModel<double>>(spec, kInputs, 1);
+  CnnModel<double>* cnn = model.get();
+  m_set_grid = [cnn](const std::vector<long>& shape) { cnn->set_grid(shape); };
+  m_dims = spec.dims;
+  m_unit_rms = true;
   m_net = std::make_unique<nn::Network<double>>(std::move(model), spec.seed);
 }
 
 nn::Matrix<double> DcdmNetwork::inputs(const ObstacleGrid& grid,
                                        const std::vector<const std::vector<double>*>& vectors) {
-  const std::int64_t cells = grid.n * grid.n;
+  const std::int64_t cells = grid.cells();
   for (const std::vector<double>* v : vectors)
     if (static_cast<std::int64_t>(v->size()) != grid.a.rows)
       throw std::invalid_argument(fmt::format(
           "DCDM network: a vector of {} entries for {} fluid cells", v->size(), grid.a.rows));
-  m_model->set_grid({static_cast<long>(grid.n), static_cast<long>(grid.n)});
+  if (grid.dims != m_dims)
+    throw std::invalid_argument(
+        fmt::format("DCDM network: a {}D network on a {}D grid", m_dims, grid.dims));
+  m_set_grid(std::vector<long>(grid.dims, static_cast<long>(grid.n)));
   nn::Matrix<double> x("dcdm_inputs", vectors.size() * cells, kInputs);
   auto h = Kokkos::create_mirror_view(x);
-  for (std::size_t b = 0; b < vectors.size(); ++b)
+  for (std::size_t b = 0; b < vectors.size(); ++b) {
+    double scale = 1.0;
+    if (m_unit_rms) {
+      double norm2 = 0.0;
+      for (double v : *vectors[b]) norm2 += v * v;
+      if (norm2 > 0.0) scale = std::sqrt(static_cast<double>(grid.a.rows) / norm2);
+    }
     for (std::int64_t c = 0; c < cells; ++c) {
       const std::int64_t row = grid.row[c];
-      h(b * cells + c, 0) = row < 0 ? 0.0 : (*vectors[b])[row];
+      h(b * cells + c, 0) = row < 0 ? 0.0 : scale * (*vectors[b])[row];
       h(b * cells + c, 1) = row < 0 ? 0.0 : 1.0;
     }
+  }
   Kokkos::deep_copy(x, h);
   return x;
 }
@@ -50,7 +72,7 @@ nn::Matrix<double> DcdmNetwork::inputs(const ObstacleGrid& grid,
 std::vector<double> DcdmNetwork::apply(const ObstacleGrid& grid, const std::vector<double>& r) {
   const auto y = host(m_net->forward(inputs(grid, {&r})).y);  // [n², 1]
   std::vector<double> q(grid.a.rows);
-  for (std::int64_t c = 0; c < grid.n * grid.n; ++c)
+  for (std::int64_t c = 0; c < grid.cells(); ++c)
     if (grid.row[c] >= 0) q[grid.row[c]] = y(c, 0);
   return q;
 }
@@ -65,7 +87,7 @@ double DcdmNetwork::mean_loss(const ObstacleGrid& grid,
 double DcdmNetwork::train_step(const ObstacleGrid& grid,
                                const std::vector<std::vector<double>>& batch,
                                nn::Optimizer<double>& optimizer, double lr) {
-  const std::int64_t cells = grid.n * grid.n;
+  const std::int64_t cells = grid.cells();
   std::vector<const std::vector<double>*> vectors;
   for (const std::vector<double>& b : batch) vectors.push_back(&b);
   nn::Context<double>& context = m_net->forward(inputs(grid, vectors));
@@ -137,7 +159,7 @@ void set_network_pc(PC pc, DcdmNetwork& network, const ObstacleGrid& grid) {
   KARMAN_PETSC(PCShellSetContext(pc, new NetworkPc{&network, &grid}));
   KARMAN_PETSC(PCShellSetApply(pc, apply_network));
   KARMAN_PETSC(PCShellSetDestroy(pc, destroy_network_pc));
-  KARMAN_PETSC(PCShellSetName(pc, "dcdm FNO direction map"));
+  KARMAN_PETSC(PCShellSetName(pc, "dcdm network direction map"));
 }
 
 }  // namespace karman::precond

@@ -1,19 +1,25 @@
 #pragma once
-// DCDM's direction map on a structured 2D obstacle grid: a Fourier neural operator
-// (operators/fno/, whose layers have their gradient checks) from [r/‖r‖ on the cells (0 on solid
-// cells), fluid mask] to q on the cells, read back on the fluid cells. An FNO rather than a CNN
-// because it exists with gradient checks and is resolution-free: the same weights apply at the
-// held-out sizes (set_grid). Trained on the scale-free loss of dcdm.hpp with Adam; used inside
-// -ksp_type dcdm as a PCSHELL (the KSP's PC is its direction map).
+// DCDM's direction map on a structured 2D (or, the CNN, 3D) obstacle grid: a network from [r on the
+// cells (0 on solid cells), fluid mask] to q on the cells, read back on the fluid cells. Two kinds,
+// both with weights independent of the grid (set_grid), so a network trained at one size applies at
+// others:
+// - a Fourier neural operator (operators/fno/): global modes; r enters as r/‖r‖;
+// - a multilevel residual CNN (cnn.hpp): local 3×3 kernels on a V-cycle of grids; r enters as
+//   r·sqrt(fluid cells)/‖r‖ (unit root-mean-square per cell), so the magnitudes its nonlinear
+//   activations see are the same at every grid size (r/‖r‖ shrinks like 1/n per cell).
+// Trained on the scale-free loss of dcdm.hpp with Adam; used inside -ksp_type dcdm as a PCSHELL
+// (the KSP's PC is its direction map).
 
 #include <petscksp.h>
 
+#include <functional>
 #include <memory>
 #include <vector>
 
 #include "karman/nn/network.hpp"
 #include "karman/nn/optimizer.hpp"
 #include "operators/fno/fno.hpp"
+#include "operators/precond/cnn.hpp"
 #include "operators/precond/dcdm.hpp"
 
 namespace karman::precond {
@@ -21,9 +27,11 @@ namespace karman::precond {
 class DcdmNetwork {
  public:
   explicit DcdmNetwork(const fno::FnoSpec& spec);
+  explicit DcdmNetwork(const CnnSpec& spec);  // 2D or 3D grids by spec.dims
   nn::Parameters<double>& parameters() { return m_net->parameters(); }
 
   // q = NN(r) on grid's fluid cells. r: [fluid cells] (normalised by the caller). Returns [fluid].
+  // std::invalid_argument on a size or dimension mismatch.
   std::vector<double> apply(const ObstacleGrid& grid, const std::vector<double>& r);
 
   // One Adam step on the mean DCDM loss of `batch` (unit vectors, [B][fluid cells]) on `grid`.
@@ -39,7 +47,9 @@ class DcdmNetwork {
   nn::Matrix<double> inputs(const ObstacleGrid& grid,
                             const std::vector<const std::vector<double>*>& vectors);
 
-  fno::FnoModel<double>* m_model = nullptr;  // owned by m_net
+  std::function<void(const std::vector<long>&)> m_set_grid;  // the model's set_grid
+  int m_dims = 2;                                            // the grids it runs on
+  bool m_unit_rms = false;  // scale r to unit RMS per fluid cell (the CNN)
   std::unique_ptr<nn::Network<double>> m_net;
 };
 

@@ -1,11 +1,12 @@
-// kind: dcdm, the Deep Conjugate Direction Method as a case (issue 19, item 4). The FNO direction
-// map (dcdm_network.hpp) is trained on Ritz training vectors of the obstacle Poisson matrix at
-// training.size (or loaded from a kind-dcdm checkpoint.h5: model.file), then every test size is
-// solved with -ksp_type dcdm (the network as its PC) beside PETSc's CG with none, icc (IC(0)),
-// MIC(0) (the karman PC with the modified factor), gamg and hypre, at every rtol: iterations and
-// set-up / solve / total seconds (best of test.repeats) in report.json's `results` and the log's
-// table. `dcdm_identity` is -ksp_type dcdm with -pc_type none: CG in exact arithmetic, the sanity
-// row (its count equals `none`'s up to round-off).
+// kind: dcdm, the Deep Conjugate Direction Method as a case (issue 19, item 4). The direction
+// map (dcdm_network.hpp: model.type fno, or cnn, the multilevel CNN of cnn.hpp) is trained on Ritz
+// training vectors of the obstacle Poisson matrix at training.size (or loaded from a kind-dcdm
+// checkpoint.h5: model.file), then every test size is solved with -ksp_type dcdm (the network as
+// its PC) beside PETSc's CG with none, icc (IC(0)), MIC(0) (the karman PC with the modified
+// factor), gamg and hypre, at every rtol: iterations and set-up / solve / total seconds (best of
+// test.repeats) in report.json's `results` and the log's table. `dcdm_identity` is -ksp_type dcdm
+// with -pc_type none: CG in exact arithmetic, the sanity row (its count equals `none`'s up to
+// round-off).
 //
 // Training is the existing Adam loop of DcdmNetwork::train_step (batches of the Ritz vectors in
 // turn, constant lr) rather than nn::Trainer: the loss is the DCDM loss on a grid's vectors, not a
@@ -19,6 +20,7 @@
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -43,13 +45,16 @@ using run::Method;
 using run::RunContext;
 
 struct DcdmSpec {
-  std::int64_t obstacles = 6;  // problem.obstacles: shapes (obstacles_2d)
+  int dim = 2;                 // problem.dim: 2 or 3 (the CNN only)
+  std::int64_t obstacles = 6;  // problem.obstacles: shapes (obstacles_2d, obstacles_3d)
   std::uint64_t obstacle_seed = 4;
   long train_size = 32;  // training.size: cells per side of the training grid
   long ritz_steps = 200, vectors = 512, batch = 8, steps = 400;
   double lr = 3e-3;
-  fno::FnoSpec network;
-  std::string model_file;  // model.file: a kind-dcdm checkpoint.h5 instead of training
+  std::string model_type = "fno";  // model.type: fno or cnn
+  fno::FnoSpec network;            // model.type fno
+  CnnSpec cnn;                     // model.type cnn
+  std::string model_file;          // model.file: a kind-dcdm checkpoint.h5 instead of training
   std::vector<long> test_sizes{32, 64};
   std::vector<double> rtols{1e-4, 1e-8};
   long max_iterations = 1000;  // DCDM's limit (each iteration is an FNO forward); CG's is 10000
@@ -66,9 +71,38 @@ std::vector<long> grid_sizes(const config::Node& node, const std::string& key) {
   return out;
 }
 
+// model.type fno: the FNO needs 2·modes points per dimension (with padding) on every grid.
+void read_fno_model(const config::Node& model, const std::vector<long>& grids, fno::FnoSpec& s) {
+  const long modes = model.integer("modes", 16, 1, 512);
+  s.modes = {modes, modes};
+  s.width = model.integer("width", 16, 1, 1024);
+  s.layers = model.integer("layers", 3, 1, 32);
+  s.projection = model.integer("projection", 32, 1, 4096);
+  const long padding = model.integer("padding", 0, 0, 1024);
+  s.padding = {padding, padding};
+  s.seed = static_cast<std::uint64_t>(model.integer("seed", 5, 0));
+  const long smallest = *std::min_element(grids.begin(), grids.end());
+  if (smallest + padding < 2 * modes)
+    model.fail("modes", fmt::format("at most {} ((n + model.padding) / 2 for the smallest grid, "
+                                    "n = {})",
+                                    (smallest + padding) / 2, smallest));
+}
+
+// model.type cnn (any grid size: the V-cycle's depth follows it).
+void read_cnn(const config::Node& model, CnnSpec& s) {
+  s.width = model.integer("width", 16, 1, 1024);
+  s.levels = model.integer("levels", 3, 1, 12);
+  s.blocks = model.integer("blocks", 2, 0, 32);
+  s.coarsest = model.integer("coarsest", 4, 1, 4096);
+  s.activation = nn::activation_from_name(
+      model.choice("activation", {"identity", "gelu", "relu", "tanh"}, "identity"));
+  s.seed = static_cast<std::uint64_t>(model.integer("seed", 5, 0));
+}
+
 DcdmSpec read_dcdm(const config::Node& root) {
   DcdmSpec spec;
   const config::Node problem = root.child_or_empty("problem");
+  spec.dim = static_cast<int>(problem.integer("dim", 2, 2, 3));
   spec.obstacles = problem.integer("obstacles", 6, 0, 64);
   spec.obstacle_seed = static_cast<std::uint64_t>(problem.integer("seed", 4, 0));
   const config::Node training = root.child_or_empty("training");
@@ -80,14 +114,7 @@ DcdmSpec read_dcdm(const config::Node& root) {
   spec.steps = training.integer("steps", 400, 0, 10000000);
   spec.lr = training.number("lr", 3e-3, config::Bounds::positive());
   const config::Node model = root.child_or_empty("model");
-  const long modes = model.integer("modes", 16, 1, 512);
-  spec.network.modes = {modes, modes};
-  spec.network.width = model.integer("width", 16, 1, 1024);
-  spec.network.layers = model.integer("layers", 3, 1, 32);
-  spec.network.projection = model.integer("projection", 32, 1, 4096);
-  const long padding = model.integer("padding", 0, 0, 1024);
-  spec.network.padding = {padding, padding};
-  spec.network.seed = static_cast<std::uint64_t>(model.integer("seed", 5, 0));
+  spec.model_type = model.choice("type", {"fno", "cnn"}, "fno");
   spec.model_file = model.str("file", "");
   const config::Node test = root.child_or_empty("test");
   if (test.has("sizes")) spec.test_sizes = grid_sizes(test, "sizes");
@@ -96,14 +123,25 @@ DcdmSpec read_dcdm(const config::Node& root) {
     for (double rtol : spec.rtols)
       if (!(rtol > 0.0 && rtol < 1.0)) test.fail("rtols", "a list of tolerances in (0, 1)");
   }
-  // The FNO needs 2·modes points per dimension (with padding) on every grid it sees: a size
-  // mismatch is refused here, not mid-solve.
-  long smallest = *std::min_element(spec.test_sizes.begin(), spec.test_sizes.end());
-  if (spec.model_file.empty()) smallest = std::min(smallest, spec.train_size);
-  if (smallest + padding < 2 * modes)
-    model.fail("modes", fmt::format("at most {} ((n + model.padding) / 2 for the smallest grid, "
-                                    "n = {})",
-                                    (smallest + padding) / 2, smallest));
+  // Every grid the FNO sees (the training grid unless model.file) must fit its modes: refused
+  // here, not mid-solve.
+  std::vector<long> grids = spec.test_sizes;
+  if (spec.model_file.empty()) grids.push_back(spec.train_size);
+  if (spec.model_type == "cnn") {
+    read_cnn(model, spec.cnn);
+    spec.cnn.dims = spec.dim;
+    // The shared level's weights (levels − 1 on) must be trained at more than one depth: at the
+    // coarsest only, its up-path convolutions would never be.
+    const long depth = static_cast<long>(
+        cnn_level_shapes(std::vector<long>(spec.dim, spec.train_size), spec.cnn.coarsest).size());
+    if (spec.model_file.empty() && spec.cnn.levels >= depth)
+      model.fail("levels", fmt::format("at most {} (the V-cycle depth of the training grid, {}, "
+                                       "minus 1)",
+                                       depth - 1, depth));
+  } else {
+    if (spec.dim != 2) model.fail("type", "cnn for problem.dim 3 (the FNO direction map is 2D)");
+    read_fno_model(model, grids, spec.network);
+  }
   spec.max_iterations = test.integer("max_iterations", 1000, 1, 1000000);
   spec.repeats = static_cast<int>(test.integer("repeats", 3, 1, 100));
   return spec;
@@ -112,7 +150,7 @@ DcdmSpec read_dcdm(const config::Node& root) {
 class DcdmRun {
  public:
   DcdmRun(const DcdmSpec& spec, RunContext& ctx)
-      : m_spec(spec), m_ctx(ctx), m_network(spec.network) {}
+      : m_spec(spec), m_ctx(ctx), m_network(make_network(spec)) {}
 
   std::string run() {
     if (m_ctx.size != 1)
@@ -121,7 +159,7 @@ class DcdmRun {
                         "one process); run it without mpiexec");
     nlohmann::json& report = *m_ctx.report;
     nlohmann::json metrics = m_spec.model_file.empty() ? train() : load();
-    metrics["params"] = m_network.parameters().size();
+    metrics["params"] = m_network->parameters().size();
     StagePhases phase(Stage::evaluation);
     log().info("{:>6} {:>9} {:>6} {:>14} {:>6} {:>10} {:>10} {:>10}", "n", "rows", "rtol", "solver",
                "iters", "setup_s", "solve_s", "total_s");
@@ -134,9 +172,12 @@ class DcdmRun {
       for (double rtol : m_spec.rtols) {
         nlohmann::json solvers = solve_all(a, grid, rtol);
         if (solvers["dcdm"]["iterations"].get<long>() < 0)
-          not_converged.push_back(fmt::format("{}^2 at rtol {:g}", n, rtol));
-        results.push_back(
-            {{"n", n}, {"rows", grid.a.rows}, {"rtol", rtol}, {"solvers", std::move(solvers)}});
+          not_converged.push_back(fmt::format("{}^{} at rtol {:g}", n, m_spec.dim, rtol));
+        results.push_back({{"n", n},
+                           {"dim", m_spec.dim},
+                           {"rows", grid.a.rows},
+                           {"rtol", rtol},
+                           {"solvers", std::move(solvers)}});
       }
     }
     phase.leave();
@@ -167,7 +208,14 @@ class DcdmRun {
   }
 
  private:
+  static std::unique_ptr<DcdmNetwork> make_network(const DcdmSpec& spec) {
+    if (spec.model_type == "cnn") return std::make_unique<DcdmNetwork>(spec.cnn);
+    return std::make_unique<DcdmNetwork>(spec.network);
+  }
+
   ObstacleGrid make_grid(long n) const {
+    if (m_spec.dim == 3)
+      return obstacle_poisson_3d(n, obstacles_3d(n, m_spec.obstacles, m_spec.obstacle_seed));
     return obstacle_poisson_2d(n, obstacles_2d(n, m_spec.obstacles, m_spec.obstacle_seed));
   }
 
@@ -183,12 +231,12 @@ class DcdmRun {
     const auto held_out = ritz_training_vectors(ritz, 32, 0, 9.0, 3);
     const double ritz_s = timer.seconds();
     log().info(
-        "training grid {}^2 ({} fluid cells): {} Ritz pairs, {} training vectors in {:.2f} s",
-        m_spec.train_size, grid.a.rows, ritz.values.size(), vectors.size(), ritz_s);
+        "training grid {}^{} ({} fluid cells): {} Ritz pairs, {} training vectors in {:.2f} s",
+        m_spec.train_size, m_spec.dim, grid.a.rows, ritz.values.size(), vectors.size(), ritz_s);
     phase.enter(Stage::training);
     nn::OptimizerOptions adam;
-    auto optimizer = nn::make_optimizer<double>(adam, m_network.parameters());
-    const double loss_before = m_network.mean_loss(grid, held_out);
+    auto optimizer = nn::make_optimizer<double>(adam, m_network->parameters());
+    const double loss_before = m_network->mean_loss(grid, held_out);
     const std::size_t batch = static_cast<std::size_t>(m_spec.batch);
     const std::size_t log_every = std::max<long>(1, m_spec.steps / 10);
     for (long step = 0; step < m_spec.steps; ++step) {
@@ -196,7 +244,7 @@ class DcdmRun {
       std::vector<std::vector<double>> chunk;
       for (std::size_t k = 0; k < batch; ++k)
         chunk.push_back(vectors[(step * batch + k) % vectors.size()]);
-      const double loss = m_network.train_step(grid, chunk, *optimizer, m_spec.lr);
+      const double loss = m_network->train_step(grid, chunk, *optimizer, m_spec.lr);
       if (!std::isfinite(loss))
         throw ConfigError(
             fmt::format("{}: the DCDM loss is not finite at step {} (lower "
@@ -205,10 +253,10 @@ class DcdmRun {
       if ((step + 1) % log_every == 0)
         log().info("step {}/{}: batch loss {:.4e}", step + 1, m_spec.steps, loss);
     }
-    const double loss_after = m_network.mean_loss(grid, held_out);
+    const double loss_after = m_network->mean_loss(grid, held_out);
     const double train_s = timer.seconds();
     log().info("trained {} steps in {:.2f} s: held-out loss {:.4e} -> {:.4e}; {} parameters",
-               m_spec.steps, train_s, loss_before, loss_after, m_network.parameters().size());
+               m_spec.steps, train_s, loss_before, loss_after, m_network->parameters().size());
     return {{"train_size", m_spec.train_size},
             {"train_rows", grid.a.rows},
             {"ritz_s", ritz_s},
@@ -217,8 +265,17 @@ class DcdmRun {
             {"train_loss", loss_after}};
   }
 
-  // The FNO's shape as the checkpoint stores it: a model.file must match every one.
+  // The network's shape as the checkpoint stores it: a model.file must match every one.
   std::vector<std::pair<std::string, double>> architecture() const {
+    if (m_spec.model_type == "cnn") {
+      const CnnSpec& s = m_spec.cnn;
+      return {{"model_dims", static_cast<double>(s.dims)},
+              {"model_width", static_cast<double>(s.width)},
+              {"model_levels", static_cast<double>(s.levels)},
+              {"model_blocks", static_cast<double>(s.blocks)},
+              {"model_coarsest", static_cast<double>(s.coarsest)},
+              {"model_activation", static_cast<double>(s.activation)}};
+    }
     const fno::FnoSpec& s = m_spec.network;
     return {{"model_modes", static_cast<double>(s.modes[0])},
             {"model_width", static_cast<double>(s.width)},
@@ -239,6 +296,13 @@ class DcdmRun {
                         "model.file: not a kind-dcdm checkpoint (its kind is '" +
                             (kind == c.strings.end() ? std::string("(absent)") : kind->second) +
                             "')");
+    // Checkpoints written before model.type are FNOs.
+    const auto type = c.strings.find("model_type");
+    const std::string stored = type == c.strings.end() ? "fno" : type->second;
+    if (stored != m_spec.model_type)
+      throw ConfigError(Place{file, 0, 0},
+                        fmt::format("model.file: the network is a {}, the case has model.type {}",
+                                    stored, m_spec.model_type));
     for (const auto& [key, expected] : architecture()) {
       const auto it = c.scalars.find(key);
       if (it == c.scalars.end())
@@ -248,14 +312,14 @@ class DcdmRun {
                           fmt::format("model.file: the network has {} {}, the case has model.{} {}",
                                       key, it->second, key.substr(6), expected));
     }
-    nn::restore_parameters(c, m_network.parameters(), file);
+    nn::restore_parameters(c, m_network->parameters(), file);
     auto values =
-        Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_network.parameters().values());
+        Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_network->parameters().values());
     for (std::size_t i = 0; i < values.extent(0); ++i)
       if (!std::isfinite(values(i)))
         throw ConfigError(Place{file, 0, 0}, "model.file: a parameter is not finite");
     log().info("network loaded from {} ({} parameters): training skipped", file,
-               m_network.parameters().size());
+               m_network->parameters().size());
     return {{"train_wall_s", 0.0}, {"model_file", file}};
   }
 
@@ -274,7 +338,7 @@ class DcdmRun {
          [&] { return timed_solve(a, "dcdm", rtol, cg_max, repeats, pc_of_type(PCNONE)); }},
         {"dcdm", [&] {
            return timed_solve(a, "dcdm", rtol, m_spec.max_iterations, repeats,
-                              [&](PC pc) { set_network_pc(pc, m_network, grid); });
+                              [&](PC pc) { set_network_pc(pc, *m_network, grid); });
          }}};
     nlohmann::json out;
     for (const auto& [name, solve] : solvers) {
@@ -290,8 +354,9 @@ class DcdmRun {
 
   void write_checkpoint() {
     nn::Checkpoint checkpoint;
-    nn::store_parameters(checkpoint, m_network.parameters());
+    nn::store_parameters(checkpoint, m_network->parameters());
     checkpoint.strings["kind"] = "dcdm";
+    checkpoint.strings["model_type"] = m_spec.model_type;
     checkpoint.strings["config"] = m_ctx.resolved_yaml;
     for (const auto& [key, value] : architecture()) checkpoint.scalars[key] = value;
     nn::save_checkpoint(m_ctx.comm, m_ctx.dir->staged("checkpoint.h5"), checkpoint);
@@ -299,7 +364,7 @@ class DcdmRun {
 
   const DcdmSpec& m_spec;
   RunContext& m_ctx;
-  DcdmNetwork m_network;
+  std::unique_ptr<DcdmNetwork> m_network;
 };
 
 class DcdmMethod : public Method {
@@ -309,14 +374,18 @@ class DcdmMethod : public Method {
   std::string summary() const override {
     const std::string model =
         m_spec.model_file.empty()
-            ? fmt::format("trained {} steps at {}^2", m_spec.steps, m_spec.train_size)
+            ? fmt::format("trained {} steps at {}^{}", m_spec.steps, m_spec.train_size, m_spec.dim)
             : "loaded from " + m_spec.model_file;
+    const std::string network =
+        m_spec.model_type == "cnn"
+            ? fmt::format("CNN width {} x {} levels x {} blocks", m_spec.cnn.width,
+                          m_spec.cnn.levels, m_spec.cnn.blocks)
+            : fmt::format("FNO {} modes width {} x {} layers", m_spec.network.modes[0],
+                          m_spec.network.width, m_spec.network.layers);
     return fmt::format(
-        "kind dcdm, obstacle Poisson ({} shapes, seed {}), FNO {} modes width {} x {} layers {}, "
-        "test n [{}] at rtol [{}]",
-        m_spec.obstacles, m_spec.obstacle_seed, m_spec.network.modes[0], m_spec.network.width,
-        m_spec.network.layers, model, fmt::join(m_spec.test_sizes, ", "),
-        fmt::join(m_spec.rtols, ", "));
+        "kind dcdm, {}D obstacle Poisson ({} shapes, seed {}), {} {}, test n [{}] at rtol [{}]",
+        m_spec.dim, m_spec.obstacles, m_spec.obstacle_seed, network, model,
+        fmt::join(m_spec.test_sizes, ", "), fmt::join(m_spec.rtols, ", "));
   }
   std::string run(RunContext& ctx) override { return DcdmRun(m_spec, ctx).run(); }
 

@@ -4,6 +4,7 @@
 // identity map) takes CG's iteration count; every PETSc baseline converges; the run's
 // checkpoint.h5 reused through model.file gives the same DCDM iterations without training. Bad
 // input (a missing, corrupt, foreign or mismatched model.file, bad keys) is one error line, exit 1.
+// The CNN direction map (dcdm_cnn_obstacles2d.yaml) trained at 16² beats CG at 16² and 32².
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -123,6 +124,62 @@ TEST(CliDcdm, BadModelFilesAndKeysAreOneErrorLine) {
   // A grid too small for the network's modes (8 modes need 16 cells per side): a size mismatch.
   expect_one_error_line(run_karman(dir, small_run(dir / "k4", {"test.sizes=[12, 16]"})),
                         {"model.modes", "at most 6", "n = 12"});
+}
+
+// cases/precond/dcdm_cnn_obstacles2d.yaml shortened: the CNN trained at 16², tested at 16² and
+// 32² (the size transfer the FNO lacks), `sets` after the shortening ones.
+std::vector<std::string> cnn_run(const fs::path& out, std::vector<std::string> sets = {}) {
+  const fs::path case_file = source_dir() / "cases" / "precond" / "dcdm_cnn_obstacles2d.yaml";
+  std::vector<std::string> args = {"run", case_file.string(), "--output", out.string()};
+  sets.insert(sets.begin(), {"problem.obstacles=4", "problem.seed=3", "training.size=16",
+                             "training.ritz_steps=80", "training.vectors=64", "training.steps=200",
+                             "test.sizes=[16, 32]", "test.rtols=[1.0e-4]", "test.repeats=1"});
+  for (const std::string& set : sets) args.insert(args.end(), {"--set", set});
+  return args;
+}
+
+TEST(CliDcdm, CnnTrainedAt16BeatsCgAt16And32) {
+  const fs::path dir = test_folder();
+  const CliResult r = run_karman(dir, cnn_run(dir / "cnn"));
+  ASSERT_EQ(r.status, 0) << r;
+  const nlohmann::json report = report_of(dir / "cnn");
+  SCOPED_TRACE(report.dump(2));
+  const nlohmann::json& results = report.at("results");
+  ASSERT_EQ(results.size(), 2u);
+  for (const nlohmann::json& result : results) {
+    SCOPED_TRACE(result.dump());
+    EXPECT_GT(iterations(result, "dcdm"), 0);
+    EXPECT_LT(iterations(result, "dcdm"), iterations(result, "none"));
+  }
+  // The checkpoint reused: the same iterations; a CNN of other levels, or an FNO case, refused.
+  const fs::path checkpoint = dir / "cnn" / "checkpoint.h5";
+  const CliResult loaded =
+      run_karman(dir, cnn_run(dir / "loaded", {"model.file=" + checkpoint.string()}));
+  ASSERT_EQ(loaded.status, 0) << loaded;
+  for (std::size_t i = 0; i < results.size(); ++i)
+    EXPECT_EQ(iterations(report_of(dir / "loaded").at("results")[i], "dcdm"),
+              iterations(results[i], "dcdm"));
+  expect_one_error_line(
+      run_karman(dir,
+                 cnn_run(dir / "levels", {"model.file=" + checkpoint.string(), "model.levels=1"})),
+      {"checkpoint.h5", "model.levels", "2", "1"});
+  expect_one_error_line(
+      run_karman(dir, small_run(dir / "fno", {"model.file=" + checkpoint.string()})),
+      {"checkpoint.h5", "cnn", "model.type fno"});
+}
+
+TEST(CliDcdm, BadCnnKeysAreOneErrorLine) {
+  const fs::path dir = test_folder();
+  // 16² has a V-cycle depth of 3 (16, 8, 4): at most 2 levels of own weights.
+  expect_one_error_line(run_karman(dir, cnn_run(dir / "c1", {"model.levels=3"})),
+                        {"model.levels", "at most 2"});
+  expect_one_error_line(run_karman(dir, cnn_run(dir / "c2", {"model.activation=swish"})),
+                        {"model.activation", "identity"});
+  expect_one_error_line(run_karman(dir, cnn_run(dir / "c3", {"model.type=gnn"})),
+                        {"model.type", "cnn"});
+  expect_one_error_line(run_karman(dir, small_run(dir / "c4", {"problem.dim=3"})),
+                        {"model.type", "problem.dim 3"});
+  expect_one_error_line(run_karman(dir, cnn_run(dir / "c5", {"problem.dim=4"})), {"problem.dim"});
 }
 
 }  // namespace

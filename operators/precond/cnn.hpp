@@ -1,0 +1,110 @@
+#pragma once
+// A multilevel residual CNN on a structured grid (DCDM's local direction map, issue 19 item 4):
+// a U-Net / V-cycle of 3×3 (3×3×3) convolutions whose coarse levels carry the long-range part
+// of A⁻¹ that a 3×3 kernel cannot reach. Kaneda et al. train at 64³ and apply at 256³: locality
+// is what transfers across sizes, so nothing here depends on the grid size, and the depth of the
+// V-cycle follows the grid as a multigrid cycle does:
+//
+//   x [B·N, in] ─lift conv→ a [B·N, width]                                      level 0
+//   down, level l = 0 … D−1:  blocks × { a ← a + Conv(act(a)) };  skip_l = a;  a ← pool(a)
+//   up,   level l = D−2 … 0:  a ← upsample(a) + skip_l;  blocks × { a ← a + Conv(act(a)) }
+//   y = Conv(act(a)) [B·N, out]
+//
+// Level l's grid is the sample grid / 2^l. The depth D is the number of levels down to the
+// first grid with an extent ≤ `coarsest` or odd (set_grid), so it grows by one per doubling of
+// the grid. Levels 0 … L−2 (L = spec.levels) have their own convolutions; every level from L−1
+// down shares level L−1's, so one set of weights serves every depth a larger grid adds (train
+// on a grid deeper than L so that the shared set is trained at more than one depth).
+// The default activation is the identity: the map is then linear in r (affine with the mask
+// channel), a learned linear V-cycle, and it is what transfers across sizes — measured on the
+// 2D obstacle problem trained at 16² (README, "Deep Conjugate Direction Method"), GELU and
+// tanh nets beat it at the training size and stop converging two doublings later.
+// Layouts as cnn_layers.hpp (channels-last rows b·N + C-order point). Values only, every
+// gradient mode but per-point rows.
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "karman/nn/activation.hpp"
+#include "operators/precond/cnn_layers.hpp"
+
+namespace karman::precond {
+
+struct CnnSpec {
+  int dims = 2;
+  long width = 16;    // channels of every level
+  long levels = 3;    // L: levels with their own weights (deeper ones share the last)
+  long blocks = 2;    // residual blocks per level and path
+  long coarsest = 4;  // the V-cycle stops at the first grid with an extent ≤ this (or odd)
+  nn::Activation activation = nn::Activation::identity;
+  std::uint64_t seed = 5;
+};
+
+// The grids of a V-cycle from `shape` (level 0) down: halved while every extent is even and
+// above `coarsest`. Size ≥ 1.
+std::vector<std::vector<long>> cnn_level_shapes(const std::vector<long>& shape, long coarsest);
+
+template <class T>
+class CnnModel : public nn::Module<T> {
+ public:
+  CnnModel(const CnnSpec& spec, long in_channels, long out_channels);
+  ~CnnModel() override;
+
+  std::string kind() const override { return "cnn"; }
+  std::size_t in_features() const override { return m_in; }
+  std::size_t out_features() const override { return m_out; }
+  const CnnSpec& spec() const { return m_spec; }
+
+  // The grid of one sample for the next forward (dims entries); sets the depth D.
+  void set_grid(const std::vector<long>& shape);
+  long depth() const { return static_cast<long>(m_shapes.size()); }
+
+  void declare(nn::Parameters<T>& parameters, const std::string& prefix) override;
+  void initialize(std::uint64_t seed) override;
+
+ protected:
+  // One residual block's forward: out = in + conv.y, conv.x = h = act(in).
+  struct BlockRecord {
+    Matrix<T> in, h, out, din;  // [B·N_l, width]
+    nn::Context<T>* conv = nullptr;
+    GridConv<T>* module = nullptr;
+  };
+  struct CnnContext : nn::Context<T> {
+    std::vector<std::vector<long>> shapes;  // [D] the level grids of this forward
+    nn::Context<T>* lift = nullptr;
+    nn::Context<T>* output = nullptr;
+    std::vector<BlockRecord> down, up;            // [D·blocks], [(D−1)·blocks], level-major
+    std::vector<nn::Context<T>*> pool, upsample;  // [D−1]
+    std::vector<Matrix<T>> skip_sum;              // [D−1] 4·upsample(a) + skip_l
+    std::vector<Matrix<T>> skip_gradient;         // [D−1] pool backward + skip gradient
+    Matrix<T> a_last, h_last, dh_last;            // [B·N, width] before the output conv
+  };
+  std::unique_ptr<nn::Context<T>> make_context() const override {
+    return std::make_unique<CnnContext>();
+  }
+  void forward_impl(nn::Context<T>& context, nn::Workspace<T>& workspace) override;
+  void backward_impl(nn::Context<T>& context, const Matrix<T>& dy,
+                     const nn::Gradient<T>& gradient) override;
+
+ private:
+  // The convolution of block j at level l on the down or the up path (shared from L−1 on).
+  GridConv<T>& conv(bool up, long level, long block);
+  Matrix<T> block_forward(GridConv<T>& conv, const std::vector<long>& shape, BlockRecord& record,
+                          const Matrix<T>& a, nn::Workspace<T>& workspace);
+  Matrix<T> block_backward(BlockRecord& record, const Matrix<T>& dout,
+                           const nn::Gradient<T>& gradient);
+
+  CnnSpec m_spec;
+  long m_in, m_out;
+  std::vector<std::vector<long>> m_shapes;  // [D] level grids of the current set_grid
+  nn::Parameters<T>* m_parameters = nullptr;
+  std::size_t m_first_parameter = 0, m_end_parameter = 0;  // the model's parameter indices
+  std::unique_ptr<GridConv<T>> m_lift, m_output;
+  std::vector<std::unique_ptr<GridConv<T>>> m_down, m_up;  // [L·blocks] each, level-major
+  // Parameter-free, re-gridded before every call (each context keeps the grids of its call).
+  std::unique_ptr<GridPoolDown<T>> m_pool;
+  std::unique_ptr<GridUpsample<T>> m_upsample;
+};
+
+}  // namespace karman::precond

@@ -1,0 +1,198 @@
+// The structured-grid CNN layers (operators/precond/cnn_layers.hpp) and the multilevel CNN
+// (cnn.hpp): each kernel against its plain reference loop, finite-difference gradients of the
+// convolution (inputs, weights, bias) in 2D and 3D and of the whole multilevel CNN, the pools'
+// backward equal to their adjoints (⟨P x, y⟩ = ⟨x, Pᵀ y⟩), and the CNN's size independence
+// (the same weights run on grids of different sizes).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <vector>
+
+#include "karman/core/random.hpp"
+#include "karman/nn/network.hpp"
+#include "operators/precond/cnn.hpp"
+#include "operators/precond/cnn_layers.hpp"
+#include "support/kokkos_env.hpp"
+#include "support/nn_checks.hpp"
+
+using namespace karman;
+using namespace karman::precond;
+using namespace karman::testing;
+using nn::Matrix;
+
+namespace {
+
+void randomise_parameters(nn::Network<double>& net, std::uint64_t seed, double scale) {
+  const auto values = net.parameters().values();
+  auto h = Kokkos::create_mirror_view(values);
+  for (std::size_t i = 0; i < h.size(); ++i) h(i) = scale * standard_normal(seed, i);
+  Kokkos::deep_copy(values, h);
+}
+
+long points(const std::vector<long>& shape) {
+  long n = 1;
+  for (long e : shape) n *= e;
+  return n;
+}
+
+double max_abs(const std::vector<double>& v) {
+  double m = 0;
+  for (double e : v) m = std::max(m, std::abs(e));
+  return m;
+}
+
+double max_abs_difference(const Matrix<double>& a, const Matrix<double>& b) {
+  const auto va = to_vector(a), vb = to_vector(b);
+  double m = 0;
+  for (std::size_t i = 0; i < va.size(); ++i) m = std::max(m, std::abs(va[i] - vb[i]));
+  return m;
+}
+
+struct ConvCase {
+  std::vector<long> shape;
+  long in, out;
+};
+
+// 2D square and non-square (boundary on every side), 3D non-cubic, 1 to 3 channels.
+const std::vector<ConvCase> kConvCases = {
+    {{5, 5}, 2, 3}, {{4, 7}, 1, 2}, {{3, 4, 5}, 2, 2}, {{2, 3, 2}, 3, 1}};
+
+class GridConvCase : public ::testing::TestWithParam<ConvCase> {};
+
+TEST_P(GridConvCase, KernelMatchesTheReferenceLoop) {
+  const ConvCase c = GetParam();
+  const int dims = static_cast<int>(c.shape.size());
+  auto owned = std::make_unique<GridConv<double>>(c.in, c.out, dims);
+  GridConv<double>* conv = owned.get();
+  conv->set_grid(c.shape);
+  nn::Network<double> net(std::move(owned), 3);
+  randomise_parameters(net, 11, 1.0);
+  const long batch = 2;
+  const Matrix<double> x = random_matrix(batch * points(c.shape), c.in, 7);
+  const Matrix<double> y = net.forward(x).y;
+  Matrix<double> expected("expected", y.extent(0), y.extent(1));
+  grid_conv_reference(GridShape::of(c.shape), x, net.parameters().value(0),
+                      net.parameters().value(1), expected);
+  EXPECT_GT(max_abs(to_vector(expected)), 0.1);
+  EXPECT_LT(max_abs_difference(y, expected), 1e-12);
+}
+
+TEST_P(GridConvCase, GradientsMatchFiniteDifferences) {
+  const ConvCase c = GetParam();
+  auto conv = std::make_unique<GridConv<double>>(c.in, c.out, static_cast<int>(c.shape.size()));
+  conv->set_grid(c.shape);
+  nn::Network<double> net(std::move(conv), 5);
+  randomise_parameters(net, 23, 0.5);
+  check_module(net, 2 * points(c.shape));
+}
+
+INSTANTIATE_TEST_SUITE_P(Grids, GridConvCase, ::testing::ValuesIn(kConvCases));
+
+TEST(GridConv, ZeroPaddingOutsideTheBox) {
+  // A one-channel 3×3 kernel of ones without bias on a 3×3 grid of ones: every output is the
+  // number of the point's neighbours inside the box (itself included): 4 at corners, 6 on edges,
+  // 9 at the centre.
+  auto owned = std::make_unique<GridConv<double>>(1, 1, 2, /*bias=*/false);
+  owned->set_grid({3, 3});
+  nn::Network<double> net(std::move(owned), 1);
+  Kokkos::deep_copy(net.parameters().values(), 1.0);
+  Matrix<double> x("x", 9, 1);
+  Kokkos::deep_copy(x, 1.0);
+  const std::vector<double> y = to_vector(net.forward(x).y);
+  EXPECT_EQ(y, (std::vector<double>{4, 6, 4, 6, 9, 6, 4, 6, 4}));
+}
+
+// ⟨f(x), y⟩ = ⟨x, fᵀ(y)⟩ for a linear layer f whose backward is fᵀ, x and y random, and f
+// against its reference loop.
+template <class Layer, class Reference>
+void check_adjoint(const std::vector<long>& fine, bool down, Reference reference) {
+  const long channels = 3, batch = 2;
+  const long fine_points = points(fine), coarse_points = fine_points >> fine.size();
+  const long in_rows = batch * (down ? fine_points : coarse_points);
+  const long out_rows = batch * (down ? coarse_points : fine_points);
+  auto owned = std::make_unique<Layer>(channels, static_cast<int>(fine.size()));
+  owned->set_grid(fine);
+  nn::Network<double> net(std::move(owned), 1);
+  const Matrix<double> x = random_matrix(in_rows, channels, 3);
+  const Matrix<double> y = random_matrix(out_rows, channels, 4);
+  nn::Context<double>& context = net.forward(x);
+  ASSERT_EQ(context.y.extent(0), static_cast<std::size_t>(out_rows));
+  const double forward_dot = dot(context.y, y);
+  Matrix<double> expected("expected", out_rows, channels);
+  reference(GridShape::of(fine), x, expected);
+  EXPECT_LT(max_abs_difference(context.y, expected), 1e-14);
+  const Matrix<double> adjoint = net.backward(context, y);
+  EXPECT_NEAR(forward_dot, dot(x, adjoint), 1e-12 * std::abs(forward_dot) + 1e-14);
+}
+
+TEST(GridPools, DownAndUpAreCheckedAgainstTheirAdjointsAndReferences) {
+  for (const std::vector<long>& fine :
+       {std::vector<long>{4, 6}, std::vector<long>{8, 8}, std::vector<long>{2, 4, 6}}) {
+    SCOPED_TRACE(fine.size());
+    check_adjoint<GridPoolDown<double>>(fine, true, grid_pool_down_reference<double>);
+    check_adjoint<GridUpsample<double>>(fine, false, grid_upsample_reference<double>);
+  }
+}
+
+TEST(GridPools, OddExtentsAreRefused) {
+  GridPoolDown<double> pool(1, 2);
+  EXPECT_THROW(pool.set_grid({4, 5}), InternalError);
+}
+
+TEST(CnnModel, GradientMatchesFiniteDifferences2d) {
+  // 8×4 with coarsest 1: depth 3 (8×4, 4×2, 2×1), levels 2: the coarsest two share weights.
+  CnnSpec spec;
+  spec.width = 3;
+  spec.levels = 2;
+  spec.blocks = 1;
+  spec.coarsest = 1;
+  auto owned = std::make_unique<CnnModel<double>>(spec, 2, 1);
+  owned->set_grid({8, 4});
+  EXPECT_EQ(owned->depth(), 3);
+  nn::Network<double> net(std::move(owned), spec.seed);
+  randomise_parameters(net, 29, 0.5);
+  check_module(net, 2 * 32);
+}
+
+TEST(CnnModel, GradientMatchesFiniteDifferences3d) {
+  CnnSpec spec;
+  spec.dims = 3;
+  spec.width = 2;
+  spec.levels = 2;
+  spec.blocks = 2;
+  spec.coarsest = 1;
+  auto owned = std::make_unique<CnnModel<double>>(spec, 2, 1);
+  owned->set_grid({4, 2, 4});
+  EXPECT_EQ(owned->depth(), 2);
+  nn::Network<double> net(std::move(owned), spec.seed);
+  randomise_parameters(net, 31, 0.5);
+  check_module(net, 32);
+}
+
+TEST(CnnModel, DepthFollowsTheGridWithTheSameWeights) {
+  // One network on grids 8², 16² and 12² (coarsest 4): depths 2, 3 (16, 8, 4) and 3 (12, 6, 3);
+  // the 8² output is unchanged by the forwards in between (nothing of a grid is kept in the
+  // weights).
+  EXPECT_EQ(cnn_level_shapes({16, 16}, 4).size(), 3u);
+  EXPECT_EQ(cnn_level_shapes({12, 12}, 4).back(), (std::vector<long>{3, 3}));
+  EXPECT_EQ(cnn_level_shapes({10, 8}, 4).size(), 2u);  // 5 is odd
+  CnnSpec spec;
+  spec.width = 4;
+  spec.levels = 2;
+  auto owned = std::make_unique<CnnModel<double>>(spec, 2, 1);
+  CnnModel<double>* cnn = owned.get();
+  nn::Network<double> net(std::move(owned), spec.seed);
+  const Matrix<double> small = random_matrix(64, 2, 5), large = random_matrix(256, 2, 6);
+  cnn->set_grid({8, 8});
+  EXPECT_EQ(cnn->depth(), 2);
+  const std::vector<double> first = to_vector(net.forward(small).y);
+  cnn->set_grid({16, 16});
+  EXPECT_EQ(cnn->depth(), 3);
+  EXPECT_EQ(net.forward(large).y.extent(0), 256u);
+  cnn->set_grid({8, 8});
+  EXPECT_EQ(to_vector(net.forward(small).y), first);
+}
+
+}  // namespace
