@@ -147,8 +147,8 @@ MatrixGraph make_matrix_graph(const CsrMatrix& a, const std::vector<double>& ref
 FactorGnn::FactorGnn(const FactorGnnOptions& options, std::uint64_t seed) : m_options(options) {
   KARMAN_VERIFY(options.width > 0 && options.layers > 0, "FactorGnn: width and layers must be > 0");
   KARMAN_VERIFY(options.correction_bound > 0.0, "FactorGnn: correction_bound must be > 0");
-  KARMAN_VERIFY(options.relaxation_bound > 0.0 && options.shift_bound > 0.0,
-                "FactorGnn: relaxation_bound and shift_bound must be > 0");
+  KARMAN_VERIFY(options.relaxation_bound >= 0.0 && options.shift_bound >= 0.0,
+                "FactorGnn: relaxation_bound and shift_bound must be ≥ 0");
   const bool per_row = options.correction == Correction::relaxation;
   const std::size_t w = options.width;
   const auto tanh = nn::Activation::tanh;
@@ -282,11 +282,12 @@ namespace {
 //   ω = 1 − h β_ω tanh(r⁺ / β_ω),  δ = h² β_δ tanh(r⁺ / β_δ),  r⁺ = max(r, 0).
 // At r = 0 (the zero-initialised head) the value is MIC(0)'s and the derivative is taken from the
 // right (±1), so the first gradient step can move away from MIC(0).
+// A bound of 0 switches the parameter off (ω ≡ 1 or δ ≡ 0).
 double bounded_ramp(double raw, double bound) {
-  return bound * std::tanh(std::max(raw, 0.0) / bound);
+  return bound > 0.0 ? bound * std::tanh(std::max(raw, 0.0) / bound) : 0.0;
 }
 double bounded_ramp_derivative(double raw, double bound) {
-  if (raw < 0.0) return 0.0;
+  if (raw < 0.0 || bound == 0.0) return 0.0;
   const double t = std::tanh(raw / bound);
   return 1.0 - t * t;
 }

@@ -101,8 +101,8 @@ enum class Correction { multiplicative, relaxation };
 struct FactorGnnOptions {
   ReferenceFactor reference = ReferenceFactor::ic0;
   Correction correction = Correction::multiplicative;
-  double relaxation_bound = 4.0;  // β_ω: ω_i ∈ (1 − β_ω h, 1] (relaxation)
-  double shift_bound = 32.0;      // β_δ: δ_i ∈ [0, β_δ h²) (relaxation)
+  double relaxation_bound = 4.0;  // β_ω: ω_i ∈ (1 − β_ω h, 1] (relaxation; 0: ω ≡ 1)
+  double shift_bound = 32.0;      // β_δ: δ_i ∈ [0, β_δ h²) (relaxation; 0: δ ≡ 0)
   std::size_t width = 16;
   std::size_t layers = 3;
   double correction_bound = 2.0;  // β: |c| < β

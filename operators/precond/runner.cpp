@@ -133,8 +133,8 @@ PrecondSpec read_precond(const config::Node& root) {
     spec.model.correction = precond::Correction::relaxation;
   }
   spec.model.relaxation_bound =
-      model.number("relaxation_bound", 4.0, config::Bounds::between(1e-6, 100.0));
-  spec.model.shift_bound = model.number("shift_bound", 32.0, config::Bounds::between(1e-6, 1e4));
+      model.number("relaxation_bound", 4.0, config::Bounds::between(0.0, 100.0));
+  spec.model.shift_bound = model.number("shift_bound", 32.0, config::Bounds::between(0.0, 1e4));
   spec.model_seed = static_cast<std::uint64_t>(model.integer("seed", 7, 0));
   spec.model_file = model.str("load", "");
   spec.data_file = root.child_or_empty("data").str("file", "");
