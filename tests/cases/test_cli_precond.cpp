@@ -136,9 +136,9 @@ namespace {
 std::vector<std::string> tiny_run(const fs::path& out, std::vector<std::string> sets = {}) {
   const fs::path case_file = source_dir() / "cases" / "precond" / "poisson2d.yaml";
   std::vector<std::string> args = {"run", case_file.string(), "--output", out.string()};
-  sets.insert(sets.begin(), {"train.sizes=[6, 8]", "train.rhs=4", "validation.size=8",
-                             "test.sizes=[12]", "training.steps=20", "training.select_every=10",
-                             "training.loss=factor"});
+  sets.insert(sets.begin(),
+              {"train.sizes=[6, 8]", "train.rhs=4", "validation.size=8", "test.sizes=[12]",
+               "training.steps=20", "training.select_every=10", "training.loss=factor"});
   for (const std::string& set : sets) args.insert(args.end(), {"--set", set});
   return args;
 }
