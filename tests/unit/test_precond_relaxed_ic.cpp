@@ -1,7 +1,8 @@
 // The relaxed modified IC(0) (operators/precond/relaxed_ic): with ω ≡ 1, δ ≡ 0 it is mic0_values
 // exactly (2D and 3D), a constant ω is mic0_values(ω), every row with ω_i = 1 keeps its row sum
 // (L Lᵀ 1)_i = (A 1)_i + δ_i a_ii whatever the other rows' ω, and the reverse pass matches central
-// differences of the factorisation for ω and δ on small 2D (variable κ) and 3D matrices. The GNN
+// differences of the factorisation for ω and δ on small 2D (variable κ, 5- and 9-point) and 3D
+// matrices. The GNN
 // with the relaxation correction (a row head predicting ω, δ): MIC(0) exactly when untrained, and
 // the parameter gradient of the factor loss through head → (ω, δ) → factorisation → L against
 // finite differences, also on a block cut from a larger matrix (dropped coupling lumped).
@@ -67,6 +68,42 @@ CsrMatrix rough_diffusion(long m, int dim) {
   return diffusion_matrix(m, dim, [](long i) { return std::exp(1.5 * standard_normal(5, i)); });
 }
 
+// The 9-point Laplacian (8 on the diagonal, −κ_ij to all eight neighbours, κ_ij random in
+// [0.5, 1.5]): unlike 5- and 7-point stencils, its rank-one updates also land on entries inside
+// tril(A) (fill between the neighbours (x−1, y+1) and (x, y+1) of a node), so the reverse pass's
+// path through the off-diagonal Schur entries is exercised.
+CsrMatrix nine_point(long m) {
+  CsrMatrix a;
+  a.rows = m * m;
+  a.row_ptr.assign(1, 0);
+  const auto coupling = [m](long i, long j) {  // symmetric in (i, j)
+    return 0.5 + uniform01(13, std::min(i, j) * m * m + std::max(i, j));
+  };
+  for (long y = 0; y < m; ++y)
+    for (long x = 0; x < m; ++x) {
+      const long i = y * m + x;
+      std::vector<std::pair<long, double>> row;
+      double diagonal = 0.0;
+      for (long dy = -1; dy <= 1; ++dy)
+        for (long dx = -1; dx <= 1; ++dx) {
+          if (dx == 0 && dy == 0) continue;
+          const long nx = x + dx, ny = y + dy;
+          const bool inside = nx >= 0 && nx < m && ny >= 0 && ny < m;
+          const double k = inside ? coupling(i, ny * m + nx) : 1.0;
+          diagonal += k;
+          if (inside) row.push_back({ny * m + nx, -k});
+        }
+      row.push_back({i, diagonal});
+      std::sort(row.begin(), row.end());
+      for (const auto& [j, v] : row) {
+        a.col.push_back(j);
+        a.values.push_back(v);
+      }
+      a.row_ptr.push_back(static_cast<long>(a.col.size()));
+    }
+  return a;
+}
+
 // ω_i ∈ [0.7, 1], δ_i ∈ [0, 0.05]: a generic point, away from the ω ≡ 1 row-sum case.
 RowRelaxation random_relaxation(long n, std::uint64_t seed) {
   RowRelaxation r = RowRelaxation::mic0(n);
@@ -96,7 +133,7 @@ double max_abs_difference(const std::vector<double>& a, const std::vector<double
 }
 
 TEST(RelaxedIc, UnitRelaxationIsModifiedIcZeroIn2dAnd3d) {
-  for (const CsrMatrix& a : {poisson(7, 2), rough_diffusion(6, 2), poisson(4, 3)}) {
+  for (const CsrMatrix& a : {poisson(7, 2), rough_diffusion(6, 2), poisson(4, 3), nine_point(6)}) {
     const RelaxedIc relaxed(a);
     const std::vector<double> l = relaxed.factor(RowRelaxation::mic0(a.rows));
     EXPECT_LE(max_abs_difference(l, mic0_values(a, lower_pattern(a))), 1e-14);
@@ -163,6 +200,10 @@ void expect_gradient_matches_finite_differences(const CsrMatrix& a) {
 
 TEST(RelaxedIc, ReversePassMatchesFiniteDifferencesIn2d) {
   expect_gradient_matches_finite_differences(rough_diffusion(6, 2));
+}
+
+TEST(RelaxedIc, ReversePassMatchesFiniteDifferencesOnANinePointStencil) {
+  expect_gradient_matches_finite_differences(nine_point(6));
 }
 
 TEST(RelaxedIc, ReversePassMatchesFiniteDifferencesIn3d) {
