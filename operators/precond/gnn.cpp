@@ -1,5 +1,6 @@
 #include "operators/precond/gnn.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -72,7 +73,8 @@ CsrMatrix lower_triangle(const CsrMatrix& a) {
 }
 
 MatrixGraph make_matrix_graph(const CsrMatrix& a, const std::vector<double>& reference,
-                              FactorKind kind, const std::vector<double>& dropped) {
+                              FactorKind kind, const std::vector<double>& dropped,
+                              bool relaxed_ic) {
   const long n = a.rows;
   KARMAN_VERIFY(a.values.size() == a.col.size(), "MatrixGraph: the matrix has no values");
   KARMAN_VERIFY(dropped.empty() || static_cast<long>(dropped.size()) == n,
@@ -138,12 +140,16 @@ MatrixGraph make_matrix_graph(const CsrMatrix& a, const std::vector<double>& ref
   Kokkos::deep_copy(g.diagonal, diagonal);
   // Edge (i, j) belongs to node i and, off the diagonal, to node j: undirected.
   g.topology = mesh::make_graph(n, row, col, mesh::Edges::undirected);
+  if (relaxed_ic) g.relaxed = std::make_shared<const RelaxedIc>(a, dropped);
   return g;
 }
 
 FactorGnn::FactorGnn(const FactorGnnOptions& options, std::uint64_t seed) : m_options(options) {
   KARMAN_VERIFY(options.width > 0 && options.layers > 0, "FactorGnn: width and layers must be > 0");
   KARMAN_VERIFY(options.correction_bound > 0.0, "FactorGnn: correction_bound must be > 0");
+  KARMAN_VERIFY(options.relaxation_bound >= 0.0 && options.shift_bound >= 0.0,
+                "FactorGnn: relaxation_bound and shift_bound must be ≥ 0");
+  const bool per_row = options.correction == Correction::relaxation;
   const std::size_t w = options.width;
   const auto tanh = nn::Activation::tanh;
   m_edge_encoder =
@@ -158,13 +164,14 @@ FactorGnn::FactorGnn(const FactorGnnOptions& options, std::uint64_t seed) : m_op
     layer.aggregation = nn::Aggregation::sum;
     layer.residual = false;
     layer.edge_first = true;                     // [e_ij, h_i, h_j]
-    layer.node_update = l + 1 < options.layers;  // the head reads e^K alone
+    // The edge head reads e^K alone; the row head reads h^K.
+    layer.node_update = per_row || l + 1 < options.layers;
     layer.concatenated_edge_input = options.concatenated_edge_input;
     m_layers.push_back(std::make_unique<nn::MessagePassing<double>>(layer));
   }
   nn::LinearOptions head;
   head.init = nn::Init::zeros;  // starts at the reference factor exactly
-  m_head = std::make_unique<nn::Linear<double>>(w, 1, head);
+  m_head = std::make_unique<nn::Linear<double>>(w, per_row ? 2 : 1, head);
   declare("gnn.");
   m_parameters.allocate();
   initialize(seed);
@@ -188,6 +195,7 @@ void FactorGnn::initialize(std::uint64_t seed) {
 }
 
 nn::Vector<double> FactorGnn::forward(const MatrixGraph& graph) {
+  if (m_options.correction == Correction::relaxation) return forward_relaxation(graph);
   m_graph = &graph;
   const mesh::Graph& topology = graph.topology;
   const std::size_t n_edges = topology.edges;
@@ -229,6 +237,7 @@ nn::Vector<double> FactorGnn::forward(const MatrixGraph& graph) {
 
 void FactorGnn::backward(const nn::Vector<double>& dl) {
   KARMAN_VERIFY(m_graph != nullptr, "FactorGnn: backward before forward");
+  if (m_options.correction == Correction::relaxation) return backward_relaxation(dl);
   const MatrixGraph& graph = *m_graph;
   const mesh::Graph& topology = graph.topology;
   const std::size_t w = m_options.width, n_edges = topology.edges, n_nodes = topology.nodes;
@@ -256,6 +265,114 @@ void FactorGnn::backward(const nn::Vector<double>& dl) {
   nn::ensure_shape(m_dh_last, "karman::precond::gnn::dh_last", n_nodes, w);
   Kokkos::deep_copy(m_dh_last, 0.0);
   Matrix<double> dh = m_dh_last;
+  for (std::size_t l = m_layers.size(); l-- > 0;) {
+    nn::GraphContext<double>& c = *m_layer_contexts[l];
+    m_layers[l]->backward(c, dh, de);  // parameter gradients added
+    de = c.de;
+    dh = c.dh;
+  }
+  m_edge_encoder->backward(*m_edge_encoding, de);
+  m_node_encoder->backward(*m_node_encoding, dh);
+}
+
+namespace {
+
+// The row head's bounded maps, one-sided so that the factorisation cannot break down on an
+// M-matrix (ω ≤ 1, δ ≥ 0: MIC(ω) of a diagonally dominant M-matrix has positive pivots):
+//   ω = 1 − h β_ω tanh(r⁺ / β_ω),  δ = h² β_δ tanh(r⁺ / β_δ),  r⁺ = max(r, 0).
+// At r = 0 (the zero-initialised head) the value is MIC(0)'s and the derivative is taken from the
+// right (±1), so the first gradient step can move away from MIC(0).
+// A bound of 0 switches the parameter off (ω ≡ 1 or δ ≡ 0).
+double bounded_ramp(double raw, double bound) {
+  return bound > 0.0 ? bound * std::tanh(std::max(raw, 0.0) / bound) : 0.0;
+}
+double bounded_ramp_derivative(double raw, double bound) {
+  if (raw < 0.0 || bound == 0.0) return 0.0;
+  const double t = std::tanh(raw / bound);
+  return 1.0 - t * t;
+}
+
+// The grid spacing h = N^(−1/d) of the matrix's graph (N rows), d = round((nnz/N − 1) / 2) the
+// dimension a (2d+1)-point stencil has (nnz = 2E − N from the E entries of tril(A)). Relaxing MIC
+// by 1 − c h or perturbing it by c h² (Gustafsson) is what keeps its O(h⁻¹) condition number
+// while lowering the constant, and a local network cannot see h (every interior row of a Poisson
+// matrix looks alike at every size): it predicts c, the graph gives h.
+double grid_spacing(const mesh::Graph& graph) {
+  const double n = static_cast<double>(graph.nodes);
+  const double row_length = (2.0 * static_cast<double>(graph.edges) - n) / n;
+  const double dim = std::max(1.0, std::round((row_length - 1.0) / 2.0));
+  return std::pow(n, -1.0 / dim);
+}
+
+}  // namespace
+
+nn::Vector<double> FactorGnn::forward_relaxation(const MatrixGraph& graph) {
+  KARMAN_VERIFY(graph.relaxed != nullptr,
+                "FactorGnn: the relaxation correction needs the graph's RelaxedIc "
+                "(make_matrix_graph(..., relaxed_ic = true))");
+  m_graph = &graph;
+  m_workspace.reset();
+  const nn::Pass values = nn::Pass::values();
+  m_edge_encoding = &m_edge_encoder->forward(graph.edge_features, values, m_workspace);
+  m_node_encoding = &m_node_encoder->forward(graph.node_features, values, m_workspace);
+  Matrix<double> e = m_edge_encoding->y;  // [E, W]
+  Matrix<double> h = m_node_encoding->y;  // [N, W]
+  m_layer_contexts.clear();
+  for (auto& layer : m_layers) {
+    nn::GraphContext<double>& c = layer->forward(graph.topology, h, e, values, m_workspace);
+    m_layer_contexts.push_back(&c);
+    e = c.e_out;
+    h = c.h_out;
+  }
+  m_head_output = &m_head->forward(h, values, m_workspace);
+  m_raw = m_head_output->y;  // [N, 2]: (r_ω, r_δ) per row
+
+  // (ω, δ) per row, then L by the factorisation on the host (its loop is sequential).
+  const auto raw = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_raw);
+  const std::size_t n = raw.extent(0);
+  m_spacing = grid_spacing(graph.topology);
+  const double spacing = m_spacing;
+  m_relaxation = RowRelaxation::mic0(static_cast<std::int64_t>(n));
+  for (std::size_t i = 0; i < n; ++i) {
+    m_relaxation.omega[i] = 1.0 - spacing * bounded_ramp(raw(i, 0), m_options.relaxation_bound);
+    m_relaxation.shift[i] = spacing * spacing * bounded_ramp(raw(i, 1), m_options.shift_bound);
+  }
+  m_l_host = graph.relaxed->factor(m_relaxation);
+  if (m_l.extent(0) != m_l_host.size())
+    m_l = nn::Vector<double>(
+        Kokkos::view_alloc("karman::precond::gnn::l", Kokkos::WithoutInitializing),
+        m_l_host.size());
+  Kokkos::deep_copy(
+      m_l, Kokkos::View<const double*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>>(
+               m_l_host.data(), m_l_host.size()));
+  return m_l;
+}
+
+void FactorGnn::backward_relaxation(const nn::Vector<double>& dl) {
+  const MatrixGraph& graph = *m_graph;
+  const std::size_t w = m_options.width, n_edges = graph.topology.edges;
+  KARMAN_VERIFY(dl.extent(0) == m_l_host.size(), "FactorGnn: dL must have one value per edge");
+  // dL → (dω, dδ) [n] through the factorisation's reverse pass → d raw [N, 2].
+  const auto dl_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), dl);
+  const RowRelaxation grad = graph.relaxed->backward(
+      m_relaxation, m_l_host, std::vector<double>(dl_host.data(), dl_host.data() + dl_host.size()));
+  const auto raw = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_raw);
+  nn::ensure_shape(m_draw, "karman::precond::gnn::draw", raw.extent(0), 2);
+  const auto draw = Kokkos::create_mirror_view(m_draw);
+  const double spacing = m_spacing;
+  for (std::size_t i = 0; i < raw.extent(0); ++i) {
+    draw(i, 0) =
+        -spacing * grad.omega[i] * bounded_ramp_derivative(raw(i, 0), m_options.relaxation_bound);
+    draw(i, 1) = spacing * spacing * grad.shift[i] *
+                 bounded_ramp_derivative(raw(i, 1), m_options.shift_bound);
+  }
+  Kokkos::deep_copy(m_draw, draw);
+
+  // d h^K from the head; d e^K = 0 (the last layer's e' is read by nobody).
+  Matrix<double> dh = m_head->backward(*m_head_output, m_draw);
+  nn::ensure_shape(m_de_last, "karman::precond::gnn::de_last", n_edges, w);
+  Kokkos::deep_copy(m_de_last, 0.0);
+  Matrix<double> de = m_de_last;
   for (std::size_t l = m_layers.size(); l-- > 0;) {
     nn::GraphContext<double>& c = *m_layer_contexts[l];
     m_layers[l]->backward(c, dh, de);  // parameter gradients added

@@ -46,6 +46,7 @@
 #include "karman/nn/message_passing.hpp"
 #include "karman/nn/parameters.hpp"
 #include "operators/precond/fsai.hpp"
+#include "operators/precond/relaxed_ic.hpp"
 #include "operators/precond/sparse.hpp"
 
 namespace karman::precond {
@@ -62,15 +63,19 @@ struct MatrixGraph {
   nn::Matrix<double> node_features;              // [N, 4]
   nn::Vector<double> reference;                  // [E] ic0 values
   Kokkos::View<int*, nn::MemorySpace> diagonal;  // [E] 1 on i = j
+  // The matrix's relaxed MIC(0) (with the dropped coupling lumped), for the relaxation
+  // correction: built when make_matrix_graph is asked for it, else null.
+  std::shared_ptr<const RelaxedIc> relaxed;
 };
 
 // `a`: the full symmetric matrix (both triangles, sorted columns, positive diagonal);
 // `reference`: the reference factor's values on lower_triangle(a), in its order (IC(0) or MIC(0)
 // of A: reference_values; or its classical FSAI when kind is fsai); `dropped`: [n] the coupling
-// cut by the partition (LocalBlock::dropped), empty for none.
+// cut by the partition (LocalBlock::dropped), empty for none; `relaxed_ic`: also build the
+// graph's RelaxedIc (what Correction::relaxation factors with).
 MatrixGraph make_matrix_graph(const CsrMatrix& a, const std::vector<double>& reference,
                               FactorKind kind = FactorKind::cholesky,
-                              const std::vector<double>& dropped = {});
+                              const std::vector<double>& dropped = {}, bool relaxed_ic = false);
 
 // The factor the network corrects: IC(0), or modified IC(0) (ω = 1: L Lᵀ keeps A's row sums).
 enum class ReferenceFactor { ic0, mic0 };
@@ -81,8 +86,23 @@ enum class ReferenceFactor { ic0, mic0 };
 std::vector<double> reference_values(const LocalBlock& a, const LowerPattern& lower,
                                      ReferenceFactor reference);
 
+// How the network's output becomes L:
+//   multiplicative: per edge, L_ij = ref_ij (1 + c_ij), L_ii = ref_ii exp(c_ii) (above);
+//   relaxation: per ROW, a node head on h^K (every layer then updates h) predicts raw_i [N, 2],
+//     ω_i = 1 − h β_ω tanh(r⁺_i0 / β_ω)   (relaxation of the fill MIC(0) lumps onto row i),
+//     δ_i = h² β_δ tanh(r⁺_i1 / β_δ)       (diagonal perturbation: a_ii (1 + δ_i) is factored),
+//   r⁺ = max(r, 0) (ω ≤ 1, δ ≥ 0: no breakdown on M-matrices), h = N^(−1/d) the graph's grid
+//   spacing (d from the mean row length, 2d + 1), and L = RelaxedIc(A).factor(ω, δ): every value
+//   of L follows from the factorisation, so rows with ω_i = 1, δ_i = 0 keep MIC(0)'s row sums.
+//   The head starts at zero: MIC(0) exactly (the reference must be mic0). Gradients flow back
+//   through RelaxedIc::backward (at r = 0 the ramp's right derivative).
+enum class Correction { multiplicative, relaxation };
+
 struct FactorGnnOptions {
   ReferenceFactor reference = ReferenceFactor::ic0;
+  Correction correction = Correction::multiplicative;
+  double relaxation_bound = 4.0;  // β_ω: ω_i ∈ (1 − β_ω h, 1] (relaxation; 0: ω ≡ 1)
+  double shift_bound = 32.0;      // β_δ: δ_i ∈ [0, β_δ h²) (relaxation; 0: δ ≡ 0)
   std::size_t width = 16;
   std::size_t layers = 3;
   double correction_bound = 2.0;  // β: |c| < β
@@ -140,6 +160,14 @@ class FactorGnn {
   nn::Vector<double> m_l;        // [E]
   nn::Matrix<double> m_draw;     // [E, 1]
   nn::Matrix<double> m_dh_last;  // [N, W] zeros: the last layer's h' (= h) is read by nobody
+  // Relaxation: the last layer's e' is read by nobody ([E, W] zeros), and the last forward's
+  // per-row parameters and L on the host (the reverse pass of the factorisation reads them).
+  nn::Matrix<double> m_de_last;
+  RowRelaxation m_relaxation;
+  std::vector<double> m_l_host;
+  double m_spacing = 0.0;  // h of the last forward's graph
+  nn::Vector<double> forward_relaxation(const MatrixGraph& graph);
+  void backward_relaxation(const nn::Vector<double>& dl);
   // infer()'s buffers: e^l [E, W]; h^l, h^l W_i^l, h^l W_j^l [N, W] (W_i, W_j: the next edge
   // MLP's first weight rows for h_i and h_j).
   nn::Matrix<double> m_edge_state, m_node_state, m_node_row_term, m_node_col_term;

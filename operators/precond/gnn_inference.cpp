@@ -298,6 +298,8 @@ bool is_tanh_then_identity(nn::Sequential<double>& mlp, std::size_t w) {
 }  // namespace
 
 nn::Vector<double> FactorGnn::infer(const MatrixGraph& graph) {
+  // The relaxation correction (a row head, L by the factorisation) has no fused path.
+  if (m_options.correction == Correction::relaxation) return forward(graph);
   const std::size_t w = m_options.width;
   bool fused = (w == 8 || w == 16 || w == 32) && !m_options.concatenated_edge_input &&
                m_head->frequency() == 1.0 && m_head->activation() == nn::Activation::identity &&

@@ -140,6 +140,19 @@ PrecondSpec read_precond(const config::Node& root) {
   spec.model.layers = static_cast<std::size_t>(model.integer("layers", 3, 1, 32));
   spec.model.correction_bound =
       model.number("correction_bound", 2.0, config::Bounds::between(1e-6, 10.0));
+  // relaxation: a row head predicts MIC's relaxation ω_i and a diagonal shift δ_i (gnn.hpp).
+  if (model.choice("correction", {"multiplicative", "relaxation"}, "multiplicative") ==
+      "relaxation") {
+    if (spec.model.reference != precond::ReferenceFactor::mic0 ||
+        spec.training.factor != precond::FactorKind::cholesky)
+      model.fail("correction",
+                 "multiplicative (relaxation relaxes MIC(0): it needs reference "
+                 "mic0 and factor cholesky)");
+    spec.model.correction = precond::Correction::relaxation;
+  }
+  spec.model.relaxation_bound =
+      model.number("relaxation_bound", 4.0, config::Bounds::between(0.0, 100.0));
+  spec.model.shift_bound = model.number("shift_bound", 32.0, config::Bounds::between(0.0, 1e4));
   spec.model_seed = static_cast<std::uint64_t>(model.integer("seed", 7, 0));
   spec.model_file = model.str("load", "");
   spec.data_file = root.child_or_empty("data").str("file", "");
@@ -522,6 +535,9 @@ class PrecondRun {
     require_text("factor", "model.factor", precond::factor_kind_name(m_spec.training.factor),
                  "cholesky");
     require_text("model_reference", "model.reference", reference_name(), "ic0");
+    require_text("correction", "model.correction", correction_name(), "multiplicative");
+    require("relaxation_bound", "relaxation_bound", m_spec.model.relaxation_bound, true);
+    require("shift_bound", "shift_bound", m_spec.model.shift_bound, true);
     nn::restore_parameters(c, m_parameters, file);
     auto values = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_parameters.values());
     for (std::size_t i = 0; i < values.extent(0); ++i)
@@ -547,6 +563,10 @@ class PrecondRun {
         });
   }
 
+  const char* correction_name() const {
+    return m_spec.model.correction == precond::Correction::relaxation ? "relaxation"
+                                                                      : "multiplicative";
+  }
   const char* reference_name() const {
     return m_spec.model.reference == precond::ReferenceFactor::mic0 ? "mic0" : "ic0";
   }
@@ -595,6 +615,9 @@ class PrecondRun {
     checkpoint.scalars["model_layers"] = static_cast<double>(m_spec.model.layers);
     checkpoint.scalars["correction_bound"] = m_spec.model.correction_bound;
     checkpoint.scalars["diagonal_only"] = m_spec.model.diagonal_only ? 1.0 : 0.0;
+    checkpoint.strings["correction"] = correction_name();
+    checkpoint.scalars["relaxation_bound"] = m_spec.model.relaxation_bound;
+    checkpoint.scalars["shift_bound"] = m_spec.model.shift_bound;
     nn::save_checkpoint(m_ctx.comm, m_ctx.dir->staged("checkpoint.h5"), checkpoint);
   }
 
