@@ -29,6 +29,8 @@
 // learned, gamg and hypre: iterations, set-up (KSPSetUp), inference (the learned provider's own
 // time within set-up), solve (KSPSolve) and total, each time the best of the repeats
 // (timed_solve.hpp; a solve that does not converge within 20000 iterations is not repeated).
+// KARMAN_BENCH_PCS (e.g. "none jacobi") runs only those PCs (the slow unpreconditioned solves can
+// then run with fewer repeats in a process of their own; "repeats" in the JSON says how many).
 // Human-readable lines on stderr, then ONE JSON object on the last line of stdout:
 //   tools/bench/precond | tail -n 1 > precond.json
 #include <petscksp.h>
@@ -68,6 +70,15 @@ std::vector<long> env_sizes(const char* name, const char* fallback) {
   std::vector<long> sizes;
   for (long n; in >> n;) sizes.push_back(n);
   return sizes;
+}
+
+// The words of an environment variable (empty when unset).
+std::vector<std::string> env_words(const char* name) {
+  const char* text = std::getenv(name);
+  std::istringstream in(text ? text : "");
+  std::vector<std::string> words;
+  for (std::string word; in >> word;) words.push_back(word);
+  return words;
 }
 
 int env_int(const char* name, int fallback) {
@@ -237,7 +248,9 @@ Json measure_solves(const Problem& problem, int repeats) {
       {"gamg", pc_of_type(PCGAMG)},
       {"hypre", pc_of_type(PCHYPRE)}};
   Json out = {{"problem", problem.name}, {"n", problem.n}, {"rows", rows}, {"rtol", kRtol}};
+  const std::vector<std::string> chosen = env_words("KARMAN_BENCH_PCS");
   for (const auto& [name, configure] : pcs) {
+    if (!chosen.empty() && std::find(chosen.begin(), chosen.end(), name) == chosen.end()) continue;
     const TimedSolve t = timed_solve(a, KSPCG, kRtol, kMaxIterations, repeats, configure);
     Json entry = t.json();
     if (name == "learned") entry["inference_s"] = inference_s;
