@@ -64,12 +64,16 @@ constexpr int kTile = 64 / W;
 template <int T, int W, int In>
 KOKKOS_FORCEINLINE_FUNCTION void affine_product(const Affine& a, int row0, const double (&x)[T][In],
                                                 double (&out)[T][W]) {
+  // The first row's term is added to the bias (or 0) in the same statement: a loop that only
+  // stored zeros became a `rep stos` memset per tile (11% of the node kernel's time at 1024²).
   const bool bias = a.bias.data() != nullptr;
+  const double* KOKKOS_RESTRICT w0 = &a.weight(row0, 0);
   for (int t = 0; t < T; ++t) {
+    const double x0 = x[t][0];
 #pragma omp simd
-    for (int c = 0; c < W; ++c) out[t][c] = bias ? a.bias(0, c) : 0.0;
+    for (int c = 0; c < W; ++c) out[t][c] = (bias ? a.bias(0, c) : 0.0) + x0 * w0[c];
   }
-  for (int r = 0; r < In; ++r) {
+  for (int r = 1; r < In; ++r) {
     const double* KOKKOS_RESTRICT w = &a.weight(row0 + r, 0);
     for (int t = 0; t < T; ++t) {
       const double xr = x[t][r];
