@@ -3,17 +3,26 @@
 //
 // The training forward keeps every module's activations for backward: at 1024² (E ≈ 3.1M edges,
 // W = 16) each [E, W] buffer is 400 MB and a forward writes about ten of them, so the set-up's time
-// went to first-touch page faults and to memory traffic. Here, per layer l (edge k = (i, j)):
-//   edges:  e_in = l = 0 ? tanh(F_e W_enc + b_enc) : e^l_k                        [W]
-//           y = tanh(e_in W_e + (h W_i)_i + (h W_j)_j + b1),  m = y W2 + b2           [W]
-//           l < K-1: e^{l+1}_k = m (in place: edge k reads only its own row)
-//           l = K-1: raw = m w_head + b_head, L_k = the factor formula of forward()
-//   nodes (l < K-1):  h^{l+1}_i = MLP_v([h^l_i, Σ_{k ∋ i} e^{l+1}_k])  (in place), and the next
-//           layer's h W_i, h W_j rows of node i; before layer 0 the node encoder does the same.
+// went to first-touch page faults and to memory traffic. Here, per layer l (edge k = (i, j)), with
+// the edge MLP's first Linear [W_e; W_i; W_j] (rows), b1, its second F2, b2:
+//   edges:  y^l_k = tanh(e^l_k W_e + (h W_i)_i + (h W_j)_j + b1)                   [W]
+//           the edge buffer keeps y^l_k, not e^{l+1}_k = y^l_k F2 + b2: the next layer needs
+//           only e^{l+1} W_e' = y^l (F2 W_e') + b2 W_e', and the head only
+//           raw = e^K w_head + b_head = y (F2 w_head) + (b2 w_head + b_head), so the products
+//           F2 W_e' [W, W] and F2 w_head [W] are formed once per call (a few KB) and each edge
+//           does one W×W product per layer instead of two (the second Linear is folded away);
+//           layer 0 reads e⁰ = tanh(F_e W_enc + b_enc) instead; the last layer turns raw into L_k
+//           by the factor formula of forward()
+//   nodes (l < K-1):  h^{l+1}_i = MLP_v([h^l_i, a_i]) (in place), with the node MLP's first
+//           Linear [N_h; N_a] and a_i = Σ_{k ∋ i} e^{l+1}_k = (Σ_k y^l_k) F2 + deg_i b2, so
+//           a_i N_a = (Σ_k y^l_k)(F2 N_a) + deg_i (b2 N_a); then the next layer's h W_i, h W_j rows
+//           of node i; before layer 0 the node encoder does the same.
 // Every vector of width W lives in registers / stack arrays of a compile-time width (8, 16, 32),
-// so the products vectorise, in tiles of rows (kTile); the weights (a few KB) stay in L1. The sums
-// are in forward()'s order except inside the products (rounding-level differences only).
+// so the products vectorise, in tiles of rows (kTile); the weights (a few KB) stay in L1. The
+// folded products change the order of the sums against forward() (rounding-level differences
+// only; the test compares the two to 1e-12).
 #include <Kokkos_Core.hpp>
+#include <string>
 
 #include "karman/core/error.hpp"
 #include "karman/nn/fastmath.hpp"
@@ -55,12 +64,16 @@ constexpr int kTile = 64 / W;
 template <int T, int W, int In>
 KOKKOS_FORCEINLINE_FUNCTION void affine_product(const Affine& a, int row0, const double (&x)[T][In],
                                                 double (&out)[T][W]) {
+  // The first row's term is added to the bias (or 0) in the same statement: a loop that only
+  // stored zeros became a `rep stos` memset per tile (11% of the node kernel's time at 1024²).
   const bool bias = a.bias.data() != nullptr;
+  const double* KOKKOS_RESTRICT w0 = &a.weight(row0, 0);
   for (int t = 0; t < T; ++t) {
+    const double x0 = x[t][0];
 #pragma omp simd
-    for (int c = 0; c < W; ++c) out[t][c] = bias ? a.bias(0, c) : 0.0;
+    for (int c = 0; c < W; ++c) out[t][c] = (bias ? a.bias(0, c) : 0.0) + x0 * w0[c];
   }
-  for (int r = 0; r < In; ++r) {
+  for (int r = 1; r < In; ++r) {
     const double* KOKKOS_RESTRICT w = &a.weight(row0 + r, 0);
     for (int t = 0; t < T; ++t) {
       const double xr = x[t][r];
@@ -109,13 +122,14 @@ struct EdgeLayer {
   bool first = false, last = false;
   Matrix<double> features;  // [E, 4] (first layer)
   Affine encoder;           // [4, W] (first layer)
-  Affine edge_first;        // [3W, W]: rows [W_e; W_i; W_j], the layer's first Linear
-  Affine edge_second;       // [W, W]
-  Matrix<double> state;     // [E, W] e^l in, e^{l+1} out (not last)
+  // [W, W] and [1, W]: W_e and b1 (first layer: the rows W_e of the first Linear [3W, W]); later
+  // layers F2' W_e and b1 + b2' W_e (F2', b2': the previous layer's second Linear).
+  Affine input;
+  Matrix<double> state;  // [E, W] y^{l-1} in (not first), y^l out (not last)
   mesh::GraphIndex row, col;
   Matrix<double> row_term, col_term;  // [N, W] h W_i, h W_j
-  // Last layer: the head and the factor.
-  Affine head;  // [W, 1]
+  // Last layer: the head folded with the second Linear, and the factor.
+  Affine head;  // [W, 1] F2 w_head, [1, 1] b2 w_head + b_head
   nn::Vector<double> reference, l;
   Kokkos::View<int*, nn::MemorySpace> diagonal;
   double bound = 1.0;
@@ -133,7 +147,7 @@ struct EdgeLayer {
       load_rows(state, k0, edges, e);
     }
     double y[T][W];
-    affine_product(edge_first, 0, e, y);
+    affine_product(input, 0, e, y);
     for (int t = 0; t < T; ++t) {
       const long k = k0 + t < edges ? k0 + t : edges - 1;
       const double* KOKKOS_RESTRICT hi = &row_term(row(k), 0);
@@ -142,14 +156,12 @@ struct EdgeLayer {
       for (int c = 0; c < W; ++c) y[t][c] += hi[c] + hj[c];
     }
     tanh_in_place(y);
-    double m[T][W];
-    affine_product(edge_second, 0, y, m);
     if (!last) {
-      store_rows(m, state, k0, edges);
+      store_rows(y, state, k0, edges);
       return;
     }
     double raw[T][1];
-    affine_product(head, 0, m, raw);
+    affine_product(head, 0, y, raw);
     for (int t = 0; t < T && k0 + t < edges; ++t) {
       const long k = k0 + t;
       const double c = bound * nn::fastmath::tanh(raw[t][0] / bound);
@@ -171,8 +183,12 @@ struct NodeStep {
   Matrix<double> features;  // [N, 4] (encode)
   Affine encoder;           // [4, W] (encode)
   mesh::GraphIndex incident_ptr, incident;
-  Matrix<double> edges;               // [E, W] e^{l+1} (update)
-  Affine node_first, node_second;     // [2W, W], [W, W] (update)
+  Matrix<double> edges;  // [E, W] y^l (update)
+  // The node MLP with the edge layer's F2, b2 folded in (update): [2W, W] rows [N_h; F2 N_a] and
+  // c1; b2 N_a [1, W], the term of each incident edge's b2; the second Linear [W, W].
+  Affine node_first;
+  Matrix<double> degree_term;
+  Affine node_second;
   Matrix<double> state;               // [N, W] h^l in, h^{l+1} out
   Affine next_edge_first;             // [3W, W] the next layer's first Linear
   Matrix<double> row_term, col_term;  // [N, W] out
@@ -186,20 +202,26 @@ struct NodeStep {
       affine_product(encoder, 0, f, h);
       tanh_in_place(h);
     } else {
-      double input[T][2 * W];  // [h_i, Σ_{k ∋ i} e_k], the sum in the incidence's order
+      double input[T][2 * W];  // [h_i, Σ_{k ∋ i} y_k], the sum in the incidence's order
+      double degree[T];        // incident edges of node i
       for (int t = 0; t < T; ++t) {
         const long i = i0 + t < nodes ? i0 + t : nodes - 1;
         const double* KOKKOS_RESTRICT hi = &state(i, 0);
 #pragma omp simd
         for (int c = 0; c < W; ++c) input[t][c] = hi[c], input[t][W + c] = 0.0;
         for (long p = incident_ptr(i); p < incident_ptr(i + 1); ++p) {
-          const double* KOKKOS_RESTRICT ek = &edges(incident(p), 0);
+          const double* KOKKOS_RESTRICT yk = &edges(incident(p), 0);
 #pragma omp simd
-          for (int c = 0; c < W; ++c) input[t][W + c] += ek[c];
+          for (int c = 0; c < W; ++c) input[t][W + c] += yk[c];
         }
+        degree[t] = static_cast<double>(incident_ptr(i + 1) - incident_ptr(i));
       }
       double u[T][W];
       affine_product(node_first, 0, input, u);
+      for (int t = 0; t < T; ++t) {
+#pragma omp simd
+        for (int c = 0; c < W; ++c) u[t][c] += degree[t] * degree_term(0, c);
+      }
       tanh_in_place(u);
       affine_product(node_second, 0, u, h);
     }
@@ -216,6 +238,61 @@ struct NodeStep {
 Affine without_bias(Affine a) {
   a.bias = Matrix<double>();
   return a;
+}
+
+// The folded weights are formed on the host from host copies of the (small) parameter matrices.
+using HostMatrix = Matrix<double>::HostMirror;
+
+HostMatrix host_copy(const Matrix<double>& m) {
+  return Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m);
+}
+
+// out[r, c] = (add ? add[r, c] : 0) + Σ_q a[r, q] b[b0 + q, c] (rows of b from b0; the sums in q
+// order). a: [R, Q], b: [≥ b0 + Q, C], add: [R, C] or empty. A device matrix [R, C].
+Matrix<double> product(const std::string& label, const HostMatrix& a, const HostMatrix& b, long b0,
+                       const HostMatrix& add = HostMatrix()) {
+  const long rows = static_cast<long>(a.extent(0)), inner = static_cast<long>(a.extent(1));
+  const long cols = static_cast<long>(b.extent(1));
+  HostMatrix out(label, rows, cols);
+  for (long r = 0; r < rows; ++r)
+    for (long c = 0; c < cols; ++c) {
+      double sum = add.data() ? add(r, c) : 0.0;
+      for (long q = 0; q < inner; ++q) sum += a(r, q) * b(b0 + q, c);
+      out(r, c) = sum;
+    }
+  Matrix<double> device(label, rows, cols);
+  Kokkos::deep_copy(device, out);
+  return device;
+}
+
+// The next Linear's rows [row0, row0 + W) applied after `previous` (the second Linear of an edge
+// MLP, [W, W] and [1, W]): {F2 W_next, b2 W_next (+ next's bias when `with_bias`)}.
+Affine fold_after(const Affine& previous, const Affine& next, long row0, bool with_bias) {
+  const HostMatrix weight = host_copy(next.weight);
+  const HostMatrix bias = with_bias && next.bias.data() ? host_copy(next.bias) : HostMatrix();
+  return {product("karman::precond::gnn::infer::folded_weight", host_copy(previous.weight), weight,
+                  row0),
+          product("karman::precond::gnn::infer::folded_bias", host_copy(previous.bias), weight,
+                  row0, bias)};
+}
+
+// The node MLP's first Linear [2W, W] (rows [N_h; N_a]) after an edge layer's second Linear F2,
+// b2: rows [N_h; F2 N_a] with the bias c1, and b2 N_a [1, W] (the term of one incident edge).
+struct FoldedNodeInput {
+  Affine weight;
+  Matrix<double> degree_term;
+};
+
+FoldedNodeInput fold_node_input(const Affine& edge_second, const Affine& node_first, long w) {
+  const HostMatrix n1 = host_copy(node_first.weight);
+  const Affine aggregate = fold_after(edge_second, node_first, w, false);  // F2 N_a, b2 N_a
+  const HostMatrix f2_na = host_copy(aggregate.weight);
+  HostMatrix stacked("karman::precond::gnn::infer::node_first", 2 * w, w);
+  for (long r = 0; r < w; ++r)
+    for (long c = 0; c < w; ++c) stacked(r, c) = n1(r, c), stacked(w + r, c) = f2_na(r, c);
+  Matrix<double> weight("karman::precond::gnn::infer::node_first", 2 * w, w);
+  Kokkos::deep_copy(weight, stacked);
+  return {{weight, node_first.bias}, aggregate.bias};
 }
 
 }  // namespace
@@ -236,6 +313,9 @@ void FactorGnn::infer_with_width(const MatrixGraph& graph) {
   const long node_tiles = (n_nodes + kTile<W> - 1) / kTile<W>;
   const auto edge_first_of = [this](std::size_t l) {
     return affine(*linear_at(m_layers[l]->edge_mlp(), 0));
+  };
+  const auto edge_second_of = [this](std::size_t l) {
+    return affine(*linear_at(m_layers[l]->edge_mlp(), 1));
   };
   NodeStep<W> nodes;
   nodes.nodes = n_nodes;
@@ -260,7 +340,7 @@ void FactorGnn::infer_with_width(const MatrixGraph& graph) {
   edges.col = topology.col;
   edges.row_term = m_node_row_term;
   edges.col_term = m_node_col_term;
-  edges.head = affine(*m_head);
+  edges.head = fold_after(edge_second_of(m_layers.size() - 1), affine(*m_head), 0, true);
   edges.reference = graph.reference;
   edges.l = m_l;
   edges.diagonal = graph.diagonal;
@@ -270,11 +350,14 @@ void FactorGnn::infer_with_width(const MatrixGraph& graph) {
   for (std::size_t l = 0; l < m_layers.size(); ++l) {
     edges.first = l == 0;
     edges.last = l + 1 == m_layers.size();
-    edges.edge_first = edge_first_of(l);
-    edges.edge_second = affine(*linear_at(m_layers[l]->edge_mlp(), 1));
+    edges.input =
+        l == 0 ? edge_first_of(0) : fold_after(edge_second_of(l - 1), edge_first_of(l), 0, true);
     Kokkos::parallel_for("karman::precond::gnn::infer_edge_layer", Range(0, edge_tiles), edges);
     if (edges.last) break;
-    nodes.node_first = affine(*linear_at(m_layers[l]->node_mlp(), 0));
+    const FoldedNodeInput node_input =
+        fold_node_input(edge_second_of(l), affine(*linear_at(m_layers[l]->node_mlp(), 0)), W);
+    nodes.node_first = node_input.weight;
+    nodes.degree_term = node_input.degree_term;
     nodes.node_second = affine(*linear_at(m_layers[l]->node_mlp(), 1));
     nodes.next_edge_first = without_bias(edge_first_of(l + 1));
     Kokkos::parallel_for("karman::precond::gnn::infer_node_update", Range(0, node_tiles), nodes);
