@@ -23,7 +23,7 @@ TimedSolve timed_solve(Mat a, const char* ksp_type, double rtol, long max_iterat
   for (int r = 0; r < repeats; ++r) {
     petsc::KSP ksp;
     petsc::Vec b, x;
-    KARMAN_PETSC(KSPCreate(PETSC_COMM_SELF, ksp.out()));
+    KARMAN_PETSC(KSPCreate(PetscObjectComm(reinterpret_cast<PetscObject>(a)), ksp.out()));
     KARMAN_PETSC(KSPSetOperators(ksp, a, a));
     KARMAN_PETSC(KSPSetType(ksp, ksp_type));
     KARMAN_PETSC(KSPSetNormType(ksp, KSP_NORM_UNPRECONDITIONED));
