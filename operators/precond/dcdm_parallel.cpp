@@ -82,10 +82,11 @@ void set_gathered_network_pc(PC pc, DcdmNetwork* network, const ObstacleGrid& gr
 
 void block_icc_pc(PC pc) {
   KARMAN_PETSC(PCSetType(pc, PCBJACOBI));
-  // The sub-KSPs exist only after PCSetUp, which reads their options (prefix "sub_") then: one
-  // option under a prefix of this PC's own.
+  // The sub-KSPs exist only after PCSetUp, which reads their options (prefix "sub_") then, and
+  // only if PCSetFromOptions was called: one option under a prefix of this PC's own.
   KARMAN_PETSC(PCSetOptionsPrefix(pc, "dcdm_baseline_"));
   KARMAN_PETSC(PetscOptionsSetValue(nullptr, "-dcdm_baseline_sub_pc_type", "icc"));
+  KARMAN_PETSC(PCSetFromOptions(pc));
 }
 
 }  // namespace karman::precond
