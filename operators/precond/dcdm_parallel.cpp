@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "operators/precond/gnn.hpp"
+#include "operators/precond/petsc_factor.hpp"
 #include "petsc/check.hpp"
 
 namespace karman::precond {
@@ -87,6 +89,14 @@ void block_icc_pc(PC pc) {
   KARMAN_PETSC(PCSetOptionsPrefix(pc, "dcdm_baseline_"));
   KARMAN_PETSC(PetscOptionsSetValue(nullptr, "-dcdm_baseline_sub_pc_type", "icc"));
   KARMAN_PETSC(PCSetFromOptions(pc));
+}
+
+void block_mic0_pc(PC pc) {
+  KARMAN_PETSC(PCSetType(pc, "karman"));
+  pc_karman_set_factor_provider(pc, [](const LocalBlock& block, const LowerPattern& lower) {
+    const LocalBlock own{static_cast<const CsrMatrix&>(block), {}};  // no cut coupling: unlumped
+    return reference_values(own, lower, ReferenceFactor::mic0);
+  });
 }
 
 }  // namespace karman::precond

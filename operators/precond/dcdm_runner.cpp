@@ -330,7 +330,7 @@ class DcdmRun {
     const std::vector<std::pair<std::string, std::function<TimedSolve()>>> solvers = {
         {"none", [&] { return timed_solve(a, KSPCG, rtol, cg_max, repeats, pc_of_type(PCNONE)); }},
         {"icc", [&] { return timed_solve(a, KSPCG, rtol, cg_max, repeats, block_icc_pc); }},
-        {"mic0", [&] { return timed_solve(a, KSPCG, rtol, cg_max, repeats, mic0_pc); }},
+        {"mic0", [&] { return timed_solve(a, KSPCG, rtol, cg_max, repeats, block_mic0_pc); }},
         {"gamg", [&] { return timed_solve(a, KSPCG, rtol, cg_max, repeats, pc_of_type(PCGAMG)); }},
         {"hypre",
          [&] { return timed_solve(a, KSPCG, rtol, cg_max, repeats, pc_of_type(PCHYPRE)); }},
