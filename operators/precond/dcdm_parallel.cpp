@@ -27,7 +27,8 @@ std::string apply_on_rank_zero(GatheredNetworkPc& ctx) {
   const std::int64_t n = ctx.grid->a.rows;
   std::string error;
   try {
-    const std::vector<double> q = ctx.network->apply(*ctx.grid, std::vector<double>(values, values + n));
+    const std::vector<double> q =
+        ctx.network->apply(*ctx.grid, std::vector<double>(values, values + n));
     std::copy(q.begin(), q.end(), values);
   } catch (const std::exception& e) {
     error = e.what();

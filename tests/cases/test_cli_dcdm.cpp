@@ -201,7 +201,8 @@ TEST(CliDcdm, CnnCaseOnTwoRanksMatchesOneRank) {
   ASSERT_EQ(parallel.size(), serial.size());
   for (std::size_t i = 0; i < serial.size(); ++i) {
     SCOPED_TRACE(serial[i].dump() + "\n" + parallel[i].dump());
-    for (const std::string& solver : kSolvers) EXPECT_GT(iterations(parallel[i], solver), 0) << solver;
+    for (const std::string& solver : kSolvers)
+      EXPECT_GT(iterations(parallel[i], solver), 0) << solver;
     EXPECT_EQ(iterations(parallel[i], "dcdm"), iterations(serial[i], "dcdm"));
     EXPECT_LT(iterations(parallel[i], "dcdm"), iterations(parallel[i], "none"));
     EXPECT_EQ(iterations(parallel[i], "dcdm_identity"), iterations(parallel[i], "none"));

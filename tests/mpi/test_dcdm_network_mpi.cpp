@@ -85,9 +85,8 @@ TEST(DcdmNetworkRanks, GatheredMapGivesSingleRankIterationsAndBeatsCg) {
     set_gathered_network_pc(pc, karman::test::world_rank() == 0 ? &network : nullptr, grid);
   });
   const PetscInt cg = iterations(distributed, KSPCG, pc_of_type(PCNONE));
-  std::printf("%d ranks: DCDM serial map %d, gathered map %d, CG %d\n",
-              karman::test::world_size(), static_cast<int>(serial), static_cast<int>(gathered),
-              static_cast<int>(cg));
+  std::printf("%d ranks: DCDM serial map %d, gathered map %d, CG %d\n", karman::test::world_size(),
+              static_cast<int>(serial), static_cast<int>(gathered), static_cast<int>(cg));
   ASSERT_GT(serial, 0);
   // The same map on the same vectors: only A's products and the dot products are distributed.
   EXPECT_EQ(gathered, serial) << karman::test::world_size() << " ranks";
@@ -106,8 +105,10 @@ TEST(DcdmNetworkRanks, BlockIccBaselineIsIcc) {
   ASSERT_GT(icc, 0);
   ASSERT_GT(blocks, 0);
   EXPECT_LT(blocks, cg);
-  if (karman::test::world_size() == 1) EXPECT_EQ(blocks, icc);
-  else EXPECT_GE(blocks, icc);  // blocks drop the coupling between ranks
+  if (karman::test::world_size() == 1)
+    EXPECT_EQ(blocks, icc);
+  else
+    EXPECT_GE(blocks, icc);  // blocks drop the coupling between ranks
   // The blocks are IC(0), not block Jacobi's default ILU(0) (which takes the same iterations on
   // a symmetric matrix, so the counts above cannot tell them apart).
   petsc::KSP ksp;
