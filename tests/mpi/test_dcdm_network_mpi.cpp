@@ -105,10 +105,11 @@ TEST(DcdmNetworkRanks, BlockIccBaselineIsIcc) {
   ASSERT_GT(icc, 0);
   ASSERT_GT(blocks, 0);
   EXPECT_LT(blocks, cg);
-  if (karman::test::world_size() == 1)
+  if (karman::test::world_size() == 1) {
     EXPECT_EQ(blocks, icc);
-  else
+  } else {
     EXPECT_GE(blocks, icc);  // blocks drop the coupling between ranks
+  }
   // The blocks are IC(0), not block Jacobi's default ILU(0) (which takes the same iterations on
   // a symmetric matrix, so the counts above cannot tell them apart).
   petsc::KSP ksp;
@@ -143,7 +144,9 @@ TEST(DcdmNetworkRanks, BlockMic0BaselineConverges) {
   ASSERT_GT(mic0, 0);
   ASSERT_GT(blocks, 0);
   EXPECT_LT(blocks, cg);
-  if (karman::test::world_size() == 1) EXPECT_EQ(blocks, mic0);
+  if (karman::test::world_size() == 1) {
+    EXPECT_EQ(blocks, mic0);
+  }
 }
 
 TEST(DcdmNetworkRanks, WrongSizeIsAnErrorOnEveryRank) {
