@@ -124,6 +124,9 @@ TEST(CliDcdm, BadModelFilesAndKeysAreOneErrorLine) {
   // A grid too small for the network's modes (8 modes need 16 cells per side): a size mismatch.
   expect_one_error_line(run_karman(dir, small_run(dir / "k4", {"test.sizes=[12, 16]"})),
                         {"model.modes", "at most 6", "n = 12"});
+  // training.sizes replaces training.size (small_run sets it): both is one error line.
+  expect_one_error_line(run_karman(dir, small_run(dir / "k5", {"training.sizes=[16, 32]"})),
+                        {"training.sizes", "either training.size or training.sizes"});
 }
 
 // cases/precond/dcdm_cnn_obstacles2d.yaml shortened: the CNN trained at 16², tested at 16² and
