@@ -34,6 +34,44 @@ void add(const Matrix<T>& a, const Matrix<T>& b, const Matrix<T>& out) {
       });
 }
 
+// out = a + mask ∘ b, mask [rows, 1] broadcast over the columns (a empty: out = mask ∘ b).
+template <class T>
+void add_masked(const Matrix<T>& a, const Matrix<T>& mask, const Matrix<T>& b,
+                const Matrix<T>& out) {
+  const std::size_t cols = b.extent(1);
+  const bool sum = a.data() != nullptr;
+  Kokkos::parallel_for(
+      "karman::cnn::add_masked", Kokkos::RangePolicy<ExecutionSpace>(0, b.extent(0)),
+      KOKKOS_LAMBDA(const std::size_t r) {
+        for (std::size_t c = 0; c < cols; ++c)
+          out(r, c) = (sum ? a(r, c) : T(0)) + mask(r, 0) * b(r, c);
+      });
+}
+
+// x [rows, in] → the indicator mask(r) = [x(r, in − 1) ≥ 1/2] [rows, 1] and rest [rows, in − 1].
+template <class T>
+void split_last_channel(const Matrix<T>& x, const Matrix<T>& mask, const Matrix<T>& rest) {
+  const std::size_t last = x.extent(1) - 1;
+  Kokkos::parallel_for(
+      "karman::cnn::split_mask", Kokkos::RangePolicy<ExecutionSpace>(0, x.extent(0)),
+      KOKKOS_LAMBDA(const std::size_t r) {
+        mask(r, 0) = x(r, last) >= T(0.5) ? T(1) : T(0);
+        for (std::size_t c = 0; c < last; ++c) rest(r, c) = x(r, c);
+      });
+}
+
+// dx [rows, in] = [drest, 0]: the mask channel's gradient is 0 (a step function).
+template <class T>
+void join_zero_channel(const Matrix<T>& drest, const Matrix<T>& dx) {
+  const std::size_t last = dx.extent(1) - 1;
+  Kokkos::parallel_for(
+      "karman::cnn::join_mask_gradient", Kokkos::RangePolicy<ExecutionSpace>(0, dx.extent(0)),
+      KOKKOS_LAMBDA(const std::size_t r) {
+        for (std::size_t c = 0; c < last; ++c) dx(r, c) = drest(r, c);
+        dx(r, last) = T(0);
+      });
+}
+
 // din = through + dh ∘ act'(a), or dh ∘ act'(a) when `through` is empty.
 template <class T>
 void activation_gradient(Activation act, const Matrix<T>& through, const Matrix<T>& dh,
@@ -68,15 +106,20 @@ CnnModel<T>::CnnModel(const CnnSpec& spec, long in_channels, long out_channels)
   KARMAN_VERIFY(spec.dims >= 1 && spec.dims <= 3 && spec.width >= 1 && spec.levels >= 1 &&
                     spec.blocks >= 0 && spec.coarsest >= 1 && in_channels >= 1 && out_channels >= 1,
                 "CnnModel: 1 to 3 dimensions, positive width, levels, coarsest and channels");
+  KARMAN_VERIFY(!spec.mask_features || in_channels >= 2,
+                "CnnModel: mask_features needs a mask channel after at least one other");
   const long width = spec.width;
-  m_lift = std::make_unique<GridConv<T>>(in_channels, width, spec.dims);
-  m_output = std::make_unique<GridConv<T>>(width, out_channels, spec.dims);
+  const bool bias = !spec.mask_features;
+  const long lifted = spec.mask_features ? in_channels - 1 : in_channels;
+  m_lift = std::make_unique<GridConv<T>>(lifted, width, spec.dims, bias);
+  m_output = std::make_unique<GridConv<T>>(width, out_channels, spec.dims, bias);
   for (long k = 0; k < spec.levels * spec.blocks; ++k) {
-    m_down.push_back(std::make_unique<GridConv<T>>(width, width, spec.dims));
-    m_up.push_back(std::make_unique<GridConv<T>>(width, width, spec.dims));
+    m_down.push_back(std::make_unique<GridConv<T>>(width, width, spec.dims, bias));
+    m_up.push_back(std::make_unique<GridConv<T>>(width, width, spec.dims, bias));
   }
   m_pool = std::make_unique<GridPoolDown<T>>(width, spec.dims);
   m_upsample = std::make_unique<GridUpsample<T>>(width, spec.dims);
+  m_mask_pool = std::make_unique<GridPoolDown<T>>(1, spec.dims);
 }
 
 template <class T>
@@ -119,23 +162,49 @@ GridConv<T>& CnnModel<T>::conv(bool up, long level, long block) {
 
 template <class T>
 Matrix<T> CnnModel<T>::block_forward(GridConv<T>& conv, const std::vector<long>& shape,
-                                     BlockRecord& record, const Matrix<T>& a,
+                                     BlockRecord& record, const Matrix<T>& a, const Matrix<T>& mask,
                                      nn::Workspace<T>& workspace) {
   record.in = a;
+  record.mask = mask;
   record.module = &conv;
   nn::ensure_shape(record.h, "karman::cnn::block_h", a.extent(0), a.extent(1));
   activate_all(m_spec.activation, a, record.h);
   conv.set_grid(shape);
   record.conv = &conv.forward(record.h, nn::Pass::values(), workspace);
   nn::ensure_shape(record.out, "karman::cnn::block_out", a.extent(0), a.extent(1));
-  add(a, record.conv->y, record.out);
+  if (mask.data())
+    add_masked(a, mask, record.conv->y, record.out);
+  else
+    add(a, record.conv->y, record.out);
   return record.out;
+}
+
+template <class T>
+void CnnModel<T>::split_mask(CnnContext& c, nn::Workspace<T>& workspace) {
+  const std::size_t rows = c.x.extent(0);
+  const long depth = static_cast<long>(c.shapes.size());
+  c.masks.resize(depth);
+  c.mask_pool.resize(depth - 1);
+  nn::ensure_shape(c.masks[0], "karman::cnn::mask", rows, 1);
+  nn::ensure_shape(c.lift_x, "karman::cnn::lift_x", rows, c.x.extent(1) - 1);
+  split_last_channel(c.x, c.masks[0], c.lift_x);
+  for (long l = 0; l + 1 < depth; ++l) {
+    m_mask_pool->set_grid(c.shapes[l]);
+    c.mask_pool[l] = &m_mask_pool->forward(c.masks[l], nn::Pass::values(), workspace);
+    c.masks[l + 1] = c.mask_pool[l]->y;
+  }
 }
 
 template <class T>
 Matrix<T> CnnModel<T>::block_backward(BlockRecord& record, const Matrix<T>& dout,
                                       const nn::Gradient<T>& gradient) {
-  const Matrix<T> dh = record.module->backward(*record.conv, dout, gradient);
+  Matrix<T> dconv = dout;
+  if (record.mask.data()) {  // ∂/∂conv.y of in + m ∘ conv.y
+    nn::ensure_shape(record.dconv, "karman::cnn::block_dconv", dout.extent(0), dout.extent(1));
+    add_masked(Matrix<T>(), record.mask, dout, record.dconv);
+    dconv = record.dconv;
+  }
+  const Matrix<T> dh = record.module->backward(*record.conv, dconv, gradient);
   nn::ensure_shape(record.din, "karman::cnn::block_din", dout.extent(0), dout.extent(1));
   activation_gradient(m_spec.activation, dout, dh, record.in, record.din);
   return record.din;
@@ -156,12 +225,21 @@ void CnnModel<T>::forward_impl(nn::Context<T>& context, nn::Workspace<T>& worksp
   c.skip_gradient.resize(depth - 1);
   std::vector<Matrix<T>> skip(depth - 1);
 
+  const bool masked = m_spec.mask_features;
+  if (masked) split_mask(c, workspace);
+  auto mask = [&](long l) { return masked ? c.masks[l] : Matrix<T>(); };
   m_lift->set_grid(c.shapes[0]);
-  c.lift = &m_lift->forward(c.x, values, workspace);
+  c.lift = &m_lift->forward(masked ? c.lift_x : c.x, values, workspace);
   Matrix<T> a = c.lift->y;  // [B·N_l, width] on the current level
+  if (masked) {
+    nn::ensure_shape(c.lifted, "karman::cnn::lifted", a.extent(0), a.extent(1));
+    add_masked(Matrix<T>(), c.masks[0], a, c.lifted);
+    a = c.lifted;
+  }
   for (long l = 0; l < depth; ++l) {
     for (long j = 0; j < blocks; ++j)
-      a = block_forward(conv(false, l, j), c.shapes[l], c.down[l * blocks + j], a, workspace);
+      a = block_forward(conv(false, l, j), c.shapes[l], c.down[l * blocks + j], a, mask(l),
+                        workspace);
     if (l + 1 < depth) {
       skip[l] = a;
       m_pool->set_grid(c.shapes[l]);
@@ -176,7 +254,7 @@ void CnnModel<T>::forward_impl(nn::Context<T>& context, nn::Workspace<T>& worksp
     add(c.upsample[l]->y, skip[l], c.skip_sum[l]);
     a = c.skip_sum[l];
     for (long j = 0; j < blocks; ++j)
-      a = block_forward(conv(true, l, j), c.shapes[l], c.up[l * blocks + j], a, workspace);
+      a = block_forward(conv(true, l, j), c.shapes[l], c.up[l * blocks + j], a, mask(l), workspace);
   }
   c.a_last = a;
   nn::ensure_shape(c.h_last, "karman::cnn::h_last", a.extent(0), a.extent(1));
@@ -184,6 +262,11 @@ void CnnModel<T>::forward_impl(nn::Context<T>& context, nn::Workspace<T>& worksp
   m_output->set_grid(c.shapes[0]);
   c.output = &m_output->forward(c.h_last, values, workspace);
   c.y = c.output->y;
+  if (masked) {
+    nn::ensure_shape(c.masked_y, "karman::cnn::masked_y", c.y.extent(0), c.y.extent(1));
+    add_masked(Matrix<T>(), c.masks[0], c.output->y, c.masked_y);
+    c.y = c.masked_y;
+  }
 }
 
 template <class T>
@@ -198,7 +281,14 @@ void CnnModel<T>::backward_impl(nn::Context<T>& context, const Matrix<T>& dy,
     backward_impl(context, dy, nn::Gradient<T>::accumulate());
     return;
   }
-  const Matrix<T> dh = m_output->backward(*c.output, dy, gradient);
+  const bool masked = m_spec.mask_features;
+  Matrix<T> doutput = dy;
+  if (masked) {
+    nn::ensure_shape(c.doutput, "karman::cnn::doutput", dy.extent(0), dy.extent(1));
+    add_masked(Matrix<T>(), c.masks[0], dy, c.doutput);
+    doutput = c.doutput;
+  }
+  const Matrix<T> dh = m_output->backward(*c.output, doutput, gradient);
   nn::ensure_shape(c.dh_last, "karman::cnn::dh_last", dh.extent(0), dh.extent(1));
   activation_gradient(m_spec.activation, Matrix<T>(), dh, c.a_last, c.dh_last);
   Matrix<T> da = c.dh_last;
@@ -223,7 +313,15 @@ void CnnModel<T>::backward_impl(nn::Context<T>& context, const Matrix<T>& dy,
     for (long j = blocks - 1; j >= 0; --j)
       da = block_backward(c.down[l * blocks + j], da, gradient);
   }
-  c.dx = m_lift->backward(*c.lift, da, gradient);
+  if (!masked) {
+    c.dx = m_lift->backward(*c.lift, da, gradient);
+    return;
+  }
+  nn::ensure_shape(c.dlift, "karman::cnn::dlift", da.extent(0), da.extent(1));
+  add_masked(Matrix<T>(), c.masks[0], da, c.dlift);
+  const Matrix<T> dlift_x = m_lift->backward(*c.lift, c.dlift, gradient);
+  nn::ensure_shape(c.dx, "karman::cnn::dx", c.x.extent(0), c.x.extent(1));
+  join_zero_channel(dlift_x, c.dx);
 }
 
 template class CnnModel<float>;

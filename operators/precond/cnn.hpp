@@ -19,6 +19,13 @@
 // channel), a learned linear V-cycle, and it is what transfers across sizes — measured on the
 // 2D obstacle problem trained at 16² (README, "Deep Conjugate Direction Method"), GELU and
 // tanh nets beat it at the training size and stop converging two doublings later.
+// mask_features (model.mask: multiply): the last input channel is the fluid mask m (a cell is
+// fluid where it is ≥ 1/2); the lift sees the other channels only and every convolution's output
+// is multiplied by the level's mask (level 0: the 0/1 indicator, level l: its 2^l-mean, the fluid
+// fraction), so solid cells carry no signal at any depth and the mask shapes the operator instead
+// of entering as a channel, which under the identity activation could only add a constant. Its
+// convolutions have no bias: with the identity activation the map is then exactly linear in r,
+// q = M(m) r. The mask's own gradient is 0 (a step function of the channel).
 // Layouts as cnn_layers.hpp (channels-last rows b·N + C-order point). Values only, every
 // gradient mode but per-point rows.
 
@@ -38,6 +45,7 @@ struct CnnSpec {
   long blocks = 2;    // residual blocks per level and path
   long coarsest = 4;  // the V-cycle stops at the first grid with an extent ≤ this (or odd)
   nn::Activation activation = nn::Activation::identity;
+  bool mask_features = false;  // the last input channel multiplies the features (see above)
   std::uint64_t seed = 5;
 };
 
@@ -64,9 +72,10 @@ class CnnModel : public nn::Module<T> {
   void initialize(std::uint64_t seed) override;
 
  protected:
-  // One residual block's forward: out = in + conv.y, conv.x = h = act(in).
+  // One residual block's forward: out = in + m_l ∘ conv.y, conv.x = h = act(in).
   struct BlockRecord {
-    Matrix<T> in, h, out, din;  // [B·N_l, width]
+    Matrix<T> in, h, out, din, dconv;  // [B·N_l, width]
+    Matrix<T> mask;                    // [B·N_l, 1] the level's mask, empty without mask_features
     nn::Context<T>* conv = nullptr;
     GridConv<T>* module = nullptr;
   };
@@ -79,6 +88,12 @@ class CnnModel : public nn::Module<T> {
     std::vector<Matrix<T>> skip_sum;              // [D−1] 4·upsample(a) + skip_l
     std::vector<Matrix<T>> skip_gradient;         // [D−1] pool backward + skip gradient
     Matrix<T> a_last, h_last, dh_last;            // [B·N, width] before the output conv
+    // mask_features only: the level masks, the lift's input (the channels but the mask) and the
+    // masked lift and output.
+    std::vector<Matrix<T>> masks;                // [D] [B·N_l, 1]
+    std::vector<nn::Context<T>*> mask_pool;      // [D−1]
+    Matrix<T> lift_x, lift_dx;                   // [B·N, in − 1]
+    Matrix<T> lifted, dlift, masked_y, doutput;  // [B·N, width], [B·N, width], [B·N, out]
   };
   std::unique_ptr<nn::Context<T>> make_context() const override {
     return std::make_unique<CnnContext>();
@@ -91,7 +106,9 @@ class CnnModel : public nn::Module<T> {
   // The convolution of block j at level l on the down or the up path (shared from L−1 on).
   GridConv<T>& conv(bool up, long level, long block);
   Matrix<T> block_forward(GridConv<T>& conv, const std::vector<long>& shape, BlockRecord& record,
-                          const Matrix<T>& a, nn::Workspace<T>& workspace);
+                          const Matrix<T>& a, const Matrix<T>& mask, nn::Workspace<T>& workspace);
+  // mask_features: the level masks of x's last channel and the lift's input (the other channels).
+  void split_mask(CnnContext& c, nn::Workspace<T>& workspace);
   Matrix<T> block_backward(BlockRecord& record, const Matrix<T>& dout,
                            const nn::Gradient<T>& gradient);
 
@@ -105,6 +122,7 @@ class CnnModel : public nn::Module<T> {
   // Parameter-free, re-gridded before every call (each context keeps the grids of its call).
   std::unique_ptr<GridPoolDown<T>> m_pool;
   std::unique_ptr<GridUpsample<T>> m_upsample;
+  std::unique_ptr<GridPoolDown<T>> m_mask_pool;  // one channel: the fluid fraction per level
 };
 
 }  // namespace karman::precond

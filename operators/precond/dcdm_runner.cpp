@@ -53,6 +53,9 @@ struct DcdmSpec {
   std::int64_t obstacles = 6;  // problem.obstacles: shapes (obstacles_2d, obstacles_3d)
   std::uint64_t obstacle_seed = 4;
   long train_size = 32;  // training.size: cells per side of the training grid
+  // training.sizes: several training grids in one training (Adam steps taken on them in turn,
+  // so the shared coarse weights serve every depth); [train_size] when absent.
+  std::vector<long> train_sizes{32};
   long ritz_steps = 200, vectors = 512, batch = 8, steps = 400;
   double lr = 3e-3;
   std::string model_type = "fno";  // model.type: fno or cnn
@@ -100,6 +103,7 @@ void read_cnn(const config::Node& model, CnnSpec& s) {
   s.coarsest = model.integer("coarsest", 4, 1, 4096);
   s.activation = nn::activation_from_name(
       model.choice("activation", {"identity", "gelu", "relu", "tanh"}, "identity"));
+  s.mask_features = model.choice("mask", {"channel", "multiply"}, "channel") == "multiply";
   s.seed = static_cast<std::uint64_t>(model.integer("seed", 5, 0));
 }
 
@@ -111,6 +115,15 @@ DcdmSpec read_dcdm(const config::Node& root) {
   spec.obstacle_seed = static_cast<std::uint64_t>(problem.integer("seed", 4, 0));
   const config::Node training = root.child_or_empty("training");
   spec.train_size = training.integer("size", 32, 8, 1024);
+  if (training.has("sizes")) {
+    if (training.has("size")) training.fail("sizes", "either training.size or training.sizes");
+    spec.train_sizes = grid_sizes(training, "sizes");
+    for (long n : spec.train_sizes)
+      if (n > 1024) training.fail("sizes", "training grids of at most 1024 cells per side");
+    spec.train_size = *std::max_element(spec.train_sizes.begin(), spec.train_sizes.end());
+  } else {
+    spec.train_sizes = {spec.train_size};
+  }
   spec.ritz_steps = training.integer("ritz_steps", 200, 2, 100000);
   spec.vectors = training.integer("vectors", 512, 1, 1000000);
   spec.batch = training.integer("batch", 8, 1, 4096);
@@ -130,12 +143,13 @@ DcdmSpec read_dcdm(const config::Node& root) {
   // Every grid the FNO sees (the training grid unless model.file) must fit its modes: refused
   // here, not mid-solve.
   std::vector<long> grids = spec.test_sizes;
-  if (spec.model_file.empty()) grids.push_back(spec.train_size);
+  if (spec.model_file.empty())
+    grids.insert(grids.end(), spec.train_sizes.begin(), spec.train_sizes.end());
   if (spec.model_type == "cnn") {
     read_cnn(model, spec.cnn);
     spec.cnn.dims = spec.dim;
     // The shared level's weights (levels − 1 on) must be trained at more than one depth: at the
-    // coarsest only, its up-path convolutions would never be.
+    // coarsest only, its up-path convolutions would never be (train_size: the deepest grid).
     const long depth = static_cast<long>(
         cnn_level_shapes(std::vector<long>(spec.dim, spec.train_size), spec.cnn.coarsest).size());
     if (spec.model_file.empty() && spec.cnn.levels >= depth)
@@ -167,6 +181,8 @@ class DcdmRun {
     std::vector<std::string> not_converged;
     for (long n : m_spec.test_sizes) {
       const ObstacleGrid grid = make_grid(n);
+      const double held_out_loss = m_network->mean_loss(grid, ritz_sets(grid).held_out);
+      log().info("held-out DCDM loss at {}^{}: {:.4e}", n, m_spec.dim, held_out_loss);
       petsc::Mat a;  // split by rows over the ranks (dcdm_parallel.hpp)
       create_distributed_aij(m_ctx.comm, grid.a, a.out());
       for (double rtol : m_spec.rtols) {
@@ -177,6 +193,7 @@ class DcdmRun {
                            {"dim", m_spec.dim},
                            {"rows", grid.a.rows},
                            {"rtol", rtol},
+                           {"held_out_loss", held_out_loss},
                            {"solvers", std::move(solvers)}});
       }
     }
@@ -219,50 +236,80 @@ class DcdmRun {
     return obstacle_poisson_2d(n, obstacles_2d(n, m_spec.obstacles, m_spec.obstacle_seed));
   }
 
-  // Ritz vectors of the training matrix (a held-out set from another seed), then Adam on the
-  // DCDM loss over batches taken in turn.
+  // The training vectors of one grid and a held-out set (Ritz vectors from another seed).
+  struct RitzSets {
+    std::vector<std::vector<double>> training, held_out;
+  };
+  RitzSets ritz_sets(const ObstacleGrid& grid) const {
+    const RitzPairs ritz =
+        lanczos_ritz_pairs(grid.a, std::min<std::int64_t>(m_spec.ritz_steps, grid.a.rows), 1);
+    return {ritz_training_vectors(ritz, m_spec.vectors, 0, 9.0, 2),
+            ritz_training_vectors(ritz, 32, 0, 9.0, 3)};
+  }
+
+  // Ritz vectors of every training grid, then Adam on the DCDM loss over batches taken in turn,
+  // the grids in turn (step k trains on training.sizes[k mod sizes]).
   nlohmann::json train() {
     StagePhases phase(Stage::data);
     Timer timer;
-    const ObstacleGrid grid = make_grid(m_spec.train_size);
-    const RitzPairs ritz =
-        lanczos_ritz_pairs(grid.a, std::min<std::int64_t>(m_spec.ritz_steps, grid.a.rows), 1);
-    const auto vectors = ritz_training_vectors(ritz, m_spec.vectors, 0, 9.0, 2);
-    const auto held_out = ritz_training_vectors(ritz, 32, 0, 9.0, 3);
+    std::vector<ObstacleGrid> grids;
+    std::vector<RitzSets> sets;
+    for (long n : m_spec.train_sizes) {
+      grids.push_back(make_grid(n));
+      sets.push_back(ritz_sets(grids.back()));
+      log().info("training grid {}^{} ({} fluid cells): {} training vectors", n, m_spec.dim,
+                 grids.back().a.rows, sets.back().training.size());
+    }
     const double ritz_s = timer.seconds();
-    log().info(
-        "training grid {}^{} ({} fluid cells): {} Ritz pairs, {} training vectors in {:.2f} s",
-        m_spec.train_size, m_spec.dim, grid.a.rows, ritz.values.size(), vectors.size(), ritz_s);
+    log().info("Ritz training vectors in {:.2f} s", ritz_s);
     phase.enter(Stage::training);
     nn::OptimizerOptions adam;
     auto optimizer = nn::make_optimizer<double>(adam, m_network->parameters());
-    const double loss_before = m_network->mean_loss(grid, held_out);
+    auto held_out_losses = [&] {
+      std::vector<double> losses;
+      for (std::size_t g = 0; g < grids.size(); ++g)
+        losses.push_back(m_network->mean_loss(grids[g], sets[g].held_out));
+      return losses;
+    };
+    const std::vector<double> loss_before = held_out_losses();
     const std::size_t batch = static_cast<std::size_t>(m_spec.batch);
     const std::size_t log_every = std::max<long>(1, m_spec.steps / 10);
     for (long step = 0; step < m_spec.steps; ++step) {
-      // Batches in turn; the last one of a pass wraps to the start.
+      // Grids in turn, and each grid's batches in turn; the last one of a pass wraps to the start.
+      const std::size_t g = static_cast<std::size_t>(step) % grids.size();
+      const std::size_t pass = static_cast<std::size_t>(step) / grids.size();
+      const auto& vectors = sets[g].training;
       std::vector<std::vector<double>> chunk;
       for (std::size_t k = 0; k < batch; ++k)
-        chunk.push_back(vectors[(step * batch + k) % vectors.size()]);
-      const double loss = m_network->train_step(grid, chunk, *optimizer, m_spec.lr);
+        chunk.push_back(vectors[(pass * batch + k) % vectors.size()]);
+      const double loss = m_network->train_step(grids[g], chunk, *optimizer, m_spec.lr);
       if (!std::isfinite(loss))
         throw ConfigError(
             fmt::format("{}: the DCDM loss is not finite at step {} (lower "
                         "training.lr)",
                         m_ctx.case_file, step));
       if ((step + 1) % log_every == 0)
-        log().info("step {}/{}: batch loss {:.4e}", step + 1, m_spec.steps, loss);
+        log().info("step {}/{}: batch loss {:.4e} ({}^{})", step + 1, m_spec.steps, loss,
+                   m_spec.train_sizes[g], m_spec.dim);
     }
-    const double loss_after = m_network->mean_loss(grid, held_out);
+    const std::vector<double> loss_after = held_out_losses();
     const double train_s = timer.seconds();
-    log().info("trained {} steps in {:.2f} s: held-out loss {:.4e} -> {:.4e}; {} parameters",
-               m_spec.steps, train_s, loss_before, loss_after, m_network->parameters().size());
+    for (std::size_t g = 0; g < grids.size(); ++g)
+      log().info("held-out loss at {}^{}: {:.4e} -> {:.4e}", m_spec.train_sizes[g], m_spec.dim,
+                 loss_before[g], loss_after[g]);
+    log().info("trained {} steps in {:.2f} s; {} parameters", m_spec.steps, train_s,
+               m_network->parameters().size());
+    const std::size_t largest = static_cast<std::size_t>(
+        std::max_element(m_spec.train_sizes.begin(), m_spec.train_sizes.end()) -
+        m_spec.train_sizes.begin());
     return {{"train_size", m_spec.train_size},
-            {"train_rows", grid.a.rows},
+            {"train_sizes", m_spec.train_sizes},
+            {"train_rows", grids[largest].a.rows},
             {"ritz_s", ritz_s},
             {"train_wall_s", train_s},
-            {"initial_loss", loss_before},
-            {"train_loss", loss_after}};
+            {"initial_loss", loss_before[largest]},
+            {"train_loss", loss_after[largest]},
+            {"train_losses", loss_after}};
   }
 
   // The network's shape as the checkpoint stores it: a model.file must match every one.
@@ -274,7 +321,8 @@ class DcdmRun {
               {"model_levels", static_cast<double>(s.levels)},
               {"model_blocks", static_cast<double>(s.blocks)},
               {"model_coarsest", static_cast<double>(s.coarsest)},
-              {"model_activation", static_cast<double>(s.activation)}};
+              {"model_activation", static_cast<double>(s.activation)},
+              {"model_mask_features", s.mask_features ? 1.0 : 0.0}};
     }
     const fno::FnoSpec& s = m_spec.network;
     return {{"model_modes", static_cast<double>(s.modes[0])},
@@ -372,10 +420,10 @@ class DcdmMethod : public Method {
   // float64 only (PETSc's scalar type; the FNO runs in it too).
   void read(const config::Node& root, const std::string&) override { m_spec = read_dcdm(root); }
   std::string summary() const override {
-    const std::string model =
-        m_spec.model_file.empty()
-            ? fmt::format("trained {} steps at {}^{}", m_spec.steps, m_spec.train_size, m_spec.dim)
-            : "loaded from " + m_spec.model_file;
+    const std::string model = m_spec.model_file.empty()
+                                  ? fmt::format("trained {} steps at {}^{}", m_spec.steps,
+                                                fmt::join(m_spec.train_sizes, ", "), m_spec.dim)
+                                  : "loaded from " + m_spec.model_file;
     const std::string network =
         m_spec.model_type == "cnn"
             ? fmt::format("CNN width {} x {} levels x {} blocks", m_spec.cnn.width,

@@ -125,6 +125,9 @@ TEST(CliDcdm, BadModelFilesAndKeysAreOneErrorLine) {
   // A grid too small for the network's modes (8 modes need 16 cells per side): a size mismatch.
   expect_one_error_line(run_karman(dir, small_run(dir / "k4", {"test.sizes=[12, 16]"})),
                         {"model.modes", "at most 6", "n = 12"});
+  // training.sizes replaces training.size (small_run sets it): both is one error line.
+  expect_one_error_line(run_karman(dir, small_run(dir / "k5", {"training.sizes=[16, 32]"})),
+                        {"training.sizes", "either training.size or training.sizes"});
 }
 
 // cases/precond/dcdm_cnn_obstacles2d.yaml shortened: the CNN trained at 16², tested at 16² and
@@ -210,3 +213,31 @@ TEST(CliDcdm, CnnCaseOnTwoRanksMatchesOneRank) {
 }
 
 }  // namespace
+
+TEST(CliDcdm, CnnTrainedOnTwoSizesLowersTheHeldOutLossAtBoth) {
+  // training.sizes: Adam steps on 16² and 32² in turn. The held-out DCDM loss starts near 1 (an
+  // untrained map is no better than q ∝ r) and must fall well below it at both training sizes;
+  // the test size's held-out loss is reported beside its solves. (A case of its own: the CNN
+  // case sets training.size, which training.sizes replaces.)
+  const fs::path dir = test_folder();
+  const fs::path case_file = dir / "two_sizes.yaml";
+  {
+    std::ofstream out(case_file);
+    out << "name: two_sizes\nkind: dcdm\nproblem: {obstacles: 4, seed: 3}\n"
+           "training: {sizes: [16, 32], ritz_steps: 80, vectors: 64, batch: 8, steps: 120}\n"
+           "model: {type: cnn, width: 8, levels: 2, blocks: 1, coarsest: 4}\n"
+           "test: {sizes: [16], rtols: [1.0e-4], repeats: 1}\n";
+  }
+  const CliResult r =
+      run_karman(dir, {"run", case_file.string(), "--output", (dir / "two").string()});
+  ASSERT_EQ(r.status, 0) << r;
+  const nlohmann::json report = report_of(dir / "two");
+  SCOPED_TRACE(report.dump(2));
+  const nlohmann::json& metrics = report.at("metrics");
+  EXPECT_EQ(metrics.at("train_sizes"), nlohmann::json({16, 32}));
+  ASSERT_EQ(metrics.at("train_losses").size(), 2u);
+  for (const nlohmann::json& loss : metrics.at("train_losses")) EXPECT_LT(loss.get<double>(), 0.5);
+  const double test_loss = report.at("results")[0].at("held_out_loss").get<double>();
+  EXPECT_GT(test_loss, 0.0);
+  EXPECT_LT(test_loss, 0.5);
+}

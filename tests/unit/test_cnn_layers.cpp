@@ -171,6 +171,62 @@ TEST(CnnModel, GradientMatchesFiniteDifferences3d) {
   check_module(net, 32);
 }
 
+TEST(CnnModel, MaskedFeaturesGradientMatchesFiniteDifferences) {
+  // The mask channel (random N(0, 1): fluid where ≥ 1/2) multiplies every level's features.
+  for (const std::vector<long>& grid : {std::vector<long>{8, 4}, std::vector<long>{4, 2, 4}}) {
+    SCOPED_TRACE(grid.size());
+    CnnSpec spec;
+    spec.dims = static_cast<int>(grid.size());
+    spec.width = 2;
+    spec.levels = 2;
+    spec.blocks = 1;
+    spec.coarsest = 1;
+    spec.mask_features = true;
+    spec.activation = nn::Activation::tanh;  // the chain rule through act' too
+    auto owned = std::make_unique<CnnModel<double>>(spec, 2, 1);
+    owned->set_grid(grid);
+    nn::Network<double> net(std::move(owned), spec.seed);
+    randomise_parameters(net, 37, 0.5);
+    check_module(net, 2 * points(grid));
+  }
+}
+
+TEST(CnnModel, MaskedFeaturesMakeALinearMapThatVanishesOnSolids) {
+  // Identity activation, bias-free: f(α r₁ + β r₂) = α f(r₁) + β f(r₂) for one mask, and 0 on
+  // every solid cell; a mask channel (the default) makes the map affine instead.
+  const std::vector<long> grid{8, 8};
+  const long n = points(grid);
+  CnnSpec spec;
+  spec.width = 3;
+  spec.levels = 2;
+  spec.blocks = 1;
+  spec.coarsest = 2;
+  spec.mask_features = true;
+  auto owned = std::make_unique<CnnModel<double>>(spec, 2, 1);
+  owned->set_grid(grid);
+  nn::Network<double> net(std::move(owned), spec.seed);
+  randomise_parameters(net, 41, 0.5);
+  const Matrix<double> r1 = random_matrix(n, 1, 5), r2 = random_matrix(n, 1, 6);
+  auto input = [&](double a, double b) {  // [a r₁ + b r₂, mask]: solid where i + j ≡ 0 mod 5
+    Matrix<double> x("x", n, 2);
+    for (long p = 0; p < n; ++p) {
+      x(p, 0) = a * r1(p, 0) + b * r2(p, 0);
+      x(p, 1) = (p / 8 + p % 8) % 5 == 0 ? 0.0 : 1.0;
+    }
+    return x;
+  };
+  const std::vector<double> f1 = to_vector(net.forward(input(1, 0)).y);
+  const std::vector<double> f2 = to_vector(net.forward(input(0, 1)).y);
+  const std::vector<double> f12 = to_vector(net.forward(input(2, -3)).y);
+  std::vector<double> error(n);
+  for (long p = 0; p < n; ++p) {
+    error[p] = f12[p] - (2 * f1[p] - 3 * f2[p]);
+    if ((p / 8 + p % 8) % 5 == 0) EXPECT_EQ(f12[p], 0.0) << "solid cell " << p;
+  }
+  EXPECT_GT(max_abs(f12), 1e-3);
+  EXPECT_LT(max_abs(error), 1e-12 * max_abs(f12));
+}
+
 TEST(CnnModel, DepthFollowsTheGridWithTheSameWeights) {
   // One network on grids 8², 16² and 12² (coarsest 4): depths 2, 3 (16, 8, 4) and 3 (12, 6, 3);
   // the 8² output is unchanged by the forwards in between (nothing of a grid is kept in the
