@@ -73,8 +73,8 @@ CsrMatrix lower_triangle(const CsrMatrix& a) {
 }
 
 MatrixGraph make_matrix_graph(const CsrMatrix& a, const std::vector<double>& reference,
-                              FactorKind kind, const std::vector<double>& dropped,
-                              bool relaxed_ic) {
+                              FactorKind kind, const std::vector<double>& dropped, bool relaxed_ic,
+                              std::int64_t problem_rows) {
   const long n = a.rows;
   KARMAN_VERIFY(a.values.size() == a.col.size(), "MatrixGraph: the matrix has no values");
   KARMAN_VERIFY(dropped.empty() || static_cast<long>(dropped.size()) == n,
@@ -141,6 +141,7 @@ MatrixGraph make_matrix_graph(const CsrMatrix& a, const std::vector<double>& ref
   // Edge (i, j) belongs to node i and, off the diagonal, to node j: undirected.
   g.topology = mesh::make_graph(n, row, col, mesh::Edges::undirected);
   if (relaxed_ic) g.relaxed = std::make_shared<const RelaxedIc>(a, dropped);
+  g.problem_rows = problem_rows;
   return g;
 }
 
@@ -163,7 +164,7 @@ FactorGnn::FactorGnn(const FactorGnnOptions& options, std::uint64_t seed) : m_op
     layer.activation = tanh;
     layer.aggregation = nn::Aggregation::sum;
     layer.residual = false;
-    layer.edge_first = true;                     // [e_ij, h_i, h_j]
+    layer.edge_first = true;  // [e_ij, h_i, h_j]
     // The edge head reads e^K alone; the row head reads h^K.
     layer.node_update = per_row || l + 1 < options.layers;
     layer.concatenated_edge_input = options.concatenated_edge_input;
@@ -292,16 +293,19 @@ double bounded_ramp_derivative(double raw, double bound) {
   return 1.0 - t * t;
 }
 
-// The grid spacing h = N^(−1/d) of the matrix's graph (N rows), d = round((nnz/N − 1) / 2) the
-// dimension a (2d+1)-point stencil has (nnz = 2E − N from the E entries of tril(A)). Relaxing MIC
-// by 1 − c h or perturbing it by c h² (Gustafsson) is what keeps its O(h⁻¹) condition number
-// while lowering the constant, and a local network cannot see h (every interior row of a Poisson
-// matrix looks alike at every size): it predicts c, the graph gives h.
-double grid_spacing(const mesh::Graph& graph) {
-  const double n = static_cast<double>(graph.nodes);
-  const double row_length = (2.0 * static_cast<double>(graph.edges) - n) / n;
+// The grid spacing h = N^(−1/d) of the whole problem (N = problem_rows, the graph's own rows if
+// unset), d = round((nnz/n − 1) / 2) the dimension a (2d+1)-point stencil has (nnz = 2E − n from
+// the E entries of tril(A), n the graph's rows). A rank's block takes the global N: h from its
+// own rows would relax each block as a coarser grid (at 4 ranks in 2D: 1 − ω 2×, δ 4× too large).
+// Relaxing MIC by 1 − c h or perturbing it by c h² (Gustafsson) is what keeps its O(h⁻¹) condition
+// number while lowering the constant, and a local network cannot see h (every interior row of a
+// Poisson matrix looks alike at every size): it predicts c, the graph gives h.
+double grid_spacing(const MatrixGraph& graph) {
+  const double n = static_cast<double>(graph.topology.nodes);
+  const double row_length = (2.0 * static_cast<double>(graph.topology.edges) - n) / n;
   const double dim = std::max(1.0, std::round((row_length - 1.0) / 2.0));
-  return std::pow(n, -1.0 / dim);
+  const double rows = graph.problem_rows > 0 ? static_cast<double>(graph.problem_rows) : n;
+  return std::pow(rows, -1.0 / dim);
 }
 
 }  // namespace
@@ -330,7 +334,7 @@ nn::Vector<double> FactorGnn::forward_relaxation(const MatrixGraph& graph) {
   // (ω, δ) per row, then L by the factorisation on the host (its loop is sequential).
   const auto raw = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_raw);
   const std::size_t n = raw.extent(0);
-  m_spacing = grid_spacing(graph.topology);
+  m_spacing = grid_spacing(graph);
   const double spacing = m_spacing;
   m_relaxation = RowRelaxation::mic0(static_cast<std::int64_t>(n));
   for (std::size_t i = 0; i < n; ++i) {

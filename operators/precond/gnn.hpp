@@ -66,16 +66,21 @@ struct MatrixGraph {
   // The matrix's relaxed MIC(0) (with the dropped coupling lumped), for the relaxation
   // correction: built when make_matrix_graph is asked for it, else null.
   std::shared_ptr<const RelaxedIc> relaxed;
+  // Rows of the whole problem the matrix is a block of (a rank's or an ASM block's: the global
+  // matrix's): the relaxation's h = problem_rows^(−1/d).
+  std::int64_t problem_rows = 0;
 };
 
 // `a`: the full symmetric matrix (both triangles, sorted columns, positive diagonal);
 // `reference`: the reference factor's values on lower_triangle(a), in its order (IC(0) or MIC(0)
 // of A: reference_values; or its classical FSAI when kind is fsai); `dropped`: [n] the coupling
 // cut by the partition (LocalBlock::dropped), empty for none; `relaxed_ic`: also build the
-// graph's RelaxedIc (what Correction::relaxation factors with).
+// graph's RelaxedIc (what Correction::relaxation factors with); `problem_rows`: the rows of the
+// matrix `a` was cut from (LocalBlock::problem_rows), 0 for a's own.
 MatrixGraph make_matrix_graph(const CsrMatrix& a, const std::vector<double>& reference,
                               FactorKind kind = FactorKind::cholesky,
-                              const std::vector<double>& dropped = {}, bool relaxed_ic = false);
+                              const std::vector<double>& dropped = {}, bool relaxed_ic = false,
+                              std::int64_t problem_rows = 0);
 
 // The factor the network corrects: IC(0), or modified IC(0) (ω = 1: L Lᵀ keeps A's row sums).
 enum class ReferenceFactor { ic0, mic0 };
@@ -91,10 +96,11 @@ std::vector<double> reference_values(const LocalBlock& a, const LowerPattern& lo
 //   relaxation: per ROW, a node head on h^K (every layer then updates h) predicts raw_i [N, 2],
 //     ω_i = 1 − h β_ω tanh(r⁺_i0 / β_ω)   (relaxation of the fill MIC(0) lumps onto row i),
 //     δ_i = h² β_δ tanh(r⁺_i1 / β_δ)       (diagonal perturbation: a_ii (1 + δ_i) is factored),
-//   r⁺ = max(r, 0) (ω ≤ 1, δ ≥ 0: no breakdown on M-matrices), h = N^(−1/d) the graph's grid
-//   spacing (d from the mean row length, 2d + 1), and L = RelaxedIc(A).factor(ω, δ): every value
-//   of L follows from the factorisation, so rows with ω_i = 1, δ_i = 0 keep MIC(0)'s row sums.
-//   The head starts at zero: MIC(0) exactly (the reference must be mic0). Gradients flow back
+//   r⁺ = max(r, 0) (ω ≤ 1, δ ≥ 0: no breakdown on M-matrices), h = N^(−1/d) the whole
+//   problem's grid spacing (N = MatrixGraph::problem_rows, the global row count on a rank's or
+//   an ASM block; d from the mean row length, 2d + 1), and L = RelaxedIc(A).factor(ω, δ): every
+//   value of L follows from the factorisation, so rows with ω_i = 1, δ_i = 0 keep MIC(0)'s row
+//   sums. The head starts at zero: MIC(0) exactly (the reference must be mic0). Gradients flow back
 //   through RelaxedIc::backward (at r = 0 the ramp's right derivative).
 enum class Correction { multiplicative, relaxation };
 

@@ -146,6 +146,7 @@ CsrMatrix local_diagonal_block(Mat a) {
 namespace {
 
 const char* const kCutCouplingKey = "karman_cut_coupling";  // a Vec composed on a sequential block
+const char* const kGlobalRowsKey = "karman_global_rows";    // a PetscInt in a container, the same
 
 // The coupling attach_cut_coupling gave a sequential block; false (dropped untouched) if none.
 bool attached_cut_coupling(Mat a, std::vector<double>& dropped) {
@@ -164,19 +165,39 @@ bool attached_cut_coupling(Mat a, std::vector<double>& dropped) {
   return true;
 }
 
+// The global row count attach_cut_coupling gave a sequential block; 0 if none.
+std::int64_t attached_global_rows(Mat a) {
+  PetscObject attached = nullptr;
+  KARMAN_PETSC(PetscObjectQuery(reinterpret_cast<PetscObject>(a), kGlobalRowsKey, &attached));
+  if (!attached) return 0;
+  void* rows = nullptr;
+  KARMAN_PETSC(PetscContainerGetPointer(reinterpret_cast<PetscContainer>(attached), &rows));
+  return static_cast<std::int64_t>(*static_cast<const PetscInt*>(rows));
+}
+
 }  // namespace
 
-void attach_cut_coupling(Mat block, const std::vector<double>& dropped) {
+void attach_cut_coupling(Mat block, const std::vector<double>& dropped, std::int64_t global_rows) {
   Vec cut = nullptr;
   KARMAN_PETSC(VecCreateSeq(PETSC_COMM_SELF, static_cast<PetscInt>(dropped.size()), &cut));
   PetscScalar* values = nullptr;
   KARMAN_PETSC(VecGetArrayWrite(cut, &values));
   std::copy(dropped.begin(), dropped.end(), values);
   KARMAN_PETSC(VecRestoreArrayWrite(cut, &values));
-  // The block holds the only reference: replaced at the next attach, freed with the block.
+  // The block holds the only references: replaced at the next attach, freed with the block.
   KARMAN_PETSC(PetscObjectCompose(reinterpret_cast<PetscObject>(block), kCutCouplingKey,
                                   reinterpret_cast<PetscObject>(cut)));
   KARMAN_PETSC(VecDestroy(&cut));
+  PetscInt* rows = nullptr;
+  KARMAN_PETSC(PetscMalloc1(1, &rows));
+  *rows = static_cast<PetscInt>(global_rows);
+  PetscContainer holder = nullptr;
+  KARMAN_PETSC(PetscContainerCreate(PETSC_COMM_SELF, &holder));
+  KARMAN_PETSC(PetscContainerSetPointer(holder, rows));
+  KARMAN_PETSC(PetscContainerSetUserDestroy(holder, PetscContainerUserDestroyDefault));
+  KARMAN_PETSC(PetscObjectCompose(reinterpret_cast<PetscObject>(block), kGlobalRowsKey,
+                                  reinterpret_cast<PetscObject>(holder)));
+  KARMAN_PETSC(PetscContainerDestroy(&holder));
 }
 
 LocalBlock local_block(Mat a) {
@@ -187,8 +208,12 @@ LocalBlock local_block(Mat a) {
   KARMAN_PETSC(PetscObjectBaseTypeCompare(reinterpret_cast<PetscObject>(a), MATMPIAIJ, &is_mpi));
   if (!is_mpi) {
     attached_cut_coupling(a, block.dropped);  // an ASM block's; otherwise nothing was cut
+    block.global_rows = attached_global_rows(a);
     return block;
   }
+  PetscInt global_rows = 0;
+  KARMAN_PETSC(MatGetSize(a, &global_rows, nullptr));
+  block.global_rows = global_rows;
   Mat diagonal = nullptr, off_diagonal = nullptr;  // borrowed
   KARMAN_PETSC(MatMPIAIJGetSeqAIJ(a, &diagonal, &off_diagonal, nullptr));
   for (PetscInt row = 0; row < static_cast<PetscInt>(block.rows); ++row) {

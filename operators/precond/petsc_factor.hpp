@@ -33,15 +33,18 @@ void create_diffusion_2d(MPI_Comm comm, PetscInt n, const std::vector<double>& k
 // The rank's diagonal block of an AIJ matrix (the whole matrix on one rank) as CSR.
 CsrMatrix local_diagonal_block(Mat a);
 // The same block with the coupling the partition dropped: dropped_i = Σ |a_ij| over the rank's
-// off-diagonal block (MPIAIJ, read through MatMPIAIJGetSeqAIJ; no communication); all zero for a
-// sequential matrix unless attach_cut_coupling gave it one. Under -pc_type bjacobi -sub_pc_type
+// off-diagonal block (MPIAIJ, read through MatMPIAIJGetSeqAIJ; no communication), and the global
+// row count (LocalBlock::global_rows); all zero for a sequential matrix unless
+// attach_cut_coupling gave it both. Under -pc_type bjacobi -sub_pc_type
 // karman the sub-PC's matrix is the sequential block itself, so the dropped coupling is invisible
-// there (zero): partition-aware factors need -pc_type karman on the MPI matrix, which is block
-// Jacobi already, or ASM through set_factor_pc (schwarz.hpp), which attaches it.
+// there (zero), and so is the global size (the relaxation model then takes h from the block's
+// rows): partition-aware factors need -pc_type karman on the MPI matrix, which is block Jacobi
+// already, or ASM through set_factor_pc (schwarz.hpp), which attaches both.
 LocalBlock local_block(Mat a);
-// Attach to a sequential block the coupling cut from it (dropped: [rows]), which local_block then
-// reports: ASM's overlapped blocks are sequential copies that keep no trace of the cut.
-void attach_cut_coupling(Mat block, const std::vector<double>& dropped);
+// Attach to a sequential block the coupling cut from it (dropped: [rows]) and the row count of the
+// matrix it was cut from, which local_block then reports: ASM's overlapped blocks are sequential
+// copies that keep no trace of the cut or of the global size.
+void attach_cut_coupling(Mat block, const std::vector<double>& dropped, std::int64_t global_rows);
 // A sequential AIJ matrix with the values and pattern of `csr` (copied).
 void create_seq_aij(const CsrMatrix& csr, Mat* out);
 // An AIJ matrix on comm whose diagonal block on each rank is that rank's `block` (copied, rows in

@@ -87,8 +87,10 @@ PetscErrorCode configure_subdomains(PC pc, PetscInt blocks, const IS rows[], con
     KARMAN_PETSC(PCGetOperators(pc, nullptr, &pmat));
     petsc::Vec r;
     absolute_row_sums(pmat, r.out());
+    PetscInt global_rows = 0;
+    KARMAN_PETSC(MatGetSize(pmat, &global_rows, nullptr));
     for (PetscInt i = 0; i < blocks; ++i)
-      attach_cut_coupling(sub[i], cut_coupling(r, rows[i], sub[i]));
+      attach_cut_coupling(sub[i], cut_coupling(r, rows[i], sub[i]), global_rows);
     PetscInt local = 0;
     KSP* sub_ksp = nullptr;
     KARMAN_PETSC(PCASMGetSubKSP(pc, &local, nullptr, &sub_ksp));

@@ -67,6 +67,7 @@ LocalBlock diagonal_block(const LocalBlock& a, std::int64_t first, std::int64_t 
                                 std::to_string(a.rows) + " rows");
   LocalBlock block;
   block.rows = last - first;
+  block.global_rows = a.problem_rows();
   block.row_ptr.assign(1, 0);
   block.dropped.assign(block.rows, 0.0);
   for (std::int64_t i = first; i < last; ++i) {

@@ -27,9 +27,13 @@ struct CsrMatrix {
 // `dropped` tells them apart. A LocalBlock IS the block's CSR matrix (so a factor provider written
 // for a CsrMatrix accepts it), plus, per row,
 //   dropped_i = Σ_{j outside the block} |a_ij|    [n] (0 on one rank, and on uncut rows).
+// and the row count of the matrix it was cut from (what the relaxation model's h = N^(−1/d) reads:
+// a block must be relaxed as the whole problem's grid, not as a grid of its own size).
 struct LocalBlock : CsrMatrix {
-  std::vector<double> dropped;  // [n]; empty means all zero
+  std::vector<double> dropped;   // [n]; empty means all zero
+  std::int64_t global_rows = 0;  // rows of the whole matrix; 0: the block is the whole matrix
   double dropped_at(std::int64_t row) const { return dropped.empty() ? 0.0 : dropped[row]; }
+  std::int64_t problem_rows() const { return global_rows > 0 ? global_rows : rows; }
 };
 
 // PETSc's default (PETSC_DECIDE) row layout of n rows on `parts` ranks: block q has

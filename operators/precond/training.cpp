@@ -119,7 +119,8 @@ struct TrainingMatrix {
       : pairs(&p),
         weight(w),
         graph(make_matrix_graph(p.a, reference(p.a, model, options.factor), options.factor,
-                                p.a.dropped, model.correction == Correction::relaxation)),
+                                p.a.dropped, model.correction == Correction::relaxation,
+                                p.a.problem_rows())),
         loss(lower_triangle(p.a)),
         dl("dl", p.ic0.size()) {
     if (options.factor == FactorKind::fsai)
@@ -218,7 +219,7 @@ FactorProvider gnn_factor_provider(FactorGnn& gnn, FactorKind kind) {
     // lower_pattern and the graph list tril(A) in the same order (rows, sorted columns).
     const MatrixGraph graph =
         make_matrix_graph(a, reference(a, lower, gnn.options(), kind), kind, a.dropped,
-                          gnn.options().correction == Correction::relaxation);
+                          gnn.options().correction == Correction::relaxation, a.problem_rows());
     return to_host(gnn.infer(graph));  // inference only: the fused forward, no contexts
   };
 }

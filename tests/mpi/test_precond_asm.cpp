@@ -1,5 +1,6 @@
 // The karman factor as ASM's sub-PC (1 and 2 ranks; schwarz.hpp): each overlapped block carries
-// the coupling the overlap cut, ASM with karman IC(0) blocks is PETSc's ASM with ICC blocks, ASM
+// the coupling the overlap cut and the global size (the relaxation model's h is the whole
+// grid's on every block), ASM with karman IC(0) blocks is PETSc's ASM with ICC blocks, ASM
 // beats block Jacobi at 2 ranks, and an overlap covering the whole grid reproduces the one-rank
 // solve of the same factor (learned or MIC(0)).
 #include <gtest/gtest.h>
@@ -62,7 +63,77 @@ struct RandomGnn {
   }
 };
 
+// The relaxation model (a row head predicting ω_i = 1 − h c_ω, δ_i = h² c_δ) with every parameter
+// drawn from 0.2·N(0, 1): ω and δ away from MIC(0)'s (1, 0) on many rows, so h matters.
+struct RandomRelaxationGnn {
+  static constexpr std::size_t kLayers = 2;
+  FactorGnn gnn{[] {
+                  FactorGnnOptions options;
+                  options.reference = ReferenceFactor::mic0;
+                  options.correction = Correction::relaxation;
+                  options.width = 8;
+                  options.layers = kLayers;
+                  return options;
+                }(),
+                5};
+  RandomRelaxationGnn() {
+    auto h = Kokkos::create_mirror_view(gnn.parameters().values());
+    for (std::size_t i = 0; i < h.size(); ++i) h(i) = 0.2 * karman::standard_normal(29, i);
+    Kokkos::deep_copy(gnn.parameters().values(), h);
+  }
+};
+
+// max |l_p − reference_p| over the first `count` values.
+double worst_difference(const std::vector<double>& l, const std::vector<double>& reference,
+                        std::int64_t count) {
+  double worst = 0.0;
+  for (std::int64_t p = 0; p < count; ++p) worst = std::max(worst, std::abs(l[p] - reference[p]));
+  return worst;
+}
+
 }  // namespace
+
+TEST(PrecondAsm, RelaxationBlocksTakeTheGlobalGridSpacing) {
+  // Poisson 2D 24², the relaxation model under block Jacobi, ASM(2) with the cut hidden, and
+  // ASM(2) with it lumped. Every block must report the global row count (its h is the whole
+  // grid's). Rank 0 holds the first grid lines in natural order: a row more than K + 1 lines
+  // before the first cut-affected line (the last of rank 0's own lines) has the features it has
+  // in the whole matrix (node features see 1 hop, K layers K more, edge features MIC(0) values of
+  // earlier rows), and so has every row before it: its row of L must equal the one-rank factor's.
+  // With h from the block's own rows the same rows must differ (the test can fail).
+  const PetscInt n = 24;
+  petsc::Mat a, whole;
+  create_poisson_2d(karman::test::world(), n, a.out());
+  create_poisson_2d(PETSC_COMM_SELF, n, whole.out());
+  RandomRelaxationGnn learned;
+  const FactorProvider gnn = gnn_factor_provider(learned.gnn);
+  const LocalBlock whole_block = local_block(whole);
+  const std::vector<double> one_rank = gnn(whole_block, lower_pattern(whole_block));
+
+  LocalBlock seen;
+  std::vector<double> seen_l;
+  const FactorProvider recording = [&](const LocalBlock& block, const LowerPattern& lower) {
+    seen = block;
+    seen_l = gnn(block, lower);
+    return seen_l;
+  };
+  const int rank = karman::test::world_rank(), size = karman::test::world_size();
+  const long untouched_lines =
+      size == 1 ? n : n / size - static_cast<long>(RandomRelaxationGnn::kLayers) - 2;
+  for (const ParallelPc& parallel : {kBjacobi, asm_pc(2), asm_pc(2, false, true)}) {
+    const std::string name = parallel_pc_name(parallel);
+    ASSERT_GT(timed_cg(a, parallel, recording).iterations, 0) << name;
+    EXPECT_EQ(seen.problem_rows(), n * n) << name;
+    if (rank != 0) continue;
+    const LowerPattern lower = lower_pattern(seen);
+    const std::int64_t compared = lower.row_ptr[untouched_lines * n];  // those rows' entries
+    EXPECT_LT(worst_difference(seen_l, one_rank, compared), 1e-12) << name;
+    if (size == 1) continue;
+    LocalBlock own_spacing = seen;  // h from the block's own rows: the error this test guards
+    own_spacing.global_rows = 0;
+    EXPECT_GT(worst_difference(gnn(own_spacing, lower), one_rank, compared), 1e-6) << name;
+  }
+}
 
 TEST(PrecondAsm, OverlappedBlockCarriesItsCutCoupling) {
   // Poisson 2D on 16×16 (16 grid lines, 16 / p per rank), overlap 1: a rank's block gains the
