@@ -250,7 +250,7 @@ TEST(RelaxedIcGnn, UntrainedNetworkReturnsModifiedIcZeroExactly) {
   const std::vector<double> mic0 = mic0_values(a, lower_pattern(a));
   ASSERT_EQ(l.size(), mic0.size());
   for (std::size_t p = 0; p < l.size(); ++p) EXPECT_EQ(l[p], mic0[p]) << "entry " << p;
-  // infer() falls back to the training forward: the same L.
+  // The inference-only forward (fused kernels, then the factorisation): the same L exactly.
   EXPECT_EQ(host_vector(gnn.infer(graph)), mic0);
 }
 
