@@ -163,7 +163,7 @@ FactorGnn::FactorGnn(const FactorGnnOptions& options, std::uint64_t seed) : m_op
     layer.activation = tanh;
     layer.aggregation = nn::Aggregation::sum;
     layer.residual = false;
-    layer.edge_first = true;  // [e_ij, h_i, h_j]
+    layer.edge_first = true;                     // [e_ij, h_i, h_j]
     // The edge head reads e^K alone; the row head reads h^K.
     layer.node_update = per_row || l + 1 < options.layers;
     layer.concatenated_edge_input = options.concatenated_edge_input;
