@@ -330,9 +330,16 @@ nn::Vector<double> FactorGnn::forward_relaxation(const MatrixGraph& graph) {
   }
   m_head_output = &m_head->forward(h, values, m_workspace);
   m_raw = m_head_output->y;  // [N, 2]: (r_ω, r_δ) per row
+  return factor_relaxation(graph, m_raw);
+}
 
+nn::Vector<double> FactorGnn::factor_relaxation(const MatrixGraph& graph,
+                                                const nn::Matrix<double>& raw_device) {
+  KARMAN_VERIFY(graph.relaxed != nullptr,
+                "FactorGnn: the relaxation correction needs the graph's RelaxedIc "
+                "(make_matrix_graph(..., relaxed_ic = true))");
   // (ω, δ) per row, then L by the factorisation on the host (its loop is sequential).
-  const auto raw = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_raw);
+  const auto raw = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), raw_device);
   const std::size_t n = raw.extent(0);
   m_spacing = grid_spacing(graph);
   const double spacing = m_spacing;

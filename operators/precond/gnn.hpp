@@ -143,7 +143,8 @@ class FactorGnn {
   // and the head inside the last) and three node buffers [N, W] (h, h W_i, h W_j) instead of
   // every layer's activations. The buffers are kept and reused while the sizes do not change, so
   // a refactorisation allocates nothing. No backward may follow. Widths other than 8, 16 and 32
-  // run forward().
+  // run forward(). The relaxation correction: every layer's node kernel updates h, the last one
+  // runs the row head on h^K ([N, 2], no h^K stored), then the RelaxedIc factorisation.
   nn::Vector<double> infer(const MatrixGraph& graph);
 
  private:
@@ -173,10 +174,14 @@ class FactorGnn {
   std::vector<double> m_l_host;
   double m_spacing = 0.0;  // h of the last forward's graph
   nn::Vector<double> forward_relaxation(const MatrixGraph& graph);
+  // ω, δ from the row head's output raw [N, 2] (forward's or infer's), then L = the graph's
+  // RelaxedIc factor (kept in m_relaxation, m_l_host, m_l).
+  nn::Vector<double> factor_relaxation(const MatrixGraph& graph, const nn::Matrix<double>& raw);
   void backward_relaxation(const nn::Vector<double>& dl);
   // infer()'s buffers: e^l [E, W]; h^l, h^l W_i^l, h^l W_j^l [N, W] (W_i, W_j: the next edge
   // MLP's first weight rows for h_i and h_j).
   nn::Matrix<double> m_edge_state, m_node_state, m_node_row_term, m_node_col_term;
+  nn::Matrix<double> m_node_head;  // [N, 2] the row head's output (relaxation)
   template <int W>
   void infer_with_width(const MatrixGraph& graph);
 };

@@ -192,6 +192,10 @@ struct NodeStep {
   Matrix<double> state;               // [N, W] h^l in, h^{l+1} out
   Affine next_edge_first;             // [3W, W] the next layer's first Linear
   Matrix<double> row_term, col_term;  // [N, W] out
+  // The relaxation correction's last node update: the row head on h^K instead of the next
+  // layer's terms (when `raw` is set).
+  Affine head;         // [W, 2] w_head, [1, 2] b_head
+  Matrix<double> raw;  // [N, 2] (r_ω, r_δ) out
 
   KOKKOS_FUNCTION void operator()(const long tile) const {
     const long i0 = tile * T;
@@ -224,6 +228,12 @@ struct NodeStep {
       }
       tanh_in_place(u);
       affine_product(node_second, 0, u, h);
+    }
+    if (raw.data() != nullptr) {  // h^K is read by the head alone: not stored
+      double r[T][2];
+      affine_product(head, 0, h, r);
+      store_rows(r, raw, i0, nodes);
+      return;
     }
     store_rows(h, state, i0, nodes);
     double term[T][W];
@@ -340,7 +350,13 @@ void FactorGnn::infer_with_width(const MatrixGraph& graph) {
   edges.col = topology.col;
   edges.row_term = m_node_row_term;
   edges.col_term = m_node_col_term;
-  edges.head = fold_after(edge_second_of(m_layers.size() - 1), affine(*m_head), 0, true);
+  // The relaxation correction: every layer updates h, the head reads h^K (per row), so the last
+  // edge kernel stores its y like the others and the last node kernel runs the head.
+  const bool per_row = m_options.correction == Correction::relaxation;
+  if (per_row)
+    nn::ensure_shape(m_node_head, "karman::precond::gnn::infer::node_head", n_nodes, 2);
+  else
+    edges.head = fold_after(edge_second_of(m_layers.size() - 1), affine(*m_head), 0, true);
   edges.reference = graph.reference;
   edges.l = m_l;
   edges.diagonal = graph.diagonal;
@@ -348,8 +364,9 @@ void FactorGnn::infer_with_width(const MatrixGraph& graph) {
   edges.diagonal_only = m_options.diagonal_only;
   nodes.encode = false;
   for (std::size_t l = 0; l < m_layers.size(); ++l) {
+    const bool last_layer = l + 1 == m_layers.size();
     edges.first = l == 0;
-    edges.last = l + 1 == m_layers.size();
+    edges.last = last_layer && !per_row;
     edges.input =
         l == 0 ? edge_first_of(0) : fold_after(edge_second_of(l - 1), edge_first_of(l), 0, true);
     Kokkos::parallel_for("karman::precond::gnn::infer_edge_layer", Range(0, edge_tiles), edges);
@@ -359,7 +376,12 @@ void FactorGnn::infer_with_width(const MatrixGraph& graph) {
     nodes.node_first = node_input.weight;
     nodes.degree_term = node_input.degree_term;
     nodes.node_second = affine(*linear_at(m_layers[l]->node_mlp(), 1));
-    nodes.next_edge_first = without_bias(edge_first_of(l + 1));
+    if (last_layer) {
+      nodes.head = affine(*m_head);
+      nodes.raw = m_node_head;
+    } else {
+      nodes.next_edge_first = without_bias(edge_first_of(l + 1));
+    }
     Kokkos::parallel_for("karman::precond::gnn::infer_node_update", Range(0, node_tiles), nodes);
   }
 }
@@ -381,8 +403,6 @@ bool is_tanh_then_identity(nn::Sequential<double>& mlp, std::size_t w) {
 }  // namespace
 
 nn::Vector<double> FactorGnn::infer(const MatrixGraph& graph) {
-  // The relaxation correction (a row head, L by the factorisation) has no fused path.
-  if (m_options.correction == Correction::relaxation) return forward(graph);
   const std::size_t w = m_options.width;
   bool fused = (w == 8 || w == 16 || w == 32) && !m_options.concatenated_edge_input &&
                m_head->frequency() == 1.0 && m_head->activation() == nn::Activation::identity &&
@@ -407,6 +427,8 @@ nn::Vector<double> FactorGnn::infer(const MatrixGraph& graph) {
       infer_with_width<32>(graph);
       break;
   }
+  // The relaxation correction: (ω, δ) from the row head's output, then L by the factorisation.
+  if (m_options.correction == Correction::relaxation) return factor_relaxation(graph, m_node_head);
   return m_l;
 }
 

@@ -47,6 +47,15 @@ void RelaxedIc::require_sizes(const RowRelaxation& relaxation) const {
 }
 
 std::vector<double> RelaxedIc::factor(const RowRelaxation& relaxation) const {
+  return sweep<false>(relaxation);
+}
+
+std::vector<double> RelaxedIc::factor_by_search(const RowRelaxation& relaxation) const {
+  return sweep<true>(relaxation);
+}
+
+template <bool kBySearch>
+std::vector<double> RelaxedIc::sweep(const RowRelaxation& relaxation) const {
   require_sizes(relaxation);
   const std::vector<double>& omega = relaxation.omega;
   // w: the Schur complement's entries on tril(A), updated column by column; l: the factor.
@@ -69,10 +78,11 @@ std::vector<double> RelaxedIc::factor(const RowRelaxation& relaxation) const {
     // outside the pattern moves ω_i-scaled onto row i's diagonal and ω_j-scaled onto row j's.
     for (std::int64_t s = first; s < last; ++s) {
       const std::int64_t p = m_by_col[s], i = m_row_of[p];
+      std::int64_t cursor = m_col_ptr[i];
       for (std::int64_t t = s; t < last; ++t) {
         const std::int64_t q = m_by_col[t], j = m_row_of[q];
         const double update = l[p] * l[q];
-        const std::int64_t target = find(j, i);
+        const std::int64_t target = kBySearch ? find(j, i) : find_in_column(j, i, cursor);
         if (target >= 0) {
           w[target] -= update;
         } else {
@@ -99,9 +109,10 @@ RowRelaxation RelaxedIc::backward(const RowRelaxation& relaxation, const std::ve
     // The updates by column k, reversed: they wrote only to columns > k, whose w_bar is final.
     for (std::int64_t s = first; s < last; ++s) {
       const std::int64_t p = m_by_col[s], i = m_row_of[p];
+      std::int64_t cursor = m_col_ptr[i];
       for (std::int64_t t = s; t < last; ++t) {
         const std::int64_t q = m_by_col[t], j = m_row_of[q];
-        const std::int64_t target = find(j, i);
+        const std::int64_t target = find_in_column(j, i, cursor);
         double update_bar;  // ∂f/∂(L_ik L_jk)
         if (target >= 0) {
           update_bar = -w_bar[target];

@@ -43,8 +43,12 @@ class RelaxedIc {
   std::int64_t rows() const { return m_lower.rows; }
   const LowerPattern& pattern() const { return m_lower; }
 
-  // L [nnz_L] on pattern() for ω, δ [n]. NotSpdError on a pivot ≤ pivot_tol · a_ii.
+  // L [nnz_L] on pattern() for ω, δ [n]. NotSpdError on a pivot ≤ pivot_tol · a_ii. Records
+  // nothing (backward needs only L): the set-up path.
   std::vector<double> factor(const RowRelaxation& relaxation) const;
+  // The reference twin of factor(): the same sweep with a binary search for each update's target
+  // (factor() walks a cursor down the column instead); the same L bit for bit.
+  std::vector<double> factor_by_search(const RowRelaxation& relaxation) const;
 
   // The reverse pass: for l = factor(relaxation) and dl = ∂f/∂L [nnz_L], returns ∂f/∂ω and
   // ∂f/∂δ [n] (in a RowRelaxation's fields).
@@ -54,6 +58,16 @@ class RelaxedIc {
  private:
   // Index of L's entry (i, j), j ≤ i, or −1 when (i, j) is outside tril(A).
   std::int64_t find(std::int64_t i, std::int64_t j) const;
+  // The same for (j, i), i ≤ j, by a cursor into column i's list (from m_col_ptr[i], advanced
+  // here): the updates by one column reach rows j in increasing order, so the cursor only moves
+  // forward.
+  std::int64_t find_in_column(std::int64_t j, std::int64_t i, std::int64_t& cursor) const {
+    const std::int64_t end = m_col_ptr[i + 1];
+    while (cursor < end && m_row_of[m_by_col[cursor]] < j) ++cursor;
+    return cursor < end && m_row_of[m_by_col[cursor]] == j ? m_by_col[cursor] : -1;
+  }
+  template <bool kBySearch>
+  std::vector<double> sweep(const RowRelaxation& relaxation) const;
   void require_sizes(const RowRelaxation& relaxation) const;
 
   LowerPattern m_lower;

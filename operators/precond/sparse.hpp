@@ -65,8 +65,12 @@ class NotSpdError : public std::invalid_argument {
 // tril(A) with its map into A; throws NotSpdError when a row has no diagonal entry.
 LowerPattern lower_pattern(const CsrMatrix& a);
 
-// Throws NotSpdError naming the first (i, j) with |a_ij − a_ji| > rel_tol · max|a|.
+// Throws NotSpdError naming the first (i, j) with |a_ij − a_ji| > rel_tol · max|a|. One pass with
+// a cursor per row (sorted columns); anything but a clean match falls back to the search below,
+// which names the entry.
 void require_symmetric(const CsrMatrix& a, double rel_tol = 1e-12);
+// The reference check: a binary search for each entry's mirror (the same verdict and message).
+void require_symmetric_by_search(const CsrMatrix& a, double rel_tol = 1e-12);
 
 // Throws NotSpdError unless every L_ii > 0 (l: [nnz_L]).
 void require_positive_diagonal(const LowerPattern& lower, const std::vector<double>& l);

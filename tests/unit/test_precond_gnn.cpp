@@ -364,34 +364,61 @@ TEST(PrecondGnn, SplitEdgeInputMatchesConcatenation) {
 
 // The inference-only forward (fused kernels, one edge buffer) against the training forward, its
 // reference twin: the same L to rounding for every supported width, layer count (one layer: the
-// first edge kernel is also the last), the diagonal-only mode and a cut block; a second call on
-// another graph reuses and resizes the buffers.
+// first edge kernel is also the last), the diagonal-only mode, the relaxation correction (every
+// layer's node update, the row head on h^K, then the RelaxedIc factorisation) and a cut block; a
+// second call on another graph reuses and resizes the buffers.
 TEST(PrecondGnn, InferenceForwardMatchesTrainingForward) {
   const LocalBlock cut = diagonal_block(LocalBlock{variable_matrix(9), {}}, 0, 50);
   const std::vector<LocalBlock> matrices = {LocalBlock{variable_matrix(8), {}}, cut,
                                             LocalBlock{poisson_matrix(5), {}}};
-  for (const std::size_t width : {8, 16, 32})
-    for (const std::size_t layers : {1, 3})
-      for (const bool diagonal_only : {false, true}) {
-        FactorGnnOptions options;
-        options.width = width;
-        options.layers = layers;
-        options.diagonal_only = diagonal_only;
-        Model model(options);
-        model.randomize(0.5, 40 + width + layers);
-        for (const LocalBlock& a : matrices) {
-          const MatrixGraph graph =
-              make_matrix_graph(a, incomplete_cholesky(a), FactorKind::cholesky, a.dropped);
-          const std::vector<double> inferred = host_vector(model.gnn.infer(graph));
-          const std::vector<double> trained = host_vector(model.gnn.forward(graph));
-          ASSERT_EQ(inferred.size(), trained.size());
-          EXPECT_LT(max_relative_difference(inferred, trained), 1e-12)
-              << "width " << width << ", " << layers << " layers"
-              << (diagonal_only ? ", diagonal only" : "") << ", " << a.rows << " rows";
-          // A network that moved L away from the reference: the comparison is not trivial.
-          EXPECT_GT(max_relative_difference(trained, incomplete_cholesky(a)), 1e-3);
+  for (const Correction correction : {Correction::multiplicative, Correction::relaxation})
+    for (const std::size_t width : {8, 16, 32})
+      for (const std::size_t layers : {1, 3})
+        for (const bool diagonal_only : {false, true}) {
+          const bool relaxation = correction == Correction::relaxation;
+          if (relaxation && diagonal_only) continue;  // no per-edge correction to restrict
+          FactorGnnOptions options;
+          options.correction = correction;
+          options.reference = relaxation ? ReferenceFactor::mic0 : ReferenceFactor::ic0;
+          options.width = width;
+          options.layers = layers;
+          options.diagonal_only = diagonal_only;
+          Model model(options);
+          model.randomize(0.5, 40 + width + layers);
+          // Relaxation: a row head negative on every row gives MIC(0) (ω = 1, δ = 0 below the
+          // ramp; saturated layers can make every row alike) and would make the comparison
+          // trivial: the head's bias 0.5 and its weights 0.1·N(0, 1) (0.2 × 0.5) keep the rows
+          // above the ramp and different.
+          if (relaxation)
+            for (std::size_t p = 0; p < model.parameters.count(); ++p) {
+              const std::string& name = model.parameters.info(p).name;
+              if (name == "gnn.head.bias") Kokkos::deep_copy(model.parameters.value(p), 0.5);
+              if (name != "gnn.head.weight") continue;
+              auto head = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(),
+                                                              model.parameters.value(p));
+              for (std::size_t r = 0; r < head.extent(0); ++r)
+                for (std::size_t c = 0; c < head.extent(1); ++c) head(r, c) *= 0.2;
+              Kokkos::deep_copy(model.parameters.value(p), head);
+            }
+          for (const LocalBlock& a : matrices) {
+            const std::vector<double> reference =
+                reference_values(a, lower_pattern(a), options.reference);
+            const MatrixGraph graph =
+                make_matrix_graph(a, reference, FactorKind::cholesky, a.dropped, relaxation);
+            const std::vector<double> inferred = host_vector(model.gnn.infer(graph));
+            const std::vector<double> trained = host_vector(model.gnn.forward(graph));
+            ASSERT_EQ(inferred.size(), trained.size());
+            EXPECT_LT(max_relative_difference(inferred, trained), 1e-12)
+                << "width " << width << ", " << layers << " layers"
+                << (diagonal_only ? ", diagonal only" : "") << (relaxation ? ", relaxation" : "")
+                << ", " << a.rows << " rows";
+            // A network that moved L away from the reference: the comparison is not trivial.
+            // (Relaxation: ω_i − 1 = O(h) and δ_i = O(h²) move L less than per-edge factors.)
+            EXPECT_GT(max_relative_difference(trained, reference), relaxation ? 1e-4 : 1e-3)
+                << "width " << width << ", " << layers << " layers"
+                << (relaxation ? ", relaxation" : "");
+          }
         }
-      }
 }
 
 TEST(PrecondGnn, DiagonalOnlyKeepsTheOffDiagonalOfIcZero) {

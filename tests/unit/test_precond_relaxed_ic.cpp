@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "karman/core/random.hpp"
@@ -145,6 +146,59 @@ TEST(RelaxedIc, UnitRelaxationIsModifiedIcZeroIn2dAnd3d) {
   }
 }
 
+// The set-up's sweeps (a cursor down the column for each update's target) against the reference
+// sweep (a binary search per update): the same L bit for bit, for generic ω, δ and for MIC(0)
+// (mic0_values has the cursor too), on 5-, 7- and 9-point stencils (the 9-point one has targets
+// inside tril(A) off the diagonal) and on a block with lumped dropped coupling.
+TEST(RelaxedIc, CursorSweepEqualsTheBinarySearchSweep) {
+  const LocalBlock cut = diagonal_block(LocalBlock{rough_diffusion(8, 2), {}}, 10, 50);
+  for (const LocalBlock& a : {LocalBlock{poisson(7, 2), {}}, LocalBlock{rough_diffusion(6, 2), {}},
+                              LocalBlock{poisson(4, 3), {}}, LocalBlock{nine_point(6), {}}, cut}) {
+    const RelaxedIc relaxed(a, a.dropped);
+    const RowRelaxation generic = random_relaxation(a.rows, 17);
+    EXPECT_EQ(relaxed.factor(generic), relaxed.factor_by_search(generic)) << a.rows << " rows";
+    const RowRelaxation unit = RowRelaxation::mic0(a.rows);
+    EXPECT_EQ(relaxed.factor(unit), relaxed.factor_by_search(unit)) << a.rows << " rows";
+    if (a.dropped.empty()) {
+      EXPECT_EQ(mic0_values(a, lower_pattern(a)), relaxed.factor_by_search(unit)) << a.rows;
+    }
+  }
+}
+
+// require_symmetric (a cursor per row) against require_symmetric_by_search: both accept symmetric
+// matrices and reject the same asymmetric ones with the same message (an asymmetric value above
+// or below the diagonal, an entry without its mirror).
+TEST(RelaxedIc, CursorSymmetryCheckAgreesWithTheSearch) {
+  const auto message = [](const std::function<void()>& check) -> std::string {
+    try {
+      check();
+    } catch (const NotSpdError& e) {
+      return e.what();
+    }
+    return "";
+  };
+  const CsrMatrix symmetric = rough_diffusion(6, 2);
+  std::vector<CsrMatrix> asymmetric(3, symmetric);
+  asymmetric[0].values[asymmetric[0].row_ptr[7] + 1] *= 1.001;  // row 7: above or below
+  asymmetric[1].values[asymmetric[1].row_ptr[20]] *= 0.999;     // row 20's first entry (below)
+  {  // drop the mirror (4, 3) of (3, 4): row 4 loses its entry in column 3
+    CsrMatrix& m = asymmetric[2];
+    const auto at = std::find(m.col.begin() + m.row_ptr[4], m.col.begin() + m.row_ptr[5], 3);
+    ASSERT_NE(at, m.col.begin() + m.row_ptr[5]);
+    const long p = at - m.col.begin();
+    m.col.erase(m.col.begin() + p);
+    m.values.erase(m.values.begin() + p);
+    for (long i = 5; i <= m.rows; ++i) --m.row_ptr[i];
+  }
+  EXPECT_EQ(message([&] { require_symmetric(symmetric); }), "");
+  EXPECT_EQ(message([&] { require_symmetric(poisson(4, 3)); }), "");
+  for (const CsrMatrix& a : asymmetric) {
+    const std::string fast = message([&] { require_symmetric(a); });
+    EXPECT_NE(fast.find("not symmetric"), std::string::npos) << fast;
+    EXPECT_EQ(fast, message([&] { require_symmetric_by_search(a); }));
+  }
+}
+
 TEST(RelaxedIc, RowsWithUnitRelaxationKeepTheirRowSums) {
   const CsrMatrix a = rough_diffusion(8, 2);
   const RelaxedIc relaxed(a);
@@ -250,7 +304,7 @@ TEST(RelaxedIcGnn, UntrainedNetworkReturnsModifiedIcZeroExactly) {
   const std::vector<double> mic0 = mic0_values(a, lower_pattern(a));
   ASSERT_EQ(l.size(), mic0.size());
   for (std::size_t p = 0; p < l.size(); ++p) EXPECT_EQ(l[p], mic0[p]) << "entry " << p;
-  // infer() falls back to the training forward: the same L.
+  // The inference-only forward (fused kernels, then the factorisation): the same L exactly.
   EXPECT_EQ(host_vector(gnn.infer(graph)), mic0);
 }
 

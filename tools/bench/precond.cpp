@@ -4,7 +4,8 @@
 //
 // Matrices: the 2D 5-point Poisson matrix at n² (KARMAN_BENCH_SIZES_2D, default "512 1024") and
 // the 3D 7-point one at n³ (KARMAN_BENCH_SIZES_3D, default "64 128"). The GNN has the precond
-// cases' shape (width 16, 3 layers, correcting MIC(0)); untrained (its factor is then MIC(0)
+// cases' shape (width 16, 3 layers, MIC(0) with a learned per-row perturbation, model.correction
+// relaxation); untrained (its factor is then MIC(0)
 // exactly; the set-up cost does not depend on the weights) unless KARMAN_BENCH_MODEL_2D /
 // KARMAN_BENCH_MODEL_3D name a kind-precond checkpoint.h5 of that shape.
 //
@@ -13,8 +14,10 @@
 //   block_s      local_block (the AIJ diagonal block → CSR, with the dropped coupling)
 //   pattern_s    lower_pattern (tril(A) with its map into A)
 //   reference_s  reference_values (MIC(0), the factor the GNN corrects)
-//   graph_s      make_matrix_graph (features, incidence lists)
-//   infer_s      FactorGnn::infer (the inference-only forward), to the fence
+//   graph_s      make_matrix_graph (features, incidence lists; the RelaxedIc for relaxation)
+//   infer_s      FactorGnn::infer (the inference-only forward; for relaxation with the RelaxedIc
+//                factorisation of the predicted ω, δ), to the fence
+//   relaxed_factor_s  RelaxedIc::factor alone (relaxation; 0 otherwise)
 //   copy_s       the factor's values to the host (std::vector)
 //   factor_s     require_positive_diagonal + FactorSolver (the compact L the PC applies)
 //   learned_setup_first_s   KSPSetUp with -pc_type karman and the GNN provider, the first call of
@@ -117,17 +120,34 @@ double setup_seconds(Mat a, const std::function<void(PC)>& configure) {
   return timer.seconds();
 }
 
-FactorGnnOptions bench_model() {
-  FactorGnnOptions options;  // width 16, 3 layers: the precond cases' model
+// Width 16, 3 layers, MIC(0) with a learned per-row perturbation: the precond cases' model
+// (model.correction relaxation, relaxation_bound 0); a checkpoint's correction and bounds, when
+// it records them, replace these.
+FactorGnnOptions bench_model(const nn::Checkpoint* checkpoint) {
+  FactorGnnOptions options;
   options.reference = ReferenceFactor::mic0;
+  options.correction = Correction::relaxation;
+  options.relaxation_bound = 0.0;
+  if (!checkpoint) return options;
+  const auto correction = checkpoint->strings.find("correction");
+  if (correction != checkpoint->strings.end())
+    options.correction =
+        correction->second == "relaxation" ? Correction::relaxation : Correction::multiplicative;
+  const auto scalar = [checkpoint](const char* name, double& value) {
+    const auto it = checkpoint->scalars.find(name);
+    if (it != checkpoint->scalars.end()) value = it->second;
+  };
+  scalar("correction_bound", options.correction_bound);
+  scalar("relaxation_bound", options.relaxation_bound);
+  scalar("shift_bound", options.shift_bound);
   return options;
 }
 
 // A network of bench_model()'s shape, with the parameters of `checkpoint` when one is given.
 std::unique_ptr<FactorGnn> make_gnn(const std::string& checkpoint) {
-  auto gnn = std::make_unique<FactorGnn>(bench_model(), 7);
-  if (checkpoint.empty()) return gnn;
+  if (checkpoint.empty()) return std::make_unique<FactorGnn>(bench_model(nullptr), 7);
   const nn::Checkpoint c = nn::load_checkpoint(PETSC_COMM_SELF, checkpoint);
+  auto gnn = std::make_unique<FactorGnn>(bench_model(&c), 7);
   nn::restore_parameters(c, gnn->parameters(), checkpoint);
   return gnn;
 }
@@ -173,9 +193,15 @@ Json measure_setup(const Problem& problem, int repeats) {
   r["pattern_s"] = time_best(repeats, [&] { lower = lower_pattern(block); });
   r["reference_s"] = time_best(
       repeats, [&] { reference = reference_values(block, lower, gnn->options().reference); });
+  const bool relaxation = gnn->options().correction == Correction::relaxation;
   r["graph_s"] = time_best(repeats, [&] {
-    graph = make_matrix_graph(block, reference, FactorKind::cholesky, block.dropped);
+    graph = make_matrix_graph(block, reference, FactorKind::cholesky, block.dropped, relaxation);
   });
+  // Relaxation: infer_s includes the RelaxedIc factorisation (ω, δ → L), timed alone here.
+  r["relaxed_factor_s"] =
+      relaxation
+          ? time_best(repeats, [&] { graph.relaxed->factor(RowRelaxation::mic0(block.rows)); })
+          : 0.0;
   double infer_cpu_s = 0.0;
   r["infer_s"] = time_best(
       repeats,
@@ -210,17 +236,18 @@ Json measure_setup(const Problem& problem, int repeats) {
   r["learned_over_gamg_cpu"] = learned_cpu_s / gamg_cpu_s;
   std::fprintf(
       stderr,
-      "%s n %4ld: block %.4f pattern %.4f mic0 %.4f graph %.4f infer %.4f copy %.4f "
+      "%s n %4ld: block %.4f pattern %.4f mic0 %.4f graph %.4f infer %.4f (relaxed factor "
+      "%.4f) copy %.4f "
       "factor %.4f | learned set-up %.4f (first %.4f) | icc %.4f mic0 %.4f gamg %.4f "
       "hypre %.4f s | learned / gamg %.3f (first %.3f) | CPU s: infer %.4f, learned set-up "
       "%.4f, gamg set-up %.4f\n",
       problem.name.c_str(), problem.n, r["block_s"].get<double>(), r["pattern_s"].get<double>(),
       r["reference_s"].get<double>(), r["graph_s"].get<double>(), r["infer_s"].get<double>(),
-      r["copy_s"].get<double>(), r["factor_s"].get<double>(), r["learned_setup_s"].get<double>(),
-      r["learned_setup_first_s"].get<double>(), r["icc_setup_s"].get<double>(),
-      r["mic0_setup_s"].get<double>(), gamg, r["hypre_setup_s"].get<double>(),
-      r["learned_over_gamg"].get<double>(), r["learned_first_over_gamg"].get<double>(), infer_cpu_s,
-      learned_cpu_s, gamg_cpu_s);
+      r["relaxed_factor_s"].get<double>(), r["copy_s"].get<double>(), r["factor_s"].get<double>(),
+      r["learned_setup_s"].get<double>(), r["learned_setup_first_s"].get<double>(),
+      r["icc_setup_s"].get<double>(), r["mic0_setup_s"].get<double>(), gamg,
+      r["hypre_setup_s"].get<double>(), r["learned_over_gamg"].get<double>(),
+      r["learned_first_over_gamg"].get<double>(), infer_cpu_s, learned_cpu_s, gamg_cpu_s);
   return r;
 }
 
@@ -285,7 +312,7 @@ int run() {
     for (const Problem& p :
          problems("KARMAN_BENCH_SOLVES_2D", "1024", "KARMAN_BENCH_SOLVES_3D", "128"))
       solves.push_back(measure_solves(p, repeats));
-  const FactorGnnOptions model = bench_model();
+  const FactorGnnOptions model = bench_model(nullptr);
   const Json out = {{"benchmark", "precond"},
                     {"execution", bench::execution_config()},
                     {"machine", bench::machine_description()},
@@ -295,6 +322,7 @@ int run() {
                      {{"width", model.width},
                       {"layers", model.layers},
                       {"reference", "mic0"},
+                      {"correction", "relaxation (or the checkpoints')"},
                       {"model_2d", model_2d ? model_2d : "untrained"},
                       {"model_3d", model_3d ? model_3d : "untrained"}}},
                     {"setup", setup},
