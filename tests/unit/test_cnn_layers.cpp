@@ -221,7 +221,9 @@ TEST(CnnModel, MaskedFeaturesMakeALinearMapThatVanishesOnSolids) {
   std::vector<double> error(n);
   for (long p = 0; p < n; ++p) {
     error[p] = f12[p] - (2 * f1[p] - 3 * f2[p]);
-    if ((p / 8 + p % 8) % 5 == 0) EXPECT_EQ(f12[p], 0.0) << "solid cell " << p;
+    if ((p / 8 + p % 8) % 5 == 0) {
+      EXPECT_EQ(f12[p], 0.0) << "solid cell " << p;
+    }
   }
   EXPECT_GT(max_abs(f12), 1e-3);
   EXPECT_LT(max_abs(error), 1e-12 * max_abs(f12));
