@@ -6,8 +6,6 @@
 #include <cmath>
 #include <exception>
 
-#include "karman/core/random.hpp"
-#include "karman/core/timer.hpp"
 #include "petsc/check.hpp"
 #include "petsc/handle.hpp"
 #include "petsc/ksp.hpp"
@@ -129,9 +127,6 @@ void set_asm_factor_pc(PC pc, const ParallelPc& parallel, FactorProvider provide
   KARMAN_PETSC(PCSetModifySubMatrices(pc, configure_subdomains, factor));
 }
 
-constexpr double kCgRtol = 1e-8;            // timed_cg's (training.hpp)
-constexpr std::uint64_t kCgRhsSeed = 2023;  // b_i = standard_normal(2023, i), timed_cg's
-
 }  // namespace
 
 const char* parallel_pc_name(const ParallelPc& parallel) {
@@ -156,46 +151,7 @@ void set_factor_pc(PC pc, const ParallelPc& parallel, FactorProvider provider, F
 }
 
 CgRun timed_cg(Mat a, const ParallelPc& parallel, const FactorProvider& provider, FactorKind kind) {
-  PetscInt rows = 0, first = 0, last = 0;
-  KARMAN_PETSC(MatGetSize(a, &rows, nullptr));
-  petsc::KSP ksp = petsc::make_ksp(PetscObjectComm(reinterpret_cast<PetscObject>(a)), a,
-                                   petsc::solver(KSPCG, PCNONE, kCgRtol, 0.0, 10 * rows), "",
-                                   petsc::Options::ignore);
-  KARMAN_PETSC(KSPSetNormType(ksp, KSP_NORM_UNPRECONDITIONED));
-  KARMAN_PETSC(KSPSetInitialGuessNonzero(ksp, PETSC_FALSE));
-  PC pc;
-  KARMAN_PETSC(KSPGetPC(ksp, &pc));
-  set_factor_pc(pc, parallel, provider, kind);
-
-  petsc::Vec b, x;
-  KARMAN_PETSC(MatCreateVecs(a, x.out(), b.out()));
-  KARMAN_PETSC(VecGetOwnershipRange(b, &first, &last));
-  PetscScalar* data = nullptr;
-  KARMAN_PETSC(VecGetArrayWrite(b, &data));
-  for (PetscInt i = first; i < last; ++i)
-    data[i - first] = standard_normal(kCgRhsSeed, static_cast<std::uint64_t>(i));
-  KARMAN_PETSC(VecRestoreArrayWrite(b, &data));
-  KARMAN_PETSC(VecSet(x, 0.0));
-
-  CgRun result;
-  Timer setup;
-  KARMAN_PETSC(KSPSetUp(ksp));
-  KARMAN_PETSC(KSPSetUpOnBlocks(ksp));
-  result.setup_s = setup.seconds();
-  KARMAN_PETSC(KSPSetResidualHistory(ksp, nullptr, PETSC_DECIDE, PETSC_TRUE));
-  Timer solve;
-  KARMAN_PETSC(KSPSolve(ksp, b, x));
-  result.solve_s = solve.seconds();
-  const PetscReal* norms = nullptr;
-  PetscInt recorded = 0;
-  KARMAN_PETSC(KSPGetResidualHistory(ksp, &norms, &recorded));
-  result.residual_history.assign(norms, norms + recorded);
-  KSPConvergedReason reason;
-  PetscInt iterations = 0;
-  KARMAN_PETSC(KSPGetConvergedReason(ksp, &reason));
-  KARMAN_PETSC(KSPGetIterationNumber(ksp, &iterations));
-  result.iterations = reason > 0 ? static_cast<long>(iterations) : -1;
-  return result;
+  return run_cg(a, PCNONE, [&](PC pc) { set_factor_pc(pc, parallel, provider, kind); });
 }
 
 }  // namespace karman::precond

@@ -22,6 +22,7 @@
 #include <petscksp.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -77,6 +78,8 @@ struct CgRun {
   std::vector<double> residual_history;  // ||r|| before the first iteration and after each
   double total_s() const { return setup_s + solve_s; }
 };
+// CG with a PC of type `pc_type` that `configure_pc` completes (the one CG behind every timed_cg).
+CgRun run_cg(Mat a, const std::string& pc_type, const std::function<void(PC)>& configure_pc);
 CgRun timed_cg(Mat a, const FactorProvider& provider, FactorKind kind = FactorKind::cholesky);
 CgRun timed_cg(Mat a, const std::string& pc_type);
 
