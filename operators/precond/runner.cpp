@@ -80,8 +80,8 @@ std::vector<long> sizes(const config::Node& node, const std::string& key, long m
   return out;
 }
 
-// test.parallel: {pc: bjacobi | asm, overlap: k, type: basic | restrict, cut: lumped | dirichlet}
-// (schwarz.hpp).
+// test.parallel: {pc: bjacobi | asm, overlap: k, type: basic | restrict, cut: lumped | dirichlet,
+// coarse: none | nicolaides} (schwarz.hpp, coarse_space.hpp).
 precond::ParallelPc read_parallel(const config::Node& node) {
   precond::ParallelPc parallel;
   if (node.choice("pc", {"bjacobi", "asm"}, "bjacobi") == "asm")
@@ -92,6 +92,8 @@ precond::ParallelPc read_parallel(const config::Node& node) {
   const bool asm_form = parallel.form == precond::ParallelPc::Form::asm_;
   parallel.lump_cut =
       node.choice("cut", {"lumped", "dirichlet"}, asm_form ? "dirichlet" : "lumped") == "lumped";
+  if (node.choice("coarse", {"none", "nicolaides"}, "none") == "nicolaides")
+    parallel.coarse = precond::ParallelPc::Coarse::nicolaides;
   return parallel;
 }
 

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <exception>
 
+#include "operators/precond/coarse_space.hpp"
 #include "petsc/check.hpp"
 #include "petsc/handle.hpp"
 #include "petsc/ksp.hpp"
@@ -129,14 +130,26 @@ void set_asm_factor_pc(PC pc, const ParallelPc& parallel, FactorProvider provide
 
 }  // namespace
 
-const char* parallel_pc_name(const ParallelPc& parallel) {
+std::string parallel_pc_name(const ParallelPc& parallel) {
+  std::string name;
   if (parallel.form == ParallelPc::Form::bjacobi)
-    return parallel.lump_cut ? "bjacobi" : "bjacobi dirichlet";
-  if (parallel.lump_cut) return parallel.restricted ? "asm restrict lumped" : "asm basic lumped";
-  return parallel.restricted ? "asm restrict" : "asm basic";
+    name = parallel.lump_cut ? "bjacobi" : "bjacobi dirichlet";
+  else if (parallel.lump_cut)
+    name = parallel.restricted ? "asm restrict lumped" : "asm basic lumped";
+  else
+    name = parallel.restricted ? "asm restrict" : "asm basic";
+  return parallel.coarse == ParallelPc::Coarse::nicolaides ? name + " + nicolaides" : name;
 }
 
 void set_factor_pc(PC pc, const ParallelPc& parallel, FactorProvider provider, FactorKind kind) {
+  if (parallel.coarse == ParallelPc::Coarse::nicolaides) {
+    PC fine = nullptr;  // the one-level form, taken over by the two-level shell
+    KARMAN_PETSC(PCCreate(PetscObjectComm(reinterpret_cast<PetscObject>(pc)), &fine));
+    ParallelPc one_level = parallel;
+    one_level.coarse = ParallelPc::Coarse::none;
+    set_factor_pc(fine, one_level, std::move(provider), kind);
+    return set_nicolaides_coarse_pc(pc, fine);
+  }
   if (provider && !parallel.lump_cut)
     provider = [uncut = std::move(provider)](const LocalBlock& block, const LowerPattern& lower) {
       LocalBlock whole = block;  // the block as it is: nothing cut, Dirichlet at the cut

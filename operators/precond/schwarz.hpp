@@ -13,6 +13,8 @@
 
 #include <petscksp.h>
 
+#include <string>
+
 #include "operators/precond/petsc_factor.hpp"
 #include "operators/precond/training.hpp"
 
@@ -33,14 +35,20 @@ struct ParallelPc {
   // Jacobi needs the lumping (121 iterations against 289), ASM must not have it (overlap 4: 157
   // against 93).
   bool lump_cut = true;
+  // A coarse space around the form (coarse_space.hpp): none (one level), or nicolaides (one
+  // vector per rank, the balancing two-level M⁻¹ = (I − QA) F⁻¹ (I − AQ) + Q, F the form above).
+  enum class Coarse { none, nicolaides };
+  Coarse coarse = Coarse::none;
 };
-// "bjacobi", "asm basic", "asm restrict"; + " dirichlet" / " lumped" off the form's default cut.
-const char* parallel_pc_name(const ParallelPc& parallel);
+// "bjacobi", "asm basic", "asm restrict"; + " dirichlet" / " lumped" off the form's default cut;
+// + " + nicolaides" with the coarse space.
+std::string parallel_pc_name(const ParallelPc& parallel);
 
 // Make `pc` (of a KSP whose operators are set) the karman factor from `provider` (empty: the
 // kind's reference factor, IC(0) or FSAI, which never read the cut) in the form `parallel`. On one
 // rank both forms are the karman PC on the whole matrix (ASM with one subdomain applies the same
-// M⁻¹).
+// M⁻¹). With parallel.coarse nicolaides, `pc` becomes the two-level PCSHELL around that form (on
+// one rank too: Z is then the constant vector).
 void set_factor_pc(PC pc, const ParallelPc& parallel, FactorProvider provider, FactorKind kind);
 
 // The CG of timed_cg (same b, tolerance, norm, iteration limit, residual history) with the factor

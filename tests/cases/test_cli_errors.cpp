@@ -371,8 +371,8 @@ TEST_F(CliErrors, BadInputUnderMpiexec) {
 
 }  // namespace
 
-// test.parallel (kind precond): the form of the factor across ranks; a bad form, overlap or ASM
-// type is one line at the key, before anything is trained.
+// test.parallel (kind precond): the form of the factor across ranks; a bad form, overlap, ASM
+// type or coarse space is one line at the key, before anything is trained.
 TEST_F(CliErrors, PrecondParallelForm) {
   const std::string precond = (source_dir() / "cases" / "precond" / "poisson2d.yaml").string();
   expect_rejected(
@@ -383,4 +383,7 @@ TEST_F(CliErrors, PrecondParallelForm) {
   expect_rejected(
       {"validate", precond, "--set", "test.parallel.type=interpolate"},
       {"--set test.parallel.type=interpolate: ", "test.parallel.type", "'interpolate'"});
+  expect_rejected({"validate", precond, "--set", "test.parallel.coarse=gamg"},
+                  {"--set test.parallel.coarse=gamg: ", "test.parallel.coarse", "expected one of",
+                   "'gamg'"});
 }

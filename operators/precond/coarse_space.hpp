@@ -1,0 +1,40 @@
+#pragma once
+// A coarse space for the learned factor across ranks (issue 19, item 3): the two-level, balancing
+// form of a one-level PC F (block Jacobi or ASM with karman blocks, schwarz.hpp) with Nicolaides'
+// coarse space, one vector per subdomain (rank): Z = [z_0 … z_{p−1}], z_r the indicator of rank
+// r's owned rows, E = Zᵀ A Z (p × p, held and factored on every rank), Q = Z E⁻¹ Zᵀ, and
+//
+//   M⁻¹ = (I − Q A) F⁻¹ (I − A Q) + Q        (balancing Neumann–Neumann / A-DEF2 form)
+//
+// Why this form: it is symmetric positive definite for any SPD F⁻¹ (CG as it is, x0 = 0, no
+// initial-guess correction as PCDEFLATION's P M⁻¹ + Q needs in its PCPreSolve), it is exact on the
+// coarse space (M⁻¹ A z = z for z in span(Z)), and unlike the additive M⁻¹ = F⁻¹ + Q it does not
+// depend on the relative scale of F⁻¹ and Q (ASM's basic form sums overlapped blocks, a factor up
+// to 2 in the overlap). One level loses the global, smooth part of the error across the cuts: the
+// overlap a rank needs to keep the one-rank iteration count then grows with the grid; Z carries
+// the subdomains' means between them in one coarse solve.
+//
+// Cost per application: F⁻¹ once, two reductions of p numbers, p axpys and p dot products over the
+// rank's rows (A Z is kept, [n_local × p]; p matrix-vector products at set-up). On one rank Z is
+// the constant vector.
+
+#include <petscksp.h>
+
+#include <vector>
+
+namespace karman::precond {
+
+// Make `pc` (a KSP's PC, operators set or set later) a PCSHELL applying the balancing two-level
+// form above around `fine`, a PC configured but not set up; `pc` takes `fine` over (destroys it).
+// At set-up it gives `fine` its own operators, sets it up (sub-PCs included, PCSetUpOnBlocks, so
+// they count as set-up) and builds Z's A Z and E from the operator A.
+void set_nicolaides_coarse_pc(PC pc, PC fine);
+
+// The coarse correction alone, y = Q x = Z E⁻¹ Zᵀ x, of a PC that set_nicolaides_coarse_pc made
+// (after set-up): for tests (Q A z = z on span(Z)).
+void apply_coarse_correction(PC pc, Vec x, Vec y);
+
+// Zᵀ x: the sum of x over each rank's owned rows, [p], the same on every rank. Collective.
+std::vector<double> subdomain_sums(Vec x);
+
+}  // namespace karman::precond
