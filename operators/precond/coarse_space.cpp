@@ -17,11 +17,13 @@ namespace {
 struct TwoLevel {
   PC fine = nullptr;        // F⁻¹, owned
   Mat a = nullptr;          // the operator of Q A and A Q (not owned: the PC's amat)
-  int subdomains = 0;       // p: one per rank
-  int rank = 0;             // this rank's subdomain
+  int per_rank = 1;         // k: coarse vectors per rank (its rows in k contiguous pieces)
+  int columns = 0;          // k p: the coarse space's dimension
+  int rank = 0;             // this rank: its pieces are columns k·rank … k·rank + k − 1
   PetscInt rows = 0;        // n_local
-  std::vector<double> az;   // A Z on the rank's rows, column-major [n_local × p]
-  std::vector<double> e_l;  // Cholesky factor of E = Zᵀ A Z, row-major [p × p], lower
+  std::vector<int> piece;   // [n_local]: the column of Z that is 1 on each of the rank's rows
+  std::vector<double> az;   // A Z on the rank's rows, column-major [n_local × k p]
+  std::vector<double> e_l;  // Cholesky factor of E = Zᵀ A Z, row-major [k p × k p], lower
   Vec fine_in = nullptr, fine_out = nullptr;  // F⁻¹'s input (I − A Q) x and output
 };
 
@@ -64,40 +66,54 @@ std::vector<double> coarse_solve(const std::vector<double>& l, std::vector<doubl
   return g;
 }
 
-// A z_r for every subdomain r, on this rank's rows: p matrix-vector products. [n_local × p].
-std::vector<double> operator_on_subdomains(Mat a, int subdomains, int rank, PetscInt rows) {
+// A z_j for every column j of Z, on this rank's rows: k p matrix-vector products. [n_local × k p].
+std::vector<double> operator_on_coarse_space(const TwoLevel& t) {
   Vec z = nullptr, az = nullptr;
-  KARMAN_PETSC(MatCreateVecs(a, &z, &az));
-  std::vector<double> out(static_cast<std::size_t>(rows) * subdomains);
-  for (int r = 0; r < subdomains; ++r) {
-    KARMAN_PETSC(VecSet(z, r == rank ? 1.0 : 0.0));
-    KARMAN_PETSC(MatMult(a, z, az));
-    const PetscScalar* values = nullptr;
-    KARMAN_PETSC(VecGetArrayRead(az, &values));
-    std::copy(values, values + rows, out.begin() + static_cast<std::ptrdiff_t>(r) * rows);
-    KARMAN_PETSC(VecRestoreArrayRead(az, &values));
+  KARMAN_PETSC(MatCreateVecs(t.a, &z, &az));
+  std::vector<double> out(static_cast<std::size_t>(t.rows) * t.columns);
+  for (int j = 0; j < t.columns; ++j) {
+    PetscScalar* values = nullptr;
+    KARMAN_PETSC(VecGetArrayWrite(z, &values));
+    for (PetscInt i = 0; i < t.rows; ++i) values[i] = t.piece[i] == j ? 1.0 : 0.0;
+    KARMAN_PETSC(VecRestoreArrayWrite(z, &values));
+    KARMAN_PETSC(MatMult(t.a, z, az));
+    const PetscScalar* product = nullptr;
+    KARMAN_PETSC(VecGetArrayRead(az, &product));
+    std::copy(product, product + t.rows, out.begin() + static_cast<std::ptrdiff_t>(j) * t.rows);
+    KARMAN_PETSC(VecRestoreArrayRead(az, &product));
   }
   KARMAN_PETSC(VecDestroy(&z));
   KARMAN_PETSC(VecDestroy(&az));
   return out;
 }
 
-// E = Zᵀ (A Z): row r is the sum of A Z over rank r's rows; each rank computes its own row and
-// all gather them. Row-major [p × p].
+// Zᵀ x on this rank's rows: the sums of x over its k pieces, gathered from every rank: [k p].
+std::vector<double> piece_sums(const TwoLevel& t, const PetscScalar* x, MPI_Comm comm) {
+  std::vector<double> own(t.per_rank, 0.0), sums(t.columns);
+  for (PetscInt i = 0; i < t.rows; ++i) own[t.piece[i] - t.per_rank * t.rank] += x[i];
+  MPI_Allgather(own.data(), t.per_rank, MPI_DOUBLE, sums.data(), t.per_rank, MPI_DOUBLE, comm);
+  return sums;
+}
+
+// E = Zᵀ (A Z): the rows of this rank's pieces are sums of A Z over them; each rank computes its k
+// rows and all gather them. Row-major [k p × k p].
 std::vector<double> coarse_matrix(const TwoLevel& t, MPI_Comm comm) {
-  std::vector<double> own_row(t.subdomains, 0.0), e(t.subdomains * t.subdomains);
-  for (int r = 0; r < t.subdomains; ++r)
-    for (PetscInt i = 0; i < t.rows; ++i) own_row[r] += t.az[r * t.rows + i];
-  MPI_Allgather(own_row.data(), t.subdomains, MPI_DOUBLE, e.data(), t.subdomains, MPI_DOUBLE, comm);
+  const int n = t.columns;
+  std::vector<double> own_rows(static_cast<std::size_t>(t.per_rank) * n, 0.0), e(n * n);
+  for (int j = 0; j < n; ++j)
+    for (PetscInt i = 0; i < t.rows; ++i)
+      own_rows[(t.piece[i] - t.per_rank * t.rank) * n + j] += t.az[j * t.rows + i];
+  MPI_Allgather(own_rows.data(), t.per_rank * n, MPI_DOUBLE, e.data(), t.per_rank * n, MPI_DOUBLE,
+                comm);
   return e;
 }
 
-// (A Z)ᵀ x = Zᵀ A x (A symmetric): p dot products over the rank's rows and one reduction. [p].
+// (A Z)ᵀ x = Zᵀ A x (A symmetric): k p dot products over the rank's rows and one reduction. [k p].
 std::vector<double> operator_sums(const TwoLevel& t, const PetscScalar* x, MPI_Comm comm) {
-  std::vector<double> sums(t.subdomains, 0.0);
-  for (int r = 0; r < t.subdomains; ++r)
-    for (PetscInt i = 0; i < t.rows; ++i) sums[r] += t.az[r * t.rows + i] * x[i];
-  MPI_Allreduce(MPI_IN_PLACE, sums.data(), t.subdomains, MPI_DOUBLE, MPI_SUM, comm);
+  std::vector<double> sums(t.columns, 0.0);
+  for (int j = 0; j < t.columns; ++j)
+    for (PetscInt i = 0; i < t.rows; ++i) sums[j] += t.az[j * t.rows + i] * x[i];
+  MPI_Allreduce(MPI_IN_PLACE, sums.data(), t.columns, MPI_DOUBLE, MPI_SUM, comm);
   return sums;
 }
 
@@ -121,12 +137,20 @@ PetscErrorCode setup(PC pc) {
     KARMAN_PETSC(PCSetUp(t.fine));
     KARMAN_PETSC(PCSetUpOnBlocks(t.fine));  // ASM's sub-PCs (the factors) are set-up work too
     t.a = amat;
-    MPI_Comm_size(comm_of(pc), &t.subdomains);
+    int ranks = 0;
+    MPI_Comm_size(comm_of(pc), &ranks);
     MPI_Comm_rank(comm_of(pc), &t.rank);
     KARMAN_PETSC(MatGetLocalSize(amat, &t.rows, nullptr));
-    t.az = operator_on_subdomains(amat, t.subdomains, t.rank, t.rows);
+    if (t.rows < t.per_rank)
+      throw NotSpdError("coarse space: " + std::to_string(t.per_rank) +
+                        " vectors per rank on a rank with " + std::to_string(t.rows) + " rows");
+    t.columns = t.per_rank * ranks;
+    t.piece.resize(t.rows);
+    for (PetscInt i = 0; i < t.rows; ++i)  // k contiguous pieces of (nearly) equal size
+      t.piece[i] = t.per_rank * t.rank + static_cast<int>(i * t.per_rank / t.rows);
+    t.az = operator_on_coarse_space(t);
     t.e_l = coarse_matrix(t, comm_of(pc));
-    dense_cholesky(t.e_l, t.subdomains);
+    dense_cholesky(t.e_l, t.columns);
     KARMAN_PETSC(VecDestroy(&t.fine_in));
     KARMAN_PETSC(VecDestroy(&t.fine_out));
     KARMAN_PETSC(MatCreateVecs(amat, &t.fine_in, &t.fine_out));
@@ -138,11 +162,11 @@ PetscErrorCode setup(PC pc) {
 PetscErrorCode apply(PC pc, Vec x, Vec y) {
   return guarded(pc, [pc, x, y] {
     const TwoLevel& t = context(pc);
-    const int p = t.subdomains;
-    const std::vector<double> c = coarse_solve(t.e_l, subdomain_sums(x), p);
+    const int p = t.columns;
     const PetscScalar* in = nullptr;
     PetscScalar* s = nullptr;
     KARMAN_PETSC(VecGetArrayRead(x, &in));
+    const std::vector<double> c = coarse_solve(t.e_l, piece_sums(t, in, comm_of(pc)), p);
     KARMAN_PETSC(VecGetArrayWrite(t.fine_in, &s));
     for (PetscInt i = 0; i < t.rows; ++i) {
       double v = in[i];
@@ -155,10 +179,9 @@ PetscErrorCode apply(PC pc, Vec x, Vec y) {
     const PetscScalar* u = nullptr;
     KARMAN_PETSC(VecGetArrayRead(t.fine_out, &u));
     const std::vector<double> d = coarse_solve(t.e_l, operator_sums(t, u, comm_of(pc)), p);
-    const double own = c[t.rank] - d[t.rank];  // Z (c − d) on this rank's rows
-    PetscScalar* out = nullptr;
+    PetscScalar* out = nullptr;  // + Z (c − d)
     KARMAN_PETSC(VecGetArrayWrite(y, &out));
-    for (PetscInt i = 0; i < t.rows; ++i) out[i] = u[i] + own;
+    for (PetscInt i = 0; i < t.rows; ++i) out[i] = u[i] + c[t.piece[i]] - d[t.piece[i]];
     KARMAN_PETSC(VecRestoreArrayWrite(y, &out));
     KARMAN_PETSC(VecRestoreArrayRead(t.fine_out, &u));
   });
@@ -171,8 +194,7 @@ PetscErrorCode view(PC pc, PetscViewer viewer) {
   if (!ascii) return 0;
   const TwoLevel& t = context(pc);
   PetscCall(PetscViewerASCIIPrintf(
-      viewer, "  balancing two-level: Nicolaides coarse space, %d vectors; fine PC:\n",
-      t.subdomains));
+      viewer, "  balancing two-level: Nicolaides coarse space, %d vectors; fine PC:\n", t.columns));
   PetscCall(PetscViewerASCIIPushTab(viewer));
   PetscCall(PCView(t.fine, viewer));
   PetscCall(PetscViewerASCIIPopTab(viewer));
@@ -190,26 +212,11 @@ PetscErrorCode destroy(PC pc) {
 
 }  // namespace
 
-std::vector<double> subdomain_sums(Vec x) {
-  MPI_Comm comm = PetscObjectComm(reinterpret_cast<PetscObject>(x));
-  int p = 0;
-  MPI_Comm_size(comm, &p);
-  PetscInt rows = 0;
-  KARMAN_PETSC(VecGetLocalSize(x, &rows));
-  const PetscScalar* values = nullptr;
-  KARMAN_PETSC(VecGetArrayRead(x, &values));
-  double own = 0.0;
-  for (PetscInt i = 0; i < rows; ++i) own += values[i];
-  KARMAN_PETSC(VecRestoreArrayRead(x, &values));
-  std::vector<double> sums(p);
-  MPI_Allgather(&own, 1, MPI_DOUBLE, sums.data(), 1, MPI_DOUBLE, comm);
-  return sums;
-}
-
-void set_nicolaides_coarse_pc(PC pc, PC fine) {
+void set_nicolaides_coarse_pc(PC pc, PC fine, int vectors_per_rank) {
   KARMAN_PETSC(PCSetType(pc, PCSHELL));
   auto* t = new TwoLevel;
   t->fine = fine;
+  t->per_rank = vectors_per_rank;
   KARMAN_PETSC(PCShellSetContext(pc, t));
   KARMAN_PETSC(PCShellSetSetUp(pc, setup));
   KARMAN_PETSC(PCShellSetApply(pc, apply));
@@ -221,8 +228,14 @@ void set_nicolaides_coarse_pc(PC pc, PC fine) {
 
 void apply_coarse_correction(PC pc, Vec x, Vec y) {
   const TwoLevel& t = context(pc);
-  const std::vector<double> c = coarse_solve(t.e_l, subdomain_sums(x), t.subdomains);
-  KARMAN_PETSC(VecSet(y, c[t.rank]));
+  const PetscScalar* in = nullptr;
+  KARMAN_PETSC(VecGetArrayRead(x, &in));
+  const std::vector<double> c = coarse_solve(t.e_l, piece_sums(t, in, comm_of(pc)), t.columns);
+  KARMAN_PETSC(VecRestoreArrayRead(x, &in));
+  PetscScalar* out = nullptr;
+  KARMAN_PETSC(VecGetArrayWrite(y, &out));
+  for (PetscInt i = 0; i < t.rows; ++i) out[i] = c[t.piece[i]];
+  KARMAN_PETSC(VecRestoreArrayWrite(y, &out));
 }
 
 }  // namespace karman::precond

@@ -14,9 +14,12 @@
 // overlap a rank needs to keep the one-rank iteration count then grows with the grid; Z carries
 // the subdomains' means between them in one coarse solve.
 //
-// Cost per application: F⁻¹ once, two reductions of p numbers, p axpys and p dot products over the
-// rank's rows (A Z is kept, [n_local × p]; p matrix-vector products at set-up). On one rank Z is
-// the constant vector.
+// k vectors per rank (vectors_per_rank, case key test.parallel.coarse_vectors): the rank's rows in
+// k contiguous pieces (natural order: strips of grid lines), Z [N × k p].
+//
+// Cost per application: F⁻¹ once, two reductions of k p numbers, k p axpys and k p dot products
+// over the rank's rows (A Z is kept, [n_local × k p]; k p matrix-vector products at set-up). On one
+// rank with k = 1, Z is the constant vector.
 
 #include <petscksp.h>
 
@@ -28,13 +31,10 @@ namespace karman::precond {
 // form above around `fine`, a PC configured but not set up; `pc` takes `fine` over (destroys it).
 // At set-up it gives `fine` its own operators, sets it up (sub-PCs included, PCSetUpOnBlocks, so
 // they count as set-up) and builds Z's A Z and E from the operator A.
-void set_nicolaides_coarse_pc(PC pc, PC fine);
+void set_nicolaides_coarse_pc(PC pc, PC fine, int vectors_per_rank = 1);
 
 // The coarse correction alone, y = Q x = Z E⁻¹ Zᵀ x, of a PC that set_nicolaides_coarse_pc made
 // (after set-up): for tests (Q A z = z on span(Z)).
 void apply_coarse_correction(PC pc, Vec x, Vec y);
-
-// Zᵀ x: the sum of x over each rank's owned rows, [p], the same on every rank. Collective.
-std::vector<double> subdomain_sums(Vec x);
 
 }  // namespace karman::precond

@@ -81,7 +81,7 @@ std::vector<long> sizes(const config::Node& node, const std::string& key, long m
 }
 
 // test.parallel: {pc: bjacobi | asm, overlap: k, type: basic | restrict, cut: lumped | dirichlet,
-// coarse: none | nicolaides} (schwarz.hpp, coarse_space.hpp).
+// coarse: none | nicolaides, coarse_vectors: k} (schwarz.hpp, coarse_space.hpp).
 precond::ParallelPc read_parallel(const config::Node& node) {
   precond::ParallelPc parallel;
   if (node.choice("pc", {"bjacobi", "asm"}, "bjacobi") == "asm")
@@ -94,6 +94,7 @@ precond::ParallelPc read_parallel(const config::Node& node) {
       node.choice("cut", {"lumped", "dirichlet"}, asm_form ? "dirichlet" : "lumped") == "lumped";
   if (node.choice("coarse", {"none", "nicolaides"}, "none") == "nicolaides")
     parallel.coarse = precond::ParallelPc::Coarse::nicolaides;
+  parallel.coarse_vectors = node.integer("coarse_vectors", 1, 1, 256);
   return parallel;
 }
 

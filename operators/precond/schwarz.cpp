@@ -148,7 +148,7 @@ void set_factor_pc(PC pc, const ParallelPc& parallel, FactorProvider provider, F
     ParallelPc one_level = parallel;
     one_level.coarse = ParallelPc::Coarse::none;
     set_factor_pc(fine, one_level, std::move(provider), kind);
-    return set_nicolaides_coarse_pc(pc, fine);
+    return set_nicolaides_coarse_pc(pc, fine, static_cast<int>(parallel.coarse_vectors));
   }
   if (provider && !parallel.lump_cut)
     provider = [uncut = std::move(provider)](const LocalBlock& block, const LowerPattern& lower) {

@@ -383,7 +383,9 @@ TEST_F(CliErrors, PrecondParallelForm) {
   expect_rejected(
       {"validate", precond, "--set", "test.parallel.type=interpolate"},
       {"--set test.parallel.type=interpolate: ", "test.parallel.type", "'interpolate'"});
-  expect_rejected({"validate", precond, "--set", "test.parallel.coarse=gamg"},
-                  {"--set test.parallel.coarse=gamg: ", "test.parallel.coarse", "expected one of",
-                   "'gamg'"});
+  expect_rejected(
+      {"validate", precond, "--set", "test.parallel.coarse=gamg"},
+      {"--set test.parallel.coarse=gamg: ", "test.parallel.coarse", "expected one of", "'gamg'"});
+  expect_rejected({"validate", precond, "--set", "test.parallel.coarse_vectors=0"},
+                  {"test.parallel.coarse_vectors", "0"});
 }
