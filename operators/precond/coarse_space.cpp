@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <cmath>
 #include <exception>
-#include <new>
 #include <string>
+#include <vector>
 
 #include "operators/precond/sparse.hpp"
 #include "petsc/check.hpp"
