@@ -39,7 +39,9 @@ CsrMatrix local_diagonal_block(Mat a);
 // karman the sub-PC's matrix is the sequential block itself, so the dropped coupling is invisible
 // there (zero), and so is the global size (the relaxation model then takes h from the block's
 // rows): partition-aware factors need -pc_type karman on the MPI matrix, which is block Jacobi
-// already, or ASM through set_factor_pc (schwarz.hpp), which attaches both.
+// already, or ASM through set_factor_pc (schwarz.hpp), which attaches both. From the options
+// database alone this costs nothing: the PC then has its reference factor (IC(0) or FSAI), which
+// reads neither; only a provider installed by code on a PETSc-made sub-PC would.
 LocalBlock local_block(Mat a);
 // Attach to a sequential block the coupling cut from it (dropped: [rows]) and the row count of the
 // matrix it was cut from, which local_block then reports: ASM's overlapped blocks are sequential
