@@ -39,8 +39,8 @@ struct ParallelPc {
   // vector per rank, the balancing two-level M⁻¹ = (I − QA) F⁻¹ (I − AQ) + Q, F the form above).
   enum class Coarse { none, nicolaides };
   Coarse coarse = Coarse::none;
-  long coarse_vectors =
-      1;  // nicolaides: vectors per rank (its rows in that many contiguous pieces)
+  // nicolaides: vectors per rank (its rows in that many contiguous pieces).
+  long coarse_vectors = 1;
 };
 // "bjacobi", "asm basic", "asm restrict"; + " dirichlet" / " lumped" off the form's default cut;
 // + " + nicolaides" with the coarse space.
