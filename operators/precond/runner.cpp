@@ -122,6 +122,11 @@ PrecondSpec read_precond(const config::Node& root) {
   spec.train_rhs = train.integer("rhs", 16, 1, 1024);
   // Row blocks per training matrix (PETSc's layout on that many ranks): partition-aware training.
   if (train.has("partitions")) spec.training.partitions = sizes(train, "partitions", 1);
+  // Which blocks: block Jacobi's row blocks, or ASM's overlapped ones with the dirichlet cut.
+  precond::PartitionForm& blocks = spec.training.partition_form;
+  if (train.choice("partition_form", {"bjacobi", "asm"}, "bjacobi") == "asm")
+    blocks.kind = precond::PartitionForm::Kind::asm_;
+  blocks.overlap = train.integer("partition_overlap", 1, 0, 4096);
   spec.validation_size = root.child_or_empty("validation").integer("size", 20, 3, 4096);
   const config::Node test = root.child_or_empty("test");
   if (test.has("matrices")) {
@@ -497,10 +502,14 @@ class PrecondRun {
         reference_label(), report.initial_iterations, report.best_iterations, report.best_step,
         history);
     if (m_spec.training.partitions.size() > 1 || m_spec.training.partitions[0] != 1)
-      log().info("validation CG iterations on {} row blocks: {} {} -> learned {}",
-                 fmt::join(m_spec.training.partitions, ", "), reference_label(),
-                 fmt::join(report.initial_by_partition, ", "),
-                 fmt::join(report.best_by_partition, ", "));
+      log().info(
+          "validation CG iterations on {} {}: {} {} -> learned {}",
+          fmt::join(m_spec.training.partitions, ", "),
+          m_spec.training.partition_form.kind == precond::PartitionForm::Kind::asm_
+              ? fmt::format("ASM subdomains (overlap {})", m_spec.training.partition_form.overlap)
+              : std::string("row blocks"),
+          reference_label(), fmt::join(report.initial_by_partition, ", "),
+          fmt::join(report.best_by_partition, ", "));
     return report;
   }
 

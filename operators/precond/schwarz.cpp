@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <exception>
+#include <vector>
 
 #include "operators/precond/coarse_space.hpp"
 #include "petsc/check.hpp"
@@ -112,9 +113,25 @@ PetscErrorCode configure_subdomains(PC pc, PetscInt blocks, const IS rows[], con
   return 0;
 }
 
+// The rank's rows as `pieces` contiguous ASM subdomains (row_layout of its rows; before overlap).
+void set_local_subdomains(PC pc, long pieces) {
+  Mat pmat = nullptr;
+  KARMAN_PETSC(PCGetOperators(pc, nullptr, &pmat));
+  PetscInt first = 0, last = 0;
+  KARMAN_PETSC(MatGetOwnershipRange(pmat, &first, &last));
+  const std::vector<std::int64_t> bounds = row_layout(last - first, pieces);
+  std::vector<IS> rows(pieces);
+  for (long q = 0; q < pieces; ++q)
+    KARMAN_PETSC(ISCreateStride(PETSC_COMM_SELF, static_cast<PetscInt>(bounds[q + 1] - bounds[q]),
+                                first + static_cast<PetscInt>(bounds[q]), 1, &rows[q]));
+  KARMAN_PETSC(PCASMSetLocalSubdomains(pc, static_cast<PetscInt>(pieces), rows.data(), nullptr));
+  for (IS& is : rows) KARMAN_PETSC(ISDestroy(&is));  // PCASM keeps its own references
+}
+
 void set_asm_factor_pc(PC pc, const ParallelPc& parallel, FactorProvider provider,
                        FactorKind kind) {
   KARMAN_PETSC(PCSetType(pc, PCASM));
+  if (parallel.subdomains > 1) set_local_subdomains(pc, parallel.subdomains);
   KARMAN_PETSC(PCASMSetOverlap(pc, static_cast<PetscInt>(parallel.overlap)));
   KARMAN_PETSC(PCASMSetType(pc, parallel.restricted ? PC_ASM_RESTRICT : PC_ASM_BASIC));
   auto* factor = new SubdomainFactor{std::move(provider), kind};

@@ -41,6 +41,10 @@ struct ParallelPc {
   Coarse coarse = Coarse::none;
   // nicolaides: vectors per rank (its rows in that many contiguous pieces).
   long coarse_vectors = 1;
+  // ASM: subdomains per rank, its rows in that many contiguous pieces (PETSc's row layout of them)
+  // before the overlap grows each: on one rank, the blocks `subdomains` ranks would factor
+  // (partition-aware validation, training.hpp).
+  long subdomains = 1;
 };
 // "bjacobi", "asm basic", "asm restrict"; + " dirichlet" / " lumped" off the form's default cut;
 // + " + nicolaides" with the coarse space.

@@ -16,6 +16,7 @@
 #include "operators/precond/condition_loss.hpp"
 #include "operators/precond/factor_loss.hpp"
 #include "operators/precond/fsai_loss.hpp"
+#include "operators/precond/schwarz.hpp"
 #include "petsc/check.hpp"
 #include "petsc/handle.hpp"
 #include "petsc/ksp.hpp"
@@ -155,6 +156,22 @@ double mean_loss_and_gradient(FactorGnn& gnn, std::vector<std::unique_ptr<Traini
   return total;
 }
 
+// CG iterations on the sequential `a` with the factor in the form `parts` ranks would use it
+// (options.partition_form): block Jacobi on `parts` row blocks, or basic ASM with `parts`
+// subdomains grown by the overlap, dirichlet cut. One part: the factor of the whole matrix.
+long partitioned_cg_iterations(Mat a, const FactorProvider& provider, long parts,
+                               const TrainingOptions& options) {
+  if (parts == 1) return cg_iterations(a, provider, options.factor);
+  if (options.partition_form.kind == PartitionForm::Kind::bjacobi)
+    return cg_iterations(a, partitioned_provider(provider, parts), options.factor);
+  ParallelPc schwarz;
+  schwarz.form = ParallelPc::Form::asm_;
+  schwarz.overlap = options.partition_form.overlap;
+  schwarz.lump_cut = false;
+  schwarz.subdomains = parts;
+  return timed_cg(a, schwarz, provider, options.factor).iterations;
+}
+
 // Per partition count p (in `partitions`' order): Σ over the validation matrices of the learned
 // factor's CG iterations with the factor built on p row blocks (a non-converged matrix counts as
 // 10 N: worse than any converged run).
@@ -164,10 +181,9 @@ std::vector<long> validation_iterations(FactorGnn& gnn, const std::vector<petsc:
   const FactorProvider provider = gnn_factor_provider(gnn, options.factor);
   std::vector<long> totals;
   for (const long parts : options.partitions) {
-    const FactorProvider blocks = parts == 1 ? provider : partitioned_provider(provider, parts);
     long total = 0;
     for (std::size_t i = 0; i < matrices.size(); ++i) {
-      const long iterations = cg_iterations(matrices[i], blocks, options.factor);
+      const long iterations = partitioned_cg_iterations(matrices[i], provider, parts, options);
       total += iterations >= 0 ? iterations : 10 * validation[i].a.rows;
     }
     totals.push_back(total);
@@ -224,11 +240,68 @@ FactorProvider gnn_factor_provider(FactorGnn& gnn, FactorKind kind) {
   };
 }
 
-std::vector<TrainingPairs> partition_training_pairs(const TrainingPairs& pairs, long parts) {
+namespace {
+
+// Rows `rows` [m] (increasing) of m [n, k] (a copy).
+nn::Matrix<double> rows_at(const nn::Matrix<double>& m, const PetscInt* rows, PetscInt count) {
+  auto whole = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m);
+  nn::Matrix<double> out(Kokkos::view_alloc(m.label(), Kokkos::WithoutInitializing), count,
+                         m.extent(1));
+  auto h = Kokkos::create_mirror_view(out);
+  for (PetscInt i = 0; i < count; ++i)
+    for (std::size_t s = 0; s < m.extent(1); ++s) h(i, s) = whole(rows[i], s);
+  Kokkos::deep_copy(out, h);
+  return out;
+}
+
+// partition_training_pairs for PartitionForm::Kind::asm_: PETSc grows the row blocks (its
+// MatIncreaseOverlap and sorted indices, as PCASM does) and extracts the principal blocks.
+std::vector<TrainingPairs> overlapped_training_pairs(const TrainingPairs& pairs, long parts,
+                                                     const PartitionForm& form) {
+  if (form.overlap < 0)
+    throw ConfigError("training pairs: the overlap must be ≥ 0 (got " +
+                      std::to_string(form.overlap) + ")");
+  petsc::Mat a;
+  create_seq_aij(pairs.a, a.out());
+  const std::vector<std::int64_t> bounds = row_layout(pairs.a.rows, parts);
+  std::vector<IS> rows(parts);
+  for (long q = 0; q < parts; ++q)
+    KARMAN_PETSC(ISCreateStride(PETSC_COMM_SELF, static_cast<PetscInt>(bounds[q + 1] - bounds[q]),
+                                static_cast<PetscInt>(bounds[q]), 1, &rows[q]));
+  KARMAN_PETSC(MatIncreaseOverlap(a, static_cast<PetscInt>(parts), rows.data(),
+                                  static_cast<PetscInt>(form.overlap)));
+  for (IS& is : rows) KARMAN_PETSC(ISSort(is));
+  Mat* subs = nullptr;
+  KARMAN_PETSC(MatCreateSubMatrices(a, static_cast<PetscInt>(parts), rows.data(), rows.data(),
+                                    MAT_INITIAL_MATRIX, &subs));
+  std::vector<TrainingPairs> blocks(parts);
+  for (long q = 0; q < parts; ++q) {
+    TrainingPairs& block = blocks[q];
+    // Nothing dropped (the dirichlet cut), h from the whole matrix.
+    block.a = LocalBlock{local_diagonal_block(subs[q]), {}, pairs.a.problem_rows()};
+    block.ic0 = ic0_values(block.a, lower_pattern(block.a));
+    PetscInt count = 0;
+    const PetscInt* indices = nullptr;
+    KARMAN_PETSC(ISGetLocalSize(rows[q], &count));
+    KARMAN_PETSC(ISGetIndices(rows[q], &indices));
+    block.x = rows_at(pairs.x, indices, count);
+    block.b = rows_at(pairs.b, indices, count);
+    KARMAN_PETSC(ISRestoreIndices(rows[q], &indices));
+  }
+  KARMAN_PETSC(MatDestroySubMatrices(static_cast<PetscInt>(parts), &subs));
+  for (IS& is : rows) KARMAN_PETSC(ISDestroy(&is));
+  return blocks;
+}
+
+}  // namespace
+
+std::vector<TrainingPairs> partition_training_pairs(const TrainingPairs& pairs, long parts,
+                                                    const PartitionForm& form) {
   if (parts < 1 || parts > pairs.a.rows)
     throw ConfigError("training pairs: cannot split " + std::to_string(pairs.a.rows) +
                       " rows into " + std::to_string(parts) + " blocks");
   if (parts == 1) return {pairs};
+  if (form.kind == PartitionForm::Kind::asm_) return overlapped_training_pairs(pairs, parts, form);
   const std::vector<std::int64_t> bounds = row_layout(pairs.a.rows, parts);
   std::vector<TrainingPairs> blocks(parts);
   for (long q = 0; q < parts; ++q) {
@@ -342,8 +415,12 @@ TrainingReport train_factor_gnn(FactorGnn& gnn, const std::vector<TrainingPairs>
   const double cases = static_cast<double>(train.size() * options.partitions.size());
   for (const TrainingPairs& pairs : train)
     for (const long parts : options.partitions) {
-      const double rhs = squared_norm(pairs.b);
-      for (TrainingPairs& block : partition_training_pairs(pairs, parts)) {
+      std::vector<TrainingPairs> split =
+          partition_training_pairs(pairs, parts, options.partition_form);
+      // Σ_q ‖b_q‖²: ‖b‖² for disjoint blocks; overlapping (asm) blocks count shared rows in each.
+      double rhs = 0.0;
+      for (const TrainingPairs& block : split) rhs += squared_norm(block.b);
+      for (TrainingPairs& block : split) {
         weights.push_back(squared_norm(block.b) / rhs / cases);
         blocks.push_back(std::move(block));
       }

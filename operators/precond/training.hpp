@@ -54,11 +54,26 @@ TrainingPairs make_training_pairs(Mat a, long k, std::uint64_t seed);
 // provider (it is held by reference).
 FactorProvider gnn_factor_provider(FactorGnn& gnn, FactorKind kind = FactorKind::cholesky);
 
+// Which blocks of a matrix the factor is trained on for p ranks (case keys train.partition_form,
+// train.partition_overlap): bjacobi, each rank's diagonal block with the coupling the cut dropped
+// (what -pc_type karman factors on p ranks), or asm, each rank's rows grown by `overlap` layers of
+// the matrix graph and factored as they are, Dirichlet at the cut (what test.parallel {pc: asm,
+// overlap: k, cut: dirichlet} factors; grown by PETSc's MatIncreaseOverlap, as PCASM grows them).
+struct PartitionForm {
+  enum class Kind { bjacobi, asm_ };
+  Kind kind = Kind::bjacobi;
+  long overlap = 1;  // asm only
+};
+
 // The pairs of a whole matrix split into `parts` blocks of rows as PETSc lays them out on `parts`
-// ranks (row_layout): block q has A's diagonal block with its dropped coupling, that block's IC(0)
-// and the block's rows of the GLOBAL pairs (x_q, b_q). parts = 1 returns the pairs unchanged.
-// Throws ConfigError unless 1 ≤ parts ≤ rows, NotSpdError when a block's IC(0) breaks down.
-std::vector<TrainingPairs> partition_training_pairs(const TrainingPairs& pairs, long parts);
+// ranks (row_layout), in `form`: block q has A's diagonal block with its dropped coupling
+// (bjacobi) or its overlapped principal block with nothing dropped (asm; overlapping blocks share
+// rows), that block's IC(0), the row count of A (LocalBlock::global_rows: h of the whole grid) and
+// the block's rows of the GLOBAL pairs (x_q, b_q). parts = 1 returns the pairs unchanged. Throws
+// ConfigError unless 1 ≤ parts ≤ rows and overlap ≥ 0, NotSpdError when a block's IC(0) breaks
+// down.
+std::vector<TrainingPairs> partition_training_pairs(const TrainingPairs& pairs, long parts,
+                                                    const PartitionForm& form = {});
 
 // PCG iterations on A x = b through `-pc_type karman` with the given factor: KSPCG,
 // unpreconditioned residual norm, rtol 1e-8, x0 = 0, b_i = standard_normal(2023, i) (global row i,
@@ -98,6 +113,10 @@ struct TrainingOptions {
   // validation matrix is solved with the factor built on p blocks for each p (the score is the
   // total of the iterations). {1} is single-rank training.
   std::vector<long> partitions{1};
+  // The blocks trained and validated on for each p (validation: block Jacobi as -pc_type karman on
+  // p ranks, or one-rank ASM with p subdomains, schwarz.hpp's ParallelPc::subdomains, with basic
+  // ASM and the dirichlet cut).
+  PartitionForm partition_form;
 };
 
 // What happened: the validation score (total CG iterations over the validation matrices) of the

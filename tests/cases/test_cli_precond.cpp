@@ -118,6 +118,8 @@ TEST(CliPrecond, BadKeysAreRefused) {
       {"model.width=0", "model.width"},
       {"model.factor=ilu", "model.factor"},
       {"train.partitions=[0]", "train.partitions"},
+      {"train.partition_form=schur", "train.partition_form"},
+      {"train.partition_overlap=-1", "train.partition_overlap"},
       {"model.correction=additive", "model.correction"},
       // The case's relaxation correction relaxes MIC(0): IC(0) as the reference is refused.
       {"model.reference=ic0", "model.correction"},
