@@ -243,12 +243,12 @@ FactorProvider gnn_factor_provider(FactorGnn& gnn, FactorKind kind) {
 namespace {
 
 // Rows `rows` [m] (increasing) of m [n, k] (a copy).
-nn::Matrix<double> rows_at(const nn::Matrix<double>& m, const PetscInt* rows, PetscInt count) {
+nn::Matrix<double> rows_at(const nn::Matrix<double>& m, const std::vector<PetscInt>& rows) {
   auto whole = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m);
-  nn::Matrix<double> out(Kokkos::view_alloc(m.label(), Kokkos::WithoutInitializing), count,
+  nn::Matrix<double> out(Kokkos::view_alloc(m.label(), Kokkos::WithoutInitializing), rows.size(),
                          m.extent(1));
   auto h = Kokkos::create_mirror_view(out);
-  for (PetscInt i = 0; i < count; ++i)
+  for (std::size_t i = 0; i < rows.size(); ++i)
     for (std::size_t s = 0; s < m.extent(1); ++s) h(i, s) = whole(rows[i], s);
   Kokkos::deep_copy(out, h);
   return out;
@@ -274,22 +274,27 @@ std::vector<TrainingPairs> overlapped_training_pairs(const TrainingPairs& pairs,
   Mat* subs = nullptr;
   KARMAN_PETSC(MatCreateSubMatrices(a, static_cast<PetscInt>(parts), rows.data(), rows.data(),
                                     MAT_INITIAL_MATRIX, &subs));
+  // Copied out of PETSc first: the IC(0) below may throw, and nothing of PETSc's must leak then.
   std::vector<TrainingPairs> blocks(parts);
+  std::vector<std::vector<PetscInt>> block_rows(parts);
   for (long q = 0; q < parts; ++q) {
-    TrainingPairs& block = blocks[q];
     // Nothing dropped (the dirichlet cut), h from the whole matrix.
-    block.a = LocalBlock{local_diagonal_block(subs[q]), {}, pairs.a.problem_rows()};
-    block.ic0 = ic0_values(block.a, lower_pattern(block.a));
+    blocks[q].a = LocalBlock{local_diagonal_block(subs[q]), {}, pairs.a.problem_rows()};
     PetscInt count = 0;
     const PetscInt* indices = nullptr;
     KARMAN_PETSC(ISGetLocalSize(rows[q], &count));
     KARMAN_PETSC(ISGetIndices(rows[q], &indices));
-    block.x = rows_at(pairs.x, indices, count);
-    block.b = rows_at(pairs.b, indices, count);
+    block_rows[q].assign(indices, indices + count);
     KARMAN_PETSC(ISRestoreIndices(rows[q], &indices));
   }
   KARMAN_PETSC(MatDestroySubMatrices(static_cast<PetscInt>(parts), &subs));
   for (IS& is : rows) KARMAN_PETSC(ISDestroy(&is));
+  for (long q = 0; q < parts; ++q) {
+    TrainingPairs& block = blocks[q];
+    block.ic0 = ic0_values(block.a, lower_pattern(block.a));
+    block.x = rows_at(pairs.x, block_rows[q]);
+    block.b = rows_at(pairs.b, block_rows[q]);
+  }
   return blocks;
 }
 
