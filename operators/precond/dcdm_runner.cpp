@@ -6,7 +6,9 @@
 // factor), gamg and hypre, at every rtol: iterations and set-up / solve / total seconds (best of
 // test.repeats) in report.json's `results` and the log's table. `dcdm_identity` is -ksp_type dcdm
 // with -pc_type none: CG in exact arithmetic, the sanity row (its count equals `none`'s up to
-// round-off).
+// round-off). With baselines.learned_factor (a kind-precond checkpoint.h5) the learned factor
+// (-pc_type karman with that GNN) joins them as `learned`. With problem.coefficient the matrix is
+// −∇·(κ∇p), κ a random field (coefficient.hpp) drawn anew for every grid.
 //
 // Training is the existing Adam loop of DcdmNetwork::train_step (batches of the Ritz vectors in
 // turn, constant lr) rather than nn::Trainer: the loss is the DCDM loss on a grid's vectors, not a
@@ -32,13 +34,16 @@
 #include "karman/core/timer.hpp"
 #include "karman/nn/checkpoint.hpp"
 #include "karman/run/method.hpp"
+#include "operators/precond/coefficient.hpp"
 #include "operators/precond/dcdm_network.hpp"
 #include "operators/precond/dcdm_parallel.hpp"
+#include "operators/precond/dcdm_scaling.hpp"
 #include "operators/precond/gnn.hpp"
 #include "operators/precond/petsc_factor.hpp"
 #include "operators/precond/runner.hpp"
 #include "operators/precond/storage.hpp"
 #include "operators/precond/timed_solve.hpp"
+#include "operators/precond/training.hpp"
 #include "petsc/check.hpp"
 #include "petsc/handle.hpp"
 
@@ -48,10 +53,16 @@ namespace {
 using run::Method;
 using run::RunContext;
 
+// The first coefficient draw of the test grids: far from the training grids' 0, 1, ...
+constexpr std::uint64_t kTestDraw = 1000;
+
 struct DcdmSpec {
   int dim = 2;                 // problem.dim: 2 or 3 (the CNN only)
   std::int64_t obstacles = 6;  // problem.obstacles: shapes (obstacles_2d, obstacles_3d)
   std::uint64_t obstacle_seed = 4;
+  // problem.coefficient (2D): −∇·(κ∇p) with κ a random field (coefficient.hpp), a draw of its
+  // own for every grid: training grid g is draw g, test size k is draw kTestDraw + k (held out).
+  CoefficientSpec coefficient;
   long train_size = 32;  // training.size: cells per side of the training grid
   // training.sizes: several training grids in one training (Adam steps taken on them in turn,
   // so the shared coarse weights serve every depth); [train_size] when absent.
@@ -62,10 +73,15 @@ struct DcdmSpec {
   fno::FnoSpec network;            // model.type fno
   CnnSpec cnn;                     // model.type cnn
   std::string model_file;          // model.file: a kind-dcdm checkpoint.h5 instead of training
+  // model.scaling jacobi: the map trained on and applied to D^(−1/2) A D^(−1/2) (dcdm_scaling.hpp)
+  bool jacobi = false;
   std::vector<long> test_sizes{32, 64};
   std::vector<double> rtols{1e-4, 1e-8};
   long max_iterations = 1000;  // DCDM's limit (each iteration is an FNO forward); CG's is 10000
   int repeats = 3;
+  // baselines.learned_factor: a kind-precond checkpoint.h5 whose GNN factor (-pc_type karman)
+  // joins the table as `learned`; absent: no learned-factor row.
+  std::string learned_factor;
 };
 
 std::vector<long> grid_sizes(const config::Node& node, const std::string& key) {
@@ -113,6 +129,10 @@ DcdmSpec read_dcdm(const config::Node& root) {
   spec.dim = static_cast<int>(problem.integer("dim", 2, 2, 3));
   spec.obstacles = problem.integer("obstacles", 6, 0, 64);
   spec.obstacle_seed = static_cast<std::uint64_t>(problem.integer("seed", 4, 0));
+  if (problem.has("coefficient")) {
+    if (spec.dim != 2) problem.fail("coefficient", "absent for problem.dim 3 (κ is a 2D field)");
+    spec.coefficient = read_random_coefficient(problem.child("coefficient"));
+  }
   const config::Node training = root.child_or_empty("training");
   spec.train_size = training.integer("size", 32, 8, 1024);
   if (training.has("sizes")) {
@@ -133,6 +153,7 @@ DcdmSpec read_dcdm(const config::Node& root) {
   const config::Node model = root.child_or_empty("model");
   spec.model_type = model.choice("type", {"fno", "cnn"}, "fno");
   spec.model_file = model.str("file", "");
+  spec.jacobi = model.choice("scaling", {"none", "jacobi"}, "none") == "jacobi";
   const config::Node test = root.child_or_empty("test");
   if (test.has("sizes")) spec.test_sizes = grid_sizes(test, "sizes");
   if (test.has("rtols")) {
@@ -160,9 +181,52 @@ DcdmSpec read_dcdm(const config::Node& root) {
     if (spec.dim != 2) model.fail("type", "cnn for problem.dim 3 (the FNO direction map is 2D)");
     read_fno_model(model, grids, spec.network);
   }
+  spec.learned_factor = root.child_or_empty("baselines").str("learned_factor", "");
   spec.max_iterations = test.integer("max_iterations", 1000, 1, 1000000);
   spec.repeats = static_cast<int>(test.integer("repeats", 3, 1, 100));
   return spec;
+}
+
+// baselines.learned_factor: the GNN of a kind-precond checkpoint.h5 with the options it was
+// trained with (stored beside its weights; absent ones are the defaults of the checkpoints written
+// before they were stored). A missing, corrupt or foreign file is one error line naming it.
+std::unique_ptr<FactorGnn> load_learned_factor(MPI_Comm comm, const std::string& file) {
+  const nn::Checkpoint c = nn::load_checkpoint(comm, file);
+  const auto text = [&](const std::string& key, const std::string& absent) {
+    const auto it = c.strings.find(key);
+    return it == c.strings.end() ? absent : it->second;
+  };
+  const auto scalar = [&](const std::string& key, double absent) {
+    const auto it = c.scalars.find(key);
+    return it == c.scalars.end() ? absent : it->second;
+  };
+  const Place place{file, 0, 0};
+  if (text("kind", "(absent)") != "precond")
+    throw ConfigError(place,
+                      "baselines.learned_factor: not a kind-precond checkpoint (its kind is '" +
+                          text("kind", "(absent)") + "')");
+  if (text("factor", "cholesky") != "cholesky")
+    throw ConfigError(place, "baselines.learned_factor: a " + text("factor", "") +
+                                 " factor; only cholesky factors (L Lᵀ) are compared here");
+  if (!c.scalars.count("model_width") || !c.scalars.count("model_layers"))
+    throw ConfigError(place, "baselines.learned_factor: the checkpoint has no model_width/layers");
+  FactorGnnOptions options;
+  options.width = static_cast<std::size_t>(scalar("model_width", 16));
+  options.layers = static_cast<std::size_t>(scalar("model_layers", 3));
+  options.reference =
+      text("model_reference", "ic0") == "mic0" ? ReferenceFactor::mic0 : ReferenceFactor::ic0;
+  options.correction = text("correction", "multiplicative") == "relaxation"
+                           ? Correction::relaxation
+                           : Correction::multiplicative;
+  options.correction_bound = scalar("correction_bound", options.correction_bound);
+  options.diagonal_only = scalar("diagonal_only", 0.0) != 0.0;
+  options.relaxation_bound = scalar("relaxation_bound", options.relaxation_bound);
+  options.shift_bound = scalar("shift_bound", options.shift_bound);
+  auto gnn = std::make_unique<FactorGnn>(options, 0);
+  nn::restore_parameters(c, gnn->parameters(), file);
+  log().info("learned factor loaded from {} (trained on {}; {} parameters)", file,
+             text("problem", "(unknown)"), gnn->parameters().size());
+  return gnn;
 }
 
 class DcdmRun {
@@ -172,6 +236,10 @@ class DcdmRun {
 
   std::string run() {
     nlohmann::json& report = *m_ctx.report;
+    if (!m_spec.learned_factor.empty()) {
+      const ScopedStage stage(Stage::data);
+      m_learned_factor = load_learned_factor(m_ctx.comm, m_spec.learned_factor);
+    }
     nlohmann::json metrics = m_spec.model_file.empty() ? train() : load();
     metrics["params"] = m_network->parameters().size();
     StagePhases phase(Stage::evaluation);
@@ -179,14 +247,17 @@ class DcdmRun {
                "iters", "setup_s", "solve_s", "total_s");
     nlohmann::json results = nlohmann::json::array();
     std::vector<std::string> not_converged;
-    for (long n : m_spec.test_sizes) {
-      const ObstacleGrid grid = make_grid(n);
-      const double held_out_loss = m_network->mean_loss(grid, ritz_sets(grid).held_out);
+    for (std::size_t k = 0; k < m_spec.test_sizes.size(); ++k) {
+      const long n = m_spec.test_sizes[k];
+      const ObstacleGrid grid = make_grid(n, kTestDraw + k);
+      const ObstacleGrid scaled = m_spec.jacobi ? jacobi_scaled(grid) : ObstacleGrid{};
+      const ObstacleGrid& seen = m_spec.jacobi ? scaled : grid;  // the network's problem
+      const double held_out_loss = m_network->mean_loss(seen, ritz_sets(seen).held_out);
       log().info("held-out DCDM loss at {}^{}: {:.4e}", n, m_spec.dim, held_out_loss);
       petsc::Mat a;  // split by rows over the ranks (dcdm_parallel.hpp)
       create_distributed_aij(m_ctx.comm, grid.a, a.out());
       for (double rtol : m_spec.rtols) {
-        nlohmann::json solvers = solve_all(a, grid, rtol);
+        nlohmann::json solvers = solve_all(a, seen, rtol);
         if (solvers["dcdm"]["iterations"].get<long>() < 0)
           not_converged.push_back(fmt::format("{}^{} at rtol {:g}", n, m_spec.dim, rtol));
         results.push_back({{"n", n},
@@ -230,10 +301,17 @@ class DcdmRun {
     return std::make_unique<DcdmNetwork>(spec.network);
   }
 
-  ObstacleGrid make_grid(long n) const {
+  // The problem on an n^dim grid; `draw` picks the coefficient's draw (problem.coefficient).
+  ObstacleGrid make_grid(long n, std::uint64_t draw) const {
     if (m_spec.dim == 3)
       return obstacle_poisson_3d(n, obstacles_3d(n, m_spec.obstacles, m_spec.obstacle_seed));
-    return obstacle_poisson_2d(n, obstacles_2d(n, m_spec.obstacles, m_spec.obstacle_seed));
+    std::vector<char> solid = obstacles_2d(n, m_spec.obstacles, m_spec.obstacle_seed);
+    if (!m_spec.coefficient.random) return obstacle_poisson_2d(n, solid);
+    const std::vector<double> kappa = random_kappa_nodes(m_spec.coefficient, n, draw);
+    const auto [low, high] = std::minmax_element(kappa.begin(), kappa.end());
+    log().info("{}^2, coefficient draw {}: kappa in [{:.3g}, {:.3g}] (contrast {:.3g})", n, draw,
+               *low, *high, *high / *low);
+    return obstacle_diffusion_2d(n, solid, kappa);
   }
 
   // The training vectors of one grid and a held-out set (Ritz vectors from another seed).
@@ -255,7 +333,8 @@ class DcdmRun {
     std::vector<ObstacleGrid> grids;
     std::vector<RitzSets> sets;
     for (long n : m_spec.train_sizes) {
-      grids.push_back(make_grid(n));
+      const ObstacleGrid grid = make_grid(n, grids.size());
+      grids.push_back(m_spec.jacobi ? jacobi_scaled(grid) : grid);  // the network's problem
       sets.push_back(ritz_sets(grids.back()));
       log().info("training grid {}^{} ({} fluid cells): {} training vectors", n, m_spec.dim,
                  grids.back().a.rows, sets.back().training.size());
@@ -312,6 +391,8 @@ class DcdmRun {
             {"train_losses", loss_after}};
   }
 
+  const char* scaling_name() const { return m_spec.jacobi ? "jacobi" : "none"; }
+
   // The network's shape as the checkpoint stores it: a model.file must match every one.
   std::vector<std::pair<std::string, double>> architecture() const {
     if (m_spec.model_type == "cnn") {
@@ -351,6 +432,14 @@ class DcdmRun {
       throw ConfigError(Place{file, 0, 0},
                         fmt::format("model.file: the network is a {}, the case has model.type {}",
                                     stored, m_spec.model_type));
+    // Checkpoints written before model.scaling were trained on A itself.
+    const auto scaling = c.strings.find("model_scaling");
+    const std::string stored_scaling = scaling == c.strings.end() ? "none" : scaling->second;
+    if (stored_scaling != scaling_name())
+      throw ConfigError(Place{file, 0, 0},
+                        fmt::format("model.file: the network was trained with scaling {}, the "
+                                    "case has model.scaling {}",
+                                    stored_scaling, scaling_name()));
     for (const auto& [key, expected] : architecture()) {
       const auto it = c.scalars.find(key);
       if (it == c.scalars.end())
@@ -371,11 +460,12 @@ class DcdmRun {
     return {{"train_wall_s", 0.0}, {"model_file", file}};
   }
 
-  // Every solver on one matrix at one rtol; a row of the log's table each.
+  // Every solver on one matrix at one rtol; a row of the log's table each. grid: the network's
+  // problem (A's grid, or its Jacobi scaling under model.scaling jacobi).
   nlohmann::json solve_all(Mat a, const ObstacleGrid& grid, double rtol) {
     const long cg_max = 10000;
     const int repeats = m_spec.repeats;
-    const std::vector<std::pair<std::string, std::function<TimedSolve()>>> solvers = {
+    std::vector<std::pair<std::string, std::function<TimedSolve()>>> solvers = {
         {"none", [&] { return timed_solve(a, KSPCG, rtol, cg_max, repeats, pc_of_type(PCNONE)); }},
         {"icc", [&] { return timed_solve(a, KSPCG, rtol, cg_max, repeats, block_icc_pc); }},
         {"mic0", [&] { return timed_solve(a, KSPCG, rtol, cg_max, repeats, block_mic0_pc); }},
@@ -386,8 +476,15 @@ class DcdmRun {
          [&] { return timed_solve(a, "dcdm", rtol, cg_max, repeats, pc_of_type(PCNONE)); }},
         {"dcdm", [&] {
            return timed_solve(a, "dcdm", rtol, m_spec.max_iterations, repeats,
-                              [&](PC pc) { set_gathered_network_pc(pc, m_network.get(), grid); });
+                              [&](PC pc) { network_pc(pc, grid); });
          }}};
+    // The learned factor (the karman PC: block Jacobi of per-rank factors on several ranks),
+    // beside the classical ones, when baselines.learned_factor gives one.
+    if (m_learned_factor)
+      solvers.insert(solvers.begin() + 3, {"learned", [&] {
+                                             return timed_solve(a, KSPCG, rtol, cg_max, repeats,
+                                                                [&](PC pc) { learned_pc(pc); });
+                                           }});
     nlohmann::json out;
     for (const auto& [name, solve] : solvers) {
       const ScopedStage stage(name == "dcdm" ? Stage::evaluation : Stage::baseline);
@@ -400,11 +497,22 @@ class DcdmRun {
     return out;
   }
 
+  void network_pc(PC pc, const ObstacleGrid& grid) {
+    if (m_spec.jacobi) return set_jacobi_network_pc(pc, m_network.get(), grid);
+    set_gathered_network_pc(pc, m_network.get(), grid);
+  }
+
+  void learned_pc(PC pc) {
+    KARMAN_PETSC(PCSetType(pc, "karman"));
+    pc_karman_set_factor_provider(pc, gnn_factor_provider(*m_learned_factor));
+  }
+
   void write_checkpoint() {
     nn::Checkpoint checkpoint;
     nn::store_parameters(checkpoint, m_network->parameters());
     checkpoint.strings["kind"] = "dcdm";
     checkpoint.strings["model_type"] = m_spec.model_type;
+    checkpoint.strings["model_scaling"] = scaling_name();
     checkpoint.strings["config"] = m_ctx.resolved_yaml;
     for (const auto& [key, value] : architecture()) checkpoint.scalars[key] = value;
     nn::save_checkpoint(m_ctx.comm, m_ctx.dir->staged("checkpoint.h5"), checkpoint);
@@ -413,6 +521,7 @@ class DcdmRun {
   const DcdmSpec& m_spec;
   RunContext& m_ctx;
   std::unique_ptr<DcdmNetwork> m_network;
+  std::unique_ptr<FactorGnn> m_learned_factor;  // baselines.learned_factor, or null
 };
 
 class DcdmMethod : public Method {
@@ -430,9 +539,13 @@ class DcdmMethod : public Method {
                           m_spec.cnn.levels, m_spec.cnn.blocks)
             : fmt::format("FNO {} modes width {} x {} layers", m_spec.network.modes[0],
                           m_spec.network.width, m_spec.network.layers);
+    const CoefficientSpec& c = m_spec.coefficient;
+    const std::string problem =
+        !c.random ? "Poisson"
+                  : fmt::format("diffusion, {} GRF kappa (seed {})", c.map, c.field.seed);
     return fmt::format(
-        "kind dcdm, {}D obstacle Poisson ({} shapes, seed {}), {} {}, test n [{}] at rtol [{}]",
-        m_spec.dim, m_spec.obstacles, m_spec.obstacle_seed, network, model,
+        "kind dcdm, {}D obstacle {} ({} shapes, seed {}), {} {}, test n [{}] at rtol [{}]",
+        m_spec.dim, problem, m_spec.obstacles, m_spec.obstacle_seed, network, model,
         fmt::join(m_spec.test_sizes, ", "), fmt::join(m_spec.rtols, ", "));
   }
   std::string run(RunContext& ctx) override { return DcdmRun(m_spec, ctx).run(); }

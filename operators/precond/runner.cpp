@@ -30,6 +30,7 @@
 #include "karman/nn/checkpoint.hpp"
 #include "karman/pde/random_field.hpp"
 #include "karman/run/method.hpp"
+#include "operators/precond/coefficient.hpp"
 #include "operators/precond/schwarz.hpp"
 #include "operators/precond/storage.hpp"
 #include "operators/precond/training.hpp"
@@ -45,18 +46,9 @@ using run::RunContext;
 // PETSc's own preconditioners the learned factor is compared with, in report order.
 const std::vector<std::string> kBaselinePcs = {"none", "jacobi", "icc", "gamg", "hypre"};
 
-struct CoefficientSpec {
-  bool random = false;  // κ from a GRF u (below); otherwise the smooth default
-  config::RandomFieldSpec field;
-  // lognormal: κ = exp(u); threshold: κ = high where u ≥ 0, low elsewhere (the FNO benchmark's
-  // Darcy coefficient: 12 and 3), a piecewise-constant κ with sharp jumps.
-  std::string map = "lognormal";
-  double low = 3.0, high = 12.0;
-};
-
 struct PrecondSpec {
   std::string problem = "poisson2d";
-  CoefficientSpec coefficient;
+  precond::CoefficientSpec coefficient;
   std::vector<long> train_sizes{12, 16}, test_sizes{32, 64};
   long train_rhs = 16, validation_size = 20;
   std::vector<std::string> test_files;  // test.matrices: HDF5 CSR files (storage.hpp)
@@ -103,18 +95,8 @@ PrecondSpec read_precond(const config::Node& root) {
   spec.problem = root.choice("problem", {"poisson2d", "poisson3d", "diffusion2d"}, "poisson2d");
   const config::Node coefficient = root.child_or_empty("coefficient");
   if (spec.problem == "diffusion2d" && coefficient.has("seed")) {
-    // κ = exp(u), u a Gaussian random field on the unit square's nodes (Neumann basis).
-    spec.coefficient.random = true;
-    auto& field = spec.coefficient.field;
-    field.seed = static_cast<unsigned long>(coefficient.integer("seed", 0, 0));
-    field.alpha = coefficient.number("alpha", 2.0, config::Bounds::positive());
-    field.tau = coefficient.number("tau", 3.0, config::Bounds::positive());
-    // σ defaults to τ^(α − 1), the FNO benchmark's convention in 2D.
-    field.sigma = coefficient.number("sigma", std::pow(field.tau, field.alpha - 1.0),
-                                     config::Bounds::positive());
-    spec.coefficient.map = coefficient.choice("map", {"lognormal", "threshold"}, "lognormal");
-    spec.coefficient.low = coefficient.number("low", 3.0, config::Bounds::positive());
-    spec.coefficient.high = coefficient.number("high", 12.0, config::Bounds::positive());
+    // κ from a Gaussian random field on the unit square's nodes (coefficient.hpp).
+    spec.coefficient = precond::read_random_coefficient(coefficient);
   }
   // 3 unknowns per side is the smallest grid with interior rows of every kind.
   const config::Node train = root.child_or_empty("train");
@@ -339,11 +321,7 @@ class PrecondRun {
     nodes.n = {n + 2, n + 2, 1};
     std::vector<double> kappa;
     if (m_spec.coefficient.random) {
-      config::RandomFieldSpec spec = m_spec.coefficient.field;
-      spec.seed = spec.seed * 10007 + field;  // a different coefficient for every matrix
-      kappa = pde::random_field_global(nodes, spec);
-      const CoefficientSpec& c = m_spec.coefficient;
-      for (double& k : kappa) k = c.map == "threshold" ? (k >= 0.0 ? c.high : c.low) : std::exp(k);
+      kappa = precond::random_kappa_nodes(m_spec.coefficient, n, field);  // a draw per matrix
       const auto [low, high] = std::minmax_element(kappa.begin(), kappa.end());
       log().info("n = {}: kappa in [{:.3g}, {:.3g}] (contrast {:.3g})", n, *low, *high,
                  *high / *low);
