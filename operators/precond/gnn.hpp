@@ -85,6 +85,14 @@ MatrixGraph make_matrix_graph(const CsrMatrix& a, const std::vector<double>& ref
 // The factor the network corrects: IC(0), or modified IC(0) (ω = 1: L Lᵀ keeps A's row sums).
 enum class ReferenceFactor { ic0, mic0 };
 
+// The graph for the relaxation correction (reference mic0) on `lower` = lower_pattern(a), as the
+// PC's set-up needs it: the RelaxedIc is built once on that pattern, and the MIC(0) reference the
+// features read is its factor with ω ≡ 1, δ ≡ 0 (reference_values(a, lower, mic0) bit for bit, the
+// dropped coupling lumped alike). make_matrix_graph(a, reference_values(...), cholesky, a.dropped,
+// true, a.problem_rows()) builds the same graph with the pattern, the symmetry check and the
+// column lists twice.
+MatrixGraph make_relaxation_graph(const LocalBlock& a, const LowerPattern& lower);
+
 // The reference factor's values on lower_pattern(a) [nnz_L]; NotSpdError when it breaks down. On
 // a rank's block (a.dropped given) MIC(0) factors the block with the cut coupling lumped onto its
 // diagonal (a_ii − dropped_i: the global row sums, for M-matrices whose off-diagonal is ≤ 0).

@@ -3,18 +3,21 @@
 // preconditioner side by side, on one rank.
 //
 // Matrices: the 2D 5-point Poisson matrix at n² (KARMAN_BENCH_SIZES_2D, default "512 1024") and
-// the 3D 7-point one at n³ (KARMAN_BENCH_SIZES_3D, default "64 128"). The GNN has the precond
-// cases' shape (width 16, 3 layers, MIC(0) with a learned per-row perturbation, model.correction
-// relaxation); untrained (its factor is then MIC(0)
-// exactly; the set-up cost does not depend on the weights) unless KARMAN_BENCH_MODEL_2D /
-// KARMAN_BENCH_MODEL_3D name a kind-precond checkpoint.h5 of that shape.
+// the 3D 7-point one at n³ (KARMAN_BENCH_SIZES_3D, default "64 128"). The GNN is MIC(0) with a
+// learned per-row perturbation (model.correction relaxation), width 16, 3 layers, untrained (its
+// factor is then MIC(0) exactly; the set-up cost does not depend on the weights), unless
+// KARMAN_BENCH_MODEL_2D / KARMAN_BENCH_MODEL_3D name a kind-precond checkpoint.h5: its width,
+// layers, correction and bounds then replace these (the JSON's "gnn" records the shapes).
 //
 // Set-up, per matrix, best of KARMAN_BENCH_REPEATS (default 3) of each stage the PC's set-up runs
 // (gnn_factor_provider and PC karman's setup, in order):
 //   block_s      local_block (the AIJ diagonal block → CSR, with the dropped coupling)
 //   pattern_s    lower_pattern (tril(A) with its map into A)
-//   reference_s  reference_values (MIC(0), the factor the GNN corrects)
-//   graph_s      make_matrix_graph (features, incidence lists; the RelaxedIc for relaxation)
+//   reference_s  reference_values (MIC(0), the factor the GNN corrects; the relaxation model's
+//                set-up takes it from its RelaxedIc inside graph_s instead, so there it is only
+//                the figure to compare with)
+//   graph_s      make_matrix_graph (features, incidence lists); for relaxation
+//                make_relaxation_graph (also the RelaxedIc and its MIC(0) reference)
 //   infer_s      FactorGnn::infer (the inference-only forward; for relaxation with the RelaxedIc
 //                factorisation of the predicted ω, δ), to the fence
 //   relaxed_factor_s  RelaxedIc::factor alone (relaxation; 0 otherwise)
@@ -120,9 +123,9 @@ double setup_seconds(Mat a, const std::function<void(PC)>& configure) {
   return timer.seconds();
 }
 
-// Width 16, 3 layers, MIC(0) with a learned per-row perturbation: the precond cases' model
-// (model.correction relaxation, relaxation_bound 0); a checkpoint's correction and bounds, when
-// it records them, replace these.
+// Width 16, 3 layers, MIC(0) with a learned per-row perturbation (model.correction relaxation,
+// relaxation_bound 0); a checkpoint's width, layers, correction and bounds, when it records them,
+// replace these.
 FactorGnnOptions bench_model(const nn::Checkpoint* checkpoint) {
   FactorGnnOptions options;
   options.reference = ReferenceFactor::mic0;
@@ -137,6 +140,11 @@ FactorGnnOptions bench_model(const nn::Checkpoint* checkpoint) {
     const auto it = checkpoint->scalars.find(name);
     if (it != checkpoint->scalars.end()) value = it->second;
   };
+  double width = static_cast<double>(options.width), layers = static_cast<double>(options.layers);
+  scalar("model_width", width);
+  scalar("model_layers", layers);
+  options.width = static_cast<std::size_t>(width);
+  options.layers = static_cast<std::size_t>(layers);
   scalar("correction_bound", options.correction_bound);
   scalar("relaxation_bound", options.relaxation_bound);
   scalar("shift_bound", options.shift_bound);
@@ -195,7 +203,8 @@ Json measure_setup(const Problem& problem, int repeats) {
       repeats, [&] { reference = reference_values(block, lower, gnn->options().reference); });
   const bool relaxation = gnn->options().correction == Correction::relaxation;
   r["graph_s"] = time_best(repeats, [&] {
-    graph = make_matrix_graph(block, reference, FactorKind::cholesky, block.dropped, relaxation);
+    graph = relaxation ? make_relaxation_graph(block, lower)
+                       : make_matrix_graph(block, reference, FactorKind::cholesky, block.dropped);
   });
   // Relaxation: infer_s includes the RelaxedIc factorisation (ω, δ → L), timed alone here.
   r["relaxed_factor_s"] =
@@ -312,15 +321,23 @@ int run() {
     for (const Problem& p :
          problems("KARMAN_BENCH_SOLVES_2D", "1024", "KARMAN_BENCH_SOLVES_3D", "128"))
       solves.push_back(measure_solves(p, repeats));
-  const FactorGnnOptions model = bench_model(nullptr);
+  // The networks' shapes as the bench builds them (a checkpoint's, or the default).
+  const auto shape = [](const char* file) {
+    if (!file) return bench_model(nullptr);
+    const nn::Checkpoint c = nn::load_checkpoint(PETSC_COMM_SELF, file);
+    return bench_model(&c);
+  };
+  const FactorGnnOptions shape_2d = shape(model_2d), shape_3d = shape(model_3d);
   const Json out = {{"benchmark", "precond"},
                     {"execution", bench::execution_config()},
                     {"machine", bench::machine_description()},
                     {"utc", bench::utc_now()},
                     {"repeats", repeats},
                     {"gnn",
-                     {{"width", model.width},
-                      {"layers", model.layers},
+                     {{"width_2d", shape_2d.width},
+                      {"layers_2d", shape_2d.layers},
+                      {"width_3d", shape_3d.width},
+                      {"layers_3d", shape_3d.layers},
                       {"reference", "mic0"},
                       {"correction", "relaxation (or the checkpoints')"},
                       {"model_2d", model_2d ? model_2d : "untrained"},
