@@ -8,6 +8,8 @@
 // factor is then MIC(0) exactly; the set-up cost does not depend on the weights), unless
 // KARMAN_BENCH_MODEL_2D / KARMAN_BENCH_MODEL_3D name a kind-precond checkpoint.h5: its width,
 // layers, correction and bounds then replace these (the JSON's "gnn" records the shapes).
+// FactorGnn::infer runs in float32 (the set-up's default) or, with KARMAN_BENCH_INFERENCE=float64,
+// in double (the A/B of the two).
 //
 // Set-up, per matrix, best of KARMAN_BENCH_REPEATS (default 3) of each stage the PC's set-up runs
 // (gnn_factor_provider and PC karman's setup, in order):
@@ -131,6 +133,9 @@ FactorGnnOptions bench_model(const nn::Checkpoint* checkpoint) {
   options.reference = ReferenceFactor::mic0;
   options.correction = Correction::relaxation;
   options.relaxation_bound = 0.0;
+  const char* inference = std::getenv("KARMAN_BENCH_INFERENCE");
+  if (inference && std::string(inference) == "float64")
+    options.inference = InferencePrecision::float64;
   if (!checkpoint) return options;
   const auto correction = checkpoint->strings.find("correction");
   if (correction != checkpoint->strings.end())
@@ -328,22 +333,24 @@ int run() {
     return bench_model(&c);
   };
   const FactorGnnOptions shape_2d = shape(model_2d), shape_3d = shape(model_3d);
-  const Json out = {{"benchmark", "precond"},
-                    {"execution", bench::execution_config()},
-                    {"machine", bench::machine_description()},
-                    {"utc", bench::utc_now()},
-                    {"repeats", repeats},
-                    {"gnn",
-                     {{"width_2d", shape_2d.width},
-                      {"layers_2d", shape_2d.layers},
-                      {"width_3d", shape_3d.width},
-                      {"layers_3d", shape_3d.layers},
-                      {"reference", "mic0"},
-                      {"correction", "relaxation (or the checkpoints')"},
-                      {"model_2d", model_2d ? model_2d : "untrained"},
-                      {"model_3d", model_3d ? model_3d : "untrained"}}},
-                    {"setup", setup},
-                    {"solves", solves}};
+  const Json out = {
+      {"benchmark", "precond"},
+      {"execution", bench::execution_config()},
+      {"machine", bench::machine_description()},
+      {"utc", bench::utc_now()},
+      {"repeats", repeats},
+      {"gnn",
+       {{"width_2d", shape_2d.width},
+        {"layers_2d", shape_2d.layers},
+        {"width_3d", shape_3d.width},
+        {"layers_3d", shape_3d.layers},
+        {"inference", shape_2d.inference == InferencePrecision::float32 ? "float32" : "float64"},
+        {"reference", "mic0"},
+        {"correction", "relaxation (or the checkpoints')"},
+        {"model_2d", model_2d ? model_2d : "untrained"},
+        {"model_3d", model_3d ? model_3d : "untrained"}}},
+      {"setup", setup},
+      {"solves", solves}};
   std::printf("%s\n", out.dump().c_str());
   return 0;
 }
