@@ -29,17 +29,21 @@
 //                           a fresh network at this size (its buffers allocated and first touched)
 //   learned_setup_s         the same, steady (the network's buffers exist: a refactorisation)
 //   {icc,mic0,gamg,hypre}_setup_s   KSPSetUp with that PC (mic0: -pc_type karman, MIC(0) factor)
+//   gamg_square_setup_s (_cpu_s)  GAMG with one level of aggressive coarsening (below), the
+//                           cheaper GAMG set-up; learned_over_gamg_square_cpu
 //   learned_over_gamg (steady), learned_first_over_gamg: the target is ≤ 0.25
 //   infer_cpu_s, learned_setup_cpu_s, gamg_setup_cpu_s, learned_over_gamg_cpu: the same as process
 //   CPU seconds (one thread: less disturbed by other jobs on a shared machine than wall time)
 // Solves (KARMAN_BENCH_SOLVES_2D default "1024", _3D default "128"; KARMAN_BENCH_CG=0 skips them):
 // CG, unpreconditioned residual norm, b = 1, x0 = 0, rtol 1e-8, with none, jacobi, icc, mic0,
-// learned, gamg and hypre: iterations, set-up (KSPSetUp), inference (the learned provider's own
-// time within set-up), solve (KSPSolve) and total, each time the best of the repeats
-// (timed_solve.hpp; a solve that does not converge within 20000 iterations is not repeated).
-// KARMAN_BENCH_PCS (e.g. "none jacobi") runs only those PCs (the slow unpreconditioned solves can
-// then run with fewer repeats in a process of their own; "repeats" in the JSON says how many).
-// Human-readable lines on stderr, then ONE JSON object on the last line of stdout:
+// learned, gamg (PETSc's defaults: smoothed aggregation), gamg_agg0 (-pc_gamg_agg_nsmooths 0),
+// gamg_square (one level of aggressive coarsening, -pc_gamg_square_graph 1) and hypre: iterations,
+// set-up (KSPSetUp), inference (the learned provider's own time within set-up), solve (KSPSolve)
+// and total, each time the best of the repeats (timed_solve.hpp; a solve that does not converge
+// within 20000 iterations is not repeated). KARMAN_BENCH_PCS (e.g. "none jacobi") runs only those
+// PCs (the slow unpreconditioned solves can then run with fewer repeats in a process of their own;
+// "repeats" in the JSON says how many). Human-readable lines on stderr, then ONE JSON object on the
+// last line of stdout:
 //   tools/bench/precond | tail -n 1 > precond.json
 #include <petscksp.h>
 
@@ -165,6 +169,24 @@ std::unique_ptr<FactorGnn> make_gnn(const std::string& checkpoint) {
   return gnn;
 }
 
+// GAMG with plain (unsmoothed) aggregation, -pc_gamg_agg_nsmooths 0: a cheaper set-up (no
+// prolongator smoothing, sparser coarse operators) for more iterations; beside PETSc's default
+// (PETSc 3.18: smoothed aggregation, nsmooths 1, threshold −1, no squared graph; the 5-point
+// Laplacian's equal couplings leave no edge for a threshold to filter), so that the learned PC
+// meets GAMG's cheaper configurations too.
+void gamg_unsmoothed_pc(PC pc) {
+  KARMAN_PETSC(PCSetType(pc, PCGAMG));
+  KARMAN_PETSC(PCGAMGSetNSmooths(pc, 0));
+}
+
+// GAMG with aggressive coarsening on the finest level (-pc_gamg_aggressive_coarsening 1, 3.18's
+// -pc_gamg_square_graph 1: aggregates of A², PETSc 3.18's default being 0 levels): lower grid and
+// operator complexity, a cheaper set-up.
+void gamg_square_graph_pc(PC pc) {
+  KARMAN_PETSC(PCSetType(pc, PCGAMG));
+  KARMAN_PETSC(PCGAMGSetAggressiveLevels(pc, 1));
+}
+
 std::function<void(PC)> learned_pc(const FactorProvider& provider) {
   return [provider](PC pc) {
     KARMAN_PETSC(PCSetType(pc, "karman"));
@@ -243,6 +265,11 @@ Json measure_setup(const Problem& problem, int repeats) {
   r["gamg_setup_s"] = time_best(
       repeats, [&] { setup_seconds(a, pc_of_type(PCGAMG)); }, &gamg_cpu_s);
   r["gamg_setup_cpu_s"] = gamg_cpu_s;
+  double gamg_square_cpu_s = 0.0;
+  r["gamg_square_setup_s"] = time_best(
+      repeats, [&] { setup_seconds(a, gamg_square_graph_pc); }, &gamg_square_cpu_s);
+  r["gamg_square_setup_cpu_s"] = gamg_square_cpu_s;
+  r["learned_over_gamg_square_cpu"] = learned_cpu_s / gamg_square_cpu_s;
   r["hypre_setup_s"] = time_best(repeats, [&] { setup_seconds(a, pc_of_type(PCHYPRE)); });
   const double gamg = r["gamg_setup_s"].get<double>();
   r["learned_over_gamg"] = r["learned_setup_s"].get<double>() / gamg;
@@ -254,14 +281,15 @@ Json measure_setup(const Problem& problem, int repeats) {
       "%.4f) copy %.4f "
       "factor %.4f | learned set-up %.4f (first %.4f) | icc %.4f mic0 %.4f gamg %.4f "
       "hypre %.4f s | learned / gamg %.3f (first %.3f) | CPU s: infer %.4f, learned set-up "
-      "%.4f, gamg set-up %.4f\n",
+      "%.4f, gamg set-up %.4f, gamg_square set-up %.4f\n",
       problem.name.c_str(), problem.n, r["block_s"].get<double>(), r["pattern_s"].get<double>(),
       r["reference_s"].get<double>(), r["graph_s"].get<double>(), r["infer_s"].get<double>(),
       r["relaxed_factor_s"].get<double>(), r["copy_s"].get<double>(), r["factor_s"].get<double>(),
       r["learned_setup_s"].get<double>(), r["learned_setup_first_s"].get<double>(),
       r["icc_setup_s"].get<double>(), r["mic0_setup_s"].get<double>(), gamg,
       r["hypre_setup_s"].get<double>(), r["learned_over_gamg"].get<double>(),
-      r["learned_first_over_gamg"].get<double>(), infer_cpu_s, learned_cpu_s, gamg_cpu_s);
+      r["learned_first_over_gamg"].get<double>(), infer_cpu_s, learned_cpu_s, gamg_cpu_s,
+      gamg_square_cpu_s);
   return r;
 }
 
@@ -287,6 +315,8 @@ Json measure_solves(const Problem& problem, int repeats) {
       {"mic0", mic0_pc},
       {"learned", learned_pc(timed_provider)},
       {"gamg", pc_of_type(PCGAMG)},
+      {"gamg_agg0", gamg_unsmoothed_pc},
+      {"gamg_square", gamg_square_graph_pc},
       {"hypre", pc_of_type(PCHYPRE)}};
   Json out = {{"problem", problem.name}, {"n", problem.n}, {"rows", rows}, {"rtol", kRtol}};
   const std::vector<std::string> chosen = env_words("KARMAN_BENCH_PCS");
