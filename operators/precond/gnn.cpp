@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <utility>
 
 #include "karman/core/error.hpp"
 #include "karman/nn/fastmath.hpp"
@@ -142,6 +143,14 @@ MatrixGraph make_matrix_graph(const CsrMatrix& a, const std::vector<double>& ref
   g.topology = mesh::make_graph(n, row, col, mesh::Edges::undirected);
   if (relaxed_ic) g.relaxed = std::make_shared<const RelaxedIc>(a, dropped);
   g.problem_rows = problem_rows;
+  return g;
+}
+
+MatrixGraph make_relaxation_graph(const LocalBlock& a, const LowerPattern& lower) {
+  auto relaxed = std::make_shared<const RelaxedIc>(a, lower, a.dropped);
+  MatrixGraph g = make_matrix_graph(a, relaxed->factor(RowRelaxation::mic0(a.rows)),
+                                    FactorKind::cholesky, a.dropped, false, a.problem_rows());
+  g.relaxed = std::move(relaxed);
   return g;
 }
 

@@ -39,6 +39,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <type_traits>
 #include <vector>
 
 #include "karman/mesh/graph.hpp"
@@ -85,6 +86,14 @@ MatrixGraph make_matrix_graph(const CsrMatrix& a, const std::vector<double>& ref
 // The factor the network corrects: IC(0), or modified IC(0) (ω = 1: L Lᵀ keeps A's row sums).
 enum class ReferenceFactor { ic0, mic0 };
 
+// The graph for the relaxation correction (reference mic0) on `lower` = lower_pattern(a), as the
+// PC's set-up needs it: the RelaxedIc is built once on that pattern, and the MIC(0) reference the
+// features read is its factor with ω ≡ 1, δ ≡ 0 (reference_values(a, lower, mic0) bit for bit, the
+// dropped coupling lumped alike). make_matrix_graph(a, reference_values(...), cholesky, a.dropped,
+// true, a.problem_rows()) builds the same graph with the pattern, the symmetry check and the
+// column lists twice.
+MatrixGraph make_relaxation_graph(const LocalBlock& a, const LowerPattern& lower);
+
 // The reference factor's values on lower_pattern(a) [nnz_L]; NotSpdError when it breaks down. On
 // a rank's block (a.dropped given) MIC(0) factors the block with the cut coupling lumped onto its
 // diagonal (a_ii − dropped_i: the global row sums, for M-matrices whose off-diagonal is ≤ 0).
@@ -104,6 +113,11 @@ std::vector<double> reference_values(const LocalBlock& a, const LowerPattern& lo
 //   through RelaxedIc::backward (at r = 0 the ramp's right derivative).
 enum class Correction { multiplicative, relaxation };
 
+// The arithmetic of FactorGnn::infer (the PC's set-up): float64 is forward()'s to rounding;
+// float32 runs the network's layers in float (twice the SIMD lanes, half the buffer traffic), the
+// features and the head's output in double: L moves by float's rounding, ~1e-6 relatively.
+enum class InferencePrecision { float64, float32 };
+
 struct FactorGnnOptions {
   ReferenceFactor reference = ReferenceFactor::ic0;
   Correction correction = Correction::multiplicative;
@@ -117,6 +131,8 @@ struct FactorGnnOptions {
   // Reference path: form [e_ij, h_i, h_j] [E, 3W] and apply the edge MLP as one module (slower;
   // for tests of the split path).
   bool concatenated_edge_input = false;
+  // infer()'s precision (forward() and training are double always).
+  InferencePrecision inference = InferencePrecision::float32;
 };
 
 // Owns its parameters as nn::Network does: its modules declare into one flat buffer (names
@@ -144,7 +160,8 @@ class FactorGnn {
   // every layer's activations. The buffers are kept and reused while the sizes do not change, so
   // a refactorisation allocates nothing. No backward may follow. Widths other than 8, 16 and 32
   // run forward(). The relaxation correction: every layer's node kernel updates h, the last one
-  // runs the row head on h^K ([N, 2], no h^K stored), then the RelaxedIc factorisation.
+  // runs the row head on h^K ([N, 2], no h^K stored), then the RelaxedIc factorisation. In the
+  // precision options().inference says (float32: L within ~1e-6 relatively of forward's).
   nn::Vector<double> infer(const MatrixGraph& graph);
 
  private:
@@ -178,11 +195,33 @@ class FactorGnn {
   // RelaxedIc factor (kept in m_relaxation, m_l_host, m_l).
   nn::Vector<double> factor_relaxation(const MatrixGraph& graph, const nn::Matrix<double>& raw);
   void backward_relaxation(const nn::Vector<double>& dl);
-  // infer()'s buffers: e^l [E, W]; h^l, h^l W_i^l, h^l W_j^l [N, W] (W_i, W_j: the next edge
-  // MLP's first weight rows for h_i and h_j).
-  nn::Matrix<double> m_edge_state, m_node_state, m_node_row_term, m_node_col_term;
+  // infer()'s buffers in its precision S: e^l [E, W]; h^l, h^l W_i^l, h^l W_j^l [N, W] (W_i, W_j:
+  // the next edge MLP's first weight rows for h_i and h_j).
+  template <class S>
+  struct InferenceBuffers {
+    nn::Matrix<S> edge_state, node_state, node_row_term, node_col_term;
+  };
+  InferenceBuffers<double> m_inference64;
+  InferenceBuffers<float> m_inference32;
+  template <class S>
+  InferenceBuffers<S>& inference_buffers() {
+    if constexpr (std::is_same_v<S, float>)
+      return m_inference32;
+    else
+      return m_inference64;
+  }
+  // Frees the buffers of the precision other than S (a network whose options switched).
+  template <class S>
+  void release_other_inference_buffers() {
+    if constexpr (std::is_same_v<S, float>)
+      m_inference64 = {};
+    else
+      m_inference32 = {};
+  }
   nn::Matrix<double> m_node_head;  // [N, 2] the row head's output (relaxation)
-  template <int W>
+  template <class S>
+  void infer_in_precision(const MatrixGraph& graph);
+  template <int W, class S>
   void infer_with_width(const MatrixGraph& graph);
 };
 

@@ -21,8 +21,15 @@
 // so the products vectorise, in tiles of rows (kTile); the weights (a few KB) stay in L1. The
 // folded products change the order of the sums against forward() (rounding-level differences
 // only; the test compares the two to 1e-12).
+// Precision S (FactorGnnOptions::inference): float64, or float32 for the PC's set-up — the
+// weights (folded in double first), the edge and node buffers and the arithmetic in float (an
+// AVX2 vector holds 8 floats against 4 doubles, and the buffers' traffic halves), the features
+// read and the head's output (raw, then c or ω, δ and L) in double. The network's output only
+// sets a preconditioner, so float's 1e-7 rounding in it changes L by about that relatively (the
+// test bounds the float path against the double forward).
 #include <Kokkos_Core.hpp>
 #include <string>
+#include <type_traits>
 
 #include "karman/core/error.hpp"
 #include "karman/nn/fastmath.hpp"
@@ -38,98 +45,123 @@ constexpr int kFeatures = static_cast<int>(MatrixGraph::edge_features_count);
 static_assert(MatrixGraph::node_features_count == MatrixGraph::edge_features_count,
               "the encoders' kernels assume one feature count");
 
-// A Linear layer's parameters as the kernels read them: W [in, out] rows [row0, row0 + in), b.
+// A Linear layer's parameters as the kernels read them: W [in, out] rows [row0, row0 + in), b;
+// in the kernels' precision S.
+template <class S = double>
 struct Affine {
-  Matrix<double> weight;  // [rows, out]
-  Matrix<double> bias;    // [1, out] (or empty: no bias)
+  Matrix<S> weight;  // [rows, out]
+  Matrix<S> bias;    // [1, out] (or empty: no bias)
 };
 
-Affine affine(const nn::Linear<double>& linear) {
+Affine<> affine(const nn::Linear<double>& linear) {
   return {linear.weight(), linear.has_bias() ? linear.bias() : Matrix<double>()};
+}
+
+// m in precision S: itself for double, a converted copy for float (the parameters are a few KB).
+template <class S>
+Matrix<S> in_precision(const Matrix<double>& m) {
+  if constexpr (std::is_same_v<S, double>) {
+    return m;
+  } else {
+    if (m.data() == nullptr) return Matrix<S>();
+    const auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m);
+    typename Matrix<S>::HostMirror converted("karman::precond::gnn::infer::weight32", m.extent(0),
+                                             m.extent(1));
+    for (std::size_t r = 0; r < m.extent(0); ++r)
+      for (std::size_t c = 0; c < m.extent(1); ++c) converted(r, c) = static_cast<S>(host(r, c));
+    Matrix<S> device("karman::precond::gnn::infer::weight32", m.extent(0), m.extent(1));
+    Kokkos::deep_copy(device, converted);
+    return device;
+  }
+}
+
+template <class S>
+Affine<S> in_precision(const Affine<>& a) {
+  return {in_precision<S>(a.weight), in_precision<S>(a.bias)};
 }
 
 nn::Linear<double>* linear_at(nn::Sequential<double>& mlp, std::size_t m) {
   return m < mlp.size() ? dynamic_cast<nn::Linear<double>*>(&mlp[m]) : nullptr;
 }
 
-// Rows are processed in tiles of T = 64 / W edges (or nodes): a product keeps T·W accumulators
-// (16 AVX2 registers) whose chains are independent, where one row's product would wait on the
-// FMA latency W times per output vector. A tile past the last row repeats the last row (its
-// results are not stored).
-template <int W>
-constexpr int kTile = 64 / W;
+// Rows are processed in tiles of T = 64 / W edges (or nodes; 128 / W in float): a product keeps
+// T·W accumulators (16 AVX2 registers) whose chains are independent, where one row's product
+// would wait on the FMA latency W times per output vector. A tile past the last row repeats the
+// last row (its results are not stored).
+template <int W, class S>
+constexpr int kTile = static_cast<int>(64 * sizeof(double) / sizeof(S)) / W;
 
 // out[t] = b (or 0) + Σ_{r < In} x[t][r] W(row0 + r, ·) for the tile's rows t. x: [T][In], out:
 // [T][W]
-template <int T, int W, int In>
-KOKKOS_FORCEINLINE_FUNCTION void affine_product(const Affine& a, int row0, const double (&x)[T][In],
-                                                double (&out)[T][W]) {
+template <int T, int W, int In, class S>
+KOKKOS_FORCEINLINE_FUNCTION void affine_product(const Affine<S>& a, int row0, const S (&x)[T][In],
+                                                S (&out)[T][W]) {
   // The first row's term is added to the bias (or 0) in the same statement: a loop that only
   // stored zeros became a `rep stos` memset per tile (11% of the node kernel's time at 1024²).
   const bool bias = a.bias.data() != nullptr;
-  const double* KOKKOS_RESTRICT w0 = &a.weight(row0, 0);
+  const S* KOKKOS_RESTRICT w0 = &a.weight(row0, 0);
   for (int t = 0; t < T; ++t) {
-    const double x0 = x[t][0];
+    const S x0 = x[t][0];
 #pragma omp simd
-    for (int c = 0; c < W; ++c) out[t][c] = (bias ? a.bias(0, c) : 0.0) + x0 * w0[c];
+    for (int c = 0; c < W; ++c) out[t][c] = (bias ? a.bias(0, c) : S(0)) + x0 * w0[c];
   }
   for (int r = 1; r < In; ++r) {
-    const double* KOKKOS_RESTRICT w = &a.weight(row0 + r, 0);
+    const S* KOKKOS_RESTRICT w = &a.weight(row0 + r, 0);
     for (int t = 0; t < T; ++t) {
-      const double xr = x[t][r];
+      const S xr = x[t][r];
 #pragma omp simd
       for (int c = 0; c < W; ++c) out[t][c] += xr * w[c];
     }
   }
 }
 
-template <int T, int W>
-KOKKOS_FORCEINLINE_FUNCTION void tanh_in_place(double (&x)[T][W]) {
+template <int T, int W, class S>
+KOKKOS_FORCEINLINE_FUNCTION void tanh_in_place(S (&x)[T][W]) {
   for (int t = 0; t < T; ++t) {
 #pragma omp simd
     for (int c = 0; c < W; ++c) x[t][c] = nn::fastmath::tanh(x[t][c]);
   }
 }
 
-// The tile's rows first + t of m (clamped to the last row). x: [T][N]
-template <int T, int N>
-KOKKOS_FORCEINLINE_FUNCTION void load_rows(const Matrix<double>& m, long first, long rows,
-                                           double (&x)[T][N]) {
+// The tile's rows first + t of m (clamped to the last row), converted to S. x: [T][N]
+template <int T, int N, class S, class M>
+KOKKOS_FORCEINLINE_FUNCTION void load_rows(const Matrix<M>& m, long first, long rows,
+                                           S (&x)[T][N]) {
   for (int t = 0; t < T; ++t) {
     const long row = first + t < rows ? first + t : rows - 1;
-    const double* KOKKOS_RESTRICT from = &m(row, 0);
+    const M* KOKKOS_RESTRICT from = &m(row, 0);
 #pragma omp simd
-    for (int c = 0; c < N; ++c) x[t][c] = from[c];
+    for (int c = 0; c < N; ++c) x[t][c] = static_cast<S>(from[c]);
   }
 }
 
-template <int T, int N>
-KOKKOS_FORCEINLINE_FUNCTION void store_rows(const double (&x)[T][N], const Matrix<double>& m,
-                                            long first, long rows) {
+template <int T, int N, class S, class M>
+KOKKOS_FORCEINLINE_FUNCTION void store_rows(const S (&x)[T][N], const Matrix<M>& m, long first,
+                                            long rows) {
   for (int t = 0; t < T && first + t < rows; ++t) {
-    double* KOKKOS_RESTRICT to = &m(first + t, 0);
+    M* KOKKOS_RESTRICT to = &m(first + t, 0);
 #pragma omp simd
-    for (int c = 0; c < N; ++c) to[c] = x[t][c];
+    for (int c = 0; c < N; ++c) to[c] = static_cast<M>(x[t][c]);
   }
 }
 
 // One layer's edge update over a tile of edges (see the file comment), as a Kokkos functor over
 // tiles.
-template <int W>
+template <int W, class S>
 struct EdgeLayer {
-  static constexpr int T = kTile<W>;
+  static constexpr int T = kTile<W, S>;
   long edges = 0;
   bool first = false, last = false;
   Matrix<double> features;  // [E, 4] (first layer)
-  Affine encoder;           // [4, W] (first layer)
+  Affine<S> encoder;        // [4, W] (first layer)
   // [W, W] and [1, W]: W_e and b1 (first layer: the rows W_e of the first Linear [3W, W]); later
   // layers F2' W_e and b1 + b2' W_e (F2', b2': the previous layer's second Linear).
-  Affine input;
-  Matrix<double> state;  // [E, W] y^{l-1} in (not first), y^l out (not last)
+  Affine<S> input;
+  Matrix<S> state;  // [E, W] y^{l-1} in (not first), y^l out (not last)
   mesh::GraphIndex row, col;
-  Matrix<double> row_term, col_term;  // [N, W] h W_i, h W_j
+  Matrix<S> row_term, col_term;  // [N, W] h W_i, h W_j
   // Last layer: the head folded with the second Linear, and the factor.
-  Affine head;  // [W, 1] F2 w_head, [1, 1] b2 w_head + b_head
+  Affine<S> head;  // [W, 1] F2 w_head, [1, 1] b2 w_head + b_head
   nn::Vector<double> reference, l;
   Kokkos::View<int*, nn::MemorySpace> diagonal;
   double bound = 1.0;
@@ -137,21 +169,21 @@ struct EdgeLayer {
 
   KOKKOS_FUNCTION void operator()(const long tile) const {
     const long k0 = tile * T;
-    double e[T][W];
+    S e[T][W];
     if (first) {
-      double f[T][kFeatures];
+      S f[T][kFeatures];
       load_rows(features, k0, edges, f);
       affine_product(encoder, 0, f, e);
       tanh_in_place(e);
     } else {
       load_rows(state, k0, edges, e);
     }
-    double y[T][W];
+    S y[T][W];
     affine_product(input, 0, e, y);
     for (int t = 0; t < T; ++t) {
       const long k = k0 + t < edges ? k0 + t : edges - 1;
-      const double* KOKKOS_RESTRICT hi = &row_term(row(k), 0);
-      const double* KOKKOS_RESTRICT hj = &col_term(col(k), 0);
+      const S* KOKKOS_RESTRICT hi = &row_term(row(k), 0);
+      const S* KOKKOS_RESTRICT hj = &col_term(col(k), 0);
 #pragma omp simd
       for (int c = 0; c < W; ++c) y[t][c] += hi[c] + hj[c];
     }
@@ -160,11 +192,11 @@ struct EdgeLayer {
       store_rows(y, state, k0, edges);
       return;
     }
-    double raw[T][1];
+    S raw[T][1];
     affine_product(head, 0, y, raw);
     for (int t = 0; t < T && k0 + t < edges; ++t) {
       const long k = k0 + t;
-      const double c = bound * nn::fastmath::tanh(raw[t][0] / bound);
+      const double c = bound * nn::fastmath::tanh(static_cast<double>(raw[t][0]) / bound);
       if (diagonal(k))
         l(k) = reference(k) * nn::fastmath::exp(c);
       else
@@ -175,52 +207,52 @@ struct EdgeLayer {
 
 // The node encoder (encode) or one layer's node update, then the next layer's h W_i, h W_j, over
 // a tile of nodes.
-template <int W>
+template <int W, class S>
 struct NodeStep {
-  static constexpr int T = kTile<W>;
+  static constexpr int T = kTile<W, S>;
   long nodes = 0;
   bool encode = false;
   Matrix<double> features;  // [N, 4] (encode)
-  Affine encoder;           // [4, W] (encode)
+  Affine<S> encoder;        // [4, W] (encode)
   mesh::GraphIndex incident_ptr, incident;
-  Matrix<double> edges;  // [E, W] y^l (update)
+  Matrix<S> edges;  // [E, W] y^l (update)
   // The node MLP with the edge layer's F2, b2 folded in (update): [2W, W] rows [N_h; F2 N_a] and
   // c1; b2 N_a [1, W], the term of each incident edge's b2; the second Linear [W, W].
-  Affine node_first;
-  Matrix<double> degree_term;
-  Affine node_second;
-  Matrix<double> state;               // [N, W] h^l in, h^{l+1} out
-  Affine next_edge_first;             // [3W, W] the next layer's first Linear
-  Matrix<double> row_term, col_term;  // [N, W] out
+  Affine<S> node_first;
+  Matrix<S> degree_term;
+  Affine<S> node_second;
+  Matrix<S> state;               // [N, W] h^l in, h^{l+1} out
+  Affine<S> next_edge_first;     // [3W, W] the next layer's first Linear
+  Matrix<S> row_term, col_term;  // [N, W] out
   // The relaxation correction's last node update: the row head on h^K instead of the next
   // layer's terms (when `raw` is set).
-  Affine head;         // [W, 2] w_head, [1, 2] b_head
+  Affine<S> head;      // [W, 2] w_head, [1, 2] b_head
   Matrix<double> raw;  // [N, 2] (r_ω, r_δ) out
 
   KOKKOS_FUNCTION void operator()(const long tile) const {
     const long i0 = tile * T;
-    double h[T][W];
+    S h[T][W];
     if (encode) {
-      double f[T][kFeatures];
+      S f[T][kFeatures];
       load_rows(features, i0, nodes, f);
       affine_product(encoder, 0, f, h);
       tanh_in_place(h);
     } else {
-      double input[T][2 * W];  // [h_i, Σ_{k ∋ i} y_k], the sum in the incidence's order
-      double degree[T];        // incident edges of node i
+      S input[T][2 * W];  // [h_i, Σ_{k ∋ i} y_k], the sum in the incidence's order
+      S degree[T];        // incident edges of node i
       for (int t = 0; t < T; ++t) {
         const long i = i0 + t < nodes ? i0 + t : nodes - 1;
-        const double* KOKKOS_RESTRICT hi = &state(i, 0);
+        const S* KOKKOS_RESTRICT hi = &state(i, 0);
 #pragma omp simd
-        for (int c = 0; c < W; ++c) input[t][c] = hi[c], input[t][W + c] = 0.0;
+        for (int c = 0; c < W; ++c) input[t][c] = hi[c], input[t][W + c] = S(0);
         for (long p = incident_ptr(i); p < incident_ptr(i + 1); ++p) {
-          const double* KOKKOS_RESTRICT yk = &edges(incident(p), 0);
+          const S* KOKKOS_RESTRICT yk = &edges(incident(p), 0);
 #pragma omp simd
           for (int c = 0; c < W; ++c) input[t][W + c] += yk[c];
         }
-        degree[t] = static_cast<double>(incident_ptr(i + 1) - incident_ptr(i));
+        degree[t] = static_cast<S>(incident_ptr(i + 1) - incident_ptr(i));
       }
-      double u[T][W];
+      S u[T][W];
       affine_product(node_first, 0, input, u);
       for (int t = 0; t < T; ++t) {
 #pragma omp simd
@@ -230,13 +262,13 @@ struct NodeStep {
       affine_product(node_second, 0, u, h);
     }
     if (raw.data() != nullptr) {  // h^K is read by the head alone: not stored
-      double r[T][2];
+      S r[T][2];
       affine_product(head, 0, h, r);
       store_rows(r, raw, i0, nodes);
       return;
     }
     store_rows(h, state, i0, nodes);
-    double term[T][W];
+    S term[T][W];
     affine_product(next_edge_first, W, h, term);  // rows W_i
     store_rows(term, row_term, i0, nodes);
     affine_product(next_edge_first, 2 * W, h, term);  // rows W_j
@@ -245,7 +277,7 @@ struct NodeStep {
 };
 
 // Strips the bias of an Affine whose output the kernel adds elsewhere (h W_i, h W_j have none).
-Affine without_bias(Affine a) {
+Affine<> without_bias(Affine<> a) {
   a.bias = Matrix<double>();
   return a;
 }
@@ -277,7 +309,7 @@ Matrix<double> product(const std::string& label, const HostMatrix& a, const Host
 
 // The next Linear's rows [row0, row0 + W) applied after `previous` (the second Linear of an edge
 // MLP, [W, W] and [1, W]): {F2 W_next, b2 W_next (+ next's bias when `with_bias`)}.
-Affine fold_after(const Affine& previous, const Affine& next, long row0, bool with_bias) {
+Affine<> fold_after(const Affine<>& previous, const Affine<>& next, long row0, bool with_bias) {
   const HostMatrix weight = host_copy(next.weight);
   const HostMatrix bias = with_bias && next.bias.data() ? host_copy(next.bias) : HostMatrix();
   return {product("karman::precond::gnn::infer::folded_weight", host_copy(previous.weight), weight,
@@ -289,13 +321,13 @@ Affine fold_after(const Affine& previous, const Affine& next, long row0, bool wi
 // The node MLP's first Linear [2W, W] (rows [N_h; N_a]) after an edge layer's second Linear F2,
 // b2: rows [N_h; F2 N_a] with the bias c1, and b2 N_a [1, W] (the term of one incident edge).
 struct FoldedNodeInput {
-  Affine weight;
+  Affine<> weight;
   Matrix<double> degree_term;
 };
 
-FoldedNodeInput fold_node_input(const Affine& edge_second, const Affine& node_first, long w) {
+FoldedNodeInput fold_node_input(const Affine<>& edge_second, const Affine<>& node_first, long w) {
   const HostMatrix n1 = host_copy(node_first.weight);
-  const Affine aggregate = fold_after(edge_second, node_first, w, false);  // F2 N_a, b2 N_a
+  const Affine<> aggregate = fold_after(edge_second, node_first, w, false);  // F2 N_a, b2 N_a
   const HostMatrix f2_na = host_copy(aggregate.weight);
   HostMatrix stacked("karman::precond::gnn::infer::node_first", 2 * w, w);
   for (long r = 0; r < w; ++r)
@@ -307,56 +339,60 @@ FoldedNodeInput fold_node_input(const Affine& edge_second, const Affine& node_fi
 
 }  // namespace
 
-template <int W>
+template <int W, class S>
 void FactorGnn::infer_with_width(const MatrixGraph& graph) {
   const mesh::Graph& topology = graph.topology;
   const long n_edges = topology.edges, n_nodes = topology.nodes;
-  nn::ensure_shape(m_edge_state, "karman::precond::gnn::infer::edge_state", n_edges, W);
-  nn::ensure_shape(m_node_state, "karman::precond::gnn::infer::node_state", n_nodes, W);
-  nn::ensure_shape(m_node_row_term, "karman::precond::gnn::infer::node_row_term", n_nodes, W);
-  nn::ensure_shape(m_node_col_term, "karman::precond::gnn::infer::node_col_term", n_nodes, W);
+  InferenceBuffers<S>& buffers = inference_buffers<S>();
+  release_other_inference_buffers<S>();  // the other precision's, if a model switched
+  nn::ensure_shape(buffers.edge_state, "karman::precond::gnn::infer::edge_state", n_edges, W);
+  nn::ensure_shape(buffers.node_state, "karman::precond::gnn::infer::node_state", n_nodes, W);
+  nn::ensure_shape(buffers.node_row_term, "karman::precond::gnn::infer::node_row_term", n_nodes, W);
+  nn::ensure_shape(buffers.node_col_term, "karman::precond::gnn::infer::node_col_term", n_nodes, W);
   if (m_l.extent(0) != static_cast<std::size_t>(n_edges))
     m_l = nn::Vector<double>(
         Kokkos::view_alloc("karman::precond::gnn::l", Kokkos::WithoutInitializing), n_edges);
 
-  const long edge_tiles = (n_edges + kTile<W> - 1) / kTile<W>;
-  const long node_tiles = (n_nodes + kTile<W> - 1) / kTile<W>;
+  constexpr int T = kTile<W, S>;
+  const long edge_tiles = (n_edges + T - 1) / T;
+  const long node_tiles = (n_nodes + T - 1) / T;
   const auto edge_first_of = [this](std::size_t l) {
     return affine(*linear_at(m_layers[l]->edge_mlp(), 0));
   };
   const auto edge_second_of = [this](std::size_t l) {
     return affine(*linear_at(m_layers[l]->edge_mlp(), 1));
   };
-  NodeStep<W> nodes;
+  NodeStep<W, S> nodes;
   nodes.nodes = n_nodes;
   nodes.encode = true;
   nodes.features = graph.node_features;
-  nodes.encoder = affine(*m_node_encoder);
+  nodes.encoder = in_precision<S>(affine(*m_node_encoder));
   nodes.incident_ptr = topology.incident_ptr;
   nodes.incident = topology.incident;
-  nodes.edges = m_edge_state;
-  nodes.state = m_node_state;
-  nodes.row_term = m_node_row_term;
-  nodes.col_term = m_node_col_term;
-  nodes.next_edge_first = without_bias(edge_first_of(0));
+  nodes.edges = buffers.edge_state;
+  nodes.state = buffers.node_state;
+  nodes.row_term = buffers.node_row_term;
+  nodes.col_term = buffers.node_col_term;
+  nodes.next_edge_first = in_precision<S>(without_bias(edge_first_of(0)));
   Kokkos::parallel_for("karman::precond::gnn::infer_node_encoder", Range(0, node_tiles), nodes);
 
-  EdgeLayer<W> edges;
+  EdgeLayer<W, S> edges;
   edges.edges = n_edges;
   edges.features = graph.edge_features;
-  edges.encoder = affine(*m_edge_encoder);
-  edges.state = m_edge_state;
+  edges.encoder = in_precision<S>(affine(*m_edge_encoder));
+  edges.state = buffers.edge_state;
   edges.row = topology.row;
   edges.col = topology.col;
-  edges.row_term = m_node_row_term;
-  edges.col_term = m_node_col_term;
+  edges.row_term = buffers.node_row_term;
+  edges.col_term = buffers.node_col_term;
   // The relaxation correction: every layer updates h, the head reads h^K (per row), so the last
   // edge kernel stores its y like the others and the last node kernel runs the head.
   const bool per_row = m_options.correction == Correction::relaxation;
   if (per_row)
     nn::ensure_shape(m_node_head, "karman::precond::gnn::infer::node_head", n_nodes, 2);
   else
-    edges.head = fold_after(edge_second_of(m_layers.size() - 1), affine(*m_head), 0, true);
+    edges.head =
+        in_precision<S>(fold_after(edge_second_of(m_layers.size() - 1), affine(*m_head), 0, true));
   edges.reference = graph.reference;
   edges.l = m_l;
   edges.diagonal = graph.diagonal;
@@ -367,20 +403,20 @@ void FactorGnn::infer_with_width(const MatrixGraph& graph) {
     const bool last_layer = l + 1 == m_layers.size();
     edges.first = l == 0;
     edges.last = last_layer && !per_row;
-    edges.input =
-        l == 0 ? edge_first_of(0) : fold_after(edge_second_of(l - 1), edge_first_of(l), 0, true);
+    edges.input = in_precision<S>(
+        l == 0 ? edge_first_of(0) : fold_after(edge_second_of(l - 1), edge_first_of(l), 0, true));
     Kokkos::parallel_for("karman::precond::gnn::infer_edge_layer", Range(0, edge_tiles), edges);
     if (edges.last) break;
     const FoldedNodeInput node_input =
         fold_node_input(edge_second_of(l), affine(*linear_at(m_layers[l]->node_mlp(), 0)), W);
-    nodes.node_first = node_input.weight;
-    nodes.degree_term = node_input.degree_term;
-    nodes.node_second = affine(*linear_at(m_layers[l]->node_mlp(), 1));
+    nodes.node_first = in_precision<S>(node_input.weight);
+    nodes.degree_term = in_precision<S>(node_input.degree_term);
+    nodes.node_second = in_precision<S>(affine(*linear_at(m_layers[l]->node_mlp(), 1)));
     if (last_layer) {
-      nodes.head = affine(*m_head);
+      nodes.head = in_precision<S>(affine(*m_head));
       nodes.raw = m_node_head;
     } else {
-      nodes.next_edge_first = without_bias(edge_first_of(l + 1));
+      nodes.next_edge_first = in_precision<S>(without_bias(edge_first_of(l + 1)));
     }
     Kokkos::parallel_for("karman::precond::gnn::infer_node_update", Range(0, node_tiles), nodes);
   }
@@ -402,6 +438,18 @@ bool is_tanh_then_identity(nn::Sequential<double>& mlp, std::size_t w) {
 
 }  // namespace
 
+template <class S>
+void FactorGnn::infer_in_precision(const MatrixGraph& graph) {
+  switch (m_options.width) {
+    case 8:
+      return infer_with_width<8, S>(graph);
+    case 16:
+      return infer_with_width<16, S>(graph);
+    default:
+      return infer_with_width<32, S>(graph);
+  }
+}
+
 nn::Vector<double> FactorGnn::infer(const MatrixGraph& graph) {
   const std::size_t w = m_options.width;
   bool fused = (w == 8 || w == 16 || w == 32) && !m_options.concatenated_edge_input &&
@@ -416,17 +464,10 @@ nn::Vector<double> FactorGnn::infer(const MatrixGraph& graph) {
   }
   if (!fused) return forward(graph);
   m_graph = nullptr;  // no contexts: a backward after infer is an error
-  switch (w) {
-    case 8:
-      infer_with_width<8>(graph);
-      break;
-    case 16:
-      infer_with_width<16>(graph);
-      break;
-    default:
-      infer_with_width<32>(graph);
-      break;
-  }
+  if (m_options.inference == InferencePrecision::float32)
+    infer_in_precision<float>(graph);
+  else
+    infer_in_precision<double>(graph);
   // The relaxation correction: (ω, δ) from the row head's output, then L by the factorisation.
   if (m_options.correction == Correction::relaxation) return factor_relaxation(graph, m_node_head);
   return m_l;

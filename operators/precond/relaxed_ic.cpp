@@ -4,11 +4,20 @@
 #include <cmath>
 #include <cstdio>
 #include <string>
+#include <utility>
 
 namespace karman::precond {
 
 RelaxedIc::RelaxedIc(const CsrMatrix& a, const std::vector<double>& dropped, double pivot_tol)
-    : m_lower(lower_pattern(a)), m_values(m_lower.nnz()), m_pivot_tol(pivot_tol) {
+    : RelaxedIc(a, lower_pattern(a), dropped, pivot_tol) {}
+
+RelaxedIc::RelaxedIc(const CsrMatrix& a, LowerPattern lower, const std::vector<double>& dropped,
+                     double pivot_tol)
+    : m_lower(std::move(lower)), m_values(m_lower.nnz()), m_pivot_tol(pivot_tol) {
+  if (m_lower.rows != a.rows || m_lower.nnz() > static_cast<std::int64_t>(a.values.size()))
+    throw NotSpdError("RelaxedIc: the pattern (" + std::to_string(m_lower.rows) + " rows, " +
+                      std::to_string(m_lower.nnz()) + " entries) is not the matrix's (" +
+                      std::to_string(a.rows) + " rows)");
   require_symmetric(a);
   const std::int64_t n = m_lower.rows;
   if (!dropped.empty() && static_cast<std::int64_t>(dropped.size()) != n)

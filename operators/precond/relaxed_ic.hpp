@@ -40,6 +40,10 @@ class RelaxedIc {
  public:
   explicit RelaxedIc(const CsrMatrix& a, const std::vector<double>& dropped = {},
                      double pivot_tol = 1e-10);
+  // The same on a's pattern when the caller has it (lower = lower_pattern(a)): the PC's set-up
+  // builds it once.
+  RelaxedIc(const CsrMatrix& a, LowerPattern lower, const std::vector<double>& dropped = {},
+            double pivot_tol = 1e-10);
   std::int64_t rows() const { return m_lower.rows; }
   const LowerPattern& pattern() const { return m_lower; }
 

@@ -291,38 +291,81 @@ void apply_factor_inverse(const LowerPattern& lower, const std::vector<double>& 
 }
 
 FactorSolver::FactorSolver(const LowerPattern& lower, const std::vector<double>& l)
-    : m_row_ptr(lower.rows + 1, 0), m_inverse_diagonal(lower.rows) {
-  if (lower.rows > std::numeric_limits<std::int32_t>::max())
+    : m_inverse_diagonal(lower.rows) {
+  const std::int64_t n = lower.rows;
+  if (n > std::numeric_limits<std::int32_t>::max())
     throw NotSpdError("FactorSolver: more rows than 32-bit column indices address");
-  m_col.reserve(lower.nnz() - lower.rows);
-  m_values.reserve(lower.nnz() - lower.rows);
-  for (std::int64_t i = 0; i < lower.rows; ++i) {
-    const std::int64_t d = lower.diagonal(i);
-    for (std::int64_t p = lower.row_ptr[i]; p < d; ++p) {
-      m_col.push_back(static_cast<std::int32_t>(lower.col[p]));
-      m_values.push_back(l[p]);
+  for (std::int64_t i = 0; i < n; ++i) m_inverse_diagonal[i] = 1.0 / l[lower.diagonal(i)];
+  // Forward: the strictly lower rows of L. Backward: the rows of Lᵀ, i.e. L's columns (row j of
+  // Lᵀ lists the rows i > j of column j in increasing order, as the rows of L are visited).
+  Sweep& forward = m_forward;
+  Sweep& backward = m_backward;
+  forward.row_ptr.assign(n + 1, 0);
+  backward.row_ptr.assign(n + 1, 0);
+  forward.neighbour.assign(n, 0.0);
+  backward.neighbour.assign(n, 0.0);
+  for (std::int64_t i = 0; i < n; ++i)
+    for (std::int64_t p = lower.row_ptr[i]; p < lower.diagonal(i); ++p) {
+      const std::int64_t j = lower.col[p];
+      if (j == i - 1) continue;  // the neighbour of both sweeps
+      ++forward.row_ptr[i + 1];
+      ++backward.row_ptr[j + 1];
     }
-    m_row_ptr[i + 1] = static_cast<std::int64_t>(m_col.size());
-    m_inverse_diagonal[i] = 1.0 / l[d];
+  for (std::int64_t i = 0; i < n; ++i) {
+    forward.row_ptr[i + 1] += forward.row_ptr[i];
+    backward.row_ptr[i + 1] += backward.row_ptr[i];
+  }
+  for (Sweep* sweep : {&forward, &backward}) {
+    sweep->col.resize(sweep->row_ptr[n]);
+    sweep->values.resize(sweep->row_ptr[n]);
+  }
+  std::vector<std::int64_t> next(backward.row_ptr.begin(), backward.row_ptr.end() - 1);
+  for (std::int64_t i = 0; i < n; ++i) {
+    std::int64_t f = forward.row_ptr[i];
+    for (std::int64_t p = lower.row_ptr[i]; p < lower.diagonal(i); ++p) {
+      const std::int64_t j = lower.col[p];
+      if (j == i - 1) {
+        forward.neighbour[i] = l[p] * m_inverse_diagonal[i];
+        backward.neighbour[j] = l[p] * m_inverse_diagonal[j];
+        continue;
+      }
+      forward.col[f] = static_cast<std::int32_t>(j);
+      forward.values[f++] = l[p] * m_inverse_diagonal[i];
+      const std::int64_t b = next[j]++;
+      backward.col[b] = static_cast<std::int32_t>(i);
+      backward.values[b] = l[p] * m_inverse_diagonal[j];
+    }
   }
 }
 
 void FactorSolver::apply(const double* v, double* out) const {
   const std::int64_t n = rows();
-  const std::int64_t* row_ptr = m_row_ptr.data();
-  const std::int32_t* col = m_col.data();
-  const double* values = m_values.data();
   const double* inverse_diagonal = m_inverse_diagonal.data();
-  if (out != v) std::copy(v, v + n, out);
-  for (std::int64_t i = 0; i < n; ++i) {  // L y = v
-    double y = out[i];
-    for (std::int64_t p = row_ptr[i]; p < row_ptr[i + 1]; ++p) y -= values[p] * out[col[p]];
-    out[i] = y * inverse_diagonal[i];
+  {  // L y = v, rows in order; `previous` is y_{i−1}
+    const std::int64_t* row_ptr = m_forward.row_ptr.data();
+    const std::int32_t* col = m_forward.col.data();
+    const double* values = m_forward.values.data();
+    const double* neighbour = m_forward.neighbour.data();
+    double previous = 0.0;
+    for (std::int64_t i = 0; i < n; ++i) {
+      double y = v[i] * inverse_diagonal[i];
+      for (std::int64_t p = row_ptr[i]; p < row_ptr[i + 1]; ++p) y -= values[p] * out[col[p]];
+      previous = y - neighbour[i] * previous;
+      out[i] = previous;
+    }
   }
-  for (std::int64_t i = n - 1; i >= 0; --i) {  // Lᵀ x = y, column by column
-    const double x = out[i] * inverse_diagonal[i];
-    out[i] = x;
-    for (std::int64_t p = row_ptr[i]; p < row_ptr[i + 1]; ++p) out[col[p]] -= values[p] * x;
+  {  // Lᵀ x = y, rows in reverse order; `previous` is x_{i+1}
+    const std::int64_t* row_ptr = m_backward.row_ptr.data();
+    const std::int32_t* col = m_backward.col.data();
+    const double* values = m_backward.values.data();
+    const double* neighbour = m_backward.neighbour.data();
+    double previous = 0.0;
+    for (std::int64_t i = n - 1; i >= 0; --i) {
+      double x = out[i] * inverse_diagonal[i];
+      for (std::int64_t p = row_ptr[i]; p < row_ptr[i + 1]; ++p) x -= values[p] * out[col[p]];
+      previous = x - neighbour[i] * previous;
+      out[i] = previous;
+    }
   }
 }
 

@@ -100,10 +100,14 @@ void apply_factor_inverse(const LowerPattern& lower, const std::vector<double>& 
                           double* out);
 
 // (L Lᵀ)⁻¹ as the PC applies it every CG iteration: the same two sweeps as apply_factor_inverse
-// (the simple reference it is tested against), on a compact copy of L built once at set-up —
-// the strictly lower entries with 32-bit column indices and the diagonal stored inverted, so a
-// sweep reads 12 instead of 16 bytes per entry and multiplies where the reference divides.
-// Sequential sweeps (each row needs the rows before it).
+// (the simple reference it is tested against), on compact copies of L built once at set-up. Both
+// sweeps gather (row form), each row's values divided by its pivot L_ii, with 32-bit columns:
+//   L y = v:   y_i = v_i / L_ii − Σ_{j<i} (L_ij / L_ii) y_j        (rows of L)
+//   Lᵀ x = y:  x_i = y_i / L_ii − Σ_{j>i} (L_ji / L_ii) x_j        (rows of Lᵀ: columns of L)
+// The sweeps are sequential (each row needs the rows before it), so a row's time is the latency
+// of its chain on the row just computed: the coupling to that neighbour (j = i − 1 forward, i + 1
+// backward; the grid's x neighbour) is kept apart, its value carried in a register and applied
+// last, so the chain is one FMA per row instead of a store, a reload, an FMA and a multiply.
 class FactorSolver {
  public:
   FactorSolver() = default;
@@ -113,9 +117,16 @@ class FactorSolver {
   void apply(const double* v, double* out) const;
 
  private:
-  std::vector<std::int64_t> m_row_ptr;     // [n + 1] into m_col / m_values
-  std::vector<std::int32_t> m_col;         // strictly lower entries' columns
-  std::vector<double> m_values;            // their values
+  // One triangle in row form, every value divided by its row's pivot; the entry coupling row i to
+  // the row swept just before it (column i − 1 forward, i + 1 backward) is in `neighbour` [n] (0
+  // when absent), the others in CSR.
+  struct Sweep {
+    std::vector<std::int64_t> row_ptr;  // [n + 1]
+    std::vector<std::int32_t> col;
+    std::vector<double> values;
+    std::vector<double> neighbour;  // [n]
+  };
+  Sweep m_forward, m_backward;
   std::vector<double> m_inverse_diagonal;  // [n] 1 / L_ii
 };
 

@@ -233,9 +233,13 @@ TrainingPairs make_training_pairs(Mat a, long k, std::uint64_t seed) {
 FactorProvider gnn_factor_provider(FactorGnn& gnn, FactorKind kind) {
   return [&gnn, kind](const LocalBlock& a, const LowerPattern& lower) {
     // lower_pattern and the graph list tril(A) in the same order (rows, sorted columns).
+    const FactorGnnOptions& model = gnn.options();
+    const bool relaxation = model.correction == Correction::relaxation;
     const MatrixGraph graph =
-        make_matrix_graph(a, reference(a, lower, gnn.options(), kind), kind, a.dropped,
-                          gnn.options().correction == Correction::relaxation, a.problem_rows());
+        relaxation && kind == FactorKind::cholesky && model.reference == ReferenceFactor::mic0
+            ? make_relaxation_graph(a, lower)  // one RelaxedIc for the reference and L
+            : make_matrix_graph(a, reference(a, lower, model, kind), kind, a.dropped, relaxation,
+                                a.problem_rows());
     return to_host(gnn.infer(graph));  // inference only: the fused forward, no contexts
   };
 }

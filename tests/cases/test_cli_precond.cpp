@@ -269,8 +269,8 @@ TEST(CliPrecond, BadModelFilesAreOneLine) {
   }
 
   const CliResult wider =
-      run_karman(dir, tiny_run(dir / "bad", {"model.load=made/checkpoint.h5", "model.width=8"}));
-  expect_one_error_line(wider, {"made/checkpoint.h5", "model_width 16", "model.width 8"});
+      run_karman(dir, tiny_run(dir / "bad", {"model.load=made/checkpoint.h5", "model.width=16"}));
+  expect_one_error_line(wider, {"made/checkpoint.h5", "model_width 8", "model.width 16"});
 }
 
 // A user's SPD matrix from an HDF5 file is a test matrix like any other (the 12² Poisson matrix

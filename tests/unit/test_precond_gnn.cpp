@@ -366,8 +366,12 @@ TEST(PrecondGnn, SplitEdgeInputMatchesConcatenation) {
 // reference twin: the same L to rounding for every supported width, layer count (one layer: the
 // first edge kernel is also the last), the diagonal-only mode, the relaxation correction (every
 // layer's node update, the row head on h^K, then the RelaxedIc factorisation) and a cut block; a
-// second call on another graph reuses and resizes the buffers.
+// second call on another graph reuses and resizes the buffers. In float32 (the set-up's default)
+// the same L to kFloat32Tolerance relatively: float's rounding through the layers, amplified by
+// these random weights (0.5·N(0, 1), pre-activations of several units).
 TEST(PrecondGnn, InferenceForwardMatchesTrainingForward) {
+  constexpr double kFloat32Tolerance = 5e-5;
+  double largest_error32 = 0.0;
   const LocalBlock cut = diagonal_block(LocalBlock{variable_matrix(9), {}}, 0, 50);
   const std::vector<LocalBlock> matrices = {LocalBlock{variable_matrix(8), {}}, cut,
                                             LocalBlock{poisson_matrix(5), {}}};
@@ -383,6 +387,7 @@ TEST(PrecondGnn, InferenceForwardMatchesTrainingForward) {
           options.width = width;
           options.layers = layers;
           options.diagonal_only = diagonal_only;
+          options.inference = InferencePrecision::float64;
           Model model(options);
           model.randomize(0.5, 40 + width + layers);
           // Relaxation: a row head negative on every row gives MIC(0) (ω = 1, δ = 0 below the
@@ -400,6 +405,10 @@ TEST(PrecondGnn, InferenceForwardMatchesTrainingForward) {
                 for (std::size_t c = 0; c < head.extent(1); ++c) head(r, c) *= 0.2;
               Kokkos::deep_copy(model.parameters.value(p), head);
             }
+          FactorGnnOptions single = options;
+          single.inference = InferencePrecision::float32;
+          Model model32(single);
+          Kokkos::deep_copy(model32.parameters.values(), model.parameters.values());
           for (const LocalBlock& a : matrices) {
             const std::vector<double> reference =
                 reference_values(a, lower_pattern(a), options.reference);
@@ -412,6 +421,13 @@ TEST(PrecondGnn, InferenceForwardMatchesTrainingForward) {
                 << "width " << width << ", " << layers << " layers"
                 << (diagonal_only ? ", diagonal only" : "") << (relaxation ? ", relaxation" : "")
                 << ", " << a.rows << " rows";
+            const std::vector<double> inferred32 = host_vector(model32.gnn.infer(graph));
+            const double error32 = max_relative_difference(inferred32, trained);
+            EXPECT_LT(error32, kFloat32Tolerance)
+                << "float32, width " << width << ", " << layers << " layers"
+                << (diagonal_only ? ", diagonal only" : "") << (relaxation ? ", relaxation" : "")
+                << ", " << a.rows << " rows";
+            largest_error32 = std::max(largest_error32, error32);
             // A network that moved L away from the reference: the comparison is not trivial.
             // (Relaxation: ω_i − 1 = O(h) and δ_i = O(h²) move L less than per-edge factors.)
             EXPECT_GT(max_relative_difference(trained, reference), relaxation ? 1e-4 : 1e-3)
@@ -419,6 +435,10 @@ TEST(PrecondGnn, InferenceForwardMatchesTrainingForward) {
                 << (relaxation ? ", relaxation" : "");
           }
         }
+  // The float32 path ran in float: its differences are above double's rounding.
+  EXPECT_GT(largest_error32, 1e-10);
+  std::printf("float32 inference: largest relative difference to forward() %.3g\n",
+              largest_error32);
 }
 
 TEST(PrecondGnn, DiagonalOnlyKeepsTheOffDiagonalOfIcZero) {

@@ -5,7 +5,9 @@
 // matrices. The GNN
 // with the relaxation correction (a row head predicting ω, δ): MIC(0) exactly when untrained, and
 // the parameter gradient of the factor loss through head → (ω, δ) → factorisation → L against
-// finite differences, also on a block cut from a larger matrix (dropped coupling lumped).
+// finite differences, also on a block cut from a larger matrix (dropped coupling lumped); the
+// set-up's graph (one RelaxedIc for the MIC(0) reference and L) equals the general one. The PC's
+// FactorSolver applies such factors as the reference sweeps do.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -277,6 +279,29 @@ TEST(RelaxedIc, LumpsTheDroppedCouplingLikeTheMic0Reference) {
             1e-14);
 }
 
+// The PC's solver (both sweeps in row form, pivots folded into the values, the neighbour row's
+// coupling carried apart) against the reference sweeps apply_factor_inverse, out of place and in
+// place, on relaxed factors of 5-, 7- and 9-point matrices (the 9-point one has rows whose
+// column i − 1 is absent and several couplings per row) and of a cut block.
+TEST(RelaxedIc, FactorSolverMatchesTheReferenceSweeps) {
+  const LocalBlock cut = diagonal_block(LocalBlock{rough_diffusion(8, 2), {}}, 10, 50);
+  for (const LocalBlock& a : {LocalBlock{rough_diffusion(9, 2), {}}, LocalBlock{poisson(5, 3), {}},
+                              LocalBlock{nine_point(7), {}}, cut}) {
+    const std::vector<double> l = RelaxedIc(a, a.dropped).factor(random_relaxation(a.rows, 29));
+    const LowerPattern lower = lower_pattern(a);
+    std::vector<double> v(a.rows), expected(a.rows), fast(a.rows);
+    for (long i = 0; i < a.rows; ++i) v[i] = standard_normal(31, i);
+    apply_factor_inverse(lower, l, v.data(), expected.data());
+    const FactorSolver solver(lower, l);
+    solver.apply(v.data(), fast.data());
+    double scale = 0.0;
+    for (double x : expected) scale = std::max(scale, std::abs(x));
+    EXPECT_LT(max_abs_difference(fast, expected), 1e-13 * scale) << a.rows << " rows";
+    solver.apply(v.data(), v.data());
+    EXPECT_LT(max_abs_difference(v, expected), 1e-13 * scale) << a.rows << " rows, in place";
+  }
+}
+
 FactorGnnOptions relaxation_model() {
   FactorGnnOptions options;
   options.reference = ReferenceFactor::mic0;
@@ -306,6 +331,42 @@ TEST(RelaxedIcGnn, UntrainedNetworkReturnsModifiedIcZeroExactly) {
   for (std::size_t p = 0; p < l.size(); ++p) EXPECT_EQ(l[p], mic0[p]) << "entry " << p;
   // The inference-only forward (fused kernels, then the factorisation): the same L exactly.
   EXPECT_EQ(host_vector(gnn.infer(graph)), mic0);
+}
+
+// The set-up's graph (make_relaxation_graph: one RelaxedIc on the caller's pattern, the MIC(0)
+// reference from its unit-relaxation factor) against the graph built the general way (its own
+// RelaxedIc, reference_values' MIC(0)): the same reference and features bit for bit, on a whole
+// matrix and on a cut block (dropped coupling lumped, problem rows of the whole), so a trained
+// network's inference gives the same L exactly; and a pattern of another matrix is refused.
+TEST(RelaxedIcGnn, SetUpGraphEqualsTheGeneralGraph) {
+  const LocalBlock whole{rough_diffusion(9, 2), {}};
+  const LocalBlock cut = diagonal_block(whole, 20, 60);
+  for (const LocalBlock& a : {whole, cut, LocalBlock{poisson(5, 3), {}}}) {
+    const LowerPattern lower = lower_pattern(a);
+    const MatrixGraph general =
+        make_matrix_graph(a, reference_values(a, lower, ReferenceFactor::mic0),
+                          FactorKind::cholesky, a.dropped, true, a.problem_rows());
+    const MatrixGraph setup = make_relaxation_graph(a, lower);
+    EXPECT_EQ(host_vector(setup.reference), host_vector(general.reference)) << a.rows << " rows";
+    const auto features = [](const nn::Matrix<double>& m) {
+      auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m);
+      return std::vector<double>(h.data(), h.data() + h.size());
+    };
+    EXPECT_EQ(features(setup.edge_features), features(general.edge_features));
+    EXPECT_EQ(features(setup.node_features), features(general.node_features));
+    EXPECT_EQ(setup.problem_rows, general.problem_rows);
+    FactorGnn gnn(relaxation_model(), 3);
+    {  // a moved head: L differs from MIC(0) (weights 0.3·N(0, 1))
+      auto h = Kokkos::create_mirror_view(gnn.parameters().values());
+      for (std::size_t i = 0; i < h.size(); ++i) h(i) = 0.3 * standard_normal(23, i);
+      Kokkos::deep_copy(gnn.parameters().values(), h);
+    }
+    const std::vector<double> l = host_vector(gnn.infer(setup));
+    EXPECT_EQ(l, host_vector(gnn.infer(general)));
+    EXPECT_GT(max_abs_difference(l, host_vector(general.reference)), 1e-6);
+  }
+  const LocalBlock a{poisson(4, 2), {}};
+  EXPECT_THROW(make_relaxation_graph(a, lower_pattern(poisson(5, 2))), NotSpdError);
 }
 
 TEST(RelaxedIcGnn, GradientOfLossMatchesFiniteDifferences) {
