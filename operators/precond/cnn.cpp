@@ -170,8 +170,7 @@ void CnnModel<T>::initialize(std::uint64_t seed) {
 
 template <class T>
 GridConv<T>& CnnModel<T>::conv(bool up, long level, long block) {
-  const long shared = std::min(level, m_spec.levels - 1);
-  return *(up ? m_up : m_down)[shared * m_spec.blocks + block];
+  return *(up ? m_up : m_down)[weight_set(level, block)];
 }
 
 template <class T>
@@ -332,9 +331,9 @@ void CnnModel<T>::forward_symmetric(CnnContext& c, nn::Workspace<T>& workspace) 
   Matrix<T> h = c.skip[depth - 1];
   for (long l = depth - 1; l >= 0; --l) {
     for (long j = blocks - 1; j >= 0; --j) {
-      const long shared = std::min(l, m_spec.levels - 1) * blocks + j;
-      h = block_forward(*m_down[shared], *m_down_transpose[shared], c.shapes[l],
-                        c.up[l * blocks + j], h, Matrix<T>(), workspace);
+      const long k = weight_set(l, j);
+      h = block_forward(*m_down[k], *m_down_transpose[k], c.shapes[l], c.up[l * blocks + j], h,
+                        Matrix<T>(), workspace);
     }
     if (l == 0) break;
     m_upsample->set_grid(c.shapes[l - 1]);

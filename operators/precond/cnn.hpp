@@ -42,6 +42,7 @@
 // Layouts as cnn_layers.hpp (channels-last rows b·N + C-order point). Values only, every
 // gradient mode but per-point rows.
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -122,6 +123,10 @@ class CnnModel : public nn::Module<T> {
                      const nn::Gradient<T>& gradient) override;
 
  private:
+  // The index into m_down / m_up of block j at level l (levels from L−1 on share L−1's).
+  long weight_set(long level, long block) const {
+    return std::min(level, m_spec.levels - 1) * m_spec.blocks + block;
+  }
   // The convolution of block j at level l on the down or the up path (shared from L−1 on).
   GridConv<T>& conv(bool up, long level, long block);
   // The block's forward with `module` (conv, or symmetric's transpose of conv) on conv's grid.

@@ -13,12 +13,13 @@
 // CG in exact arithmetic (r is then A-orthogonal to every direction but the last, so the second
 // projection removes nothing); with f = c A⁻¹ the first direction is c A⁻¹ r₀ and one step solves.
 // Safeguard (-ksp_dcdm_restart_tol t, default 0: off): when the orthogonalised q has lost its
-// correlation with r, qᵀr < t ‖q‖ ‖r‖ (a nonlinear map's direction can be nearly orthogonal to r,
+// correlation with r, |qᵀr| < t ‖q‖ ‖r‖ (a nonlinear map's direction can be nearly orthogonal to r,
 // and the line search then stalls), the iteration restarts: the history is dropped and q = r, a
 // steepest-descent step. A symmetric positive definite linear map never triggers it in exact
 // arithmetic (qᵀr = rᵀ M r > 0 after the projections).
 #include <petsc/private/kspimpl.h>
 
+#include <cmath>
 #include <utility>
 
 #include "operators/precond/dcdm.hpp"
@@ -68,7 +69,7 @@ PetscErrorCode setup(KSP ksp) {
   return 0;
 }
 
-// The safeguard: q ← r and no history when qᵀr < tol ‖q‖ ‖r‖ (tol 0: never).
+// The safeguard: q ← r and no history when |qᵀr| < tol ‖q‖ ‖r‖ (tol 0: never).
 PetscErrorCode restart_if_uncorrelated(KSP ksp, Vec q, Vec r, PetscReal r_norm, PetscReal& p1_ap1,
                                        PetscReal& p0_ap0) {
   auto* data = static_cast<DcdmData*>(ksp->data);
@@ -77,11 +78,12 @@ PetscErrorCode restart_if_uncorrelated(KSP ksp, Vec q, Vec r, PetscReal r_norm, 
   PetscReal q_norm = 0.0;
   PetscCall(VecDot(q, r, &q_r));
   PetscCall(VecNorm(q, NORM_2, &q_norm));
-  if (PetscRealPart(q_r) >= data->restart_tol * q_norm * r_norm) return 0;
+  // |qᵀr|: the map's sign is free (the loss is invariant under q → c q, c < 0 included).
+  if (std::abs(PetscRealPart(q_r)) >= data->restart_tol * q_norm * r_norm) return 0;
   PetscCall(VecCopy(r, q));
   p1_ap1 = p0_ap0 = 0.0;
   ++data->restarts;
-  PetscCall(PetscInfo(ksp, "restart %" PetscInt_FMT ": q^T r below %g |q| |r|\n", data->restarts,
+  PetscCall(PetscInfo(ksp, "restart %" PetscInt_FMT ": |q^T r| below %g |q| |r|\n", data->restarts,
                       static_cast<double>(data->restart_tol)));
   return 0;
 }
