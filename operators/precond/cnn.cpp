@@ -12,6 +12,9 @@ namespace {
 using nn::Activation;
 using nn::ExecutionSpace;
 
+// symmetric: the up path's factor per level, γ in M = Σ_l (γ 2^d)^l B_lᵀ B_l (cnn.hpp).
+constexpr double kLevelGain = 4.0;
+
 // h = act(a), entry by entry.
 template <class T>
 void activate_all(Activation act, const Matrix<T>& a, const Matrix<T>& h) {
@@ -108,18 +111,29 @@ CnnModel<T>::CnnModel(const CnnSpec& spec, long in_channels, long out_channels)
                 "CnnModel: 1 to 3 dimensions, positive width, levels, coarsest and channels");
   KARMAN_VERIFY(!spec.mask_features || in_channels >= 2,
                 "CnnModel: mask_features needs a mask channel after at least one other");
+  KARMAN_VERIFY(
+      !spec.symmetric || (in_channels >= 2 && out_channels == in_channels - 1 &&
+                          !spec.mask_features && spec.activation == nn::Activation::identity),
+      "CnnModel: symmetric needs a mask channel, in − 1 outputs, the identity "
+      "activation and no mask_features");
   const long width = spec.width;
-  const bool bias = !spec.mask_features;
-  const long lifted = spec.mask_features ? in_channels - 1 : in_channels;
+  const bool bias = !spec.mask_features && !spec.symmetric;
+  const long lifted = spec.mask_features || spec.symmetric ? in_channels - 1 : in_channels;
   m_lift = std::make_unique<GridConv<T>>(lifted, width, spec.dims, bias);
-  m_output = std::make_unique<GridConv<T>>(width, out_channels, spec.dims, bias);
-  for (long k = 0; k < spec.levels * spec.blocks; ++k) {
+  for (long k = 0; k < spec.levels * spec.blocks; ++k)
     m_down.push_back(std::make_unique<GridConv<T>>(width, width, spec.dims, bias));
-    m_up.push_back(std::make_unique<GridConv<T>>(width, width, spec.dims, bias));
-  }
   m_pool = std::make_unique<GridPoolDown<T>>(width, spec.dims);
-  m_upsample = std::make_unique<GridUpsample<T>>(width, spec.dims);
   m_mask_pool = std::make_unique<GridPoolDown<T>>(1, spec.dims);
+  if (spec.symmetric) {
+    m_lift_transpose = std::make_unique<GridConvTranspose<T>>(*m_lift);
+    for (auto& c : m_down) m_down_transpose.push_back(std::make_unique<GridConvTranspose<T>>(*c));
+    m_upsample = std::make_unique<GridUpsample<T>>(width, spec.dims, T(kLevelGain));
+    return;
+  }
+  m_output = std::make_unique<GridConv<T>>(width, out_channels, spec.dims, bias);
+  for (long k = 0; k < spec.levels * spec.blocks; ++k)
+    m_up.push_back(std::make_unique<GridConv<T>>(width, width, spec.dims, bias));
+  m_upsample = std::make_unique<GridUpsample<T>>(width, spec.dims);
 }
 
 template <class T>
@@ -141,7 +155,7 @@ void CnnModel<T>::declare(nn::Parameters<T>& parameters, const std::string& pref
     m_down[k]->declare(parameters, prefix + "down." + std::to_string(k) + ".");
   for (std::size_t k = 0; k < m_up.size(); ++k)
     m_up[k]->declare(parameters, prefix + "up." + std::to_string(k) + ".");
-  m_output->declare(parameters, prefix + "output.");
+  if (m_output) m_output->declare(parameters, prefix + "output.");
   m_end_parameter = parameters.count();
 }
 
@@ -151,26 +165,26 @@ void CnnModel<T>::initialize(std::uint64_t seed) {
   m_lift->initialize(seed);
   for (auto& c : m_down) c->initialize(seed);
   for (auto& c : m_up) c->initialize(seed);
-  m_output->initialize(seed);
+  if (m_output) m_output->initialize(seed);
 }
 
 template <class T>
 GridConv<T>& CnnModel<T>::conv(bool up, long level, long block) {
-  const long shared = std::min(level, m_spec.levels - 1);
-  return *(up ? m_up : m_down)[shared * m_spec.blocks + block];
+  return *(up ? m_up : m_down)[weight_set(level, block)];
 }
 
 template <class T>
-Matrix<T> CnnModel<T>::block_forward(GridConv<T>& conv, const std::vector<long>& shape,
-                                     BlockRecord& record, const Matrix<T>& a, const Matrix<T>& mask,
+Matrix<T> CnnModel<T>::block_forward(GridConv<T>& conv, nn::Module<T>& module,
+                                     const std::vector<long>& shape, BlockRecord& record,
+                                     const Matrix<T>& a, const Matrix<T>& mask,
                                      nn::Workspace<T>& workspace) {
   record.in = a;
   record.mask = mask;
-  record.module = &conv;
+  record.module = &module;
   nn::ensure_shape(record.h, "karman::cnn::block_h", a.extent(0), a.extent(1));
   activate_all(m_spec.activation, a, record.h);
   conv.set_grid(shape);
-  record.conv = &conv.forward(record.h, nn::Pass::values(), workspace);
+  record.conv = &module.forward(record.h, nn::Pass::values(), workspace);
   nn::ensure_shape(record.out, "karman::cnn::block_out", a.extent(0), a.extent(1));
   if (mask.data())
     add_masked(a, mask, record.conv->y, record.out);
@@ -211,6 +225,44 @@ Matrix<T> CnnModel<T>::block_backward(BlockRecord& record, const Matrix<T>& dout
 }
 
 template <class T>
+void CnnModel<T>::down_forward(CnnContext& c, Matrix<T> a, nn::Workspace<T>& workspace) {
+  const long depth = static_cast<long>(c.shapes.size()), blocks = m_spec.blocks;
+  const bool masked = m_spec.mask_features;
+  for (long l = 0; l < depth; ++l) {
+    for (long j = 0; j < blocks; ++j) {
+      GridConv<T>& down = conv(false, l, j);
+      a = block_forward(down, down, c.shapes[l], c.down[l * blocks + j], a,
+                        masked ? c.masks[l] : Matrix<T>(), workspace);
+    }
+    c.skip[l] = a;
+    if (l + 1 < depth) {
+      m_pool->set_grid(c.shapes[l]);
+      c.pool[l] = &m_pool->forward(a, nn::Pass::values(), workspace);
+      a = c.pool[l]->y;
+    }
+  }
+}
+
+template <class T>
+Matrix<T> CnnModel<T>::down_backward(CnnContext& c, const nn::Gradient<T>& gradient) {
+  const long depth = static_cast<long>(c.shapes.size()), blocks = m_spec.blocks;
+  // Coarsest level first; the gradient at a level's a is its skip's plus the pool's.
+  Matrix<T> da = c.dskip[depth - 1];
+  for (long l = depth - 1; l >= 0; --l) {
+    if (l + 1 < depth) {
+      const Matrix<T> pooled = m_pool->backward(*c.pool[l], da, gradient);
+      nn::ensure_shape(c.skip_gradient[l], "karman::cnn::skip_gradient", pooled.extent(0),
+                       pooled.extent(1));
+      add(pooled, c.dskip[l], c.skip_gradient[l]);
+      da = c.skip_gradient[l];
+    }
+    for (long j = blocks - 1; j >= 0; --j)
+      da = block_backward(c.down[l * blocks + j], da, gradient);
+  }
+  return da;
+}
+
+template <class T>
 void CnnModel<T>::forward_impl(nn::Context<T>& context, nn::Workspace<T>& workspace) {
   auto& c = this->template as<CnnContext>(context);
   KARMAN_VERIFY(!m_shapes.empty(), "CnnModel: set_grid before forward");
@@ -218,12 +270,14 @@ void CnnModel<T>::forward_impl(nn::Context<T>& context, nn::Workspace<T>& worksp
   const long depth = this->depth(), blocks = m_spec.blocks;
   c.shapes = m_shapes;
   c.down.resize(depth * blocks);
-  c.up.resize((depth - 1) * blocks);
+  c.up.resize((m_spec.symmetric ? depth : depth - 1) * blocks);
   c.pool.resize(depth - 1);
   c.upsample.resize(depth - 1);
+  c.skip.resize(depth);
   c.skip_sum.resize(depth - 1);
   c.skip_gradient.resize(depth - 1);
-  std::vector<Matrix<T>> skip(depth - 1);
+  c.dskip.resize(depth);
+  if (m_spec.symmetric) return forward_symmetric(c, workspace);
 
   const bool masked = m_spec.mask_features;
   if (masked) split_mask(c, workspace);
@@ -236,25 +290,19 @@ void CnnModel<T>::forward_impl(nn::Context<T>& context, nn::Workspace<T>& worksp
     add_masked(Matrix<T>(), c.masks[0], a, c.lifted);
     a = c.lifted;
   }
-  for (long l = 0; l < depth; ++l) {
-    for (long j = 0; j < blocks; ++j)
-      a = block_forward(conv(false, l, j), c.shapes[l], c.down[l * blocks + j], a, mask(l),
-                        workspace);
-    if (l + 1 < depth) {
-      skip[l] = a;
-      m_pool->set_grid(c.shapes[l]);
-      c.pool[l] = &m_pool->forward(a, values, workspace);
-      a = c.pool[l]->y;
-    }
-  }
+  down_forward(c, a, workspace);
+  a = c.skip[depth - 1];
   for (long l = depth - 2; l >= 0; --l) {
     m_upsample->set_grid(c.shapes[l]);
     c.upsample[l] = &m_upsample->forward(a, values, workspace);
-    nn::ensure_shape(c.skip_sum[l], "karman::cnn::skip_sum", skip[l].extent(0), skip[l].extent(1));
-    add(c.upsample[l]->y, skip[l], c.skip_sum[l]);
+    nn::ensure_shape(c.skip_sum[l], "karman::cnn::skip_sum", c.skip[l].extent(0),
+                     c.skip[l].extent(1));
+    add(c.upsample[l]->y, c.skip[l], c.skip_sum[l]);
     a = c.skip_sum[l];
-    for (long j = 0; j < blocks; ++j)
-      a = block_forward(conv(true, l, j), c.shapes[l], c.up[l * blocks + j], a, mask(l), workspace);
+    for (long j = 0; j < blocks; ++j) {
+      GridConv<T>& up = conv(true, l, j);
+      a = block_forward(up, up, c.shapes[l], c.up[l * blocks + j], a, mask(l), workspace);
+    }
   }
   c.a_last = a;
   nn::ensure_shape(c.h_last, "karman::cnn::h_last", a.extent(0), a.extent(1));
@@ -270,6 +318,39 @@ void CnnModel<T>::forward_impl(nn::Context<T>& context, nn::Workspace<T>& worksp
 }
 
 template <class T>
+void CnnModel<T>::forward_symmetric(CnnContext& c, nn::Workspace<T>& workspace) {
+  const nn::Pass values = nn::Pass::values();
+  const long depth = static_cast<long>(c.shapes.size()), blocks = m_spec.blocks;
+  split_mask(c, workspace);  // c.masks[0] [B·N, 1], c.lift_x [B·N, in − 1]
+  nn::ensure_shape(c.masked_x, "karman::cnn::masked_x", c.lift_x.extent(0), c.lift_x.extent(1));
+  add_masked(Matrix<T>(), c.masks[0], c.lift_x, c.masked_x);
+  m_lift->set_grid(c.shapes[0]);
+  c.lift = &m_lift->forward(c.masked_x, values, workspace);
+  down_forward(c, c.lift->y, workspace);
+  // Bᵀ: level l's blocks in reverse, each h ← h + Convᵀ h with the down path's weights.
+  Matrix<T> h = c.skip[depth - 1];
+  for (long l = depth - 1; l >= 0; --l) {
+    for (long j = blocks - 1; j >= 0; --j) {
+      const long k = weight_set(l, j);
+      h = block_forward(*m_down[k], *m_down_transpose[k], c.shapes[l], c.up[l * blocks + j], h,
+                        Matrix<T>(), workspace);
+    }
+    if (l == 0) break;
+    m_upsample->set_grid(c.shapes[l - 1]);
+    c.upsample[l - 1] = &m_upsample->forward(h, values, workspace);
+    nn::ensure_shape(c.skip_sum[l - 1], "karman::cnn::skip_sum", c.skip[l - 1].extent(0),
+                     c.skip[l - 1].extent(1));
+    add(c.upsample[l - 1]->y, c.skip[l - 1], c.skip_sum[l - 1]);
+    h = c.skip_sum[l - 1];
+  }
+  m_lift->set_grid(c.shapes[0]);
+  c.output = &m_lift_transpose->forward(h, values, workspace);
+  nn::ensure_shape(c.masked_y, "karman::cnn::masked_y", c.x.extent(0), m_out);
+  add_masked(Matrix<T>(), c.masks[0], c.output->y, c.masked_y);
+  c.y = c.masked_y;
+}
+
+template <class T>
 void CnnModel<T>::backward_impl(nn::Context<T>& context, const Matrix<T>& dy,
                                 const nn::Gradient<T>& gradient) {
   auto& c = this->template as<CnnContext>(context);
@@ -281,6 +362,7 @@ void CnnModel<T>::backward_impl(nn::Context<T>& context, const Matrix<T>& dy,
     backward_impl(context, dy, nn::Gradient<T>::accumulate());
     return;
   }
+  if (m_spec.symmetric) return backward_symmetric(c, dy, gradient);
   const bool masked = m_spec.mask_features;
   Matrix<T> doutput = dy;
   if (masked) {
@@ -295,24 +377,14 @@ void CnnModel<T>::backward_impl(nn::Context<T>& context, const Matrix<T>& dy,
   // The up path in reverse: level 0 first. The gradient at a skip sum goes both to the skip
   // (kept for the down path) and through the up-sampling to the coarser level. Contexts keep
   // the grids of their forward, so the shared modules need no re-gridding here.
-  std::vector<Matrix<T>> dskip(depth - 1);
   for (long l = 0; l + 1 < depth; ++l) {
     for (long j = blocks - 1; j >= 0; --j) da = block_backward(c.up[l * blocks + j], da, gradient);
-    dskip[l] = da;
+    c.dskip[l] = da;
     da = m_upsample->backward(*c.upsample[l], da, gradient);
   }
-  // The down path in reverse: coarsest level first.
-  for (long l = depth - 1; l >= 0; --l) {
-    if (l + 1 < depth) {
-      const Matrix<T> pooled = m_pool->backward(*c.pool[l], da, gradient);
-      nn::ensure_shape(c.skip_gradient[l], "karman::cnn::skip_gradient", pooled.extent(0),
-                       pooled.extent(1));
-      add(pooled, dskip[l], c.skip_gradient[l]);
-      da = c.skip_gradient[l];
-    }
-    for (long j = blocks - 1; j >= 0; --j)
-      da = block_backward(c.down[l * blocks + j], da, gradient);
-  }
+  // The coarsest a has no skip of its own: its gradient is the up-sampling's alone.
+  c.dskip[depth - 1] = da;
+  da = down_backward(c, gradient);
   if (!masked) {
     c.dx = m_lift->backward(*c.lift, da, gradient);
     return;
@@ -322,6 +394,27 @@ void CnnModel<T>::backward_impl(nn::Context<T>& context, const Matrix<T>& dy,
   const Matrix<T> dlift_x = m_lift->backward(*c.lift, c.dlift, gradient);
   nn::ensure_shape(c.dx, "karman::cnn::dx", c.x.extent(0), c.x.extent(1));
   join_zero_channel(dlift_x, c.dx);
+}
+
+template <class T>
+void CnnModel<T>::backward_symmetric(CnnContext& c, const Matrix<T>& dy,
+                                     const nn::Gradient<T>& gradient) {
+  const long depth = static_cast<long>(c.shapes.size()), blocks = m_spec.blocks;
+  nn::ensure_shape(c.doutput, "karman::cnn::doutput", dy.extent(0), dy.extent(1));
+  add_masked(Matrix<T>(), c.masks[0], dy, c.doutput);
+  Matrix<T> dh = m_lift_transpose->backward(*c.output, c.doutput, gradient);
+  // Bᵀ in reverse: level 0 first, its blocks in forward order; the gradient at a skip sum goes to
+  // the skip and, through the up-sampling, to the coarser level.
+  for (long l = 0; l < depth; ++l) {
+    for (long j = 0; j < blocks; ++j) dh = block_backward(c.up[l * blocks + j], dh, gradient);
+    c.dskip[l] = dh;
+    if (l + 1 < depth) dh = m_upsample->backward(*c.upsample[l], dh, gradient);
+  }
+  const Matrix<T> da = down_backward(c, gradient);
+  nn::ensure_shape(c.dlift, "karman::cnn::dlift", c.masked_x.extent(0), c.masked_x.extent(1));
+  add_masked(Matrix<T>(), c.masks[0], m_lift->backward(*c.lift, da, gradient), c.dlift);
+  nn::ensure_shape(c.dx, "karman::cnn::dx", c.x.extent(0), c.x.extent(1));
+  join_zero_channel(c.dlift, c.dx);
 }
 
 template class CnnModel<float>;

@@ -59,6 +59,145 @@ std::vector<long> coarse_shape(const std::vector<long>& fine) {
   return coarse;
 }
 
+namespace {
+
+// ---- The kernels: the convolution C, its transpose Cᵀ and C's weight gradient; the 2×
+// restriction and prolongation, each the other's adjoint up to a scale. GridConv and
+// GridConvTranspose use the first three with their roles swapped, GridPoolDown and GridUpsample
+// the last two.
+
+// y [B·N, out] = C x + bias: y(p, o) = bias(o) + Σ_k Σ_i W(k, i, o) x(p + offset_k, i).
+template <class T>
+void conv_apply(const GridShape& g, const Matrix<T>& x, const Matrix<T>& w, const Matrix<T>& bias,
+                const Matrix<T>& y) {
+  const long stencil = g.stencil(), in = static_cast<long>(x.extent(1));
+  const long out = static_cast<long>(y.extent(1));
+  Kokkos::parallel_for(
+      "karman::cnn::conv_forward", Kokkos::RangePolicy<ExecutionSpace>(0, x.extent(0)),
+      KOKKOS_LAMBDA(const std::size_t r) {
+        const long b = static_cast<long>(r) / g.points;
+        long i[3];
+        g.index(static_cast<long>(r) % g.points, i);
+        T* KOKKOS_RESTRICT yr = &y(r, 0);
+        for (long o = 0; o < out; ++o) yr[o] = bias.data() ? bias(0, o) : T(0);
+        for (long k = 0; k < stencil; ++k) {
+          const long q = g.neighbour(i, k);
+          if (q < 0) continue;
+          const T* KOKKOS_RESTRICT xq = &x(b * g.points + q, 0);
+          for (long ci = 0; ci < in; ++ci) {
+            const T xv = xq[ci];
+            const T* KOKKOS_RESTRICT wk = &w(k * in + ci, 0);
+#pragma omp simd
+            for (long o = 0; o < out; ++o) yr[o] += wk[o] * xv;
+          }
+        }
+      });
+}
+
+// x [B·N, in] = Cᵀ y: x(q, i) = Σ_k Σ_o W(k, i, o) y(q − offset_k, o) (point q is the offset-k
+// neighbour of the point at the mirrored offset K−1−k).
+template <class T>
+void conv_apply_transpose(const GridShape& g, const Matrix<T>& y, const Matrix<T>& w,
+                          const Matrix<T>& x) {
+  const long stencil = g.stencil(), in = static_cast<long>(x.extent(1));
+  const long out = static_cast<long>(y.extent(1));
+  Kokkos::parallel_for(
+      "karman::cnn::conv_transpose", Kokkos::RangePolicy<ExecutionSpace>(0, x.extent(0)),
+      KOKKOS_LAMBDA(const std::size_t r) {
+        const long b = static_cast<long>(r) / g.points;
+        long i[3];
+        g.index(static_cast<long>(r) % g.points, i);
+        T* KOKKOS_RESTRICT xr = &x(r, 0);
+        for (long ci = 0; ci < in; ++ci) xr[ci] = T(0);
+        for (long k = 0; k < stencil; ++k) {
+          const long p = g.neighbour(i, stencil - 1 - k);
+          if (p < 0) continue;
+          const T* KOKKOS_RESTRICT yp = &y(b * g.points + p, 0);
+          for (long ci = 0; ci < in; ++ci) {
+            const T* KOKKOS_RESTRICT wk = &w(k * in + ci, 0);
+            T sum = 0;
+#pragma omp simd reduction(+ : sum)
+            for (long o = 0; o < out; ++o) sum += wk[o] * yp[o];
+            xr[ci] += sum;
+          }
+        }
+      });
+}
+
+// dw [K·in, out] = keep·dw + Σ_p x(p + offset_k, i) dy(p, o): one offset k (weight rows
+// [k·in, (k+1)·in)) per work item, summed over the points in a fixed order (the same result on
+// every run and thread count). Cᵀ's weight gradient is this with x and dy swapped.
+template <class T>
+void conv_weight_gradient(const GridShape& g, const Matrix<T>& x, const Matrix<T>& dy, T keep,
+                          const Matrix<T>& dw) {
+  const long stencil = g.stencil(), in = static_cast<long>(x.extent(1));
+  const long out = static_cast<long>(dy.extent(1));
+  const std::size_t rows = x.extent(0);
+  Kokkos::parallel_for(
+      "karman::cnn::conv_weight_gradient", Kokkos::RangePolicy<ExecutionSpace>(0, stencil),
+      KOKKOS_LAMBDA(const long k) {
+        for (long ci = 0; ci < in; ++ci)
+          for (long o = 0; o < out; ++o) dw(k * in + ci, o) *= keep;
+        for (std::size_t r = 0; r < rows; ++r) {
+          const long b = static_cast<long>(r) / g.points;
+          long i[3];
+          g.index(static_cast<long>(r) % g.points, i);
+          const long q = g.neighbour(i, k);
+          if (q < 0) continue;
+          const T* KOKKOS_RESTRICT xq = &x(b * g.points + q, 0);
+          const T* KOKKOS_RESTRICT dyr = &dy(r, 0);
+          for (long ci = 0; ci < in; ++ci) {
+            const T xv = xq[ci];
+            T* KOKKOS_RESTRICT dwr = &dw(k * in + ci, 0);
+#pragma omp simd
+            for (long o = 0; o < out; ++o) dwr[o] += xv * dyr[o];
+          }
+        }
+      });
+}
+
+// Coarse y [B·Nc, C] = scale · Σ over the 2^dims children of each coarse point of fine x.
+template <class T>
+void restrict_sum(const GridShape& fine, const GridShape& coarse, T scale, const Matrix<T>& x,
+                  const Matrix<T>& y) {
+  const long channels = static_cast<long>(x.extent(1));
+  const int children = 1 << fine.dims;
+  Kokkos::parallel_for(
+      "karman::cnn::restrict", Kokkos::RangePolicy<ExecutionSpace>(0, y.extent(0)),
+      KOKKOS_LAMBDA(const std::size_t r) {
+        const long b = static_cast<long>(r) / coarse.points;
+        long i[3];
+        coarse.index(static_cast<long>(r) % coarse.points, i);
+        T* KOKKOS_RESTRICT yr = &y(r, 0);
+        for (long ch = 0; ch < channels; ++ch) yr[ch] = T(0);
+        for (int k = 0; k < children; ++k) {
+          const T* KOKKOS_RESTRICT xr = &x(b * fine.points + child(fine, i, k), 0);
+#pragma omp simd
+          for (long ch = 0; ch < channels; ++ch) yr[ch] += scale * xr[ch];
+        }
+      });
+}
+
+// Fine y [B·Nf, C] = scale · the parent's value of coarse x: restrict_sum's adjoint.
+template <class T>
+void prolong_copy(const GridShape& fine, const GridShape& coarse, T scale, const Matrix<T>& x,
+                  const Matrix<T>& y) {
+  const long channels = static_cast<long>(x.extent(1));
+  Kokkos::parallel_for(
+      "karman::cnn::prolong", Kokkos::RangePolicy<ExecutionSpace>(0, y.extent(0)),
+      KOKKOS_LAMBDA(const std::size_t r) {
+        const long b = static_cast<long>(r) / fine.points;
+        long i[3];
+        fine.index(static_cast<long>(r) % fine.points, i);
+        const T* KOKKOS_RESTRICT xr = &x(b * coarse.points + parent(coarse, i), 0);
+        T* KOKKOS_RESTRICT yr = &y(r, 0);
+#pragma omp simd
+        for (long ch = 0; ch < channels; ++ch) yr[ch] = scale * xr[ch];
+      });
+}
+
+}  // namespace
+
 // ---- GridConv
 
 template <class T>
@@ -96,101 +235,27 @@ void GridConv<T>::initialize(std::uint64_t seed) {
 template <class T>
 void GridConv<T>::forward_impl(nn::Context<T>& context, nn::Workspace<T>&) {
   auto& c = this->template as<ConvContext>(context);
-  const Matrix<T> x = c.x;
-  check_rows("GridConv", x.extent(0), m_grid.points, x.extent(1), m_in);
+  check_rows("GridConv", c.x.extent(0), m_grid.points, c.x.extent(1), m_in);
   c.grid = m_grid;
-  nn::ensure_shape(c.y, "karman::cnn::conv_y", x.extent(0), m_out);
-  const Matrix<T> y = c.y, w = m_parameters->value(m_weight);
+  nn::ensure_shape(c.y, "karman::cnn::conv_y", c.x.extent(0), m_out);
   const Matrix<T> bias = m_bias ? m_parameters->value(m_bias_index) : Matrix<T>();
-  const GridShape g = m_grid;
-  const long stencil = g.stencil(), in = m_in, out = m_out;
-  Kokkos::parallel_for(
-      "karman::cnn::conv_forward", Kokkos::RangePolicy<ExecutionSpace>(0, x.extent(0)),
-      KOKKOS_LAMBDA(const std::size_t r) {
-        const long b = static_cast<long>(r) / g.points;
-        long i[3];
-        g.index(static_cast<long>(r) % g.points, i);
-        T* KOKKOS_RESTRICT yr = &y(r, 0);
-        for (long o = 0; o < out; ++o) yr[o] = bias.data() ? bias(0, o) : T(0);
-        for (long k = 0; k < stencil; ++k) {
-          const long q = g.neighbour(i, k);
-          if (q < 0) continue;
-          const T* KOKKOS_RESTRICT xq = &x(b * g.points + q, 0);
-          for (long ci = 0; ci < in; ++ci) {
-            const T xv = xq[ci];
-            const T* KOKKOS_RESTRICT wk = &w(k * in + ci, 0);
-#pragma omp simd
-            for (long o = 0; o < out; ++o) yr[o] += wk[o] * xv;
-          }
-        }
-      });
+  conv_apply(m_grid, c.x, m_parameters->value(m_weight), bias, c.y);
 }
 
 template <class T>
 void GridConv<T>::backward_impl(nn::Context<T>& context, const Matrix<T>& dy,
                                 const nn::Gradient<T>& gradient) {
   auto& c = this->template as<ConvContext>(context);
-  const Matrix<T> x = c.x;
-  const GridShape g = c.grid;
-  const long stencil = g.stencil(), in = m_in, out = m_out;
-  const std::size_t rows = x.extent(0);
-  const Matrix<T> w = m_parameters->value(m_weight);
-  nn::ensure_shape(c.dx, "karman::cnn::conv_dx", rows, in);
-  const Matrix<T> dx = c.dx;
-  // dx(q, i) = Σ_k Σ_o W(k, i, o) dy(q − offset_k, o): point q is the offset-k neighbour of
-  // the output point at the mirrored offset K−1−k.
-  Kokkos::parallel_for(
-      "karman::cnn::conv_input_gradient", Kokkos::RangePolicy<ExecutionSpace>(0, rows),
-      KOKKOS_LAMBDA(const std::size_t r) {
-        const long b = static_cast<long>(r) / g.points;
-        long i[3];
-        g.index(static_cast<long>(r) % g.points, i);
-        T* KOKKOS_RESTRICT dxr = &dx(r, 0);
-        for (long ci = 0; ci < in; ++ci) dxr[ci] = T(0);
-        for (long k = 0; k < stencil; ++k) {
-          const long p = g.neighbour(i, stencil - 1 - k);
-          if (p < 0) continue;
-          const T* KOKKOS_RESTRICT dyp = &dy(b * g.points + p, 0);
-          for (long ci = 0; ci < in; ++ci) {
-            const T* KOKKOS_RESTRICT wk = &w(k * in + ci, 0);
-            T sum = 0;
-#pragma omp simd reduction(+ : sum)
-            for (long o = 0; o < out; ++o) sum += wk[o] * dyp[o];
-            dxr[ci] += sum;
-          }
-        }
-      });
+  nn::ensure_shape(c.dx, "karman::cnn::conv_dx", c.x.extent(0), m_in);
+  conv_apply_transpose(c.grid, dy, m_parameters->value(m_weight), c.dx);
   if (!gradient.parameters()) return;
   const T keep = gradient.keep();
-  // dW(k, i, o) = Σ_rows x(row + offset_k, i) dy(row, o): one offset k (in weight rows
-  // [k·in, (k+1)·in)) per work item, summed over the points in a fixed order (the same result on
-  // every run and thread count); the neighbour of a point is found once per offset.
-  const Matrix<T> dw = m_parameters->gradient(m_weight);
-  Kokkos::parallel_for(
-      "karman::cnn::conv_weight_gradient", Kokkos::RangePolicy<ExecutionSpace>(0, stencil),
-      KOKKOS_LAMBDA(const long k) {
-        for (long ci = 0; ci < in; ++ci)
-          for (long o = 0; o < out; ++o) dw(k * in + ci, o) *= keep;
-        for (std::size_t r = 0; r < rows; ++r) {
-          const long b = static_cast<long>(r) / g.points;
-          long i[3];
-          g.index(static_cast<long>(r) % g.points, i);
-          const long q = g.neighbour(i, k);
-          if (q < 0) continue;
-          const T* KOKKOS_RESTRICT xq = &x(b * g.points + q, 0);
-          const T* KOKKOS_RESTRICT dyr = &dy(r, 0);
-          for (long ci = 0; ci < in; ++ci) {
-            const T xv = xq[ci];
-            T* KOKKOS_RESTRICT dwr = &dw(k * in + ci, 0);
-#pragma omp simd
-            for (long o = 0; o < out; ++o) dwr[o] += xv * dyr[o];
-          }
-        }
-      });
+  conv_weight_gradient(c.grid, c.x, dy, keep, m_parameters->gradient(m_weight));
   if (!m_bias) return;
   const Matrix<T> db = m_parameters->gradient(m_bias_index);
+  const std::size_t rows = dy.extent(0);
   Kokkos::parallel_for(
-      "karman::cnn::conv_bias_gradient", Kokkos::RangePolicy<ExecutionSpace>(0, out),
+      "karman::cnn::conv_bias_gradient", Kokkos::RangePolicy<ExecutionSpace>(0, m_out),
       KOKKOS_LAMBDA(const long o) {
         T sum = 0;
         for (std::size_t r = 0; r < rows; ++r) sum += dy(r, o);
@@ -198,7 +263,36 @@ void GridConv<T>::backward_impl(nn::Context<T>& context, const Matrix<T>& dy,
       });
 }
 
-// ---- GridPoolDown
+// ---- GridConvTranspose
+
+template <class T>
+GridConvTranspose<T>::GridConvTranspose(GridConv<T>& conv) : m_conv(conv) {
+  KARMAN_VERIFY(!conv.m_bias, "GridConvTranspose: the transpose of a linear (bias-free) GridConv");
+}
+
+template <class T>
+void GridConvTranspose<T>::forward_impl(nn::Context<T>& context, nn::Workspace<T>&) {
+  auto& c = this->template as<typename GridConv<T>::ConvContext>(context);
+  const GridShape g = m_conv.m_grid;
+  check_rows("GridConvTranspose", c.x.extent(0), g.points, c.x.extent(1), m_conv.m_out);
+  c.grid = g;
+  nn::ensure_shape(c.y, "karman::cnn::conv_transpose_y", c.x.extent(0), m_conv.m_in);
+  conv_apply_transpose(g, c.x, m_conv.m_parameters->value(m_conv.m_weight), c.y);
+}
+
+template <class T>
+void GridConvTranspose<T>::backward_impl(nn::Context<T>& context, const Matrix<T>& dy,
+                                         const nn::Gradient<T>& gradient) {
+  auto& c = this->template as<typename GridConv<T>::ConvContext>(context);
+  const nn::Parameters<T>& parameters = *m_conv.m_parameters;
+  nn::ensure_shape(c.dx, "karman::cnn::conv_transpose_dx", c.x.extent(0), m_conv.m_out);
+  // (Cᵀ)ᵀ = C, and y = Cᵀ x gives dW(k, i, o) = Σ_p dy(p + offset_k, i) x(p, o).
+  conv_apply(c.grid, dy, parameters.value(m_conv.m_weight), Matrix<T>(), c.dx);
+  if (gradient.parameters())
+    conv_weight_gradient(c.grid, dy, c.x, gradient.keep(), parameters.gradient(m_conv.m_weight));
+}
+
+// ---- GridPoolDown: the mean of the children; its adjoint gives every child 1/2^dims of it.
 
 template <class T>
 void GridPoolDown<T>::set_grid(const std::vector<long>& fine) {
@@ -211,55 +305,22 @@ void GridPoolDown<T>::set_grid(const std::vector<long>& fine) {
 template <class T>
 void GridPoolDown<T>::forward_impl(nn::Context<T>& context, nn::Workspace<T>&) {
   auto& c = this->template as<PoolContext>(context);
-  const Matrix<T> x = c.x;
-  check_rows("GridPoolDown", x.extent(0), m_fine.points, x.extent(1), m_channels);
+  check_rows("GridPoolDown", c.x.extent(0), m_fine.points, c.x.extent(1), m_channels);
   c.fine = m_fine, c.coarse = m_coarse;
-  const GridShape fine = m_fine, coarse = m_coarse;
-  const long batch = static_cast<long>(x.extent(0)) / fine.points, channels = m_channels;
-  const int children = 1 << fine.dims;
-  const T scale = T(1) / static_cast<T>(children);
-  nn::ensure_shape(c.y, "karman::cnn::pool_y", batch * coarse.points, channels);
-  const Matrix<T> y = c.y;
-  Kokkos::parallel_for(
-      "karman::cnn::pool_down", Kokkos::RangePolicy<ExecutionSpace>(0, y.extent(0)),
-      KOKKOS_LAMBDA(const std::size_t r) {
-        const long b = static_cast<long>(r) / coarse.points;
-        long i[3];
-        coarse.index(static_cast<long>(r) % coarse.points, i);
-        T* KOKKOS_RESTRICT yr = &y(r, 0);
-        for (long ch = 0; ch < channels; ++ch) yr[ch] = T(0);
-        for (int k = 0; k < children; ++k) {
-          const T* KOKKOS_RESTRICT xr = &x(b * fine.points + child(fine, i, k), 0);
-#pragma omp simd
-          for (long ch = 0; ch < channels; ++ch) yr[ch] += scale * xr[ch];
-        }
-      });
+  const long batch = static_cast<long>(c.x.extent(0)) / m_fine.points;
+  nn::ensure_shape(c.y, "karman::cnn::pool_y", batch * m_coarse.points, m_channels);
+  restrict_sum(m_fine, m_coarse, T(1) / static_cast<T>(1 << m_dims), c.x, c.y);
 }
 
 template <class T>
 void GridPoolDown<T>::backward_impl(nn::Context<T>& context, const Matrix<T>& dy,
                                     const nn::Gradient<T>&) {
   auto& c = this->template as<PoolContext>(context);
-  const GridShape fine = c.fine, coarse = c.coarse;
-  const long channels = m_channels;
-  const T scale = T(1) / static_cast<T>(1 << fine.dims);
-  nn::ensure_shape(c.dx, "karman::cnn::pool_dx", c.x.extent(0), channels);
-  const Matrix<T> dx = c.dx;
-  // The adjoint of the mean: every child gets its parent's gradient / 2^dims.
-  Kokkos::parallel_for(
-      "karman::cnn::pool_down_gradient", Kokkos::RangePolicy<ExecutionSpace>(0, dx.extent(0)),
-      KOKKOS_LAMBDA(const std::size_t r) {
-        const long b = static_cast<long>(r) / fine.points;
-        long i[3];
-        fine.index(static_cast<long>(r) % fine.points, i);
-        const T* KOKKOS_RESTRICT dyr = &dy(b * coarse.points + parent(coarse, i), 0);
-        T* KOKKOS_RESTRICT dxr = &dx(r, 0);
-#pragma omp simd
-        for (long ch = 0; ch < channels; ++ch) dxr[ch] = scale * dyr[ch];
-      });
+  nn::ensure_shape(c.dx, "karman::cnn::pool_dx", c.x.extent(0), m_channels);
+  prolong_copy(c.fine, c.coarse, T(1) / static_cast<T>(1 << m_dims), dy, c.dx);
 }
 
-// ---- GridUpsample
+// ---- GridUpsample: `scale` times the parent's value; its adjoint sums the children.
 
 template <class T>
 void GridUpsample<T>::set_grid(const std::vector<long>& fine) {
@@ -272,50 +333,19 @@ void GridUpsample<T>::set_grid(const std::vector<long>& fine) {
 template <class T>
 void GridUpsample<T>::forward_impl(nn::Context<T>& context, nn::Workspace<T>&) {
   auto& c = this->template as<UpContext>(context);
-  const Matrix<T> x = c.x;
-  check_rows("GridUpsample", x.extent(0), m_coarse.points, x.extent(1), m_channels);
+  check_rows("GridUpsample", c.x.extent(0), m_coarse.points, c.x.extent(1), m_channels);
   c.fine = m_fine, c.coarse = m_coarse;
-  const GridShape fine = m_fine, coarse = m_coarse;
-  const long batch = static_cast<long>(x.extent(0)) / coarse.points, channels = m_channels;
-  nn::ensure_shape(c.y, "karman::cnn::upsample_y", batch * fine.points, channels);
-  const Matrix<T> y = c.y;
-  Kokkos::parallel_for(
-      "karman::cnn::upsample", Kokkos::RangePolicy<ExecutionSpace>(0, y.extent(0)),
-      KOKKOS_LAMBDA(const std::size_t r) {
-        const long b = static_cast<long>(r) / fine.points;
-        long i[3];
-        fine.index(static_cast<long>(r) % fine.points, i);
-        const T* KOKKOS_RESTRICT xr = &x(b * coarse.points + parent(coarse, i), 0);
-        T* KOKKOS_RESTRICT yr = &y(r, 0);
-#pragma omp simd
-        for (long ch = 0; ch < channels; ++ch) yr[ch] = xr[ch];
-      });
+  const long batch = static_cast<long>(c.x.extent(0)) / m_coarse.points;
+  nn::ensure_shape(c.y, "karman::cnn::upsample_y", batch * m_fine.points, m_channels);
+  prolong_copy(m_fine, m_coarse, m_scale, c.x, c.y);
 }
 
 template <class T>
 void GridUpsample<T>::backward_impl(nn::Context<T>& context, const Matrix<T>& dy,
                                     const nn::Gradient<T>&) {
   auto& c = this->template as<UpContext>(context);
-  const GridShape fine = c.fine, coarse = c.coarse;
-  const long channels = m_channels;
-  const int children = 1 << fine.dims;
-  nn::ensure_shape(c.dx, "karman::cnn::upsample_dx", c.x.extent(0), channels);
-  const Matrix<T> dx = c.dx;
-  // The adjoint of the copy: the sum of the children's gradients.
-  Kokkos::parallel_for(
-      "karman::cnn::upsample_gradient", Kokkos::RangePolicy<ExecutionSpace>(0, dx.extent(0)),
-      KOKKOS_LAMBDA(const std::size_t r) {
-        const long b = static_cast<long>(r) / coarse.points;
-        long i[3];
-        coarse.index(static_cast<long>(r) % coarse.points, i);
-        T* KOKKOS_RESTRICT dxr = &dx(r, 0);
-        for (long ch = 0; ch < channels; ++ch) dxr[ch] = T(0);
-        for (int k = 0; k < children; ++k) {
-          const T* KOKKOS_RESTRICT dyr = &dy(b * fine.points + child(fine, i, k), 0);
-#pragma omp simd
-          for (long ch = 0; ch < channels; ++ch) dxr[ch] += dyr[ch];
-        }
-      });
+  nn::ensure_shape(c.dx, "karman::cnn::upsample_dx", c.x.extent(0), m_channels);
+  restrict_sum(c.fine, c.coarse, m_scale, dy, c.dx);
 }
 
 // ---- Reference twins: plain loops, one output entry at a time.
@@ -385,6 +415,8 @@ template class GridPoolDown<float>;
 template class GridPoolDown<double>;
 template class GridUpsample<float>;
 template class GridUpsample<double>;
+template class GridConvTranspose<float>;
+template class GridConvTranspose<double>;
 template void grid_conv_reference(const GridShape&, const Matrix<double>&, const Matrix<double>&,
                                   const Matrix<double>&, const Matrix<double>&);
 template void grid_pool_down_reference(const GridShape&, const Matrix<double>&,

@@ -1,9 +1,12 @@
 #pragma once
 // Layers of a convolutional network on a structured grid (DCDM's CNN direction map, issue 19):
 //
-//   GridConv      y(p, o) = bias(o) + Σ_k Σ_i W(k, i, o) x(p + offset_k, i)   3×3 (2D), 3×3×3 (3D)
-//   GridPoolDown  y(P, c) = mean of x over the 2^d fine points of coarse point P   (n → n/2)
-//   GridUpsample  y(p, c) = x(parent(p), c)   piecewise-constant prolongation     (n/2 → n)
+//   GridConv          y(p, o) = bias(o) + Σ_k Σ_i W(k, i, o) x(p + offset_k, i)   3×3 (2D), 3×3×3
+//   GridConvTranspose y = Cᵀ x, C a bias-free GridConv whose weights it shares (tied weights)
+//   GridPoolDown      y(P, c) = mean of x over the 2^d fine points of coarse point P   (n → n/2)
+//   GridUpsample      y(p, c) = scale · x(parent(p), c)   piecewise-constant prolongation
+// The pools run on one pair of kernels (restrict, prolong): GridUpsample with scale 1/2^d is
+// GridPoolDown's adjoint, and each one's backward is the other's forward.
 //
 // Layouts as the FNO's (operators/fno/): x [B·N, C] channels-last, N the points of one sample
 // (set_grid), row b·N + the C-order point index (the last dimension fastest), B = rows / N.
@@ -81,12 +84,38 @@ class GridConv : public nn::Module<T> {
                      const nn::Gradient<T>& gradient) override;
 
  private:
+  template <class>
+  friend class GridConvTranspose;
   long m_in, m_out;
   int m_dims;
   bool m_bias;
   GridShape m_grid;
   nn::Parameters<T>* m_parameters = nullptr;
   std::size_t m_weight = 0, m_bias_index = 0;
+};
+
+// The transpose Cᵀ of a bias-free GridConv C (in → out channels): out → in channels, on C's current
+// grid (C.set_grid). No parameters of its own: its backward adds to C's weight gradient, so C
+// and Cᵀ in one network train one set of weights (M = Cᵀ C is symmetric by construction).
+template <class T>
+class GridConvTranspose : public nn::Module<T> {
+ public:
+  explicit GridConvTranspose(GridConv<T>& conv);
+
+  std::string kind() const override { return "grid_conv_transpose"; }
+  std::size_t in_features() const override { return m_conv.m_out; }
+  std::size_t out_features() const override { return m_conv.m_in; }
+
+ protected:
+  std::unique_ptr<nn::Context<T>> make_context() const override {
+    return std::make_unique<typename GridConv<T>::ConvContext>();
+  }
+  void forward_impl(nn::Context<T>& context, nn::Workspace<T>& workspace) override;
+  void backward_impl(nn::Context<T>& context, const Matrix<T>& dy,
+                     const nn::Gradient<T>& gradient) override;
+
+ private:
+  GridConv<T>& m_conv;
 };
 
 // Average pooling 2× (set_grid takes the FINE grid; y has the coarse grid's rows).
@@ -116,11 +145,13 @@ class GridPoolDown : public nn::Module<T> {
   GridShape m_fine, m_coarse;
 };
 
-// Piecewise-constant up-sampling 2× (set_grid takes the FINE grid; x has the coarse grid's rows).
+// Piecewise-constant up-sampling 2× times `scale` (set_grid takes the FINE grid; x has the coarse
+// grid's rows).
 template <class T>
 class GridUpsample : public nn::Module<T> {
  public:
-  GridUpsample(long channels, int dims) : m_channels(channels), m_dims(dims) {}
+  GridUpsample(long channels, int dims, T scale = T(1))
+      : m_channels(channels), m_dims(dims), m_scale(scale) {}
   std::string kind() const override { return "grid_upsample"; }
   std::size_t in_features() const override { return m_channels; }
   std::size_t out_features() const override { return m_channels; }
@@ -140,6 +171,7 @@ class GridUpsample : public nn::Module<T> {
  private:
   long m_channels;
   int m_dims;
+  T m_scale;
   GridShape m_fine, m_coarse;
 };
 

@@ -12,8 +12,14 @@
 // Two products with A per iteration (A q and A x), as in the paper. With f the identity this is
 // CG in exact arithmetic (r is then A-orthogonal to every direction but the last, so the second
 // projection removes nothing); with f = c A⁻¹ the first direction is c A⁻¹ r₀ and one step solves.
+// Safeguard (-ksp_dcdm_restart_tol t, default 0: off): when the orthogonalised q has lost its
+// correlation with r, |qᵀr| < t ‖q‖ ‖r‖ (a nonlinear map's direction can be nearly orthogonal to r,
+// and the line search then stalls), the iteration restarts: the history is dropped and q = r, a
+// steepest-descent step. A symmetric positive definite linear map never triggers it in exact
+// arithmetic (qᵀr = rᵀ M r > 0 after the projections).
 #include <petsc/private/kspimpl.h>
 
+#include <cmath>
 #include <utility>
 
 #include "operators/precond/dcdm.hpp"
@@ -25,6 +31,11 @@ namespace {
 // Work vectors, in ksp->work order (the direction slots trade places every iteration).
 enum Work { kResidual, kNormalised, kDirection, kAq, kLast, kLastAp, kBeforeLast, kBeforeLastAp };
 constexpr PetscInt kWorkCount = 8;
+
+struct DcdmData {
+  PetscReal restart_tol = 0.0;  // -ksp_dcdm_restart_tol
+  PetscInt restarts = 0;        // of the last solve
+};
 
 // A (the operator, not the PC's matrix) must be symmetric for A-orthogonality to mean anything.
 // Checked for assembled AIJ matrices only (a shell cannot be inspected cheaply); the tolerance is
@@ -48,6 +59,32 @@ PetscErrorCode require_symmetric_operator(KSP ksp) {
 PetscErrorCode setup(KSP ksp) {
   PetscCall(KSPSetWorkVecs(ksp, kWorkCount));
   PetscCall(require_symmetric_operator(ksp));
+  // Read here rather than in KSPSetFromOptions so PETSC_OPTIONS reaches solvers that never call
+  // it (timed_solve).
+  auto* data = static_cast<DcdmData*>(ksp->data);
+  const char* prefix = nullptr;
+  PetscCall(KSPGetOptionsPrefix(ksp, &prefix));
+  PetscCall(
+      PetscOptionsGetReal(nullptr, prefix, "-ksp_dcdm_restart_tol", &data->restart_tol, nullptr));
+  return 0;
+}
+
+// The safeguard: q ← r and no history when |qᵀr| < tol ‖q‖ ‖r‖ (tol 0: never).
+PetscErrorCode restart_if_uncorrelated(KSP ksp, Vec q, Vec r, PetscReal r_norm, PetscReal& p1_ap1,
+                                       PetscReal& p0_ap0) {
+  auto* data = static_cast<DcdmData*>(ksp->data);
+  if (data->restart_tol <= 0.0) return 0;
+  PetscScalar q_r = 0.0;
+  PetscReal q_norm = 0.0;
+  PetscCall(VecDot(q, r, &q_r));
+  PetscCall(VecNorm(q, NORM_2, &q_norm));
+  // |qᵀr|: the map's sign is free (the loss is invariant under q → c q, c < 0 included).
+  if (std::abs(PetscRealPart(q_r)) >= data->restart_tol * q_norm * r_norm) return 0;
+  PetscCall(VecCopy(r, q));
+  p1_ap1 = p0_ap0 = 0.0;
+  ++data->restarts;
+  PetscCall(PetscInfo(ksp, "restart %" PetscInt_FMT ": |q^T r| below %g |q| |r|\n", data->restarts,
+                      static_cast<double>(data->restart_tol)));
   return 0;
 }
 
@@ -91,6 +128,7 @@ PetscErrorCode solve(KSP ksp) {
   Vec p1 = ksp->work[kLast], ap1 = ksp->work[kLastAp];
   Vec p0 = ksp->work[kBeforeLast], ap0 = ksp->work[kBeforeLastAp];
   PetscReal p1_ap1 = 0.0, p0_ap0 = 0.0;
+  static_cast<DcdmData*>(ksp->data)->restarts = 0;
 
   if (ksp->guess_zero) {
     PetscCall(VecSet(x, 0.0));
@@ -109,6 +147,7 @@ PetscErrorCode solve(KSP ksp) {
     if (null_space) PetscCall(MatNullSpaceRemove(null_space, q));
     PetscCall(a_orthogonalise(q, p1, ap1, p1_ap1));
     PetscCall(a_orthogonalise(q, p0, ap0, p0_ap0));
+    PetscCall(restart_if_uncorrelated(ksp, q, r, norm, p1_ap1, p0_ap0));
     PetscCall(MatMult(a, q, aq));
     PetscScalar q_aq = 0.0, q_r = 0.0;
     PetscCall(VecDotBegin(q, aq, &q_aq));
@@ -135,6 +174,15 @@ PetscErrorCode solve(KSP ksp) {
     PetscCall(report_residual(ksp, its, norm));
   }
   if (!ksp->reason) ksp->reason = KSP_DIVERGED_ITS;
+  const PetscInt restarts = static_cast<DcdmData*>(ksp->data)->restarts;
+  if (restarts) PetscCall(PetscInfo(ksp, "%" PetscInt_FMT " restarts\n", restarts));
+  return 0;
+}
+
+PetscErrorCode destroy(KSP ksp) {
+  delete static_cast<DcdmData*>(ksp->data);
+  ksp->data = nullptr;
+  PetscCall(KSPDestroyDefault(ksp));
   return 0;
 }
 
@@ -151,9 +199,10 @@ PetscErrorCode view(KSP, PetscViewer viewer) {
 PetscErrorCode create(KSP ksp) {
   // Only the true residual exists here (the PC output has no norm of meaning: it is a direction).
   PetscCall(KSPSetSupportedNorm(ksp, KSP_NORM_UNPRECONDITIONED, PC_LEFT, 3));
+  ksp->data = new DcdmData;
   ksp->ops->setup = setup;
   ksp->ops->solve = solve;
-  ksp->ops->destroy = KSPDestroyDefault;
+  ksp->ops->destroy = destroy;
   ksp->ops->view = view;
   ksp->ops->buildsolution = KSPBuildSolutionDefault;
   ksp->ops->buildresidual = KSPBuildResidualDefault;

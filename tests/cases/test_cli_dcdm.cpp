@@ -186,6 +186,15 @@ TEST(CliDcdm, BadCnnKeysAreOneErrorLine) {
   expect_one_error_line(run_karman(dir, small_run(dir / "c4", {"problem.dim=3"})),
                         {"model.type", "problem.dim 3"});
   expect_one_error_line(run_karman(dir, cnn_run(dir / "c5", {"problem.dim=4"})), {"problem.dim"});
+  // A symmetric map is linear: no nonlinear activation, no mask multiplying the features.
+  expect_one_error_line(
+      run_karman(dir, cnn_run(dir / "c6", {"model.symmetric=true", "model.activation=tanh"})),
+      {"model.activation", "model.symmetric"});
+  expect_one_error_line(
+      run_karman(dir, cnn_run(dir / "c7", {"model.symmetric=true", "model.mask=multiply"})),
+      {"model.mask", "model.symmetric"});
+  expect_one_error_line(run_karman(dir, cnn_run(dir / "c8", {"model.symmetric=maybe"})),
+                        {"model.symmetric"});
 }
 
 // cases/precond/dcdm_cnn_diffusion2d.yaml shortened: the CNN trained at 16² on one draw of the

@@ -1,8 +1,9 @@
 // The structured-grid CNN layers (operators/precond/cnn_layers.hpp) and the multilevel CNN
 // (cnn.hpp): each kernel against its plain reference loop, finite-difference gradients of the
-// convolution (inputs, weights, bias) in 2D and 3D and of the whole multilevel CNN, the pools'
-// backward equal to their adjoints (⟨P x, y⟩ = ⟨x, Pᵀ y⟩), and the CNN's size independence
-// (the same weights run on grids of different sizes).
+// convolution (inputs, weights, bias) and of its tied transpose in 2D and 3D and of the whole
+// multilevel CNN, the pools' and the transpose's backward equal to their adjoints
+// (⟨P x, y⟩ = ⟨x, Pᵀ y⟩), the symmetric CNN's map symmetric and positive semi-definite, and the
+// CNN's size independence (the same weights run on grids of different sizes).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -88,6 +89,69 @@ TEST_P(GridConvCase, GradientsMatchFiniteDifferences) {
   check_module(net, 2 * points(c.shape));
 }
 
+// y = Cᵀ x through a GridConvTranspose of a bias-free GridConv C that the wrapper owns and
+// declares: the transpose's own input and weight gradients, checked by finite differences.
+class TransposedConv : public nn::Module<double> {
+ public:
+  TransposedConv(long in, long out, const std::vector<long>& shape)
+      : m_conv(in, out, static_cast<int>(shape.size()), /*bias=*/false), m_transpose(m_conv) {
+    m_conv.set_grid(shape);
+  }
+  std::string kind() const override { return "transposed_conv"; }
+  std::size_t in_features() const override { return m_transpose.in_features(); }
+  std::size_t out_features() const override { return m_transpose.out_features(); }
+  void declare(nn::Parameters<double>& parameters, const std::string& prefix) override {
+    m_conv.declare(parameters, prefix);
+  }
+  void initialize(std::uint64_t seed) override { m_conv.initialize(seed); }
+  GridConv<double>& conv() { return m_conv; }
+
+ protected:
+  struct Wrapped : nn::Context<double> {
+    nn::Context<double>* inner = nullptr;
+  };
+  std::unique_ptr<nn::Context<double>> make_context() const override {
+    return std::make_unique<Wrapped>();
+  }
+  void forward_impl(nn::Context<double>& context, nn::Workspace<double>& workspace) override {
+    auto& c = as<Wrapped>(context);
+    c.inner = &m_transpose.forward(c.x, nn::Pass::values(), workspace);
+    c.y = c.inner->y;
+  }
+  void backward_impl(nn::Context<double>& context, const Matrix<double>& dy,
+                     const nn::Gradient<double>& gradient) override {
+    auto& c = as<Wrapped>(context);
+    c.dx = m_transpose.backward(*c.inner, dy, gradient);
+  }
+
+ private:
+  GridConv<double> m_conv;
+  GridConvTranspose<double> m_transpose;
+};
+
+TEST_P(GridConvCase, TransposeGradientsMatchFiniteDifferences) {
+  const ConvCase c = GetParam();
+  nn::Network<double> net(std::make_unique<TransposedConv>(c.in, c.out, c.shape), 5);
+  randomise_parameters(net, 43, 0.5);
+  check_module(net, 2 * points(c.shape));
+}
+
+TEST_P(GridConvCase, TransposeIsTheAdjointOfTheConvolution) {
+  // ⟨C x, y⟩ = ⟨x, Cᵀ y⟩ with one set of weights, x [2N, in] and y [2N, out] random.
+  const ConvCase c = GetParam();
+  auto owned = std::make_unique<TransposedConv>(c.in, c.out, c.shape);
+  TransposedConv* wrapper = owned.get();
+  nn::Network<double> net(std::move(owned), 5);
+  randomise_parameters(net, 47, 1.0);
+  const long rows = 2 * points(c.shape);
+  const Matrix<double> x = random_matrix(rows, c.in, 8), y = random_matrix(rows, c.out, 9);
+  const double transpose_side = dot(x, net.forward(y).y);
+  nn::Workspace<double> workspace;
+  const double conv_side = dot(wrapper->conv().forward(x, nn::Pass::values(), workspace).y, y);
+  EXPECT_GT(std::abs(conv_side), 1e-3);
+  EXPECT_NEAR(transpose_side, conv_side, 1e-12 * std::abs(conv_side));
+}
+
 INSTANTIATE_TEST_SUITE_P(Grids, GridConvCase, ::testing::ValuesIn(kConvCases));
 
 TEST(GridConv, ZeroPaddingOutsideTheBox) {
@@ -134,6 +198,22 @@ TEST(GridPools, DownAndUpAreCheckedAgainstTheirAdjointsAndReferences) {
     check_adjoint<GridPoolDown<double>>(fine, true, grid_pool_down_reference<double>);
     check_adjoint<GridUpsample<double>>(fine, false, grid_upsample_reference<double>);
   }
+}
+
+TEST(GridPools, UpsampleAtScaleOneOverTwoToTheDIsThePoolsAdjoint) {
+  // ⟨pool(x), y⟩ = ⟨x, upsample_{1/2^d}(y)⟩: one pair of kernels serves both layers.
+  const std::vector<long> fine{4, 6};
+  const long channels = 2, fine_rows = points(fine), coarse_rows = fine_rows / 4;
+  GridPoolDown<double> pool(channels, 2);
+  GridUpsample<double> up(channels, 2, 0.25);
+  pool.set_grid(fine);
+  up.set_grid(fine);
+  nn::Workspace<double> workspace;
+  const Matrix<double> x = random_matrix(fine_rows, channels, 3);
+  const Matrix<double> y = random_matrix(coarse_rows, channels, 4);
+  const double pooled = dot(pool.forward(x, nn::Pass::values(), workspace).y, y);
+  EXPECT_NEAR(pooled, dot(x, up.forward(y, nn::Pass::values(), workspace).y),
+              1e-13 * std::abs(pooled));
 }
 
 TEST(GridPools, OddExtentsAreRefused) {
@@ -227,6 +307,69 @@ TEST(CnnModel, MaskedFeaturesMakeALinearMapThatVanishesOnSolids) {
   }
   EXPECT_GT(max_abs(f12), 1e-3);
   EXPECT_LT(max_abs(error), 1e-12 * max_abs(f12));
+}
+
+CnnSpec symmetric_spec(const std::vector<long>& grid) {
+  CnnSpec spec;
+  spec.dims = static_cast<int>(grid.size());
+  spec.width = 3;
+  spec.levels = 2;
+  spec.blocks = 2;
+  spec.coarsest = 1;
+  spec.symmetric = true;
+  return spec;
+}
+
+TEST(CnnModel, SymmetricGradientMatchesFiniteDifferences) {
+  // Depth 3 in 2D (8×4, 4×2, 2×1: the coarsest two levels share weights) and 2 in 3D; the mask
+  // channel random N(0, 1) (fluid where ≥ 1/2).
+  for (const std::vector<long>& grid : {std::vector<long>{8, 4}, std::vector<long>{4, 2, 4}}) {
+    SCOPED_TRACE(grid.size());
+    const CnnSpec spec = symmetric_spec(grid);
+    auto owned = std::make_unique<CnnModel<double>>(spec, 2, 1);
+    owned->set_grid(grid);
+    nn::Network<double> net(std::move(owned), spec.seed);
+    randomise_parameters(net, 53, 0.5);
+    check_module(net, 2 * points(grid));
+  }
+}
+
+TEST(CnnModel, SymmetricMapIsSymmetricAndPositiveSemiDefinite) {
+  // q = M r with xᵀ M y = yᵀ M x to round-off and xᵀ M x ≥ 0 for random x, y (0 on the solid
+  // cells, as DCDM's r is), M zero on the solid cells, on a 16×8 grid (depth 4 with coarsest 1)
+  // with solids where i + j ≡ 0 mod 5.
+  const std::vector<long> grid{16, 8};
+  const long n = points(grid);
+  const CnnSpec spec = symmetric_spec(grid);
+  auto owned = std::make_unique<CnnModel<double>>(spec, 2, 1);
+  owned->set_grid(grid);
+  EXPECT_EQ(owned->depth(), 4);
+  nn::Network<double> net(std::move(owned), spec.seed);
+  randomise_parameters(net, 59, 0.5);
+  auto solid = [](long p) { return (p / 8 + p % 8) % 5 == 0; };
+  auto input = [&](std::uint64_t seed) {  // [r, mask]
+    const Matrix<double> r = random_matrix(n, 1, seed);
+    Matrix<double> x("x", n, 2);
+    for (long p = 0; p < n; ++p) {
+      x(p, 0) = solid(p) ? 0.0 : r(p, 0);
+      x(p, 1) = solid(p) ? 0.0 : 1.0;
+    }
+    return x;
+  };
+  const Matrix<double> x = input(5), y = input(6);
+  const std::vector<double> mx = to_vector(net.forward(x).y), my = to_vector(net.forward(y).y);
+  double x_my = 0, y_mx = 0, x_mx = 0, y_my = 0;
+  for (long p = 0; p < n; ++p) {
+    if (solid(p)) {
+      EXPECT_EQ(mx[p], 0.0) << "solid cell " << p;
+    }
+    x_my += x(p, 0) * my[p], y_mx += y(p, 0) * mx[p];
+    x_mx += x(p, 0) * mx[p], y_my += y(p, 0) * my[p];
+  }
+  EXPECT_GT(std::abs(x_my), 1e-3);
+  EXPECT_NEAR(x_my, y_mx, 1e-12 * std::sqrt(x_mx * y_my));
+  EXPECT_GT(x_mx, 0.0);
+  EXPECT_GT(y_my, 0.0);
 }
 
 TEST(CnnModel, DepthFollowsTheGridWithTheSameWeights) {

@@ -163,6 +163,45 @@ TEST(DcdmKsp, IdentityMapIsCgIterationForIteration) {
   }
 }
 
+// -ksp_dcdm_restart_tol above 1 restarts every iteration (qᵀr ≤ ‖q‖ ‖r‖ always), so with the
+// identity map DCDM is steepest descent: its residual history equals a plain steepest-descent
+// loop's (x ← x + (rᵀr / rᵀAr) r, r = b − A x) to round-off, and it needs more iterations than
+// CG. Tolerance 0.01 never fires on the identity map (qᵀr = ‖r‖² after the projections), so the
+// count is CG's.
+TEST(DcdmKsp, RestartToleranceAboveOneIsSteepestDescent) {
+  petsc::Mat a;
+  create_poisson_2d(PETSC_COMM_SELF, 8, a.out());
+  const Solve cg = solve(a, KSPCG, 1e-4, no_pc);
+  KARMAN_PETSC(PetscOptionsSetValue(nullptr, "-ksp_dcdm_restart_tol", "1.5"));
+  const Solve restarted = solve(a, "dcdm", 1e-4, no_pc);
+  KARMAN_PETSC(PetscOptionsSetValue(nullptr, "-ksp_dcdm_restart_tol", "0.01"));
+  const Solve safeguarded = solve(a, "dcdm", 1e-4, no_pc);
+  KARMAN_PETSC(PetscOptionsClearValue(nullptr, "-ksp_dcdm_restart_tol"));
+  EXPECT_EQ(safeguarded.iterations, cg.iterations);
+  ASSERT_GT(restarted.reason, 0);
+  EXPECT_GT(restarted.iterations, 2 * cg.iterations);
+  petsc::Vec b, x, r, ar;
+  KARMAN_PETSC(MatCreateVecs(a, x.out(), b.out()));
+  KARMAN_PETSC(VecDuplicate(b, r.out()));
+  KARMAN_PETSC(VecDuplicate(b, ar.out()));
+  fill_rhs(b);
+  KARMAN_PETSC(VecSet(x, 0.0));
+  KARMAN_PETSC(VecCopy(b, r));
+  ASSERT_EQ(restarted.history.size(), static_cast<std::size_t>(restarted.iterations + 1));
+  for (std::size_t k = 0; k < restarted.history.size(); ++k) {
+    PetscReal norm = 0.0;
+    KARMAN_PETSC(VecNorm(r, NORM_2, &norm));
+    EXPECT_NEAR(restarted.history[k] / norm, 1.0, 1e-10) << "iteration " << k;
+    PetscScalar rr = 0.0, r_ar = 0.0;
+    KARMAN_PETSC(MatMult(a, r, ar));
+    KARMAN_PETSC(VecDot(r, r, &rr));
+    KARMAN_PETSC(VecDot(r, ar, &r_ar));
+    KARMAN_PETSC(VecAXPY(x, rr / r_ar, r));
+    KARMAN_PETSC(MatMult(a, x, r));
+    KARMAN_PETSC(VecAYPX(r, -1.0, b));
+  }
+}
+
 TEST(DcdmKsp, NonSymmetricMatrixIsOneError) {
   petsc::Mat a;
   create_poisson_2d(PETSC_COMM_SELF, 4, a.out());

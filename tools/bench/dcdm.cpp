@@ -76,6 +76,14 @@ std::unique_ptr<DcdmNetwork> load_cnn(const std::string& file) {
   spec.coarsest = static_cast<long>(scalar("model_coarsest"));
   spec.activation = static_cast<nn::Activation>(static_cast<int>(scalar("model_activation")));
   spec.mask_features = scalar("model_mask_features") != 0.0;
+  // Checkpoints written before the symmetric map existed have no model_symmetric: a plain map.
+  const auto symmetric = c.scalars.find("model_symmetric");
+  spec.symmetric = symmetric != c.scalars.end() && symmetric->second != 0.0;
+  // The bench feeds the network A itself; a map trained on D^-1/2 A D^-1/2 would be misused.
+  const auto scaling = c.strings.find("model_scaling");
+  if (scaling != c.strings.end() && scaling->second != "none")
+    throw std::runtime_error(file + ": model_scaling " + scaling->second +
+                             " (the bench runs maps trained with scaling none)");
   auto network = std::make_unique<DcdmNetwork>(spec);
   nn::restore_parameters(c, network->parameters(), file);
   std::fprintf(stderr, "%dD CNN loaded from %s (%zu parameters)\n", spec.dims, file.c_str(),
