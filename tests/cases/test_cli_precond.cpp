@@ -275,8 +275,8 @@ TEST(CliPrecond, BadModelFilesAreOneLine) {
 
 // A user's SPD matrix from an HDF5 file is a test matrix like any other (the 12² Poisson matrix
 // from a file takes exactly the iterations of the generated one); (e) a non-symmetric matrix and
-// (f) a matrix whose x has other rows are one line naming the file, and the run folder of the
-// earlier run is left as it was.
+// (f) a matrix whose x has other rows and (g) a singular one are one line naming the file, and the
+// run folder of the earlier run is left as it was.
 TEST(CliPrecond, UserMatricesAreCheckedAndTimed) {
   const fs::path dir = test_folder();
   karman::precond::write_matrix_file(MPI_COMM_SELF, (dir / "user.h5").string(), poisson_file(12));
@@ -308,6 +308,26 @@ TEST(CliPrecond, UserMatricesAreCheckedAndTimed) {
   H5Dclose(x), H5Sclose(space), H5Fclose(file);
   const CliResult f = run_karman(dir, tiny_run(dir / "run", {"test.matrices=[short_x.h5]"}));
   expect_one_error_line(f, {"short_x.h5", "x has 143 rows but the matrix has 144"});
+
+  // (g) Symmetric but singular: the 1D Neumann Laplacian (rows sum to zero, IC(0) is its exact
+  // Cholesky factor and meets a zero pivot in the last row).
+  karman::precond::MatrixFile singular;
+  karman::precond::StoredMatrix neumann;
+  neumann.name = "neumann_1d";
+  karman::precond::CsrMatrix& l = neumann.pairs.a;
+  l.rows = 8;
+  l.row_ptr.assign(1, 0);
+  for (std::int64_t i = 0; i < l.rows; ++i) {
+    const bool end = (i == 0 || i == l.rows - 1);
+    if (i > 0) l.col.push_back(i - 1), l.values.push_back(-1.0);
+    l.col.push_back(i), l.values.push_back(end ? 1.0 : 2.0);
+    if (i + 1 < l.rows) l.col.push_back(i + 1), l.values.push_back(-1.0);
+    l.row_ptr.push_back(static_cast<std::int64_t>(l.col.size()));
+  }
+  singular.matrices.push_back(neumann);
+  karman::precond::write_matrix_file(MPI_COMM_SELF, (dir / "singular.h5").string(), singular);
+  const CliResult g = run_karman(dir, tiny_run(dir / "run", {"test.matrices=[singular.h5]"}));
+  expect_one_error_line(g, {"singular.h5", "/matrices/0", "singular"});
 
   EXPECT_TRUE(differences(before, snapshot(dir / "run")).empty());
 }
