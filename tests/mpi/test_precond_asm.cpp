@@ -20,6 +20,7 @@
 #include "petsc/handle.hpp"
 #include "support/kokkos_env.hpp"
 #include "support/mpi_world.hpp"
+#include "support/nn_checks.hpp"
 
 namespace {
 
@@ -56,11 +57,7 @@ struct RandomGnn {
                   return options;
                 }(),
                 5};
-  RandomGnn() {
-    auto h = Kokkos::create_mirror_view(gnn.parameters().values());
-    for (std::size_t i = 0; i < h.size(); ++i) h(i) = 0.05 * karman::standard_normal(17, i);
-    Kokkos::deep_copy(gnn.parameters().values(), h);
-  }
+  RandomGnn() { karman::testing::randomise_parameters(gnn.parameters(), 17, 0.05); }
 };
 
 // The relaxation model (a row head predicting ω_i = 1 − h c_ω, δ_i = h² c_δ) with every parameter
@@ -76,11 +73,7 @@ struct RandomRelaxationGnn {
                   return options;
                 }(),
                 5};
-  RandomRelaxationGnn() {
-    auto h = Kokkos::create_mirror_view(gnn.parameters().values());
-    for (std::size_t i = 0; i < h.size(); ++i) h(i) = 0.2 * karman::standard_normal(29, i);
-    Kokkos::deep_copy(gnn.parameters().values(), h);
-  }
+  RandomRelaxationGnn() { karman::testing::randomise_parameters(gnn.parameters(), 29, 0.2); }
 };
 
 // max |l_p − reference_p| over the first `count` values.

@@ -21,6 +21,7 @@
 #include "petsc/handle.hpp"
 #include "support/kokkos_env.hpp"
 #include "support/mpi_world.hpp"
+#include "support/nn_checks.hpp"
 
 namespace {
 
@@ -57,11 +58,7 @@ struct RandomRelaxationGnn {
                   return options;
                 }(),
                 5};
-  RandomRelaxationGnn() {
-    auto h = Kokkos::create_mirror_view(gnn.parameters().values());
-    for (std::size_t i = 0; i < h.size(); ++i) h(i) = 0.2 * karman::standard_normal(29, i);
-    Kokkos::deep_copy(gnn.parameters().values(), h);
-  }
+  RandomRelaxationGnn() { karman::testing::randomise_parameters(gnn.parameters(), 29, 0.2); }
 };
 
 // A KSP on `a` whose PC is set_factor_pc's, set up (sub-PCs included): its PC applies M⁻¹.

@@ -40,6 +40,20 @@ Matrix<T> random_matrix(std::size_t rows, std::size_t cols, std::uint64_t seed,
   return m;
 }
 
+// Every parameter scale·N(0, 1) of stream `seed`: weights far from any initialisation, so a
+// gradient check or a comparison of two code paths sees every term.
+inline void randomise_parameters(nn::Parameters<double>& parameters, std::uint64_t seed,
+                                 double scale) {
+  const auto values = parameters.values();
+  auto h = Kokkos::create_mirror_view(values);
+  for (std::size_t i = 0; i < h.size(); ++i) h(i) = scale * standard_normal(seed, i);
+  Kokkos::deep_copy(values, h);
+}
+
+inline void randomise_parameters(Network<double>& net, std::uint64_t seed, double scale) {
+  randomise_parameters(net.parameters(), seed, scale);
+}
+
 // n points uniform in [-1, 1]^dims (where a PINN's network sees its box).
 inline Matrix<double> random_points(std::size_t n, std::size_t dims, std::uint64_t seed) {
   Matrix<double> x("x", n, dims);

@@ -25,13 +25,6 @@ using nn::Matrix;
 
 namespace {
 
-void randomise_parameters(nn::Network<double>& net, std::uint64_t seed, double scale) {
-  const auto values = net.parameters().values();
-  auto h = Kokkos::create_mirror_view(values);
-  for (std::size_t i = 0; i < h.size(); ++i) h(i) = scale * standard_normal(seed, i);
-  Kokkos::deep_copy(values, h);
-}
-
 long points(const std::vector<long>& shape) {
   long n = 1;
   for (long e : shape) n *= e;

@@ -220,13 +220,8 @@ std::vector<double> direct_spectral_conv(const SpectralCase& c, const Matrix<dou
   return y;
 }
 
-// Random weights with nonzero real and imaginary parts of both signs.
-void randomise_parameters(nn::Network<double>& net, std::uint64_t seed, double scale = 0.3) {
-  const auto values = net.parameters().values();
-  auto h = Kokkos::create_mirror_view(values);
-  for (std::size_t i = 0; i < h.size(); ++i) h(i) = scale * standard_normal(seed, i);
-  Kokkos::deep_copy(values, h);
-}
+// Random weights (randomise_parameters) have nonzero real and imaginary parts of both signs.
+constexpr double kWeightScale = 0.3;
 
 // 1D with the Nyquist mode kept, 2D with odd and even sizes (with and without the Nyquist
 // column), 3D with the Nyquist wavenumber in the negative corners.
@@ -242,7 +237,7 @@ TEST_P(SpectralConvCase, MatchesTheDirectFourierMultiplier) {
   SpectralConv<double>& conv = *owned;
   conv.set_grid(c.shape);
   nn::Network<double> net(std::move(owned), 3);
-  randomise_parameters(net, 17);
+  randomise_parameters(net, 17, kWeightScale);
   const Matrix<double> x = random_matrix<double>(batch * n, in, 4);
   const std::vector<double> y = host_values(net.forward(x).y);
   const std::vector<double> direct = direct_spectral_conv(c, x, net.parameters().value(0), in, out);
@@ -257,7 +252,7 @@ TEST_P(SpectralConvCase, GradientsMatchFiniteDifferences) {
   auto conv = std::make_unique<SpectralConv<double>>(2, 3, c.modes);
   conv->set_grid(c.shape);
   nn::Network<double> net(std::move(conv), 5);
-  randomise_parameters(net, 23);
+  randomise_parameters(net, 23, kWeightScale);
   check_module(net, 2 * product(c.shape));
 }
 
@@ -327,7 +322,7 @@ TEST_P(SpectralConvCase, DftAndFftTransformsAgree) {
   SpectralConv<double>& conv = *owned;
   conv.set_grid(c.shape);
   nn::Network<double> net(std::move(owned), 3);
-  randomise_parameters(net, 19);
+  randomise_parameters(net, 19, kWeightScale);
   const Matrix<double> x = random_matrix<double>(batch * n, in, 6);
   const Matrix<double> dy = random_matrix<double>(batch * n, out, 7);
   auto run = [&](SpectralTransform transform) {
@@ -366,7 +361,7 @@ TEST(FnoSpectralConv, IsResolutionIndependentForBandLimitedInputs) {
   auto owned = std::make_unique<SpectralConv<double>>(1, 1, std::vector<long>{3});
   SpectralConv<double>& conv = *owned;
   nn::Network<double> net(std::move(owned), 1);
-  randomise_parameters(net, 31);
+  randomise_parameters(net, 31, kWeightScale);
   auto sample = [&](long n) {
     Matrix<double> x("x", n, 1);
     auto h = Kokkos::create_mirror_view(x);

@@ -176,9 +176,7 @@ struct Model {
   explicit Model(const FactorGnnOptions& options = {})
       : gnn(options, 11), parameters(gnn.parameters()) {}
   void randomize(double scale, std::uint64_t seed) {
-    auto h = Kokkos::create_mirror_view(parameters.values());
-    for (std::size_t i = 0; i < h.size(); ++i) h(i) = scale * standard_normal(seed, i);
-    Kokkos::deep_copy(parameters.values(), h);
+    randomise_parameters(parameters, seed, scale);
   }
 };
 

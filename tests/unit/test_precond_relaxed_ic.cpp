@@ -356,11 +356,7 @@ TEST(RelaxedIcGnn, SetUpGraphEqualsTheGeneralGraph) {
     EXPECT_EQ(features(setup.node_features), features(general.node_features));
     EXPECT_EQ(setup.problem_rows, general.problem_rows);
     FactorGnn gnn(relaxation_model(), 3);
-    {  // a moved head: L differs from MIC(0) (weights 0.3·N(0, 1))
-      auto h = Kokkos::create_mirror_view(gnn.parameters().values());
-      for (std::size_t i = 0; i < h.size(); ++i) h(i) = 0.3 * standard_normal(23, i);
-      Kokkos::deep_copy(gnn.parameters().values(), h);
-    }
+    randomise_parameters(gnn.parameters(), 23, 0.3);  // a moved head: L differs from MIC(0)
     const std::vector<double> l = host_vector(gnn.infer(setup));
     EXPECT_EQ(l, host_vector(gnn.infer(general)));
     EXPECT_GT(max_abs_difference(l, host_vector(general.reference)), 1e-6);
@@ -376,11 +372,8 @@ TEST(RelaxedIcGnn, GradientOfLossMatchesFiniteDifferences) {
     const MatrixGraph graph = relaxation_graph(a);
     FactorGnn gnn(relaxation_model(), 3);
     nn::Parameters<double>& parameters = gnn.parameters();
-    {  // every weight 0.3·N(0, 1): rows on both sides of the head's ramp, none at its kink
-      auto h = Kokkos::create_mirror_view(parameters.values());
-      for (std::size_t i = 0; i < h.size(); ++i) h(i) = 0.3 * standard_normal(21, i);
-      Kokkos::deep_copy(parameters.values(), h);
-    }
+    // Every weight 0.3·N(0, 1): rows on both sides of the head's ramp, none at its kink.
+    randomise_parameters(parameters, 21, 0.3);
     // Any (x, b) exercise the chain; the loss only needs them fixed.
     const nn::Matrix<double> x = random_matrix(a.rows, 3, 4), b = random_matrix(a.rows, 3, 5);
     FactorLoss loss(lower_triangle(a));
